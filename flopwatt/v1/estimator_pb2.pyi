@@ -1,0 +1,462 @@
+import datetime
+
+from flopwatt.v1 import common_pb2 as _common_pb2
+from google.protobuf import duration_pb2 as _duration_pb2
+from google.type import money_pb2 as _money_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class EstimateTrainingRequest(_message.Message):
+    __slots__ = ("model", "training_tokens", "sequence_length", "hardware_id", "profile_id", "accelerator_count", "precision", "parallelism", "facility", "uncertainty", "goodput")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_LENGTH_FIELD_NUMBER: _ClassVar[int]
+    HARDWARE_ID_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCELERATOR_COUNT_FIELD_NUMBER: _ClassVar[int]
+    PRECISION_FIELD_NUMBER: _ClassVar[int]
+    PARALLELISM_FIELD_NUMBER: _ClassVar[int]
+    FACILITY_FIELD_NUMBER: _ClassVar[int]
+    UNCERTAINTY_FIELD_NUMBER: _ClassVar[int]
+    GOODPUT_FIELD_NUMBER: _ClassVar[int]
+    model: _common_pb2.ModelSpec
+    training_tokens: int
+    sequence_length: int
+    hardware_id: str
+    profile_id: str
+    accelerator_count: int
+    precision: _common_pb2.Precision
+    parallelism: _common_pb2.Parallelism
+    facility: _common_pb2.Facility
+    uncertainty: _common_pb2.Uncertainty
+    goodput: float
+    def __init__(self, model: _Optional[_Union[_common_pb2.ModelSpec, _Mapping]] = ..., training_tokens: _Optional[int] = ..., sequence_length: _Optional[int] = ..., hardware_id: _Optional[str] = ..., profile_id: _Optional[str] = ..., accelerator_count: _Optional[int] = ..., precision: _Optional[_Union[_common_pb2.Precision, str]] = ..., parallelism: _Optional[_Union[_common_pb2.Parallelism, _Mapping]] = ..., facility: _Optional[_Union[_common_pb2.Facility, _Mapping]] = ..., uncertainty: _Optional[_Union[_common_pb2.Uncertainty, _Mapping]] = ..., goodput: _Optional[float] = ...) -> None: ...
+
+class EstimateTrainingResponse(_message.Message):
+    __slots__ = ("total_flops", "model_flops_utilization", "step_duration", "wall_clock_duration", "accelerator_hours", "accelerator_energy_joules", "facility_energy_joules", "cost", "co2e_kilograms", "memory_per_accelerator_bytes", "fits_in_memory", "parallelism", "breakdown", "assumptions", "calibration", "intervals", "hardware_flops_utilization", "step_count", "goodput", "accelerator_memory_bytes", "water_liters", "tokens_per_second")
+    class IntervalsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _common_pb2.Interval
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_common_pb2.Interval, _Mapping]] = ...) -> None: ...
+    TOTAL_FLOPS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FLOPS_UTILIZATION_FIELD_NUMBER: _ClassVar[int]
+    STEP_DURATION_FIELD_NUMBER: _ClassVar[int]
+    WALL_CLOCK_DURATION_FIELD_NUMBER: _ClassVar[int]
+    ACCELERATOR_HOURS_FIELD_NUMBER: _ClassVar[int]
+    ACCELERATOR_ENERGY_JOULES_FIELD_NUMBER: _ClassVar[int]
+    FACILITY_ENERGY_JOULES_FIELD_NUMBER: _ClassVar[int]
+    COST_FIELD_NUMBER: _ClassVar[int]
+    CO2E_KILOGRAMS_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_PER_ACCELERATOR_BYTES_FIELD_NUMBER: _ClassVar[int]
+    FITS_IN_MEMORY_FIELD_NUMBER: _ClassVar[int]
+    PARALLELISM_FIELD_NUMBER: _ClassVar[int]
+    BREAKDOWN_FIELD_NUMBER: _ClassVar[int]
+    ASSUMPTIONS_FIELD_NUMBER: _ClassVar[int]
+    CALIBRATION_FIELD_NUMBER: _ClassVar[int]
+    INTERVALS_FIELD_NUMBER: _ClassVar[int]
+    HARDWARE_FLOPS_UTILIZATION_FIELD_NUMBER: _ClassVar[int]
+    STEP_COUNT_FIELD_NUMBER: _ClassVar[int]
+    GOODPUT_FIELD_NUMBER: _ClassVar[int]
+    ACCELERATOR_MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
+    WATER_LITERS_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    total_flops: float
+    model_flops_utilization: float
+    step_duration: _duration_pb2.Duration
+    wall_clock_duration: _duration_pb2.Duration
+    accelerator_hours: float
+    accelerator_energy_joules: float
+    facility_energy_joules: float
+    cost: _money_pb2.Money
+    co2e_kilograms: float
+    memory_per_accelerator_bytes: int
+    fits_in_memory: bool
+    parallelism: _common_pb2.Parallelism
+    breakdown: Breakdown
+    assumptions: _containers.RepeatedCompositeFieldContainer[_common_pb2.Assumption]
+    calibration: _common_pb2.Calibration
+    intervals: _containers.MessageMap[str, _common_pb2.Interval]
+    hardware_flops_utilization: float
+    step_count: int
+    goodput: float
+    accelerator_memory_bytes: int
+    water_liters: float
+    tokens_per_second: float
+    def __init__(self, total_flops: _Optional[float] = ..., model_flops_utilization: _Optional[float] = ..., step_duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., wall_clock_duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., accelerator_hours: _Optional[float] = ..., accelerator_energy_joules: _Optional[float] = ..., facility_energy_joules: _Optional[float] = ..., cost: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., co2e_kilograms: _Optional[float] = ..., memory_per_accelerator_bytes: _Optional[int] = ..., fits_in_memory: _Optional[bool] = ..., parallelism: _Optional[_Union[_common_pb2.Parallelism, _Mapping]] = ..., breakdown: _Optional[_Union[Breakdown, _Mapping]] = ..., assumptions: _Optional[_Iterable[_Union[_common_pb2.Assumption, _Mapping]]] = ..., calibration: _Optional[_Union[_common_pb2.Calibration, _Mapping]] = ..., intervals: _Optional[_Mapping[str, _common_pb2.Interval]] = ..., hardware_flops_utilization: _Optional[float] = ..., step_count: _Optional[int] = ..., goodput: _Optional[float] = ..., accelerator_memory_bytes: _Optional[int] = ..., water_liters: _Optional[float] = ..., tokens_per_second: _Optional[float] = ...) -> None: ...
+
+class Breakdown(_message.Message):
+    __slots__ = ("step_time", "memory", "energy", "cost")
+    STEP_TIME_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_FIELD_NUMBER: _ClassVar[int]
+    ENERGY_FIELD_NUMBER: _ClassVar[int]
+    COST_FIELD_NUMBER: _ClassVar[int]
+    step_time: _containers.RepeatedCompositeFieldContainer[_common_pb2.Quantity]
+    memory: _containers.RepeatedCompositeFieldContainer[_common_pb2.Quantity]
+    energy: _containers.RepeatedCompositeFieldContainer[_common_pb2.Quantity]
+    cost: _containers.RepeatedCompositeFieldContainer[_common_pb2.Quantity]
+    def __init__(self, step_time: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ..., memory: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ..., energy: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ..., cost: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ...) -> None: ...
+
+class EstimateInferenceRequest(_message.Message):
+    __slots__ = ("model", "hardware_id", "profile_id", "accelerator_count", "precision", "batch_size", "input_tokens", "output_tokens", "facility", "uncertainty")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    HARDWARE_ID_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCELERATOR_COUNT_FIELD_NUMBER: _ClassVar[int]
+    PRECISION_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    FACILITY_FIELD_NUMBER: _ClassVar[int]
+    UNCERTAINTY_FIELD_NUMBER: _ClassVar[int]
+    model: _common_pb2.ModelSpec
+    hardware_id: str
+    profile_id: str
+    accelerator_count: int
+    precision: _common_pb2.Precision
+    batch_size: int
+    input_tokens: int
+    output_tokens: int
+    facility: _common_pb2.Facility
+    uncertainty: _common_pb2.Uncertainty
+    def __init__(self, model: _Optional[_Union[_common_pb2.ModelSpec, _Mapping]] = ..., hardware_id: _Optional[str] = ..., profile_id: _Optional[str] = ..., accelerator_count: _Optional[int] = ..., precision: _Optional[_Union[_common_pb2.Precision, str]] = ..., batch_size: _Optional[int] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., facility: _Optional[_Union[_common_pb2.Facility, _Mapping]] = ..., uncertainty: _Optional[_Union[_common_pb2.Uncertainty, _Mapping]] = ...) -> None: ...
+
+class EstimateInferenceResponse(_message.Message):
+    __slots__ = ("time_to_first_token", "time_per_output_token", "output_tokens_per_second", "output_tokens_per_second_per_accelerator", "energy_per_output_token_joules", "cost_per_million_output_tokens", "max_batch_size", "fits_in_memory", "assumptions", "batch_size", "requests_per_second", "memory_per_accelerator_bytes", "kv_cache_bytes_per_token", "calibration", "breakdown", "intervals")
+    class IntervalsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _common_pb2.Interval
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_common_pb2.Interval, _Mapping]] = ...) -> None: ...
+    TIME_TO_FIRST_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TIME_PER_OUTPUT_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_TOKENS_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_TOKENS_PER_SECOND_PER_ACCELERATOR_FIELD_NUMBER: _ClassVar[int]
+    ENERGY_PER_OUTPUT_TOKEN_JOULES_FIELD_NUMBER: _ClassVar[int]
+    COST_PER_MILLION_OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    MAX_BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    FITS_IN_MEMORY_FIELD_NUMBER: _ClassVar[int]
+    ASSUMPTIONS_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_PER_ACCELERATOR_BYTES_FIELD_NUMBER: _ClassVar[int]
+    KV_CACHE_BYTES_PER_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    CALIBRATION_FIELD_NUMBER: _ClassVar[int]
+    BREAKDOWN_FIELD_NUMBER: _ClassVar[int]
+    INTERVALS_FIELD_NUMBER: _ClassVar[int]
+    time_to_first_token: _duration_pb2.Duration
+    time_per_output_token: _duration_pb2.Duration
+    output_tokens_per_second: float
+    output_tokens_per_second_per_accelerator: float
+    energy_per_output_token_joules: float
+    cost_per_million_output_tokens: _money_pb2.Money
+    max_batch_size: int
+    fits_in_memory: bool
+    assumptions: _containers.RepeatedCompositeFieldContainer[_common_pb2.Assumption]
+    batch_size: int
+    requests_per_second: float
+    memory_per_accelerator_bytes: int
+    kv_cache_bytes_per_token: int
+    calibration: _common_pb2.Calibration
+    breakdown: Breakdown
+    intervals: _containers.MessageMap[str, _common_pb2.Interval]
+    def __init__(self, time_to_first_token: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., time_per_output_token: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., output_tokens_per_second: _Optional[float] = ..., output_tokens_per_second_per_accelerator: _Optional[float] = ..., energy_per_output_token_joules: _Optional[float] = ..., cost_per_million_output_tokens: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., max_batch_size: _Optional[int] = ..., fits_in_memory: _Optional[bool] = ..., assumptions: _Optional[_Iterable[_Union[_common_pb2.Assumption, _Mapping]]] = ..., batch_size: _Optional[int] = ..., requests_per_second: _Optional[float] = ..., memory_per_accelerator_bytes: _Optional[int] = ..., kv_cache_bytes_per_token: _Optional[int] = ..., calibration: _Optional[_Union[_common_pb2.Calibration, _Mapping]] = ..., breakdown: _Optional[_Union[Breakdown, _Mapping]] = ..., intervals: _Optional[_Mapping[str, _common_pb2.Interval]] = ...) -> None: ...
+
+class CampusTrainingWorkload(_message.Message):
+    __slots__ = ("model", "training_tokens", "sequence_length", "precision")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_LENGTH_FIELD_NUMBER: _ClassVar[int]
+    PRECISION_FIELD_NUMBER: _ClassVar[int]
+    model: _common_pb2.ModelSpec
+    training_tokens: int
+    sequence_length: int
+    precision: _common_pb2.Precision
+    def __init__(self, model: _Optional[_Union[_common_pb2.ModelSpec, _Mapping]] = ..., training_tokens: _Optional[int] = ..., sequence_length: _Optional[int] = ..., precision: _Optional[_Union[_common_pb2.Precision, str]] = ...) -> None: ...
+
+class CampusInferenceWorkload(_message.Message):
+    __slots__ = ("model", "input_tokens", "output_tokens", "precision", "accelerators_per_replica")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    PRECISION_FIELD_NUMBER: _ClassVar[int]
+    ACCELERATORS_PER_REPLICA_FIELD_NUMBER: _ClassVar[int]
+    model: _common_pb2.ModelSpec
+    input_tokens: int
+    output_tokens: int
+    precision: _common_pb2.Precision
+    accelerators_per_replica: int
+    def __init__(self, model: _Optional[_Union[_common_pb2.ModelSpec, _Mapping]] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., precision: _Optional[_Union[_common_pb2.Precision, str]] = ..., accelerators_per_replica: _Optional[int] = ...) -> None: ...
+
+class CapitalCosts(_message.Message):
+    __slots__ = ("accelerator_usd", "server_usd_per_accelerator", "network_usd_per_accelerator", "building_usd_per_watt", "it_depreciation_years", "building_depreciation_years")
+    ACCELERATOR_USD_FIELD_NUMBER: _ClassVar[int]
+    SERVER_USD_PER_ACCELERATOR_FIELD_NUMBER: _ClassVar[int]
+    NETWORK_USD_PER_ACCELERATOR_FIELD_NUMBER: _ClassVar[int]
+    BUILDING_USD_PER_WATT_FIELD_NUMBER: _ClassVar[int]
+    IT_DEPRECIATION_YEARS_FIELD_NUMBER: _ClassVar[int]
+    BUILDING_DEPRECIATION_YEARS_FIELD_NUMBER: _ClassVar[int]
+    accelerator_usd: float
+    server_usd_per_accelerator: float
+    network_usd_per_accelerator: float
+    building_usd_per_watt: float
+    it_depreciation_years: float
+    building_depreciation_years: float
+    def __init__(self, accelerator_usd: _Optional[float] = ..., server_usd_per_accelerator: _Optional[float] = ..., network_usd_per_accelerator: _Optional[float] = ..., building_usd_per_watt: _Optional[float] = ..., it_depreciation_years: _Optional[float] = ..., building_depreciation_years: _Optional[float] = ...) -> None: ...
+
+class Buildout(_message.Message):
+    __slots__ = ("ramp_months", "horizon_months")
+    RAMP_MONTHS_FIELD_NUMBER: _ClassVar[int]
+    HORIZON_MONTHS_FIELD_NUMBER: _ClassVar[int]
+    ramp_months: int
+    horizon_months: int
+    def __init__(self, ramp_months: _Optional[int] = ..., horizon_months: _Optional[int] = ...) -> None: ...
+
+class EstimateCampusRequest(_message.Message):
+    __slots__ = ("facility_power_watts", "accelerator_count", "budget", "term", "hardware_id", "profile_id", "facility", "utilization", "training", "inference", "capital_costs", "buildout", "uncertainty", "precision")
+    FACILITY_POWER_WATTS_FIELD_NUMBER: _ClassVar[int]
+    ACCELERATOR_COUNT_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_FIELD_NUMBER: _ClassVar[int]
+    TERM_FIELD_NUMBER: _ClassVar[int]
+    HARDWARE_ID_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_ID_FIELD_NUMBER: _ClassVar[int]
+    FACILITY_FIELD_NUMBER: _ClassVar[int]
+    UTILIZATION_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_FIELD_NUMBER: _ClassVar[int]
+    INFERENCE_FIELD_NUMBER: _ClassVar[int]
+    CAPITAL_COSTS_FIELD_NUMBER: _ClassVar[int]
+    BUILDOUT_FIELD_NUMBER: _ClassVar[int]
+    UNCERTAINTY_FIELD_NUMBER: _ClassVar[int]
+    PRECISION_FIELD_NUMBER: _ClassVar[int]
+    facility_power_watts: float
+    accelerator_count: int
+    budget: _money_pb2.Money
+    term: _duration_pb2.Duration
+    hardware_id: str
+    profile_id: str
+    facility: _common_pb2.Facility
+    utilization: float
+    training: CampusTrainingWorkload
+    inference: CampusInferenceWorkload
+    capital_costs: CapitalCosts
+    buildout: Buildout
+    uncertainty: _common_pb2.Uncertainty
+    precision: _common_pb2.Precision
+    def __init__(self, facility_power_watts: _Optional[float] = ..., accelerator_count: _Optional[int] = ..., budget: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., term: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., hardware_id: _Optional[str] = ..., profile_id: _Optional[str] = ..., facility: _Optional[_Union[_common_pb2.Facility, _Mapping]] = ..., utilization: _Optional[float] = ..., training: _Optional[_Union[CampusTrainingWorkload, _Mapping]] = ..., inference: _Optional[_Union[CampusInferenceWorkload, _Mapping]] = ..., capital_costs: _Optional[_Union[CapitalCosts, _Mapping]] = ..., buildout: _Optional[_Union[Buildout, _Mapping]] = ..., uncertainty: _Optional[_Union[_common_pb2.Uncertainty, _Mapping]] = ..., precision: _Optional[_Union[_common_pb2.Precision, str]] = ...) -> None: ...
+
+class BuildoutPeriod(_message.Message):
+    __slots__ = ("end_month", "accelerator_count", "accelerator_hours", "facility_energy_joules", "spend_usd", "cumulative_accelerator_hours", "cumulative_facility_energy_joules", "cumulative_spend_usd")
+    END_MONTH_FIELD_NUMBER: _ClassVar[int]
+    ACCELERATOR_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ACCELERATOR_HOURS_FIELD_NUMBER: _ClassVar[int]
+    FACILITY_ENERGY_JOULES_FIELD_NUMBER: _ClassVar[int]
+    SPEND_USD_FIELD_NUMBER: _ClassVar[int]
+    CUMULATIVE_ACCELERATOR_HOURS_FIELD_NUMBER: _ClassVar[int]
+    CUMULATIVE_FACILITY_ENERGY_JOULES_FIELD_NUMBER: _ClassVar[int]
+    CUMULATIVE_SPEND_USD_FIELD_NUMBER: _ClassVar[int]
+    end_month: int
+    accelerator_count: int
+    accelerator_hours: float
+    facility_energy_joules: float
+    spend_usd: float
+    cumulative_accelerator_hours: float
+    cumulative_facility_energy_joules: float
+    cumulative_spend_usd: float
+    def __init__(self, end_month: _Optional[int] = ..., accelerator_count: _Optional[int] = ..., accelerator_hours: _Optional[float] = ..., facility_energy_joules: _Optional[float] = ..., spend_usd: _Optional[float] = ..., cumulative_accelerator_hours: _Optional[float] = ..., cumulative_facility_energy_joules: _Optional[float] = ..., cumulative_spend_usd: _Optional[float] = ...) -> None: ...
+
+class EstimateCampusResponse(_message.Message):
+    __slots__ = ("accelerator_count", "it_power_watts", "facility_power_watts", "annual_energy_joules", "annual_energy_cost", "annual_co2e_kilograms", "peak_flops_per_second", "sustained_flops_per_second", "training_runs_per_year", "output_tokens_per_day", "assumptions", "power_per_accelerator", "capital_cost", "total_capital_cost", "annual_water_liters", "comparisons", "rack_count", "accelerators_per_rack", "annual_accelerator_hours", "buildout", "single_job_feasibility", "training_estimate", "intervals", "calibration")
+    class IntervalsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _common_pb2.Interval
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_common_pb2.Interval, _Mapping]] = ...) -> None: ...
+    ACCELERATOR_COUNT_FIELD_NUMBER: _ClassVar[int]
+    IT_POWER_WATTS_FIELD_NUMBER: _ClassVar[int]
+    FACILITY_POWER_WATTS_FIELD_NUMBER: _ClassVar[int]
+    ANNUAL_ENERGY_JOULES_FIELD_NUMBER: _ClassVar[int]
+    ANNUAL_ENERGY_COST_FIELD_NUMBER: _ClassVar[int]
+    ANNUAL_CO2E_KILOGRAMS_FIELD_NUMBER: _ClassVar[int]
+    PEAK_FLOPS_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    SUSTAINED_FLOPS_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_RUNS_PER_YEAR_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_TOKENS_PER_DAY_FIELD_NUMBER: _ClassVar[int]
+    ASSUMPTIONS_FIELD_NUMBER: _ClassVar[int]
+    POWER_PER_ACCELERATOR_FIELD_NUMBER: _ClassVar[int]
+    CAPITAL_COST_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_CAPITAL_COST_FIELD_NUMBER: _ClassVar[int]
+    ANNUAL_WATER_LITERS_FIELD_NUMBER: _ClassVar[int]
+    COMPARISONS_FIELD_NUMBER: _ClassVar[int]
+    RACK_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ACCELERATORS_PER_RACK_FIELD_NUMBER: _ClassVar[int]
+    ANNUAL_ACCELERATOR_HOURS_FIELD_NUMBER: _ClassVar[int]
+    BUILDOUT_FIELD_NUMBER: _ClassVar[int]
+    SINGLE_JOB_FEASIBILITY_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_ESTIMATE_FIELD_NUMBER: _ClassVar[int]
+    INTERVALS_FIELD_NUMBER: _ClassVar[int]
+    CALIBRATION_FIELD_NUMBER: _ClassVar[int]
+    accelerator_count: int
+    it_power_watts: float
+    facility_power_watts: float
+    annual_energy_joules: float
+    annual_energy_cost: _money_pb2.Money
+    annual_co2e_kilograms: float
+    peak_flops_per_second: float
+    sustained_flops_per_second: float
+    training_runs_per_year: float
+    output_tokens_per_day: float
+    assumptions: _containers.RepeatedCompositeFieldContainer[_common_pb2.Assumption]
+    power_per_accelerator: _containers.RepeatedCompositeFieldContainer[_common_pb2.Quantity]
+    capital_cost: _containers.RepeatedCompositeFieldContainer[_common_pb2.Quantity]
+    total_capital_cost: _money_pb2.Money
+    annual_water_liters: float
+    comparisons: _containers.RepeatedCompositeFieldContainer[_common_pb2.Quantity]
+    rack_count: int
+    accelerators_per_rack: int
+    annual_accelerator_hours: float
+    buildout: _containers.RepeatedCompositeFieldContainer[BuildoutPeriod]
+    single_job_feasibility: str
+    training_estimate: EstimateTrainingResponse
+    intervals: _containers.MessageMap[str, _common_pb2.Interval]
+    calibration: _common_pb2.Calibration
+    def __init__(self, accelerator_count: _Optional[int] = ..., it_power_watts: _Optional[float] = ..., facility_power_watts: _Optional[float] = ..., annual_energy_joules: _Optional[float] = ..., annual_energy_cost: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., annual_co2e_kilograms: _Optional[float] = ..., peak_flops_per_second: _Optional[float] = ..., sustained_flops_per_second: _Optional[float] = ..., training_runs_per_year: _Optional[float] = ..., output_tokens_per_day: _Optional[float] = ..., assumptions: _Optional[_Iterable[_Union[_common_pb2.Assumption, _Mapping]]] = ..., power_per_accelerator: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ..., capital_cost: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ..., total_capital_cost: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., annual_water_liters: _Optional[float] = ..., comparisons: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ..., rack_count: _Optional[int] = ..., accelerators_per_rack: _Optional[int] = ..., annual_accelerator_hours: _Optional[float] = ..., buildout: _Optional[_Iterable[_Union[BuildoutPeriod, _Mapping]]] = ..., single_job_feasibility: _Optional[str] = ..., training_estimate: _Optional[_Union[EstimateTrainingResponse, _Mapping]] = ..., intervals: _Optional[_Mapping[str, _common_pb2.Interval]] = ..., calibration: _Optional[_Union[_common_pb2.Calibration, _Mapping]] = ...) -> None: ...
+
+class SweepAxis(_message.Message):
+    __slots__ = ("field", "values")
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    field: str
+    values: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, field: _Optional[str] = ..., values: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class SweepTrainingRequest(_message.Message):
+    __slots__ = ("base", "axes", "chunk_size")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    AXES_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_SIZE_FIELD_NUMBER: _ClassVar[int]
+    base: EstimateTrainingRequest
+    axes: _containers.RepeatedCompositeFieldContainer[SweepAxis]
+    chunk_size: int
+    def __init__(self, base: _Optional[_Union[EstimateTrainingRequest, _Mapping]] = ..., axes: _Optional[_Iterable[_Union[SweepAxis, _Mapping]]] = ..., chunk_size: _Optional[int] = ...) -> None: ...
+
+class SweepPoint(_message.Message):
+    __slots__ = ("axis_values", "wall_clock_seconds", "step_seconds", "accelerator_hours", "facility_energy_joules", "cost_usd", "co2e_kilograms", "model_flops_utilization", "fits_in_memory", "total_flops", "index")
+    AXIS_VALUES_FIELD_NUMBER: _ClassVar[int]
+    WALL_CLOCK_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    STEP_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    ACCELERATOR_HOURS_FIELD_NUMBER: _ClassVar[int]
+    FACILITY_ENERGY_JOULES_FIELD_NUMBER: _ClassVar[int]
+    COST_USD_FIELD_NUMBER: _ClassVar[int]
+    CO2E_KILOGRAMS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FLOPS_UTILIZATION_FIELD_NUMBER: _ClassVar[int]
+    FITS_IN_MEMORY_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FLOPS_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    axis_values: _containers.RepeatedScalarFieldContainer[float]
+    wall_clock_seconds: float
+    step_seconds: float
+    accelerator_hours: float
+    facility_energy_joules: float
+    cost_usd: float
+    co2e_kilograms: float
+    model_flops_utilization: float
+    fits_in_memory: bool
+    total_flops: float
+    index: int
+    def __init__(self, axis_values: _Optional[_Iterable[float]] = ..., wall_clock_seconds: _Optional[float] = ..., step_seconds: _Optional[float] = ..., accelerator_hours: _Optional[float] = ..., facility_energy_joules: _Optional[float] = ..., cost_usd: _Optional[float] = ..., co2e_kilograms: _Optional[float] = ..., model_flops_utilization: _Optional[float] = ..., fits_in_memory: _Optional[bool] = ..., total_flops: _Optional[float] = ..., index: _Optional[int] = ...) -> None: ...
+
+class SweepTrainingResponse(_message.Message):
+    __slots__ = ("points", "total_point_count")
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_POINT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    points: _containers.RepeatedCompositeFieldContainer[SweepPoint]
+    total_point_count: int
+    def __init__(self, points: _Optional[_Iterable[_Union[SweepPoint, _Mapping]]] = ..., total_point_count: _Optional[int] = ...) -> None: ...
+
+class ListHardwareRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class Hardware(_message.Message):
+    __slots__ = ("id", "name", "vendor", "peak_flops_per_second", "memory_bytes", "memory_bandwidth_bytes_per_second", "intra_node_bandwidth_bytes_per_second", "scale_out_bandwidth_bytes_per_second", "tdp_watts", "accelerators_per_node", "sources")
+    class PeakFlopsPerSecondEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VENDOR_FIELD_NUMBER: _ClassVar[int]
+    PEAK_FLOPS_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_BANDWIDTH_BYTES_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    INTRA_NODE_BANDWIDTH_BYTES_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    SCALE_OUT_BANDWIDTH_BYTES_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    TDP_WATTS_FIELD_NUMBER: _ClassVar[int]
+    ACCELERATORS_PER_NODE_FIELD_NUMBER: _ClassVar[int]
+    SOURCES_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    name: str
+    vendor: str
+    peak_flops_per_second: _containers.ScalarMap[str, float]
+    memory_bytes: int
+    memory_bandwidth_bytes_per_second: float
+    intra_node_bandwidth_bytes_per_second: float
+    scale_out_bandwidth_bytes_per_second: float
+    tdp_watts: float
+    accelerators_per_node: int
+    sources: _containers.RepeatedCompositeFieldContainer[_common_pb2.Source]
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., vendor: _Optional[str] = ..., peak_flops_per_second: _Optional[_Mapping[str, float]] = ..., memory_bytes: _Optional[int] = ..., memory_bandwidth_bytes_per_second: _Optional[float] = ..., intra_node_bandwidth_bytes_per_second: _Optional[float] = ..., scale_out_bandwidth_bytes_per_second: _Optional[float] = ..., tdp_watts: _Optional[float] = ..., accelerators_per_node: _Optional[int] = ..., sources: _Optional[_Iterable[_Union[_common_pb2.Source, _Mapping]]] = ...) -> None: ...
+
+class ListHardwareResponse(_message.Message):
+    __slots__ = ("hardware", "next_page_token")
+    HARDWARE_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    hardware: _containers.RepeatedCompositeFieldContainer[Hardware]
+    next_page_token: str
+    def __init__(self, hardware: _Optional[_Iterable[_Union[Hardware, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ListModelsRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class Model(_message.Message):
+    __slots__ = ("id", "name", "spec", "sources")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    SOURCES_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    name: str
+    spec: _common_pb2.ModelSpec
+    sources: _containers.RepeatedCompositeFieldContainer[_common_pb2.Source]
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., spec: _Optional[_Union[_common_pb2.ModelSpec, _Mapping]] = ..., sources: _Optional[_Iterable[_Union[_common_pb2.Source, _Mapping]]] = ...) -> None: ...
+
+class ListModelsResponse(_message.Message):
+    __slots__ = ("models", "next_page_token")
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    models: _containers.RepeatedCompositeFieldContainer[Model]
+    next_page_token: str
+    def __init__(self, models: _Optional[_Iterable[_Union[Model, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

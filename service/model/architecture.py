@@ -1,0 +1,42 @@
+"""The architecture of a decoder-only transformer: the one description every estimate starts from.
+
+Kept free of protobuf and of the catalog so that the estimation model stays pure Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ModelArchitecture:
+    """Shape of a decoder-only transformer (dense, GQA/MQA, SwiGLU, MoE).
+
+    Field names match the API's `ModelSpec` so that conversion at the edge is mechanical.
+    `ffn_hidden_size` is per expert for MoE models; `dense_layer_count` leading layers use
+    `dense_ffn_hidden_size` instead (DeepSeek-V3 style).
+    """
+
+    layer_count: int
+    hidden_size: int
+    attention_head_count: int
+    kv_head_count: int
+    ffn_hidden_size: int
+    vocab_size: int
+    head_dim: int = 0  # 0: hidden_size // attention_head_count
+    gated_mlp: bool = True  # SwiGLU: three matrices; False: two (GELU)
+    tied_embeddings: bool = False
+    expert_count: int = 1  # routed experts per MoE layer; 1 = dense
+    experts_per_token: int = 1
+    shared_expert_count: int = 0
+    dense_layer_count: int = 0
+    dense_ffn_hidden_size: int = 0
+
+    @property
+    def effective_head_dim(self) -> int:
+        """Width of one attention head; defaults to hidden_size / heads."""
+        return self.head_dim or self.hidden_size // self.attention_head_count
+
+    @property
+    def is_moe(self) -> bool:
+        return self.expert_count > 1
