@@ -1,0 +1,44 @@
+"""BenchmarkService: stored profiles now; benchmark runs as resources come with the run manager."""
+
+from __future__ import annotations
+
+from typing import Any, AsyncIterator
+
+import grpc
+
+from flopwatt.service.api.handlers import resolve
+from flopwatt.v1 import benchmark_pb2, benchmark_pb2_grpc
+
+
+class BenchmarkServicer(benchmark_pb2_grpc.BenchmarkServiceServicer):
+    def __init__(self, profile_store: Any) -> None:
+        self._profile_store = profile_store
+        self._list_profiles = resolve("ListProfiles", "profiles", "list_profiles")
+        self._get_profile = resolve("GetProfile", "profiles", "get_profile")
+        self._create_run = resolve("CreateBenchmarkRun", "runs", "create_benchmark_run")
+        self._get_run = resolve("GetBenchmarkRun", "runs", "get_benchmark_run")
+        self._list_runs = resolve("ListBenchmarkRuns", "runs", "list_benchmark_runs")
+        self._watch_run = resolve("WatchBenchmarkRun", "runs", "watch_benchmark_run")
+        self._cancel_run = resolve("CancelBenchmarkRun", "runs", "cancel_benchmark_run")
+
+    async def ListProfiles(self, request: benchmark_pb2.ListProfilesRequest, context: grpc.aio.ServicerContext) -> Any:
+        return self._list_profiles(request, self._profile_store)
+
+    async def GetProfile(self, request: benchmark_pb2.GetProfileRequest, context: grpc.aio.ServicerContext) -> Any:
+        return self._get_profile(request, self._profile_store)
+
+    async def CreateBenchmarkRun(self, request: benchmark_pb2.CreateBenchmarkRunRequest, context: grpc.aio.ServicerContext) -> Any:
+        return self._create_run(request)
+
+    async def GetBenchmarkRun(self, request: benchmark_pb2.GetBenchmarkRunRequest, context: grpc.aio.ServicerContext) -> Any:
+        return self._get_run(request)
+
+    async def ListBenchmarkRuns(self, request: benchmark_pb2.ListBenchmarkRunsRequest, context: grpc.aio.ServicerContext) -> Any:
+        return self._list_runs(request)
+
+    async def WatchBenchmarkRun(self, request: benchmark_pb2.WatchBenchmarkRunRequest, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        async for update in self._watch_run(request, context):
+            yield update
+
+    async def CancelBenchmarkRun(self, request: benchmark_pb2.CancelBenchmarkRunRequest, context: grpc.aio.ServicerContext) -> Any:
+        return self._cancel_run(request)

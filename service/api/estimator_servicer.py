@@ -1,0 +1,55 @@
+"""EstimatorService: thin async adapters from gRPC to the plain handler functions.
+
+Estimates are pure CPU work of about a millisecond; they run on the event loop (a thread hop
+would cost more than the work). Sweeps run in a worker thread, chunk by chunk, so the loop
+stays responsive and the client's flow control paces the producer.
+"""
+
+from __future__ import annotations
+
+from typing import Any, AsyncIterator
+
+import grpc
+
+from flopwatt.service.api.deps import ApiDependencies
+from flopwatt.service.api.handlers import resolve
+from flopwatt.service.metrics import ServiceMetrics
+from flopwatt.v1 import estimator_pb2, estimator_pb2_grpc
+
+
+class EstimatorServicer(estimator_pb2_grpc.EstimatorServiceServicer):
+    def __init__(self, deps: ApiDependencies, metrics: ServiceMetrics) -> None:
+        self._deps = deps
+        self._metrics = metrics
+        self._estimate_training = resolve("EstimateTraining", "training", "estimate_training")
+        self._estimate_inference = resolve("EstimateInference", "inference", "estimate_inference")
+        self._estimate_campus = resolve("EstimateCampus", "campus", "estimate_campus")
+        self._sweep_training = resolve("SweepTraining", "sweep", "sweep_training")
+        self._list_hardware = resolve("ListHardware", "catalog", "list_hardware")
+        self._list_models = resolve("ListModels", "catalog", "list_models")
+
+    async def EstimateTraining(self, request: estimator_pb2.EstimateTrainingRequest, context: grpc.aio.ServicerContext) -> Any:
+        response = self._estimate_training(request, self._deps)
+        self._metrics.estimates.labels(kind="training").inc()
+        return response
+
+    async def EstimateInference(self, request: estimator_pb2.EstimateInferenceRequest, context: grpc.aio.ServicerContext) -> Any:
+        response = self._estimate_inference(request, self._deps)
+        self._metrics.estimates.labels(kind="inference").inc()
+        return response
+
+    async def EstimateCampus(self, request: estimator_pb2.EstimateCampusRequest, context: grpc.aio.ServicerContext) -> Any:
+        response = self._estimate_campus(request, self._deps)
+        self._metrics.estimates.labels(kind="campus").inc()
+        return response
+
+    async def SweepTraining(self, request: estimator_pb2.SweepTrainingRequest, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        async for chunk in self._sweep_training(request, self._deps, context):
+            self._metrics.estimates.labels(kind="sweep_point").inc(len(chunk.points))
+            yield chunk
+
+    async def ListHardware(self, request: estimator_pb2.ListHardwareRequest, context: grpc.aio.ServicerContext) -> Any:
+        return self._list_hardware(request)
+
+    async def ListModels(self, request: estimator_pb2.ListModelsRequest, context: grpc.aio.ServicerContext) -> Any:
+        return self._list_models(request)

@@ -1,0 +1,58 @@
+"""`flopwatt health`: exit 0 when the server answers SERVING (Docker's HEALTHCHECK uses it)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import sys
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("health", help="check that a server answers SERVING (exit 0) or not (exit 1)")
+    parser.add_argument(
+        "--address",
+        default=None,
+        help="host:port of the server (default: FLOPWATT_HEALTH_ADDRESS, else localhost:FLOPWATT_PORT or 50051)",
+    )
+    parser.add_argument("--service", default="", help="service name to check (default: the whole server)")
+    parser.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for the answer (default 3)")
+    parser.add_argument("--tls-ca", default=os.environ.get("FLOPWATT_TLS_CA"), help="PEM CA to verify a TLS server (FLOPWATT_TLS_CA)")
+    parser.add_argument("--tls-cert", default=None, help="client certificate for mTLS")
+    parser.add_argument("--tls-key", default=None, help="client key for mTLS")
+    parser.set_defaults(handler=run)
+
+
+def default_address() -> str:
+    return os.environ.get("FLOPWATT_HEALTH_ADDRESS") or f"localhost:{os.environ.get('FLOPWATT_PORT') or 50051}"
+
+
+def run(args: argparse.Namespace) -> int:
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    from flopwatt.service.cli import CliError
+
+    if not args.timeout > 0:
+        raise CliError("--timeout must be positive")
+    address = args.address or default_address()
+    if args.tls_ca:
+        try:
+            root = pathlib.Path(args.tls_ca).read_bytes()
+            cert = pathlib.Path(args.tls_cert).read_bytes() if args.tls_cert else None
+            key = pathlib.Path(args.tls_key).read_bytes() if args.tls_key else None
+        except OSError as error:
+            raise CliError(f"cannot read TLS file: {error}") from None
+        channel = grpc.secure_channel(address, grpc.ssl_channel_credentials(root, key, cert))
+    else:
+        channel = grpc.insecure_channel(address)
+    with channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        try:
+            response = stub.Check(health_pb2.HealthCheckRequest(service=args.service), timeout=args.timeout)
+        except grpc.RpcError as error:
+            print(f"{address}: {error.code().name}: {error.details()}", file=sys.stderr)
+            return 1
+    status = health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+    print(f"{address}: {status}")
+    return 0 if response.status == health_pb2.HealthCheckResponse.SERVING else 1

@@ -1,0 +1,56 @@
+"""`flopwatt serve`: run the gRPC server with its metrics endpoint until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+
+from flopwatt.service.cli import CliError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the gRPC service",
+        description="Run the gRPC service. Flags override FLOPWATT_* environment variables.",
+    )
+    parser.add_argument("--host", help="address to listen on (FLOPWATT_HOST; default 127.0.0.1; 0.0.0.0 for all)")
+    parser.add_argument("--port", help="gRPC port (FLOPWATT_PORT; default 50051; 0 picks a free port)")
+    parser.add_argument("--metrics-host", help="metrics address (FLOPWATT_METRICS_HOST; default 127.0.0.1)")
+    parser.add_argument("--metrics-port", help="Prometheus port (FLOPWATT_METRICS_PORT; default 9464; -1 disables)")
+    parser.add_argument("--data-dir", help="directory of the SQLite store (FLOPWATT_DATA_DIR; default ~/.local/share/flopwatt)")
+    parser.add_argument("--tls-cert", help="PEM certificate chain (FLOPWATT_TLS_CERT); enables TLS")
+    parser.add_argument("--tls-key", help="PEM private key (FLOPWATT_TLS_KEY)")
+    parser.add_argument("--tls-client-ca", help="PEM CA of client certificates (FLOPWATT_TLS_CLIENT_CA); enables mTLS")
+    parser.add_argument("--max-message-bytes", help="largest request accepted (FLOPWATT_MAX_MESSAGE_BYTES; default 4 MiB)")
+    parser.add_argument("--max-concurrent-rpcs", help="RPCs served at once; more get RESOURCE_EXHAUSTED (default 256)")
+    parser.add_argument("--shutdown-grace-seconds", help="time in-flight RPCs get to finish on SIGTERM (default 10)")
+    parser.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR (FLOPWATT_LOG_LEVEL; default INFO)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    # grpc core logs a second, noisy line for a failed bind; our one-line error says it all.
+    # GRPC_VERBOSITY=ERROR (or DEBUG) in the environment brings its logs back.
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+    from flopwatt.service.config import SettingsError, load_settings
+    from flopwatt.service.server import ServerStartError, serve
+
+    overrides = {
+        name: getattr(args, name)
+        for name in (
+            "host", "port", "metrics_host", "metrics_port", "data_dir", "tls_cert", "tls_key", "tls_client_ca",
+            "max_message_bytes", "max_concurrent_rpcs", "shutdown_grace_seconds", "log_level",
+        )
+    }
+    try:
+        settings = load_settings(overrides)
+    except SettingsError as error:
+        raise CliError(str(error)) from None
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return asyncio.run(serve(settings))
+    except ServerStartError as error:
+        raise CliError(str(error)) from None

@@ -1,0 +1,122 @@
+"""One typed settings object for the server, built from defaults, then `FLOPWATT_*` environment
+variables, then command-line flags (each later source wins). Validated once, at start-up, so a
+bad port or a missing certificate is one clear error instead of a failure deep in grpc."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+DEFAULT_PORT = 50051  # the gRPC examples' conventional port
+DEFAULT_METRICS_PORT = 9464  # the OpenTelemetry/Prometheus exporter convention (DESIGN §5)
+DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024  # grpc's own default receive limit; a cost service carries no tensors
+DEFAULT_MAX_CONCURRENT_RPCS = 256
+DEFAULT_SHUTDOWN_GRACE_SECONDS = 10.0  # below Kubernetes' 30 s default termination grace period
+
+
+class SettingsError(ValueError):
+    """A setting that cannot work; the message names the flag and the variable."""
+
+
+def default_data_dir() -> pathlib.Path:
+    """XDG data directory, so a laptop user gets a persistent store without configuration."""
+    base = os.environ.get("XDG_DATA_HOME") or str(pathlib.Path.home() / ".local" / "share")
+    return pathlib.Path(base) / "flopwatt"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything `flopwatt serve` needs; field names match the flags and, upper-cased with a
+    `FLOPWATT_` prefix, the environment variables."""
+
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = DEFAULT_METRICS_PORT  # 0 picks a free port; -1 disables the metrics endpoint
+    data_dir: pathlib.Path = dataclasses.field(default_factory=default_data_dir)
+    auth_token: str | None = None
+    tls_cert: pathlib.Path | None = None
+    tls_key: pathlib.Path | None = None
+    tls_client_ca: pathlib.Path | None = None
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    max_concurrent_rpcs: int = DEFAULT_MAX_CONCURRENT_RPCS
+    shutdown_grace_seconds: float = DEFAULT_SHUTDOWN_GRACE_SECONDS
+    log_level: str = "INFO"
+
+    def __repr__(self) -> str:  # never print the token
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        if fields["auth_token"]:
+            fields["auth_token"] = "<redacted>"
+        return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in fields.items()) + ")"
+
+    @property
+    def tls_enabled(self) -> bool:
+        return self.tls_cert is not None
+
+    @property
+    def database_path(self) -> pathlib.Path:
+        return self.data_dir / "flopwatt.sqlite3"
+
+    def validate(self) -> "Settings":
+        """Raise SettingsError for values that cannot work."""
+        for name in ("port", "metrics_port"):
+            value = getattr(self, name)
+            low = -1 if name == "metrics_port" else 0
+            if not low <= value <= 65535:
+                raise SettingsError(f"--{name.replace('_', '-')} must be between {low} and 65535, got {value}")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise SettingsError("--tls-cert and --tls-key (FLOPWATT_TLS_CERT, FLOPWATT_TLS_KEY) must be given together")
+        if self.tls_client_ca is not None and self.tls_cert is None:
+            raise SettingsError("--tls-client-ca needs --tls-cert and --tls-key (mTLS is on top of TLS)")
+        for name in ("tls_cert", "tls_key", "tls_client_ca"):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise SettingsError(f"--{name.replace('_', '-')}: no such file: {path}")
+        if self.auth_token is not None and len(self.auth_token) < 16:
+            raise SettingsError("FLOPWATT_AUTH_TOKEN must be at least 16 characters")
+        if self.max_message_bytes < 1024:
+            raise SettingsError("--max-message-bytes must be at least 1024")
+        if self.max_concurrent_rpcs < 1:
+            raise SettingsError("--max-concurrent-rpcs must be at least 1")
+        if not self.shutdown_grace_seconds >= 0:
+            raise SettingsError("--shutdown-grace-seconds must be >= 0")
+        if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise SettingsError("--log-level must be DEBUG, INFO, WARNING or ERROR")
+        return self
+
+
+_PATH_FIELDS = {"data_dir", "tls_cert", "tls_key", "tls_client_ca"}
+_INT_FIELDS = {"port", "metrics_port", "max_message_bytes", "max_concurrent_rpcs"}
+_FLOAT_FIELDS = {"shutdown_grace_seconds"}
+
+
+def _coerce(name: str, raw: Any, origin: str) -> Any:
+    if raw is None:
+        return None
+    try:
+        if name in _PATH_FIELDS:
+            return pathlib.Path(str(raw)).expanduser()
+        if name in _INT_FIELDS:
+            return int(raw)
+        if name in _FLOAT_FIELDS:
+            return float(raw)
+    except ValueError:
+        raise SettingsError(f"{origin}: {raw!r} is not a valid {name.replace('_', ' ')}") from None
+    return str(raw)
+
+
+def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Defaults < FLOPWATT_* environment < explicit overrides (flags; None means not given)."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for field in dataclasses.fields(Settings):
+        variable = "FLOPWATT_" + field.name.upper()
+        if environ.get(variable, "") != "":
+            values[field.name] = _coerce(field.name, environ[variable], variable)
+    for name, raw in (overrides or {}).items():
+        if raw is not None:
+            values[name] = _coerce(name, raw, "--" + name.replace("_", "-"))
+    return Settings(**values).validate()

@@ -1,0 +1,120 @@
+"""Turns exceptions into deliberate gRPC statuses (AIP-193 rich error model).
+
+Domain errors (service/errors.py) become their code with one ErrorInfo and, for bad input, a
+BadRequest listing the field violations. Anything unexpected is logged with its traceback and
+becomes INTERNAL, so a client always gets an answer and never a hang or UNKNOWN.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, AsyncIterator, Callable
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from flopwatt.service import errors
+from flopwatt.service.interceptors.wrapping import is_async_generator_behaviour, wrap_handler
+
+LOG = logging.getLogger(__name__)
+ERROR_DOMAIN = "flopwatt.dev"
+# The status travels in trailing metadata (about 8 KiB by default): keep details well below.
+MAX_VIOLATIONS_SENT = 20
+MAX_DESCRIPTION_CHARS = 300
+
+_CODES: dict[type[errors.ServiceError], int] = {
+    errors.InvalidArgument: code_pb2.INVALID_ARGUMENT,
+    errors.NotFound: code_pb2.NOT_FOUND,
+    errors.FailedPrecondition: code_pb2.FAILED_PRECONDITION,
+    errors.ResourceExhausted: code_pb2.RESOURCE_EXHAUSTED,
+    errors.Aborted: code_pb2.ABORTED,
+    errors.Unimplemented: code_pb2.UNIMPLEMENTED,
+    errors.Unauthenticated: code_pb2.UNAUTHENTICATED,
+    errors.PermissionDenied: code_pb2.PERMISSION_DENIED,
+}
+
+
+def _packed(message: Any) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)
+    return packed
+
+
+def status_for(error: errors.ServiceError) -> grpc.Status:
+    """The rich status of a domain error."""
+    code = next((c for cls, c in _CODES.items() if isinstance(error, cls)), code_pb2.INTERNAL)
+    info = error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN)
+    details = []
+    if isinstance(error, errors.InvalidArgument):
+        bad_request = error_details_pb2.BadRequest()
+        for violation in error.violations[:MAX_VIOLATIONS_SENT]:
+            bad_request.field_violations.add(field=violation.field, description=violation.description[:MAX_DESCRIPTION_CHARS])
+        info.metadata["field"] = error.violations[0].field
+        details = [_packed(info), _packed(bad_request)]
+    elif isinstance(error, errors.NotFound):
+        resource = error_details_pb2.ResourceInfo(resource_type=error.resource_type, resource_name=error.name[:MAX_DESCRIPTION_CHARS])
+        details = [_packed(info), _packed(resource)]
+    else:
+        details = [_packed(info)]
+    message = error.message if len(error.message) <= 1000 else error.message[:997] + "..."
+    return rpc_status.to_status(status_pb2.Status(code=code, message=message, details=details))
+
+
+def internal_status(method: str) -> grpc.Status:
+    info = error_details_pb2.ErrorInfo(reason="INTERNAL", domain=ERROR_DOMAIN, metadata={"method": method})
+    return rpc_status.to_status(
+        status_pb2.Status(
+            code=code_pb2.INTERNAL,
+            message="internal error; the server logged the details",
+            details=[_packed(info)],
+        )
+    )
+
+
+async def _abort_for(exception: BaseException, context: grpc.aio.ServicerContext, method: str) -> None:
+    if isinstance(exception, errors.ServiceError):
+        await context.abort_with_status(status_for(exception))
+    LOG.error("unhandled exception in %s", method, exc_info=exception)
+    await context.abort_with_status(internal_status(method))
+
+
+_PASS_THROUGH = (grpc.aio.AbortError, asyncio.CancelledError)
+
+
+class ErrorInterceptor(grpc.aio.ServerInterceptor):
+    """Maps exceptions raised by handlers to statuses."""
+
+    async def intercept_service(self, continuation: Callable[..., Any], handler_call_details: grpc.HandlerCallDetails) -> Any:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        method = handler_call_details.method
+
+        def wrap(behaviour: Callable[..., Any], request_streaming: bool, response_streaming: bool) -> Callable[..., Any]:
+            if response_streaming and is_async_generator_behaviour(behaviour):
+
+                async def streaming(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+                    try:
+                        async for response in behaviour(request, context):
+                            yield response
+                    except _PASS_THROUGH:
+                        raise
+                    except Exception as exception:  # noqa: BLE001 - every failure gets a status
+                        await _abort_for(exception, context, method)
+
+                return streaming
+
+            async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                try:
+                    return await behaviour(request, context)
+                except _PASS_THROUGH:
+                    raise
+                except Exception as exception:  # noqa: BLE001
+                    await _abort_for(exception, context, method)
+
+            return unary
+
+        return wrap_handler(handler, wrap)

@@ -1,0 +1,217 @@
+"""The grpc.aio server: services, health, reflection, interceptors, metrics endpoint, shutdown.
+
+`start_server` is what tests use (port 0, in-process); `serve` adds signal handling for the CLI:
+SIGTERM or SIGINT marks health NOT_SERVING (load balancers stop routing), waits a short drain,
+lets in-flight RPCs finish within the grace period, then stops and returns 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from flopwatt.service import errors
+from flopwatt.service.api.benchmark_servicer import BenchmarkServicer
+from flopwatt.service.api.deps import ApiDependencies
+from flopwatt.service.api.estimator_servicer import EstimatorServicer
+from flopwatt.service.config import Settings
+from flopwatt.service.interceptors.auth import AuthInterceptor
+from flopwatt.service.interceptors.errors import ErrorInterceptor
+from flopwatt.service.interceptors.metrics import MetricsInterceptor
+from flopwatt.service.metrics import MetricsEndpoint, ServiceMetrics, create_metrics
+from flopwatt.v1 import benchmark_pb2, benchmark_pb2_grpc, estimator_pb2, estimator_pb2_grpc
+
+LOG = logging.getLogger("flopwatt.server")
+
+ESTIMATOR_SERVICE = estimator_pb2.DESCRIPTOR.services_by_name["EstimatorService"].full_name
+BENCHMARK_SERVICE = benchmark_pb2.DESCRIPTOR.services_by_name["BenchmarkService"].full_name
+APPLICATION_SERVICES = (ESTIMATOR_SERVICE, BENCHMARK_SERVICE)
+# Time between NOT_SERVING and the stop, so that health-checking load balancers notice first.
+DRAIN_SECONDS = 1.0
+
+# Keepalive: clients may ping every 10 s at most without data; idle connections are probed every
+# 2 minutes. Clients must set keepalive_time_ms >= 10000 or they get GOAWAY too_many_pings.
+KEEPALIVE_OPTIONS = (
+    ("grpc.keepalive_time_ms", 120_000),
+    ("grpc.keepalive_timeout_ms", 20_000),
+    ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+)
+
+
+class ServerStartError(RuntimeError):
+    """The server could not start (port in use, unreadable certificate, ...)."""
+
+
+def _open_profile_store(settings: Settings) -> Any:
+    """The SQLite profile store in the data directory, or None when the benchmark core is absent."""
+    try:
+        from flopwatt.bench.store import ProfileStore
+    except ModuleNotFoundError as error:
+        if error.name != "flopwatt.bench.store":
+            raise
+        return None
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ServerStartError(f"cannot create data directory {settings.data_dir}: {error.strerror}") from error
+    return ProfileStore(settings.database_path)
+
+
+def _profile_document_lookup(store: Any) -> Any:
+    def lookup(name: str) -> Any:
+        if store is None:
+            raise errors.NotFound("profile", name)
+        profile_id = name.removeprefix("profiles/")
+        try:
+            return store.get(profile_id)
+        except LookupError:
+            raise errors.NotFound("profile", name) from None
+
+    return lookup
+
+
+def _server_credentials(settings: Settings) -> grpc.ServerCredentials:
+    assert settings.tls_cert is not None and settings.tls_key is not None
+    try:
+        certificate_chain = settings.tls_cert.read_bytes()
+        private_key = settings.tls_key.read_bytes()
+        client_ca = settings.tls_client_ca.read_bytes() if settings.tls_client_ca else None
+    except OSError as error:
+        raise ServerStartError(f"cannot read TLS files: {error}") from error
+    return grpc.ssl_server_credentials(
+        [(private_key, certificate_chain)],
+        root_certificates=client_ca,
+        require_client_auth=client_ca is not None,
+    )
+
+
+@dataclass
+class RunningServer:
+    """A started server and what it owns."""
+
+    settings: Settings
+    server: grpc.aio.Server
+    port: int
+    health: health.aio.HealthServicer
+    metrics: ServiceMetrics
+    metrics_endpoint: MetricsEndpoint | None
+    profile_store: Any
+
+    @property
+    def metrics_port(self) -> int | None:
+        return self.metrics_endpoint.port if self.metrics_endpoint else None
+
+    @property
+    def address(self) -> str:
+        host = self.settings.host
+        return f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
+
+    async def set_serving(self, serving: bool) -> None:
+        status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        for service in ("", *APPLICATION_SERVICES):
+            await self.health.set(service, status)
+
+    async def stop(self, grace_seconds: float | None = None) -> None:
+        """Health NOT_SERVING, then stop accepting and let in-flight RPCs finish within the grace."""
+        await self.health.enter_graceful_shutdown()
+        grace = self.settings.shutdown_grace_seconds if grace_seconds is None else grace_seconds
+        await self.server.stop(grace)
+        if self.metrics_endpoint is not None:
+            self.metrics_endpoint.close()
+        close = getattr(self.profile_store, "close", None)
+        if close is not None:
+            close()
+
+
+async def start_server(settings: Settings) -> RunningServer:
+    """Build, bind and start the server; raise ServerStartError with one clear message on failure."""
+    metrics = create_metrics()
+    profile_store = _open_profile_store(settings)
+    if profile_store is not None:
+        try:
+            from flopwatt.service.profile_metrics import ProfileCeilingsCollector
+        except ModuleNotFoundError as error:
+            if error.name != "flopwatt.service.profile_metrics":
+                raise
+        else:
+            metrics.register_collector(ProfileCeilingsCollector(profile_store))
+    deps = ApiDependencies(profile_document=_profile_document_lookup(profile_store))
+
+    interceptors: list[grpc.aio.ServerInterceptor] = [MetricsInterceptor(metrics)]
+    if settings.auth_token:
+        interceptors.append(AuthInterceptor(settings.auth_token))
+    interceptors.append(ErrorInterceptor())
+    options = (
+        ("grpc.max_receive_message_length", settings.max_message_bytes),
+        ("grpc.max_send_message_length", 64 * 1024 * 1024),  # sweeps stream large chunks
+        ("grpc.so_reuseport", 0),  # a second server on the same port must fail, not share it
+        *KEEPALIVE_OPTIONS,
+    )
+    server = grpc.aio.server(
+        interceptors=interceptors,
+        options=options,
+        maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
+    )
+    estimator_pb2_grpc.add_EstimatorServiceServicer_to_server(EstimatorServicer(deps, metrics), server)
+    benchmark_pb2_grpc.add_BenchmarkServiceServicer_to_server(BenchmarkServicer(profile_store), server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (*APPLICATION_SERVICES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+        server,
+    )
+
+    address = f"[{settings.host}]:{settings.port}" if ":" in settings.host else f"{settings.host}:{settings.port}"
+    try:
+        if settings.tls_enabled:
+            port = server.add_secure_port(address, _server_credentials(settings))
+        else:
+            port = server.add_insecure_port(address)
+    except RuntimeError as error:
+        raise ServerStartError(f"cannot listen on {address}: {error} (is the port in use?)") from error
+    if port == 0:
+        raise ServerStartError(f"cannot listen on {address} (is the port in use?)")
+
+    metrics_endpoint = None
+    if settings.metrics_port >= 0:
+        try:
+            metrics_endpoint = MetricsEndpoint(metrics.registry, settings.metrics_host, settings.metrics_port)
+        except OSError as error:
+            raise ServerStartError(
+                f"cannot serve metrics on {settings.metrics_host}:{settings.metrics_port}: {error.strerror}"
+            ) from error
+    await server.start()
+    running = RunningServer(settings, server, port, health_servicer, metrics, metrics_endpoint, profile_store)
+    await running.set_serving(True)
+    LOG.info(
+        "flopwatt serving gRPC on %s (%s), metrics on %s",
+        running.address, "TLS" if settings.tls_enabled else "plaintext",
+        f"{settings.metrics_host}:{running.metrics_port}" if metrics_endpoint else "off",
+    )
+    return running
+
+
+async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> int:
+    """Run until SIGTERM/SIGINT, then shut down gracefully. Returns the process exit status."""
+    running = await start_server(settings)
+    stop_requested = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signal_number, stop_requested.set)
+    if ready is not None:
+        ready.set()
+    await stop_requested.wait()
+    LOG.info("shutdown requested: health NOT_SERVING, draining for %.1f s", DRAIN_SECONDS)
+    await running.set_serving(False)
+    await asyncio.sleep(DRAIN_SECONDS)
+    await running.stop()
+    LOG.info("flopwatt stopped")
+    return 0

@@ -1,0 +1,92 @@
+"""Shared fixtures: a real flopwatt server in-process on port 0, driven by ordinary sync clients.
+
+The grpc.aio server runs on its own event loop in a background thread, so tests use the plain
+blocking grpc API the way most users do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import pathlib
+import threading
+from typing import Any, Iterator
+
+import grpc
+import pytest
+
+from flopwatt.service.config import Settings
+
+
+@dataclasses.dataclass
+class ServerHandle:
+    """A started test server: its address, metrics port and the RunningServer itself."""
+
+    address: str
+    metrics_port: int | None
+    running: Any
+    loop: asyncio.AbstractEventLoop
+
+    def channel(self) -> grpc.Channel:
+        return grpc.insecure_channel(self.address)
+
+    def metrics_text(self) -> str:
+        import urllib.request
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as response:
+            return response.read().decode()
+
+    def call(self, coroutine: Any, timeout: float = 30) -> Any:
+        """Run a coroutine on the server's loop (e.g. running.set_serving(False))."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+
+@contextlib.contextmanager
+def run_server(tmp_path: pathlib.Path, **settings_fields: Any) -> Iterator[ServerHandle]:
+    """Start a server with Settings(port=0, metrics_port=0, data_dir=tmp_path, **fields)."""
+    from flopwatt.service.server import start_server
+
+    fields = {"port": 0, "metrics_port": 0, "data_dir": tmp_path, "shutdown_grace_seconds": 1.0, **settings_fields}
+    settings = Settings(**fields).validate()
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    holder: dict[str, Any] = {}
+
+    def loop_thread() -> None:
+        asyncio.set_event_loop(loop)
+
+        async def start() -> None:
+            try:
+                holder["running"] = await start_server(settings)
+            except BaseException as error:  # reported to the test thread below
+                holder["error"] = error
+            finally:
+                started.set()
+
+        loop.create_task(start())
+        loop.run_forever()
+
+    thread = threading.Thread(target=loop_thread, name="flopwatt-test-server", daemon=True)
+    thread.start()
+    if not started.wait(60):
+        raise RuntimeError("test server did not start within 60 s")
+    if "error" in holder:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        raise holder["error"]
+    running = holder["running"]
+    handle = ServerHandle(f"127.0.0.1:{running.port}", running.metrics_port, running, loop)
+    try:
+        yield handle
+    finally:
+        with contextlib.suppress(Exception):
+            handle.call(running.stop(0.5))
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+
+
+@pytest.fixture
+def server(tmp_path: pathlib.Path) -> Iterator[ServerHandle]:
+    with run_server(tmp_path) as handle:
+        yield handle
