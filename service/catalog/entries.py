@@ -34,8 +34,11 @@ class HardwareSpec:
     accelerators_per_node: int  # size of the scale-up (NVLink/ICI) domain in a standard node or rack
     sources: tuple[SourceRef, ...] = field(default_factory=tuple)
     accelerators_per_rack: int = 0  # 0: same as accelerators_per_node
-    release_date: str = ""  # ISO date of general availability
+    release_date: str = ""  # ISO date of the vendor's launch announcement
     notes: str = ""
+    # Numeric fields the vendor does not publish (e.g. TPU v5p power); their value is 0 and
+    # consumers must not treat it as a measurement (ask for a profile or a user value instead).
+    unpublished: tuple[str, ...] = ()
 
     def peak_for(self, precision: str) -> float:
         """Dense peak at `precision`; raises KeyError naming the precision when the part lacks it."""

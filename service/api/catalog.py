@@ -1,0 +1,109 @@
+"""ListHardware and ListModels: the catalog at the API edge (dataclasses -> protobuf).
+
+Paging follows AIP-158: page_size 0 returns everything, a page token is opaque to clients. The
+token encodes the collection and the offset so that a token from one list cannot silently page
+another; a token that does not decode is refused with the field named, never a crash.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Sequence, TypeVar
+
+from flopwatt.service import catalog
+from flopwatt.service.catalog import HardwareSpec, ModelPreset, SourceRef
+from flopwatt.service.errors import InvalidArgument
+from flopwatt.v1 import common_pb2, estimator_pb2
+
+T = TypeVar("T")
+
+HARDWARE_COLLECTION = "hardware"
+MODELS_COLLECTION = "models"
+
+
+def encode_page_token(collection: str, offset: int) -> str:
+    """Opaque token for the page starting at `offset` of `collection`."""
+    return base64.urlsafe_b64encode(f"{collection}:{offset}".encode()).decode().rstrip("=")
+
+
+def decode_page_token(token: str, collection: str, total: int) -> int:
+    """The offset a token points at; InvalidArgument naming `page_token` when it is not ours."""
+    if not token:
+        return 0
+    problem = "is not a token returned by this list; start again without page_token"
+    try:
+        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidArgument.field("page_token", problem) from None
+    prefix, _, number = text.partition(":")
+    if prefix != collection or not number.isdigit() or int(number) > total:
+        raise InvalidArgument.field("page_token", problem)
+    return int(number)
+
+
+def paginate(items: Sequence[T], page_size: int, page_token: str, collection: str) -> tuple[Sequence[T], str]:
+    """One page of `items` and the next page's token ("" on the last page)."""
+    if page_size < 0:
+        raise InvalidArgument.field("page_size", f"must be >= 0 (0 returns all), got {page_size}")
+    start = decode_page_token(page_token, collection, len(items))
+    end = len(items) if page_size == 0 else min(len(items), start + page_size)
+    next_token = encode_page_token(collection, end) if end < len(items) else ""
+    return items[start:end], next_token
+
+
+def source_to_proto(source: SourceRef) -> common_pb2.Source:
+    return common_pb2.Source(covers=source.covers, citation=source.citation, url=source.url, date=source.date)
+
+
+def hardware_to_proto(spec: HardwareSpec) -> estimator_pb2.Hardware:
+    """Unpublished numbers (HardwareSpec.unpublished) stay 0, proto3's 'unset'."""
+    return estimator_pb2.Hardware(
+        id=spec.id,
+        name=spec.name,
+        vendor=spec.vendor,
+        peak_flops_per_second=dict(spec.peak_flops_per_second),
+        memory_bytes=spec.memory_bytes,
+        memory_bandwidth_bytes_per_second=spec.memory_bandwidth_bytes_per_second,
+        intra_node_bandwidth_bytes_per_second=spec.intra_node_bandwidth_bytes_per_second,
+        scale_out_bandwidth_bytes_per_second=spec.scale_out_bandwidth_bytes_per_second,
+        tdp_watts=spec.tdp_watts,
+        accelerators_per_node=spec.accelerators_per_node,
+        sources=[source_to_proto(source) for source in spec.sources],
+    )
+
+
+def model_to_proto(preset: ModelPreset) -> estimator_pb2.Model:
+    arch = preset.architecture
+    spec = common_pb2.ModelSpec(
+        preset_id=preset.id,
+        parameter_count=preset.parameter_count,
+        active_parameter_count=preset.active_parameter_count,
+        layer_count=arch.layer_count,
+        hidden_size=arch.hidden_size,
+        attention_head_count=arch.attention_head_count,
+        kv_head_count=arch.kv_head_count,
+        ffn_hidden_size=arch.ffn_hidden_size,
+        vocab_size=arch.vocab_size,
+        expert_count=arch.expert_count,
+        experts_per_token=arch.experts_per_token,
+        tied_embeddings=arch.tied_embeddings,
+        gated_mlp=arch.gated_mlp,
+        head_dim=arch.effective_head_dim,
+        shared_expert_count=arch.shared_expert_count,
+        dense_layer_count=arch.dense_layer_count,
+        dense_ffn_hidden_size=arch.dense_ffn_hidden_size,
+    )
+    return estimator_pb2.Model(id=preset.id, name=preset.name, spec=spec, sources=[source_to_proto(s) for s in preset.sources])
+
+
+def list_hardware(request: estimator_pb2.ListHardwareRequest) -> estimator_pb2.ListHardwareResponse:
+    """ListHardware: the hardware catalog, the host `cpu` entry last."""
+    page, next_token = paginate(catalog.list_hardware(), request.page_size, request.page_token, HARDWARE_COLLECTION)
+    return estimator_pb2.ListHardwareResponse(hardware=[hardware_to_proto(spec) for spec in page], next_page_token=next_token)
+
+
+def list_models(request: estimator_pb2.ListModelsRequest) -> estimator_pb2.ListModelsResponse:
+    """ListModels: the model presets."""
+    page, next_token = paginate(catalog.list_model_presets(), request.page_size, request.page_token, MODELS_COLLECTION)
+    return estimator_pb2.ListModelsResponse(models=[model_to_proto(preset) for preset in page], next_page_token=next_token)
