@@ -393,7 +393,7 @@ class ListHardwareRequest(_message.Message):
     def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class Hardware(_message.Message):
-    __slots__ = ("id", "name", "vendor", "peak_flops_per_second", "memory_bytes", "memory_bandwidth_bytes_per_second", "intra_node_bandwidth_bytes_per_second", "scale_out_bandwidth_bytes_per_second", "tdp_watts", "accelerators_per_node", "sources")
+    __slots__ = ("id", "name", "vendor", "peak_flops_per_second", "memory_bytes", "memory_bandwidth_bytes_per_second", "intra_node_bandwidth_bytes_per_second", "scale_out_bandwidth_bytes_per_second", "tdp_watts", "accelerators_per_node", "sources", "accelerators_per_rack", "release_date", "notes", "unpublished_fields")
     class PeakFlopsPerSecondEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -412,6 +412,10 @@ class Hardware(_message.Message):
     TDP_WATTS_FIELD_NUMBER: _ClassVar[int]
     ACCELERATORS_PER_NODE_FIELD_NUMBER: _ClassVar[int]
     SOURCES_FIELD_NUMBER: _ClassVar[int]
+    ACCELERATORS_PER_RACK_FIELD_NUMBER: _ClassVar[int]
+    RELEASE_DATE_FIELD_NUMBER: _ClassVar[int]
+    NOTES_FIELD_NUMBER: _ClassVar[int]
+    UNPUBLISHED_FIELDS_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     vendor: str
@@ -423,7 +427,11 @@ class Hardware(_message.Message):
     tdp_watts: float
     accelerators_per_node: int
     sources: _containers.RepeatedCompositeFieldContainer[_common_pb2.Source]
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., vendor: _Optional[str] = ..., peak_flops_per_second: _Optional[_Mapping[str, float]] = ..., memory_bytes: _Optional[int] = ..., memory_bandwidth_bytes_per_second: _Optional[float] = ..., intra_node_bandwidth_bytes_per_second: _Optional[float] = ..., scale_out_bandwidth_bytes_per_second: _Optional[float] = ..., tdp_watts: _Optional[float] = ..., accelerators_per_node: _Optional[int] = ..., sources: _Optional[_Iterable[_Union[_common_pb2.Source, _Mapping]]] = ...) -> None: ...
+    accelerators_per_rack: int
+    release_date: str
+    notes: str
+    unpublished_fields: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., vendor: _Optional[str] = ..., peak_flops_per_second: _Optional[_Mapping[str, float]] = ..., memory_bytes: _Optional[int] = ..., memory_bandwidth_bytes_per_second: _Optional[float] = ..., intra_node_bandwidth_bytes_per_second: _Optional[float] = ..., scale_out_bandwidth_bytes_per_second: _Optional[float] = ..., tdp_watts: _Optional[float] = ..., accelerators_per_node: _Optional[int] = ..., sources: _Optional[_Iterable[_Union[_common_pb2.Source, _Mapping]]] = ..., accelerators_per_rack: _Optional[int] = ..., release_date: _Optional[str] = ..., notes: _Optional[str] = ..., unpublished_fields: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListHardwareResponse(_message.Message):
     __slots__ = ("hardware", "next_page_token")
@@ -442,16 +450,18 @@ class ListModelsRequest(_message.Message):
     def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class Model(_message.Message):
-    __slots__ = ("id", "name", "spec", "sources")
+    __slots__ = ("id", "name", "spec", "sources", "notes")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     SOURCES_FIELD_NUMBER: _ClassVar[int]
+    NOTES_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     spec: _common_pb2.ModelSpec
     sources: _containers.RepeatedCompositeFieldContainer[_common_pb2.Source]
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., spec: _Optional[_Union[_common_pb2.ModelSpec, _Mapping]] = ..., sources: _Optional[_Iterable[_Union[_common_pb2.Source, _Mapping]]] = ...) -> None: ...
+    notes: str
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., spec: _Optional[_Union[_common_pb2.ModelSpec, _Mapping]] = ..., sources: _Optional[_Iterable[_Union[_common_pb2.Source, _Mapping]]] = ..., notes: _Optional[str] = ...) -> None: ...
 
 class ListModelsResponse(_message.Message):
     __slots__ = ("models", "next_page_token")

@@ -70,6 +70,10 @@ def hardware_to_proto(spec: HardwareSpec) -> estimator_pb2.Hardware:
         tdp_watts=spec.tdp_watts,
         accelerators_per_node=spec.accelerators_per_node,
         sources=[source_to_proto(source) for source in spec.sources],
+        accelerators_per_rack=spec.accelerators_per_rack or spec.accelerators_per_node,
+        release_date=spec.release_date,
+        notes=spec.notes,
+        unpublished_fields=list(spec.unpublished),
     )
 
 
@@ -94,7 +98,9 @@ def model_to_proto(preset: ModelPreset) -> estimator_pb2.Model:
         dense_layer_count=arch.dense_layer_count,
         dense_ffn_hidden_size=arch.dense_ffn_hidden_size,
     )
-    return estimator_pb2.Model(id=preset.id, name=preset.name, spec=spec, sources=[source_to_proto(s) for s in preset.sources])
+    return estimator_pb2.Model(
+        id=preset.id, name=preset.name, spec=spec, sources=[source_to_proto(s) for s in preset.sources], notes=preset.notes
+    )
 
 
 def list_hardware(request: estimator_pb2.ListHardwareRequest) -> estimator_pb2.ListHardwareResponse:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pathlib
 import shutil
 import subprocess
+import sys
 
 import grpc
 import pytest
@@ -138,8 +139,8 @@ def test_metrics_count_unary_and_streaming_calls(server):
 
 
 def _promtool() -> str | None:
-    local = pathlib.Path(__file__).resolve().parents[2] / ".venv" / "bin" / "promtool"
-    return shutil.which("promtool") or (str(local) if local.exists() else None)
+    beside_python = pathlib.Path(sys.executable).parent / "promtool"  # where `make` installs it
+    return str(beside_python) if beside_python.exists() else shutil.which("promtool")
 
 
 def test_live_scrape_passes_promtool(server):
