@@ -1,0 +1,83 @@
+"""EstimateInference: validate, convert, estimate serving, explain."""
+
+from __future__ import annotations
+
+from flopwatt.service.api import convert
+from flopwatt.service.api.deps import ApiDependencies
+from flopwatt.service.api.validation import MAX_ACCELERATOR_COUNT, MAX_SEQUENCE_LENGTH, Violations, check_facility, check_model_spec, check_uncertainty
+from flopwatt.service.errors import InvalidArgument, Unimplemented
+from flopwatt.service.model import constants as C
+from flopwatt.service.model.assumptions import Assumption
+from flopwatt.service.model.inference import InferenceEstimate, InferenceScenario, estimate_inference as estimate_serving
+from flopwatt.v1 import estimator_pb2
+
+MAX_INFERENCE_BATCH = 1_000_000
+MAX_REPLICA_ACCELERATORS = 4096
+
+
+def _validate(request: estimator_pb2.EstimateInferenceRequest) -> None:
+    v = Violations()
+    check_model_spec(request.model, "model", v)
+    if not request.hardware_id:
+        v.add("hardware_id", "required (see ListHardware)")
+    v.integer("accelerator_count", request.accelerator_count, maximum=min(MAX_ACCELERATOR_COUNT, MAX_REPLICA_ACCELERATORS), required=True)
+    v.integer("batch_size", request.batch_size, maximum=MAX_INFERENCE_BATCH)
+    v.integer("input_tokens", request.input_tokens, maximum=MAX_SEQUENCE_LENGTH, required=True)
+    v.integer("output_tokens", request.output_tokens, maximum=MAX_SEQUENCE_LENGTH, required=True)
+    check_facility(request.facility, "facility", v)
+    check_uncertainty(request.uncertainty, "uncertainty", v)
+    v.raise_if_any()
+
+
+def to_response(estimate: InferenceEstimate, assumptions: list[Assumption]) -> estimator_pb2.EstimateInferenceResponse:
+    n = estimate.scenario.accelerator_count
+    memory = {"weights": estimate.weight_bytes_per_accelerator, "kv_cache": estimate.kv_cache_bytes_per_accelerator,
+              "runtime_reserved": C.RUNTIME_RESERVED_BYTES}
+    return estimator_pb2.EstimateInferenceResponse(
+        time_to_first_token=convert.duration(estimate.time_to_first_token_seconds),
+        time_per_output_token=convert.duration(estimate.time_per_output_token_seconds),
+        output_tokens_per_second=estimate.output_tokens_per_second,
+        output_tokens_per_second_per_accelerator=estimate.output_tokens_per_second / n,
+        energy_per_output_token_joules=estimate.energy_per_output_token_joules,
+        cost_per_million_output_tokens=convert.money(estimate.cost_per_million_output_tokens_usd),
+        max_batch_size=estimate.max_batch_size,
+        fits_in_memory=estimate.fits_in_memory,
+        batch_size=estimate.batch_size,
+        requests_per_second=estimate.requests_per_second,
+        memory_per_accelerator_bytes=int(estimate.memory_per_accelerator_bytes),
+        kv_cache_bytes_per_token=int(estimate.kv_cache_bytes_per_token),
+        calibration=convert.calibration_to_proto(estimate.scenario.hardware),
+        breakdown=estimator_pb2.Breakdown(
+            step_time=convert.quantities(estimate.decode_breakdown, "seconds"),
+            memory=convert.quantities(memory, "bytes"),
+        ),
+        assumptions=convert.assumptions_to_proto(assumptions),
+    )
+
+
+def estimate_inference(request: estimator_pb2.EstimateInferenceRequest, deps: ApiDependencies) -> estimator_pb2.EstimateInferenceResponse:
+    """The EstimateInference RPC as a plain function (the servicer calls it)."""
+    _validate(request)
+    if request.uncertainty.samples > 0:
+        raise Unimplemented("uncertainty.samples > 0: Monte Carlo intervals are not available yet; send samples = 0")
+    precision = convert.precision_name(request.precision)
+    arch, _, assumptions = convert.model_from_spec(request.model, "model")
+    if request.accelerator_count > 1 and arch.attention_head_count % request.accelerator_count:
+        raise InvalidArgument.field("accelerator_count", f"tensor parallelism over {request.accelerator_count} must divide the {arch.attention_head_count} attention heads")
+    hw, hw_assumptions = convert.hardware_model(request.hardware_id, request.profile_id, precision, deps)
+    facility, facility_assumptions = convert.facility_inputs(request.facility, request.hardware_id)
+    scenario = InferenceScenario(arch, hw, request.accelerator_count, request.batch_size, request.input_tokens, request.output_tokens, facility)
+    estimate = estimate_serving(scenario)
+    assumptions = assumptions + hw_assumptions + facility_assumptions + [
+        Assumption("precision", precision, "request" if request.precision else "default", "weights, KV cache and matmuls (KV cache at ≥ 16 bit)"),
+        Assumption("batch_size", str(estimate.batch_size), "request" if request.batch_size else "derived",
+                   "throughput-optimal batch whose KV cache fits" if not request.batch_size else "request"),
+        Assumption("serving_memory_fraction", f"{C.SERVING_MEMORY_FRACTION:.0%}", "default", "vLLM gpu_memory_utilization default (2024)"),
+        Assumption("time_to_first_token", "prefill of the whole batch's prompts together", "default",
+                   "static batching: an upper bound for continuous batching engines"),
+        Assumption("decode_launch_overhead", f"{hw.graph_launch_overhead_seconds * 1e6:.1f} µs per kernel", "profile" if hw.profile_name else "default",
+                   "CUDA graphs, as serving engines use them"),
+    ]
+    if not estimate.fits_in_memory:
+        assumptions.append(Assumption("fits_in_memory", "false", "derived", "weights plus one sequence's KV cache exceed the memory: use more accelerators"))
+    return to_response(estimate, assumptions)

@@ -1,0 +1,198 @@
+"""`flopwatt estimate training|inference`: run an estimate in-process (no server needed).
+
+The request comes from flags or from a JSON/YAML file in the proto JSON mapping (flags given
+alongside override the file). Output: a readable table, or the response as JSON with --json.
+`estimate` is a parser with sub-parsers so other kinds (campus) can register beside these.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from flopwatt.service.cli import CliError
+
+KINDS = ("training", "inference")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("estimate", help="estimate training or serving cost in-process")
+    kinds = parser.add_subparsers(dest="kind", metavar="KIND")
+    kinds.required = True
+    for kind in KINDS:
+        sub = kinds.add_parser(kind, help=f"estimate a {kind} {'run' if kind == 'training' else 'deployment'}")
+        sub.add_argument("--request", type=Path, help="JSON or YAML request (proto JSON mapping)")
+        sub.add_argument("--model", help="model preset id, e.g. llama-3.1-70b")
+        sub.add_argument("--parameters", type=float, help="parameter count when no preset is given")
+        sub.add_argument("--hardware", help="hardware id, e.g. h100-sxm")
+        sub.add_argument("--profile", help="measured profile id")
+        sub.add_argument("--accelerators", type=int, help="accelerator count")
+        sub.add_argument("--precision", choices=("fp32", "tf32", "bf16", "fp16", "fp8", "fp4"))
+        sub.add_argument("--pue", type=float)
+        sub.add_argument("--price-per-hour", type=float, help="accelerator-hour price in USD")
+        sub.add_argument("--json", action="store_true", help="print the response as JSON")
+        if kind == "training":
+            sub.add_argument("--tokens", type=float, help="training tokens")
+            sub.add_argument("--sequence-length", type=int)
+            sub.add_argument("--tp", type=int, help="tensor-parallel size")
+            sub.add_argument("--pp", type=int, help="pipeline-parallel size")
+            sub.add_argument("--global-batch", type=int, help="global batch (sequences)")
+        else:
+            sub.add_argument("--batch", type=int, help="concurrent sequences (0: throughput-optimal)")
+            sub.add_argument("--input-tokens", type=int)
+            sub.add_argument("--output-tokens", type=int)
+        sub.set_defaults(handler=run)
+
+
+def _load_request(path: Path, message) -> None:
+    from google.protobuf import json_format
+
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise CliError(f"cannot read {path}: {error.strerror}") from None
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            document = yaml.safe_load(text) or {}
+        else:
+            document = json.loads(text)
+        json_format.ParseDict(document, message)
+    except (ValueError, json_format.ParseError) as error:
+        raise CliError(f"{path}: not a valid request: {error}") from None
+    except Exception as error:  # yaml.YAMLError without importing yaml at module level
+        raise CliError(f"{path}: not a valid request: {error}") from None
+
+
+def _apply_common_flags(args, request) -> None:
+    from flopwatt.v1 import common_pb2
+
+    if args.model:
+        request.model.preset_id = args.model
+    if args.parameters:
+        request.model.parameter_count = int(args.parameters)
+    if args.hardware:
+        request.hardware_id = args.hardware
+    if args.profile:
+        request.profile_id = args.profile
+    if args.accelerators is not None:
+        request.accelerator_count = args.accelerators
+    if args.precision:
+        request.precision = common_pb2.Precision.Value(f"PRECISION_{args.precision.upper()}")
+    if args.pue is not None:
+        request.facility.pue = args.pue
+    if args.price_per_hour is not None:
+        request.facility.accelerator_hour_price_usd = args.price_per_hour
+
+
+def build_request(args):
+    from flopwatt.v1 import estimator_pb2
+
+    if args.kind == "training":
+        request = estimator_pb2.EstimateTrainingRequest()
+        if args.request:
+            _load_request(args.request, request)
+        _apply_common_flags(args, request)
+        if args.tokens is not None:
+            request.training_tokens = int(args.tokens)
+        if args.sequence_length is not None:
+            request.sequence_length = args.sequence_length
+        if args.tp is not None:
+            request.parallelism.tensor_parallel_size = args.tp
+        if args.pp is not None:
+            request.parallelism.pipeline_parallel_size = args.pp
+        if args.global_batch is not None:
+            request.parallelism.global_batch_size = args.global_batch
+    else:
+        request = estimator_pb2.EstimateInferenceRequest()
+        if args.request:
+            _load_request(args.request, request)
+        _apply_common_flags(args, request)
+        if args.batch is not None:
+            request.batch_size = args.batch
+        if args.input_tokens is not None:
+            request.input_tokens = args.input_tokens
+        if args.output_tokens is not None:
+            request.output_tokens = args.output_tokens
+    return request
+
+
+def _seconds(duration) -> float:
+    return duration.seconds + duration.nanos / 1e9
+
+
+def _money(value) -> str:
+    return f"${value.units + value.nanos / 1e9:,.2f}"
+
+
+def _training_rows(r) -> list[tuple[str, str]]:
+    p = r.parallelism
+    return [
+        ("total FLOPs", f"{r.total_flops:.3e}"),
+        ("plan", f"TP {p.tensor_parallel_size} PP {p.pipeline_parallel_size}x{p.pipeline_interleaving} DP {p.data_parallel_size} "
+                 f"EP {p.expert_parallel_size} mbs {p.micro_batch_size} gbs {p.global_batch_size} ZeRO {p.zero_stage}"),
+        ("step time", f"{_seconds(r.step_duration):.3f} s × {r.step_count:,} steps"),
+        ("MFU / HFU", f"{r.model_flops_utilization:.1%} / {r.hardware_flops_utilization:.1%}"),
+        ("goodput", f"{r.goodput:.1%}"),
+        ("wall clock", f"{_seconds(r.wall_clock_duration) / 86400:.1f} days"),
+        ("accelerator-hours", f"{r.accelerator_hours:,.0f}"),
+        ("memory / accelerator", f"{r.memory_per_accelerator_bytes / 2**30:.1f} GiB of {r.accelerator_memory_bytes / 2**30:.1f} GiB ({'fits' if r.fits_in_memory else 'DOES NOT FIT'})"),
+        ("accelerator energy", f"{r.accelerator_energy_joules / 3.6e9:,.0f} MWh"),
+        ("facility energy", f"{r.facility_energy_joules / 3.6e9:,.0f} MWh"),
+        ("cost", _money(r.cost)),
+        ("CO2e", f"{r.co2e_kilograms / 1000:,.0f} t"),
+    ]
+
+
+def _inference_rows(r) -> list[tuple[str, str]]:
+    return [
+        ("batch (max)", f"{r.batch_size} ({r.max_batch_size})"),
+        ("time to first token", f"{_seconds(r.time_to_first_token) * 1000:.1f} ms"),
+        ("time per output token", f"{_seconds(r.time_per_output_token) * 1000:.2f} ms"),
+        ("output tokens/s", f"{r.output_tokens_per_second:,.0f} ({r.output_tokens_per_second_per_accelerator:,.0f} per accelerator)"),
+        ("requests/s", f"{r.requests_per_second:.2f}"),
+        ("energy / output token", f"{r.energy_per_output_token_joules:.3f} J"),
+        ("cost / M output tokens", _money(r.cost_per_million_output_tokens)),
+        ("memory / accelerator", f"{r.memory_per_accelerator_bytes / 2**30:.1f} GiB ({'fits' if r.fits_in_memory else 'DOES NOT FIT'})"),
+        ("KV cache / token", f"{r.kv_cache_bytes_per_token / 1024:.0f} KiB"),
+    ]
+
+
+def format_table(rows: list[tuple[str, str]]) -> str:
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+
+
+def run(args: argparse.Namespace) -> int:
+    from google.protobuf import json_format
+
+    from flopwatt.service.api.deps import ApiDependencies
+    from flopwatt.service.errors import InvalidArgument, ServiceError
+
+    request = build_request(args)
+    deps = ApiDependencies()
+    try:
+        if args.kind == "training":
+            from flopwatt.service.api.training import estimate_training
+
+            response = estimate_training(request, deps)
+        else:
+            from flopwatt.service.api.inference import estimate_inference
+
+            response = estimate_inference(request, deps)
+    except InvalidArgument as error:
+        raise CliError("; ".join(f"{v.field}: {v.description}" for v in error.violations)) from None
+    except ServiceError as error:
+        raise CliError(error.message) from None
+    if args.json:
+        print(json.dumps(json_format.MessageToDict(response), indent=2))
+        return 0
+    rows = _training_rows(response) if args.kind == "training" else _inference_rows(response)
+    print(format_table(rows))
+    print("\nstep-time breakdown:" if args.kind == "training" else "\ndecode-step breakdown:")
+    print(format_table([(q.name, f"{q.value * 1000:.2f} ms") for q in response.breakdown.step_time if q.value]))
+    print("\nassumptions:")
+    print(format_table([(a.name, f"{a.value}  [{a.origin}] {a.source}") for a in response.assumptions]))
+    return 0

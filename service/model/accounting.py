@@ -1,0 +1,146 @@
+"""Transformer accounting: parameter counts and FLOPs per token, from the architecture alone.
+
+Written so every numeric field of the architecture may be a NumPy array (broadcasting): the
+planner, sweeps and Monte Carlo evaluate many models in one call. No Python branching on values.
+
+Conventions (stated in every response's assumptions):
+- matmul FLOPs are 2·m·n·k; the forward pass of a token costs 2·N_active_matmul (Kaplan et al.
+  2020) where N_active_matmul includes the LM head but not the embedding lookup;
+- attention scores and the weighted sum cost 2·2·s·(heads·head_dim) per token per layer, over
+  the *whole* s×s matrix (PaLM, Chowdhery et al. 2022, appendix B; Megatron-LM's MFU formula):
+  causal kernels that skip the masked half are faster, but model FLOPs keep this convention;
+- training = forward + backward = 3 × forward (Narayanan et al. 2021).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from flopwatt.service.model.architecture import ModelArchitecture
+from flopwatt.service.model.constants import BACKWARD_FLOPS_PER_FORWARD_FLOP
+
+ArrayLike = Any  # float | np.ndarray
+
+
+def head_dim(arch: ModelArchitecture) -> ArrayLike:
+    """Width of one attention head: explicit, else hidden_size / heads."""
+    explicit = np.asarray(arch.head_dim, dtype=float)
+    return np.where(explicit > 0, explicit, np.asarray(arch.hidden_size, float) / arch.attention_head_count)
+
+
+def mlp_matrix_count(arch: ModelArchitecture) -> ArrayLike:
+    """3 for a gated MLP (SwiGLU: gate, up, down), 2 for a plain one (up, down)."""
+    return np.where(np.asarray(arch.gated_mlp, dtype=bool), 3.0, 2.0)
+
+
+def _moe_layer_count(arch: ModelArchitecture) -> ArrayLike:
+    is_moe = np.asarray(arch.expert_count, float) > 1
+    return np.where(is_moe, np.asarray(arch.layer_count, float) - arch.dense_layer_count, 0.0)
+
+
+def _dense_ffn(arch: ModelArchitecture) -> ArrayLike:
+    explicit = np.asarray(arch.dense_ffn_hidden_size, float)
+    return np.where(explicit > 0, explicit, np.asarray(arch.ffn_hidden_size, float))
+
+
+@dataclass(frozen=True)
+class ParameterCounts:
+    """Parameters of a model by role (counts; arrays when the architecture is)."""
+
+    embedding: ArrayLike  # input token embedding
+    lm_head: ArrayLike  # output projection (0 when tied to the embedding)
+    attention_per_layer: ArrayLike
+    dense_mlp_per_layer: ArrayLike  # MLP of a dense layer
+    moe_mlp_total_per_layer: ArrayLike  # all experts + shared experts + router of one MoE layer
+    moe_mlp_active_per_layer: ArrayLike  # what one token uses in an MoE layer
+    expert_per_layer: ArrayLike  # parameters of one routed expert
+    norm_per_layer: ArrayLike
+    dense_layer_count: ArrayLike
+    moe_layer_count: ArrayLike
+    total: ArrayLike
+    active: ArrayLike
+
+    @property
+    def active_matmul(self) -> ArrayLike:
+        """Parameters that a token multiplies by (active ones incl. LM head, no embedding lookup)."""
+        untied_head = np.where(self.lm_head > 0, self.lm_head, self.embedding)
+        return self.active - self.embedding - self.lm_head + untied_head
+
+
+def parameter_counts(arch: ModelArchitecture) -> ParameterCounts:
+    """Counts every weight matrix of the architecture (biases and positional tables ignored:
+    < 0.1 % of a modern LLM)."""
+    h = np.asarray(arch.hidden_size, float)
+    d = head_dim(arch)
+    heads = np.asarray(arch.attention_head_count, float)
+    kv = np.asarray(arch.kv_head_count, float)
+    ffn = np.asarray(arch.ffn_hidden_size, float)
+    vocab = np.asarray(arch.vocab_size, float)
+    matrices = mlp_matrix_count(arch)
+    experts = np.maximum(np.asarray(arch.expert_count, float), 1.0)
+    per_token = np.asarray(arch.experts_per_token, float)
+    shared = np.asarray(arch.shared_expert_count, float)
+
+    attention = h * heads * d * 2.0 + h * kv * d * 2.0  # Q and O; K and V (GQA/MQA: kv < heads)
+    dense_mlp = matrices * h * _dense_ffn(arch)
+    expert = matrices * h * ffn
+    router = h * experts
+    moe_total = (experts + shared) * expert + router
+    moe_active = (per_token + shared) * expert + router
+    norms = 2.0 * h
+    moe_layers = _moe_layer_count(arch)
+    dense_layers = np.asarray(arch.layer_count, float) - moe_layers
+    embedding = vocab * h
+    lm_head = np.where(np.asarray(arch.tied_embeddings, dtype=bool), 0.0, vocab * h)
+    shared_part = embedding + lm_head + h  # + final norm
+    total = shared_part + dense_layers * (attention + dense_mlp + norms) + moe_layers * (attention + moe_total + norms)
+    active = shared_part + dense_layers * (attention + dense_mlp + norms) + moe_layers * (attention + moe_active + norms)
+    return ParameterCounts(
+        embedding=embedding,
+        lm_head=lm_head,
+        attention_per_layer=attention,
+        dense_mlp_per_layer=dense_mlp,
+        moe_mlp_total_per_layer=moe_total,
+        moe_mlp_active_per_layer=moe_active,
+        expert_per_layer=expert,
+        norm_per_layer=norms,
+        dense_layer_count=dense_layers,
+        moe_layer_count=moe_layers,
+        total=total,
+        active=active,
+    )
+
+
+def attention_flops_per_token_forward(arch: ModelArchitecture, sequence_length: ArrayLike) -> ArrayLike:
+    """Scores (QK^T) and weighted sum (AV) over the full s×s matrix: 2·2·s·heads·head_dim per
+    layer (non-causal accounting, PaLM appendix B)."""
+    return 4.0 * np.asarray(arch.layer_count, float) * sequence_length * arch.attention_head_count * head_dim(arch)
+
+
+@dataclass(frozen=True)
+class FlopsPerToken:
+    """FLOPs per token (arrays when inputs are)."""
+
+    forward: ArrayLike  # matmuls + attention, one forward pass
+    training_model: ArrayLike  # forward + backward: what MFU counts
+    attention_forward: ArrayLike  # the attention-score part of `forward`
+
+
+def flops_per_token(arch: ModelArchitecture, sequence_length: ArrayLike) -> FlopsPerToken:
+    """Model FLOPs per token of a forward pass and of a training step."""
+    counts = parameter_counts(arch)
+    attention = attention_flops_per_token_forward(arch, sequence_length)
+    forward = 2.0 * counts.active_matmul + attention
+    return FlopsPerToken(
+        forward=forward,
+        training_model=forward * (1.0 + BACKWARD_FLOPS_PER_FORWARD_FLOP),
+        attention_forward=attention,
+    )
+
+
+def training_flops_from_parameter_count(active_parameter_count: ArrayLike, tokens: ArrayLike) -> ArrayLike:
+    """The 6·N·D approximation (Kaplan et al. 2020, eq. 2.1) for when only a count is known."""
+    return 6.0 * np.asarray(active_parameter_count, float) * tokens

@@ -1,0 +1,320 @@
+"""Calibrated hardware: the catalog's datasheet numbers, optionally replaced by a measured profile.
+
+`HardwareModel` answers the questions the step-time model asks — how long does this GEMM take,
+this attention kernel, these bytes of elementwise traffic, this collective — for scalar or array
+inputs. In datasheet mode the GEMM efficiency is a smooth size-dependent fraction of the peak
+(fitted on vTrain single-node rows, see `fitted.py`); with a profile, the measured efficiency
+map is interpolated instead (inverse-distance weighting in log-shape space).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+from flopwatt.service.catalog.entries import HardwareSpec
+from flopwatt.service.model import fitted
+from flopwatt.service.model.constants import (
+    BYTES_PER_ELEMENT_BY_PRECISION,
+    DEFAULT_GRAPH_LAUNCH_OVERHEAD_SECONDS,
+    DEFAULT_LAUNCH_OVERHEAD_SECONDS,
+    FLASH_ATTENTION_FRACTION_OF_PEAK,
+    IDLE_POWER_FRACTION_OF_TDP,
+    INTRA_NODE_COLLECTIVE_EFFICIENCY,
+    INTRA_NODE_COLLECTIVE_LATENCY_SECONDS,
+    MEMORY_BANDWIDTH_FRACTION_OF_DATASHEET,
+    SCALE_OUT_COLLECTIVE_EFFICIENCY,
+    SCALE_OUT_COLLECTIVE_LATENCY_SECONDS,
+    TRAINING_POWER_FRACTION_OF_TDP,
+)
+
+ArrayLike = Any
+# Inverse-distance weighting power in log2-shape space for the measured GEMM map: 4 makes the
+# nearest measured shapes dominate (an interpolation choice, not a fitted value).
+IDW_POWER = 4.0
+
+
+@dataclass(frozen=True)
+class CalibrationValue:
+    """One number the estimate used, with unit and meaning (becomes a `Quantity` at the edge)."""
+
+    name: str
+    value: float
+    unit: str
+    description: str
+
+
+@dataclass(frozen=True)
+class MeasuredGemmMap:
+    """Measured GEMM rates at (m, n, k) points of one precision."""
+
+    log_shapes: np.ndarray  # (P, 3) log2 of m, n, k
+    log_rates: np.ndarray  # (P,) log of FLOP/s
+
+    def rate(self, m: ArrayLike, n: ArrayLike, k: ArrayLike) -> np.ndarray:
+        query = np.log2(np.stack(np.broadcast_arrays(np.asarray(m, float), np.asarray(n, float), np.asarray(k, float)), axis=-1))
+        distance_sq = np.sum((query[..., None, :] - self.log_shapes) ** 2, axis=-1)
+        weights = 1.0 / (distance_sq + 1e-9) ** (IDW_POWER / 2.0)
+        return np.exp(np.sum(weights * self.log_rates, axis=-1) / np.sum(weights, axis=-1))
+
+
+@dataclass(frozen=True)
+class HardwareModel:
+    """What the estimator knows about one accelerator at one precision."""
+
+    hardware_id: str
+    name: str
+    precision: str
+    peak_flops_per_second: float  # datasheet dense peak at `precision` (MFU denominator)
+    sustained_gemm_flops_per_second: float  # best large-GEMM rate: fitted fraction or measured
+    memory_bytes: float
+    memory_bandwidth_bytes_per_second: float  # sustained (measured, or datasheet × fitted fraction)
+    intra_node_bus_bandwidth_bytes_per_second: float  # achievable collective busbw in the node
+    scale_out_bandwidth_bytes_per_second: float  # achievable per accelerator across nodes
+    accelerators_per_node: int
+    tdp_watts: float
+    launch_overhead_seconds: float
+    graph_launch_overhead_seconds: float
+    idle_watts: float | None = None  # measured; None in datasheet mode
+    load_watts: float | None = None  # measured under GEMM load at `precision`
+    attention_flops_per_second: float | None = None  # measured attention rate
+    gemm_map: MeasuredGemmMap | None = None
+    calibration_kind: str = "datasheet"  # or "measured_profile"
+    calibration_source: str = ""
+    calibration_date: str = ""
+    profile_name: str = ""
+    calibration_values: tuple[CalibrationValue, ...] = field(default_factory=tuple)
+
+    @property
+    def bytes_per_element(self) -> float:
+        return BYTES_PER_ELEMENT_BY_PRECISION[self.precision]
+
+    # --- compute -------------------------------------------------------------------------------
+
+    def gemm_efficiency(self, m: ArrayLike, n: ArrayLike, k: ArrayLike) -> ArrayLike:
+        """Fraction of the sustained large-GEMM rate a GEMM of this shape reaches.
+
+        Datasheet mode: each dimension x contributes x / (x + GEMM_HALF_EFFICIENCY_DIMENSION),
+        the shape of tile/wave under-utilisation of small dimensions (fitted, `fitted.py`).
+        """
+        half = fitted.GEMM_HALF_EFFICIENCY_DIMENSION
+        m, n, k = (np.asarray(x, float) for x in (m, n, k))
+        return (m / (m + half)) * (n / (n + half)) * (k / (k + half))
+
+    def gemm_seconds(self, m: ArrayLike, n: ArrayLike, k: ArrayLike, batch: ArrayLike = 1.0) -> ArrayLike:
+        """Time of `batch` GEMMs of shape (m×k)·(k×n): the slower of compute (through the
+        efficiency map) and memory traffic (operands read once, result written once)."""
+        m, n, k = (np.maximum(np.asarray(x, float), 1.0) for x in (m, n, k))
+        flops = 2.0 * m * n * k * batch
+        if self.gemm_map is not None:
+            rate = self.gemm_map.rate(m, n, k)
+        else:
+            rate = self.sustained_gemm_flops_per_second * self.gemm_efficiency(m, n, k)
+        traffic = (m * k + k * n + m * n) * self.bytes_per_element * batch
+        return np.maximum(flops / rate, traffic / self.memory_bandwidth_bytes_per_second)
+
+    def attention_seconds(self, flops: ArrayLike, sequence_length: ArrayLike, head_dim: ArrayLike) -> ArrayLike:
+        """Fused (flash) attention kernel time for `flops` actually executed."""
+        if self.attention_flops_per_second is not None:
+            return flops / self.attention_flops_per_second
+        # Datasheet: FlashAttention-2's sustained fraction of peak, shrunk like a GEMM for short
+        # sequences (the kernel tiles the sequence dimension).
+        seq = np.asarray(sequence_length, float)
+        half = fitted.GEMM_HALF_EFFICIENCY_DIMENSION
+        rate = self.peak_flops_per_second * FLASH_ATTENTION_FRACTION_OF_PEAK * seq / (seq + half)
+        return flops / rate
+
+    def memory_seconds(self, traffic_bytes: ArrayLike) -> ArrayLike:
+        """Time of bandwidth-bound work moving `traffic_bytes` (read + write)."""
+        return traffic_bytes / self.memory_bandwidth_bytes_per_second
+
+    # --- communication -------------------------------------------------------------------------
+
+    def collective_bus_bandwidth(self, group_size: ArrayLike, group_stride: ArrayLike) -> ArrayLike:
+        """Bus bandwidth of a ring over `group_size` ranks spaced `group_stride` apart.
+
+        Inside one node the ring runs over the scale-up links; when it spans nodes, each node's
+        share of the group (g ranks) drives g NICs in parallel channels (NCCL), so the ring moves
+        at min(scale-up, g × per-accelerator scale-out) (nccl-tests multi-node busbw, 2021-2023).
+        """
+        group_size = np.asarray(group_size, float)
+        per_node = self.accelerators_per_node
+        span = group_size * group_stride
+        spans_nodes = span > per_node
+        ranks_per_node = np.clip(per_node / np.maximum(group_stride, 1.0), 1.0, group_size)
+        across = np.minimum(self.intra_node_bus_bandwidth_bytes_per_second, ranks_per_node * self.scale_out_bandwidth_bytes_per_second)
+        return np.where(spans_nodes, across, self.intra_node_bus_bandwidth_bytes_per_second)
+
+    def collective_latency(self, group_size: ArrayLike, group_stride: ArrayLike) -> ArrayLike:
+        spans_nodes = np.asarray(group_size, float) * group_stride > self.accelerators_per_node
+        return np.where(spans_nodes, SCALE_OUT_COLLECTIVE_LATENCY_SECONDS, INTRA_NODE_COLLECTIVE_LATENCY_SECONDS)
+
+    def all_reduce_seconds(self, message_bytes: ArrayLike, group_size: ArrayLike, group_stride: ArrayLike = 1.0) -> ArrayLike:
+        """Ring all-reduce: 2(n−1)/n of the message over the bus bandwidth, plus latency; 0 for n = 1."""
+        n = np.asarray(group_size, float)
+        moved = 2.0 * (n - 1.0) / np.maximum(n, 1.0) * message_bytes
+        seconds = moved / self.collective_bus_bandwidth(n, group_stride) + self.collective_latency(n, group_stride)
+        return np.where(n > 1, seconds, 0.0)
+
+    def all_gather_seconds(self, message_bytes: ArrayLike, group_size: ArrayLike, group_stride: ArrayLike = 1.0) -> ArrayLike:
+        """Ring all-gather or reduce-scatter of a `message_bytes` result: (n−1)/n of it."""
+        n = np.asarray(group_size, float)
+        moved = (n - 1.0) / np.maximum(n, 1.0) * message_bytes
+        seconds = moved / self.collective_bus_bandwidth(n, group_stride) + self.collective_latency(n, group_stride)
+        return np.where(n > 1, seconds, 0.0)
+
+    def all_to_all_seconds(self, message_bytes: ArrayLike, group_size: ArrayLike, group_stride: ArrayLike = 1.0) -> ArrayLike:
+        """All-to-all: each rank sends (n−1)/n of its buffer (same volume as an all-gather)."""
+        return self.all_gather_seconds(message_bytes, group_size, group_stride)
+
+    def point_to_point_seconds(self, message_bytes: ArrayLike, crosses_nodes: ArrayLike) -> ArrayLike:
+        """One send between pipeline stages."""
+        bandwidth = np.where(crosses_nodes, self.scale_out_bandwidth_bytes_per_second, self.intra_node_bus_bandwidth_bytes_per_second)
+        latency = np.where(crosses_nodes, SCALE_OUT_COLLECTIVE_LATENCY_SECONDS, INTRA_NODE_COLLECTIVE_LATENCY_SECONDS)
+        return message_bytes / bandwidth + latency
+
+    # --- power ---------------------------------------------------------------------------------
+
+    def power_watts(self, busy_fraction: ArrayLike) -> ArrayLike:
+        """Mean accelerator power when a fraction `busy_fraction` of the time runs kernels.
+
+        Measured: idle + (load − idle) × busy. Datasheet: from an idle floor (a fraction of TDP)
+        up to TDP × the measured training fraction (76 %) at full busy."""
+        busy = np.clip(busy_fraction, 0.0, 1.0)
+        if self.idle_watts is not None and self.load_watts is not None:
+            return self.idle_watts + (self.load_watts - self.idle_watts) * busy
+        loaded = self.tdp_watts * TRAINING_POWER_FRACTION_OF_TDP
+        idle = self.tdp_watts * IDLE_POWER_FRACTION_OF_TDP
+        return idle + (loaded - idle) * busy
+
+
+def datasheet_hardware_model(spec: HardwareSpec, precision: str) -> HardwareModel:
+    """Hardware model from datasheet numbers and the documented default efficiencies."""
+    peak = spec.peak_for(precision)
+    sustained = peak * fitted.GEMM_MAX_FRACTION_OF_PEAK
+    bandwidth = spec.memory_bandwidth_bytes_per_second * MEMORY_BANDWIDTH_FRACTION_OF_DATASHEET
+    intra = spec.intra_node_bandwidth_bytes_per_second * INTRA_NODE_COLLECTIVE_EFFICIENCY
+    scale_out = spec.scale_out_bandwidth_bytes_per_second * SCALE_OUT_COLLECTIVE_EFFICIENCY
+    source = "; ".join(f"{s.citation} ({s.date})" for s in spec.sources) or f"catalog entry {spec.id}"
+    values = (
+        CalibrationValue("peak_flops_per_second", peak, "flops_per_second", f"datasheet dense {precision} peak"),
+        CalibrationValue("sustained_gemm_flops_per_second", sustained, "flops_per_second",
+                         f"peak × fitted GEMM_MAX_FRACTION_OF_PEAK {fitted.GEMM_MAX_FRACTION_OF_PEAK:.3f} ({fitted.FIT_PROVENANCE})"),
+        CalibrationValue("gemm_half_efficiency_dimension", fitted.GEMM_HALF_EFFICIENCY_DIMENSION, "elements",
+                         "GEMM efficiency per dimension x: x/(x + this) (fitted)"),
+        CalibrationValue("memory_bandwidth_bytes_per_second", bandwidth, "bytes_per_second",
+                         f"datasheet × {MEMORY_BANDWIDTH_FRACTION_OF_DATASHEET} (STREAM-like sustained fraction)"),
+        CalibrationValue("intra_node_bus_bandwidth_bytes_per_second", intra, "bytes_per_second",
+                         f"datasheet scale-up bandwidth × {INTRA_NODE_COLLECTIVE_EFFICIENCY} (nccl-tests busbw)"),
+        CalibrationValue("scale_out_bandwidth_bytes_per_second", scale_out, "bytes_per_second",
+                         f"datasheet scale-out bandwidth × {SCALE_OUT_COLLECTIVE_EFFICIENCY} (nccl-tests busbw)"),
+        CalibrationValue("launch_overhead_seconds", DEFAULT_LAUNCH_OVERHEAD_SECONDS, "seconds", "default kernel launch overhead"),
+        CalibrationValue("tdp_watts", spec.tdp_watts, "watts", "datasheet TDP"),
+    )
+    return HardwareModel(
+        hardware_id=spec.id,
+        name=spec.name,
+        precision=precision,
+        peak_flops_per_second=peak,
+        sustained_gemm_flops_per_second=sustained,
+        memory_bytes=float(spec.memory_bytes),
+        memory_bandwidth_bytes_per_second=bandwidth,
+        intra_node_bus_bandwidth_bytes_per_second=intra,
+        scale_out_bandwidth_bytes_per_second=scale_out,
+        accelerators_per_node=int(spec.accelerators_per_node),
+        tdp_watts=float(spec.tdp_watts),
+        launch_overhead_seconds=DEFAULT_LAUNCH_OVERHEAD_SECONDS,
+        graph_launch_overhead_seconds=DEFAULT_GRAPH_LAUNCH_OVERHEAD_SECONDS,
+        calibration_kind="datasheet",
+        calibration_source=source,
+        calibration_date=max((s.date for s in spec.sources), default=""),
+        calibration_values=values,
+    )
+
+
+def _gemm_map_from_profile(document: Mapping[str, Any], precision: str) -> MeasuredGemmMap | None:
+    points = ((document.get("efficiency") or {}).get("gemm") or {}).get(precision) or []
+    usable = [p for p in points if min(p.get("m", 0), p.get("n", 0), p.get("k", 0)) > 0 and (p.get("flops_per_second") or 0) > 0]
+    if not usable:
+        return None
+    shapes = np.log2(np.array([[p["m"], p["n"], p["k"]] for p in usable], dtype=float))
+    rates = np.log(np.array([p["flops_per_second"] for p in usable], dtype=float))
+    return MeasuredGemmMap(log_shapes=shapes, log_rates=rates)
+
+
+def _positive(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if np.isfinite(number) and number > 0 else None
+
+
+def profiled_hardware_model(spec: HardwareSpec, precision: str, document: Mapping[str, Any], profile_name: str) -> HardwareModel:
+    """Datasheet model with every number the profile measured replaced by the measurement.
+
+    Raises ValueError (the API edge names the field) when the profile has nothing usable at
+    `precision`: a profile without a GEMM ceiling cannot calibrate a step-time estimate."""
+    base = datasheet_hardware_model(spec, precision)
+    ceilings = document.get("ceilings") or {}
+    matmul = _positive((ceilings.get("matmul_flops_per_second") or {}).get(precision))
+    if matmul is None:
+        raise ValueError(f"profile {profile_name} has no measured {precision} matmul ceiling")
+    memory = ceilings.get("memory_bytes_per_second") or {}
+    bandwidth = _positive(memory.get("copy")) or _positive(memory.get("triad")) or base.memory_bandwidth_bytes_per_second
+    launch = _positive(ceilings.get("launch_overhead_seconds")) or base.launch_overhead_seconds
+    graph_launch = _positive(ceilings.get("launch_overhead_graph_seconds")) or base.graph_launch_overhead_seconds
+    attention = _positive((ceilings.get("attention_flops_per_second") or {}).get(precision))
+    power = document.get("power") or {}
+    idle = _positive(power.get("idle_watts"))
+    load = _positive((power.get("load_watts") or {}).get(f"gemm_{precision}"))
+    intra = base.intra_node_bus_bandwidth_bytes_per_second
+    all_reduce = ((document.get("collectives") or {}).get("all_reduce")) or []
+    measured_busbw = [_positive(r.get("busbw_bytes_per_second")) for r in all_reduce]
+    measured_busbw = [b for b in measured_busbw if b]
+    if measured_busbw:
+        intra = max(measured_busbw)
+    gemm_map = _gemm_map_from_profile(document, precision)
+    env = document.get("environment") or {}
+    source = f"profile of {document.get('host', '?')} ({(document.get('device') or {}).get('name', '?')}), benchmark {document.get('benchmark_version', '?')}, torch {env.get('torch', '?')}"
+    values = [
+        CalibrationValue("peak_flops_per_second", base.peak_flops_per_second, "flops_per_second", f"datasheet dense {precision} peak (MFU denominator)"),
+        CalibrationValue("sustained_gemm_flops_per_second", matmul, "flops_per_second", f"measured {precision} matmul ceiling"),
+        CalibrationValue("memory_bandwidth_bytes_per_second", bandwidth, "bytes_per_second", "measured device copy bandwidth"),
+        CalibrationValue("launch_overhead_seconds", launch, "seconds", "measured empty-kernel launch overhead"),
+        CalibrationValue("gemm_map_points", float(0 if gemm_map is None else len(gemm_map.log_rates)), "count",
+                         "measured GEMM shapes interpolated (0: fitted size model scaled to the measured ceiling)"),
+        CalibrationValue("intra_node_bus_bandwidth_bytes_per_second", intra, "bytes_per_second",
+                         "measured all-reduce busbw" if measured_busbw else "datasheet × nccl-tests efficiency"),
+    ]
+    if attention is not None:
+        values.append(CalibrationValue("attention_flops_per_second", attention, "flops_per_second", "measured attention ceiling"))
+    if idle is not None and load is not None:
+        values.append(CalibrationValue("idle_watts", idle, "watts", "measured idle power (NVML)"))
+        values.append(CalibrationValue("load_watts", load, "watts", f"measured power under {precision} GEMM load (NVML)"))
+    return HardwareModel(
+        hardware_id=spec.id,
+        name=spec.name,
+        precision=precision,
+        peak_flops_per_second=base.peak_flops_per_second,
+        sustained_gemm_flops_per_second=matmul,
+        memory_bytes=base.memory_bytes,
+        memory_bandwidth_bytes_per_second=bandwidth,
+        intra_node_bus_bandwidth_bytes_per_second=intra,
+        scale_out_bandwidth_bytes_per_second=base.scale_out_bandwidth_bytes_per_second,
+        accelerators_per_node=base.accelerators_per_node,
+        tdp_watts=base.tdp_watts,
+        launch_overhead_seconds=launch,
+        graph_launch_overhead_seconds=graph_launch,
+        idle_watts=idle if load is not None else None,
+        load_watts=load if idle is not None else None,
+        attention_flops_per_second=attention,
+        gemm_map=gemm_map,
+        calibration_kind="measured_profile",
+        calibration_source=source,
+        calibration_date=str(document.get("created_time", "")),
+        profile_name=profile_name,
+        calibration_values=tuple(values),
+    )

@@ -1,0 +1,125 @@
+"""Memory per accelerator: training state, activations (Korthikanti et al. 2022) and KV cache.
+
+Vectorised like the rest of the numeric core: every input may be a NumPy array.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from flopwatt.service.model.accounting import head_dim, parameter_counts
+from flopwatt.service.model.architecture import ModelArchitecture
+from flopwatt.service.model.constants import (
+    ACTIVATION_ATTENTION_SCORE_BYTES_PER_HEAD_TOKEN,
+    ACTIVATION_FULL_RECOMPUTE_BYTES_PER_HIDDEN,
+    ACTIVATION_REPLICATED_BYTES_PER_HIDDEN,
+    GRADIENT_BYTES_PER_PARAMETER,
+    LOGIT_BYTES_PER_VOCAB_ENTRY,
+    OPTIMIZER_STATE_BYTES_PER_PARAMETER,
+    RUNTIME_RESERVED_BYTES,
+    WEIGHT_BYTES_PER_PARAMETER_TRAINING,
+)
+from flopwatt.service.model.plan import RECOMPUTE_FULL, RECOMPUTE_NONE, ParallelPlan
+
+ArrayLike = Any
+
+
+@dataclass(frozen=True)
+class TrainingMemory:
+    """Bytes on the most loaded accelerator (arrays when inputs are)."""
+
+    weights: ArrayLike
+    gradients: ArrayLike
+    optimizer_states: ArrayLike
+    activations: ArrayLike
+    logits: ArrayLike
+    runtime_reserved: ArrayLike
+    total: ArrayLike
+
+    def as_dict(self) -> dict[str, ArrayLike]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+def local_parameter_count(arch: ModelArchitecture, plan: ParallelPlan) -> ArrayLike:
+    """Parameters held by one accelerator before ZeRO sharding: its 1/p of the layers split t
+    ways (routed experts also split over EP), plus the embedding and LM head (÷t): both on a single
+    stage, the larger one on the first/last stage of a pipeline."""
+    counts = parameter_counts(arch)
+    tp = np.asarray(plan.tensor_parallel_size, float)
+    pp = np.asarray(plan.pipeline_parallel_size, float)
+    ep = np.asarray(plan.expert_parallel_size, float)
+    experts = np.maximum(np.asarray(arch.expert_count, float), 1.0)
+    routed = experts * counts.expert_per_layer
+    moe_layer = counts.attention_per_layer + counts.norm_per_layer + counts.moe_mlp_total_per_layer - routed + routed / ep
+    dense_layer = counts.attention_per_layer + counts.norm_per_layer + counts.dense_mlp_per_layer
+    layers = (counts.dense_layer_count * dense_layer + counts.moe_layer_count * moe_layer) / pp
+    return layers / tp + _embedding_parameters(counts, pp) / tp
+
+
+def _embedding_parameters(counts, pp: ArrayLike) -> ArrayLike:
+    return np.where(np.asarray(pp, float) > 1, np.maximum(counts.embedding, counts.lm_head), counts.embedding + counts.lm_head)
+
+
+def activation_bytes_per_layer(arch: ModelArchitecture, sequence_length: ArrayLike, plan: ParallelPlan, flash_attention: ArrayLike = True) -> ArrayLike:
+    """Korthikanti et al. 2022 eqs. 1-2, generalised to GQA and gated MLPs, 16-bit activations:
+    s·b·(10h [/t with SP] + (attention + MLP tensors)/t + 5·a·s/t [not stored with selective
+    recompute or flash attention]); full recompute keeps only the layer input 2·s·b·h [/t with SP]."""
+    tp = np.asarray(plan.tensor_parallel_size, float)
+    sp = np.asarray(plan.sequence_parallel, bool)
+    tokens = np.asarray(plan.micro_batch_size, float) * sequence_length
+    h = np.asarray(arch.hidden_size, float)
+    d = head_dim(arch)
+    heads = np.asarray(arch.attention_head_count, float)
+    kv = np.asarray(arch.kv_head_count, float)
+    is_moe = np.asarray(arch.expert_count, float) > 1
+    ffn_tokens = np.where(is_moe, np.asarray(arch.experts_per_token, float) + arch.shared_expert_count, 1.0)
+    ffn_bytes = np.where(np.asarray(arch.gated_mlp, bool), 6.0, 4.0) * np.asarray(arch.ffn_hidden_size, float) * ffn_tokens
+    attention_bytes = 4.0 * heads * d + 4.0 * kv * d  # Q, projection input; K, V (2 bytes each, ×2 tensors)
+    replicated = ACTIVATION_REPLICATED_BYTES_PER_HIDDEN * h / np.where(sp, tp, 1.0)
+    scores = ACTIVATION_ATTENTION_SCORE_BYTES_PER_HEAD_TOKEN * heads * sequence_length / tp
+    recompute = np.asarray(plan.activation_recompute)
+    keep_scores = (recompute == RECOMPUTE_NONE) & ~np.asarray(flash_attention, bool)
+    stored = replicated + (attention_bytes + ffn_bytes) / tp + np.where(keep_scores, scores, 0.0)
+    full = ACTIVATION_FULL_RECOMPUTE_BYTES_PER_HIDDEN * h / np.where(sp, tp, 1.0)
+    return tokens * np.where(recompute == RECOMPUTE_FULL, full, stored)
+
+
+def training_memory(arch: ModelArchitecture, sequence_length: ArrayLike, plan: ParallelPlan, flash_attention: ArrayLike = True) -> TrainingMemory:
+    """Peak bytes on the first pipeline stage (it holds the most micro-batches in flight).
+
+    ZeRO (Rajbhandari et al. 2020): stage 1 shards optimizer states over DP, 2 also gradients,
+    3 also weights (plus one layer gathered at a time). 1F1B keeps min(m, p) micro-batches of
+    activations on the first stage, × (1 + (p−1)/(p·v)) when interleaved (Korthikanti §4.2.3).
+    """
+    local = local_parameter_count(arch, plan)
+    dp = np.asarray(plan.data_parallel_size, float)
+    zero = np.asarray(plan.zero_stage, float)
+    pp = np.asarray(plan.pipeline_parallel_size, float)
+    v = np.maximum(np.asarray(plan.pipeline_interleaving, float), 1.0)
+    weights = local * WEIGHT_BYTES_PER_PARAMETER_TRAINING / np.where(zero >= 3, dp, 1.0)
+    gradients = local * GRADIENT_BYTES_PER_PARAMETER / np.where(zero >= 2, dp, 1.0)
+    optimizer = local * OPTIMIZER_STATE_BYTES_PER_PARAMETER / np.where(zero >= 1, dp, 1.0)
+    # ZeRO-3 gathers one layer's full weights at a time.
+    layer_params = (local - _embedding_parameters(parameter_counts(arch), pp) / np.asarray(plan.tensor_parallel_size, float)) / (np.asarray(arch.layer_count, float) / pp)
+    weights = weights + np.where(zero >= 3, layer_params * WEIGHT_BYTES_PER_PARAMETER_TRAINING, 0.0)
+    in_flight = np.minimum(plan.micro_batch_count, pp) * np.where(pp > 1, 1.0 + (pp - 1.0) / (pp * v), 1.0)
+    layers_per_stage = np.asarray(arch.layer_count, float) / pp
+    activations = activation_bytes_per_layer(arch, sequence_length, plan, flash_attention) * layers_per_stage * in_flight
+    tokens = np.asarray(plan.micro_batch_size, float) * sequence_length
+    logits = np.where(pp > 1, 0.0, tokens * np.asarray(arch.vocab_size, float) / np.asarray(plan.tensor_parallel_size, float) * LOGIT_BYTES_PER_VOCAB_ENTRY)
+    reserved = RUNTIME_RESERVED_BYTES + 0.0 * local
+    total = weights + gradients + optimizer + activations + logits + reserved
+    return TrainingMemory(weights, gradients, optimizer, activations, logits, reserved, total)
+
+
+def kv_cache_bytes_per_token(arch: ModelArchitecture, kv_bytes_per_element: ArrayLike) -> ArrayLike:
+    """Keys and values of one token in every layer: 2·L·kv_heads·head_dim·bytes (whole model)."""
+    return 2.0 * np.asarray(arch.layer_count, float) * arch.kv_head_count * head_dim(arch) * kv_bytes_per_element
+
+
+def kv_heads_per_device(arch: ModelArchitecture, tensor_parallel_size: ArrayLike) -> ArrayLike:
+    """KV heads on one device: split by TP, replicated when there are fewer heads than ranks."""
+    return np.ceil(np.asarray(arch.kv_head_count, float) / tensor_parallel_size)

@@ -1,0 +1,54 @@
+"""A parallel plan: how one training step is split over accelerators.
+
+Fields may be NumPy arrays (one candidate plan per element) so the planner and sweeps evaluate
+many plans in one call. Recomputation is encoded as a number so it vectorises too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+ArrayLike = Any
+
+RECOMPUTE_NONE = 0
+RECOMPUTE_SELECTIVE = 1
+RECOMPUTE_FULL = 2
+RECOMPUTE_NAMES = {RECOMPUTE_NONE: "none", RECOMPUTE_SELECTIVE: "selective", RECOMPUTE_FULL: "full"}
+
+
+@dataclass(frozen=True)
+class ParallelPlan:
+    """Degrees of parallelism and memory-saving options (Megatron-LM rank order: TP innermost,
+    then DP, then PP; EP groups are carved out of the DP ranks)."""
+
+    tensor_parallel_size: ArrayLike = 1
+    pipeline_parallel_size: ArrayLike = 1
+    data_parallel_size: ArrayLike = 1
+    expert_parallel_size: ArrayLike = 1
+    pipeline_interleaving: ArrayLike = 1
+    micro_batch_size: ArrayLike = 1
+    global_batch_size: ArrayLike = 1  # sequences per optimizer step
+    zero_stage: ArrayLike = 0
+    activation_recompute: ArrayLike = RECOMPUTE_NONE
+    sequence_parallel: ArrayLike = False
+
+    @property
+    def accelerator_count(self) -> ArrayLike:
+        return np.asarray(self.tensor_parallel_size) * self.pipeline_parallel_size * self.data_parallel_size
+
+    @property
+    def micro_batch_count(self) -> ArrayLike:
+        """Micro-batches per replica per step (gradient-accumulation steps)."""
+        return np.asarray(self.global_batch_size, float) / (np.asarray(self.data_parallel_size, float) * self.micro_batch_size)
+
+    def select(self, index: int) -> "ParallelPlan":
+        """The plan at one position of a vectorised candidate set, as plain Python numbers."""
+        values = {}
+        for f in fields(self):
+            value = np.broadcast_to(np.asarray(getattr(self, f.name)), np.shape(self.accelerator_count))
+            item = value.reshape(-1)[index].item() if value.ndim else value.item()
+            values[f.name] = bool(item) if f.name == "sequence_parallel" else int(item)
+        return ParallelPlan(**values)

@@ -1,0 +1,247 @@
+"""Time of one training step for a fixed parallel plan, from the calibrated hardware.
+
+Every GEMM of a layer is timed at its real tensor-parallel-sharded shape through the hardware's
+efficiency map; attention through the attention curve (fused) or as batched GEMMs plus softmax
+traffic (unfused, as in Megatron-LM 2022); elementwise work through memory bandwidth; and the
+host's launch rate bounds each layer from below (eager frameworks are CPU-bound on small layers).
+Communication: per-layer TP all-reduces (or SP reduce-scatter/all-gather) exposed; MoE all-to-all;
+pipeline sends; the DP gradient reduction, partly overlapped; the bubble (p−1)/(m·v + p−1).
+
+All numeric inputs may be NumPy arrays (broadcast together); nothing branches on their values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from flopwatt.service.model import fitted
+from flopwatt.service.model.accounting import head_dim, mlp_matrix_count, parameter_counts
+from flopwatt.service.model.architecture import ModelArchitecture
+from flopwatt.service.model.constants import (
+    BACKWARD_ELEMENTWISE_FACTOR,
+    BACKWARD_FLOPS_PER_FORWARD_FLOP,
+    BACKWARD_KERNELS_PER_FORWARD_KERNEL,
+    BYTES_PER_ELEMENT_BY_PRECISION,
+    ELEMENTWISE_ELEMENTS_PER_FFN_GELU,
+    ELEMENTWISE_ELEMENTS_PER_FFN_SWIGLU,
+    ELEMENTWISE_ELEMENTS_PER_HIDDEN,
+    ELEMENTWISE_ELEMENTS_PER_SCORE_UNFUSED,
+    FLASH_ATTENTION_BACKWARD_FLOPS_PER_FORWARD_FLOP,
+    GRADIENT_BYTES_PER_PARAMETER,
+    KERNELS_PER_LAYER_FORWARD,
+    MIN_ACTIVATION_BYTES_PER_ELEMENT,
+    OPTIMIZER_STEP_BYTES_PER_PARAMETER,
+)
+from flopwatt.service.model.hardware import HardwareModel
+from flopwatt.service.model.memory import local_parameter_count
+from flopwatt.service.model.plan import RECOMPUTE_FULL, RECOMPUTE_SELECTIVE, ParallelPlan
+
+ArrayLike = Any
+# A causal fused kernel skips the masked half of the score matrix (FlashAttention-2, 2023).
+CAUSAL_WORK_FRACTION = 0.5
+
+
+@dataclass(frozen=True)
+class StepOptions:
+    """Framework behaviour that changes step time (numbers may be arrays)."""
+
+    flash_attention: ArrayLike = True  # fused attention; False: unfused softmax (Megatron 2022)
+    data_parallel_overlap_fraction: ArrayLike = 0.8  # of the gradient reduction hidden in backward
+
+
+@dataclass(frozen=True)
+class StepTime:
+    """Parts of one optimizer step on the slowest pipeline stage (seconds; arrays when inputs are)."""
+
+    gemm: ArrayLike
+    attention: ArrayLike
+    elementwise: ArrayLike
+    host_overhead: ArrayLike  # extra time where the host's launches are slower than the GPU work
+    recompute: ArrayLike
+    tensor_parallel_communication: ArrayLike
+    expert_parallel_communication: ArrayLike
+    pipeline_bubble: ArrayLike
+    pipeline_communication: ArrayLike
+    data_parallel_communication: ArrayLike
+    optimizer: ArrayLike
+    framework_overhead: ArrayLike  # fixed host work per optimizer step
+    total: ArrayLike
+    busy_fraction: ArrayLike  # share of the step the accelerator runs compute or memory kernels
+
+    def as_dict(self) -> dict[str, ArrayLike]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class _LayerTimes:
+    """Per micro-batch, per layer, one device (seconds)."""
+
+    gemm_forward: ArrayLike
+    attention_forward: ArrayLike
+    attention_backward: ArrayLike
+    elementwise_forward: ArrayLike
+    tp_forward: ArrayLike
+    ep_forward: ArrayLike
+
+
+def _mlp_gemms(hw: HardwareModel, tokens: ArrayLike, h: ArrayLike, width: ArrayLike, matrices: ArrayLike, tp: ArrayLike, count: ArrayLike = 1.0) -> ArrayLike:
+    """Up (gate+up fused when gated) and down projections of an MLP of inner width `width`."""
+    up = hw.gemm_seconds(tokens, (matrices - 1.0) * width / tp, h, count)
+    down = hw.gemm_seconds(tokens, h, width / tp, count)
+    return up + down
+
+
+def _layer_times(arch: ModelArchitecture, seq: ArrayLike, plan: ParallelPlan, hw: HardwareModel, options: StepOptions, moe: bool) -> _LayerTimes:
+    tp = np.asarray(plan.tensor_parallel_size, float)
+    ep = np.asarray(plan.expert_parallel_size, float)
+    sp = np.asarray(plan.sequence_parallel, bool)
+    tokens = np.asarray(plan.micro_batch_size, float) * seq
+    h = np.asarray(arch.hidden_size, float)
+    d = head_dim(arch)
+    heads = np.asarray(arch.attention_head_count, float)
+    kv = np.asarray(arch.kv_head_count, float)
+    matrices = mlp_matrix_count(arch)
+    act_bytes = max(hw.bytes_per_element, MIN_ACTIVATION_BYTES_PER_ELEMENT)
+
+    qkv = hw.gemm_seconds(tokens, (heads + 2.0 * kv) * d / tp, h)
+    proj = hw.gemm_seconds(tokens, h, heads * d / tp)
+    if moe:
+        experts = np.maximum(np.asarray(arch.expert_count, float), 1.0)
+        routed = np.asarray(arch.experts_per_token, float)
+        local_experts = experts / ep
+        tokens_per_expert = tokens * routed * ep / experts
+        mlp = _mlp_gemms(hw, tokens_per_expert, h, np.asarray(arch.ffn_hidden_size, float), matrices, tp, local_experts)
+        shared = np.asarray(arch.shared_expert_count, float)
+        mlp = mlp + np.where(shared > 0, _mlp_gemms(hw, tokens, h, shared * arch.ffn_hidden_size, matrices, tp), 0.0)
+        ffn_elements = (routed + shared) * arch.ffn_hidden_size
+        # dispatch + combine all-to-all of the routed tokens over the EP group (stride: TP size)
+        ep_forward = 2.0 * hw.all_to_all_seconds(tokens * routed * h * act_bytes, ep, tp)
+    else:
+        dense_ffn = np.where(np.asarray(arch.dense_ffn_hidden_size, float) > 0, arch.dense_ffn_hidden_size, arch.ffn_hidden_size)
+        mlp = _mlp_gemms(hw, tokens, h, np.asarray(dense_ffn, float), matrices, tp)
+        ffn_elements = np.asarray(dense_ffn, float)
+        ep_forward = 0.0 * tokens
+
+    flash = np.asarray(options.flash_attention, bool)
+    batch_heads = np.asarray(plan.micro_batch_size, float) * heads / tp
+    score_flops = 4.0 * batch_heads * seq * seq * d
+    fused_fwd = hw.attention_seconds(score_flops * CAUSAL_WORK_FRACTION, seq, d)
+    unfused_fwd = (
+        hw.gemm_seconds(seq, seq, d, batch_heads)
+        + hw.gemm_seconds(seq, d, seq, batch_heads)
+        + hw.memory_seconds(ELEMENTWISE_ELEMENTS_PER_SCORE_UNFUSED * batch_heads * seq * seq * act_bytes)
+    )
+    attention_forward = np.where(flash, fused_fwd, unfused_fwd)
+    attention_backward = np.where(
+        flash, fused_fwd * FLASH_ATTENTION_BACKWARD_FLOPS_PER_FORWARD_FLOP, unfused_fwd * BACKWARD_FLOPS_PER_FORWARD_FLOP
+    )
+
+    ffn_factor = np.where(np.asarray(arch.gated_mlp, bool), ELEMENTWISE_ELEMENTS_PER_FFN_SWIGLU, ELEMENTWISE_ELEMENTS_PER_FFN_GELU)
+    replicated = ELEMENTWISE_ELEMENTS_PER_HIDDEN * h / np.where(sp, tp, 1.0)
+    elementwise = hw.memory_seconds(tokens * (replicated + ffn_factor * ffn_elements / tp) * act_bytes)
+
+    # Two all-reduces per layer forward (attention and MLP outputs); SP's reduce-scatter +
+    # all-gather pair moves the same volume.
+    tp_forward = 2.0 * hw.all_reduce_seconds(tokens * h * act_bytes, tp, 1.0)
+    return _LayerTimes(qkv + proj + mlp, attention_forward, attention_backward, elementwise, tp_forward, ep_forward)
+
+
+def _stage_microbatch_seconds(arch, seq, plan, hw, options, moe: bool):
+    """(work, host_overhead, recompute, tp, ep) per micro-batch per layer, fwd+bwd, one device."""
+    t = _layer_times(arch, seq, plan, hw, options, moe)
+    recompute = np.asarray(plan.activation_recompute)
+    flash = np.asarray(options.flash_attention, bool)
+    gemm = t.gemm_forward * (1.0 + BACKWARD_FLOPS_PER_FORWARD_FLOP)
+    attention = t.attention_forward + t.attention_backward
+    elementwise = t.elementwise_forward * (1.0 + BACKWARD_ELEMENTWISE_FACTOR)
+    tp = t.tp_forward * 2.0
+    ep = t.ep_forward * 2.0
+    full_extra = t.gemm_forward + t.attention_forward + t.elementwise_forward + t.tp_forward + t.ep_forward
+    selective_extra = np.where(flash, 0.0, t.attention_forward)
+    extra = np.where(recompute == RECOMPUTE_FULL, full_extra, np.where(recompute == RECOMPUTE_SELECTIVE, selective_extra, 0.0))
+    kernels = KERNELS_PER_LAYER_FORWARD * (1.0 + BACKWARD_KERNELS_PER_FORWARD_KERNEL + np.where(recompute == RECOMPUTE_FULL, 1.0, 0.0))
+    device_work = gemm + attention + elementwise + extra
+    host = np.maximum(kernels * fitted.HOST_SECONDS_PER_KERNEL - device_work - tp - ep, 0.0)
+    return gemm, attention, elementwise, extra, host, tp, ep
+
+
+def training_step_time(
+    arch: ModelArchitecture,
+    sequence_length: ArrayLike,
+    plan: ParallelPlan,
+    hw: HardwareModel,
+    options: StepOptions = StepOptions(),
+) -> StepTime:
+    """Time of one optimizer step (slowest pipeline stage) for a fixed plan."""
+    seq = np.asarray(sequence_length, float)
+    tp = np.asarray(plan.tensor_parallel_size, float)
+    pp = np.asarray(plan.pipeline_parallel_size, float)
+    dp = np.asarray(plan.data_parallel_size, float)
+    v = np.maximum(np.asarray(plan.pipeline_interleaving, float), 1.0)
+    m = plan.micro_batch_count
+    counts = parameter_counts(arch)
+    act_bytes = max(hw.bytes_per_element, MIN_ACTIVATION_BYTES_PER_ELEMENT)
+
+    dense = _stage_microbatch_seconds(arch, seq, plan, hw, options, moe=False)
+    # Fast path, not a numeric branch: with no MoE layer anywhere the MoE term is multiplied by
+    # zero layers, so skipping it gives identical numbers in half the time.
+    if np.any(counts.moe_layer_count > 0):
+        moe = _stage_microbatch_seconds(arch, seq, plan, hw, options, moe=True)
+    else:
+        moe = tuple(0.0 for _ in dense)
+    # The slowest stage holds ceil(L/p) layers (uneven splits put the remainder somewhere).
+    stage_layers = np.ceil(np.asarray(arch.layer_count, float) / pp)
+    layers_dense = stage_layers * counts.dense_layer_count / np.asarray(arch.layer_count, float)
+    layers_moe = stage_layers * counts.moe_layer_count / np.asarray(arch.layer_count, float)
+    parts = [layers_dense * a + layers_moe * b for a, b in zip(dense, moe)]
+    gemm, attention, elementwise, recompute, host, tp_comm, ep_comm = parts
+
+    # LM head and loss on the last stage: forward + backward GEMMs and fp32 logits traffic.
+    tokens = np.asarray(plan.micro_batch_size, float) * seq
+    vocab_local = np.asarray(arch.vocab_size, float) / tp
+    head = hw.gemm_seconds(tokens, vocab_local, arch.hidden_size) * (1.0 + BACKWARD_FLOPS_PER_FORWARD_FLOP)
+    logits = hw.memory_seconds(tokens * vocab_local * 4.0 * 3.0)
+    gemm = gemm + head
+    elementwise = elementwise + logits
+
+    per_microbatch = gemm + attention + elementwise + recompute + host + tp_comm + ep_comm
+    bubble_microbatches = (pp - 1.0) / v
+    scale = m  # micro-batches each stage runs per step
+    pipeline_bubble = bubble_microbatches * per_microbatch
+
+    crosses = tp * dp >= hw.accelerators_per_node
+    send_bytes = tokens * np.asarray(arch.hidden_size, float) * act_bytes / tp  # scatter-gather optimisation
+    p2p = hw.point_to_point_seconds(send_bytes, crosses)
+    pipeline_communication = np.where(pp > 1, 2.0 * v * (m + pp - 1.0) * p2p, 0.0)
+
+    local_parameters = local_parameter_count(arch, plan)
+    zero = np.asarray(plan.zero_stage, float)
+    volume = local_parameters * GRADIENT_BYTES_PER_PARAMETER * np.where(zero >= 3, 1.5, 1.0)
+    dp_full = hw.all_reduce_seconds(volume, dp, tp)
+    overlap = np.clip(options.data_parallel_overlap_fraction, 0.0, 1.0)
+    data_parallel_communication = dp_full * (1.0 - overlap)
+    optimizer_parameters = local_parameters / np.where(zero >= 1, dp, 1.0)
+    optimizer = hw.memory_seconds(optimizer_parameters * OPTIMIZER_STEP_BYTES_PER_PARAMETER)
+
+    framework = fitted.STEP_OVERHEAD_SECONDS + 0.0 * m  # per-step host work: loss scaling, grad-norm, logging
+    total = scale * per_microbatch + pipeline_bubble + pipeline_communication + data_parallel_communication + optimizer + framework
+    busy = (scale * (gemm + attention + elementwise + recompute) + optimizer) / total
+    return StepTime(
+        gemm=scale * gemm,
+        attention=scale * attention,
+        elementwise=scale * elementwise,
+        host_overhead=scale * host,
+        recompute=scale * recompute,
+        tensor_parallel_communication=scale * tp_comm,
+        expert_parallel_communication=scale * ep_comm,
+        pipeline_bubble=pipeline_bubble,
+        pipeline_communication=pipeline_communication,
+        data_parallel_communication=data_parallel_communication,
+        optimizer=optimizer,
+        framework_overhead=framework,
+        total=total,
+        busy_fraction=busy,
+    )

@@ -1,0 +1,115 @@
+"""A whole training run for a fixed plan: FLOPs, memory, step time, goodput, energy, cost.
+
+`estimate_training_run` is the vectorised numeric core (every number in the scenario may be a
+NumPy array; the planner, sweeps and Monte Carlo rely on it). Choosing a plan is `planner.py`'s
+job; converting protobuf is the API edge's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from flopwatt.service.model.accounting import flops_per_token, training_flops_from_parameter_count
+from flopwatt.service.model.architecture import ModelArchitecture
+from flopwatt.service.model.constants import SECONDS_PER_HOUR
+from flopwatt.service.model.hardware import HardwareModel
+from flopwatt.service.model.memory import TrainingMemory, training_memory
+from flopwatt.service.model.plan import RECOMPUTE_FULL, RECOMPUTE_SELECTIVE, ParallelPlan
+from flopwatt.service.model.run_cost import FacilityInputs, GoodputInputs, RunCost, goodput, run_cost
+from flopwatt.service.model.step_time import StepOptions, StepTime, training_step_time
+
+ArrayLike = Any
+
+
+@dataclass(frozen=True)
+class TrainingScenario:
+    """Everything a training estimate depends on, in domain units."""
+
+    arch: ModelArchitecture
+    training_tokens: ArrayLike
+    sequence_length: ArrayLike
+    hardware: HardwareModel
+    plan: ParallelPlan
+    facility: FacilityInputs
+    options: StepOptions = field(default_factory=StepOptions)
+    goodput_inputs: GoodputInputs = field(default_factory=GoodputInputs)
+    goodput_override: ArrayLike = np.nan  # a request's fixed goodput (0..1]; NaN: modelled
+    # When only a parameter count is known, model FLOPs use 6·N·D with this N (NaN: architecture).
+    active_parameter_count_override: ArrayLike = np.nan
+
+
+@dataclass(frozen=True)
+class TrainingEstimate:
+    """Outputs of a training estimate (arrays when the scenario holds arrays)."""
+
+    scenario: TrainingScenario
+    step: StepTime
+    memory: TrainingMemory
+    model_flops_per_token: ArrayLike
+    hardware_flops_per_token: ArrayLike
+    total_flops: ArrayLike
+    step_count: ArrayLike
+    step_seconds: ArrayLike
+    productive_seconds: ArrayLike
+    goodput: ArrayLike
+    wall_clock_seconds: ArrayLike
+    accelerator_hours: ArrayLike
+    model_flops_utilization: ArrayLike
+    hardware_flops_utilization: ArrayLike
+    tokens_per_second: ArrayLike
+    accelerator_power_watts: ArrayLike
+    cost: RunCost
+    fits_in_memory: ArrayLike
+
+
+def estimate_training_run(scenario: TrainingScenario) -> TrainingEstimate:
+    """Run-level estimate for the scenario's (fixed) plan."""
+    arch, plan, hw = scenario.arch, scenario.plan, scenario.hardware
+    seq = np.asarray(scenario.sequence_length, float)
+    per_token = flops_per_token(arch, seq)
+    override = np.asarray(scenario.active_parameter_count_override, float)
+    model_per_token = np.where(np.isfinite(override), training_flops_from_parameter_count(np.nan_to_num(override), 1.0), per_token.training_model)
+    recompute = np.asarray(plan.activation_recompute)
+    flash = np.asarray(scenario.options.flash_attention, bool)
+    recompute_extra = np.where(
+        recompute == RECOMPUTE_FULL,
+        per_token.forward,
+        np.where((recompute == RECOMPUTE_SELECTIVE) & ~flash, per_token.attention_forward, 0.0),
+    )
+    hardware_per_token = model_per_token + recompute_extra * model_per_token / per_token.training_model
+
+    step = training_step_time(arch, seq, plan, hw, scenario.options)
+    memory = training_memory(arch, seq, plan, flash)
+    tokens_per_step = np.asarray(plan.global_batch_size, float) * seq
+    step_count = np.ceil(np.asarray(scenario.training_tokens, float) / tokens_per_step)
+    productive = step_count * step.total
+    n = plan.accelerator_count
+    modelled = goodput(n, productive, scenario.goodput_inputs)
+    fixed = np.asarray(scenario.goodput_override, float)
+    good = np.where(np.isfinite(fixed), fixed, modelled)
+    wall = productive / good
+    peak = n * hw.peak_flops_per_second
+    power = hw.power_watts(step.busy_fraction)
+    return TrainingEstimate(
+        scenario=scenario,
+        step=step,
+        memory=memory,
+        model_flops_per_token=model_per_token,
+        hardware_flops_per_token=hardware_per_token,
+        total_flops=model_per_token * np.asarray(scenario.training_tokens, float),
+        step_count=step_count,
+        step_seconds=step.total,
+        productive_seconds=productive,
+        goodput=good,
+        wall_clock_seconds=wall,
+        accelerator_hours=n * wall / SECONDS_PER_HOUR,
+        model_flops_utilization=model_per_token * tokens_per_step / (step.total * peak),
+        hardware_flops_utilization=hardware_per_token * tokens_per_step / (step.total * peak),
+        tokens_per_second=tokens_per_step / step.total,
+        accelerator_power_watts=power,
+        cost=run_cost(n, wall, power, scenario.facility),
+        fits_in_memory=memory.total <= hw.memory_bytes,
+    )

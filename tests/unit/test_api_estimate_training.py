@@ -1,0 +1,147 @@
+"""EstimateTraining as a plain function: complete answers, named field errors."""
+
+import math
+
+import pytest
+
+from flopwatt.service.api.deps import ApiDependencies
+from flopwatt.service.api.training import estimate_training
+from flopwatt.service.errors import InvalidArgument, NotFound, Unimplemented
+from flopwatt.v1 import common_pb2, estimator_pb2
+
+DEPS = ApiDependencies()
+
+
+def llama_405b_request(**overrides):
+    request = estimator_pb2.EstimateTrainingRequest(
+        model=common_pb2.ModelSpec(preset_id="llama-3.1-405b"), training_tokens=15_600_000_000_000, sequence_length=8192,
+        hardware_id="h100-sxm", accelerator_count=16384, parallelism=common_pb2.Parallelism(global_batch_size=2048))
+    for key, value in overrides.items():
+        setattr(request, key, value)
+    return request
+
+
+def test_llama_405b_is_complete_and_near_the_published_run():
+    response = estimate_training(llama_405b_request(), DEPS)
+    # Llama 3.1 model card: 30.84 M H100-hours for all 3.1 models' pre-training of the 405B (2024-07).
+    assert 0.75 * 30.84e6 < response.accelerator_hours < 1.25 * 30.84e6
+    assert 0.35 < response.model_flops_utilization < 0.55  # paper: 38-43 % BF16 MFU
+    assert response.total_flops == pytest.approx(6 * 405e9 * 15.6e12, rel=0.15)
+    assert response.fits_in_memory
+    assert response.parallelism.tensor_parallel_size * response.parallelism.pipeline_parallel_size * response.parallelism.data_parallel_size == 16384
+    names = {a.name for a in response.assumptions}
+    assert {"pue", "parallelism", "failures_per_accelerator_hour", "fitted_constants", "model"} <= names
+    assert response.calibration.kind == common_pb2.Calibration.KIND_DATASHEET
+    assert response.breakdown.step_time and response.breakdown.memory and response.breakdown.energy
+    assert response.facility_energy_joules > response.accelerator_energy_joules > 0
+    assert response.cost.currency_code == "USD" and response.cost.units > 0
+
+
+def test_fixed_plan_is_honoured():
+    request = llama_405b_request()
+    request.parallelism.CopyFrom(common_pb2.Parallelism(tensor_parallel_size=8, pipeline_parallel_size=16, data_parallel_size=128,
+                                                        micro_batch_size=1, global_batch_size=2048, zero_stage=1,
+                                                        activation_recompute=common_pb2.ACTIVATION_RECOMPUTE_NONE, sequence_parallel=True,
+                                                        pipeline_interleaving=1, expert_parallel_size=1))
+    response = estimate_training(request, DEPS)
+    p = response.parallelism
+    assert (p.tensor_parallel_size, p.pipeline_parallel_size, p.data_parallel_size, p.zero_stage) == (8, 16, 128, 1)
+    assert [a.origin for a in response.assumptions if a.name == "parallelism"] == ["request"]
+
+
+def test_parameter_count_only_falls_back_to_6nd_and_says_so():
+    request = estimator_pb2.EstimateTrainingRequest(model=common_pb2.ModelSpec(parameter_count=7_000_000_000), training_tokens=10**12,
+                                                    sequence_length=4096, hardware_id="a100-80gb", accelerator_count=64)
+    response = estimate_training(request, DEPS)
+    assert response.total_flops == pytest.approx(6 * 7e9 * 1e12)
+    assert any(a.name == "architecture" and "6·N·D" in a.source for a in response.assumptions)
+
+
+def test_request_price_and_goodput_are_used():
+    request = llama_405b_request(goodput=0.5)
+    request.facility.accelerator_hour_price_usd = 2.0
+    response = estimate_training(request, DEPS)
+    assert response.goodput == 0.5
+    assert response.cost.units == pytest.approx(2.0 * response.accelerator_hours, rel=1e-6)
+
+
+@pytest.mark.parametrize("field, value, path", [
+    ("training_tokens", -5, "training_tokens"),
+    ("sequence_length", 0, "sequence_length"),
+    ("accelerator_count", 0, "accelerator_count"),
+    ("goodput", math.nan, "goodput"),
+    ("goodput", 1.5, "goodput"),
+])
+def test_bad_numbers_name_the_field(field, value, path):
+    with pytest.raises(InvalidArgument) as error:
+        estimate_training(llama_405b_request(**{field: value}), DEPS)
+    assert path in [v.field for v in error.value.violations]
+
+
+def test_bad_nested_fields_are_all_reported():
+    request = llama_405b_request()
+    request.model.layer_count = -1
+    request.facility.pue = float("inf")
+    request.parallelism.zero_stage = 7
+    with pytest.raises(InvalidArgument) as error:
+        estimate_training(request, DEPS)
+    assert {"model.layer_count", "facility.pue", "parallelism.zero_stage"} <= {v.field for v in error.value.violations}
+
+
+def test_inconsistent_parallelism_is_refused():
+    request = llama_405b_request()
+    request.parallelism.tensor_parallel_size = 8
+    request.parallelism.pipeline_parallel_size = 8
+    request.parallelism.data_parallel_size = 8
+    with pytest.raises(InvalidArgument) as error:
+        estimate_training(request, DEPS)
+    assert error.value.violations[0].field == "parallelism"
+
+
+def test_unknown_ids_are_not_found():
+    with pytest.raises(NotFound):
+        estimate_training(llama_405b_request(hardware_id="no-such-gpu"), DEPS)
+    request = llama_405b_request()
+    request.model.preset_id = "no-such-model"
+    with pytest.raises(NotFound):
+        estimate_training(request, DEPS)
+    with pytest.raises(NotFound):
+        estimate_training(llama_405b_request(profile_id="profiles/missing"), DEPS)
+
+
+def test_monte_carlo_is_not_implemented_yet():
+    request = llama_405b_request()
+    request.uncertainty.samples = 100
+    with pytest.raises(Unimplemented):
+        estimate_training(request, DEPS)
+
+
+def test_missing_architecture_fields_are_named():
+    request = estimator_pb2.EstimateTrainingRequest(model=common_pb2.ModelSpec(layer_count=4), training_tokens=10, sequence_length=8,
+                                                    hardware_id="h100-sxm", accelerator_count=1)
+    with pytest.raises(InvalidArgument) as error:
+        estimate_training(request, DEPS)
+    assert "model.hidden_size" in {v.field for v in error.value.violations}
+
+
+def test_measured_profile_calibrates_the_estimate():
+    profile = {
+        "schema_version": 1, "benchmark_version": "1.0.0", "created_time": "2026-11-23T17:00:00Z", "host": "node1",
+        "device": {"kind": "cuda", "name": "NVIDIA H100 80GB HBM3", "hardware_id": "h100-sxm"},
+        "ceilings": {"matmul_flops_per_second": {"bf16": 7.5e14}, "memory_bytes_per_second": {"copy": 2.9e12},
+                     "launch_overhead_seconds": 3e-6},
+        "efficiency": {"gemm": {"bf16": [{"m": 8192, "n": 8192, "k": 8192, "flops_per_second": 7.5e14},
+                                         {"m": 1024, "n": 1024, "k": 1024, "flops_per_second": 3e14},
+                                         {"m": 16, "n": 8192, "k": 8192, "flops_per_second": 2e13}]}},
+        "power": {"idle_watts": 70.0, "load_watts": {"gemm_bf16": 690.0}},
+    }
+    deps = ApiDependencies(profile_document=lambda name: profile)
+    measured = estimate_training(llama_405b_request(profile_id="p1"), deps)
+    datasheet = estimate_training(llama_405b_request(), DEPS)
+    assert measured.calibration.kind == common_pb2.Calibration.KIND_MEASURED_PROFILE
+    assert measured.calibration.profile_name == "profiles/p1"
+    assert measured.step_duration != datasheet.step_duration
+    other = dict(profile, device={"kind": "cuda", "hardware_id": "a100-80gb"})
+    with pytest.raises(InvalidArgument) as error:
+        estimate_training(llama_405b_request(profile_id="p1"), ApiDependencies(profile_document=lambda name: other))
+    assert error.value.violations[0].field == "profile_id"
