@@ -1,0 +1,140 @@
+"""EstimateTraining and EstimateInference through the real server: complete, self-explaining
+answers for the issue's two headline cases, and deliberate errors for bad input."""
+
+from __future__ import annotations
+
+import math
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from flopwatt.v1 import common_pb2, estimator_pb2, estimator_pb2_grpc
+
+
+def _stub(server):
+    channel = server.channel()
+    return channel, estimator_pb2_grpc.EstimatorServiceStub(channel)
+
+
+def _field_violations(error: grpc.RpcError) -> list[str]:
+    status = rpc_status.from_call(error)
+    fields = []
+    for detail in status.details:
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad_request = error_details_pb2.BadRequest()
+            detail.Unpack(bad_request)
+            fields += [v.field for v in bad_request.field_violations]
+    return fields
+
+
+def test_llama_405b_on_16k_h100_is_complete_and_explains_itself(server):
+    request = estimator_pb2.EstimateTrainingRequest(
+        model=common_pb2.ModelSpec(preset_id="llama-3.1-405b"),
+        training_tokens=15_600_000_000_000,
+        sequence_length=8192,
+        hardware_id="h100-sxm",
+        accelerator_count=16_384,
+        # The published run's final batch: 16 M tokens = 2,048 sequences of 8,192 (Llama 3 paper §3.4).
+        parallelism=common_pb2.Parallelism(global_batch_size=2048),
+    )
+    channel, stub = _stub(server)
+    with channel:
+        response = stub.EstimateTraining(request, timeout=30)
+    # 6·N·D for 405 B parameters and 15.6 T tokens is 3.8e25 FLOP; attention adds a few per cent.
+    assert 3.7e25 < response.total_flops < 4.4e25
+    assert 0.2 < response.model_flops_utilization < 0.7
+    assert response.hardware_flops_utilization >= response.model_flops_utilization
+    # Published: 30.84 M H100-hours (Llama 3.1 model card). Hold the estimate within ±35 %.
+    assert 20e6 < response.accelerator_hours < 42e6
+    wall_days = response.wall_clock_duration.ToTimedelta().total_seconds() / 86400
+    assert math.isclose(response.accelerator_hours, wall_days * 24 * 16_384, rel_tol=1e-6)
+    assert response.step_duration.ToTimedelta().total_seconds() > 0
+    assert response.facility_energy_joules > response.accelerator_energy_joules > 0
+    assert response.cost.currency_code == "USD" and response.cost.units > 0
+    assert response.co2e_kilograms > 0
+    assert response.fits_in_memory and 0 < response.memory_per_accelerator_bytes <= response.accelerator_memory_bytes
+    plan = response.parallelism
+    assert plan.tensor_parallel_size * plan.pipeline_parallel_size * plan.data_parallel_size == 16_384
+    assert len(response.assumptions) >= 10
+    assert all(a.name and a.value and a.origin for a in response.assumptions)
+    assert response.calibration.kind == common_pb2.Calibration.KIND_DATASHEET
+    assert response.calibration.hardware_id == "h100-sxm" and response.calibration.source
+    assert response.breakdown.step_time and response.breakdown.memory
+
+
+def test_llama_70b_inference_on_8_h100_is_complete(server):
+    request = estimator_pb2.EstimateInferenceRequest(
+        model=common_pb2.ModelSpec(preset_id="llama-3.1-70b"),
+        hardware_id="h100-sxm",
+        accelerator_count=8,
+        input_tokens=1024,
+        output_tokens=512,
+    )
+    channel, stub = _stub(server)
+    with channel:
+        response = stub.EstimateInference(request, timeout=30)
+        single = stub.EstimateInference(
+            estimator_pb2.EstimateInferenceRequest(
+                model=common_pb2.ModelSpec(preset_id="llama-3.1-70b"), hardware_id="h100-sxm",
+                accelerator_count=8, input_tokens=1024, output_tokens=512, batch_size=1,
+            ),
+            timeout=30,
+        )
+    assert response.fits_in_memory and response.max_batch_size >= response.batch_size > 1
+    # KV cache of Llama 3.1 70B in bf16: 2 · 80 layers · 8 kv heads · 128 · 2 bytes = 327,680 bytes per token.
+    assert response.kv_cache_bytes_per_token == 327_680
+    assert math.isclose(response.output_tokens_per_second_per_accelerator * 8, response.output_tokens_per_second, rel_tol=1e-9)
+    # Decode at batch 1 is bandwidth-bound: 140 GB of weights over 8 × 3.35 TB/s is ≥ 5.2 ms per token.
+    tpot_single = single.time_per_output_token.ToTimedelta().total_seconds()
+    assert 0.0052 < tpot_single < 0.05
+    assert response.energy_per_output_token_joules > 0
+    assert response.cost_per_million_output_tokens.units > 0 or response.cost_per_million_output_tokens.nanos > 0
+    assert response.assumptions and response.calibration.hardware_id == "h100-sxm"
+
+
+@pytest.mark.parametrize(
+    "mutate, field",
+    [
+        (lambda r: setattr(r, "training_tokens", -5), "training_tokens"),
+        (lambda r: setattr(r, "accelerator_count", 0), "accelerator_count"),
+        (lambda r: setattr(r.facility, "pue", float("nan")), "facility.pue"),
+        (lambda r: setattr(r.facility, "pue", 0.5), "facility.pue"),
+        (lambda r: setattr(r.model, "layer_count", -1), "model.layer_count"),
+        (lambda r: setattr(r, "sequence_length", 0), "sequence_length"),
+    ],
+)
+def test_bad_training_input_names_the_field(server, mutate, field):
+    request = estimator_pb2.EstimateTrainingRequest(
+        model=common_pb2.ModelSpec(preset_id="llama-3.1-8b"), training_tokens=10**12,
+        sequence_length=4096, hardware_id="h100-sxm", accelerator_count=64,
+    )
+    mutate(request)
+    channel, stub = _stub(server)
+    with channel, pytest.raises(grpc.RpcError) as raised:
+        stub.EstimateTraining(request, timeout=30)
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field in _field_violations(raised.value)
+
+
+def test_unknown_ids_are_not_found(server):
+    channel, stub = _stub(server)
+    with channel:
+        for request in (
+            estimator_pb2.EstimateTrainingRequest(
+                model=common_pb2.ModelSpec(preset_id="llama-3.1-8b"), training_tokens=10**12,
+                sequence_length=4096, hardware_id="h900", accelerator_count=64,
+            ),
+            estimator_pb2.EstimateTrainingRequest(
+                model=common_pb2.ModelSpec(preset_id="no-such-model"), training_tokens=10**12,
+                sequence_length=4096, hardware_id="h100-sxm", accelerator_count=64,
+            ),
+            estimator_pb2.EstimateTrainingRequest(
+                model=common_pb2.ModelSpec(preset_id="llama-3.1-8b"), training_tokens=10**12,
+                sequence_length=4096, hardware_id="h100-sxm", accelerator_count=64, profile_id="profiles/nope",
+            ),
+        ):
+            with pytest.raises(grpc.RpcError) as raised:
+                stub.EstimateTraining(request, timeout=30)
+            assert raised.value.code() == grpc.StatusCode.NOT_FOUND, raised.value.details()
