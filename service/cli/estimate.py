@@ -43,6 +43,9 @@ def register(subparsers) -> None:
             sub.add_argument("--input-tokens", type=int)
             sub.add_argument("--output-tokens", type=int)
         sub.set_defaults(handler=run)
+    from flopwatt.service.cli.estimate_campus import register as register_campus
+
+    register_campus(kinds)
 
 
 def _load_request(path: Path, message) -> None:

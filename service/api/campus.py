@@ -1,0 +1,355 @@
+"""EstimateCampus: validate, size the site, size its workloads, explain (protobuf only here).
+
+The training workload is estimated by the very handler path of EstimateTraining (its
+`build_scenario`, planner included) at the largest job the site can run as one job; the serving
+workload by EstimateInference's handler per replica. The site itself is `model/campus.py`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from flopwatt.service.api import convert
+from flopwatt.service.api import inference as inference_api
+from flopwatt.service.api import training as training_api
+from flopwatt.service.api.deps import ApiDependencies
+from flopwatt.service.api.validation import MAX_PRICE_USD, Violations, check_facility, check_model_spec
+from flopwatt.service.catalog import get_hardware
+from flopwatt.service.errors import FieldViolation, InvalidArgument
+from flopwatt.service.model import campus as campus_model
+from flopwatt.service.model import campus_defaults as cd
+from flopwatt.service.model import uncertainty
+from flopwatt.service.model.assumptions import Assumption
+from flopwatt.service.model.buildout import MAX_MONTHS, RampInputs, quarterly_periods
+from flopwatt.service.model.constants import IT_DEPRECIATION_YEARS, JOULES_PER_KWH, SECONDS_PER_HOUR
+from flopwatt.service.model.training import estimate_training_run
+from flopwatt.v1 import common_pb2, estimator_pb2
+
+# Request bounds: far beyond any announced site (the largest plans are ~10 GW, ~10^7 GPUs).
+MAX_FACILITY_POWER_WATTS = 1.0e12
+MAX_CAMPUS_ACCELERATORS = 100_000_000
+MAX_BUDGET_USD = 1.0e14
+MAX_TERM_SECONDS = 100 * 365.25 * 86400.0
+MAX_DEPRECIATION_YEARS = 100.0
+# Largest global batch published for a frontier run: DeepSeek-V3, 15,360 sequences of 4,096
+# tokens (arXiv 2412.19437, §4.2, 2024-12). Beyond it, more data parallelism stops paying off
+# (critical batch size, McCandlish et al. 2018), so a bigger site runs several jobs instead.
+MAX_GLOBAL_BATCH_TOKENS = 15360 * 4096
+JOB_SHRINK_ATTEMPTS = 12
+SECONDS_PER_DAY = 86400.0
+
+
+def _usd(money, path: str, v: Violations) -> float:
+    if money.currency_code not in ("", "USD"):
+        v.add(f"{path}.currency_code", "only USD is supported")
+    usd = money.units + money.nanos / 1e9
+    v.real(path, usd, minimum=0.0, maximum=MAX_BUDGET_USD, exclusive_minimum=True)
+    return usd
+
+
+def _validate(request: estimator_pb2.EstimateCampusRequest) -> float:
+    """All field checks at once; returns the budget in USD (NaN without one)."""
+    v = Violations()
+    which = request.WhichOneof("capacity")
+    budget = math.nan
+    if which is None:
+        v.add("capacity", "give one of facility_power_watts, accelerator_count or budget (with term)")
+    elif which == "facility_power_watts":
+        v.real("facility_power_watts", request.facility_power_watts, minimum=0.0, maximum=MAX_FACILITY_POWER_WATTS, exclusive_minimum=True)
+    elif which == "accelerator_count":
+        v.integer("accelerator_count", request.accelerator_count, maximum=MAX_CAMPUS_ACCELERATORS, required=True)
+    else:
+        budget = _usd(request.budget, "budget", v)
+        term = request.term.seconds + request.term.nanos / 1e9
+        if not request.HasField("term") or term <= 0:
+            v.add("term", "required with budget: a positive duration")
+        elif term > MAX_TERM_SECONDS:
+            v.add("term", "must be at most 100 years")
+    if not request.hardware_id:
+        v.add("hardware_id", "required (see ListHardware)")
+    check_facility(request.facility, "facility", v)
+    if request.HasField("utilization"):
+        v.real("utilization", request.utilization, minimum=0.0, maximum=1.0, exclusive_minimum=True)
+    costs = request.capital_costs
+    for name in ("accelerator_usd", "server_usd_per_accelerator", "network_usd_per_accelerator", "building_usd_per_watt"):
+        if costs.HasField(name):
+            v.real(f"capital_costs.{name}", getattr(costs, name), minimum=0.0, maximum=MAX_PRICE_USD * 100)
+    for name in ("it_depreciation_years", "building_depreciation_years"):
+        if costs.HasField(name):
+            v.real(f"capital_costs.{name}", getattr(costs, name), minimum=0.0, maximum=MAX_DEPRECIATION_YEARS, exclusive_minimum=True)
+    if request.HasField("buildout"):
+        v.integer("buildout.ramp_months", request.buildout.ramp_months, maximum=MAX_MONTHS, required=True)
+        v.integer("buildout.horizon_months", request.buildout.horizon_months, maximum=MAX_MONTHS)
+    if not 0 <= request.uncertainty.samples <= uncertainty.MAX_SAMPLES:
+        v.add("uncertainty.samples", f"must be between 0 and {uncertainty.MAX_SAMPLES:,}")
+    if request.HasField("training"):
+        check_model_spec(request.training.model, "training.model", v)
+        v.integer("training.training_tokens", request.training.training_tokens, maximum=10**17, required=True)
+        v.integer("training.sequence_length", request.training.sequence_length, maximum=10_000_000, required=True)
+    if request.HasField("inference"):
+        check_model_spec(request.inference.model, "inference.model", v)
+        v.integer("inference.input_tokens", request.inference.input_tokens, maximum=10_000_000, required=True)
+        v.integer("inference.output_tokens", request.inference.output_tokens, maximum=10_000_000, required=True)
+        v.integer("inference.accelerators_per_replica", request.inference.accelerators_per_replica, maximum=1_000_000)
+    v.raise_if_any()
+    return budget
+
+
+def _value(request_message, name: str, default: float) -> tuple[float, str]:
+    return (getattr(request_message, name), "request") if request_message.HasField(name) else (default, "default")
+
+
+def _capital_costs(request: estimator_pb2.EstimateCampusRequest, assumptions: list[Assumption]) -> campus_model.CapitalCosts:
+    costs = request.capital_costs
+    defaults = cd.capital_cost_defaults(request.hardware_id)
+    missing = [name for name in ("accelerator_usd", "server_usd_per_accelerator", "network_usd_per_accelerator") if not costs.HasField(name)]
+    if defaults is None and missing:
+        # No published price: capex counts only what the request gives (stated, never invented).
+        defaults = cd.CapitalCostDefaults(0.0, 0.0, 0.0, f"no published price for {request.hardware_id}: set capital_costs")
+    values = {}
+    for name, default, source in (
+        ("accelerator_usd", defaults and defaults.accelerator_usd, defaults and defaults.source),
+        ("server_usd_per_accelerator", defaults and defaults.server_usd_per_accelerator, defaults and defaults.source),
+        ("network_usd_per_accelerator", defaults and defaults.network_usd_per_accelerator, defaults and defaults.source),
+        ("building_usd_per_watt", cd.BUILDING_USD_PER_WATT, "Bernstein 2025-08: $2.5 M facility per NVL72 rack at $35 B/GW"),
+        ("it_depreciation_years", IT_DEPRECIATION_YEARS, "Cottier et al. 2024 (arXiv 2405.21015)"),
+        ("building_depreciation_years", cd.BUILDING_DEPRECIATION_YEARS, "Epoch AI 1 GW data-centre cost model, 2026-05-14"),
+    ):
+        value, origin = _value(costs, name, float(default or 0.0))
+        values[name] = value
+        assumptions.append(Assumption(f"capital_costs.{name}", f"{value:,.2f}", origin, "request" if origin == "request" else str(source)))
+    return campus_model.CapitalCosts(**values)
+
+
+@dataclass(frozen=True)
+class _Site:
+    inputs: campus_model.CampusInputs
+    facility: object  # run_cost.FacilityInputs used by the workloads (EstimateTraining's defaults)
+    assumptions: list[Assumption]
+
+
+def _site(request: estimator_pb2.EstimateCampusRequest, budget_usd: float, deps: ApiDependencies) -> _Site:
+    spec = get_hardware(request.hardware_id)
+    precision = convert.precision_name(request.precision)
+    hw, assumptions = convert.hardware_model(request.hardware_id, request.profile_id, precision, deps)
+    facility, facility_assumptions = convert.facility_inputs(request.facility, request.hardware_id)
+    # The campus provisions nameplate host and fabric power; the estimator's averaged defaults
+    # for these two are replaced below (a request value is taken as the nameplate figure).
+    per_run = ("host_power_watts_per_accelerator", "network_power_watts_per_accelerator", "capex_usd_per_accelerator")
+    assumptions += [a for a in facility_assumptions if a.name not in per_run]
+    host, host_origin = campus_model.host_watts_per_accelerator(spec.id, spec.tdp_watts)
+    if request.facility.HasField("host_power_watts_per_accelerator"):
+        host, host_origin = request.facility.host_power_watts_per_accelerator, "request"
+    assumptions.append(Assumption("host_power_watts_per_accelerator", f"{host:.0f} W nameplate", host_origin,
+                                  "node/rack maximum minus its accelerators' TDP (NVIDIA DGX/NVL72 specifications, campus_defaults.py)"))
+    network_override = request.facility.network_power_watts_per_accelerator if request.facility.HasField("network_power_watts_per_accelerator") else math.nan
+    assumptions.append(Assumption("network_power_watts_per_accelerator", "fat tree, grows with fleet" if math.isnan(network_override) else f"{network_override:g} W",
+                                  "derived" if math.isnan(network_override) else "request",
+                                  f"(2·tiers − 1) ports × ({cd.SWITCH_NAMEPLATE_WATTS:g} W / {cd.SWITCH_RADIX_PORTS} ports + {cd.TRANSCEIVER_WATTS_PER_PORT:g} W optics); QM9700, LinkX 2023"))
+    utilization, origin = _value(request, "utilization", cd.DEFAULT_FLEET_UTILIZATION)
+    assumptions.append(Assumption("utilization", f"{utilization:.0%}", origin, "Llama 3 (arXiv 2407.21783 §3.3.4): > 90 % effective training time"))
+    rack = spec.accelerators_per_rack or spec.accelerators_per_node
+    assumptions.append(Assumption("accelerators_per_rack", str(rack), "datasheet", f"{spec.name}: counts round to whole racks/nodes"))
+    capacity = campus_model.Capacity(
+        facility_power_watts=request.facility_power_watts if request.WhichOneof("capacity") == "facility_power_watts" else math.nan,
+        accelerator_count=float(request.accelerator_count) if request.WhichOneof("capacity") == "accelerator_count" else math.nan,
+        budget_usd=budget_usd,
+        term_seconds=request.term.seconds + request.term.nanos / 1e9 if math.isfinite(budget_usd) else math.nan,
+    )
+    inputs = campus_model.CampusInputs(
+        hardware=hw, capacity=capacity,
+        power=campus_model.SitePower(spec.tdp_watts, host, network_override, facility.pue),
+        capex=_capital_costs(request, assumptions),
+        accelerators_per_rack=rack, utilization=utilization,
+        carbon_intensity_grams_per_kwh=facility.carbon_intensity_grams_per_kwh,
+        electricity_price_usd_per_kwh=facility.electricity_price_usd_per_kwh,
+        accelerator_hour_price_usd=facility.accelerator_hour_price_usd,
+        wue_liters_per_kwh=facility.wue_liters_per_kwh,
+    )
+    return _Site(inputs, facility, assumptions)
+
+
+@dataclass
+class _TrainingResult:
+    runs_per_year: float
+    response: estimator_pb2.EstimateTrainingResponse
+    feasibility: str
+    scenario: object
+    concurrent_jobs: float
+
+
+def _training_request(request: estimator_pb2.EstimateCampusRequest, accelerators: int) -> estimator_pb2.EstimateTrainingRequest:
+    w = request.training
+    return estimator_pb2.EstimateTrainingRequest(
+        model=w.model, training_tokens=w.training_tokens, sequence_length=w.sequence_length, hardware_id=request.hardware_id,
+        profile_id=request.profile_id, accelerator_count=accelerators, precision=w.precision, facility=request.facility)
+
+
+def _build_training_scenario(request: estimator_pb2.EstimateCampusRequest, job: int, deps: ApiDependencies):
+    """EstimateTraining's own scenario builder; its field paths are re-rooted under `training`."""
+    try:
+        return training_api.build_scenario(_training_request(request, job), deps)
+    except InvalidArgument as error:
+        raise InvalidArgument([FieldViolation(f"training.{item.field}", item.description) for item in error.violations]) from None
+
+
+def _size_training(request: estimator_pb2.EstimateCampusRequest, fleet: int, rack: int, utilization: float, deps: ApiDependencies) -> _TrainingResult:
+    """Plan one job on as much of the site as one job can use; the rest runs further copies."""
+    job = fleet
+    reasons: list[str] = []
+    for _ in range(JOB_SHRINK_ATTEMPTS):
+        scenario, assumptions, _ = _build_training_scenario(request, job, deps)
+        plan = scenario.plan
+        batch_tokens = float(plan.global_batch_size) * request.training.sequence_length
+        estimate = estimate_training_run(scenario)
+        fits = bool(np.asarray(estimate.fits_in_memory).reshape(-1)[0])
+        if batch_tokens <= MAX_GLOBAL_BATCH_TOKENS and fits:
+            break
+        if not fits:
+            reasons.append(f"at {job:,} accelerators the best plan needs {float(np.asarray(estimate.memory.total).reshape(-1)[0]) / 2**30:.0f} GiB per accelerator")
+            break
+        reasons.append(f"at {job:,} accelerators data parallelism {int(plan.data_parallel_size):,} needs a global batch of "
+                       f"{batch_tokens / 1e6:.0f} M tokens, above the largest published ({MAX_GLOBAL_BATCH_TOKENS / 1e6:.0f} M, DeepSeek-V3 2024)")
+        scale = MAX_GLOBAL_BATCH_TOKENS / batch_tokens
+        job = max(rack, int(job * scale // rack) * rack)
+    wall = float(np.asarray(estimate.wall_clock_seconds).reshape(-1)[0])
+    jobs = fleet // job
+    runs = jobs * utilization * campus_model.SECONDS_PER_YEAR / wall if fits else 0.0
+    if not fits:
+        feasibility = "no: the model does not fit in memory with any plan; " + "; ".join(reasons)
+    elif job == fleet:
+        feasibility = f"yes: one job uses all {fleet:,} accelerators ({convert.plan_description(plan)})"
+    else:
+        feasibility = (f"no: one job can use {job:,} of {fleet:,} accelerators, so {jobs} copies run side by side; " + "; ".join(reasons))
+    response = training_api.to_response(estimate, assumptions)
+    return _TrainingResult(runs, response, feasibility, scenario, jobs)
+
+
+def _size_inference(request: estimator_pb2.EstimateCampusRequest, fleet: int, node: int, utilization: float, deps: ApiDependencies) -> tuple[float, int]:
+    """(output tokens per day, accelerators per replica): replicas × replica throughput × day."""
+    w = request.inference
+    sizes = [w.accelerators_per_replica] if w.accelerators_per_replica else [2**i for i in range(int(math.log2(node)) + 1)]
+    response = None
+    for tp in sizes:
+        response = inference_api.estimate_inference(estimator_pb2.EstimateInferenceRequest(
+            model=w.model, hardware_id=request.hardware_id, profile_id=request.profile_id, accelerator_count=tp,
+            precision=w.precision, input_tokens=w.input_tokens, output_tokens=w.output_tokens, facility=request.facility), deps)
+        if response.fits_in_memory:
+            break
+    if response is None or not response.fits_in_memory:
+        return 0.0, sizes[-1]
+    replicas = fleet // tp
+    return replicas * response.output_tokens_per_second * SECONDS_PER_DAY * utilization, tp
+
+
+def _scalar(value) -> float:
+    return float(np.asarray(value, float).reshape(-1)[0])
+
+
+def _power_parts(s: campus_model.CampusSizing) -> list[common_pb2.Quantity]:
+    parts = {"accelerator": s.accelerator_watts, "host": s.host_watts, "network": s.network_watts,
+             "cooling_and_power_delivery": s.cooling_and_power_watts, "all_in": s.facility_watts_per_accelerator}
+    descriptions = {"accelerator": "accelerator TDP (nameplate)", "host": "CPUs, memory, NICs, NVLink switches, fans (nameplate)",
+                    "network": "scale-out switches and optics, fat tree sized to the fleet", "cooling_and_power_delivery": "(PUE − 1) × IT",
+                    "all_in": "facility watts provisioned per accelerator"}
+    return convert.quantities({k: _scalar(v) for k, v in parts.items()}, "watts", descriptions)
+
+
+def _capex_parts(s: campus_model.CampusSizing) -> list[common_pb2.Quantity]:
+    parts = {"accelerators": s.capex_accelerators_usd, "servers": s.capex_servers_usd, "network": s.capex_network_usd,
+             "building_power_cooling": s.capex_building_usd, "annualised": s.annual_capex_usd}
+    return convert.quantities({k: _scalar(v) for k, v in parts.items()}, "usd")
+
+
+def _comparisons(s: campus_model.CampusSizing) -> list[common_pb2.Quantity]:
+    return [
+        common_pb2.Quantity(name="reactors", value=_scalar(s.reactors), unit="count",
+                            description=f"1 GW reactors running flat out to supply the facility power ({cd.REACTOR_WATTS / 1e9:g} GW each)"),
+        common_pb2.Quantity(name="households", value=_scalar(s.households), unit="count",
+                            description=f"average US homes using the same energy per year ({cd.HOUSEHOLD_KWH_PER_YEAR:,.0f} kWh each, EIA)"),
+    ]
+
+
+def _buildout(request, sizing: campus_model.CampusSizing, rack: int, utilization: float) -> list[estimator_pb2.BuildoutPeriod]:
+    count = _scalar(sizing.accelerator_count)
+    installed_hours = count * campus_model.SECONDS_PER_YEAR / SECONDS_PER_HOUR
+    ramp = RampInputs(
+        accelerator_count=count, accelerators_per_rack=rack, ramp_months=request.buildout.ramp_months,
+        horizon_months=request.buildout.horizon_months, utilization=utilization,
+        facility_joules_per_accelerator_hour=_scalar(sizing.annual_energy_joules) / installed_hours,
+        spend_usd_per_accelerator_hour=_scalar(sizing.cost_per_accelerator_hour_usd),
+    )
+    return [estimator_pb2.BuildoutPeriod(**vars(p)) for p in quarterly_periods(ramp)]
+
+
+def estimate_campus(request: estimator_pb2.EstimateCampusRequest, deps: ApiDependencies) -> estimator_pb2.EstimateCampusResponse:
+    """The EstimateCampus RPC as a plain function (the servicer calls it)."""
+    budget = _validate(request)
+    site = _site(request, budget, deps)
+    sizing = campus_model.size_campus(site.inputs)
+    count = int(_scalar(sizing.accelerator_count))
+    assumptions = list(site.assumptions)
+    if count < site.inputs.accelerators_per_rack:
+        field = request.WhichOneof("capacity")
+        raise_field = {"facility_power_watts": "facility_power_watts", "budget": "budget"}.get(field, "accelerator_count")
+        raise InvalidArgument.field(raise_field, f"buys less than one rack of {site.inputs.accelerators_per_rack} {request.hardware_id} "
+                                                 f"({_scalar(sizing.facility_watts_per_accelerator) * site.inputs.accelerators_per_rack / 1e3:,.0f} kW all-in per rack)")
+    utilization = float(site.inputs.utilization)
+    response = estimator_pb2.EstimateCampusResponse(
+        accelerator_count=count,
+        rack_count=int(_scalar(sizing.rack_count)),
+        accelerators_per_rack=site.inputs.accelerators_per_rack,
+        it_power_watts=_scalar(sizing.it_power_watts),
+        facility_power_watts=_scalar(sizing.facility_power_watts),
+        annual_energy_joules=_scalar(sizing.annual_energy_joules),
+        annual_energy_cost=convert.money(_scalar(sizing.annual_energy_cost_usd)),
+        annual_co2e_kilograms=_scalar(sizing.annual_co2e_kilograms),
+        annual_water_liters=_scalar(sizing.annual_water_liters),
+        annual_accelerator_hours=_scalar(sizing.annual_accelerator_hours),
+        peak_flops_per_second=_scalar(sizing.peak_flops_per_second),
+        sustained_flops_per_second=_scalar(sizing.sustained_flops_per_second),
+        power_per_accelerator=_power_parts(sizing),
+        capital_cost=_capex_parts(sizing),
+        total_capital_cost=convert.money(_scalar(sizing.total_capex_usd)),
+        comparisons=_comparisons(sizing),
+        calibration=convert.calibration_to_proto(site.inputs.hardware),
+    )
+    assumptions.append(Assumption("fabric_tiers", f"{int(_scalar(sizing.fabric_tiers))}", "derived",
+                                  f"non-blocking fat tree of {cd.SWITCH_RADIX_PORTS}-port switches for {count:,} endpoints"))
+    if math.isfinite(budget):
+        assumptions.append(Assumption("contract_accelerator_hours", f"{_scalar(sizing.contract_accelerator_hours):,.0f} h", "derived",
+                                      f"budget ÷ {_scalar(sizing.cost_per_accelerator_hour_usd):.3f} USD per accelerator-hour over the term"))
+    training = None
+    if request.HasField("training"):
+        training = _size_training(request, count, site.inputs.accelerators_per_rack, utilization, deps)
+        response.training_runs_per_year = training.runs_per_year
+        response.training_estimate.CopyFrom(training.response)
+        response.single_job_feasibility = training.feasibility
+    if request.HasField("inference"):
+        tokens, replica = _size_inference(request, count, site.inputs.hardware.accelerators_per_node, utilization, deps)
+        response.output_tokens_per_day = tokens
+        assumptions.append(Assumption("inference.accelerators_per_replica", str(replica), "request" if request.inference.accelerators_per_replica else "derived",
+                                      "smallest power-of-two tensor-parallel group whose memory holds the model" if not request.inference.accelerators_per_replica else "request"))
+    if request.HasField("buildout"):
+        response.buildout.extend(_buildout(request, sizing, site.inputs.accelerators_per_rack, utilization))
+    if request.uncertainty.samples > 0:
+        assumptions += _campus_intervals(request, site, training, response)
+    response.assumptions.extend(convert.assumptions_to_proto(assumptions))
+    return response
+
+
+def _campus_intervals(request, site: _Site, training: _TrainingResult | None, response) -> list[Assumption]:
+    samples, seed = request.uncertainty.samples, request.uncertainty.seed
+    draws = uncertainty.draw(samples, seed)
+    outputs = uncertainty.campus_outputs(uncertainty.campus_samples(site.inputs, draws))
+    names = uncertainty.CAMPUS_INPUTS
+    if training is not None and training.runs_per_year > 0:
+        sampled = uncertainty.training_samples(training.scenario, draws)  # same draws: coupled inputs
+        outputs["training_runs_per_year"] = training.concurrent_jobs * float(site.inputs.utilization) * campus_model.SECONDS_PER_YEAR / sampled.wall_clock_seconds
+        names = uncertainty.TRAINING_INPUTS
+    for name, item in uncertainty.intervals(outputs).items():
+        response.intervals[name].CopyFrom(common_pb2.Interval(p5=item.p5, p50=item.p50, p95=item.p95))
+    return uncertainty.assumptions(names, samples, seed)

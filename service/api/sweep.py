@@ -1,0 +1,186 @@
+"""SweepTraining: validate the grid, plan each structural combination through EstimateTraining's
+own scenario builder, evaluate chunks in a worker thread and stream them with back-pressure.
+
+Each `yield` of the async generator waits until grpc.aio has handed the chunk to the transport,
+so a slow client paces the producer; a cancelled call raises CancelledError at that await and
+the generator stops. Axis values are doubles: `hardware_id` takes an index into the catalog as
+ListHardware orders it, `precision` the Precision enum number.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, AsyncIterator
+
+import numpy as np
+
+from flopwatt.service.api import training as training_api
+from flopwatt.service.api.deps import ApiDependencies
+from flopwatt.service.api.validation import MAX_TRAINING_TOKENS, Violations
+from flopwatt.service.catalog import list_hardware
+from flopwatt.service.errors import FieldViolation, InvalidArgument
+from flopwatt.service.model.sweep import (
+    MAX_GRID_POINTS,
+    MAX_STRUCTURAL_COMBINATIONS,
+    RUN_LEVEL_FIELDS,
+    Axis,
+    Grid,
+    SweepEvaluator,
+    SweepOutputs,
+)
+from flopwatt.v1 import common_pb2, estimator_pb2
+
+DEFAULT_CHUNK_POINTS = 2_000
+MAX_CHUNK_POINTS = 20_000  # ~100 B per point: well under gRPC's 4 MiB message limit
+MAX_AXES = 8
+MAX_VALUES_PER_AXIS = 1_000_000
+# Structural fields: each distinct combination is planned once. Integer-valued unless noted.
+STRUCTURAL_FIELDS = frozenset({
+    "accelerator_count", "sequence_length", "hardware_id", "precision",
+    *(f"model.{name}" for name in ("parameter_count", "active_parameter_count", "layer_count", "hidden_size", "attention_head_count",
+                                   "kv_head_count", "ffn_hidden_size", "vocab_size", "expert_count", "experts_per_token", "head_dim")),
+    *(f"parallelism.{name}" for name in ("tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size", "expert_parallel_size",
+                                         "pipeline_interleaving", "micro_batch_size", "global_batch_size", "zero_stage")),
+})
+# Ranges of run-level values (inclusive unless the third item says the minimum is exclusive).
+RUN_LEVEL_BOUNDS = {
+    "training_tokens": (0.0, float(MAX_TRAINING_TOKENS), True),
+    "goodput": (0.0, 1.0, True),
+    "facility.pue": (1.0, 5.0, False),
+    "facility.carbon_intensity_grams_per_kwh": (0.0, 5000.0, False),
+    "facility.electricity_price_usd_per_kwh": (0.0, 1e6, False),
+    "facility.accelerator_hour_price_usd": (0.0, 1e6, True),
+    "facility.wue_liters_per_kwh": (0.0, 100.0, False),
+    "facility.host_power_watts_per_accelerator": (0.0, 1e6, False),
+    "facility.network_power_watts_per_accelerator": (0.0, 1e6, False),
+}
+
+
+def _check_axis(index: int, axis: estimator_pb2.SweepAxis, v: Violations) -> None:
+    path = f"axes[{index}]"
+    if axis.field not in STRUCTURAL_FIELDS and axis.field not in RUN_LEVEL_FIELDS:
+        v.add(f"{path}.field", f"unknown or unsweepable field path {axis.field!r}; sweepable: {', '.join(sorted(STRUCTURAL_FIELDS | RUN_LEVEL_FIELDS))}")
+        return
+    values = np.asarray(axis.values, float)
+    if not 1 <= values.size <= MAX_VALUES_PER_AXIS:
+        v.add(f"{path}.values", f"must hold 1 to {MAX_VALUES_PER_AXIS:,} values")
+        return
+    bad = ~np.isfinite(values)
+    problem = "must be finite"
+    if axis.field in RUN_LEVEL_BOUNDS:
+        low, high, exclusive = RUN_LEVEL_BOUNDS[axis.field]
+        out = (values <= low) if exclusive else (values < low)
+        bad |= out | (values > high)
+        problem = f"must be in {'(' if exclusive else '['}{low:g}, {high:g}]"
+    else:
+        bad |= (values != np.round(values)) | (values < 0)
+        problem = "must be a non-negative whole number"
+        if axis.field == "hardware_id":
+            bad |= values >= len(list_hardware())
+            problem = f"must be an index into ListHardware's order (0..{len(list_hardware()) - 1})"
+        elif axis.field == "precision":
+            bad |= ~np.isin(values, list(common_pb2.Precision.values()))
+            problem = "must be a Precision enum number"
+    if axis.field == "training_tokens":
+        bad |= values != np.round(values)
+    if bad.any():
+        first = int(np.argmax(bad))
+        v.add(f"{path}.values[{first}]", f"{problem}, got {values[first]!r}")
+
+
+def _grid(request: estimator_pb2.SweepTrainingRequest) -> Grid:
+    v = Violations()
+    if len(request.axes) > MAX_AXES:
+        v.add("axes", f"at most {MAX_AXES} axes")
+    fields_seen: set[str] = set()
+    for index, axis in enumerate(request.axes):
+        if axis.field in fields_seen:
+            v.add(f"axes[{index}].field", f"{axis.field!r} appears twice")
+        fields_seen.add(axis.field)
+        _check_axis(index, axis, v)
+    if not 0 <= request.chunk_size <= MAX_CHUNK_POINTS:
+        v.add("chunk_size", f"must be between 0 (server default) and {MAX_CHUNK_POINTS:,}")
+    v.raise_if_any()
+    grid = Grid(tuple(Axis(a.field, np.asarray(a.values, float)) for a in request.axes))
+    if grid.size > MAX_GRID_POINTS:
+        raise InvalidArgument.field("axes", f"the grid has {grid.size:,} points; at most {MAX_GRID_POINTS:,}")
+    combinations = 1
+    for i in grid.structural:
+        combinations *= len(grid.axes[i].values)
+    if combinations > MAX_STRUCTURAL_COMBINATIONS:
+        raise InvalidArgument.field("axes", f"{combinations:,} combinations of structural axes ({', '.join(grid.axes[i].field for i in grid.structural)}) "
+                                            f"each need a planner run; at most {MAX_STRUCTURAL_COMBINATIONS:,}")
+    return grid
+
+
+def _set_field(message: Any, path: str, value: float) -> None:
+    *parents, name = path.split(".")
+    for parent in parents:
+        message = getattr(message, parent)
+    if name == "hardware_id":
+        setattr(message, name, list_hardware()[int(value)].id)
+    else:
+        setattr(message, name, int(value))
+
+
+class _Planner:
+    """Plans one structural combination by building EstimateTraining's scenario for it."""
+
+    def __init__(self, request: estimator_pb2.SweepTrainingRequest, grid: Grid, deps: ApiDependencies) -> None:
+        self._base = request.base
+        self._fields = [grid.axes[i].field for i in grid.structural]
+        self._deps = deps
+
+    def request_for(self, key: tuple[float, ...]) -> estimator_pb2.EstimateTrainingRequest:
+        copy = estimator_pb2.EstimateTrainingRequest()
+        copy.CopyFrom(self._base)
+        copy.ClearField("uncertainty")
+        for path, value in zip(self._fields, key):
+            _set_field(copy, path, value)
+        return copy
+
+    def __call__(self, key: tuple[float, ...]):
+        try:
+            scenario, _, _ = training_api.build_scenario(self.request_for(key), self._deps)
+        except InvalidArgument as error:
+            where = ", ".join(f"{f}={k:g}" for f, k in zip(self._fields, key)) or "the base"
+            raise InvalidArgument([FieldViolation(f"base.{item.field}", f"{item.description} (grid point {where})") for item in error.violations]) from None
+        return scenario
+
+
+def sweep_points(outputs: SweepOutputs) -> list[estimator_pb2.SweepPoint]:
+    """Domain arrays → SweepPoint messages (tolist() once per column: the fast path in Python)."""
+    columns = zip(
+        outputs.index.tolist(), outputs.axis_values.tolist(), outputs.wall_clock_seconds.tolist(), outputs.step_seconds.tolist(),
+        outputs.accelerator_hours.tolist(), outputs.facility_energy_joules.tolist(), outputs.cost_usd.tolist(),
+        outputs.co2e_kilograms.tolist(), outputs.model_flops_utilization.tolist(), outputs.fits_in_memory.tolist(),
+        outputs.total_flops.tolist(),
+    )
+    point = estimator_pb2.SweepPoint
+    return [
+        point(index=i, axis_values=a, wall_clock_seconds=w, step_seconds=s, accelerator_hours=h, facility_energy_joules=e,
+              cost_usd=c, co2e_kilograms=co2, model_flops_utilization=mfu, fits_in_memory=fit, total_flops=flops)
+        for i, a, w, s, h, e, c, co2, mfu, fit, flops in columns
+    ]
+
+
+def prepare(request: estimator_pb2.SweepTrainingRequest, deps: ApiDependencies) -> tuple[SweepEvaluator, int]:
+    """Validated grid and its evaluator (the base is planned now, so a bad base fails at once)."""
+    training_api.build_scenario(request.base, deps)  # validates the base like EstimateTraining
+    grid = _grid(request)
+    evaluator = SweepEvaluator(grid, _Planner(request, grid, deps))
+    return evaluator, request.chunk_size or DEFAULT_CHUNK_POINTS
+
+
+def evaluate_chunk(evaluator: SweepEvaluator, start: int, stop: int) -> estimator_pb2.SweepTrainingResponse:
+    return estimator_pb2.SweepTrainingResponse(points=sweep_points(evaluator.evaluate(start, stop)), total_point_count=evaluator.grid.size)
+
+
+async def sweep_training(request: estimator_pb2.SweepTrainingRequest, deps: ApiDependencies, context: Any = None) -> AsyncIterator[estimator_pb2.SweepTrainingResponse]:
+    """The SweepTraining RPC: an async generator of chunks (the servicer re-yields them)."""
+    evaluator, chunk = prepare(request, deps)
+    total = evaluator.grid.size
+    for start in range(0, total, chunk):
+        if context is not None and context.cancelled():
+            return
+        yield await asyncio.to_thread(evaluate_chunk, evaluator, start, min(start + chunk, total))

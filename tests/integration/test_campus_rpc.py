@@ -1,0 +1,47 @@
+"""EstimateCampus through a real server: the 1.2 GW GB200 site and the named-field errors."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from flopwatt.v1 import common_pb2, estimator_pb2, estimator_pb2_grpc
+
+
+def test_a_gigawatt_gb200_campus(server):
+    request = estimator_pb2.EstimateCampusRequest(
+        facility_power_watts=1.2e9, hardware_id="gb200", buildout=estimator_pb2.Buildout(ramp_months=12),
+        uncertainty=common_pb2.Uncertainty(samples=1000, seed=1))
+    with server.channel() as channel:
+        response = estimator_pb2_grpc.EstimatorServiceStub(channel).EstimateCampus(request, timeout=30)
+    assert 300_000 < response.accelerator_count < 600_000 and response.accelerator_count % 72 == 0
+    assert response.facility_power_watts <= 1.2e9
+    assert {q.name for q in response.power_per_accelerator} >= {"accelerator", "host", "network", "cooling_and_power_delivery"}
+    assert response.total_capital_cost.units > 10**10
+    assert len(response.buildout) == 8 and response.intervals["annual_energy_joules"].p5 > 0
+
+
+def _violations(error: grpc.RpcError) -> list[str]:
+    status = rpc_status.from_call(error)
+    fields = []
+    for detail in status.details:
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            fields += [v.field for v in bad.field_violations]
+    return fields
+
+
+@pytest.mark.parametrize(("request_fields", "field"), [
+    ({"facility_power_watts": -1.0}, "facility_power_watts"),
+    ({"facility_power_watts": 1e9, "facility": common_pb2.Facility(pue=0.8)}, "facility.pue"),
+])
+def test_bad_campus_input_is_invalid_argument_naming_the_field(server, request_fields, field):
+    with server.channel() as channel:
+        stub = estimator_pb2_grpc.EstimatorServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as raised:
+            stub.EstimateCampus(estimator_pb2.EstimateCampusRequest(hardware_id="gb200", **request_fields), timeout=10)
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field in _violations(raised.value)

@@ -1,0 +1,107 @@
+"""Campus sizing: rack rounding, fabric tiers, power parts, budget mode, build-out, bad input."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from google.protobuf.duration_pb2 import Duration
+from google.type.money_pb2 import Money
+
+from flopwatt.service.api.campus import estimate_campus
+from flopwatt.service.api.deps import ApiDependencies
+from flopwatt.service.errors import InvalidArgument
+from flopwatt.service.model import campus
+from flopwatt.service.model.buildout import RampInputs, quarterly_periods
+from flopwatt.v1 import common_pb2, estimator_pb2
+
+DEPS = ApiDependencies()
+SEVEN_YEARS = Duration(seconds=int(7 * 365.25 * 86400))
+
+
+def _campus(**fields) -> estimator_pb2.EstimateCampusResponse:
+    return estimate_campus(estimator_pb2.EstimateCampusRequest(hardware_id="gb200", **fields), DEPS)
+
+
+def _parts(response) -> dict[str, float]:
+    return {q.name: q.value for q in response.power_per_accelerator}
+
+
+def test_power_budget_fills_whole_racks_without_exceeding_it():
+    response = _campus(facility_power_watts=1.2e9)
+    assert response.accelerator_count % 72 == 0 and response.accelerators_per_rack == 72
+    assert response.rack_count * 72 == response.accelerator_count
+    all_in = _parts(response)["all_in"]
+    assert response.facility_power_watts <= 1.2e9 < response.facility_power_watts + 72 * all_in
+    parts = _parts(response)
+    assert parts["accelerator"] + parts["host"] + parts["network"] + parts["cooling_and_power_delivery"] == pytest.approx(all_in)
+    assert response.facility_power_watts == pytest.approx(response.it_power_watts * 1.2)
+
+
+def test_fat_tree_tiers_and_network_power_grow_with_the_fleet():
+    assert campus.fabric_tiers(np.array([64, 65, 2048, 2049, 65536, 65537])).tolist() == [1, 2, 2, 3, 3, 4]
+    small = _parts(_campus(accelerator_count=1000))["network"]
+    large = _parts(_campus(accelerator_count=1_000_000))["network"]
+    assert large > small > 0
+
+
+def test_requested_count_rounds_up_to_whole_racks():
+    response = _campus(accelerator_count=100)
+    assert response.accelerator_count == 144
+
+
+def test_rented_budget_buys_hours_within_the_budget():
+    facility = common_pb2.Facility(accelerator_hour_price_usd=3.0)
+    response = _campus(budget=Money(currency_code="USD", units=38_000_000_000), term=SEVEN_YEARS, facility=facility)
+    hours = response.accelerator_count * SEVEN_YEARS.seconds / 3600.0
+    assert hours * 3.0 <= 38e9 < (hours + 72 * SEVEN_YEARS.seconds / 3600.0) * 3.0
+
+
+def test_annual_energy_is_average_draw_not_nameplate():
+    response = _campus(facility_power_watts=1.0e9)
+    nameplate_joules = response.facility_power_watts * campus.SECONDS_PER_YEAR
+    assert 0.5 * nameplate_joules < response.annual_energy_joules < nameplate_joules
+    households = {q.name: q.value for q in response.comparisons}["households"]
+    assert households == pytest.approx(response.annual_energy_joules / 3.6e6 / 10715.0)
+
+
+def test_buildout_sums_to_the_steady_state_after_the_ramp():
+    periods = quarterly_periods(RampInputs(7200.0, 72, 12, 24, 0.9, 3.6e6, 2.0))
+    assert [p.end_month for p in periods] == [3, 6, 9, 12, 15, 18, 21, 24]
+    assert [p.accelerator_count for p in periods[:4]] == [1800, 3600, 5400, 7200]
+    last_year = sum(p.accelerator_hours for p in periods[4:])
+    assert last_year == pytest.approx(7200 * campus.SECONDS_PER_YEAR / 3600.0 * 0.9)
+    assert periods[-1].cumulative_spend_usd == pytest.approx(sum(p.spend_usd for p in periods))
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"facility_power_watts": -5.0}, "facility_power_watts"),
+        ({"facility_power_watts": math.nan}, "facility_power_watts"),
+        ({"facility_power_watts": 1e9, "facility": common_pb2.Facility(pue=0.9)}, "facility.pue"),
+        ({"budget": Money(currency_code="USD", units=10**9), "term": Duration(seconds=0)}, "term"),
+        ({"budget": Money(currency_code="USD", units=-1)}, "budget"),
+        ({"accelerator_count": -3}, "accelerator_count"),
+        ({}, "capacity"),
+        ({"facility_power_watts": 1e9, "utilization": 1.5}, "utilization"),
+        ({"facility_power_watts": 1e9, "buildout": estimator_pb2.Buildout(ramp_months=0)}, "buildout.ramp_months"),
+        ({"facility_power_watts": 1e9, "capital_costs": estimator_pb2.CapitalCosts(it_depreciation_years=0)}, "capital_costs.it_depreciation_years"),
+        ({"facility_power_watts": 1e3}, "facility_power_watts"),
+    ],
+)
+def test_bad_input_names_the_field(fields, field):
+    with pytest.raises(InvalidArgument) as raised:
+        _campus(**fields)
+    assert field in [v.field for v in raised.value.violations]
+
+
+def test_training_workload_reports_single_job_feasibility_plainly():
+    training = estimator_pb2.CampusTrainingWorkload(
+        model=common_pb2.ModelSpec(preset_id="llama-3.1-70b"), training_tokens=15 * 10**12, sequence_length=8192)
+    response = _campus(facility_power_watts=1.2e9, training=training)
+    assert response.single_job_feasibility.startswith("no: one job can use")
+    assert response.training_runs_per_year > 0 and response.training_estimate.accelerator_hours > 0
+    small = _campus(accelerator_count=1152, training=training)
+    assert small.single_job_feasibility.startswith("yes")
