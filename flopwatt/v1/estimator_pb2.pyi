@@ -12,7 +12,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class EstimateTrainingRequest(_message.Message):
-    __slots__ = ("model", "training_tokens", "sequence_length", "hardware_id", "profile_id", "accelerator_count", "precision", "parallelism", "facility", "uncertainty", "goodput")
+    __slots__ = ("model", "training_tokens", "sequence_length", "hardware_id", "profile_id", "accelerator_count", "precision", "parallelism", "facility", "uncertainty", "goodput", "framework")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     TRAINING_TOKENS_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_LENGTH_FIELD_NUMBER: _ClassVar[int]
@@ -24,6 +24,7 @@ class EstimateTrainingRequest(_message.Message):
     FACILITY_FIELD_NUMBER: _ClassVar[int]
     UNCERTAINTY_FIELD_NUMBER: _ClassVar[int]
     GOODPUT_FIELD_NUMBER: _ClassVar[int]
+    FRAMEWORK_FIELD_NUMBER: _ClassVar[int]
     model: _common_pb2.ModelSpec
     training_tokens: int
     sequence_length: int
@@ -35,7 +36,8 @@ class EstimateTrainingRequest(_message.Message):
     facility: _common_pb2.Facility
     uncertainty: _common_pb2.Uncertainty
     goodput: float
-    def __init__(self, model: _Optional[_Union[_common_pb2.ModelSpec, _Mapping]] = ..., training_tokens: _Optional[int] = ..., sequence_length: _Optional[int] = ..., hardware_id: _Optional[str] = ..., profile_id: _Optional[str] = ..., accelerator_count: _Optional[int] = ..., precision: _Optional[_Union[_common_pb2.Precision, str]] = ..., parallelism: _Optional[_Union[_common_pb2.Parallelism, _Mapping]] = ..., facility: _Optional[_Union[_common_pb2.Facility, _Mapping]] = ..., uncertainty: _Optional[_Union[_common_pb2.Uncertainty, _Mapping]] = ..., goodput: _Optional[float] = ...) -> None: ...
+    framework: str
+    def __init__(self, model: _Optional[_Union[_common_pb2.ModelSpec, _Mapping]] = ..., training_tokens: _Optional[int] = ..., sequence_length: _Optional[int] = ..., hardware_id: _Optional[str] = ..., profile_id: _Optional[str] = ..., accelerator_count: _Optional[int] = ..., precision: _Optional[_Union[_common_pb2.Precision, str]] = ..., parallelism: _Optional[_Union[_common_pb2.Parallelism, _Mapping]] = ..., facility: _Optional[_Union[_common_pb2.Facility, _Mapping]] = ..., uncertainty: _Optional[_Union[_common_pb2.Uncertainty, _Mapping]] = ..., goodput: _Optional[float] = ..., framework: _Optional[str] = ...) -> None: ...
 
 class EstimateTrainingResponse(_message.Message):
     __slots__ = ("total_flops", "model_flops_utilization", "step_duration", "wall_clock_duration", "accelerator_hours", "accelerator_energy_joules", "facility_energy_joules", "cost", "co2e_kilograms", "memory_per_accelerator_bytes", "fits_in_memory", "parallelism", "breakdown", "assumptions", "calibration", "intervals", "hardware_flops_utilization", "step_count", "goodput", "accelerator_memory_bytes", "water_liters", "tokens_per_second")

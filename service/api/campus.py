@@ -16,7 +16,7 @@ from flopwatt.service.api import convert
 from flopwatt.service.api import inference as inference_api
 from flopwatt.service.api import training as training_api
 from flopwatt.service.api.deps import ApiDependencies
-from flopwatt.service.api.validation import MAX_PRICE_USD, Violations, check_facility, check_model_spec
+from flopwatt.service.api.validation import MAX_PRICE_USD, Violations, check_facility, check_model_spec, check_uncertainty
 from flopwatt.service.catalog import get_hardware
 from flopwatt.service.errors import FieldViolation, InvalidArgument
 from flopwatt.service.model import campus as campus_model
@@ -83,8 +83,7 @@ def _validate(request: estimator_pb2.EstimateCampusRequest) -> float:
     if request.HasField("buildout"):
         v.integer("buildout.ramp_months", request.buildout.ramp_months, maximum=MAX_MONTHS, required=True)
         v.integer("buildout.horizon_months", request.buildout.horizon_months, maximum=MAX_MONTHS)
-    if not 0 <= request.uncertainty.samples <= uncertainty.MAX_SAMPLES:
-        v.add("uncertainty.samples", f"must be between 0 and {uncertainty.MAX_SAMPLES:,}")
+    check_uncertainty(request.uncertainty, "uncertainty", v)
     if request.HasField("training"):
         check_model_spec(request.training.model, "training.model", v)
         v.integer("training.training_tokens", request.training.training_tokens, maximum=10**17, required=True)

@@ -18,16 +18,17 @@ from flopwatt.service.api.validation import (
     check_model_spec,
     check_uncertainty,
 )
-from flopwatt.service.errors import InvalidArgument, Unimplemented
+from flopwatt.service.errors import InvalidArgument
 from flopwatt.service.model import constants as C
-from flopwatt.service.model import fitted
+from flopwatt.service.model import fitted, uncertainty
 from flopwatt.service.model.assumptions import Assumption
 from flopwatt.service.model.planner import PlanChoice, choose_plan, complete_plan
-from flopwatt.service.model.step_time import StepOptions
+from flopwatt.service.model.step_time import FRAMEWORK_GENERIC, FRAMEWORK_STEP_OPTIONS, framework_step_options
 from flopwatt.service.model.training import TrainingEstimate, TrainingScenario, estimate_training_run
-from flopwatt.v1 import estimator_pb2
+from flopwatt.v1 import common_pb2, estimator_pb2
 
 MAX_PARALLEL_DEGREE = 1_000_000
+_REQUEST_FIELDS = frozenset(estimator_pb2.EstimateTrainingRequest.DESCRIPTOR.fields_by_name)
 
 
 def _validate(request: estimator_pb2.EstimateTrainingRequest) -> None:
@@ -58,6 +59,20 @@ def _validate(request: estimator_pb2.EstimateTrainingRequest) -> None:
     v.raise_if_any()
 
 
+def request_framework(request: estimator_pb2.EstimateTrainingRequest) -> str:
+    """The request's software stack ("" = generic).
+
+    Read from `framework` once the proto carries it (proposed: `string framework = 12;` in
+    EstimateTrainingRequest); until then every request is generic. Unknown names are refused
+    with the field named."""
+    if "framework" not in _REQUEST_FIELDS:
+        return ""
+    framework = request.framework.strip().lower()
+    if framework and framework not in FRAMEWORK_STEP_OPTIONS:
+        raise InvalidArgument.field("framework", f"unknown framework {request.framework!r}; one of {', '.join(sorted(FRAMEWORK_STEP_OPTIONS))}")
+    return framework
+
+
 def build_scenario(request: estimator_pb2.EstimateTrainingRequest, deps: ApiDependencies) -> tuple[TrainingScenario, list[Assumption], int]:
     """Validated request → scenario with a chosen plan, its assumptions, candidates evaluated."""
     _validate(request)
@@ -65,7 +80,8 @@ def build_scenario(request: estimator_pb2.EstimateTrainingRequest, deps: ApiDepe
     arch, active_override, assumptions = convert.model_from_spec(request.model, "model")
     hw, hw_assumptions = convert.hardware_model(request.hardware_id, request.profile_id, precision, deps)
     facility, facility_assumptions = convert.facility_inputs(request.facility, request.hardware_id)
-    options = StepOptions(flash_attention=True, data_parallel_overlap_fraction=C.DEFAULT_DATA_PARALLEL_OVERLAP_FRACTION)
+    framework = request_framework(request)
+    options = framework_step_options(framework)
     constraints = convert.plan_constraints(request.parallelism)
     if constraints.tensor_parallel_size and arch.attention_head_count % constraints.tensor_parallel_size:
         raise InvalidArgument.field("parallelism.tensor_parallel_size", f"must divide the {arch.attention_head_count} attention heads")
@@ -80,10 +96,13 @@ def build_scenario(request: estimator_pb2.EstimateTrainingRequest, deps: ApiDepe
                    f"planner: fastest of {choice.candidates_evaluated} candidate plans that fits memory; fixed fields honoured"),
         Assumption("flop_convention", "6·N per token + 12·L·s·d_attn (non-causal)", "default",
                    "Kaplan 2020; PaLM appendix B; recomputation counts in HFU only (Korthikanti 2022)"),
-        Assumption("attention_kernel", "fused causal flash attention", "default", "FlashAttention-2 (Dao 2023): 60 % of peak in datasheet mode"),
-        Assumption("data_parallel_overlap", f"{C.DEFAULT_DATA_PARALLEL_OVERLAP_FRACTION:.0%}", "default",
-                   "share of the gradient reduction hidden behind backward (Megatron-LM --overlap-grad-reduce, 2024 practice)"),
-        Assumption("fitted_constants", f"GEMM max {fitted.GEMM_MAX_FRACTION_OF_PEAK:.3f} of peak, half-efficiency dim {fitted.GEMM_HALF_EFFICIENCY_DIMENSION:.0f}, "
+        Assumption("framework", framework or FRAMEWORK_GENERIC, "request" if framework else "default",
+                   "software stack: sets the attention kernel and the DP overlap (step_time.FRAMEWORK_STEP_OPTIONS)"),
+        Assumption("attention_kernel", "fused causal flash attention" if options.flash_attention else "fused softmax, unfused attention GEMMs",
+                   "derived", "FlashAttention-2 (Dao 2023): 60 % of peak in datasheet mode; else Megatron's batched QKᵀ/AV GEMMs"),
+        Assumption("data_parallel_overlap", f"{options.data_parallel_overlap_fraction:.0%}", "derived",
+                   "share of the gradient reduction hidden behind backward (framework behaviour)"),
+        Assumption("fitted_constants", f"GEMM half-efficiency dim {fitted.GEMM_HALF_EFFICIENCY_DIMENSION:.0f}, "
                    f"host {fitted.HOST_SECONDS_PER_KERNEL * 1e6:.0f} µs/kernel", "fitted", fitted.FIT_PROVENANCE),
     ]
     if not request.parallelism.global_batch_size:
@@ -109,6 +128,10 @@ def build_scenario(request: estimator_pb2.EstimateTrainingRequest, deps: ApiDepe
 
 
 def _f(value) -> float:
+    """The first element of a scalar or array output as a float (scalars take the fast path:
+    the fixed-plan estimate converts ~50 of them and must stay under 1 ms)."""
+    if isinstance(value, (float, int, np.floating, np.integer)):
+        return float(value)
     return float(np.asarray(value).reshape(-1)[0])
 
 
@@ -152,12 +175,15 @@ def to_response(estimate: TrainingEstimate, assumptions: list[Assumption]) -> es
 
 def estimate_training(request: estimator_pb2.EstimateTrainingRequest, deps: ApiDependencies) -> estimator_pb2.EstimateTrainingResponse:
     """The EstimateTraining RPC as a plain function (the servicer calls it)."""
-    if request.uncertainty.samples > 0:
-        _validate(request)
-        raise Unimplemented("uncertainty.samples > 0: Monte Carlo intervals are not available yet; send samples = 0")
     scenario, assumptions, _ = build_scenario(request, deps)
     estimate = estimate_training_run(scenario)
     if not bool(_f(estimate.fits_in_memory)):
         assumptions.append(Assumption("fits_in_memory", "false", "derived",
                                       f"needs {_f(estimate.memory.total) / 2**30:.1f} GiB per accelerator of {scenario.hardware.memory_bytes / 2**30:.1f} GiB: add accelerators or fix a smaller plan"))
-    return to_response(estimate, assumptions)
+    response = to_response(estimate, assumptions)
+    if request.uncertainty.samples > 0:
+        intervals, distributions = uncertainty.training_intervals(scenario, request.uncertainty.samples, request.uncertainty.seed)
+        for name, interval in intervals.items():
+            response.intervals[name].CopyFrom(common_pb2.Interval(p5=interval.p5, p50=interval.p50, p95=interval.p95))
+        response.assumptions.extend(convert.assumptions_to_proto(distributions))
+    return response

@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, field
 
 from flopwatt.service.errors import FieldViolation, InvalidArgument
+from flopwatt.service.model.uncertainty import MAX_SAMPLES as MAX_UNCERTAINTY_SAMPLES
 
 # Bounds on request numbers: generous beyond any published model or cluster, tight enough that
 # arithmetic stays finite and the planner's search stays small.
@@ -91,5 +92,5 @@ def check_facility(facility, path: str, violations: Violations) -> None:
 
 
 def check_uncertainty(uncertainty, path: str, violations: Violations) -> None:
-    if uncertainty.samples < 0:
-        violations.add(f"{path}.samples", "must not be negative")
+    if not 0 <= uncertainty.samples <= MAX_UNCERTAINTY_SAMPLES:
+        violations.add(f"{path}.samples", f"must be between 0 (off) and {MAX_UNCERTAINTY_SAMPLES:,}")

@@ -17,12 +17,13 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from flopwatt.service.model import fitted
-    from flopwatt.service.model.validation import run_all
+    from flopwatt.service.model.validation import CLUSTERS, run_all
 
     results = run_all()
     if args.json:
         print(json.dumps({
             "fit": fitted.FIT_PROVENANCE,
+            "clusters": {name: {"description": c.description, "source": c.source} for name, c in CLUSTERS.items()},
             "datasets": [{
                 "name": r.name, "rows": len(r.labels),
                 "mean_absolute_percentage_error": r.mean_absolute_percentage_error,
@@ -44,5 +45,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"{r.name:<28} {len(r.labels):>5} {r.mean_absolute_percentage_error:>6.2f}% {r.max_absolute_percentage_error:>6.1f}% "
               f"{np.median(r.relative_errors) * 100:>+13.1f}%")
     print(f"\nfitted constants: {fitted.FIT_PROVENANCE}")
-    print("hardware: A100 SXM4 80 GB, 312 TFLOP/s fp16, 2,039 GB/s HBM, NVLink3 300 GB/s/direction, 25 GB/s/GPU InfiniBand")
+    for name, cluster in CLUSTERS.items():
+        print(f"{name}: {cluster.description} ({cluster.source})")
     return 0

@@ -129,9 +129,10 @@ class FlopsPerToken:
     attention_forward: ArrayLike  # the attention-score part of `forward`
 
 
-def flops_per_token(arch: ModelArchitecture, sequence_length: ArrayLike) -> FlopsPerToken:
-    """Model FLOPs per token of a forward pass and of a training step."""
-    counts = parameter_counts(arch)
+def flops_per_token(arch: ModelArchitecture, sequence_length: ArrayLike, counts: ParameterCounts | None = None) -> FlopsPerToken:
+    """Model FLOPs per token of a forward pass and of a training step (`counts`: the architecture's
+    parameter_counts when the caller has them already — one estimate computes them once)."""
+    counts = parameter_counts(arch) if counts is None else counts
     attention = attention_flops_per_token_forward(arch, sequence_length)
     forward = 2.0 * counts.active_matmul + attention
     return FlopsPerToken(

@@ -163,6 +163,26 @@ SECONDS_PER_HOUR = 3600.0
 JOULES_PER_KWH = 3.6e6
 
 # --- datasheet-mode efficiencies that are published, not fitted ----------------------------------
+# Best sustained dense GEMM rate as a fraction of the datasheet peak, measured by mamf-finder
+# (maximum achievable matmul FLOP/s over a shape sweep, random normal data; stas00/ml-engineering,
+# compute/accelerator/README.md, MAMF table, 2024-2025): A100 SXM bf16 271.2 of 312 TFLOP/s;
+# H100 SXM bf16 794.5 of 989 (H200 the same), fp8 1402.6 of 1979; H200 fp8 1453.4 of 1979;
+# B200 bf16 1745 of 2250, fp8 3432.5 of 4500; GB200 bf16 1822 of 2500, fp8 3615.6 of 5000;
+# MI300X bf16 668.4 of 1300 (TunableOp). Keyed by catalog id, then precision; fp16 runs on the
+# same tensor-core path as bf16. A large GEMM never exceeds this; smaller shapes fall below it.
+GEMM_MAX_FRACTION_OF_PEAK_BY_HARDWARE = {
+    "a100-80gb": {"bf16": 271.2 / 312.0},
+    "a100-40gb": {"bf16": 271.2 / 312.0},
+    "h100-sxm": {"bf16": 794.5 / 989.0, "fp8": 1402.6 / 1979.0},
+    "h800": {"bf16": 794.5 / 989.0, "fp8": 1402.6 / 1979.0},
+    "h200": {"bf16": 794.5 / 989.0, "fp8": 1453.4 / 1979.0},
+    "b200": {"bf16": 1745.0 / 2250.0, "fp8": 3432.5 / 4500.0},
+    "gb200": {"bf16": 1822.0 / 2500.0, "fp8": 3615.6 / 5000.0},
+    "mi300x": {"bf16": 668.4 / 1300.0},
+}
+# Accelerators (or precisions) without a published mamf-finder figure use the A100 SXM bf16
+# fraction, the GPU on which the shape model of `fitted.py` was fitted and validated.
+DEFAULT_GEMM_MAX_FRACTION_OF_PEAK = 271.2 / 312.0
 # Sustained fraction of datasheet HBM bandwidth reached by STREAM-like copies: BabelStream on
 # A100 SXM4 80 GB ~1.75 of 2.04 TB/s and on H100 SXM ~2.9-3.0 of 3.35 TB/s (BabelStream results,
 # Deakin et al.; stas00/ml-engineering, 2024) → 0.86.

@@ -3,7 +3,8 @@
 `HardwareModel` answers the questions the step-time model asks — how long does this GEMM take,
 this attention kernel, these bytes of elementwise traffic, this collective — for scalar or array
 inputs. In datasheet mode the GEMM efficiency is a smooth size-dependent fraction of the peak
-(fitted on vTrain single-node rows, see `fitted.py`); with a profile, the measured efficiency
+(its ceiling published per accelerator, its shape fitted on vTrain single-node rows, see
+`constants.py` and `fitted.py`); with a profile, the measured efficiency
 map is interpolated instead (inverse-distance weighting in log-shape space).
 """
 
@@ -18,6 +19,8 @@ from flopwatt.service.catalog.entries import HardwareSpec
 from flopwatt.service.model import fitted
 from flopwatt.service.model.constants import (
     BYTES_PER_ELEMENT_BY_PRECISION,
+    DEFAULT_GEMM_MAX_FRACTION_OF_PEAK,
+    GEMM_MAX_FRACTION_OF_PEAK_BY_HARDWARE,
     DEFAULT_GRAPH_LAUNCH_OVERHEAD_SECONDS,
     DEFAULT_LAUNCH_OVERHEAD_SECONDS,
     FLASH_ATTENTION_FRACTION_OF_PEAK,
@@ -68,7 +71,7 @@ class HardwareModel:
     name: str
     precision: str
     peak_flops_per_second: float  # datasheet dense peak at `precision` (MFU denominator)
-    sustained_gemm_flops_per_second: float  # best large-GEMM rate: fitted fraction or measured
+    sustained_gemm_flops_per_second: float  # best large-GEMM rate: published mamf fraction or measured
     memory_bytes: float
     memory_bandwidth_bytes_per_second: float  # sustained (measured, or datasheet × fitted fraction)
     intra_node_bus_bandwidth_bytes_per_second: float  # achievable collective busbw in the node
@@ -190,10 +193,21 @@ class HardwareModel:
         return idle + (loaded - idle) * busy
 
 
+def gemm_max_fraction_of_peak(hardware_id: str, precision: str) -> float:
+    """Published best sustained GEMM rate over the datasheet peak (mamf-finder), else the default.
+
+    fp16 shares bf16's tensor-core path; an accelerator or precision with no published figure
+    gets `DEFAULT_GEMM_MAX_FRACTION_OF_PEAK` (see constants.py for the sources)."""
+    by_precision = GEMM_MAX_FRACTION_OF_PEAK_BY_HARDWARE.get(hardware_id, {})
+    key = "bf16" if precision == "fp16" else precision
+    return by_precision.get(key, DEFAULT_GEMM_MAX_FRACTION_OF_PEAK)
+
+
 def datasheet_hardware_model(spec: HardwareSpec, precision: str) -> HardwareModel:
     """Hardware model from datasheet numbers and the documented default efficiencies."""
     peak = spec.peak_for(precision)
-    sustained = peak * fitted.GEMM_MAX_FRACTION_OF_PEAK
+    gemm_fraction = gemm_max_fraction_of_peak(spec.id, precision)
+    sustained = peak * gemm_fraction
     bandwidth = spec.memory_bandwidth_bytes_per_second * MEMORY_BANDWIDTH_FRACTION_OF_DATASHEET
     intra = spec.intra_node_bandwidth_bytes_per_second * INTRA_NODE_COLLECTIVE_EFFICIENCY
     scale_out = spec.scale_out_bandwidth_bytes_per_second * SCALE_OUT_COLLECTIVE_EFFICIENCY
@@ -201,9 +215,9 @@ def datasheet_hardware_model(spec: HardwareSpec, precision: str) -> HardwareMode
     values = (
         CalibrationValue("peak_flops_per_second", peak, "flops_per_second", f"datasheet dense {precision} peak"),
         CalibrationValue("sustained_gemm_flops_per_second", sustained, "flops_per_second",
-                         f"peak × fitted GEMM_MAX_FRACTION_OF_PEAK {fitted.GEMM_MAX_FRACTION_OF_PEAK:.3f} ({fitted.FIT_PROVENANCE})"),
+                         f"peak × {gemm_fraction:.3f}, the published mamf-finder ceiling (constants.GEMM_MAX_FRACTION_OF_PEAK_BY_HARDWARE)"),
         CalibrationValue("gemm_half_efficiency_dimension", fitted.GEMM_HALF_EFFICIENCY_DIMENSION, "elements",
-                         "GEMM efficiency per dimension x: x/(x + this) (fitted)"),
+                         f"GEMM efficiency per dimension x: x/(x + this) ({fitted.FIT_PROVENANCE})"),
         CalibrationValue("memory_bandwidth_bytes_per_second", bandwidth, "bytes_per_second",
                          f"datasheet × {MEMORY_BANDWIDTH_FRACTION_OF_DATASHEET} (STREAM-like sustained fraction)"),
         CalibrationValue("intra_node_bus_bandwidth_bytes_per_second", intra, "bytes_per_second",

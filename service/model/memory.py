@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from flopwatt.service.model.accounting import head_dim, parameter_counts
+from flopwatt.service.model.accounting import ParameterCounts, head_dim, parameter_counts
 from flopwatt.service.model.architecture import ModelArchitecture
 from flopwatt.service.model.constants import (
     ACTIVATION_ATTENTION_SCORE_BYTES_PER_HEAD_TOKEN,
@@ -43,11 +43,12 @@ class TrainingMemory:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
-def local_parameter_count(arch: ModelArchitecture, plan: ParallelPlan) -> ArrayLike:
+def local_parameter_count(arch: ModelArchitecture, plan: ParallelPlan, counts: ParameterCounts | None = None) -> ArrayLike:
     """Parameters held by one accelerator before ZeRO sharding: its 1/p of the layers split t
     ways (routed experts also split over EP), plus the embedding and LM head (÷t): both on a single
-    stage, the larger one on the first/last stage of a pipeline."""
-    counts = parameter_counts(arch)
+    stage, the larger one on the first/last stage of a pipeline. `counts`: parameter_counts(arch)
+    when the caller has them already."""
+    counts = parameter_counts(arch) if counts is None else counts
     tp = np.asarray(plan.tensor_parallel_size, float)
     pp = np.asarray(plan.pipeline_parallel_size, float)
     ep = np.asarray(plan.expert_parallel_size, float)
@@ -87,14 +88,16 @@ def activation_bytes_per_layer(arch: ModelArchitecture, sequence_length: ArrayLi
     return tokens * np.where(recompute == RECOMPUTE_FULL, full, stored)
 
 
-def training_memory(arch: ModelArchitecture, sequence_length: ArrayLike, plan: ParallelPlan, flash_attention: ArrayLike = True) -> TrainingMemory:
+def training_memory(arch: ModelArchitecture, sequence_length: ArrayLike, plan: ParallelPlan, flash_attention: ArrayLike = True,
+                    counts: ParameterCounts | None = None) -> TrainingMemory:
     """Peak bytes on the first pipeline stage (it holds the most micro-batches in flight).
 
     ZeRO (Rajbhandari et al. 2020): stage 1 shards optimizer states over DP, 2 also gradients,
     3 also weights (plus one layer gathered at a time). 1F1B keeps min(m, p) micro-batches of
     activations on the first stage, × (1 + (p−1)/(p·v)) when interleaved (Korthikanti §4.2.3).
     """
-    local = local_parameter_count(arch, plan)
+    counts = parameter_counts(arch) if counts is None else counts
+    local = local_parameter_count(arch, plan, counts)
     dp = np.asarray(plan.data_parallel_size, float)
     zero = np.asarray(plan.zero_stage, float)
     pp = np.asarray(plan.pipeline_parallel_size, float)
@@ -103,7 +106,7 @@ def training_memory(arch: ModelArchitecture, sequence_length: ArrayLike, plan: P
     gradients = local * GRADIENT_BYTES_PER_PARAMETER / np.where(zero >= 2, dp, 1.0)
     optimizer = local * OPTIMIZER_STATE_BYTES_PER_PARAMETER / np.where(zero >= 1, dp, 1.0)
     # ZeRO-3 gathers one layer's full weights at a time.
-    layer_params = (local - _embedding_parameters(parameter_counts(arch), pp) / np.asarray(plan.tensor_parallel_size, float)) / (np.asarray(arch.layer_count, float) / pp)
+    layer_params = (local - _embedding_parameters(counts, pp) / np.asarray(plan.tensor_parallel_size, float)) / (np.asarray(arch.layer_count, float) / pp)
     weights = weights + np.where(zero >= 3, layer_params * WEIGHT_BYTES_PER_PARAMETER_TRAINING, 0.0)
     in_flight = np.minimum(plan.micro_batch_count, pp) * np.where(pp > 1, 1.0 + (pp - 1.0) / (pp * v), 1.0)
     layers_per_stage = np.asarray(arch.layer_count, float) / pp

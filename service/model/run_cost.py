@@ -85,7 +85,8 @@ def run_cost(accelerator_count: ArrayLike, wall_clock_seconds: ArrayLike, accele
     hour_price = np.asarray(facility.accelerator_hour_price_usd, float)
     rented = np.isfinite(hour_price) & (hour_price > 0)
     rental = np.where(rented, hours * np.where(rented, hour_price, 0.0), 0.0)
-    capex_rate = np.nan_to_num(np.asarray(facility.capex_usd_per_accelerator, float)) / (IT_DEPRECIATION_YEARS * HOURS_PER_YEAR)
+    capex = np.asarray(facility.capex_usd_per_accelerator, float)
+    capex_rate = np.where(np.isfinite(capex), capex, 0.0) / (IT_DEPRECIATION_YEARS * HOURS_PER_YEAR)
     capex = np.where(rented, 0.0, hours * capex_rate)
     energy_cost = np.where(rented, 0.0, kwh * facility.electricity_price_usd_per_kwh)
     return RunCost(

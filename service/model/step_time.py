@@ -18,13 +18,13 @@ from typing import Any
 import numpy as np
 
 from flopwatt.service.model import fitted
-from flopwatt.service.model.accounting import head_dim, mlp_matrix_count, parameter_counts
+from flopwatt.service.model.accounting import ParameterCounts, head_dim, mlp_matrix_count, parameter_counts
 from flopwatt.service.model.architecture import ModelArchitecture
 from flopwatt.service.model.constants import (
     BACKWARD_ELEMENTWISE_FACTOR,
     BACKWARD_FLOPS_PER_FORWARD_FLOP,
     BACKWARD_KERNELS_PER_FORWARD_KERNEL,
-    BYTES_PER_ELEMENT_BY_PRECISION,
+    DEFAULT_DATA_PARALLEL_OVERLAP_FRACTION,
     ELEMENTWISE_ELEMENTS_PER_FFN_GELU,
     ELEMENTWISE_ELEMENTS_PER_FFN_SWIGLU,
     ELEMENTWISE_ELEMENTS_PER_HIDDEN,
@@ -49,7 +49,32 @@ class StepOptions:
     """Framework behaviour that changes step time (numbers may be arrays)."""
 
     flash_attention: ArrayLike = True  # fused attention; False: unfused softmax (Megatron 2022)
-    data_parallel_overlap_fraction: ArrayLike = 0.8  # of the gradient reduction hidden in backward
+    data_parallel_overlap_fraction: ArrayLike = DEFAULT_DATA_PARALLEL_OVERLAP_FRACTION  # of the gradient reduction hidden in backward
+
+
+# Software stacks with documented behaviour (the `framework` input of a training estimate). Each
+# maps to the StepOptions it implies; none carries a fitted efficiency factor: after recomputation
+# and the cluster network are modelled, Megatron-LM on Selene and Megatron-DeepSpeed in vTrain are
+# explained by the same hardware constants (docs/estimation.md).
+#  - generic: a current stack — fused flash attention (FlashAttention-2, Dao 2023) and the DP
+#    gradient reduction bucketed behind the backward pass (PyTorch DDP / FSDP, 2024 practice).
+#  - megatron-lm: Megatron-Core with Transformer Engine attention and --overlap-grad-reduce (2024).
+#  - megatron-lm-2022: Megatron-LM as run on Selene (Korthikanti et al. 2022): fused
+#    scale-mask-softmax, no flash attention, gradients reduced after the backward pass.
+#  - megatron-deepspeed: as run by vTrain (Bang et al. 2024; configs `use_gradient_bucket: false`):
+#    fused softmax, no flash attention, DP all-reduce after the backward pass.
+FRAMEWORK_GENERIC = "generic"
+FRAMEWORK_STEP_OPTIONS: dict[str, StepOptions] = {
+    FRAMEWORK_GENERIC: StepOptions(flash_attention=True, data_parallel_overlap_fraction=DEFAULT_DATA_PARALLEL_OVERLAP_FRACTION),
+    "megatron-lm": StepOptions(flash_attention=True, data_parallel_overlap_fraction=DEFAULT_DATA_PARALLEL_OVERLAP_FRACTION),
+    "megatron-lm-2022": StepOptions(flash_attention=False, data_parallel_overlap_fraction=0.0),
+    "megatron-deepspeed": StepOptions(flash_attention=False, data_parallel_overlap_fraction=0.0),
+}
+
+
+def framework_step_options(framework: str) -> StepOptions:
+    """StepOptions of a named software stack ("" means generic); KeyError names the unknown one."""
+    return FRAMEWORK_STEP_OPTIONS[framework or FRAMEWORK_GENERIC]
 
 
 @dataclass(frozen=True)
@@ -174,15 +199,17 @@ def training_step_time(
     plan: ParallelPlan,
     hw: HardwareModel,
     options: StepOptions = StepOptions(),
+    counts: ParameterCounts | None = None,
 ) -> StepTime:
-    """Time of one optimizer step (slowest pipeline stage) for a fixed plan."""
+    """Time of one optimizer step (slowest pipeline stage) for a fixed plan (`counts`:
+    parameter_counts(arch) when the caller has them already)."""
     seq = np.asarray(sequence_length, float)
     tp = np.asarray(plan.tensor_parallel_size, float)
     pp = np.asarray(plan.pipeline_parallel_size, float)
     dp = np.asarray(plan.data_parallel_size, float)
     v = np.maximum(np.asarray(plan.pipeline_interleaving, float), 1.0)
     m = plan.micro_batch_count
-    counts = parameter_counts(arch)
+    counts = parameter_counts(arch) if counts is None else counts
     act_bytes = max(hw.bytes_per_element, MIN_ACTIVATION_BYTES_PER_ELEMENT)
 
     dense = _stage_microbatch_seconds(arch, seq, plan, hw, options, moe=False)
@@ -217,7 +244,7 @@ def training_step_time(
     p2p = hw.point_to_point_seconds(send_bytes, crosses)
     pipeline_communication = np.where(pp > 1, 2.0 * v * (m + pp - 1.0) * p2p, 0.0)
 
-    local_parameters = local_parameter_count(arch, plan)
+    local_parameters = local_parameter_count(arch, plan, counts)
     zero = np.asarray(plan.zero_stage, float)
     volume = local_parameters * GRADIENT_BYTES_PER_PARAMETER * np.where(zero >= 3, 1.5, 1.0)
     dp_full = hw.all_reduce_seconds(volume, dp, tp)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from flopwatt.service.model.accounting import flops_per_token, training_flops_from_parameter_count
+from flopwatt.service.model.accounting import flops_per_token, parameter_counts, training_flops_from_parameter_count
 from flopwatt.service.model.architecture import ModelArchitecture
 from flopwatt.service.model.constants import SECONDS_PER_HOUR
 from flopwatt.service.model.hardware import HardwareModel
@@ -69,9 +69,10 @@ def estimate_training_run(scenario: TrainingScenario) -> TrainingEstimate:
     """Run-level estimate for the scenario's (fixed) plan."""
     arch, plan, hw = scenario.arch, scenario.plan, scenario.hardware
     seq = np.asarray(scenario.sequence_length, float)
-    per_token = flops_per_token(arch, seq)
+    counts = parameter_counts(arch)  # once: step time, memory and FLOPs all need them
+    per_token = flops_per_token(arch, seq, counts)
     override = np.asarray(scenario.active_parameter_count_override, float)
-    model_per_token = np.where(np.isfinite(override), training_flops_from_parameter_count(np.nan_to_num(override), 1.0), per_token.training_model)
+    model_per_token = np.where(np.isfinite(override), training_flops_from_parameter_count(np.where(np.isfinite(override), override, 0.0), 1.0), per_token.training_model)
     recompute = np.asarray(plan.activation_recompute)
     flash = np.asarray(scenario.options.flash_attention, bool)
     recompute_extra = np.where(
@@ -81,8 +82,8 @@ def estimate_training_run(scenario: TrainingScenario) -> TrainingEstimate:
     )
     hardware_per_token = model_per_token + recompute_extra * model_per_token / per_token.training_model
 
-    step = training_step_time(arch, seq, plan, hw, scenario.options)
-    memory = training_memory(arch, seq, plan, flash)
+    step = training_step_time(arch, seq, plan, hw, scenario.options, counts)
+    memory = training_memory(arch, seq, plan, flash, counts)
     tokens_per_step = np.asarray(plan.global_batch_size, float) * seq
     step_count = np.ceil(np.asarray(scenario.training_tokens, float) / tokens_per_step)
     productive = step_count * step.total

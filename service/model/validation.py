@@ -1,7 +1,8 @@
 """Validation against published measured iteration times (see validation_data/README.md).
 
 Each data set becomes arrays of architectures and plans and is evaluated in one vectorised
-call of the same step-time model the API uses, in datasheet mode on the A100 described below.
+call of the same step-time model the API uses, in datasheet mode, on the cluster each data set
+was measured on (`ValidationCluster`: network, framework options, recomputation — all sourced).
 Used by `flopwatt validate`, by the fitting script and by the test that holds the errors.
 """
 
@@ -17,35 +18,76 @@ import numpy as np
 from flopwatt.service.catalog.entries import HardwareSpec, SourceRef
 from flopwatt.service.model.architecture import ModelArchitecture
 from flopwatt.service.model.hardware import datasheet_hardware_model
-from flopwatt.service.model.plan import RECOMPUTE_FULL, RECOMPUTE_NONE, RECOMPUTE_SELECTIVE, ParallelPlan
-from flopwatt.service.model.step_time import StepOptions, training_step_time
+from flopwatt.service.model.plan import RECOMPUTE_FULL, RECOMPUTE_SELECTIVE, ParallelPlan
+from flopwatt.service.model.step_time import StepOptions, framework_step_options, training_step_time
 
-# The hardware of every validation row: A100 SXM4 80 GB in DGX A100-style nodes. Stated here
-# (not read from the catalog) so validation results do not move when the catalog is edited.
-VALIDATION_A100 = HardwareSpec(
-    id="a100-80gb",
-    name="NVIDIA A100 SXM4 80 GB (validation)",
-    vendor="NVIDIA",
-    peak_flops_per_second={"fp16": 312e12, "bf16": 312e12, "tf32": 156e12, "fp32": 19.5e12},
-    memory_bytes=80 * 10**9,
-    memory_bandwidth_bytes_per_second=2.039e12,
-    intra_node_bandwidth_bytes_per_second=300e9,  # NVLink3: 600 GB/s total = 300 GB/s per direction
-    scale_out_bandwidth_bytes_per_second=25e9,  # 8×200 Gb/s HDR per 8-GPU node = 25 GB/s per GPU per direction
-    tdp_watts=400.0,
-    accelerators_per_node=8,
-    sources=(
-        SourceRef("all numbers", "NVIDIA A100 Tensor Core GPU datasheet; DGX A100 user guide",
-                  "https://www.nvidia.com/content/dam/en-zz/Solutions/Data-Center/a100/pdf/nvidia-a100-datasheet-us-nvidia-1758950-r4-web.pdf",
-                  "2021-06"),
-    ),
+def _a100_cluster(name: str, scale_out_bytes_per_second: float, source: str) -> HardwareSpec:
+    """A100 SXM4 80 GB in 8-GPU NVLink3/NVSwitch nodes with the given scale-out bandwidth.
+
+    Stated here (not read from the catalog) so validation results do not move when the catalog
+    is edited."""
+    return HardwareSpec(
+        id="a100-80gb",
+        name=f"NVIDIA A100 SXM4 80 GB ({name})",
+        vendor="NVIDIA",
+        peak_flops_per_second={"fp16": 312e12, "bf16": 312e12, "tf32": 156e12, "fp32": 19.5e12},
+        memory_bytes=80 * 10**9,
+        memory_bandwidth_bytes_per_second=2.039e12,
+        intra_node_bandwidth_bytes_per_second=300e9,  # NVLink3: 600 GB/s total = 300 GB/s per direction
+        scale_out_bandwidth_bytes_per_second=scale_out_bytes_per_second,
+        tdp_watts=400.0,
+        accelerators_per_node=8,
+        sources=(
+            SourceRef("GPU and node", "NVIDIA A100 Tensor Core GPU datasheet; DGX A100 user guide",
+                      "https://www.nvidia.com/content/dam/en-zz/Solutions/Data-Center/a100/pdf/nvidia-a100-datasheet-us-nvidia-1758950-r4-web.pdf",
+                      "2021-06"),
+            SourceRef("scale_out_bandwidth_bytes_per_second", source, "", "2024-09"),
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class ValidationCluster:
+    """The machine and software stack a data set was measured on — explicit, sourced inputs of
+    the comparison, never fitted per row."""
+
+    description: str
+    hardware: HardwareSpec
+    options: StepOptions  # framework behaviour: attention kernel, DP overlap
+    activation_recompute: int | None  # the runs' recomputation; None: per row from the data file
+    source: str
+
+
+# Selene (Narayanan et al. 2021, arXiv 2104.04473, §5.1; Korthikanti et al. 2022 §6): DGX A100
+# 80 GB nodes, NVLink3/NVSwitch inside, eight 200 Gb/s HDR InfiniBand HCAs per node = 25 GB/s per
+# GPU per direction. Megatron-LM 2022: fused scale-mask-softmax (no flash attention); every Table 5
+# row has DP = 1, so the DP overlap does not matter; recomputation (full / selective) per row.
+SELENE = ValidationCluster(
+    description="Selene: DGX A100 80 GB, NVLink3 300 GB/s/direction, 8×HDR = 25 GB/s/GPU InfiniBand; Megatron-LM 2022",
+    hardware=_a100_cluster("Selene", 25e9, "8×200 Gb/s HDR per 8-GPU node (Narayanan et al. 2021, §5.1)"),
+    options=framework_step_options("megatron-lm-2022"),
+    activation_recompute=None,
+    source="Korthikanti et al. 2022 (arXiv 2205.05198) Table 5; Narayanan et al. 2021 §5.1",
 )
+# vTrain's cluster, from its published run configurations (VIA-Research/vTrain @f8dda84,
+# 2024-09-26, config/validation/{single,multi}/*.json, documented in src/config.py): every run has
+# `use_checkpoint: true` (full activation recomputation), `use_gradient_bucket: false` (the DP
+# all-reduce runs after the backward pass, not overlapped), `inter_node_bandwidth: 800` Gb/s per
+# 8-GPU node (= 100 GB/s per node = 12.5 GB/s per GPU per direction: half of a DGX's 8×HDR) and
+# Megatron-DeepSpeed's fused softmax attention (no flash attention).
+VTRAIN_SCALE_OUT_BYTES_PER_SECOND_PER_GPU = 800e9 / 8.0 / 8.0
+VTRAIN = ValidationCluster(
+    description="vTrain: A100 SXM4 80 GB, NVLink3 300 GB/s/direction, 800 Gb/s per node = 12.5 GB/s/GPU InfiniBand; Megatron-DeepSpeed, full recompute, DP not overlapped",
+    hardware=_a100_cluster("vTrain", VTRAIN_SCALE_OUT_BYTES_PER_SECOND_PER_GPU, "800 Gb/s per 8-GPU node (vTrain config/validation/*.json, 2024)"),
+    options=framework_step_options("megatron-deepspeed"),
+    activation_recompute=RECOMPUTE_FULL,
+    source="VIA-Research/vTrain @f8dda84 (2024-09-26): data/ground_truth_*.csv, config/validation/*.json",
+)
+CLUSTERS = {"megatron-selene": SELENE, "vtrain-single": VTRAIN, "vtrain-multi": VTRAIN}
 # GPT-2 BPE vocabulary used by Megatron-LM / Megatron-DeepSpeed GPT runs, padded by Megatron to
 # a multiple of 128 × TP (megatron/tokenizer, `--make-vocab-size-divisible-by 128`).
 GPT2_VOCAB_SIZE = 50257
 MEGATRON_VOCAB_PAD_MULTIPLE = 128
-# Megatron-DeepSpeed (vTrain's runs) and Megatron-LM 2022 reduce data-parallel gradients after
-# the backward pass (no overlap option in those versions) and do not use fused flash attention.
-LEGACY_MEGATRON_OPTIONS = StepOptions(flash_attention=False, data_parallel_overlap_fraction=0.0)
 DATA_FILES = {
     "megatron-selene": "megatron_selene.csv",
     "vtrain-single": "vtrain_ground_truth_single.csv",
@@ -63,6 +105,7 @@ class ValidationSet:
     plan: ParallelPlan
     measured_seconds: np.ndarray
     labels: list[str]
+    cluster: ValidationCluster
 
 
 @dataclass(frozen=True)
@@ -120,7 +163,7 @@ def load_selene() -> ValidationSet:
         sequence_parallel=np.array([r[16] == "true" for r in rows]),
     )
     labels = [f"{r[0]} {r[15]}" for r in rows]
-    return ValidationSet("megatron-selene", arch, col(6), plan, col(17), labels)
+    return ValidationSet("megatron-selene", arch, col(6), plan, col(17), labels, CLUSTERS["megatron-selene"])
 
 
 def _load_vtrain(name: str, offset: int) -> ValidationSet:
@@ -131,15 +174,16 @@ def _load_vtrain(name: str, offset: int) -> ValidationSet:
     hidden, tp = col(3), col(7)
     arch = _gpt(hidden, col(4), col(5), 4.0 * hidden, _padded_vocab(tp))
     n = len(rows)
+    cluster = CLUSTERS[name]
     plan = ParallelPlan(
         tensor_parallel_size=tp, pipeline_parallel_size=col(9), data_parallel_size=col(8),
         expert_parallel_size=np.ones(n), pipeline_interleaving=np.ones(n), micro_batch_size=col(2),
-        global_batch_size=col(1), zero_stage=np.zeros(n), activation_recompute=np.full(n, RECOMPUTE_NONE),
+        global_batch_size=col(1), zero_stage=np.zeros(n), activation_recompute=np.full(n, cluster.activation_recompute),
         sequence_parallel=np.zeros(n, bool),
     )
     labels = [f"h{int(h)} L{int(l)} gbs{int(g)} mbs{int(mb)} t{int(t)} d{int(d)} p{int(p)}"
               for h, l, g, mb, t, d, p in zip(hidden, col(5), col(1), col(2), tp, col(8), col(9))]
-    return ValidationSet(name, arch, col(6), plan, col(10) / 1000.0, labels)
+    return ValidationSet(name, arch, col(6), plan, col(10) / 1000.0, labels, cluster)
 
 
 def load_vtrain_single() -> ValidationSet:
@@ -166,9 +210,9 @@ def fit_mask(data: ValidationSet) -> np.ndarray:
 
 
 def evaluate(data: ValidationSet, precision: str = "fp16") -> ValidationResult:
-    """Predicted iteration times of every row, in one vectorised call."""
-    hw = datasheet_hardware_model(VALIDATION_A100, precision)
-    step = training_step_time(data.arch, data.sequence_length, data.plan, hw, LEGACY_MEGATRON_OPTIONS)
+    """Predicted iteration times of every row, in one vectorised call, on the data set's cluster."""
+    hw = datasheet_hardware_model(data.cluster.hardware, precision)
+    step = training_step_time(data.arch, data.sequence_length, data.plan, hw, data.cluster.options)
     predicted = np.broadcast_to(step.total, data.measured_seconds.shape).astype(float)
     return ValidationResult(data.name, data.labels, data.measured_seconds, predicted)
 

@@ -6,7 +6,7 @@ import pytest
 
 from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.service.api.training import estimate_training
-from flopwatt.service.errors import InvalidArgument, NotFound, Unimplemented
+from flopwatt.service.errors import InvalidArgument, NotFound
 from flopwatt.v1 import common_pb2, estimator_pb2
 
 DEPS = ApiDependencies()
@@ -109,11 +109,22 @@ def test_unknown_ids_are_not_found():
         estimate_training(llama_405b_request(profile_id="profiles/missing"), DEPS)
 
 
-def test_monte_carlo_is_not_implemented_yet():
+def test_monte_carlo_intervals_are_ordered_reproducible_and_bounded():
     request = llama_405b_request()
-    request.uncertainty.samples = 100
-    with pytest.raises(Unimplemented):
+    request.uncertainty.samples = 400
+    request.uncertainty.seed = 7
+    first = estimate_training(request, DEPS)
+    again = estimate_training(request, DEPS)
+    assert {"wall_clock_duration", "accelerator_hours", "facility_energy_joules"} <= set(first.intervals)
+    for name, interval in first.intervals.items():
+        assert interval.p5 <= interval.p50 <= interval.p95, name
+        assert interval == again.intervals[name], f"{name} differs for the same seed"
+    assert first.intervals["accelerator_hours"].p5 < first.accelerator_hours < first.intervals["accelerator_hours"].p95
+    assert any(a.name.startswith("uncertainty.") for a in first.assumptions), "the input distributions are listed"
+    request.uncertainty.samples = 10**7
+    with pytest.raises(InvalidArgument) as error:
         estimate_training(request, DEPS)
+    assert "uncertainty.samples" in {v.field for v in error.value.violations}
 
 
 def test_missing_architecture_fields_are_named():
@@ -145,3 +156,39 @@ def test_measured_profile_calibrates_the_estimate():
     with pytest.raises(InvalidArgument) as error:
         estimate_training(llama_405b_request(profile_id="p1"), ApiDependencies(profile_document=lambda name: other))
     assert error.value.violations[0].field == "profile_id"
+
+
+def test_framework_is_reported_and_sets_the_step_options():
+    from flopwatt.service.model.step_time import FRAMEWORK_STEP_OPTIONS, framework_step_options
+
+    response = estimate_training(llama_405b_request(), DEPS)
+    framework = {a.name: a for a in response.assumptions}["framework"]
+    assert framework.value == "generic"
+    assert framework_step_options("").flash_attention and not framework_step_options("megatron-deepspeed").flash_attention
+    assert framework_step_options("megatron-lm-2022").data_parallel_overlap_fraction == 0.0
+    assert set(FRAMEWORK_STEP_OPTIONS) == {"generic", "megatron-lm", "megatron-lm-2022", "megatron-deepspeed"}
+    with pytest.raises(KeyError):
+        framework_step_options("jax")
+
+
+def test_framework_field_selects_the_stack_and_unknown_names_are_refused():
+    legacy = estimate_training(llama_405b_request(framework="megatron-deepspeed"), DEPS)
+    modern = estimate_training(llama_405b_request(), DEPS)
+    assert {a.name: a.value for a in legacy.assumptions}["framework"] == "megatron-deepspeed"
+    assert legacy.step_duration.ToTimedelta() > modern.step_duration.ToTimedelta()
+    with pytest.raises(InvalidArgument) as caught:
+        estimate_training(llama_405b_request(framework="jax"), DEPS)
+    assert caught.value.violations[0].field == "framework"
+
+
+def test_request_framework_reads_the_proposed_field_when_present(monkeypatch):
+    from types import SimpleNamespace
+
+    from flopwatt.service.api import training
+
+    monkeypatch.setattr(training, "_REQUEST_FIELDS", frozenset({"framework"}))
+    assert training.request_framework(SimpleNamespace(framework=" Megatron-DeepSpeed ")) == "megatron-deepspeed"
+    assert training.request_framework(SimpleNamespace(framework="")) == ""
+    with pytest.raises(InvalidArgument) as caught:
+        training.request_framework(SimpleNamespace(framework="jax"))
+    assert caught.value.violations[0].field == "framework"
