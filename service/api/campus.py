@@ -25,6 +25,7 @@ from flopwatt.service.model import uncertainty
 from flopwatt.service.model.assumptions import Assumption
 from flopwatt.service.model.buildout import MAX_MONTHS, RampInputs, quarterly_periods
 from flopwatt.service.model.constants import IT_DEPRECIATION_YEARS, JOULES_PER_KWH, SECONDS_PER_HOUR
+from flopwatt.service.model.inference import estimate_inference as estimate_serving
 from flopwatt.service.model.training import estimate_training_run
 from flopwatt.v1 import common_pb2, estimator_pb2
 
@@ -227,21 +228,29 @@ def _size_training(request: estimator_pb2.EstimateCampusRequest, fleet: int, rac
     return _TrainingResult(runs, response, feasibility, scenario, jobs)
 
 
-def _size_inference(request: estimator_pb2.EstimateCampusRequest, fleet: int, node: int, utilization: float, deps: ApiDependencies) -> tuple[float, int]:
-    """(output tokens per day, accelerators per replica): replicas × replica throughput × day."""
+@dataclass
+class _ServingResult:
+    tokens_per_day: float
+    accelerators_per_replica: int
+    replicas: int
+    scenario: object  # model.inference.InferenceScenario of one replica (for the intervals)
+    batch_size: int
+
+
+def _size_inference(request: estimator_pb2.EstimateCampusRequest, fleet: int, node: int, utilization: float, deps: ApiDependencies) -> _ServingResult:
+    """Output tokens per day = replicas × replica throughput × day, with EstimateInference's own
+    scenario builder and serving model (the smallest power-of-two replica that fits)."""
     w = request.inference
     sizes = [w.accelerators_per_replica] if w.accelerators_per_replica else [2**i for i in range(int(math.log2(node)) + 1)]
-    response = None
     for tp in sizes:
-        response = inference_api.estimate_inference(estimator_pb2.EstimateInferenceRequest(
+        scenario, _ = inference_api.build_scenario(estimator_pb2.EstimateInferenceRequest(
             model=w.model, hardware_id=request.hardware_id, profile_id=request.profile_id, accelerator_count=tp,
             precision=w.precision, input_tokens=w.input_tokens, output_tokens=w.output_tokens, facility=request.facility), deps)
-        if response.fits_in_memory:
-            break
-    if response is None or not response.fits_in_memory:
-        return 0.0, sizes[-1]
-    replicas = fleet // tp
-    return replicas * response.output_tokens_per_second * SECONDS_PER_DAY * utilization, tp
+        estimate = estimate_serving(scenario)
+        if estimate.fits_in_memory:
+            replicas = fleet // tp
+            return _ServingResult(replicas * estimate.output_tokens_per_second * SECONDS_PER_DAY * utilization, tp, replicas, scenario, estimate.batch_size)
+    return _ServingResult(0.0, sizes[-1], 0, None, 0)
 
 
 def _scalar(value) -> float:
@@ -327,20 +336,21 @@ def estimate_campus(request: estimator_pb2.EstimateCampusRequest, deps: ApiDepen
         response.training_runs_per_year = training.runs_per_year
         response.training_estimate.CopyFrom(training.response)
         response.single_job_feasibility = training.feasibility
+    serving = None
     if request.HasField("inference"):
-        tokens, replica = _size_inference(request, count, site.inputs.hardware.accelerators_per_node, utilization, deps)
-        response.output_tokens_per_day = tokens
-        assumptions.append(Assumption("inference.accelerators_per_replica", str(replica), "request" if request.inference.accelerators_per_replica else "derived",
+        serving = _size_inference(request, count, site.inputs.hardware.accelerators_per_node, utilization, deps)
+        response.output_tokens_per_day = serving.tokens_per_day
+        assumptions.append(Assumption("inference.accelerators_per_replica", str(serving.accelerators_per_replica), "request" if request.inference.accelerators_per_replica else "derived",
                                       "smallest power-of-two tensor-parallel group whose memory holds the model" if not request.inference.accelerators_per_replica else "request"))
     if request.HasField("buildout"):
         response.buildout.extend(_buildout(request, sizing, site.inputs.accelerators_per_rack, utilization))
     if request.uncertainty.samples > 0:
-        assumptions += _campus_intervals(request, site, training, response)
+        assumptions += _campus_intervals(request, site, training, serving, response)
     response.assumptions.extend(convert.assumptions_to_proto(assumptions))
     return response
 
 
-def _campus_intervals(request, site: _Site, training: _TrainingResult | None, response) -> list[Assumption]:
+def _campus_intervals(request, site: _Site, training: _TrainingResult | None, serving: _ServingResult | None, response) -> list[Assumption]:
     samples, seed = request.uncertainty.samples, request.uncertainty.seed
     draws = uncertainty.draw(samples, seed)
     outputs = uncertainty.campus_outputs(uncertainty.campus_samples(site.inputs, draws))
@@ -349,6 +359,9 @@ def _campus_intervals(request, site: _Site, training: _TrainingResult | None, re
         sampled = uncertainty.training_samples(training.scenario, draws)  # same draws: coupled inputs
         outputs["training_runs_per_year"] = training.concurrent_jobs * float(site.inputs.utilization) * campus_model.SECONDS_PER_YEAR / sampled.wall_clock_seconds
         names = uncertainty.TRAINING_INPUTS
+    if serving is not None and serving.tokens_per_day > 0:
+        sampled_serving = uncertainty.inference_samples(serving.scenario, serving.batch_size, draws)  # same draws again
+        outputs["output_tokens_per_day"] = serving.replicas * sampled_serving.output_tokens_per_second * SECONDS_PER_DAY * float(site.inputs.utilization)
     for name, item in uncertainty.intervals(outputs).items():
         response.intervals[name].CopyFrom(common_pb2.Interval(p5=item.p5, p50=item.p50, p95=item.p95))
     return uncertainty.assumptions(names, samples, seed)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from flopwatt.service.api import convert
 from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.service.api.validation import MAX_ACCELERATOR_COUNT, MAX_SEQUENCE_LENGTH, Violations, check_facility, check_model_spec, check_uncertainty
-from flopwatt.service.errors import InvalidArgument, Unimplemented
+from flopwatt.service.errors import InvalidArgument
 from flopwatt.service.model import constants as C
+from flopwatt.service.model import uncertainty
 from flopwatt.service.model.assumptions import Assumption
 from flopwatt.service.model.inference import InferenceEstimate, InferenceScenario, estimate_inference as estimate_serving
-from flopwatt.v1 import estimator_pb2
+from flopwatt.v1 import common_pb2, estimator_pb2
 
 MAX_INFERENCE_BATCH = 1_000_000
 MAX_REPLICA_ACCELERATORS = 4096
@@ -57,19 +58,10 @@ def to_response(estimate: InferenceEstimate, assumptions: list[Assumption]) -> e
 
 def estimate_inference(request: estimator_pb2.EstimateInferenceRequest, deps: ApiDependencies) -> estimator_pb2.EstimateInferenceResponse:
     """The EstimateInference RPC as a plain function (the servicer calls it)."""
-    _validate(request)
-    if request.uncertainty.samples > 0:
-        raise Unimplemented("uncertainty.samples > 0: Monte Carlo intervals are not available yet; send samples = 0")
-    precision = convert.precision_name(request.precision)
-    arch, _, assumptions = convert.model_from_spec(request.model, "model")
-    if request.accelerator_count > 1 and arch.attention_head_count % request.accelerator_count:
-        raise InvalidArgument.field("accelerator_count", f"tensor parallelism over {request.accelerator_count} must divide the {arch.attention_head_count} attention heads")
-    hw, hw_assumptions = convert.hardware_model(request.hardware_id, request.profile_id, precision, deps)
-    facility, facility_assumptions = convert.facility_inputs(request.facility, request.hardware_id)
-    scenario = InferenceScenario(arch, hw, request.accelerator_count, request.batch_size, request.input_tokens, request.output_tokens, facility)
+    scenario, assumptions = build_scenario(request, deps)
     estimate = estimate_serving(scenario)
-    assumptions = assumptions + hw_assumptions + facility_assumptions + [
-        Assumption("precision", precision, "request" if request.precision else "default", "weights, KV cache and matmuls (KV cache at ≥ 16 bit)"),
+    hw = scenario.hardware
+    assumptions = assumptions + [
         Assumption("batch_size", str(estimate.batch_size), "request" if request.batch_size else "derived",
                    "throughput-optimal batch whose KV cache fits" if not request.batch_size else "request"),
         Assumption("serving_memory_fraction", f"{C.SERVING_MEMORY_FRACTION:.0%}", "default", "vLLM gpu_memory_utilization default (2024)"),
@@ -80,4 +72,25 @@ def estimate_inference(request: estimator_pb2.EstimateInferenceRequest, deps: Ap
     ]
     if not estimate.fits_in_memory:
         assumptions.append(Assumption("fits_in_memory", "false", "derived", "weights plus one sequence's KV cache exceed the memory: use more accelerators"))
-    return to_response(estimate, assumptions)
+    response = to_response(estimate, assumptions)
+    if request.uncertainty.samples > 0:
+        intervals, distributions = uncertainty.inference_intervals(scenario, estimate.batch_size, request.uncertainty.samples, request.uncertainty.seed)
+        for name, interval in intervals.items():
+            response.intervals[name].CopyFrom(common_pb2.Interval(p5=interval.p5, p50=interval.p50, p95=interval.p95))
+        response.assumptions.extend(convert.assumptions_to_proto(distributions))
+    return response
+
+
+def build_scenario(request: estimator_pb2.EstimateInferenceRequest, deps: ApiDependencies) -> tuple[InferenceScenario, list[Assumption]]:
+    """Validated request → serving scenario and the assumptions of its inputs (EstimateCampus
+    reuses it to size and sample its serving workload)."""
+    _validate(request)
+    precision = convert.precision_name(request.precision)
+    arch, _, assumptions = convert.model_from_spec(request.model, "model")
+    if request.accelerator_count > 1 and arch.attention_head_count % request.accelerator_count:
+        raise InvalidArgument.field("accelerator_count", f"tensor parallelism over {request.accelerator_count} must divide the {arch.attention_head_count} attention heads")
+    hw, hw_assumptions = convert.hardware_model(request.hardware_id, request.profile_id, precision, deps)
+    facility, facility_assumptions = convert.facility_inputs(request.facility, request.hardware_id)
+    scenario = InferenceScenario(arch, hw, request.accelerator_count, request.batch_size, request.input_tokens, request.output_tokens, facility)
+    return scenario, assumptions + hw_assumptions + facility_assumptions + [
+        Assumption("precision", precision, "request" if request.precision else "default", "weights, KV cache and matmuls (KV cache at ≥ 16 bit)")]

@@ -93,7 +93,8 @@ def build_scenario(request: estimator_pb2.EstimateTrainingRequest, deps: ApiDepe
     assumptions = assumptions + hw_assumptions + facility_assumptions + [
         Assumption("precision", precision, "request" if request.precision else "default", "unspecified precision means bf16"),
         Assumption("parallelism", convert.plan_description(choice.plan), chosen_by,
-                   f"planner: fastest of {choice.candidates_evaluated} candidate plans that fits memory; fixed fields honoured"),
+                   f"planner: of {choice.candidates_evaluated} candidate plans that fit memory, the fastest step"
+                   f"{' (with the batch free: the least time to a given loss)' if choice.batch_policy else ''}; fixed fields honoured"),
         Assumption("flop_convention", "6·N per token + 12·L·s·d_attn (non-causal)", "default",
                    "Kaplan 2020; PaLM appendix B; recomputation counts in HFU only (Korthikanti 2022)"),
         Assumption("framework", framework or FRAMEWORK_GENERIC, "request" if framework else "default",
@@ -105,9 +106,12 @@ def build_scenario(request: estimator_pb2.EstimateTrainingRequest, deps: ApiDepe
         Assumption("fitted_constants", f"GEMM half-efficiency dim {fitted.GEMM_HALF_EFFICIENCY_DIMENSION:.0f}, "
                    f"host {fitted.HOST_SECONDS_PER_KERNEL * 1e6:.0f} µs/kernel", "fitted", fitted.FIT_PROVENANCE),
     ]
-    if not request.parallelism.global_batch_size:
-        assumptions.append(Assumption("global_batch_size", f"{choice.plan.global_batch_size} sequences", "default",
-                                      f"~{C.DEFAULT_GLOBAL_BATCH_TOKENS / 2**20:.0f}M tokens per step (Llama 2, Touvron et al. 2023)"))
+    if choice.batch_policy is not None:
+        batch_tokens = choice.plan.global_batch_size * request.sequence_length
+        above = (f"; above the largest published batch ({C.LARGEST_PUBLISHED_GLOBAL_BATCH_TOKENS / 2**20:.0f} M tokens, DeepSeek-V3 2024) "
+                 "because every plan's data parallelism needs it: fewer accelerators per job would train closer to it") if choice.batch_above_published else ""
+        assumptions.append(Assumption("global_batch_size", f"{choice.plan.global_batch_size} sequences ({batch_tokens / 2**20:.1f} M tokens)",
+                                      "derived", choice.batch_policy.description() + above))
     if request.HasField("goodput"):
         assumptions.append(Assumption("goodput", f"{request.goodput:g}", "request", "request"))
     else:

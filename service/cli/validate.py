@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 
 
 def register(subparsers) -> None:
@@ -13,15 +14,42 @@ def register(subparsers) -> None:
     parser.set_defaults(handler=run)
 
 
+def _finite_or_null(value):
+    """NaN/inf (e.g. no published energy) become JSON null, so the output is strict JSON."""
+    if isinstance(value, dict):
+        return {k: _finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite_or_null(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from flopwatt.service.model import fitted
     from flopwatt.service.model.validation import CLUSTERS, run_all
+    from flopwatt.service.model.whole_runs import median_absolute_energy_error, median_absolute_hours_error, run_whole_runs
 
     results = run_all()
+    runs = run_whole_runs()
+    whole_runs = {
+        "median_absolute_hours_error_percent": median_absolute_hours_error(runs) * 100,
+        "median_absolute_energy_error_percent": median_absolute_energy_error(runs) * 100,
+        "runs": [{
+            "run": r.run.run, "hardware_id": r.run.hardware_id, "accelerator_count": r.run.accelerator_count,
+            "accelerator_count_source": r.run.accelerator_count_source, "published_accelerator_hours": r.run.published_accelerator_hours,
+            "predicted_accelerator_hours": r.predicted_accelerator_hours, "hours_error_percent": r.hours_error * 100,
+            "published_energy_joules": r.run.published_energy_joules, "energy_kind": r.run.energy_kind,
+            "predicted_accelerator_energy_joules": r.predicted_accelerator_energy_joules,
+            "predicted_facility_energy_joules": r.predicted_facility_energy_joules, "energy_error_percent": r.energy_error * 100,
+            "model_flops_utilization": r.model_flops_utilization, "goodput": r.goodput, "plan": r.plan,
+            "hours_scope": r.run.hours_scope, "source": r.run.source, "source_date": r.run.source_date,
+        } for r in runs],
+    }
     if args.json:
-        print(json.dumps({
+        print(json.dumps(_finite_or_null({
             "fit": fitted.FIT_PROVENANCE,
             "clusters": {name: {"description": c.description, "source": c.source} for name, c in CLUSTERS.items()},
             "datasets": [{
@@ -32,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
                 "rows_detail": [{"label": l, "measured_seconds": float(m), "predicted_seconds": float(p)}
                                 for l, m, p in zip(r.labels, r.measured_seconds, r.predicted_seconds)],
             } for r in results],
-        }, indent=2))
+            "whole_runs": whole_runs,
+        }), indent=2, allow_nan=False))
         return 0
     for r in results:
         if r.name == "megatron-selene" or args.rows:
@@ -44,6 +73,14 @@ def run(args: argparse.Namespace) -> int:
     for r in results:
         print(f"{r.name:<28} {len(r.labels):>5} {r.mean_absolute_percentage_error:>6.2f}% {r.max_absolute_percentage_error:>6.1f}% "
               f"{np.median(r.relative_errors) * 100:>+13.1f}%")
+    print(f"\n{'whole run (published)':<16} {'accelerator':<11} {'count':>6} {'published h':>12} {'predicted h':>12} {'error':>7} "
+          f"{'MFU':>5} {'energy':>7}  plan")
+    for r in runs:
+        energy = f"{r.energy_error:+.0%}" if r.run.energy_kind != "none" else "—"
+        print(f"{r.run.run:<16} {r.run.hardware_id:<11} {r.run.accelerator_count:>6} {r.run.published_accelerator_hours:>12,.0f} "
+              f"{r.predicted_accelerator_hours:>12,.0f} {r.hours_error:>+7.1%} {r.model_flops_utilization:>5.2f} {energy:>7}  {r.plan}")
+    print(f"median |error| accelerator-hours {median_absolute_hours_error(runs):.1%} (target 15 %); energy: no metered figure "
+          f"published (nameplate GPU-hours × TDP rows shown, not scored); scope of each row: flopwatt validate --json")
     print(f"\nfitted constants: {fitted.FIT_PROVENANCE}")
     for name, cluster in CLUSTERS.items():
         print(f"{name}: {cluster.description} ({cluster.source})")

@@ -194,7 +194,22 @@ FLASH_ATTENTION_FRACTION_OF_PEAK = 0.6
 # readings reported by Zeus/ML.ENERGY, 2024) → 0.12.
 IDLE_POWER_FRACTION_OF_TDP = 0.12
 
-# --- planner defaults ------------------------------------------------------------------------
-# Global batch when the request sets none: ~4M tokens per step (Llama 2, Touvron et al. 2023,
-# arXiv 2307.09288, §2.2: 4M tokens; GPT-3 175B used 3.2M, Brown et al. 2020).
+# --- planner defaults: the global batch when the request sets none (planner.batch_policy) -------
+# The smallest batch the planner considers for a large model: ~4M tokens per step, the common
+# practice of frontier runs (Llama 2, Touvron et al. 2023, arXiv 2307.09288, §2.2: 4M tokens;
+# GPT-3 175B 3.2M, Brown et al. 2020, Table 2.1; Llama 3 405B started at 4M, arXiv 2407.21783
+# §3.4.1, 2024-07). Smaller models start at their critical batch when that is below it.
 DEFAULT_GLOBAL_BATCH_TOKENS = 4.0 * 2**20
+# The largest global batch published for a frontier run: DeepSeek-V3, 15,360 sequences of 4,096
+# tokens (arXiv 2412.19437, §4.2, 2024-12). The planner never proposes more unless a plan's data
+# parallelism alone needs it.
+LARGEST_PUBLISHED_GLOBAL_BATCH_TOKENS = 15360.0 * 4096.0
+# Near-optimal batch as a function of training compute C (FLOPs): B_opt = 0.2920 · C^0.3271 tokens
+# (DeepSeek LLM, Bi et al. 2024, arXiv 2401.02954, §3.1, fitted on IsoFLOP grids up to 3e20 FLOPs
+# and checked at 7B/67B scale; 2024-01). Used as the critical batch size of the run.
+OPTIMAL_BATCH_COEFFICIENT_TOKENS = 0.2920
+OPTIMAL_BATCH_COMPUTE_EXPONENT = 0.3271
+# Compute-optimal training tokens per parameter (Chinchilla, Hoffmann et al. 2022, arXiv
+# 2203.15556, ~20 tokens per parameter). The critical batch is taken at the model's compute-optimal
+# budget, so the plan depends only on the model, sequence and cluster, never on training_tokens.
+COMPUTE_OPTIMAL_TOKENS_PER_PARAMETER = 20.0

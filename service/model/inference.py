@@ -4,7 +4,10 @@ Decode is bandwidth-bound at small batch: every step reads the weights (÷TP) an
 KV cache; the GEMMs go through the same roofline/efficiency map as training, so the model moves
 to compute-bound as the batch grows. Each layer also pays its TP all-reduces and kernel launches
 (CUDA graphs, as serving engines use). TTFT is the prefill of the batch's prompts together
-(static batching, a stated upper bound for continuous batching). Vectorised over the batch size.
+(static batching, a stated upper bound for continuous batching).
+
+`serving_metrics` is the vectorised numeric core (arrays of batch sizes, or hardware and facility
+numbers holding Monte Carlo samples); `estimate_inference` searches the batch and reports floats.
 """
 
 from __future__ import annotations
@@ -119,46 +122,87 @@ def max_batch_size(arch: ModelArchitecture, hw: HardwareModel, tp: int, context_
     return max(int(free // per_sequence), 0), weights, per_sequence
 
 
+@dataclass(frozen=True)
+class ServingMetrics:
+    """Outputs of serving at given batch sizes (arrays: one element per batch size, or per Monte
+    Carlo sample of the hardware and facility; nothing here branches on their values)."""
+
+    time_to_first_token_seconds: ArrayLike
+    time_per_output_token_seconds: ArrayLike
+    output_tokens_per_second: ArrayLike
+    decode_breakdown: dict[str, ArrayLike]  # seconds per decode step, whole model
+    accelerator_power_watts: ArrayLike
+    energy_per_output_token_joules: ArrayLike
+    cost_per_million_output_tokens_usd: ArrayLike
+    cost: RunCost  # of one batch
+
+
+def serving_metrics(arch: ModelArchitecture, hw: HardwareModel, tp: int, batch: ArrayLike, input_tokens: int, output_tokens: int,
+                    facility: FacilityInputs) -> ServingMetrics:
+    """The vectorised numeric core: TTFT, TPOT, throughput, power, energy and cost per token at
+    `batch` sequences (array allowed), for hardware and facility numbers that may be arrays."""
+    batches = np.asarray(batch, float)
+    context = input_tokens + output_tokens / 2.0  # mean history over the generation
+    layers = float(arch.layer_count)
+    layer = _layer_decode_seconds(arch, hw, batches, context, tp)
+    head = hw.gemm_seconds(batches, float(arch.vocab_size) / tp, float(arch.hidden_size))
+    breakdown = {name: value * layers for name, value in layer.items()}
+    breakdown["lm_head"] = head
+    tpot = sum(breakdown.values())
+    ttft = _prefill_seconds(arch, hw, batches, input_tokens, tp)
+    batch_seconds = ttft + output_tokens * tpot
+    busy = (breakdown["weights_and_gemm"] + breakdown["kv_cache_and_attention"] + head) / tpot
+    power = hw.power_watts(busy)
+    cost = run_cost(tp, batch_seconds, power, facility)
+    tokens = batches * output_tokens
+    return ServingMetrics(
+        time_to_first_token_seconds=ttft,
+        time_per_output_token_seconds=tpot,
+        output_tokens_per_second=tokens / batch_seconds,
+        decode_breakdown=breakdown,
+        accelerator_power_watts=power,
+        energy_per_output_token_joules=cost.facility_energy_joules / tokens,
+        cost_per_million_output_tokens_usd=cost.cost_usd / tokens * 1e6,
+        cost=cost,
+    )
+
+
+def _at(value: ArrayLike, index: int, shape: tuple[int, ...]) -> float:
+    return float(np.broadcast_to(np.asarray(value, float), shape)[index])
+
+
 def estimate_inference(scenario: InferenceScenario) -> InferenceEstimate:
+    """Serving at the requested batch, or at the throughput-optimal one whose KV cache fits."""
     arch, hw, tp = scenario.arch, scenario.hardware, scenario.accelerator_count
     prompt, output = scenario.input_tokens, scenario.output_tokens
     limit, weights, per_sequence = max_batch_size(arch, hw, tp, prompt + output)
-    context = prompt + output / 2.0  # mean history over the generation
     if scenario.batch_size > 0:
         batches = np.array([scenario.batch_size], float)
     else:
         batches = np.arange(1, max(min(limit, SERVING_MAX_BATCH_SIZE), 1) + 1, dtype=float)
-    layer = _layer_decode_seconds(arch, hw, batches, context, tp)
-    head = hw.gemm_seconds(batches, float(arch.vocab_size) / tp, float(arch.hidden_size))
-    tpot = float(arch.layer_count) * sum(layer.values()) + head
-    ttft = _prefill_seconds(arch, hw, batches, prompt, tp)
-    batch_seconds = ttft + output * tpot
-    throughput = batches * output / batch_seconds
-    best = int(np.argmax(throughput))
+    metrics = serving_metrics(arch, hw, tp, batches, prompt, output, scenario.facility)
+    shape = batches.shape
+    best = int(np.argmax(np.broadcast_to(metrics.output_tokens_per_second, shape)))
     batch = int(batches[best])
-    breakdown = {name: float(np.broadcast_to(value, batches.shape)[best]) * float(arch.layer_count) for name, value in layer.items()}
-    breakdown["lm_head"] = float(head[best])
-    busy = (breakdown["weights_and_gemm"] + breakdown["kv_cache_and_attention"] + breakdown["lm_head"]) / float(tpot[best])
-    power = float(hw.power_watts(busy))
-    cost = run_cost(tp, float(batch_seconds[best]), power, scenario.facility)
-    tokens = batch * output
+    cost = RunCost(**{name: _at(getattr(metrics.cost, name), best, shape) for name in RunCost.__dataclass_fields__})
     kv_bytes = per_sequence * batch
+    throughput = _at(metrics.output_tokens_per_second, best, shape)
     return InferenceEstimate(
         scenario=scenario,
         batch_size=batch,
         max_batch_size=limit,
         fits_in_memory=limit >= batch,
-        time_to_first_token_seconds=float(ttft[best]),
-        time_per_output_token_seconds=float(tpot[best]),
-        output_tokens_per_second=float(throughput[best]),
-        requests_per_second=float(throughput[best]) / output,
+        time_to_first_token_seconds=_at(metrics.time_to_first_token_seconds, best, shape),
+        time_per_output_token_seconds=_at(metrics.time_per_output_token_seconds, best, shape),
+        output_tokens_per_second=throughput,
+        requests_per_second=throughput / output,
         weight_bytes_per_accelerator=weights,
         kv_cache_bytes_per_accelerator=kv_bytes,
         memory_per_accelerator_bytes=weights + kv_bytes + RUNTIME_RESERVED_BYTES,
         kv_cache_bytes_per_token=float(kv_cache_bytes_per_token(arch, max(hw.bytes_per_element, MIN_ACTIVATION_BYTES_PER_ELEMENT))),
-        decode_breakdown=breakdown,
-        accelerator_power_watts=power,
-        energy_per_output_token_joules=float(cost.facility_energy_joules) / tokens,
-        cost_per_million_output_tokens_usd=float(cost.cost_usd) / tokens * 1e6,
+        decode_breakdown={name: _at(value, best, shape) for name, value in metrics.decode_breakdown.items()},
+        accelerator_power_watts=_at(metrics.accelerator_power_watts, best, shape),
+        energy_per_output_token_joules=_at(metrics.energy_per_output_token_joules, best, shape),
+        cost_per_million_output_tokens_usd=_at(metrics.cost_per_million_output_tokens_usd, best, shape),
         cost=cost,
     )

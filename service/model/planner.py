@@ -1,20 +1,23 @@
 """The planner: the fastest parallel plan that fits in memory.
 
-Candidates (TP × PP × DP × EP × interleaving × micro-batch × recompute × ZeRO) are built as
-arrays and evaluated by the same vectorised step-time and memory model in one call; fields the
-request fixed are honoured. When no candidate fits, the one using the least memory is returned
-(with fits_in_memory false) so the caller can explain why.
+Candidates (TP × PP × DP × EP × interleaving × micro-batch × recompute × ZeRO, and the global
+batch when the request leaves it unset) are built as arrays and evaluated by the same vectorised
+step-time and memory model in one call; fields the request fixed are honoured. With a fixed batch
+the fastest step wins; with a free batch, the (plan, batch) with the least time to a given loss
+(`batch_policy.py`), preferring batches no larger than the largest published one. When no
+candidate fits, the one using the least memory is returned (with fits_in_memory false) so the
+caller can explain why.
 """
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from flopwatt.service.model.architecture import ModelArchitecture
-from flopwatt.service.model.constants import DEFAULT_GLOBAL_BATCH_TOKENS
+from flopwatt.service.model.batch_policy import BatchPolicy, batch_policy
+from flopwatt.service.model.constants import LARGEST_PUBLISHED_GLOBAL_BATCH_TOKENS
 from flopwatt.service.model.hardware import HardwareModel
 from flopwatt.service.model.memory import training_memory
 from flopwatt.service.model.plan import RECOMPUTE_FULL, RECOMPUTE_NONE, RECOMPUTE_SELECTIVE, ParallelPlan
@@ -54,26 +57,30 @@ class PlanChoice:
     memory_bytes: float
     fits_in_memory: bool
     candidates_evaluated: int
+    batch_policy: BatchPolicy | None = None  # set when the planner chose the global batch
+    batch_above_published: bool = False  # the chosen batch exceeds the largest published one
 
 
 def _powers_of_two_up_to(limit: int) -> list[int]:
     return [2**i for i in range(int(np.log2(max(limit, 1))) + 1)]
 
 
-def default_global_batch_size(sequence_length: int, data_parallel_size: int, micro_batch_size: int) -> int:
-    """About DEFAULT_GLOBAL_BATCH_TOKENS per step, rounded up to whole micro-batches per replica."""
-    sequences = max(1, round(DEFAULT_GLOBAL_BATCH_TOKENS / sequence_length))
-    unit = data_parallel_size * micro_batch_size
-    return int(-(-sequences // unit) * unit)
+_STRUCTURE = ("tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size", "expert_parallel_size",
+              "pipeline_interleaving", "micro_batch_size", "activation_recompute", "zero_stage", "sequence_parallel")
 
 
-def _candidates(arch: ModelArchitecture, accelerator_count: int, sequence_length: int, hw: HardwareModel, fixed: PlanConstraints) -> ParallelPlan:
+def _structures(arch: ModelArchitecture, accelerator_count: int, hw: HardwareModel, fixed: PlanConstraints) -> np.ndarray:
+    """(9, K) plan structures in _STRUCTURE order (everything but the global batch), built with
+    NumPy per (TP, PP) pair: the Python-level loop stays at a few dozen iterations."""
     layers = int(arch.layer_count)
     heads = int(arch.attention_head_count)
     experts = max(int(arch.expert_count), 1)
     tp_options = [fixed.tensor_parallel_size] if fixed.tensor_parallel_size else [
         t for t in _powers_of_two_up_to(hw.accelerators_per_node) if heads % t == 0 and accelerator_count % t == 0]
-    rows = []
+    mbs_options = [fixed.micro_batch_size] if fixed.micro_batch_size else list(MICRO_BATCH_CHOICES)
+    rc_options = [fixed.activation_recompute] if fixed.activation_recompute is not None else list(RECOMPUTE_CHOICES)
+    zero_options = [fixed.zero_stage] if fixed.zero_stage is not None else list(ZERO_CHOICES)
+    blocks = []
     for tp in tp_options or [1]:
         pp_options = [fixed.pipeline_parallel_size] if fixed.pipeline_parallel_size else [
             p for p in _powers_of_two_up_to(min(layers, MAX_PIPELINE_STAGES)) if accelerator_count % (tp * p) == 0]
@@ -83,35 +90,59 @@ def _candidates(arch: ModelArchitecture, accelerator_count: int, sequence_length
                 e for e in _powers_of_two_up_to(min(experts, dp)) if experts % e == 0 and dp % e == 0]
             v_options = [fixed.pipeline_interleaving] if fixed.pipeline_interleaving else [
                 v for v in INTERLEAVING_CHOICES if pp > 1 and layers >= pp * v] or [1]
-            mbs_options = [fixed.micro_batch_size] if fixed.micro_batch_size else list(MICRO_BATCH_CHOICES)
-            rc_options = [fixed.activation_recompute] if fixed.activation_recompute is not None else list(RECOMPUTE_CHOICES)
-            zero_options = [fixed.zero_stage] if fixed.zero_stage is not None else list(ZERO_CHOICES)
             sp = fixed.sequence_parallel if fixed.sequence_parallel is not None else tp > 1
-            for ep, v, mbs, rc, zero in itertools.product(ep_options or [1], v_options, mbs_options, rc_options, zero_options):
-                gbs = fixed.global_batch_size or default_global_batch_size(sequence_length, dp, mbs)
-                if gbs % (dp * mbs):
-                    continue
-                rows.append((tp, pp, dp, ep, v, mbs, gbs, zero, rc, sp))
-    if not rows:
+            # indexing="ij" enumerates like itertools.product(ep, v, mbs, rc, zero)
+            grid = np.meshgrid(ep_options or [1], v_options, mbs_options, rc_options, zero_options, indexing="ij")
+            ep, v, mbs, rc, zero = (g.reshape(-1).astype(float) for g in grid)
+            blocks.append(np.stack([np.full(ep.size, float(tp)), np.full(ep.size, float(pp)), np.full(ep.size, float(dp)),
+                                    ep, v, mbs, rc, zero, np.full(ep.size, float(sp))]))
+    return np.concatenate(blocks, axis=1)
+
+
+def _candidates(arch: ModelArchitecture, accelerator_count: int, sequence_length: int, hw: HardwareModel, fixed: PlanConstraints,
+                policy: BatchPolicy | None) -> ParallelPlan:
+    """Every plan structure at every batch it admits: the fixed batch, or each rung of the
+    policy's ladder rounded up to whole micro-batches per replica (duplicates dropped)."""
+    structures = _structures(arch, accelerator_count, hw, fixed)
+    unit = structures[2] * structures[5]  # DP × micro-batch: sequences per micro-batch round
+    if fixed.global_batch_size:
+        batches = np.full((1, unit.size), float(fixed.global_batch_size))
+        keep = np.fmod(batches, unit) == 0
+    else:
+        rungs = np.maximum(np.round(np.asarray(policy.ladder_tokens) / sequence_length), 1.0)[:, None]
+        batches = np.ceil(rungs / unit) * unit
+        keep = np.concatenate([np.ones((1, unit.size), bool), batches[1:] != batches[:-1]])
+    structure_index, rung_index = np.nonzero(keep.T)  # structure-major: a plan's batches together
+    if structure_index.size == 0:
         # The fixed fields admit no consistent plan: evaluate them as given and let the caller report.
-        rows = [(fixed.tensor_parallel_size or 1, fixed.pipeline_parallel_size or 1, fixed.data_parallel_size or 1,
-                 fixed.expert_parallel_size or 1, fixed.pipeline_interleaving or 1, fixed.micro_batch_size or 1,
-                 fixed.global_batch_size or 1, fixed.zero_stage or 0, fixed.activation_recompute or 0, bool(fixed.sequence_parallel))]
-    columns = np.array(rows, dtype=float).T
-    names = ("tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size", "expert_parallel_size",
-             "pipeline_interleaving", "micro_batch_size", "global_batch_size", "zero_stage", "activation_recompute")
-    values = {name: columns[i] for i, name in enumerate(names)}
-    return ParallelPlan(**values, sequence_parallel=columns[9].astype(bool))
+        return replace(complete_plan(fixed), **{name: getattr(fixed, name) or default for name, default in (
+            ("tensor_parallel_size", 1), ("pipeline_parallel_size", 1), ("data_parallel_size", 1), ("expert_parallel_size", 1),
+            ("pipeline_interleaving", 1), ("micro_batch_size", 1), ("global_batch_size", 1), ("zero_stage", 0),
+            ("activation_recompute", 0))}, sequence_parallel=bool(fixed.sequence_parallel))
+    values = {name: structures[i, structure_index] for i, name in enumerate(_STRUCTURE)}
+    values["sequence_parallel"] = values["sequence_parallel"].astype(bool)
+    return ParallelPlan(**values, global_batch_size=batches[rung_index, structure_index])
 
 
 def choose_plan(arch: ModelArchitecture, accelerator_count: int, sequence_length: int, hw: HardwareModel, fixed: PlanConstraints, options: StepOptions) -> PlanChoice:
-    """Fastest candidate that fits; else the smallest-memory one."""
-    candidates = _candidates(arch, accelerator_count, sequence_length, hw, fixed)
+    """Best candidate that fits (fastest step for a fixed batch; least time to a given loss when
+    the batch is free, within the largest published batch where possible); else the
+    smallest-memory one."""
+    policy = None if fixed.global_batch_size else batch_policy(arch, float(sequence_length))
+    candidates = _candidates(arch, accelerator_count, sequence_length, hw, fixed, policy)
     step = np.broadcast_to(training_step_time(arch, sequence_length, candidates, hw, options).total, candidates.accelerator_count.shape)
     memory = np.broadcast_to(training_memory(arch, sequence_length, candidates, options.flash_attention).total, step.shape)
     fits = memory <= hw.memory_bytes
-    index = int(np.argmin(np.where(fits, step, np.inf))) if fits.any() else int(np.argmin(memory))
-    return PlanChoice(candidates.select(index), float(step[index]), float(memory[index]), bool(fits[index]), int(step.size))
+    batch_tokens = np.broadcast_to(np.asarray(candidates.global_batch_size, float) * sequence_length, step.shape)
+    if policy is None:
+        objective, within = step, np.ones(step.shape, bool)
+    else:
+        objective = policy.time_to_loss_objective(step, batch_tokens)
+        within = batch_tokens <= LARGEST_PUBLISHED_GLOBAL_BATCH_TOKENS
+    preferred = fits & within if (fits & within).any() else fits
+    index = int(np.argmin(np.where(preferred, objective, np.inf))) if fits.any() else int(np.argmin(memory))
+    return PlanChoice(candidates.select(index), float(step[index]), float(memory[index]), bool(fits[index]), int(step.size),
+                      policy, policy is not None and not bool(within[index]))
 
 
 def complete_plan(fixed: PlanConstraints) -> ParallelPlan:

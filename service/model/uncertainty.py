@@ -17,6 +17,7 @@ import numpy as np
 
 from flopwatt.service.model.assumptions import Assumption
 from flopwatt.service.model.hardware import HardwareModel, MeasuredGemmMap
+from flopwatt.service.model.inference import InferenceScenario, ServingMetrics, serving_metrics
 from flopwatt.service.model.training import TrainingEstimate, TrainingScenario, estimate_training_run
 
 ArrayLike = Any
@@ -37,8 +38,12 @@ class UncertainInput:
 
 # Model error of the GEMM-efficiency-driven step time: vTrain's published MAPE is 8.37 % single
 # node and 14.73 % multi-node (MICRO'24); for a log-normal, MAPE ≈ 0.8·σ, so σ = 0.12 sits between.
+# The multiplier applies to the kernel throughputs the step-time model rests on (GEMM rate and
+# memory bandwidth): the MAPE it comes from is that of whole step times, not of GEMMs alone, and
+# serving's decode step is bandwidth-bound.
 COMPUTE_EFFICIENCY = UncertainInput(
-    "compute_efficiency", 0.12, "GEMM efficiency multiplier, median 1; σ from vTrain MAPE 8.4-14.7 % (2024) via MAPE ≈ 0.8σ")
+    "compute_efficiency", 0.12,
+    "kernel throughput multiplier (GEMM rate and memory bandwidth), median 1; σ from vTrain step-time MAPE 8.4-14.7 % (2024) via MAPE ≈ 0.8σ")
 # Power model error: a FLOP-calibrated node power model has 11.4 % MAPE (arXiv 2506.14551, 2025).
 POWER_DRAW = UncertainInput(
     "power_draw", 0.14, "accelerator power multiplier, median 1; σ from 11.4 % MAPE of measured node power models (arXiv 2506.14551, 2025)")
@@ -129,8 +134,12 @@ class ScaledGemmMap:
 
 
 def scale_hardware(hw: HardwareModel, compute_factor: ArrayLike, power_factor: ArrayLike) -> HardwareModel:
-    """Hardware whose GEMM rate and power draw are multiplied by the given factors."""
-    changes: dict[str, Any] = {"tdp_watts": hw.tdp_watts * power_factor}
+    """Hardware whose kernel throughput (GEMM rate, memory bandwidth) and power draw are
+    multiplied by the given factors."""
+    changes: dict[str, Any] = {
+        "tdp_watts": hw.tdp_watts * power_factor,
+        "memory_bandwidth_bytes_per_second": hw.memory_bandwidth_bytes_per_second * np.asarray(compute_factor, float),
+    }
     if hw.gemm_map is not None:
         changes["gemm_map"] = ScaledGemmMap(hw.gemm_map, np.asarray(compute_factor, float))
     else:
@@ -188,6 +197,33 @@ def training_intervals(scenario: TrainingScenario, samples: int, seed: int) -> t
     then `response.intervals[name].CopyFrom(Interval(p5=.., p50=.., p95=..))` and extend assumptions."""
     estimate = training_samples(scenario, draw(samples, seed))
     return intervals(training_outputs(estimate)), assumptions(TRAINING_INPUTS, samples, seed)
+
+
+INFERENCE_INPUTS = (COMPUTE_EFFICIENCY.name, POWER_DRAW.name, PUE.name, ELECTRICITY_PRICE.name, HOUR_PRICE.name)
+
+
+def inference_samples(scenario: InferenceScenario, batch_size: int, draws: Draws) -> ServingMetrics:
+    """Serving at `batch_size` (the deterministic choice) at the drawn inputs, in one call."""
+    hw = scale_hardware(scenario.hardware, draws[COMPUTE_EFFICIENCY.name], draws[POWER_DRAW.name])
+    return serving_metrics(scenario.arch, hw, scenario.accelerator_count, float(batch_size), scenario.input_tokens,
+                           scenario.output_tokens, scale_facility(scenario.facility, draws))
+
+
+def inference_outputs(metrics: ServingMetrics) -> dict[str, np.ndarray]:
+    """The main serving outputs, keyed by EstimateInferenceResponse field name (seconds, USD)."""
+    return {
+        "time_to_first_token": metrics.time_to_first_token_seconds,
+        "time_per_output_token": metrics.time_per_output_token_seconds,
+        "output_tokens_per_second": metrics.output_tokens_per_second,
+        "energy_per_output_token_joules": metrics.energy_per_output_token_joules,
+        "cost_per_million_output_tokens": metrics.cost_per_million_output_tokens_usd,
+    }
+
+
+def inference_intervals(scenario: InferenceScenario, batch_size: int, samples: int, seed: int) -> tuple[dict[str, Interval], list[Assumption]]:
+    """Intervals of EstimateInference's main outputs at the deterministic batch."""
+    metrics = inference_samples(scenario, batch_size, draw(samples, seed))
+    return intervals(inference_outputs(metrics)), assumptions(INFERENCE_INPUTS, samples, seed)
 
 
 CAMPUS_INPUTS = (COMPUTE_EFFICIENCY.name, POWER_DRAW.name, PUE.name, ELECTRICITY_PRICE.name, HOUR_PRICE.name)

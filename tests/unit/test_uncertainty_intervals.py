@@ -70,3 +70,72 @@ def test_campus_intervals_bracket_the_central_answer():
     count = response.intervals["accelerator_count"]
     assert count.p5 <= response.accelerator_count <= count.p95
     assert estimate_campus(request, DEPS).intervals == response.intervals
+
+
+# --- EstimateInference ----------------------------------------------------------------------------
+
+from flopwatt.service.api import inference as inference_api  # noqa: E402
+from flopwatt.service.model.inference import estimate_inference as estimate_serving  # noqa: E402
+
+INFERENCE_FIELDS = {"time_to_first_token", "time_per_output_token", "output_tokens_per_second",
+                    "energy_per_output_token_joules", "cost_per_million_output_tokens"}
+
+
+def _inference_request(samples: int = 0, seed: int = 0) -> estimator_pb2.EstimateInferenceRequest:
+    return estimator_pb2.EstimateInferenceRequest(
+        model=common_pb2.ModelSpec(preset_id="llama-3.1-70b"), hardware_id="h100-sxm", accelerator_count=8, input_tokens=1024,
+        output_tokens=512, uncertainty=common_pb2.Uncertainty(samples=samples, seed=seed))
+
+
+def test_inference_intervals_are_ordered_reproducible_and_listed():
+    response = inference_api.estimate_inference(_inference_request(3000, seed=4), DEPS)
+    assert set(response.intervals) == INFERENCE_FIELDS
+    for name, item in response.intervals.items():
+        assert item.p5 < item.p50 < item.p95, name
+    assert inference_api.estimate_inference(_inference_request(3000, seed=4), DEPS).intervals == response.intervals
+    assert inference_api.estimate_inference(_inference_request(3000, seed=5), DEPS).intervals != response.intervals
+    tpot = response.time_per_output_token.seconds + response.time_per_output_token.nanos / 1e9
+    assert response.intervals["time_per_output_token"].p5 < tpot < response.intervals["time_per_output_token"].p95
+    assert response.intervals["energy_per_output_token_joules"].p5 < response.energy_per_output_token_joules < response.intervals["energy_per_output_token_joules"].p95
+    names = {a.name for a in response.assumptions}
+    assert {"uncertainty.compute_efficiency", "uncertainty.power_draw", "uncertainty.pue", "uncertainty.samples"} <= names
+    assert "uncertainty.failure_rate" not in names  # serving has no goodput
+    assert not inference_api.estimate_inference(_inference_request(), DEPS).intervals
+
+
+def test_inference_inputs_at_their_medians_reproduce_the_deterministic_estimate():
+    scenario, _ = inference_api.build_scenario(_inference_request(), DEPS)
+    deterministic = estimate_serving(scenario)
+    at_medians = uncertainty.inference_outputs(uncertainty.inference_samples(scenario, deterministic.batch_size, uncertainty.median_draws(3)))
+    expected = {
+        "time_to_first_token": deterministic.time_to_first_token_seconds,
+        "time_per_output_token": deterministic.time_per_output_token_seconds,
+        "output_tokens_per_second": deterministic.output_tokens_per_second,
+        "energy_per_output_token_joules": deterministic.energy_per_output_token_joules,
+        "cost_per_million_output_tokens": deterministic.cost_per_million_output_tokens_usd,
+    }
+    for name, values in at_medians.items():
+        np.testing.assert_allclose(values, np.full(3, expected[name]), rtol=1e-12, err_msg=name)
+
+
+def test_faster_kernels_serve_faster_and_more_power_costs_more_energy():
+    scenario, _ = inference_api.build_scenario(_inference_request(), DEPS)
+    batch = estimate_serving(scenario).batch_size
+    factors = {name: np.ones(2) for name in (item.name for item in uncertainty.INPUTS)}
+    factors["compute_efficiency"] = np.array([1.0, 1.2])
+    faster = uncertainty.inference_outputs(uncertainty.inference_samples(scenario, batch, uncertainty.Draws(factors)))
+    assert faster["time_per_output_token"][1] < faster["time_per_output_token"][0]
+    factors["compute_efficiency"], factors["power_draw"] = np.ones(2), np.array([1.0, 1.3])
+    hungrier = uncertainty.inference_outputs(uncertainty.inference_samples(scenario, batch, uncertainty.Draws(factors)))
+    assert hungrier["energy_per_output_token_joules"][1] > hungrier["energy_per_output_token_joules"][0]
+    assert hungrier["time_per_output_token"][1] == pytest.approx(hungrier["time_per_output_token"][0])
+
+
+def test_campus_output_tokens_per_day_interval_brackets_the_central_answer():
+    request = estimator_pb2.EstimateCampusRequest(
+        accelerator_count=1024, hardware_id="h100-sxm", uncertainty=common_pb2.Uncertainty(samples=2000, seed=9),
+        inference=estimator_pb2.CampusInferenceWorkload(model=common_pb2.ModelSpec(preset_id="llama-3.1-70b"), input_tokens=1024, output_tokens=512))
+    response = estimate_campus(request, DEPS)
+    tokens = response.intervals["output_tokens_per_day"]
+    assert tokens.p5 < response.output_tokens_per_day < tokens.p95
+    assert estimate_campus(request, DEPS).intervals["output_tokens_per_day"] == tokens

@@ -1,0 +1,64 @@
+"""Whole-run validation: published training runs' accelerator-hours, held at the level reached.
+
+Reached on 2026-11-23 with nothing fitted on this table (datasheet mode, generic framework, the
+published batch and parallelism, the planner for the rest): median |error| 39.7 % against the
+DESIGN §7 target of 15 %. The model is optimistic for every run but Llama 3.1 405B (published
+plan, +26 %) and DeepSeek-V3 (−6 %): it predicts 56-75 % MFU for the dense models whose
+published GPU-hours imply ~40 %. This test holds the level so regressions fail; it is not a pass
+of the target.
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+from flopwatt.service.model.whole_runs import (
+    load_published_runs,
+    median_absolute_energy_error,
+    median_absolute_hours_error,
+    run_whole_runs,
+)
+
+REACHED_MEDIAN_ABSOLUTE_HOURS_ERROR = 0.397
+MARGIN = 0.02
+
+
+@pytest.fixture(scope="module")
+def results():
+    return run_whole_runs()
+
+
+def test_every_row_is_sourced_and_complete():
+    runs = load_published_runs()
+    assert {r.run for r in runs} >= {"llama-3.1-405b", "llama-3.1-70b", "llama-3.1-8b", "llama-2-7b", "llama-2-13b", "llama-2-70b",
+                                     "bloom-176b", "deepseek-v3"}
+    for r in runs:
+        assert r.source and r.source_date[:2] == "20" and r.hours_scope and r.accelerator_count_source, r.run
+        assert r.energy_kind in ("nameplate", "metered", "none"), r.run
+        assert r.published_accelerator_hours > 0 and r.training_tokens > 0, r.run
+
+
+def test_published_figures_are_the_cited_ones():
+    runs = {r.run: r for r in load_published_runs()}
+    assert runs["llama-3.1-405b"].published_accelerator_hours == 30.84e6  # Llama 3.1 model card
+    assert runs["llama-2-70b"].published_accelerator_hours == 1_720_320  # Llama 2 Table 2
+    assert runs["bloom-176b"].published_accelerator_hours == 1_082_990  # Luccioni et al. 2022
+    # BLOOM's 433 MWh is GPU-hours × 400 W TDP: a nameplate figure, so it is shown but not scored.
+    assert runs["bloom-176b"].published_energy_joules == pytest.approx(1_082_990 * 0.4 * 3.6e6, rel=1e-3)
+    assert runs["bloom-176b"].energy_kind == "nameplate"
+
+
+def test_hours_error_stays_at_the_reached_level(results):
+    assert all(math.isfinite(r.predicted_accelerator_hours) and r.fits_in_memory for r in results)
+    assert median_absolute_hours_error(results) <= REACHED_MEDIAN_ABSOLUTE_HOURS_ERROR + MARGIN
+    by_run = {r.run.run: r for r in results}
+    assert abs(by_run["llama-3.1-405b"].hours_error) < 0.30
+    assert abs(by_run["deepseek-v3"].hours_error) < 0.15
+
+
+def test_no_metered_energy_is_scored_and_nameplate_rows_read_low(results):
+    assert math.isnan(median_absolute_energy_error(results))  # no run publishes a metered figure
+    nameplate = [r.energy_error for r in results if r.run.energy_kind == "nameplate"]
+    # our power model draws ≤ 76 % of TDP, and the hours themselves differ: never above nameplate
+    assert nameplate and np.all(np.asarray(nameplate) < 0)
