@@ -34,7 +34,11 @@ def _requests():
     inference_fixed = estimator_pb2.EstimateInferenceRequest()
     inference_fixed.CopyFrom(inference)
     inference_fixed.batch_size = 64
+    free_batch = estimator_pb2.EstimateTrainingRequest()
+    free_batch.CopyFrom(planned)
+    free_batch.ClearField("parallelism")  # the planner also chooses the global batch
     return {"training, fixed plan": (estimate_training, fixed), "training, planner": (estimate_training, planned),
+            "training, planner + batch": (estimate_training, free_batch),
             "inference, fixed batch": (estimate_inference, inference_fixed), "inference, batch search": (estimate_inference, inference)}
 
 

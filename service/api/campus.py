@@ -21,6 +21,7 @@ from flopwatt.service.catalog import get_hardware
 from flopwatt.service.errors import FieldViolation, InvalidArgument
 from flopwatt.service.model import campus as campus_model
 from flopwatt.service.model import campus_defaults as cd
+from flopwatt.service.model import constants as C
 from flopwatt.service.model import uncertainty
 from flopwatt.service.model.assumptions import Assumption
 from flopwatt.service.model.buildout import MAX_MONTHS, RampInputs, quarterly_periods
@@ -35,10 +36,10 @@ MAX_CAMPUS_ACCELERATORS = 100_000_000
 MAX_BUDGET_USD = 1.0e14
 MAX_TERM_SECONDS = 100 * 365.25 * 86400.0
 MAX_DEPRECIATION_YEARS = 100.0
-# Largest global batch published for a frontier run: DeepSeek-V3, 15,360 sequences of 4,096
-# tokens (arXiv 2412.19437, §4.2, 2024-12). Beyond it, more data parallelism stops paying off
-# (critical batch size, McCandlish et al. 2018), so a bigger site runs several jobs instead.
-MAX_GLOBAL_BATCH_TOKENS = 15360 * 4096
+# Beyond the largest published global batch (DeepSeek-V3's; see constants), more data
+# parallelism stops paying off (critical batch size, McCandlish et al. 2018), so a bigger site
+# runs several jobs instead.
+MAX_GLOBAL_BATCH_TOKENS = C.LARGEST_PUBLISHED_GLOBAL_BATCH_TOKENS
 JOB_SHRINK_ATTEMPTS = 12
 SECONDS_PER_DAY = 86400.0
 
