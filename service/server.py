@@ -137,12 +137,12 @@ async def start_server(settings: Settings) -> RunningServer:
     profile_store = _open_profile_store(settings)
     if profile_store is not None:
         try:
-            from flopwatt.service.profile_metrics import ProfileCeilingsCollector
+            from flopwatt.service.profile_metrics import ProfileCollector
         except ModuleNotFoundError as error:
             if error.name != "flopwatt.service.profile_metrics":
                 raise
         else:
-            metrics.register_collector(ProfileCeilingsCollector(profile_store))
+            metrics.register_collector(ProfileCollector(profile_store))
     deps = ApiDependencies(profile_document=_profile_document_lookup(profile_store))
 
     interceptors: list[grpc.aio.ServerInterceptor] = [MetricsInterceptor(metrics)]

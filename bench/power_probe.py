@@ -1,0 +1,95 @@
+"""Power and energy of the suite's workloads: an idle baseline first, then one steady window
+(≥ 5 s) per GEMM precision at its best shape and one for the STREAM triad.
+
+Joules per FLOP / per byte are reported total (energy ÷ work) and dynamic (idle power
+subtracted), as anchors-microbench §9 proposes. When NVML is unavailable the caller leaves
+the "power" object out and records the reason instead (never zeros, never guesses).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from flopwatt.bench.power import NvmlDevice, PowerWindow
+from flopwatt.bench.runner import SuiteRun
+from flopwatt.bench.suite_config import POWER_UNIT_OF_WORK_SECONDS, SuiteConfig
+from flopwatt.kernels.workload import Workload
+
+IDLE_SETTLE_SECONDS = 1.0  # let clocks drop after set-up before the idle window opens
+
+
+def _repeat_batch(workload: Workload, median_seconds: float):
+    """One unit of work for a power window: enough back-to-back calls to last ~0.2 s, then a
+    synchronise, so the loop overhead is negligible and the GPU never idles between calls."""
+    import torch
+
+    calls = max(1, math.ceil(POWER_UNIT_OF_WORK_SECONDS / max(median_seconds, 1e-9)))
+
+    def work() -> None:
+        for _ in range(calls):
+            workload.run()
+        torch.cuda.synchronize()
+
+    return work, calls
+
+
+def _loaded_window(run: SuiteRun, meter: NvmlDevice, config: SuiteConfig, label: str, workload: Workload) -> tuple[PowerWindow, int]:
+    try:
+        measurement = run.harness.measure(workload, config.stream_plan)  # verify + a median for batching
+        if not measurement.verified:
+            raise RuntimeError(f"{label}: verification failed, no power window: {measurement.error}")
+        work, calls = _repeat_batch(workload, measurement.median_seconds or 0.0)
+        window = meter.measure_window(label, work, config.power_window_seconds, should_cancel=run.check_cancel_flag)
+    finally:
+        workload.close()
+    return window, calls
+
+
+def run_power_probe(run: SuiteRun, config: SuiteConfig, meter: NvmlDevice, best_gemm_shapes: dict) -> dict:
+    """Returns the profile's "power" object."""
+    from flopwatt.kernels.gemm import build_gemm
+    from flopwatt.kernels.numba_cuda_stream import build_numba_cuda_stream
+    from flopwatt.bench.probes import stream_elements
+
+    time.sleep(IDLE_SETTLE_SECONDS)
+    idle = meter.measure_window("idle", lambda: time.sleep(0.05), config.power_window_seconds, should_cancel=run.check_cancel_flag)
+    run.step("power idle baseline")
+    idle_watts = idle.average_watts
+    windows = [idle]
+    power: dict = {"idle_watts": idle_watts, "load_watts": {}, "joules_per_flop": {}, "dynamic_joules_per_flop": {}, "windows": []}
+    for precision in config.power_precisions:
+        shape = best_gemm_shapes.get(precision)
+        if shape is None:
+            run.record_skip(f"power gemm {precision}", "no verified GEMM of this precision to load the GPU with")
+            run.step(f"power gemm {precision}")
+            continue
+        workload = build_gemm(precision, *shape, device="cuda")
+        window, calls = _loaded_window(run, meter, config, f"gemm_{precision}", workload)
+        work_flops = window.iterations * calls * workload.flops
+        power["load_watts"][f"gemm_{precision}"] = window.average_watts
+        power["joules_per_flop"][precision] = window.energy_joules / work_flops
+        dynamic_joules = window.energy_joules - idle_watts * window.seconds
+        if dynamic_joules > 0:  # a window at or below idle power says nothing dynamic; omit it
+            power["dynamic_joules_per_flop"][precision] = dynamic_joules / work_flops
+        windows.append(window)
+        run.step(f"power gemm {precision}")
+    workload = build_numba_cuda_stream("triad", stream_elements(config))
+    window, calls = _loaded_window(run, meter, config, "triad_fp64", workload)
+    work_bytes = window.iterations * calls * workload.bytes
+    power["load_watts"]["triad_fp64"] = window.average_watts
+    power["joules_per_byte"] = window.energy_joules / work_bytes
+    dynamic_joules = window.energy_joules - idle_watts * window.seconds
+    if dynamic_joules > 0:
+        power["dynamic_joules_per_byte"] = dynamic_joules / work_bytes
+    windows.append(window)
+    run.step("power triad")
+    power["windows"] = [w.summary() for w in windows]
+    throttled = [w.label for w in windows if w.summary()["throttled"]]
+    if throttled:
+        run.notes.append(f"power: clocks were throttled during {', '.join(throttled)} (see power.windows)")
+    return power
+
+
+def count_power_steps(config: SuiteConfig) -> int:
+    return 2 + len(config.power_precisions)

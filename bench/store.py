@@ -1,0 +1,225 @@
+"""SQLite store of hardware profiles in the data directory.
+
+One file, `<data-dir>/flopwatt.sqlite3`, shared with other table families (benchmark runs);
+this family owns the `hardware_profiles` table and records its schema version in
+`flopwatt_schema_versions` (family → version). WAL journaling and one transaction per write:
+a crash mid-write leaves the previous committed state (SQLite's atomic commit,
+sqlite.org/atomiccommit.html), so profiles survive restarts and are never half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from flopwatt.bench.profile import content_id, flatten_ceilings, validate_profile
+
+DATA_DIR_ENV = "FLOPWATT_DATA_DIR"
+DEFAULT_DATA_DIR = Path("~/.local/share/flopwatt")  # XDG data home convention
+DATABASE_FILE_NAME = "flopwatt.sqlite3"
+SCHEMA_FAMILY = "hardware_profiles"
+SCHEMA_FAMILY_VERSION = 1
+BUSY_TIMEOUT_SECONDS = 30.0  # another process (the server, a CLI run) may hold the write lock
+MAX_PAGE_SIZE = 1000
+
+
+def default_data_dir() -> Path:
+    """`$FLOPWATT_DATA_DIR`, else ~/.local/share/flopwatt."""
+    configured = os.environ.get(DATA_DIR_ENV)
+    return Path(configured).expanduser() if configured else DEFAULT_DATA_DIR.expanduser()
+
+
+def database_path(data_dir: Path | str | None = None) -> Path:
+    return Path(data_dir).expanduser() / DATABASE_FILE_NAME if data_dir else default_data_dir() / DATABASE_FILE_NAME
+
+
+class ProfileNotFound(KeyError):
+    """No profile with that id."""
+
+    def __init__(self, profile_id: str) -> None:
+        super().__init__(profile_id)
+        self.profile_id = profile_id
+
+    def __str__(self) -> str:
+        return f"profile {self.profile_id!r} not found"
+
+
+@dataclass(frozen=True)
+class ProfileSummary:
+    """What a listing shows without loading the (large) document."""
+
+    id: str
+    created_time: str
+    host: str
+    suite: str
+    device_kind: str
+    device_name: str
+    device_uuid: str | None
+    hardware_id: str | None
+    benchmark_version: str
+    schema_version: int
+    ceilings: dict[str, float]
+    warnings: list[str]
+    power_watts: dict[str, float]  # "idle" and one entry per load window; empty without NVML
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS flopwatt_schema_versions (
+    family TEXT PRIMARY KEY,
+    version INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS hardware_profiles (
+    id TEXT PRIMARY KEY,
+    created_time TEXT NOT NULL,
+    host TEXT NOT NULL,
+    suite TEXT NOT NULL,
+    device_kind TEXT NOT NULL,
+    device_name TEXT NOT NULL,
+    device_uuid TEXT,
+    hardware_id TEXT,
+    benchmark_version TEXT NOT NULL,
+    schema_version INTEGER NOT NULL,
+    ceilings_json TEXT NOT NULL,
+    warnings_json TEXT NOT NULL,
+    power_watts_json TEXT NOT NULL,
+    document_json TEXT NOT NULL,
+    stored_sequence INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS hardware_profiles_newest ON hardware_profiles (created_time DESC, stored_sequence DESC);
+"""
+
+_SUMMARY_COLUMNS = (
+    "id, created_time, host, suite, device_kind, device_name, device_uuid, hardware_id, "
+    "benchmark_version, schema_version, ceilings_json, warnings_json, power_watts_json"
+)
+
+
+def _summary(row: tuple) -> ProfileSummary:
+    return ProfileSummary(*row[:10], ceilings=json.loads(row[10]), warnings=json.loads(row[11]), power_watts=json.loads(row[12]))
+
+
+def _power_watts(document: dict) -> dict[str, float]:
+    power = document.get("power") or {}
+    watts = {"idle": power["idle_watts"]} if "idle_watts" in power else {}
+    watts.update(power.get("load_watts", {}))
+    return watts
+
+
+class ProfileStore:
+    """Profiles by id; every method opens its own connection so one store object is safe to
+    share between threads (the gRPC server) and processes (a benchmark worker)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path).expanduser()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(self._connect()) as connection:
+            connection.execute("PRAGMA journal_mode=WAL")
+            with connection:
+                connection.executescript(_SCHEMA)
+                row = connection.execute("SELECT version FROM flopwatt_schema_versions WHERE family = ?", (SCHEMA_FAMILY,)).fetchone()
+                if row is None:
+                    connection.execute("INSERT INTO flopwatt_schema_versions VALUES (?, ?)", (SCHEMA_FAMILY, SCHEMA_FAMILY_VERSION))
+                elif row[0] > SCHEMA_FAMILY_VERSION:
+                    raise RuntimeError(
+                        f"{self.path}: hardware_profiles schema version {row[0]} is newer than this build ({SCHEMA_FAMILY_VERSION})"
+                    )
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS)
+        connection.execute("PRAGMA synchronous=FULL")
+        return connection
+
+    def save(self, document: dict) -> str:
+        """Validate and store one profile; returns its id (content-derived, so saving the same
+        document twice stores it once)."""
+        validate_profile(document)
+        return self.save_many([document])[0]
+
+    def save_many(self, documents: Iterable[dict]) -> list[str]:
+        """All or nothing: one transaction for the whole batch (an import of a bundle)."""
+        rows = []
+        for document in documents:
+            validate_profile(document)
+            profile_id = content_id(document)
+            device = document["device"]
+            rows.append(
+                (
+                    profile_id,
+                    document["created_time"],
+                    str(document.get("host", "")),
+                    document["suite"],
+                    device["kind"],
+                    device["name"],
+                    device.get("uuid"),
+                    device.get("hardware_id"),
+                    document["benchmark_version"],
+                    document["schema_version"],
+                    json.dumps(flatten_ceilings(document["ceilings"])),
+                    json.dumps(list(document.get("warnings", []))),
+                    json.dumps(_power_watts(document)),
+                    json.dumps(document, allow_nan=False),
+                )
+            )
+        with closing(self._connect()) as connection, connection:
+            sequence = connection.execute("SELECT COALESCE(MAX(stored_sequence), 0) FROM hardware_profiles").fetchone()[0]
+            for offset, row in enumerate(rows, start=1):
+                connection.execute(
+                    f"INSERT OR IGNORE INTO hardware_profiles ({_SUMMARY_COLUMNS}, document_json, stored_sequence) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (*row, sequence + offset),
+                )
+        return [row[0] for row in rows]
+
+    def get(self, profile_id: str) -> dict:
+        """The whole document; raises ProfileNotFound."""
+        with closing(self._connect()) as connection:
+            row = connection.execute("SELECT document_json FROM hardware_profiles WHERE id = ?", (profile_id,)).fetchone()
+        if row is None:
+            raise ProfileNotFound(profile_id)
+        return json.loads(row[0])
+
+    def summary(self, profile_id: str) -> ProfileSummary:
+        with closing(self._connect()) as connection:
+            row = connection.execute(f"SELECT {_SUMMARY_COLUMNS} FROM hardware_profiles WHERE id = ?", (profile_id,)).fetchone()
+        if row is None:
+            raise ProfileNotFound(profile_id)
+        return _summary(row)
+
+    def list(self, page_size: int = 50, offset: int = 0) -> tuple[list[ProfileSummary], int]:
+        """Newest first; returns (page, total count) so callers can tell whether more follow."""
+        if not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size: must be an integer in [1, {MAX_PAGE_SIZE}], got {page_size!r}")
+        if not isinstance(offset, int) or offset < 0:
+            raise ValueError(f"offset: must be an integer ≥ 0, got {offset!r}")
+        with closing(self._connect()) as connection:
+            total = connection.execute("SELECT COUNT(*) FROM hardware_profiles").fetchone()[0]
+            rows = connection.execute(
+                f"SELECT {_SUMMARY_COLUMNS} FROM hardware_profiles ORDER BY created_time DESC, stored_sequence DESC LIMIT ? OFFSET ?",
+                (page_size, offset),
+            ).fetchall()
+        return [_summary(r) for r in rows], total
+
+    def latest_per_device(self) -> list[ProfileSummary]:
+        """The newest profile of each device (UUID, else host + device name), for the metrics
+        exporter."""
+        with closing(self._connect()) as connection:
+            rows = connection.execute(
+                f"SELECT {_SUMMARY_COLUMNS} FROM hardware_profiles ORDER BY created_time DESC, stored_sequence DESC"
+            ).fetchall()
+        latest: dict[str, ProfileSummary] = {}
+        for row in rows:
+            summary = _summary(row)
+            key = summary.device_uuid or f"{summary.host}/{summary.device_kind}/{summary.device_name}"
+            latest.setdefault(key, summary)
+        return list(latest.values())
+
+    def delete(self, profile_id: str) -> None:
+        with closing(self._connect()) as connection, connection:
+            deleted = connection.execute("DELETE FROM hardware_profiles WHERE id = ?", (profile_id,)).rowcount
+        if not deleted:
+            raise ProfileNotFound(profile_id)

@@ -1,0 +1,155 @@
+"""`run_suite`: run the quick or full suite on one device and return the hardware profile.
+
+This is the entry point both the CLI (`flopwatt bench`) and the service's benchmark worker
+call. It returns a plain dict (the profile JSON, DESIGN §2); catalog identification and
+plausibility warnings are added by the service layer (flopwatt.service.profiles), because the
+benchmark core does not import the service.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from flopwatt.bench.cache import CacheFlusher
+from flopwatt.bench.context import cpu_device, cuda_device, environment, host_name
+from flopwatt.bench.errors import BenchmarkCancelled, DeviceUnavailable
+from flopwatt.bench.harness import Harness
+from flopwatt.bench.power import NvmlDevice, NvmlUnavailable
+from flopwatt.bench.power_probe import count_power_steps, run_power_probe
+from flopwatt.bench.probes import (
+    attention_cases,
+    count_gemm_steps,
+    count_launch_steps,
+    count_memory_steps,
+    run_attention_probe,
+    run_gemm_probe,
+    run_launch_probe,
+    run_memory_probe,
+)
+from flopwatt.bench.profile import BENCHMARK_VERSION, SCHEMA_VERSION, derive_ceilings, derive_efficiency, utc_now_iso
+from flopwatt.bench.runner import ProgressCallback, SuiteRun
+from flopwatt.bench.suite_config import SuiteConfig, suite_config
+
+SUITES = ("quick", "full")
+DEVICES = ("auto", "cpu", "cuda")
+RANDOM_SEED = 20261123  # fixed so two runs draw the same inputs
+CPU_POWER_REASON = "NVML measures NVIDIA GPUs only; this suite does not read CPU energy (RAPL)"
+WARMUP_GEMM_SIZE = 8192  # a bf16 GEMM big enough to reach steady clocks and power
+
+
+def resolve_device(device: str) -> str:
+    """"auto" → "cuda" when a GPU is visible, else "cpu"; "cuda" without one is an error."""
+    if device not in DEVICES:
+        raise ValueError(f"device: expected one of {DEVICES}, got {device!r}")
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise DeviceUnavailable("device: cuda was requested but torch sees no CUDA device")
+    return device
+
+
+def _warm_up_gpu(run: SuiteRun, seconds: float) -> None:
+    """Hardware warm-up (clocks, temperature) before anything is timed (mamf-finder)."""
+    from flopwatt.kernels.gemm import build_gemm
+
+    import torch
+
+    workload = build_gemm("bf16", WARMUP_GEMM_SIZE, WARMUP_GEMM_SIZE, WARMUP_GEMM_SIZE, device="cuda")
+    started = time.perf_counter()
+    try:
+        while time.perf_counter() - started < seconds:
+            run.check_cancel()
+            workload.run()
+            torch.cuda.synchronize()
+    finally:
+        workload.close()
+
+
+def _open_meter(device_info: dict) -> tuple[NvmlDevice | None, str | None]:
+    if device_info["kind"] != "cuda":
+        return None, CPU_POWER_REASON
+    try:
+        return NvmlDevice.open(device_info.get("index", 0), device_info.get("uuid")), None
+    except NvmlUnavailable as error:
+        return None, str(error)
+
+
+def _total_steps(config: SuiteConfig, with_power: bool) -> int:
+    return (
+        1
+        + count_gemm_steps(config)
+        + count_memory_steps(config)
+        + len(attention_cases(config))
+        + count_launch_steps(config)
+        + (count_power_steps(config) if with_power else 0)
+    )
+
+
+def run_suite(
+    suite: str,
+    device: str,
+    *,
+    progress: ProgressCallback | None = None,
+    should_cancel: Callable[[], bool] | None = None,
+) -> dict:
+    """Run `suite` ("quick" | "full") on `device` ("auto" | "cpu" | "cuda"); return the profile.
+
+    Raises ValueError for a bad argument, DeviceUnavailable when CUDA was asked for and is
+    absent, and BenchmarkCancelled when `should_cancel()` turns true (checked between
+    measurements and between timed chunks)."""
+    if suite not in SUITES:
+        raise ValueError(f"suite: expected one of {SUITES}, got {suite!r}")
+    import torch
+
+    resolved = resolve_device(device)
+    config = suite_config(suite, resolved)
+    torch.manual_seed(RANDOM_SEED)
+    created_time = utc_now_iso()
+    device_info = cuda_device(torch.cuda.current_device()) if resolved == "cuda" else cpu_device()
+    env = environment(resolved)
+    meter, power_reason = _open_meter(device_info)
+    if meter is not None:
+        env.update(meter.context())
+    harness = Harness(resolved, CacheFlusher(resolved), should_cancel)
+    run = SuiteRun(resolved, harness, progress, should_cancel, _total_steps(config, meter is not None))
+    if progress is not None:
+        progress(0.0, f"{suite} suite on {device_info['name']}")
+    if resolved == "cuda":
+        _warm_up_gpu(run, config.warmup_seconds)
+    run.step("warm-up")
+    best_gemm_shapes = run_gemm_probe(run, config)
+    run_memory_probe(run, config)
+    run_attention_probe(run, config)
+    run_launch_probe(run, config)
+    power = run_power_probe(run, config, meter, best_gemm_shapes) if meter is not None else None
+    if meter is not None:
+        env["clocks_after"] = meter.context()["clocks"]
+    ceilings = derive_ceilings(run.results)
+    document = {
+        "schema_version": SCHEMA_VERSION,
+        "benchmark_version": BENCHMARK_VERSION,
+        "created_time": created_time,
+        "suite": suite,
+        "host": host_name(),
+        "device": device_info,
+        "environment": env,
+        "results": run.results,
+        "ceilings": ceilings,
+        "efficiency": derive_efficiency(run.results, ceilings),
+        "duration_seconds": run.elapsed_seconds,
+        "notes": run.notes,
+        "warnings": [],
+    }
+    if power is not None:
+        document["power"] = power
+    else:
+        document["power_unavailable_reason"] = power_reason
+    if progress is not None:
+        progress(1.0, "done")
+    return document
+
+
+__all__ = ["BenchmarkCancelled", "DeviceUnavailable", "resolve_device", "run_suite"]

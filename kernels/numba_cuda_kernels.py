@@ -1,0 +1,60 @@
+"""The Numba CUDA kernel bodies, at module level on purpose: the CUDA simulator
+(NUMBA_ENABLE_CUDASIM=1) swaps the module-global `cuda` for its fake, which it cannot do for a
+name captured in a closure. Launch them through numba_cuda_stream, which owns sizes and checks.
+"""
+
+from numba import cuda, float64
+
+from flopwatt.kernels.numba_cuda_kernels_config import REDUCTION_THREADS_PER_BLOCK
+
+
+@cuda.jit
+def copy_kernel(a, c):
+    i = cuda.grid(1)
+    if i < c.size:
+        c[i] = a[i]
+
+
+@cuda.jit
+def scale_kernel(b, c, scalar):
+    i = cuda.grid(1)
+    if i < b.size:
+        b[i] = scalar * c[i]
+
+
+@cuda.jit
+def add_kernel(a, b, c):
+    i = cuda.grid(1)
+    if i < c.size:
+        c[i] = a[i] + b[i]
+
+
+@cuda.jit
+def triad_kernel(a, b, c, scalar):
+    i = cuda.grid(1)
+    if i < a.size:
+        a[i] = b[i] + scalar * c[i]
+
+
+@cuda.jit
+def read_kernel(a, partial):
+    """Read-only reduction: grid-stride sums per thread, a shared-memory tree per block, one
+    partial sum per block (no atomics, so the check is deterministic)."""
+    shared = cuda.shared.array(REDUCTION_THREADS_PER_BLOCK, float64)
+    tid = cuda.threadIdx.x
+    i = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    accumulator = 0.0
+    while i < a.size:
+        accumulator += a[i]
+        i += stride
+    shared[tid] = accumulator
+    cuda.syncthreads()
+    half = REDUCTION_THREADS_PER_BLOCK // 2
+    while half > 0:
+        if tid < half:
+            shared[tid] += shared[tid + half]
+        cuda.syncthreads()
+        half //= 2
+    if tid == 0:
+        partial[cuda.blockIdx.x] = shared[0]

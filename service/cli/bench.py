@@ -1,0 +1,228 @@
+"""`flopwatt bench`: measure this host and store the hardware profile.
+
+    flopwatt bench [--device auto|cpu|cuda] [--suite quick|full] [--output FILE.json] [--data-dir DIR] [--json]
+    flopwatt bench collectives [--nprocs N] [--min-bytes B] [--max-bytes B] [--backend gloo|nccl]
+    flopwatt bench import FILE...      (profiles or bundles, e.g. from other hosts; all or nothing)
+    flopwatt bench export [ID...] --output FILE.json   (default: every stored profile, as a bundle)
+    flopwatt bench list
+
+Run → identify the hardware and flag implausible results (flopwatt.service.profiles) → store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from flopwatt.service.cli import CliError
+
+TARGETS = ("run", "collectives", "import", "export", "list")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("bench", help="measure this host's accelerator (or CPU) and store a hardware profile")
+    parser.add_argument("target", nargs="?", default="run", choices=TARGETS, help="what to do (default: run the suite)")
+    parser.add_argument("paths", nargs="*", help="files for import; profile ids for export")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--suite", default="quick", choices=("quick", "full"))
+    parser.add_argument("--output", help="also write the profile (or export bundle) to this JSON file")
+    parser.add_argument("--data-dir", help="data directory (default: $FLOPWATT_DATA_DIR or ~/.local/share/flopwatt)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--no-store", action="store_true", help="do not save the profile in the data directory")
+    collectives = parser.add_argument_group("collectives")
+    collectives.add_argument("--nprocs", type=int, default=0, help="spawn N local ranks instead of running under torchrun")
+    collectives.add_argument("--backend", choices=("gloo", "nccl"), help="default: nccl with CUDA, else gloo")
+    collectives.add_argument("--min-bytes", type=int, default=8)
+    collectives.add_argument("--max-bytes", type=int, default=1024**3)
+    collectives.add_argument("--iterations", type=int, default=20)
+    collectives.add_argument("--warmup", type=int, default=5)
+    parser.set_defaults(handler=run)
+
+
+def _store(args: argparse.Namespace):
+    from flopwatt.bench.store import ProfileStore, database_path
+
+    return ProfileStore(database_path(args.data_dir))
+
+
+def _format_rate(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if value >= scale:
+            return f"{value / scale:8.2f} {prefix}{unit}"
+    return f"{value:8.2f} {unit}"
+
+
+def summary_table(document: dict) -> str:
+    """The human summary: one line per ceiling, then power and warnings."""
+    from flopwatt.bench.profile import flatten_ceilings
+
+    lines = [f"{document['device']['name']} ({document['device'].get('hardware_id') or 'not in catalog'}), suite {document['suite']}, {document.get('duration_seconds', 0):.0f} s"]
+    for key, value in flatten_ceilings(document["ceilings"]).items():
+        if key.endswith("_seconds"):
+            text = f"{value * 1e6:8.2f} µs"
+        else:
+            text = _format_rate(value, "FLOP/s" if "flops" in key else "B/s")
+        lines.append(f"  {key:<45} {text}")
+    power = document.get("power")
+    if power:
+        lines.append(f"  {'power.idle_watts':<45} {power['idle_watts']:8.1f} W")
+        for label, watts in power.get("load_watts", {}).items():
+            lines.append(f"  {'power.load_watts.' + label:<45} {watts:8.1f} W")
+        for precision, joules in power.get("joules_per_flop", {}).items():
+            lines.append(f"  {'power.joules_per_flop.' + precision:<45} {joules * 1e12:8.3f} pJ")
+    else:
+        lines.append(f"  power: not measured ({document.get('power_unavailable_reason')})")
+    lines.extend(f"  warning: {w}" for w in document.get("warnings", []))
+    return "\n".join(lines)
+
+
+def _write_json(path: str, data: object) -> None:
+    try:
+        Path(path).write_text(json.dumps(data, indent=1, allow_nan=False) + "\n")
+    except OSError as error:
+        raise CliError(f"--output: cannot write {path}: {error.strerror}") from None
+
+
+def _save_and_write(args: argparse.Namespace, document: dict) -> str | None:
+    """Store the profile (unless --no-store) and write --output; returns the stored id."""
+    profile_id = None if args.no_store else _store(args).save(document)
+    if args.output:
+        _write_json(args.output, document)
+    return profile_id
+
+
+def _run_suite(args: argparse.Namespace) -> int:
+    from flopwatt.bench.errors import DeviceUnavailable
+    from flopwatt.bench.progress import ProgressBar
+    from flopwatt.bench.suites import run_suite
+    from flopwatt.service.profiles import annotate_profile
+
+    try:
+        document = run_suite(args.suite, args.device, progress=ProgressBar())
+    except DeviceUnavailable as error:
+        raise CliError(str(error)) from None
+    annotate_profile(document)
+    profile_id = _save_and_write(args, document)
+    if args.json:
+        print(json.dumps({"profile_id": profile_id, "profile": document}, indent=1))
+    else:
+        print(summary_table(document))
+        if profile_id:
+            print(f"stored as profiles/{profile_id}")
+    return 0
+
+
+def _collectives(args: argparse.Namespace) -> int:
+    from flopwatt.bench import collectives
+    from flopwatt.bench.context import cpu_device, cuda_device, environment, host_name
+    from flopwatt.bench.profile import BENCHMARK_VERSION, SCHEMA_VERSION, utc_now_iso
+
+    try:
+        options = dict(sizes=collectives.size_sweep(args.min_bytes, args.max_bytes), iterations=args.iterations, warmup=args.warmup)
+    except ValueError as error:
+        raise CliError(str(error)) from None
+    if collectives.under_torchrun():
+        result = collectives.run_under_torchrun(args.backend, **options)
+        if result is None:
+            return 0  # not rank 0
+    elif args.nprocs >= 2:
+        import torch
+
+        backend = args.backend or ("nccl" if torch.cuda.is_available() else "gloo")
+        result = collectives.spawn_local(args.nprocs, backend, **options)
+    else:
+        raise CliError("collectives: run under torchrun (e.g. torchrun --nproc-per-node 8 -m flopwatt.service.cli bench collectives) or pass --nprocs N ≥ 2")
+    device_kind = "cuda" if result["backend"] == "nccl" else "cpu"
+    document = {
+        "schema_version": SCHEMA_VERSION,
+        "benchmark_version": BENCHMARK_VERSION,
+        "created_time": utc_now_iso(),
+        "suite": "collectives",
+        "host": host_name(),
+        "device": cuda_device() if device_kind == "cuda" else cpu_device(),
+        "environment": environment(device_kind),
+        "results": [],
+        "ceilings": {},
+        "collectives": result,
+        "power_unavailable_reason": "the collectives benchmark does not measure power",
+        "warnings": [],
+    }
+    profile_id = _save_and_write(args, document)
+    if args.json:
+        print(json.dumps({"profile_id": profile_id, "collectives": result}, indent=1))
+    else:
+        print(f"{'collective':<16}{'bytes':>14}{'time µs':>12}{'algbw GB/s':>12}{'busbw GB/s':>12}")
+        for name in collectives.COLLECTIVES:
+            for row in result.get(name, []):
+                print(f"{name:<16}{row['bytes']:>14}{row['seconds'] * 1e6:>12.1f}{row['algbw_bytes_per_second'] / 1e9:>12.3f}{row['busbw_bytes_per_second'] / 1e9:>12.3f}")
+        if profile_id:
+            print(f"stored as profiles/{profile_id}")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from flopwatt.bench.errors import ProfileFormatError
+    from flopwatt.bench.profile import parse_profile_file
+
+    if not args.paths:
+        raise CliError("import: name at least one profile file")
+    documents = []
+    for path in args.paths:
+        try:
+            text = Path(path).read_text()
+        except OSError as error:
+            raise CliError(f"import: cannot read {path}: {error.strerror}") from None
+        try:
+            documents.extend(parse_profile_file(text, path))
+        except ProfileFormatError as error:
+            raise CliError(f"import: refused, {error}") from None
+    ids = _store(args).save_many(documents)
+    for document, profile_id in zip(documents, ids):
+        print(f"profiles/{profile_id}  {document.get('host', '?')}  {document['device']['name']}  {document['created_time']}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from flopwatt.bench.profile import bundle
+    from flopwatt.bench.store import ProfileNotFound
+
+    if not args.output:
+        raise CliError("export: --output FILE.json is required")
+    store = _store(args)
+    ids = [p.removeprefix("profiles/") for p in args.paths]
+    if not ids:
+        page, total = store.list(1000, 0)
+        ids = [s.id for s in page]
+        while len(ids) < total:
+            page, _ = store.list(1000, len(ids))
+            ids.extend(s.id for s in page)
+    try:
+        documents = [store.get(profile_id) for profile_id in ids]
+    except ProfileNotFound as error:
+        raise CliError(f"export: {error}") from None
+    _write_json(args.output, documents[0] if len(documents) == 1 and args.paths else bundle(documents))
+    print(f"exported {len(documents)} profile(s) to {args.output}")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    page, total = _store(args).list(1000, 0)
+    if args.json:
+        print(json.dumps([s.__dict__ for s in page], indent=1))
+        return 0
+    for s in page:
+        print(f"profiles/{s.id}  {s.created_time}  {s.suite:<11} {s.host}  {s.device_name}  {s.hardware_id or '-'}")
+    if total > len(page):
+        print(f"... {total - len(page)} more", file=sys.stderr)
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    handlers = {"run": _run_suite, "collectives": _collectives, "import": _import, "export": _export, "list": _list}
+    if args.target != "import" and args.target != "export" and args.paths:
+        raise CliError(f"{args.target}: unexpected arguments {args.paths}")
+    return handlers[args.target](args)
