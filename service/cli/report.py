@@ -1,8 +1,13 @@
-"""`flopwatt report PROFILE --output chart.png|svg`: a roofline chart of a hardware profile.
+"""`flopwatt report profile|campus|sweep ...`: charts (PNG or SVG, by the output's suffix).
 
-PROFILE is a JSON file or a stored profile ("profiles/{id}" or the id). The roof is the
-datasheet of the profile's catalog hardware (peak FLOP/s per precision, HBM bandwidth); for
-CPUs and uncatalogued devices it is the profile's own measured ceilings.
+- `report profile PROFILE --output roofline.png`: a roofline chart of a hardware profile. PROFILE
+  is a JSON file or a stored profile ("profiles/{id}" or the id). The roof is the datasheet of
+  the profile's catalog hardware (peak FLOP/s per precision, HBM bandwidth); for CPUs and
+  uncatalogued devices it is the profile's own measured ceilings.
+- `report campus RESPONSE.json --power-output p.png --cost-output c.svg`: the power-per-
+  accelerator and capital-cost breakdowns of a campus estimate (`flopwatt estimate campus --json`).
+- `report sweep POINTS --output pareto.png`: the time-vs-cost Pareto front of a sweep's points
+  (`flopwatt sweep` output, JSON lines or CSV).
 """
 
 from __future__ import annotations
@@ -14,11 +19,23 @@ from flopwatt.service.cli import CliError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("report", help="draw a roofline chart of a hardware profile")
-    parser.add_argument("profile", help="profile JSON file, or profiles/{id} from the data directory")
-    parser.add_argument("--output", required=True, help="chart file, .png or .svg")
-    parser.add_argument("--data-dir", help="data directory (default: $FLOPWATT_DATA_DIR or ~/.local/share/flopwatt)")
-    parser.set_defaults(handler=run)
+    parser = subparsers.add_parser("report", help="draw charts: a profile's roofline, a campus breakdown, a sweep's Pareto front")
+    kinds = parser.add_subparsers(dest="kind", metavar="KIND")
+    kinds.required = True
+    profile = kinds.add_parser("profile", help="roofline chart of a hardware profile")
+    profile.add_argument("profile", help="profile JSON file, or profiles/{id} from the data directory")
+    profile.add_argument("--output", required=True, help="chart file, .png or .svg")
+    profile.add_argument("--data-dir", help="data directory (default: $FLOPWATT_DATA_DIR or ~/.local/share/flopwatt)")
+    profile.set_defaults(handler=run)
+    campus = kinds.add_parser("campus", help="power and capital-cost breakdowns of `flopwatt estimate campus --json` output")
+    campus.add_argument("response", type=Path, help="EstimateCampusResponse as JSON")
+    campus.add_argument("--power-output", type=Path, help="power-per-accelerator chart, .png or .svg")
+    campus.add_argument("--cost-output", type=Path, help="capital-cost chart, .png or .svg")
+    campus.set_defaults(handler=run_campus)
+    sweep = kinds.add_parser("sweep", help="time-vs-cost Pareto front of `flopwatt sweep` output")
+    sweep.add_argument("points", type=Path, help="sweep points, JSON lines or CSV")
+    sweep.add_argument("--output", type=Path, required=True, help="chart file, .png or .svg")
+    sweep.set_defaults(handler=run_sweep)
 
 
 def load_profile(reference: str, data_dir: str | None) -> dict:
@@ -65,4 +82,64 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise CliError(str(error)) from None
     print(f"wrote {output}")
+    return 0
+
+
+def run_campus(args: argparse.Namespace) -> int:
+    from google.protobuf import json_format
+
+    from flopwatt.service import charts
+    from flopwatt.v1 import estimator_pb2
+
+    if not args.power_output and not args.cost_output:
+        raise CliError("give --power-output, --cost-output or both")
+    try:
+        response = json_format.Parse(args.response.read_text(), estimator_pb2.EstimateCampusResponse())
+    except OSError as error:
+        raise CliError(f"{args.response}: {error.strerror}") from None
+    except json_format.ParseError as error:
+        raise CliError(f"{args.response}: not an EstimateCampusResponse: {error}") from None
+    try:
+        for output, draw in ((args.power_output, charts.campus_power_chart), (args.cost_output, charts.campus_cost_chart)):
+            if output:
+                print(f"wrote {draw(response, output)}")
+    except ValueError as error:
+        raise CliError(str(error)) from None
+    return 0
+
+
+def _sweep_points(path: Path) -> list:
+    """Rows of `flopwatt sweep` output as objects with the chart's attributes."""
+    import csv
+    import json
+    from types import SimpleNamespace
+
+    text = path.read_text()
+    if path.suffix.lower() == ".csv":
+        rows = list(csv.DictReader(text.splitlines()))
+    else:
+        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    points = []
+    for number, row in enumerate(rows, start=1):
+        try:
+            points.append(SimpleNamespace(wall_clock_seconds=float(row["wall_clock_seconds"]), cost_usd=float(row["cost_usd"])))
+        except (KeyError, TypeError, ValueError):
+            raise ValueError(f"row {number} has no numeric wall_clock_seconds and cost_usd") from None
+    if not points:
+        raise ValueError("no sweep points")
+    return points
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    import json
+
+    from flopwatt.service import charts
+
+    try:
+        points = _sweep_points(args.points)
+        print(f"wrote {charts.sweep_pareto_chart(points, args.output)}")
+    except OSError as error:
+        raise CliError(f"{args.points}: {error.strerror}") from None
+    except (ValueError, json.JSONDecodeError) as error:
+        raise CliError(f"{args.points}: {error}") from None
     return 0

@@ -29,11 +29,26 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from flopwatt.service.model import fitted
+    from flopwatt.service.model.scale_anchors import run_scale_anchors, scored_mean_absolute_percentage_error
     from flopwatt.service.model.validation import CLUSTERS, run_all
     from flopwatt.service.model.whole_runs import median_absolute_energy_error, median_absolute_hours_error, run_whole_runs
 
     results = run_all()
     runs = run_whole_runs()
+    anchors = run_scale_anchors()
+    scale_anchors = {
+        "scored_mean_absolute_percentage_error": scored_mean_absolute_percentage_error(anchors),
+        "anchors": [{
+            "anchor": a.anchor.anchor, "hardware_id": a.anchor.hardware_id, "precision": a.anchor.precision,
+            "accelerator_count": a.anchor.accelerator_count, "published_metric": a.anchor.published_metric,
+            "published_value": a.anchor.published_value, "published_step_seconds": a.published_step_seconds,
+            "predicted_step_seconds": a.predicted_step_seconds, "step_time_error_percent": a.step_time_error * 100,
+            "predicted_model_flops_utilization": a.predicted_model_flops_utilization, "fits_in_memory": a.fits_in_memory,
+            "scored": a.anchor.scored, "exclusion_reason": a.anchor.exclusion_reason, "published": a.anchor.published,
+            "assumed": a.anchor.assumed, "source": a.anchor.source, "url": a.anchor.url, "source_date": a.anchor.source_date,
+            "step_parts_seconds": a.step_parts_seconds,
+        } for a in anchors],
+    }
     whole_runs = {
         "median_absolute_hours_error_percent": median_absolute_hours_error(runs) * 100,
         "median_absolute_energy_error_percent": median_absolute_energy_error(runs) * 100,
@@ -46,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
             "predicted_facility_energy_joules": r.predicted_facility_energy_joules, "energy_error_percent": r.energy_error * 100,
             "model_flops_utilization": r.model_flops_utilization, "goodput": r.goodput, "plan": r.plan,
             "hours_scope": r.run.hours_scope, "source": r.run.source, "source_date": r.run.source_date,
+            "framework": r.run.framework or "generic", "scored": r.run.scored, "exclusion_reason": r.run.exclusion_reason,
         } for r in runs],
     }
     if args.json:
@@ -60,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
                 "rows_detail": [{"label": l, "measured_seconds": float(m), "predicted_seconds": float(p)}
                                 for l, m, p in zip(r.labels, r.measured_seconds, r.predicted_seconds)],
             } for r in results],
+            "scale_anchors": scale_anchors,
             "whole_runs": whole_runs,
         }), indent=2, allow_nan=False))
         return 0
@@ -73,13 +90,23 @@ def run(args: argparse.Namespace) -> int:
     for r in results:
         print(f"{r.name:<28} {len(r.labels):>5} {r.mean_absolute_percentage_error:>6.2f}% {r.max_absolute_percentage_error:>6.1f}% "
               f"{np.median(r.relative_errors) * 100:>+13.1f}%")
+    print(f"\n{'step anchor at scale':<31} {'accelerator':<13} {'count':>6} {'published s':>11} {'predicted s':>11} {'error':>7} "
+          f"{'MFU':>5}  scored")
+    for a in anchors:
+        scored = "yes" if a.anchor.scored else f"no ({a.anchor.exclusion_reason})"
+        print(f"{a.anchor.anchor:<31} {a.anchor.hardware_id + ' ' + a.anchor.precision:<13} {a.anchor.accelerator_count:>6} "
+              f"{a.published_step_seconds:>11.2f} {a.predicted_step_seconds:>11.2f} {a.step_time_error:>+7.1%} "
+              f"{a.predicted_model_flops_utilization:>5.2f}  {scored}")
+    print(f"step anchors at scale: MAPE {scored_mean_absolute_percentage_error(anchors):.1f} % over scored rows (step time at the "
+          f"published plan, nothing fitted; published vs assumed per row: flopwatt validate --json)")
     print(f"\n{'whole run (published)':<16} {'accelerator':<11} {'count':>6} {'published h':>12} {'predicted h':>12} {'error':>7} "
           f"{'MFU':>5} {'energy':>7}  plan")
     for r in runs:
         energy = f"{r.energy_error:+.0%}" if r.run.energy_kind != "none" else "—"
         print(f"{r.run.run:<16} {r.run.hardware_id:<11} {r.run.accelerator_count:>6} {r.run.published_accelerator_hours:>12,.0f} "
-              f"{r.predicted_accelerator_hours:>12,.0f} {r.hours_error:>+7.1%} {r.model_flops_utilization:>5.2f} {energy:>7}  {r.plan}")
-    print(f"median |error| accelerator-hours {median_absolute_hours_error(runs):.1%} (target 15 %); energy: no metered figure "
+              f"{r.predicted_accelerator_hours:>12,.0f} {r.hours_error:>+7.1%} {r.model_flops_utilization:>5.2f} {energy:>7}  {r.plan}"
+              f"{'' if r.run.scored else '  [not scored: see --json exclusion_reason]'}")
+    print(f"median |error| accelerator-hours {median_absolute_hours_error(runs):.1%} over scored rows (target 15 %); energy: no metered figure "
           f"published (nameplate GPU-hours × TDP rows shown, not scored); scope of each row: flopwatt validate --json")
     print(f"\nfitted constants: {fitted.FIT_PROVENANCE}")
     for name, cluster in CLUSTERS.items():

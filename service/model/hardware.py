@@ -33,6 +33,14 @@ from flopwatt.service.model.constants import (
     TRAINING_POWER_FRACTION_OF_TDP,
 )
 
+# FLOP per operand element loaded at full bandwidth on the accelerator and precision the GEMM shape
+# was fitted on (vTrain: A100 SXM4 80 GB fp16, 312 TFLOP/s × 2 B over 2,039 GB/s; NVIDIA A100
+# datasheet 2021).
+GEMM_FIT_OPS_PER_ELEMENT = 312e12 * 2.0 / 2.039e12
+# Formats whose training runs keep attention at ATTENTION_PRECISION_OF_LOW_PRECISION_TRAINING.
+LOW_PRECISION_FORMATS = ("fp8", "fp4")
+ATTENTION_PRECISION_OF_LOW_PRECISION_TRAINING = "bf16"
+
 ArrayLike = Any
 # Inverse-distance weighting power in log2-shape space for the measured GEMM map: 4 makes the
 # nearest measured shapes dominate (an interpolation choice, not a fitted value).
@@ -89,6 +97,12 @@ class HardwareModel:
     calibration_date: str = ""
     profile_name: str = ""
     calibration_values: tuple[CalibrationValue, ...] = field(default_factory=tuple)
+    # GEMM dimension at which one factor of the efficiency shape reaches ½ (elements); datasheet
+    # mode scales the A100-fitted value by this accelerator's ops:byte ratio (`gemm_half_efficiency_dimension`).
+    gemm_half_efficiency_dimension_elements: float = fitted.GEMM_HALF_EFFICIENCY_DIMENSION
+    # Peak the fused attention kernel runs at: FP8/FP4 training keeps attention in bf16
+    # (Transformer Engine: FP8 dot-product attention is opt-in, NVTE_FP8_DPA=0 by default, 2024).
+    attention_peak_flops_per_second: float | None = None  # None: peak_flops_per_second
 
     @property
     def bytes_per_element(self) -> float:
@@ -99,10 +113,11 @@ class HardwareModel:
     def gemm_efficiency(self, m: ArrayLike, n: ArrayLike, k: ArrayLike) -> ArrayLike:
         """Fraction of the sustained large-GEMM rate a GEMM of this shape reaches.
 
-        Datasheet mode: each dimension x contributes x / (x + GEMM_HALF_EFFICIENCY_DIMENSION),
-        the shape of tile/wave under-utilisation of small dimensions (fitted, `fitted.py`).
+        Datasheet mode: each dimension x contributes x / (x + half), the shape of tile/wave
+        under-utilisation of small dimensions (`half` fitted on A100, `fitted.py`, and carried to
+        other accelerators by their ops:byte ratio, `gemm_half_efficiency_dimension`).
         """
-        half = fitted.GEMM_HALF_EFFICIENCY_DIMENSION
+        half = self.gemm_half_efficiency_dimension_elements
         m, n, k = (np.asarray(x, float) for x in (m, n, k))
         return (m / (m + half)) * (n / (n + half)) * (k / (k + half))
 
@@ -125,8 +140,9 @@ class HardwareModel:
         # Datasheet: FlashAttention-2's sustained fraction of peak, shrunk like a GEMM for short
         # sequences (the kernel tiles the sequence dimension).
         seq = np.asarray(sequence_length, float)
-        half = fitted.GEMM_HALF_EFFICIENCY_DIMENSION
-        rate = self.peak_flops_per_second * FLASH_ATTENTION_FRACTION_OF_PEAK * seq / (seq + half)
+        half = self.gemm_half_efficiency_dimension_elements
+        peak = self.attention_peak_flops_per_second or self.peak_flops_per_second
+        rate = peak * FLASH_ATTENTION_FRACTION_OF_PEAK * seq / (seq + half)
         return flops / rate
 
     def memory_seconds(self, traffic_bytes: ArrayLike) -> ArrayLike:
@@ -203,6 +219,23 @@ def gemm_max_fraction_of_peak(hardware_id: str, precision: str) -> float:
     return by_precision.get(key, DEFAULT_GEMM_MAX_FRACTION_OF_PEAK)
 
 
+def gemm_half_efficiency_dimension(peak_flops_per_second: float, memory_bandwidth_bytes_per_second: float,
+                                   bytes_per_element: float) -> float:
+    """The fitted half-efficiency dimension carried from the accelerator it was fitted on to this one.
+
+    A GEMM saturates the tensor cores once each operand element is reused often enough to hide its
+    memory traffic, so the dimensions needed grow with the accelerator's ops:byte ratio (NVIDIA
+    Deep Learning Performance Guide, "GPU Performance Background", 2023: math-limited when the
+    arithmetic intensity exceeds peak FLOP/s ÷ bandwidth). Counted per operand *element* (×
+    bytes per element) because the shape is in elements: A100 fp16 306, H100 SXM bf16 591 and
+    fp8 591 FLOP per element. The shape `x/(x + half)` was fitted on A100 fp16 (`fitted.py`),
+    so `half` scales by the ratio: an H100 needs ~1.9× the GEMM size of an A100 to reach the
+    same fraction of its ceiling. Equal to the fitted value on the fit's own accelerator, so the
+    A100 validation is unchanged."""
+    ops_per_element = peak_flops_per_second * bytes_per_element / memory_bandwidth_bytes_per_second
+    return fitted.GEMM_HALF_EFFICIENCY_DIMENSION * ops_per_element / GEMM_FIT_OPS_PER_ELEMENT
+
+
 def datasheet_hardware_model(spec: HardwareSpec, precision: str) -> HardwareModel:
     """Hardware model from datasheet numbers and the documented default efficiencies."""
     peak = spec.peak_for(precision)
@@ -212,12 +245,14 @@ def datasheet_hardware_model(spec: HardwareSpec, precision: str) -> HardwareMode
     intra = spec.intra_node_bandwidth_bytes_per_second * INTRA_NODE_COLLECTIVE_EFFICIENCY
     scale_out = spec.scale_out_bandwidth_bytes_per_second * SCALE_OUT_COLLECTIVE_EFFICIENCY
     source = "; ".join(f"{s.citation} ({s.date})" for s in spec.sources) or f"catalog entry {spec.id}"
+    half = gemm_half_efficiency_dimension(peak, spec.memory_bandwidth_bytes_per_second, BYTES_PER_ELEMENT_BY_PRECISION[precision])
     values = (
         CalibrationValue("peak_flops_per_second", peak, "flops_per_second", f"datasheet dense {precision} peak"),
         CalibrationValue("sustained_gemm_flops_per_second", sustained, "flops_per_second",
                          f"peak × {gemm_fraction:.3f}, the published mamf-finder ceiling (constants.GEMM_MAX_FRACTION_OF_PEAK_BY_HARDWARE)"),
-        CalibrationValue("gemm_half_efficiency_dimension", fitted.GEMM_HALF_EFFICIENCY_DIMENSION, "elements",
-                         f"GEMM efficiency per dimension x: x/(x + this) ({fitted.FIT_PROVENANCE})"),
+        CalibrationValue("gemm_half_efficiency_dimension", half, "elements",
+                         f"GEMM efficiency per dimension x: x/(x + this); {fitted.GEMM_HALF_EFFICIENCY_DIMENSION:.1f} fitted on A100 "
+                         f"({fitted.FIT_PROVENANCE}) × this accelerator's ops:byte ratio / A100's"),
         CalibrationValue("memory_bandwidth_bytes_per_second", bandwidth, "bytes_per_second",
                          f"datasheet × {MEMORY_BANDWIDTH_FRACTION_OF_DATASHEET} (STREAM-like sustained fraction)"),
         CalibrationValue("intra_node_bus_bandwidth_bytes_per_second", intra, "bytes_per_second",
@@ -245,6 +280,9 @@ def datasheet_hardware_model(spec: HardwareSpec, precision: str) -> HardwareMode
         calibration_source=source,
         calibration_date=max((s.date for s in spec.sources), default=""),
         calibration_values=values,
+        gemm_half_efficiency_dimension_elements=half,
+        attention_peak_flops_per_second=spec.peak_for(ATTENTION_PRECISION_OF_LOW_PRECISION_TRAINING)
+        if precision in LOW_PRECISION_FORMATS and ATTENTION_PRECISION_OF_LOW_PRECISION_TRAINING in spec.peak_flops_per_second else None,
     )
 
 
@@ -326,6 +364,8 @@ def profiled_hardware_model(spec: HardwareSpec, precision: str, document: Mappin
         load_watts=load if idle is not None else None,
         attention_flops_per_second=attention,
         gemm_map=gemm_map,
+        gemm_half_efficiency_dimension_elements=base.gemm_half_efficiency_dimension_elements,
+        attention_peak_flops_per_second=base.attention_peak_flops_per_second,
         calibration_kind="measured_profile",
         calibration_source=source,
         calibration_date=str(document.get("created_time", "")),

@@ -61,6 +61,12 @@ class PublishedRun:
     hours_scope: str  # what the published hours include that we do or do not model
     source: str
     source_date: str
+    framework: str = ""  # the published software stack ("" = generic), a request input
+    exclusion_reason: str = ""  # why the row is shown but not scored ("" = scored)
+
+    @property
+    def scored(self) -> bool:
+        return not self.exclusion_reason
 
 
 @dataclass(frozen=True)
@@ -105,7 +111,8 @@ def load_published_runs() -> list[PublishedRun]:
             global_batch_sequences=int(row["global_batch_sequences"]), tensor_parallel_size=_optional_int(row["tensor_parallel"]),
             pipeline_parallel_size=_optional_int(row["pipeline_parallel"]), published_accelerator_hours=float(row["published_accelerator_hours"]),
             published_energy_joules=energy, energy_kind=row["energy_kind"], hours_scope=row["hours_scope"], source=row["source"],
-            source_date=row["source_date"]))
+            source_date=row["source_date"], framework=row["framework"],
+            exclusion_reason="" if row["scored"].strip() == "yes" else row["scored"].split(":", 1)[-1].strip()))
     return runs
 
 
@@ -120,9 +127,10 @@ def _default_facility(hardware_id: str) -> FacilityInputs:
 
 
 def estimate_run(run: PublishedRun) -> WholeRunResult:
-    """The generic-framework estimate of one published run (planner for the unpublished fields)."""
+    """The estimate of one published run on its published framework (generic when none is
+    published), with the planner for the unpublished fields."""
     hw = datasheet_hardware_model(get_hardware(run.hardware_id), run.precision)
-    options = framework_step_options("")
+    options = framework_step_options(run.framework)
     fixed = PlanConstraints(tensor_parallel_size=run.tensor_parallel_size, pipeline_parallel_size=run.pipeline_parallel_size,
                             global_batch_size=run.global_batch_sequences)
     choice = choose_plan(run.arch, run.accelerator_count, run.sequence_length, hw, fixed, options)
@@ -143,10 +151,11 @@ def run_whole_runs() -> list[WholeRunResult]:
 
 
 def median_absolute_hours_error(results: list[WholeRunResult]) -> float:
-    return float(np.median([abs(r.hours_error) for r in results]))
+    """Over the scored rows (rows excluded with a stated reason are shown, not scored)."""
+    return float(np.median([abs(r.hours_error) for r in results if r.run.scored]))
 
 
 def median_absolute_energy_error(results: list[WholeRunResult]) -> float:
     """Over rows with a metered energy figure only (NaN when there is none)."""
-    scored = [abs(r.energy_error) for r in results if r.run.energy_kind in ENERGY_SCORED_KINDS]
+    scored = [abs(r.energy_error) for r in results if r.run.energy_kind in ENERGY_SCORED_KINDS and r.run.scored]
     return float(np.median(scored)) if scored else math.nan

@@ -139,9 +139,9 @@ def test_cli_stores_exports_imports_and_charts(quick_profile, tmp_path, capsys):
     assert main(["bench", "import", str(bundle_path), "--data-dir", str(target)]) == 0
     assert ProfileStore(target / "flopwatt.sqlite3").get(stored.id)["device"]["kind"] == "cpu"
     chart = tmp_path / "roofline.svg"
-    assert main(["report", f"profiles/{stored.id}", "--output", str(chart), "--data-dir", str(target)]) == 0
+    assert main(["report", "profile", f"profiles/{stored.id}", "--output", str(chart), "--data-dir", str(target)]) == 0
     assert chart.read_text().lstrip().startswith("<?xml") and "Roofline" in chart.read_text()
-    assert main(["report", str(profile_path), "--output", str(tmp_path / "r.png")]) == 0
+    assert main(["report", "profile", str(profile_path), "--output", str(tmp_path / "r.png")]) == 0
     assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -155,4 +155,4 @@ def test_cli_refuses_bad_files(tmp_path, capsys):
     truncated.write_text('{"schema_version": 1, "resu')
     assert main(["bench", "import", str(truncated), "--data-dir", str(tmp_path)]) == 2
     assert "not valid JSON" in capsys.readouterr().err
-    assert main(["report", str(tmp_path / "missing.json"), "--output", str(tmp_path / "x.png"), "--data-dir", str(tmp_path)]) == 2
+    assert main(["report", "profile", str(tmp_path / "missing.json"), "--output", str(tmp_path / "x.png"), "--data-dir", str(tmp_path)]) == 2

@@ -1,0 +1,127 @@
+"""Step-level anchors at scale: published per-GPU throughput of H100 runs with published plans.
+
+Whole-run GPU-hours mix the step time with everything else a real run spends (failures beyond
+the Young/Daly model, stages and experiments inside a model card's total, unknown GPU counts).
+These anchors isolate the step: each row publishes the accelerator, the GPU count, the parallel
+plan, the batch and the achieved throughput (validation_data/scale_anchors.csv; every row says
+what is published and what we assumed). Nothing is fitted on them; rows whose plan uses a
+feature the model does not have (context parallelism) are listed but not scored, with the
+reason in the file.
+
+Throughput is compared as seconds per step: published tokens/s/GPU, or published model TFLOP/s
+per GPU converted with this model's FLOPs per token (the convention is an assumption per row).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+
+from flopwatt.service.catalog import get_hardware, get_model_preset
+from flopwatt.service.model.accounting import flops_per_token
+from flopwatt.service.model.architecture import ModelArchitecture
+from flopwatt.service.model.hardware import datasheet_hardware_model
+from flopwatt.service.model.memory import training_memory
+from flopwatt.service.model.plan import RECOMPUTE_NAMES, ParallelPlan
+from flopwatt.service.model.step_time import framework_step_options, training_step_time
+
+DATA_FILE = "scale_anchors.csv"
+METRIC_TOKENS = "tokens_per_second_per_accelerator"
+METRIC_TFLOPS = "model_tflops_per_accelerator"
+SCORED = "yes"
+_RECOMPUTE_BY_NAME = {name: code for code, name in RECOMPUTE_NAMES.items()}
+
+
+@dataclass(frozen=True)
+class ScaleAnchor:
+    anchor: str
+    arch: ModelArchitecture
+    hardware_id: str
+    precision: str
+    sequence_length: int
+    plan: ParallelPlan
+    context_parallel_size: int
+    framework: str
+    published_metric: str
+    published_value: float
+    scored: bool
+    exclusion_reason: str  # empty when scored
+    published: str
+    assumed: str
+    source: str
+    url: str
+    source_date: str
+
+    @property
+    def accelerator_count(self) -> int:
+        return int(self.plan.accelerator_count) * self.context_parallel_size
+
+
+@dataclass(frozen=True)
+class AnchorResult:
+    anchor: ScaleAnchor
+    published_step_seconds: float
+    predicted_step_seconds: float
+    predicted_model_flops_utilization: float
+    fits_in_memory: bool
+    step_parts_seconds: dict[str, float]
+
+    @property
+    def step_time_error(self) -> float:
+        """(predicted − published) / published step time: > 0 means the model is too slow."""
+        return self.predicted_step_seconds / self.published_step_seconds - 1.0
+
+
+def load_scale_anchors() -> list[ScaleAnchor]:
+    text = resources.files("flopwatt.service.model").joinpath("validation_data", DATA_FILE).read_text()
+    anchors = []
+    for row in csv.DictReader(text.splitlines()):
+        plan = ParallelPlan(
+            tensor_parallel_size=int(row["tensor_parallel"]), pipeline_parallel_size=int(row["pipeline_parallel"]),
+            data_parallel_size=int(row["data_parallel"]), expert_parallel_size=1, pipeline_interleaving=int(row["pipeline_interleaving"]),
+            micro_batch_size=int(row["micro_batch"]), global_batch_size=int(row["global_batch_sequences"]), zero_stage=int(row["zero_stage"]),
+            activation_recompute=_RECOMPUTE_BY_NAME[row["activation_recompute"]], sequence_parallel=int(row["tensor_parallel"]) > 1)
+        scored = row["scored"].strip() == SCORED
+        anchors.append(ScaleAnchor(
+            anchor=row["anchor"], arch=get_model_preset(row["model_preset"]).architecture, hardware_id=row["hardware_id"],
+            precision=row["precision"], sequence_length=int(row["sequence_length"]), plan=plan,
+            context_parallel_size=int(row["context_parallel"]), framework=row["framework"], published_metric=row["published_metric"],
+            published_value=float(row["published_value"]), scored=scored,
+            exclusion_reason="" if scored else row["scored"].split(":", 1)[-1].strip(), published=row["published"], assumed=row["assumed"],
+            source=row["source"], url=row["url"], source_date=row["source_date"]))
+    return anchors
+
+
+def evaluate_anchor(anchor: ScaleAnchor) -> AnchorResult:
+    """The step model at the anchor's published plan, on the datasheet hardware (context
+    parallel rows are evaluated without CP and must not be scored)."""
+    hw = datasheet_hardware_model(get_hardware(anchor.hardware_id), anchor.precision)
+    options = framework_step_options(anchor.framework)
+    seq = float(anchor.sequence_length)
+    step = training_step_time(anchor.arch, seq, anchor.plan, hw, options)
+    tokens_per_step = float(anchor.plan.global_batch_size) * seq
+    model_flops_per_token = float(flops_per_token(anchor.arch, seq).training_model)
+    if anchor.published_metric == METRIC_TOKENS:
+        tokens_per_second_per_accelerator = anchor.published_value
+    elif anchor.published_metric == METRIC_TFLOPS:
+        tokens_per_second_per_accelerator = anchor.published_value * 1e12 / model_flops_per_token
+    else:
+        raise ValueError(f"{anchor.anchor}: unknown published_metric {anchor.published_metric!r}")
+    published_step = tokens_per_step / (tokens_per_second_per_accelerator * anchor.accelerator_count)
+    predicted_step = float(step.total)
+    mfu = model_flops_per_token * tokens_per_step / (predicted_step * anchor.accelerator_count * hw.peak_flops_per_second)
+    memory = training_memory(anchor.arch, seq, anchor.plan, options.flash_attention)
+    parts = {name: float(value) for name, value in step.as_dict().items() if name not in ("total", "busy_fraction")}
+    return AnchorResult(anchor, published_step, predicted_step, mfu, bool(float(memory.total) <= hw.memory_bytes), parts)
+
+
+def run_scale_anchors() -> list[AnchorResult]:
+    return [evaluate_anchor(anchor) for anchor in load_scale_anchors()]
+
+
+def scored_mean_absolute_percentage_error(results: list[AnchorResult]) -> float:
+    errors = [abs(r.step_time_error) for r in results if r.anchor.scored]
+    return float(np.mean(errors) * 100.0) if errors else float("nan")
