@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,9 +24,12 @@ from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.service.api.estimator_servicer import EstimatorServicer
 from flopwatt.service.config import Settings
 from flopwatt.service.interceptors.auth import AuthInterceptor
+from flopwatt.service.interceptors.decoding import RequestDecodingInterceptor
 from flopwatt.service.interceptors.errors import ErrorInterceptor
 from flopwatt.service.interceptors.metrics import MetricsInterceptor
 from flopwatt.service.metrics import MetricsEndpoint, ServiceMetrics, create_metrics
+from flopwatt.service.run_manager import RunManager
+from flopwatt.service.run_store import RunStore, RunStoreError
 from flopwatt.v1 import benchmark_pb2, benchmark_pb2_grpc, estimator_pb2, estimator_pb2_grpc
 
 LOG = logging.getLogger("flopwatt.server")
@@ -63,6 +67,19 @@ def _open_profile_store(settings: Settings) -> Any:
     except OSError as error:
         raise ServerStartError(f"cannot create data directory {settings.data_dir}: {error.strerror}") from error
     return ProfileStore(settings.database_path)
+
+
+def _open_run_manager(settings: Settings, profile_store: Any, metrics: ServiceMetrics) -> RunManager:
+    """The benchmark-run manager on the run table of the data directory's database; runs an
+    earlier process left QUEUED or RUNNING are marked FAILED here, before the first RPC."""
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = RunStore(settings.database_path)
+    except (OSError, sqlite3.Error, RunStoreError) as error:
+        raise ServerStartError(f"cannot open the run store {settings.database_path}: {error}") from error
+    manager = RunManager(store, profile_store.save if profile_store is not None else None, metrics)
+    manager.recover()
+    return manager
 
 
 def _profile_document_lookup(store: Any) -> Any:
@@ -104,6 +121,7 @@ class RunningServer:
     metrics: ServiceMetrics
     metrics_endpoint: MetricsEndpoint | None
     profile_store: Any
+    run_manager: RunManager | None = None
 
     @property
     def metrics_port(self) -> int | None:
@@ -122,6 +140,8 @@ class RunningServer:
     async def stop(self, grace_seconds: float | None = None) -> None:
         """Health NOT_SERVING, then stop accepting and let in-flight RPCs finish within the grace."""
         await self.health.enter_graceful_shutdown()
+        if self.run_manager is not None:  # runs reach a terminal state first, so Watch streams end
+            await self.run_manager.close()
         grace = self.settings.shutdown_grace_seconds if grace_seconds is None else grace_seconds
         await self.server.stop(grace)
         if self.metrics_endpoint is not None:
@@ -129,6 +149,8 @@ class RunningServer:
         close = getattr(self.profile_store, "close", None)
         if close is not None:
             close()
+        if self.run_manager is not None:
+            self.run_manager.store.close()
 
 
 async def start_server(settings: Settings) -> RunningServer:
@@ -149,6 +171,7 @@ async def start_server(settings: Settings) -> RunningServer:
     if settings.auth_token:
         interceptors.append(AuthInterceptor(settings.auth_token))
     interceptors.append(ErrorInterceptor())
+    interceptors.append(RequestDecodingInterceptor())
     options = (
         ("grpc.max_receive_message_length", settings.max_message_bytes),
         ("grpc.max_send_message_length", 64 * 1024 * 1024),  # sweeps stream large chunks
@@ -161,7 +184,8 @@ async def start_server(settings: Settings) -> RunningServer:
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
     )
     estimator_pb2_grpc.add_EstimatorServiceServicer_to_server(EstimatorServicer(deps, metrics), server)
-    benchmark_pb2_grpc.add_BenchmarkServiceServicer_to_server(BenchmarkServicer(profile_store), server)
+    run_manager = _open_run_manager(settings, profile_store, metrics)
+    benchmark_pb2_grpc.add_BenchmarkServiceServicer_to_server(BenchmarkServicer(profile_store, run_manager), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -189,7 +213,7 @@ async def start_server(settings: Settings) -> RunningServer:
                 f"cannot serve metrics on {settings.metrics_host}:{settings.metrics_port}: {error.strerror}"
             ) from error
     await server.start()
-    running = RunningServer(settings, server, port, health_servicer, metrics, metrics_endpoint, profile_store)
+    running = RunningServer(settings, server, port, health_servicer, metrics, metrics_endpoint, profile_store, run_manager)
     await running.set_serving(True)
     LOG.info(
         "flopwatt serving gRPC on %s (%s), metrics on %s",

@@ -1,4 +1,8 @@
-"""BenchmarkService: stored profiles now; benchmark runs as resources come with the run manager."""
+"""BenchmarkService: stored profiles, and benchmark runs as resources managed by the run manager.
+
+Thin adapters: the run RPCs resolve to `flopwatt.service.api.runs.<fn>` with the server's
+RunManager passed in; without a run manager (no data directory) they answer FAILED_PRECONDITION.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,15 @@ from typing import Any, AsyncIterator
 
 import grpc
 
+from flopwatt.service import errors
 from flopwatt.service.api.handlers import resolve
 from flopwatt.v1 import benchmark_pb2, benchmark_pb2_grpc
 
 
 class BenchmarkServicer(benchmark_pb2_grpc.BenchmarkServiceServicer):
-    def __init__(self, profile_store: Any) -> None:
+    def __init__(self, profile_store: Any, run_manager: Any = None) -> None:
         self._profile_store = profile_store
+        self._run_manager = run_manager
         self._list_profiles = resolve("ListProfiles", "profiles", "list_profiles")
         self._get_profile = resolve("GetProfile", "profiles", "get_profile")
         self._create_run = resolve("CreateBenchmarkRun", "runs", "create_benchmark_run")
@@ -21,6 +27,11 @@ class BenchmarkServicer(benchmark_pb2_grpc.BenchmarkServiceServicer):
         self._watch_run = resolve("WatchBenchmarkRun", "runs", "watch_benchmark_run")
         self._cancel_run = resolve("CancelBenchmarkRun", "runs", "cancel_benchmark_run")
 
+    def _runs(self) -> Any:
+        if self._run_manager is None:
+            raise errors.FailedPrecondition("benchmark runs need the run store, which this server could not open")
+        return self._run_manager
+
     async def ListProfiles(self, request: benchmark_pb2.ListProfilesRequest, context: grpc.aio.ServicerContext) -> Any:
         return self._list_profiles(request, self._profile_store)
 
@@ -28,17 +39,17 @@ class BenchmarkServicer(benchmark_pb2_grpc.BenchmarkServiceServicer):
         return self._get_profile(request, self._profile_store)
 
     async def CreateBenchmarkRun(self, request: benchmark_pb2.CreateBenchmarkRunRequest, context: grpc.aio.ServicerContext) -> Any:
-        return self._create_run(request)
+        return await self._create_run(request, self._runs())
 
     async def GetBenchmarkRun(self, request: benchmark_pb2.GetBenchmarkRunRequest, context: grpc.aio.ServicerContext) -> Any:
-        return self._get_run(request)
+        return await self._get_run(request, self._runs())
 
     async def ListBenchmarkRuns(self, request: benchmark_pb2.ListBenchmarkRunsRequest, context: grpc.aio.ServicerContext) -> Any:
-        return self._list_runs(request)
+        return await self._list_runs(request, self._runs())
 
     async def WatchBenchmarkRun(self, request: benchmark_pb2.WatchBenchmarkRunRequest, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-        async for update in self._watch_run(request, context):
+        async for update in self._watch_run(request, self._runs(), context):
             yield update
 
     async def CancelBenchmarkRun(self, request: benchmark_pb2.CancelBenchmarkRunRequest, context: grpc.aio.ServicerContext) -> Any:
-        return self._cancel_run(request)
+        return await self._cancel_run(request, self._runs())

@@ -1,0 +1,144 @@
+"""Benchmark runs at the API edge: validate requests, call the run manager, convert records to
+`flopwatt.v1.BenchmarkRun`.
+
+Every field a client sends is bounded here before it reaches the manager or SQLite: suite and
+device are closed vocabularies, names have a fixed shape and length, page sizes and tokens are
+range-checked. Violations are InvalidArgument naming the field (DESIGN §6).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import re
+from typing import Any, AsyncIterator
+
+from google.protobuf import timestamp_pb2
+
+from flopwatt.service.errors import FieldViolation, InvalidArgument
+from flopwatt.service.run_manager import DEVICES, SUITES, RunManager
+from flopwatt.service.run_store import RunRecord
+from flopwatt.v1 import benchmark_pb2
+
+RUN_NAME_PREFIX = "benchmarkRuns/"
+MAX_NAME_CHARS = 256
+# Run ids are uuid4 hex; the pattern is looser (future ids) but excludes anything odd.
+_RUN_ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+DEFAULT_SUITE = "quick"  # benchmark.proto: suite "quick" (default)
+DEFAULT_DEVICE = "auto"  # benchmark.proto: device "auto" (default)
+DEFAULT_PAGE_SIZE = 50  # benchmark.proto: "0: 50; at most 1000"
+MAX_PAGE_SIZE = 1000
+MAX_PAGE_TOKEN_CHARS = 64
+_PAGE_TOKEN_PREFIX = "benchmarkRuns<"
+# Longest client string echoed back in an error message.
+_ECHO_CHARS = 40
+
+
+def _echo(text: str) -> str:
+    return repr(text if len(text) <= _ECHO_CHARS else text[:_ECHO_CHARS] + "...")
+
+
+def parse_run_name(name: str, field: str = "name") -> str:
+    """"benchmarkRuns/{id}" -> id, or InvalidArgument naming `field`."""
+    if not name:
+        raise InvalidArgument.field(field, "is required: a run name such as 'benchmarkRuns/0123abcd...'")
+    if len(name) > MAX_NAME_CHARS:
+        raise InvalidArgument.field(field, f"must be at most {MAX_NAME_CHARS} characters, got {len(name)}")
+    run_id = name.removeprefix(RUN_NAME_PREFIX)
+    if run_id == name or not _RUN_ID_PATTERN.fullmatch(run_id):
+        raise InvalidArgument.field(field, f"must look like 'benchmarkRuns/{{id}}' with a lower-case id, got {_echo(name)}")
+    return run_id
+
+
+def _choice_violation(value: str, allowed: tuple[str, ...], field: str) -> list[FieldViolation]:
+    """[] when `value` is empty (the default) or allowed, else the one violation."""
+    if value == "" or value in allowed:
+        return []
+    return [FieldViolation(field, f"must be one of {', '.join(allowed)}, got {_echo(value)}")]
+
+
+def encode_page_token(before_sequence: int) -> str:
+    return base64.urlsafe_b64encode(f"{_PAGE_TOKEN_PREFIX}{before_sequence}".encode()).decode().rstrip("=")
+
+
+def decode_page_token(token: str) -> int | None:
+    """The sequence a token continues before, None for the first page; InvalidArgument otherwise."""
+    if not token:
+        return None
+    problem = "is not a token returned by ListBenchmarkRuns; start again without page_token"
+    if len(token) > MAX_PAGE_TOKEN_CHARS:
+        raise InvalidArgument.field("page_token", problem)
+    try:
+        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidArgument.field("page_token", problem) from None
+    number = text.removeprefix(_PAGE_TOKEN_PREFIX)
+    if number == text or not number.isdigit() or len(number) > 18:
+        raise InvalidArgument.field("page_token", problem)
+    return int(number)
+
+
+def _timestamp(seconds: float | None) -> timestamp_pb2.Timestamp | None:
+    if seconds is None:
+        return None
+    whole = math.floor(seconds)  # split first: seconds * 1e9 would lose the low digits in a double
+    nanos = min(999_999_999, round((seconds - whole) * 1e9))
+    return timestamp_pb2.Timestamp(seconds=whole, nanos=nanos)
+
+
+def run_to_proto(record: RunRecord) -> benchmark_pb2.BenchmarkRun:
+    return benchmark_pb2.BenchmarkRun(
+        name=record.name,
+        state=benchmark_pb2.BenchmarkRun.State.Value(f"STATE_{record.state.value}"),
+        suite=record.suite,
+        device=record.device,
+        create_time=_timestamp(record.create_time_seconds),
+        start_time=_timestamp(record.start_time_seconds),
+        end_time=_timestamp(record.end_time_seconds),
+        progress=record.progress_fraction,
+        progress_message=record.progress_message,
+        error=record.error,
+        profile_name=f"profiles/{record.profile_id}" if record.profile_id else "",
+    )
+
+
+async def create_benchmark_run(request: benchmark_pb2.CreateBenchmarkRunRequest, manager: RunManager) -> benchmark_pb2.CreateBenchmarkRunResponse:
+    violations = _choice_violation(request.suite, SUITES, "suite") + _choice_violation(request.device, DEVICES, "device")
+    if violations:
+        raise InvalidArgument(violations)
+    suite = request.suite or DEFAULT_SUITE
+    device = request.device or DEFAULT_DEVICE
+    record = await manager.create(suite, device)
+    return benchmark_pb2.CreateBenchmarkRunResponse(benchmark_run=run_to_proto(record))
+
+
+async def get_benchmark_run(request: benchmark_pb2.GetBenchmarkRunRequest, manager: RunManager) -> benchmark_pb2.GetBenchmarkRunResponse:
+    return benchmark_pb2.GetBenchmarkRunResponse(benchmark_run=run_to_proto(manager.get(parse_run_name(request.name))))
+
+
+async def list_benchmark_runs(request: benchmark_pb2.ListBenchmarkRunsRequest, manager: RunManager) -> benchmark_pb2.ListBenchmarkRunsResponse:
+    if not 0 <= request.page_size <= MAX_PAGE_SIZE:
+        raise InvalidArgument.field("page_size", f"must be between 0 (default {DEFAULT_PAGE_SIZE}) and {MAX_PAGE_SIZE}, got {request.page_size}")
+    before = decode_page_token(request.page_token)
+    records, next_before = manager.list(request.page_size or DEFAULT_PAGE_SIZE, before)
+    return benchmark_pb2.ListBenchmarkRunsResponse(
+        benchmark_runs=[run_to_proto(record) for record in records],
+        next_page_token=encode_page_token(next_before) if next_before is not None else "",
+    )
+
+
+async def watch_benchmark_run(
+    request: benchmark_pb2.WatchBenchmarkRunRequest, manager: RunManager, context: Any = None
+) -> AsyncIterator[benchmark_pb2.WatchBenchmarkRunResponse]:
+    """Streams until the run is terminal; grpc cancels this generator when the client leaves or
+    its deadline passes, which ends the wait in the manager at once."""
+    run_id = parse_run_name(request.name)
+    manager.get(run_id)  # NotFound before the first message, not mid-stream
+    async for record in manager.watch(run_id):
+        yield benchmark_pb2.WatchBenchmarkRunResponse(benchmark_run=run_to_proto(record))
+
+
+async def cancel_benchmark_run(request: benchmark_pb2.CancelBenchmarkRunRequest, manager: RunManager) -> benchmark_pb2.CancelBenchmarkRunResponse:
+    record = await manager.cancel(parse_run_name(request.name))
+    return benchmark_pb2.CancelBenchmarkRunResponse(benchmark_run=run_to_proto(record))

@@ -1,0 +1,456 @@
+"""Benchmark runs: a bounded queue per device, one worker process at a time per device, cancel,
+watch, and recovery after a restart.
+
+Why this shape (DESIGN §6): two benchmarks on one GPU corrupt both measurements, so each device
+("cpu", "cuda") has one FIFO queue served by one asyncio task that runs at most one worker
+process at a time. The event loop never blocks on a benchmark: the work is in a 'spawn' child
+(service/run_worker.py); this module only moves messages and records state. Every state change
+is written to SQLite (service/run_store.py) in one transaction; progress is written at most once
+per PROGRESS_PERSIST_INTERVAL_SECONDS and served from memory in between.
+
+A run that was QUEUED or RUNNING when the previous server process died cannot still be running:
+its worker exits when its parent dies (run_worker's watchdog). `start()` therefore marks such
+runs FAILED with the reason, so no record stays RUNNING forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import logging
+import math
+import multiprocessing
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from multiprocessing.connection import Connection
+from typing import Any, AsyncIterator, Awaitable, Callable
+
+from flopwatt.service import errors
+from flopwatt.service.run_store import RunNotFound, RunRecord, RunState, RunStore
+from flopwatt.service.run_worker import DEFAULT_RUNNER, WorkerJob
+from flopwatt.service.run_worker import run as worker_main
+
+LOG = logging.getLogger("flopwatt.runs")
+
+SUITES = ("quick", "full")
+DEVICES = ("auto", "cpu", "cuda")
+# Runs waiting per device beyond the one running; more get RESOURCE_EXHAUSTED. A quick suite
+# takes about 2 minutes (DESIGN §7), so 8 queued runs are a quarter of an hour of waiting:
+# enough for a team sharing a host, small enough that a runaway client is stopped early.
+MAX_QUEUED_RUNS_PER_DEVICE = 8
+# After "cancel" the worker gets this long to stop between kernels before SIGTERM, then as long
+# again before SIGKILL: the device is free within twice this bound.
+CANCEL_GRACE_SECONDS = 2.0
+PROGRESS_PERSIST_INTERVAL_SECONDS = 1.0
+# Bound on shutdown waiting for runs in hand: spawn + the cancel escalation, with margin.
+CLOSE_TIMEOUT_SECONDS = 30.0
+# Bound on waiting for a CUDA probe subprocess (imports torch: a few seconds on a cold cache).
+CUDA_PROBE_TIMEOUT_SECONDS = 120.0
+
+RESTART_REASON_BY_STATE = {
+    RunState.RUNNING: "the server stopped while this run was RUNNING (restart or crash); the worker was stopped and no profile was saved",
+    RunState.QUEUED: "the server stopped before this QUEUED run started; create it again",
+}
+SHUTDOWN_REASON_BY_STATE = {
+    RunState.RUNNING: "the server shut down during this run; no profile was saved",
+    RunState.QUEUED: "the server shut down before this run started; create it again",
+}
+
+CudaProbe = Callable[[], Awaitable[bool]]
+ProfileSaver = Callable[[dict[str, Any]], str]
+
+
+async def probe_cuda_in_subprocess() -> bool:
+    """Whether torch sees a CUDA device, asked of a short-lived child so the server process never
+    imports torch nor initialises CUDA (a forked or spawned worker must own the device)."""
+    command = [sys.executable, "-c", "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"]
+
+    def probe() -> bool:
+        try:
+            return subprocess.run(command, capture_output=True, timeout=CUDA_PROBE_TIMEOUT_SECONDS, check=False).returncode == 0
+        except (OSError, subprocess.SubprocessError):
+            return False
+
+    return await asyncio.to_thread(probe)
+
+
+@dataclass
+class _Worker:
+    """The live child of a RUNNING run."""
+
+    process: Any  # multiprocessing.context.SpawnProcess
+    control: Connection
+    exited: asyncio.Event = field(default_factory=asyncio.Event)
+    finished: asyncio.Event = field(default_factory=asyncio.Event)  # the record is terminal
+    outcome: tuple[Any, ...] | None = None
+    stop_reason: str = ""  # "cancel" or "shutdown" once asked to stop
+
+
+class RunManager:
+    """Owns the runs of one server. All methods run on the server's event loop."""
+
+    def __init__(
+        self,
+        store: RunStore,
+        save_profile: ProfileSaver | None,
+        metrics: Any,
+        *,
+        runner: str = DEFAULT_RUNNER,
+        cuda_available: CudaProbe = probe_cuda_in_subprocess,
+        max_queued_runs_per_device: int = MAX_QUEUED_RUNS_PER_DEVICE,
+        cancel_grace_seconds: float = CANCEL_GRACE_SECONDS,
+    ) -> None:
+        self._store = store
+        self._save_profile = save_profile
+        self._metrics = metrics
+        self._runner = runner
+        self._cuda_probe = cuda_available
+        self._cuda: bool | None = None
+        self._max_queued = max_queued_runs_per_device
+        self._cancel_grace_seconds = cancel_grace_seconds
+        self._context = multiprocessing.get_context("spawn")
+        self._active: dict[str, RunRecord] = {}  # QUEUED and RUNNING runs, freshest state
+        self._queues: dict[str, collections.deque[str]] = {}
+        self._wakeups: dict[str, asyncio.Event] = {}
+        self._device_tasks: dict[str, asyncio.Task[None]] = {}
+        self._workers: dict[str, _Worker] = {}
+        self._changed: dict[str, asyncio.Event] = {}
+        self._persisted_at: dict[str, float] = {}
+        self._cancel_before_spawn: set[str] = set()
+        self._watchers = 0
+        self._closed = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def recover(self) -> list[RunRecord]:
+        """Mark runs left QUEUED or RUNNING by an earlier process FAILED with the reason."""
+        failed = self._store.fail_unfinished(RESTART_REASON_BY_STATE)
+        for record in failed:
+            LOG.warning("run %s was unfinished when the server stopped; marked FAILED", record.run_id)
+            self._metrics.benchmark_runs.labels(result="failed").inc()
+        self._metrics.benchmark_queue_depth.set(0)
+        return failed
+
+    async def close(self) -> None:
+        """Server shutdown: fail queued runs, stop running workers, wait for their records."""
+        self._closed = True
+        for device_key, queue in self._queues.items():
+            while queue:
+                self._finish(queue.popleft(), RunState.FAILED, SHUTDOWN_REASON_BY_STATE[RunState.QUEUED])
+        self._update_queue_gauge()
+        for worker in list(self._workers.values()):
+            worker.stop_reason = worker.stop_reason or "shutdown"
+        await asyncio.gather(*(self._stop_worker(worker) for worker in list(self._workers.values())))
+        # Each device task finishes the run in hand (a worker still spawning sees _closed and is
+        # stopped as soon as it exists), records it, and leaves its loop.
+        for wakeup in self._wakeups.values():
+            wakeup.set()
+        tasks = list(self._device_tasks.values())
+        if tasks:
+            _, stuck = await asyncio.wait(tasks, timeout=CLOSE_TIMEOUT_SECONDS)
+            for task in stuck:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    @property
+    def store(self) -> RunStore:
+        return self._store
+
+    # -- queries -----------------------------------------------------------------------------
+
+    def get(self, run_id: str) -> RunRecord:
+        """The run's current state; NotFound when there is none."""
+        active = self._active.get(run_id)
+        if active is not None:
+            return active
+        try:
+            return self._store.get(run_id)
+        except RunNotFound:
+            raise errors.NotFound("benchmark run", f"benchmarkRuns/{run_id}") from None
+
+    def list(self, page_size: int, before_sequence: int | None) -> tuple[list[RunRecord], int | None]:
+        records, next_before = self._store.list_page(page_size, before_sequence)
+        return [self._active.get(record.run_id, record) for record in records], next_before
+
+    async def watch(self, run_id: str) -> AsyncIterator[RunRecord]:
+        """The run now, then after every change, ending with its terminal state. Cancelling the
+        consuming task (client gone, deadline passed) ends the wait at once."""
+        last: RunRecord | None = None
+        while True:
+            record = self.get(run_id)
+            changed = self._changed.setdefault(run_id, asyncio.Event())
+            if record != last:
+                yield record
+                last = record
+            if record.state.terminal:
+                return
+            self._watchers += 1
+            try:
+                await changed.wait()
+            finally:
+                self._watchers -= 1
+
+    @property
+    def watcher_count(self) -> int:
+        """Watches waiting for a change (tests check that deadlines release them)."""
+        return self._watchers
+
+    def queue_depth(self, device_key: str | None = None) -> int:
+        queues = [self._queues.get(device_key, ())] if device_key else list(self._queues.values())
+        return sum(len(queue) for queue in queues)
+
+    def worker_pid(self, run_id: str) -> int | None:
+        worker = self._workers.get(run_id)
+        return worker.process.pid if worker is not None else None
+
+    # -- commands ----------------------------------------------------------------------------
+
+    async def create(self, suite: str, device: str) -> RunRecord:
+        """Queue a run (suite and device already validated against SUITES and DEVICES)."""
+        if self._closed:
+            raise errors.FailedPrecondition("the server is shutting down; no new benchmark runs")
+        device_key = await self._resolve_device(device)
+        queue = self._queues.setdefault(device_key, collections.deque())
+        if len(queue) >= self._max_queued:
+            raise errors.ResourceExhausted(
+                f"the {device_key} benchmark queue is full ({self._max_queued} runs waiting); "
+                "retry when a run finishes or cancel one",
+                reason="BENCHMARK_QUEUE_FULL",
+            )
+        record = self._store.create(suite, device, device_key)
+        self._publish(record)
+        queue.append(record.run_id)
+        self._update_queue_gauge()
+        self._ensure_device_task(device_key)
+        return record
+
+    async def cancel(self, run_id: str) -> RunRecord:
+        """Cancel a queued or running run; returns once the worker is gone (a terminal record)."""
+        record = self.get(run_id)
+        if record.state.terminal:
+            return record
+        if record.state is RunState.QUEUED:
+            queue = self._queues.get(record.device_key)
+            if queue is not None and run_id in queue:
+                queue.remove(run_id)
+                self._update_queue_gauge()
+                return self._finish(run_id, RunState.CANCELLED, "cancelled by a client before it started")
+        worker = self._workers.get(run_id)
+        if worker is None:  # dequeued, worker still spawning: _execute stops it once it exists
+            self._cancel_before_spawn.add(run_id)
+            async for record in self.watch(run_id):
+                pass
+            return record
+        worker.stop_reason = worker.stop_reason or "cancel"
+        await self._stop_worker(worker)
+        await worker.finished.wait()
+        return self.get(run_id)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    async def _resolve_device(self, device: str) -> str:
+        if device == "cpu":
+            return "cpu"
+        if self._cuda is None:
+            self._cuda = bool(await self._cuda_probe())
+        if device == "cuda" and not self._cuda:
+            raise errors.FailedPrecondition(
+                "device 'cuda' was requested but this host has no usable CUDA GPU; use device 'cpu' or 'auto'",
+                reason="NO_CUDA_DEVICE",
+            )
+        return "cuda" if self._cuda else "cpu"
+
+    def _ensure_device_task(self, device_key: str) -> None:
+        wakeup = self._wakeups.setdefault(device_key, asyncio.Event())
+        wakeup.set()
+        task = self._device_tasks.get(device_key)
+        if task is None or task.done():
+            self._device_tasks[device_key] = asyncio.get_running_loop().create_task(
+                self._serve_device(device_key), name=f"flopwatt-runs-{device_key}"
+            )
+
+    async def _serve_device(self, device_key: str) -> None:
+        queue = self._queues[device_key]
+        wakeup = self._wakeups[device_key]
+        while not self._closed:
+            if not queue:
+                wakeup.clear()
+                await wakeup.wait()
+                continue
+            run_id = queue.popleft()
+            self._update_queue_gauge()
+            try:
+                await self._execute(run_id, device_key)
+            except Exception:  # noqa: BLE001 - one broken run must not stop the queue
+                LOG.exception("benchmark run %s failed in the manager", run_id)
+                if not self.get(run_id).state.terminal:
+                    self._finish(run_id, RunState.FAILED, "internal error in the run manager; see the server log")
+
+    async def _execute(self, run_id: str, device_key: str) -> None:
+        record = self._store.update(run_id, state=RunState.RUNNING, start_time_seconds=time.time(), progress_message="starting worker")
+        self._publish(record)
+        events_parent, events_child = self._context.Pipe(duplex=False)
+        control_child, control_parent = self._context.Pipe(duplex=False)
+        job = WorkerJob(run_id=run_id, suite=record.suite, device=device_key, runner=self._runner, parent_pid=os.getpid())
+        process = self._context.Process(
+            target=worker_main, args=(job, events_child, control_child), name=f"flopwatt-run-{run_id[:8]}",
+            daemon=True,  # an exiting server terminates it rather than waiting for it
+        )
+        await asyncio.to_thread(process.start)
+        events_child.close()
+        control_child.close()
+        worker = _Worker(process=process, control=control_parent)
+        self._workers[run_id] = worker
+        if run_id in self._cancel_before_spawn or self._closed:
+            self._cancel_before_spawn.discard(run_id)
+            worker.stop_reason = "shutdown" if self._closed else "cancel"
+            asyncio.get_running_loop().create_task(self._stop_worker(worker))
+        loop = asyncio.get_running_loop()
+        threading.Thread(
+            target=self._pump_events, args=(events_parent, loop, run_id, worker), name=f"flopwatt-run-events-{run_id[:8]}", daemon=True
+        ).start()
+        try:
+            await worker.exited.wait()
+            await asyncio.to_thread(process.join, self._cancel_grace_seconds * 2)
+            if process.is_alive():  # closed its pipe but lingers: make sure it is gone
+                await self._stop_worker(worker)
+            self._settle(run_id, worker)
+        finally:
+            control_parent.close()
+            del self._workers[run_id]
+            worker.finished.set()
+
+    def _pump_events(self, events: Connection, loop: asyncio.AbstractEventLoop, run_id: str, worker: _Worker) -> None:
+        """Reader thread: forwards the child's messages to the loop until EOF (child exited)."""
+        try:
+            while True:
+                try:
+                    message = events.recv()
+                except (EOFError, OSError):
+                    break
+                loop.call_soon_threadsafe(self._on_event, run_id, worker, message)
+        finally:
+            events.close()
+            loop.call_soon_threadsafe(worker.exited.set)
+
+    def _on_event(self, run_id: str, worker: _Worker, message: tuple[Any, ...]) -> None:
+        if message[0] == "progress":
+            _, fraction, text = message
+            record = self._active.get(run_id)
+            if record is None or record.state is not RunState.RUNNING:
+                return
+            now = time.monotonic()
+            if now - self._persisted_at.get(run_id, 0.0) >= PROGRESS_PERSIST_INTERVAL_SECONDS:
+                self._persisted_at[run_id] = now
+                self._publish(self._store.update(run_id, progress_fraction=fraction, progress_message=text))
+            else:
+                self._publish(replace(record, progress_fraction=fraction, progress_message=text))
+        else:
+            worker.outcome = message
+
+    def _settle(self, run_id: str, worker: _Worker) -> None:
+        """Record the terminal state from what the worker said and why it stopped."""
+        outcome = worker.outcome or ("exited",)
+        if worker.stop_reason == "cancel":
+            self._finish(run_id, RunState.CANCELLED, "cancelled by a client")
+        elif worker.stop_reason == "shutdown":
+            self._finish(run_id, RunState.FAILED, SHUTDOWN_REASON_BY_STATE[RunState.RUNNING])
+        elif outcome[0] == "result":
+            self._succeed(run_id, outcome[1])
+        elif outcome[0] == "error":
+            self._finish(run_id, RunState.FAILED, str(outcome[1]))
+        else:
+            self._finish(run_id, RunState.FAILED, _exit_description(worker.process.exitcode))
+
+    def _succeed(self, run_id: str, document_json: str) -> None:
+        if self._save_profile is None:
+            self._finish(run_id, RunState.FAILED, "no profile store is configured; the measured profile was discarded")
+            return
+        try:
+            document = json.loads(document_json)
+            profile_id = self._save_profile(document)
+        except Exception as error:  # noqa: BLE001 - a bad document fails the run, not the server
+            LOG.exception("saving the profile of run %s failed", run_id)
+            self._finish(run_id, RunState.FAILED, f"the profile could not be saved: {type(error).__name__}: {error}"[:1000])
+            return
+        self._record_energy(document)
+        self._finish(run_id, RunState.SUCCEEDED, "", profile_id=str(profile_id), progress_fraction=1.0, progress_message="done")
+
+    def _record_energy(self, document: dict[str, Any]) -> None:
+        """flopwatt_gpu_energy_joules_total from the profile's NVML energy; absent on the CPU."""
+        energy_joules = gpu_energy_joules(document)
+        if energy_joules is None:
+            return
+        device = document.get("device") or {}
+        self._metrics.gpu_energy_joules.labels(gpu=str(device.get("index", 0)), UUID=str(device.get("uuid", ""))).inc(energy_joules)
+
+    def _finish(self, run_id: str, state: RunState, error: str, **extra: Any) -> RunRecord:
+        record = self._store.update(run_id, state=state, error=error, end_time_seconds=time.time(), **extra)
+        self._persisted_at.pop(run_id, None)
+        self._publish(record)
+        self._metrics.benchmark_runs.labels(result=state.value.lower()).inc()
+        if record.duration_seconds is not None:
+            self._metrics.benchmark_duration_seconds.observe(record.duration_seconds)
+        LOG.info("benchmark run %s %s%s", run_id, state.value, f": {error}" if error else "")
+        return record
+
+    def _publish(self, record: RunRecord) -> None:
+        if record.state.terminal:
+            self._active.pop(record.run_id, None)
+        else:
+            self._active[record.run_id] = record
+        changed = self._changed.pop(record.run_id, None)
+        if changed is not None:
+            changed.set()
+
+    def _update_queue_gauge(self) -> None:
+        self._metrics.benchmark_queue_depth.set(self.queue_depth())
+
+    async def _stop_worker(self, worker: _Worker) -> None:
+        """Ask the child to stop, then SIGTERM, then SIGKILL; returns when it has exited."""
+        try:
+            worker.control.send("cancel")
+        except OSError:
+            pass
+        process = worker.process
+        for escalate in (process.terminate, process.kill):
+            await asyncio.to_thread(process.join, self._cancel_grace_seconds)
+            if not process.is_alive():
+                return
+            escalate()
+        await asyncio.to_thread(process.join, self._cancel_grace_seconds)
+
+
+def gpu_energy_joules(document: dict[str, Any]) -> float | None:
+    """GPU energy the profile measured with NVML, or None when nothing was measured (CPU, no NVML).
+
+    bench/power_probe.py records one NVML counter delta per steady window in `power.windows[]`
+    (`energy_joules`); their sum is the energy the run metered. `power.total_energy_joules`, when
+    the bench core records the whole run, takes precedence. Missing, non-numeric, negative or
+    non-finite values count as not measured: the counter only ever grows by real joules."""
+    power = document.get("power")
+    if not isinstance(power, dict):
+        return None
+    total = power.get("total_energy_joules")
+    if total is not None:
+        return float(total) if _is_energy(total) else None
+    windows = power.get("windows")
+    if not isinstance(windows, list) or not windows:
+        return None
+    energies = [window.get("energy_joules") if isinstance(window, dict) else None for window in windows]
+    return float(sum(energies)) if all(_is_energy(e) for e in energies) else None
+
+
+def _is_energy(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+
+
+def _exit_description(exit_code: int | None) -> str:
+    if exit_code is not None and exit_code < 0:
+        return f"the worker process was killed by signal {-exit_code} (crash or out of memory); no profile was saved"
+    return f"the worker process exited with code {exit_code} without a result; no profile was saved"

@@ -1,0 +1,251 @@
+"""Benchmark-run records in SQLite, in the same database file as the profile store.
+
+Why SQLite and not memory: a run is a resource clients poll for minutes and come back to after
+a reconnect or a server restart; the record must outlive the process, and a crash mid-write must
+never leave a half-written row (every change is one transaction). The run store owns its own
+table and records its own schema version in `flopwatt_schema_versions` (one row per family; the
+table is shared with bench/store.py), so the profile store beside it can evolve independently.
+"""
+
+from __future__ import annotations
+
+import enum
+import pathlib
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+
+SCHEMA_FAMILY = "benchmark_runs"
+SCHEMA_VERSION = 1
+# Seconds SQLite waits for a lock held by another connection (the profile store) before failing.
+BUSY_TIMEOUT_SECONDS = 10.0
+
+
+class RunState(str, enum.Enum):
+    """Lifecycle of a run; the values are the proto enum names without the STATE_ prefix."""
+
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One benchmark run. Times are Unix seconds (None until they happen)."""
+
+    run_id: str
+    sequence: int  # insertion order, the key of newest-first paging
+    suite: str
+    device: str  # as requested: "auto", "cpu" or "cuda"
+    device_key: str  # the device the run occupies: "cpu" or "cuda"
+    state: RunState
+    create_time_seconds: float
+    start_time_seconds: float | None = None
+    end_time_seconds: float | None = None
+    progress_fraction: float = 0.0
+    progress_message: str = ""
+    error: str = ""
+    profile_id: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"benchmarkRuns/{self.run_id}"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.start_time_seconds is None or self.end_time_seconds is None:
+            return None
+        return max(0.0, self.end_time_seconds - self.start_time_seconds)
+
+
+class RunNotFound(LookupError):
+    """No run with this id."""
+
+
+_COLUMNS = (
+    "run_id", "sequence", "suite", "device", "device_key", "state", "create_time_seconds",
+    "start_time_seconds", "end_time_seconds", "progress_fraction", "progress_message", "error", "profile_id",
+)
+_UPDATABLE = frozenset(_COLUMNS) - {"run_id", "sequence", "suite", "device", "device_key", "create_time_seconds"}
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS flopwatt_schema_versions (
+    family TEXT PRIMARY KEY,
+    version INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS benchmark_runs (
+    sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL UNIQUE,
+    suite TEXT NOT NULL,
+    device TEXT NOT NULL,
+    device_key TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ({", ".join(repr(s.value) for s in RunState)})),
+    create_time_seconds REAL NOT NULL,
+    start_time_seconds REAL,
+    end_time_seconds REAL,
+    progress_fraction REAL NOT NULL DEFAULT 0,
+    progress_message TEXT NOT NULL DEFAULT '',
+    error TEXT NOT NULL DEFAULT '',
+    profile_id TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS benchmark_runs_state ON benchmark_runs (state);
+"""
+
+
+class RunStoreError(RuntimeError):
+    """The database holds a newer schema than this code understands."""
+
+
+class RunStore:
+    """Thread-safe access to the `benchmark_runs` table of one SQLite file."""
+
+    def __init__(self, path: pathlib.Path | str) -> None:
+        self._path = pathlib.Path(path)
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._connection = sqlite3.connect(
+            str(self._path), timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
+        )
+        self._connection.row_factory = sqlite3.Row
+        self._create_schema()
+
+    def _create_schema(self) -> None:
+        with self._lock:
+            self._connection.execute("PRAGMA journal_mode=WAL")
+            self._connection.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
+            row = self._connection.execute(
+                "SELECT version FROM flopwatt_schema_versions WHERE family = ?", (SCHEMA_FAMILY,)
+            ).fetchone()
+            if row is None:
+                self._connection.execute(
+                    "INSERT INTO flopwatt_schema_versions (family, version) VALUES (?, ?)",
+                    (SCHEMA_FAMILY, SCHEMA_VERSION),
+                )
+            elif row["version"] > SCHEMA_VERSION:
+                raise RunStoreError(
+                    f"{self._path}: benchmark_runs schema version {row['version']} is newer than this "
+                    f"flopwatt understands ({SCHEMA_VERSION}); upgrade flopwatt"
+                )
+
+    @property
+    def path(self) -> pathlib.Path:
+        return self._path
+
+    def close(self) -> None:
+        with self._lock:
+            self._connection.close()
+
+    @staticmethod
+    def _record(row: sqlite3.Row) -> RunRecord:
+        values = {column: row[column] for column in _COLUMNS}
+        values["state"] = RunState(values["state"])
+        return RunRecord(**values)
+
+    def _transaction(self) -> "_Transaction":
+        return _Transaction(self._connection, self._lock)
+
+    def create(self, suite: str, device: str, device_key: str, now_seconds: float | None = None) -> RunRecord:
+        """Insert a QUEUED run and return it."""
+        run_id = uuid.uuid4().hex
+        created = time.time() if now_seconds is None else now_seconds
+        with self._transaction() as cursor:
+            cursor.execute(
+                "INSERT INTO benchmark_runs (run_id, suite, device, device_key, state, create_time_seconds)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (run_id, suite, device, device_key, RunState.QUEUED.value, created),
+            )
+            row = cursor.execute("SELECT * FROM benchmark_runs WHERE run_id = ?", (run_id,)).fetchone()
+        return self._record(row)
+
+    def get(self, run_id: str) -> RunRecord:
+        with self._lock:
+            row = self._connection.execute("SELECT * FROM benchmark_runs WHERE run_id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise RunNotFound(run_id)
+        return self._record(row)
+
+    def update(self, run_id: str, **changes: object) -> RunRecord:
+        """Change some columns of one run in one transaction; return the new record."""
+        unknown = set(changes) - _UPDATABLE
+        if unknown:
+            raise ValueError(f"cannot update {sorted(unknown)}")
+        if "state" in changes and isinstance(changes["state"], RunState):
+            changes["state"] = changes["state"].value  # type: ignore[union-attr]
+        assignments = ", ".join(f"{column} = ?" for column in changes)
+        with self._transaction() as cursor:
+            if changes:
+                cursor.execute(f"UPDATE benchmark_runs SET {assignments} WHERE run_id = ?", (*changes.values(), run_id))
+            row = cursor.execute("SELECT * FROM benchmark_runs WHERE run_id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise RunNotFound(run_id)
+        return self._record(row)
+
+    def list_page(self, page_size: int, before_sequence: int | None = None) -> tuple[list[RunRecord], int | None]:
+        """Newest first: up to `page_size` runs older than `before_sequence`, and the sequence to
+        pass for the next page (None on the last page)."""
+        bound = before_sequence if before_sequence is not None else 2**62
+        with self._lock:
+            rows = self._connection.execute(
+                "SELECT * FROM benchmark_runs WHERE sequence < ? ORDER BY sequence DESC LIMIT ?",
+                (bound, page_size + 1),
+            ).fetchall()
+        records = [self._record(row) for row in rows[:page_size]]
+        next_before = records[-1].sequence if len(rows) > page_size and records else None
+        return records, next_before
+
+    def unfinished(self) -> list[RunRecord]:
+        """Runs in QUEUED or RUNNING, oldest first."""
+        with self._lock:
+            rows = self._connection.execute(
+                "SELECT * FROM benchmark_runs WHERE state IN (?, ?) ORDER BY sequence",
+                (RunState.QUEUED.value, RunState.RUNNING.value),
+            ).fetchall()
+        return [self._record(row) for row in rows]
+
+    def fail_unfinished(self, reason_by_state: dict[RunState, str], now_seconds: float | None = None) -> list[RunRecord]:
+        """Mark every QUEUED or RUNNING run FAILED with the reason for its state, in one
+        transaction; used at start-up, when no worker of an earlier process can still own them."""
+        ended = time.time() if now_seconds is None else now_seconds
+        with self._transaction() as cursor:
+            rows = cursor.execute(
+                "SELECT run_id, state FROM benchmark_runs WHERE state IN (?, ?)",
+                (RunState.QUEUED.value, RunState.RUNNING.value),
+            ).fetchall()
+            for row in rows:
+                cursor.execute(
+                    "UPDATE benchmark_runs SET state = ?, error = ?, end_time_seconds = ? WHERE run_id = ?",
+                    (RunState.FAILED.value, reason_by_state[RunState(row["state"])], ended, row["run_id"]),
+                )
+            ids = [row["run_id"] for row in rows]
+        return [self.get(run_id) for run_id in ids]
+
+
+class _Transaction:
+    """`with` block: BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception, under the lock."""
+
+    def __init__(self, connection: sqlite3.Connection, lock: threading.Lock) -> None:
+        self._connection = connection
+        self._lock = lock
+
+    def __enter__(self) -> sqlite3.Cursor:
+        self._lock.acquire()
+        try:
+            self._connection.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._lock.release()
+            raise
+        return self._connection.cursor()
+
+    def __exit__(self, exc_type: object, exc: object, traceback: object) -> None:
+        try:
+            self._connection.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+        finally:
+            self._lock.release()

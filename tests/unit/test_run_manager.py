@@ -1,0 +1,268 @@
+"""RunManager with real spawn worker processes running small stand-in suites (defined below and
+imported by the child by name): queue order, one run per device, cancel escalation, crashes,
+restart recovery, metrics. The real benchmark suite is exercised in tests/integration."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pathlib
+import signal
+import time
+from typing import Any, Callable
+
+import pytest
+
+from flopwatt.service import errors
+from flopwatt.service.metrics import create_metrics
+from flopwatt.service.run_manager import RunManager, gpu_energy_joules
+from flopwatt.service.run_store import RunState, RunStore
+
+HERE = __name__  # the child imports this module by the name pytest gave it
+pytestmark = pytest.mark.timeout(120)
+
+
+# -- stand-in suites, run inside the spawned worker ------------------------------------------------
+
+def measured_suite(suite: str, device: str, *, progress: Callable[[float, str], None], should_cancel: Callable[[], bool]) -> dict:
+    """Returns a profile-shaped document with a process-specific value, so a test can tell that
+    this document (not a constant) made it through the pipe and into the saver."""
+    progress(0.5, "halfway")
+    return {"schema_version": 1, "suite": suite, "device": {"kind": device, "uuid": "GPU-test", "index": 0},
+            "worker_pid": os.getpid(), "power": {"windows": [{"energy_joules": 10.0}, {"energy_joules": 2.5}]}}
+
+
+def endless_suite(suite: str, device: str, *, progress: Callable[[float, str], None], should_cancel: Callable[[], bool]) -> dict:
+    """Cooperative: stops between steps once asked."""
+    step = 0
+    while not should_cancel():
+        step += 1
+        progress(min(0.99, step / 1000), f"step {step}")
+        time.sleep(0.02)
+    raise RuntimeError("cancelled")
+
+
+def stubborn_suite(suite: str, device: str, *, progress: Callable[[float, str], None], should_cancel: Callable[[], bool]) -> dict:
+    """Never looks at should_cancel and ignores SIGTERM: only SIGKILL stops it."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    while True:
+        time.sleep(0.05)
+
+
+def crashing_suite(suite: str, device: str, *, progress: Callable[[float, str], None], should_cancel: Callable[[], bool]) -> dict:
+    os.kill(os.getpid(), signal.SIGSEGV)  # what a faulting kernel does
+    return {}
+
+
+def raising_suite(suite: str, device: str, *, progress: Callable[[float, str], None], should_cancel: Callable[[], bool]) -> dict:
+    raise RuntimeError("GEMM output did not match the reference")
+
+
+def nan_suite(suite: str, device: str, *, progress: Callable[[float, str], None], should_cancel: Callable[[], bool]) -> dict:
+    return {"ceilings": {"matmul_flops_per_second": {"fp32": float("nan")}}}
+
+
+# -- harness ---------------------------------------------------------------------------------------
+
+async def _no_cuda() -> bool:
+    return False
+
+
+class Saver:
+    def __init__(self) -> None:
+        self.documents: dict[str, dict] = {}
+
+    def __call__(self, document: dict) -> str:
+        profile_id = f"p{len(self.documents) + 1}"
+        self.documents[profile_id] = document
+        return profile_id
+
+
+def make_manager(tmp_path: pathlib.Path, runner: str, **kwargs: Any) -> tuple[RunManager, Saver, Any]:
+    metrics = create_metrics()
+    saver = Saver()
+    manager = RunManager(RunStore(tmp_path / "db.sqlite3"), saver, metrics, runner=f"{HERE}:{runner}",
+                         cuda_available=_no_cuda, cancel_grace_seconds=kwargs.pop("cancel_grace_seconds", 1.0), **kwargs)
+    return manager, saver, metrics
+
+
+async def wait_terminal(manager: RunManager, run_id: str, timeout: float = 60) -> Any:
+    async def last() -> Any:
+        record = None
+        async for record in manager.watch(run_id):
+            pass
+        return record
+
+    return await asyncio.wait_for(last(), timeout)
+
+
+async def wait_state(manager: RunManager, run_id: str, state: RunState, timeout: float = 30) -> None:
+    async def reached() -> None:
+        async for record in manager.watch(run_id):
+            if record.state is state:
+                return
+        raise AssertionError(f"run ended {record.state} without reaching {state}")
+
+    await asyncio.wait_for(reached(), timeout)
+
+
+async def wait_worker(manager: RunManager, run_id: str, timeout: float = 30) -> int:
+    """The worker's pid once it exists."""
+    deadline = time.monotonic() + timeout
+    while (pid := manager.worker_pid(run_id)) is None:
+        assert time.monotonic() < deadline, "no worker process appeared"
+        await asyncio.sleep(0.02)
+    return pid
+
+
+def sample(metrics: Any, name: str, labels: dict | None = None) -> float:
+    return metrics.registry.get_sample_value(name, labels or {}) or 0.0
+
+
+def process_alive(pid: int) -> bool:
+    """Whether `pid` is a live process (a zombie awaiting its reaper counts as gone). Shared with
+    the integration tests."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+# -- tests -----------------------------------------------------------------------------------------
+
+def test_run_succeeds_and_its_document_is_saved(tmp_path):
+    async def scenario() -> None:
+        manager, saver, metrics = make_manager(tmp_path, "measured_suite")
+        created = await manager.create("quick", "auto")
+        assert created.state is RunState.QUEUED and created.device_key == "cpu"
+        updates = []
+        async for record in manager.watch(created.run_id):
+            updates.append(record)
+        final = updates[-1]
+        assert final.state is RunState.SUCCEEDED, final.error
+        assert final.profile_id == "p1" and final.progress_fraction == 1.0
+        document = saver.documents["p1"]
+        assert document["suite"] == "quick" and document["worker_pid"] != os.getpid()
+        assert RunState.RUNNING in {u.state for u in updates}
+        assert manager.store.get(created.run_id) == final  # persisted
+        assert sample(metrics, "flopwatt_benchmark_runs_total", {"result": "succeeded"}) == 1
+        assert sample(metrics, "flopwatt_benchmark_duration_seconds_count") == 1
+        assert sample(metrics, "flopwatt_gpu_energy_joules_total", {"gpu": "0", "UUID": "GPU-test"}) == 12.5
+        await manager.close()
+
+    asyncio.run(scenario())
+
+
+def test_one_run_at_a_time_per_device_and_a_bounded_queue(tmp_path):
+    async def scenario() -> None:
+        manager, _, metrics = make_manager(tmp_path, "endless_suite", max_queued_runs_per_device=2)
+        first = await manager.create("quick", "cpu")
+        pid = await wait_worker(manager, first.run_id)
+        second = await manager.create("quick", "cpu")
+        third = await manager.create("full", "cpu")
+        with pytest.raises(errors.ResourceExhausted, match="queue is full"):
+            await manager.create("quick", "cpu")
+        assert manager.get(second.run_id).state is RunState.QUEUED
+        assert sample(metrics, "flopwatt_benchmark_queue_depth") == 2
+        cancelled_queued = await manager.cancel(third.run_id)
+        assert cancelled_queued.state is RunState.CANCELLED and "before it started" in cancelled_queued.error
+        assert (await manager.cancel(first.run_id)).state is RunState.CANCELLED
+        assert not process_alive(pid)
+        # the queue moves on to the second run
+        await wait_state(manager, second.run_id, RunState.RUNNING)
+        await manager.close()
+        assert manager.store.get(second.run_id).state is RunState.FAILED
+        assert "shut down" in manager.store.get(second.run_id).error
+
+    asyncio.run(scenario())
+
+
+def test_cancel_kills_a_worker_that_ignores_cancel_and_sigterm(tmp_path):
+    async def scenario() -> None:
+        manager, _, _ = make_manager(tmp_path, "stubborn_suite", cancel_grace_seconds=0.5)
+        run = await manager.create("quick", "cpu")
+        pid = await wait_worker(manager, run.run_id)
+        await asyncio.sleep(1.5)  # let the child import this module and ignore SIGTERM
+        started = time.monotonic()
+        final = await manager.cancel(run.run_id)
+        assert final.state is RunState.CANCELLED
+        assert time.monotonic() - started < 5
+        assert not process_alive(pid)
+        await manager.close()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("runner", "expected_error"),
+    [
+        ("crashing_suite", "killed by signal 11"),
+        ("raising_suite", "RuntimeError: GEMM output did not match the reference"),
+        ("nan_suite", "ValueError"),
+        ("missing_suite", "AttributeError"),
+    ],
+)
+def test_failures_are_recorded_with_their_reason(tmp_path, runner, expected_error):
+    async def scenario() -> None:
+        manager, saver, metrics = make_manager(tmp_path, runner)
+        run = await manager.create("quick", "cpu")
+        final = await wait_terminal(manager, run.run_id)
+        assert final.state is RunState.FAILED
+        assert expected_error in final.error
+        assert not saver.documents
+        assert sample(metrics, "flopwatt_benchmark_runs_total", {"result": "failed"}) == 1
+        # the manager survives and runs the next one
+        again = await manager.create("quick", "cpu")
+        assert (await wait_terminal(manager, again.run_id)).state is RunState.FAILED
+        await manager.close()
+
+    asyncio.run(scenario())
+
+
+def test_cuda_without_a_gpu_is_a_failed_precondition(tmp_path):
+    async def scenario() -> None:
+        manager, _, _ = make_manager(tmp_path, "measured_suite")
+        with pytest.raises(errors.FailedPrecondition, match="no usable CUDA GPU"):
+            await manager.create("quick", "cuda")
+        assert manager.list(10, None)[0] == []
+        await manager.close()
+
+    asyncio.run(scenario())
+
+
+def test_recover_fails_runs_an_earlier_process_left_unfinished(tmp_path):
+    store = RunStore(tmp_path / "db.sqlite3")
+    running = store.update(store.create("quick", "cpu", "cpu").run_id, state=RunState.RUNNING, start_time_seconds=1.0)
+    queued = store.create("full", "auto", "cpu")
+    done = store.update(store.create("quick", "cpu", "cpu").run_id, state=RunState.SUCCEEDED, profile_id="x")
+    store.close()
+    manager, _, metrics = make_manager(tmp_path, "measured_suite")
+    failed = {record.run_id: record for record in manager.recover()}
+    assert set(failed) == {running.run_id, queued.run_id}
+    assert failed[running.run_id].state is RunState.FAILED and "RUNNING" in failed[running.run_id].error
+    assert "QUEUED" in failed[queued.run_id].error
+    assert manager.get(done.run_id).state is RunState.SUCCEEDED
+    assert sample(metrics, "flopwatt_benchmark_runs_total", {"result": "failed"}) == 2
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        ({"power": {"total_energy_joules": 3.5}}, 3.5),
+        ({"power": {"total_energy_joules": float("nan")}}, None),
+        ({"power": {"total_energy_joules": -1}}, None),
+        ({"power": {"total_energy_joules": True}}, None),
+        ({"power": {"windows": [{"energy_joules": 10.0}, {"energy_joules": 2.5}]}}, 12.5),
+        ({"power": {"windows": [{"energy_joules": 10.0}, {"energy_joules": None}]}}, None),
+        ({"power": {"windows": []}}, None),
+        ({"power": {}}, None),
+        ({}, None),
+    ],
+)
+def test_gpu_energy_is_read_only_when_measured(document, expected):
+    assert gpu_energy_joules(document) == expected
