@@ -31,6 +31,11 @@ class ModelArchitecture:
     shared_expert_count: int = 0
     dense_layer_count: int = 0
     dense_ffn_hidden_size: int = 0
+    # Trained with dropout (attention and hidden): Megatron stores a 1-byte mask per element of
+    # each dropout (Korthikanti et al. 2022 eq. 1, 2·s·b·h per layer). Models trained without
+    # dropout (the Llama family: Touvron et al. 2023 §2.2, Dubey et al. 2024) store none: PyTorch
+    # returns the input unchanged for p = 0. Default True: the conservative, published formula.
+    dropout: bool = True
 
     @property
     def effective_head_dim(self) -> int:

@@ -43,6 +43,9 @@ RUNTIME_RESERVED_BYTES = 2.0 * 2**30
 # (two LayerNorm inputs 4h, QKV and MLP inputs 4h, two dropout masks 2h); attention keeps
 # Q, K, V and the projection input; the MLP its intermediate tensors; scores cost 5·a·s.
 ACTIVATION_REPLICATED_BYTES_PER_HIDDEN = 10.0
+# Of those 10·h, the two dropout masks (1 byte per element each, attention and hidden dropout;
+# Korthikanti et al. 2022 eq. 1): absent for models trained without dropout.
+ACTIVATION_DROPOUT_MASK_BYTES_PER_HIDDEN = 2.0
 ACTIVATION_ATTENTION_SCORE_BYTES_PER_HEAD_TOKEN = 5.0
 # The layer input stored per token under full recomputation: 2 bytes × h.
 ACTIVATION_FULL_RECOMPUTE_BYTES_PER_HIDDEN = 2.0

@@ -14,6 +14,7 @@ from flopwatt.service.model.accounting import ParameterCounts, head_dim, paramet
 from flopwatt.service.model.architecture import ModelArchitecture
 from flopwatt.service.model.constants import (
     ACTIVATION_ATTENTION_SCORE_BYTES_PER_HEAD_TOKEN,
+    ACTIVATION_DROPOUT_MASK_BYTES_PER_HIDDEN,
     ACTIVATION_FULL_RECOMPUTE_BYTES_PER_HIDDEN,
     ACTIVATION_REPLICATED_BYTES_PER_HIDDEN,
     GRADIENT_BYTES_PER_PARAMETER,
@@ -22,7 +23,7 @@ from flopwatt.service.model.constants import (
     RUNTIME_RESERVED_BYTES,
     WEIGHT_BYTES_PER_PARAMETER_TRAINING,
 )
-from flopwatt.service.model.plan import RECOMPUTE_FULL, RECOMPUTE_NONE, ParallelPlan
+from flopwatt.service.model.plan import RECOMPUTE_FULL, RECOMPUTE_SELECTIVE, ParallelPlan
 
 ArrayLike = Any
 
@@ -66,8 +67,10 @@ def _embedding_parameters(counts, pp: ArrayLike) -> ArrayLike:
 
 def activation_bytes_per_layer(arch: ModelArchitecture, sequence_length: ArrayLike, plan: ParallelPlan, flash_attention: ArrayLike = True) -> ArrayLike:
     """Korthikanti et al. 2022 eqs. 1-2, generalised to GQA and gated MLPs, 16-bit activations:
-    s·b·(10h [/t with SP] + (attention + MLP tensors)/t + 5·a·s/t [not stored with selective
-    recompute or flash attention]); full recompute keeps only the layer input 2·s·b·h [/t with SP]."""
+    s·b·(10h [8h without dropout] [/t with SP] + (attention + MLP tensors)/t + 5·a·s/t [not
+    stored with selective recompute or flash attention]); full recompute keeps only the layer
+    input 2·s·b·h [/t with SP] — on the plan's `recompute_layer_fraction` of the layers, the
+    others store everything (block-wise partial recompute), averaged per layer."""
     tp = np.asarray(plan.tensor_parallel_size, float)
     sp = np.asarray(plan.sequence_parallel, bool)
     tokens = np.asarray(plan.micro_batch_size, float) * sequence_length
@@ -79,13 +82,15 @@ def activation_bytes_per_layer(arch: ModelArchitecture, sequence_length: ArrayLi
     ffn_tokens = np.where(is_moe, np.asarray(arch.experts_per_token, float) + arch.shared_expert_count, 1.0)
     ffn_bytes = np.where(np.asarray(arch.gated_mlp, bool), 6.0, 4.0) * np.asarray(arch.ffn_hidden_size, float) * ffn_tokens
     attention_bytes = 4.0 * heads * d + 4.0 * kv * d  # Q, projection input; K, V (2 bytes each, ×2 tensors)
-    replicated = ACTIVATION_REPLICATED_BYTES_PER_HIDDEN * h / np.where(sp, tp, 1.0)
+    replicated_per_hidden = ACTIVATION_REPLICATED_BYTES_PER_HIDDEN - np.where(np.asarray(arch.dropout, bool), 0.0, ACTIVATION_DROPOUT_MASK_BYTES_PER_HIDDEN)
+    replicated = replicated_per_hidden * h / np.where(sp, tp, 1.0)
     scores = ACTIVATION_ATTENTION_SCORE_BYTES_PER_HEAD_TOKEN * heads * sequence_length / tp
     recompute = np.asarray(plan.activation_recompute)
-    keep_scores = (recompute == RECOMPUTE_NONE) & ~np.asarray(flash_attention, bool)
+    keep_scores = (recompute != RECOMPUTE_SELECTIVE) & ~np.asarray(flash_attention, bool)
     stored = replicated + (attention_bytes + ffn_bytes) / tp + np.where(keep_scores, scores, 0.0)
     full = ACTIVATION_FULL_RECOMPUTE_BYTES_PER_HIDDEN * h / np.where(sp, tp, 1.0)
-    return tokens * np.where(recompute == RECOMPUTE_FULL, full, stored)
+    fraction = np.clip(np.asarray(plan.recompute_layer_fraction, float), 0.0, 1.0)
+    return tokens * np.where(recompute == RECOMPUTE_FULL, fraction * full + (1.0 - fraction) * stored, stored)
 
 
 def training_memory(arch: ModelArchitecture, sequence_length: ArrayLike, plan: ParallelPlan, flash_attention: ArrayLike = True,

@@ -16,6 +16,7 @@ ArrayLike = Any
 RECOMPUTE_NONE = 0
 RECOMPUTE_SELECTIVE = 1
 RECOMPUTE_FULL = 2
+_FLOAT_FIELDS = ("recompute_layer_fraction",)
 RECOMPUTE_NAMES = {RECOMPUTE_NONE: "none", RECOMPUTE_SELECTIVE: "selective", RECOMPUTE_FULL: "full"}
 
 
@@ -34,6 +35,10 @@ class ParallelPlan:
     zero_stage: ArrayLike = 0
     activation_recompute: ArrayLike = RECOMPUTE_NONE
     sequence_parallel: ArrayLike = False
+    # With full recomputation: the fraction of each stage's layers recomputed (Megatron-LM
+    # `--recompute-method block --recompute-num-layers k`: the first k layers of a stage
+    # recompute, the rest keep their activations). 1.0 = every layer (classic full recompute).
+    recompute_layer_fraction: ArrayLike = 1.0
 
     @property
     def accelerator_count(self) -> ArrayLike:
@@ -50,5 +55,5 @@ class ParallelPlan:
         for f in fields(self):
             value = np.broadcast_to(np.asarray(getattr(self, f.name)), np.shape(self.accelerator_count))
             item = value.reshape(-1)[index].item() if value.ndim else value.item()
-            values[f.name] = bool(item) if f.name == "sequence_parallel" else int(item)
+            values[f.name] = bool(item) if f.name == "sequence_parallel" else float(item) if f.name in _FLOAT_FIELDS else int(item)
         return ParallelPlan(**values)

@@ -124,12 +124,35 @@ def _candidates(arch: ModelArchitecture, accelerator_count: int, sequence_length
     return ParallelPlan(**values, global_batch_size=batches[rung_index, structure_index])
 
 
+def _partial_recompute(arch: ModelArchitecture, sequence_length: int, candidates: ParallelPlan, hw: HardwareModel,
+                       options: StepOptions) -> ParallelPlan:
+    """Full-recompute candidates recompute only as many whole layers per stage as they need to
+    fit (Megatron-LM `--recompute-method block --recompute-num-layers k`; Korthikanti et al.
+    2022 §5 recompute only what memory requires): memory is linear in the recomputed fraction, so
+    the least fraction is solved for, not searched. Candidates that cannot fit even with every
+    layer recomputed keep 1.0; the others never drop below one layer (no recompute at all is the
+    NONE candidate)."""
+    recompute = np.asarray(candidates.activation_recompute)
+    if not np.any(recompute == RECOMPUTE_FULL):
+        return candidates
+    keep_all = training_memory(arch, sequence_length, replace(candidates, recompute_layer_fraction=0.0), options.flash_attention).total
+    recompute_all = training_memory(arch, sequence_length, candidates, options.flash_attention).total  # fraction 1.0
+    saved_per_fraction = np.maximum(keep_all - recompute_all, 1.0)
+    needed = np.clip((keep_all - hw.memory_bytes) / saved_per_fraction, 0.0, 1.0)
+    stage_layers = np.ceil(float(arch.layer_count) / np.asarray(candidates.pipeline_parallel_size, float))
+    whole_layers = np.clip(np.ceil(needed * stage_layers - 1e-9), 1.0, stage_layers)
+    fraction = np.where(recompute == RECOMPUTE_FULL, whole_layers / stage_layers, 1.0)
+    return replace(candidates, recompute_layer_fraction=fraction)
+
+
 def choose_plan(arch: ModelArchitecture, accelerator_count: int, sequence_length: int, hw: HardwareModel, fixed: PlanConstraints, options: StepOptions) -> PlanChoice:
     """Best candidate that fits (fastest step for a fixed batch; least time to a given loss when
     the batch is free, within the largest published batch where possible); else the
     smallest-memory one."""
     policy = None if fixed.global_batch_size else batch_policy(arch, float(sequence_length))
     candidates = _candidates(arch, accelerator_count, sequence_length, hw, fixed, policy)
+    if fixed.activation_recompute is None:
+        candidates = _partial_recompute(arch, sequence_length, candidates, hw, options)
     step = np.broadcast_to(training_step_time(arch, sequence_length, candidates, hw, options).total, candidates.accelerator_count.shape)
     memory = np.broadcast_to(training_memory(arch, sequence_length, candidates, options.flash_attention).total, step.shape)
     fits = memory <= hw.memory_bytes

@@ -186,8 +186,10 @@ def _stage_microbatch_seconds(arch, seq, plan, hw, options, moe: bool):
     ep = t.ep_forward * 2.0
     full_extra = t.gemm_forward + t.attention_forward + t.elementwise_forward + t.tp_forward + t.ep_forward
     selective_extra = np.where(flash, 0.0, t.attention_forward)
-    extra = np.where(recompute == RECOMPUTE_FULL, full_extra, np.where(recompute == RECOMPUTE_SELECTIVE, selective_extra, 0.0))
-    kernels = KERNELS_PER_LAYER_FORWARD * (1.0 + BACKWARD_KERNELS_PER_FORWARD_KERNEL + np.where(recompute == RECOMPUTE_FULL, 1.0, 0.0))
+    # Full recompute on the plan's fraction of the layers (block-wise partial recompute), averaged per layer.
+    full_fraction = np.where(recompute == RECOMPUTE_FULL, np.clip(np.asarray(plan.recompute_layer_fraction, float), 0.0, 1.0), 0.0)
+    extra = full_fraction * full_extra + np.where(recompute == RECOMPUTE_SELECTIVE, selective_extra, 0.0)
+    kernels = KERNELS_PER_LAYER_FORWARD * (1.0 + BACKWARD_KERNELS_PER_FORWARD_KERNEL + full_fraction)
     device_work = gemm + attention + elementwise + extra
     host = np.maximum(kernels * fitted.HOST_SECONDS_PER_KERNEL - device_work - tp - ep, 0.0)
     return gemm, attention, elementwise, extra, host, tp, ep

@@ -77,7 +77,7 @@ def estimate_training_run(scenario: TrainingScenario) -> TrainingEstimate:
     flash = np.asarray(scenario.options.flash_attention, bool)
     recompute_extra = np.where(
         recompute == RECOMPUTE_FULL,
-        per_token.forward,
+        per_token.forward * np.clip(np.asarray(plan.recompute_layer_fraction, float), 0.0, 1.0),
         np.where((recompute == RECOMPUTE_SELECTIVE) & ~flash, per_token.attention_forward, 0.0),
     )
     hardware_per_token = model_per_token + recompute_extra * model_per_token / per_token.training_model

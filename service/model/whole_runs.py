@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import csv
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 
 import numpy as np
@@ -25,6 +25,7 @@ from flopwatt.service.catalog import get_hardware, get_model_preset
 from flopwatt.service.model import constants as C
 from flopwatt.service.model.architecture import ModelArchitecture
 from flopwatt.service.model.hardware import datasheet_hardware_model
+from flopwatt.service.model.plan import RECOMPUTE_FULL
 from flopwatt.service.model.planner import PlanConstraints, choose_plan
 from flopwatt.service.model.run_cost import FacilityInputs
 from flopwatt.service.model.step_time import framework_step_options
@@ -32,6 +33,7 @@ from flopwatt.service.model.training import TrainingScenario, estimate_training_
 
 DATA_FILE = "published_runs.csv"
 JOULES_PER_KWH = C.JOULES_PER_KWH
+BYTES_PER_GB = 1e9
 # Architectures of published runs without a catalog preset. BLOOM-176B: 70 layers, hidden 14,336,
 # 112 heads, GeLU MLP of 4h, 250,880-token vocabulary, tied embeddings (BigScience 2022, arXiv
 # 2211.05100, Table 3).
@@ -62,6 +64,9 @@ class PublishedRun:
     source: str
     source_date: str
     framework: str = ""  # the published software stack ("" = generic), a request input
+    # Published cluster scale-out bandwidth per accelerator per direction (NaN: the catalog
+    # accelerator's default node, e.g. a DGX's one 400 Gb/s NIC per H100).
+    scale_out_bytes_per_second: float = math.nan
     exclusion_reason: str = ""  # why the row is shown but not scored ("" = scored)
 
     @property
@@ -103,6 +108,8 @@ def load_published_runs() -> list[PublishedRun]:
     runs = []
     for row in csv.DictReader(text.splitlines()):
         arch = get_model_preset(row["model_preset"]).architecture if row["model_preset"] else ARCHITECTURES[row["run"]]
+        arch = replace(arch, dropout=row["dropout"].strip() == "yes")
+        scale_out = row["scale_out_gb_per_s_per_accelerator"].strip()
         energy = float(row["published_energy_kwh"]) * JOULES_PER_KWH if row["published_energy_kwh"] else math.nan
         runs.append(PublishedRun(
             run=row["run"], arch=arch, hardware_id=row["hardware_id"], precision=row["precision"],
@@ -112,6 +119,7 @@ def load_published_runs() -> list[PublishedRun]:
             pipeline_parallel_size=_optional_int(row["pipeline_parallel"]), published_accelerator_hours=float(row["published_accelerator_hours"]),
             published_energy_joules=energy, energy_kind=row["energy_kind"], hours_scope=row["hours_scope"], source=row["source"],
             source_date=row["source_date"], framework=row["framework"],
+            scale_out_bytes_per_second=float(scale_out) * BYTES_PER_GB if scale_out else math.nan,
             exclusion_reason="" if row["scored"].strip() == "yes" else row["scored"].split(":", 1)[-1].strip()))
     return runs
 
@@ -129,7 +137,10 @@ def _default_facility(hardware_id: str) -> FacilityInputs:
 def estimate_run(run: PublishedRun) -> WholeRunResult:
     """The estimate of one published run on its published framework (generic when none is
     published), with the planner for the unpublished fields."""
-    hw = datasheet_hardware_model(get_hardware(run.hardware_id), run.precision)
+    spec = get_hardware(run.hardware_id)
+    if math.isfinite(run.scale_out_bytes_per_second):
+        spec = replace(spec, scale_out_bandwidth_bytes_per_second=run.scale_out_bytes_per_second)
+    hw = datasheet_hardware_model(spec, run.precision)
     options = framework_step_options(run.framework)
     fixed = PlanConstraints(tensor_parallel_size=run.tensor_parallel_size, pipeline_parallel_size=run.pipeline_parallel_size,
                             global_batch_size=run.global_batch_sequences)
@@ -140,7 +151,8 @@ def estimate_run(run: PublishedRun) -> WholeRunResult:
     scalar = lambda value: float(np.asarray(value, float).reshape(-1)[0])  # noqa: E731
     p = choice.plan
     plan = (f"TP{p.tensor_parallel_size} PP{p.pipeline_parallel_size}×{p.pipeline_interleaving} DP{p.data_parallel_size} "
-            f"EP{p.expert_parallel_size} mb{p.micro_batch_size} ZeRO{p.zero_stage} rc{p.activation_recompute}")
+            f"EP{p.expert_parallel_size} mb{p.micro_batch_size} ZeRO{p.zero_stage} rc{p.activation_recompute}"
+            + (f"({p.recompute_layer_fraction:.2f})" if p.activation_recompute == RECOMPUTE_FULL and p.recompute_layer_fraction < 1 else ""))
     return WholeRunResult(run, scalar(estimate.accelerator_hours), scalar(estimate.cost.accelerator_energy_joules),
                           scalar(estimate.cost.facility_energy_joules), scalar(estimate.model_flops_utilization),
                           scalar(estimate.goodput), plan, bool(scalar(estimate.fits_in_memory)))

@@ -1,12 +1,12 @@
 """Whole-run validation: published training runs' accelerator-hours, held at the level reached.
 
 Reached on 2026-11-23 with nothing fitted on this table (datasheet mode, the published batch,
-parallelism and framework, the planner for the rest): median |error| 37.3 % over the 7 scored rows
-(39.7 % over all 8 before; Llama 3.1 8B is now shown but not scored, its card total being more
+parallelism and framework, the planner for the rest): median |error| 33.9 % over the 7 scored rows
+(37.3 % before partial recompute and BLOOM's Jean Zay cluster;
+39.7 % over all 8 before that; Llama 3.1 8B is now shown but not scored, its card total being more
 than one pre-training run, see the row's reason) against the DESIGN §7 target of 15 %. Llama 3.1
-405B is +32 % (the planner must add full recomputation to fit the published plan in 80 GB; the
-same plan without it is within −6 % of Table 4's step throughput, test_model_scale_anchors.py)
-and DeepSeek-V3 +17 %; the A100 runs imply ~40-46 % MFU where the model predicts 53-75 %. This
+405B is +4.5 % (it was +32 % when the planner could only recompute every layer to fit the
+published plan in 80 GB) and DeepSeek-V3 +4.9 %; the A100 runs imply ~40-46 % MFU where the model predicts 53-75 %. This
 test holds the level so regressions fail; it is not a pass of the target.
 """
 
@@ -22,7 +22,7 @@ from flopwatt.service.model.whole_runs import (
     run_whole_runs,
 )
 
-REACHED_MEDIAN_ABSOLUTE_HOURS_ERROR = 0.373
+REACHED_MEDIAN_ABSOLUTE_HOURS_ERROR = 0.339
 MARGIN = 0.02
 
 
@@ -55,8 +55,11 @@ def test_hours_error_stays_at_the_reached_level(results):
     assert all(math.isfinite(r.predicted_accelerator_hours) and r.fits_in_memory for r in results)
     assert median_absolute_hours_error(results) <= REACHED_MEDIAN_ABSOLUTE_HOURS_ERROR + MARGIN
     by_run = {r.run.run: r for r in results}
-    assert abs(by_run["llama-3.1-405b"].hours_error) < 0.35
-    assert abs(by_run["deepseek-v3"].hours_error) < 0.20
+    # Partial (block) recompute of one layer in eight fits Meta's published plan: +4.5 % (was +32 %
+    # with every layer recomputed); DeepSeek-V3 +4.9 % (one layer in four recomputed).
+    assert abs(by_run["llama-3.1-405b"].hours_error) < 0.10
+    assert abs(by_run["deepseek-v3"].hours_error) < 0.10
+    assert "rc0" in by_run["llama-3.1-405b"].plan or "(0.1" in by_run["llama-3.1-405b"].plan
 
 
 def test_excluded_rows_say_why_and_published_frameworks_are_used():
@@ -64,6 +67,10 @@ def test_excluded_rows_say_why_and_published_frameworks_are_used():
     assert not runs["llama-3.1-8b"].scored and "MFU" in runs["llama-3.1-8b"].exclusion_reason
     assert sum(r.scored for r in runs.values()) == 7
     assert runs["bloom-176b"].framework == "megatron-deepspeed"  # BigScience trained with Megatron-DeepSpeed
+    # Jean Zay: 4 × 100 Gb/s Omni-Path per 8-GPU node (BigScience 2022 §3.4); others: catalog node.
+    assert runs["bloom-176b"].scale_out_bytes_per_second == pytest.approx(6.25e9)
+    assert math.isnan(runs["llama-2-70b"].scale_out_bytes_per_second)
+    assert not runs["llama-3.1-405b"].arch.dropout  # the Llama family trains without dropout
 
 
 def test_no_metered_energy_is_scored_and_nameplate_rows_read_low(results):
