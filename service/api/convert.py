@@ -79,7 +79,7 @@ def model_from_spec(spec, path: str) -> tuple[ModelArchitecture, float, list[Ass
         source = "; ".join(f"{s.citation} ({s.date})" for s in preset.sources) or preset.name
         assumptions.append(Assumption("model", preset.name, "preset", source))
     overrides = {name: getattr(spec, name) for name in ARCHITECTURE_FIELDS if getattr(spec, name) > 0}
-    for name in ("tied_embeddings", "gated_mlp"):
+    for name in ("tied_embeddings", "gated_mlp", "dropout"):
         if spec.HasField(name):
             overrides[name] = getattr(spec, name)
     base.update(overrides)
@@ -192,6 +192,7 @@ def plan_constraints(parallelism, path: str = "parallelism") -> PlanConstraints:
         zero_stage=parallelism.zero_stage if parallelism.HasField("zero_stage") else None,
         activation_recompute=recompute,
         sequence_parallel=parallelism.sequence_parallel if parallelism.HasField("sequence_parallel") else None,
+        recompute_layer_fraction=positive("activation_recompute_layer_fraction"),
     )
 
 
@@ -202,13 +203,15 @@ def plan_to_proto(plan: ParallelPlan) -> common_pb2.Parallelism:
         pipeline_interleaving=int(plan.pipeline_interleaving), micro_batch_size=int(plan.micro_batch_size),
         global_batch_size=int(plan.global_batch_size), zero_stage=int(plan.zero_stage),
         activation_recompute=RECOMPUTE_TO_PROTO[int(plan.activation_recompute)], sequence_parallel=bool(plan.sequence_parallel),
+        activation_recompute_layer_fraction=float(plan.recompute_layer_fraction) if int(plan.activation_recompute) == RECOMPUTE_FULL else 0.0,
     )
 
 
 def plan_description(plan: ParallelPlan) -> str:
     return (f"TP {plan.tensor_parallel_size} × PP {plan.pipeline_parallel_size} (×{plan.pipeline_interleaving} interleaved) × DP "
             f"{plan.data_parallel_size}, EP {plan.expert_parallel_size}, micro-batch {plan.micro_batch_size}, global batch "
-            f"{plan.global_batch_size}, ZeRO {plan.zero_stage}, recompute {RECOMPUTE_NAMES[int(plan.activation_recompute)]}, "
+            f"{plan.global_batch_size}, ZeRO {plan.zero_stage}, recompute {RECOMPUTE_NAMES[int(plan.activation_recompute)]}"
+            f"{f' ({float(plan.recompute_layer_fraction):.0%} of layers)' if int(plan.activation_recompute) == RECOMPUTE_FULL else ''}, "
             f"SP {'on' if plan.sequence_parallel else 'off'}")
 
 

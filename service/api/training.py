@@ -45,6 +45,10 @@ def _validate(request: estimator_pb2.EstimateTrainingRequest) -> None:
     v.integer("parallelism.global_batch_size", p.global_batch_size, maximum=MAX_BATCH_SEQUENCES)
     if p.HasField("zero_stage") and not 0 <= p.zero_stage <= 3:
         v.add("parallelism.zero_stage", "must be 0, 1, 2 or 3")
+    fraction = p.activation_recompute_layer_fraction
+    v.real("parallelism.activation_recompute_layer_fraction", fraction, minimum=0.0, maximum=1.0)
+    if fraction > 0 and p.activation_recompute != common_pb2.ACTIVATION_RECOMPUTE_FULL:
+        v.add("parallelism.activation_recompute_layer_fraction", "applies only with activation_recompute ACTIVATION_RECOMPUTE_FULL")
     degrees = [getattr(p, n) for n in ("tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size")]
     if all(d > 0 for d in degrees) and request.accelerator_count > 0 and math.prod(degrees) != request.accelerator_count:
         v.add("parallelism", f"tensor × pipeline × data parallel sizes = {math.prod(degrees)}, not accelerator_count {request.accelerator_count}")

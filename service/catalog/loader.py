@@ -47,7 +47,7 @@ _HARDWARE_KNOWN_KEYS = frozenset(f.name for f in fields(HardwareSpec))
 # Architecture integers that may be 0 (meaning "derived" or "absent"); the rest must be >= 1.
 _ARCHITECTURE_OPTIONAL_INTS = frozenset({"head_dim", "shared_expert_count", "dense_layer_count", "dense_ffn_hidden_size"})
 _ARCHITECTURE_FIELDS = {f.name: f for f in fields(ModelArchitecture)}
-_ARCHITECTURE_BOOL_FIELDS = frozenset({"gated_mlp", "tied_embeddings"})
+_ARCHITECTURE_BOOL_FIELDS = frozenset({"gated_mlp", "tied_embeddings", "dropout"})
 _MODEL_KNOWN_KEYS = frozenset(f.name for f in fields(ModelPreset))
 
 

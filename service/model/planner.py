@@ -44,10 +44,13 @@ class PlanConstraints:
     zero_stage: int | None = None
     activation_recompute: int | None = None
     sequence_parallel: bool | None = None
+    # With full recompute: the share of each stage's layers recomputed. None = all of them when
+    # the request fixes full recompute, or the least that fits when the planner chooses.
+    recompute_layer_fraction: float | None = None
 
     @property
     def complete(self) -> bool:
-        return all(getattr(self, name) is not None for name in self.__dataclass_fields__)
+        return all(getattr(self, name) is not None for name in _REQUIRED_CONSTRAINTS)
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,9 @@ class PlanChoice:
     candidates_evaluated: int
     batch_policy: BatchPolicy | None = None  # set when the planner chose the global batch
     batch_above_published: bool = False  # the chosen batch exceeds the largest published one
+
+
+_REQUIRED_CONSTRAINTS = tuple(name for name in PlanConstraints.__dataclass_fields__ if name != "recompute_layer_fraction")
 
 
 def _powers_of_two_up_to(limit: int) -> list[int]:
@@ -153,6 +159,8 @@ def choose_plan(arch: ModelArchitecture, accelerator_count: int, sequence_length
     candidates = _candidates(arch, accelerator_count, sequence_length, hw, fixed, policy)
     if fixed.activation_recompute is None:
         candidates = _partial_recompute(arch, sequence_length, candidates, hw, options)
+    elif fixed.recompute_layer_fraction is not None:
+        candidates = replace(candidates, recompute_layer_fraction=fixed.recompute_layer_fraction)
     step = np.broadcast_to(training_step_time(arch, sequence_length, candidates, hw, options).total, candidates.accelerator_count.shape)
     memory = np.broadcast_to(training_memory(arch, sequence_length, candidates, options.flash_attention).total, step.shape)
     fits = memory <= hw.memory_bytes
@@ -170,4 +178,7 @@ def choose_plan(arch: ModelArchitecture, accelerator_count: int, sequence_length
 
 def complete_plan(fixed: PlanConstraints) -> ParallelPlan:
     """A fully fixed plan as a ParallelPlan (all fields present)."""
-    return replace(ParallelPlan(), **{name: getattr(fixed, name) for name in fixed.__dataclass_fields__})
+    values = {name: getattr(fixed, name) for name in fixed.__dataclass_fields__}
+    if values["recompute_layer_fraction"] is None:
+        values["recompute_layer_fraction"] = 1.0
+    return replace(ParallelPlan(), **values)

@@ -3,6 +3,7 @@
 import math
 
 import pytest
+from google.protobuf.message import Message
 
 from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.service.api.training import estimate_training
@@ -17,7 +18,10 @@ def llama_405b_request(**overrides):
         model=common_pb2.ModelSpec(preset_id="llama-3.1-405b"), training_tokens=15_600_000_000_000, sequence_length=8192,
         hardware_id="h100-sxm", accelerator_count=16384, parallelism=common_pb2.Parallelism(global_batch_size=2048))
     for key, value in overrides.items():
-        setattr(request, key, value)
+        if isinstance(value, Message):
+            getattr(request, key).CopyFrom(value)
+        else:
+            setattr(request, key, value)
     return request
 
 
@@ -192,3 +196,44 @@ def test_request_framework_reads_the_proposed_field_when_present(monkeypatch):
     with pytest.raises(InvalidArgument) as caught:
         training.request_framework(SimpleNamespace(framework="jax"))
     assert caught.value.violations[0].field == "framework"
+
+
+def _meta_plan(recompute=common_pb2.ACTIVATION_RECOMPUTE_UNSPECIFIED, fraction=0.0):
+    """Llama 3's published 405B plan on 16,384 H100 (Dubey et al. 2024, Table 4), recompute open or fixed."""
+    return common_pb2.Parallelism(
+        tensor_parallel_size=8, pipeline_parallel_size=16, data_parallel_size=128, expert_parallel_size=1,
+        pipeline_interleaving=4, micro_batch_size=1, global_batch_size=2048, zero_stage=1, sequence_parallel=True,
+        activation_recompute=recompute, activation_recompute_layer_fraction=fraction)
+
+
+def test_partial_recompute_is_chosen_reported_and_honoured():
+    chosen = estimate_training(llama_405b_request(parallelism=_meta_plan()), DEPS)
+    assert chosen.fits_in_memory
+    assert chosen.parallelism.activation_recompute == common_pb2.ACTIVATION_RECOMPUTE_FULL
+    assert 0 < chosen.parallelism.activation_recompute_layer_fraction < 0.5, "only the layers that must recompute do"
+    every_layer = estimate_training(llama_405b_request(parallelism=_meta_plan(common_pb2.ACTIVATION_RECOMPUTE_FULL)), DEPS)
+    assert every_layer.parallelism.activation_recompute_layer_fraction == 1.0
+    quarter = estimate_training(llama_405b_request(parallelism=_meta_plan(common_pb2.ACTIVATION_RECOMPUTE_FULL, 0.25)), DEPS)
+    assert quarter.parallelism.activation_recompute_layer_fraction == 0.25
+    seconds = lambda r: r.step_duration.ToTimedelta().total_seconds()  # noqa: E731
+    assert seconds(chosen) <= seconds(quarter) < seconds(every_layer)
+    assert quarter.memory_per_accelerator_bytes > every_layer.memory_per_accelerator_bytes
+
+
+@pytest.mark.parametrize(
+    "parallelism",
+    [_meta_plan(common_pb2.ACTIVATION_RECOMPUTE_FULL, 1.5), _meta_plan(common_pb2.ACTIVATION_RECOMPUTE_NONE, 0.5),
+     _meta_plan(common_pb2.ACTIVATION_RECOMPUTE_FULL, float("nan"))],
+)
+def test_bad_recompute_fraction_is_named(parallelism):
+    with pytest.raises(InvalidArgument) as error:
+        estimate_training(llama_405b_request(parallelism=parallelism), DEPS)
+    assert "parallelism.activation_recompute_layer_fraction" in {v.field for v in error.value.violations}
+
+
+def test_dropout_comes_from_the_preset_and_the_request_can_override_it():
+    without = estimate_training(llama_405b_request(parallelism=_meta_plan(common_pb2.ACTIVATION_RECOMPUTE_NONE)), DEPS)
+    request = llama_405b_request(parallelism=_meta_plan(common_pb2.ACTIVATION_RECOMPUTE_NONE))
+    request.model.dropout = True
+    with_masks = estimate_training(request, DEPS)
+    assert with_masks.memory_per_accelerator_bytes > without.memory_per_accelerator_bytes
