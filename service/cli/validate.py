@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the model is imported lazily in run(); only the annotations need it here
+    from flopwatt.service.model.scale_anchors import AnchorResult
 
 
 def register(subparsers) -> None:
@@ -25,10 +29,35 @@ def _finite_or_null(value):
     return value
 
 
+def _anchor_json(a: AnchorResult) -> dict:
+    """One step-level row (scale anchor or MLPerf submission) as JSON: plan outcome and provenance."""
+    return {
+        "anchor": a.anchor.anchor, "hardware_id": a.anchor.hardware_id, "precision": a.anchor.precision,
+        "accelerator_count": a.anchor.accelerator_count, "published_metric": a.anchor.published_metric,
+        "published_value": a.anchor.published_value, "published_step_seconds": a.published_step_seconds,
+        "predicted_step_seconds": a.predicted_step_seconds, "step_time_error_percent": a.step_time_error * 100,
+        "predicted_model_flops_utilization": a.predicted_model_flops_utilization, "fits_in_memory": a.fits_in_memory,
+        "scored": a.anchor.scored, "exclusion_reason": a.anchor.exclusion_reason, "published": a.anchor.published,
+        "assumed": a.anchor.assumed, "source": a.anchor.source, "url": a.anchor.url, "source_date": a.anchor.source_date,
+        "step_parts_seconds": a.step_parts_seconds,
+    }
+
+
+def _print_anchor_table(title: str, results: list[AnchorResult]) -> None:
+    """Step-level rows: published vs predicted step seconds at the published plan."""
+    print(f"\n{title:<33} {'accelerator':<13} {'count':>6} {'published s':>11} {'predicted s':>11} {'error':>7} {'MFU':>5}  scored")
+    for a in results:
+        scored = "yes" if a.anchor.scored else f"no ({a.anchor.exclusion_reason})"
+        print(f"{a.anchor.anchor:<33} {a.anchor.hardware_id + ' ' + a.anchor.precision:<13} {a.anchor.accelerator_count:>6} "
+              f"{a.published_step_seconds:>11.2f} {a.predicted_step_seconds:>11.2f} {a.step_time_error:>+7.1%} "
+              f"{a.predicted_model_flops_utilization:>5.2f}  {scored}")
+
+
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from flopwatt.service.model import fitted
+    from flopwatt.service.model.mlperf import run_mlperf
     from flopwatt.service.model.scale_anchors import run_scale_anchors, scored_mean_absolute_percentage_error
     from flopwatt.service.model.validation import CLUSTERS, run_all
     from flopwatt.service.model.whole_runs import median_absolute_energy_error, median_absolute_hours_error, run_whole_runs
@@ -36,18 +65,20 @@ def run(args: argparse.Namespace) -> int:
     results = run_all()
     runs = run_whole_runs()
     anchors = run_scale_anchors()
+    mlperf = run_mlperf()
+    mlperf_mape = scored_mean_absolute_percentage_error([m.result for m in mlperf])
     scale_anchors = {
         "scored_mean_absolute_percentage_error": scored_mean_absolute_percentage_error(anchors),
-        "anchors": [{
-            "anchor": a.anchor.anchor, "hardware_id": a.anchor.hardware_id, "precision": a.anchor.precision,
-            "accelerator_count": a.anchor.accelerator_count, "published_metric": a.anchor.published_metric,
-            "published_value": a.anchor.published_value, "published_step_seconds": a.published_step_seconds,
-            "predicted_step_seconds": a.predicted_step_seconds, "step_time_error_percent": a.step_time_error * 100,
-            "predicted_model_flops_utilization": a.predicted_model_flops_utilization, "fits_in_memory": a.fits_in_memory,
-            "scored": a.anchor.scored, "exclusion_reason": a.anchor.exclusion_reason, "published": a.anchor.published,
-            "assumed": a.anchor.assumed, "source": a.anchor.source, "url": a.anchor.url, "source_date": a.anchor.source_date,
-            "step_parts_seconds": a.step_parts_seconds,
-        } for a in anchors],
+        "anchors": [_anchor_json(a) for a in anchors],
+    }
+    mlperf_training = {
+        "scored_mean_absolute_percentage_error": mlperf_mape,
+        "rows": [{
+            **_anchor_json(m.result), "benchmark": m.row.benchmark, "round": m.row.round, "submitter": m.row.submitter,
+            "system": m.row.system, "steps_per_block": m.row.steps_per_block, "block_tokens": m.row.block_tokens,
+            "block_durations_ms": list(m.row.block_durations_milliseconds), "repository": m.row.repository,
+            "read_from": m.row.read_from, "commit": m.row.commit, "config_path": m.row.config_path, "result_path": m.row.result_path,
+        } for m in mlperf],
     }
     whole_runs = {
         "median_absolute_hours_error_percent": median_absolute_hours_error(runs) * 100,
@@ -77,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
                                 for l, m, p in zip(r.labels, r.measured_seconds, r.predicted_seconds)],
             } for r in results],
             "scale_anchors": scale_anchors,
+            "mlperf_training": mlperf_training,
             "whole_runs": whole_runs,
         }), indent=2, allow_nan=False))
         return 0
@@ -90,15 +122,12 @@ def run(args: argparse.Namespace) -> int:
     for r in results:
         print(f"{r.name:<28} {len(r.labels):>5} {r.mean_absolute_percentage_error:>6.2f}% {r.max_absolute_percentage_error:>6.1f}% "
               f"{np.median(r.relative_errors) * 100:>+13.1f}%")
-    print(f"\n{'step anchor at scale':<31} {'accelerator':<13} {'count':>6} {'published s':>11} {'predicted s':>11} {'error':>7} "
-          f"{'MFU':>5}  scored")
-    for a in anchors:
-        scored = "yes" if a.anchor.scored else f"no ({a.anchor.exclusion_reason})"
-        print(f"{a.anchor.anchor:<31} {a.anchor.hardware_id + ' ' + a.anchor.precision:<13} {a.anchor.accelerator_count:>6} "
-              f"{a.published_step_seconds:>11.2f} {a.predicted_step_seconds:>11.2f} {a.step_time_error:>+7.1%} "
-              f"{a.predicted_model_flops_utilization:>5.2f}  {scored}")
+    _print_anchor_table("step anchor at scale", anchors)
     print(f"step anchors at scale: MAPE {scored_mean_absolute_percentage_error(anchors):.1f} % over scored rows (step time at the "
           f"published plan, nothing fitted; published vs assumed per row: flopwatt validate --json)")
+    _print_anchor_table("MLPerf Training step", [m.result for m in mlperf])
+    print(f"MLPerf Training: MAPE {mlperf_mape:.1f} % over scored rows (mean step "
+          f"time between evaluations from the submission logs, at the submitted plan; nothing fitted; sources: flopwatt validate --json)")
     print(f"\n{'whole run (published)':<16} {'accelerator':<11} {'count':>6} {'published h':>12} {'predicted h':>12} {'error':>7} "
           f"{'MFU':>5} {'energy':>7}  plan")
     for r in runs:
