@@ -20,7 +20,8 @@ from typing import Iterable
 from flopwatt.bench.profile import content_id, flatten_ceilings, validate_profile
 
 DATA_DIR_ENV = "FLOPWATT_DATA_DIR"
-DEFAULT_DATA_DIR = Path("~/.local/share/flopwatt")  # XDG data home convention
+XDG_DATA_HOME_ENV = "XDG_DATA_HOME"
+DEFAULT_DATA_HOME = Path("~/.local/share")  # XDG Base Directory spec's default for $XDG_DATA_HOME
 DATABASE_FILE_NAME = "flopwatt.sqlite3"
 SCHEMA_FAMILY = "hardware_profiles"
 SCHEMA_FAMILY_VERSION = 1
@@ -28,10 +29,18 @@ BUSY_TIMEOUT_SECONDS = 30.0  # another process (the server, a CLI run) may hold 
 MAX_PAGE_SIZE = 1000
 
 
+def standard_data_dir() -> Path:
+    """`$XDG_DATA_HOME/flopwatt`, else ~/.local/share/flopwatt. The one definition: `flopwatt
+    serve` (service/config.py) and `flopwatt bench`/`report` must find the same store, or a
+    profile measured from the command line is invisible to the server."""
+    base = os.environ.get(XDG_DATA_HOME_ENV)
+    return (Path(base) if base else DEFAULT_DATA_HOME).expanduser() / "flopwatt"
+
+
 def default_data_dir() -> Path:
-    """`$FLOPWATT_DATA_DIR`, else ~/.local/share/flopwatt."""
+    """`$FLOPWATT_DATA_DIR`, else the standard data directory."""
     configured = os.environ.get(DATA_DIR_ENV)
-    return Path(configured).expanduser() if configured else DEFAULT_DATA_DIR.expanduser()
+    return Path(configured).expanduser() if configured else standard_data_dir()
 
 
 def database_path(data_dir: Path | str | None = None) -> Path:

@@ -10,6 +10,8 @@ import pathlib
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from flopwatt.bench.store import database_path, standard_data_dir
+
 DEFAULT_PORT = 50051  # the gRPC examples' conventional port
 DEFAULT_METRICS_PORT = 9464  # the OpenTelemetry/Prometheus exporter convention (DESIGN §5)
 DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024  # grpc's own default receive limit; a cost service carries no tensors
@@ -22,9 +24,9 @@ class SettingsError(ValueError):
 
 
 def default_data_dir() -> pathlib.Path:
-    """XDG data directory, so a laptop user gets a persistent store without configuration."""
-    base = os.environ.get("XDG_DATA_HOME") or str(pathlib.Path.home() / ".local" / "share")
-    return pathlib.Path(base) / "flopwatt"
+    """XDG data directory, so a laptop user gets a persistent store without configuration; the
+    same one `flopwatt bench` writes to (bench/store.py holds the definition)."""
+    return standard_data_dir()
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ class Settings:
 
     @property
     def database_path(self) -> pathlib.Path:
-        return self.data_dir / "flopwatt.sqlite3"
+        return database_path(self.data_dir)
 
     def validate(self) -> "Settings":
         """Raise SettingsError for values that cannot work."""

@@ -183,11 +183,13 @@ class RunManager:
         last: RunRecord | None = None
         while True:
             record = self.get(run_id)
-            changed = self._changed.setdefault(run_id, asyncio.Event())
+            # Registered before the yield so a change while the consumer holds the record is not
+            # missed; never for a terminal run, whose event nothing would ever pop (a leak per watch).
+            changed = None if record.state.terminal else self._changed.setdefault(run_id, asyncio.Event())
             if record != last:
                 yield record
                 last = record
-            if record.state.terminal:
+            if changed is None:
                 return
             self._watchers += 1
             try:
@@ -301,7 +303,13 @@ class RunManager:
             target=worker_main, args=(job, events_child, control_child), name=f"flopwatt-run-{run_id[:8]}",
             daemon=True,  # an exiting server terminates it rather than waiting for it
         )
-        await asyncio.to_thread(process.start)
+        try:
+            await asyncio.to_thread(process.start)
+        except BaseException:  # no child (fork limit, out of memory): free the pipes; the caller fails the run
+            for end in (events_parent, events_child, control_child, control_parent):
+                end.close()
+            self._cancel_before_spawn.discard(run_id)
+            raise
         events_child.close()
         control_child.close()
         worker = _Worker(process=process, control=control_parent)

@@ -115,7 +115,11 @@ class RunStore:
             str(self._path), timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
         )
         self._connection.row_factory = sqlite3.Row
-        self._create_schema()
+        try:
+            self._create_schema()
+        except BaseException:  # a newer schema or a locked file: do not leak the connection
+            self._connection.close()
+            raise
 
     def _create_schema(self) -> None:
         with self._lock:
@@ -124,9 +128,9 @@ class RunStore:
             row = self._connection.execute(
                 "SELECT version FROM flopwatt_schema_versions WHERE family = ?", (SCHEMA_FAMILY,)
             ).fetchone()
-            if row is None:
+            if row is None:  # OR IGNORE: a second process opening a fresh file at once inserts it too
                 self._connection.execute(
-                    "INSERT INTO flopwatt_schema_versions (family, version) VALUES (?, ?)",
+                    "INSERT OR IGNORE INTO flopwatt_schema_versions (family, version) VALUES (?, ?)",
                     (SCHEMA_FAMILY, SCHEMA_VERSION),
                 )
             elif row["version"] > SCHEMA_VERSION:

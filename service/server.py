@@ -66,20 +66,22 @@ def _open_profile_store(settings: Settings) -> Any:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise ServerStartError(f"cannot create data directory {settings.data_dir}: {error.strerror}") from error
-    return ProfileStore(settings.database_path)
+    try:
+        return ProfileStore(settings.database_path)
+    except (OSError, sqlite3.Error, RuntimeError) as error:  # unreadable file, locked, newer schema
+        raise ServerStartError(f"cannot open the profile store {settings.database_path}: {error}") from error
 
 
 def _open_run_manager(settings: Settings, profile_store: Any, metrics: ServiceMetrics) -> RunManager:
-    """The benchmark-run manager on the run table of the data directory's database; runs an
-    earlier process left QUEUED or RUNNING are marked FAILED here, before the first RPC."""
+    """The benchmark-run manager on the run table of the data directory's database. Recovery of
+    runs an earlier process left unfinished waits until this server holds its port (start_server):
+    a second `flopwatt serve` that fails to bind must not fail a live server's running runs."""
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         store = RunStore(settings.database_path)
     except (OSError, sqlite3.Error, RunStoreError) as error:
         raise ServerStartError(f"cannot open the run store {settings.database_path}: {error}") from error
-    manager = RunManager(store, profile_store.save if profile_store is not None else None, metrics)
-    manager.recover()
-    return manager
+    return RunManager(store, profile_store.save if profile_store is not None else None, metrics)
 
 
 def _profile_document_lookup(store: Any) -> Any:
@@ -153,6 +155,21 @@ class RunningServer:
             self.run_manager.store.close()
 
 
+def _bind(server: grpc.aio.Server, settings: Settings) -> int:
+    """Listen on the configured address; the bound port (settings.port 0 picks one)."""
+    address = f"[{settings.host}]:{settings.port}" if ":" in settings.host else f"{settings.host}:{settings.port}"
+    try:
+        if settings.tls_enabled:
+            port = server.add_secure_port(address, _server_credentials(settings))
+        else:
+            port = server.add_insecure_port(address)
+    except RuntimeError as error:
+        raise ServerStartError(f"cannot listen on {address}: {error} (is the port in use?)") from error
+    if port == 0:
+        raise ServerStartError(f"cannot listen on {address} (is the port in use?)")
+    return port
+
+
 async def start_server(settings: Settings) -> RunningServer:
     """Build, bind and start the server; raise ServerStartError with one clear message on failure."""
     metrics = create_metrics()
@@ -193,25 +210,20 @@ async def start_server(settings: Settings) -> RunningServer:
         server,
     )
 
-    address = f"[{settings.host}]:{settings.port}" if ":" in settings.host else f"{settings.host}:{settings.port}"
     try:
-        if settings.tls_enabled:
-            port = server.add_secure_port(address, _server_credentials(settings))
-        else:
-            port = server.add_insecure_port(address)
-    except RuntimeError as error:
-        raise ServerStartError(f"cannot listen on {address}: {error} (is the port in use?)") from error
-    if port == 0:
-        raise ServerStartError(f"cannot listen on {address} (is the port in use?)")
-
-    metrics_endpoint = None
-    if settings.metrics_port >= 0:
-        try:
-            metrics_endpoint = MetricsEndpoint(metrics.registry, settings.metrics_host, settings.metrics_port)
-        except OSError as error:
-            raise ServerStartError(
-                f"cannot serve metrics on {settings.metrics_host}:{settings.metrics_port}: {error.strerror}"
-            ) from error
+        port = _bind(server, settings)
+        metrics_endpoint = None
+        if settings.metrics_port >= 0:
+            try:
+                metrics_endpoint = MetricsEndpoint(metrics.registry, settings.metrics_host, settings.metrics_port)
+            except OSError as error:
+                raise ServerStartError(
+                    f"cannot serve metrics on {settings.metrics_host}:{settings.metrics_port}: {error.strerror}"
+                ) from error
+    except ServerStartError:
+        run_manager.store.close()  # the process may live on (tests, embedding): no leaked connection
+        raise
+    run_manager.recover()  # this server now owns the data directory's unfinished runs
     await server.start()
     running = RunningServer(settings, server, port, health_servicer, metrics, metrics_endpoint, profile_store, run_manager)
     await running.set_serving(True)

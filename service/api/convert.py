@@ -91,11 +91,10 @@ def model_from_spec(spec, path: str) -> tuple[ModelArchitecture, float, list[Ass
         if not base["kv_head_count"]:
             base["kv_head_count"] = base["attention_head_count"]
         arch = ModelArchitecture(**base)
-        problems = _architecture_problems(arch, path)
+        problems = _architecture_problems(arch, path) + _count_conflicts(spec, arch, preset if spec.preset_id else None, path)
         if problems:
             raise InvalidArgument(problems)
-        override = float(spec.active_parameter_count) if spec.active_parameter_count > 0 and not spec.preset_id and not overrides else math.nan
-        return arch, override, assumptions
+        return arch, math.nan, assumptions
     if spec.parameter_count > 0 and not base:
         active = spec.active_parameter_count or spec.parameter_count
         arch = _synthetic_architecture(float(active))
@@ -107,6 +106,29 @@ def model_from_spec(spec, path: str) -> tuple[ModelArchitecture, float, list[Ass
     missing = [name for name in required if not base.get(name)]
     raise InvalidArgument([FieldViolation(f"{path}.{name}", "required without a preset_id or parameter_count") for name in missing]
                           or [FieldViolation(path, "give a preset_id, an architecture or a parameter_count")])
+
+
+def _count_conflicts(spec, arch: ModelArchitecture, preset, path: str) -> list[FieldViolation]:
+    """Parameter counts set beside a preset or an architecture, which define the counts: they
+    would be silently ignored (a sweep over model.parameter_count of a preset would return the
+    same point N times), so they are refused — except the preset's own published counts, which
+    a ModelSpec copied from ListModels carries."""
+    problems = []
+    for name in ("parameter_count", "active_parameter_count"):
+        value = getattr(spec, name)
+        if value <= 0 or (preset is not None and value == getattr(preset, name) and _same_counts(arch, preset.architecture)):
+            continue
+        owner = f"preset {spec.preset_id!r}" if preset is not None else "the architecture fields"
+        problems.append(FieldViolation(f"{path}.{name}", f"{owner} defines the parameter count; leave {name} unset, or drop the "
+                                                         "preset and architecture fields to size a model by parameter count alone"))
+    return problems
+
+
+def _same_counts(arch: ModelArchitecture, other: ModelArchitecture) -> bool:
+    from flopwatt.service.model.accounting import parameter_counts
+
+    mine, theirs = parameter_counts(arch), parameter_counts(other)
+    return float(mine.total) == float(theirs.total) and float(mine.active) == float(theirs.active)
 
 
 def _architecture_problems(arch: ModelArchitecture, path: str) -> list[FieldViolation]:

@@ -8,16 +8,32 @@ servers) inside `run`, so `flopwatt health` (Docker's HEALTHCHECK) starts fast.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
-from typing import Sequence
+from typing import Iterator, Sequence
 
 COMMAND_MODULES = ("serve", "health", "bench", "report", "estimate", "validate", "sweep")
 
 
 class CliError(Exception):
     """A user-facing error: printed as one line, exit status 2, no traceback."""
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn the service's domain errors (bad field, unknown id, unmet precondition) raised by an
+    in-process handler into one-line CliErrors: every command that calls the API code uses this,
+    so none of them leaks a traceback for an error the server would answer with a status."""
+    from flopwatt.service.errors import InvalidArgument, ServiceError
+
+    try:
+        yield
+    except InvalidArgument as error:
+        raise CliError("; ".join(f"{v.field}: {v.description}" for v in error.violations)) from None
+    except ServiceError as error:
+        raise CliError(error.message) from None
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -31,13 +31,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--data-dir", help="data directory (default: $FLOPWATT_DATA_DIR or ~/.local/share/flopwatt)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--no-store", action="store_true", help="do not save the profile in the data directory")
+    from flopwatt.bench import collectives as defaults  # standard library only at import: cheap
+
     collectives = parser.add_argument_group("collectives")
     collectives.add_argument("--nprocs", type=int, default=0, help="spawn N local ranks instead of running under torchrun")
     collectives.add_argument("--backend", choices=("gloo", "nccl"), help="default: nccl with CUDA, else gloo")
-    collectives.add_argument("--min-bytes", type=int, default=8)
-    collectives.add_argument("--max-bytes", type=int, default=1024**3)
-    collectives.add_argument("--iterations", type=int, default=20)
-    collectives.add_argument("--warmup", type=int, default=5)
+    collectives.add_argument("--min-bytes", type=int, default=defaults.DEFAULT_MIN_BYTES, help="smallest message (default %(default)s)")
+    collectives.add_argument("--max-bytes", type=int, default=defaults.DEFAULT_MAX_BYTES, help="largest message (default %(default)s)")
+    collectives.add_argument("--iterations", type=int, default=defaults.DEFAULT_ITERATIONS, help="timed calls per size (default %(default)s)")
+    collectives.add_argument("--warmup", type=int, default=defaults.DEFAULT_WARMUP, help="untimed calls per size (default %(default)s)")
     parser.set_defaults(handler=run)
 
 
@@ -121,6 +123,9 @@ def _collectives(args: argparse.Namespace) -> int:
     from flopwatt.bench.context import cpu_device, cuda_device, environment, host_name
     from flopwatt.bench.profile import BENCHMARK_VERSION, SCHEMA_VERSION, utc_now_iso
 
+    for flag, value, least in (("--iterations", args.iterations, 1), ("--warmup", args.warmup, 0), ("--nprocs", args.nprocs, 0)):
+        if value < least:
+            raise CliError(f"collectives: {flag} must be at least {least}, got {value}")
     try:
         options = dict(sizes=collectives.size_sweep(args.min_bytes, args.max_bytes), iterations=args.iterations, warmup=args.warmup)
     except ValueError as error:

@@ -11,7 +11,8 @@ import argparse
 import json
 from pathlib import Path
 
-from flopwatt.service.cli import CliError
+from flopwatt.service.cli import user_errors
+from flopwatt.service.cli.request_file import load_request, set_field, whole_number
 
 KINDS = ("training", "inference")
 
@@ -21,7 +22,7 @@ def register(subparsers) -> None:
     kinds = parser.add_subparsers(dest="kind", metavar="KIND")
     kinds.required = True
     for kind in KINDS:
-        sub = kinds.add_parser(kind, help=f"estimate a {kind} {'run' if kind == 'training' else 'deployment'}")
+        sub = kinds.add_parser(kind, help="estimate a training run" if kind == "training" else "estimate an inference deployment")
         sub.add_argument("--request", type=Path, help="JSON or YAML request (proto JSON mapping)")
         sub.add_argument("--model", help="model preset id, e.g. llama-3.1-70b")
         sub.add_argument("--parameters", type=float, help="parameter count when no preset is given")
@@ -48,40 +49,19 @@ def register(subparsers) -> None:
     register_campus(kinds)
 
 
-def _load_request(path: Path, message) -> None:
-    from google.protobuf import json_format
-
-    try:
-        text = path.read_text()
-    except OSError as error:
-        raise CliError(f"cannot read {path}: {error.strerror}") from None
-    try:
-        if path.suffix in (".yaml", ".yml"):
-            import yaml
-
-            document = yaml.safe_load(text) or {}
-        else:
-            document = json.loads(text)
-        json_format.ParseDict(document, message)
-    except (ValueError, json_format.ParseError) as error:
-        raise CliError(f"{path}: not a valid request: {error}") from None
-    except Exception as error:  # yaml.YAMLError without importing yaml at module level
-        raise CliError(f"{path}: not a valid request: {error}") from None
-
-
 def _apply_common_flags(args, request) -> None:
     from flopwatt.v1 import common_pb2
 
     if args.model:
         request.model.preset_id = args.model
     if args.parameters:
-        request.model.parameter_count = int(args.parameters)
+        set_field(request, "model.parameter_count", whole_number(args.parameters, "--parameters"), "--parameters")
     if args.hardware:
         request.hardware_id = args.hardware
     if args.profile:
         request.profile_id = args.profile
     if args.accelerators is not None:
-        request.accelerator_count = args.accelerators
+        set_field(request, "accelerator_count", args.accelerators, "--accelerators")
     if args.precision:
         request.precision = common_pb2.Precision.Value(f"PRECISION_{args.precision.upper()}")
     if args.pue is not None:
@@ -90,35 +70,27 @@ def _apply_common_flags(args, request) -> None:
         request.facility.accelerator_hour_price_usd = args.price_per_hour
 
 
+# (flag attribute, request field) of the integer flags each kind adds to the common ones.
+KIND_INTEGER_FLAGS = {
+    "training": (("sequence_length", "sequence_length"), ("tp", "parallelism.tensor_parallel_size"),
+                 ("pp", "parallelism.pipeline_parallel_size"), ("global_batch", "parallelism.global_batch_size")),
+    "inference": (("batch", "batch_size"), ("input_tokens", "input_tokens"), ("output_tokens", "output_tokens")),
+}
+
+
 def build_request(args):
     from flopwatt.v1 import estimator_pb2
 
-    if args.kind == "training":
-        request = estimator_pb2.EstimateTrainingRequest()
-        if args.request:
-            _load_request(args.request, request)
-        _apply_common_flags(args, request)
-        if args.tokens is not None:
-            request.training_tokens = int(args.tokens)
-        if args.sequence_length is not None:
-            request.sequence_length = args.sequence_length
-        if args.tp is not None:
-            request.parallelism.tensor_parallel_size = args.tp
-        if args.pp is not None:
-            request.parallelism.pipeline_parallel_size = args.pp
-        if args.global_batch is not None:
-            request.parallelism.global_batch_size = args.global_batch
-    else:
-        request = estimator_pb2.EstimateInferenceRequest()
-        if args.request:
-            _load_request(args.request, request)
-        _apply_common_flags(args, request)
-        if args.batch is not None:
-            request.batch_size = args.batch
-        if args.input_tokens is not None:
-            request.input_tokens = args.input_tokens
-        if args.output_tokens is not None:
-            request.output_tokens = args.output_tokens
+    request = estimator_pb2.EstimateTrainingRequest() if args.kind == "training" else estimator_pb2.EstimateInferenceRequest()
+    if args.request:
+        load_request(args.request, request)
+    _apply_common_flags(args, request)
+    if args.kind == "training" and args.tokens is not None:
+        set_field(request, "training_tokens", whole_number(args.tokens, "--tokens"), "--tokens")
+    for attribute, path in KIND_INTEGER_FLAGS[args.kind]:
+        value = getattr(args, attribute)
+        if value is not None:
+            set_field(request, path, value, "--" + attribute.replace("_", "-"))
     return request
 
 
@@ -172,11 +144,10 @@ def run(args: argparse.Namespace) -> int:
     from google.protobuf import json_format
 
     from flopwatt.service.api.deps import ApiDependencies
-    from flopwatt.service.errors import InvalidArgument, ServiceError
 
     request = build_request(args)
     deps = ApiDependencies()
-    try:
+    with user_errors():
         if args.kind == "training":
             from flopwatt.service.api.training import estimate_training
 
@@ -185,10 +156,6 @@ def run(args: argparse.Namespace) -> int:
             from flopwatt.service.api.inference import estimate_inference
 
             response = estimate_inference(request, deps)
-    except InvalidArgument as error:
-        raise CliError("; ".join(f"{v.field}: {v.description}" for v in error.violations)) from None
-    except ServiceError as error:
-        raise CliError(error.message) from None
     if args.json:
         print(json.dumps(json_format.MessageToDict(response), indent=2))
         return 0

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
-from flopwatt.service.cli import CliError
+from flopwatt.service.cli import CliError, user_errors
+from flopwatt.service.cli.request_file import load_request, set_field, whole_number
 
 SECONDS_PER_YEAR = 365.25 * 86400
 
@@ -39,26 +41,26 @@ def register(kinds) -> None:
 
 
 def build_request(args: argparse.Namespace):
-    from google.protobuf.duration_pb2 import Duration
-
-    from flopwatt.service.cli.estimate import _load_request
     from flopwatt.v1 import estimator_pb2
 
     request = estimator_pb2.EstimateCampusRequest()
     if args.request:
-        _load_request(args.request, request)
+        load_request(args.request, request)
     if args.hardware:
         request.hardware_id = args.hardware
     if args.power_watts is not None:
         request.facility_power_watts = args.power_watts
     if args.accelerators is not None:
-        request.accelerator_count = args.accelerators
+        set_field(request, "accelerator_count", args.accelerators, "--accelerators")
     if args.budget_usd is not None:
+        # Whole dollars: Money's nanos must stay below 1e9 and a campus budget has no cents.
         request.budget.currency_code = "USD"
-        request.budget.units = int(args.budget_usd)
-        request.budget.nanos = int(round((args.budget_usd - int(args.budget_usd)) * 1e9))
+        set_field(request, "budget.units", whole_number(round(args.budget_usd) if math.isfinite(args.budget_usd) else args.budget_usd, "--budget-usd"), "--budget-usd")
+        request.budget.nanos = 0
     if args.term_years is not None:
-        request.term.CopyFrom(Duration(seconds=int(args.term_years * SECONDS_PER_YEAR)))
+        if not math.isfinite(args.term_years):
+            raise CliError(f"--term-years: must be a finite number, got {args.term_years!r}")
+        set_field(request, "term.seconds", int(args.term_years * SECONDS_PER_YEAR), "--term-years")
     if args.pue is not None:
         request.facility.pue = args.pue
     if args.price_per_hour is not None:
@@ -66,10 +68,10 @@ def build_request(args: argparse.Namespace):
     if args.utilization is not None:
         request.utilization = args.utilization
     if args.ramp_months is not None:
-        request.buildout.ramp_months = args.ramp_months
+        set_field(request, "buildout.ramp_months", args.ramp_months, "--ramp-months")
     if args.samples:
-        request.uncertainty.samples = args.samples
-        request.uncertainty.seed = args.seed
+        set_field(request, "uncertainty.samples", args.samples, "--samples")
+        set_field(request, "uncertainty.seed", args.seed, "--seed")
     return request
 
 
@@ -105,14 +107,9 @@ def run(args: argparse.Namespace) -> int:
     from flopwatt.service import charts
     from flopwatt.service.api.campus import estimate_campus
     from flopwatt.service.api.deps import ApiDependencies
-    from flopwatt.service.errors import InvalidArgument, NotFound
 
-    try:
+    with user_errors():
         response = estimate_campus(build_request(args), ApiDependencies())
-    except InvalidArgument as error:
-        raise CliError("; ".join(f"{v.field}: {v.description}" for v in error.violations)) from None
-    except NotFound as error:
-        raise CliError(error.message) from None
     print(json.dumps(json_format.MessageToDict(response), indent=2) if args.json else table(response))
     try:
         if args.chart_power:

@@ -36,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.timeout > 0:
         raise CliError("--timeout must be positive")
     address = args.address or default_address()
+    if (args.tls_cert or args.tls_key) and not args.tls_ca:  # else they would be silently unused
+        raise CliError("--tls-cert and --tls-key need --tls-ca (or FLOPWATT_TLS_CA): client certificates only go over TLS")
     if args.tls_ca:
         try:
             root = pathlib.Path(args.tls_ca).read_bytes()

@@ -25,8 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--tls-key", help="PEM private key (FLOPWATT_TLS_KEY)")
     parser.add_argument("--tls-client-ca", help="PEM CA of client certificates (FLOPWATT_TLS_CLIENT_CA); enables mTLS")
     parser.add_argument("--max-message-bytes", help="largest request accepted (FLOPWATT_MAX_MESSAGE_BYTES; default 4 MiB)")
-    parser.add_argument("--max-concurrent-rpcs", help="RPCs served at once; more get RESOURCE_EXHAUSTED (default 256)")
-    parser.add_argument("--shutdown-grace-seconds", help="time in-flight RPCs get to finish on SIGTERM (default 10)")
+    parser.add_argument("--max-concurrent-rpcs", help="RPCs served at once; more get RESOURCE_EXHAUSTED (FLOPWATT_MAX_CONCURRENT_RPCS; default 256)")
+    parser.add_argument("--shutdown-grace-seconds", help="seconds in-flight RPCs get to finish on SIGTERM (FLOPWATT_SHUTDOWN_GRACE_SECONDS; default 10)")
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR (FLOPWATT_LOG_LEVEL; default INFO)")
     parser.set_defaults(handler=run)
 

@@ -13,7 +13,8 @@ import json
 import sys
 from pathlib import Path
 
-from flopwatt.service.cli import CliError
+from flopwatt.service.cli import CliError, user_errors
+from flopwatt.service.cli.request_file import load_request
 
 COLUMNS = ("index", "wall_clock_seconds", "step_seconds", "accelerator_hours", "facility_energy_joules", "cost_usd",
            "co2e_kilograms", "model_flops_utilization", "fits_in_memory", "total_flops")
@@ -43,30 +44,12 @@ def parse_axis(text: str):
 
 
 def build_request(args: argparse.Namespace):
-    from google.protobuf import json_format
-
     from flopwatt.v1 import estimator_pb2
 
     request = estimator_pb2.SweepTrainingRequest()
-    try:
-        document = json.loads(args.request.read_text()) if args.request.suffix == ".json" else _yaml(args.request)
-    except (OSError, ValueError) as error:
-        raise CliError(f"cannot read {args.request}: {error}") from None
-    try:
-        json_format.ParseDict(document if "base" in document else {"base": document}, request)
-    except json_format.ParseError as error:
-        raise CliError(f"{args.request}: not a valid request: {error}") from None
+    load_request(args.request, request, wrap_in="base")
     request.axes.extend(parse_axis(text) for text in args.axis)
     return request
-
-
-def _yaml(path: Path) -> dict:
-    import yaml
-
-    try:
-        return yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as error:
-        raise ValueError(str(error)) from None
 
 
 def _rows(point, axis_names):
@@ -79,28 +62,28 @@ def run(args: argparse.Namespace) -> int:
     from flopwatt.service import charts
     from flopwatt.service.api import sweep as sweep_api
     from flopwatt.service.api.deps import ApiDependencies
-    from flopwatt.service.errors import InvalidArgument, NotFound
 
     request = build_request(args)
     axis_names = [axis.field for axis in request.axes]
-    out = args.output.open("w", newline="") if args.output else sys.stdout
+    with user_errors():  # the grid and its base are validated before any output is opened
+        evaluator, chunk = sweep_api.prepare(request, ApiDependencies())
+    try:
+        out = args.output.open("w", newline="") if args.output else sys.stdout
+    except OSError as error:
+        raise CliError(f"--output: cannot write {args.output}: {error.strerror}") from None
     kept = []
     try:
-        evaluator, chunk = sweep_api.prepare(request, ApiDependencies())
         writer = csv.DictWriter(out, fieldnames=[*axis_names, *COLUMNS]) if args.format == "csv" else None
         if writer:
             writer.writeheader()
         for start in range(0, evaluator.grid.size, chunk):
-            points = sweep_api.evaluate_chunk(evaluator, start, min(start + chunk, evaluator.grid.size)).points
+            with user_errors():  # a structural combination whose planning fails names its grid point
+                points = sweep_api.evaluate_chunk(evaluator, start, min(start + chunk, evaluator.grid.size)).points
             for point in points:
                 row = _rows(point, axis_names)
                 writer.writerow(row) if writer else out.write(json.dumps(row) + "\n")
             if args.chart:
                 kept.extend(points)
-    except InvalidArgument as error:
-        raise CliError("; ".join(f"{v.field}: {v.description}" for v in error.violations)) from None
-    except NotFound as error:
-        raise CliError(error.message) from None
     finally:
         if args.output:
             out.close()

@@ -85,6 +85,13 @@ def test_health_exits_one_when_nothing_listens():
 
 
 def test_port_in_use_is_one_clear_line(tmp_path):
+    from flopwatt.service.run_store import RunState, RunStore
+
+    # A run another live server owns in the same data directory: a server that cannot bind must
+    # leave it alone (recovery marks unfinished runs FAILED only once the port is ours).
+    store = RunStore(tmp_path / "flopwatt.sqlite3")
+    live = store.update(store.create("quick", "cpu", "cpu").run_id, state=RunState.RUNNING)
+    store.close()
     with socket.socket() as blocker:
         blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 0)
         blocker.bind(("127.0.0.1", 0))
@@ -98,6 +105,11 @@ def test_port_in_use_is_one_clear_line(tmp_path):
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
     assert "cannot listen" in lines[0] and str(port) in lines[0]
+    store = RunStore(tmp_path / "flopwatt.sqlite3")
+    try:
+        assert store.get(live.run_id).state is RunState.RUNNING
+    finally:
+        store.close()
 
 
 def test_bad_flags_and_environment_are_one_clear_line(tmp_path):

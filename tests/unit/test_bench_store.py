@@ -82,4 +82,19 @@ def test_data_dir_default(monkeypatch, tmp_path):
     assert default_data_dir() == tmp_path
     assert database_path() == tmp_path / "flopwatt.sqlite3"
     monkeypatch.delenv("FLOPWATT_DATA_DIR")
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
     assert default_data_dir().parts[-3:] == (".local", "share", "flopwatt")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert default_data_dir() == tmp_path / "xdg" / "flopwatt"  # where `flopwatt serve` looks too
+
+
+def test_serve_and_bench_share_the_default_data_dir(monkeypatch, tmp_path):
+    from flopwatt.service.config import default_data_dir as serve_default
+
+    monkeypatch.delenv("FLOPWATT_DATA_DIR", raising=False)
+    for xdg in (None, str(tmp_path)):
+        if xdg is None:
+            monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+        else:
+            monkeypatch.setenv("XDG_DATA_HOME", xdg)
+        assert serve_default() == default_data_dir()

@@ -1,0 +1,69 @@
+"""Requests for the in-process commands (`estimate`, `sweep`): read from a JSON or YAML file in
+the proto JSON mapping, then amended by flags — with one-line errors naming the file or flag.
+
+Why one module: the three commands read the same kind of file and put user-typed numbers into
+protobuf fields, whose setters raise ValueError/TypeError for NaN, out-of-range or wrongly typed
+values. Those must reach the user as `flopwatt ...: error: --flag: ...`, never as a traceback.
+Not a sub-command: it is not listed in COMMAND_MODULES.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from flopwatt.service.cli import CliError
+
+
+def read_document(path: Path) -> Any:
+    """The file's JSON or YAML value (YAML for .yaml/.yml; JSON otherwise)."""
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise CliError(f"cannot read {path}: {error.strerror}") from None
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            return yaml.safe_load(text) or {}
+        return json.loads(text)
+    except Exception as error:  # json.JSONDecodeError, yaml.YAMLError (yaml is imported lazily)
+        raise CliError(f"{path}: not valid {'YAML' if path.suffix in ('.yaml', '.yml') else 'JSON'}: {error}") from None
+
+
+def load_request(path: Path, message: Any, wrap_in: str | None = None) -> None:
+    """Parse the file into `message`. With `wrap_in`, a document lacking that key is taken as the
+    value of that field (`flopwatt sweep` accepts a bare EstimateTrainingRequest as the `base`)."""
+    from google.protobuf import json_format
+
+    document = read_document(path)
+    if not isinstance(document, dict):
+        raise CliError(f"{path}: not a valid request: expected a JSON/YAML object, got {type(document).__name__}")
+    if wrap_in is not None and wrap_in not in document:
+        document = {wrap_in: document}
+    try:
+        json_format.ParseDict(document, message)
+    except (json_format.ParseError, ValueError, TypeError) as error:
+        raise CliError(f"{path}: not a valid request: {error}") from None
+
+
+def whole_number(value: float, flag: str) -> int:
+    """A count typed as a float (`--tokens 1.5e13`) as an int; NaN, infinities and fractions are
+    refused with the flag named."""
+    if not math.isfinite(value) or value != math.floor(value):
+        raise CliError(f"{flag}: must be a whole number, got {value!r}")
+    return int(value)
+
+
+def set_field(message: Any, path: str, value: Any, flag: str) -> None:
+    """message.<path> = value (dotted path into sub-messages), with protobuf's range and type
+    errors reported against the flag."""
+    *parents, name = path.split(".")
+    for parent in parents:
+        message = getattr(message, parent)
+    try:
+        setattr(message, name, value)
+    except (ValueError, TypeError) as error:
+        raise CliError(f"{flag}: {error}") from None
