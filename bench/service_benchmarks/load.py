@@ -42,8 +42,10 @@ def training_request() -> estimator_pb2.EstimateTrainingRequest:
     return estimator_pb2.EstimateTrainingRequest(
         model=common_pb2.ModelSpec(preset_id="llama-2-7b"), training_tokens=2_000_000_000_000, sequence_length=4096,
         hardware_id="h100-sxm", accelerator_count=512,
-        parallelism=common_pb2.Parallelism(tensor_parallel_size=1, pipeline_parallel_size=1, data_parallel_size=512,
-                                           micro_batch_size=1, global_batch_size=1024),
+        parallelism=common_pb2.Parallelism(
+            tensor_parallel_size=1, pipeline_parallel_size=1, data_parallel_size=512, expert_parallel_size=1,
+            pipeline_interleaving=1, micro_batch_size=1, global_batch_size=1024, zero_stage=1,
+            activation_recompute=common_pb2.ACTIVATION_RECOMPUTE_NONE, sequence_parallel=False),
     )
 
 

@@ -14,6 +14,7 @@ Conventions (stated in every response's assumptions):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,7 +73,23 @@ class ParameterCounts:
 
 def parameter_counts(arch: ModelArchitecture) -> ParameterCounts:
     """Counts every weight matrix of the architecture (biases and positional tables ignored:
-    < 0.1 % of a modern LLM)."""
+    < 0.1 % of a modern LLM).
+
+    A pure function of the architecture, needed several times per estimate (FLOPs, memory, step
+    time, planner): scalar architectures are memoised; one whose fields are arrays (a vectorised
+    sweep) is not hashable and is counted afresh."""
+    try:
+        return _memoised_parameter_counts(arch)
+    except TypeError:  # array-valued fields
+        return _count_parameters(arch)
+
+
+@functools.lru_cache(maxsize=1024)
+def _memoised_parameter_counts(arch: ModelArchitecture) -> ParameterCounts:
+    return _count_parameters(arch)
+
+
+def _count_parameters(arch: ModelArchitecture) -> ParameterCounts:
     h = np.asarray(arch.hidden_size, float)
     d = head_dim(arch)
     heads = np.asarray(arch.attention_head_count, float)
