@@ -86,7 +86,8 @@ def table(response) -> str:
         f"annual accelerator-hours {response.annual_accelerator_hours:,.0f}",
         f"capital cost            {response.total_capital_cost.units / 1e9:,.1f} B US$",
         *(f"  {q.name:<30} {q.value / 1e9:,.2f} B US$" for q in response.capital_cost),
-        *(f"comparison {q.name:<13} {q.value:,.2f} ({q.description})" for q in response.comparisons),
+        # Reactors read best with two decimals (1.20); households are whole homes (683,251).
+        *(f"comparison {q.name:<13} {q.value:,.{2 if q.value < 100 else 0}f} ({q.description})" for q in response.comparisons),
     ]
     if response.single_job_feasibility:
         lines += [f"training runs per year  {response.training_runs_per_year:,.1f}", f"one job on the site?    {response.single_job_feasibility}"]
