@@ -134,6 +134,10 @@ class _Site:
 
 def _site(request: estimator_pb2.EstimateCampusRequest, budget_usd: float, deps: ApiDependencies) -> _Site:
     spec = get_hardware(request.hardware_id)
+    if not spec.tdp_watts > 0:
+        # A site is provisioned for nameplate power: without one (TPU v5p publishes none) every
+        # watt, count and joule below would be NaN or zero.
+        raise InvalidArgument.field("hardware_id", f"{spec.id} has no published accelerator power (TDP), which campus sizing provisions for")
     precision = convert.precision_name(request.precision)
     hw, assumptions = convert.hardware_model(request.hardware_id, request.profile_id, precision, deps)
     facility, facility_assumptions = convert.facility_inputs(request.facility, request.hardware_id)

@@ -264,3 +264,17 @@ def calibration_to_proto(hw: HardwareModel) -> common_pb2.Calibration:
     name = hw.profile_name if not hw.profile_name or hw.profile_name.startswith("profiles/") else f"profiles/{hw.profile_name}"
     return common_pb2.Calibration(kind=kind, hardware_id=hw.hardware_id, profile_name=name, source=hw.calibration_source,
                                   date=hw.calibration_date, values=values)
+
+
+def accelerator_power_assumptions(hw: HardwareModel) -> list[Assumption]:
+    """How the accelerator's power was obtained, stated, including when it is unknown: an
+    accelerator with neither measured power nor a published TDP (TPU v5p) draws 0 W in the
+    model, so its energy, carbon and energy cost count hosts and network only."""
+    if hw.idle_watts is not None and hw.load_watts is not None:
+        return []
+    if not hw.tdp_watts > 0:
+        return [Assumption("accelerator_power", "unknown: not counted", "default",
+                           "no measured power and no published TDP for this accelerator: energy, carbon and energy cost count hosts "
+                           "and network only; measure a profile (profile_id) for the accelerator's share")]
+    return [Assumption("accelerator_power", f"{C.TRAINING_POWER_FRACTION_OF_TDP:.0%} of TDP when busy, {C.IDLE_POWER_FRACTION_OF_TDP:.0%} idle", "default",
+                       "measured 8×H100 training nodes draw ≤ 76 % of nameplate (arXiv 2506.14551, 2025)")]

@@ -92,5 +92,5 @@ def build_scenario(request: estimator_pb2.EstimateInferenceRequest, deps: ApiDep
     hw, hw_assumptions = convert.hardware_model(request.hardware_id, request.profile_id, precision, deps)
     facility, facility_assumptions = convert.facility_inputs(request.facility, request.hardware_id)
     scenario = InferenceScenario(arch, hw, request.accelerator_count, request.batch_size, request.input_tokens, request.output_tokens, facility)
-    return scenario, assumptions + hw_assumptions + facility_assumptions + [
+    return scenario, assumptions + hw_assumptions + facility_assumptions + convert.accelerator_power_assumptions(hw) + [
         Assumption("precision", precision, "request" if request.precision else "default", "weights, KV cache and matmuls (KV cache at ≥ 16 bit)")]

@@ -123,9 +123,7 @@ def build_scenario(request: estimator_pb2.EstimateTrainingRequest, deps: ApiDepe
                                       "Llama 3 (arXiv 2407.21783 §3.3.4, 2024): 419 unexpected interruptions in 54 days on 16,384 H100"))
         assumptions.append(Assumption("checkpoint_and_restart", f"checkpoint {C.CHECKPOINT_WRITE_SECONDS:g} s, restart {C.RESTART_SECONDS:g} s, start-up {C.RUN_STARTUP_SECONDS:g} s",
                                       "default", "Young/Daly optimal checkpoint interval; assumed durations"))
-    if hw.idle_watts is None:
-        assumptions.append(Assumption("accelerator_power", f"{C.TRAINING_POWER_FRACTION_OF_TDP:.0%} of TDP when busy, {C.IDLE_POWER_FRACTION_OF_TDP:.0%} idle", "default",
-                                      "measured 8×H100 training nodes draw ≤ 76 % of nameplate (arXiv 2506.14551, 2025)"))
+    assumptions += convert.accelerator_power_assumptions(hw)
     scenario = TrainingScenario(
         arch=arch, training_tokens=float(request.training_tokens), sequence_length=float(request.sequence_length), hardware=hw,
         plan=choice.plan, facility=facility, options=options,

@@ -44,7 +44,27 @@ class TrainingMemory:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
-def local_parameter_count(arch: ModelArchitecture, plan: ParallelPlan, counts: ParameterCounts | None = None) -> ArrayLike:
+@dataclass(frozen=True)
+class LocalParameters:
+    """Parameters one accelerator holds before ZeRO sharding, split by the data-parallel group
+    that shares them: routed experts are replicated only over the expert-data-parallel group
+    (dp / ep ranks, Megatron-Core `expert_data_parallel`; DeepSpeed-MoE), everything else over
+    all dp ranks. ZeRO shards each part, and the gradient reduction runs, over its own group."""
+
+    dense: ArrayLike  # attention, norms, dense and shared-expert MLPs, router, embeddings
+    expert: ArrayLike  # this rank's routed experts
+
+    @property
+    def total(self) -> ArrayLike:
+        return self.dense + self.expert
+
+
+def expert_data_parallel_size(plan: ParallelPlan) -> ArrayLike:
+    """Ranks that hold the same routed experts: dp / ep (EP groups are carved out of DP)."""
+    return np.maximum(np.asarray(plan.data_parallel_size, float) / np.asarray(plan.expert_parallel_size, float), 1.0)
+
+
+def local_parameters(arch: ModelArchitecture, plan: ParallelPlan, counts: ParameterCounts | None = None) -> LocalParameters:
     """Parameters held by one accelerator before ZeRO sharding: its 1/p of the layers split t
     ways (routed experts also split over EP), plus the embedding and LM head (÷t): both on a single
     stage, the larger one on the first/last stage of a pipeline. `counts`: parameter_counts(arch)
@@ -54,11 +74,17 @@ def local_parameter_count(arch: ModelArchitecture, plan: ParallelPlan, counts: P
     pp = np.asarray(plan.pipeline_parallel_size, float)
     ep = np.asarray(plan.expert_parallel_size, float)
     experts = np.maximum(np.asarray(arch.expert_count, float), 1.0)
-    routed = experts * counts.expert_per_layer
-    moe_layer = counts.attention_per_layer + counts.norm_per_layer + counts.moe_mlp_total_per_layer - routed + routed / ep
+    routed = np.where(counts.moe_layer_count > 0, experts * counts.expert_per_layer, 0.0)
+    moe_layer_dense = counts.attention_per_layer + counts.norm_per_layer + counts.moe_mlp_total_per_layer - routed
     dense_layer = counts.attention_per_layer + counts.norm_per_layer + counts.dense_mlp_per_layer
-    layers = (counts.dense_layer_count * dense_layer + counts.moe_layer_count * moe_layer) / pp
-    return layers / tp + _embedding_parameters(counts, pp) / tp
+    dense = (counts.dense_layer_count * dense_layer + counts.moe_layer_count * moe_layer_dense) / pp / tp + _embedding_parameters(counts, pp) / tp
+    expert = counts.moe_layer_count * routed / ep / pp / tp
+    return LocalParameters(dense=dense, expert=expert)
+
+
+def local_parameter_count(arch: ModelArchitecture, plan: ParallelPlan, counts: ParameterCounts | None = None) -> ArrayLike:
+    """All parameters one accelerator holds before ZeRO sharding (`local_parameters(...).total`)."""
+    return local_parameters(arch, plan, counts).total
 
 
 def _embedding_parameters(counts, pp: ArrayLike) -> ArrayLike:
@@ -102,14 +128,21 @@ def training_memory(arch: ModelArchitecture, sequence_length: ArrayLike, plan: P
     activations on the first stage, × (1 + (p−1)/(p·v)) when interleaved (Korthikanti §4.2.3).
     """
     counts = parameter_counts(arch) if counts is None else counts
-    local = local_parameter_count(arch, plan, counts)
+    split = local_parameters(arch, plan, counts)
+    local = split.total
     dp = np.asarray(plan.data_parallel_size, float)
+    edp = expert_data_parallel_size(plan)
     zero = np.asarray(plan.zero_stage, float)
     pp = np.asarray(plan.pipeline_parallel_size, float)
     v = np.maximum(np.asarray(plan.pipeline_interleaving, float), 1.0)
-    weights = local * WEIGHT_BYTES_PER_PARAMETER_TRAINING / np.where(zero >= 3, dp, 1.0)
-    gradients = local * GRADIENT_BYTES_PER_PARAMETER / np.where(zero >= 2, dp, 1.0)
-    optimizer = local * OPTIMIZER_STATE_BYTES_PER_PARAMETER / np.where(zero >= 1, dp, 1.0)
+
+    def sharded(from_stage: float) -> ArrayLike:
+        """Parameters per rank of a state ZeRO shards from `from_stage` on (experts over dp/ep)."""
+        return split.dense / np.where(zero >= from_stage, dp, 1.0) + split.expert / np.where(zero >= from_stage, edp, 1.0)
+
+    weights = sharded(3) * WEIGHT_BYTES_PER_PARAMETER_TRAINING
+    gradients = sharded(2) * GRADIENT_BYTES_PER_PARAMETER
+    optimizer = sharded(1) * OPTIMIZER_STATE_BYTES_PER_PARAMETER
     # ZeRO-3 gathers one layer's full weights at a time.
     layer_params = (local - _embedding_parameters(counts, pp) / np.asarray(plan.tensor_parallel_size, float)) / (np.asarray(arch.layer_count, float) / pp)
     weights = weights + np.where(zero >= 3, layer_params * WEIGHT_BYTES_PER_PARAMETER_TRAINING, 0.0)

@@ -36,7 +36,7 @@ from flopwatt.service.model.constants import (
     OPTIMIZER_STEP_BYTES_PER_PARAMETER,
 )
 from flopwatt.service.model.hardware import HardwareModel
-from flopwatt.service.model.memory import local_parameter_count
+from flopwatt.service.model.memory import expert_data_parallel_size, local_parameters
 from flopwatt.service.model.plan import RECOMPUTE_FULL, RECOMPUTE_SELECTIVE, ParallelPlan
 
 ArrayLike = Any
@@ -246,13 +246,20 @@ def training_step_time(
     p2p = hw.point_to_point_seconds(send_bytes, crosses)
     pipeline_communication = np.where(pp > 1, 2.0 * v * (m + pp - 1.0) * p2p, 0.0)
 
-    local_parameters = local_parameter_count(arch, plan, counts)
+    # Gradients are reduced over the ranks that share them: dense parameters over DP (stride TP),
+    # routed experts over the expert-data-parallel group (dp/ep ranks, stride TP·EP).
+    local = local_parameters(arch, plan, counts)
     zero = np.asarray(plan.zero_stage, float)
-    volume = local_parameters * GRADIENT_BYTES_PER_PARAMETER * np.where(zero >= 3, 1.5, 1.0)
-    dp_full = hw.all_reduce_seconds(volume, dp, tp)
+    edp = expert_data_parallel_size(plan)
+    # ZeRO-3 / FSDP FULL_SHARD re-gathers the weights for the forward and the backward of every
+    # micro-batch and reduce-scatters its gradients (Rajbhandari et al. 2020 §7.2.1: 1.5× the
+    # all-reduce volume per gradient computation; DeepSpeed and FSDP reduce per micro-batch).
+    zero3_volume = np.where(zero >= 3, 1.5 * m, 1.0)
+    dp_full = (hw.all_reduce_seconds(local.dense * GRADIENT_BYTES_PER_PARAMETER * zero3_volume, dp, tp)
+               + hw.all_reduce_seconds(local.expert * GRADIENT_BYTES_PER_PARAMETER * zero3_volume, edp, tp * np.asarray(plan.expert_parallel_size, float)))
     overlap = np.clip(options.data_parallel_overlap_fraction, 0.0, 1.0)
     data_parallel_communication = dp_full * (1.0 - overlap)
-    optimizer_parameters = local_parameters / np.where(zero >= 1, dp, 1.0)
+    optimizer_parameters = local.dense / np.where(zero >= 1, dp, 1.0) + local.expert / np.where(zero >= 1, edp, 1.0)
     optimizer = hw.memory_seconds(optimizer_parameters * OPTIMIZER_STEP_BYTES_PER_PARAMETER)
 
     framework = fitted.STEP_OVERHEAD_SECONDS + 0.0 * m  # per-step host work: loss scaling, grad-norm, logging

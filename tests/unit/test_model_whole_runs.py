@@ -55,11 +55,13 @@ def test_hours_error_stays_at_the_reached_level(results):
     assert all(math.isfinite(r.predicted_accelerator_hours) and r.fits_in_memory for r in results)
     assert median_absolute_hours_error(results) <= REACHED_MEDIAN_ABSOLUTE_HOURS_ERROR + MARGIN
     by_run = {r.run.run: r for r in results}
-    # Partial (block) recompute of one layer in eight fits Meta's published plan: +4.5 % (was +32 %
-    # with every layer recomputed); DeepSeek-V3 +4.9 % (one layer in four recomputed).
+    # Partial (block) recompute of two layers in eight fits Meta's published plan with ZeRO-1: +8.0 %
+    # (was +32 % with every layer recomputed; +4.5 % with ZeRO-3 before its per-micro-batch
+    # all-gathers were counted); DeepSeek-V3 +4.9 % (one layer in four recomputed).
     assert abs(by_run["llama-3.1-405b"].hours_error) < 0.10
     assert abs(by_run["deepseek-v3"].hours_error) < 0.10
-    assert "rc0" in by_run["llama-3.1-405b"].plan or "(0.1" in by_run["llama-3.1-405b"].plan
+    plan = by_run["llama-3.1-405b"].plan
+    assert "rc0" in plan or float(plan.split("rc2(")[1].rstrip(")")) <= 0.25
 
 
 def test_excluded_rows_say_why_and_published_frameworks_are_used():
