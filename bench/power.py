@@ -36,6 +36,7 @@ CLOCK_EVENT_REASONS = {
     0x80: "hw_power_brake_slowdown",
     0x100: "display_clock_setting",
 }
+NVML_DEVICE_MIG_ENABLE = 1  # nvml.h, nvmlDeviceGetMigMode's "current mode" when MIG is on
 THROTTLING_REASON_BITS = 0x4 | 0x8 | 0x20 | 0x40 | 0x80  # reasons that lower clocks under load
 
 
@@ -130,6 +131,42 @@ def energy_delta_millijoules(previous: int, current: int) -> tuple[int, bool]:
     return current, True
 
 
+def _handle_by_uuid(nvml: Any, uuid: str) -> Any:
+    """The NVML handle of the device CUDA reports as `uuid`.
+
+    torch prints a bare UUID; NVML wants it prefixed "GPU-" for a whole GPU and "MIG-" for a MIG
+    instance (CUDA reports the instance's own UUID inside one; NVML docs, "Device Queries",
+    driver R470+). Try the whole-GPU form first, then the MIG form."""
+    if uuid.startswith(("GPU-", "MIG-")):
+        return nvml.nvmlDeviceGetHandleByUUID(uuid)
+    try:
+        return nvml.nvmlDeviceGetHandleByUUID(f"GPU-{uuid}")
+    except Exception:
+        return nvml.nvmlDeviceGetHandleByUUID(f"MIG-{uuid}")
+
+
+def _refuse_shared_counter(nvml: Any, handle: Any) -> None:
+    """Raise NvmlUnavailable for a MIG instance or a GPU in MIG mode: the energy counter belongs
+    to the whole board and counts every instance's work, so it cannot be charged to ours."""
+    is_mig_instance = getattr(nvml, "nvmlDeviceIsMigDeviceHandle", None)
+    if is_mig_instance is not None:
+        try:
+            instance = is_mig_instance(handle)
+        except Exception:  # older drivers: not a MIG handle
+            instance = 0
+        if isinstance(instance, int) and instance:
+            raise NvmlUnavailable("this is a MIG instance: NVML's energy counter covers the whole GPU and every instance on it")
+    get_mig_mode = getattr(nvml, "nvmlDeviceGetMigMode", None)
+    if get_mig_mode is not None:
+        try:
+            modes = get_mig_mode(handle)  # [current, pending]
+        except Exception:  # GPUs without MIG answer NOT_SUPPORTED
+            modes = [0]
+        current = modes[0] if isinstance(modes, (list, tuple)) and modes else modes
+        if isinstance(current, int) and current == NVML_DEVICE_MIG_ENABLE:
+            raise NvmlUnavailable("the GPU is in MIG mode: its energy counter covers every instance, not this run alone")
+
+
 class NvmlDevice:
     """One GPU seen through NVML; `nvml` is the pynvml module (tests pass an autospec mock)."""
 
@@ -151,13 +188,17 @@ class NvmlDevice:
             raise NvmlUnavailable(f"NVML could not be initialised: {error}") from None
         try:
             if uuid:
-                handle = nvml.nvmlDeviceGetHandleByUUID(uuid if uuid.startswith(("GPU-", "MIG-")) else f"GPU-{uuid}")
+                handle = _handle_by_uuid(nvml, uuid)
             else:
                 kind, value = physical_device_selector(logical_index, os.environ.get("CUDA_VISIBLE_DEVICES"))
                 handle = nvml.nvmlDeviceGetHandleByIndex(value) if kind == "index" else nvml.nvmlDeviceGetHandleByUUID(value)
-            nvml.nvmlDeviceGetTotalEnergyConsumption(handle)
         except NvmlUnavailable:
             raise
+        except Exception as error:
+            raise NvmlUnavailable(f"NVML cannot find this GPU ({uuid or f'logical device {logical_index}'}): {error}") from None
+        _refuse_shared_counter(nvml, handle)
+        try:
+            nvml.nvmlDeviceGetTotalEnergyConsumption(handle)
         except Exception as error:
             raise NvmlUnavailable(f"NVML has no energy counter for this GPU: {error}") from None
         return cls(nvml, handle)
@@ -174,9 +215,13 @@ class NvmlDevice:
             nvml, "nvmlDeviceGetCurrentClocksThrottleReasons"
         )
         power_milliwatts = self._optional(lambda: nvml.nvmlDeviceGetPowerUsage(handle))
+        try:
+            energy_millijoules = int(nvml.nvmlDeviceGetTotalEnergyConsumption(handle))
+        except Exception as error:  # the one reading a window cannot do without
+            raise NvmlUnavailable(f"NVML stopped answering the energy counter: {error}") from None
         return PowerSample(
             time_seconds=time.perf_counter(),
-            energy_millijoules=int(nvml.nvmlDeviceGetTotalEnergyConsumption(handle)),
+            energy_millijoules=energy_millijoules,
             power_watts=power_milliwatts * MILLI if power_milliwatts is not None else None,
             sm_clock_mhz=self._optional(lambda: nvml.nvmlDeviceGetClockInfo(handle, nvml.NVML_CLOCK_SM)),
             memory_clock_mhz=self._optional(lambda: nvml.nvmlDeviceGetClockInfo(handle, nvml.NVML_CLOCK_MEM)),
@@ -218,10 +263,15 @@ class NvmlDevice:
         sample, which bracket exactly the iterations counted."""
         samples: list[PowerSample] = [self.sample()]
         stop = threading.Event()
+        failures: list[NvmlUnavailable] = []
 
         def sampler() -> None:
             while not stop.wait(sample_interval_seconds):
-                samples.append(self.sample())
+                try:
+                    samples.append(self.sample())
+                except NvmlUnavailable as error:
+                    failures.append(error)
+                    return
 
         thread = threading.Thread(target=sampler, name="flopwatt-nvml-sampler", daemon=True)
         thread.start()
@@ -237,6 +287,8 @@ class NvmlDevice:
         finally:
             stop.set()
             thread.join()
+        if failures:
+            raise failures[0]
         samples.append(self.sample())
         energy_millijoules = 0
         resets = 0
@@ -244,9 +296,12 @@ class NvmlDevice:
             delta, reset = energy_delta_millijoules(previous.energy_millijoules, current.energy_millijoules)
             energy_millijoules += delta
             resets += int(reset)
+        seconds = samples[-1].time_seconds - samples[0].time_seconds
+        if energy_millijoules <= 0:  # a powered GPU always uses energy: the counter is not live
+            raise NvmlUnavailable(f"NVML's energy counter did not advance during the {seconds:.1f} s {label} window")
         return PowerWindow(
             label=label,
-            seconds=samples[-1].time_seconds - samples[0].time_seconds,
+            seconds=seconds,
             energy_joules=energy_millijoules * MILLI,
             iterations=iterations,
             counter_resets=resets,

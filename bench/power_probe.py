@@ -34,22 +34,33 @@ def _repeat_batch(workload: Workload, median_seconds: float):
     return work, calls
 
 
-def _loaded_window(run: SuiteRun, meter: NvmlDevice, config: SuiteConfig, label: str, workload: Workload) -> tuple[PowerWindow, int]:
+def _loaded_window(run: SuiteRun, meter: NvmlDevice, config: SuiteConfig, label: str, workload: Workload, work_per_call: float) -> tuple[PowerWindow, float] | None:
+    """Verify, time and then hold `workload` for one power window; returns the window and the
+    work done in it (FLOPs or bytes), or None after recording why (a failed check is a skip,
+    not a crash that would cost every timing already taken)."""
     try:
         measurement = run.harness.measure(workload, config.stream_plan)  # verify + a median for batching
         if not measurement.verified:
-            raise RuntimeError(f"{label}: verification failed, no power window: {measurement.error}")
+            run.record_skip(f"power {label}", f"verification failed, no power window: {measurement.error}")
+            return None
         work, calls = _repeat_batch(workload, measurement.median_seconds or 0.0)
         window = meter.measure_window(label, work, config.power_window_seconds, should_cancel=run.check_cancel_flag)
     finally:
         workload.close()
-    return window, calls
+    return window, window.iterations * calls * work_per_call
+
+
+def _dynamic_joules(window: PowerWindow, idle_watts: float) -> float | None:
+    """Energy above the idle baseline; None when the window sat at or below idle power, which
+    says nothing about the dynamic cost (omitted rather than reported as zero or negative)."""
+    dynamic = window.energy_joules - idle_watts * window.seconds
+    return dynamic if dynamic > 0 else None
 
 
 def run_power_probe(run: SuiteRun, config: SuiteConfig, meter: NvmlDevice, best_gemm_shapes: dict) -> dict:
     """Returns the profile's "power" object."""
     from flopwatt.kernels.gemm import build_gemm
-    from flopwatt.kernels.numba_cuda_stream import build_numba_cuda_stream
+    from flopwatt.kernels.numba_cuda_stream import build_numba_cuda_stream, numba_cuda_unavailable_reason
     from flopwatt.bench.probes import stream_elements
 
     time.sleep(IDLE_SETTLE_SECONDS)
@@ -62,27 +73,32 @@ def run_power_probe(run: SuiteRun, config: SuiteConfig, meter: NvmlDevice, best_
         shape = best_gemm_shapes.get(precision)
         if shape is None:
             run.record_skip(f"power gemm {precision}", "no verified GEMM of this precision to load the GPU with")
-            run.step(f"power gemm {precision}")
-            continue
-        workload = build_gemm(precision, *shape, device="cuda")
-        window, calls = _loaded_window(run, meter, config, f"gemm_{precision}", workload)
-        work_flops = window.iterations * calls * workload.flops
-        power["load_watts"][f"gemm_{precision}"] = window.average_watts
-        power["joules_per_flop"][precision] = window.energy_joules / work_flops
-        dynamic_joules = window.energy_joules - idle_watts * window.seconds
-        if dynamic_joules > 0:  # a window at or below idle power says nothing dynamic; omit it
-            power["dynamic_joules_per_flop"][precision] = dynamic_joules / work_flops
-        windows.append(window)
+        else:
+            workload = build_gemm(precision, *shape, device="cuda")
+            loaded = _loaded_window(run, meter, config, f"gemm_{precision}", workload, workload.flops)
+            if loaded is not None:
+                window, work_flops = loaded
+                power["load_watts"][f"gemm_{precision}"] = window.average_watts
+                power["joules_per_flop"][precision] = window.energy_joules / work_flops
+                dynamic = _dynamic_joules(window, idle_watts)
+                if dynamic is not None:
+                    power["dynamic_joules_per_flop"][precision] = dynamic / work_flops
+                windows.append(window)
         run.step(f"power gemm {precision}")
-    workload = build_numba_cuda_stream("triad", stream_elements(config))
-    window, calls = _loaded_window(run, meter, config, "triad_fp64", workload)
-    work_bytes = window.iterations * calls * workload.bytes
-    power["load_watts"]["triad_fp64"] = window.average_watts
-    power["joules_per_byte"] = window.energy_joules / work_bytes
-    dynamic_joules = window.energy_joules - idle_watts * window.seconds
-    if dynamic_joules > 0:
-        power["dynamic_joules_per_byte"] = dynamic_joules / work_bytes
-    windows.append(window)
+    numba_reason = numba_cuda_unavailable_reason()
+    if numba_reason:
+        run.record_skip("power triad", f"Numba CUDA cannot run here ({numba_reason})")
+    else:
+        workload = build_numba_cuda_stream("triad", stream_elements(config))
+        loaded = _loaded_window(run, meter, config, "triad_fp64", workload, workload.bytes)
+        if loaded is not None:
+            window, work_bytes = loaded
+            power["load_watts"]["triad_fp64"] = window.average_watts
+            power["joules_per_byte"] = window.energy_joules / work_bytes
+            dynamic = _dynamic_joules(window, idle_watts)
+            if dynamic is not None:
+                power["dynamic_joules_per_byte"] = dynamic / work_bytes
+            windows.append(window)
     run.step("power triad")
     power["windows"] = [w.summary() for w in windows]
     throttled = [w.label for w in windows if w.summary()["throttled"]]

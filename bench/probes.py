@@ -65,12 +65,14 @@ def count_memory_steps(config: SuiteConfig) -> int:
 
 def run_memory_probe(run: SuiteRun, config: SuiteConfig) -> None:
     elements = stream_elements(config)
+    unavailable_reason = None
     if config.device == "cuda":
         import torch
 
-        from flopwatt.kernels.numba_cuda_stream import build_numba_cuda_stream
+        from flopwatt.kernels.numba_cuda_stream import build_numba_cuda_stream, numba_cuda_unavailable_reason
 
         sm_count = torch.cuda.get_device_properties(torch.cuda.current_device()).multi_processor_count
+        unavailable_reason = numba_cuda_unavailable_reason()
 
         def build_stream(operation: str):
             return build_numba_cuda_stream(operation, elements, multiprocessor_count=sm_count)
@@ -82,7 +84,10 @@ def run_memory_probe(run: SuiteRun, config: SuiteConfig) -> None:
             return build_numba_cpu_stream(operation, elements)
 
     for operation in STREAM_OPERATIONS:
-        run.measure(lambda: build_stream(operation), config.stream_plan, f"stream {operation}")
+        if unavailable_reason:
+            run.record_skip(f"stream {operation}", f"Numba CUDA cannot run here ({unavailable_reason})")
+        else:
+            run.measure(lambda: build_stream(operation), config.stream_plan, f"stream {operation}")
         run.step(f"memory {operation}")
     copy_bytes = config.copy_bytes or elements * FLOAT64_BYTES
     run.measure(lambda: build_device_copy(copy_bytes, config.device), config.stream_plan, "device copy")

@@ -55,21 +55,30 @@ class SuiteRun:
             self._progress(min(self._done_steps / self._total_steps, 0.999), message)
 
     def measure(self, build: Callable[[], Workload], plan: MeasurementPlan, label: str) -> Measurement | None:
-        """Build, measure, release; returns None when the shape did not fit in memory."""
+        """Build, measure, release; returns None when the shape did not fit in memory.
+
+        Running out of memory while building, warming up or verifying (the float64 reference
+        of a large GEMM or attention slice needs gigabytes of its own) skips this shape only:
+        one shape too big for this card must not cost the rest of the suite."""
         self.check_cancel()
         import torch
 
+        out_of_memory = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)  # torch.OutOfMemoryError: 2.5+
+        workload: Workload | None = None
+        failure: str | None = None
         try:
             workload = build()
-        except torch.OutOfMemoryError as error:
-            self.notes.append(f"{label}: skipped, out of memory ({str(error).splitlines()[0]})")
+            measurement = self.harness.measure(workload, plan)
+        except out_of_memory as error:
+            failure = str(error).splitlines()[0] if str(error) else type(error).__name__
+        finally:
+            if workload is not None:
+                workload.close()
+        if failure is not None:
+            self.notes.append(f"{label}: skipped, out of memory ({failure})")
             if self.device == "cuda":
                 torch.cuda.empty_cache()
             return None
-        try:
-            measurement = self.harness.measure(workload, plan)
-        finally:
-            workload.close()
         self.results.append(measurement.to_result())
         if not measurement.verified:
             self.notes.append(f"{label}: not counted, verification failed: {measurement.error}")

@@ -124,7 +124,13 @@ def run_suite(
     run_memory_probe(run, config)
     run_attention_probe(run, config)
     run_launch_probe(run, config)
-    power = run_power_probe(run, config, meter, best_gemm_shapes) if meter is not None else None
+    power = None
+    if meter is not None:
+        try:
+            power = run_power_probe(run, config, meter, best_gemm_shapes)
+        except NvmlUnavailable as error:  # the counter died mid-run: keep every timing, say why
+            power_reason = f"NVML failed during the power windows: {error}"
+            run.notes.append(f"power: not measured, {error}")
     if meter is not None:
         env["clocks_after"] = meter.context()["clocks"]
     ceilings = derive_ceilings(run.results)

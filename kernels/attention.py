@@ -41,6 +41,21 @@ def _reference_slice(q, k, v, causal: bool):
     return torch.softmax(scores, dim=-1) @ v.float()
 
 
+def sdpa_backend_name(q, k, v, causal: bool) -> str:
+    """The kernel torch's dispatcher picks for these inputs ("FLASH_ATTENTION", "CUDNN_ATTENTION",
+    "EFFICIENT_ATTENTION", "MATH", ...), recorded because rates differ by backend and torch
+    changes its preference between releases (cuDNN first on H100 in 2.5.0, flash again in 2.5.1).
+    `torch._fused_sdp_choice` is private, so any failure reads "unknown" rather than breaking."""
+    import torch
+
+    try:
+        from torch.nn.attention import SDPBackend
+
+        return SDPBackend(torch._fused_sdp_choice(q, k, v, None, 0.0, causal)).name
+    except Exception:  # private API: absent or changed in this torch build
+        return "unknown"
+
+
 def _relative_error(actual, reference) -> float:
     import torch
 
@@ -125,5 +140,5 @@ def build_attention(
         run=run,
         verify=verify,
         working_set_bytes=int(bytes_moved),
-        extra={"causal": causal, "pass": pass_name},
+        extra={"causal": causal, "pass": pass_name, "sdpa_backend": sdpa_backend_name(q, k, v, causal)},
     )

@@ -20,7 +20,12 @@ from flopwatt.kernels.numba_cuda_kernels_config import REDUCTION_THREADS_PER_BLO
 from flopwatt.kernels.stream_reference import STREAM_SCALAR, check_stream_result, stream_workload, validate_stream_arguments
 
 DEFAULT_THREADS_PER_BLOCK = 1024  # BabelStream CUDA TBSIZE default (v5.0)
-REDUCTION_BLOCKS_PER_SM = 4  # enough resident blocks per SM to keep loads in flight
+# Blocks per SM for the read kernel: 4 × 256 = 1024 threads, resident at once for any kernel of
+# ≤ 64 registers per thread (65 536 registers per SM on compute capability 7.0-9.0, CUDA C++
+# Programming Guide "Technical Specifications per Compute Capability", read 2026-11). A grid larger
+# than fits would run its grid-stride loop in two waves; bandwidth comes from the kernel's four
+# loads in flight per thread instead (see numba_cuda_kernels.read_kernel).
+REDUCTION_BLOCKS_PER_SM = 4
 
 
 @functools.cache
@@ -35,6 +40,25 @@ def _kernels() -> dict:
         "triad": module.triad_kernel,
         "read": module.read_kernel,
     }
+
+
+SMOKE_TEST_ELEMENTS = 4096  # a launch small enough to cost nothing, large enough for 4 blocks
+
+
+@functools.cache
+def numba_cuda_unavailable_reason() -> str | None:
+    """None when Numba can compile, launch and verify a kernel on this GPU; otherwise why not.
+
+    Why: Numba CUDA needs its own toolchain pieces (NVVM, the CUDA Python bindings) that a host
+    with a working torch may lack or have in the wrong CUDA major version. Finding out with one
+    tiny copy before the STREAM probe lets the suite record the reason and go on (the torch
+    device copy still measures memory bandwidth) instead of losing the whole run to a JIT error.
+    """
+    try:
+        build_numba_cuda_stream("copy", SMOKE_TEST_ELEMENTS).verify()
+    except Exception as error:  # any failure here is an environment problem, reported verbatim
+        return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:500]
+    return None
 
 
 def simulator_enabled() -> bool:

@@ -26,6 +26,8 @@ MATMUL_FAR_BELOW_FRACTION = 0.50
 # anchors §9 flags H100 < 2.6 TB/s (78 %). 60 % catches a broken or throttled run.
 MEMORY_FAR_BELOW_FRACTION = 0.60
 MEMORY_KERNELS_CHECKED = ("copy", "triad", "read")
+# Attention has no lower bound: short sequences and small heads legitimately run far below peak.
+ATTENTION_FAR_BELOW_FRACTION = 0.0
 # Board power under load above the TDP by more than measurement noise (NVML counter ±5 %,
 # nvidia-smi docs) means the wrong part or a misread counter.
 POWER_ABOVE_TDP_FRACTION = 1.05
@@ -90,6 +92,11 @@ def plausibility_warnings(document: dict, spec: HardwareSpec) -> list[str]:
     for precision, measured in ceilings.get("matmul_flops_per_second", {}).items():
         peak = spec.peak_flops_per_second.get(precision)
         warnings.extend(_range_warnings(f"matmul {precision}", measured, peak, MATMUL_FAR_BELOW_FRACTION, "FLOP/s", f"{spec.id} datasheet peak"))
+    for precision, measured in ceilings.get("attention_flops_per_second", {}).items():
+        # Attention runs on the same tensor cores as GEMM, so the matmul peak bounds it too; only
+        # the upper bound is checked (FlashAttention reaches 35-75 % of peak depending on shape).
+        peak = spec.peak_flops_per_second.get(precision)
+        warnings.extend(_range_warnings(f"attention {precision}", measured, peak, ATTENTION_FAR_BELOW_FRACTION, "FLOP/s", f"{spec.id} datasheet peak"))
     for kernel, measured in ceilings.get("memory_bytes_per_second", {}).items():
         if kernel in MEMORY_KERNELS_CHECKED:
             bandwidth = spec.memory_bandwidth_bytes_per_second

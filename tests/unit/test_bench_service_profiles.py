@@ -125,3 +125,19 @@ def test_collector_exposes_latest_profile_per_device(store):
     assert 'flopwatt_profile_bytes_per_second{device="GPU-1",hardware_id="h100-sxm",kind="triad"' in text
     assert 'flopwatt_profile_power_watts{device="GPU-1",hardware_id="h100-sxm"' in text and 'state="idle"' in text
     assert ":" not in "".join(l.split("{")[0] for l in text.splitlines() if not l.startswith("#"))
+
+
+def test_expected_h100_quick_suite_ceilings_pass_the_real_catalog():
+    """The ranges the first H100 session should see (docs/benchmarks.md checklist) raise no
+    warning against the shipped catalog, while the failure modes the review found do."""
+    document = h100_profile(bf16=760e12, triad=2.95e12, load_watts=690.0)
+    document["ceilings"] = {
+        "matmul_flops_per_second": {"fp32": 50e12, "tf32": 380e12, "bf16": 760e12, "fp16": 760e12, "fp8": 1300e12},
+        "memory_bytes_per_second": {"copy": 2.9e12, "triad": 2.95e12, "read": 3.1e12},
+        "attention_flops_per_second": {"bf16": 450e12, "fp16": 450e12},
+    }
+    assert annotate_profile(copy.deepcopy(document))["warnings"] == []
+    document["ceilings"]["memory_bytes_per_second"]["read"] = 1.6e12  # one load per thread, 1024 threads/SM
+    document["ceilings"]["attention_flops_per_second"]["bf16"] = 1150e12  # causal FLOPs not halved
+    warnings = " | ".join(annotate_profile(document)["warnings"])
+    assert "memory read" in warnings and "attention bf16" in warnings

@@ -62,7 +62,9 @@ def test_attention_flop_convention():
 def test_attention_checks_pass(causal, pass_name):
     workload = build_attention("fp32", 1, 2, 64, 32, causal=causal, pass_name=pass_name, device="cpu")
     workload.verify()
-    assert workload.extra == {"causal": causal, "pass": pass_name}
+    assert workload.extra["causal"] is causal and workload.extra["pass"] == pass_name
+    # the dispatcher's pick is recorded (a CPU build has a flash kernel and the math fallback)
+    assert workload.extra["sdpa_backend"] in ("FLASH_ATTENTION", "MATH")
 
 
 def test_attention_check_catches_non_causal_output_for_causal_request(monkeypatch):

@@ -21,6 +21,12 @@ SCRIPT = textwrap.dedent(
         workload.verify()
         print("ok", operation, workload.bytes)
 
+    # Long enough that the read kernel's four-load main loop and its remainder loop both run
+    # (4 blocks × 256 threads, stride 1024, 10 003 elements), so a wrong unrolled index fails.
+    workload = stream.build_numba_cuda_stream("read", 10_003, multiprocessor_count=1)
+    workload.verify()
+    print("unrolled read", workload.bytes)
+
     from numba import cuda
 
     @cuda.jit
@@ -56,3 +62,4 @@ def test_numba_cuda_stream_kernels_under_simulator():
     bytes_by_op = {line.split()[1]: float(line.split()[2]) for line in lines if line.startswith("ok")}
     assert bytes_by_op == {"copy": 700 * 16, "scale": 700 * 16, "add": 700 * 24, "triad": 700 * 24, "read": 700 * 8}
     assert any(line.startswith("caught") for line in lines)
+    assert "unrolled read 80024.0" in lines
