@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from flopwatt.kernels.numba_cuda_kernels_config import REDUCTION_THREADS_PER_BLOCK
 from flopwatt.kernels.stream_reference import STREAM_SCALAR, check_stream_result, stream_workload, validate_stream_arguments
+from flopwatt.kernels.workload import Workload
 
 DEFAULT_THREADS_PER_BLOCK = 1024  # BabelStream CUDA TBSIZE default (v5.0)
 # Blocks per SM for the read kernel: 4 × 256 = 1024 threads, resident at once for any kernel of

@@ -9,12 +9,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import os
 import pathlib
 import threading
 from typing import Any, Iterator
 
 import grpc
 import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 
 from flopwatt.service.config import Settings
 
@@ -90,3 +93,29 @@ def run_server(tmp_path: pathlib.Path, **settings_fields: Any) -> Iterator[Serve
 def server(tmp_path: pathlib.Path) -> Iterator[ServerHandle]:
     with run_server(tmp_path) as handle:
         yield handle
+
+
+def field_violations(error: grpc.RpcError) -> list[str]:
+    """The fields named by the BadRequest detail of a rich error status (fails without one)."""
+    status = rpc_status.from_call(error)
+    assert status is not None, "no google.rpc.Status in the trailers"
+    fields: list[str] = []
+    for detail in status.details:
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad_request = error_details_pb2.BadRequest()
+            detail.Unpack(bad_request)
+            fields += [violation.field for violation in bad_request.field_violations]
+    return fields
+
+
+def process_alive(pid: int) -> bool:
+    """Whether `pid` is a live process (a zombie awaiting its reaper counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False

@@ -25,7 +25,7 @@ from flopwatt.service.model import constants as C
 from flopwatt.service.model import uncertainty
 from flopwatt.service.model.assumptions import Assumption
 from flopwatt.service.model.buildout import MAX_MONTHS, RampInputs, quarterly_periods
-from flopwatt.service.model.constants import IT_DEPRECIATION_YEARS, JOULES_PER_KWH, SECONDS_PER_HOUR
+from flopwatt.service.model.constants import IT_DEPRECIATION_YEARS, SECONDS_PER_HOUR
 from flopwatt.service.model.inference import estimate_inference as estimate_serving
 from flopwatt.service.model.training import estimate_training_run
 from flopwatt.v1 import common_pb2, estimator_pb2

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from flopwatt.v1 import common_pb2, estimator_pb2, estimator_pb2_grpc
+from tests.conftest import field_violations
 
 
 def test_a_gigawatt_gb200_campus(server):
@@ -23,15 +22,6 @@ def test_a_gigawatt_gb200_campus(server):
     assert len(response.buildout) == 8 and response.intervals["annual_energy_joules"].p5 > 0
 
 
-def _violations(error: grpc.RpcError) -> list[str]:
-    status = rpc_status.from_call(error)
-    fields = []
-    for detail in status.details:
-        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            fields += [v.field for v in bad.field_violations]
-    return fields
 
 
 @pytest.mark.parametrize(("request_fields", "field"), [
@@ -44,4 +34,4 @@ def test_bad_campus_input_is_invalid_argument_naming_the_field(server, request_f
         with pytest.raises(grpc.RpcError) as raised:
             stub.EstimateCampus(estimator_pb2.EstimateCampusRequest(hardware_id="gb200", **request_fields), timeout=10)
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert field in _violations(raised.value)
+    assert field in field_violations(raised.value)

@@ -7,10 +7,9 @@ import math
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from flopwatt.v1 import common_pb2, estimator_pb2, estimator_pb2_grpc
+from tests.conftest import field_violations
 
 
 def _stub(server):
@@ -18,15 +17,6 @@ def _stub(server):
     return channel, estimator_pb2_grpc.EstimatorServiceStub(channel)
 
 
-def _field_violations(error: grpc.RpcError) -> list[str]:
-    status = rpc_status.from_call(error)
-    fields = []
-    for detail in status.details:
-        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad_request = error_details_pb2.BadRequest()
-            detail.Unpack(bad_request)
-            fields += [v.field for v in bad_request.field_violations]
-    return fields
 
 
 def test_llama_405b_on_16k_h100_is_complete_and_explains_itself(server):
@@ -115,7 +105,7 @@ def test_bad_training_input_names_the_field(server, mutate, field):
     with channel, pytest.raises(grpc.RpcError) as raised:
         stub.EstimateTraining(request, timeout=30)
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert field in _field_violations(raised.value)
+    assert field in field_violations(raised.value)
 
 
 def test_unknown_ids_are_not_found(server):

@@ -17,7 +17,7 @@ import pytest
 
 from flopwatt.service.run_worker import TEST_DELAY_ENVIRONMENT_VARIABLE
 from flopwatt.v1 import benchmark_pb2, benchmark_pb2_grpc
-from tests.unit.test_run_manager import process_alive
+from tests.conftest import process_alive
 
 pytestmark = pytest.mark.timeout(180)
 FLOPWATT = [sys.executable, "-m", "flopwatt"]

@@ -9,27 +9,16 @@ import time
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from flopwatt.service.run_worker import TEST_DELAY_ENVIRONMENT_VARIABLE
 from flopwatt.v1 import benchmark_pb2, benchmark_pb2_grpc
-from tests.conftest import run_server
-from tests.unit.test_run_manager import process_alive
+from tests.conftest import field_violations, run_server
+from tests.conftest import process_alive
 
 State = benchmark_pb2.BenchmarkRun.State
 TERMINAL = {State.STATE_SUCCEEDED, State.STATE_FAILED, State.STATE_CANCELLED}
 
 
-def field_violations(error: grpc.RpcError) -> list[str]:
-    status = rpc_status.from_call(error)
-    assert status is not None, "no rich status"
-    for detail in status.details:
-        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad_request = error_details_pb2.BadRequest()
-            detail.Unpack(bad_request)
-            return [violation.field for violation in bad_request.field_violations]
-    return []
 
 
 def wait_for(predicate, timeout: float = 30.0, interval: float = 0.05):

@@ -17,6 +17,7 @@ from flopwatt.service import errors
 from flopwatt.service.metrics import create_metrics
 from flopwatt.service.run_manager import RunManager, gpu_energy_joules
 from flopwatt.service.run_store import RunState, RunStore
+from tests.conftest import process_alive
 
 HERE = __name__  # the child imports this module by the name pytest gave it
 pytestmark = pytest.mark.timeout(120)
@@ -119,18 +120,6 @@ def sample(metrics: Any, name: str, labels: dict | None = None) -> float:
     return metrics.registry.get_sample_value(name, labels or {}) or 0.0
 
 
-def process_alive(pid: int) -> bool:
-    """Whether `pid` is a live process (a zombie awaiting its reaper counts as gone). Shared with
-    the integration tests."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(") ", 1)[1][0] != "Z"
-    except OSError:
-        return False
 
 
 # -- tests -----------------------------------------------------------------------------------------
