@@ -3,6 +3,7 @@ Dockerfile lint. These catch what only shows up on a user's machine or in CI."""
 
 from __future__ import annotations
 
+import io
 import os
 import pathlib
 import shutil
@@ -30,6 +31,17 @@ def test_every_package_directory_is_listed_in_pyproject():
             relative = init.parent.relative_to(REPO / directory)
             found.add(".".join([package, *relative.parts]) if relative.parts else package)
     assert found == listed, f"missing from pyproject: {sorted(found - listed)}; listed but absent: {sorted(listed - found)}"
+
+
+def test_sources_have_no_pyflakes_findings():
+    """Undefined names, unused imports and variables: the kind of slip that only fails at run time."""
+    pyflakes = pytest.importorskip("pyflakes.api")
+    from pyflakes import reporter as pyflakes_reporter
+
+    out = io.StringIO()
+    paths = [str(REPO / name) for name in ("service", "bench", "kernels", "tests", "scripts", "flopwatt/__init__.py", "flopwatt/__main__.py")]
+    count = pyflakes.checkRecursive(paths, pyflakes_reporter.Reporter(out, out))
+    assert count == 0, out.getvalue()
 
 
 def test_generated_code_is_fresh():
