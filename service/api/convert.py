@@ -8,6 +8,7 @@ and turns domain results back into Duration, Money, Assumption, Calibration and 
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Iterable, Mapping
 
 from google.protobuf.duration_pb2 import Duration
@@ -18,7 +19,8 @@ from flopwatt.service.errors import FieldViolation, InvalidArgument, NotFound
 from flopwatt.service.model import constants as C
 from flopwatt.service.model.architecture import ModelArchitecture
 from flopwatt.service.model.assumptions import Assumption
-from flopwatt.service.model.hardware import HardwareModel, datasheet_hardware_model, profiled_hardware_model
+from flopwatt.service.model.memo import IdentityMemo
+from flopwatt.service.model.hardware import HardwareModel, profiled_hardware_model, shared_datasheet_hardware_model
 from flopwatt.service.model.plan import RECOMPUTE_FULL, RECOMPUTE_NAMES, RECOMPUTE_NONE, RECOMPUTE_SELECTIVE, ParallelPlan
 from flopwatt.service.model.planner import PlanConstraints
 from flopwatt.service.model.run_cost import FacilityInputs
@@ -75,9 +77,9 @@ def model_from_spec(spec, path: str) -> tuple[ModelArchitecture, float, list[Ass
             preset = get_model_preset(spec.preset_id)
         except NotFound:
             raise NotFound("model preset", spec.preset_id) from None
-        base = {name: getattr(preset.architecture, name) for name in preset.architecture.__dataclass_fields__}
-        source = "; ".join(f"{s.citation} ({s.date})" for s in preset.sources) or preset.name
-        assumptions.append(Assumption("model", preset.name, "preset", source))
+        fields, model_assumption = _PRESET_BASES.get(preset.id, preset, lambda: _preset_basis(preset))
+        base = dict(fields)  # updated with the request's overrides below: the memo's stays intact
+        assumptions.append(model_assumption)
     overrides = {name: getattr(spec, name) for name in ARCHITECTURE_FIELDS if getattr(spec, name) > 0}
     for name in ("tied_embeddings", "gated_mlp", "dropout"):
         if spec.HasField(name):
@@ -106,6 +108,19 @@ def model_from_spec(spec, path: str) -> tuple[ModelArchitecture, float, list[Ass
     missing = [name for name in required if not base.get(name)]
     raise InvalidArgument([FieldViolation(f"{path}.{name}", "required without a preset_id or parameter_count") for name in missing]
                           or [FieldViolation(path, "give a preset_id, an architecture or a parameter_count")])
+
+
+# Presets in the catalog: a few dozen; bounded like the other identity memos.
+MAX_CACHED_PRESETS = 512
+_PRESET_BASES: IdentityMemo[tuple[dict, Assumption]] = IdentityMemo(MAX_CACHED_PRESETS)
+
+
+def _preset_basis(preset) -> tuple[dict, Assumption]:
+    """A preset's architecture fields and its "model" assumption: a pure function of the
+    (frozen) preset, memoised per catalog entry (IdentityMemo: a reloaded entry is rebuilt)."""
+    fields = {name: getattr(preset.architecture, name) for name in preset.architecture.__dataclass_fields__}
+    source = "; ".join(f"{s.citation} ({s.date})" for s in preset.sources) or preset.name
+    return fields, Assumption("model", preset.name, "preset", source)
 
 
 def _count_conflicts(spec, arch: ModelArchitecture, preset, path: str) -> list[FieldViolation]:
@@ -144,6 +159,9 @@ def _architecture_problems(arch: ModelArchitecture, path: str) -> list[FieldViol
     return problems
 
 
+DATASHEET_CALIBRATION = Assumption("calibration", "datasheet", "datasheet", "no profile_id: datasheet peaks with the fitted default efficiencies")
+
+
 def hardware_model(hardware_id: str, profile_id: str, precision: str, deps: ApiDependencies, path_prefix: str = "") -> tuple[HardwareModel, list[Assumption]]:
     """Catalog hardware, calibrated by the profile when one is named."""
     from flopwatt.service.catalog import get_hardware
@@ -152,8 +170,7 @@ def hardware_model(hardware_id: str, profile_id: str, precision: str, deps: ApiD
     if precision not in spec.peak_flops_per_second:
         raise InvalidArgument.field(f"{path_prefix}precision", f"{spec.id} has no {precision} rate (it has {', '.join(sorted(spec.peak_flops_per_second))})")
     if not profile_id:
-        return datasheet_hardware_model(spec, precision), [Assumption(
-            "calibration", "datasheet", "datasheet", "no profile_id: datasheet peaks with the fitted default efficiencies")]
+        return shared_datasheet_hardware_model(spec, precision), [DATASHEET_CALIBRATION]
     document = deps.profile_document(profile_id)
     measured_id = (document.get("device") or {}).get("hardware_id")
     if measured_id and measured_id != spec.id:
@@ -165,8 +182,27 @@ def hardware_model(hardware_id: str, profile_id: str, precision: str, deps: ApiD
     return model, [Assumption("calibration", f"profile {profile_id}", "profile", model.calibration_source)]
 
 
+# Distinct (facility, hardware) pairs kept; a dashboard varies a few, a sweep many (LRU).
+MAX_CACHED_FACILITIES = 256
+
+
 def facility_inputs(facility, hardware_id: str) -> tuple[FacilityInputs, list[Assumption]]:
-    """Request values where set, else the sourced defaults (each listed as an assumption)."""
+    """Request values where set, else the sourced defaults (each listed as an assumption).
+
+    Memoised on the message's deterministic serialisation (which preserves field presence) and
+    the hardware id: the result is a pure function of those and of module constants, the
+    FacilityInputs is frozen, and each caller gets its own list of the (frozen) assumptions."""
+    inputs, assumptions = _facility_inputs(type(facility), facility.SerializeToString(deterministic=True), hardware_id)
+    return inputs, list(assumptions)
+
+
+@lru_cache(maxsize=MAX_CACHED_FACILITIES)
+def _facility_inputs(message_type: type, serialized: bytes, hardware_id: str) -> tuple[FacilityInputs, tuple[Assumption, ...]]:
+    inputs, assumptions = _facility_inputs_uncached(message_type.FromString(serialized), hardware_id)
+    return inputs, tuple(assumptions)
+
+
+def _facility_inputs_uncached(facility, hardware_id: str) -> tuple[FacilityInputs, list[Assumption]]:
     defaults = {
         "pue": (C.DEFAULT_PUE, "Uptime Institute 2023 average 1.58, Google fleet 2023 1.10; modern AI facility assumed"),
         "carbon_intensity_grams_per_kwh": (C.DEFAULT_CARBON_INTENSITY_GRAMS_PER_KWH, "world average 2023, Ember Global Electricity Review 2024"),
@@ -253,12 +289,42 @@ def assumptions_to_proto(items: Iterable[Assumption]) -> list[common_pb2.Assumpt
     return [common_pb2.Assumption(name=a.name, value=a.value, origin=a.origin, source=a.source) for a in items]
 
 
+def add_assumptions(repeated, items: Iterable[Assumption]) -> None:
+    """Append Assumption messages to a response's repeated field in place: half the cost of
+    building a list and passing it to the constructor, which copies every message again."""
+    add = repeated.add
+    for a in items:
+        add(name=a.name, value=a.value, origin=a.origin, source=a.source)
+
+
+def add_quantities(repeated, values: Mapping[str, float], unit: str) -> None:
+    """Append Quantity messages (no descriptions) in place; see add_assumptions for why."""
+    add = repeated.add
+    for name, value in values.items():
+        add(name=name, value=float(value), unit=unit)
+
+
 def quantities(values: Mapping[str, float], unit: str, descriptions: Mapping[str, str] | None = None) -> list[common_pb2.Quantity]:
     descriptions = descriptions or {}
     return [common_pb2.Quantity(name=name, value=float(value), unit=unit, description=descriptions.get(name, "")) for name, value in values.items()]
 
 
+# One per catalog entry and precision (see shared_datasheet_hardware_model); bounded likewise.
+MAX_CACHED_CALIBRATIONS = 512
+_DATASHEET_CALIBRATIONS: IdentityMemo[common_pb2.Calibration] = IdentityMemo(MAX_CACHED_CALIBRATIONS)
+
+
 def calibration_to_proto(hw: HardwareModel) -> common_pb2.Calibration:
+    """The Calibration message of `hw`. Callers copy it into their response (a message field set
+    from another message is a copy) and must not mutate it: a datasheet model's message is built
+    once and shared, keyed by the model's identity (datasheet models are shared per catalog entry
+    and precision, so the identity hits; profiled models are built per request and not cached)."""
+    if hw.calibration_kind != "datasheet":
+        return _calibration_message(hw)
+    return _DATASHEET_CALIBRATIONS.get((hw.hardware_id, hw.precision), hw, lambda: _calibration_message(hw))
+
+
+def _calibration_message(hw: HardwareModel) -> common_pb2.Calibration:
     kind = common_pb2.Calibration.KIND_MEASURED_PROFILE if hw.calibration_kind == "measured_profile" else common_pb2.Calibration.KIND_DATASHEET
     values = [common_pb2.Quantity(name=v.name, value=float(v.value), unit=v.unit, description=v.description) for v in hw.calibration_values]
     name = hw.profile_name if not hw.profile_name or hw.profile_name.startswith("profiles/") else f"profiles/{hw.profile_name}"

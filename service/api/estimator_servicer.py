@@ -27,25 +27,26 @@ class EstimatorServicer(estimator_pb2_grpc.EstimatorServiceServicer):
         self._sweep_training = resolve("SweepTraining", "sweep", "sweep_training")
         self._list_hardware = resolve("ListHardware", "catalog", "list_hardware")
         self._list_models = resolve("ListModels", "catalog", "list_models")
+        self._estimate_counters: dict[str, Any] = {}
 
     async def EstimateTraining(self, request: estimator_pb2.EstimateTrainingRequest, context: grpc.aio.ServicerContext) -> Any:
         response = self._estimate_training(request, self._deps)
-        self._metrics.estimates.labels(kind="training").inc()
+        self._estimates("training").inc()
         return response
 
     async def EstimateInference(self, request: estimator_pb2.EstimateInferenceRequest, context: grpc.aio.ServicerContext) -> Any:
         response = self._estimate_inference(request, self._deps)
-        self._metrics.estimates.labels(kind="inference").inc()
+        self._estimates("inference").inc()
         return response
 
     async def EstimateCampus(self, request: estimator_pb2.EstimateCampusRequest, context: grpc.aio.ServicerContext) -> Any:
         response = self._estimate_campus(request, self._deps)
-        self._metrics.estimates.labels(kind="campus").inc()
+        self._estimates("campus").inc()
         return response
 
     async def SweepTraining(self, request: estimator_pb2.SweepTrainingRequest, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         async for chunk in self._sweep_training(request, self._deps, context):
-            self._metrics.estimates.labels(kind="sweep_point").inc(len(chunk.points))
+            self._estimates("sweep_point").inc(len(chunk.points))
             yield chunk
 
     async def ListHardware(self, request: estimator_pb2.ListHardwareRequest, context: grpc.aio.ServicerContext) -> Any:
@@ -53,3 +54,11 @@ class EstimatorServicer(estimator_pb2_grpc.EstimatorServiceServicer):
 
     async def ListModels(self, request: estimator_pb2.ListModelsRequest, context: grpc.aio.ServicerContext) -> Any:
         return self._list_models(request)
+
+    def _estimates(self, kind: str) -> Any:
+        """The estimates counter of `kind`, its child looked up once (`labels()` hashes and locks
+        on every call); created on first use so the exposition lists only kinds served."""
+        counter = self._estimate_counters.get(kind)
+        if counter is None:
+            counter = self._estimate_counters[kind] = self._metrics.estimates.labels(kind=kind)
+        return counter

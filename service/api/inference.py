@@ -34,7 +34,7 @@ def to_response(estimate: InferenceEstimate, assumptions: list[Assumption]) -> e
     n = estimate.scenario.accelerator_count
     memory = {"weights": estimate.weight_bytes_per_accelerator, "kv_cache": estimate.kv_cache_bytes_per_accelerator,
               "runtime_reserved": C.RUNTIME_RESERVED_BYTES}
-    return estimator_pb2.EstimateInferenceResponse(
+    response = estimator_pb2.EstimateInferenceResponse(
         time_to_first_token=convert.duration(estimate.time_to_first_token_seconds),
         time_per_output_token=convert.duration(estimate.time_per_output_token_seconds),
         output_tokens_per_second=estimate.output_tokens_per_second,
@@ -48,12 +48,11 @@ def to_response(estimate: InferenceEstimate, assumptions: list[Assumption]) -> e
         memory_per_accelerator_bytes=int(estimate.memory_per_accelerator_bytes),
         kv_cache_bytes_per_token=int(estimate.kv_cache_bytes_per_token),
         calibration=convert.calibration_to_proto(estimate.scenario.hardware),
-        breakdown=estimator_pb2.Breakdown(
-            step_time=convert.quantities(estimate.decode_breakdown, "seconds"),
-            memory=convert.quantities(memory, "bytes"),
-        ),
-        assumptions=convert.assumptions_to_proto(assumptions),
     )
+    convert.add_quantities(response.breakdown.step_time, estimate.decode_breakdown, "seconds")
+    convert.add_quantities(response.breakdown.memory, memory, "bytes")
+    convert.add_assumptions(response.assumptions, assumptions)
+    return response
 
 
 def estimate_inference(request: estimator_pb2.EstimateInferenceRequest, deps: ApiDependencies) -> estimator_pb2.EstimateInferenceResponse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -29,6 +30,34 @@ from flopwatt.v1 import common_pb2, estimator_pb2
 
 MAX_PARALLEL_DEGREE = 1_000_000
 _REQUEST_FIELDS = frozenset(estimator_pb2.EstimateTrainingRequest.DESCRIPTOR.fields_by_name)
+
+
+# Assumptions that depend only on module constants, formatted once at import rather than per request.
+FLOP_CONVENTION = Assumption("flop_convention", "6·N per token + 12·L·s·d_attn (non-causal)", "default",
+                             "Kaplan 2020; PaLM appendix B; recomputation counts in HFU only (Korthikanti 2022)")
+FITTED_CONSTANTS = Assumption("fitted_constants", f"GEMM half-efficiency dim {fitted.GEMM_HALF_EFFICIENCY_DIMENSION:.0f}, "
+                              f"host {fitted.HOST_SECONDS_PER_KERNEL * 1e6:.0f} µs/kernel", "fitted", fitted.FIT_PROVENANCE)
+MODELLED_GOODPUT = (
+    Assumption("failures_per_accelerator_hour", f"{C.FAILURES_PER_ACCELERATOR_HOUR:.3g}", "default",
+               "Llama 3 (arXiv 2407.21783 §3.3.4, 2024): 419 unexpected interruptions in 54 days on 16,384 H100"),
+    Assumption("checkpoint_and_restart", f"checkpoint {C.CHECKPOINT_WRITE_SECONDS:g} s, restart {C.RESTART_SECONDS:g} s, start-up {C.RUN_STARTUP_SECONDS:g} s",
+               "default", "Young/Daly optimal checkpoint interval; assumed durations"),
+)
+
+
+@functools.lru_cache(maxsize=len(FRAMEWORK_STEP_OPTIONS) + 1)
+def _framework_assumptions(framework: str) -> tuple[Assumption, ...]:
+    """The software stack's assumptions: a pure function of its name ("" = generic), which is
+    one of FRAMEWORK_STEP_OPTIONS (so the cache holds them all)."""
+    options = framework_step_options(framework)
+    return (
+        Assumption("framework", framework or FRAMEWORK_GENERIC, "request" if framework else "default",
+                   "software stack: sets the attention kernel and the DP overlap (step_time.FRAMEWORK_STEP_OPTIONS)"),
+        Assumption("attention_kernel", "fused causal flash attention" if options.flash_attention else "fused softmax, unfused attention GEMMs",
+                   "derived", "FlashAttention-2 (Dao 2023): 60 % of peak in datasheet mode; else Megatron's batched QKᵀ/AV GEMMs"),
+        Assumption("data_parallel_overlap", f"{options.data_parallel_overlap_fraction:.0%}", "derived",
+                   "share of the gradient reduction hidden behind backward (framework behaviour)"),
+    )
 
 
 def _validate(request: estimator_pb2.EstimateTrainingRequest) -> None:
@@ -99,16 +128,9 @@ def build_scenario(request: estimator_pb2.EstimateTrainingRequest, deps: ApiDepe
         Assumption("parallelism", convert.plan_description(choice.plan), chosen_by,
                    f"planner: of {choice.candidates_evaluated} candidate plans that fit memory, the fastest step"
                    f"{' (with the batch free: the least time to a given loss)' if choice.batch_policy else ''}; fixed fields honoured"),
-        Assumption("flop_convention", "6·N per token + 12·L·s·d_attn (non-causal)", "default",
-                   "Kaplan 2020; PaLM appendix B; recomputation counts in HFU only (Korthikanti 2022)"),
-        Assumption("framework", framework or FRAMEWORK_GENERIC, "request" if framework else "default",
-                   "software stack: sets the attention kernel and the DP overlap (step_time.FRAMEWORK_STEP_OPTIONS)"),
-        Assumption("attention_kernel", "fused causal flash attention" if options.flash_attention else "fused softmax, unfused attention GEMMs",
-                   "derived", "FlashAttention-2 (Dao 2023): 60 % of peak in datasheet mode; else Megatron's batched QKᵀ/AV GEMMs"),
-        Assumption("data_parallel_overlap", f"{options.data_parallel_overlap_fraction:.0%}", "derived",
-                   "share of the gradient reduction hidden behind backward (framework behaviour)"),
-        Assumption("fitted_constants", f"GEMM half-efficiency dim {fitted.GEMM_HALF_EFFICIENCY_DIMENSION:.0f}, "
-                   f"host {fitted.HOST_SECONDS_PER_KERNEL * 1e6:.0f} µs/kernel", "fitted", fitted.FIT_PROVENANCE),
+        FLOP_CONVENTION,
+        *_framework_assumptions(framework),
+        FITTED_CONSTANTS,
     ]
     if choice.batch_policy is not None:
         batch_tokens = choice.plan.global_batch_size * request.sequence_length
@@ -119,10 +141,7 @@ def build_scenario(request: estimator_pb2.EstimateTrainingRequest, deps: ApiDepe
     if request.HasField("goodput"):
         assumptions.append(Assumption("goodput", f"{request.goodput:g}", "request", "request"))
     else:
-        assumptions.append(Assumption("failures_per_accelerator_hour", f"{C.FAILURES_PER_ACCELERATOR_HOUR:.3g}", "default",
-                                      "Llama 3 (arXiv 2407.21783 §3.3.4, 2024): 419 unexpected interruptions in 54 days on 16,384 H100"))
-        assumptions.append(Assumption("checkpoint_and_restart", f"checkpoint {C.CHECKPOINT_WRITE_SECONDS:g} s, restart {C.RESTART_SECONDS:g} s, start-up {C.RUN_STARTUP_SECONDS:g} s",
-                                      "default", "Young/Daly optimal checkpoint interval; assumed durations"))
+        assumptions += MODELLED_GOODPUT
     assumptions += convert.accelerator_power_assumptions(hw)
     scenario = TrainingScenario(
         arch=arch, training_tokens=float(request.training_tokens), sequence_length=float(request.sequence_length), hardware=hw,
@@ -149,7 +168,7 @@ def to_response(estimate: TrainingEstimate, assumptions: list[Assumption]) -> es
     energy = {"accelerators": _f(cost.accelerator_energy_joules), "hosts": _f(cost.host_energy_joules), "network": _f(cost.network_energy_joules),
               "facility_overhead": _f(cost.facility_energy_joules) - _f(cost.accelerator_energy_joules) - _f(cost.host_energy_joules) - _f(cost.network_energy_joules)}
     money = {"rental": _f(cost.rental_cost_usd), "amortised_capex": _f(cost.capex_cost_usd), "energy": _f(cost.energy_cost_usd)}
-    return estimator_pb2.EstimateTrainingResponse(
+    response = estimator_pb2.EstimateTrainingResponse(
         total_flops=_f(estimate.total_flops),
         model_flops_utilization=_f(estimate.model_flops_utilization),
         hardware_flops_utilization=_f(estimate.hardware_flops_utilization),
@@ -168,15 +187,15 @@ def to_response(estimate: TrainingEstimate, assumptions: list[Assumption]) -> es
         goodput=_f(estimate.goodput),
         water_liters=_f(cost.water_liters),
         tokens_per_second=_f(estimate.tokens_per_second),
-        breakdown=estimator_pb2.Breakdown(
-            step_time=convert.quantities(step, "seconds"),
-            memory=convert.quantities(memory, "bytes"),
-            energy=convert.quantities(energy, "joules"),
-            cost=convert.quantities(money, "usd"),
-        ),
-        assumptions=convert.assumptions_to_proto(assumptions),
         calibration=convert.calibration_to_proto(s.hardware),
     )
+    breakdown = response.breakdown
+    convert.add_quantities(breakdown.step_time, step, "seconds")
+    convert.add_quantities(breakdown.memory, memory, "bytes")
+    convert.add_quantities(breakdown.energy, energy, "joules")
+    convert.add_quantities(breakdown.cost, money, "usd")
+    convert.add_assumptions(response.assumptions, assumptions)
+    return response
 
 
 def estimate_training(request: estimator_pb2.EstimateTrainingRequest, deps: ApiDependencies) -> estimator_pb2.EstimateTrainingResponse:

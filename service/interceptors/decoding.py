@@ -16,7 +16,7 @@ from google.protobuf.message import DecodeError
 
 from flopwatt.service import errors
 from flopwatt.service.interceptors.errors import status_for
-from flopwatt.service.interceptors.wrapping import is_async_generator_behaviour
+from flopwatt.service.interceptors.wrapping import WrappedHandlerCache, is_async_generator_behaviour
 
 
 class _Undecodable:
@@ -44,37 +44,45 @@ def _refusal() -> grpc.Status:
 
 
 class RequestDecodingInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self) -> None:
+        self._handlers = WrappedHandlerCache()
+
     async def intercept_service(self, continuation: Callable[..., Any], handler_call_details: grpc.HandlerCallDetails) -> Any:
         handler = await continuation(handler_call_details)
         if handler is None or handler.request_streaming:
             return handler  # streamed requests: decode errors surface per message (none here)
-        if handler.response_streaming:
-            behaviour = handler.unary_stream
-            if is_async_generator_behaviour(behaviour):
+        return self._handlers.get(handler_call_details.method, handler, lambda: _tolerant_handler(handler))
 
-                async def streaming(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-                    if isinstance(request, _Undecodable):
-                        await context.abort_with_status(_refusal())
-                    async for response in behaviour(request, context):
-                        yield response
 
-            else:
+def _tolerant_handler(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    """`handler` with a deserializer that marks undecodable bytes and a behaviour that refuses them."""
+    if handler.response_streaming:
+        behaviour = handler.unary_stream
+        if is_async_generator_behaviour(behaviour):
 
-                async def streaming(request: Any, context: grpc.aio.ServicerContext) -> Any:  # type: ignore[misc]
-                    if isinstance(request, _Undecodable):
-                        await context.abort_with_status(_refusal())
-                    return await behaviour(request, context)
+            async def streaming(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+                if isinstance(request, _Undecodable):
+                    await context.abort_with_status(_refusal())
+                async for response in behaviour(request, context):
+                    yield response
 
-            return grpc.unary_stream_rpc_method_handler(
-                streaming, request_deserializer=_tolerant(handler.request_deserializer), response_serializer=handler.response_serializer
-            )
-        unary_behaviour = handler.unary_unary
+        else:
 
-        async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            if isinstance(request, _Undecodable):
-                await context.abort_with_status(_refusal())
-            return await unary_behaviour(request, context)
+            async def streaming(request: Any, context: grpc.aio.ServicerContext) -> Any:  # type: ignore[misc]
+                if isinstance(request, _Undecodable):
+                    await context.abort_with_status(_refusal())
+                return await behaviour(request, context)
 
-        return grpc.unary_unary_rpc_method_handler(
-            unary, request_deserializer=_tolerant(handler.request_deserializer), response_serializer=handler.response_serializer
+        return grpc.unary_stream_rpc_method_handler(
+            streaming, request_deserializer=_tolerant(handler.request_deserializer), response_serializer=handler.response_serializer
         )
+    unary_behaviour = handler.unary_unary
+
+    async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        if isinstance(request, _Undecodable):
+            await context.abort_with_status(_refusal())
+        return await unary_behaviour(request, context)
+
+    return grpc.unary_unary_rpc_method_handler(
+        unary, request_deserializer=_tolerant(handler.request_deserializer), response_serializer=handler.response_serializer
+    )

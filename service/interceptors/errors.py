@@ -17,7 +17,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from flopwatt.service import errors
-from flopwatt.service.interceptors.wrapping import is_async_generator_behaviour, wrap_handler
+from flopwatt.service.interceptors.wrapping import BehaviourWrapper, WrappedHandlerCache, is_async_generator_behaviour, wrap_handler
 
 LOG = logging.getLogger(__name__)
 ERROR_DOMAIN = "flopwatt.dev"
@@ -85,36 +85,44 @@ _PASS_THROUGH = (grpc.aio.AbortError, asyncio.CancelledError)
 
 
 class ErrorInterceptor(grpc.aio.ServerInterceptor):
-    """Maps exceptions raised by handlers to statuses."""
+    """Maps exceptions raised by handlers to statuses (the wrapped handler is built once per method)."""
+
+    def __init__(self) -> None:
+        self._handlers = WrappedHandlerCache()
 
     async def intercept_service(self, continuation: Callable[..., Any], handler_call_details: grpc.HandlerCallDetails) -> Any:
         handler = await continuation(handler_call_details)
         if handler is None:
             return None
         method = handler_call_details.method
+        return self._handlers.get(method, handler, lambda: wrap_handler(handler, _error_mapping(method)))
 
-        def wrap(behaviour: Callable[..., Any], request_streaming: bool, response_streaming: bool) -> Callable[..., Any]:
-            if response_streaming and is_async_generator_behaviour(behaviour):
 
-                async def streaming(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-                    try:
-                        async for response in behaviour(request, context):
-                            yield response
-                    except _PASS_THROUGH:
-                        raise
-                    except Exception as exception:  # noqa: BLE001 - every failure gets a status
-                        await _abort_for(exception, context, method)
+def _error_mapping(method: str) -> BehaviourWrapper:
+    """The behaviour wrapper that gives every failure of `method` a status."""
 
-                return streaming
+    def wrap(behaviour: Callable[..., Any], request_streaming: bool, response_streaming: bool) -> Callable[..., Any]:
+        if response_streaming and is_async_generator_behaviour(behaviour):
 
-            async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            async def streaming(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
                 try:
-                    return await behaviour(request, context)
+                    async for response in behaviour(request, context):
+                        yield response
                 except _PASS_THROUGH:
                     raise
-                except Exception as exception:  # noqa: BLE001
+                except Exception as exception:  # noqa: BLE001 - every failure gets a status
                     await _abort_for(exception, context, method)
 
-            return unary
+            return streaming
 
-        return wrap_handler(handler, wrap)
+        async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            try:
+                return await behaviour(request, context)
+            except _PASS_THROUGH:
+                raise
+            except Exception as exception:  # noqa: BLE001
+                await _abort_for(exception, context, method)
+
+        return unary
+
+    return wrap

@@ -13,6 +13,8 @@ from typing import Any, AsyncIterator, Callable
 import grpc
 
 from flopwatt.service.interceptors.wrapping import (
+    BehaviourWrapper,
+    WrappedHandlerCache,
     is_async_generator_behaviour,
     rpc_type,
     split_method,
@@ -32,69 +34,97 @@ def _final_code(context: grpc.aio.ServicerContext, exception: BaseException | No
     return grpc.StatusCode.OK
 
 
+class _MethodSeries:
+    """The labelled metric children of one method, looked up once: `Metric.labels()` hashes and
+    locks on every call, and a unary RPC touches five series."""
+
+    def __init__(self, metrics: ServiceMetrics, labels: dict[str, str]) -> None:
+        self._handled = metrics.handled
+        self._labels = labels
+        self.started = metrics.started.labels(**labels)
+        self.msg_received = metrics.msg_received.labels(**labels)
+        self.msg_sent = metrics.msg_sent.labels(**labels)
+        self.handling_seconds = metrics.handling_seconds.labels(**labels)
+        self._handled_by_code: dict[grpc.StatusCode, Any] = {}
+
+    def handled(self, code: grpc.StatusCode) -> Any:
+        child = self._handled_by_code.get(code)
+        if child is None:
+            child = self._handled_by_code[code] = self._handled.labels(**self._labels, grpc_code=go_code_name(code))
+        return child
+
+
 class MetricsInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, metrics: ServiceMetrics) -> None:
         self._metrics = metrics
+        self._handlers = WrappedHandlerCache()
 
     async def intercept_service(self, continuation: Callable[..., Any], handler_call_details: grpc.HandlerCallDetails) -> Any:
         handler = await continuation(handler_call_details)
         if handler is None:
             return None
-        service, method = split_method(handler_call_details.method)
-        labels = {"grpc_type": rpc_type(handler), "grpc_service": service, "grpc_method": method}
-        metrics = self._metrics
+        method = handler_call_details.method
+        return self._handlers.get(method, handler, lambda: self._counted(method, handler))
 
-        def count_received(request: Any, request_streaming: bool) -> Any:
-            if not request_streaming:
-                metrics.msg_received.labels(**labels).inc()
-                return request
+    def _counted(self, full_method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        service, method = split_method(full_method)
+        series = _MethodSeries(self._metrics, {"grpc_type": rpc_type(handler), "grpc_service": service, "grpc_method": method})
+        return wrap_handler(handler, _counting(series))
 
-            async def counted() -> AsyncIterator[Any]:
-                async for item in request:
-                    metrics.msg_received.labels(**labels).inc()
-                    yield item
 
-            return counted()
+def _counting(series: _MethodSeries) -> BehaviourWrapper:
+    """The behaviour wrapper that counts one method's calls, messages, outcomes and latency."""
 
-        def finish(context: grpc.aio.ServicerContext, started_seconds: float, exception: BaseException | None) -> None:
-            code = _final_code(context, exception)
-            metrics.handled.labels(**labels, grpc_code=go_code_name(code)).inc()
-            metrics.handling_seconds.labels(**labels).observe(time.perf_counter() - started_seconds)
+    def count_received(request: Any, request_streaming: bool) -> Any:
+        if not request_streaming:
+            series.msg_received.inc()
+            return request
 
-        def wrap(behaviour: Callable[..., Any], request_streaming: bool, response_streaming: bool) -> Callable[..., Any]:
-            if response_streaming and is_async_generator_behaviour(behaviour):
+        async def counted() -> AsyncIterator[Any]:
+            async for item in request:
+                series.msg_received.inc()
+                yield item
 
-                async def streaming(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-                    metrics.started.labels(**labels).inc()
-                    started_seconds = time.perf_counter()
-                    failure: BaseException | None = None
-                    try:
-                        async for response in behaviour(count_received(request, request_streaming), context):
-                            metrics.msg_sent.labels(**labels).inc()
-                            yield response
-                    except BaseException as exception:
-                        failure = exception
-                        raise
-                    finally:
-                        finish(context, started_seconds, failure)
+        return counted()
 
-                return streaming
+    def finish(context: grpc.aio.ServicerContext, started_seconds: float, exception: BaseException | None) -> None:
+        series.handled(_final_code(context, exception)).inc()
+        series.handling_seconds.observe(time.perf_counter() - started_seconds)
 
-            async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-                metrics.started.labels(**labels).inc()
+    def wrap(behaviour: Callable[..., Any], request_streaming: bool, response_streaming: bool) -> Callable[..., Any]:
+        if response_streaming and is_async_generator_behaviour(behaviour):
+
+            async def streaming(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+                series.started.inc()
                 started_seconds = time.perf_counter()
                 failure: BaseException | None = None
                 try:
-                    response = await behaviour(count_received(request, request_streaming), context)
-                    if not response_streaming:
-                        metrics.msg_sent.labels(**labels).inc()
-                    return response
+                    async for response in behaviour(count_received(request, request_streaming), context):
+                        series.msg_sent.inc()
+                        yield response
                 except BaseException as exception:
                     failure = exception
                     raise
                 finally:
                     finish(context, started_seconds, failure)
 
-            return unary
+            return streaming
 
-        return wrap_handler(handler, wrap)
+        async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            series.started.inc()
+            started_seconds = time.perf_counter()
+            failure: BaseException | None = None
+            try:
+                response = await behaviour(count_received(request, request_streaming), context)
+                if not response_streaming:
+                    series.msg_sent.inc()
+                return response
+            except BaseException as exception:
+                failure = exception
+                raise
+            finally:
+                finish(context, started_seconds, failure)
+
+        return unary
+
+    return wrap

@@ -11,6 +11,8 @@ from typing import Any, Callable
 
 import grpc
 
+from flopwatt.service.model.memo import IdentityMemo
+
 # wrap(behaviour, request_streaming, response_streaming) -> behaviour of the same shape
 BehaviourWrapper = Callable[[Callable[..., Any], bool, bool], Callable[..., Any]]
 
@@ -52,3 +54,27 @@ def wrap_handler(handler: grpc.RpcMethodHandler, wrap: BehaviourWrapper) -> grpc
         request_deserializer=handler.request_deserializer,
         response_serializer=handler.response_serializer,
     )
+
+
+# Registered methods are a fixed, small set; the bound only guards against a server whose
+# generic handlers mint a handler per unknown method name.
+MAX_CACHED_HANDLERS = 1024
+
+
+class WrappedHandlerCache:
+    """Wrapped handlers, built once per method instead of once per call.
+
+    grpc.aio runs every interceptor's `intercept_service` for every RPC, and rebuilding the
+    wrapped behaviour (closures plus a new RpcMethodHandler) each time costs CPU on the one event
+    loop that serves all RPCs. What an interceptor wraps depends only on the method name and the
+    inner handler, so the result is reused while the inner handler is the *same object*
+    (`IdentityMemo`: a replaced handler is wrapped afresh). Interceptors whose decision depends on
+    the call itself (auth reads the metadata) must not use it for that part.
+    """
+
+    def __init__(self, max_entries: int = MAX_CACHED_HANDLERS) -> None:
+        self._memo: IdentityMemo[grpc.RpcMethodHandler] = IdentityMemo(max_entries)
+
+    def get(self, method: str, handler: grpc.RpcMethodHandler, build: Callable[[], grpc.RpcMethodHandler]) -> grpc.RpcMethodHandler:
+        """The handler `build()` returns for (method, handler), built on first use."""
+        return self._memo.get(method, handler, build)

@@ -18,33 +18,33 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 
 from flopwatt.service.model.architecture import ModelArchitecture
 from flopwatt.service.model.constants import BACKWARD_FLOPS_PER_FORWARD_FLOP
+from flopwatt.service.model.numeric import as_bool, as_float, maximum, where
 
 ArrayLike = Any  # float | np.ndarray
 
 
 def head_dim(arch: ModelArchitecture) -> ArrayLike:
     """Width of one attention head: explicit, else hidden_size / heads."""
-    explicit = np.asarray(arch.head_dim, dtype=float)
-    return np.where(explicit > 0, explicit, np.asarray(arch.hidden_size, float) / arch.attention_head_count)
+    explicit = as_float(arch.head_dim)
+    return where(explicit > 0, explicit, as_float(arch.hidden_size) / arch.attention_head_count)
 
 
 def mlp_matrix_count(arch: ModelArchitecture) -> ArrayLike:
     """3 for a gated MLP (SwiGLU: gate, up, down), 2 for a plain one (up, down)."""
-    return np.where(np.asarray(arch.gated_mlp, dtype=bool), 3.0, 2.0)
+    return where(as_bool(arch.gated_mlp), 3.0, 2.0)
 
 
 def _moe_layer_count(arch: ModelArchitecture) -> ArrayLike:
-    is_moe = np.asarray(arch.expert_count, float) > 1
-    return np.where(is_moe, np.asarray(arch.layer_count, float) - arch.dense_layer_count, 0.0)
+    is_moe = as_float(arch.expert_count) > 1
+    return where(is_moe, as_float(arch.layer_count) - arch.dense_layer_count, 0.0)
 
 
 def _dense_ffn(arch: ModelArchitecture) -> ArrayLike:
-    explicit = np.asarray(arch.dense_ffn_hidden_size, float)
-    return np.where(explicit > 0, explicit, np.asarray(arch.ffn_hidden_size, float))
+    explicit = as_float(arch.dense_ffn_hidden_size)
+    return where(explicit > 0, explicit, as_float(arch.ffn_hidden_size))
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ class ParameterCounts:
     @property
     def active_matmul(self) -> ArrayLike:
         """Parameters that a token multiplies by (active ones incl. LM head, no embedding lookup)."""
-        untied_head = np.where(self.lm_head > 0, self.lm_head, self.embedding)
+        untied_head = where(self.lm_head > 0, self.lm_head, self.embedding)
         return self.active - self.embedding - self.lm_head + untied_head
 
 
@@ -90,16 +90,16 @@ def _memoised_parameter_counts(arch: ModelArchitecture) -> ParameterCounts:
 
 
 def _count_parameters(arch: ModelArchitecture) -> ParameterCounts:
-    h = np.asarray(arch.hidden_size, float)
+    h = as_float(arch.hidden_size)
     d = head_dim(arch)
-    heads = np.asarray(arch.attention_head_count, float)
-    kv = np.asarray(arch.kv_head_count, float)
-    ffn = np.asarray(arch.ffn_hidden_size, float)
-    vocab = np.asarray(arch.vocab_size, float)
+    heads = as_float(arch.attention_head_count)
+    kv = as_float(arch.kv_head_count)
+    ffn = as_float(arch.ffn_hidden_size)
+    vocab = as_float(arch.vocab_size)
     matrices = mlp_matrix_count(arch)
-    experts = np.maximum(np.asarray(arch.expert_count, float), 1.0)
-    per_token = np.asarray(arch.experts_per_token, float)
-    shared = np.asarray(arch.shared_expert_count, float)
+    experts = maximum(as_float(arch.expert_count), 1.0)
+    per_token = as_float(arch.experts_per_token)
+    shared = as_float(arch.shared_expert_count)
 
     attention = h * heads * d * 2.0 + h * kv * d * 2.0  # Q and O; K and V (GQA/MQA: kv < heads)
     dense_mlp = matrices * h * _dense_ffn(arch)
@@ -109,9 +109,9 @@ def _count_parameters(arch: ModelArchitecture) -> ParameterCounts:
     moe_active = (per_token + shared) * expert + router
     norms = 2.0 * h
     moe_layers = _moe_layer_count(arch)
-    dense_layers = np.asarray(arch.layer_count, float) - moe_layers
+    dense_layers = as_float(arch.layer_count) - moe_layers
     embedding = vocab * h
-    lm_head = np.where(np.asarray(arch.tied_embeddings, dtype=bool), 0.0, vocab * h)
+    lm_head = where(as_bool(arch.tied_embeddings), 0.0, vocab * h)
     shared_part = embedding + lm_head + h  # + final norm
     total = shared_part + dense_layers * (attention + dense_mlp + norms) + moe_layers * (attention + moe_total + norms)
     active = shared_part + dense_layers * (attention + dense_mlp + norms) + moe_layers * (attention + moe_active + norms)
@@ -134,7 +134,7 @@ def _count_parameters(arch: ModelArchitecture) -> ParameterCounts:
 def attention_flops_per_token_forward(arch: ModelArchitecture, sequence_length: ArrayLike) -> ArrayLike:
     """Scores (QK^T) and weighted sum (AV) over the full s×s matrix: 2·2·s·heads·head_dim per
     layer (non-causal accounting, PaLM appendix B)."""
-    return 4.0 * np.asarray(arch.layer_count, float) * sequence_length * arch.attention_head_count * head_dim(arch)
+    return 4.0 * as_float(arch.layer_count) * sequence_length * arch.attention_head_count * head_dim(arch)
 
 
 @dataclass(frozen=True)
@@ -161,4 +161,4 @@ def flops_per_token(arch: ModelArchitecture, sequence_length: ArrayLike, counts:
 
 def training_flops_from_parameter_count(active_parameter_count: ArrayLike, tokens: ArrayLike) -> ArrayLike:
     """The 6·N·D approximation (Kaplan et al. 2020, eq. 2.1) for when only a count is known."""
-    return 6.0 * np.asarray(active_parameter_count, float) * tokens
+    return 6.0 * as_float(active_parameter_count) * tokens

@@ -28,6 +28,7 @@ from flopwatt.service.model.constants import (
 )
 from flopwatt.service.model.hardware import HardwareModel
 from flopwatt.service.model.memory import kv_cache_bytes_per_token, kv_heads_per_device
+from flopwatt.service.model.numeric import as_float, maximum, where
 from flopwatt.service.model.run_cost import FacilityInputs, RunCost, run_cost
 
 ArrayLike = Any
@@ -75,12 +76,12 @@ def _shape(arch: ModelArchitecture, hw: HardwareModel) -> tuple[float, float, fl
 def _layer_decode_seconds(arch, hw: HardwareModel, batch, context, tp) -> dict[str, ArrayLike]:
     """One decode step of one layer at `batch` sequences with `context` tokens of history."""
     h, d, heads, kv, matrices, act_bytes = _shape(arch, hw)
-    batch = np.asarray(batch, float)
+    batch = as_float(batch)
     projections = hw.gemm_seconds(batch, (heads + 2 * kv) * d / tp, h) + hw.gemm_seconds(batch, h, heads * d / tp)
     experts = max(float(arch.expert_count), 1.0)
     routed = float(arch.experts_per_token) if experts > 1 else 1.0
     # Distinct experts a batch touches: E·(1 − (1 − k/E)^B); each gets B·k/touched tokens.
-    touched = np.where(experts > 1, experts * (1.0 - (1.0 - routed / experts) ** batch), 1.0)
+    touched = where(experts > 1, experts * (1.0 - (1.0 - routed / experts) ** batch), 1.0)
     tokens_per_expert = batch * routed / touched
     width = float(arch.ffn_hidden_size if experts > 1 else (arch.dense_ffn_hidden_size or arch.ffn_hidden_size))
     mlp = hw.gemm_seconds(tokens_per_expert, (matrices - 1) * width / tp, h, touched) + hw.gemm_seconds(tokens_per_expert, h, width / tp, touched)
@@ -88,7 +89,7 @@ def _layer_decode_seconds(arch, hw: HardwareModel, batch, context, tp) -> dict[s
     if shared > 0:
         mlp = mlp + hw.gemm_seconds(batch, (matrices - 1) * shared * width / tp, h) + hw.gemm_seconds(batch, h, shared * width / tp)
     kv_bytes = batch * context * 2.0 * float(kv_heads_per_device(arch, tp)) * d * act_bytes
-    attention = np.maximum(hw.memory_seconds(kv_bytes), 4.0 * batch * heads / tp * context * d / hw.sustained_gemm_flops_per_second)
+    attention = maximum(hw.memory_seconds(kv_bytes), 4.0 * batch * heads / tp * context * d / hw.sustained_gemm_flops_per_second)
     communication = 2.0 * hw.all_reduce_seconds(batch * h * act_bytes, tp, 1.0)
     launch = KERNELS_PER_LAYER_FORWARD * hw.graph_launch_overhead_seconds + 0.0 * batch
     return {"weights_and_gemm": projections + mlp, "kv_cache_and_attention": attention, "tensor_parallel_communication": communication, "kernel_launch": launch}
@@ -97,18 +98,18 @@ def _layer_decode_seconds(arch, hw: HardwareModel, batch, context, tp) -> dict[s
 def _prefill_seconds(arch, hw: HardwareModel, batch, prompt, tp) -> ArrayLike:
     """Forward pass over the batch's prompts (compute-bound), causal flash attention."""
     h, d, heads, kv, matrices, act_bytes = _shape(arch, hw)
-    tokens = np.asarray(batch, float) * prompt
+    tokens = as_float(batch) * prompt
     experts = max(float(arch.expert_count), 1.0)
     routed = float(arch.experts_per_token) if experts > 1 else 1.0
     width = float(arch.ffn_hidden_size if experts > 1 else (arch.dense_ffn_hidden_size or arch.ffn_hidden_size))
     active = routed + float(arch.shared_expert_count)
     gemm = (hw.gemm_seconds(tokens, (heads + 2 * kv) * d / tp, h) + hw.gemm_seconds(tokens, h, heads * d / tp)
             + hw.gemm_seconds(tokens * active, (matrices - 1) * width / tp, h) + hw.gemm_seconds(tokens * active, h, width / tp))
-    attention = hw.attention_seconds(2.0 * np.asarray(batch, float) * heads / tp * prompt * prompt * d, prompt, d)
+    attention = hw.attention_seconds(2.0 * as_float(batch) * heads / tp * prompt * prompt * d, prompt, d)
     communication = 2.0 * hw.all_reduce_seconds(tokens * h * act_bytes, tp, 1.0)
     launch = KERNELS_PER_LAYER_FORWARD * hw.launch_overhead_seconds
     layer = gemm + attention + communication + launch
-    head = hw.gemm_seconds(np.asarray(batch, float), float(arch.vocab_size) / tp, h)  # logits of the last position
+    head = hw.gemm_seconds(as_float(batch), float(arch.vocab_size) / tp, h)  # logits of the last position
     return float(arch.layer_count) * layer + head
 
 
@@ -141,7 +142,7 @@ def serving_metrics(arch: ModelArchitecture, hw: HardwareModel, tp: int, batch: 
                     facility: FacilityInputs) -> ServingMetrics:
     """The vectorised numeric core: TTFT, TPOT, throughput, power, energy and cost per token at
     `batch` sequences (array allowed), for hardware and facility numbers that may be arrays."""
-    batches = np.asarray(batch, float)
+    batches = as_float(batch)
     context = input_tokens + output_tokens / 2.0  # mean history over the generation
     layers = float(arch.layer_count)
     layer = _layer_decode_seconds(arch, hw, batches, context, tp)
@@ -168,7 +169,10 @@ def serving_metrics(arch: ModelArchitecture, hw: HardwareModel, tp: int, batch: 
 
 
 def _at(value: ArrayLike, index: int, shape: tuple[int, ...]) -> float:
-    return float(np.broadcast_to(np.asarray(value, float), shape)[index])
+    """Element `index` of an output broadcast to `shape`; the value itself for a scalar batch."""
+    if not shape:
+        return float(value)
+    return float(np.broadcast_to(as_float(value), shape)[index])
 
 
 def estimate_inference(scenario: InferenceScenario) -> InferenceEstimate:
@@ -177,13 +181,15 @@ def estimate_inference(scenario: InferenceScenario) -> InferenceEstimate:
     prompt, output = scenario.input_tokens, scenario.output_tokens
     limit, weights, per_sequence = max_batch_size(arch, hw, tp, prompt + output)
     if scenario.batch_size > 0:
-        batches = np.array([scenario.batch_size], float)
+        # One batch: the scalar path of the core (same IEEE arithmetic as a 1-element array,
+        # without NumPy's per-call array overhead).
+        batches = as_float(scenario.batch_size)
     else:
         batches = np.arange(1, max(min(limit, SERVING_MAX_BATCH_SIZE), 1) + 1, dtype=float)
     metrics = serving_metrics(arch, hw, tp, batches, prompt, output, scenario.facility)
-    shape = batches.shape
-    best = int(np.argmax(np.broadcast_to(metrics.output_tokens_per_second, shape)))
-    batch = int(batches[best])
+    shape = np.shape(batches)
+    best = int(np.argmax(np.broadcast_to(metrics.output_tokens_per_second, shape))) if shape else 0
+    batch = int(batches[best]) if shape else int(batches)
     cost = RunCost(**{name: _at(getattr(metrics.cost, name), best, shape) for name in RunCost.__dataclass_fields__})
     kv_bytes = per_sequence * batch
     throughput = _at(metrics.output_tokens_per_second, best, shape)

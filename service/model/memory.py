@@ -23,6 +23,7 @@ from flopwatt.service.model.constants import (
     RUNTIME_RESERVED_BYTES,
     WEIGHT_BYTES_PER_PARAMETER_TRAINING,
 )
+from flopwatt.service.model.numeric import as_bool, as_float, clip, maximum, minimum, where
 from flopwatt.service.model.plan import RECOMPUTE_FULL, RECOMPUTE_SELECTIVE, ParallelPlan
 
 ArrayLike = Any
@@ -61,7 +62,7 @@ class LocalParameters:
 
 def expert_data_parallel_size(plan: ParallelPlan) -> ArrayLike:
     """Ranks that hold the same routed experts: dp / ep (EP groups are carved out of DP)."""
-    return np.maximum(np.asarray(plan.data_parallel_size, float) / np.asarray(plan.expert_parallel_size, float), 1.0)
+    return maximum(as_float(plan.data_parallel_size) / as_float(plan.expert_parallel_size), 1.0)
 
 
 def local_parameters(arch: ModelArchitecture, plan: ParallelPlan, counts: ParameterCounts | None = None) -> LocalParameters:
@@ -70,11 +71,11 @@ def local_parameters(arch: ModelArchitecture, plan: ParallelPlan, counts: Parame
     stage, the larger one on the first/last stage of a pipeline. `counts`: parameter_counts(arch)
     when the caller has them already."""
     counts = parameter_counts(arch) if counts is None else counts
-    tp = np.asarray(plan.tensor_parallel_size, float)
-    pp = np.asarray(plan.pipeline_parallel_size, float)
-    ep = np.asarray(plan.expert_parallel_size, float)
-    experts = np.maximum(np.asarray(arch.expert_count, float), 1.0)
-    routed = np.where(counts.moe_layer_count > 0, experts * counts.expert_per_layer, 0.0)
+    tp = as_float(plan.tensor_parallel_size)
+    pp = as_float(plan.pipeline_parallel_size)
+    ep = as_float(plan.expert_parallel_size)
+    experts = maximum(as_float(arch.expert_count), 1.0)
+    routed = where(counts.moe_layer_count > 0, experts * counts.expert_per_layer, 0.0)
     moe_layer_dense = counts.attention_per_layer + counts.norm_per_layer + counts.moe_mlp_total_per_layer - routed
     dense_layer = counts.attention_per_layer + counts.norm_per_layer + counts.dense_mlp_per_layer
     dense = (counts.dense_layer_count * dense_layer + counts.moe_layer_count * moe_layer_dense) / pp / tp + _embedding_parameters(counts, pp) / tp
@@ -88,7 +89,7 @@ def local_parameter_count(arch: ModelArchitecture, plan: ParallelPlan, counts: P
 
 
 def _embedding_parameters(counts, pp: ArrayLike) -> ArrayLike:
-    return np.where(np.asarray(pp, float) > 1, np.maximum(counts.embedding, counts.lm_head), counts.embedding + counts.lm_head)
+    return where(as_float(pp) > 1, maximum(counts.embedding, counts.lm_head), counts.embedding + counts.lm_head)
 
 
 def activation_bytes_per_layer(arch: ModelArchitecture, sequence_length: ArrayLike, plan: ParallelPlan, flash_attention: ArrayLike = True) -> ArrayLike:
@@ -97,26 +98,26 @@ def activation_bytes_per_layer(arch: ModelArchitecture, sequence_length: ArrayLi
     stored with selective recompute or flash attention]); full recompute keeps only the layer
     input 2·s·b·h [/t with SP] — on the plan's `recompute_layer_fraction` of the layers, the
     others store everything (block-wise partial recompute), averaged per layer."""
-    tp = np.asarray(plan.tensor_parallel_size, float)
-    sp = np.asarray(plan.sequence_parallel, bool)
-    tokens = np.asarray(plan.micro_batch_size, float) * sequence_length
-    h = np.asarray(arch.hidden_size, float)
+    tp = as_float(plan.tensor_parallel_size)
+    sp = as_bool(plan.sequence_parallel)
+    tokens = as_float(plan.micro_batch_size) * sequence_length
+    h = as_float(arch.hidden_size)
     d = head_dim(arch)
-    heads = np.asarray(arch.attention_head_count, float)
-    kv = np.asarray(arch.kv_head_count, float)
-    is_moe = np.asarray(arch.expert_count, float) > 1
-    ffn_tokens = np.where(is_moe, np.asarray(arch.experts_per_token, float) + arch.shared_expert_count, 1.0)
-    ffn_bytes = np.where(np.asarray(arch.gated_mlp, bool), 6.0, 4.0) * np.asarray(arch.ffn_hidden_size, float) * ffn_tokens
+    heads = as_float(arch.attention_head_count)
+    kv = as_float(arch.kv_head_count)
+    is_moe = as_float(arch.expert_count) > 1
+    ffn_tokens = where(is_moe, as_float(arch.experts_per_token) + arch.shared_expert_count, 1.0)
+    ffn_bytes = where(as_bool(arch.gated_mlp), 6.0, 4.0) * as_float(arch.ffn_hidden_size) * ffn_tokens
     attention_bytes = 4.0 * heads * d + 4.0 * kv * d  # Q, projection input; K, V (2 bytes each, ×2 tensors)
-    replicated_per_hidden = ACTIVATION_REPLICATED_BYTES_PER_HIDDEN - np.where(np.asarray(arch.dropout, bool), 0.0, ACTIVATION_DROPOUT_MASK_BYTES_PER_HIDDEN)
-    replicated = replicated_per_hidden * h / np.where(sp, tp, 1.0)
+    replicated_per_hidden = ACTIVATION_REPLICATED_BYTES_PER_HIDDEN - where(as_bool(arch.dropout), 0.0, ACTIVATION_DROPOUT_MASK_BYTES_PER_HIDDEN)
+    replicated = replicated_per_hidden * h / where(sp, tp, 1.0)
     scores = ACTIVATION_ATTENTION_SCORE_BYTES_PER_HEAD_TOKEN * heads * sequence_length / tp
     recompute = np.asarray(plan.activation_recompute)
-    keep_scores = (recompute != RECOMPUTE_SELECTIVE) & ~np.asarray(flash_attention, bool)
-    stored = replicated + (attention_bytes + ffn_bytes) / tp + np.where(keep_scores, scores, 0.0)
-    full = ACTIVATION_FULL_RECOMPUTE_BYTES_PER_HIDDEN * h / np.where(sp, tp, 1.0)
-    fraction = np.clip(np.asarray(plan.recompute_layer_fraction, float), 0.0, 1.0)
-    return tokens * np.where(recompute == RECOMPUTE_FULL, fraction * full + (1.0 - fraction) * stored, stored)
+    keep_scores = (recompute != RECOMPUTE_SELECTIVE) & ~as_bool(flash_attention)
+    stored = replicated + (attention_bytes + ffn_bytes) / tp + where(keep_scores, scores, 0.0)
+    full = ACTIVATION_FULL_RECOMPUTE_BYTES_PER_HIDDEN * h / where(sp, tp, 1.0)
+    fraction = clip(as_float(plan.recompute_layer_fraction), 0.0, 1.0)
+    return tokens * where(recompute == RECOMPUTE_FULL, fraction * full + (1.0 - fraction) * stored, stored)
 
 
 def training_memory(arch: ModelArchitecture, sequence_length: ArrayLike, plan: ParallelPlan, flash_attention: ArrayLike = True,
@@ -130,27 +131,27 @@ def training_memory(arch: ModelArchitecture, sequence_length: ArrayLike, plan: P
     counts = parameter_counts(arch) if counts is None else counts
     split = local_parameters(arch, plan, counts)
     local = split.total
-    dp = np.asarray(plan.data_parallel_size, float)
+    dp = as_float(plan.data_parallel_size)
     edp = expert_data_parallel_size(plan)
-    zero = np.asarray(plan.zero_stage, float)
-    pp = np.asarray(plan.pipeline_parallel_size, float)
-    v = np.maximum(np.asarray(plan.pipeline_interleaving, float), 1.0)
+    zero = as_float(plan.zero_stage)
+    pp = as_float(plan.pipeline_parallel_size)
+    v = maximum(as_float(plan.pipeline_interleaving), 1.0)
 
     def sharded(from_stage: float) -> ArrayLike:
         """Parameters per rank of a state ZeRO shards from `from_stage` on (experts over dp/ep)."""
-        return split.dense / np.where(zero >= from_stage, dp, 1.0) + split.expert / np.where(zero >= from_stage, edp, 1.0)
+        return split.dense / where(zero >= from_stage, dp, 1.0) + split.expert / where(zero >= from_stage, edp, 1.0)
 
     weights = sharded(3) * WEIGHT_BYTES_PER_PARAMETER_TRAINING
     gradients = sharded(2) * GRADIENT_BYTES_PER_PARAMETER
     optimizer = sharded(1) * OPTIMIZER_STATE_BYTES_PER_PARAMETER
     # ZeRO-3 gathers one layer's full weights at a time.
-    layer_params = (local - _embedding_parameters(counts, pp) / np.asarray(plan.tensor_parallel_size, float)) / (np.asarray(arch.layer_count, float) / pp)
-    weights = weights + np.where(zero >= 3, layer_params * WEIGHT_BYTES_PER_PARAMETER_TRAINING, 0.0)
-    in_flight = np.minimum(plan.micro_batch_count, pp) * np.where(pp > 1, 1.0 + (pp - 1.0) / (pp * v), 1.0)
-    layers_per_stage = np.asarray(arch.layer_count, float) / pp
+    layer_params = (local - _embedding_parameters(counts, pp) / as_float(plan.tensor_parallel_size)) / (as_float(arch.layer_count) / pp)
+    weights = weights + where(zero >= 3, layer_params * WEIGHT_BYTES_PER_PARAMETER_TRAINING, 0.0)
+    in_flight = minimum(plan.micro_batch_count, pp) * where(pp > 1, 1.0 + (pp - 1.0) / (pp * v), 1.0)
+    layers_per_stage = as_float(arch.layer_count) / pp
     activations = activation_bytes_per_layer(arch, sequence_length, plan, flash_attention) * layers_per_stage * in_flight
-    tokens = np.asarray(plan.micro_batch_size, float) * sequence_length
-    logits = np.where(pp > 1, 0.0, tokens * np.asarray(arch.vocab_size, float) / np.asarray(plan.tensor_parallel_size, float) * LOGIT_BYTES_PER_VOCAB_ENTRY)
+    tokens = as_float(plan.micro_batch_size) * sequence_length
+    logits = where(pp > 1, 0.0, tokens * as_float(arch.vocab_size) / as_float(plan.tensor_parallel_size) * LOGIT_BYTES_PER_VOCAB_ENTRY)
     reserved = RUNTIME_RESERVED_BYTES + 0.0 * local
     total = weights + gradients + optimizer + activations + logits + reserved
     return TrainingMemory(weights, gradients, optimizer, activations, logits, reserved, total)
@@ -158,9 +159,9 @@ def training_memory(arch: ModelArchitecture, sequence_length: ArrayLike, plan: P
 
 def kv_cache_bytes_per_token(arch: ModelArchitecture, kv_bytes_per_element: ArrayLike) -> ArrayLike:
     """Keys and values of one token in every layer: 2·L·kv_heads·head_dim·bytes (whole model)."""
-    return 2.0 * np.asarray(arch.layer_count, float) * arch.kv_head_count * head_dim(arch) * kv_bytes_per_element
+    return 2.0 * as_float(arch.layer_count) * arch.kv_head_count * head_dim(arch) * kv_bytes_per_element
 
 
 def kv_heads_per_device(arch: ModelArchitecture, tensor_parallel_size: ArrayLike) -> ArrayLike:
     """KV heads on one device: split by TP, replicated when there are fewer heads than ranks."""
-    return np.ceil(np.asarray(arch.kv_head_count, float) / tensor_parallel_size)
+    return np.ceil(as_float(arch.kv_head_count) / tensor_parallel_size)

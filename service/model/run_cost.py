@@ -23,6 +23,7 @@ from flopwatt.service.model.constants import (
     RUN_STARTUP_SECONDS,
     SECONDS_PER_HOUR,
 )
+from flopwatt.service.model.numeric import as_float, isfinite, maximum, where
 
 ArrayLike = Any
 
@@ -37,10 +38,10 @@ class GoodputInputs:
 
 def goodput(accelerator_count: ArrayLike, productive_seconds: ArrayLike, inputs: GoodputInputs = GoodputInputs()) -> ArrayLike:
     """Fraction of wall-clock time spent on useful steps (0..1]."""
-    mtbf_seconds = SECONDS_PER_HOUR / (inputs.failures_per_accelerator_hour * np.asarray(accelerator_count, float))
+    mtbf_seconds = SECONDS_PER_HOUR / (inputs.failures_per_accelerator_hour * as_float(accelerator_count))
     interval = np.sqrt(2.0 * inputs.checkpoint_write_seconds * mtbf_seconds)
     overhead_per_productive_second = inputs.checkpoint_write_seconds / interval + (interval / 2.0 + inputs.restart_seconds) / mtbf_seconds
-    startup_share = inputs.startup_seconds / np.maximum(productive_seconds, 1e-9)
+    startup_share = inputs.startup_seconds / maximum(productive_seconds, 1e-9)
     return 1.0 / (1.0 + overhead_per_productive_second + startup_share)
 
 
@@ -74,7 +75,7 @@ class RunCost:
 
 def run_cost(accelerator_count: ArrayLike, wall_clock_seconds: ArrayLike, accelerator_power_watts: ArrayLike, facility: FacilityInputs) -> RunCost:
     """Energy (IT × PUE), money and carbon of running `accelerator_count` accelerators."""
-    n = np.asarray(accelerator_count, float)
+    n = as_float(accelerator_count)
     accelerator = n * accelerator_power_watts * wall_clock_seconds
     host = n * facility.host_power_watts_per_accelerator * wall_clock_seconds
     network = n * facility.network_power_watts_per_accelerator * wall_clock_seconds
@@ -82,13 +83,13 @@ def run_cost(accelerator_count: ArrayLike, wall_clock_seconds: ArrayLike, accele
     facility_energy = it * facility.pue
     kwh = facility_energy / JOULES_PER_KWH
     hours = n * wall_clock_seconds / SECONDS_PER_HOUR
-    hour_price = np.asarray(facility.accelerator_hour_price_usd, float)
-    rented = np.isfinite(hour_price) & (hour_price > 0)
-    rental = np.where(rented, hours * np.where(rented, hour_price, 0.0), 0.0)
-    capex = np.asarray(facility.capex_usd_per_accelerator, float)
-    capex_rate = np.where(np.isfinite(capex), capex, 0.0) / (IT_DEPRECIATION_YEARS * HOURS_PER_YEAR)
-    capex = np.where(rented, 0.0, hours * capex_rate)
-    energy_cost = np.where(rented, 0.0, kwh * facility.electricity_price_usd_per_kwh)
+    hour_price = as_float(facility.accelerator_hour_price_usd)
+    rented = isfinite(hour_price) & (hour_price > 0)
+    rental = where(rented, hours * where(rented, hour_price, 0.0), 0.0)
+    capex = as_float(facility.capex_usd_per_accelerator)
+    capex_rate = where(isfinite(capex), capex, 0.0) / (IT_DEPRECIATION_YEARS * HOURS_PER_YEAR)
+    capex = where(rented, 0.0, hours * capex_rate)
+    energy_cost = where(rented, 0.0, kwh * facility.electricity_price_usd_per_kwh)
     return RunCost(
         accelerator_energy_joules=accelerator,
         host_energy_joules=host,

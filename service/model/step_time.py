@@ -37,6 +37,7 @@ from flopwatt.service.model.constants import (
 )
 from flopwatt.service.model.hardware import HardwareModel
 from flopwatt.service.model.memory import expert_data_parallel_size, local_parameters
+from flopwatt.service.model.numeric import any_true, as_bool, as_float, clip, maximum, where
 from flopwatt.service.model.plan import RECOMPUTE_FULL, RECOMPUTE_SELECTIVE, ParallelPlan
 
 ArrayLike = Any
@@ -120,38 +121,38 @@ def _mlp_gemms(hw: HardwareModel, tokens: ArrayLike, h: ArrayLike, width: ArrayL
 
 
 def _layer_times(arch: ModelArchitecture, seq: ArrayLike, plan: ParallelPlan, hw: HardwareModel, options: StepOptions, moe: bool) -> _LayerTimes:
-    tp = np.asarray(plan.tensor_parallel_size, float)
-    ep = np.asarray(plan.expert_parallel_size, float)
-    sp = np.asarray(plan.sequence_parallel, bool)
-    tokens = np.asarray(plan.micro_batch_size, float) * seq
-    h = np.asarray(arch.hidden_size, float)
+    tp = as_float(plan.tensor_parallel_size)
+    ep = as_float(plan.expert_parallel_size)
+    sp = as_bool(plan.sequence_parallel)
+    tokens = as_float(plan.micro_batch_size) * seq
+    h = as_float(arch.hidden_size)
     d = head_dim(arch)
-    heads = np.asarray(arch.attention_head_count, float)
-    kv = np.asarray(arch.kv_head_count, float)
+    heads = as_float(arch.attention_head_count)
+    kv = as_float(arch.kv_head_count)
     matrices = mlp_matrix_count(arch)
     act_bytes = max(hw.bytes_per_element, MIN_ACTIVATION_BYTES_PER_ELEMENT)
 
     qkv = hw.gemm_seconds(tokens, (heads + 2.0 * kv) * d / tp, h)
     proj = hw.gemm_seconds(tokens, h, heads * d / tp)
     if moe:
-        experts = np.maximum(np.asarray(arch.expert_count, float), 1.0)
-        routed = np.asarray(arch.experts_per_token, float)
+        experts = maximum(as_float(arch.expert_count), 1.0)
+        routed = as_float(arch.experts_per_token)
         local_experts = experts / ep
         tokens_per_expert = tokens * routed * ep / experts
-        mlp = _mlp_gemms(hw, tokens_per_expert, h, np.asarray(arch.ffn_hidden_size, float), matrices, tp, local_experts)
-        shared = np.asarray(arch.shared_expert_count, float)
-        mlp = mlp + np.where(shared > 0, _mlp_gemms(hw, tokens, h, shared * arch.ffn_hidden_size, matrices, tp), 0.0)
+        mlp = _mlp_gemms(hw, tokens_per_expert, h, as_float(arch.ffn_hidden_size), matrices, tp, local_experts)
+        shared = as_float(arch.shared_expert_count)
+        mlp = mlp + where(shared > 0, _mlp_gemms(hw, tokens, h, shared * arch.ffn_hidden_size, matrices, tp), 0.0)
         ffn_elements = (routed + shared) * arch.ffn_hidden_size
         # dispatch + combine all-to-all of the routed tokens over the EP group (stride: TP size)
         ep_forward = 2.0 * hw.all_to_all_seconds(tokens * routed * h * act_bytes, ep, tp)
     else:
-        dense_ffn = np.where(np.asarray(arch.dense_ffn_hidden_size, float) > 0, arch.dense_ffn_hidden_size, arch.ffn_hidden_size)
-        mlp = _mlp_gemms(hw, tokens, h, np.asarray(dense_ffn, float), matrices, tp)
-        ffn_elements = np.asarray(dense_ffn, float)
+        dense_ffn = where(as_float(arch.dense_ffn_hidden_size) > 0, arch.dense_ffn_hidden_size, arch.ffn_hidden_size)
+        mlp = _mlp_gemms(hw, tokens, h, as_float(dense_ffn), matrices, tp)
+        ffn_elements = as_float(dense_ffn)
         ep_forward = 0.0 * tokens
 
-    flash = np.asarray(options.flash_attention, bool)
-    batch_heads = np.asarray(plan.micro_batch_size, float) * heads / tp
+    flash = as_bool(options.flash_attention)
+    batch_heads = as_float(plan.micro_batch_size) * heads / tp
     score_flops = 4.0 * batch_heads * seq * seq * d
     fused_fwd = hw.attention_seconds(score_flops * CAUSAL_WORK_FRACTION, seq, d)
     unfused_fwd = (
@@ -159,13 +160,13 @@ def _layer_times(arch: ModelArchitecture, seq: ArrayLike, plan: ParallelPlan, hw
         + hw.gemm_seconds(seq, d, seq, batch_heads)
         + hw.memory_seconds(ELEMENTWISE_ELEMENTS_PER_SCORE_UNFUSED * batch_heads * seq * seq * act_bytes)
     )
-    attention_forward = np.where(flash, fused_fwd, unfused_fwd)
-    attention_backward = np.where(
+    attention_forward = where(flash, fused_fwd, unfused_fwd)
+    attention_backward = where(
         flash, fused_fwd * FLASH_ATTENTION_BACKWARD_FLOPS_PER_FORWARD_FLOP, unfused_fwd * BACKWARD_FLOPS_PER_FORWARD_FLOP
     )
 
-    ffn_factor = np.where(np.asarray(arch.gated_mlp, bool), ELEMENTWISE_ELEMENTS_PER_FFN_SWIGLU, ELEMENTWISE_ELEMENTS_PER_FFN_GELU)
-    replicated = ELEMENTWISE_ELEMENTS_PER_HIDDEN * h / np.where(sp, tp, 1.0)
+    ffn_factor = where(as_bool(arch.gated_mlp), ELEMENTWISE_ELEMENTS_PER_FFN_SWIGLU, ELEMENTWISE_ELEMENTS_PER_FFN_GELU)
+    replicated = ELEMENTWISE_ELEMENTS_PER_HIDDEN * h / where(sp, tp, 1.0)
     elementwise = hw.memory_seconds(tokens * (replicated + ffn_factor * ffn_elements / tp) * act_bytes)
 
     # Two all-reduces per layer forward (attention and MLP outputs); SP's reduce-scatter +
@@ -178,20 +179,20 @@ def _stage_microbatch_seconds(arch, seq, plan, hw, options, moe: bool):
     """(work, host_overhead, recompute, tp, ep) per micro-batch per layer, fwd+bwd, one device."""
     t = _layer_times(arch, seq, plan, hw, options, moe)
     recompute = np.asarray(plan.activation_recompute)
-    flash = np.asarray(options.flash_attention, bool)
+    flash = as_bool(options.flash_attention)
     gemm = t.gemm_forward * (1.0 + BACKWARD_FLOPS_PER_FORWARD_FLOP)
     attention = t.attention_forward + t.attention_backward
     elementwise = t.elementwise_forward * (1.0 + BACKWARD_ELEMENTWISE_FACTOR)
     tp = t.tp_forward * 2.0
     ep = t.ep_forward * 2.0
     full_extra = t.gemm_forward + t.attention_forward + t.elementwise_forward + t.tp_forward + t.ep_forward
-    selective_extra = np.where(flash, 0.0, t.attention_forward)
+    selective_extra = where(flash, 0.0, t.attention_forward)
     # Full recompute on the plan's fraction of the layers (block-wise partial recompute), averaged per layer.
-    full_fraction = np.where(recompute == RECOMPUTE_FULL, np.clip(np.asarray(plan.recompute_layer_fraction, float), 0.0, 1.0), 0.0)
-    extra = full_fraction * full_extra + np.where(recompute == RECOMPUTE_SELECTIVE, selective_extra, 0.0)
+    full_fraction = where(recompute == RECOMPUTE_FULL, clip(as_float(plan.recompute_layer_fraction), 0.0, 1.0), 0.0)
+    extra = full_fraction * full_extra + where(recompute == RECOMPUTE_SELECTIVE, selective_extra, 0.0)
     kernels = KERNELS_PER_LAYER_FORWARD * (1.0 + BACKWARD_KERNELS_PER_FORWARD_KERNEL + full_fraction)
     device_work = gemm + attention + elementwise + extra
-    host = np.maximum(kernels * fitted.HOST_SECONDS_PER_KERNEL - device_work - tp - ep, 0.0)
+    host = maximum(kernels * fitted.HOST_SECONDS_PER_KERNEL - device_work - tp - ep, 0.0)
     return gemm, attention, elementwise, extra, host, tp, ep
 
 
@@ -205,11 +206,11 @@ def training_step_time(
 ) -> StepTime:
     """Time of one optimizer step (slowest pipeline stage) for a fixed plan (`counts`:
     parameter_counts(arch) when the caller has them already)."""
-    seq = np.asarray(sequence_length, float)
-    tp = np.asarray(plan.tensor_parallel_size, float)
-    pp = np.asarray(plan.pipeline_parallel_size, float)
-    dp = np.asarray(plan.data_parallel_size, float)
-    v = np.maximum(np.asarray(plan.pipeline_interleaving, float), 1.0)
+    seq = as_float(sequence_length)
+    tp = as_float(plan.tensor_parallel_size)
+    pp = as_float(plan.pipeline_parallel_size)
+    dp = as_float(plan.data_parallel_size)
+    v = maximum(as_float(plan.pipeline_interleaving), 1.0)
     m = plan.micro_batch_count
     counts = parameter_counts(arch) if counts is None else counts
     act_bytes = max(hw.bytes_per_element, MIN_ACTIVATION_BYTES_PER_ELEMENT)
@@ -217,20 +218,20 @@ def training_step_time(
     dense = _stage_microbatch_seconds(arch, seq, plan, hw, options, moe=False)
     # Fast path, not a numeric branch: with no MoE layer anywhere the MoE term is multiplied by
     # zero layers, so skipping it gives identical numbers in half the time.
-    if np.any(counts.moe_layer_count > 0):
+    if any_true(counts.moe_layer_count > 0):
         moe = _stage_microbatch_seconds(arch, seq, plan, hw, options, moe=True)
     else:
         moe = tuple(0.0 for _ in dense)
     # The slowest stage holds ceil(L/p) layers (uneven splits put the remainder somewhere).
-    stage_layers = np.ceil(np.asarray(arch.layer_count, float) / pp)
-    layers_dense = stage_layers * counts.dense_layer_count / np.asarray(arch.layer_count, float)
-    layers_moe = stage_layers * counts.moe_layer_count / np.asarray(arch.layer_count, float)
+    stage_layers = np.ceil(as_float(arch.layer_count) / pp)
+    layers_dense = stage_layers * counts.dense_layer_count / as_float(arch.layer_count)
+    layers_moe = stage_layers * counts.moe_layer_count / as_float(arch.layer_count)
     parts = [layers_dense * a + layers_moe * b for a, b in zip(dense, moe)]
     gemm, attention, elementwise, recompute, host, tp_comm, ep_comm = parts
 
     # LM head and loss on the last stage: forward + backward GEMMs and fp32 logits traffic.
-    tokens = np.asarray(plan.micro_batch_size, float) * seq
-    vocab_local = np.asarray(arch.vocab_size, float) / tp
+    tokens = as_float(plan.micro_batch_size) * seq
+    vocab_local = as_float(arch.vocab_size) / tp
     head = hw.gemm_seconds(tokens, vocab_local, arch.hidden_size) * (1.0 + BACKWARD_FLOPS_PER_FORWARD_FLOP)
     logits = hw.memory_seconds(tokens * vocab_local * 4.0 * 3.0)
     gemm = gemm + head
@@ -242,24 +243,24 @@ def training_step_time(
     pipeline_bubble = bubble_microbatches * per_microbatch
 
     crosses = tp * dp >= hw.accelerators_per_node
-    send_bytes = tokens * np.asarray(arch.hidden_size, float) * act_bytes / tp  # scatter-gather optimisation
+    send_bytes = tokens * as_float(arch.hidden_size) * act_bytes / tp  # scatter-gather optimisation
     p2p = hw.point_to_point_seconds(send_bytes, crosses)
-    pipeline_communication = np.where(pp > 1, 2.0 * v * (m + pp - 1.0) * p2p, 0.0)
+    pipeline_communication = where(pp > 1, 2.0 * v * (m + pp - 1.0) * p2p, 0.0)
 
     # Gradients are reduced over the ranks that share them: dense parameters over DP (stride TP),
     # routed experts over the expert-data-parallel group (dp/ep ranks, stride TP·EP).
     local = local_parameters(arch, plan, counts)
-    zero = np.asarray(plan.zero_stage, float)
+    zero = as_float(plan.zero_stage)
     edp = expert_data_parallel_size(plan)
     # ZeRO-3 / FSDP FULL_SHARD re-gathers the weights for the forward and the backward of every
     # micro-batch and reduce-scatters its gradients (Rajbhandari et al. 2020 §7.2.1: 1.5× the
     # all-reduce volume per gradient computation; DeepSpeed and FSDP reduce per micro-batch).
-    zero3_volume = np.where(zero >= 3, 1.5 * m, 1.0)
+    zero3_volume = where(zero >= 3, 1.5 * m, 1.0)
     dp_full = (hw.all_reduce_seconds(local.dense * GRADIENT_BYTES_PER_PARAMETER * zero3_volume, dp, tp)
-               + hw.all_reduce_seconds(local.expert * GRADIENT_BYTES_PER_PARAMETER * zero3_volume, edp, tp * np.asarray(plan.expert_parallel_size, float)))
-    overlap = np.clip(options.data_parallel_overlap_fraction, 0.0, 1.0)
+               + hw.all_reduce_seconds(local.expert * GRADIENT_BYTES_PER_PARAMETER * zero3_volume, edp, tp * as_float(plan.expert_parallel_size)))
+    overlap = clip(options.data_parallel_overlap_fraction, 0.0, 1.0)
     data_parallel_communication = dp_full * (1.0 - overlap)
-    optimizer_parameters = local.dense / np.where(zero >= 1, dp, 1.0) + local.expert / np.where(zero >= 1, edp, 1.0)
+    optimizer_parameters = local.dense / where(zero >= 1, dp, 1.0) + local.expert / where(zero >= 1, edp, 1.0)
     optimizer = hw.memory_seconds(optimizer_parameters * OPTIMIZER_STEP_BYTES_PER_PARAMETER)
 
     framework = fitted.STEP_OVERHEAD_SECONDS + 0.0 * m  # per-step host work: loss scaling, grad-norm, logging

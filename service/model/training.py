@@ -17,6 +17,7 @@ from flopwatt.service.model.architecture import ModelArchitecture
 from flopwatt.service.model.constants import SECONDS_PER_HOUR
 from flopwatt.service.model.hardware import HardwareModel
 from flopwatt.service.model.memory import TrainingMemory, training_memory
+from flopwatt.service.model.numeric import as_bool, as_float, clip, isfinite, where
 from flopwatt.service.model.plan import RECOMPUTE_FULL, RECOMPUTE_SELECTIVE, ParallelPlan
 from flopwatt.service.model.run_cost import FacilityInputs, GoodputInputs, RunCost, goodput, run_cost
 from flopwatt.service.model.step_time import StepOptions, StepTime, training_step_time
@@ -68,29 +69,29 @@ class TrainingEstimate:
 def estimate_training_run(scenario: TrainingScenario) -> TrainingEstimate:
     """Run-level estimate for the scenario's (fixed) plan."""
     arch, plan, hw = scenario.arch, scenario.plan, scenario.hardware
-    seq = np.asarray(scenario.sequence_length, float)
+    seq = as_float(scenario.sequence_length)
     counts = parameter_counts(arch)  # once: step time, memory and FLOPs all need them
     per_token = flops_per_token(arch, seq, counts)
-    override = np.asarray(scenario.active_parameter_count_override, float)
-    model_per_token = np.where(np.isfinite(override), training_flops_from_parameter_count(np.where(np.isfinite(override), override, 0.0), 1.0), per_token.training_model)
+    override = as_float(scenario.active_parameter_count_override)
+    model_per_token = where(isfinite(override), training_flops_from_parameter_count(where(isfinite(override), override, 0.0), 1.0), per_token.training_model)
     recompute = np.asarray(plan.activation_recompute)
-    flash = np.asarray(scenario.options.flash_attention, bool)
-    recompute_extra = np.where(
+    flash = as_bool(scenario.options.flash_attention)
+    recompute_extra = where(
         recompute == RECOMPUTE_FULL,
-        per_token.forward * np.clip(np.asarray(plan.recompute_layer_fraction, float), 0.0, 1.0),
-        np.where((recompute == RECOMPUTE_SELECTIVE) & ~flash, per_token.attention_forward, 0.0),
+        per_token.forward * clip(as_float(plan.recompute_layer_fraction), 0.0, 1.0),
+        where((recompute == RECOMPUTE_SELECTIVE) & ~flash, per_token.attention_forward, 0.0),
     )
     hardware_per_token = model_per_token + recompute_extra * model_per_token / per_token.training_model
 
     step = training_step_time(arch, seq, plan, hw, scenario.options, counts)
     memory = training_memory(arch, seq, plan, flash, counts)
-    tokens_per_step = np.asarray(plan.global_batch_size, float) * seq
-    step_count = np.ceil(np.asarray(scenario.training_tokens, float) / tokens_per_step)
+    tokens_per_step = as_float(plan.global_batch_size) * seq
+    step_count = np.ceil(as_float(scenario.training_tokens) / tokens_per_step)
     productive = step_count * step.total
     n = plan.accelerator_count
     modelled = goodput(n, productive, scenario.goodput_inputs)
-    fixed = np.asarray(scenario.goodput_override, float)
-    good = np.where(np.isfinite(fixed), fixed, modelled)
+    fixed = as_float(scenario.goodput_override)
+    good = where(isfinite(fixed), fixed, modelled)
     wall = productive / good
     peak = n * hw.peak_flops_per_second
     power = hw.power_watts(step.busy_fraction)
@@ -100,7 +101,7 @@ def estimate_training_run(scenario: TrainingScenario) -> TrainingEstimate:
         memory=memory,
         model_flops_per_token=model_per_token,
         hardware_flops_per_token=hardware_per_token,
-        total_flops=model_per_token * np.asarray(scenario.training_tokens, float),
+        total_flops=model_per_token * as_float(scenario.training_tokens),
         step_count=step_count,
         step_seconds=step.total,
         productive_seconds=productive,
