@@ -76,7 +76,7 @@ class ModelSpec(_message.Message):
     def __init__(self, preset_id: _Optional[str] = ..., parameter_count: _Optional[int] = ..., active_parameter_count: _Optional[int] = ..., layer_count: _Optional[int] = ..., hidden_size: _Optional[int] = ..., attention_head_count: _Optional[int] = ..., kv_head_count: _Optional[int] = ..., ffn_hidden_size: _Optional[int] = ..., vocab_size: _Optional[int] = ..., expert_count: _Optional[int] = ..., experts_per_token: _Optional[int] = ..., tied_embeddings: _Optional[bool] = ..., gated_mlp: _Optional[bool] = ..., head_dim: _Optional[int] = ..., shared_expert_count: _Optional[int] = ..., dense_layer_count: _Optional[int] = ..., dense_ffn_hidden_size: _Optional[int] = ..., dropout: _Optional[bool] = ...) -> None: ...
 
 class Parallelism(_message.Message):
-    __slots__ = ("tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size", "expert_parallel_size", "pipeline_interleaving", "micro_batch_size", "global_batch_size", "zero_stage", "activation_recompute", "sequence_parallel", "activation_recompute_layer_fraction")
+    __slots__ = ("tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size", "expert_parallel_size", "pipeline_interleaving", "micro_batch_size", "global_batch_size", "zero_stage", "activation_recompute", "sequence_parallel", "activation_recompute_layer_fraction", "context_parallel_size")
     TENSOR_PARALLEL_SIZE_FIELD_NUMBER: _ClassVar[int]
     PIPELINE_PARALLEL_SIZE_FIELD_NUMBER: _ClassVar[int]
     DATA_PARALLEL_SIZE_FIELD_NUMBER: _ClassVar[int]
@@ -88,6 +88,7 @@ class Parallelism(_message.Message):
     ACTIVATION_RECOMPUTE_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_PARALLEL_FIELD_NUMBER: _ClassVar[int]
     ACTIVATION_RECOMPUTE_LAYER_FRACTION_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_PARALLEL_SIZE_FIELD_NUMBER: _ClassVar[int]
     tensor_parallel_size: int
     pipeline_parallel_size: int
     data_parallel_size: int
@@ -99,7 +100,8 @@ class Parallelism(_message.Message):
     activation_recompute: ActivationRecompute
     sequence_parallel: bool
     activation_recompute_layer_fraction: float
-    def __init__(self, tensor_parallel_size: _Optional[int] = ..., pipeline_parallel_size: _Optional[int] = ..., data_parallel_size: _Optional[int] = ..., expert_parallel_size: _Optional[int] = ..., pipeline_interleaving: _Optional[int] = ..., micro_batch_size: _Optional[int] = ..., global_batch_size: _Optional[int] = ..., zero_stage: _Optional[int] = ..., activation_recompute: _Optional[_Union[ActivationRecompute, str]] = ..., sequence_parallel: _Optional[bool] = ..., activation_recompute_layer_fraction: _Optional[float] = ...) -> None: ...
+    context_parallel_size: int
+    def __init__(self, tensor_parallel_size: _Optional[int] = ..., pipeline_parallel_size: _Optional[int] = ..., data_parallel_size: _Optional[int] = ..., expert_parallel_size: _Optional[int] = ..., pipeline_interleaving: _Optional[int] = ..., micro_batch_size: _Optional[int] = ..., global_batch_size: _Optional[int] = ..., zero_stage: _Optional[int] = ..., activation_recompute: _Optional[_Union[ActivationRecompute, str]] = ..., sequence_parallel: _Optional[bool] = ..., activation_recompute_layer_fraction: _Optional[float] = ..., context_parallel_size: _Optional[int] = ...) -> None: ...
 
 class Facility(_message.Message):
     __slots__ = ("pue", "carbon_intensity_grams_per_kwh", "electricity_price_usd_per_kwh", "accelerator_hour_price_usd", "wue_liters_per_kwh", "host_power_watts_per_accelerator", "network_power_watts_per_accelerator")

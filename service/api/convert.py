@@ -239,8 +239,12 @@ def plan_constraints(parallelism, path: str = "parallelism") -> PlanConstraints:
         return value if value > 0 else None
 
     recompute = RECOMPUTE_FROM_PROTO.get(parallelism.activation_recompute)
+    degrees = [positive(name) for name in ("tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size")]
+    # A request that fixes TP, PP and DP but not CP (written before CP existed) means no CP.
+    context = positive("context_parallel_size") or (1 if all(degrees) else None)
     return PlanConstraints(
         tensor_parallel_size=positive("tensor_parallel_size"),
+        context_parallel_size=context,
         pipeline_parallel_size=positive("pipeline_parallel_size"),
         data_parallel_size=positive("data_parallel_size"),
         expert_parallel_size=positive("expert_parallel_size"),
@@ -262,11 +266,12 @@ def plan_to_proto(plan: ParallelPlan) -> common_pb2.Parallelism:
         global_batch_size=int(plan.global_batch_size), zero_stage=int(plan.zero_stage),
         activation_recompute=RECOMPUTE_TO_PROTO[int(plan.activation_recompute)], sequence_parallel=bool(plan.sequence_parallel),
         activation_recompute_layer_fraction=float(plan.recompute_layer_fraction) if int(plan.activation_recompute) == RECOMPUTE_FULL else 0.0,
+        context_parallel_size=int(plan.context_parallel_size),
     )
 
 
 def plan_description(plan: ParallelPlan) -> str:
-    return (f"TP {plan.tensor_parallel_size} × PP {plan.pipeline_parallel_size} (×{plan.pipeline_interleaving} interleaved) × DP "
+    return (f"TP {plan.tensor_parallel_size} × CP {plan.context_parallel_size} × PP {plan.pipeline_parallel_size} (×{plan.pipeline_interleaving} interleaved) × DP "
             f"{plan.data_parallel_size}, EP {plan.expert_parallel_size}, micro-batch {plan.micro_batch_size}, global batch "
             f"{plan.global_batch_size}, ZeRO {plan.zero_stage}, recompute {RECOMPUTE_NAMES[int(plan.activation_recompute)]}"
             f"{f' ({float(plan.recompute_layer_fraction):.0%} of layers)' if int(plan.activation_recompute) == RECOMPUTE_FULL else ''}, "

@@ -69,7 +69,8 @@ def _validate(request: estimator_pb2.EstimateTrainingRequest) -> None:
     if not request.hardware_id:
         v.add("hardware_id", "required (see ListHardware)")
     p = request.parallelism
-    for name in ("tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size", "expert_parallel_size", "pipeline_interleaving", "micro_batch_size"):
+    for name in ("tensor_parallel_size", "context_parallel_size", "pipeline_parallel_size", "data_parallel_size", "expert_parallel_size",
+                 "pipeline_interleaving", "micro_batch_size"):
         v.integer(f"parallelism.{name}", getattr(p, name), maximum=MAX_PARALLEL_DEGREE)
     v.integer("parallelism.global_batch_size", p.global_batch_size, maximum=MAX_BATCH_SEQUENCES)
     if p.HasField("zero_stage") and not 0 <= p.zero_stage <= 3:
@@ -79,10 +80,15 @@ def _validate(request: estimator_pb2.EstimateTrainingRequest) -> None:
     if fraction > 0 and p.activation_recompute != common_pb2.ACTIVATION_RECOMPUTE_FULL:
         v.add("parallelism.activation_recompute_layer_fraction", "applies only with activation_recompute ACTIVATION_RECOMPUTE_FULL")
     degrees = [getattr(p, n) for n in ("tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size")]
-    if all(d > 0 for d in degrees) and request.accelerator_count > 0 and math.prod(degrees) != request.accelerator_count:
-        v.add("parallelism", f"tensor × pipeline × data parallel sizes = {math.prod(degrees)}, not accelerator_count {request.accelerator_count}")
-    elif request.accelerator_count > 0 and any(d > 0 and request.accelerator_count % d for d in degrees):
+    context = p.context_parallel_size
+    if all(d > 0 for d in degrees) and request.accelerator_count > 0 and math.prod(degrees) * max(context, 1) != request.accelerator_count:
+        v.add("parallelism", f"tensor × context × pipeline × data parallel sizes = {math.prod(degrees) * max(context, 1)}, "
+                             f"not accelerator_count {request.accelerator_count} (context_parallel_size unset counts as 1)")
+    elif request.accelerator_count > 0 and any(d > 0 and request.accelerator_count % d for d in [*degrees, context]):
         v.add("parallelism", "each set parallel size must divide accelerator_count")
+    if context > 1 and request.sequence_length > 0 and request.sequence_length % (2 * context):
+        v.add("parallelism.context_parallel_size", f"2 × context_parallel_size must divide sequence_length {request.sequence_length} "
+                                                   "(each rank takes two balanced chunks of every causal sequence)")
     if p.global_batch_size and p.micro_batch_size and p.data_parallel_size and p.global_batch_size % (p.micro_batch_size * p.data_parallel_size):
         v.add("parallelism.global_batch_size", "must be a multiple of micro_batch_size × data_parallel_size")
     if request.HasField("goodput"):

@@ -61,8 +61,14 @@ class LocalParameters:
 
 
 def expert_data_parallel_size(plan: ParallelPlan) -> ArrayLike:
-    """Ranks that hold the same routed experts: dp / ep (EP groups are carved out of DP)."""
-    return maximum(as_float(plan.data_parallel_size) / as_float(plan.expert_parallel_size), 1.0)
+    """Ranks that hold the same routed experts: dp·cp / ep (EP groups are carved out of the
+    DP × CP ranks, Megatron-Core `expert_data_parallel` = world / (tp·ep·pp))."""
+    return maximum(as_float(plan.gradient_reduction_size) / as_float(plan.expert_parallel_size), 1.0)
+
+
+def tokens_per_rank(plan: ParallelPlan, sequence_length: ArrayLike) -> ArrayLike:
+    """Tokens of one micro-batch on one rank: micro-batch × sequence ÷ context-parallel size."""
+    return as_float(plan.micro_batch_size) * sequence_length / as_float(plan.context_parallel_size)
 
 
 def local_parameters(arch: ModelArchitecture, plan: ParallelPlan, counts: ParameterCounts | None = None) -> LocalParameters:
@@ -97,10 +103,11 @@ def activation_bytes_per_layer(arch: ModelArchitecture, sequence_length: ArrayLi
     s·b·(10h [8h without dropout] [/t with SP] + (attention + MLP tensors)/t + 5·a·s/t [not
     stored with selective recompute or flash attention]); full recompute keeps only the layer
     input 2·s·b·h [/t with SP] — on the plan's `recompute_layer_fraction` of the layers, the
-    others store everything (block-wise partial recompute), averaged per layer."""
+    others store everything (block-wise partial recompute), averaged per layer. With context
+    parallelism a rank stores its s/cp tokens (its scores, when kept, span all s keys)."""
     tp = as_float(plan.tensor_parallel_size)
     sp = as_bool(plan.sequence_parallel)
-    tokens = as_float(plan.micro_batch_size) * sequence_length
+    tokens = tokens_per_rank(plan, sequence_length)
     h = as_float(arch.hidden_size)
     d = head_dim(arch)
     heads = as_float(arch.attention_head_count)
@@ -124,14 +131,14 @@ def training_memory(arch: ModelArchitecture, sequence_length: ArrayLike, plan: P
                     counts: ParameterCounts | None = None) -> TrainingMemory:
     """Peak bytes on the first pipeline stage (it holds the most micro-batches in flight).
 
-    ZeRO (Rajbhandari et al. 2020): stage 1 shards optimizer states over DP, 2 also gradients,
+    ZeRO (Rajbhandari et al. 2020): stage 1 shards optimizer states over DP (× CP), 2 also gradients,
     3 also weights (plus one layer gathered at a time). 1F1B keeps min(m, p) micro-batches of
     activations on the first stage, × (1 + (p−1)/(p·v)) when interleaved (Korthikanti §4.2.3).
     """
     counts = parameter_counts(arch) if counts is None else counts
     split = local_parameters(arch, plan, counts)
     local = split.total
-    dp = as_float(plan.data_parallel_size)
+    dp = as_float(plan.gradient_reduction_size)  # ZeRO shards over DP × CP
     edp = expert_data_parallel_size(plan)
     zero = as_float(plan.zero_stage)
     pp = as_float(plan.pipeline_parallel_size)
@@ -150,7 +157,7 @@ def training_memory(arch: ModelArchitecture, sequence_length: ArrayLike, plan: P
     in_flight = minimum(plan.micro_batch_count, pp) * where(pp > 1, 1.0 + (pp - 1.0) / (pp * v), 1.0)
     layers_per_stage = as_float(arch.layer_count) / pp
     activations = activation_bytes_per_layer(arch, sequence_length, plan, flash_attention) * layers_per_stage * in_flight
-    tokens = as_float(plan.micro_batch_size) * sequence_length
+    tokens = tokens_per_rank(plan, sequence_length)
     logits = where(pp > 1, 0.0, tokens * as_float(arch.vocab_size) / as_float(plan.tensor_parallel_size) * LOGIT_BYTES_PER_VOCAB_ENTRY)
     reserved = RUNTIME_RESERVED_BYTES + 0.0 * local
     total = weights + gradients + optimizer + activations + logits + reserved

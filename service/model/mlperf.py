@@ -104,7 +104,7 @@ def _row_to_mlperf(row: dict[str, str]) -> MLPerfRow:
     anchor = ScaleAnchor(
         anchor=row["anchor"], arch=get_model_preset(row["model_preset"]).architecture, hardware_id=row["hardware_id"],
         precision=row["precision"], sequence_length=int(row["sequence_length"]), plan=plan_from_row(row),
-        context_parallel_size=int(row["context_parallel"]), framework=row["framework"], published_metric=METRIC_STEP_SECONDS,
+        framework=row["framework"], published_metric=METRIC_STEP_SECONDS,
         published_value=step_seconds, scored=not reason, exclusion_reason=reason, published=row["published"],
         assumed=row["assumed"], source=f"MLPerf Training {row['round']}, {row['submitter']} {row['system']}, {row['result_path']}",
         url=url, source_date=row["source_date"])

@@ -22,8 +22,13 @@ RECOMPUTE_NAMES = {RECOMPUTE_NONE: "none", RECOMPUTE_SELECTIVE: "selective", REC
 
 @dataclass(frozen=True)
 class ParallelPlan:
-    """Degrees of parallelism and memory-saving options (Megatron-LM rank order: TP innermost,
-    then DP, then PP; EP groups are carved out of the DP ranks)."""
+    """Degrees of parallelism and memory-saving options (Megatron-Core rank order tp-cp-ep-dp-pp:
+    TP innermost, then CP, then DP, then PP; EP groups are carved out of the DP ranks).
+
+    Context parallelism (CP) splits every sequence over `context_parallel_size` ranks (Megatron-
+    Core / Transformer Engine, 2024; Llama 3 §3.3.2): each holds s/cp of the tokens of every
+    micro-batch, keeps the full weights like a DP replica, and gradients are reduced over DP × CP.
+    The global batch and the micro-batch count are per DP replica, as without CP."""
 
     tensor_parallel_size: ArrayLike = 1
     pipeline_parallel_size: ArrayLike = 1
@@ -39,10 +44,18 @@ class ParallelPlan:
     # `--recompute-method block --recompute-num-layers k`: the first k layers of a stage
     # recompute, the rest keep their activations). 1.0 = every layer (classic full recompute).
     recompute_layer_fraction: ArrayLike = 1.0
+    # Ranks each sequence is split over (context parallelism); last so positional use stays valid.
+    context_parallel_size: ArrayLike = 1
 
     @property
     def accelerator_count(self) -> ArrayLike:
-        return np.asarray(self.tensor_parallel_size) * self.pipeline_parallel_size * self.data_parallel_size
+        return np.asarray(self.tensor_parallel_size) * self.context_parallel_size * self.pipeline_parallel_size * self.data_parallel_size
+
+    @property
+    def gradient_reduction_size(self) -> ArrayLike:
+        """Ranks that hold the same (dense) weights and reduce their gradients together: DP × CP
+        (Megatron-Core's data-parallel-with-context-parallel group; ZeRO shards over it too)."""
+        return np.asarray(self.data_parallel_size, float) * np.asarray(self.context_parallel_size, float)
 
     @property
     def micro_batch_count(self) -> ArrayLike:

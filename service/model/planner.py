@@ -1,7 +1,7 @@
 """The planner: the fastest parallel plan that fits in memory.
 
-Candidates (TP × PP × DP × EP × interleaving × micro-batch × recompute × ZeRO, and the global
-batch when the request leaves it unset) are built as arrays and evaluated by the same vectorised
+Candidates (TP × CP × PP × DP × EP × interleaving × micro-batch × recompute × ZeRO, and the
+global batch when the request leaves it unset) are built as arrays and evaluated by the same vectorised
 step-time and memory model in one call; fields the request fixed are honoured. With a fixed batch
 the fastest step wins; with a free batch, the (plan, batch) with the least time to a given loss
 (`batch_policy.py`), preferring batches no larger than the largest published one. When no
@@ -28,6 +28,13 @@ INTERLEAVING_CHOICES = (1, 2, 4)
 ZERO_CHOICES = (0, 1, 3)
 RECOMPUTE_CHOICES = (RECOMPUTE_NONE, RECOMPUTE_SELECTIVE, RECOMPUTE_FULL)
 MAX_PIPELINE_STAGES = 128
+# Context parallelism is a candidate only while each rank keeps at least this many tokens of a
+# sequence: published plans split 8K sequences in two (NVIDIA Megatron-Bridge Llama 3.1 405B, CP2,
+# 4,096 tokens per rank) and 128K sequences in sixteen (Llama 3 §3.3.2, CP16, 8,192 per rank);
+# below ~4K tokens per rank the attention chunks are too short to hide the K/V exchange. A
+# bound on the search, not a fitted value: a request may set any CP that divides the sequence.
+MIN_CONTEXT_PARALLEL_TOKENS_PER_RANK = 4096
+MAX_CONTEXT_PARALLEL_SIZE = 64
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,7 @@ class PlanConstraints:
     """Fields fixed by the request; None = the planner chooses."""
 
     tensor_parallel_size: int | None = None
+    context_parallel_size: int | None = None
     pipeline_parallel_size: int | None = None
     data_parallel_size: int | None = None
     expert_parallel_size: int | None = None
@@ -72,12 +80,24 @@ def _powers_of_two_up_to(limit: int) -> list[int]:
 
 
 _STRUCTURE = ("tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size", "expert_parallel_size",
-              "pipeline_interleaving", "micro_batch_size", "activation_recompute", "zero_stage", "sequence_parallel")
+              "pipeline_interleaving", "micro_batch_size", "activation_recompute", "zero_stage", "sequence_parallel",
+              "context_parallel_size")
 
 
-def _structures(arch: ModelArchitecture, accelerator_count: int, hw: HardwareModel, fixed: PlanConstraints) -> np.ndarray:
-    """(9, K) plan structures in _STRUCTURE order (everything but the global batch), built with
-    NumPy per (TP, PP) pair: the Python-level loop stays at a few dozen iterations."""
+def context_parallel_options(sequence_length: int, accelerator_count: int, tensor_parallel_size: int) -> list[int]:
+    """CP sizes the planner tries: powers of two that split the sequence into 2·cp equal chunks
+    (the causal load-balanced layout) of at least MIN_CONTEXT_PARALLEL_TOKENS_PER_RANK tokens per
+    rank, and divide the accelerators left after TP."""
+    limit = min(MAX_CONTEXT_PARALLEL_SIZE, max(sequence_length // MIN_CONTEXT_PARALLEL_TOKENS_PER_RANK, 1))
+    return [c for c in _powers_of_two_up_to(limit)
+            if sequence_length % (2 * c) == 0 or c == 1
+            if (accelerator_count // max(tensor_parallel_size, 1)) % c == 0]
+
+
+def _structures(arch: ModelArchitecture, accelerator_count: int, sequence_length: int, hw: HardwareModel,
+                fixed: PlanConstraints) -> np.ndarray:
+    """(10, K) plan structures in _STRUCTURE order (everything but the global batch), built with
+    NumPy per (TP, CP, PP): the Python-level loop stays at a few dozen iterations."""
     layers = int(arch.layer_count)
     heads = int(arch.attention_head_count)
     experts = max(int(arch.expert_count), 1)
@@ -88,20 +108,31 @@ def _structures(arch: ModelArchitecture, accelerator_count: int, hw: HardwareMod
     zero_options = [fixed.zero_stage] if fixed.zero_stage is not None else list(ZERO_CHOICES)
     blocks = []
     for tp in tp_options or [1]:
-        pp_options = [fixed.pipeline_parallel_size] if fixed.pipeline_parallel_size else [
-            p for p in _powers_of_two_up_to(min(layers, MAX_PIPELINE_STAGES)) if accelerator_count % (tp * p) == 0]
-        for pp in pp_options or [1]:
-            dp = fixed.data_parallel_size or max(accelerator_count // (tp * pp), 1)
-            ep_options = [fixed.expert_parallel_size] if fixed.expert_parallel_size else [
-                e for e in _powers_of_two_up_to(min(experts, dp)) if experts % e == 0 and dp % e == 0]
-            v_options = [fixed.pipeline_interleaving] if fixed.pipeline_interleaving else [
-                v for v in INTERLEAVING_CHOICES if pp > 1 and layers >= pp * v] or [1]
-            sp = fixed.sequence_parallel if fixed.sequence_parallel is not None else tp > 1
-            # indexing="ij" enumerates like itertools.product(ep, v, mbs, rc, zero)
-            grid = np.meshgrid(ep_options or [1], v_options, mbs_options, rc_options, zero_options, indexing="ij")
-            ep, v, mbs, rc, zero = (g.reshape(-1).astype(float) for g in grid)
-            blocks.append(np.stack([np.full(ep.size, float(tp)), np.full(ep.size, float(pp)), np.full(ep.size, float(dp)),
-                                    ep, v, mbs, rc, zero, np.full(ep.size, float(sp))]))
+        cp_options = [fixed.context_parallel_size] if fixed.context_parallel_size else context_parallel_options(
+            sequence_length, accelerator_count, tp)
+        for cp in cp_options or [1]:
+            pp_options = [fixed.pipeline_parallel_size] if fixed.pipeline_parallel_size else [
+                p for p in _powers_of_two_up_to(min(layers, MAX_PIPELINE_STAGES)) if accelerator_count % (tp * cp * p) == 0]
+            for pp in pp_options or [1]:
+                dp = fixed.data_parallel_size or max(accelerator_count // (tp * cp * pp), 1)
+                if tp * cp * pp * dp != accelerator_count:
+                    continue  # a fixed DP admits only the (TP, CP, PP) that complete the count
+                ep_options = [fixed.expert_parallel_size] if fixed.expert_parallel_size else [
+                    e for e in _powers_of_two_up_to(min(experts, dp)) if experts % e == 0 and dp % e == 0]
+                v_options = [fixed.pipeline_interleaving] if fixed.pipeline_interleaving else [
+                    v for v in INTERLEAVING_CHOICES if pp > 1 and layers >= pp * v] or [1]
+                sp = fixed.sequence_parallel if fixed.sequence_parallel is not None else tp > 1
+                # indexing="ij" enumerates like itertools.product(ep, v, mbs, rc, zero)
+                grid = np.meshgrid(ep_options or [1], v_options, mbs_options, rc_options, zero_options, indexing="ij")
+                ep, v, mbs, rc, zero = (g.reshape(-1).astype(float) for g in grid)
+                blocks.append(np.stack([np.full(ep.size, float(tp)), np.full(ep.size, float(pp)), np.full(ep.size, float(dp)),
+                                        ep, v, mbs, rc, zero, np.full(ep.size, float(sp)), np.full(ep.size, float(cp))]))
+    if not blocks:  # no free choice completes the count: evaluate the fixed fields and let the caller report
+        return np.array([[float(fixed.tensor_parallel_size or 1)], [float(fixed.pipeline_parallel_size or 1)],
+                         [float(fixed.data_parallel_size or 1)], [float(fixed.expert_parallel_size or 1)],
+                         [float(fixed.pipeline_interleaving or 1)], [float(fixed.micro_batch_size or 1)],
+                         [float(rc_options[0])], [float(zero_options[0])], [float(bool(fixed.sequence_parallel))],
+                         [float(fixed.context_parallel_size or 1)]])
     return np.concatenate(blocks, axis=1)
 
 
@@ -109,7 +140,7 @@ def _candidates(arch: ModelArchitecture, accelerator_count: int, sequence_length
                 policy: BatchPolicy | None) -> ParallelPlan:
     """Every plan structure at every batch it admits: the fixed batch, or each rung of the
     policy's ladder rounded up to whole micro-batches per replica (duplicates dropped)."""
-    structures = _structures(arch, accelerator_count, hw, fixed)
+    structures = _structures(arch, accelerator_count, sequence_length, hw, fixed)
     unit = structures[2] * structures[5]  # DP × micro-batch: sequences per micro-batch round
     if fixed.global_batch_size:
         batches = np.full((1, unit.size), float(fixed.global_batch_size))
@@ -122,7 +153,7 @@ def _candidates(arch: ModelArchitecture, accelerator_count: int, sequence_length
     if structure_index.size == 0:
         # The fixed fields admit no consistent plan: evaluate them as given and let the caller report.
         return replace(complete_plan(fixed), **{name: getattr(fixed, name) or default for name, default in (
-            ("tensor_parallel_size", 1), ("pipeline_parallel_size", 1), ("data_parallel_size", 1), ("expert_parallel_size", 1),
+            ("tensor_parallel_size", 1), ("context_parallel_size", 1), ("pipeline_parallel_size", 1), ("data_parallel_size", 1), ("expert_parallel_size", 1),
             ("pipeline_interleaving", 1), ("micro_batch_size", 1), ("global_batch_size", 1), ("zero_stage", 0),
             ("activation_recompute", 0))}, sequence_parallel=bool(fixed.sequence_parallel))
     values = {name: structures[i, structure_index] for i, name in enumerate(_STRUCTURE)}

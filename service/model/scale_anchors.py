@@ -44,8 +44,7 @@ class ScaleAnchor:
     hardware_id: str
     precision: str
     sequence_length: int
-    plan: ParallelPlan
-    context_parallel_size: int
+    plan: ParallelPlan  # the published plan, context parallelism included
     framework: str
     published_metric: str
     published_value: float
@@ -59,7 +58,7 @@ class ScaleAnchor:
 
     @property
     def accelerator_count(self) -> int:
-        return int(self.plan.accelerator_count) * self.context_parallel_size
+        return int(self.plan.accelerator_count)
 
 
 @dataclass(frozen=True)
@@ -90,7 +89,7 @@ def plan_from_row(row: dict[str, str]) -> ParallelPlan:
         tensor_parallel_size=tp, pipeline_parallel_size=pp, data_parallel_size=dp, expert_parallel_size=1,
         pipeline_interleaving=int(row["pipeline_interleaving"]), micro_batch_size=int(row["micro_batch"]),
         global_batch_size=int(row["global_batch_sequences"]), zero_stage=int(row["zero_stage"]),
-        activation_recompute=_RECOMPUTE_BY_NAME[row["activation_recompute"]], sequence_parallel=tp > 1)
+        activation_recompute=_RECOMPUTE_BY_NAME[row["activation_recompute"]], sequence_parallel=tp > 1, context_parallel_size=cp)
 
 
 def exclusion_reason(scored_cell: str) -> str:
@@ -106,15 +105,15 @@ def load_scale_anchors() -> list[ScaleAnchor]:
         anchors.append(ScaleAnchor(
             anchor=row["anchor"], arch=get_model_preset(row["model_preset"]).architecture, hardware_id=row["hardware_id"],
             precision=row["precision"], sequence_length=int(row["sequence_length"]), plan=plan_from_row(row),
-            context_parallel_size=int(row["context_parallel"]), framework=row["framework"], published_metric=row["published_metric"],
+            framework=row["framework"], published_metric=row["published_metric"],
             published_value=float(row["published_value"]), scored=not reason, exclusion_reason=reason, published=row["published"],
             assumed=row["assumed"], source=row["source"], url=row["url"], source_date=row["source_date"]))
     return anchors
 
 
 def evaluate_anchor(anchor: ScaleAnchor) -> AnchorResult:
-    """The step model at the anchor's published plan, on the datasheet hardware (context
-    parallel rows are evaluated without CP and must not be scored)."""
+    """The step model at the anchor's published plan (context parallelism included), on the
+    datasheet hardware."""
     hw = datasheet_hardware_model(get_hardware(anchor.hardware_id), anchor.precision)
     options = framework_step_options(anchor.framework)
     seq = float(anchor.sequence_length)

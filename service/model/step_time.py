@@ -4,8 +4,14 @@ Every GEMM of a layer is timed at its real tensor-parallel-sharded shape through
 efficiency map; attention through the attention curve (fused) or as batched GEMMs plus softmax
 traffic (unfused, as in Megatron-LM 2022); elementwise work through memory bandwidth; and the
 host's launch rate bounds each layer from below (eager frameworks are CPU-bound on small layers).
-Communication: per-layer TP all-reduces (or SP reduce-scatter/all-gather) exposed; MoE all-to-all;
-pipeline sends; the DP gradient reduction, partly overlapped; the bubble (p−1)/(m·v + p−1).
+Communication: per-layer TP all-reduces (or SP reduce-scatter/all-gather) exposed; context-parallel
+K/V all-gathers (and their gradients' reduce-scatters) exposed; MoE all-to-all; pipeline sends; the
+DP × CP gradient reduction, partly overlapped; the bubble (p−1)/(m·v + p−1).
+
+Context parallelism (Llama 3 §3.3.2; Megatron-Core with Transformer Engine, 2024) gives each rank
+s/cp tokens of every sequence: every GEMM, elementwise pass, TP collective and pipeline send
+shrinks to s/cp tokens, and a rank's causal attention covers 1/cp of the score matrix (the
+load-balanced 2·cp-chunk split) against keys gathered from the whole CP group.
 
 All numeric inputs may be NumPy arrays (broadcast together); nothing branches on their values.
 """
@@ -36,7 +42,7 @@ from flopwatt.service.model.constants import (
     OPTIMIZER_STEP_BYTES_PER_PARAMETER,
 )
 from flopwatt.service.model.hardware import HardwareModel
-from flopwatt.service.model.memory import expert_data_parallel_size, local_parameters
+from flopwatt.service.model.memory import expert_data_parallel_size, kv_heads_per_device, local_parameters, tokens_per_rank
 from flopwatt.service.model.numeric import any_true, as_bool, as_float, clip, maximum, where
 from flopwatt.service.model.plan import RECOMPUTE_FULL, RECOMPUTE_SELECTIVE, ParallelPlan
 
@@ -88,6 +94,7 @@ class StepTime:
     host_overhead: ArrayLike  # extra time where the host's launches are slower than the GPU work
     recompute: ArrayLike
     tensor_parallel_communication: ArrayLike
+    context_parallel_communication: ArrayLike
     expert_parallel_communication: ArrayLike
     pipeline_bubble: ArrayLike
     pipeline_communication: ArrayLike
@@ -111,6 +118,7 @@ class _LayerTimes:
     elementwise_forward: ArrayLike
     tp_forward: ArrayLike
     ep_forward: ArrayLike
+    cp_forward: ArrayLike
 
 
 def _mlp_gemms(hw: HardwareModel, tokens: ArrayLike, h: ArrayLike, width: ArrayLike, matrices: ArrayLike, tp: ArrayLike, count: ArrayLike = 1.0) -> ArrayLike:
@@ -123,8 +131,9 @@ def _mlp_gemms(hw: HardwareModel, tokens: ArrayLike, h: ArrayLike, width: ArrayL
 def _layer_times(arch: ModelArchitecture, seq: ArrayLike, plan: ParallelPlan, hw: HardwareModel, options: StepOptions, moe: bool) -> _LayerTimes:
     tp = as_float(plan.tensor_parallel_size)
     ep = as_float(plan.expert_parallel_size)
+    cp = as_float(plan.context_parallel_size)
     sp = as_bool(plan.sequence_parallel)
-    tokens = as_float(plan.micro_batch_size) * seq
+    tokens = tokens_per_rank(plan, seq)
     h = as_float(arch.hidden_size)
     d = head_dim(arch)
     heads = as_float(arch.attention_head_count)
@@ -153,12 +162,13 @@ def _layer_times(arch: ModelArchitecture, seq: ArrayLike, plan: ParallelPlan, hw
 
     flash = as_bool(options.flash_attention)
     batch_heads = as_float(plan.micro_batch_size) * heads / tp
-    score_flops = 4.0 * batch_heads * seq * seq * d
-    fused_fwd = hw.attention_seconds(score_flops * CAUSAL_WORK_FRACTION, seq, d)
+    queries = seq / cp  # this rank's queries; its keys span the whole sequence
+    score_flops = 4.0 * batch_heads * queries * seq * d
+    fused_fwd = hw.attention_seconds(score_flops * CAUSAL_WORK_FRACTION, queries, d)
     unfused_fwd = (
-        hw.gemm_seconds(seq, seq, d, batch_heads)
-        + hw.gemm_seconds(seq, d, seq, batch_heads)
-        + hw.memory_seconds(ELEMENTWISE_ELEMENTS_PER_SCORE_UNFUSED * batch_heads * seq * seq * act_bytes)
+        hw.gemm_seconds(queries, seq, d, batch_heads)
+        + hw.gemm_seconds(queries, d, seq, batch_heads)
+        + hw.memory_seconds(ELEMENTWISE_ELEMENTS_PER_SCORE_UNFUSED * batch_heads * queries * seq * act_bytes)
     )
     attention_forward = where(flash, fused_fwd, unfused_fwd)
     attention_backward = where(
@@ -172,11 +182,17 @@ def _layer_times(arch: ModelArchitecture, seq: ArrayLike, plan: ParallelPlan, hw
     # Two all-reduces per layer forward (attention and MLP outputs); SP's reduce-scatter +
     # all-gather pair moves the same volume.
     tp_forward = 2.0 * hw.all_reduce_seconds(tokens * h * act_bytes, tp, 1.0)
-    return _LayerTimes(qkv + proj + mlp, attention_forward, attention_backward, elementwise, tp_forward, ep_forward)
+    # Context parallelism: all-gather this layer's K and V of the whole sequence over the CP group
+    # (stride TP), exposed as Llama 3 §3.3.2 describes; the backward reduce-scatters their
+    # gradients (the same volume, counted by the ×2 in _stage_microbatch_seconds).
+    kv_bytes = 2.0 * as_float(plan.micro_batch_size) * seq * kv_heads_per_device(arch, tp) * d * act_bytes
+    cp_forward = hw.all_gather_seconds(kv_bytes, cp, tp)
+    return _LayerTimes(qkv + proj + mlp, attention_forward, attention_backward, elementwise, tp_forward, ep_forward, cp_forward)
 
 
 def _stage_microbatch_seconds(arch, seq, plan, hw, options, moe: bool):
-    """(work, host_overhead, recompute, tp, ep) per micro-batch per layer, fwd+bwd, one device."""
+    """(gemm, attention, elementwise, recompute, host_overhead, tp, ep, cp) per micro-batch per
+    layer, fwd+bwd, one device."""
     t = _layer_times(arch, seq, plan, hw, options, moe)
     recompute = np.asarray(plan.activation_recompute)
     flash = as_bool(options.flash_attention)
@@ -185,15 +201,16 @@ def _stage_microbatch_seconds(arch, seq, plan, hw, options, moe: bool):
     elementwise = t.elementwise_forward * (1.0 + BACKWARD_ELEMENTWISE_FACTOR)
     tp = t.tp_forward * 2.0
     ep = t.ep_forward * 2.0
-    full_extra = t.gemm_forward + t.attention_forward + t.elementwise_forward + t.tp_forward + t.ep_forward
+    cp = t.cp_forward * 2.0
+    full_extra = t.gemm_forward + t.attention_forward + t.elementwise_forward + t.tp_forward + t.ep_forward + t.cp_forward
     selective_extra = where(flash, 0.0, t.attention_forward)
     # Full recompute on the plan's fraction of the layers (block-wise partial recompute), averaged per layer.
     full_fraction = where(recompute == RECOMPUTE_FULL, clip(as_float(plan.recompute_layer_fraction), 0.0, 1.0), 0.0)
     extra = full_fraction * full_extra + where(recompute == RECOMPUTE_SELECTIVE, selective_extra, 0.0)
     kernels = KERNELS_PER_LAYER_FORWARD * (1.0 + BACKWARD_KERNELS_PER_FORWARD_KERNEL + full_fraction)
     device_work = gemm + attention + elementwise + extra
-    host = maximum(kernels * fitted.HOST_SECONDS_PER_KERNEL - device_work - tp - ep, 0.0)
-    return gemm, attention, elementwise, extra, host, tp, ep
+    host = maximum(kernels * fitted.HOST_SECONDS_PER_KERNEL - device_work - tp - ep - cp, 0.0)
+    return gemm, attention, elementwise, extra, host, tp, ep, cp
 
 
 def training_step_time(
@@ -209,7 +226,7 @@ def training_step_time(
     seq = as_float(sequence_length)
     tp = as_float(plan.tensor_parallel_size)
     pp = as_float(plan.pipeline_parallel_size)
-    dp = as_float(plan.data_parallel_size)
+    dp = as_float(plan.gradient_reduction_size)  # dense gradients are reduced over DP × CP
     v = maximum(as_float(plan.pipeline_interleaving), 1.0)
     m = plan.micro_batch_count
     counts = parameter_counts(arch) if counts is None else counts
@@ -227,27 +244,27 @@ def training_step_time(
     layers_dense = stage_layers * counts.dense_layer_count / as_float(arch.layer_count)
     layers_moe = stage_layers * counts.moe_layer_count / as_float(arch.layer_count)
     parts = [layers_dense * a + layers_moe * b for a, b in zip(dense, moe)]
-    gemm, attention, elementwise, recompute, host, tp_comm, ep_comm = parts
+    gemm, attention, elementwise, recompute, host, tp_comm, ep_comm, cp_comm = parts
 
     # LM head and loss on the last stage: forward + backward GEMMs and fp32 logits traffic.
-    tokens = as_float(plan.micro_batch_size) * seq
+    tokens = tokens_per_rank(plan, seq)
     vocab_local = as_float(arch.vocab_size) / tp
     head = hw.gemm_seconds(tokens, vocab_local, arch.hidden_size) * (1.0 + BACKWARD_FLOPS_PER_FORWARD_FLOP)
     logits = hw.memory_seconds(tokens * vocab_local * 4.0 * 3.0)
     gemm = gemm + head
     elementwise = elementwise + logits
 
-    per_microbatch = gemm + attention + elementwise + recompute + host + tp_comm + ep_comm
+    per_microbatch = gemm + attention + elementwise + recompute + host + tp_comm + ep_comm + cp_comm
     bubble_microbatches = (pp - 1.0) / v
     scale = m  # micro-batches each stage runs per step
     pipeline_bubble = bubble_microbatches * per_microbatch
 
-    crosses = tp * dp >= hw.accelerators_per_node
+    crosses = tp * dp >= hw.accelerators_per_node  # neighbouring stages are TP·CP·DP ranks apart
     send_bytes = tokens * as_float(arch.hidden_size) * act_bytes / tp  # scatter-gather optimisation
     p2p = hw.point_to_point_seconds(send_bytes, crosses)
     pipeline_communication = where(pp > 1, 2.0 * v * (m + pp - 1.0) * p2p, 0.0)
 
-    # Gradients are reduced over the ranks that share them: dense parameters over DP (stride TP),
+    # Gradients are reduced over the ranks that share them: dense parameters over DP × CP (stride TP),
     # routed experts over the expert-data-parallel group (dp/ep ranks, stride TP·EP).
     local = local_parameters(arch, plan, counts)
     zero = as_float(plan.zero_stage)
@@ -273,6 +290,7 @@ def training_step_time(
         host_overhead=scale * host,
         recompute=scale * recompute,
         tensor_parallel_communication=scale * tp_comm,
+        context_parallel_communication=scale * cp_comm,
         expert_parallel_communication=scale * ep_comm,
         pipeline_bubble=pipeline_bubble,
         pipeline_communication=pipeline_communication,

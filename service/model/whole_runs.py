@@ -57,6 +57,7 @@ class PublishedRun:
     global_batch_sequences: int
     tensor_parallel_size: int | None
     pipeline_parallel_size: int | None
+    context_parallel_size: int | None  # 1 where the plan is published (no CP); None: the planner chooses
     published_accelerator_hours: float
     published_energy_joules: float  # NaN when none is published
     energy_kind: str  # "nameplate" (hours × TDP), "metered", or "none"
@@ -116,7 +117,8 @@ def load_published_runs() -> list[PublishedRun]:
             accelerator_count=int(row["accelerator_count"]), accelerator_count_source=row["accelerator_count_source"],
             training_tokens=float(row["training_tokens"]), sequence_length=int(row["sequence_length"]),
             global_batch_sequences=int(row["global_batch_sequences"]), tensor_parallel_size=_optional_int(row["tensor_parallel"]),
-            pipeline_parallel_size=_optional_int(row["pipeline_parallel"]), published_accelerator_hours=float(row["published_accelerator_hours"]),
+            pipeline_parallel_size=_optional_int(row["pipeline_parallel"]), context_parallel_size=_optional_int(row["context_parallel"]),
+            published_accelerator_hours=float(row["published_accelerator_hours"]),
             published_energy_joules=energy, energy_kind=row["energy_kind"], hours_scope=row["hours_scope"], source=row["source"],
             source_date=row["source_date"], framework=row["framework"],
             scale_out_bytes_per_second=float(scale_out) * BYTES_PER_GB if scale_out else math.nan,
@@ -143,14 +145,14 @@ def estimate_run(run: PublishedRun) -> WholeRunResult:
     hw = datasheet_hardware_model(spec, run.precision)
     options = framework_step_options(run.framework)
     fixed = PlanConstraints(tensor_parallel_size=run.tensor_parallel_size, pipeline_parallel_size=run.pipeline_parallel_size,
-                            global_batch_size=run.global_batch_sequences)
+                            context_parallel_size=run.context_parallel_size, global_batch_size=run.global_batch_sequences)
     choice = choose_plan(run.arch, run.accelerator_count, run.sequence_length, hw, fixed, options)
     scenario = TrainingScenario(arch=run.arch, training_tokens=run.training_tokens, sequence_length=float(run.sequence_length),
                                 hardware=hw, plan=choice.plan, facility=_default_facility(run.hardware_id), options=options)
     estimate = estimate_training_run(scenario)
     scalar = lambda value: float(np.asarray(value, float).reshape(-1)[0])  # noqa: E731
     p = choice.plan
-    plan = (f"TP{p.tensor_parallel_size} PP{p.pipeline_parallel_size}×{p.pipeline_interleaving} DP{p.data_parallel_size} "
+    plan = (f"TP{p.tensor_parallel_size} CP{p.context_parallel_size} PP{p.pipeline_parallel_size}×{p.pipeline_interleaving} DP{p.data_parallel_size} "
             f"EP{p.expert_parallel_size} mb{p.micro_batch_size} ZeRO{p.zero_stage} rc{p.activation_recompute}"
             + (f"({p.recompute_layer_fraction:.2f})" if p.activation_recompute == RECOMPUTE_FULL and p.recompute_layer_fraction < 1 else ""))
     return WholeRunResult(run, scalar(estimate.accelerator_hours), scalar(estimate.cost.accelerator_energy_joules),

@@ -46,7 +46,7 @@ def test_llama_405b_on_16k_h100_is_complete_and_explains_itself(server):
     assert response.co2e_kilograms > 0
     assert response.fits_in_memory and 0 < response.memory_per_accelerator_bytes <= response.accelerator_memory_bytes
     plan = response.parallelism
-    assert plan.tensor_parallel_size * plan.pipeline_parallel_size * plan.data_parallel_size == 16_384
+    assert plan.tensor_parallel_size * plan.context_parallel_size * plan.pipeline_parallel_size * plan.data_parallel_size == 16_384
     assert len(response.assumptions) >= 10
     assert all(a.name and a.value and a.origin for a in response.assumptions)
     assert response.calibration.kind == common_pb2.Calibration.KIND_DATASHEET

@@ -32,7 +32,8 @@ def test_llama_405b_is_complete_and_near_the_published_run():
     assert 0.35 < response.model_flops_utilization < 0.55  # paper: 38-43 % BF16 MFU
     assert response.total_flops == pytest.approx(6 * 405e9 * 15.6e12, rel=0.15)
     assert response.fits_in_memory
-    assert response.parallelism.tensor_parallel_size * response.parallelism.pipeline_parallel_size * response.parallelism.data_parallel_size == 16384
+    p = response.parallelism
+    assert p.tensor_parallel_size * p.context_parallel_size * p.pipeline_parallel_size * p.data_parallel_size == 16384
     names = {a.name for a in response.assumptions}
     assert {"pue", "parallelism", "failures_per_accelerator_hour", "fitted_constants", "model"} <= names
     assert response.calibration.kind == common_pb2.Calibration.KIND_DATASHEET

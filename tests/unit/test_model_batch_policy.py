@@ -45,8 +45,13 @@ def test_a_requested_batch_is_always_honoured():
 def test_the_batch_grows_with_the_cluster():
     arch = get_model_preset("llama-3.1-70b").architecture
     hw = datasheet_hardware_model(get_hardware("h100-sxm"), "bf16")
-    batches = [choose_plan(arch, n, 8192, hw, PlanConstraints(), StepOptions()).plan.global_batch_size for n in (64, 1024, 8192)]
+    # Context parallelism lets the planner hold a 512-sequence batch up to 8,192 GPUs (one
+    # sequence per TP4 × CP2 × PP2 replica); past that only a larger batch keeps them busy.
+    batches = [choose_plan(arch, n, 8192, hw, PlanConstraints(), StepOptions()).plan.global_batch_size for n in (64, 1024, 8192, 16384)]
     assert batches == sorted(batches) and batches[-1] > batches[0]
+    without_cp = [choose_plan(arch, n, 8192, hw, PlanConstraints(context_parallel_size=1), StepOptions()).plan.global_batch_size
+                  for n in (64, 1024, 8192)]
+    assert without_cp == sorted(without_cp) and without_cp[-1] > without_cp[0]
 
 
 def test_free_batch_is_never_slower_to_a_given_loss_than_the_conventional_one():

@@ -16,7 +16,7 @@ from flopwatt.service.cli import main
 from flopwatt.service.model.mlperf import check_block_tokens, load_mlperf_rows, published_step_seconds, run_mlperf
 from flopwatt.service.model.scale_anchors import evaluate_anchor, scored_mean_absolute_percentage_error
 
-REACHED_SCORED_MAPE_PERCENT = 9.7
+REACHED_SCORED_MAPE_PERCENT = 8.5  # 9.7 before the CP2 Llama 3.1 405B row was scored (2026-11-23)
 MARGIN_PERCENT = 1.0
 MAX_SCORED_ROW_ERROR = 0.15  # reached max |error| 12.8 % (v3.1, 10,752 GPUs)
 
@@ -48,7 +48,7 @@ def test_plans_are_the_submitted_configs():
     assert small.plan.global_batch_size // (small.plan.data_parallel_size * small.plan.micro_batch_size) == 72
     assert all(a.precision == "fp8" and a.sequence_length == 2048 for n, a in by_name.items() if "gpt3" in n)
     llama = by_name["mlperf-v5.0-llama31-405b-8192gpu"]
-    assert llama.context_parallel_size == 2 and not llama.scored and "context parallel" in llama.exclusion_reason
+    assert llama.plan.context_parallel_size == 2 and llama.plan.data_parallel_size == 64 and llama.scored
 
 
 def test_step_time_is_block_wall_clock_over_steps_or_the_logged_mean():
@@ -64,7 +64,7 @@ def test_step_time_is_block_wall_clock_over_steps_or_the_logged_mean():
 
 def test_scored_error_stays_at_the_reached_level(results):
     scored = [m.result for m in results if m.result.anchor.scored]
-    assert len(scored) == 5
+    assert len(scored) == 6  # five GPT-3 175B rows and Llama 3.1 405B (CP2)
     assert all(math.isfinite(r.predicted_step_seconds) and r.fits_in_memory for r in scored)
     assert scored_mean_absolute_percentage_error([m.result for m in results]) <= REACHED_SCORED_MAPE_PERCENT + MARGIN_PERCENT
     for r in scored:
