@@ -39,7 +39,8 @@ STRUCTURAL_FIELDS = frozenset({
     "accelerator_count", "sequence_length", "hardware_id", "precision",
     *(f"model.{name}" for name in ("parameter_count", "active_parameter_count", "layer_count", "hidden_size", "attention_head_count",
                                    "kv_head_count", "ffn_hidden_size", "vocab_size", "expert_count", "experts_per_token", "head_dim")),
-    *(f"parallelism.{name}" for name in ("tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size", "expert_parallel_size",
+    *(f"parallelism.{name}" for name in ("tensor_parallel_size", "context_parallel_size", "pipeline_parallel_size", "data_parallel_size",
+                                         "expert_parallel_size",
                                          "pipeline_interleaving", "micro_batch_size", "global_batch_size", "zero_stage")),
 })
 # Ranges of run-level values (inclusive unless the third item says the minimum is exclusive).

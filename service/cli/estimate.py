@@ -38,6 +38,7 @@ def register(subparsers) -> None:
             sub.add_argument("--sequence-length", type=int)
             sub.add_argument("--tp", type=int, help="tensor-parallel size")
             sub.add_argument("--pp", type=int, help="pipeline-parallel size")
+            sub.add_argument("--cp", type=int, help="context-parallel size (ranks each sequence is split over)")
             sub.add_argument("--global-batch", type=int, help="global batch (sequences)")
         else:
             sub.add_argument("--batch", type=int, help="concurrent sequences (0: throughput-optimal)")
@@ -73,7 +74,7 @@ def _apply_common_flags(args, request) -> None:
 # (flag attribute, request field) of the integer flags each kind adds to the common ones.
 KIND_INTEGER_FLAGS = {
     "training": (("sequence_length", "sequence_length"), ("tp", "parallelism.tensor_parallel_size"),
-                 ("pp", "parallelism.pipeline_parallel_size"), ("global_batch", "parallelism.global_batch_size")),
+                 ("pp", "parallelism.pipeline_parallel_size"), ("cp", "parallelism.context_parallel_size"), ("global_batch", "parallelism.global_batch_size")),
     "inference": (("batch", "batch_size"), ("input_tokens", "input_tokens"), ("output_tokens", "output_tokens")),
 }
 
@@ -106,7 +107,7 @@ def _training_rows(r) -> list[tuple[str, str]]:
     p = r.parallelism
     return [
         ("total FLOPs", f"{r.total_flops:.3e}"),
-        ("plan", f"TP {p.tensor_parallel_size} PP {p.pipeline_parallel_size}x{p.pipeline_interleaving} DP {p.data_parallel_size} "
+        ("plan", f"TP {p.tensor_parallel_size} CP {p.context_parallel_size} PP {p.pipeline_parallel_size}x{p.pipeline_interleaving} DP {p.data_parallel_size} "
                  f"EP {p.expert_parallel_size} mbs {p.micro_batch_size} gbs {p.global_batch_size} ZeRO {p.zero_stage}"),
         ("step time", f"{_seconds(r.step_duration):.3f} s × {r.step_count:,} steps"),
         ("MFU / HFU", f"{r.model_flops_utilization:.1%} / {r.hardware_flops_utilization:.1%}"),
