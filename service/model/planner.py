@@ -96,8 +96,11 @@ def context_parallel_options(sequence_length: int, accelerator_count: int, tenso
 
 def _structures(arch: ModelArchitecture, accelerator_count: int, sequence_length: int, hw: HardwareModel,
                 fixed: PlanConstraints) -> np.ndarray:
-    """(10, K) plan structures in _STRUCTURE order (everything but the global batch), built with
-    NumPy per (TP, CP, PP): the Python-level loop stays at a few dozen iterations."""
+    """(10, K) plan structures in _STRUCTURE order (everything but the global batch).
+
+    The Python loop enumerates only the outer choices (TP, CP, PP, EP, interleaving: a few hundred
+    rows at most); their product with the inner ones (micro-batch × recompute × ZeRO, the same for
+    every outer row) is taken in NumPy, in itertools.product order."""
     layers = int(arch.layer_count)
     heads = int(arch.attention_head_count)
     experts = max(int(arch.expert_count), 1)
@@ -106,10 +109,11 @@ def _structures(arch: ModelArchitecture, accelerator_count: int, sequence_length
     mbs_options = [fixed.micro_batch_size] if fixed.micro_batch_size else list(MICRO_BATCH_CHOICES)
     rc_options = [fixed.activation_recompute] if fixed.activation_recompute is not None else list(RECOMPUTE_CHOICES)
     zero_options = [fixed.zero_stage] if fixed.zero_stage is not None else list(ZERO_CHOICES)
-    blocks = []
+    outer = []  # (tp, pp, dp, ep, v, sp, cp) rows
     for tp in tp_options or [1]:
         cp_options = [fixed.context_parallel_size] if fixed.context_parallel_size else context_parallel_options(
             sequence_length, accelerator_count, tp)
+        sp = fixed.sequence_parallel if fixed.sequence_parallel is not None else tp > 1
         for cp in cp_options or [1]:
             pp_options = [fixed.pipeline_parallel_size] if fixed.pipeline_parallel_size else [
                 p for p in _powers_of_two_up_to(min(layers, MAX_PIPELINE_STAGES)) if accelerator_count % (tp * cp * p) == 0]
@@ -121,19 +125,19 @@ def _structures(arch: ModelArchitecture, accelerator_count: int, sequence_length
                     e for e in _powers_of_two_up_to(min(experts, dp)) if experts % e == 0 and dp % e == 0]
                 v_options = [fixed.pipeline_interleaving] if fixed.pipeline_interleaving else [
                     v for v in INTERLEAVING_CHOICES if pp > 1 and layers >= pp * v] or [1]
-                sp = fixed.sequence_parallel if fixed.sequence_parallel is not None else tp > 1
-                # indexing="ij" enumerates like itertools.product(ep, v, mbs, rc, zero)
-                grid = np.meshgrid(ep_options or [1], v_options, mbs_options, rc_options, zero_options, indexing="ij")
-                ep, v, mbs, rc, zero = (g.reshape(-1).astype(float) for g in grid)
-                blocks.append(np.stack([np.full(ep.size, float(tp)), np.full(ep.size, float(pp)), np.full(ep.size, float(dp)),
-                                        ep, v, mbs, rc, zero, np.full(ep.size, float(sp)), np.full(ep.size, float(cp))]))
-    if not blocks:  # no free choice completes the count: evaluate the fixed fields and let the caller report
-        return np.array([[float(fixed.tensor_parallel_size or 1)], [float(fixed.pipeline_parallel_size or 1)],
-                         [float(fixed.data_parallel_size or 1)], [float(fixed.expert_parallel_size or 1)],
-                         [float(fixed.pipeline_interleaving or 1)], [float(fixed.micro_batch_size or 1)],
-                         [float(rc_options[0])], [float(zero_options[0])], [float(bool(fixed.sequence_parallel))],
-                         [float(fixed.context_parallel_size or 1)]])
-    return np.concatenate(blocks, axis=1)
+                outer += [(tp, pp, dp, ep, v, sp, cp) for ep in ep_options or [1] for v in v_options]
+    if not outer:  # no free choice completes the count: evaluate the fixed fields and let the caller report
+        outer = [(fixed.tensor_parallel_size or 1, fixed.pipeline_parallel_size or 1, fixed.data_parallel_size or 1,
+                  fixed.expert_parallel_size or 1, fixed.pipeline_interleaving or 1, bool(fixed.sequence_parallel),
+                  fixed.context_parallel_size or 1)]
+        mbs_options, rc_options, zero_options = mbs_options[:1], rc_options[:1], zero_options[:1]
+    outer_rows = np.array(outer, float).T  # (7, O)
+    inner = np.array(np.meshgrid(mbs_options, rc_options, zero_options, indexing="ij"), float).reshape(3, -1)  # (3, I)
+    o = np.repeat(outer_rows, inner.shape[1], axis=1)
+    i = np.tile(inner, outer_rows.shape[1])
+    tp, pp, dp, ep, v, sp, cp = o
+    mbs, rc, zero = i
+    return np.stack([tp, pp, dp, ep, v, mbs, rc, zero, sp, cp])
 
 
 def _candidates(arch: ModelArchitecture, accelerator_count: int, sequence_length: int, hw: HardwareModel, fixed: PlanConstraints,
