@@ -49,6 +49,9 @@ from flopwatt.service.model.plan import RECOMPUTE_FULL, RECOMPUTE_SELECTIVE, Par
 ArrayLike = Any
 # A causal fused kernel skips the masked half of the score matrix (FlashAttention-2, 2023).
 CAUSAL_WORK_FRACTION = 0.5
+# K/V exchanges per layer and micro-batch for each forward one: the forward all-gather, the
+# backward's re-gather and its gradient reduce-scatter (Megatron-Core CP, 2024).
+CONTEXT_PARALLEL_COLLECTIVES_PER_FORWARD_ONE = 3.0
 
 
 @dataclass(frozen=True)
@@ -183,8 +186,10 @@ def _layer_times(arch: ModelArchitecture, seq: ArrayLike, plan: ParallelPlan, hw
     # all-gather pair moves the same volume.
     tp_forward = 2.0 * hw.all_reduce_seconds(tokens * h * act_bytes, tp, 1.0)
     # Context parallelism: all-gather this layer's K and V of the whole sequence over the CP group
-    # (stride TP), exposed as Llama 3 §3.3.2 describes; the backward reduce-scatters their
-    # gradients (the same volume, counted by the ×2 in _stage_microbatch_seconds).
+    # (stride TP), exposed as Llama 3 §3.3.2 describes. The backward needs them again (gathered
+    # anew rather than kept: keeping them would cost a whole sequence's K/V per layer per
+    # micro-batch in flight) and reduce-scatters their gradients: two more of the same volume,
+    # the ×3 in _stage_microbatch_seconds. Megatron-Core's ring moves the same volumes.
     kv_bytes = 2.0 * as_float(plan.micro_batch_size) * seq * kv_heads_per_device(arch, tp) * d * act_bytes
     cp_forward = hw.all_gather_seconds(kv_bytes, cp, tp)
     return _LayerTimes(qkv + proj + mlp, attention_forward, attention_backward, elementwise, tp_forward, ep_forward, cp_forward)
@@ -201,7 +206,7 @@ def _stage_microbatch_seconds(arch, seq, plan, hw, options, moe: bool):
     elementwise = t.elementwise_forward * (1.0 + BACKWARD_ELEMENTWISE_FACTOR)
     tp = t.tp_forward * 2.0
     ep = t.ep_forward * 2.0
-    cp = t.cp_forward * 2.0
+    cp = t.cp_forward * CONTEXT_PARALLEL_COLLECTIVES_PER_FORWARD_ONE
     full_extra = t.gemm_forward + t.attention_forward + t.elementwise_forward + t.tp_forward + t.ep_forward + t.cp_forward
     selective_extra = where(flash, 0.0, t.attention_forward)
     # Full recompute on the plan's fraction of the layers (block-wise partial recompute), averaged per layer.

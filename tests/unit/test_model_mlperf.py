@@ -16,7 +16,7 @@ from flopwatt.service.cli import main
 from flopwatt.service.model.mlperf import check_block_tokens, load_mlperf_rows, published_step_seconds, run_mlperf
 from flopwatt.service.model.scale_anchors import evaluate_anchor, scored_mean_absolute_percentage_error
 
-REACHED_SCORED_MAPE_PERCENT = 8.5  # 9.7 before the CP2 Llama 3.1 405B row was scored (2026-11-23)
+REACHED_SCORED_MAPE_PERCENT = 8.6  # 9.7 before the CP2 Llama 3.1 405B row was scored (2026-11-23)
 MARGIN_PERCENT = 1.0
 MAX_SCORED_ROW_ERROR = 0.15  # reached max |error| 12.8 % (v3.1, 10,752 GPUs)
 
