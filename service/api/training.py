@@ -84,8 +84,8 @@ def _validate(request: estimator_pb2.EstimateTrainingRequest) -> None:
     if all(d > 0 for d in degrees) and request.accelerator_count > 0 and math.prod(degrees) * max(context, 1) != request.accelerator_count:
         v.add("parallelism", f"tensor × context × pipeline × data parallel sizes = {math.prod(degrees) * max(context, 1)}, "
                              f"not accelerator_count {request.accelerator_count} (context_parallel_size unset counts as 1)")
-    elif request.accelerator_count > 0 and any(d > 0 and request.accelerator_count % d for d in [*degrees, context]):
-        v.add("parallelism", "each set parallel size must divide accelerator_count")
+    elif request.accelerator_count > 0 and request.accelerator_count % math.prod(d for d in [*degrees, context] if d > 0):
+        v.add("parallelism", "the product of the set tensor, context, pipeline and data parallel sizes must divide accelerator_count")
     if context > 1 and request.sequence_length > 0 and request.sequence_length % (2 * context):
         v.add("parallelism.context_parallel_size", f"2 × context_parallel_size must divide sequence_length {request.sequence_length} "
                                                    "(each rank takes two balanced chunks of every causal sequence)")

@@ -113,6 +113,7 @@ def test_a_request_fixing_tp_pp_dp_without_cp_means_no_cp():
     ({"context_parallel_size": 3}, "parallelism.context_parallel_size"),  # 6 does not divide 131,072
     ({"tensor_parallel_size": 8, "context_parallel_size": 4, "pipeline_parallel_size": 16, "data_parallel_size": 128}, "parallelism"),
     ({"context_parallel_size": -2}, "parallelism.context_parallel_size"),
+    ({"tensor_parallel_size": 8, "context_parallel_size": 4096}, "parallelism"),  # 32,768 ranks for 16,384 accelerators
 ])
 def test_bad_cp_names_the_field(parallelism, field):
     with pytest.raises(InvalidArgument) as error:
