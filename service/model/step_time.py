@@ -5,7 +5,7 @@ efficiency map; attention through the attention curve (fused) or as batched GEMM
 traffic (unfused, as in Megatron-LM 2022); elementwise work through memory bandwidth; and the
 host's launch rate bounds each layer from below (eager frameworks are CPU-bound on small layers).
 Communication: per-layer TP all-reduces (or SP reduce-scatter/all-gather) exposed; context-parallel
-K/V all-gathers (and their gradients' reduce-scatters) exposed; MoE all-to-all; pipeline sends; the
+K/V all-gathers (forward, again backward, and their gradients' reduce-scatters) exposed; MoE all-to-all; pipeline sends; the
 DP × CP gradient reduction, partly overlapped; the bubble (p−1)/(m·v + p−1).
 
 Context parallelism (Llama 3 §3.3.2; Megatron-Core with Transformer Engine, 2024) gives each rank
