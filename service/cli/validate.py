@@ -5,10 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the model is imported lazily in run(); only the annotations need it here
+    from flopwatt.service.model.llm_foundry import LLMFoundryResult
     from flopwatt.service.model.scale_anchors import AnchorResult
+
+# Rows of the MosaicML llm-foundry table printed without --rows (the table has ~200): the worst ones.
+LLM_FOUNDRY_ROWS_SHOWN = 10
 
 
 def register(subparsers) -> None:
@@ -53,10 +58,33 @@ def _print_anchor_table(title: str, results: list[AnchorResult]) -> None:
               f"{a.predicted_model_flops_utilization:>5.2f}  {scored}")
 
 
+def _llm_foundry_groups(results: list[LLMFoundryResult]) -> dict[str, dict[str, dict]]:
+    """Scored error of the MosaicML MPT rows by README table, model size and sequence length (percent)."""
+    from flopwatt.service.model.llm_foundry import group_errors
+
+    return {"by_table": {k: asdict(v) for k, v in group_errors(results, lambda r: r.row.table).items()},
+            "by_size": {k: asdict(v) for k, v in group_errors(results, lambda r: r.row.model_size).items()},
+            "by_sequence_length": {k: asdict(v) for k, v in group_errors(results, lambda r: str(r.row.anchor.sequence_length)).items()}}
+
+
+def _print_llm_foundry(results: list[LLMFoundryResult], mape: float, every_row: bool) -> None:
+    """The MPT rows (the worst scored ones unless every_row), then the MAPE and signed error by group."""
+    shown = [r.result for r in results] if every_row else sorted(
+        (r.result for r in results if r.result.anchor.scored), key=lambda a: -abs(a.step_time_error))[:LLM_FOUNDRY_ROWS_SHOWN]
+    title = "MosaicML MPT (FSDP) step" if every_row else f"MosaicML MPT, {len(shown)} worst of {len(results)}"
+    _print_anchor_table(title, shown)
+    print(f"MosaicML llm-foundry MPT (FSDP ZeRO-3, TP1): MAPE {mape:.1f} % over scored rows (published tokens/s/GPU at the "
+          f"published batch and recompute; nothing fitted; every row: flopwatt validate --rows, sources: --json)")
+    for kind, groups in _llm_foundry_groups(results).items():
+        print(f"  {kind.replace('_', ' ')}: " + ", ".join(
+            f"{name} {g['mean_signed_percent']:+.1f} % (n={g['rows']})" for name, g in groups.items()) + "  [mean signed error]")
+
+
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from flopwatt.service.model import fitted
+    from flopwatt.service.model.llm_foundry import run_llm_foundry
     from flopwatt.service.model.mlperf import run_mlperf
     from flopwatt.service.model.scale_anchors import run_scale_anchors, scored_mean_absolute_percentage_error
     from flopwatt.service.model.validation import CLUSTERS, run_all
@@ -67,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
     anchors = run_scale_anchors()
     mlperf = run_mlperf()
     mlperf_mape = scored_mean_absolute_percentage_error([m.result for m in mlperf])
+    llm_foundry = run_llm_foundry()
+    llm_foundry_mape = scored_mean_absolute_percentage_error([m.result for m in llm_foundry])
     scale_anchors = {
         "scored_mean_absolute_percentage_error": scored_mean_absolute_percentage_error(anchors),
         "anchors": [_anchor_json(a) for a in anchors],
@@ -79,6 +109,16 @@ def run(args: argparse.Namespace) -> int:
             "block_durations_ms": list(m.row.block_durations_milliseconds), "repository": m.row.repository,
             "read_from": m.row.read_from, "commit": m.row.commit, "config_path": m.row.config_path, "result_path": m.row.result_path,
         } for m in mlperf],
+    }
+    llm_foundry_mpt = {
+        "scored_mean_absolute_percentage_error": llm_foundry_mape,
+        **_llm_foundry_groups(llm_foundry),
+        "rows": [{
+            **_anchor_json(m.result), "table": m.row.table, "model_size": m.row.model_size, "grad_accum": m.row.grad_accum,
+            "num_params": m.row.num_params, "published_mfu_percent": m.row.published_mfu_percent,
+            "fsdp_mixed_precision": m.row.fsdp_mixed_precision, "scale_out_gbps_per_node": m.row.scale_out_gbps_per_node,
+            "commit": m.row.commit,
+        } for m in llm_foundry],
     }
     whole_runs = {
         "median_absolute_hours_error_percent": median_absolute_hours_error(runs) * 100,
@@ -109,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
             } for r in results],
             "scale_anchors": scale_anchors,
             "mlperf_training": mlperf_training,
+            "llm_foundry_mpt": llm_foundry_mpt,
             "whole_runs": whole_runs,
         }), indent=2, allow_nan=False))
         return 0
@@ -128,6 +169,7 @@ def run(args: argparse.Namespace) -> int:
     _print_anchor_table("MLPerf Training step", [m.result for m in mlperf])
     print(f"MLPerf Training: MAPE {mlperf_mape:.1f} % over scored rows (mean step "
           f"time between evaluations from the submission logs, at the submitted plan; nothing fitted; sources: flopwatt validate --json)")
+    _print_llm_foundry(llm_foundry, llm_foundry_mape, args.rows)
     print(f"\n{'whole run (published)':<16} {'accelerator':<11} {'count':>6} {'published h':>12} {'predicted h':>12} {'error':>7} "
           f"{'MFU':>5} {'energy':>7}  plan")
     for r in runs:
