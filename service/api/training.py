@@ -33,6 +33,11 @@ _REQUEST_FIELDS = frozenset(estimator_pb2.EstimateTrainingRequest.DESCRIPTOR.fie
 
 
 # Assumptions that depend only on module constants, formatted once at import rather than per request.
+CONTEXT_PARALLEL = Assumption(
+    "context_parallel", "K/V all-gathered per layer (forward and backward), gradients reduce-scattered, exposed", "default",
+    "each rank holds sequence/CP tokens and 1/CP of the causal scores; the K/V exchange is not hidden behind attention "
+    "(Llama 3 §3.3.2, all-gather CP; Megatron-Core's ring overlaps it, so this errs slow); gradients reduced and ZeRO "
+    "sharded over DP × CP")
 FLOP_CONVENTION = Assumption("flop_convention", "6·N per token + 12·L·s·d_attn (non-causal)", "default",
                              "Kaplan 2020; PaLM appendix B; recomputation counts in HFU only (Korthikanti 2022)")
 FITTED_CONSTANTS = Assumption("fitted_constants", f"GEMM half-efficiency dim {fitted.GEMM_HALF_EFFICIENCY_DIMENSION:.0f}, "
@@ -144,6 +149,8 @@ def build_scenario(request: estimator_pb2.EstimateTrainingRequest, deps: ApiDepe
                  "because every plan's data parallelism needs it: fewer accelerators per job would train closer to it") if choice.batch_above_published else ""
         assumptions.append(Assumption("global_batch_size", f"{choice.plan.global_batch_size} sequences ({batch_tokens / 2**20:.1f} M tokens)",
                                       "derived", choice.batch_policy.description() + above))
+    if int(choice.plan.context_parallel_size) > 1:
+        assumptions.append(CONTEXT_PARALLEL)
     if request.HasField("goodput"):
         assumptions.append(Assumption("goodput", f"{request.goodput:g}", "request", "request"))
     else:

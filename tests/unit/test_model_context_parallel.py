@@ -98,7 +98,8 @@ def test_the_api_honours_reports_and_explains_cp():
     response = estimate_training(_request(tensor_parallel_size=8, context_parallel_size=16, pipeline_parallel_size=16,
                                           data_parallel_size=8, global_batch_size=128), DEPS)
     assert response.parallelism.context_parallel_size == 16
-    assert "CP 16" in {a.name: a.value for a in response.assumptions}["parallelism"]
+    assumptions = {a.name: a.value for a in response.assumptions}
+    assert "CP 16" in assumptions["parallelism"] and "exposed" in assumptions["context_parallel"]
     parts = {q.name: q.value for q in response.breakdown.step_time}
     assert parts["context_parallel_communication"] > 0
 
@@ -107,6 +108,7 @@ def test_a_request_fixing_tp_pp_dp_without_cp_means_no_cp():
     response = estimate_training(_request(tensor_parallel_size=8, pipeline_parallel_size=16, data_parallel_size=128,
                                           global_batch_size=256), DEPS)
     assert response.parallelism.context_parallel_size == 1
+    assert "context_parallel" not in {a.name for a in response.assumptions}
 
 
 @pytest.mark.parametrize(("parallelism", "field"), [
