@@ -10,7 +10,7 @@ datasheet with their reasons below; a flagged profile is kept and served, with t
 from __future__ import annotations
 
 import re
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from flopwatt.service.catalog.entries import HardwareSpec
 
@@ -121,3 +121,16 @@ def annotate_profile(document: dict, hardware: Iterable[HardwareSpec] | None = N
         warnings.extend(w for w in plausibility_warnings(document, spec) if w not in warnings)
     document["warnings"] = warnings
     return document
+
+
+def profile_hardware_id(document: dict, hardware: Sequence[HardwareSpec] | None = None) -> str | None:
+    """The catalog id the profile was measured on: the annotated `device.hardware_id`, else the
+    device identified now (profiles stored before every save path annotated them)."""
+    device = document.get("device") or {}
+    return device.get("hardware_id") or identify_hardware(device, hardware)
+
+
+def save_measured_profile(save: Callable[[dict], str], document: dict) -> str:
+    """The one way a measured profile enters a store, from the CLI and from API runs alike:
+    annotated (catalog id, plausibility warnings) first, then saved."""
+    return save(annotate_profile(document))

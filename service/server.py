@@ -8,6 +8,7 @@ lets in-flight RPCs finish within the grace period, then stops and returns 0.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 import sqlite3
@@ -28,6 +29,7 @@ from flopwatt.service.interceptors.decoding import RequestDecodingInterceptor
 from flopwatt.service.interceptors.errors import ErrorInterceptor
 from flopwatt.service.interceptors.metrics import MetricsInterceptor
 from flopwatt.service.metrics import MetricsEndpoint, ServiceMetrics, create_metrics
+from flopwatt.service.profiles import save_measured_profile
 from flopwatt.service.run_manager import RunManager
 from flopwatt.service.run_store import RunStore, RunStoreError
 from flopwatt.v1 import benchmark_pb2, benchmark_pb2_grpc, estimator_pb2, estimator_pb2_grpc
@@ -81,7 +83,8 @@ def _open_run_manager(settings: Settings, profile_store: Any, metrics: ServiceMe
         store = RunStore(settings.database_path)
     except (OSError, sqlite3.Error, RunStoreError) as error:
         raise ServerStartError(f"cannot open the run store {settings.database_path}: {error}") from error
-    return RunManager(store, profile_store.save if profile_store is not None else None, metrics)
+    save = functools.partial(save_measured_profile, profile_store.save) if profile_store is not None else None
+    return RunManager(store, save, metrics)
 
 
 def _profile_document_lookup(store: Any) -> Any:

@@ -24,6 +24,7 @@ from flopwatt.service.model.hardware import HardwareModel, profiled_hardware_mod
 from flopwatt.service.model.plan import RECOMPUTE_FULL, RECOMPUTE_NAMES, RECOMPUTE_NONE, RECOMPUTE_SELECTIVE, ParallelPlan
 from flopwatt.service.model.planner import PlanConstraints
 from flopwatt.service.model.run_cost import FacilityInputs
+from flopwatt.service.profiles import profile_hardware_id
 from flopwatt.v1 import common_pb2
 
 PRECISION_NAMES = {
@@ -172,9 +173,10 @@ def hardware_model(hardware_id: str, profile_id: str, precision: str, deps: ApiD
     if not profile_id:
         return shared_datasheet_hardware_model(spec, precision), [DATASHEET_CALIBRATION]
     document = deps.profile_document(profile_id)
-    measured_id = (document.get("device") or {}).get("hardware_id")
-    if measured_id and measured_id != spec.id:
-        raise InvalidArgument.field(f"{path_prefix}profile_id", f"profile was measured on {measured_id}, not {spec.id}")
+    measured_id = profile_hardware_id(document)
+    if measured_id != spec.id:
+        measured_on = measured_id or f"{(document.get('device') or {}).get('name', 'an unknown device')!r} (not in the catalog)"
+        raise InvalidArgument.field(f"{path_prefix}profile_id", f"profile was measured on {measured_on}, not {spec.id}")
     try:
         model = profiled_hardware_model(spec, precision, document, profile_id)
     except ValueError as error:

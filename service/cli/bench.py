@@ -91,7 +91,13 @@ def _write_json(path: str, data: object) -> None:
 
 def _save_and_write(args: argparse.Namespace, document: dict) -> str | None:
     """Store the profile (unless --no-store) and write --output; returns the stored id."""
-    profile_id = None if args.no_store else _store(args).save(document)
+    from flopwatt.service.profiles import annotate_profile, save_measured_profile
+
+    if args.no_store:
+        annotate_profile(document)  # what a stored profile gets, so --output files match
+        profile_id = None
+    else:
+        profile_id = save_measured_profile(_store(args).save, document)
     if args.output:
         _write_json(args.output, document)
     return profile_id
@@ -101,13 +107,10 @@ def _run_suite(args: argparse.Namespace) -> int:
     from flopwatt.bench.errors import DeviceUnavailable
     from flopwatt.bench.progress import ProgressBar
     from flopwatt.bench.suites import run_suite
-    from flopwatt.service.profiles import annotate_profile
-
     try:
         document = run_suite(args.suite, args.device, progress=ProgressBar())
     except DeviceUnavailable as error:
         raise CliError(str(error)) from None
-    annotate_profile(document)
     profile_id = _save_and_write(args, document)
     if args.json:
         print(json.dumps({"profile_id": profile_id, "profile": document}, indent=1))

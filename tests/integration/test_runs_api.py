@@ -11,7 +11,7 @@ import grpc
 import pytest
 
 from flopwatt.service.run_worker import TEST_DELAY_ENVIRONMENT_VARIABLE
-from flopwatt.v1 import benchmark_pb2, benchmark_pb2_grpc
+from flopwatt.v1 import benchmark_pb2, benchmark_pb2_grpc, common_pb2, estimator_pb2, estimator_pb2_grpc
 from tests.conftest import field_violations, run_server
 from tests.conftest import process_alive
 
@@ -173,4 +173,21 @@ def test_quick_cpu_suite_runs_to_succeeded_and_its_profile_is_served(server):
         assert document["ceilings"]["matmul_flops_per_second"]["fp32"] > 0
         listed = stub.ListProfiles(benchmark_pb2.ListProfilesRequest(), timeout=10)
         assert final.profile_name in [p.name for p in listed.profiles]
+        # the API's run annotates its profile as the CLI does: it knows the hardware it was measured on ...
+        assert document["device"]["hardware_id"] == "cpu"
+        estimator = estimator_pb2_grpc.EstimatorServiceStub(channel)
+        def request(hardware_id: str) -> estimator_pb2.EstimateTrainingRequest:
+            return estimator_pb2.EstimateTrainingRequest(
+                model=common_pb2.ModelSpec(preset_id="llama-2-7b"), training_tokens=10**9, sequence_length=1024,
+                hardware_id=hardware_id, accelerator_count=1, profile_id=final.profile_name)
+
+        # ... calibrates an estimate for that hardware ...
+        on_cpu = estimator.EstimateTraining(request("cpu"), timeout=30)
+        assert on_cpu.calibration.kind == common_pb2.Calibration.KIND_MEASURED_PROFILE
+        # ... and is refused, naming profile_id, for another accelerator
+        with pytest.raises(grpc.RpcError) as refused:
+            estimator.EstimateTraining(request("h100-sxm"), timeout=30)
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert field_violations(refused.value) == ["profile_id"]
+        assert "measured on cpu, not h100-sxm" in refused.value.details()
     assert 'flopwatt_benchmark_runs_total{result="succeeded"} 1.0' in server.metrics_text()

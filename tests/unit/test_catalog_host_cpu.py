@@ -98,3 +98,11 @@ def test_this_host_entry_is_in_the_catalog():
 def test_copy_probe_measures_something():
     rate = host_cpu.measure_copy_bytes_per_second(probe_bytes=4 * 2**20, repeats=2)
     assert 1e8 < rate < 1e13
+
+
+def test_zen4_bf16_without_fp16_derives_different_sixteen_bit_rates():
+    """AMD Zen 4 has avx512_bf16 but no avx512_fp16: bf16 doubles fp32, fp16 runs at the fp32 rate.
+    The catalog tests must hold on such a host too (they once asserted fp16 == bf16 for `cpu`)."""
+    flags = frozenset({"avx2", "fma", "avx512f", "avx512_bf16"})
+    assert host_cpu.sixteen_bit_speedup(flags, "bf16")[0] == 2
+    assert host_cpu.sixteen_bit_speedup(flags, "fp16")[0] == 1
