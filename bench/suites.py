@@ -2,7 +2,7 @@
 
 This is the entry point both the CLI (`flopwatt bench`) and the service's benchmark worker
 call. It returns a plain dict (the profile JSON, DESIGN §2); catalog identification and
-plausibility warnings are added by the service layer (flopwatt.service.profiles), because the
+plausibility warnings are added by the service layer (flopwatt.estimate.profile_checks), because the
 benchmark core does not import the service.
 """
 

@@ -92,3 +92,14 @@ class PermissionDenied(ServiceError):
     """Credentials present but not good for this call."""
 
     reason = "PERMISSION_DENIED"
+
+
+def from_domain(error: BaseException) -> BaseException:
+    """The service error for an estimator exception that has a deliberate status (an unknown
+    catalog id is NOT_FOUND); any other exception unchanged. The estimator raises its own
+    exceptions because it knows nothing of gRPC; the API edge translates them here."""
+    from flopwatt.estimate.catalog import CatalogLookupError
+
+    if isinstance(error, CatalogLookupError):
+        return NotFound(error.resource_type, error.name)
+    return error

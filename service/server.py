@@ -29,7 +29,7 @@ from flopwatt.service.interceptors.decoding import RequestDecodingInterceptor
 from flopwatt.service.interceptors.errors import ErrorInterceptor
 from flopwatt.service.interceptors.metrics import MetricsInterceptor
 from flopwatt.service.metrics import MetricsEndpoint, ServiceMetrics, create_metrics
-from flopwatt.service.profiles import save_measured_profile
+from flopwatt.estimate.profile_checks import save_measured_profile
 from flopwatt.service.run_manager import RunManager
 from flopwatt.service.run_store import RunStore, RunStoreError
 from flopwatt.v1 import benchmark_pb2, benchmark_pb2_grpc, estimator_pb2, estimator_pb2_grpc

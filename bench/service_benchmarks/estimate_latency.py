@@ -54,12 +54,12 @@ def _time(function, request, repeats: int) -> list[float]:
 
 
 def _vectorised_throughput() -> float:
-    from flopwatt.service.catalog import get_hardware, get_model_preset
-    from flopwatt.service.model.constants import DEFAULT_PUE
-    from flopwatt.service.model.hardware import datasheet_hardware_model
-    from flopwatt.service.model.plan import ParallelPlan
-    from flopwatt.service.model.run_cost import FacilityInputs
-    from flopwatt.service.model.training import TrainingScenario, estimate_training_run
+    from flopwatt.estimate.catalog import get_hardware, get_model_preset
+    from flopwatt.estimate.constants import DEFAULT_PUE
+    from flopwatt.estimate.hardware import datasheet_hardware_model
+    from flopwatt.estimate.parallel_plan import ParallelPlan
+    from flopwatt.estimate.run_cost import FacilityInputs
+    from flopwatt.estimate.training import TrainingScenario, estimate_training_run
 
     count = 100_000
     hw = datasheet_hardware_model(get_hardware("h100-sxm"), "bf16")

@@ -16,18 +16,17 @@ from flopwatt.service.api import convert
 from flopwatt.service.api import inference as inference_api
 from flopwatt.service.api import training as training_api
 from flopwatt.service.api.deps import ApiDependencies
-from flopwatt.service.api.validation import MAX_PRICE_USD, Violations, check_facility, check_model_spec, check_uncertainty
-from flopwatt.service.catalog import get_hardware
+from flopwatt.service.api.request_bounds import MAX_PRICE_USD, Violations, check_facility, check_model_spec, check_uncertainty
 from flopwatt.service.errors import FieldViolation, InvalidArgument
-from flopwatt.service.model import campus as campus_model
-from flopwatt.service.model import campus_defaults as cd
-from flopwatt.service.model import constants as C
-from flopwatt.service.model import uncertainty
-from flopwatt.service.model.assumptions import Assumption
-from flopwatt.service.model.buildout import MAX_MONTHS, RampInputs, quarterly_periods
-from flopwatt.service.model.constants import IT_DEPRECIATION_YEARS, SECONDS_PER_HOUR
-from flopwatt.service.model.inference import estimate_inference as estimate_serving
-from flopwatt.service.model.training import estimate_training_run
+from flopwatt.estimate import campus as campus_model
+from flopwatt.estimate import campus_defaults as cd
+from flopwatt.estimate import constants as C
+from flopwatt.estimate import uncertainty
+from flopwatt.estimate.assumptions import Assumption
+from flopwatt.estimate.buildout import MAX_MONTHS, RampInputs, quarterly_periods
+from flopwatt.estimate.constants import IT_DEPRECIATION_YEARS, SECONDS_PER_HOUR
+from flopwatt.estimate.inference import estimate_inference as estimate_serving
+from flopwatt.estimate.training import estimate_training_run
 from flopwatt.v1 import common_pb2, estimator_pb2
 
 # Request bounds: far beyond any announced site (the largest plans are ~10 GW, ~10^7 GPUs).
@@ -133,7 +132,7 @@ class _Site:
 
 
 def _site(request: estimator_pb2.EstimateCampusRequest, budget_usd: float, deps: ApiDependencies) -> _Site:
-    spec = get_hardware(request.hardware_id)
+    spec = convert.catalog_hardware(request.hardware_id)
     if not spec.tdp_watts > 0:
         # A site is provisioned for nameplate power: without one (TPU v5p publishes none) every
         # watt, count and joule below would be NaN or zero.

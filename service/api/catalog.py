@@ -11,8 +11,8 @@ import base64
 import binascii
 from typing import Sequence, TypeVar
 
-from flopwatt.service import catalog
-from flopwatt.service.catalog import HardwareSpec, ModelPreset, SourceRef
+from flopwatt.estimate import catalog
+from flopwatt.estimate.catalog import HardwareSpec, ModelPreset, SourceRef
 from flopwatt.service.errors import InvalidArgument
 from flopwatt.v1 import common_pb2, estimator_pb2
 

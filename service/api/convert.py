@@ -15,16 +15,18 @@ from google.protobuf.duration_pb2 import Duration
 from google.type.money_pb2 import Money
 
 from flopwatt.service.api.deps import ApiDependencies
-from flopwatt.service.errors import FieldViolation, InvalidArgument, NotFound
-from flopwatt.service.model import constants as C
-from flopwatt.service.model.architecture import ModelArchitecture
-from flopwatt.service.model.assumptions import Assumption
-from flopwatt.service.model.memo import IdentityMemo
-from flopwatt.service.model.hardware import HardwareModel, profiled_hardware_model, shared_datasheet_hardware_model
-from flopwatt.service.model.plan import RECOMPUTE_FULL, RECOMPUTE_NAMES, RECOMPUTE_NONE, RECOMPUTE_SELECTIVE, ParallelPlan
-from flopwatt.service.model.planner import PlanConstraints
-from flopwatt.service.model.run_cost import FacilityInputs
-from flopwatt.service.profiles import profile_hardware_id
+from flopwatt.service.errors import FieldViolation, InvalidArgument, from_domain
+from flopwatt.estimate import constants as C
+from flopwatt.estimate.architecture import ModelArchitecture
+from flopwatt.estimate.catalog import CatalogLookupError, HardwareSpec, ModelPreset, get_hardware, get_model_preset
+from flopwatt.estimate.assumptions import Assumption
+from flopwatt.estimate.memo import IdentityMemo
+from flopwatt.estimate.hardware import HardwareModel, profiled_hardware_model, shared_datasheet_hardware_model
+from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_NAMES, RECOMPUTE_NONE, RECOMPUTE_SELECTIVE, ParallelPlan
+from flopwatt.estimate.planner import PlanConstraints
+from flopwatt.estimate.run_cost import FacilityInputs
+from flopwatt.estimate.measured_profile import read_profile
+from flopwatt.estimate.profile_checks import profile_hardware_id
 from flopwatt.v1 import common_pb2
 
 PRECISION_NAMES = {
@@ -67,17 +69,28 @@ def _synthetic_architecture(parameter_count: float) -> ModelArchitecture:
     return ModelArchitecture(layers, hidden, heads, heads, 4 * hidden, SYNTHETIC_VOCAB_SIZE, gated_mlp=False)
 
 
+def catalog_hardware(hardware_id: str) -> HardwareSpec:
+    """The catalog entry, or NOT_FOUND naming the id."""
+    try:
+        return get_hardware(hardware_id)
+    except CatalogLookupError as error:
+        raise from_domain(error) from None
+
+
+def catalog_model_preset(preset_id: str) -> ModelPreset:
+    """The model preset, or NOT_FOUND naming the id."""
+    try:
+        return get_model_preset(preset_id)
+    except CatalogLookupError as error:
+        raise from_domain(error) from None
+
+
 def model_from_spec(spec, path: str) -> tuple[ModelArchitecture, float, list[Assumption]]:
     """(architecture, active-parameter override or NaN, assumptions) of a ModelSpec."""
-    from flopwatt.service.catalog import get_model_preset
-
     assumptions: list[Assumption] = []
     base: dict = {}
     if spec.preset_id:
-        try:
-            preset = get_model_preset(spec.preset_id)
-        except NotFound:
-            raise NotFound("model preset", spec.preset_id) from None
+        preset = catalog_model_preset(spec.preset_id)
         fields, model_assumption = _PRESET_BASES.get(preset.id, preset, lambda: _preset_basis(preset))
         base = dict(fields)  # updated with the request's overrides below: the memo's stays intact
         assumptions.append(model_assumption)
@@ -141,7 +154,7 @@ def _count_conflicts(spec, arch: ModelArchitecture, preset, path: str) -> list[F
 
 
 def _same_counts(arch: ModelArchitecture, other: ModelArchitecture) -> bool:
-    from flopwatt.service.model.accounting import parameter_counts
+    from flopwatt.estimate.accounting import parameter_counts
 
     mine, theirs = parameter_counts(arch), parameter_counts(other)
     return float(mine.total) == float(theirs.total) and float(mine.active) == float(theirs.active)
@@ -165,21 +178,19 @@ DATASHEET_CALIBRATION = Assumption("calibration", "datasheet", "datasheet", "no 
 
 def hardware_model(hardware_id: str, profile_id: str, precision: str, deps: ApiDependencies, path_prefix: str = "") -> tuple[HardwareModel, list[Assumption]]:
     """Catalog hardware, calibrated by the profile when one is named."""
-    from flopwatt.service.catalog import get_hardware
-
-    spec = get_hardware(hardware_id)
+    spec = catalog_hardware(hardware_id)
     if precision not in spec.peak_flops_per_second:
         raise InvalidArgument.field(f"{path_prefix}precision", f"{spec.id} has no {precision} rate (it has {', '.join(sorted(spec.peak_flops_per_second))})")
     if not profile_id:
         return shared_datasheet_hardware_model(spec, precision), [DATASHEET_CALIBRATION]
-    document = deps.profile_document(profile_id)
-    measured_id = profile_hardware_id(document)
-    if measured_id != spec.id:
-        measured_on = measured_id or f"{(document.get('device') or {}).get('name', 'an unknown device')!r} (not in the catalog)"
-        raise InvalidArgument.field(f"{path_prefix}profile_id", f"profile was measured on {measured_on}, not {spec.id}")
     try:
-        model = profiled_hardware_model(spec, precision, document, profile_id)
-    except ValueError as error:
+        profile = read_profile(deps.profile_document(profile_id))
+        measured_id = profile_hardware_id(profile)
+        if measured_id != spec.id:
+            measured_on = measured_id or f"{profile.device_description}, which is not in the catalog"
+            raise InvalidArgument.field(f"{path_prefix}profile_id", f"profile was measured on {measured_on}, not {spec.id}")
+        model = profiled_hardware_model(spec, precision, profile, profile_id)
+    except ValueError as error:  # ProfileReadError included
         raise InvalidArgument.field(f"{path_prefix}profile_id", str(error)) from None
     return model, [Assumption("calibration", f"profile {profile_id}", "profile", model.calibration_source)]
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from flopwatt.service.api import convert
 from flopwatt.service.api.deps import ApiDependencies
-from flopwatt.service.api.validation import MAX_ACCELERATOR_COUNT, MAX_SEQUENCE_LENGTH, Violations, check_facility, check_model_spec, check_uncertainty
+from flopwatt.service.api.request_bounds import MAX_ACCELERATOR_COUNT, MAX_SEQUENCE_LENGTH, Violations, check_facility, check_model_spec, check_uncertainty
 from flopwatt.service.errors import InvalidArgument
-from flopwatt.service.model import constants as C
-from flopwatt.service.model import uncertainty
-from flopwatt.service.model.assumptions import Assumption
-from flopwatt.service.model.inference import InferenceEstimate, InferenceScenario, estimate_inference as estimate_serving
+from flopwatt.estimate import constants as C
+from flopwatt.estimate import uncertainty
+from flopwatt.estimate.assumptions import Assumption
+from flopwatt.estimate.inference import InferenceEstimate, InferenceScenario, estimate_inference as estimate_serving
 from flopwatt.v1 import common_pb2, estimator_pb2
 
 MAX_INFERENCE_BATCH = 1_000_000

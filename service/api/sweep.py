@@ -16,10 +16,10 @@ import numpy as np
 
 from flopwatt.service.api import training as training_api
 from flopwatt.service.api.deps import ApiDependencies
-from flopwatt.service.api.validation import MAX_TRAINING_TOKENS, Violations
-from flopwatt.service.catalog import list_hardware
+from flopwatt.service.api.request_bounds import MAX_TRAINING_TOKENS, Violations
+from flopwatt.estimate.catalog import list_hardware
 from flopwatt.service.errors import FieldViolation, InvalidArgument
-from flopwatt.service.model.sweep import (
+from flopwatt.estimate.sweep import (
     MAX_GRID_POINTS,
     MAX_STRUCTURAL_COMBINATIONS,
     RUN_LEVEL_FIELDS,

@@ -9,7 +9,7 @@ import numpy as np
 
 from flopwatt.service.api import convert
 from flopwatt.service.api.deps import ApiDependencies
-from flopwatt.service.api.validation import (
+from flopwatt.service.api.request_bounds import (
     MAX_ACCELERATOR_COUNT,
     MAX_BATCH_SEQUENCES,
     MAX_SEQUENCE_LENGTH,
@@ -20,12 +20,12 @@ from flopwatt.service.api.validation import (
     check_uncertainty,
 )
 from flopwatt.service.errors import InvalidArgument
-from flopwatt.service.model import constants as C
-from flopwatt.service.model import fitted, uncertainty
-from flopwatt.service.model.assumptions import Assumption
-from flopwatt.service.model.planner import PlanChoice, choose_plan, complete_plan
-from flopwatt.service.model.step_time import FRAMEWORK_GENERIC, FRAMEWORK_STEP_OPTIONS, framework_step_options
-from flopwatt.service.model.training import TrainingEstimate, TrainingScenario, estimate_training_run
+from flopwatt.estimate import constants as C
+from flopwatt.estimate import fitted_constants, uncertainty
+from flopwatt.estimate.assumptions import Assumption
+from flopwatt.estimate.planner import PlanChoice, choose_plan, complete_plan
+from flopwatt.estimate.step_time import FRAMEWORK_GENERIC, FRAMEWORK_STEP_OPTIONS, framework_step_options
+from flopwatt.estimate.training import TrainingEstimate, TrainingScenario, estimate_training_run
 from flopwatt.v1 import common_pb2, estimator_pb2
 
 MAX_PARALLEL_DEGREE = 1_000_000
@@ -40,8 +40,8 @@ CONTEXT_PARALLEL = Assumption(
     "sharded over DP × CP")
 FLOP_CONVENTION = Assumption("flop_convention", "6·N per token + 12·L·s·d_attn (non-causal)", "default",
                              "Kaplan 2020; PaLM appendix B; recomputation counts in HFU only (Korthikanti 2022)")
-FITTED_CONSTANTS = Assumption("fitted_constants", f"GEMM half-efficiency dim {fitted.GEMM_HALF_EFFICIENCY_DIMENSION:.0f}, "
-                              f"host {fitted.HOST_SECONDS_PER_KERNEL * 1e6:.0f} µs/kernel", "fitted", fitted.FIT_PROVENANCE)
+FITTED_CONSTANTS = Assumption("fitted_constants", f"GEMM half-efficiency dim {fitted_constants.GEMM_HALF_EFFICIENCY_DIMENSION:.0f}, "
+                              f"host {fitted_constants.HOST_SECONDS_PER_KERNEL * 1e6:.0f} µs/kernel", "fitted", fitted_constants.FIT_PROVENANCE)
 MODELLED_GOODPUT = (
     Assumption("failures_per_accelerator_hour", f"{C.FAILURES_PER_ACCELERATOR_HOUR:.3g}", "default",
                "Llama 3 (arXiv 2407.21783 §3.3.4, 2024): 419 unexpected interruptions in 54 days on 16,384 H100"),

@@ -6,7 +6,7 @@
     flopwatt bench export [ID...] --output FILE.json   (default: every stored profile, as a bundle)
     flopwatt bench list
 
-Run → identify the hardware and flag implausible results (flopwatt.service.profiles) → store.
+Run → identify the hardware and flag implausible results (flopwatt.estimate.profile_checks) → store.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def _write_json(path: str, data: object) -> None:
 
 def _save_and_write(args: argparse.Namespace, document: dict) -> str | None:
     """Store the profile (unless --no-store) and write --output; returns the stored id."""
-    from flopwatt.service.profiles import annotate_profile, save_measured_profile
+    from flopwatt.estimate.profile_checks import annotate_profile, save_measured_profile
 
     if args.no_store:
         annotate_profile(document)  # what a stored profile gets, so --output files match

@@ -66,7 +66,7 @@ def roof_for(document: dict):
 
     hardware_id = document["device"].get("hardware_id")
     if document["device"]["kind"] == "cuda" and hardware_id:
-        from flopwatt.service.catalog import get_hardware
+        from flopwatt.estimate.catalog import get_hardware
 
         spec = get_hardware(hardware_id)
         return Roof(dict(spec.peak_flops_per_second), spec.memory_bandwidth_bytes_per_second, f"datasheet {spec.id}")

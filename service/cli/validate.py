@@ -9,8 +9,8 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the model is imported lazily in run(); only the annotations need it here
-    from flopwatt.service.model.llm_foundry import LLMFoundryResult
-    from flopwatt.service.model.scale_anchors import AnchorResult
+    from flopwatt.estimate.validation.llm_foundry import LLMFoundryResult
+    from flopwatt.estimate.validation.scale_anchors import AnchorResult
 
 # Rows of the MosaicML llm-foundry table printed without --rows (the table has ~200): the worst ones.
 LLM_FOUNDRY_ROWS_SHOWN = 10
@@ -60,7 +60,7 @@ def _print_anchor_table(title: str, results: list[AnchorResult]) -> None:
 
 def _llm_foundry_groups(results: list[LLMFoundryResult]) -> dict[str, dict[str, dict]]:
     """Scored error of the MosaicML MPT rows by README table, model size and sequence length (percent)."""
-    from flopwatt.service.model.llm_foundry import group_errors
+    from flopwatt.estimate.validation.llm_foundry import group_errors
 
     return {"by_table": {k: asdict(v) for k, v in group_errors(results, lambda r: r.row.table).items()},
             "by_size": {k: asdict(v) for k, v in group_errors(results, lambda r: r.row.model_size).items()},
@@ -83,12 +83,12 @@ def _print_llm_foundry(results: list[LLMFoundryResult], mape: float, every_row: 
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from flopwatt.service.model import fitted
-    from flopwatt.service.model.llm_foundry import run_llm_foundry
-    from flopwatt.service.model.mlperf import run_mlperf
-    from flopwatt.service.model.scale_anchors import run_scale_anchors, scored_mean_absolute_percentage_error
-    from flopwatt.service.model.validation import CLUSTERS, run_all
-    from flopwatt.service.model.whole_runs import median_absolute_energy_error, median_absolute_hours_error, run_whole_runs
+    from flopwatt.estimate import fitted_constants
+    from flopwatt.estimate.validation.llm_foundry import run_llm_foundry
+    from flopwatt.estimate.validation.mlperf import run_mlperf
+    from flopwatt.estimate.validation.scale_anchors import run_scale_anchors, scored_mean_absolute_percentage_error
+    from flopwatt.estimate.validation.step_tables import CLUSTERS, run_all
+    from flopwatt.estimate.validation.whole_runs import median_absolute_energy_error, median_absolute_hours_error, run_whole_runs
 
     results = run_all()
     runs = run_whole_runs()
@@ -137,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.json:
         print(json.dumps(_finite_or_null({
-            "fit": fitted.FIT_PROVENANCE,
+            "fit": fitted_constants.FIT_PROVENANCE,
             "clusters": {name: {"description": c.description, "source": c.source} for name, c in CLUSTERS.items()},
             "datasets": [{
                 "name": r.name, "rows": len(r.labels),
@@ -179,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
               f"{'' if r.run.scored else '  [not scored: see --json exclusion_reason]'}")
     print(f"median |error| accelerator-hours {median_absolute_hours_error(runs):.1%} over scored rows (target 15 %); energy: no metered figure "
           f"published (nameplate GPU-hours × TDP rows shown, not scored); scope of each row: flopwatt validate --json")
-    print(f"\nfitted constants: {fitted.FIT_PROVENANCE}")
+    print(f"\nfitted constants: {fitted_constants.FIT_PROVENANCE}")
     for name, cluster in CLUSTERS.items():
         print(f"{name}: {cluster.description} ({cluster.source})")
     return 0

@@ -75,6 +75,7 @@ def internal_status(method: str) -> grpc.Status:
 
 
 async def _abort_for(exception: BaseException, context: grpc.aio.ServicerContext, method: str) -> None:
+    exception = errors.from_domain(exception)
     if isinstance(exception, errors.ServiceError):
         await context.abort_with_status(status_for(exception))
     LOG.error("unhandled exception in %s", method, exc_info=exception)

@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import grpc
 
-from flopwatt.service.model.memo import IdentityMemo
+from flopwatt.estimate.memo import IdentityMemo
 
 # wrap(behaviour, request_streaming, response_streaming) -> behaviour of the same shape
 BehaviourWrapper = Callable[[Callable[..., Any], bool, bool], Callable[..., Any]]

@@ -144,7 +144,7 @@ def test_nvml_meter_finds_this_gpu_and_reads_energy():
 def test_quick_suite_on_gpu_within_two_minutes():
     from flopwatt.bench.profile import validate_profile
     from flopwatt.bench.suites import run_suite
-    from flopwatt.service.profiles import annotate_profile
+    from flopwatt.estimate.profile_checks import annotate_profile
 
     started = time.perf_counter()
     document = run_suite("quick", "cuda")

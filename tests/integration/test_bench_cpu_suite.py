@@ -159,7 +159,7 @@ def test_two_gloo_ranks_collectives():
 
 @pytest.mark.slow
 def test_cli_stores_exports_imports_and_charts(quick_profile, tmp_path, capsys):
-    from flopwatt.service.profiles import annotate_profile
+    from flopwatt.estimate.profile_checks import annotate_profile
 
     source = tmp_path / "source"
     profile_path = tmp_path / "host-a.json"

@@ -164,7 +164,7 @@ def test_measured_profile_calibrates_the_estimate():
 
 
 def test_framework_is_reported_and_sets_the_step_options():
-    from flopwatt.service.model.step_time import FRAMEWORK_STEP_OPTIONS, framework_step_options
+    from flopwatt.estimate.step_time import FRAMEWORK_STEP_OPTIONS, framework_step_options
 
     response = estimate_training(llama_405b_request(), DEPS)
     framework = {a.name: a for a in response.assumptions}["framework"]

@@ -8,7 +8,7 @@ import pytest
 
 from flopwatt.service.api.catalog import model_to_proto
 from flopwatt.service.api.convert import model_from_spec
-from flopwatt.service.catalog import get_model_preset
+from flopwatt.estimate.catalog import get_model_preset
 from flopwatt.service.errors import InvalidArgument
 from flopwatt.v1 import common_pb2
 

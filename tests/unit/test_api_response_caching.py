@@ -1,7 +1,7 @@
 """The per-request caches and scalar fast paths change no byte of any response.
 
 Each response is compared, serialized, with one computed from empty caches, and with one
-computed with every scalar fast path of service/model/numeric.py switched off (NumPy's own
+computed with every scalar fast path of estimate/numeric.py switched off (NumPy's own
 functions on 0-d values, as before the fast paths existed).
 """
 
@@ -15,10 +15,10 @@ from flopwatt.service.api import convert, training
 from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.service.api.inference import estimate_inference
 from flopwatt.service.api.training import estimate_training
-from flopwatt.service.catalog import get_hardware
+from flopwatt.estimate.catalog import get_hardware
 from flopwatt.service.interceptors.decoding import RequestDecodingInterceptor
 from flopwatt.service.interceptors.errors import ErrorInterceptor
-from flopwatt.service.model import accounting, hardware, numeric
+from flopwatt.estimate import accounting, hardware, numeric
 from flopwatt.v1 import common_pb2, estimator_pb2
 
 DEPS = ApiDependencies()

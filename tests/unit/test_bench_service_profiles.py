@@ -10,10 +10,10 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from flopwatt.bench.store import ProfileStore
 from flopwatt.service.api.profiles import decode_page_token, encode_page_token, get_profile, list_profiles
-from flopwatt.service.catalog.entries import HardwareSpec
+from flopwatt.estimate.catalog.entries import HardwareSpec
 from flopwatt.service.errors import InvalidArgument, NotFound
 from flopwatt.service.profile_metrics import ProfileCollector
-from flopwatt.service.profiles import annotate_profile, identify_hardware
+from flopwatt.estimate.profile_checks import annotate_profile, identify_hardware
 from flopwatt.v1 import benchmark_pb2
 from test_bench_core import minimal_profile
 

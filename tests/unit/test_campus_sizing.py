@@ -12,8 +12,8 @@ from google.type.money_pb2 import Money
 from flopwatt.service.api.campus import estimate_campus
 from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.service.errors import InvalidArgument
-from flopwatt.service.model import campus
-from flopwatt.service.model.buildout import RampInputs, quarterly_periods
+from flopwatt.estimate import campus
+from flopwatt.estimate.buildout import RampInputs, quarterly_periods
 from flopwatt.v1 import common_pb2, estimator_pb2
 
 DEPS = ApiDependencies()

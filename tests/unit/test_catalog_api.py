@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from flopwatt.service.api import catalog as api
-from flopwatt.service.catalog import list_hardware, list_model_presets
+from flopwatt.estimate.catalog import list_hardware, list_model_presets
 from flopwatt.service.errors import InvalidArgument
 from flopwatt.v1 import estimator_pb2
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from flopwatt.service.catalog import get_hardware, list_hardware, list_model_presets
-from flopwatt.service.model.architecture import ModelArchitecture
+from flopwatt.estimate.catalog import get_hardware, list_hardware, list_model_presets
+from flopwatt.estimate.architecture import ModelArchitecture
 
 DESIGN_HARDWARE_IDS = ("v100", "a100-40gb", "a100-80gb", "h100-sxm", "h100-pcie", "h800", "h200", "b200", "gb200",
                        "mi300x", "tpu-v3", "tpu-v4", "tpu-v5p", "cpu")
@@ -119,7 +119,7 @@ def test_published_parameter_counts_match_architecture(preset):
 
 def test_recount_is_exact_for_a_known_checkpoint():
     """Llama 2 7B's safetensors hold 6,738,415,616 parameters: matrices + embeddings + 65 RMSNorm vectors."""
-    from flopwatt.service.catalog import get_model_preset
+    from flopwatt.estimate.catalog import get_model_preset
 
     preset = get_model_preset("llama-2-7b")
     total, _ = _recount(preset.architecture)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from flopwatt.service.catalog import host_cpu, loader
+from flopwatt.estimate.catalog import host_cpu, loader
 
 TODAY = dt.date(2025, 2, 3)
 
@@ -88,7 +88,7 @@ def test_flops_per_cycle_from_isa(flags, vendor, family, machine, flops_per_cycl
 
 
 def test_this_host_entry_is_in_the_catalog():
-    from flopwatt.service.catalog import get_hardware
+    from flopwatt.estimate.catalog import get_hardware
 
     cpu = get_hardware("cpu")
     assert cpu.accelerators_per_node == 1 and cpu.peak_for("fp32") > 0

@@ -9,13 +9,13 @@ from importlib import resources
 
 import pytest
 
-from flopwatt.service.catalog import CatalogError, get_hardware, get_model_preset, list_hardware, list_model_presets
-from flopwatt.service.catalog import loader
-from flopwatt.service.errors import NotFound
+from flopwatt.estimate.catalog import CatalogError, get_hardware, get_model_preset, list_hardware, list_model_presets
+from flopwatt.estimate.catalog import loader
+from flopwatt.estimate.catalog import CatalogLookupError
 
 
 def _document(name: str) -> dict:
-    return json.loads(resources.files("flopwatt.service.catalog").joinpath("data", name).read_text(encoding="utf-8"))
+    return json.loads(resources.files("flopwatt.estimate.catalog").joinpath("data", name).read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
@@ -162,10 +162,10 @@ def test_invalid_json_names_the_file(monkeypatch):
 def test_lookups_and_not_found():
     assert get_hardware("h100-sxm").name.startswith("NVIDIA H100")
     assert get_model_preset("llama-3.1-405b").architecture.layer_count == 126
-    with pytest.raises(NotFound) as hardware_missing:
+    with pytest.raises(CatalogLookupError) as hardware_missing:
         get_hardware("h100-sxm5")
     assert (hardware_missing.value.resource_type, hardware_missing.value.name) == ("hardware", "h100-sxm5")
-    with pytest.raises(NotFound) as model_missing:
+    with pytest.raises(CatalogLookupError) as model_missing:
         get_model_preset("gpt-5")
     assert model_missing.value.resource_type == "model preset"
 

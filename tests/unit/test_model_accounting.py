@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from flopwatt.service.model.accounting import flops_per_token, parameter_counts
-from flopwatt.service.model.architecture import ModelArchitecture
-from flopwatt.service.model.memory import kv_cache_bytes_per_token, training_memory
-from flopwatt.service.model.plan import ParallelPlan
+from flopwatt.estimate.accounting import flops_per_token, parameter_counts
+from flopwatt.estimate.architecture import ModelArchitecture
+from flopwatt.estimate.memory import kv_cache_bytes_per_token, training_memory
+from flopwatt.estimate.parallel_plan import ParallelPlan
 
 GPT3 = ModelArchitecture(96, 12288, 96, 96, 4 * 12288, 50257, gated_mlp=False, tied_embeddings=True)
 LLAMA2_70B = ModelArchitecture(80, 8192, 64, 8, 28672, 32000)

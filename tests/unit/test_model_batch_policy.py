@@ -5,12 +5,12 @@ import pytest
 
 from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.service.api.training import estimate_training
-from flopwatt.service.catalog import get_hardware, get_model_preset
-from flopwatt.service.model import constants as C
-from flopwatt.service.model.batch_policy import batch_policy, critical_batch_tokens
-from flopwatt.service.model.hardware import datasheet_hardware_model
-from flopwatt.service.model.planner import PlanConstraints, choose_plan
-from flopwatt.service.model.step_time import StepOptions
+from flopwatt.estimate.catalog import get_hardware, get_model_preset
+from flopwatt.estimate import constants as C
+from flopwatt.estimate.batch_policy import batch_policy, critical_batch_tokens
+from flopwatt.estimate.hardware import datasheet_hardware_model
+from flopwatt.estimate.planner import PlanConstraints, choose_plan
+from flopwatt.estimate.step_time import StepOptions
 from flopwatt.v1 import common_pb2, estimator_pb2
 
 DEPS = ApiDependencies()

@@ -22,15 +22,15 @@ from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.service.api.inference import build_scenario as build_inference_scenario
 from flopwatt.service.api.inference import estimate_inference
 from flopwatt.service.api.training import build_scenario, estimate_training
-from flopwatt.service.catalog import get_model_preset
-from flopwatt.service.model import constants as C
-from flopwatt.service.model.accounting import parameter_counts
-from flopwatt.service.model.hardware import datasheet_hardware_model
-from flopwatt.service.model.inference import max_batch_size
-from flopwatt.service.model.memory import training_memory
-from flopwatt.service.model.plan import RECOMPUTE_NONE, ParallelPlan
-from flopwatt.service.model.step_time import training_step_time
-from flopwatt.service.model.training import estimate_training_run
+from flopwatt.estimate.catalog import get_model_preset
+from flopwatt.estimate import constants as C
+from flopwatt.estimate.accounting import parameter_counts
+from flopwatt.estimate.hardware import datasheet_hardware_model
+from flopwatt.estimate.inference import max_batch_size
+from flopwatt.estimate.memory import training_memory
+from flopwatt.estimate.parallel_plan import RECOMPUTE_NONE, ParallelPlan
+from flopwatt.estimate.step_time import training_step_time
+from flopwatt.estimate.training import estimate_training_run
 from flopwatt.v1 import common_pb2, estimator_pb2
 
 DEPS = ApiDependencies()
@@ -160,7 +160,7 @@ def test_zero3_gathers_weights_for_every_micro_batch():
 
 
 def DEPS_HARDWARE(hardware_id: str):  # noqa: N802 - a tiny lookup kept beside its only users
-    from flopwatt.service.catalog import get_hardware
+    from flopwatt.estimate.catalog import get_hardware
 
     return get_hardware(hardware_id)
 
@@ -208,7 +208,7 @@ def test_inference_identities(preset, hardware, count, prompt, output, batch, pr
 
 def scenario_power(scenario, response) -> float:
     """The accelerator power the serving model used at the response's batch."""
-    from flopwatt.service.model.inference import serving_metrics
+    from flopwatt.estimate.inference import serving_metrics
 
     metrics = serving_metrics(scenario.arch, scenario.hardware, scenario.accelerator_count, np.array([float(response.batch_size)]),
                               scenario.input_tokens, scenario.output_tokens, scenario.facility)

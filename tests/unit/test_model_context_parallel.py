@@ -10,13 +10,13 @@ import pytest
 from flopwatt.service.api import sweep as sweep_api
 from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.service.api.training import estimate_training
-from flopwatt.service.catalog import get_hardware, get_model_preset
+from flopwatt.estimate.catalog import get_hardware, get_model_preset
 from flopwatt.service.errors import InvalidArgument
-from flopwatt.service.model.hardware import datasheet_hardware_model
-from flopwatt.service.model.memory import activation_bytes_per_layer, training_memory
-from flopwatt.service.model.plan import RECOMPUTE_NONE, ParallelPlan
-from flopwatt.service.model.planner import MIN_CONTEXT_PARALLEL_TOKENS_PER_RANK, PlanConstraints, choose_plan, context_parallel_options
-from flopwatt.service.model.step_time import StepOptions, training_step_time
+from flopwatt.estimate.hardware import datasheet_hardware_model
+from flopwatt.estimate.memory import activation_bytes_per_layer, training_memory
+from flopwatt.estimate.parallel_plan import RECOMPUTE_NONE, ParallelPlan
+from flopwatt.estimate.planner import MIN_CONTEXT_PARALLEL_TOKENS_PER_RANK, PlanConstraints, choose_plan, context_parallel_options
+from flopwatt.estimate.step_time import StepOptions, training_step_time
 from flopwatt.v1 import common_pb2, estimator_pb2
 
 DEPS = ApiDependencies()

@@ -1,4 +1,4 @@
-"""MosaicML llm-foundry MPT throughput rows (validation_data/llm_foundry_mpt.csv), held at the level reached.
+"""MosaicML llm-foundry MPT throughput rows (validation/data/llm_foundry_mpt.csv), held at the level reached.
 
 Reached on first evaluation, nothing fitted on these rows (a held-out table): scored MAPE 25.8 %
 over 201 rows, 200 of them optimistic (mean signed: H100 BF16 −33.0 %, H100 FP8 −50.7 %, A100 80GB
@@ -13,7 +13,7 @@ from importlib import resources
 import pytest
 
 from flopwatt.service.cli import main
-from flopwatt.service.model.llm_foundry import (
+from flopwatt.estimate.validation.llm_foundry import (
     DATA_FILE,
     MPT_SIZES,
     check_batch_arithmetic,
@@ -21,8 +21,8 @@ from flopwatt.service.model.llm_foundry import (
     load_llm_foundry_rows,
     run_llm_foundry,
 )
-from flopwatt.service.model.plan import RECOMPUTE_FULL, RECOMPUTE_NONE
-from flopwatt.service.model.scale_anchors import scored_mean_absolute_percentage_error
+from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_NONE
+from flopwatt.estimate.validation.scale_anchors import scored_mean_absolute_percentage_error
 
 REACHED_SCORED_MAPE_PERCENT = 25.8  # first evaluation, held-out (no constant touched)
 MARGIN_PERCENT = 1.0
@@ -36,7 +36,7 @@ def results():
 
 
 def _csv_text() -> str:
-    return resources.files("flopwatt.service.model").joinpath("validation_data", DATA_FILE).read_text()
+    return resources.files("flopwatt.estimate.validation").joinpath("data", DATA_FILE).read_text()
 
 
 def test_every_published_row_is_loaded_with_its_provenance():

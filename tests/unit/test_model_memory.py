@@ -7,13 +7,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from flopwatt.service.catalog import get_hardware, get_model_preset
-from flopwatt.service.model.architecture import ModelArchitecture
-from flopwatt.service.model.hardware import datasheet_hardware_model
-from flopwatt.service.model.memory import activation_bytes_per_layer, training_memory
-from flopwatt.service.model.plan import RECOMPUTE_FULL, RECOMPUTE_NONE, RECOMPUTE_SELECTIVE, ParallelPlan
-from flopwatt.service.model.planner import PlanConstraints, choose_plan
-from flopwatt.service.model.step_time import framework_step_options, training_step_time
+from flopwatt.estimate.catalog import get_hardware, get_model_preset
+from flopwatt.estimate.architecture import ModelArchitecture
+from flopwatt.estimate.hardware import datasheet_hardware_model
+from flopwatt.estimate.memory import activation_bytes_per_layer, training_memory
+from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_NONE, RECOMPUTE_SELECTIVE, ParallelPlan
+from flopwatt.estimate.planner import PlanConstraints, choose_plan
+from flopwatt.estimate.step_time import framework_step_options, training_step_time
 
 GPT3 = ModelArchitecture(96, 12288, 96, 96, 4 * 12288, 50257, gated_mlp=False, tied_embeddings=True)
 SP_TP8 = dict(tensor_parallel_size=8, sequence_parallel=True, micro_batch_size=1, global_batch_size=1)

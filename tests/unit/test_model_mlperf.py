@@ -1,4 +1,4 @@
-"""MLPerf Training step rows (validation_data/mlperf_training.csv), held at the level reached.
+"""MLPerf Training step rows (validation/data/mlperf_training.csv), held at the level reached.
 
 Reached on 2026-11-23, nothing fitted on these rows: scored MAPE 9.7 % over five NVIDIA GPT-3
 175B submissions on DGX H100 in FP8 (v3.1 10,752 GPUs −12.8 %; v4.0 512 GPUs +3.1 %, 10,752
@@ -13,8 +13,8 @@ import math
 import pytest
 
 from flopwatt.service.cli import main
-from flopwatt.service.model.mlperf import check_block_tokens, load_mlperf_rows, published_step_seconds, run_mlperf
-from flopwatt.service.model.scale_anchors import evaluate_anchor, scored_mean_absolute_percentage_error
+from flopwatt.estimate.validation.mlperf import check_block_tokens, load_mlperf_rows, published_step_seconds, run_mlperf
+from flopwatt.estimate.validation.scale_anchors import evaluate_anchor, scored_mean_absolute_percentage_error
 
 REACHED_SCORED_MAPE_PERCENT = 8.6  # 9.7 before the CP2 Llama 3.1 405B row was scored (2026-11-23)
 MARGIN_PERCENT = 1.0

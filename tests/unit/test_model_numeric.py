@@ -1,4 +1,4 @@
-"""The scalar fast paths of service/model/numeric.py give NumPy's exact value and scalar type."""
+"""The scalar fast paths of estimate/numeric.py give NumPy's exact value and scalar type."""
 
 import itertools
 import math
@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from flopwatt.service.model import numeric
+from flopwatt.estimate import numeric
 
 SPECIAL = [0.0, -0.0, 1.0, -1.0, 0.5, 3.0, 1e308, -1e308, 5e-324, math.inf, -math.inf, math.nan, -math.nan, 2, 0, True, False,
            np.float64(-0.0), np.float64(7.25), np.int64(3), np.bool_(True)]

@@ -4,15 +4,15 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flopwatt.service.catalog.entries import HardwareSpec
-from flopwatt.service.model.accounting import flops_per_token
-from flopwatt.service.model.architecture import ModelArchitecture
-from flopwatt.service.model.constants import DEFAULT_PUE
-from flopwatt.service.model.hardware import datasheet_hardware_model
-from flopwatt.service.model.inference import InferenceScenario, estimate_inference
-from flopwatt.service.model.plan import ParallelPlan
-from flopwatt.service.model.run_cost import FacilityInputs
-from flopwatt.service.model.training import TrainingScenario, estimate_training_run
+from flopwatt.estimate.catalog.entries import HardwareSpec
+from flopwatt.estimate.accounting import flops_per_token
+from flopwatt.estimate.architecture import ModelArchitecture
+from flopwatt.estimate.constants import DEFAULT_PUE
+from flopwatt.estimate.hardware import datasheet_hardware_model
+from flopwatt.estimate.inference import InferenceScenario, estimate_inference
+from flopwatt.estimate.parallel_plan import ParallelPlan
+from flopwatt.estimate.run_cost import FacilityInputs
+from flopwatt.estimate.training import TrainingScenario, estimate_training_run
 
 SPEC = HardwareSpec("test-gpu", "Test GPU", "Test", {"bf16": 1e15}, 80 * 2**30, 3e12, 450e9, 50e9, 700.0, 8)
 HW = datasheet_hardware_model(SPEC, "bf16")

@@ -1,4 +1,4 @@
-"""Step-level anchors at scale (validation_data/scale_anchors.csv), held at the level reached.
+"""Step-level anchors at scale (validation/data/scale_anchors.csv), held at the level reached.
 
 Reached on 2026-11-23, nothing fitted on these rows: scored MAPE 7.6 % (Llama 3 405B on 8,192 /
 16,384 H100 −9.8 % / −6.4 %; Megatron-Bridge Llama 3 8B on 8 H100, FSDP, −13.0 % since ZeRO-3
@@ -11,10 +11,10 @@ import math
 import numpy as np
 import pytest
 
-from flopwatt.service.catalog import get_hardware
-from flopwatt.service.model import fitted
-from flopwatt.service.model.hardware import datasheet_hardware_model
-from flopwatt.service.model.scale_anchors import load_scale_anchors, run_scale_anchors, scored_mean_absolute_percentage_error
+from flopwatt.estimate.catalog import get_hardware
+from flopwatt.estimate import fitted_constants
+from flopwatt.estimate.hardware import datasheet_hardware_model
+from flopwatt.estimate.validation.scale_anchors import load_scale_anchors, run_scale_anchors, scored_mean_absolute_percentage_error
 
 REACHED_SCORED_MAPE_PERCENT = 6.2  # 7.6 before CP rows were scored (2026-11-23)
 MARGIN_PERCENT = 1.0
@@ -66,9 +66,9 @@ def test_gemm_shape_carries_to_other_accelerators_by_ops_per_element():
     a100 = datasheet_hardware_model(get_hardware("a100-80gb"), "bf16")
     h100 = datasheet_hardware_model(get_hardware("h100-sxm"), "bf16")
     h100_fp8 = datasheet_hardware_model(get_hardware("h100-sxm"), "fp8")
-    assert a100.gemm_half_efficiency_dimension_elements == pytest.approx(fitted.GEMM_HALF_EFFICIENCY_DIMENSION, rel=1e-3)
+    assert a100.gemm_half_efficiency_dimension_elements == pytest.approx(fitted_constants.GEMM_HALF_EFFICIENCY_DIMENSION, rel=1e-3)
     ratio = (989.4e12 * 2 / 3.35e12) / (312e12 * 2 / 2.039e12)
-    assert h100.gemm_half_efficiency_dimension_elements == pytest.approx(fitted.GEMM_HALF_EFFICIENCY_DIMENSION * ratio, rel=1e-3)
+    assert h100.gemm_half_efficiency_dimension_elements == pytest.approx(fitted_constants.GEMM_HALF_EFFICIENCY_DIMENSION * ratio, rel=1e-3)
     assert h100_fp8.gemm_half_efficiency_dimension_elements == pytest.approx(h100.gemm_half_efficiency_dimension_elements, rel=1e-3)
     # the same GEMM reaches a smaller fraction of the (higher) H100 ceiling than of the A100's
     assert float(h100.gemm_efficiency(2048, 2048, 2048)) < float(a100.gemm_efficiency(2048, 2048, 2048))

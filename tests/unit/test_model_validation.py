@@ -2,7 +2,7 @@
 
 Reached on 2026-11-23 (datasheet mode; GEMM ceiling = published mamf-finder A100 rate; three
 constants fitted on the even vTrain single-node rows; every cluster input sourced, see
-validation.ValidationCluster): Selene 2.6 % (target 5 %), vTrain single-node held-out 7.8 %
+step_tables.ValidationCluster): Selene 2.6 % (target 5 %), vTrain single-node held-out 7.8 %
 (target 8 %), vTrain multi-node 7.5 % (target 14 %). Before (2026-11-23, vTrain rows without
 their recomputation, one network for all): 11.3 %, 7.8 %, 21.8 %.
 """
@@ -12,11 +12,11 @@ import dataclasses
 import numpy as np
 import pytest
 
-from flopwatt.service.model import validation
-from flopwatt.service.model.hardware import datasheet_hardware_model, gemm_max_fraction_of_peak
-from flopwatt.service.model.plan import RECOMPUTE_FULL, RECOMPUTE_NONE
-from flopwatt.service.model.step_time import training_step_time
-from flopwatt.service.model.validation import run_all
+from flopwatt.estimate.validation import step_tables
+from flopwatt.estimate.hardware import datasheet_hardware_model, gemm_max_fraction_of_peak
+from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_NONE
+from flopwatt.estimate.step_time import training_step_time
+from flopwatt.estimate.validation.step_tables import run_all
 
 LIMITS_PERCENT = {
     "megatron-selene": 3.0,
@@ -47,23 +47,23 @@ def test_held_out_rows_do_not_overlap_the_fit_rows(results):
     assert len(results["vtrain-single (held-out)"].labels) == 720
     assert len(results["vtrain-single (fit)"].labels) == 720
     assert len(results["vtrain-multi"].labels) == 109
-    data = validation.load_vtrain_single()
-    mask = validation.fit_mask(data)
-    assert mask.sum() == 720 and not np.any(validation.fit_mask(validation.load_vtrain_multi()))
+    data = step_tables.load_vtrain_single()
+    mask = step_tables.fit_mask(data)
+    assert mask.sum() == 720 and not np.any(step_tables.fit_mask(step_tables.load_vtrain_multi()))
 
 
 def test_vtrain_rows_carry_their_published_cluster_inputs():
-    for data in (validation.load_vtrain_single(), validation.load_vtrain_multi()):
+    for data in (step_tables.load_vtrain_single(), step_tables.load_vtrain_multi()):
         assert np.all(np.asarray(data.plan.activation_recompute) == RECOMPUTE_FULL)  # use_checkpoint: true
         assert data.cluster.options.data_parallel_overlap_fraction == 0.0  # use_gradient_bucket: false
         assert data.cluster.hardware.scale_out_bandwidth_bytes_per_second == pytest.approx(12.5e9)  # 800 Gb/s per node
-    selene = validation.load_selene()
+    selene = step_tables.load_selene()
     assert selene.cluster.hardware.scale_out_bandwidth_bytes_per_second == pytest.approx(25e9)  # 8×HDR per node
 
 
 def test_recomputation_repeats_the_forward_pass():
     # compute 3 → 4 forward-equivalents (×4/3); the TP all-reduces 4 → 6 per layer (×3/2)
-    data = validation.load_vtrain_multi()
+    data = step_tables.load_vtrain_multi()
     hw = datasheet_hardware_model(data.cluster.hardware, "fp16")
     with_recompute = training_step_time(data.arch, data.sequence_length, data.plan, hw, data.cluster.options).total
     plan = dataclasses.replace(data.plan, activation_recompute=np.full(len(data.labels), RECOMPUTE_NONE))
@@ -73,13 +73,13 @@ def test_recomputation_repeats_the_forward_pass():
 
 
 def test_slower_scale_out_network_slows_multi_node_rows_only():
-    data = validation.load_vtrain_multi()
+    data = step_tables.load_vtrain_multi()
     slow = datasheet_hardware_model(data.cluster.hardware, "fp16")
     fast = datasheet_hardware_model(dataclasses.replace(data.cluster.hardware, scale_out_bandwidth_bytes_per_second=25e9), "fp16")
     t_slow = training_step_time(data.arch, data.sequence_length, data.plan, slow, data.cluster.options).total
     t_fast = training_step_time(data.arch, data.sequence_length, data.plan, fast, data.cluster.options).total
     assert np.all(t_slow >= t_fast) and np.any(t_slow > 1.01 * t_fast)
-    single = validation.load_vtrain_single()
+    single = step_tables.load_vtrain_single()
     one = training_step_time(single.arch, single.sequence_length, single.plan, slow, single.cluster.options).total
     two = training_step_time(single.arch, single.sequence_length, single.plan, fast, single.cluster.options).total
     np.testing.assert_allclose(one, two)

@@ -15,7 +15,7 @@ import math
 import numpy as np
 import pytest
 
-from flopwatt.service.model.whole_runs import (
+from flopwatt.estimate.validation.whole_runs import (
     load_published_runs,
     median_absolute_energy_error,
     median_absolute_hours_error,

@@ -15,7 +15,7 @@ import zipfile
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-MAPPED_DIRS = {"flopwatt": "flopwatt", "kernels": "flopwatt.kernels", "bench": "flopwatt.bench", "service": "flopwatt.service"}
+MAPPED_DIRS = {"flopwatt": "flopwatt", "kernels": "flopwatt.kernels", "bench": "flopwatt.bench", "estimate": "flopwatt.estimate", "service": "flopwatt.service"}
 
 
 def _tool(name: str) -> str | None:
@@ -90,8 +90,9 @@ def test_wheel_installs_and_imports_without_the_source_tree(tmp_path):
     (wheel,) = wheel_dir.glob("flopwatt-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "flopwatt/v1/estimator_pb2.py" in names
-    assert any(name.startswith("flopwatt/service/catalog/data/") and name.endswith(".json") for name in names)
-    assert not any(name.startswith(("service/", "bench/", "kernels/")) for name in names), "generic top-level packages leaked"
+    assert any(name.startswith("flopwatt/estimate/catalog/data/") and name.endswith(".json") for name in names)
+    assert any(name.startswith("flopwatt/estimate/validation/data/") and name.endswith(".csv") for name in names)
+    assert not any(name.startswith(("service/", "bench/", "kernels/", "estimate/")) for name in names), "generic top-level packages leaked"
     target = tmp_path / "site"
     install = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
@@ -99,7 +100,7 @@ def test_wheel_installs_and_imports_without_the_source_tree(tmp_path):
     )
     assert install.returncode == 0, install.stderr
     probe = (
-        "import flopwatt, flopwatt.v1.estimator_pb2 as e, flopwatt.service.server as s, flopwatt.service.catalog as c;"
+        "import flopwatt, flopwatt.v1.estimator_pb2 as e, flopwatt.service.server as s, flopwatt.estimate.catalog as c;"
         "import sys; assert flopwatt.__file__.startswith(sys.argv[1]), flopwatt.__file__;"
         "assert s.__file__.startswith(sys.argv[1]), s.__file__;"
         "print(len(c.list_hardware()))"

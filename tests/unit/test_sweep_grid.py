@@ -9,7 +9,7 @@ import pytest
 from flopwatt.service.api import sweep as sweep_api
 from flopwatt.service.api import training as training_api
 from flopwatt.service.api.deps import ApiDependencies
-from flopwatt.service.catalog import list_hardware
+from flopwatt.estimate.catalog import list_hardware
 from flopwatt.service.errors import InvalidArgument
 from flopwatt.v1 import common_pb2, estimator_pb2
 

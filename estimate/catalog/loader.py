@@ -1,0 +1,364 @@
+"""Load and validate the catalog data files (data/hardware.json, data/models.json) once.
+
+Why validate at load time: every catalog number reaches users through estimates, so a typo
+(a sparse rate, a missing source, a negative bandwidth) must stop the service at start-up with
+the file, entry and field named, not surface later as a NaN in an estimate. The data files ship
+as package data and are read through importlib.resources, so an installed wheel works too.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import fields
+from functools import lru_cache
+from importlib import resources
+from types import MappingProxyType
+from typing import Any, Callable, Mapping, Sequence
+
+from flopwatt.estimate.catalog.entries import HardwareSpec, ModelPreset, SourceRef
+from flopwatt.estimate.architecture import ModelArchitecture
+
+HARDWARE_FILE = "hardware.json"
+MODELS_FILE = "models.json"
+SUPPORTED_SCHEMA_VERSION = 1
+
+# Precision names the API knows (proto `Precision` enum, lower-case without the prefix).
+PRECISION_NAMES = ("fp32", "tf32", "bf16", "fp16", "fp8", "fp4")
+
+_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.\-]*$")
+_DATE_PATTERN = re.compile(r"^\d{4}-\d{2}(-\d{2})?$")
+
+# Numeric hardware fields; each must be positive and named by some source's `covers`.
+_HARDWARE_FLOAT_FIELDS = (
+    "memory_bandwidth_bytes_per_second",
+    "intra_node_bandwidth_bytes_per_second",
+    "scale_out_bandwidth_bytes_per_second",
+    "tdp_watts",
+)
+_HARDWARE_INT_FIELDS = ("memory_bytes", "accelerators_per_node")
+# Fields an entry may declare `unpublished` (the vendor gives no figure); they are then 0.
+_HARDWARE_MAY_BE_UNPUBLISHED = frozenset({"scale_out_bandwidth_bytes_per_second", "tdp_watts"})
+_HARDWARE_REQUIRED_STR_FIELDS = ("name", "vendor", "release_date")
+_HARDWARE_KNOWN_KEYS = frozenset(f.name for f in fields(HardwareSpec))
+
+# Architecture integers that may be 0 (meaning "derived" or "absent"); the rest must be >= 1.
+_ARCHITECTURE_OPTIONAL_INTS = frozenset({"head_dim", "shared_expert_count", "dense_layer_count", "dense_ffn_hidden_size"})
+_ARCHITECTURE_FIELDS = {f.name: f for f in fields(ModelArchitecture)}
+_ARCHITECTURE_BOOL_FIELDS = frozenset({"gated_mlp", "tied_embeddings", "dropout"})
+_MODEL_KNOWN_KEYS = frozenset(f.name for f in fields(ModelPreset))
+
+
+class CatalogLookupError(LookupError):
+    """No catalog entry has this id. The estimator knows no transport: the API maps this to NOT_FOUND."""
+
+    def __init__(self, resource_type: str, name: str) -> None:
+        self.resource_type = resource_type
+        self.name = name
+        super().__init__(f"{resource_type} {name!r} not found")
+
+
+class CatalogError(Exception):
+    """A catalog data file is malformed; the message names the file, the entry and the field."""
+
+    def __init__(self, file: str, entry: str, field: str, problem: str) -> None:
+        self.file = file
+        self.entry = entry
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{file}: entry {entry!r}, field {field!r}: {problem}")
+
+
+class _EntryContext:
+    """Where a value sits (file, entry id) so every error message can name it."""
+
+    def __init__(self, file: str, entry: str) -> None:
+        self.file = file
+        self.entry = entry
+
+    def error(self, field: str, problem: str) -> CatalogError:
+        return CatalogError(self.file, self.entry, field, problem)
+
+    def require(self, raw: Mapping[str, Any], field: str) -> Any:
+        if field not in raw:
+            raise self.error(field, "required field is missing")
+        return raw[field]
+
+    def string(self, raw: Mapping[str, Any], field: str, *, required: bool = True) -> str:
+        value = self.require(raw, field) if required else raw.get(field, "")
+        if not isinstance(value, str) or (required and not value.strip()):
+            raise self.error(field, f"must be a non-empty string, got {value!r}")
+        return value
+
+    def positive_number(self, value: Any, field: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.error(field, f"must be a number, got {value!r}")
+        if not math.isfinite(value) or value <= 0:
+            raise self.error(field, f"must be a positive finite number, got {value!r}")
+        return float(value)
+
+    def integer(self, value: Any, field: str, *, minimum: int) -> int:
+        # JSON writers emit 8.0e10 for large integers; accept integral floats, refuse 1.5.
+        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(field, f"must be an integer, got {value!r}")
+        if value < minimum:
+            raise self.error(field, f"must be >= {minimum}, got {value}")
+        return value
+
+
+def _parse_sources(ctx: _EntryContext, raw: Mapping[str, Any]) -> tuple[SourceRef, ...]:
+    items = ctx.require(raw, "sources")
+    if not isinstance(items, list) or not items:
+        raise ctx.error("sources", "must be a non-empty list of sources")
+    sources = []
+    for index, item in enumerate(items):
+        where = f"sources[{index}]"
+        if not isinstance(item, Mapping):
+            raise ctx.error(where, "must be an object with covers, citation, url, date")
+        values = {}
+        for key in ("covers", "citation", "url", "date"):
+            if not isinstance(item.get(key), str) or not item[key].strip():
+                raise ctx.error(f"{where}.{key}", "required non-empty string")
+            values[key] = item[key].strip()
+        if not _DATE_PATTERN.match(values["date"]):
+            raise ctx.error(f"{where}.date", f"must be an ISO 8601 date (YYYY-MM[-DD]), got {values['date']!r}")
+        if not values["url"].startswith(("https://", "http://", "file:", "derived:")):
+            raise ctx.error(f"{where}.url", f"must be a URL, got {values['url']!r}")
+        sources.append(SourceRef(**values))
+    return tuple(sources)
+
+
+def _covered_names(sources: Sequence[SourceRef]) -> frozenset[str]:
+    names: set[str] = set()
+    for source in sources:
+        names.update(part.strip() for part in source.covers.split(",") if part.strip())
+    return frozenset(names)
+
+
+def _check_covered(ctx: _EntryContext, covered: frozenset[str], field: str) -> None:
+    """A field `a.b` is covered by a source naming `a.b` or its parent `a`."""
+    parts = field.split(".")
+    if not any(".".join(parts[: i + 1]) in covered for i in range(len(parts))):
+        raise ctx.error(field, "no source covers this number (add it to some source's `covers`)")
+
+
+def _check_unknown_keys(ctx: _EntryContext, raw: Mapping[str, Any], known: frozenset[str]) -> None:
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ctx.error(unknown[0], "unknown field (typo?)")
+
+
+def _entry_context(file: str, index: int, raw: Any) -> tuple[_EntryContext, str]:
+    ctx = _EntryContext(file, f"#{index}")
+    if not isinstance(raw, Mapping):
+        raise ctx.error("", "entry must be a JSON object")
+    entry_id = raw.get("id")
+    if not isinstance(entry_id, str) or not _ID_PATTERN.match(entry_id):
+        raise ctx.error("id", f"must be a lower-case id of [a-z0-9.-], got {entry_id!r}")
+    return _EntryContext(file, entry_id), entry_id
+
+
+def _parse_unpublished(ctx: _EntryContext, raw: Mapping[str, Any]) -> tuple[str, ...]:
+    """Fields declared unpublished must be allowed to be, absent, and explained in `notes`."""
+    names = raw.get("unpublished", [])
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise ctx.error("unpublished", "must be a list of field names")
+    for name in names:
+        if name not in _HARDWARE_MAY_BE_UNPUBLISHED:
+            raise ctx.error("unpublished", f"{name!r} may not be unpublished; allowed: {', '.join(sorted(_HARDWARE_MAY_BE_UNPUBLISHED))}")
+        if name in raw:
+            raise ctx.error(name, "declared unpublished but has a value")
+    if names and not str(raw.get("notes", "")).strip():
+        raise ctx.error("notes", "must explain the unpublished fields")
+    return tuple(names)
+
+
+def parse_hardware_entry(raw: Mapping[str, Any], ctx: _EntryContext) -> HardwareSpec:
+    """Validate one hardware object and build its HardwareSpec."""
+    _check_unknown_keys(ctx, raw, _HARDWARE_KNOWN_KEYS)
+    sources = _parse_sources(ctx, raw)
+    covered = _covered_names(sources)
+    strings = {name: ctx.string(raw, name) for name in _HARDWARE_REQUIRED_STR_FIELDS}
+    if not _DATE_PATTERN.match(strings["release_date"]):
+        raise ctx.error("release_date", f"must be an ISO 8601 date, got {strings['release_date']!r}")
+    _check_covered(ctx, covered, "release_date")
+
+    peaks_raw = ctx.require(raw, "peak_flops_per_second")
+    if not isinstance(peaks_raw, Mapping) or not peaks_raw:
+        raise ctx.error("peak_flops_per_second", "must be a non-empty object of precision -> FLOP/s")
+    peaks: dict[str, float] = {}
+    for precision, value in peaks_raw.items():
+        field = f"peak_flops_per_second.{precision}"
+        if precision not in PRECISION_NAMES:
+            raise ctx.error(field, f"unknown precision; expected one of {', '.join(PRECISION_NAMES)}")
+        peaks[precision] = ctx.positive_number(value, field)
+        _check_covered(ctx, covered, field)
+
+    unpublished = _parse_unpublished(ctx, raw)
+    numbers: dict[str, Any] = {}
+    for name in _HARDWARE_FLOAT_FIELDS:
+        if name in unpublished:
+            numbers[name] = 0.0
+            continue
+        numbers[name] = ctx.positive_number(ctx.require(raw, name), name)
+        _check_covered(ctx, covered, name)
+    for name in _HARDWARE_INT_FIELDS:
+        numbers[name] = ctx.integer(ctx.require(raw, name), name, minimum=1)
+        _check_covered(ctx, covered, name)
+    rack = ctx.integer(raw.get("accelerators_per_rack", 0), "accelerators_per_rack", minimum=0)
+    if rack:
+        _check_covered(ctx, covered, "accelerators_per_rack")
+    return HardwareSpec(
+        id=ctx.entry,
+        peak_flops_per_second=MappingProxyType(peaks),
+        sources=sources,
+        accelerators_per_rack=rack,
+        unpublished=unpublished,
+        notes=ctx.string(raw, "notes", required=False),
+        **strings,
+        **numbers,
+    )
+
+
+def _parse_architecture(ctx: _EntryContext, raw: Any, covered: frozenset[str]) -> ModelArchitecture:
+    if not isinstance(raw, Mapping):
+        raise ctx.error("architecture", "must be an object with the ModelArchitecture fields")
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        field = f"architecture.{key}"
+        if key not in _ARCHITECTURE_FIELDS:
+            raise ctx.error(field, "unknown architecture field (typo?)")
+        if key in _ARCHITECTURE_BOOL_FIELDS:
+            if not isinstance(value, bool):
+                raise ctx.error(field, f"must be true or false, got {value!r}")
+        else:
+            value = ctx.integer(value, field, minimum=0 if key in _ARCHITECTURE_OPTIONAL_INTS else 1)
+        _check_covered(ctx, covered, field)
+        values[key] = value
+    for required in ("layer_count", "hidden_size", "attention_head_count", "kv_head_count", "ffn_hidden_size", "vocab_size"):
+        if required not in values:
+            raise ctx.error(f"architecture.{required}", "required field is missing")
+    architecture = ModelArchitecture(**values)
+    if architecture.attention_head_count % architecture.kv_head_count:
+        raise ctx.error("architecture.kv_head_count", "must divide attention_head_count (GQA groups)")
+    if architecture.experts_per_token > architecture.expert_count:
+        raise ctx.error("architecture.experts_per_token", "exceeds expert_count")
+    if architecture.dense_layer_count > architecture.layer_count:
+        raise ctx.error("architecture.dense_layer_count", "exceeds layer_count")
+    if architecture.dense_layer_count and not architecture.dense_ffn_hidden_size:
+        raise ctx.error("architecture.dense_ffn_hidden_size", "required when dense_layer_count > 0")
+    return architecture
+
+
+def parse_model_entry(raw: Mapping[str, Any], ctx: _EntryContext) -> ModelPreset:
+    """Validate one model-preset object and build its ModelPreset."""
+    _check_unknown_keys(ctx, raw, _MODEL_KNOWN_KEYS)
+    sources = _parse_sources(ctx, raw)
+    covered = _covered_names(sources)
+    architecture = _parse_architecture(ctx, ctx.require(raw, "architecture"), covered)
+    counts = {}
+    for name in ("parameter_count", "active_parameter_count"):
+        counts[name] = ctx.integer(ctx.require(raw, name), name, minimum=1)
+        _check_covered(ctx, covered, name)
+    if counts["active_parameter_count"] > counts["parameter_count"]:
+        raise ctx.error("active_parameter_count", "exceeds parameter_count")
+    if not architecture.is_moe and counts["active_parameter_count"] != counts["parameter_count"]:
+        raise ctx.error("active_parameter_count", "must equal parameter_count for a dense model")
+    return ModelPreset(
+        id=ctx.entry,
+        name=ctx.string(raw, "name"),
+        architecture=architecture,
+        sources=sources,
+        notes=ctx.string(raw, "notes", required=False),
+        **counts,
+    )
+
+
+def parse_document(document: Any, file: str, list_key: str, parse_entry: Callable[[Mapping[str, Any], _EntryContext], Any]) -> tuple[Any, ...]:
+    """Validate a whole data document ({"schema_version": 1, list_key: [...]}) entry by entry."""
+    top = _EntryContext(file, "(document)")
+    if not isinstance(document, Mapping):
+        raise top.error("", "document must be a JSON object")
+    if document.get("schema_version") != SUPPORTED_SCHEMA_VERSION:
+        raise top.error("schema_version", f"must be {SUPPORTED_SCHEMA_VERSION}, got {document.get('schema_version')!r}")
+    items = document.get(list_key)
+    if not isinstance(items, list) or not items:
+        raise top.error(list_key, "must be a non-empty list of entries")
+    entries = []
+    seen: set[str] = set()
+    for index, raw in enumerate(items):
+        ctx, entry_id = _entry_context(file, index, raw)
+        if entry_id in seen:
+            raise ctx.error("id", "duplicate id")
+        seen.add(entry_id)
+        entries.append(parse_entry(raw, ctx))
+    return tuple(entries)
+
+
+def parse_hardware_document(document: Any, file: str = HARDWARE_FILE) -> tuple[HardwareSpec, ...]:
+    return parse_document(document, file, "hardware", parse_hardware_entry)
+
+
+def parse_models_document(document: Any, file: str = MODELS_FILE) -> tuple[ModelPreset, ...]:
+    return parse_document(document, file, "models", parse_model_entry)
+
+
+def _read_data_file(name: str) -> Any:
+    resource = resources.files("flopwatt.estimate.catalog").joinpath("data", name)
+    try:
+        text = resource.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CatalogError(name, "(document)", "", "data file is missing from the package") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise CatalogError(name, "(document)", "", f"invalid JSON at line {error.lineno}: {error.msg}") from None
+
+
+@lru_cache(maxsize=1)
+def _hardware_by_id() -> Mapping[str, HardwareSpec]:
+    from flopwatt.estimate.catalog.host_cpu import HOST_CPU_ID, describe_host_cpu
+
+    entries = parse_hardware_document(_read_data_file(HARDWARE_FILE))
+    by_id = {entry.id: entry for entry in entries}
+    if HOST_CPU_ID in by_id:
+        raise CatalogError(HARDWARE_FILE, HOST_CPU_ID, "id", "reserved for the host CPU, derived at load time")
+    # The host entry goes through the same validation as the data files.
+    host = describe_host_cpu()
+    host_document = {"schema_version": SUPPORTED_SCHEMA_VERSION, "hardware": [host]}
+    by_id[HOST_CPU_ID] = parse_hardware_document(host_document, "host cpu (derived)")[0]
+    return by_id
+
+
+@lru_cache(maxsize=1)
+def _models_by_id() -> Mapping[str, ModelPreset]:
+    return {entry.id: entry for entry in parse_models_document(_read_data_file(MODELS_FILE))}
+
+
+def list_hardware() -> tuple[HardwareSpec, ...]:
+    """Every hardware entry, in data-file order, the host `cpu` last."""
+    return tuple(_hardware_by_id().values())
+
+
+def list_model_presets() -> tuple[ModelPreset, ...]:
+    """Every model preset, in data-file order."""
+    return tuple(_models_by_id().values())
+
+
+def get_hardware(hardware_id: str) -> HardwareSpec:
+    """The entry with this id; CatalogLookupError("hardware", id) when there is none."""
+    try:
+        return _hardware_by_id()[hardware_id]
+    except KeyError:
+        raise CatalogLookupError("hardware", hardware_id) from None
+
+
+def get_model_preset(preset_id: str) -> ModelPreset:
+    """The preset with this id; CatalogLookupError("model preset", id) when there is none."""
+    try:
+        return _models_by_id()[preset_id]
+    except KeyError:
+        raise CatalogLookupError("model preset", preset_id) from None

@@ -1,0 +1,218 @@
+"""Sourced default constants of the estimation model.
+
+Every number the model uses without the request or a measured profile naming it lives here,
+with its unit in the name and its source and date beside it, so a reader can audit (and a
+request can override) each one. Values fitted to validation data live in `fitted_constants.py` instead.
+"""
+
+from __future__ import annotations
+
+# --- numeric formats -------------------------------------------------------------------------
+
+# Bytes per element of weights/activations at each matmul precision (IEEE 754 / OCP FP8 / FP4
+# definitions). TF32 stores fp32 (4 bytes) and only multiplies at reduced precision.
+BYTES_PER_ELEMENT_BY_PRECISION = {
+    "fp32": 4.0,
+    "tf32": 4.0,
+    "bf16": 2.0,
+    "fp16": 2.0,
+    "fp8": 1.0,
+    "fp4": 0.5,
+}
+# Activations and gradients of FP8/FP4 training runs are kept in bf16 (Micikevicius et al. 2022,
+# "FP8 Formats for Deep Learning", arXiv 2209.05433; NVIDIA Transformer Engine docs, 2024).
+MIN_ACTIVATION_BYTES_PER_ELEMENT = 2.0
+
+# --- mixed-precision Adam training state (per parameter, before sharding) --------------------
+# Rajbhandari et al. 2020 (ZeRO, arXiv 1910.02054, §3.1): fp16/bf16 weights 2 B + gradients 2 B +
+# fp32 master weights 4 B + Adam momentum 4 B + variance 4 B = 16 B per parameter.
+WEIGHT_BYTES_PER_PARAMETER_TRAINING = 2.0
+GRADIENT_BYTES_PER_PARAMETER = 2.0
+OPTIMIZER_STATE_BYTES_PER_PARAMETER = 12.0
+# Bytes the Adam update reads and writes per local parameter (fp32 master, m, v read+written,
+# gradient read, bf16 weight written): 3·4·2 + 2 + 2 = 28 B. Counted from the update rule.
+OPTIMIZER_STEP_BYTES_PER_PARAMETER = 28.0
+
+# Memory the runtime keeps besides the model (CUDA context, cuBLAS workspaces, NCCL buffers,
+# allocator fragmentation). Assumption (order of magnitude seen in PyTorch/Megatron runs on
+# A100/H100, 2023-2024): 2 GiB per accelerator.
+RUNTIME_RESERVED_BYTES = 2.0 * 2**30
+
+# --- activation memory (Korthikanti et al. 2022, arXiv 2205.05198, §4, eqs. 1-2) ------------
+# Per token per layer, bytes, for 16-bit activations: 10·h replicated outside the TP region
+# (two LayerNorm inputs 4h, QKV and MLP inputs 4h, two dropout masks 2h); attention keeps
+# Q, K, V and the projection input; the MLP its intermediate tensors; scores cost 5·a·s.
+ACTIVATION_REPLICATED_BYTES_PER_HIDDEN = 10.0
+# Of those 10·h, the two dropout masks (1 byte per element each, attention and hidden dropout;
+# Korthikanti et al. 2022 eq. 1): absent for models trained without dropout.
+ACTIVATION_DROPOUT_MASK_BYTES_PER_HIDDEN = 2.0
+ACTIVATION_ATTENTION_SCORE_BYTES_PER_HEAD_TOKEN = 5.0
+# The layer input stored per token under full recomputation: 2 bytes × h.
+ACTIVATION_FULL_RECOMPUTE_BYTES_PER_HIDDEN = 2.0
+# Logits kept for the loss in fp32 (4 B per vocabulary entry per token), Megatron-LM cross
+# entropy (megatron/core/tensor_parallel/cross_entropy.py, 2024).
+LOGIT_BYTES_PER_VOCAB_ENTRY = 4.0
+
+# --- kernels per transformer layer (Megatron-LM forward pass, counted from the code, 2024) ---
+# Used for launch overhead: ~ 24 kernels per layer forward; backward launches twice as many.
+KERNELS_PER_LAYER_FORWARD = 24.0
+BACKWARD_KERNELS_PER_FORWARD_KERNEL = 2.0
+# CUDA kernel launch overhead when no profile measured it: ~4 µs per launch on A100/H100
+# (NVIDIA CUDA C++ Best Practices Guide, "kernel launch overhead"; stas00/ml-engineering, 2024).
+DEFAULT_LAUNCH_OVERHEAD_SECONDS = 4.0e-6
+# Launch overhead under CUDA graphs (decode loops of serving engines): ~1.5 µs per kernel
+# (NVIDIA technical blog "Getting Started with CUDA Graphs", 2019-09).
+DEFAULT_GRAPH_LAUNCH_OVERHEAD_SECONDS = 1.5e-6
+
+# --- memory-bound (elementwise) traffic per token per layer, forward, in activation elements ---
+# Counted from Megatron-LM's fused kernels: LayerNorm ×2 (read h, write h), bias-dropout-add ×2
+# (read 2h, write h), bias-GeLU (read f, write f) or SwiGLU (read 2f, write f); unfused
+# scale-mask-softmax + dropout reads/writes the scores 4·a·s times (softmax in/out, dropout in/out).
+ELEMENTWISE_ELEMENTS_PER_HIDDEN = 10.0
+ELEMENTWISE_ELEMENTS_PER_FFN_GELU = 2.0
+ELEMENTWISE_ELEMENTS_PER_FFN_SWIGLU = 3.0
+ELEMENTWISE_ELEMENTS_PER_SCORE_UNFUSED = 4.0
+BACKWARD_ELEMENTWISE_FACTOR = 2.0  # backward of an elementwise op reads the grad and the input
+
+# --- FLOP conventions ----------------------------------------------------------------------------
+# Backward pass of a matmul: two matmuls of the forward's size (Narayanan et al. 2021, §5.1).
+BACKWARD_FLOPS_PER_FORWARD_FLOP = 2.0
+# FlashAttention backward counts 2.5× the forward FLOPs (Dao 2023, FlashAttention-2 benchmark
+# convention); with recomputation of the forward inside it. Used for the attention kernel time.
+FLASH_ATTENTION_BACKWARD_FLOPS_PER_FORWARD_FLOP = 2.5
+
+# --- collectives (ring algorithms; Thakur et al. 2005; nccl-tests PERFORMANCE.md, 2024) -------
+# Fraction of the one-direction link bandwidth a large NCCL collective reaches as bus bandwidth:
+# nccl-tests all_reduce on DGX A100 reaches ~230 GB/s busbw over NVLink3's 300 GB/s (NVIDIA
+# DGX A100 user guide / nccl-tests results, 2021) and ~190 GB/s over 8×HDR (200 GB/s).
+INTRA_NODE_COLLECTIVE_EFFICIENCY = 0.77
+SCALE_OUT_COLLECTIVE_EFFICIENCY = 0.90
+# Fixed latency per collective (small-message time of nccl-tests all_reduce: ~10 µs inside an
+# NVLink node, ~25 µs across InfiniBand, A100/H100, nccl-tests results 2021-2023).
+INTRA_NODE_COLLECTIVE_LATENCY_SECONDS = 10.0e-6
+SCALE_OUT_COLLECTIVE_LATENCY_SECONDS = 25.0e-6
+
+# --- overlap -----------------------------------------------------------------------------------
+# Fraction of the data-parallel gradient reduction hidden behind the backward pass in a modern
+# framework (Megatron-LM --overlap-grad-reduce, PyTorch DDP buckets). Assumption, 2024 practice:
+# most of it is hidden; the last bucket and the optimizer-step all-gather are not.
+DEFAULT_DATA_PARALLEL_OVERLAP_FRACTION = 0.8
+
+# --- goodput (failures, checkpoints, restarts) ----------------------------------------------
+# Llama 3 (Dubey et al. 2024, arXiv 2407.21783, §3.3.4): 419 unexpected interruptions in a
+# 54-day snapshot of pre-training on 16,384 H100 GPUs, "higher than 90 % effective training time".
+LLAMA3_UNEXPECTED_INTERRUPTIONS = 419.0
+LLAMA3_SNAPSHOT_DAYS = 54.0
+LLAMA3_GPU_COUNT = 16384.0
+FAILURES_PER_ACCELERATOR_HOUR = LLAMA3_UNEXPECTED_INTERRUPTIONS / (
+    LLAMA3_SNAPSHOT_DAYS * 24.0 * LLAMA3_GPU_COUNT
+)
+# Time to write one checkpoint (asynchronous/sharded checkpointing to a parallel file system):
+# assumption of 60 s, chosen so that the Young/Daly model gives Llama 3's ≥ 90 % at 16k GPUs.
+CHECKPOINT_WRITE_SECONDS = 60.0
+# Time from a failure to training again (detect, reschedule, reload): assumption of 10 minutes
+# (Llama 3 §3.3.4 reports automated recovery; MegaScale, Jiang et al. 2024, reports minutes).
+RESTART_SECONDS = 600.0
+# One-off start-up of a run (scheduling, loading, compilation, warm-up): assumption of 30 min.
+# This is why goodput also depends on run length: short runs amortise it over fewer steps.
+RUN_STARTUP_SECONDS = 1800.0
+
+# --- power and energy ------------------------------------------------------------------------
+# Latosinska et al. 2025, arXiv 2506.14551 (Brookhaven): 8×H100 nodes in training draw at most
+# ~76 % of the 10.2 kW node TDP. Applied to the accelerator's TDP when no profile measured power.
+TRAINING_POWER_FRACTION_OF_TDP = 0.76
+# NVIDIA DGX H100 user guide (2023): 10.2 kW system maximum, 8×700 W GPUs; the rest, (10,200 −
+# 5,600)/8 = 575 W per GPU, is CPUs, memory, NICs, fans, storage. At the same 76 % load fraction:
+HOST_POWER_WATTS_PER_ACCELERATOR = 0.76 * (10200.0 - 8 * 700.0) / 8.0
+# InfiniBand switches per accelerator: NVIDIA QM9700 (64×400 Gb/s, ~1.7 kW max, datasheet 2023)
+# with ~2.5 switch ports per endpoint in a three-tier fat tree → ~66 W; at 76 % load ≈ 50 W.
+NETWORK_POWER_WATTS_PER_ACCELERATOR = 0.76 * 1700.0 / 64.0 * 2.5
+# Power usage effectiveness. Uptime Institute Global Survey 2023: industry average 1.58; Google
+# fleet 2023: 1.10 (Environmental Report 2024). Default for a modern AI facility: 1.2 (assumed).
+DEFAULT_PUE = 1.2
+# Grid carbon intensity, world average 2023: 480 gCO2e/kWh (Ember, Global Electricity Review 2024).
+DEFAULT_CARBON_INTENSITY_GRAMS_PER_KWH = 480.0
+# US industrial electricity price, 2023 annual average: 8.04 ¢/kWh (EIA Electric Power Monthly,
+# Table 5.3, Feb 2024).
+DEFAULT_ELECTRICITY_PRICE_USD_PER_KWH = 0.0804
+# Capex of one accelerator with its share of server and network, amortised over
+# IT_DEPRECIATION_YEARS (Cottier et al. 2024, arXiv 2405.21015: server components and
+# interconnect add ~ 1.5× to the GPU price; GPU prices from the same paper's data, 2023-2024).
+CAPEX_USD_PER_ACCELERATOR = {
+    "v100": 10000.0 * 1.5,
+    "a100-40gb": 10000.0 * 1.5,
+    "a100-80gb": 15000.0 * 1.5,
+    "h100-sxm": 30000.0 * 1.5,
+    "h100-pcie": 25000.0 * 1.5,
+    "h800": 30000.0 * 1.5,
+    "h200": 35000.0 * 1.5,
+    "b200": 40000.0 * 1.5,
+    "gb200": 45000.0 * 1.5,
+    "mi300x": 15000.0 * 1.5,
+}
+# Depreciation period of IT equipment: 4 years (Cottier et al. 2024 use ~4 years for GPUs).
+IT_DEPRECIATION_YEARS = 4.0
+HOURS_PER_YEAR = 8766.0  # 365.25 days
+
+# --- serving -----------------------------------------------------------------------------------
+# Fraction of accelerator memory a serving engine may use (vLLM's gpu_memory_utilization
+# default 0.9, vLLM docs 2024).
+SERVING_MEMORY_FRACTION = 0.9
+# Largest batch the throughput search considers (sequences); vLLM max_num_seqs default 256
+# (2024) — we allow 4× that.
+SERVING_MAX_BATCH_SIZE = 1024
+
+SECONDS_PER_HOUR = 3600.0
+JOULES_PER_KWH = 3.6e6
+
+# --- datasheet-mode efficiencies that are published, not fitted ----------------------------------
+# Best sustained dense GEMM rate as a fraction of the datasheet peak, measured by mamf-finder
+# (maximum achievable matmul FLOP/s over a shape sweep, random normal data; stas00/ml-engineering,
+# compute/accelerator/README.md, MAMF table, 2024-2025): A100 SXM bf16 271.2 of 312 TFLOP/s;
+# H100 SXM bf16 794.5 of 989 (H200 the same), fp8 1402.6 of 1979; H200 fp8 1453.4 of 1979;
+# B200 bf16 1745 of 2250, fp8 3432.5 of 4500; GB200 bf16 1822 of 2500, fp8 3615.6 of 5000;
+# MI300X bf16 668.4 of 1300 (TunableOp). Keyed by catalog id, then precision; fp16 runs on the
+# same tensor-core path as bf16. A large GEMM never exceeds this; smaller shapes fall below it.
+GEMM_MAX_FRACTION_OF_PEAK_BY_HARDWARE = {
+    "a100-80gb": {"bf16": 271.2 / 312.0},
+    "a100-40gb": {"bf16": 271.2 / 312.0},
+    "h100-sxm": {"bf16": 794.5 / 989.0, "fp8": 1402.6 / 1979.0},
+    "h800": {"bf16": 794.5 / 989.0, "fp8": 1402.6 / 1979.0},
+    "h200": {"bf16": 794.5 / 989.0, "fp8": 1453.4 / 1979.0},
+    "b200": {"bf16": 1745.0 / 2250.0, "fp8": 3432.5 / 4500.0},
+    "gb200": {"bf16": 1822.0 / 2500.0, "fp8": 3615.6 / 5000.0},
+    "mi300x": {"bf16": 668.4 / 1300.0},
+}
+# Accelerators (or precisions) without a published mamf-finder figure use the A100 SXM bf16
+# fraction, the GPU on which the shape model of `fitted_constants.py` was fitted and validated.
+DEFAULT_GEMM_MAX_FRACTION_OF_PEAK = 271.2 / 312.0
+# Sustained fraction of datasheet HBM bandwidth reached by STREAM-like copies: BabelStream on
+# A100 SXM4 80 GB ~1.75 of 2.04 TB/s and on H100 SXM ~2.9-3.0 of 3.35 TB/s (BabelStream results,
+# Deakin et al.; stas00/ml-engineering, 2024) → 0.86.
+MEMORY_BANDWIDTH_FRACTION_OF_DATASHEET = 0.86
+# FlashAttention-2 (Dao 2023, arXiv 2307.08691, §4.1): forward up to 73 % and backward up to 63 %
+# of A100 peak at long sequences; end-to-end mean about 0.6 of peak.
+FLASH_ATTENTION_FRACTION_OF_PEAK = 0.6
+# Idle power as a fraction of TDP: H100 SXM idles at ~70-90 W of 700 W (nvidia-smi, NVML
+# readings reported by Zeus/ML.ENERGY, 2024) → 0.12.
+IDLE_POWER_FRACTION_OF_TDP = 0.12
+
+# --- planner defaults: the global batch when the request sets none (planner.batch_policy) -------
+# The smallest batch the planner considers for a large model: ~4M tokens per step, the common
+# practice of frontier runs (Llama 2, Touvron et al. 2023, arXiv 2307.09288, §2.2: 4M tokens;
+# GPT-3 175B 3.2M, Brown et al. 2020, Table 2.1; Llama 3 405B started at 4M, arXiv 2407.21783
+# §3.4.1, 2024-07). Smaller models start at their critical batch when that is below it.
+DEFAULT_GLOBAL_BATCH_TOKENS = 4.0 * 2**20
+# The largest global batch published for a frontier run: DeepSeek-V3, 15,360 sequences of 4,096
+# tokens (arXiv 2412.19437, §4.2, 2024-12). The planner never proposes more unless a plan's data
+# parallelism alone needs it.
+LARGEST_PUBLISHED_GLOBAL_BATCH_TOKENS = 15360.0 * 4096.0
+# Near-optimal batch as a function of training compute C (FLOPs): B_opt = 0.2920 · C^0.3271 tokens
+# (DeepSeek LLM, Bi et al. 2024, arXiv 2401.02954, §3.1, fitted on IsoFLOP grids up to 3e20 FLOPs
+# and checked at 7B/67B scale; 2024-01). Used as the critical batch size of the run.
+OPTIMAL_BATCH_COEFFICIENT_TOKENS = 0.2920
+OPTIMAL_BATCH_COMPUTE_EXPONENT = 0.3271
+# Compute-optimal training tokens per parameter (Chinchilla, Hoffmann et al. 2022, arXiv
+# 2203.15556, ~20 tokens per parameter). The critical batch is taken at the model's compute-optimal
+# budget, so the plan depends only on the model, sequence and cluster, never on training_tokens.
+COMPUTE_OPTIMAL_TOKENS_PER_PARAMETER = 20.0

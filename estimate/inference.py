@@ -1,0 +1,214 @@
+"""Serving one model replica on a tensor-parallel group: prefill, decode, batch, energy, cost.
+
+Decode is bandwidth-bound at small batch: every step reads the weights (÷TP) and each sequence's
+KV cache; the GEMMs go through the same roofline/efficiency map as training, so the model moves
+to compute-bound as the batch grows. Each layer also pays its TP all-reduces and kernel launches
+(CUDA graphs, as serving engines use). TTFT is the prefill of the batch's prompts together
+(static batching, a stated upper bound for continuous batching).
+
+`serving_metrics` is the vectorised numeric core (arrays of batch sizes, or hardware and facility
+numbers holding Monte Carlo samples); `estimate_inference` searches the batch and reports floats.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from flopwatt.estimate.accounting import head_dim, mlp_matrix_count, parameter_counts
+from flopwatt.estimate.architecture import ModelArchitecture
+from flopwatt.estimate.constants import (
+    KERNELS_PER_LAYER_FORWARD,
+    MIN_ACTIVATION_BYTES_PER_ELEMENT,
+    RUNTIME_RESERVED_BYTES,
+    SERVING_MAX_BATCH_SIZE,
+    SERVING_MEMORY_FRACTION,
+)
+from flopwatt.estimate.hardware import HardwareModel
+from flopwatt.estimate.memory import kv_cache_bytes_per_token, kv_heads_per_device
+from flopwatt.estimate.numeric import as_float, maximum, where
+from flopwatt.estimate.run_cost import FacilityInputs, RunCost, run_cost
+
+ArrayLike = Any
+
+
+@dataclass(frozen=True)
+class InferenceScenario:
+    arch: ModelArchitecture
+    hardware: HardwareModel
+    accelerator_count: int  # tensor-parallel group serving one replica
+    batch_size: int  # 0: throughput-optimal batch that fits
+    input_tokens: int
+    output_tokens: int
+    facility: FacilityInputs
+
+
+@dataclass(frozen=True)
+class InferenceEstimate:
+    scenario: InferenceScenario
+    batch_size: int
+    max_batch_size: int
+    fits_in_memory: bool
+    time_to_first_token_seconds: float
+    time_per_output_token_seconds: float
+    output_tokens_per_second: float
+    requests_per_second: float
+    weight_bytes_per_accelerator: float
+    kv_cache_bytes_per_accelerator: float
+    memory_per_accelerator_bytes: float
+    kv_cache_bytes_per_token: float  # whole replica
+    decode_breakdown: dict[str, float]  # seconds per decode step
+    accelerator_power_watts: float
+    energy_per_output_token_joules: float
+    cost_per_million_output_tokens_usd: float
+    cost: RunCost  # of one batch
+
+
+def _shape(arch: ModelArchitecture, hw: HardwareModel) -> tuple[float, float, float, float, float, float]:
+    """(hidden, head dim, heads, KV heads, MLP matrices, activation bytes) as floats."""
+    act_bytes = max(hw.bytes_per_element, MIN_ACTIVATION_BYTES_PER_ELEMENT)
+    return (float(arch.hidden_size), float(head_dim(arch)), float(arch.attention_head_count), float(arch.kv_head_count),
+            float(mlp_matrix_count(arch)), act_bytes)
+
+
+def _layer_decode_seconds(arch, hw: HardwareModel, batch, context, tp) -> dict[str, ArrayLike]:
+    """One decode step of one layer at `batch` sequences with `context` tokens of history."""
+    h, d, heads, kv, matrices, act_bytes = _shape(arch, hw)
+    batch = as_float(batch)
+    projections = hw.gemm_seconds(batch, (heads + 2 * kv) * d / tp, h) + hw.gemm_seconds(batch, h, heads * d / tp)
+    experts = max(float(arch.expert_count), 1.0)
+    routed = float(arch.experts_per_token) if experts > 1 else 1.0
+    # Distinct experts a batch touches: E·(1 − (1 − k/E)^B); each gets B·k/touched tokens.
+    touched = where(experts > 1, experts * (1.0 - (1.0 - routed / experts) ** batch), 1.0)
+    tokens_per_expert = batch * routed / touched
+    width = float(arch.ffn_hidden_size if experts > 1 else (arch.dense_ffn_hidden_size or arch.ffn_hidden_size))
+    mlp = hw.gemm_seconds(tokens_per_expert, (matrices - 1) * width / tp, h, touched) + hw.gemm_seconds(tokens_per_expert, h, width / tp, touched)
+    shared = float(arch.shared_expert_count)
+    if shared > 0:
+        mlp = mlp + hw.gemm_seconds(batch, (matrices - 1) * shared * width / tp, h) + hw.gemm_seconds(batch, h, shared * width / tp)
+    kv_bytes = batch * context * 2.0 * float(kv_heads_per_device(arch, tp)) * d * act_bytes
+    attention = maximum(hw.memory_seconds(kv_bytes), 4.0 * batch * heads / tp * context * d / hw.sustained_gemm_flops_per_second)
+    communication = 2.0 * hw.all_reduce_seconds(batch * h * act_bytes, tp, 1.0)
+    launch = KERNELS_PER_LAYER_FORWARD * hw.graph_launch_overhead_seconds + 0.0 * batch
+    return {"weights_and_gemm": projections + mlp, "kv_cache_and_attention": attention, "tensor_parallel_communication": communication, "kernel_launch": launch}
+
+
+def _prefill_seconds(arch, hw: HardwareModel, batch, prompt, tp) -> ArrayLike:
+    """Forward pass over the batch's prompts (compute-bound), causal flash attention."""
+    h, d, heads, kv, matrices, act_bytes = _shape(arch, hw)
+    tokens = as_float(batch) * prompt
+    experts = max(float(arch.expert_count), 1.0)
+    routed = float(arch.experts_per_token) if experts > 1 else 1.0
+    width = float(arch.ffn_hidden_size if experts > 1 else (arch.dense_ffn_hidden_size or arch.ffn_hidden_size))
+    active = routed + float(arch.shared_expert_count)
+    gemm = (hw.gemm_seconds(tokens, (heads + 2 * kv) * d / tp, h) + hw.gemm_seconds(tokens, h, heads * d / tp)
+            + hw.gemm_seconds(tokens * active, (matrices - 1) * width / tp, h) + hw.gemm_seconds(tokens * active, h, width / tp))
+    attention = hw.attention_seconds(2.0 * as_float(batch) * heads / tp * prompt * prompt * d, prompt, d)
+    communication = 2.0 * hw.all_reduce_seconds(tokens * h * act_bytes, tp, 1.0)
+    launch = KERNELS_PER_LAYER_FORWARD * hw.launch_overhead_seconds
+    layer = gemm + attention + communication + launch
+    head = hw.gemm_seconds(as_float(batch), float(arch.vocab_size) / tp, h)  # logits of the last position
+    return float(arch.layer_count) * layer + head
+
+
+def max_batch_size(arch: ModelArchitecture, hw: HardwareModel, tp: int, context_tokens: int) -> tuple[int, float, float]:
+    """(largest batch whose KV cache fits, weight bytes per device, KV bytes per sequence per device)."""
+    weights = float(parameter_counts(arch).total) * hw.bytes_per_element / tp
+    act_bytes = max(hw.bytes_per_element, MIN_ACTIVATION_BYTES_PER_ELEMENT)
+    per_token = 2.0 * float(arch.layer_count) * float(kv_heads_per_device(arch, tp)) * float(head_dim(arch)) * act_bytes
+    per_sequence = per_token * context_tokens
+    free = hw.memory_bytes * SERVING_MEMORY_FRACTION - weights - RUNTIME_RESERVED_BYTES
+    return max(int(free // per_sequence), 0), weights, per_sequence
+
+
+@dataclass(frozen=True)
+class ServingMetrics:
+    """Outputs of serving at given batch sizes (arrays: one element per batch size, or per Monte
+    Carlo sample of the hardware and facility; nothing here branches on their values)."""
+
+    time_to_first_token_seconds: ArrayLike
+    time_per_output_token_seconds: ArrayLike
+    output_tokens_per_second: ArrayLike
+    decode_breakdown: dict[str, ArrayLike]  # seconds per decode step, whole model
+    accelerator_power_watts: ArrayLike
+    energy_per_output_token_joules: ArrayLike
+    cost_per_million_output_tokens_usd: ArrayLike
+    cost: RunCost  # of one batch
+
+
+def serving_metrics(arch: ModelArchitecture, hw: HardwareModel, tp: int, batch: ArrayLike, input_tokens: int, output_tokens: int,
+                    facility: FacilityInputs) -> ServingMetrics:
+    """The vectorised numeric core: TTFT, TPOT, throughput, power, energy and cost per token at
+    `batch` sequences (array allowed), for hardware and facility numbers that may be arrays."""
+    batches = as_float(batch)
+    context = input_tokens + output_tokens / 2.0  # mean history over the generation
+    layers = float(arch.layer_count)
+    layer = _layer_decode_seconds(arch, hw, batches, context, tp)
+    head = hw.gemm_seconds(batches, float(arch.vocab_size) / tp, float(arch.hidden_size))
+    breakdown = {name: value * layers for name, value in layer.items()}
+    breakdown["lm_head"] = head
+    tpot = sum(breakdown.values())
+    ttft = _prefill_seconds(arch, hw, batches, input_tokens, tp)
+    batch_seconds = ttft + output_tokens * tpot
+    busy = (breakdown["weights_and_gemm"] + breakdown["kv_cache_and_attention"] + head) / tpot
+    power = hw.power_watts(busy)
+    cost = run_cost(tp, batch_seconds, power, facility)
+    tokens = batches * output_tokens
+    return ServingMetrics(
+        time_to_first_token_seconds=ttft,
+        time_per_output_token_seconds=tpot,
+        output_tokens_per_second=tokens / batch_seconds,
+        decode_breakdown=breakdown,
+        accelerator_power_watts=power,
+        energy_per_output_token_joules=cost.facility_energy_joules / tokens,
+        cost_per_million_output_tokens_usd=cost.cost_usd / tokens * 1e6,
+        cost=cost,
+    )
+
+
+def _at(value: ArrayLike, index: int, shape: tuple[int, ...]) -> float:
+    """Element `index` of an output broadcast to `shape`; the value itself for a scalar batch."""
+    if not shape:
+        return float(value)
+    return float(np.broadcast_to(as_float(value), shape)[index])
+
+
+def estimate_inference(scenario: InferenceScenario) -> InferenceEstimate:
+    """Serving at the requested batch, or at the throughput-optimal one whose KV cache fits."""
+    arch, hw, tp = scenario.arch, scenario.hardware, scenario.accelerator_count
+    prompt, output = scenario.input_tokens, scenario.output_tokens
+    limit, weights, per_sequence = max_batch_size(arch, hw, tp, prompt + output)
+    if scenario.batch_size > 0:
+        # One batch: the scalar path of the core (same IEEE arithmetic as a 1-element array,
+        # without NumPy's per-call array overhead).
+        batches = as_float(scenario.batch_size)
+    else:
+        batches = np.arange(1, max(min(limit, SERVING_MAX_BATCH_SIZE), 1) + 1, dtype=float)
+    metrics = serving_metrics(arch, hw, tp, batches, prompt, output, scenario.facility)
+    shape = np.shape(batches)
+    best = int(np.argmax(np.broadcast_to(metrics.output_tokens_per_second, shape))) if shape else 0
+    batch = int(batches[best]) if shape else int(batches)
+    cost = RunCost(**{name: _at(getattr(metrics.cost, name), best, shape) for name in RunCost.__dataclass_fields__})
+    kv_bytes = per_sequence * batch
+    throughput = _at(metrics.output_tokens_per_second, best, shape)
+    return InferenceEstimate(
+        scenario=scenario,
+        batch_size=batch,
+        max_batch_size=limit,
+        fits_in_memory=limit >= batch,
+        time_to_first_token_seconds=_at(metrics.time_to_first_token_seconds, best, shape),
+        time_per_output_token_seconds=_at(metrics.time_per_output_token_seconds, best, shape),
+        output_tokens_per_second=throughput,
+        requests_per_second=throughput / output,
+        weight_bytes_per_accelerator=weights,
+        kv_cache_bytes_per_accelerator=kv_bytes,
+        memory_per_accelerator_bytes=weights + kv_bytes + RUNTIME_RESERVED_BYTES,
+        kv_cache_bytes_per_token=float(kv_cache_bytes_per_token(arch, max(hw.bytes_per_element, MIN_ACTIVATION_BYTES_PER_ELEMENT))),
+        decode_breakdown={name: _at(value, best, shape) for name, value in metrics.decode_breakdown.items()},
+        accelerator_power_watts=_at(metrics.accelerator_power_watts, best, shape),
+        energy_per_output_token_joules=_at(metrics.energy_per_output_token_joules, best, shape),
+        cost_per_million_output_tokens_usd=_at(metrics.cost_per_million_output_tokens_usd, best, shape),
+        cost=cost,
+    )

@@ -1,0 +1,219 @@
+"""The planner: the fastest parallel plan that fits in memory.
+
+Candidates (TP × CP × PP × DP × EP × interleaving × micro-batch × recompute × ZeRO, and the
+global batch when the request leaves it unset) are built as arrays and evaluated by the same vectorised
+step-time and memory model in one call; fields the request fixed are honoured. With a fixed batch
+the fastest step wins; with a free batch, the (plan, batch) with the least time to a given loss
+(`batch_policy.py`), preferring batches no larger than the largest published one. When no
+candidate fits, the one using the least memory is returned (with fits_in_memory false) so the
+caller can explain why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from flopwatt.estimate.architecture import ModelArchitecture
+from flopwatt.estimate.batch_policy import BatchPolicy, batch_policy
+from flopwatt.estimate.constants import LARGEST_PUBLISHED_GLOBAL_BATCH_TOKENS
+from flopwatt.estimate.hardware import HardwareModel
+from flopwatt.estimate.memory import training_memory
+from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_NONE, RECOMPUTE_SELECTIVE, ParallelPlan
+from flopwatt.estimate.step_time import StepOptions, training_step_time
+
+MICRO_BATCH_CHOICES = (1, 2, 4, 8)
+INTERLEAVING_CHOICES = (1, 2, 4)
+ZERO_CHOICES = (0, 1, 3)
+RECOMPUTE_CHOICES = (RECOMPUTE_NONE, RECOMPUTE_SELECTIVE, RECOMPUTE_FULL)
+MAX_PIPELINE_STAGES = 128
+# Context parallelism is a candidate only while each rank keeps at least this many tokens of a
+# sequence: published plans split 8K sequences in two (NVIDIA Megatron-Bridge Llama 3.1 405B, CP2,
+# 4,096 tokens per rank) and 128K sequences in sixteen (Llama 3 §3.3.2, CP16, 8,192 per rank);
+# below ~4K tokens per rank the attention chunks are too short to hide the K/V exchange. A
+# bound on the search, not a fitted value: a request may set any CP that divides the sequence.
+MIN_CONTEXT_PARALLEL_TOKENS_PER_RANK = 4096
+MAX_CONTEXT_PARALLEL_SIZE = 64
+
+
+@dataclass(frozen=True)
+class PlanConstraints:
+    """Fields fixed by the request; None = the planner chooses."""
+
+    tensor_parallel_size: int | None = None
+    context_parallel_size: int | None = None
+    pipeline_parallel_size: int | None = None
+    data_parallel_size: int | None = None
+    expert_parallel_size: int | None = None
+    pipeline_interleaving: int | None = None
+    micro_batch_size: int | None = None
+    global_batch_size: int | None = None
+    zero_stage: int | None = None
+    activation_recompute: int | None = None
+    sequence_parallel: bool | None = None
+    # With full recompute: the share of each stage's layers recomputed. None = all of them when
+    # the request fixes full recompute, or the least that fits when the planner chooses.
+    recompute_layer_fraction: float | None = None
+
+    @property
+    def complete(self) -> bool:
+        return all(getattr(self, name) is not None for name in _REQUIRED_CONSTRAINTS)
+
+
+@dataclass(frozen=True)
+class PlanChoice:
+    plan: ParallelPlan
+    step_seconds: float
+    memory_bytes: float
+    fits_in_memory: bool
+    candidates_evaluated: int
+    batch_policy: BatchPolicy | None = None  # set when the planner chose the global batch
+    batch_above_published: bool = False  # the chosen batch exceeds the largest published one
+
+
+_REQUIRED_CONSTRAINTS = tuple(name for name in PlanConstraints.__dataclass_fields__ if name != "recompute_layer_fraction")
+
+
+def _powers_of_two_up_to(limit: int) -> list[int]:
+    return [2**i for i in range(int(np.log2(max(limit, 1))) + 1)]
+
+
+_STRUCTURE = ("tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size", "expert_parallel_size",
+              "pipeline_interleaving", "micro_batch_size", "activation_recompute", "zero_stage", "sequence_parallel",
+              "context_parallel_size")
+
+
+def context_parallel_options(sequence_length: int, accelerator_count: int, tensor_parallel_size: int) -> list[int]:
+    """CP sizes the planner tries: powers of two that split the sequence into 2·cp equal chunks
+    (the causal load-balanced layout) of at least MIN_CONTEXT_PARALLEL_TOKENS_PER_RANK tokens per
+    rank, and divide the accelerators left after TP."""
+    limit = min(MAX_CONTEXT_PARALLEL_SIZE, max(sequence_length // MIN_CONTEXT_PARALLEL_TOKENS_PER_RANK, 1))
+    return [c for c in _powers_of_two_up_to(limit)
+            if sequence_length % (2 * c) == 0 or c == 1
+            if (accelerator_count // max(tensor_parallel_size, 1)) % c == 0]
+
+
+def _structures(arch: ModelArchitecture, accelerator_count: int, sequence_length: int, hw: HardwareModel,
+                fixed: PlanConstraints) -> np.ndarray:
+    """(10, K) plan structures in _STRUCTURE order (everything but the global batch).
+
+    The Python loop enumerates only the outer choices (TP, CP, PP, EP, interleaving: a few hundred
+    rows at most); their product with the inner ones (micro-batch × recompute × ZeRO, the same for
+    every outer row) is taken in NumPy, in itertools.product order."""
+    layers = int(arch.layer_count)
+    heads = int(arch.attention_head_count)
+    experts = max(int(arch.expert_count), 1)
+    tp_options = [fixed.tensor_parallel_size] if fixed.tensor_parallel_size else [
+        t for t in _powers_of_two_up_to(hw.accelerators_per_node) if heads % t == 0 and accelerator_count % t == 0]
+    mbs_options = [fixed.micro_batch_size] if fixed.micro_batch_size else list(MICRO_BATCH_CHOICES)
+    rc_options = [fixed.activation_recompute] if fixed.activation_recompute is not None else list(RECOMPUTE_CHOICES)
+    zero_options = [fixed.zero_stage] if fixed.zero_stage is not None else list(ZERO_CHOICES)
+    outer = []  # (tp, pp, dp, ep, v, sp, cp) rows
+    for tp in tp_options or [1]:
+        cp_options = [fixed.context_parallel_size] if fixed.context_parallel_size else context_parallel_options(
+            sequence_length, accelerator_count, tp)
+        sp = fixed.sequence_parallel if fixed.sequence_parallel is not None else tp > 1
+        for cp in cp_options or [1]:
+            pp_options = [fixed.pipeline_parallel_size] if fixed.pipeline_parallel_size else [
+                p for p in _powers_of_two_up_to(min(layers, MAX_PIPELINE_STAGES)) if accelerator_count % (tp * cp * p) == 0]
+            for pp in pp_options or [1]:
+                dp = fixed.data_parallel_size or max(accelerator_count // (tp * cp * pp), 1)
+                if tp * cp * pp * dp != accelerator_count:
+                    continue  # a fixed DP admits only the (TP, CP, PP) that complete the count
+                ep_options = [fixed.expert_parallel_size] if fixed.expert_parallel_size else [
+                    e for e in _powers_of_two_up_to(min(experts, dp)) if experts % e == 0 and dp % e == 0]
+                v_options = [fixed.pipeline_interleaving] if fixed.pipeline_interleaving else [
+                    v for v in INTERLEAVING_CHOICES if pp > 1 and layers >= pp * v] or [1]
+                outer += [(tp, pp, dp, ep, v, sp, cp) for ep in ep_options or [1] for v in v_options]
+    if not outer:  # no free choice completes the count: evaluate the fixed fields and let the caller report
+        outer = [(fixed.tensor_parallel_size or 1, fixed.pipeline_parallel_size or 1, fixed.data_parallel_size or 1,
+                  fixed.expert_parallel_size or 1, fixed.pipeline_interleaving or 1, bool(fixed.sequence_parallel),
+                  fixed.context_parallel_size or 1)]
+        mbs_options, rc_options, zero_options = mbs_options[:1], rc_options[:1], zero_options[:1]
+    outer_rows = np.array(outer, float).T  # (7, O)
+    inner = np.array(np.meshgrid(mbs_options, rc_options, zero_options, indexing="ij"), float).reshape(3, -1)  # (3, I)
+    o = np.repeat(outer_rows, inner.shape[1], axis=1)
+    i = np.tile(inner, outer_rows.shape[1])
+    tp, pp, dp, ep, v, sp, cp = o
+    mbs, rc, zero = i
+    return np.stack([tp, pp, dp, ep, v, mbs, rc, zero, sp, cp])
+
+
+def _candidates(arch: ModelArchitecture, accelerator_count: int, sequence_length: int, hw: HardwareModel, fixed: PlanConstraints,
+                policy: BatchPolicy | None) -> ParallelPlan:
+    """Every plan structure at every batch it admits: the fixed batch, or each rung of the
+    policy's ladder rounded up to whole micro-batches per replica (duplicates dropped)."""
+    structures = _structures(arch, accelerator_count, sequence_length, hw, fixed)
+    unit = structures[2] * structures[5]  # DP × micro-batch: sequences per micro-batch round
+    if fixed.global_batch_size:
+        batches = np.full((1, unit.size), float(fixed.global_batch_size))
+        keep = np.fmod(batches, unit) == 0
+    else:
+        rungs = np.maximum(np.round(np.asarray(policy.ladder_tokens) / sequence_length), 1.0)[:, None]
+        batches = np.ceil(rungs / unit) * unit
+        keep = np.concatenate([np.ones((1, unit.size), bool), batches[1:] != batches[:-1]])
+    structure_index, rung_index = np.nonzero(keep.T)  # structure-major: a plan's batches together
+    if structure_index.size == 0:
+        # The fixed fields admit no consistent plan: evaluate them as given and let the caller report.
+        return replace(complete_plan(fixed), **{name: getattr(fixed, name) or default for name, default in (
+            ("tensor_parallel_size", 1), ("context_parallel_size", 1), ("pipeline_parallel_size", 1), ("data_parallel_size", 1), ("expert_parallel_size", 1),
+            ("pipeline_interleaving", 1), ("micro_batch_size", 1), ("global_batch_size", 1), ("zero_stage", 0),
+            ("activation_recompute", 0))}, sequence_parallel=bool(fixed.sequence_parallel))
+    values = {name: structures[i, structure_index] for i, name in enumerate(_STRUCTURE)}
+    values["sequence_parallel"] = values["sequence_parallel"].astype(bool)
+    return ParallelPlan(**values, global_batch_size=batches[rung_index, structure_index])
+
+
+def _partial_recompute(arch: ModelArchitecture, sequence_length: int, candidates: ParallelPlan, hw: HardwareModel,
+                       options: StepOptions) -> ParallelPlan:
+    """Full-recompute candidates recompute only as many whole layers per stage as they need to
+    fit (Megatron-LM `--recompute-method block --recompute-num-layers k`; Korthikanti et al.
+    2022 §5 recompute only what memory requires): memory is linear in the recomputed fraction, so
+    the least fraction is solved for, not searched. Candidates that cannot fit even with every
+    layer recomputed keep 1.0; the others never drop below one layer (no recompute at all is the
+    NONE candidate)."""
+    recompute = np.asarray(candidates.activation_recompute)
+    if not np.any(recompute == RECOMPUTE_FULL):
+        return candidates
+    keep_all = training_memory(arch, sequence_length, replace(candidates, recompute_layer_fraction=0.0), options.flash_attention).total
+    recompute_all = training_memory(arch, sequence_length, candidates, options.flash_attention).total  # fraction 1.0
+    saved_per_fraction = np.maximum(keep_all - recompute_all, 1.0)
+    needed = np.clip((keep_all - hw.memory_bytes) / saved_per_fraction, 0.0, 1.0)
+    stage_layers = np.ceil(float(arch.layer_count) / np.asarray(candidates.pipeline_parallel_size, float))
+    whole_layers = np.clip(np.ceil(needed * stage_layers - 1e-9), 1.0, stage_layers)
+    fraction = np.where(recompute == RECOMPUTE_FULL, whole_layers / stage_layers, 1.0)
+    return replace(candidates, recompute_layer_fraction=fraction)
+
+
+def choose_plan(arch: ModelArchitecture, accelerator_count: int, sequence_length: int, hw: HardwareModel, fixed: PlanConstraints, options: StepOptions) -> PlanChoice:
+    """Best candidate that fits (fastest step for a fixed batch; least time to a given loss when
+    the batch is free, within the largest published batch where possible); else the
+    smallest-memory one."""
+    policy = None if fixed.global_batch_size else batch_policy(arch, float(sequence_length))
+    candidates = _candidates(arch, accelerator_count, sequence_length, hw, fixed, policy)
+    if fixed.activation_recompute is None:
+        candidates = _partial_recompute(arch, sequence_length, candidates, hw, options)
+    elif fixed.recompute_layer_fraction is not None:
+        candidates = replace(candidates, recompute_layer_fraction=fixed.recompute_layer_fraction)
+    step = np.broadcast_to(training_step_time(arch, sequence_length, candidates, hw, options).total, candidates.accelerator_count.shape)
+    memory = np.broadcast_to(training_memory(arch, sequence_length, candidates, options.flash_attention).total, step.shape)
+    fits = memory <= hw.memory_bytes
+    batch_tokens = np.broadcast_to(np.asarray(candidates.global_batch_size, float) * sequence_length, step.shape)
+    if policy is None:
+        objective, within = step, np.ones(step.shape, bool)
+    else:
+        objective = policy.time_to_loss_objective(step, batch_tokens)
+        within = batch_tokens <= LARGEST_PUBLISHED_GLOBAL_BATCH_TOKENS
+    preferred = fits & within if (fits & within).any() else fits
+    index = int(np.argmin(np.where(preferred, objective, np.inf))) if fits.any() else int(np.argmin(memory))
+    return PlanChoice(candidates.select(index), float(step[index]), float(memory[index]), bool(fits[index]), int(step.size),
+                      policy, policy is not None and not bool(within[index]))
+
+
+def complete_plan(fixed: PlanConstraints) -> ParallelPlan:
+    """A fully fixed plan as a ParallelPlan (all fields present)."""
+    values = {name: getattr(fixed, name) for name in fixed.__dataclass_fields__}
+    if values["recompute_layer_fraction"] is None:
+        values["recompute_layer_fraction"] = 1.0
+    return replace(ParallelPlan(), **values)

@@ -1,0 +1,307 @@
+"""Time of one training step for a fixed parallel plan, from the calibrated hardware.
+
+Every GEMM of a layer is timed at its real tensor-parallel-sharded shape through the hardware's
+efficiency map; attention through the attention curve (fused) or as batched GEMMs plus softmax
+traffic (unfused, as in Megatron-LM 2022); elementwise work through memory bandwidth; and the
+host's launch rate bounds each layer from below (eager frameworks are CPU-bound on small layers).
+Communication: per-layer TP all-reduces (or SP reduce-scatter/all-gather) exposed; context-parallel
+K/V all-gathers (forward, again backward, and their gradients' reduce-scatters) exposed; MoE all-to-all; pipeline sends; the
+DP × CP gradient reduction, partly overlapped; the bubble (p−1)/(m·v + p−1).
+
+Context parallelism (Llama 3 §3.3.2; Megatron-Core with Transformer Engine, 2024) gives each rank
+s/cp tokens of every sequence: every GEMM, elementwise pass, TP collective and pipeline send
+shrinks to s/cp tokens, and a rank's causal attention covers 1/cp of the score matrix (the
+load-balanced 2·cp-chunk split) against keys gathered from the whole CP group.
+
+All numeric inputs may be NumPy arrays (broadcast together); nothing branches on their values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from flopwatt.estimate import fitted_constants
+from flopwatt.estimate.accounting import ParameterCounts, head_dim, mlp_matrix_count, parameter_counts
+from flopwatt.estimate.architecture import ModelArchitecture
+from flopwatt.estimate.constants import (
+    BACKWARD_ELEMENTWISE_FACTOR,
+    BACKWARD_FLOPS_PER_FORWARD_FLOP,
+    BACKWARD_KERNELS_PER_FORWARD_KERNEL,
+    DEFAULT_DATA_PARALLEL_OVERLAP_FRACTION,
+    ELEMENTWISE_ELEMENTS_PER_FFN_GELU,
+    ELEMENTWISE_ELEMENTS_PER_FFN_SWIGLU,
+    ELEMENTWISE_ELEMENTS_PER_HIDDEN,
+    ELEMENTWISE_ELEMENTS_PER_SCORE_UNFUSED,
+    FLASH_ATTENTION_BACKWARD_FLOPS_PER_FORWARD_FLOP,
+    GRADIENT_BYTES_PER_PARAMETER,
+    KERNELS_PER_LAYER_FORWARD,
+    MIN_ACTIVATION_BYTES_PER_ELEMENT,
+    OPTIMIZER_STEP_BYTES_PER_PARAMETER,
+)
+from flopwatt.estimate.hardware import HardwareModel
+from flopwatt.estimate.memory import expert_data_parallel_size, kv_heads_per_device, local_parameters, tokens_per_rank
+from flopwatt.estimate.numeric import any_true, as_bool, as_float, clip, maximum, where
+from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_SELECTIVE, ParallelPlan
+
+ArrayLike = Any
+# A causal fused kernel skips the masked half of the score matrix (FlashAttention-2, 2023).
+CAUSAL_WORK_FRACTION = 0.5
+# K/V exchanges per layer and micro-batch for each forward one: the forward all-gather, the
+# backward's re-gather and its gradient reduce-scatter (Megatron-Core CP, 2024).
+CONTEXT_PARALLEL_COLLECTIVES_PER_FORWARD_ONE = 3.0
+
+
+@dataclass(frozen=True)
+class StepOptions:
+    """Framework behaviour that changes step time (numbers may be arrays)."""
+
+    flash_attention: ArrayLike = True  # fused attention; False: unfused softmax (Megatron 2022)
+    data_parallel_overlap_fraction: ArrayLike = DEFAULT_DATA_PARALLEL_OVERLAP_FRACTION  # of the gradient reduction hidden in backward
+
+
+# Software stacks with documented behaviour (the `framework` input of a training estimate). Each
+# maps to the StepOptions it implies; none carries a fitted efficiency factor: after recomputation
+# and the cluster network are modelled, Megatron-LM on Selene and Megatron-DeepSpeed in vTrain are
+# explained by the same hardware constants (docs/estimation.md).
+#  - generic: a current stack — fused flash attention (FlashAttention-2, Dao 2023) and the DP
+#    gradient reduction bucketed behind the backward pass (PyTorch DDP / FSDP, 2024 practice).
+#  - megatron-lm: Megatron-Core with Transformer Engine attention and --overlap-grad-reduce (2024).
+#  - megatron-lm-2022: Megatron-LM as run on Selene (Korthikanti et al. 2022): fused
+#    scale-mask-softmax, no flash attention, gradients reduced after the backward pass.
+#  - megatron-deepspeed: as run by vTrain (Bang et al. 2024; configs `use_gradient_bucket: false`):
+#    fused softmax, no flash attention, DP all-reduce after the backward pass.
+FRAMEWORK_GENERIC = "generic"
+FRAMEWORK_STEP_OPTIONS: dict[str, StepOptions] = {
+    FRAMEWORK_GENERIC: StepOptions(flash_attention=True, data_parallel_overlap_fraction=DEFAULT_DATA_PARALLEL_OVERLAP_FRACTION),
+    "megatron-lm": StepOptions(flash_attention=True, data_parallel_overlap_fraction=DEFAULT_DATA_PARALLEL_OVERLAP_FRACTION),
+    "megatron-lm-2022": StepOptions(flash_attention=False, data_parallel_overlap_fraction=0.0),
+    "megatron-deepspeed": StepOptions(flash_attention=False, data_parallel_overlap_fraction=0.0),
+}
+
+
+def framework_step_options(framework: str) -> StepOptions:
+    """StepOptions of a named software stack ("" means generic); KeyError names the unknown one."""
+    return FRAMEWORK_STEP_OPTIONS[framework or FRAMEWORK_GENERIC]
+
+
+@dataclass(frozen=True)
+class StepTime:
+    """Parts of one optimizer step on the slowest pipeline stage (seconds; arrays when inputs are)."""
+
+    gemm: ArrayLike
+    attention: ArrayLike
+    elementwise: ArrayLike
+    host_overhead: ArrayLike  # extra time where the host's launches are slower than the GPU work
+    recompute: ArrayLike
+    tensor_parallel_communication: ArrayLike
+    context_parallel_communication: ArrayLike
+    expert_parallel_communication: ArrayLike
+    pipeline_bubble: ArrayLike
+    pipeline_communication: ArrayLike
+    data_parallel_communication: ArrayLike
+    optimizer: ArrayLike
+    framework_overhead: ArrayLike  # fixed host work per optimizer step
+    total: ArrayLike
+    busy_fraction: ArrayLike  # share of the step the accelerator runs compute or memory kernels
+
+    def as_dict(self) -> dict[str, ArrayLike]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class _LayerTimes:
+    """Per micro-batch, per layer, one device (seconds)."""
+
+    gemm_forward: ArrayLike
+    attention_forward: ArrayLike
+    attention_backward: ArrayLike
+    elementwise_forward: ArrayLike
+    tp_forward: ArrayLike
+    ep_forward: ArrayLike
+    cp_forward: ArrayLike
+
+
+def _mlp_gemms(hw: HardwareModel, tokens: ArrayLike, h: ArrayLike, width: ArrayLike, matrices: ArrayLike, tp: ArrayLike, count: ArrayLike = 1.0) -> ArrayLike:
+    """Up (gate+up fused when gated) and down projections of an MLP of inner width `width`."""
+    up = hw.gemm_seconds(tokens, (matrices - 1.0) * width / tp, h, count)
+    down = hw.gemm_seconds(tokens, h, width / tp, count)
+    return up + down
+
+
+def _layer_times(arch: ModelArchitecture, seq: ArrayLike, plan: ParallelPlan, hw: HardwareModel, options: StepOptions, moe: bool) -> _LayerTimes:
+    tp = as_float(plan.tensor_parallel_size)
+    ep = as_float(plan.expert_parallel_size)
+    cp = as_float(plan.context_parallel_size)
+    sp = as_bool(plan.sequence_parallel)
+    tokens = tokens_per_rank(plan, seq)
+    h = as_float(arch.hidden_size)
+    d = head_dim(arch)
+    heads = as_float(arch.attention_head_count)
+    kv = as_float(arch.kv_head_count)
+    matrices = mlp_matrix_count(arch)
+    act_bytes = max(hw.bytes_per_element, MIN_ACTIVATION_BYTES_PER_ELEMENT)
+
+    qkv = hw.gemm_seconds(tokens, (heads + 2.0 * kv) * d / tp, h)
+    proj = hw.gemm_seconds(tokens, h, heads * d / tp)
+    if moe:
+        experts = maximum(as_float(arch.expert_count), 1.0)
+        routed = as_float(arch.experts_per_token)
+        local_experts = experts / ep
+        tokens_per_expert = tokens * routed * ep / experts
+        mlp = _mlp_gemms(hw, tokens_per_expert, h, as_float(arch.ffn_hidden_size), matrices, tp, local_experts)
+        shared = as_float(arch.shared_expert_count)
+        mlp = mlp + where(shared > 0, _mlp_gemms(hw, tokens, h, shared * arch.ffn_hidden_size, matrices, tp), 0.0)
+        ffn_elements = (routed + shared) * arch.ffn_hidden_size
+        # dispatch + combine all-to-all of the routed tokens over the EP group (stride: TP size)
+        ep_forward = 2.0 * hw.all_to_all_seconds(tokens * routed * h * act_bytes, ep, tp)
+    else:
+        dense_ffn = where(as_float(arch.dense_ffn_hidden_size) > 0, arch.dense_ffn_hidden_size, arch.ffn_hidden_size)
+        mlp = _mlp_gemms(hw, tokens, h, as_float(dense_ffn), matrices, tp)
+        ffn_elements = as_float(dense_ffn)
+        ep_forward = 0.0 * tokens
+
+    flash = as_bool(options.flash_attention)
+    batch_heads = as_float(plan.micro_batch_size) * heads / tp
+    queries = seq / cp  # this rank's queries; its keys span the whole sequence
+    score_flops = 4.0 * batch_heads * queries * seq * d
+    fused_fwd = hw.attention_seconds(score_flops * CAUSAL_WORK_FRACTION, queries, d)
+    unfused_fwd = (
+        hw.gemm_seconds(queries, seq, d, batch_heads)
+        + hw.gemm_seconds(queries, d, seq, batch_heads)
+        + hw.memory_seconds(ELEMENTWISE_ELEMENTS_PER_SCORE_UNFUSED * batch_heads * queries * seq * act_bytes)
+    )
+    attention_forward = where(flash, fused_fwd, unfused_fwd)
+    attention_backward = where(
+        flash, fused_fwd * FLASH_ATTENTION_BACKWARD_FLOPS_PER_FORWARD_FLOP, unfused_fwd * BACKWARD_FLOPS_PER_FORWARD_FLOP
+    )
+
+    ffn_factor = where(as_bool(arch.gated_mlp), ELEMENTWISE_ELEMENTS_PER_FFN_SWIGLU, ELEMENTWISE_ELEMENTS_PER_FFN_GELU)
+    replicated = ELEMENTWISE_ELEMENTS_PER_HIDDEN * h / where(sp, tp, 1.0)
+    elementwise = hw.memory_seconds(tokens * (replicated + ffn_factor * ffn_elements / tp) * act_bytes)
+
+    # Two all-reduces per layer forward (attention and MLP outputs); SP's reduce-scatter +
+    # all-gather pair moves the same volume.
+    tp_forward = 2.0 * hw.all_reduce_seconds(tokens * h * act_bytes, tp, 1.0)
+    # Context parallelism: all-gather this layer's K and V of the whole sequence over the CP group
+    # (stride TP), exposed as Llama 3 §3.3.2 describes. The backward needs them again (gathered
+    # anew rather than kept: keeping them would cost a whole sequence's K/V per layer per
+    # micro-batch in flight) and reduce-scatters their gradients: two more of the same volume,
+    # the ×3 in _stage_microbatch_seconds. Megatron-Core's ring moves the same volumes.
+    kv_bytes = 2.0 * as_float(plan.micro_batch_size) * seq * kv_heads_per_device(arch, tp) * d * act_bytes
+    cp_forward = hw.all_gather_seconds(kv_bytes, cp, tp)
+    return _LayerTimes(qkv + proj + mlp, attention_forward, attention_backward, elementwise, tp_forward, ep_forward, cp_forward)
+
+
+def _stage_microbatch_seconds(arch, seq, plan, hw, options, moe: bool):
+    """(gemm, attention, elementwise, recompute, host_overhead, tp, ep, cp) per micro-batch per
+    layer, fwd+bwd, one device."""
+    t = _layer_times(arch, seq, plan, hw, options, moe)
+    recompute = np.asarray(plan.activation_recompute)
+    flash = as_bool(options.flash_attention)
+    gemm = t.gemm_forward * (1.0 + BACKWARD_FLOPS_PER_FORWARD_FLOP)
+    attention = t.attention_forward + t.attention_backward
+    elementwise = t.elementwise_forward * (1.0 + BACKWARD_ELEMENTWISE_FACTOR)
+    tp = t.tp_forward * 2.0
+    ep = t.ep_forward * 2.0
+    cp = t.cp_forward * CONTEXT_PARALLEL_COLLECTIVES_PER_FORWARD_ONE
+    full_extra = t.gemm_forward + t.attention_forward + t.elementwise_forward + t.tp_forward + t.ep_forward + t.cp_forward
+    selective_extra = where(flash, 0.0, t.attention_forward)
+    # Full recompute on the plan's fraction of the layers (block-wise partial recompute), averaged per layer.
+    full_fraction = where(recompute == RECOMPUTE_FULL, clip(as_float(plan.recompute_layer_fraction), 0.0, 1.0), 0.0)
+    extra = full_fraction * full_extra + where(recompute == RECOMPUTE_SELECTIVE, selective_extra, 0.0)
+    kernels = KERNELS_PER_LAYER_FORWARD * (1.0 + BACKWARD_KERNELS_PER_FORWARD_KERNEL + full_fraction)
+    device_work = gemm + attention + elementwise + extra
+    host = maximum(kernels * fitted_constants.HOST_SECONDS_PER_KERNEL - device_work - tp - ep - cp, 0.0)
+    return gemm, attention, elementwise, extra, host, tp, ep, cp
+
+
+def training_step_time(
+    arch: ModelArchitecture,
+    sequence_length: ArrayLike,
+    plan: ParallelPlan,
+    hw: HardwareModel,
+    options: StepOptions = StepOptions(),
+    counts: ParameterCounts | None = None,
+) -> StepTime:
+    """Time of one optimizer step (slowest pipeline stage) for a fixed plan (`counts`:
+    parameter_counts(arch) when the caller has them already)."""
+    seq = as_float(sequence_length)
+    tp = as_float(plan.tensor_parallel_size)
+    pp = as_float(plan.pipeline_parallel_size)
+    dp = as_float(plan.gradient_reduction_size)  # dense gradients are reduced over DP × CP
+    v = maximum(as_float(plan.pipeline_interleaving), 1.0)
+    m = plan.micro_batch_count
+    counts = parameter_counts(arch) if counts is None else counts
+    act_bytes = max(hw.bytes_per_element, MIN_ACTIVATION_BYTES_PER_ELEMENT)
+
+    dense = _stage_microbatch_seconds(arch, seq, plan, hw, options, moe=False)
+    # Fast path, not a numeric branch: with no MoE layer anywhere the MoE term is multiplied by
+    # zero layers, so skipping it gives identical numbers in half the time.
+    if any_true(counts.moe_layer_count > 0):
+        moe = _stage_microbatch_seconds(arch, seq, plan, hw, options, moe=True)
+    else:
+        moe = tuple(0.0 for _ in dense)
+    # The slowest stage holds ceil(L/p) layers (uneven splits put the remainder somewhere).
+    stage_layers = np.ceil(as_float(arch.layer_count) / pp)
+    layers_dense = stage_layers * counts.dense_layer_count / as_float(arch.layer_count)
+    layers_moe = stage_layers * counts.moe_layer_count / as_float(arch.layer_count)
+    parts = [layers_dense * a + layers_moe * b for a, b in zip(dense, moe)]
+    gemm, attention, elementwise, recompute, host, tp_comm, ep_comm, cp_comm = parts
+
+    # LM head and loss on the last stage: forward + backward GEMMs and fp32 logits traffic.
+    tokens = tokens_per_rank(plan, seq)
+    vocab_local = as_float(arch.vocab_size) / tp
+    head = hw.gemm_seconds(tokens, vocab_local, arch.hidden_size) * (1.0 + BACKWARD_FLOPS_PER_FORWARD_FLOP)
+    logits = hw.memory_seconds(tokens * vocab_local * 4.0 * 3.0)
+    gemm = gemm + head
+    elementwise = elementwise + logits
+
+    per_microbatch = gemm + attention + elementwise + recompute + host + tp_comm + ep_comm + cp_comm
+    bubble_microbatches = (pp - 1.0) / v
+    scale = m  # micro-batches each stage runs per step
+    pipeline_bubble = bubble_microbatches * per_microbatch
+
+    crosses = tp * dp >= hw.accelerators_per_node  # neighbouring stages are TP·CP·DP ranks apart
+    send_bytes = tokens * as_float(arch.hidden_size) * act_bytes / tp  # scatter-gather optimisation
+    p2p = hw.point_to_point_seconds(send_bytes, crosses)
+    pipeline_communication = where(pp > 1, 2.0 * v * (m + pp - 1.0) * p2p, 0.0)
+
+    # Gradients are reduced over the ranks that share them: dense parameters over DP × CP (stride TP),
+    # routed experts over the expert-data-parallel group (dp/ep ranks, stride TP·EP).
+    local = local_parameters(arch, plan, counts)
+    zero = as_float(plan.zero_stage)
+    edp = expert_data_parallel_size(plan)
+    # ZeRO-3 / FSDP FULL_SHARD re-gathers the weights for the forward and the backward of every
+    # micro-batch and reduce-scatters its gradients (Rajbhandari et al. 2020 §7.2.1: 1.5× the
+    # all-reduce volume per gradient computation; DeepSpeed and FSDP reduce per micro-batch).
+    zero3_volume = where(zero >= 3, 1.5 * m, 1.0)
+    dp_full = (hw.all_reduce_seconds(local.dense * GRADIENT_BYTES_PER_PARAMETER * zero3_volume, dp, tp)
+               + hw.all_reduce_seconds(local.expert * GRADIENT_BYTES_PER_PARAMETER * zero3_volume, edp, tp * as_float(plan.expert_parallel_size)))
+    overlap = clip(options.data_parallel_overlap_fraction, 0.0, 1.0)
+    data_parallel_communication = dp_full * (1.0 - overlap)
+    optimizer_parameters = local.dense / where(zero >= 1, dp, 1.0) + local.expert / where(zero >= 1, edp, 1.0)
+    optimizer = hw.memory_seconds(optimizer_parameters * OPTIMIZER_STEP_BYTES_PER_PARAMETER)
+
+    framework = fitted_constants.STEP_OVERHEAD_SECONDS + 0.0 * m  # per-step host work: loss scaling, grad-norm, logging
+    total = scale * per_microbatch + pipeline_bubble + pipeline_communication + data_parallel_communication + optimizer + framework
+    busy = (scale * (gemm + attention + elementwise + recompute) + optimizer) / total
+    return StepTime(
+        gemm=scale * gemm,
+        attention=scale * attention,
+        elementwise=scale * elementwise,
+        host_overhead=scale * host,
+        recompute=scale * recompute,
+        tensor_parallel_communication=scale * tp_comm,
+        context_parallel_communication=scale * cp_comm,
+        expert_parallel_communication=scale * ep_comm,
+        pipeline_bubble=pipeline_bubble,
+        pipeline_communication=pipeline_communication,
+        data_parallel_communication=data_parallel_communication,
+        optimizer=optimizer,
+        framework_overhead=framework,
+        total=total,
+        busy_fraction=busy,
+    )

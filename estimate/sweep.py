@@ -1,0 +1,185 @@
+"""Sweeps: a grid of training scenarios evaluated by the same vectorised core as EstimateTraining.
+
+Why this shape: `training.estimate_training_run` accepts NumPy arrays in every number of a
+scenario *for a fixed plan*. A grid point's plan depends only on its "structural" inputs (model,
+sequence length, accelerator count, hardware, precision, parallelism); run-level inputs (tokens,
+facility, prices, goodput) never change it. So the sweep plans each distinct structural
+combination once (cached), gathers the planned scenarios into arrays, applies the run-level axes
+as arrays, and evaluates a whole chunk of points in one call per hardware calibration. There is
+no second, simplified model: a sweep point *is* the EstimateTraining number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any, Callable, Hashable, Mapping, Sequence
+
+import numpy as np
+
+from flopwatt.estimate.training import TrainingScenario, estimate_training_run
+
+# Grid bounds: points in the whole grid, and distinct structural combinations (each costs one
+# planner run of a few milliseconds).
+MAX_GRID_POINTS = 10_000_000
+MAX_STRUCTURAL_COMBINATIONS = 20_000
+
+# Run-level fields: how an array of values replaces part of a planned scenario.
+_FACILITY_FIELDS = {
+    "facility.pue": "pue",
+    "facility.carbon_intensity_grams_per_kwh": "carbon_intensity_grams_per_kwh",
+    "facility.electricity_price_usd_per_kwh": "electricity_price_usd_per_kwh",
+    "facility.accelerator_hour_price_usd": "accelerator_hour_price_usd",
+    "facility.wue_liters_per_kwh": "wue_liters_per_kwh",
+    "facility.host_power_watts_per_accelerator": "host_power_watts_per_accelerator",
+    "facility.network_power_watts_per_accelerator": "network_power_watts_per_accelerator",
+}
+RUN_LEVEL_FIELDS = frozenset({"training_tokens", "goodput", *_FACILITY_FIELDS})
+
+
+@dataclass(frozen=True)
+class Axis:
+    field: str
+    values: np.ndarray
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The product of the axes, row-major (the last axis varies fastest)."""
+
+    axes: tuple[Axis, ...]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(len(axis.values) for axis in self.axes)
+
+    @property
+    def size(self) -> int:
+        size = 1
+        for n in self.shape:
+            size *= n
+        return size
+
+    def axis_indices(self, start: int, stop: int) -> np.ndarray:
+        """(points, axes) indices of grid points start..stop-1."""
+        flat = np.arange(start, stop, dtype=np.int64)
+        if not self.axes:
+            return np.zeros((len(flat), 0), dtype=np.int64)
+        return np.stack(np.unravel_index(flat, self.shape), axis=1)
+
+    @property
+    def structural(self) -> tuple[int, ...]:
+        return tuple(i for i, axis in enumerate(self.axes) if axis.field not in RUN_LEVEL_FIELDS)
+
+    @property
+    def run_level(self) -> tuple[int, ...]:
+        return tuple(i for i, axis in enumerate(self.axes) if axis.field in RUN_LEVEL_FIELDS)
+
+
+@dataclass(frozen=True)
+class SweepOutputs:
+    """Main outputs of a chunk of points (arrays of the chunk's length)."""
+
+    index: np.ndarray
+    axis_values: np.ndarray  # (points, axes)
+    wall_clock_seconds: np.ndarray
+    step_seconds: np.ndarray
+    accelerator_hours: np.ndarray
+    facility_energy_joules: np.ndarray
+    cost_usd: np.ndarray
+    co2e_kilograms: np.ndarray
+    model_flops_utilization: np.ndarray
+    fits_in_memory: np.ndarray
+    total_flops: np.ndarray
+
+
+def _gather(objects: Sequence[Any], which: np.ndarray) -> Any:
+    """A dataclass whose every field is the per-point array of that field over `objects`."""
+    first = objects[0]
+    values = {}
+    for f in fields(first):
+        column = np.array([np.asarray(getattr(o, f.name)).item() for o in objects])
+        values[f.name] = column[which]
+    return type(first)(**values)
+
+
+def stack_scenarios(planned: Sequence[TrainingScenario], which: np.ndarray) -> TrainingScenario:
+    """One array-valued scenario whose point i is planned[which[i]] (same hardware for all)."""
+    first = planned[0]
+    override = np.array([float(s.active_parameter_count_override) for s in planned])[which]
+    goodput = np.array([float(s.goodput_override) for s in planned])[which]
+    return replace(
+        first,
+        arch=_gather([s.arch for s in planned], which),
+        plan=_gather([s.plan for s in planned], which),
+        facility=_gather([s.facility for s in planned], which),
+        training_tokens=np.array([float(s.training_tokens) for s in planned])[which],
+        sequence_length=np.array([float(s.sequence_length) for s in planned])[which],
+        goodput_override=goodput,
+        active_parameter_count_override=override,
+    )
+
+
+def apply_run_level(scenario: TrainingScenario, values: Mapping[str, np.ndarray]) -> TrainingScenario:
+    """Replace run-level inputs by per-point arrays (field path → values)."""
+    facility_changes = {_FACILITY_FIELDS[name]: v for name, v in values.items() if name in _FACILITY_FIELDS}
+    changes: dict[str, Any] = {}
+    if facility_changes:
+        changes["facility"] = replace(scenario.facility, **facility_changes)
+    if "training_tokens" in values:
+        changes["training_tokens"] = values["training_tokens"]
+    if "goodput" in values:
+        changes["goodput_override"] = values["goodput"]
+    return replace(scenario, **changes) if changes else scenario
+
+
+class SweepEvaluator:
+    """Evaluates chunks of a grid; plans each structural combination once (cached)."""
+
+    def __init__(self, grid: Grid, plan_combination: Callable[[tuple[float, ...]], TrainingScenario]) -> None:
+        self.grid = grid
+        self._plan_combination = plan_combination
+        self._planned: dict[tuple[float, ...], TrainingScenario] = {}
+
+    def _scenario(self, key: tuple[float, ...]) -> TrainingScenario:
+        if key not in self._planned:
+            self._planned[key] = self._plan_combination(key)
+        return self._planned[key]
+
+    def evaluate(self, start: int, stop: int) -> SweepOutputs:
+        grid = self.grid
+        indices = grid.axis_indices(start, stop)
+        axis_values = np.column_stack([axis.values[indices[:, i]] for i, axis in enumerate(grid.axes)]) if grid.axes else np.zeros((stop - start, 0))
+        structural = list(grid.structural)
+        keys, which = np.unique(indices[:, structural], axis=0, return_inverse=True) if structural else (np.zeros((1, 0), np.int64), np.zeros(stop - start, np.int64))
+        which = np.asarray(which).reshape(-1)
+        planned = [self._scenario(tuple(float(grid.axes[a].values[k]) for a, k in zip(structural, row))) for row in keys]
+        outputs = {name: np.empty(stop - start) for name in (
+            "wall_clock_seconds", "step_seconds", "accelerator_hours", "facility_energy_joules", "cost_usd",
+            "co2e_kilograms", "model_flops_utilization", "fits_in_memory", "total_flops")}
+        groups: dict[Hashable, list[int]] = {}
+        for position, scenario in enumerate(planned):
+            groups.setdefault(_calibration_key(scenario), []).append(position)
+        for members in groups.values():
+            mask = np.isin(which, members)
+            remap = np.full(len(planned), -1)
+            remap[members] = np.arange(len(members))
+            scenario = stack_scenarios([planned[m] for m in members], remap[which[mask]])
+            run_values = {grid.axes[a].field: axis_values[mask, a] for a in grid.run_level}
+            estimate = estimate_training_run(apply_run_level(scenario, run_values))
+            n = int(mask.sum())
+            for name, value in (
+                ("wall_clock_seconds", estimate.wall_clock_seconds), ("step_seconds", estimate.step_seconds),
+                ("accelerator_hours", estimate.accelerator_hours), ("facility_energy_joules", estimate.cost.facility_energy_joules),
+                ("cost_usd", estimate.cost.cost_usd), ("co2e_kilograms", estimate.cost.co2e_kilograms),
+                ("model_flops_utilization", estimate.model_flops_utilization), ("fits_in_memory", estimate.fits_in_memory),
+                ("total_flops", estimate.total_flops),
+            ):
+                outputs[name][mask] = np.broadcast_to(np.asarray(value, float), (n,))
+        return SweepOutputs(index=np.arange(start, stop, dtype=np.int64), axis_values=axis_values,
+                            fits_in_memory=outputs.pop("fits_in_memory") > 0.5, **outputs)
+
+
+def _calibration_key(scenario: TrainingScenario) -> Hashable:
+    """Points evaluated together must share one hardware model (catalog id, precision, profile)."""
+    hw = scenario.hardware
+    return (hw.hardware_id, hw.precision, hw.profile_name)

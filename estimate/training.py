@@ -1,0 +1,117 @@
+"""A whole training run for a fixed plan: FLOPs, memory, step time, goodput, energy, cost.
+
+`estimate_training_run` is the vectorised numeric core (every number in the scenario may be a
+NumPy array; the planner, sweeps and Monte Carlo rely on it). Choosing a plan is `planner.py`'s
+job; converting protobuf is the API edge's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from flopwatt.estimate.accounting import flops_per_token, parameter_counts, training_flops_from_parameter_count
+from flopwatt.estimate.architecture import ModelArchitecture
+from flopwatt.estimate.constants import SECONDS_PER_HOUR
+from flopwatt.estimate.hardware import HardwareModel
+from flopwatt.estimate.memory import TrainingMemory, training_memory
+from flopwatt.estimate.numeric import as_bool, as_float, clip, isfinite, where
+from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_SELECTIVE, ParallelPlan
+from flopwatt.estimate.run_cost import FacilityInputs, GoodputInputs, RunCost, goodput, run_cost
+from flopwatt.estimate.step_time import StepOptions, StepTime, training_step_time
+
+ArrayLike = Any
+
+
+@dataclass(frozen=True)
+class TrainingScenario:
+    """Everything a training estimate depends on, in domain units."""
+
+    arch: ModelArchitecture
+    training_tokens: ArrayLike
+    sequence_length: ArrayLike
+    hardware: HardwareModel
+    plan: ParallelPlan
+    facility: FacilityInputs
+    options: StepOptions = field(default_factory=StepOptions)
+    goodput_inputs: GoodputInputs = field(default_factory=GoodputInputs)
+    goodput_override: ArrayLike = np.nan  # a request's fixed goodput (0..1]; NaN: modelled
+    # When only a parameter count is known, model FLOPs use 6·N·D with this N (NaN: architecture).
+    active_parameter_count_override: ArrayLike = np.nan
+
+
+@dataclass(frozen=True)
+class TrainingEstimate:
+    """Outputs of a training estimate (arrays when the scenario holds arrays)."""
+
+    scenario: TrainingScenario
+    step: StepTime
+    memory: TrainingMemory
+    model_flops_per_token: ArrayLike
+    hardware_flops_per_token: ArrayLike
+    total_flops: ArrayLike
+    step_count: ArrayLike
+    step_seconds: ArrayLike
+    productive_seconds: ArrayLike
+    goodput: ArrayLike
+    wall_clock_seconds: ArrayLike
+    accelerator_hours: ArrayLike
+    model_flops_utilization: ArrayLike
+    hardware_flops_utilization: ArrayLike
+    tokens_per_second: ArrayLike
+    accelerator_power_watts: ArrayLike
+    cost: RunCost
+    fits_in_memory: ArrayLike
+
+
+def estimate_training_run(scenario: TrainingScenario) -> TrainingEstimate:
+    """Run-level estimate for the scenario's (fixed) plan."""
+    arch, plan, hw = scenario.arch, scenario.plan, scenario.hardware
+    seq = as_float(scenario.sequence_length)
+    counts = parameter_counts(arch)  # once: step time, memory and FLOPs all need them
+    per_token = flops_per_token(arch, seq, counts)
+    override = as_float(scenario.active_parameter_count_override)
+    model_per_token = where(isfinite(override), training_flops_from_parameter_count(where(isfinite(override), override, 0.0), 1.0), per_token.training_model)
+    recompute = np.asarray(plan.activation_recompute)
+    flash = as_bool(scenario.options.flash_attention)
+    recompute_extra = where(
+        recompute == RECOMPUTE_FULL,
+        per_token.forward * clip(as_float(plan.recompute_layer_fraction), 0.0, 1.0),
+        where((recompute == RECOMPUTE_SELECTIVE) & ~flash, per_token.attention_forward, 0.0),
+    )
+    hardware_per_token = model_per_token + recompute_extra * model_per_token / per_token.training_model
+
+    step = training_step_time(arch, seq, plan, hw, scenario.options, counts)
+    memory = training_memory(arch, seq, plan, flash, counts)
+    tokens_per_step = as_float(plan.global_batch_size) * seq
+    step_count = np.ceil(as_float(scenario.training_tokens) / tokens_per_step)
+    productive = step_count * step.total
+    n = plan.accelerator_count
+    modelled = goodput(n, productive, scenario.goodput_inputs)
+    fixed = as_float(scenario.goodput_override)
+    good = where(isfinite(fixed), fixed, modelled)
+    wall = productive / good
+    peak = n * hw.peak_flops_per_second
+    power = hw.power_watts(step.busy_fraction)
+    return TrainingEstimate(
+        scenario=scenario,
+        step=step,
+        memory=memory,
+        model_flops_per_token=model_per_token,
+        hardware_flops_per_token=hardware_per_token,
+        total_flops=model_per_token * as_float(scenario.training_tokens),
+        step_count=step_count,
+        step_seconds=step.total,
+        productive_seconds=productive,
+        goodput=good,
+        wall_clock_seconds=wall,
+        accelerator_hours=n * wall / SECONDS_PER_HOUR,
+        model_flops_utilization=model_per_token * tokens_per_step / (step.total * peak),
+        hardware_flops_utilization=hardware_per_token * tokens_per_step / (step.total * peak),
+        tokens_per_second=tokens_per_step / step.total,
+        accelerator_power_watts=power,
+        cost=run_cost(n, wall, power, scenario.facility),
+        fits_in_memory=memory.total <= hw.memory_bytes,
+    )
