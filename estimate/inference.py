@@ -175,7 +175,7 @@ def _at(value: ArrayLike, index: int, shape: tuple[int, ...]) -> float:
     return float(np.broadcast_to(as_float(value), shape)[index])
 
 
-def estimate_inference(scenario: InferenceScenario) -> InferenceEstimate:
+def estimate_serving(scenario: InferenceScenario) -> InferenceEstimate:
     """Serving at the requested batch, or at the throughput-optimal one whose KV cache fits."""
     arch, hw, tp = scenario.arch, scenario.hardware, scenario.accelerator_count
     prompt, output = scenario.input_tokens, scenario.output_tokens

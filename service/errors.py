@@ -5,7 +5,9 @@ estimation model and the benchmark store can raise them without depending on the
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
+from typing import Iterator
 
 
 @dataclass(frozen=True)
@@ -96,10 +98,26 @@ class PermissionDenied(ServiceError):
 
 def from_domain(error: BaseException) -> BaseException:
     """The service error for an estimator exception that has a deliberate status (an unknown
-    catalog id is NOT_FOUND); any other exception unchanged. The estimator raises its own
-    exceptions because it knows nothing of gRPC; the API edge translates them here."""
+    catalog id is NOT_FOUND, inputs that cannot form a scenario INVALID_ARGUMENT naming their
+    fields); any other exception unchanged. The estimator raises its own exceptions because it
+    knows nothing of gRPC; the API edge translates them here."""
     from flopwatt.estimate.catalog import CatalogLookupError
+    from flopwatt.estimate.scenario_errors import ScenarioError
 
     if isinstance(error, CatalogLookupError):
         return NotFound(error.resource_type, error.name)
+    if isinstance(error, ScenarioError):
+        return InvalidArgument([FieldViolation(p.field, p.description) for p in error.problems])
     return error
+
+
+@contextlib.contextmanager
+def domain_errors() -> Iterator[None]:
+    """Raise the service error of any estimator error raised inside (see from_domain)."""
+    try:
+        yield
+    except (LookupError, ValueError) as error:
+        translated = from_domain(error)
+        if translated is error:
+            raise
+        raise translated from None

@@ -1,23 +1,24 @@
 """EstimateCampus: validate, size the site, size its workloads, explain (protobuf only here).
 
-The training workload is estimated by the very handler path of EstimateTraining (its
-`build_scenario`, planner included) at the largest job the site can run as one job; the serving
-workload by EstimateInference's handler per replica. The site itself is `model/campus.py`.
+The training workload is built by the estimator's own scenario builder (estimate/scenarios.py,
+the one EstimateTraining uses, planner included) at the largest job the site can run as one
+job; the serving workload by the same builder as EstimateInference, per replica. Both are
+composed on dataclasses, not on request messages. The site itself is `estimate/campus.py`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from flopwatt.service.api import convert
-from flopwatt.service.api import inference as inference_api
 from flopwatt.service.api import training as training_api
 from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.service.api.request_bounds import MAX_PRICE_USD, Violations, check_facility, check_model_spec, check_uncertainty
-from flopwatt.service.errors import FieldViolation, InvalidArgument
+from flopwatt.service.errors import InvalidArgument, domain_errors, from_domain
 from flopwatt.estimate import campus as campus_model
 from flopwatt.estimate import campus_defaults as cd
 from flopwatt.estimate import constants as C
@@ -25,7 +26,18 @@ from flopwatt.estimate import uncertainty
 from flopwatt.estimate.assumptions import Assumption
 from flopwatt.estimate.buildout import MAX_MONTHS, RampInputs, quarterly_periods
 from flopwatt.estimate.constants import IT_DEPRECIATION_YEARS, SECONDS_PER_HOUR
-from flopwatt.estimate.inference import estimate_inference as estimate_serving
+from flopwatt.estimate.facility_choice import facility_inputs
+from flopwatt.estimate.inference import estimate_serving
+from flopwatt.estimate.scenario_errors import ScenarioError
+from flopwatt.estimate.scenarios import (
+    InferenceWorkload,
+    TrainingSetup,
+    TrainingWorkload,
+    build_inference_scenario,
+    build_training_scenario,
+    hardware_model,
+    plan_description,
+)
 from flopwatt.estimate.training import estimate_training_run
 from flopwatt.v1 import common_pb2, estimator_pb2
 
@@ -138,8 +150,9 @@ def _site(request: estimator_pb2.EstimateCampusRequest, budget_usd: float, deps:
         # watt, count and joule below would be NaN or zero.
         raise InvalidArgument.field("hardware_id", f"{spec.id} has no published accelerator power (TDP), which campus sizing provisions for")
     precision = convert.precision_name(request.precision)
-    hw, assumptions = convert.hardware_model(request.hardware_id, request.profile_id, precision, deps)
-    facility, facility_assumptions = convert.facility_inputs(request.facility, request.hardware_id)
+    with domain_errors():
+        hw, assumptions = hardware_model(request.hardware_id, precision, convert.measured_calibration(request.profile_id, deps))
+    facility, facility_assumptions = facility_inputs(convert.facility_choice(request.facility), request.hardware_id)
     # The campus provisions nameplate host and fabric power; the estimator's averaged defaults
     # for these two are replaced below (a request value is taken as the nameplate figure).
     per_run = ("host_power_watts_per_accelerator", "network_power_watts_per_accelerator", "capex_usd_per_accelerator")
@@ -185,27 +198,33 @@ class _TrainingResult:
     concurrent_jobs: float
 
 
-def _training_request(request: estimator_pb2.EstimateCampusRequest, accelerators: int) -> estimator_pb2.EstimateTrainingRequest:
+def _training_workload(request: estimator_pb2.EstimateCampusRequest, deps: ApiDependencies) -> TrainingWorkload:
+    """The site's training workload, for the accelerator count of one job (set per attempt)."""
     w = request.training
-    return estimator_pb2.EstimateTrainingRequest(
-        model=w.model, training_tokens=w.training_tokens, sequence_length=w.sequence_length, hardware_id=request.hardware_id,
-        profile_id=request.profile_id, accelerator_count=accelerators, precision=w.precision, facility=request.facility)
+    return TrainingWorkload(
+        model=convert.model_choice(w.model), training_tokens=w.training_tokens, sequence_length=w.sequence_length,
+        hardware_id=request.hardware_id, accelerator_count=0, precision=convert.precision_name(w.precision, "training.precision"),
+        precision_set=bool(w.precision), calibration=convert.measured_calibration(request.profile_id, deps),
+        facility=convert.facility_choice(request.facility))
 
 
-def _build_training_scenario(request: estimator_pb2.EstimateCampusRequest, job: int, deps: ApiDependencies):
-    """EstimateTraining's own scenario builder; its field paths are re-rooted under `training`."""
+def _build_training_scenario(workload: TrainingWorkload, job: int) -> TrainingSetup:
+    """EstimateTraining's scenario builder at `job` accelerators; field paths re-rooted under `training`."""
     try:
-        return training_api.build_scenario(_training_request(request, job), deps)
-    except InvalidArgument as error:
-        raise InvalidArgument([FieldViolation(f"training.{item.field}", item.description) for item in error.violations]) from None
+        return build_training_scenario(dataclasses.replace(workload, accelerator_count=job))
+    except ScenarioError as error:
+        raise from_domain(error.rerooted("training.")) from None
 
 
 def _size_training(request: estimator_pb2.EstimateCampusRequest, fleet: int, rack: int, utilization: float, deps: ApiDependencies) -> _TrainingResult:
     """Plan one job on as much of the site as one job can use; the rest runs further copies."""
     job = fleet
     reasons: list[str] = []
+    workload = _training_workload(request, deps)
     for _ in range(JOB_SHRINK_ATTEMPTS):
-        scenario, assumptions, _ = _build_training_scenario(request, job, deps)
+        with domain_errors():
+            setup = _build_training_scenario(workload, job)
+        scenario, assumptions = setup.scenario, setup.assumptions
         plan = scenario.plan
         batch_tokens = float(plan.global_batch_size) * request.training.sequence_length
         estimate = estimate_training_run(scenario)
@@ -225,7 +244,7 @@ def _size_training(request: estimator_pb2.EstimateCampusRequest, fleet: int, rac
     if not fits:
         feasibility = "no: the model does not fit in memory with any plan; " + "; ".join(reasons)
     elif job == fleet:
-        feasibility = f"yes: one job uses all {fleet:,} accelerators ({convert.plan_description(plan)})"
+        feasibility = f"yes: one job uses all {fleet:,} accelerators ({plan_description(plan)})"
     else:
         feasibility = (f"no: one job can use {job:,} of {fleet:,} accelerators, so {jobs} copies run side by side; " + "; ".join(reasons))
     response = training_api.to_response(estimate, assumptions)
@@ -246,10 +265,15 @@ def _size_inference(request: estimator_pb2.EstimateCampusRequest, fleet: int, no
     scenario builder and serving model (the smallest power-of-two replica that fits)."""
     w = request.inference
     sizes = [w.accelerators_per_replica] if w.accelerators_per_replica else [2**i for i in range(int(math.log2(node)) + 1)]
+    workload = InferenceWorkload(
+        model=convert.model_choice(w.model), hardware_id=request.hardware_id, accelerator_count=1, input_tokens=w.input_tokens,
+        output_tokens=w.output_tokens, precision=convert.precision_name(w.precision, "inference.precision"), precision_set=bool(w.precision),
+        calibration=convert.measured_calibration(request.profile_id, deps), facility=convert.facility_choice(request.facility))
     for tp in sizes:
-        scenario, _ = inference_api.build_scenario(estimator_pb2.EstimateInferenceRequest(
-            model=w.model, hardware_id=request.hardware_id, profile_id=request.profile_id, accelerator_count=tp,
-            precision=w.precision, input_tokens=w.input_tokens, output_tokens=w.output_tokens, facility=request.facility), deps)
+        try:
+            scenario, _ = build_inference_scenario(dataclasses.replace(workload, accelerator_count=tp))
+        except ScenarioError as error:
+            raise from_domain(error.rerooted("inference.")) from None
         estimate = estimate_serving(scenario)
         if estimate.fits_in_memory:
             replicas = fleet // tp

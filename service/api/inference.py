@@ -5,11 +5,12 @@ from __future__ import annotations
 from flopwatt.service.api import convert
 from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.service.api.request_bounds import MAX_ACCELERATOR_COUNT, MAX_SEQUENCE_LENGTH, Violations, check_facility, check_model_spec, check_uncertainty
-from flopwatt.service.errors import InvalidArgument
+from flopwatt.service.errors import domain_errors
 from flopwatt.estimate import constants as C
 from flopwatt.estimate import uncertainty
 from flopwatt.estimate.assumptions import Assumption
-from flopwatt.estimate.inference import InferenceEstimate, InferenceScenario, estimate_inference as estimate_serving
+from flopwatt.estimate.inference import InferenceEstimate, InferenceScenario, estimate_serving
+from flopwatt.estimate.scenarios import InferenceWorkload, build_inference_scenario
 from flopwatt.v1 import common_pb2, estimator_pb2
 
 MAX_INFERENCE_BATCH = 1_000_000
@@ -80,16 +81,19 @@ def estimate_inference(request: estimator_pb2.EstimateInferenceRequest, deps: Ap
     return response
 
 
-def build_scenario(request: estimator_pb2.EstimateInferenceRequest, deps: ApiDependencies) -> tuple[InferenceScenario, list[Assumption]]:
-    """Validated request → serving scenario and the assumptions of its inputs (EstimateCampus
-    reuses it to size and sample its serving workload)."""
+def inference_workload(request: estimator_pb2.EstimateInferenceRequest, deps: ApiDependencies) -> InferenceWorkload:
+    """The validated message as the estimator's workload."""
     _validate(request)
-    precision = convert.precision_name(request.precision)
-    arch, _, assumptions = convert.model_from_spec(request.model, "model")
-    if request.accelerator_count > 1 and arch.attention_head_count % request.accelerator_count:
-        raise InvalidArgument.field("accelerator_count", f"tensor parallelism over {request.accelerator_count} must divide the {arch.attention_head_count} attention heads")
-    hw, hw_assumptions = convert.hardware_model(request.hardware_id, request.profile_id, precision, deps)
-    facility, facility_assumptions = convert.facility_inputs(request.facility, request.hardware_id)
-    scenario = InferenceScenario(arch, hw, request.accelerator_count, request.batch_size, request.input_tokens, request.output_tokens, facility)
-    return scenario, assumptions + hw_assumptions + facility_assumptions + convert.accelerator_power_assumptions(hw) + [
-        Assumption("precision", precision, "request" if request.precision else "default", "weights, KV cache and matmuls (KV cache at ≥ 16 bit)")]
+    return InferenceWorkload(
+        model=convert.model_choice(request.model), hardware_id=request.hardware_id, accelerator_count=request.accelerator_count,
+        input_tokens=request.input_tokens, output_tokens=request.output_tokens, batch_size=request.batch_size,
+        precision=convert.precision_name(request.precision), precision_set=bool(request.precision),
+        calibration=convert.measured_calibration(request.profile_id, deps), facility=convert.facility_choice(request.facility),
+    )
+
+
+def build_scenario(request: estimator_pb2.EstimateInferenceRequest, deps: ApiDependencies) -> tuple[InferenceScenario, list[Assumption]]:
+    """Validated request → serving scenario and the assumptions of its inputs."""
+    workload = inference_workload(request, deps)
+    with domain_errors():
+        return build_inference_scenario(workload)

@@ -62,16 +62,20 @@ class Violations:
             raise InvalidArgument(self.items)
 
 
+# Largest value of each ModelSpec number (0 = unset).
+MODEL_SPEC_MAXIMA = {
+    "layer_count": MAX_LAYER_COUNT, "hidden_size": MAX_WIDTH_ELEMENTS, "attention_head_count": MAX_HEAD_COUNT,
+    "kv_head_count": MAX_HEAD_COUNT, "ffn_hidden_size": MAX_WIDTH_ELEMENTS, "vocab_size": MAX_VOCAB_SIZE,
+    "expert_count": MAX_EXPERT_COUNT, "experts_per_token": MAX_EXPERT_COUNT, "head_dim": MAX_WIDTH_ELEMENTS,
+    "shared_expert_count": MAX_EXPERT_COUNT, "dense_layer_count": MAX_LAYER_COUNT,
+    "dense_ffn_hidden_size": MAX_WIDTH_ELEMENTS, "parameter_count": MAX_PARAMETER_COUNT,
+    "active_parameter_count": MAX_PARAMETER_COUNT,
+}
+
+
 def check_model_spec(spec, path: str, violations: Violations) -> None:
     """Ranges of every ModelSpec number (0 = unset)."""
-    for name, maximum in (
-        ("layer_count", MAX_LAYER_COUNT), ("hidden_size", MAX_WIDTH_ELEMENTS), ("attention_head_count", MAX_HEAD_COUNT),
-        ("kv_head_count", MAX_HEAD_COUNT), ("ffn_hidden_size", MAX_WIDTH_ELEMENTS), ("vocab_size", MAX_VOCAB_SIZE),
-        ("expert_count", MAX_EXPERT_COUNT), ("experts_per_token", MAX_EXPERT_COUNT), ("head_dim", MAX_WIDTH_ELEMENTS),
-        ("shared_expert_count", MAX_EXPERT_COUNT), ("dense_layer_count", MAX_LAYER_COUNT),
-        ("dense_ffn_hidden_size", MAX_WIDTH_ELEMENTS), ("parameter_count", MAX_PARAMETER_COUNT),
-        ("active_parameter_count", MAX_PARAMETER_COUNT),
-    ):
+    for name, maximum in MODEL_SPEC_MAXIMA.items():
         violations.integer(f"{path}.{name}", getattr(spec, name), maximum=maximum)
 
 

@@ -1,5 +1,5 @@
-"""SweepTraining: validate the grid, plan each structural combination through EstimateTraining's
-own scenario builder, evaluate chunks in a worker thread and stream them with back-pressure.
+"""SweepTraining: validate the grid, plan each structural combination with the estimator's
+scenario builder (the one EstimateTraining uses) on workloads derived from the base's, evaluate chunks in a worker thread and stream them with back-pressure.
 
 Each `yield` of the async generator waits until grpc.aio has handed the chunk to the transport,
 so a slow client paces the producer; a cancelled call raises CancelledError at that await and
@@ -14,11 +14,14 @@ from typing import Any, AsyncIterator
 
 import numpy as np
 
+from flopwatt.service.api import convert
 from flopwatt.service.api import training as training_api
 from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.service.api.request_bounds import MAX_TRAINING_TOKENS, Violations
 from flopwatt.estimate.catalog import list_hardware
-from flopwatt.service.errors import FieldViolation, InvalidArgument
+from flopwatt.service.errors import InvalidArgument, from_domain
+from flopwatt.estimate.scenario_errors import ScenarioError
+from flopwatt.estimate.scenarios import TrainingWorkload, build_training_scenario, with_training_field
 from flopwatt.estimate.sweep import (
     MAX_GRID_POINTS,
     MAX_STRUCTURAL_COMBINATIONS,
@@ -76,7 +79,11 @@ def _check_axis(index: int, axis: estimator_pb2.SweepAxis, v: Violations) -> Non
     else:
         bad |= (values != np.round(values)) | (values < 0)
         problem = "must be a non-negative whole number"
-        if axis.field == "hardware_id":
+        if axis.field in training_api.STRUCTURAL_FIELD_BOUNDS:
+            least, largest = training_api.STRUCTURAL_FIELD_BOUNDS[axis.field]
+            bad |= (values < least) | (values > largest)
+            problem = f"must be a whole number from {least:,} to {largest:,}"
+        elif axis.field == "hardware_id":
             bad |= values >= len(list_hardware())
             problem = f"must be an index into ListHardware's order (0..{len(list_hardware()) - 1})"
         elif axis.field == "precision":
@@ -114,39 +121,36 @@ def _grid(request: estimator_pb2.SweepTrainingRequest) -> Grid:
     return grid
 
 
-def _set_field(message: Any, path: str, value: float) -> None:
-    *parents, name = path.split(".")
-    for parent in parents:
-        message = getattr(message, parent)
-    if name == "hardware_id":
-        setattr(message, name, list_hardware()[int(value)].id)
-    else:
-        setattr(message, name, int(value))
+def _decoded(path: str, value: float) -> int | str:
+    """An axis value as the estimator's field value: catalog indices become ids, Precision
+    enum numbers become names, everything else a whole number."""
+    if path == "hardware_id":
+        return list_hardware()[int(value)].id
+    if path == "precision":
+        return convert.precision_name(int(value))
+    return int(value)
 
 
 class _Planner:
-    """Plans one structural combination by building EstimateTraining's scenario for it."""
+    """Plans one structural combination with the estimator's scenario builder, on a workload
+    derived from the base's (no request message is rebuilt per combination)."""
 
-    def __init__(self, request: estimator_pb2.SweepTrainingRequest, grid: Grid, deps: ApiDependencies) -> None:
-        self._base = request.base
+    def __init__(self, base: TrainingWorkload, grid: Grid) -> None:
+        self._base = base
         self._fields = [grid.axes[i].field for i in grid.structural]
-        self._deps = deps
 
-    def request_for(self, key: tuple[float, ...]) -> estimator_pb2.EstimateTrainingRequest:
-        copy = estimator_pb2.EstimateTrainingRequest()
-        copy.CopyFrom(self._base)
-        copy.ClearField("uncertainty")
+    def workload_for(self, key: tuple[float, ...]) -> TrainingWorkload:
+        workload = self._base
         for path, value in zip(self._fields, key):
-            _set_field(copy, path, value)
-        return copy
+            workload = with_training_field(workload, path, _decoded(path, value))
+        return workload
 
     def __call__(self, key: tuple[float, ...]):
         try:
-            scenario, _, _ = training_api.build_scenario(self.request_for(key), self._deps)
-        except InvalidArgument as error:
+            return build_training_scenario(self.workload_for(key)).scenario
+        except ScenarioError as error:
             where = ", ".join(f"{f}={k:g}" for f, k in zip(self._fields, key)) or "the base"
-            raise InvalidArgument([FieldViolation(f"base.{item.field}", f"{item.description} (grid point {where})") for item in error.violations]) from None
-        return scenario
+            raise from_domain(error.rerooted("base.", f" (grid point {where})")) from None
 
 
 def sweep_points(outputs: SweepOutputs) -> list[estimator_pb2.SweepPoint]:
@@ -169,7 +173,8 @@ def prepare(request: estimator_pb2.SweepTrainingRequest, deps: ApiDependencies) 
     """Validated grid and its evaluator (the base is planned now, so a bad base fails at once)."""
     training_api.build_scenario(request.base, deps)  # validates the base like EstimateTraining
     grid = _grid(request)
-    evaluator = SweepEvaluator(grid, _Planner(request, grid, deps))
+    base = training_api.training_workload(request.base, deps)
+    evaluator = SweepEvaluator(grid, _Planner(base, grid))
     return evaluator, request.chunk_size or DEFAULT_CHUNK_POINTS
 
 

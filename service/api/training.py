@@ -1,12 +1,15 @@
-"""EstimateTraining: validate, convert, plan, estimate, explain."""
+"""EstimateTraining: validate the message, convert it to a workload, build the scenario (the
+estimator's), estimate, explain."""
 
 from __future__ import annotations
 
-import functools
-import math
-
 import numpy as np
 
+from flopwatt.estimate import uncertainty
+from flopwatt.estimate.assumptions import Assumption
+from flopwatt.estimate.scenarios import TrainingWorkload, build_training_scenario
+from flopwatt.estimate.step_time import FRAMEWORK_STEP_OPTIONS
+from flopwatt.estimate.training import TrainingEstimate, TrainingScenario, estimate_training_run
 from flopwatt.service.api import convert
 from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.service.api.request_bounds import (
@@ -14,55 +17,29 @@ from flopwatt.service.api.request_bounds import (
     MAX_BATCH_SEQUENCES,
     MAX_SEQUENCE_LENGTH,
     MAX_TRAINING_TOKENS,
+    MODEL_SPEC_MAXIMA,
     Violations,
     check_facility,
     check_model_spec,
     check_uncertainty,
 )
-from flopwatt.service.errors import InvalidArgument
-from flopwatt.estimate import constants as C
-from flopwatt.estimate import fitted_constants, uncertainty
-from flopwatt.estimate.assumptions import Assumption
-from flopwatt.estimate.planner import PlanChoice, choose_plan, complete_plan
-from flopwatt.estimate.step_time import FRAMEWORK_GENERIC, FRAMEWORK_STEP_OPTIONS, framework_step_options
-from flopwatt.estimate.training import TrainingEstimate, TrainingScenario, estimate_training_run
+from flopwatt.service.errors import InvalidArgument, domain_errors
 from flopwatt.v1 import common_pb2, estimator_pb2
 
 MAX_PARALLEL_DEGREE = 1_000_000
+PARALLEL_DEGREE_FIELDS = ("tensor_parallel_size", "context_parallel_size", "pipeline_parallel_size", "data_parallel_size",
+                          "expert_parallel_size", "pipeline_interleaving", "micro_batch_size")
+# (least, largest) of each whole-number field a sweep may vary (0 = unset where the least is 0):
+# the bounds _validate applies, so a sweep point is refused exactly as the request would be.
+STRUCTURAL_FIELD_BOUNDS: dict[str, tuple[int, int]] = {
+    "accelerator_count": (1, MAX_ACCELERATOR_COUNT),
+    "sequence_length": (1, MAX_SEQUENCE_LENGTH),
+    **{f"model.{name}": (0, maximum) for name, maximum in MODEL_SPEC_MAXIMA.items()},
+    **{f"parallelism.{name}": (0, MAX_PARALLEL_DEGREE) for name in PARALLEL_DEGREE_FIELDS},
+    "parallelism.global_batch_size": (0, MAX_BATCH_SEQUENCES),
+    "parallelism.zero_stage": (0, 3),
+}
 _REQUEST_FIELDS = frozenset(estimator_pb2.EstimateTrainingRequest.DESCRIPTOR.fields_by_name)
-
-
-# Assumptions that depend only on module constants, formatted once at import rather than per request.
-CONTEXT_PARALLEL = Assumption(
-    "context_parallel", "K/V all-gathered per layer (forward and backward), gradients reduce-scattered, exposed", "default",
-    "each rank holds sequence/CP tokens and 1/CP of the causal scores; the K/V exchange is not hidden behind attention "
-    "(Llama 3 §3.3.2, all-gather CP; Megatron-Core's ring overlaps it, so this errs slow); gradients reduced and ZeRO "
-    "sharded over DP × CP")
-FLOP_CONVENTION = Assumption("flop_convention", "6·N per token + 12·L·s·d_attn (non-causal)", "default",
-                             "Kaplan 2020; PaLM appendix B; recomputation counts in HFU only (Korthikanti 2022)")
-FITTED_CONSTANTS = Assumption("fitted_constants", f"GEMM half-efficiency dim {fitted_constants.GEMM_HALF_EFFICIENCY_DIMENSION:.0f}, "
-                              f"host {fitted_constants.HOST_SECONDS_PER_KERNEL * 1e6:.0f} µs/kernel", "fitted", fitted_constants.FIT_PROVENANCE)
-MODELLED_GOODPUT = (
-    Assumption("failures_per_accelerator_hour", f"{C.FAILURES_PER_ACCELERATOR_HOUR:.3g}", "default",
-               "Llama 3 (arXiv 2407.21783 §3.3.4, 2024): 419 unexpected interruptions in 54 days on 16,384 H100"),
-    Assumption("checkpoint_and_restart", f"checkpoint {C.CHECKPOINT_WRITE_SECONDS:g} s, restart {C.RESTART_SECONDS:g} s, start-up {C.RUN_STARTUP_SECONDS:g} s",
-               "default", "Young/Daly optimal checkpoint interval; assumed durations"),
-)
-
-
-@functools.lru_cache(maxsize=len(FRAMEWORK_STEP_OPTIONS) + 1)
-def _framework_assumptions(framework: str) -> tuple[Assumption, ...]:
-    """The software stack's assumptions: a pure function of its name ("" = generic), which is
-    one of FRAMEWORK_STEP_OPTIONS (so the cache holds them all)."""
-    options = framework_step_options(framework)
-    return (
-        Assumption("framework", framework or FRAMEWORK_GENERIC, "request" if framework else "default",
-                   "software stack: sets the attention kernel and the DP overlap (step_time.FRAMEWORK_STEP_OPTIONS)"),
-        Assumption("attention_kernel", "fused causal flash attention" if options.flash_attention else "fused softmax, unfused attention GEMMs",
-                   "derived", "FlashAttention-2 (Dao 2023): 60 % of peak in datasheet mode; else Megatron's batched QKᵀ/AV GEMMs"),
-        Assumption("data_parallel_overlap", f"{options.data_parallel_overlap_fraction:.0%}", "derived",
-                   "share of the gradient reduction hidden behind backward (framework behaviour)"),
-    )
 
 
 def _validate(request: estimator_pb2.EstimateTrainingRequest) -> None:
@@ -74,8 +51,7 @@ def _validate(request: estimator_pb2.EstimateTrainingRequest) -> None:
     if not request.hardware_id:
         v.add("hardware_id", "required (see ListHardware)")
     p = request.parallelism
-    for name in ("tensor_parallel_size", "context_parallel_size", "pipeline_parallel_size", "data_parallel_size", "expert_parallel_size",
-                 "pipeline_interleaving", "micro_batch_size"):
+    for name in PARALLEL_DEGREE_FIELDS:
         v.integer(f"parallelism.{name}", getattr(p, name), maximum=MAX_PARALLEL_DEGREE)
     v.integer("parallelism.global_batch_size", p.global_batch_size, maximum=MAX_BATCH_SEQUENCES)
     if p.HasField("zero_stage") and not 0 <= p.zero_stage <= 3:
@@ -84,18 +60,6 @@ def _validate(request: estimator_pb2.EstimateTrainingRequest) -> None:
     v.real("parallelism.activation_recompute_layer_fraction", fraction, minimum=0.0, maximum=1.0)
     if fraction > 0 and p.activation_recompute != common_pb2.ACTIVATION_RECOMPUTE_FULL:
         v.add("parallelism.activation_recompute_layer_fraction", "applies only with activation_recompute ACTIVATION_RECOMPUTE_FULL")
-    degrees = [getattr(p, n) for n in ("tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size")]
-    context = p.context_parallel_size
-    if all(d > 0 for d in degrees) and request.accelerator_count > 0 and math.prod(degrees) * max(context, 1) != request.accelerator_count:
-        v.add("parallelism", f"tensor × context × pipeline × data parallel sizes = {math.prod(degrees) * max(context, 1)}, "
-                             f"not accelerator_count {request.accelerator_count} (context_parallel_size unset counts as 1)")
-    elif request.accelerator_count > 0 and request.accelerator_count % math.prod(d for d in [*degrees, context] if d > 0):
-        v.add("parallelism", "the product of the set tensor, context, pipeline and data parallel sizes must divide accelerator_count")
-    if context > 1 and request.sequence_length > 0 and request.sequence_length % (2 * context):
-        v.add("parallelism.context_parallel_size", f"2 × context_parallel_size must divide sequence_length {request.sequence_length} "
-                                                   "(each rank takes two balanced chunks of every causal sequence)")
-    if p.global_batch_size and p.micro_batch_size and p.data_parallel_size and p.global_batch_size % (p.micro_batch_size * p.data_parallel_size):
-        v.add("parallelism.global_batch_size", "must be a multiple of micro_batch_size × data_parallel_size")
     if request.HasField("goodput"):
         v.real("goodput", request.goodput, minimum=0.0, maximum=1.0, exclusive_minimum=True)
     check_facility(request.facility, "facility", v)
@@ -117,52 +81,25 @@ def request_framework(request: estimator_pb2.EstimateTrainingRequest) -> str:
     return framework
 
 
+def training_workload(request: estimator_pb2.EstimateTrainingRequest, deps: ApiDependencies) -> TrainingWorkload:
+    """The validated message as the estimator's workload (campus and sweeps derive theirs from it)."""
+    _validate(request)
+    return TrainingWorkload(
+        model=convert.model_choice(request.model), training_tokens=request.training_tokens, sequence_length=request.sequence_length,
+        hardware_id=request.hardware_id, accelerator_count=request.accelerator_count,
+        precision=convert.precision_name(request.precision), precision_set=bool(request.precision),
+        calibration=convert.measured_calibration(request.profile_id, deps), parallelism=convert.plan_constraints(request.parallelism),
+        framework=request_framework(request), goodput=request.goodput if request.HasField("goodput") else None,
+        facility=convert.facility_choice(request.facility),
+    )
+
+
 def build_scenario(request: estimator_pb2.EstimateTrainingRequest, deps: ApiDependencies) -> tuple[TrainingScenario, list[Assumption], int]:
     """Validated request → scenario with a chosen plan, its assumptions, candidates evaluated."""
-    _validate(request)
-    precision = convert.precision_name(request.precision)
-    arch, active_override, assumptions = convert.model_from_spec(request.model, "model")
-    hw, hw_assumptions = convert.hardware_model(request.hardware_id, request.profile_id, precision, deps)
-    facility, facility_assumptions = convert.facility_inputs(request.facility, request.hardware_id)
-    framework = request_framework(request)
-    options = framework_step_options(framework)
-    constraints = convert.plan_constraints(request.parallelism)
-    if constraints.tensor_parallel_size and arch.attention_head_count % constraints.tensor_parallel_size:
-        raise InvalidArgument.field("parallelism.tensor_parallel_size", f"must divide the {arch.attention_head_count} attention heads")
-    if constraints.complete:  # nothing to search: the request's plan is evaluated once, below
-        choice = PlanChoice(complete_plan(constraints), math.nan, math.nan, True, 1)
-    else:
-        choice = choose_plan(arch, request.accelerator_count, request.sequence_length, hw, constraints, options)
-    chosen_by = "request" if constraints.complete else "derived"
-    assumptions = assumptions + hw_assumptions + facility_assumptions + [
-        Assumption("precision", precision, "request" if request.precision else "default", "unspecified precision means bf16"),
-        Assumption("parallelism", convert.plan_description(choice.plan), chosen_by,
-                   f"planner: of {choice.candidates_evaluated} candidate plans that fit memory, the fastest step"
-                   f"{' (with the batch free: the least time to a given loss)' if choice.batch_policy else ''}; fixed fields honoured"),
-        FLOP_CONVENTION,
-        *_framework_assumptions(framework),
-        FITTED_CONSTANTS,
-    ]
-    if choice.batch_policy is not None:
-        batch_tokens = choice.plan.global_batch_size * request.sequence_length
-        above = (f"; above the largest published batch ({C.LARGEST_PUBLISHED_GLOBAL_BATCH_TOKENS / 2**20:.0f} M tokens, DeepSeek-V3 2024) "
-                 "because every plan's data parallelism needs it: fewer accelerators per job would train closer to it") if choice.batch_above_published else ""
-        assumptions.append(Assumption("global_batch_size", f"{choice.plan.global_batch_size} sequences ({batch_tokens / 2**20:.1f} M tokens)",
-                                      "derived", choice.batch_policy.description() + above))
-    if int(choice.plan.context_parallel_size) > 1:
-        assumptions.append(CONTEXT_PARALLEL)
-    if request.HasField("goodput"):
-        assumptions.append(Assumption("goodput", f"{request.goodput:g}", "request", "request"))
-    else:
-        assumptions += MODELLED_GOODPUT
-    assumptions += convert.accelerator_power_assumptions(hw)
-    scenario = TrainingScenario(
-        arch=arch, training_tokens=float(request.training_tokens), sequence_length=float(request.sequence_length), hardware=hw,
-        plan=choice.plan, facility=facility, options=options,
-        goodput_override=request.goodput if request.HasField("goodput") else math.nan,
-        active_parameter_count_override=active_override,
-    )
-    return scenario, assumptions, choice.candidates_evaluated
+    workload = training_workload(request, deps)
+    with domain_errors():
+        setup = build_training_scenario(workload)
+    return setup.scenario, setup.assumptions, setup.candidates_evaluated
 
 
 def _f(value) -> float:

@@ -11,14 +11,14 @@ import dataclasses
 import grpc
 import pytest
 
-from flopwatt.service.api import convert, training
+from flopwatt.service.api import convert
 from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.service.api.inference import estimate_inference
 from flopwatt.service.api.training import estimate_training
 from flopwatt.estimate.catalog import get_hardware
 from flopwatt.service.interceptors.decoding import RequestDecodingInterceptor
 from flopwatt.service.interceptors.errors import ErrorInterceptor
-from flopwatt.estimate import accounting, hardware, numeric
+from flopwatt.estimate import accounting, facility_choice, hardware, model_choice, numeric, scenarios
 from flopwatt.v1 import common_pb2, estimator_pb2
 
 DEPS = ApiDependencies()
@@ -53,9 +53,9 @@ REQUESTS = {
 def _clear_caches() -> None:
     hardware._SHARED_DATASHEET_MODELS.clear()
     convert._DATASHEET_CALIBRATIONS.clear()
-    convert._PRESET_BASES.clear()
-    convert._facility_inputs.cache_clear()
-    training._framework_assumptions.cache_clear()
+    model_choice._PRESET_BASES.clear()
+    facility_choice._facility_inputs.cache_clear()
+    scenarios._framework_assumptions.cache_clear()
     accounting._memoised_parameter_counts.cache_clear()
 
 

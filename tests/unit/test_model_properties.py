@@ -9,7 +9,7 @@ from flopwatt.estimate.accounting import flops_per_token
 from flopwatt.estimate.architecture import ModelArchitecture
 from flopwatt.estimate.constants import DEFAULT_PUE
 from flopwatt.estimate.hardware import datasheet_hardware_model
-from flopwatt.estimate.inference import InferenceScenario, estimate_inference
+from flopwatt.estimate.inference import InferenceScenario, estimate_serving
 from flopwatt.estimate.parallel_plan import ParallelPlan
 from flopwatt.estimate.run_cost import FacilityInputs
 from flopwatt.estimate.training import TrainingScenario, estimate_training_run
@@ -53,7 +53,7 @@ def test_more_accelerators_never_increase_flops_per_device(arch, seq, tp, pp):
 @settings(max_examples=30, deadline=None)
 @given(arch=architectures, tp=st.sampled_from([1, 2, 8]), batch=st.sampled_from([0, 1, 16]), prompt=st.integers(1, 8192), out=st.integers(1, 4096))
 def test_inference_estimates_are_finite_and_positive(arch, tp, batch, prompt, out):
-    e = estimate_inference(InferenceScenario(arch, HW, tp, batch, prompt, out, FACILITY))
+    e = estimate_serving(InferenceScenario(arch, HW, tp, batch, prompt, out, FACILITY))
     for value in (e.time_to_first_token_seconds, e.time_per_output_token_seconds, e.output_tokens_per_second, e.energy_per_output_token_joules):
         assert np.isfinite(value) and value > 0
     assert e.batch_size >= 1

@@ -39,7 +39,7 @@ def test_sources_have_no_pyflakes_findings():
     from pyflakes import reporter as pyflakes_reporter
 
     out = io.StringIO()
-    paths = [str(REPO / name) for name in ("service", "bench", "kernels", "tests", "scripts", "flopwatt/__init__.py", "flopwatt/__main__.py")]
+    paths = [str(REPO / name) for name in ("service", "estimate", "bench", "kernels", "tests", "scripts", "flopwatt/__init__.py", "flopwatt/__main__.py")]
     count = pyflakes.checkRecursive(paths, pyflakes_reporter.Reporter(out, out))
     assert count == 0, out.getvalue()
 

@@ -39,8 +39,16 @@ def _scalar(point: estimator_pb2.SweepPoint, axes) -> estimator_pb2.EstimateTrai
     single = estimator_pb2.EstimateTrainingRequest()
     single.CopyFrom(BASE)
     for axis, value in zip(axes, point.axis_values):
-        sweep_api._set_field(single, axis.field, value) if axis.field in sweep_api.STRUCTURAL_FIELDS else _set_real(single, axis.field, value)
+        _set_structural(single, axis.field, value) if axis.field in sweep_api.STRUCTURAL_FIELDS else _set_real(single, axis.field, value)
     return training_api.estimate_training(single, DEPS)
+
+
+def _set_structural(message, path: str, value: float) -> None:
+    """The request a client would send for this point: a catalog index becomes its id."""
+    *parents, name = path.split(".")
+    for parent in parents:
+        message = getattr(message, parent)
+    setattr(message, name, HARDWARE_IDS[int(value)] if name == "hardware_id" else int(value))
 
 
 def _set_real(message, path: str, value: float) -> None:

@@ -75,7 +75,7 @@ def test_campus_intervals_bracket_the_central_answer():
 # --- EstimateInference ----------------------------------------------------------------------------
 
 from flopwatt.service.api import inference as inference_api  # noqa: E402
-from flopwatt.estimate.inference import estimate_inference as estimate_serving  # noqa: E402
+from flopwatt.estimate.inference import estimate_serving  # noqa: E402
 
 INFERENCE_FIELDS = {"time_to_first_token", "time_per_output_token", "output_tokens_per_second",
                     "energy_per_output_token_joules", "cost_per_million_output_tokens"}

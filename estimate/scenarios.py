@@ -1,0 +1,268 @@
+"""Proto-free scenario builders: a workload (dataclasses) → the scenario the physics estimates,
+with a chosen plan and every assumption that explains it.
+
+Why here: EstimateTraining and EstimateInference, campus sizing (a training job at the largest
+size one job can use, serving replicas) and sweeps (one planned scenario per structural
+combination) all build scenarios. Composing them on dataclasses keeps the composers free of
+protobuf and gives every path the same checks: a workload that cannot form a scenario raises
+ScenarioError naming the request field, an unknown id CatalogLookupError. Range checks of the
+message fields themselves (whole numbers, maxima, NaN) stay at the API edge.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from dataclasses import dataclass
+
+from flopwatt.estimate import constants as C
+from flopwatt.estimate import fitted_constants
+from flopwatt.estimate.assumptions import Assumption
+from flopwatt.estimate.catalog import get_hardware
+from flopwatt.estimate.facility_choice import FacilityChoice, facility_inputs
+from flopwatt.estimate.hardware import HardwareModel, profiled_hardware_model, shared_datasheet_hardware_model
+from flopwatt.estimate.inference import InferenceScenario
+from flopwatt.estimate.measured_profile import MeasuredProfile
+from flopwatt.estimate.model_choice import ModelChoice, resolve_model
+from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_NAMES, ParallelPlan
+from flopwatt.estimate.planner import PlanChoice, PlanConstraints, choose_plan, complete_plan
+from flopwatt.estimate.profile_checks import profile_hardware_id
+from flopwatt.estimate.scenario_errors import Problem, ScenarioError
+from flopwatt.estimate.step_time import FRAMEWORK_GENERIC, FRAMEWORK_STEP_OPTIONS, framework_step_options
+from flopwatt.estimate.training import TrainingScenario
+
+DATASHEET_CALIBRATION = Assumption("calibration", "datasheet", "datasheet", "no profile_id: datasheet peaks with the fitted default efficiencies")
+# Assumptions that depend only on module constants, formatted once at import rather than per request.
+CONTEXT_PARALLEL = Assumption(
+    "context_parallel", "K/V all-gathered per layer (forward and backward), gradients reduce-scattered, exposed", "default",
+    "each rank holds sequence/CP tokens and 1/CP of the causal scores; the K/V exchange is not hidden behind attention "
+    "(Llama 3 §3.3.2, all-gather CP; Megatron-Core's ring overlaps it, so this errs slow); gradients reduced and ZeRO "
+    "sharded over DP × CP")
+FLOP_CONVENTION = Assumption("flop_convention", "6·N per token + 12·L·s·d_attn (non-causal)", "default",
+                             "Kaplan 2020; PaLM appendix B; recomputation counts in HFU only (Korthikanti 2022)")
+FITTED_CONSTANTS = Assumption("fitted_constants", f"GEMM half-efficiency dim {fitted_constants.GEMM_HALF_EFFICIENCY_DIMENSION:.0f}, "
+                              f"host {fitted_constants.HOST_SECONDS_PER_KERNEL * 1e6:.0f} µs/kernel", "fitted", fitted_constants.FIT_PROVENANCE)
+MODELLED_GOODPUT = (
+    Assumption("failures_per_accelerator_hour", f"{C.FAILURES_PER_ACCELERATOR_HOUR:.3g}", "default",
+               "Llama 3 (arXiv 2407.21783 §3.3.4, 2024): 419 unexpected interruptions in 54 days on 16,384 H100"),
+    Assumption("checkpoint_and_restart", f"checkpoint {C.CHECKPOINT_WRITE_SECONDS:g} s, restart {C.RESTART_SECONDS:g} s, start-up {C.RUN_STARTUP_SECONDS:g} s",
+               "default", "Young/Daly optimal checkpoint interval; assumed durations"),
+)
+
+
+@dataclass(frozen=True)
+class MeasuredCalibration:
+    """A measured profile named by the request, read once (the API looks it up by name)."""
+
+    name: str
+    profile: MeasuredProfile
+
+
+def hardware_model(hardware_id: str, precision: str, calibration: MeasuredCalibration | None = None,
+                   path_prefix: str = "") -> tuple[HardwareModel, list[Assumption]]:
+    """Catalog hardware at `precision`, calibrated by the measured profile when one is given."""
+    spec = get_hardware(hardware_id)
+    if precision not in spec.peak_flops_per_second:
+        raise ScenarioError.field(f"{path_prefix}precision", f"{spec.id} has no {precision} rate (it has {', '.join(sorted(spec.peak_flops_per_second))})")
+    if calibration is None:
+        return shared_datasheet_hardware_model(spec, precision), [DATASHEET_CALIBRATION]
+    profile = calibration.profile
+    measured_id = profile_hardware_id(profile)
+    if measured_id != spec.id:
+        measured_on = measured_id or f"{profile.device_description}, which is not in the catalog"
+        raise ScenarioError.field(f"{path_prefix}profile_id", f"profile was measured on {measured_on}, not {spec.id}")
+    try:
+        model = profiled_hardware_model(spec, precision, profile, calibration.name)
+    except ValueError as error:
+        raise ScenarioError.field(f"{path_prefix}profile_id", str(error)) from None
+    return model, [Assumption("calibration", f"profile {calibration.name}", "profile", model.calibration_source)]
+
+
+def accelerator_power_assumptions(hw: HardwareModel) -> list[Assumption]:
+    """How the accelerator's power was obtained, stated, including when it is unknown: an
+    accelerator with neither measured power nor a published TDP (TPU v5p) draws 0 W in the
+    model, so its energy, carbon and energy cost count hosts and network only."""
+    if hw.idle_watts is not None and hw.load_watts is not None:
+        return []
+    if not hw.tdp_watts > 0:
+        return [Assumption("accelerator_power", "unknown: not counted", "default",
+                           "no measured power and no published TDP for this accelerator: energy, carbon and energy cost count hosts "
+                           "and network only; measure a profile (profile_id) for the accelerator's share")]
+    return [Assumption("accelerator_power", f"{C.TRAINING_POWER_FRACTION_OF_TDP:.0%} of TDP when busy, {C.IDLE_POWER_FRACTION_OF_TDP:.0%} idle", "default",
+                       "measured 8×H100 training nodes draw ≤ 76 % of nameplate (arXiv 2506.14551, 2025)")]
+
+
+def plan_description(plan: ParallelPlan) -> str:
+    return (f"TP {plan.tensor_parallel_size} × CP {plan.context_parallel_size} × PP {plan.pipeline_parallel_size} (×{plan.pipeline_interleaving} interleaved) × DP "
+            f"{plan.data_parallel_size}, EP {plan.expert_parallel_size}, micro-batch {plan.micro_batch_size}, global batch "
+            f"{plan.global_batch_size}, ZeRO {plan.zero_stage}, recompute {RECOMPUTE_NAMES[int(plan.activation_recompute)]}"
+            f"{f' ({float(plan.recompute_layer_fraction):.0%} of layers)' if int(plan.activation_recompute) == RECOMPUTE_FULL else ''}, "
+            f"SP {'on' if plan.sequence_parallel else 'off'}")
+
+
+@functools.lru_cache(maxsize=len(FRAMEWORK_STEP_OPTIONS) + 1)
+def _framework_assumptions(framework: str) -> tuple[Assumption, ...]:
+    """The software stack's assumptions: a pure function of its name ("" = generic), which is
+    one of FRAMEWORK_STEP_OPTIONS (so the cache holds them all)."""
+    options = framework_step_options(framework)
+    return (
+        Assumption("framework", framework or FRAMEWORK_GENERIC, "request" if framework else "default",
+                   "software stack: sets the attention kernel and the DP overlap (step_time.FRAMEWORK_STEP_OPTIONS)"),
+        Assumption("attention_kernel", "fused causal flash attention" if options.flash_attention else "fused softmax, unfused attention GEMMs",
+                   "derived", "FlashAttention-2 (Dao 2023): 60 % of peak in datasheet mode; else Megatron's batched QKᵀ/AV GEMMs"),
+        Assumption("data_parallel_overlap", f"{options.data_parallel_overlap_fraction:.0%}", "derived",
+                   "share of the gradient reduction hidden behind backward (framework behaviour)"),
+    )
+
+
+@dataclass(frozen=True)
+class TrainingWorkload:
+    """A training request in domain terms. `precision_set` says whether the request chose the
+    precision (for the assumption's origin); `goodput` None = modelled."""
+
+    model: ModelChoice
+    training_tokens: int
+    sequence_length: int
+    hardware_id: str
+    accelerator_count: int
+    precision: str = "bf16"
+    precision_set: bool = False
+    calibration: MeasuredCalibration | None = None
+    parallelism: PlanConstraints = PlanConstraints()
+    framework: str = ""
+    goodput: float | None = None
+    facility: FacilityChoice = FacilityChoice()
+
+
+@dataclass(frozen=True)
+class TrainingSetup:
+    scenario: TrainingScenario
+    assumptions: list[Assumption]
+    candidates_evaluated: int
+
+
+def effective_constraints(constraints: PlanConstraints) -> PlanConstraints:
+    """A request that fixes TP, PP and DP but not CP (written before CP existed) means no CP."""
+    degrees = (constraints.tensor_parallel_size, constraints.pipeline_parallel_size, constraints.data_parallel_size)
+    if constraints.context_parallel_size is None and all(degrees):
+        return dataclasses.replace(constraints, context_parallel_size=1)
+    return constraints
+
+
+def _plan_problems(w: TrainingWorkload) -> list[Problem]:
+    """Fixed parallel degrees that cannot divide this workload (paths as in EstimateTrainingRequest)."""
+    p = w.parallelism
+    problems = []
+    degrees = [p.tensor_parallel_size, p.pipeline_parallel_size, p.data_parallel_size]
+    context = p.context_parallel_size
+    if all(degrees) and math.prod(degrees) * (context or 1) != w.accelerator_count:
+        problems.append(Problem("parallelism", f"tensor × context × pipeline × data parallel sizes = {math.prod(degrees) * (context or 1)}, "
+                                               f"not accelerator_count {w.accelerator_count} (context_parallel_size unset counts as 1)"))
+    elif w.accelerator_count % math.prod(d for d in [*degrees, context] if d):
+        problems.append(Problem("parallelism", "the product of the set tensor, context, pipeline and data parallel sizes must divide accelerator_count"))
+    if context and context > 1 and w.sequence_length % (2 * context):
+        problems.append(Problem("parallelism.context_parallel_size", f"2 × context_parallel_size must divide sequence_length {w.sequence_length} "
+                                                                      "(each rank takes two balanced chunks of every causal sequence)"))
+    if p.global_batch_size and p.micro_batch_size and p.data_parallel_size and p.global_batch_size % (p.micro_batch_size * p.data_parallel_size):
+        problems.append(Problem("parallelism.global_batch_size", "must be a multiple of micro_batch_size × data_parallel_size"))
+    return problems
+
+
+def build_training_scenario(w: TrainingWorkload) -> TrainingSetup:
+    """The scenario of a training workload, its plan chosen (or the fixed plan completed), with
+    the assumptions of every input and choice."""
+    problems = _plan_problems(w)
+    if problems:
+        raise ScenarioError(problems)
+    model = resolve_model(w.model, "model")
+    arch = model.architecture
+    hw, hw_assumptions = hardware_model(w.hardware_id, w.precision, w.calibration)
+    facility, facility_assumptions = facility_inputs(w.facility, w.hardware_id)
+    options = framework_step_options(w.framework)
+    constraints = effective_constraints(w.parallelism)
+    if constraints.tensor_parallel_size and arch.attention_head_count % constraints.tensor_parallel_size:
+        raise ScenarioError.field("parallelism.tensor_parallel_size", f"must divide the {arch.attention_head_count} attention heads")
+    if constraints.complete:  # nothing to search: the request's plan is evaluated once
+        choice = PlanChoice(complete_plan(constraints), math.nan, math.nan, True, 1)
+    else:
+        choice = choose_plan(arch, w.accelerator_count, w.sequence_length, hw, constraints, options)
+    chosen_by = "request" if constraints.complete else "derived"
+    assumptions = list(model.assumptions) + hw_assumptions + facility_assumptions + [
+        Assumption("precision", w.precision, "request" if w.precision_set else "default", "unspecified precision means bf16"),
+        Assumption("parallelism", plan_description(choice.plan), chosen_by,
+                   f"planner: of {choice.candidates_evaluated} candidate plans that fit memory, the fastest step"
+                   f"{' (with the batch free: the least time to a given loss)' if choice.batch_policy else ''}; fixed fields honoured"),
+        FLOP_CONVENTION,
+        *_framework_assumptions(w.framework),
+        FITTED_CONSTANTS,
+    ]
+    if choice.batch_policy is not None:
+        batch_tokens = choice.plan.global_batch_size * w.sequence_length
+        above = (f"; above the largest published batch ({C.LARGEST_PUBLISHED_GLOBAL_BATCH_TOKENS / 2**20:.0f} M tokens, DeepSeek-V3 2024) "
+                 "because every plan's data parallelism needs it: fewer accelerators per job would train closer to it") if choice.batch_above_published else ""
+        assumptions.append(Assumption("global_batch_size", f"{choice.plan.global_batch_size} sequences ({batch_tokens / 2**20:.1f} M tokens)",
+                                      "derived", choice.batch_policy.description() + above))
+    if int(choice.plan.context_parallel_size) > 1:
+        assumptions.append(CONTEXT_PARALLEL)
+    if w.goodput is not None:
+        assumptions.append(Assumption("goodput", f"{w.goodput:g}", "request", "request"))
+    else:
+        assumptions += MODELLED_GOODPUT
+    assumptions += accelerator_power_assumptions(hw)
+    scenario = TrainingScenario(
+        arch=arch, training_tokens=float(w.training_tokens), sequence_length=float(w.sequence_length), hardware=hw,
+        plan=choice.plan, facility=facility, options=options,
+        goodput_override=w.goodput if w.goodput is not None else math.nan,
+        active_parameter_count_override=model.active_parameter_count_override,
+    )
+    return TrainingSetup(scenario, assumptions, choice.candidates_evaluated)
+
+
+@dataclass(frozen=True)
+class InferenceWorkload:
+    """A serving request in domain terms: one replica of `accelerator_count` (tensor parallel)."""
+
+    model: ModelChoice
+    hardware_id: str
+    accelerator_count: int
+    input_tokens: int
+    output_tokens: int
+    batch_size: int = 0  # 0: the throughput-optimal batch that fits
+    precision: str = "bf16"
+    precision_set: bool = False
+    calibration: MeasuredCalibration | None = None
+    facility: FacilityChoice = FacilityChoice()
+
+
+def build_inference_scenario(w: InferenceWorkload) -> tuple[InferenceScenario, list[Assumption]]:
+    """The serving scenario of one replica and the assumptions of its inputs."""
+    model = resolve_model(w.model, "model")
+    arch = model.architecture
+    if w.accelerator_count > 1 and arch.attention_head_count % w.accelerator_count:
+        raise ScenarioError.field("accelerator_count", f"tensor parallelism over {w.accelerator_count} must divide the {arch.attention_head_count} attention heads")
+    hw, hw_assumptions = hardware_model(w.hardware_id, w.precision, w.calibration)
+    facility, facility_assumptions = facility_inputs(w.facility, w.hardware_id)
+    scenario = InferenceScenario(arch, hw, w.accelerator_count, w.batch_size, w.input_tokens, w.output_tokens, facility)
+    return scenario, list(model.assumptions) + hw_assumptions + facility_assumptions + accelerator_power_assumptions(hw) + [
+        Assumption("precision", w.precision, "request" if w.precision_set else "default", "weights, KV cache and matmuls (KV cache at ≥ 16 bit)")]
+
+
+def with_training_field(workload: TrainingWorkload, path: str, value: int | str) -> TrainingWorkload:
+    """The workload with one request field replaced, by its EstimateTrainingRequest path
+    ("accelerator_count", "model.layer_count", "parallelism.tensor_parallel_size", "hardware_id",
+    "precision" as a name): how a sweep derives each structural combination from its base."""
+    head, _, name = path.partition(".")
+    if head == "model":
+        if name in ("parameter_count", "active_parameter_count"):
+            return dataclasses.replace(workload, model=dataclasses.replace(workload.model, **{name: float(value)}))
+        return dataclasses.replace(workload, model=workload.model.with_override(name, int(value)))
+    if head == "parallelism":
+        return dataclasses.replace(workload, parallelism=dataclasses.replace(workload.parallelism, **{name: int(value)}))
+    if head == "precision":
+        return dataclasses.replace(workload, precision=str(value), precision_set=True)
+    if head == "hardware_id":
+        return dataclasses.replace(workload, hardware_id=str(value))
+    if head in ("accelerator_count", "sequence_length"):
+        return dataclasses.replace(workload, **{head: int(value)})
+    raise KeyError(f"{path!r} is not a structural training field")
