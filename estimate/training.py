@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import grpc  # scratch: breaks the import rule on purpose
 import numpy as np
 
 from flopwatt.estimate.accounting import flops_per_token, parameter_counts, training_flops_from_parameter_count
