@@ -17,6 +17,7 @@ from typing import Callable
 from flopwatt.bench.errors import BenchmarkCancelled
 from flopwatt.bench.stats import summarize
 from flopwatt.kernels.workload import VerificationError, Workload
+from flopwatt.bench.vocabulary import DEVICE_KINDS
 
 MINIMUM_SAMPLES = 3  # p10/p90 and CV need a few points even when a time cap is hit
 SAMPLES_PER_SYNC = 10  # CUDA: events are read back in chunks so the time cap can be checked
@@ -98,7 +99,7 @@ class Harness:
     """Measures workloads on one device with one plan; `flusher` is a bench.cache.CacheFlusher."""
 
     def __init__(self, device: str, flusher: Callable[[], None] | None = None, should_cancel: Callable[[], bool] | None = None) -> None:
-        if device not in ("cpu", "cuda"):
+        if device not in DEVICE_KINDS:
             raise ValueError(f"device: expected cpu or cuda, got {device!r}")
         self.device = device
         self.flusher = flusher

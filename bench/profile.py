@@ -16,14 +16,13 @@ import math
 from typing import Any, Iterable
 
 from flopwatt.bench.errors import ProfileFormatError
+from flopwatt.bench.vocabulary import DEVICE_KINDS, PROFILE_SUITES
 
 SCHEMA_VERSION = 1
 BENCHMARK_VERSION = "1.0.0"  # bump whenever the method changes (mamf-finder practice)
 BUNDLE_KEY = "flopwatt_profile_bundle"
 BUNDLE_VERSION = 1
 MEMORY_KERNELS = ("copy", "scale", "add", "triad", "read")
-DEVICE_KINDS = ("cpu", "cuda")
-SUITES = ("quick", "full", "collectives")
 
 
 def utc_now_iso() -> str:
@@ -145,7 +144,7 @@ def validate_profile(document: Any, source: str | None = None) -> dict:
         _dt.datetime.fromisoformat(created.replace("Z", "+00:00"))
     except ValueError:
         raise ProfileFormatError("created_time", f"not an RFC 3339 timestamp: {created!r}", source) from None
-    _require(document.get("suite") in SUITES, "suite", f"must be one of {SUITES}, got {document.get('suite')!r}", source)
+    _require(document.get("suite") in PROFILE_SUITES, "suite", f"must be one of {PROFILE_SUITES}, got {document.get('suite')!r}", source)
     device = document.get("device")
     _require(isinstance(device, dict), "device", "must be an object", source)
     _require(device.get("kind") in DEVICE_KINDS, "device.kind", f"must be one of {DEVICE_KINDS}, got {device.get('kind')!r}", source)

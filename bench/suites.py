@@ -30,9 +30,8 @@ from flopwatt.bench.probes import (
 from flopwatt.bench.profile import BENCHMARK_VERSION, SCHEMA_VERSION, derive_ceilings, derive_efficiency, utc_now_iso
 from flopwatt.bench.runner import ProgressCallback, SuiteRun
 from flopwatt.bench.suite_config import SuiteConfig, suite_config
+from flopwatt.bench.vocabulary import DEVICE_AUTO, DEVICE_CHOICES, RUNNABLE_SUITES
 
-SUITES = ("quick", "full")
-DEVICES = ("auto", "cpu", "cuda")
 RANDOM_SEED = 20261123  # fixed so two runs draw the same inputs
 CPU_POWER_REASON = "NVML measures NVIDIA GPUs only; this suite does not read CPU energy (RAPL)"
 WARMUP_GEMM_SIZE = 8192  # a bf16 GEMM big enough to reach steady clocks and power
@@ -40,11 +39,11 @@ WARMUP_GEMM_SIZE = 8192  # a bf16 GEMM big enough to reach steady clocks and pow
 
 def resolve_device(device: str) -> str:
     """"auto" → "cuda" when a GPU is visible, else "cpu"; "cuda" without one is an error."""
-    if device not in DEVICES:
-        raise ValueError(f"device: expected one of {DEVICES}, got {device!r}")
+    if device not in DEVICE_CHOICES:
+        raise ValueError(f"device: expected one of {DEVICE_CHOICES}, got {device!r}")
     import torch
 
-    if device == "auto":
+    if device == DEVICE_AUTO:
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():
         raise DeviceUnavailable("device: cuda was requested but torch sees no CUDA device")
@@ -100,8 +99,8 @@ def run_suite(
     Raises ValueError for a bad argument, DeviceUnavailable when CUDA was asked for and is
     absent, and BenchmarkCancelled when `should_cancel()` turns true (checked between
     measurements and between timed chunks)."""
-    if suite not in SUITES:
-        raise ValueError(f"suite: expected one of {SUITES}, got {suite!r}")
+    if suite not in RUNNABLE_SUITES:
+        raise ValueError(f"suite: expected one of {RUNNABLE_SUITES}, got {suite!r}")
     import torch
 
     resolved = resolve_device(device)

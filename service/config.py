@@ -23,12 +23,6 @@ class SettingsError(ValueError):
     """A setting that cannot work; the message names the flag and the variable."""
 
 
-def default_data_dir() -> pathlib.Path:
-    """XDG data directory, so a laptop user gets a persistent store without configuration; the
-    same one `flopwatt bench` writes to (bench/store.py holds the definition)."""
-    return standard_data_dir()
-
-
 @dataclass(frozen=True)
 class Settings:
     """Everything `flopwatt serve` needs; field names match the flags and, upper-cased with a
@@ -38,7 +32,9 @@ class Settings:
     port: int = DEFAULT_PORT
     metrics_host: str = "127.0.0.1"
     metrics_port: int = DEFAULT_METRICS_PORT  # 0 picks a free port; -1 disables the metrics endpoint
-    data_dir: pathlib.Path = dataclasses.field(default_factory=default_data_dir)
+    # The XDG data directory, so a laptop user gets a persistent store without configuration;
+    # the one `flopwatt bench` writes to (bench/store.py holds the definition).
+    data_dir: pathlib.Path = dataclasses.field(default_factory=standard_data_dir)
     auth_token: str | None = None
     tls_cert: pathlib.Path | None = None
     tls_key: pathlib.Path | None = None

@@ -35,10 +35,9 @@ from flopwatt.service.run_store import RunNotFound, RunRecord, RunState, RunStor
 from flopwatt.service.run_worker import DEFAULT_RUNNER, WorkerJob
 from flopwatt.service.run_worker import run as worker_main
 
+
 LOG = logging.getLogger("flopwatt.runs")
 
-SUITES = ("quick", "full")
-DEVICES = ("auto", "cpu", "cuda")
 # Runs waiting per device beyond the one running; more get RESOURCE_EXHAUSTED. A quick suite
 # takes about 2 minutes (DESIGN §7), so 8 queued runs are a quarter of an hour of waiting:
 # enough for a team sharing a host, small enough that a runaway client is stopped early.
@@ -213,7 +212,7 @@ class RunManager:
     # -- commands ----------------------------------------------------------------------------
 
     async def create(self, suite: str, device: str) -> RunRecord:
-        """Queue a run (suite and device already validated against SUITES and DEVICES)."""
+        """Queue a run (suite and device already validated against the bench vocabulary)."""
         if self._closed:
             raise errors.FailedPrecondition("the server is shutting down; no new benchmark runs")
         device_key = await self._resolve_device(device)

@@ -28,8 +28,10 @@ from flopwatt.service.interceptors.auth import AuthInterceptor
 from flopwatt.service.interceptors.decoding import RequestDecodingInterceptor
 from flopwatt.service.interceptors.errors import ErrorInterceptor
 from flopwatt.service.interceptors.metrics import MetricsInterceptor
+from flopwatt.bench.store import ProfileStore
 from flopwatt.service.metrics import MetricsEndpoint, ServiceMetrics, create_metrics
 from flopwatt.estimate.profile_checks import save_measured_profile
+from flopwatt.service.profile_metrics import ProfileCollector
 from flopwatt.service.run_manager import RunManager
 from flopwatt.service.run_store import RunStore, RunStoreError
 from flopwatt.v1 import benchmark_pb2, benchmark_pb2_grpc, estimator_pb2, estimator_pb2_grpc
@@ -56,14 +58,8 @@ class ServerStartError(RuntimeError):
     """The server could not start (port in use, unreadable certificate, ...)."""
 
 
-def _open_profile_store(settings: Settings) -> Any:
-    """The SQLite profile store in the data directory, or None when the benchmark core is absent."""
-    try:
-        from flopwatt.bench.store import ProfileStore
-    except ModuleNotFoundError as error:
-        if error.name != "flopwatt.bench.store":
-            raise
-        return None
+def _open_profile_store(settings: Settings) -> ProfileStore:
+    """The SQLite profile store in the data directory."""
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -74,7 +70,7 @@ def _open_profile_store(settings: Settings) -> Any:
         raise ServerStartError(f"cannot open the profile store {settings.database_path}: {error}") from error
 
 
-def _open_run_manager(settings: Settings, profile_store: Any, metrics: ServiceMetrics) -> RunManager:
+def _open_run_manager(settings: Settings, profile_store: ProfileStore, metrics: ServiceMetrics) -> RunManager:
     """The benchmark-run manager on the run table of the data directory's database. Recovery of
     runs an earlier process left unfinished waits until this server holds its port (start_server):
     a second `flopwatt serve` that fails to bind must not fail a live server's running runs."""
@@ -83,14 +79,11 @@ def _open_run_manager(settings: Settings, profile_store: Any, metrics: ServiceMe
         store = RunStore(settings.database_path)
     except (OSError, sqlite3.Error, RunStoreError) as error:
         raise ServerStartError(f"cannot open the run store {settings.database_path}: {error}") from error
-    save = functools.partial(save_measured_profile, profile_store.save) if profile_store is not None else None
-    return RunManager(store, save, metrics)
+    return RunManager(store, functools.partial(save_measured_profile, profile_store.save), metrics)
 
 
-def _profile_document_lookup(store: Any) -> Any:
+def _profile_document_lookup(store: ProfileStore) -> Any:
     def lookup(name: str) -> Any:
-        if store is None:
-            raise errors.NotFound("profile", name)
         profile_id = name.removeprefix("profiles/")
         try:
             return store.get(profile_id)
@@ -177,14 +170,7 @@ async def start_server(settings: Settings) -> RunningServer:
     """Build, bind and start the server; raise ServerStartError with one clear message on failure."""
     metrics = create_metrics()
     profile_store = _open_profile_store(settings)
-    if profile_store is not None:
-        try:
-            from flopwatt.service.profile_metrics import ProfileCollector
-        except ModuleNotFoundError as error:
-            if error.name != "flopwatt.service.profile_metrics":
-                raise
-        else:
-            metrics.register_collector(ProfileCollector(profile_store))
+    metrics.register_collector(ProfileCollector(profile_store))
     deps = ApiDependencies(profile_document=_profile_document_lookup(profile_store))
 
     interceptors: list[grpc.aio.ServerInterceptor] = [MetricsInterceptor(metrics)]

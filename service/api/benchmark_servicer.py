@@ -1,6 +1,6 @@
 """BenchmarkService: stored profiles, and benchmark runs as resources managed by the run manager.
 
-Thin adapters: the run RPCs resolve to `flopwatt.service.api.runs.<fn>` with the server's
+Thin adapters: the run RPCs call `flopwatt.service.api.runs.<fn>` with the server's
 RunManager passed in; without a run manager (no data directory) they answer FAILED_PRECONDITION.
 """
 
@@ -11,7 +11,7 @@ from typing import Any, AsyncIterator
 import grpc
 
 from flopwatt.service import errors
-from flopwatt.service.api.handlers import resolve
+from flopwatt.service.api import profiles, runs
 from flopwatt.v1 import benchmark_pb2, benchmark_pb2_grpc
 
 
@@ -19,13 +19,13 @@ class BenchmarkServicer(benchmark_pb2_grpc.BenchmarkServiceServicer):
     def __init__(self, profile_store: Any, run_manager: Any = None) -> None:
         self._profile_store = profile_store
         self._run_manager = run_manager
-        self._list_profiles = resolve("ListProfiles", "profiles", "list_profiles")
-        self._get_profile = resolve("GetProfile", "profiles", "get_profile")
-        self._create_run = resolve("CreateBenchmarkRun", "runs", "create_benchmark_run")
-        self._get_run = resolve("GetBenchmarkRun", "runs", "get_benchmark_run")
-        self._list_runs = resolve("ListBenchmarkRuns", "runs", "list_benchmark_runs")
-        self._watch_run = resolve("WatchBenchmarkRun", "runs", "watch_benchmark_run")
-        self._cancel_run = resolve("CancelBenchmarkRun", "runs", "cancel_benchmark_run")
+        self._list_profiles = profiles.list_profiles
+        self._get_profile = profiles.get_profile
+        self._create_run = runs.create_benchmark_run
+        self._get_run = runs.get_benchmark_run
+        self._list_runs = runs.list_benchmark_runs
+        self._watch_run = runs.watch_benchmark_run
+        self._cancel_run = runs.cancel_benchmark_run
 
     def _runs(self) -> Any:
         if self._run_manager is None:

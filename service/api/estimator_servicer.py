@@ -12,7 +12,7 @@ from typing import Any, AsyncIterator
 import grpc
 
 from flopwatt.service.api.deps import ApiDependencies
-from flopwatt.service.api.handlers import resolve
+from flopwatt.service.api import campus, catalog, inference, sweep, training
 from flopwatt.service.metrics import ServiceMetrics
 from flopwatt.v1 import estimator_pb2, estimator_pb2_grpc
 
@@ -21,12 +21,12 @@ class EstimatorServicer(estimator_pb2_grpc.EstimatorServiceServicer):
     def __init__(self, deps: ApiDependencies, metrics: ServiceMetrics) -> None:
         self._deps = deps
         self._metrics = metrics
-        self._estimate_training = resolve("EstimateTraining", "training", "estimate_training")
-        self._estimate_inference = resolve("EstimateInference", "inference", "estimate_inference")
-        self._estimate_campus = resolve("EstimateCampus", "campus", "estimate_campus")
-        self._sweep_training = resolve("SweepTraining", "sweep", "sweep_training")
-        self._list_hardware = resolve("ListHardware", "catalog", "list_hardware")
-        self._list_models = resolve("ListModels", "catalog", "list_models")
+        self._estimate_training = training.estimate_training
+        self._estimate_inference = inference.estimate_inference
+        self._estimate_campus = campus.estimate_campus
+        self._sweep_training = sweep.sweep_training
+        self._list_hardware = catalog.list_hardware
+        self._list_models = catalog.list_models
         self._estimate_counters: dict[str, Any] = {}
 
     async def EstimateTraining(self, request: estimator_pb2.EstimateTrainingRequest, context: grpc.aio.ServicerContext) -> Any:

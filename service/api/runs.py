@@ -17,16 +17,15 @@ from typing import Any, AsyncIterator
 from google.protobuf import timestamp_pb2
 
 from flopwatt.service.errors import FieldViolation, InvalidArgument
-from flopwatt.service.run_manager import DEVICES, SUITES, RunManager
+from flopwatt.service.run_manager import RunManager
 from flopwatt.service.run_store import RunRecord
 from flopwatt.v1 import benchmark_pb2
+from flopwatt.bench.vocabulary import DEFAULT_DEVICE, DEFAULT_SUITE, DEVICE_CHOICES, RUNNABLE_SUITES
 
 RUN_NAME_PREFIX = "benchmarkRuns/"
 MAX_NAME_CHARS = 256
 # Run ids are uuid4 hex; the pattern is looser (future ids) but excludes anything odd.
 _RUN_ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
-DEFAULT_SUITE = "quick"  # benchmark.proto: suite "quick" (default)
-DEFAULT_DEVICE = "auto"  # benchmark.proto: device "auto" (default)
 DEFAULT_PAGE_SIZE = 50  # benchmark.proto: "0: 50; at most 1000"
 MAX_PAGE_SIZE = 1000
 MAX_PAGE_TOKEN_CHARS = 64
@@ -104,7 +103,7 @@ def run_to_proto(record: RunRecord) -> benchmark_pb2.BenchmarkRun:
 
 
 async def create_benchmark_run(request: benchmark_pb2.CreateBenchmarkRunRequest, manager: RunManager) -> benchmark_pb2.CreateBenchmarkRunResponse:
-    violations = _choice_violation(request.suite, SUITES, "suite") + _choice_violation(request.device, DEVICES, "device")
+    violations = _choice_violation(request.suite, RUNNABLE_SUITES, "suite") + _choice_violation(request.device, DEVICE_CHOICES, "device")
     if violations:
         raise InvalidArgument(violations)
     suite = request.suite or DEFAULT_SUITE

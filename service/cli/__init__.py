@@ -1,6 +1,6 @@
 """The `flopwatt` command line: one entry point, one module per sub-command.
 
-Each module in COMMAND_MODULES exposes `register(subparsers)`, which adds its parser and sets
+Each sub-command module exposes `register(subparsers)`, which adds its parser and sets
 `handler=run` with `run(args) -> int`. Modules import heavy dependencies (torch, numba, grpc
 servers) inside `run`, so `flopwatt health` (Docker's HEALTHCHECK) starts fast.
 """
@@ -8,35 +8,14 @@ servers) inside `run`, so `flopwatt health` (Docker's HEALTHCHECK) starts fast.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import importlib
 import os
 import sys
-from typing import Iterator, Sequence
+from typing import Sequence
 
-COMMAND_MODULES = ("serve", "health", "bench", "report", "estimate", "validate", "sweep")
+from flopwatt.service.cli import bench, estimate, health, report, serve, sweep, validate
+from flopwatt.service.cli.errors import CliError, user_errors
 
-
-class CliError(Exception):
-    """A user-facing error: printed as one line, exit status 2, no traceback."""
-
-
-@contextlib.contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn the service's domain errors (bad field, unknown id, unmet precondition) raised by an
-    in-process handler into one-line CliErrors: every command that calls the API code uses this,
-    so none of them leaks a traceback for an error the server would answer with a status."""
-    from flopwatt.estimate.catalog import CatalogLookupError
-    from flopwatt.service.errors import InvalidArgument, ServiceError
-
-    try:
-        yield
-    except CatalogLookupError as error:
-        raise CliError(str(error)) from None
-    except InvalidArgument as error:
-        raise CliError("; ".join(f"{v.field}: {v.description}" for v in error.violations)) from None
-    except ServiceError as error:
-        raise CliError(error.message) from None
+__all__ = ["CliError", "build_parser", "main", "user_errors"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,15 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"flopwatt {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
-    for name in COMMAND_MODULES:
-        module_name = f"flopwatt.service.cli.{name}"
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as error:
-            if error.name == module_name:  # sub-command not built yet
-                continue
-            raise
-        module.register(subparsers)
+    for command in (serve, health, bench, report, estimate, validate, sweep):
+        command.register(subparsers)
     return parser
 
 

@@ -16,7 +16,8 @@ import json
 import sys
 from pathlib import Path
 
-from flopwatt.service.cli import CliError
+from flopwatt.service.cli.errors import CliError
+from flopwatt.bench.vocabulary import COLLECTIVES_SUITE, DEFAULT_DEVICE, DEFAULT_SUITE, DEVICE_CHOICES, RUNNABLE_SUITES
 
 TARGETS = ("run", "collectives", "import", "export", "list")
 
@@ -25,8 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("bench", help="measure this host's accelerator (or CPU) and store a hardware profile")
     parser.add_argument("target", nargs="?", default="run", choices=TARGETS, help="what to do (default: run the suite)")
     parser.add_argument("paths", nargs="*", help="files for import; profile ids for export")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    parser.add_argument("--suite", default="quick", choices=("quick", "full"))
+    parser.add_argument("--device", default=DEFAULT_DEVICE, choices=DEVICE_CHOICES)
+    parser.add_argument("--suite", default=DEFAULT_SUITE, choices=RUNNABLE_SUITES)
     parser.add_argument("--output", help="also write the profile (or export bundle) to this JSON file")
     parser.add_argument("--data-dir", help="data directory (default: $FLOPWATT_DATA_DIR or ~/.local/share/flopwatt)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -149,7 +150,7 @@ def _collectives(args: argparse.Namespace) -> int:
         "schema_version": SCHEMA_VERSION,
         "benchmark_version": BENCHMARK_VERSION,
         "created_time": utc_now_iso(),
-        "suite": "collectives",
+        "suite": COLLECTIVES_SUITE,
         "host": host_name(),
         "device": cuda_device() if device_kind == "cuda" else cpu_device(),
         "environment": environment(device_kind),

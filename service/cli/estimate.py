@@ -11,7 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
-from flopwatt.service.cli import user_errors
+from flopwatt.service.cli.errors import user_errors
 from flopwatt.service.cli.request_file import load_request, set_field, whole_number
 
 KINDS = ("training", "inference")

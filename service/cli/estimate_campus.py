@@ -12,7 +12,7 @@ import json
 import math
 from pathlib import Path
 
-from flopwatt.service.cli import CliError, user_errors
+from flopwatt.service.cli.errors import CliError, user_errors
 from flopwatt.service.cli.request_file import load_request, set_field, whole_number
 
 SECONDS_PER_YEAR = 365.25 * 86400

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-    from flopwatt.service.cli import CliError
+    from flopwatt.service.cli.errors import CliError
 
     if not args.timeout > 0:
         raise CliError("--timeout must be positive")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from flopwatt.service.cli import CliError
+from flopwatt.service.cli.errors import CliError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from flopwatt.service.cli import CliError
+from flopwatt.service.cli.errors import CliError
 
 
 def read_document(path: Path) -> Any:

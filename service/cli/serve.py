@@ -7,7 +7,7 @@ import asyncio
 import logging
 import os
 
-from flopwatt.service.cli import CliError
+from flopwatt.service.cli.errors import CliError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

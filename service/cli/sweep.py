@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from flopwatt.service.cli import CliError, user_errors
+from flopwatt.service.cli.errors import CliError, user_errors
 from flopwatt.service.cli.request_file import load_request
 
 COLUMNS = ("index", "wall_clock_seconds", "step_seconds", "accelerator_hours", "facility_energy_joules", "cost_usd",

@@ -25,8 +25,8 @@ from grpc_status import rpc_status
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flopwatt.service.run_manager import SUITES
 from flopwatt.v1 import benchmark_pb2, estimator_pb2
+from flopwatt.bench.vocabulary import RUNNABLE_SUITES
 from tests.conftest import run_server
 
 TOKEN = "fuzz-token-0123456789abcdef"
@@ -130,7 +130,7 @@ def fuzz_server(tmp_path_factory):
 
 
 def _metadata(method: protobuf_descriptor.MethodDescriptor, request: Any) -> tuple[tuple[str, str], ...]:
-    if method.name == "CreateBenchmarkRun" and request.suite in ("", *SUITES):
+    if method.name == "CreateBenchmarkRun" and request.suite in ("", *RUNNABLE_SUITES):
         return ()  # would be a valid run: no token, refused before anything starts
     return (("authorization", f"Bearer {TOKEN}"),)
 

@@ -89,7 +89,7 @@ def test_data_dir_default(monkeypatch, tmp_path):
 
 
 def test_serve_and_bench_share_the_default_data_dir(monkeypatch, tmp_path):
-    from flopwatt.service.config import default_data_dir as serve_default
+    from flopwatt.service.config import Settings
 
     monkeypatch.delenv("FLOPWATT_DATA_DIR", raising=False)
     for xdg in (None, str(tmp_path)):
@@ -97,4 +97,4 @@ def test_serve_and_bench_share_the_default_data_dir(monkeypatch, tmp_path):
             monkeypatch.delenv("XDG_DATA_HOME", raising=False)
         else:
             monkeypatch.setenv("XDG_DATA_HOME", xdg)
-        assert serve_default() == default_data_dir()
+        assert Settings().data_dir == default_data_dir()
