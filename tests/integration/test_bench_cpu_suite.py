@@ -189,3 +189,28 @@ def test_cli_refuses_bad_files(tmp_path, capsys):
     assert main(["bench", "import", str(truncated), "--data-dir", str(tmp_path)]) == 2
     assert "not valid JSON" in capsys.readouterr().err
     assert main(["report", "profile", str(tmp_path / "missing.json"), "--output", str(tmp_path / "x.png"), "--data-dir", str(tmp_path)]) == 2
+
+
+@pytest.mark.slow
+def test_a_profile_made_by_bench_feeds_the_estimator(quick_profile):
+    """The seam between the benchmark core and the estimator: the estimator's one typed reader
+    takes what `run_suite` produced, and a CPU estimate is calibrated by exactly those numbers."""
+    from flopwatt.estimate.catalog import get_hardware
+    from flopwatt.estimate.hardware import profiled_hardware_model
+    from flopwatt.estimate.measured_profile import read_profile
+    from flopwatt.estimate.profile_checks import annotate_profile, profile_hardware_id
+
+    profile = read_profile(quick_profile)
+    ceilings = quick_profile["ceilings"]
+    assert profile.device_kind == "cpu" and profile_hardware_id(profile) == "cpu"
+    assert dict(profile.matmul_flops_per_second) == ceilings["matmul_flops_per_second"]
+    assert profile.memory_bytes_per_second["copy"] == ceilings["memory_bytes_per_second"]["copy"]
+    assert profile.launch_overhead_seconds == ceilings["launch_overhead_seconds"]
+    assert len(profile.gemm_points["fp32"]) == len(quick_profile["efficiency"]["gemm"]["fp32"])
+    annotated = read_profile(annotate_profile(dict(quick_profile, device=dict(quick_profile["device"]))))
+    assert annotated.hardware_id == "cpu"
+    model = profiled_hardware_model(get_hardware("cpu"), "fp32", profile, "bench-made")
+    assert model.calibration_kind == "measured_profile"
+    assert model.sustained_gemm_flops_per_second == ceilings["matmul_flops_per_second"]["fp32"]
+    assert model.memory_bandwidth_bytes_per_second == ceilings["memory_bytes_per_second"]["copy"]
+    assert model.gemm_map is not None and len(model.gemm_map.log_rates) == len(profile.gemm_points["fp32"])
