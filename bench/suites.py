@@ -2,8 +2,8 @@
 
 This is the entry point both the CLI (`flopwatt bench`) and the service's benchmark worker
 call. It returns a plain dict (the profile JSON, DESIGN §2); catalog identification and
-plausibility warnings are added by the service layer (flopwatt.estimate.profile_checks), because the
-benchmark core does not import the service.
+plausibility warnings are added where a profile is saved (flopwatt.estimate.profile_checks, called by
+the CLI and the service's runs alike), because the benchmark core imports only the kernels.
 """
 
 from __future__ import annotations
