@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flopwatt.service.api import convert
 from flopwatt.service.api.deps import ApiDependencies
+from flopwatt.service.api.finite import ensure_finite
 from flopwatt.service.api.request_bounds import MAX_ACCELERATOR_COUNT, MAX_SEQUENCE_LENGTH, Violations, check_facility, check_model_spec, check_uncertainty
 from flopwatt.service.errors import InvalidArgument
 from flopwatt.estimate import constants as C
@@ -77,7 +78,7 @@ def estimate_inference(request: estimator_pb2.EstimateInferenceRequest, deps: Ap
         for name, interval in intervals.items():
             response.intervals[name].CopyFrom(common_pb2.Interval(p5=interval.p5, p50=interval.p50, p95=interval.p95))
         response.assumptions.extend(convert.assumptions_to_proto(distributions))
-    return response
+    return ensure_finite(response, "EstimateInference")
 
 
 def build_scenario(request: estimator_pb2.EstimateInferenceRequest, deps: ApiDependencies) -> tuple[InferenceScenario, list[Assumption]]:
