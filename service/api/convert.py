@@ -15,6 +15,7 @@ from google.protobuf.duration_pb2 import Duration
 from google.type.money_pb2 import Money
 
 from flopwatt.service.api.deps import ApiDependencies
+from flopwatt.service.api.request_bounds import MAX_PARAMETER_COUNT
 from flopwatt.service.errors import FieldViolation, InvalidArgument, from_domain
 from flopwatt.estimate import constants as C
 from flopwatt.estimate.architecture import ModelArchitecture
@@ -161,7 +162,13 @@ def _same_counts(arch: ModelArchitecture, other: ModelArchitecture) -> bool:
 
 
 def _architecture_problems(arch: ModelArchitecture, path: str) -> list[FieldViolation]:
+    from flopwatt.estimate.accounting import parameter_counts
+
     problems = []
+    total = float(parameter_counts(arch).total)
+    if total > MAX_PARAMETER_COUNT:  # each field within its bound can still multiply out to 10^21 weights
+        problems.append(FieldViolation(path, f"the architecture has {total:.3g} parameters; at most {MAX_PARAMETER_COUNT:.0e}, "
+                                             "the bound on parameter_count"))
     if arch.kv_head_count > arch.attention_head_count or arch.attention_head_count % arch.kv_head_count:
         problems.append(FieldViolation(f"{path}.kv_head_count", "must divide attention_head_count"))
     if not arch.head_dim and arch.hidden_size % arch.attention_head_count:

@@ -16,7 +16,8 @@ import numpy as np
 
 from flopwatt.service.api import training as training_api
 from flopwatt.service.api.deps import ApiDependencies
-from flopwatt.service.api.request_bounds import MAX_TRAINING_TOKENS, Violations
+from flopwatt.service.api.finite import ensure_finite_columns
+from flopwatt.service.api.request_bounds import MAX_TRAINING_TOKENS, MIN_GOODPUT, TRAINING_INTEGER_MAXIMA, Violations, number
 from flopwatt.estimate.catalog import list_hardware
 from flopwatt.service.errors import FieldViolation, InvalidArgument
 from flopwatt.estimate.sweep import (
@@ -46,7 +47,7 @@ STRUCTURAL_FIELDS = frozenset({
 # Ranges of run-level values (inclusive unless the third item says the minimum is exclusive).
 RUN_LEVEL_BOUNDS = {
     "training_tokens": (0.0, float(MAX_TRAINING_TOKENS), True),
-    "goodput": (0.0, 1.0, True),
+    "goodput": (MIN_GOODPUT, 1.0, False),
     "facility.pue": (1.0, 5.0, False),
     "facility.carbon_intensity_grams_per_kwh": (0.0, 5000.0, False),
     "facility.electricity_price_usd_per_kwh": (0.0, 1e6, False),
@@ -76,7 +77,11 @@ def _check_axis(index: int, axis: estimator_pb2.SweepAxis, v: Violations) -> Non
     else:
         bad |= (values != np.round(values)) | (values < 0)
         problem = "must be a non-negative whole number"
-        if axis.field == "hardware_id":
+        if axis.field in TRAINING_INTEGER_MAXIMA:  # EstimateTraining's bound on the field, so the value fits its message field
+            maximum = TRAINING_INTEGER_MAXIMA[axis.field]
+            bad |= values > maximum
+            problem = f"must be a whole number from 0 to {maximum:,}"
+        elif axis.field == "hardware_id":
             bad |= values >= len(list_hardware())
             problem = f"must be an index into ListHardware's order (0..{len(list_hardware()) - 1})"
         elif axis.field == "precision":
@@ -86,7 +91,7 @@ def _check_axis(index: int, axis: estimator_pb2.SweepAxis, v: Violations) -> Non
         bad |= values != np.round(values)
     if bad.any():
         first = int(np.argmax(bad))
-        v.add(f"{path}.values[{first}]", f"{problem}, got {values[first]!r}")
+        v.add(f"{path}.values[{first}]", f"{problem}, got {number(values[first])}")
 
 
 def _grid(request: estimator_pb2.SweepTrainingRequest) -> Grid:
@@ -174,7 +179,9 @@ def prepare(request: estimator_pb2.SweepTrainingRequest, deps: ApiDependencies) 
 
 
 def evaluate_chunk(evaluator: SweepEvaluator, start: int, stop: int) -> estimator_pb2.SweepTrainingResponse:
-    return estimator_pb2.SweepTrainingResponse(points=sweep_points(evaluator.evaluate(start, stop)), total_point_count=evaluator.grid.size)
+    outputs = evaluator.evaluate(start, stop)
+    ensure_finite_columns(vars(outputs), "SweepTraining")
+    return estimator_pb2.SweepTrainingResponse(points=sweep_points(outputs), total_point_count=evaluator.grid.size)
 
 
 async def sweep_training(request: estimator_pb2.SweepTrainingRequest, deps: ApiDependencies, context: Any = None) -> AsyncIterator[estimator_pb2.SweepTrainingResponse]:

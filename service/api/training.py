@@ -9,11 +9,13 @@ import numpy as np
 
 from flopwatt.service.api import convert
 from flopwatt.service.api.deps import ApiDependencies
+from flopwatt.service.api.finite import ensure_finite
 from flopwatt.service.api.request_bounds import (
     MAX_ACCELERATOR_COUNT,
-    MAX_BATCH_SEQUENCES,
     MAX_SEQUENCE_LENGTH,
     MAX_TRAINING_TOKENS,
+    MIN_GOODPUT,
+    PARALLELISM_MAXIMA,
     Violations,
     check_facility,
     check_model_spec,
@@ -28,7 +30,6 @@ from flopwatt.estimate.step_time import FRAMEWORK_GENERIC, FRAMEWORK_STEP_OPTION
 from flopwatt.estimate.training import TrainingEstimate, TrainingScenario, estimate_training_run
 from flopwatt.v1 import common_pb2, estimator_pb2
 
-MAX_PARALLEL_DEGREE = 1_000_000
 _REQUEST_FIELDS = frozenset(estimator_pb2.EstimateTrainingRequest.DESCRIPTOR.fields_by_name)
 
 
@@ -74,12 +75,13 @@ def _validate(request: estimator_pb2.EstimateTrainingRequest) -> None:
     if not request.hardware_id:
         v.add("hardware_id", "required (see ListHardware)")
     p = request.parallelism
-    for name in ("tensor_parallel_size", "context_parallel_size", "pipeline_parallel_size", "data_parallel_size", "expert_parallel_size",
-                 "pipeline_interleaving", "micro_batch_size"):
-        v.integer(f"parallelism.{name}", getattr(p, name), maximum=MAX_PARALLEL_DEGREE)
-    v.integer("parallelism.global_batch_size", p.global_batch_size, maximum=MAX_BATCH_SEQUENCES)
+    for name, maximum in PARALLELISM_MAXIMA.items():
+        if name != "zero_stage":  # optional, with its own message below
+            v.integer(f"parallelism.{name}", getattr(p, name), maximum=maximum)
     if p.HasField("zero_stage") and not 0 <= p.zero_stage <= 3:
         v.add("parallelism.zero_stage", "must be 0, 1, 2 or 3")
+    if p.activation_recompute not in common_pb2.ActivationRecompute.values():  # as an unknown Precision is
+        v.add("parallelism.activation_recompute", f"unknown ActivationRecompute value {p.activation_recompute}")
     fraction = p.activation_recompute_layer_fraction
     v.real("parallelism.activation_recompute_layer_fraction", fraction, minimum=0.0, maximum=1.0)
     if fraction > 0 and p.activation_recompute != common_pb2.ACTIVATION_RECOMPUTE_FULL:
@@ -97,7 +99,7 @@ def _validate(request: estimator_pb2.EstimateTrainingRequest) -> None:
     if p.global_batch_size and p.micro_batch_size and p.data_parallel_size and p.global_batch_size % (p.micro_batch_size * p.data_parallel_size):
         v.add("parallelism.global_batch_size", "must be a multiple of micro_batch_size × data_parallel_size")
     if request.HasField("goodput"):
-        v.real("goodput", request.goodput, minimum=0.0, maximum=1.0, exclusive_minimum=True)
+        v.real("goodput", request.goodput, minimum=MIN_GOODPUT, maximum=1.0)
     check_facility(request.facility, "facility", v)
     check_uncertainty(request.uncertainty, "uncertainty", v)
     v.raise_if_any()
@@ -224,4 +226,4 @@ def estimate_training(request: estimator_pb2.EstimateTrainingRequest, deps: ApiD
         for name, interval in intervals.items():
             response.intervals[name].CopyFrom(common_pb2.Interval(p5=interval.p5, p50=interval.p50, p95=interval.p95))
         response.assumptions.extend(convert.assumptions_to_proto(distributions))
-    return response
+    return ensure_finite(response, "EstimateTraining")
