@@ -16,7 +16,7 @@ from google.type.money_pb2 import Money
 
 from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.service.api.request_bounds import MAX_PARAMETER_COUNT
-from flopwatt.service.errors import FieldViolation, InvalidArgument, from_domain
+from flopwatt.service.errors import FieldViolation, InvalidArgument, echo, from_domain
 from flopwatt.estimate import constants as C
 from flopwatt.estimate.architecture import ModelArchitecture
 from flopwatt.estimate.catalog import CatalogLookupError, HardwareSpec, ModelPreset, get_hardware, get_model_preset
@@ -148,7 +148,7 @@ def _count_conflicts(spec, arch: ModelArchitecture, preset, path: str) -> list[F
         value = getattr(spec, name)
         if value <= 0 or (preset is not None and value == getattr(preset, name) and _same_counts(arch, preset.architecture)):
             continue
-        owner = f"preset {spec.preset_id!r}" if preset is not None else "the architecture fields"
+        owner = f"preset {echo(spec.preset_id)}" if preset is not None else "the architecture fields"
         problems.append(FieldViolation(f"{path}.{name}", f"{owner} defines the parameter count; leave {name} unset, or drop the "
                                                          "preset and architecture fields to size a model by parameter count alone"))
     return problems

@@ -14,7 +14,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from flopwatt.bench.store import MAX_PAGE_SIZE, ProfileNotFound, ProfileStore, ProfileSummary
 from flopwatt.service.api.pagination import DEFAULT_PAGE_SIZE, bounded_page_size, decode_token_text, encode_token_text, refuse_token, token_number
-from flopwatt.service.errors import InvalidArgument, NotFound
+from flopwatt.service.errors import InvalidArgument, NotFound, echo
 from flopwatt.v1 import benchmark_pb2
 
 RESOURCE_PREFIX = "profiles/"
@@ -69,7 +69,7 @@ def profile_id_from_name(name: str) -> str:
     """"profiles/{id}" or a bare id → id; an empty or malformed name is INVALID_ARGUMENT."""
     profile_id = name[len(RESOURCE_PREFIX):] if name.startswith(RESOURCE_PREFIX) else name
     if not profile_id or "/" in profile_id or len(profile_id) > 128:
-        raise InvalidArgument.field("name", f"expected 'profiles/{{id}}', got {name!r}")
+        raise InvalidArgument.field("name", f"expected 'profiles/{{id}}', got {echo(name)}")
     return profile_id
 
 

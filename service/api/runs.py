@@ -23,7 +23,7 @@ from flopwatt.service.api.pagination import (
     refuse_token,
     token_number,
 )
-from flopwatt.service.errors import FieldViolation, InvalidArgument
+from flopwatt.service.errors import FieldViolation, InvalidArgument, echo
 from flopwatt.service.run_manager import DEVICES, SUITES, RunManager
 from flopwatt.service.run_store import RunRecord
 from flopwatt.v1 import benchmark_pb2
@@ -35,12 +35,12 @@ _RUN_ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 DEFAULT_SUITE = "quick"  # benchmark.proto: suite "quick" (default)
 DEFAULT_DEVICE = "auto"  # benchmark.proto: device "auto" (default)
 _PAGE_TOKEN_PREFIX = "benchmarkRuns<"
-# Longest client string echoed back in an error message.
-_ECHO_CHARS = 40
+# Longest client string echoed back in an error message (UTF-8 bytes: 40 ASCII characters).
+_ECHO_BYTES = 43
 
 
 def _echo(text: str) -> str:
-    return repr(text if len(text) <= _ECHO_CHARS else text[:_ECHO_CHARS] + "...")
+    return echo(text, _ECHO_BYTES)
 
 
 def parse_run_name(name: str, field: str = "name") -> str:

@@ -19,7 +19,7 @@ from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.service.api.finite import ensure_finite_columns
 from flopwatt.service.api.request_bounds import MAX_TRAINING_TOKENS, MIN_GOODPUT, TRAINING_INTEGER_MAXIMA, Violations, number
 from flopwatt.estimate.catalog import list_hardware
-from flopwatt.service.errors import FieldViolation, InvalidArgument
+from flopwatt.service.errors import FieldViolation, InvalidArgument, echo
 from flopwatt.estimate.sweep import (
     MAX_GRID_POINTS,
     MAX_STRUCTURAL_COMBINATIONS,
@@ -61,7 +61,7 @@ RUN_LEVEL_BOUNDS = {
 def _check_axis(index: int, axis: estimator_pb2.SweepAxis, v: Violations) -> None:
     path = f"axes[{index}]"
     if axis.field not in STRUCTURAL_FIELDS and axis.field not in RUN_LEVEL_FIELDS:
-        v.add(f"{path}.field", f"unknown or unsweepable field path {axis.field!r}; sweepable: {', '.join(sorted(STRUCTURAL_FIELDS | RUN_LEVEL_FIELDS))}")
+        v.add(f"{path}.field", f"unknown or unsweepable field path {echo(axis.field)}; sweepable: {', '.join(sorted(STRUCTURAL_FIELDS | RUN_LEVEL_FIELDS))}")
         return
     values = np.asarray(axis.values, float)
     if not 1 <= values.size <= MAX_VALUES_PER_AXIS:
@@ -101,7 +101,7 @@ def _grid(request: estimator_pb2.SweepTrainingRequest) -> Grid:
     fields_seen: set[str] = set()
     for index, axis in enumerate(request.axes):
         if axis.field in fields_seen:
-            v.add(f"axes[{index}].field", f"{axis.field!r} appears twice")
+            v.add(f"axes[{index}].field", f"{echo(axis.field)} appears twice")
         fields_seen.add(axis.field)
         _check_axis(index, axis, v)
     if not 0 <= request.chunk_size <= MAX_CHUNK_POINTS:

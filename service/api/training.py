@@ -21,7 +21,7 @@ from flopwatt.service.api.request_bounds import (
     check_model_spec,
     check_uncertainty,
 )
-from flopwatt.service.errors import InvalidArgument
+from flopwatt.service.errors import InvalidArgument, echo
 from flopwatt.estimate import constants as C
 from flopwatt.estimate import fitted_constants, uncertainty
 from flopwatt.estimate.assumptions import Assumption
@@ -115,7 +115,7 @@ def request_framework(request: estimator_pb2.EstimateTrainingRequest) -> str:
         return ""
     framework = request.framework.strip().lower()
     if framework and framework not in FRAMEWORK_STEP_OPTIONS:
-        raise InvalidArgument.field("framework", f"unknown framework {request.framework!r}; one of {', '.join(sorted(FRAMEWORK_STEP_OPTIONS))}")
+        raise InvalidArgument.field("framework", f"unknown framework {echo(request.framework)}; one of {', '.join(sorted(FRAMEWORK_STEP_OPTIONS))}")
     return framework
 
 
