@@ -1,8 +1,9 @@
 """Every type-valid request gets a deliberate status (issue 14): INVALID_ARGUMENT naming the
 field, never INTERNAL from an overflow, and never OK carrying NaN, Infinity or a silent cap.
 
-Each case here once crashed (ValueError "Value out of range", OverflowError, RecursionError)
-or answered OK with a meaningless number; they call the handler functions directly.
+Each case here once crashed (ValueError "Value out of range", OverflowError, RecursionError),
+answered OK with a meaningless number, or built a status too large for gRPC's headers; they call
+the handler functions (or the status builder) directly.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from flopwatt.service.api.campus import estimate_campus
 from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.service.api.request_bounds import TRAINING_INTEGER_MAXIMA
 from flopwatt.service.api.training import estimate_training
-from flopwatt.service.errors import FailedPrecondition, InvalidArgument
+from flopwatt.service.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, truncate_utf8
+from flopwatt.service.interceptors.errors import status_for
 from flopwatt.v1 import benchmark_pb2, common_pb2, estimator_pb2
 
 DEPS = ApiDependencies()
@@ -202,3 +204,23 @@ def test_sweep_messages_show_plain_numbers():
     with pytest.raises(InvalidArgument) as raised:
         _sweep("accelerator_count", -8.0)
     assert raised.value.violations[0].description.endswith("got -8")
+
+
+# --- item 9: echoed values are cut in UTF-8 bytes -------------------------------------------
+
+def test_truncate_utf8_counts_bytes_and_never_splits_a_character():
+    fire = "\U0001F525" * 1000
+    cut = truncate_utf8(fire, 120)
+    assert len(cut.encode()) <= 120 and cut.endswith("...") and set(cut[:-3]) == {"\U0001F525"}
+    assert truncate_utf8("short", 120) == "short"
+
+
+@pytest.mark.parametrize("error", [
+    NotFound("hardware", "\U0001F525" * 1000),
+    InvalidArgument([FieldViolation(f"f{i}", "\U0001F525" * 1000) for i in range(30)]),
+])
+def test_statuses_stay_far_below_the_header_limit_whatever_the_script(error):
+    status = status_for(error)
+    details_bytes = sum(len(value) for _, value in status.trailing_metadata)
+    message_chars = 3 * len(status.details.encode())  # grpc-message percent-encodes each non-ASCII byte
+    assert 4 * details_bytes / 3 + message_chars < 14 * 1024
