@@ -336,7 +336,7 @@ def estimate_campus(request: estimator_pb2.EstimateCampusRequest, deps: ApiDepen
         it_power_watts=_scalar(sizing.it_power_watts),
         facility_power_watts=_scalar(sizing.facility_power_watts),
         annual_energy_joules=_scalar(sizing.annual_energy_joules),
-        annual_energy_cost=convert.money(_scalar(sizing.annual_energy_cost_usd)),
+        annual_energy_cost=convert.money(_scalar(sizing.annual_energy_cost_usd), "annual_energy_cost"),
         annual_co2e_kilograms=_scalar(sizing.annual_co2e_kilograms),
         annual_water_liters=_scalar(sizing.annual_water_liters),
         annual_accelerator_hours=_scalar(sizing.annual_accelerator_hours),
@@ -344,7 +344,7 @@ def estimate_campus(request: estimator_pb2.EstimateCampusRequest, deps: ApiDepen
         sustained_flops_per_second=_scalar(sizing.sustained_flops_per_second),
         power_per_accelerator=_power_parts(sizing),
         capital_cost=_capex_parts(sizing),
-        total_capital_cost=convert.money(_scalar(sizing.total_capex_usd)),
+        total_capital_cost=convert.money(_scalar(sizing.total_capex_usd), "total_capital_cost"),
         comparisons=_comparisons(sizing),
         calibration=convert.calibration_to_proto(site.inputs.hardware),
     )

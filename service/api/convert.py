@@ -15,6 +15,7 @@ from google.protobuf.duration_pb2 import Duration
 from google.type.money_pb2 import Money
 
 from flopwatt.service.api.deps import ApiDependencies
+from flopwatt.service.api.finite import int64
 from flopwatt.service.api.request_bounds import MAX_PARAMETER_COUNT
 from flopwatt.service.errors import FieldViolation, InvalidArgument, echo, from_domain
 from flopwatt.estimate import constants as C
@@ -305,8 +306,10 @@ def duration(seconds: float) -> Duration:
     return Duration(seconds=whole, nanos=int(round((seconds - whole) * 1e9)) % 1_000_000_000)
 
 
-def money(usd: float) -> Money:
-    units = int(math.floor(usd))
+def money(usd: float, field: str) -> Money:
+    """USD → Money; FAILED_PRECONDITION naming the response `field` when the amount is past
+    Money's int64 units (see finite.int64)."""
+    units = int64(math.floor(usd) if math.isfinite(usd) else usd, field)
     return Money(currency_code="USD", units=units, nanos=int(round((usd - units) * 1e9)) % 1_000_000_000)
 
 

@@ -1,4 +1,5 @@
-"""The last check of every estimate before it is answered: no NaN or infinity in any float.
+"""The last check of every estimate before it is answered: no NaN or infinity in any float, and
+no count or amount past its field's 64-bit integer.
 
 Input bounds (request_bounds.py and each handler's `_validate`) are what keep estimates finite;
 this walk is the net under them. A response that still holds a non-finite number means a bound
@@ -22,6 +23,8 @@ LOG = logging.getLogger(__name__)
 _FLOAT_TYPES = frozenset({FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT})
 # Field paths listed in the status message; the rest are counted (the status must stay small).
 MAX_FIELDS_NAMED = 5
+# Largest value of an int64 field (memory bytes, step counts, Money units).
+INT64_MAX = 2**63 - 1
 
 
 @functools.lru_cache(maxsize=None)  # one entry per message type of the API: a fixed, small set
@@ -107,12 +110,23 @@ def nonfinite_fields(message: Message, prefix: str = "") -> list[str]:
     return found
 
 
+def int64(value: float, field: str) -> int:
+    """`value` for an int64 response field; FAILED_PRECONDITION naming `field` when it does not
+    fit (protobuf would raise ValueError "Value out of range", an INTERNAL). Each input within
+    its bound can still multiply out past 2^63: 10^15 parameters × 10^17 tokens at 10^6 USD per
+    accelerator-hour cost 10^25 USD."""
+    value = float(value)
+    if not math.isfinite(value) or abs(value) > INT64_MAX:
+        raise not_representable([field])
+    return int(value)
+
+
 def ensure_finite_columns(columns: dict[str, np.ndarray], rpc_name: str) -> None:
     """The same check for outputs still in arrays (SweepTraining's chunks): one vectorised test
     per column instead of a walk of thousands of point messages."""
     bad = [name for name, values in columns.items() if values.dtype.kind == "f" and not np.isfinite(values).all()]
     if bad:
-        _refuse(bad, rpc_name)
+        raise not_representable(bad, rpc_name)
 
 
 def ensure_finite(response: Message, rpc_name: str) -> Message:
@@ -120,11 +134,12 @@ def ensure_finite(response: Message, rpc_name: str) -> Message:
     the output fields (logged: it means an input bound is missing)."""
     if _all_finite(response):
         return response
-    _refuse(nonfinite_fields(response), rpc_name)
+    raise not_representable(nonfinite_fields(response), rpc_name)
 
 
-def _refuse(bad: list[str], rpc_name: str) -> None:
-    named = ", ".join(bad[:MAX_FIELDS_NAMED]) + (f" and {len(bad) - MAX_FIELDS_NAMED} more" if len(bad) > MAX_FIELDS_NAMED else "")
-    LOG.error("%s produced non-finite outputs (%s): an input bound is missing", rpc_name, named)
-    raise FailedPrecondition(f"the inputs take the estimate outside the representable range ({named} not finite); use smaller or "
-                             "more typical values", reason="ESTIMATE_NOT_FINITE")
+def not_representable(fields: list[str], rpc_name: str = "an estimate") -> FailedPrecondition:
+    """The error for outputs that no field can carry (logged: an input bound is missing)."""
+    named = ", ".join(fields[:MAX_FIELDS_NAMED]) + (f" and {len(fields) - MAX_FIELDS_NAMED} more" if len(fields) > MAX_FIELDS_NAMED else "")
+    LOG.error("%s produced outputs outside their fields' range (%s): an input bound is missing", rpc_name, named)
+    return FailedPrecondition(f"the inputs take the estimate outside the representable range ({named}); use smaller or more "
+                              "typical values", reason="ESTIMATE_NOT_FINITE")

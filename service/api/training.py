@@ -9,7 +9,7 @@ import numpy as np
 
 from flopwatt.service.api import convert
 from flopwatt.service.api.deps import ApiDependencies
-from flopwatt.service.api.finite import ensure_finite
+from flopwatt.service.api.finite import ensure_finite, int64
 from flopwatt.service.api.request_bounds import (
     MAX_ACCELERATOR_COUNT,
     MAX_SEQUENCE_LENGTH,
@@ -192,13 +192,13 @@ def to_response(estimate: TrainingEstimate, assumptions: list[Assumption]) -> es
         accelerator_hours=_f(estimate.accelerator_hours),
         accelerator_energy_joules=_f(cost.accelerator_energy_joules),
         facility_energy_joules=_f(cost.facility_energy_joules),
-        cost=convert.money(_f(cost.cost_usd)),
+        cost=convert.money(_f(cost.cost_usd), "cost"),
         co2e_kilograms=_f(cost.co2e_kilograms),
-        memory_per_accelerator_bytes=int(_f(estimate.memory.total)),
+        memory_per_accelerator_bytes=int64(_f(estimate.memory.total), "memory_per_accelerator_bytes"),
         fits_in_memory=bool(_f(estimate.fits_in_memory)),
         accelerator_memory_bytes=int(s.hardware.memory_bytes),
         parallelism=convert.plan_to_proto(s.plan),
-        step_count=int(_f(estimate.step_count)),
+        step_count=int64(_f(estimate.step_count), "step_count"),
         goodput=_f(estimate.goodput),
         water_liters=_f(cost.water_liters),
         tokens_per_second=_f(estimate.tokens_per_second),

@@ -224,3 +224,28 @@ def test_statuses_stay_far_below_the_header_limit_whatever_the_script(error):
     details_bytes = sum(len(value) for _, value in status.trailing_metadata)
     message_chars = 3 * len(status.details.encode())  # grpc-message percent-encodes each non-ASCII byte
     assert 4 * details_bytes / 3 + message_chars < 14 * 1024
+
+
+# --- item 7/8: amounts past their int64 fields ----------------------------------------------
+
+def test_a_cost_past_moneys_units_is_failed_precondition_naming_it():
+    # Each input within its bound: 10^15 parameters × 10^17 tokens on one accelerator cost 10^19+ USD.
+    request = _training(training_tokens=10**17, sequence_length=1, accelerator_count=1, goodput=0.01)
+    request.model.parameter_count = 10**15
+    with pytest.raises(FailedPrecondition) as raised:
+        estimate_training(request, DEPS)
+    assert "(cost)" in raised.value.message
+
+
+def test_a_campus_capital_cost_past_moneys_units_is_failed_precondition_naming_it():
+    request = _campus(accelerator_count=100_000_000, capital_costs=estimator_pb2.CapitalCosts(building_usd_per_watt=1e8))
+    with pytest.raises(FailedPrecondition) as raised:
+        estimate_campus(request, DEPS)
+    assert "total_capital_cost" in raised.value.message
+
+
+def test_int64_refuses_what_its_field_cannot_carry():
+    assert finite.int64(2.0**62, "memory_per_accelerator_bytes") == 2**62
+    for value in (2.0**63, -(2.0**64), math.inf, math.nan):
+        with pytest.raises(FailedPrecondition, match="memory_per_accelerator_bytes"):
+            finite.int64(value, "memory_per_accelerator_bytes")
