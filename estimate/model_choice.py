@@ -29,6 +29,10 @@ ARCHITECTURE_FIELDS = ("layer_count", "hidden_size", "attention_head_count", "kv
                        "head_dim", "expert_count", "experts_per_token", "shared_expert_count", "dense_layer_count", "dense_ffn_hidden_size")
 ARCHITECTURE_FLAGS = ("tied_embeddings", "gated_mlp", "dropout")
 REQUIRED_ARCHITECTURE_FIELDS = ("layer_count", "hidden_size", "attention_head_count", "ffn_hidden_size", "vocab_size")
+# The largest model the estimator sizes: 10^15 weights, ~500x today's largest published (Kimi K2,
+# DeepSeek-V3: ~10^12). Every architecture field can be within its own bound and still multiply
+# out to 10^21 weights, whose memory overflows any counter a client reads; refused instead.
+MAX_MODEL_PARAMETERS = 10**15
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,10 @@ def _count_conflicts(choice: ModelChoice, arch: ModelArchitecture, preset: Model
 
 def _architecture_problems(arch: ModelArchitecture, path: str) -> list[Problem]:
     problems = []
+    total = float(parameter_counts(arch).total)
+    if total > MAX_MODEL_PARAMETERS:
+        problems.append(Problem(path, f"the architecture has {total:.3g} parameters; at most {MAX_MODEL_PARAMETERS:.0e}, "
+                                      "the bound on parameter_count"))
     if arch.kv_head_count > arch.attention_head_count or arch.attention_head_count % arch.kv_head_count:
         problems.append(Problem(f"{path}.kv_head_count", "must divide attention_head_count"))
     if not arch.head_dim and arch.hidden_size % arch.attention_head_count:

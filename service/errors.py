@@ -9,6 +9,27 @@ import contextlib
 from dataclasses import dataclass
 from typing import Iterator
 
+# Longest client-supplied value echoed back in an error (UTF-8 bytes, not characters): a status
+# travels in HTTP/2 headers that gRPC caps at 16 KiB in all, and an id of 1000 × U+1F525 (4 KB
+# of UTF-8, 12 KB once percent-encoded in grpc-message) once pushed a NOT_FOUND past the cap,
+# so the client got RESOURCE_EXHAUSTED "Stream removed" instead.
+MAX_ECHO_BYTES = 120
+ELLIPSIS = "..."
+
+
+def truncate_utf8(text: str, max_bytes: int) -> str:
+    """`text` cut to at most `max_bytes` of UTF-8 (ellipsis included when cut), never inside a
+    character. Measured in bytes because headers are: 40 emoji are 160 bytes, 40 ASCII 40."""
+    encoded = text.encode("utf-8", "surrogatepass")
+    if len(encoded) <= max_bytes:
+        return text
+    return encoded[:max(0, max_bytes - len(ELLIPSIS))].decode("utf-8", "ignore") + ELLIPSIS
+
+
+def echo(text: str, max_bytes: int = MAX_ECHO_BYTES) -> str:
+    """A client's string quoted for an error message, truncated first (see MAX_ECHO_BYTES)."""
+    return repr(truncate_utf8(text, max_bytes))
+
 
 @dataclass(frozen=True)
 class FieldViolation:
@@ -56,8 +77,8 @@ class NotFound(ServiceError):
 
     def __init__(self, resource_type: str, name: str, message: str | None = None) -> None:
         self.resource_type = resource_type
-        self.name = name
-        super().__init__(message or f"{resource_type} {name!r} not found")
+        self.name = truncate_utf8(name, MAX_ECHO_BYTES)  # sent back in ResourceInfo
+        super().__init__(message or f"{resource_type} {echo(name)} not found")
 
 
 class FailedPrecondition(ServiceError):

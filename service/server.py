@@ -29,6 +29,7 @@ from flopwatt.service.interceptors.decoding import RequestDecodingInterceptor
 from flopwatt.service.interceptors.errors import ErrorInterceptor
 from flopwatt.service.interceptors.metrics import MetricsInterceptor
 from flopwatt.bench.store import ProfileStore
+from flopwatt.service.interceptors.streams import StreamWriterInterceptor
 from flopwatt.service.metrics import MetricsEndpoint, ServiceMetrics, create_metrics
 from flopwatt.estimate.profile_checks import save_measured_profile
 from flopwatt.service.profile_metrics import ProfileCollector
@@ -173,7 +174,8 @@ async def start_server(settings: Settings) -> RunningServer:
     metrics.register_collector(ProfileCollector(profile_store))
     deps = ApiDependencies(profile_document=_profile_document_lookup(profile_store))
 
-    interceptors: list[grpc.aio.ServerInterceptor] = [MetricsInterceptor(metrics)]
+    # The stream writer first: it is what writes streamed messages (see its module docstring).
+    interceptors: list[grpc.aio.ServerInterceptor] = [StreamWriterInterceptor(), MetricsInterceptor(metrics)]
     if settings.auth_token:
         interceptors.append(AuthInterceptor(settings.auth_token))
     interceptors.append(ErrorInterceptor())

@@ -17,7 +17,16 @@ import numpy as np
 from flopwatt.service.api import convert
 from flopwatt.service.api import training as training_api
 from flopwatt.service.api.deps import ApiDependencies
-from flopwatt.service.api.request_bounds import MAX_PRICE_USD, Violations, check_facility, check_model_spec, check_uncertainty
+from flopwatt.service.api.finite import ensure_finite
+from flopwatt.service.api.request_bounds import (
+    MAX_PRICE_USD,
+    Violations,
+    check_duration,
+    check_facility,
+    check_model_spec,
+    check_money,
+    check_uncertainty,
+)
 from flopwatt.service.errors import InvalidArgument, domain_errors, from_domain
 from flopwatt.estimate import campus as campus_model
 from flopwatt.estimate import campus_defaults as cd
@@ -47,20 +56,18 @@ MAX_CAMPUS_ACCELERATORS = 100_000_000
 MAX_BUDGET_USD = 1.0e14
 MAX_TERM_SECONDS = 100 * 365.25 * 86400.0
 MAX_DEPRECIATION_YEARS = 100.0
+# A budget is spent on accelerator-hours over its term; a term under a day buys a fleet for
+# hours (1e9 USD over 1 ns asked for 10^24 accelerators), which is renting, not a campus.
+MIN_TERM_SECONDS = 86400.0
+# No server or building is written off in less than half a year (US tax lives are 5 years for
+# servers, 39 for buildings); shorter lives only inflate the annualised cost, to infinity at 1e-300.
+MIN_DEPRECIATION_YEARS = 0.5
 # Beyond the largest published global batch (DeepSeek-V3's; see constants), more data
 # parallelism stops paying off (critical batch size, McCandlish et al. 2018), so a bigger site
 # runs several jobs instead.
 MAX_GLOBAL_BATCH_TOKENS = C.LARGEST_PUBLISHED_GLOBAL_BATCH_TOKENS
 JOB_SHRINK_ATTEMPTS = 12
 SECONDS_PER_DAY = 86400.0
-
-
-def _usd(money, path: str, v: Violations) -> float:
-    if money.currency_code not in ("", "USD"):
-        v.add(f"{path}.currency_code", "only USD is supported")
-    usd = money.units + money.nanos / 1e9
-    v.real(path, usd, minimum=0.0, maximum=MAX_BUDGET_USD, exclusive_minimum=True)
-    return usd
 
 
 def _validate(request: estimator_pb2.EstimateCampusRequest) -> float:
@@ -75,10 +82,12 @@ def _validate(request: estimator_pb2.EstimateCampusRequest) -> float:
     elif which == "accelerator_count":
         v.integer("accelerator_count", request.accelerator_count, maximum=MAX_CAMPUS_ACCELERATORS, required=True)
     else:
-        budget = _usd(request.budget, "budget", v)
-        term = request.term.seconds + request.term.nanos / 1e9
+        budget = check_money(request.budget, "budget", v, maximum_usd=MAX_BUDGET_USD)
+        term = check_duration(request.term, "term", v)
         if not request.HasField("term") or term <= 0:
             v.add("term", "required with budget: a positive duration")
+        elif term < MIN_TERM_SECONDS:
+            v.add("term", "must be at least one day")
         elif term > MAX_TERM_SECONDS:
             v.add("term", "must be at most 100 years")
     if not request.hardware_id:
@@ -92,7 +101,7 @@ def _validate(request: estimator_pb2.EstimateCampusRequest) -> float:
             v.real(f"capital_costs.{name}", getattr(costs, name), minimum=0.0, maximum=MAX_PRICE_USD * 100)
     for name in ("it_depreciation_years", "building_depreciation_years"):
         if costs.HasField(name):
-            v.real(f"capital_costs.{name}", getattr(costs, name), minimum=0.0, maximum=MAX_DEPRECIATION_YEARS, exclusive_minimum=True)
+            v.real(f"capital_costs.{name}", getattr(costs, name), minimum=MIN_DEPRECIATION_YEARS, maximum=MAX_DEPRECIATION_YEARS)
     if request.HasField("buildout"):
         v.integer("buildout.ramp_months", request.buildout.ramp_months, maximum=MAX_MONTHS, required=True)
         v.integer("buildout.horizon_months", request.buildout.horizon_months, maximum=MAX_MONTHS)
@@ -321,18 +330,28 @@ def _buildout(request, sizing: campus_model.CampusSizing, rack: int, utilization
     return [estimator_pb2.BuildoutPeriod(**vars(p)) for p in quarterly_periods(ramp)]
 
 
+def _check_fleet(request: estimator_pb2.EstimateCampusRequest, site: _Site, sizing: campus_model.CampusSizing) -> None:
+    """The fleet a power or budget buys must be at least one rack and at most the accelerator
+    count a request may name (MAX_CAMPUS_ACCELERATORS): a bigger one is no site anyone plans,
+    and its counts would overflow the response's integers. The capacity field is named."""
+    field = request.WhichOneof("capacity")
+    rack = site.inputs.accelerators_per_rack
+    count = _scalar(sizing.accelerator_count)
+    if not count >= rack:
+        raise InvalidArgument.field(field, f"buys less than one rack of {rack} {request.hardware_id} "
+                                           f"({_scalar(sizing.facility_watts_per_accelerator) * rack / 1e3:,.0f} kW all-in per rack)")
+    if count > MAX_CAMPUS_ACCELERATORS:
+        raise InvalidArgument.field(field, f"buys {count:.3g} {request.hardware_id}; a campus has at most {MAX_CAMPUS_ACCELERATORS:,} accelerators")
+
+
 def estimate_campus(request: estimator_pb2.EstimateCampusRequest, deps: ApiDependencies) -> estimator_pb2.EstimateCampusResponse:
     """The EstimateCampus RPC as a plain function (the servicer calls it)."""
     budget = _validate(request)
     site = _site(request, budget, deps)
     sizing = campus_model.size_campus(site.inputs)
+    _check_fleet(request, site, sizing)
     count = int(_scalar(sizing.accelerator_count))
     assumptions = list(site.assumptions)
-    if count < site.inputs.accelerators_per_rack:
-        field = request.WhichOneof("capacity")
-        raise_field = {"facility_power_watts": "facility_power_watts", "budget": "budget"}.get(field, "accelerator_count")
-        raise InvalidArgument.field(raise_field, f"buys less than one rack of {site.inputs.accelerators_per_rack} {request.hardware_id} "
-                                                 f"({_scalar(sizing.facility_watts_per_accelerator) * site.inputs.accelerators_per_rack / 1e3:,.0f} kW all-in per rack)")
     utilization = float(site.inputs.utilization)
     response = estimator_pb2.EstimateCampusResponse(
         accelerator_count=count,
@@ -341,7 +360,7 @@ def estimate_campus(request: estimator_pb2.EstimateCampusRequest, deps: ApiDepen
         it_power_watts=_scalar(sizing.it_power_watts),
         facility_power_watts=_scalar(sizing.facility_power_watts),
         annual_energy_joules=_scalar(sizing.annual_energy_joules),
-        annual_energy_cost=convert.money(_scalar(sizing.annual_energy_cost_usd)),
+        annual_energy_cost=convert.money(_scalar(sizing.annual_energy_cost_usd), "annual_energy_cost"),
         annual_co2e_kilograms=_scalar(sizing.annual_co2e_kilograms),
         annual_water_liters=_scalar(sizing.annual_water_liters),
         annual_accelerator_hours=_scalar(sizing.annual_accelerator_hours),
@@ -349,7 +368,7 @@ def estimate_campus(request: estimator_pb2.EstimateCampusRequest, deps: ApiDepen
         sustained_flops_per_second=_scalar(sizing.sustained_flops_per_second),
         power_per_accelerator=_power_parts(sizing),
         capital_cost=_capex_parts(sizing),
-        total_capital_cost=convert.money(_scalar(sizing.total_capex_usd)),
+        total_capital_cost=convert.money(_scalar(sizing.total_capex_usd), "total_capital_cost"),
         comparisons=_comparisons(sizing),
         calibration=convert.calibration_to_proto(site.inputs.hardware),
     )
@@ -375,7 +394,7 @@ def estimate_campus(request: estimator_pb2.EstimateCampusRequest, deps: ApiDepen
     if request.uncertainty.samples > 0:
         assumptions += _campus_intervals(request, site, training, serving, response)
     response.assumptions.extend(convert.assumptions_to_proto(assumptions))
-    return response
+    return ensure_finite(response, "EstimateCampus")
 
 
 def _campus_intervals(request, site: _Site, training: _TrainingResult | None, serving: _ServingResult | None, response) -> list[Assumption]:

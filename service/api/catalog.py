@@ -7,12 +7,11 @@ another; a token that does not decode is refused with the field named, never a c
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Sequence, TypeVar
 
 from flopwatt.estimate import catalog
 from flopwatt.estimate.catalog import HardwareSpec, ModelPreset, SourceRef
+from flopwatt.service.api.pagination import decode_token_text, encode_token_text, refuse_token, token_number
 from flopwatt.service.errors import InvalidArgument
 from flopwatt.v1 import common_pb2, estimator_pb2
 
@@ -24,7 +23,7 @@ MODELS_COLLECTION = "models"
 
 def encode_page_token(collection: str, offset: int) -> str:
     """Opaque token for the page starting at `offset` of `collection`."""
-    return base64.urlsafe_b64encode(f"{collection}:{offset}".encode()).decode().rstrip("=")
+    return encode_token_text(f"{collection}:{offset}")
 
 
 def decode_page_token(token: str, collection: str, total: int) -> int:
@@ -32,18 +31,15 @@ def decode_page_token(token: str, collection: str, total: int) -> int:
     if not token:
         return 0
     problem = "is not a token returned by this list; start again without page_token"
-    try:
-        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("ascii")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidArgument.field("page_token", problem) from None
-    prefix, _, number = text.partition(":")
-    if prefix != collection or not number.isdigit() or int(number) > total:
-        raise InvalidArgument.field("page_token", problem)
-    return int(number)
+    prefix, _, number = decode_token_text(token, problem).partition(":")
+    if prefix != collection:
+        raise refuse_token(problem)
+    return token_number(number, problem, maximum=total)
 
 
 def paginate(items: Sequence[T], page_size: int, page_token: str, collection: str) -> tuple[Sequence[T], str]:
-    """One page of `items` and the next page's token ("" on the last page)."""
+    """One page of `items` and the next page's token ("" on the last page). A page_size larger
+    than the catalog is clamped to it (AIP-158 allows that; estimator.proto says so)."""
     if page_size < 0:
         raise InvalidArgument.field("page_size", f"must be >= 0 (0 returns all), got {page_size}")
     start = decode_page_token(page_token, collection, len(items))

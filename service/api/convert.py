@@ -14,6 +14,7 @@ from typing import Iterable, Mapping
 from google.protobuf.duration_pb2 import Duration
 from google.type.money_pb2 import Money
 
+from flopwatt.service.api.finite import int64
 from flopwatt.estimate.architecture import ModelArchitecture
 from flopwatt.estimate.assumptions import Assumption
 from flopwatt.estimate.catalog import HardwareSpec, get_hardware
@@ -132,8 +133,10 @@ def duration(seconds: float) -> Duration:
     return Duration(seconds=whole, nanos=int(round((seconds - whole) * 1e9)) % 1_000_000_000)
 
 
-def money(usd: float) -> Money:
-    units = int(math.floor(usd))
+def money(usd: float, field: str) -> Money:
+    """USD → Money; FAILED_PRECONDITION naming the response `field` when the amount is past
+    Money's int64 units (see finite.int64)."""
+    units = int64(math.floor(usd) if math.isfinite(usd) else usd, field)
     return Money(currency_code="USD", units=units, nanos=int(round((usd - units) * 1e9)) % 1_000_000_000)
 
 

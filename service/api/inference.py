@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flopwatt.service.api import convert
 from flopwatt.service.api.deps import ApiDependencies
+from flopwatt.service.api.finite import ensure_finite, int64
 from flopwatt.service.api.request_bounds import MAX_ACCELERATOR_COUNT, MAX_SEQUENCE_LENGTH, Violations, check_facility, check_model_spec, check_uncertainty
 from flopwatt.service.errors import domain_errors
 from flopwatt.estimate import constants as C
@@ -41,13 +42,13 @@ def to_response(estimate: InferenceEstimate, assumptions: list[Assumption]) -> e
         output_tokens_per_second=estimate.output_tokens_per_second,
         output_tokens_per_second_per_accelerator=estimate.output_tokens_per_second / n,
         energy_per_output_token_joules=estimate.energy_per_output_token_joules,
-        cost_per_million_output_tokens=convert.money(estimate.cost_per_million_output_tokens_usd),
+        cost_per_million_output_tokens=convert.money(estimate.cost_per_million_output_tokens_usd, "cost_per_million_output_tokens"),
         max_batch_size=estimate.max_batch_size,
         fits_in_memory=estimate.fits_in_memory,
         batch_size=estimate.batch_size,
         requests_per_second=estimate.requests_per_second,
-        memory_per_accelerator_bytes=int(estimate.memory_per_accelerator_bytes),
-        kv_cache_bytes_per_token=int(estimate.kv_cache_bytes_per_token),
+        memory_per_accelerator_bytes=int64(estimate.memory_per_accelerator_bytes, "memory_per_accelerator_bytes"),
+        kv_cache_bytes_per_token=int64(estimate.kv_cache_bytes_per_token, "kv_cache_bytes_per_token"),
         calibration=convert.calibration_to_proto(estimate.scenario.hardware),
     )
     convert.add_quantities(response.breakdown.step_time, estimate.decode_breakdown, "seconds")
@@ -78,7 +79,7 @@ def estimate_inference(request: estimator_pb2.EstimateInferenceRequest, deps: Ap
         for name, interval in intervals.items():
             response.intervals[name].CopyFrom(common_pb2.Interval(p5=interval.p5, p50=interval.p50, p95=interval.p95))
         response.assumptions.extend(convert.assumptions_to_proto(distributions))
-    return response
+    return ensure_finite(response, "EstimateInference")
 
 
 def inference_workload(request: estimator_pb2.EstimateInferenceRequest, deps: ApiDependencies) -> InferenceWorkload:

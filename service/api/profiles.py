@@ -7,47 +7,37 @@ INVALID_ARGUMENT on `page_token`.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as _dt
 import json
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from flopwatt.bench.store import MAX_PAGE_SIZE, ProfileNotFound, ProfileStore, ProfileSummary
-from flopwatt.service.errors import InvalidArgument, NotFound
+from flopwatt.service.api.pagination import DEFAULT_PAGE_SIZE, bounded_page_size, decode_token_text, encode_token_text, refuse_token, token_number
+from flopwatt.service.errors import InvalidArgument, NotFound, echo
 from flopwatt.v1 import benchmark_pb2
 
-DEFAULT_PAGE_SIZE = 50
 RESOURCE_PREFIX = "profiles/"
 _TOKEN_VERSION = 1
 
 
 def encode_page_token(offset: int) -> str:
-    payload = json.dumps({"v": _TOKEN_VERSION, "o": offset}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(payload).decode().rstrip("=")
+    return encode_token_text(json.dumps({"v": _TOKEN_VERSION, "o": offset}, separators=(",", ":")))
 
 
 def decode_page_token(token: str) -> int:
+    """The offset of a ListProfiles token (0 for none); INVALID_ARGUMENT naming page_token when
+    it is not ours. The shared decoder bounds its length first, so the JSON is tiny and flat."""
     if not token:
         return 0
+    problem = "not a token returned by ListProfiles"
     try:
-        padded = token + "=" * (-len(token) % 4)
-        payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        offset = payload["o"]
-        if payload.get("v") != _TOKEN_VERSION or not isinstance(offset, int) or offset < 0:
-            raise ValueError
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeError):
-        raise InvalidArgument.field("page_token", "not a token returned by ListProfiles") from None
-    return offset
-
-
-def _page_size(requested: int) -> int:
-    if requested < 0:
-        raise InvalidArgument.field("page_size", f"must be ≥ 0, got {requested}")
-    if requested > MAX_PAGE_SIZE:
-        raise InvalidArgument.field("page_size", f"must be at most {MAX_PAGE_SIZE}, got {requested}")
-    return requested or DEFAULT_PAGE_SIZE
+        payload = json.loads(decode_token_text(token, problem))
+    except ValueError:
+        raise refuse_token(problem) from None
+    if not isinstance(payload, dict) or payload.get("v") != _TOKEN_VERSION:
+        raise refuse_token(problem)
+    return token_number(payload.get("o"), problem)
 
 
 def _timestamp(iso: str) -> Timestamp:
@@ -79,12 +69,12 @@ def profile_id_from_name(name: str) -> str:
     """"profiles/{id}" or a bare id → id; an empty or malformed name is INVALID_ARGUMENT."""
     profile_id = name[len(RESOURCE_PREFIX):] if name.startswith(RESOURCE_PREFIX) else name
     if not profile_id or "/" in profile_id or len(profile_id) > 128:
-        raise InvalidArgument.field("name", f"expected 'profiles/{{id}}', got {name!r}")
+        raise InvalidArgument.field("name", f"expected 'profiles/{{id}}', got {echo(name)}")
     return profile_id
 
 
 def list_profiles(request: benchmark_pb2.ListProfilesRequest, store: ProfileStore) -> benchmark_pb2.ListProfilesResponse:
-    page_size = _page_size(request.page_size)
+    page_size = bounded_page_size(request.page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
     offset = decode_page_token(request.page_token)
     summaries, total = store.list(page_size, offset)
     next_offset = offset + len(summaries)

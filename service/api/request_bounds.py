@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, field
 
 from flopwatt.service.errors import FieldViolation, InvalidArgument
+from flopwatt.estimate.model_choice import MAX_MODEL_PARAMETERS
 from flopwatt.estimate.uncertainty import MAX_SAMPLES as MAX_UNCERTAINTY_SAMPLES
 
 # Bounds on request numbers: generous beyond any published model or cluster, tight enough that
@@ -19,7 +20,7 @@ MAX_WIDTH_ELEMENTS = 1_000_000  # hidden, FFN, head dims
 MAX_HEAD_COUNT = 100_000
 MAX_VOCAB_SIZE = 10_000_000
 MAX_EXPERT_COUNT = 100_000
-MAX_PARAMETER_COUNT = 10**15
+MAX_PARAMETER_COUNT = MAX_MODEL_PARAMETERS
 MAX_TRAINING_TOKENS = 10**17
 MAX_SEQUENCE_LENGTH = 10_000_000
 MAX_ACCELERATOR_COUNT = 10_000_000
@@ -29,6 +30,45 @@ MAX_CARBON_GRAMS_PER_KWH = 5_000.0
 MAX_PRICE_USD = 1.0e6
 MAX_POWER_WATTS = 1.0e6
 MAX_WUE_LITERS_PER_KWH = 100.0
+MAX_PARALLEL_DEGREE = 1_000_000
+# Below 1 % useful time a run is not training at all; lower values only push the wall clock past
+# Duration's 10,000-year range (silently capped) or to infinity (a goodput of 1e-308).
+MIN_GOODPUT = 0.01
+# Largest |nanos| of a google.type.Money or Duration, and |seconds| of a Duration: the ranges
+# money.proto and duration.proto document (beyond them the value has two spellings or none).
+MAX_NANOS = 999_999_999
+MAX_DURATION_SECONDS = 315_576_000_000
+# ModelSpec integers and their maxima (0 = unset), shared by EstimateTraining's checks and
+# SweepTraining's structural axes so that a swept value meets the very bound a request does.
+MODEL_SPEC_MAXIMA = {
+    "layer_count": MAX_LAYER_COUNT, "hidden_size": MAX_WIDTH_ELEMENTS, "attention_head_count": MAX_HEAD_COUNT,
+    "kv_head_count": MAX_HEAD_COUNT, "ffn_hidden_size": MAX_WIDTH_ELEMENTS, "vocab_size": MAX_VOCAB_SIZE,
+    "expert_count": MAX_EXPERT_COUNT, "experts_per_token": MAX_EXPERT_COUNT, "head_dim": MAX_WIDTH_ELEMENTS,
+    "shared_expert_count": MAX_EXPERT_COUNT, "dense_layer_count": MAX_LAYER_COUNT,
+    "dense_ffn_hidden_size": MAX_WIDTH_ELEMENTS, "parameter_count": MAX_PARAMETER_COUNT,
+    "active_parameter_count": MAX_PARAMETER_COUNT,
+}
+# Parallelism integers of EstimateTraining and their maxima (0 = planner chooses).
+PARALLELISM_MAXIMA = {
+    **{name: MAX_PARALLEL_DEGREE for name in ("tensor_parallel_size", "context_parallel_size", "pipeline_parallel_size",
+                                                "data_parallel_size", "expert_parallel_size", "pipeline_interleaving", "micro_batch_size")},
+    "global_batch_size": MAX_BATCH_SEQUENCES,
+    "zero_stage": 3,  # ZeRO has stages 0 to 3
+}
+# Every integer field of EstimateTrainingRequest by path, with its maximum.
+TRAINING_INTEGER_MAXIMA = {
+    "training_tokens": MAX_TRAINING_TOKENS,
+    "sequence_length": MAX_SEQUENCE_LENGTH,
+    "accelerator_count": MAX_ACCELERATOR_COUNT,
+    **{f"model.{name}": maximum for name, maximum in MODEL_SPEC_MAXIMA.items()},
+    **{f"parallelism.{name}": maximum for name, maximum in PARALLELISM_MAXIMA.items()},
+}
+
+
+def number(value: float) -> str:
+    """A number as a message shows it: `-8`, `1e+300`, never `np.float64(-8.0)` (a NumPy
+    scalar's repr) — clients read these messages, and they should not see our types."""
+    return f"{float(value):.15g}"
 
 
 @dataclass
@@ -62,17 +102,6 @@ class Violations:
             raise InvalidArgument(self.items)
 
 
-# Largest value of each ModelSpec number (0 = unset).
-MODEL_SPEC_MAXIMA = {
-    "layer_count": MAX_LAYER_COUNT, "hidden_size": MAX_WIDTH_ELEMENTS, "attention_head_count": MAX_HEAD_COUNT,
-    "kv_head_count": MAX_HEAD_COUNT, "ffn_hidden_size": MAX_WIDTH_ELEMENTS, "vocab_size": MAX_VOCAB_SIZE,
-    "expert_count": MAX_EXPERT_COUNT, "experts_per_token": MAX_EXPERT_COUNT, "head_dim": MAX_WIDTH_ELEMENTS,
-    "shared_expert_count": MAX_EXPERT_COUNT, "dense_layer_count": MAX_LAYER_COUNT,
-    "dense_ffn_hidden_size": MAX_WIDTH_ELEMENTS, "parameter_count": MAX_PARAMETER_COUNT,
-    "active_parameter_count": MAX_PARAMETER_COUNT,
-}
-
-
 def check_model_spec(spec, path: str, violations: Violations) -> None:
     """Ranges of every ModelSpec number (0 = unset)."""
     for name, maximum in MODEL_SPEC_MAXIMA.items():
@@ -98,3 +127,33 @@ def check_facility(facility, path: str, violations: Violations) -> None:
 def check_uncertainty(uncertainty, path: str, violations: Violations) -> None:
     if not 0 <= uncertainty.samples <= MAX_UNCERTAINTY_SAMPLES:
         violations.add(f"{path}.samples", f"must be between 0 (off) and {MAX_UNCERTAINTY_SAMPLES:,}")
+
+
+def check_money(money, path: str, v: Violations, *, maximum_usd: float) -> float:
+    """A positive USD amount of a google.type.Money, in USD; the Money type's own rules first:
+    nanos within ±999,999,999 and of the sign of units (money.proto), so that 5 units − 5 nanos
+    is refused rather than read as 4.999999995."""
+    if money.currency_code not in ("", "USD"):
+        v.add(f"{path}.currency_code", "only USD is supported")
+    if abs(money.nanos) > MAX_NANOS:
+        v.add(f"{path}.nanos", f"must be between -{MAX_NANOS:,} and {MAX_NANOS:,}")
+    elif (money.units > 0 and money.nanos < 0) or (money.units < 0 and money.nanos > 0):
+        v.add(f"{path}.nanos", "must have the sign of units")
+    usd = money.units + money.nanos / 1e9
+    v.real(path, usd, minimum=0.0, maximum=maximum_usd, exclusive_minimum=True)
+    return usd
+
+
+def check_duration(duration, path: str, v: Violations) -> float:
+    """A google.protobuf.Duration in seconds, after the type's own rules (duration.proto):
+    nanos within ±999,999,999 and of the sign of seconds; NaN when it breaks them."""
+    if abs(duration.nanos) > MAX_NANOS:
+        v.add(f"{path}.nanos", f"must be between -{MAX_NANOS:,} and {MAX_NANOS:,}")
+        return math.nan
+    if abs(duration.seconds) > MAX_DURATION_SECONDS:
+        v.add(f"{path}.seconds", f"must be between -{MAX_DURATION_SECONDS:,} and {MAX_DURATION_SECONDS:,} (±10,000 years)")
+        return math.nan
+    if (duration.seconds > 0 and duration.nanos < 0) or (duration.seconds < 0 and duration.nanos > 0):
+        v.add(f"{path}.nanos", "must have the sign of seconds")
+        return math.nan
+    return duration.seconds + duration.nanos / 1e9

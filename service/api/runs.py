@@ -8,15 +8,22 @@ range-checked. Violations are InvalidArgument naming the field (DESIGN §6).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import math
 import re
 from typing import Any, AsyncIterator
 
 from google.protobuf import timestamp_pb2
 
-from flopwatt.service.errors import FieldViolation, InvalidArgument
+from flopwatt.service.api.pagination import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    bounded_page_size,
+    decode_token_text,
+    encode_token_text,
+    refuse_token,
+    token_number,
+)
+from flopwatt.service.errors import FieldViolation, InvalidArgument, echo
 from flopwatt.service.run_manager import RunManager
 from flopwatt.service.run_store import RunRecord
 from flopwatt.v1 import benchmark_pb2
@@ -26,16 +33,13 @@ RUN_NAME_PREFIX = "benchmarkRuns/"
 MAX_NAME_CHARS = 256
 # Run ids are uuid4 hex; the pattern is looser (future ids) but excludes anything odd.
 _RUN_ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
-DEFAULT_PAGE_SIZE = 50  # benchmark.proto: "0: 50; at most 1000"
-MAX_PAGE_SIZE = 1000
-MAX_PAGE_TOKEN_CHARS = 64
 _PAGE_TOKEN_PREFIX = "benchmarkRuns<"
-# Longest client string echoed back in an error message.
-_ECHO_CHARS = 40
+# Longest client string echoed back in an error message (UTF-8 bytes: 40 ASCII characters).
+_ECHO_BYTES = 43
 
 
 def _echo(text: str) -> str:
-    return repr(text if len(text) <= _ECHO_CHARS else text[:_ECHO_CHARS] + "...")
+    return echo(text, _ECHO_BYTES)
 
 
 def parse_run_name(name: str, field: str = "name") -> str:
@@ -58,7 +62,7 @@ def _choice_violation(value: str, allowed: tuple[str, ...], field: str) -> list[
 
 
 def encode_page_token(before_sequence: int) -> str:
-    return base64.urlsafe_b64encode(f"{_PAGE_TOKEN_PREFIX}{before_sequence}".encode()).decode().rstrip("=")
+    return encode_token_text(f"{_PAGE_TOKEN_PREFIX}{before_sequence}")
 
 
 def decode_page_token(token: str) -> int | None:
@@ -66,16 +70,11 @@ def decode_page_token(token: str) -> int | None:
     if not token:
         return None
     problem = "is not a token returned by ListBenchmarkRuns; start again without page_token"
-    if len(token) > MAX_PAGE_TOKEN_CHARS:
-        raise InvalidArgument.field("page_token", problem)
-    try:
-        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("ascii")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidArgument.field("page_token", problem) from None
+    text = decode_token_text(token, problem)
     number = text.removeprefix(_PAGE_TOKEN_PREFIX)
-    if number == text or not number.isdigit() or len(number) > 18:
-        raise InvalidArgument.field("page_token", problem)
-    return int(number)
+    if number == text:
+        raise refuse_token(problem)
+    return token_number(number, problem)
 
 
 def _timestamp(seconds: float | None) -> timestamp_pb2.Timestamp | None:
@@ -117,10 +116,9 @@ async def get_benchmark_run(request: benchmark_pb2.GetBenchmarkRunRequest, manag
 
 
 async def list_benchmark_runs(request: benchmark_pb2.ListBenchmarkRunsRequest, manager: RunManager) -> benchmark_pb2.ListBenchmarkRunsResponse:
-    if not 0 <= request.page_size <= MAX_PAGE_SIZE:
-        raise InvalidArgument.field("page_size", f"must be between 0 (default {DEFAULT_PAGE_SIZE}) and {MAX_PAGE_SIZE}, got {request.page_size}")
+    page_size = bounded_page_size(request.page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
     before = decode_page_token(request.page_token)
-    records, next_before = manager.list(request.page_size or DEFAULT_PAGE_SIZE, before)
+    records, next_before = manager.list(page_size, before)
     return benchmark_pb2.ListBenchmarkRunsResponse(
         benchmark_runs=[run_to_proto(record) for record in records],
         next_page_token=encode_page_token(next_before) if next_before is not None else "",

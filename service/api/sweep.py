@@ -17,9 +17,10 @@ import numpy as np
 from flopwatt.service.api import convert
 from flopwatt.service.api import training as training_api
 from flopwatt.service.api.deps import ApiDependencies
-from flopwatt.service.api.request_bounds import MAX_TRAINING_TOKENS, Violations
+from flopwatt.service.api.finite import ensure_finite_columns
+from flopwatt.service.api.request_bounds import MAX_TRAINING_TOKENS, MIN_GOODPUT, TRAINING_INTEGER_MAXIMA, Violations, number
 from flopwatt.estimate.catalog import list_hardware
-from flopwatt.service.errors import InvalidArgument, from_domain
+from flopwatt.service.errors import InvalidArgument, echo, from_domain
 from flopwatt.estimate.scenario_errors import ScenarioError
 from flopwatt.estimate.scenarios import TrainingWorkload, build_training_scenario, with_training_field
 from flopwatt.estimate.sweep import (
@@ -37,6 +38,8 @@ DEFAULT_CHUNK_POINTS = 2_000
 MAX_CHUNK_POINTS = 20_000  # ~100 B per point: well under gRPC's 4 MiB message limit
 MAX_AXES = 8
 MAX_VALUES_PER_AXIS = 1_000_000
+# Structural fields EstimateTraining requires to be positive (0 is not "unset" for them).
+REQUIRED_STRUCTURAL_FIELDS = frozenset({"accelerator_count", "sequence_length"})
 # Structural fields: each distinct combination is planned once. Integer-valued unless noted.
 STRUCTURAL_FIELDS = frozenset({
     "accelerator_count", "sequence_length", "hardware_id", "precision",
@@ -49,7 +52,7 @@ STRUCTURAL_FIELDS = frozenset({
 # Ranges of run-level values (inclusive unless the third item says the minimum is exclusive).
 RUN_LEVEL_BOUNDS = {
     "training_tokens": (0.0, float(MAX_TRAINING_TOKENS), True),
-    "goodput": (0.0, 1.0, True),
+    "goodput": (MIN_GOODPUT, 1.0, False),
     "facility.pue": (1.0, 5.0, False),
     "facility.carbon_intensity_grams_per_kwh": (0.0, 5000.0, False),
     "facility.electricity_price_usd_per_kwh": (0.0, 1e6, False),
@@ -63,7 +66,7 @@ RUN_LEVEL_BOUNDS = {
 def _check_axis(index: int, axis: estimator_pb2.SweepAxis, v: Violations) -> None:
     path = f"axes[{index}]"
     if axis.field not in STRUCTURAL_FIELDS and axis.field not in RUN_LEVEL_FIELDS:
-        v.add(f"{path}.field", f"unknown or unsweepable field path {axis.field!r}; sweepable: {', '.join(sorted(STRUCTURAL_FIELDS | RUN_LEVEL_FIELDS))}")
+        v.add(f"{path}.field", f"unknown or unsweepable field path {echo(axis.field)}; sweepable: {', '.join(sorted(STRUCTURAL_FIELDS | RUN_LEVEL_FIELDS))}")
         return
     values = np.asarray(axis.values, float)
     if not 1 <= values.size <= MAX_VALUES_PER_AXIS:
@@ -79,10 +82,11 @@ def _check_axis(index: int, axis: estimator_pb2.SweepAxis, v: Violations) -> Non
     else:
         bad |= (values != np.round(values)) | (values < 0)
         problem = "must be a non-negative whole number"
-        if axis.field in training_api.STRUCTURAL_FIELD_BOUNDS:
-            least, largest = training_api.STRUCTURAL_FIELD_BOUNDS[axis.field]
-            bad |= (values < least) | (values > largest)
-            problem = f"must be a whole number from {least:,} to {largest:,}"
+        if axis.field in TRAINING_INTEGER_MAXIMA:  # EstimateTraining's bounds on the field, so a point is refused as the request would be
+            least = 1 if axis.field in REQUIRED_STRUCTURAL_FIELDS else 0
+            maximum = TRAINING_INTEGER_MAXIMA[axis.field]
+            bad |= (values < least) | (values > maximum)
+            problem = f"must be a whole number from {least} to {maximum:,}"
         elif axis.field == "hardware_id":
             bad |= values >= len(list_hardware())
             problem = f"must be an index into ListHardware's order (0..{len(list_hardware()) - 1})"
@@ -93,7 +97,7 @@ def _check_axis(index: int, axis: estimator_pb2.SweepAxis, v: Violations) -> Non
         bad |= values != np.round(values)
     if bad.any():
         first = int(np.argmax(bad))
-        v.add(f"{path}.values[{first}]", f"{problem}, got {values[first]!r}")
+        v.add(f"{path}.values[{first}]", f"{problem}, got {number(values[first])}")
 
 
 def _grid(request: estimator_pb2.SweepTrainingRequest) -> Grid:
@@ -103,7 +107,7 @@ def _grid(request: estimator_pb2.SweepTrainingRequest) -> Grid:
     fields_seen: set[str] = set()
     for index, axis in enumerate(request.axes):
         if axis.field in fields_seen:
-            v.add(f"axes[{index}].field", f"{axis.field!r} appears twice")
+            v.add(f"axes[{index}].field", f"{echo(axis.field)} appears twice")
         fields_seen.add(axis.field)
         _check_axis(index, axis, v)
     if not 0 <= request.chunk_size <= MAX_CHUNK_POINTS:
@@ -179,7 +183,9 @@ def prepare(request: estimator_pb2.SweepTrainingRequest, deps: ApiDependencies) 
 
 
 def evaluate_chunk(evaluator: SweepEvaluator, start: int, stop: int) -> estimator_pb2.SweepTrainingResponse:
-    return estimator_pb2.SweepTrainingResponse(points=sweep_points(evaluator.evaluate(start, stop)), total_point_count=evaluator.grid.size)
+    outputs = evaluator.evaluate(start, stop)
+    ensure_finite_columns(vars(outputs), "SweepTraining")
+    return estimator_pb2.SweepTrainingResponse(points=sweep_points(outputs), total_point_count=evaluator.grid.size)
 
 
 async def sweep_training(request: estimator_pb2.SweepTrainingRequest, deps: ApiDependencies, context: Any = None) -> AsyncIterator[estimator_pb2.SweepTrainingResponse]:

@@ -12,33 +12,21 @@ from flopwatt.estimate.step_time import FRAMEWORK_STEP_OPTIONS
 from flopwatt.estimate.training import TrainingEstimate, TrainingScenario, estimate_training_run
 from flopwatt.service.api import convert
 from flopwatt.service.api.deps import ApiDependencies
+from flopwatt.service.api.finite import ensure_finite, int64
 from flopwatt.service.api.request_bounds import (
     MAX_ACCELERATOR_COUNT,
-    MAX_BATCH_SEQUENCES,
     MAX_SEQUENCE_LENGTH,
     MAX_TRAINING_TOKENS,
-    MODEL_SPEC_MAXIMA,
+    MIN_GOODPUT,
+    PARALLELISM_MAXIMA,
     Violations,
     check_facility,
     check_model_spec,
     check_uncertainty,
 )
-from flopwatt.service.errors import InvalidArgument, domain_errors
+from flopwatt.service.errors import InvalidArgument, domain_errors, echo
 from flopwatt.v1 import common_pb2, estimator_pb2
 
-MAX_PARALLEL_DEGREE = 1_000_000
-PARALLEL_DEGREE_FIELDS = ("tensor_parallel_size", "context_parallel_size", "pipeline_parallel_size", "data_parallel_size",
-                          "expert_parallel_size", "pipeline_interleaving", "micro_batch_size")
-# (least, largest) of each whole-number field a sweep may vary (0 = unset where the least is 0):
-# the bounds _validate applies, so a sweep point is refused exactly as the request would be.
-STRUCTURAL_FIELD_BOUNDS: dict[str, tuple[int, int]] = {
-    "accelerator_count": (1, MAX_ACCELERATOR_COUNT),
-    "sequence_length": (1, MAX_SEQUENCE_LENGTH),
-    **{f"model.{name}": (0, maximum) for name, maximum in MODEL_SPEC_MAXIMA.items()},
-    **{f"parallelism.{name}": (0, MAX_PARALLEL_DEGREE) for name in PARALLEL_DEGREE_FIELDS},
-    "parallelism.global_batch_size": (0, MAX_BATCH_SEQUENCES),
-    "parallelism.zero_stage": (0, 3),
-}
 _REQUEST_FIELDS = frozenset(estimator_pb2.EstimateTrainingRequest.DESCRIPTOR.fields_by_name)
 
 
@@ -51,17 +39,19 @@ def _validate(request: estimator_pb2.EstimateTrainingRequest) -> None:
     if not request.hardware_id:
         v.add("hardware_id", "required (see ListHardware)")
     p = request.parallelism
-    for name in PARALLEL_DEGREE_FIELDS:
-        v.integer(f"parallelism.{name}", getattr(p, name), maximum=MAX_PARALLEL_DEGREE)
-    v.integer("parallelism.global_batch_size", p.global_batch_size, maximum=MAX_BATCH_SEQUENCES)
+    for name, maximum in PARALLELISM_MAXIMA.items():
+        if name != "zero_stage":  # optional, with its own message below
+            v.integer(f"parallelism.{name}", getattr(p, name), maximum=maximum)
     if p.HasField("zero_stage") and not 0 <= p.zero_stage <= 3:
         v.add("parallelism.zero_stage", "must be 0, 1, 2 or 3")
+    if p.activation_recompute not in common_pb2.ActivationRecompute.values():  # as an unknown Precision is
+        v.add("parallelism.activation_recompute", f"unknown ActivationRecompute value {p.activation_recompute}")
     fraction = p.activation_recompute_layer_fraction
     v.real("parallelism.activation_recompute_layer_fraction", fraction, minimum=0.0, maximum=1.0)
     if fraction > 0 and p.activation_recompute != common_pb2.ACTIVATION_RECOMPUTE_FULL:
         v.add("parallelism.activation_recompute_layer_fraction", "applies only with activation_recompute ACTIVATION_RECOMPUTE_FULL")
     if request.HasField("goodput"):
-        v.real("goodput", request.goodput, minimum=0.0, maximum=1.0, exclusive_minimum=True)
+        v.real("goodput", request.goodput, minimum=MIN_GOODPUT, maximum=1.0)
     check_facility(request.facility, "facility", v)
     check_uncertainty(request.uncertainty, "uncertainty", v)
     v.raise_if_any()
@@ -77,7 +67,7 @@ def request_framework(request: estimator_pb2.EstimateTrainingRequest) -> str:
         return ""
     framework = request.framework.strip().lower()
     if framework and framework not in FRAMEWORK_STEP_OPTIONS:
-        raise InvalidArgument.field("framework", f"unknown framework {request.framework!r}; one of {', '.join(sorted(FRAMEWORK_STEP_OPTIONS))}")
+        raise InvalidArgument.field("framework", f"unknown framework {echo(request.framework)}; one of {', '.join(sorted(FRAMEWORK_STEP_OPTIONS))}")
     return framework
 
 
@@ -127,13 +117,13 @@ def to_response(estimate: TrainingEstimate, assumptions: list[Assumption]) -> es
         accelerator_hours=_f(estimate.accelerator_hours),
         accelerator_energy_joules=_f(cost.accelerator_energy_joules),
         facility_energy_joules=_f(cost.facility_energy_joules),
-        cost=convert.money(_f(cost.cost_usd)),
+        cost=convert.money(_f(cost.cost_usd), "cost"),
         co2e_kilograms=_f(cost.co2e_kilograms),
-        memory_per_accelerator_bytes=int(_f(estimate.memory.total)),
+        memory_per_accelerator_bytes=int64(_f(estimate.memory.total), "memory_per_accelerator_bytes"),
         fits_in_memory=bool(_f(estimate.fits_in_memory)),
         accelerator_memory_bytes=int(s.hardware.memory_bytes),
         parallelism=convert.plan_to_proto(s.plan),
-        step_count=int(_f(estimate.step_count)),
+        step_count=int64(_f(estimate.step_count), "step_count"),
         goodput=_f(estimate.goodput),
         water_liters=_f(cost.water_liters),
         tokens_per_second=_f(estimate.tokens_per_second),
@@ -161,4 +151,4 @@ def estimate_training(request: estimator_pb2.EstimateTrainingRequest, deps: ApiD
         for name, interval in intervals.items():
             response.intervals[name].CopyFrom(common_pb2.Interval(p5=interval.p5, p50=interval.p50, p95=interval.p95))
         response.assumptions.extend(convert.assumptions_to_proto(distributions))
-    return response
+    return ensure_finite(response, "EstimateTraining")

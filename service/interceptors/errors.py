@@ -17,13 +17,18 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from flopwatt.service import errors
+from flopwatt.service.errors import truncate_utf8
 from flopwatt.service.interceptors.wrapping import BehaviourWrapper, WrappedHandlerCache, is_async_generator_behaviour, wrap_handler
 
 LOG = logging.getLogger(__name__)
 ERROR_DOMAIN = "flopwatt.dev"
 # The status travels in trailing metadata (about 8 KiB by default): keep details well below.
+# Sizes are UTF-8 bytes, as headers count them: 20 descriptions × 300 B plus a 1,000 B message,
+# which grpc-message percent-encodes (3 characters per non-ASCII byte) and the details repeat
+# base64-encoded, stay under 14 KiB whatever the script of the echoed input.
 MAX_VIOLATIONS_SENT = 20
-MAX_DESCRIPTION_CHARS = 300
+MAX_DESCRIPTION_BYTES = 300
+MAX_MESSAGE_BYTES = 1000
 
 _CODES: dict[type[errors.ServiceError], int] = {
     errors.InvalidArgument: code_pb2.INVALID_ARGUMENT,
@@ -51,15 +56,16 @@ def status_for(error: errors.ServiceError) -> grpc.Status:
     if isinstance(error, errors.InvalidArgument):
         bad_request = error_details_pb2.BadRequest()
         for violation in error.violations[:MAX_VIOLATIONS_SENT]:
-            bad_request.field_violations.add(field=violation.field, description=violation.description[:MAX_DESCRIPTION_CHARS])
+            bad_request.field_violations.add(field=truncate_utf8(violation.field, MAX_DESCRIPTION_BYTES),
+                                             description=truncate_utf8(violation.description, MAX_DESCRIPTION_BYTES))
         info.metadata["field"] = error.violations[0].field
         details = [_packed(info), _packed(bad_request)]
     elif isinstance(error, errors.NotFound):
-        resource = error_details_pb2.ResourceInfo(resource_type=error.resource_type, resource_name=error.name[:MAX_DESCRIPTION_CHARS])
+        resource = error_details_pb2.ResourceInfo(resource_type=error.resource_type, resource_name=truncate_utf8(error.name, MAX_DESCRIPTION_BYTES))
         details = [_packed(info), _packed(resource)]
     else:
         details = [_packed(info)]
-    message = error.message if len(error.message) <= 1000 else error.message[:997] + "..."
+    message = truncate_utf8(error.message, MAX_MESSAGE_BYTES)
     return rpc_status.to_status(status_pb2.Status(code=code, message=message, details=details))
 
 

@@ -12,6 +12,7 @@ from typing import Any, AsyncIterator, Callable
 
 import grpc
 
+from flopwatt.service.interceptors.streams import client_gone_code
 from flopwatt.service.interceptors.wrapping import (
     BehaviourWrapper,
     WrappedHandlerCache,
@@ -24,8 +25,10 @@ from flopwatt.service.metrics import ServiceMetrics, go_code_name
 
 
 def _final_code(context: grpc.aio.ServicerContext, exception: BaseException | None) -> grpc.StatusCode:
-    if isinstance(exception, asyncio.CancelledError):
-        return grpc.StatusCode.CANCELLED
+    # A cancelled task (unary) or a stream closed from outside (GeneratorExit from the stream
+    # writer): the client left, by cancelling or by its deadline, never Unknown.
+    if isinstance(exception, (asyncio.CancelledError, GeneratorExit)):
+        return client_gone_code(context)
     code = context.code()
     if isinstance(code, grpc.StatusCode):
         return code
