@@ -73,24 +73,33 @@ def _shape(arch: ModelArchitecture, hw: HardwareModel) -> tuple[float, float, fl
             float(mlp_matrix_count(arch)), act_bytes)
 
 
+def _graph_all_reduce_seconds(hw: HardwareModel, message_bytes: ArrayLike, tp: ArrayLike) -> ArrayLike:
+    """A TP all-reduce inside the decode step's CUDA graph. The collective latency constant is
+    the small-message time of nccl-tests, whose operations are launched one by one from the host;
+    captured in a graph that launch costs the graph launch overhead instead, so the difference
+    (eager − graph launch overhead) comes off, never below zero."""
+    saved = where(as_float(tp) > 1, hw.launch_overhead_seconds - hw.graph_launch_overhead_seconds, 0.0)
+    return maximum(hw.all_reduce_seconds(message_bytes, tp, 1.0) - saved, 0.0)
+
+
 def _layer_decode_seconds(arch, hw: HardwareModel, batch, context, tp) -> dict[str, ArrayLike]:
     """One decode step of one layer at `batch` sequences with `context` tokens of history."""
     h, d, heads, kv, matrices, act_bytes = _shape(arch, hw)
     batch = as_float(batch)
-    projections = hw.gemm_seconds(batch, (heads + 2 * kv) * d / tp, h) + hw.gemm_seconds(batch, h, heads * d / tp)
+    projections = hw.decode_gemm_seconds(batch, (heads + 2 * kv) * d / tp, h) + hw.decode_gemm_seconds(batch, h, heads * d / tp)
     experts = max(float(arch.expert_count), 1.0)
     routed = float(arch.experts_per_token) if experts > 1 else 1.0
     # Distinct experts a batch touches: E·(1 − (1 − k/E)^B); each gets B·k/touched tokens.
     touched = where(experts > 1, experts * (1.0 - (1.0 - routed / experts) ** batch), 1.0)
     tokens_per_expert = batch * routed / touched
     width = float(arch.ffn_hidden_size if experts > 1 else (arch.dense_ffn_hidden_size or arch.ffn_hidden_size))
-    mlp = hw.gemm_seconds(tokens_per_expert, (matrices - 1) * width / tp, h, touched) + hw.gemm_seconds(tokens_per_expert, h, width / tp, touched)
+    mlp = hw.decode_gemm_seconds(tokens_per_expert, (matrices - 1) * width / tp, h, touched) + hw.decode_gemm_seconds(tokens_per_expert, h, width / tp, touched)
     shared = float(arch.shared_expert_count)
     if shared > 0:
-        mlp = mlp + hw.gemm_seconds(batch, (matrices - 1) * shared * width / tp, h) + hw.gemm_seconds(batch, h, shared * width / tp)
+        mlp = mlp + hw.decode_gemm_seconds(batch, (matrices - 1) * shared * width / tp, h) + hw.decode_gemm_seconds(batch, h, shared * width / tp)
     kv_bytes = batch * context * 2.0 * float(kv_heads_per_device(arch, tp)) * d * act_bytes
     attention = maximum(hw.memory_seconds(kv_bytes), 4.0 * batch * heads / tp * context * d / hw.sustained_gemm_flops_per_second)
-    communication = 2.0 * hw.all_reduce_seconds(batch * h * act_bytes, tp, 1.0)
+    communication = 2.0 * _graph_all_reduce_seconds(hw, batch * h * act_bytes, tp)
     launch = KERNELS_PER_LAYER_FORWARD * hw.graph_launch_overhead_seconds + 0.0 * batch
     return {"weights_and_gemm": projections + mlp, "kv_cache_and_attention": attention, "tensor_parallel_communication": communication, "kernel_launch": launch}
 
@@ -109,7 +118,7 @@ def _prefill_seconds(arch, hw: HardwareModel, batch, prompt, tp) -> ArrayLike:
     communication = 2.0 * hw.all_reduce_seconds(tokens * h * act_bytes, tp, 1.0)
     launch = KERNELS_PER_LAYER_FORWARD * hw.launch_overhead_seconds
     layer = gemm + attention + communication + launch
-    head = hw.gemm_seconds(as_float(batch), float(arch.vocab_size) / tp, h)  # logits of the last position
+    head = hw.decode_gemm_seconds(as_float(batch), float(arch.vocab_size) / tp, h)  # logits of the last position: skinny
     return float(arch.layer_count) * layer + head
 
 
@@ -146,7 +155,7 @@ def serving_metrics(arch: ModelArchitecture, hw: HardwareModel, tp: int, batch: 
     context = input_tokens + output_tokens / 2.0  # mean history over the generation
     layers = float(arch.layer_count)
     layer = _layer_decode_seconds(arch, hw, batches, context, tp)
-    head = hw.gemm_seconds(batches, float(arch.vocab_size) / tp, float(arch.hidden_size))
+    head = hw.decode_gemm_seconds(batches, float(arch.vocab_size) / tp, float(arch.hidden_size))
     breakdown = {name: value * layers for name, value in layer.items()}
     breakdown["lm_head"] = head
     tpot = sum(breakdown.values())

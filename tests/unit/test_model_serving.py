@@ -1,0 +1,51 @@
+"""Serving as engines run it (issue 12): decode at the memory roofline, the KV cache at its own
+precision, DeepSeek-V3's MLA latent cache."""
+
+import pytest
+
+from flopwatt.estimate.accounting import parameter_counts
+from flopwatt.estimate.catalog import get_hardware, get_model_preset
+from flopwatt.estimate.constants import DEFAULT_PUE, KERNELS_PER_LAYER_FORWARD
+from flopwatt.estimate.hardware import datasheet_hardware_model
+from flopwatt.estimate.inference import InferenceScenario, estimate_inference
+from flopwatt.estimate.run_cost import FacilityInputs
+
+FACILITY = FacilityInputs(DEFAULT_PUE, 400.0, 0.08, 400.0, 50.0, capex_usd_per_accelerator=40000.0)
+# Tolerance of the batch-1 decode against its floor (issue 12's target): the rest is KV reads,
+# TP all-reduces and the LM head's activations.
+BATCH_ONE_DECODE_TOLERANCE = 0.15
+
+
+def scenario(preset: str, hardware: str, tp: int, precision: str = "bf16", batch: int = 1, prompt: int = 1024, output: int = 512,
+             **fields) -> InferenceScenario:
+    hw = datasheet_hardware_model(get_hardware(hardware), precision)
+    return InferenceScenario(get_model_preset(preset).architecture, hw, tp, batch, prompt, output, FACILITY, **fields)
+
+
+@pytest.mark.parametrize("preset, tp", [("llama-3.1-8b", 1), ("llama-3.1-70b", 8)])
+def test_batch_one_decode_streams_the_weights_at_sustained_bandwidth(preset, tp):
+    """Batch-1 decode is a matrix-vector product per weight matrix: memory-bound, so one step
+    reads the weights (÷ TP) at sustained bandwidth plus the CUDA-graph launches. The training
+    GEMM size curve rated it at ≈ 2 TFLOP/s on an H100, about 2× this floor (9.4 ms for 8B)."""
+    s = scenario(preset, "h100-sxm", tp)
+    hw, arch = s.hardware, s.arch
+    weights_seconds = float(parameter_counts(arch).total) * hw.bytes_per_element / tp / hw.memory_bandwidth_bytes_per_second
+    launch_seconds = arch.layer_count * KERNELS_PER_LAYER_FORWARD * hw.graph_launch_overhead_seconds
+    tpot = estimate_inference(s).time_per_output_token_seconds
+    assert tpot == pytest.approx(weights_seconds + launch_seconds, rel=BATCH_ONE_DECODE_TOLERANCE)
+
+
+def test_decode_turns_compute_bound_only_at_large_batch():
+    """Per decode step, the GEMM part grows little from batch 1 to 64 (weights read once either
+    way) and then with the batch once past the ridge point."""
+    gemm = {b: estimate_inference(scenario("llama-3.1-8b", "h100-sxm", 1, batch=b)).decode_breakdown["weights_and_gemm"] for b in (1, 64, 1024)}
+    assert gemm[64] < 1.5 * gemm[1]
+    assert gemm[1024] > 2.0 * gemm[64]
+
+
+def test_training_gemms_keep_the_size_curve():
+    """Only decode's skinny GEMMs leave the size curve: `gemm_seconds` (training, prefill) is unchanged."""
+    hw = datasheet_hardware_model(get_hardware("h100-sxm"), "bf16")
+    m, n, k = 4096.0, 4096.0, 4096.0
+    assert hw.gemm_seconds(m, n, k) == pytest.approx(2 * m * n * k / (hw.sustained_gemm_flops_per_second * hw.gemm_efficiency(m, n, k)))
+    assert hw.decode_gemm_seconds(m, n, k) < hw.gemm_seconds(m, n, k)
