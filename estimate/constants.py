@@ -155,6 +155,13 @@ IT_DEPRECIATION_YEARS = 4.0
 HOURS_PER_YEAR = 8766.0  # 365.25 days
 
 # --- serving -----------------------------------------------------------------------------------
+# Precision of the KV cache when the request names none: BF16 (vLLM's kv_cache_dtype "auto" stores
+# it at the model's 16-bit activation dtype, vLLM docs "Quantized KV Cache", 2024), except for
+# weight formats in KV_CACHE_PRECISIONS_FOLLOWING_WEIGHTS, whose checkpoints carry FP8 KV scales
+# and are served with an FP8 (e4m3) cache (NVIDIA TensorRT Model Optimizer, examples/llm_ptq:
+# kv_cache_qformat "fp8" by default with FP8 quantisation, 2024; vLLM docs "FP8 E4M3 KV Cache").
+DEFAULT_KV_CACHE_PRECISION = "bf16"
+KV_CACHE_PRECISIONS_FOLLOWING_WEIGHTS = ("fp8",)
 # Fraction of accelerator memory a serving engine may use (vLLM's gpu_memory_utilization
 # default 0.9, vLLM docs 2024).
 SERVING_MEMORY_FRACTION = 0.9

@@ -20,7 +20,10 @@ import numpy as np
 from flopwatt.estimate.accounting import head_dim, mlp_matrix_count, parameter_counts
 from flopwatt.estimate.architecture import ModelArchitecture
 from flopwatt.estimate.constants import (
+    BYTES_PER_ELEMENT_BY_PRECISION,
+    DEFAULT_KV_CACHE_PRECISION,
     KERNELS_PER_LAYER_FORWARD,
+    KV_CACHE_PRECISIONS_FOLLOWING_WEIGHTS,
     MIN_ACTIVATION_BYTES_PER_ELEMENT,
     RUNTIME_RESERVED_BYTES,
     SERVING_MAX_BATCH_SIZE,
@@ -34,6 +37,12 @@ from flopwatt.estimate.run_cost import FacilityInputs, RunCost, run_cost
 ArrayLike = Any
 
 
+def default_kv_cache_precision(weight_precision: str) -> str:
+    """The KV cache precision engines use with weights at `weight_precision`: FP8 for FP8
+    checkpoints, BF16 otherwise (constants.DEFAULT_KV_CACHE_PRECISION, with its sources)."""
+    return weight_precision if weight_precision in KV_CACHE_PRECISIONS_FOLLOWING_WEIGHTS else DEFAULT_KV_CACHE_PRECISION
+
+
 @dataclass(frozen=True)
 class InferenceScenario:
     arch: ModelArchitecture
@@ -43,6 +52,16 @@ class InferenceScenario:
     input_tokens: int
     output_tokens: int
     facility: FacilityInputs
+    kv_cache_precision: str = ""  # "": default_kv_cache_precision(hardware.precision)
+
+    @property
+    def resolved_kv_cache_precision(self) -> str:
+        return self.kv_cache_precision or default_kv_cache_precision(self.hardware.precision)
+
+    @property
+    def kv_cache_bytes_per_element(self) -> float:
+        """Bytes of one stored key or value element: the KV cache's own precision (FP8 = 1 B)."""
+        return BYTES_PER_ELEMENT_BY_PRECISION[self.resolved_kv_cache_precision]
 
 
 @dataclass(frozen=True)
@@ -82,8 +101,9 @@ def _graph_all_reduce_seconds(hw: HardwareModel, message_bytes: ArrayLike, tp: A
     return maximum(hw.all_reduce_seconds(message_bytes, tp, 1.0) - saved, 0.0)
 
 
-def _layer_decode_seconds(arch, hw: HardwareModel, batch, context, tp) -> dict[str, ArrayLike]:
-    """One decode step of one layer at `batch` sequences with `context` tokens of history."""
+def _layer_decode_seconds(arch, hw: HardwareModel, batch, context, tp, kv_bytes_per_element: float) -> dict[str, ArrayLike]:
+    """One decode step of one layer at `batch` sequences with `context` tokens of history, the
+    KV cache stored at `kv_bytes_per_element`."""
     h, d, heads, kv, matrices, act_bytes = _shape(arch, hw)
     batch = as_float(batch)
     projections = hw.decode_gemm_seconds(batch, (heads + 2 * kv) * d / tp, h) + hw.decode_gemm_seconds(batch, h, heads * d / tp)
@@ -97,7 +117,7 @@ def _layer_decode_seconds(arch, hw: HardwareModel, batch, context, tp) -> dict[s
     shared = float(arch.shared_expert_count)
     if shared > 0:
         mlp = mlp + hw.decode_gemm_seconds(batch, (matrices - 1) * shared * width / tp, h) + hw.decode_gemm_seconds(batch, h, shared * width / tp)
-    kv_bytes = batch * context * 2.0 * float(kv_heads_per_device(arch, tp)) * d * act_bytes
+    kv_bytes = batch * context * 2.0 * float(kv_heads_per_device(arch, tp)) * d * kv_bytes_per_element
     attention = maximum(hw.memory_seconds(kv_bytes), 4.0 * batch * heads / tp * context * d / hw.sustained_gemm_flops_per_second)
     communication = 2.0 * _graph_all_reduce_seconds(hw, batch * h * act_bytes, tp)
     launch = KERNELS_PER_LAYER_FORWARD * hw.graph_launch_overhead_seconds + 0.0 * batch
@@ -122,11 +142,10 @@ def _prefill_seconds(arch, hw: HardwareModel, batch, prompt, tp) -> ArrayLike:
     return float(arch.layer_count) * layer + head
 
 
-def max_batch_size(arch: ModelArchitecture, hw: HardwareModel, tp: int, context_tokens: int) -> tuple[int, float, float]:
+def max_batch_size(arch: ModelArchitecture, hw: HardwareModel, tp: int, context_tokens: int, kv_bytes_per_element: float) -> tuple[int, float, float]:
     """(largest batch whose KV cache fits, weight bytes per device, KV bytes per sequence per device)."""
     weights = float(parameter_counts(arch).total) * hw.bytes_per_element / tp
-    act_bytes = max(hw.bytes_per_element, MIN_ACTIVATION_BYTES_PER_ELEMENT)
-    per_token = 2.0 * float(arch.layer_count) * float(kv_heads_per_device(arch, tp)) * float(head_dim(arch)) * act_bytes
+    per_token = 2.0 * float(arch.layer_count) * float(kv_heads_per_device(arch, tp)) * float(head_dim(arch)) * kv_bytes_per_element
     per_sequence = per_token * context_tokens
     free = hw.memory_bytes * SERVING_MEMORY_FRACTION - weights - RUNTIME_RESERVED_BYTES
     return max(int(free // per_sequence), 0), weights, per_sequence
@@ -148,13 +167,14 @@ class ServingMetrics:
 
 
 def serving_metrics(arch: ModelArchitecture, hw: HardwareModel, tp: int, batch: ArrayLike, input_tokens: int, output_tokens: int,
-                    facility: FacilityInputs) -> ServingMetrics:
+                    facility: FacilityInputs, *, kv_bytes_per_element: float) -> ServingMetrics:
     """The vectorised numeric core: TTFT, TPOT, throughput, power, energy and cost per token at
-    `batch` sequences (array allowed), for hardware and facility numbers that may be arrays."""
+    `batch` sequences (array allowed), for hardware and facility numbers that may be arrays, the
+    KV cache stored at `kv_bytes_per_element` (`InferenceScenario.kv_cache_bytes_per_element`)."""
     batches = as_float(batch)
     context = input_tokens + output_tokens / 2.0  # mean history over the generation
     layers = float(arch.layer_count)
-    layer = _layer_decode_seconds(arch, hw, batches, context, tp)
+    layer = _layer_decode_seconds(arch, hw, batches, context, tp, kv_bytes_per_element)
     head = hw.decode_gemm_seconds(batches, float(arch.vocab_size) / tp, float(arch.hidden_size))
     breakdown = {name: value * layers for name, value in layer.items()}
     breakdown["lm_head"] = head
@@ -188,14 +208,15 @@ def estimate_inference(scenario: InferenceScenario) -> InferenceEstimate:
     """Serving at the requested batch, or at the throughput-optimal one whose KV cache fits."""
     arch, hw, tp = scenario.arch, scenario.hardware, scenario.accelerator_count
     prompt, output = scenario.input_tokens, scenario.output_tokens
-    limit, weights, per_sequence = max_batch_size(arch, hw, tp, prompt + output)
+    kv_bytes_per_element = scenario.kv_cache_bytes_per_element
+    limit, weights, per_sequence = max_batch_size(arch, hw, tp, prompt + output, kv_bytes_per_element)
     if scenario.batch_size > 0:
         # One batch: the scalar path of the core (same IEEE arithmetic as a 1-element array,
         # without NumPy's per-call array overhead).
         batches = as_float(scenario.batch_size)
     else:
         batches = np.arange(1, max(min(limit, SERVING_MAX_BATCH_SIZE), 1) + 1, dtype=float)
-    metrics = serving_metrics(arch, hw, tp, batches, prompt, output, scenario.facility)
+    metrics = serving_metrics(arch, hw, tp, batches, prompt, output, scenario.facility, kv_bytes_per_element=kv_bytes_per_element)
     shape = np.shape(batches)
     best = int(np.argmax(np.broadcast_to(metrics.output_tokens_per_second, shape))) if shape else 0
     batch = int(batches[best]) if shape else int(batches)
@@ -214,7 +235,7 @@ def estimate_inference(scenario: InferenceScenario) -> InferenceEstimate:
         weight_bytes_per_accelerator=weights,
         kv_cache_bytes_per_accelerator=kv_bytes,
         memory_per_accelerator_bytes=weights + kv_bytes + RUNTIME_RESERVED_BYTES,
-        kv_cache_bytes_per_token=float(kv_cache_bytes_per_token(arch, max(hw.bytes_per_element, MIN_ACTIVATION_BYTES_PER_ELEMENT))),
+        kv_cache_bytes_per_token=float(kv_cache_bytes_per_token(arch, kv_bytes_per_element)),
         decode_breakdown={name: _at(value, best, shape) for name, value in metrics.decode_breakdown.items()},
         accelerator_power_watts=_at(metrics.accelerator_power_watts, best, shape),
         energy_per_output_token_joules=_at(metrics.energy_per_output_token_joules, best, shape),

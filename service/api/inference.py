@@ -9,7 +9,7 @@ from flopwatt.service.errors import InvalidArgument
 from flopwatt.estimate import constants as C
 from flopwatt.estimate import uncertainty
 from flopwatt.estimate.assumptions import Assumption
-from flopwatt.estimate.inference import InferenceEstimate, InferenceScenario, estimate_inference as estimate_serving
+from flopwatt.estimate.inference import InferenceEstimate, InferenceScenario, default_kv_cache_precision, estimate_inference as estimate_serving
 from flopwatt.v1 import common_pb2, estimator_pb2
 
 MAX_INFERENCE_BATCH = 1_000_000
@@ -85,11 +85,16 @@ def build_scenario(request: estimator_pb2.EstimateInferenceRequest, deps: ApiDep
     reuses it to size and sample its serving workload)."""
     _validate(request)
     precision = convert.precision_name(request.precision)
+    kv_precision = convert.precision_name(request.kv_cache_precision, "kv_cache_precision") if request.kv_cache_precision else default_kv_cache_precision(precision)
     arch, _, assumptions = convert.model_from_spec(request.model, "model")
     if request.accelerator_count > 1 and arch.attention_head_count % request.accelerator_count:
         raise InvalidArgument.field("accelerator_count", f"tensor parallelism over {request.accelerator_count} must divide the {arch.attention_head_count} attention heads")
     hw, hw_assumptions = convert.hardware_model(request.hardware_id, request.profile_id, precision, deps)
     facility, facility_assumptions = convert.facility_inputs(request.facility, request.hardware_id)
-    scenario = InferenceScenario(arch, hw, request.accelerator_count, request.batch_size, request.input_tokens, request.output_tokens, facility)
+    scenario = InferenceScenario(arch, hw, request.accelerator_count, request.batch_size, request.input_tokens, request.output_tokens, facility,
+                                 kv_precision)
     return scenario, assumptions + hw_assumptions + facility_assumptions + convert.accelerator_power_assumptions(hw) + [
-        Assumption("precision", precision, "request" if request.precision else "default", "weights, KV cache and matmuls (KV cache at ≥ 16 bit)")]
+        Assumption("precision", precision, "request" if request.precision else "default", "weights and matmuls"),
+        Assumption("kv_cache_precision", kv_precision, "request" if request.kv_cache_precision else "default",
+                   "request" if request.kv_cache_precision else
+                   "FP8 when the weights are FP8 (FP8 checkpoints are served with an FP8 KV cache: TensorRT Model Optimizer, vLLM), BF16 otherwise")]

@@ -55,3 +55,14 @@ def test_bad_fields_are_named():
 def test_unknown_hardware_is_not_found():
     with pytest.raises(NotFound):
         estimate_inference(request_70b(hardware_id="nope"), DEPS)
+
+
+def test_kv_cache_precision_is_an_input_with_a_stated_default():
+    fp8 = estimate_inference(request_70b(precision=common_pb2.PRECISION_FP8), DEPS)
+    assert fp8.kv_cache_bytes_per_token == 327_680 // 2
+    row = {a.name: a for a in fp8.assumptions}["kv_cache_precision"]
+    assert (row.value, row.origin) == ("fp8", "default")
+    bf16_cache = estimate_inference(request_70b(precision=common_pb2.PRECISION_FP8, kv_cache_precision=common_pb2.PRECISION_BF16), DEPS)
+    assert bf16_cache.kv_cache_bytes_per_token == 327_680
+    assert {a.name: a for a in bf16_cache.assumptions}["kv_cache_precision"].origin == "request"
+    assert bf16_cache.max_batch_size < fp8.max_batch_size

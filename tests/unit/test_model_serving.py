@@ -49,3 +49,27 @@ def test_training_gemms_keep_the_size_curve():
     m, n, k = 4096.0, 4096.0, 4096.0
     assert hw.gemm_seconds(m, n, k) == pytest.approx(2 * m * n * k / (hw.sustained_gemm_flops_per_second * hw.gemm_efficiency(m, n, k)))
     assert hw.decode_gemm_seconds(m, n, k) < hw.gemm_seconds(m, n, k)
+
+
+def test_fp8_weights_default_to_an_fp8_kv_cache():
+    """An FP8 Llama 3.1 8B stores 1 byte per key/value element: 2 × 32 layers × 8 KV heads × 128 ×
+    1 B = 65,536 B per token (131,072 B at the 2 bytes the cache used to be held at), so about
+    twice the sequences fit beside the 8 GB of weights."""
+    fp8 = estimate_inference(scenario("llama-3.1-8b", "h100-sxm", 1, "fp8", batch=0))
+    bf16_cache = estimate_inference(scenario("llama-3.1-8b", "h100-sxm", 1, "fp8", batch=0, kv_cache_precision="bf16"))
+    assert fp8.kv_cache_bytes_per_token == 65_536
+    assert bf16_cache.kv_cache_bytes_per_token == 131_072
+    assert fp8.max_batch_size >= 2 * bf16_cache.max_batch_size
+
+
+@pytest.mark.parametrize("weights, kv_bytes", [("bf16", 2.0), ("fp16", 2.0), ("fp8", 1.0), ("fp32", 2.0)])
+def test_kv_cache_precision_defaults(weights, kv_bytes):
+    hardware = "a100-80gb" if weights != "fp8" else "h100-sxm"
+    assert scenario("llama-3.1-8b", hardware, 1, weights).kv_cache_bytes_per_element == kv_bytes
+
+
+def test_an_fp8_kv_cache_halves_the_decode_kv_reads():
+    bf16 = estimate_inference(scenario("llama-3.1-8b", "h100-sxm", 1, batch=64, prompt=8192, output=512))
+    fp8 = estimate_inference(scenario("llama-3.1-8b", "h100-sxm", 1, batch=64, prompt=8192, output=512, kv_cache_precision="fp8"))
+    assert fp8.decode_breakdown["kv_cache_and_attention"] == pytest.approx(bf16.decode_breakdown["kv_cache_and_attention"] / 2, rel=0.01)
+    assert fp8.decode_breakdown["weights_and_gemm"] == bf16.decode_breakdown["weights_and_gemm"]
