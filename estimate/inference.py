@@ -30,7 +30,7 @@ from flopwatt.estimate.constants import (
     SERVING_MEMORY_FRACTION,
 )
 from flopwatt.estimate.hardware import HardwareModel
-from flopwatt.estimate.memory import kv_cache_bytes_per_token, kv_heads_per_device
+from flopwatt.estimate.memory import kv_cache_bytes_per_token, kv_cache_bytes_per_token_per_device
 from flopwatt.estimate.numeric import as_float, maximum, where
 from flopwatt.estimate.run_cost import FacilityInputs, RunCost, run_cost
 
@@ -101,6 +101,16 @@ def _graph_all_reduce_seconds(hw: HardwareModel, message_bytes: ArrayLike, tp: A
     return maximum(hw.all_reduce_seconds(message_bytes, tp, 1.0) - saved, 0.0)
 
 
+def _decode_attention_flops_per_head_and_token(arch: ModelArchitecture) -> float:
+    """FLOPs one query head spends on one cached token in decode: 2·head_dim for the score and
+    2·head_dim for the weighted value; with MLA absorbed (DeepSeek-V2 §2.1.2: W_UK folded into
+    the query, W_UV into the output), the score runs against the latent and the RoPE key,
+    2·(kv_lora_rank + qk_rope_head_dim), and the weighted sum over the latent, 2·kv_lora_rank."""
+    if arch.is_mla:
+        return 2.0 * (arch.kv_lora_rank + arch.qk_rope_head_dim) + 2.0 * arch.kv_lora_rank
+    return 4.0 * float(head_dim(arch))
+
+
 def _layer_decode_seconds(arch, hw: HardwareModel, batch, context, tp, kv_bytes_per_element: float) -> dict[str, ArrayLike]:
     """One decode step of one layer at `batch` sequences with `context` tokens of history, the
     KV cache stored at `kv_bytes_per_element`."""
@@ -117,8 +127,9 @@ def _layer_decode_seconds(arch, hw: HardwareModel, batch, context, tp, kv_bytes_
     shared = float(arch.shared_expert_count)
     if shared > 0:
         mlp = mlp + hw.decode_gemm_seconds(batch, (matrices - 1) * shared * width / tp, h) + hw.decode_gemm_seconds(batch, h, shared * width / tp)
-    kv_bytes = batch * context * 2.0 * float(kv_heads_per_device(arch, tp)) * d * kv_bytes_per_element
-    attention = maximum(hw.memory_seconds(kv_bytes), 4.0 * batch * heads / tp * context * d / hw.sustained_gemm_flops_per_second)
+    kv_bytes = batch * context * float(kv_cache_bytes_per_token_per_device(arch, tp, kv_bytes_per_element)) / float(arch.layer_count)
+    attention_flops = batch * heads / tp * context * _decode_attention_flops_per_head_and_token(arch)
+    attention = maximum(hw.memory_seconds(kv_bytes), attention_flops / hw.sustained_gemm_flops_per_second)
     communication = 2.0 * _graph_all_reduce_seconds(hw, batch * h * act_bytes, tp)
     launch = KERNELS_PER_LAYER_FORWARD * hw.graph_launch_overhead_seconds + 0.0 * batch
     return {"weights_and_gemm": projections + mlp, "kv_cache_and_attention": attention, "tensor_parallel_communication": communication, "kernel_launch": launch}
@@ -145,7 +156,7 @@ def _prefill_seconds(arch, hw: HardwareModel, batch, prompt, tp) -> ArrayLike:
 def max_batch_size(arch: ModelArchitecture, hw: HardwareModel, tp: int, context_tokens: int, kv_bytes_per_element: float) -> tuple[int, float, float]:
     """(largest batch whose KV cache fits, weight bytes per device, KV bytes per sequence per device)."""
     weights = float(parameter_counts(arch).total) * hw.bytes_per_element / tp
-    per_token = 2.0 * float(arch.layer_count) * float(kv_heads_per_device(arch, tp)) * float(head_dim(arch)) * kv_bytes_per_element
+    per_token = float(kv_cache_bytes_per_token_per_device(arch, tp, kv_bytes_per_element))
     per_sequence = per_token * context_tokens
     free = hw.memory_bytes * SERVING_MEMORY_FRACTION - weights - RUNTIME_RESERVED_BYTES
     return max(int(free // per_sequence), 0), weights, per_sequence

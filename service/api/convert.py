@@ -51,7 +51,8 @@ SYNTHETIC_HIDDEN_PER_LAYER = 128
 SYNTHETIC_HEAD_DIM = 128
 SYNTHETIC_VOCAB_SIZE = 32000
 ARCHITECTURE_FIELDS = ("layer_count", "hidden_size", "attention_head_count", "kv_head_count", "ffn_hidden_size", "vocab_size",
-                       "head_dim", "expert_count", "experts_per_token", "shared_expert_count", "dense_layer_count", "dense_ffn_hidden_size")
+                       "head_dim", "expert_count", "experts_per_token", "shared_expert_count", "dense_layer_count", "dense_ffn_hidden_size",
+                       "kv_lora_rank", "qk_rope_head_dim")
 
 
 def precision_name(value: int, path: str = "precision") -> str:
@@ -170,6 +171,8 @@ def _architecture_problems(arch: ModelArchitecture, path: str) -> list[FieldViol
         problems.append(FieldViolation(f"{path}.experts_per_token", "must be between 1 and expert_count"))
     if arch.dense_layer_count > arch.layer_count:
         problems.append(FieldViolation(f"{path}.dense_layer_count", "must not exceed layer_count"))
+    if arch.qk_rope_head_dim and not arch.kv_lora_rank:
+        problems.append(FieldViolation(f"{path}.qk_rope_head_dim", "only with kv_lora_rank (MLA)"))
     return problems
 
 

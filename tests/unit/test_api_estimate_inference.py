@@ -66,3 +66,22 @@ def test_kv_cache_precision_is_an_input_with_a_stated_default():
     assert bf16_cache.kv_cache_bytes_per_token == 327_680
     assert {a.name: a for a in bf16_cache.assumptions}["kv_cache_precision"].origin == "request"
     assert bf16_cache.max_batch_size < fp8.max_batch_size
+
+
+def test_mla_fields_travel_through_model_spec():
+    """ListModels' DeepSeek-V3 spec carries its MLA latent; a spec copied from it (no preset)
+    sizes the same latent cache; a RoPE key without a latent is refused."""
+    from flopwatt.service.api.catalog import list_models
+
+    spec = {m.id: m for m in list_models(estimator_pb2.ListModelsRequest()).models}["deepseek-v3"].spec
+    assert (spec.kv_lora_rank, spec.qk_rope_head_dim) == (512, 64)
+    explicit = common_pb2.ModelSpec()
+    explicit.CopyFrom(spec)
+    explicit.preset_id, explicit.parameter_count, explicit.active_parameter_count = "", 0, 0
+    request = estimator_pb2.EstimateInferenceRequest(model=explicit, hardware_id="h200", accelerator_count=8, precision=common_pb2.PRECISION_FP8,
+                                                     kv_cache_precision=common_pb2.PRECISION_BF16, input_tokens=1024, output_tokens=512)
+    assert estimate_inference(request, DEPS).kv_cache_bytes_per_token == 61 * 576 * 2
+    bad = common_pb2.ModelSpec(preset_id="llama-3.1-8b", qk_rope_head_dim=64)
+    with pytest.raises(InvalidArgument) as error:
+        estimate_inference(estimator_pb2.EstimateInferenceRequest(model=bad, hardware_id="h100-sxm", accelerator_count=1, input_tokens=8, output_tokens=8), DEPS)
+    assert error.value.violations[0].field == "model.qk_rope_head_dim"

@@ -193,7 +193,8 @@ def test_inference_identities(preset, hardware, count, prompt, output, batch, pr
     arch, hw = scenario.arch, scenario.hardware
     kv_bytes = scenario.kv_cache_bytes_per_element
     head_dim = arch.effective_head_dim
-    assert r.kv_cache_bytes_per_token == 2 * arch.layer_count * arch.kv_head_count * head_dim * kv_bytes
+    cached_per_layer = arch.kv_lora_rank + arch.qk_rope_head_dim if arch.kv_lora_rank else 2 * arch.kv_head_count * head_dim  # MLA latent, else K and V
+    assert r.kv_cache_bytes_per_token == arch.layer_count * cached_per_layer * kv_bytes
     limit, weights, per_sequence = max_batch_size(arch, hw, count, prompt + output, kv_bytes)
     assert limit == r.max_batch_size
     budget = hw.memory_bytes * C.SERVING_MEMORY_FRACTION - C.RUNTIME_RESERVED_BYTES

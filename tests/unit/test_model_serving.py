@@ -1,11 +1,13 @@
 """Serving as engines run it (issue 12): decode at the memory roofline, the KV cache at its own
 precision, DeepSeek-V3's MLA latent cache."""
 
+import dataclasses
+
 import pytest
 
 from flopwatt.estimate.accounting import parameter_counts
 from flopwatt.estimate.catalog import get_hardware, get_model_preset
-from flopwatt.estimate.constants import DEFAULT_PUE, KERNELS_PER_LAYER_FORWARD
+from flopwatt.estimate.constants import DEFAULT_PUE, KERNELS_PER_LAYER_FORWARD, RUNTIME_RESERVED_BYTES, SERVING_MEMORY_FRACTION
 from flopwatt.estimate.hardware import datasheet_hardware_model
 from flopwatt.estimate.inference import InferenceScenario, estimate_inference
 from flopwatt.estimate.run_cost import FacilityInputs
@@ -73,3 +75,27 @@ def test_an_fp8_kv_cache_halves_the_decode_kv_reads():
     fp8 = estimate_inference(scenario("llama-3.1-8b", "h100-sxm", 1, batch=64, prompt=8192, output=512, kv_cache_precision="fp8"))
     assert fp8.decode_breakdown["kv_cache_and_attention"] == pytest.approx(bf16.decode_breakdown["kv_cache_and_attention"] / 2, rel=0.01)
     assert fp8.decode_breakdown["weights_and_gemm"] == bf16.decode_breakdown["weights_and_gemm"]
+
+
+def test_mla_caches_the_whole_latent_on_every_tensor_parallel_rank():
+    """DeepSeek-V3 caches (kv_lora_rank 512 + RoPE key 64) × 61 layers × 2 B = 70,272 B (68.6 KiB)
+    per token, on each of the 8 ranks. Mapped onto 2 KV heads of 128 split over TP it counted 256
+    values per layer (2.25× too few), and the batch that fits came out ≈ 2.3× too large."""
+    s = scenario("deepseek-v3", "h200", 8, "fp8", batch=0, kv_cache_precision="bf16")
+    e = estimate_inference(s)
+    assert e.kv_cache_bytes_per_token == 61 * (512 + 64) * 2
+    free_bytes = s.hardware.memory_bytes * SERVING_MEMORY_FRACTION - e.weight_bytes_per_accelerator - RUNTIME_RESERVED_BYTES
+    assert e.max_batch_size == int(free_bytes // (61 * 576 * 2 * (1024 + 512)))
+    assert e.kv_cache_bytes_per_accelerator == pytest.approx(e.batch_size * 61 * 576 * 2 * (1024 + 512))
+
+
+def test_absorbed_mla_decode_scores_every_head_against_the_latent():
+    """Absorbed MLA: per head and cached token, 2·(512 + 64) FLOPs for the score and 2·512 for the
+    weighted latent. On a (made-up) slow accelerator the attention is compute-bound and shows them."""
+    s = scenario("deepseek-v3", "h200", 8, "fp8", batch=64, prompt=4096, output=2)
+    slow = dataclasses.replace(s.hardware, sustained_gemm_flops_per_second=1e11)
+    e = estimate_inference(dataclasses.replace(s, hardware=slow))
+    context = 4096 + 2 / 2
+    flops = 61 * 64 * (128 / 8) * context * (2 * (512 + 64) + 2 * 512)
+    assert e.decode_breakdown["kv_cache_and_attention"] == pytest.approx(flops / 1e11)
+
