@@ -1,10 +1,11 @@
 """Serving one model replica on a tensor-parallel group: prefill, decode, batch, energy, cost.
 
 Decode is bandwidth-bound at small batch: every step reads the weights (÷TP) and each sequence's
-KV cache; the GEMMs go through the same roofline/efficiency map as training, so the model moves
-to compute-bound as the batch grows. Each layer also pays its TP all-reduces and kernel launches
-(CUDA graphs, as serving engines use). TTFT is the prefill of the batch's prompts together
-(static batching, a stated upper bound for continuous batching).
+KV cache (at its own precision; MLA's latent whole on every TP rank); the skinny decode GEMMs run
+at the roofline (`HardwareModel.decode_gemm_seconds`: the training size curve without its m
+factor), so the model moves to compute-bound as the batch grows. Each layer also pays its TP
+all-reduces and kernel launches (CUDA graphs, as serving engines use). TTFT is the prefill of the
+batch's prompts together (static batching, a stated upper bound for continuous batching).
 
 `serving_metrics` is the vectorised numeric core (arrays of batch sizes, or hardware and facility
 numbers holding Monte Carlo samples); `estimate_inference` searches the batch and reports floats.
