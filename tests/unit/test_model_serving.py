@@ -24,12 +24,13 @@ def scenario(preset: str, hardware: str, tp: int, precision: str = "bf16", batch
     return InferenceScenario(get_model_preset(preset).architecture, hw, tp, batch, prompt, output, FACILITY, **fields)
 
 
-@pytest.mark.parametrize("preset, tp", [("llama-3.1-8b", 1), ("llama-3.1-70b", 8)])
-def test_batch_one_decode_streams_the_weights_at_sustained_bandwidth(preset, tp):
+@pytest.mark.parametrize("preset, hardware, tp, precision", [("llama-3.1-8b", "h100-sxm", 1, "bf16"), ("llama-3.1-70b", "h100-sxm", 8, "bf16"),
+                                                               ("llama-3.1-8b", "h100-sxm", 1, "fp8"), ("llama-3.1-8b", "a100-80gb", 1, "bf16")])
+def test_batch_one_decode_streams_the_weights_at_sustained_bandwidth(preset, hardware, tp, precision):
     """Batch-1 decode is a matrix-vector product per weight matrix: memory-bound, so one step
     reads the weights (÷ TP) at sustained bandwidth plus the CUDA-graph launches. The training
     GEMM size curve rated it at ≈ 2 TFLOP/s on an H100, about 2× this floor (9.4 ms for 8B)."""
-    s = scenario(preset, "h100-sxm", tp)
+    s = scenario(preset, hardware, tp, precision)
     hw, arch = s.hardware, s.arch
     weights_seconds = float(parameter_counts(arch).total) * hw.bytes_per_element / tp / hw.memory_bandwidth_bytes_per_second
     launch_seconds = arch.layer_count * KERNELS_PER_LAYER_FORWARD * hw.graph_launch_overhead_seconds
