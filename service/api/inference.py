@@ -9,7 +9,8 @@ from flopwatt.service.errors import InvalidArgument
 from flopwatt.estimate import constants as C
 from flopwatt.estimate import uncertainty
 from flopwatt.estimate.assumptions import Assumption
-from flopwatt.estimate.inference import InferenceEstimate, InferenceScenario, default_kv_cache_precision, estimate_inference as estimate_serving
+from flopwatt.estimate.inference import (InferenceEstimate, InferenceScenario, check_expert_parallel_size, default_kv_cache_precision,
+                                        estimate_inference as estimate_serving)
 from flopwatt.v1 import common_pb2, estimator_pb2
 
 MAX_INFERENCE_BATCH = 1_000_000
@@ -25,6 +26,7 @@ def _validate(request: estimator_pb2.EstimateInferenceRequest) -> None:
     v.integer("batch_size", request.batch_size, maximum=MAX_INFERENCE_BATCH)
     v.integer("input_tokens", request.input_tokens, maximum=MAX_SEQUENCE_LENGTH, required=True)
     v.integer("output_tokens", request.output_tokens, maximum=MAX_SEQUENCE_LENGTH, required=True)
+    v.integer("expert_parallel_size", request.expert_parallel_size, maximum=MAX_REPLICA_ACCELERATORS)
     check_facility(request.facility, "facility", v)
     check_uncertainty(request.uncertainty, "uncertainty", v)
     v.raise_if_any()
@@ -91,8 +93,21 @@ def build_scenario(request: estimator_pb2.EstimateInferenceRequest, deps: ApiDep
         raise InvalidArgument.field("accelerator_count", f"tensor parallelism over {request.accelerator_count} must divide the {arch.attention_head_count} attention heads")
     hw, hw_assumptions = convert.hardware_model(request.hardware_id, request.profile_id, precision, deps)
     facility, facility_assumptions = convert.facility_inputs(request.facility, request.hardware_id)
+    ep = max(request.expert_parallel_size, 1)
+    try:
+        check_expert_parallel_size(arch, request.accelerator_count, ep)
+    except ValueError as error:
+        raise InvalidArgument.field("expert_parallel_size", str(error)) from None
     scenario = InferenceScenario(arch, hw, request.accelerator_count, request.batch_size, request.input_tokens, request.output_tokens, facility,
-                                 kv_precision)
+                                 kv_precision, ep)
+    if ep > 1:
+        assumptions = assumptions + [
+            Assumption("expert_parallel_layout", f"EP{ep} with data-parallel attention", "request",
+                       "each accelerator runs its own sequences through the whole attention and shared experts, holds 1/ep of the routed "
+                       "experts, dispatch and combine all-to-all per layer (DeepSeek-V3 decode layout, arXiv 2412.19437 §3.4)"),
+            Assumption("expert_load_imbalance", f"{C.EXPERT_PARALLEL_LOAD_IMBALANCE:.2f}", "default",
+                       "busiest device's routed-expert work over the mean: SGLang DeepSeek-V3 EP32, default vs perfectly balanced "
+                       "expert placement, 50,302 vs 59,337 tokens/s per node (LMSYS blog, 2025-05-05)")]
     return scenario, assumptions + hw_assumptions + facility_assumptions + convert.accelerator_power_assumptions(hw) + [
         Assumption("precision", precision, "request" if request.precision else "default", "weights and matmuls"),
         Assumption("kv_cache_precision", kv_precision, "request" if request.kv_cache_precision else "default",

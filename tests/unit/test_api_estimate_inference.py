@@ -85,3 +85,16 @@ def test_mla_fields_travel_through_model_spec():
     with pytest.raises(InvalidArgument) as error:
         estimate_inference(estimator_pb2.EstimateInferenceRequest(model=bad, hardware_id="h100-sxm", accelerator_count=1, input_tokens=8, output_tokens=8), DEPS)
     assert error.value.violations[0].field == "model.qk_rope_head_dim"
+
+
+def test_expert_parallel_size_is_an_input_over_the_whole_replica():
+    request = estimator_pb2.EstimateInferenceRequest(model=common_pb2.ModelSpec(preset_id="deepseek-v3"), hardware_id="h200", accelerator_count=8,
+                                                     precision=common_pb2.PRECISION_FP8, input_tokens=1024, output_tokens=512, expert_parallel_size=8)
+    response = estimate_inference(request, DEPS)
+    names = {a.name for a in response.assumptions}
+    assert {"expert_parallel_layout", "expert_load_imbalance"} <= names
+    assert "expert_parallel_communication" in {q.name for q in response.breakdown.step_time}
+    for bad in (request_70b(expert_parallel_size=8), request_70b(expert_parallel_size=4)):
+        with pytest.raises(InvalidArgument) as error:
+            estimate_inference(bad, DEPS)
+        assert error.value.violations[0].field == "expert_parallel_size"

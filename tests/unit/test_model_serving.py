@@ -7,7 +7,9 @@ import pytest
 
 from flopwatt.estimate.accounting import parameter_counts
 from flopwatt.estimate.catalog import get_hardware, get_model_preset
-from flopwatt.estimate.constants import DEFAULT_PUE, KERNELS_PER_LAYER_FORWARD, RUNTIME_RESERVED_BYTES, SERVING_MEMORY_FRACTION
+from flopwatt.estimate import inference
+from flopwatt.estimate.constants import (DEFAULT_PUE, EXPERT_PARALLEL_LOAD_IMBALANCE, KERNELS_PER_LAYER_FORWARD, RUNTIME_RESERVED_BYTES,
+                                         SERVING_MEMORY_FRACTION)
 from flopwatt.estimate.hardware import datasheet_hardware_model
 from flopwatt.estimate.inference import InferenceScenario, estimate_inference
 from flopwatt.estimate.run_cost import FacilityInputs
@@ -100,3 +102,42 @@ def test_absorbed_mla_decode_scores_every_head_against_the_latent():
     flops = 61 * 64 * (128 / 8) * context * (2 * (512 + 64) + 2 * 512)
     assert e.decode_breakdown["kv_cache_and_attention"] == pytest.approx(flops / 1e11)
 
+
+
+def test_expert_parallel_decode_dispatches_combines_and_waits_for_the_busiest_device(monkeypatch):
+    """DeepSeek-V3 on 8 H200 with EP8 and data-parallel attention, 64 sequences: each device runs
+    8 of them, two all-to-alls per layer carry their 8 routed copies of the hidden state (no TP
+    all-reduce), and the routed experts of the busiest device take EXPERT_PARALLEL_LOAD_IMBALANCE ×
+    the balanced time."""
+    s = scenario("deepseek-v3", "h200", 8, "fp8", batch=64, expert_parallel_size=8)
+    hw = s.hardware
+    e = estimate_inference(s)
+    assert "tensor_parallel_communication" not in e.decode_breakdown
+    saved = hw.launch_overhead_seconds - hw.graph_launch_overhead_seconds  # captured in the CUDA graph
+    all_to_all = hw.all_to_all_seconds(8 * 8 * 7168 * 2.0, 8) - saved
+    assert e.decode_breakdown["expert_parallel_communication"] == pytest.approx(61 * 2 * all_to_all)
+    monkeypatch.setattr(inference, "EXPERT_PARALLEL_LOAD_IMBALANCE", 1.0)
+    balanced = estimate_inference(s)
+    touched = 256 * (1 - (1 - 8 / 256) ** 64)
+    per_expert = 64 * 8 / touched
+    routed = 61 * (hw.decode_gemm_seconds(per_expert, 2 * 2048, 7168, touched / 8) + hw.decode_gemm_seconds(per_expert, 7168, 2048, touched / 8))
+    excess = e.decode_breakdown["weights_and_gemm"] - balanced.decode_breakdown["weights_and_gemm"]
+    assert excess == pytest.approx((EXPERT_PARALLEL_LOAD_IMBALANCE - 1) * routed)
+
+
+def test_expert_parallelism_caches_each_sequence_on_one_device():
+    """With data-parallel attention a sequence's MLA latent lives on one device, not on all 8: the
+    dense weights are held whole (more weight bytes per device), yet ~5× the sequences fit."""
+    tp = estimate_inference(scenario("deepseek-v3", "h200", 8, "fp8", batch=0))
+    ep = estimate_inference(scenario("deepseek-v3", "h200", 8, "fp8", batch=0, expert_parallel_size=8))
+    assert ep.weight_bytes_per_accelerator > tp.weight_bytes_per_accelerator
+    s = scenario("deepseek-v3", "h200", 8, "fp8", expert_parallel_size=8)
+    free_bytes = s.hardware.memory_bytes * SERVING_MEMORY_FRACTION - ep.weight_bytes_per_accelerator - RUNTIME_RESERVED_BYTES
+    assert ep.max_batch_size == 8 * int(free_bytes // (61 * 576 * 1.0 * (1024 + 512)))
+    assert ep.max_batch_size > 4 * tp.max_batch_size
+
+
+@pytest.mark.parametrize("preset, ep", [("deepseek-v3", 4), ("llama-3.1-70b", 8)])
+def test_expert_parallelism_is_modelled_over_the_whole_replica_of_an_moe_model(preset, ep):
+    with pytest.raises(ValueError):
+        estimate_inference(scenario(preset, "h200", 8, "fp8", expert_parallel_size=ep))
