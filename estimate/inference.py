@@ -180,9 +180,9 @@ def _prefill_seconds(arch, hw: HardwareModel, batch, prompt, tp, ep: int = 1) ->
     attention and its share of the routed tokens (the same FLOPs as one device serving batch/ep
     alone), plus a dispatch and a combine all-to-all per layer."""
     if ep > 1:
+        h, _, _, _, _, act_bytes = _shape(arch, hw)
         local = np.ceil(as_float(batch) / ep)  # the busiest device's prompts
-        routed = float(arch.experts_per_token)
-        all_to_all = hw.all_to_all_seconds(local * prompt * routed * float(arch.hidden_size) * max(hw.bytes_per_element, MIN_ACTIVATION_BYTES_PER_ELEMENT), ep, 1.0)
+        all_to_all = hw.all_to_all_seconds(local * prompt * float(arch.experts_per_token) * h * act_bytes, ep, 1.0)
         return _prefill_seconds(arch, hw, local, prompt, 1) + float(arch.layer_count) * 2.0 * all_to_all
     h, d, heads, kv, matrices, act_bytes = _shape(arch, hw)
     tokens = as_float(batch) * prompt
