@@ -36,11 +36,24 @@ class ModelArchitecture:
     # dropout (the Llama family: Touvron et al. 2023 §2.2, Dubey et al. 2024) store none: PyTorch
     # returns the input unchanged for p = 0. Default True: the conservative, published formula.
     dropout: bool = True
+    # Multi-head Latent Attention (DeepSeek-V2/V3, arXiv 2405.04434 §2.1): keys and values are
+    # up-projected from a compressed latent of `kv_lora_rank` elements per token and layer, shared
+    # by all heads, beside one decoupled RoPE key of `qk_rope_head_dim`. Serving engines cache
+    # that latent (not per-head keys and values) and score queries against it directly (the
+    # up-projections absorbed into the query and output projections). 0: no MLA, the cache holds
+    # kv_head_count keys and values of head_dim. The attention weights stay mapped onto GQA
+    # (kv_head_count, head_dim) for parameter counts and projection GEMMs.
+    kv_lora_rank: int = 0
+    qk_rope_head_dim: int = 0
 
     @property
     def effective_head_dim(self) -> int:
         """Width of one attention head; defaults to hidden_size / heads."""
         return self.head_dim or self.hidden_size // self.attention_head_count
+
+    @property
+    def is_mla(self) -> bool:
+        return self.kv_lora_rank > 0
 
     @property
     def is_moe(self) -> bool:

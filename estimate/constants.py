@@ -155,6 +155,20 @@ IT_DEPRECIATION_YEARS = 4.0
 HOURS_PER_YEAR = 8766.0  # 365.25 days
 
 # --- serving -----------------------------------------------------------------------------------
+# Precision of the KV cache when the request names none: BF16 (vLLM's kv_cache_dtype "auto" stores
+# it at the model's 16-bit activation dtype, vLLM docs "Quantized KV Cache", 2024), except for
+# weight formats in KV_CACHE_PRECISIONS_FOLLOWING_WEIGHTS, whose checkpoints carry FP8 KV scales
+# and are served with an FP8 (e4m3) cache (NVIDIA TensorRT Model Optimizer, examples/llm_ptq:
+# kv_cache_qformat "fp8" by default with FP8 quantisation, 2024; vLLM docs "FP8 E4M3 KV Cache").
+DEFAULT_KV_CACHE_PRECISION = "bf16"
+KV_CACHE_PRECISIONS_FOLLOWING_WEIGHTS = ("fp8",)
+# Routed-expert work of the busiest expert-parallel device over the mean: DeepSeek-V3 prefill on
+# 4 × 8 H100 (EP32) in SGLang ran at 50,302 tokens/s per node with the default expert placement
+# and 59,337 with a simulated perfectly balanced one ("Deploying DeepSeek with PD Disaggregation
+# and Large-scale Expert Parallelism on 96 H100 GPUs", LMSYS blog, 2025-05-05): a whole-step
+# ratio of 1.18, taken as the MoE part's (a lower bound of it: the step also runs balanced
+# attention). EPLB's redundant experts narrow it; the blog notes imbalance grows with EP size.
+EXPERT_PARALLEL_LOAD_IMBALANCE = 59337.0 / 50302.0
 # Fraction of accelerator memory a serving engine may use (vLLM's gpu_memory_utilization
 # default 0.9, vLLM docs 2024).
 SERVING_MEMORY_FRACTION = 0.9

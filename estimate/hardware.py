@@ -127,12 +127,33 @@ class HardwareModel:
     def gemm_seconds(self, m: ArrayLike, n: ArrayLike, k: ArrayLike, batch: ArrayLike = 1.0) -> ArrayLike:
         """Time of `batch` GEMMs of shape (m×k)·(k×n): the slower of compute (through the
         efficiency map) and memory traffic (operands read once, result written once)."""
+        return self._gemm_roofline_seconds(m, n, k, batch, size_curve_on_m=True)
+
+    def decode_gemm_seconds(self, m: ArrayLike, n: ArrayLike, k: ArrayLike, batch: ArrayLike = 1.0) -> ArrayLike:
+        """Time of `batch` decode GEMMs (m×k)·(k×n) with m = tokens in flight (skinny): the roofline,
+        the slower of compute and memory traffic, the weights read once at sustained bandwidth.
+
+        Unlike `gemm_seconds`, compute does not pay the size curve's m factor: that factor (fitted
+        on training GEMMs, m = thousands of tokens) rates a matrix-vector product at m/(m + half)
+        of the ceiling, ≈ 2 TFLOP/s on an H100 at m = 1, which would make batch-1 decode
+        compute-bound at twice the weight-streaming time, while a GEMV runs at the memory roofline
+        (NVIDIA Deep Learning Performance Guide, "GPU Performance Background", 2023: a GEMM whose
+        arithmetic intensity is below FLOP/s ÷ bandwidth is memory-limited). The n and k factors
+        (waves of output tiles, the reduction loop) still apply. A measured GEMM map is used as
+        measured: its small-m points already include their memory time."""
+        return self._gemm_roofline_seconds(m, n, k, batch, size_curve_on_m=False)
+
+    def _gemm_roofline_seconds(self, m: ArrayLike, n: ArrayLike, k: ArrayLike, batch: ArrayLike, size_curve_on_m: bool) -> ArrayLike:
+        """max(FLOPs ÷ rate, (m·k + k·n + m·n) elements ÷ sustained bandwidth); the datasheet rate
+        is the sustained ceiling × the size curve, with or without its m factor."""
         m, n, k = maximum(as_float(m), 1.0), maximum(as_float(n), 1.0), maximum(as_float(k), 1.0)
         flops = 2.0 * m * n * k * batch
         if self.gemm_map is not None:
             rate = self.gemm_map.rate(m, n, k)
         else:
-            rate = self.sustained_gemm_flops_per_second * self.gemm_efficiency(m, n, k)
+            half = self.gemm_half_efficiency_dimension_elements
+            efficiency = self.gemm_efficiency(m, n, k) if size_curve_on_m else (n / (n + half)) * (k / (k + half))
+            rate = self.sustained_gemm_flops_per_second * efficiency
         traffic = (m * k + k * n + m * n) * self.bytes_per_element * batch
         return maximum(flops / rate, traffic / self.memory_bandwidth_bytes_per_second)
 

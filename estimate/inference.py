@@ -1,13 +1,14 @@
 """Serving one model replica on a tensor-parallel group: prefill, decode, batch, energy, cost.
 
 Decode is bandwidth-bound at small batch: every step reads the weights (÷TP) and each sequence's
-KV cache; the GEMMs go through the same roofline/efficiency map as training, so the model moves
-to compute-bound as the batch grows. Each layer also pays its TP all-reduces and kernel launches
-(CUDA graphs, as serving engines use). TTFT is the prefill of the batch's prompts together
-(static batching, a stated upper bound for continuous batching).
+KV cache (at its own precision; MLA's latent whole on every TP rank); the skinny decode GEMMs run
+at the roofline (`HardwareModel.decode_gemm_seconds`: the training size curve without its m
+factor), so the model moves to compute-bound as the batch grows. Each layer also pays its TP
+all-reduces and kernel launches (CUDA graphs, as serving engines use). TTFT is the prefill of the
+batch's prompts together (static batching, a stated upper bound for continuous batching).
 
 `serving_metrics` is the vectorised numeric core (arrays of batch sizes, or hardware and facility
-numbers holding Monte Carlo samples); `estimate_inference` searches the batch and reports floats.
+numbers holding Monte Carlo samples); `estimate_serving` searches the batch and reports floats.
 """
 
 from __future__ import annotations
@@ -20,18 +21,41 @@ import numpy as np
 from flopwatt.estimate.accounting import head_dim, mlp_matrix_count, parameter_counts
 from flopwatt.estimate.architecture import ModelArchitecture
 from flopwatt.estimate.constants import (
+    BYTES_PER_ELEMENT_BY_PRECISION,
+    DEFAULT_KV_CACHE_PRECISION,
+    EXPERT_PARALLEL_LOAD_IMBALANCE,
     KERNELS_PER_LAYER_FORWARD,
+    KV_CACHE_PRECISIONS_FOLLOWING_WEIGHTS,
     MIN_ACTIVATION_BYTES_PER_ELEMENT,
     RUNTIME_RESERVED_BYTES,
     SERVING_MAX_BATCH_SIZE,
     SERVING_MEMORY_FRACTION,
 )
 from flopwatt.estimate.hardware import HardwareModel
-from flopwatt.estimate.memory import kv_cache_bytes_per_token, kv_heads_per_device
+from flopwatt.estimate.memory import kv_cache_bytes_per_token, kv_cache_bytes_per_token_per_device, local_parameter_count
+from flopwatt.estimate.parallel_plan import ParallelPlan
 from flopwatt.estimate.numeric import as_float, maximum, where
 from flopwatt.estimate.run_cost import FacilityInputs, RunCost, run_cost
 
 ArrayLike = Any
+
+
+def check_expert_parallel_size(arch: ModelArchitecture, tp: int, ep: int) -> None:
+    """Expert parallelism is modelled over the whole replica (ep = its accelerators, attention
+    data-parallel, as DeepSeek-V3's decode and SGLang/vLLM's DP attention + EP run it) for an
+    MoE model whose routed experts split evenly; ep = 1 is tensor parallelism throughout."""
+    if ep == 1:
+        return
+    if ep != tp:
+        raise ValueError(f"expert parallelism is modelled over the whole replica: {tp} accelerators, not {ep}")
+    if not arch.is_moe or arch.expert_count % ep:
+        raise ValueError(f"expert parallelism over {ep} accelerators needs an MoE model whose routed experts they divide")
+
+
+def default_kv_cache_precision(weight_precision: str) -> str:
+    """The KV cache precision engines use with weights at `weight_precision`: FP8 for FP8
+    checkpoints, BF16 otherwise (constants.DEFAULT_KV_CACHE_PRECISION, with its sources)."""
+    return weight_precision if weight_precision in KV_CACHE_PRECISIONS_FOLLOWING_WEIGHTS else DEFAULT_KV_CACHE_PRECISION
 
 
 @dataclass(frozen=True)
@@ -43,6 +67,19 @@ class InferenceScenario:
     input_tokens: int
     output_tokens: int
     facility: FacilityInputs
+    kv_cache_precision: str = ""  # "": default_kv_cache_precision(hardware.precision)
+    # 1: experts tensor-parallel like the rest; accelerator_count: expert parallelism with
+    # data-parallel attention (`_layer_decode_seconds`).
+    expert_parallel_size: int = 1
+
+    @property
+    def resolved_kv_cache_precision(self) -> str:
+        return self.kv_cache_precision or default_kv_cache_precision(self.hardware.precision)
+
+    @property
+    def kv_cache_bytes_per_element(self) -> float:
+        """Bytes of one stored key or value element: the KV cache's own precision (FP8 = 1 B)."""
+        return BYTES_PER_ELEMENT_BY_PRECISION[self.resolved_kv_cache_precision]
 
 
 @dataclass(frozen=True)
@@ -73,30 +110,80 @@ def _shape(arch: ModelArchitecture, hw: HardwareModel) -> tuple[float, float, fl
             float(mlp_matrix_count(arch)), act_bytes)
 
 
-def _layer_decode_seconds(arch, hw: HardwareModel, batch, context, tp) -> dict[str, ArrayLike]:
-    """One decode step of one layer at `batch` sequences with `context` tokens of history."""
+def _in_graph_seconds(hw: HardwareModel, eager_collective_seconds: ArrayLike, group_size: ArrayLike) -> ArrayLike:
+    """A collective inside the decode step's CUDA graph. The collective latency constant is the
+    small-message time of nccl-tests, whose operations are launched one by one from the host;
+    captured in a graph that launch costs the graph launch overhead instead, so the difference
+    (eager − graph launch overhead) comes off, never below zero."""
+    saved = where(as_float(group_size) > 1, hw.launch_overhead_seconds - hw.graph_launch_overhead_seconds, 0.0)
+    return maximum(eager_collective_seconds - saved, 0.0)
+
+
+def _decode_attention_flops_per_head_and_token(arch: ModelArchitecture) -> float:
+    """FLOPs one query head spends on one cached token in decode: 2·head_dim for the score and
+    2·head_dim for the weighted value; with MLA absorbed (DeepSeek-V2 §2.1.2: W_UK folded into
+    the query, W_UV into the output), the score runs against the latent and the RoPE key,
+    2·(kv_lora_rank + qk_rope_head_dim), and the weighted sum over the latent, 2·kv_lora_rank."""
+    if arch.is_mla:
+        return 2.0 * (arch.kv_lora_rank + arch.qk_rope_head_dim) + 2.0 * arch.kv_lora_rank
+    return 4.0 * float(head_dim(arch))
+
+
+def _layer_decode_seconds(arch, hw: HardwareModel, batch, context, tp, kv_bytes_per_element: float, ep: int = 1) -> dict[str, ArrayLike]:
+    """One decode step of one layer at `batch` sequences with `context` tokens of history, the
+    KV cache stored at `kv_bytes_per_element`, on the busiest device.
+
+    ep = 1: everything tensor-parallel over the tp devices, two all-reduces per layer.
+    ep = tp > 1: expert parallelism with data-parallel attention (`expert_parallel_layout`):
+    each device runs batch/ep sequences through the whole attention and shared experts, holds
+    E/ep whole routed experts, and tokens reach their experts by an all-to-all dispatch and come
+    back by an all-to-all combine; the busiest device's routed-expert work is
+    EXPERT_PARALLEL_LOAD_IMBALANCE × the mean."""
     h, d, heads, kv, matrices, act_bytes = _shape(arch, hw)
     batch = as_float(batch)
-    projections = hw.gemm_seconds(batch, (heads + 2 * kv) * d / tp, h) + hw.gemm_seconds(batch, h, heads * d / tp)
+    expert_parallel = ep > 1
+    attention_tp = 1.0 if expert_parallel else float(tp)  # attention and shared experts
+    local = np.ceil(batch / ep) if expert_parallel else batch  # sequences the busiest device runs attention for
+    expert_tp = float(tp) / ep  # devices one routed expert is split over
+    projections = hw.decode_gemm_seconds(local, (heads + 2 * kv) * d / attention_tp, h) + hw.decode_gemm_seconds(local, h, heads * d / attention_tp)
     experts = max(float(arch.expert_count), 1.0)
     routed = float(arch.experts_per_token) if experts > 1 else 1.0
     # Distinct experts a batch touches: E·(1 − (1 − k/E)^B); each gets B·k/touched tokens.
     touched = where(experts > 1, experts * (1.0 - (1.0 - routed / experts) ** batch), 1.0)
     tokens_per_expert = batch * routed / touched
     width = float(arch.ffn_hidden_size if experts > 1 else (arch.dense_ffn_hidden_size or arch.ffn_hidden_size))
-    mlp = hw.gemm_seconds(tokens_per_expert, (matrices - 1) * width / tp, h, touched) + hw.gemm_seconds(tokens_per_expert, h, width / tp, touched)
+    touched_here = touched / ep  # experts of this device the batch touches
+    mlp = hw.decode_gemm_seconds(tokens_per_expert, (matrices - 1) * width / expert_tp, h, touched_here) + hw.decode_gemm_seconds(tokens_per_expert, h, width / expert_tp, touched_here)
+    if expert_parallel:
+        mlp = mlp * EXPERT_PARALLEL_LOAD_IMBALANCE
     shared = float(arch.shared_expert_count)
     if shared > 0:
-        mlp = mlp + hw.gemm_seconds(batch, (matrices - 1) * shared * width / tp, h) + hw.gemm_seconds(batch, h, shared * width / tp)
-    kv_bytes = batch * context * 2.0 * float(kv_heads_per_device(arch, tp)) * d * act_bytes
-    attention = maximum(hw.memory_seconds(kv_bytes), 4.0 * batch * heads / tp * context * d / hw.sustained_gemm_flops_per_second)
-    communication = 2.0 * hw.all_reduce_seconds(batch * h * act_bytes, tp, 1.0)
+        mlp = mlp + hw.decode_gemm_seconds(local, (matrices - 1) * shared * width / attention_tp, h) + hw.decode_gemm_seconds(local, h, shared * width / attention_tp)
+    kv_bytes = local * context * float(kv_cache_bytes_per_token_per_device(arch, attention_tp, kv_bytes_per_element)) / float(arch.layer_count)
+    attention_flops = local * heads / attention_tp * context * _decode_attention_flops_per_head_and_token(arch)
+    attention = maximum(hw.memory_seconds(kv_bytes), attention_flops / hw.sustained_gemm_flops_per_second)
     launch = KERNELS_PER_LAYER_FORWARD * hw.graph_launch_overhead_seconds + 0.0 * batch
-    return {"weights_and_gemm": projections + mlp, "kv_cache_and_attention": attention, "tensor_parallel_communication": communication, "kernel_launch": launch}
+    seconds = {"weights_and_gemm": projections + mlp, "kv_cache_and_attention": attention}
+    if expert_parallel:
+        # Dispatch and combine: each device sends its sequences' k routed copies of h.
+        all_to_all = hw.all_to_all_seconds(local * routed * h * act_bytes, ep, 1.0)
+        seconds["expert_parallel_communication"] = 2.0 * _in_graph_seconds(hw, all_to_all, ep)
+    else:
+        seconds["tensor_parallel_communication"] = 2.0 * _in_graph_seconds(hw, hw.all_reduce_seconds(batch * h * act_bytes, tp, 1.0), tp)
+    seconds["kernel_launch"] = launch
+    return seconds
 
 
-def _prefill_seconds(arch, hw: HardwareModel, batch, prompt, tp) -> ArrayLike:
-    """Forward pass over the batch's prompts (compute-bound), causal flash attention."""
+def _prefill_seconds(arch, hw: HardwareModel, batch, prompt, tp, ep: int = 1) -> ArrayLike:
+    """Forward pass over the batch's prompts (compute-bound), causal flash attention. With
+    expert parallelism (ep = tp > 1) each device runs its batch/ep prompts with data-parallel
+    attention and its share of the routed tokens (the same FLOPs as one device serving batch/ep
+    alone), plus a dispatch and a combine all-to-all per layer."""
+    if ep > 1:
+        h, _, _, _, _, act_bytes = _shape(arch, hw)
+        local = np.ceil(as_float(batch) / ep)  # the busiest device's prompts
+        all_to_all = hw.all_to_all_seconds(local * prompt * float(arch.experts_per_token) * h * act_bytes, ep, 1.0)
+        return _prefill_seconds(arch, hw, local, prompt, 1) + float(arch.layer_count) * 2.0 * all_to_all
     h, d, heads, kv, matrices, act_bytes = _shape(arch, hw)
     tokens = as_float(batch) * prompt
     experts = max(float(arch.expert_count), 1.0)
@@ -109,18 +196,24 @@ def _prefill_seconds(arch, hw: HardwareModel, batch, prompt, tp) -> ArrayLike:
     communication = 2.0 * hw.all_reduce_seconds(tokens * h * act_bytes, tp, 1.0)
     launch = KERNELS_PER_LAYER_FORWARD * hw.launch_overhead_seconds
     layer = gemm + attention + communication + launch
-    head = hw.gemm_seconds(as_float(batch), float(arch.vocab_size) / tp, h)  # logits of the last position
+    head = hw.decode_gemm_seconds(as_float(batch), float(arch.vocab_size) / tp, h)  # logits of the last position: skinny
     return float(arch.layer_count) * layer + head
 
 
-def max_batch_size(arch: ModelArchitecture, hw: HardwareModel, tp: int, context_tokens: int) -> tuple[int, float, float]:
-    """(largest batch whose KV cache fits, weight bytes per device, KV bytes per sequence per device)."""
-    weights = float(parameter_counts(arch).total) * hw.bytes_per_element / tp
-    act_bytes = max(hw.bytes_per_element, MIN_ACTIVATION_BYTES_PER_ELEMENT)
-    per_token = 2.0 * float(arch.layer_count) * float(kv_heads_per_device(arch, tp)) * float(head_dim(arch)) * act_bytes
+def max_batch_size(arch: ModelArchitecture, hw: HardwareModel, tp: int, context_tokens: int, kv_bytes_per_element: float,
+                   ep: int = 1) -> tuple[int, float, float]:
+    """(largest batch whose KV cache fits, weight bytes per device, KV bytes per sequence per
+    device that caches it). ep = tp > 1: each device holds the dense weights whole and 1/ep of the
+    routed experts, and caches only its own sequences (data-parallel attention)."""
+    if ep > 1:
+        weights = float(local_parameter_count(arch, ParallelPlan(tensor_parallel_size=1, expert_parallel_size=ep))) * hw.bytes_per_element
+        per_token = float(kv_cache_bytes_per_token_per_device(arch, 1, kv_bytes_per_element))
+    else:
+        weights = float(parameter_counts(arch).total) * hw.bytes_per_element / tp
+        per_token = float(kv_cache_bytes_per_token_per_device(arch, tp, kv_bytes_per_element))
     per_sequence = per_token * context_tokens
     free = hw.memory_bytes * SERVING_MEMORY_FRACTION - weights - RUNTIME_RESERVED_BYTES
-    return max(int(free // per_sequence), 0), weights, per_sequence
+    return max(int(free // per_sequence), 0) * ep, weights, per_sequence
 
 
 @dataclass(frozen=True)
@@ -139,18 +232,23 @@ class ServingMetrics:
 
 
 def serving_metrics(arch: ModelArchitecture, hw: HardwareModel, tp: int, batch: ArrayLike, input_tokens: int, output_tokens: int,
-                    facility: FacilityInputs) -> ServingMetrics:
+                    facility: FacilityInputs, *, kv_bytes_per_element: float, expert_parallel_size: int = 1) -> ServingMetrics:
     """The vectorised numeric core: TTFT, TPOT, throughput, power, energy and cost per token at
-    `batch` sequences (array allowed), for hardware and facility numbers that may be arrays."""
+    `batch` sequences (array allowed), for hardware and facility numbers that may be arrays, the
+    KV cache stored at `kv_bytes_per_element` (`InferenceScenario.kv_cache_bytes_per_element`)."""
     batches = as_float(batch)
     context = input_tokens + output_tokens / 2.0  # mean history over the generation
     layers = float(arch.layer_count)
-    layer = _layer_decode_seconds(arch, hw, batches, context, tp)
-    head = hw.gemm_seconds(batches, float(arch.vocab_size) / tp, float(arch.hidden_size))
+    ep = expert_parallel_size
+    layer = _layer_decode_seconds(arch, hw, batches, context, tp, kv_bytes_per_element, ep)
+    if ep > 1:  # data-parallel attention: each device its sequences' logits over the whole vocabulary
+        head = hw.decode_gemm_seconds(np.ceil(batches / ep), float(arch.vocab_size), float(arch.hidden_size))
+    else:
+        head = hw.decode_gemm_seconds(batches, float(arch.vocab_size) / tp, float(arch.hidden_size))
     breakdown = {name: value * layers for name, value in layer.items()}
     breakdown["lm_head"] = head
     tpot = sum(breakdown.values())
-    ttft = _prefill_seconds(arch, hw, batches, input_tokens, tp)
+    ttft = _prefill_seconds(arch, hw, batches, input_tokens, tp, ep)
     batch_seconds = ttft + output_tokens * tpot
     busy = (breakdown["weights_and_gemm"] + breakdown["kv_cache_and_attention"] + head) / tpot
     power = hw.power_watts(busy)
@@ -176,22 +274,27 @@ def _at(value: ArrayLike, index: int, shape: tuple[int, ...]) -> float:
 
 
 def estimate_serving(scenario: InferenceScenario) -> InferenceEstimate:
-    """Serving at the requested batch, or at the throughput-optimal one whose KV cache fits."""
+    """Serving at the requested batch, or at the throughput-optimal one whose KV cache fits.
+    Raises ValueError for an expert-parallel layout the model does not cover."""
     arch, hw, tp = scenario.arch, scenario.hardware, scenario.accelerator_count
+    check_expert_parallel_size(arch, tp, scenario.expert_parallel_size)
     prompt, output = scenario.input_tokens, scenario.output_tokens
-    limit, weights, per_sequence = max_batch_size(arch, hw, tp, prompt + output)
+    kv_bytes_per_element = scenario.kv_cache_bytes_per_element
+    ep = scenario.expert_parallel_size
+    limit, weights, per_sequence = max_batch_size(arch, hw, tp, prompt + output, kv_bytes_per_element, ep)
     if scenario.batch_size > 0:
         # One batch: the scalar path of the core (same IEEE arithmetic as a 1-element array,
         # without NumPy's per-call array overhead).
         batches = as_float(scenario.batch_size)
     else:
         batches = np.arange(1, max(min(limit, SERVING_MAX_BATCH_SIZE), 1) + 1, dtype=float)
-    metrics = serving_metrics(arch, hw, tp, batches, prompt, output, scenario.facility)
+    metrics = serving_metrics(arch, hw, tp, batches, prompt, output, scenario.facility, kv_bytes_per_element=kv_bytes_per_element,
+                              expert_parallel_size=ep)
     shape = np.shape(batches)
     best = int(np.argmax(np.broadcast_to(metrics.output_tokens_per_second, shape))) if shape else 0
     batch = int(batches[best]) if shape else int(batches)
     cost = RunCost(**{name: _at(getattr(metrics.cost, name), best, shape) for name in RunCost.__dataclass_fields__})
-    kv_bytes = per_sequence * batch
+    kv_bytes = per_sequence * -(-batch // ep)  # the busiest device's sequences
     throughput = _at(metrics.output_tokens_per_second, best, shape)
     return InferenceEstimate(
         scenario=scenario,
@@ -205,7 +308,7 @@ def estimate_serving(scenario: InferenceScenario) -> InferenceEstimate:
         weight_bytes_per_accelerator=weights,
         kv_cache_bytes_per_accelerator=kv_bytes,
         memory_per_accelerator_bytes=weights + kv_bytes + RUNTIME_RESERVED_BYTES,
-        kv_cache_bytes_per_token=float(kv_cache_bytes_per_token(arch, max(hw.bytes_per_element, MIN_ACTIVATION_BYTES_PER_ELEMENT))),
+        kv_cache_bytes_per_token=float(kv_cache_bytes_per_token(arch, kv_bytes_per_element)),
         decode_breakdown={name: _at(value, best, shape) for name, value in metrics.decode_breakdown.items()},
         accelerator_power_watts=_at(metrics.accelerator_power_watts, best, shape),
         energy_per_output_token_joules=_at(metrics.energy_per_output_token_joules, best, shape),

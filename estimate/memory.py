@@ -165,8 +165,22 @@ def training_memory(arch: ModelArchitecture, sequence_length: ArrayLike, plan: P
 
 
 def kv_cache_bytes_per_token(arch: ModelArchitecture, kv_bytes_per_element: ArrayLike) -> ArrayLike:
-    """Keys and values of one token in every layer: 2·L·kv_heads·head_dim·bytes (whole model)."""
-    return 2.0 * as_float(arch.layer_count) * arch.kv_head_count * head_dim(arch) * kv_bytes_per_element
+    """The cache of one token in every layer, one copy (whole model): 2·L·kv_heads·head_dim·bytes
+    (keys and values), or L·(kv_lora_rank + qk_rope_head_dim)·bytes for MLA's latent."""
+    return kv_cache_elements_per_token_per_layer(arch, as_float(arch.kv_head_count)) * as_float(arch.layer_count) * kv_bytes_per_element
+
+
+def kv_cache_bytes_per_token_per_device(arch: ModelArchitecture, tensor_parallel_size: ArrayLike, kv_bytes_per_element: ArrayLike) -> ArrayLike:
+    """The cache of one token in every layer on one device of a TP group: its KV heads
+    (`kv_heads_per_device`), or MLA's whole latent, which every TP rank keeps (each rank's heads
+    score against all of it: vLLM and SGLang replicate the MLA cache over TP ranks, 2025)."""
+    return kv_cache_elements_per_token_per_layer(arch, kv_heads_per_device(arch, tensor_parallel_size)) * as_float(arch.layer_count) * kv_bytes_per_element
+
+
+def kv_cache_elements_per_token_per_layer(arch: ModelArchitecture, kv_heads: ArrayLike) -> ArrayLike:
+    """Cached elements per token and layer: MLA's latent + RoPE key, else 2·kv_heads·head_dim."""
+    latent = as_float(arch.kv_lora_rank) + as_float(arch.qk_rope_head_dim)
+    return where(as_float(arch.kv_lora_rank) > 0, latent, 2.0 * as_float(kv_heads) * head_dim(arch))
 
 
 def kv_heads_per_device(arch: ModelArchitecture, tensor_parallel_size: ArrayLike) -> ArrayLike:

@@ -26,7 +26,8 @@ SYNTHETIC_HEAD_DIM = 128
 SYNTHETIC_VOCAB_SIZE = 32000
 # Architecture fields a request may set (whole numbers > 0) and the flags (set or not).
 ARCHITECTURE_FIELDS = ("layer_count", "hidden_size", "attention_head_count", "kv_head_count", "ffn_hidden_size", "vocab_size",
-                       "head_dim", "expert_count", "experts_per_token", "shared_expert_count", "dense_layer_count", "dense_ffn_hidden_size")
+                       "head_dim", "expert_count", "experts_per_token", "shared_expert_count", "dense_layer_count", "dense_ffn_hidden_size",
+                       "kv_lora_rank", "qk_rope_head_dim")
 ARCHITECTURE_FLAGS = ("tied_embeddings", "gated_mlp", "dropout")
 REQUIRED_ARCHITECTURE_FIELDS = ("layer_count", "hidden_size", "attention_head_count", "ffn_hidden_size", "vocab_size")
 # The largest model the estimator sizes: 10^15 weights, ~500x today's largest published (Kimi K2,
@@ -114,6 +115,8 @@ def _architecture_problems(arch: ModelArchitecture, path: str) -> list[Problem]:
         problems.append(Problem(f"{path}.experts_per_token", "must be between 1 and expert_count"))
     if arch.dense_layer_count > arch.layer_count:
         problems.append(Problem(f"{path}.dense_layer_count", "must not exceed layer_count"))
+    if arch.qk_rope_head_dim and not arch.kv_lora_rank:
+        problems.append(Problem(f"{path}.qk_rope_head_dim", "only with kv_lora_rank (MLA)"))
     return problems
 
 

@@ -22,7 +22,7 @@ from flopwatt.estimate.assumptions import Assumption
 from flopwatt.estimate.catalog import get_hardware
 from flopwatt.estimate.facility_choice import FacilityChoice, facility_inputs
 from flopwatt.estimate.hardware import HardwareModel, profiled_hardware_model, shared_datasheet_hardware_model
-from flopwatt.estimate.inference import InferenceScenario
+from flopwatt.estimate.inference import InferenceScenario, check_expert_parallel_size, default_kv_cache_precision
 from flopwatt.estimate.measured_profile import MeasuredProfile
 from flopwatt.estimate.model_choice import ModelChoice, resolve_model
 from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_NAMES, ParallelPlan
@@ -221,7 +221,8 @@ def build_training_scenario(w: TrainingWorkload) -> TrainingSetup:
 
 @dataclass(frozen=True)
 class InferenceWorkload:
-    """A serving request in domain terms: one replica of `accelerator_count` (tensor parallel)."""
+    """A serving request in domain terms: one replica of `accelerator_count` (tensor parallel,
+    or expert parallel over the whole replica when `expert_parallel_size` > 1)."""
 
     model: ModelChoice
     hardware_id: str
@@ -231,8 +232,21 @@ class InferenceWorkload:
     batch_size: int = 0  # 0: the throughput-optimal batch that fits
     precision: str = "bf16"
     precision_set: bool = False
+    kv_cache_precision: str | None = None  # None: the default for the weights' precision
+    expert_parallel_size: int = 1
     calibration: MeasuredCalibration | None = None
     facility: FacilityChoice = FacilityChoice()
+
+
+EXPERT_PARALLEL_LAYOUT_SOURCE = (
+    "each accelerator runs its own sequences through the whole attention and shared experts, holds 1/ep of the routed "
+    "experts, dispatch and combine all-to-all per layer (DeepSeek-V3 decode layout, arXiv 2412.19437 §3.4)")
+EXPERT_LOAD_IMBALANCE = Assumption(
+    "expert_load_imbalance", f"{C.EXPERT_PARALLEL_LOAD_IMBALANCE:.2f}", "default",
+    "busiest device's routed-expert work over the mean: SGLang DeepSeek-V3 EP32, default vs perfectly balanced "
+    "expert placement, 50,302 vs 59,337 tokens/s per node (LMSYS blog, 2025-05-05)")
+DEFAULT_KV_CACHE_PRECISION_SOURCE = (
+    "FP8 when the weights are FP8 (FP8 checkpoints are served with an FP8 KV cache: TensorRT Model Optimizer, vLLM), BF16 otherwise")
 
 
 def build_inference_scenario(w: InferenceWorkload) -> tuple[InferenceScenario, list[Assumption]]:
@@ -241,11 +255,23 @@ def build_inference_scenario(w: InferenceWorkload) -> tuple[InferenceScenario, l
     arch = model.architecture
     if w.accelerator_count > 1 and arch.attention_head_count % w.accelerator_count:
         raise ScenarioError.field("accelerator_count", f"tensor parallelism over {w.accelerator_count} must divide the {arch.attention_head_count} attention heads")
+    kv_precision = w.kv_cache_precision or default_kv_cache_precision(w.precision)
     hw, hw_assumptions = hardware_model(w.hardware_id, w.precision, w.calibration)
     facility, facility_assumptions = facility_inputs(w.facility, w.hardware_id)
-    scenario = InferenceScenario(arch, hw, w.accelerator_count, w.batch_size, w.input_tokens, w.output_tokens, facility)
-    return scenario, list(model.assumptions) + hw_assumptions + facility_assumptions + accelerator_power_assumptions(hw) + [
-        Assumption("precision", w.precision, "request" if w.precision_set else "default", "weights, KV cache and matmuls (KV cache at ≥ 16 bit)")]
+    try:
+        check_expert_parallel_size(arch, w.accelerator_count, w.expert_parallel_size)
+    except ValueError as error:
+        raise ScenarioError.field("expert_parallel_size", str(error)) from None
+    scenario = InferenceScenario(arch, hw, w.accelerator_count, w.batch_size, w.input_tokens, w.output_tokens, facility,
+                                 kv_precision, w.expert_parallel_size)
+    assumptions = list(model.assumptions)
+    if w.expert_parallel_size > 1:
+        assumptions += [Assumption("expert_parallel_layout", f"EP{w.expert_parallel_size} with data-parallel attention", "request",
+                                   EXPERT_PARALLEL_LAYOUT_SOURCE), EXPERT_LOAD_IMBALANCE]
+    return scenario, assumptions + hw_assumptions + facility_assumptions + accelerator_power_assumptions(hw) + [
+        Assumption("precision", w.precision, "request" if w.precision_set else "default", "weights and matmuls"),
+        Assumption("kv_cache_precision", kv_precision, "request" if w.kv_cache_precision else "default",
+                   "request" if w.kv_cache_precision else DEFAULT_KV_CACHE_PRECISION_SOURCE)]
 
 
 def with_training_field(workload: TrainingWorkload, path: str, value: int | str) -> TrainingWorkload:

@@ -206,7 +206,8 @@ def inference_samples(scenario: InferenceScenario, batch_size: int, draws: Draws
     """Serving at `batch_size` (the deterministic choice) at the drawn inputs, in one call."""
     hw = scale_hardware(scenario.hardware, draws[COMPUTE_EFFICIENCY.name], draws[POWER_DRAW.name])
     return serving_metrics(scenario.arch, hw, scenario.accelerator_count, float(batch_size), scenario.input_tokens,
-                           scenario.output_tokens, scale_facility(scenario.facility, draws))
+                           scenario.output_tokens, scale_facility(scenario.facility, draws), kv_bytes_per_element=scenario.kv_cache_bytes_per_element,
+                           expert_parallel_size=scenario.expert_parallel_size)
 
 
 def inference_outputs(metrics: ServingMetrics) -> dict[str, np.ndarray]:

@@ -44,7 +44,7 @@ _HARDWARE_REQUIRED_STR_FIELDS = ("name", "vendor", "release_date")
 _HARDWARE_KNOWN_KEYS = frozenset(f.name for f in fields(HardwareSpec))
 
 # Architecture integers that may be 0 (meaning "derived" or "absent"); the rest must be >= 1.
-_ARCHITECTURE_OPTIONAL_INTS = frozenset({"head_dim", "shared_expert_count", "dense_layer_count", "dense_ffn_hidden_size"})
+_ARCHITECTURE_OPTIONAL_INTS = frozenset({"head_dim", "shared_expert_count", "dense_layer_count", "dense_ffn_hidden_size", "kv_lora_rank", "qk_rope_head_dim"})
 _ARCHITECTURE_FIELDS = {f.name: f for f in fields(ModelArchitecture)}
 _ARCHITECTURE_BOOL_FIELDS = frozenset({"gated_mlp", "tied_embeddings", "dropout"})
 _MODEL_KNOWN_KEYS = frozenset(f.name for f in fields(ModelPreset))
@@ -250,6 +250,8 @@ def _parse_architecture(ctx: _EntryContext, raw: Any, covered: frozenset[str]) -
         raise ctx.error("architecture.dense_layer_count", "exceeds layer_count")
     if architecture.dense_layer_count and not architecture.dense_ffn_hidden_size:
         raise ctx.error("architecture.dense_ffn_hidden_size", "required when dense_layer_count > 0")
+    if architecture.qk_rope_head_dim and not architecture.kv_lora_rank:
+        raise ctx.error("architecture.qk_rope_head_dim", "only with kv_lora_rank (MLA)")
     return architecture
 
 

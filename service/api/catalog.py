@@ -93,6 +93,8 @@ def model_to_proto(preset: ModelPreset) -> estimator_pb2.Model:
         shared_expert_count=arch.shared_expert_count,
         dense_layer_count=arch.dense_layer_count,
         dense_ffn_hidden_size=arch.dense_ffn_hidden_size,
+        kv_lora_rank=arch.kv_lora_rank,
+        qk_rope_head_dim=arch.qk_rope_head_dim,
     )
     return estimator_pb2.Model(
         id=preset.id, name=preset.name, spec=spec, sources=[source_to_proto(s) for s in preset.sources], notes=preset.notes

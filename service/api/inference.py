@@ -27,6 +27,7 @@ def _validate(request: estimator_pb2.EstimateInferenceRequest) -> None:
     v.integer("batch_size", request.batch_size, maximum=MAX_INFERENCE_BATCH)
     v.integer("input_tokens", request.input_tokens, maximum=MAX_SEQUENCE_LENGTH, required=True)
     v.integer("output_tokens", request.output_tokens, maximum=MAX_SEQUENCE_LENGTH, required=True)
+    v.integer("expert_parallel_size", request.expert_parallel_size, maximum=MAX_REPLICA_ACCELERATORS)
     check_facility(request.facility, "facility", v)
     check_uncertainty(request.uncertainty, "uncertainty", v)
     v.raise_if_any()
@@ -89,6 +90,8 @@ def inference_workload(request: estimator_pb2.EstimateInferenceRequest, deps: Ap
         model=convert.model_choice(request.model), hardware_id=request.hardware_id, accelerator_count=request.accelerator_count,
         input_tokens=request.input_tokens, output_tokens=request.output_tokens, batch_size=request.batch_size,
         precision=convert.precision_name(request.precision), precision_set=bool(request.precision),
+        kv_cache_precision=convert.precision_name(request.kv_cache_precision, "kv_cache_precision") if request.kv_cache_precision else None,
+        expert_parallel_size=max(request.expert_parallel_size, 1),
         calibration=convert.measured_calibration(request.profile_id, deps), facility=convert.facility_choice(request.facility),
     )
 

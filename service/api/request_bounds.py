@@ -45,7 +45,8 @@ MODEL_SPEC_MAXIMA = {
     "kv_head_count": MAX_HEAD_COUNT, "ffn_hidden_size": MAX_WIDTH_ELEMENTS, "vocab_size": MAX_VOCAB_SIZE,
     "expert_count": MAX_EXPERT_COUNT, "experts_per_token": MAX_EXPERT_COUNT, "head_dim": MAX_WIDTH_ELEMENTS,
     "shared_expert_count": MAX_EXPERT_COUNT, "dense_layer_count": MAX_LAYER_COUNT,
-    "dense_ffn_hidden_size": MAX_WIDTH_ELEMENTS, "parameter_count": MAX_PARAMETER_COUNT,
+    "dense_ffn_hidden_size": MAX_WIDTH_ELEMENTS, "kv_lora_rank": MAX_WIDTH_ELEMENTS, "qk_rope_head_dim": MAX_WIDTH_ELEMENTS,
+    "parameter_count": MAX_PARAMETER_COUNT,
     "active_parameter_count": MAX_PARAMETER_COUNT,
 }
 # Parallelism integers of EstimateTraining and their maxima (0 = planner chooses).

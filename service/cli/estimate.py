@@ -44,6 +44,8 @@ def register(subparsers) -> None:
             sub.add_argument("--batch", type=int, help="concurrent sequences (0: throughput-optimal)")
             sub.add_argument("--input-tokens", type=int)
             sub.add_argument("--output-tokens", type=int)
+            sub.add_argument("--expert-parallel", type=int, help="routed experts spread over this many accelerators (= --accelerators; MoE only)")
+            sub.add_argument("--kv-cache-precision", choices=("fp32", "bf16", "fp16", "fp8"), help="KV cache storage (default: fp8 with fp8 weights, else bf16)")
         sub.set_defaults(handler=run)
     from flopwatt.service.cli.estimate_campus import register as register_campus
 
@@ -75,17 +77,20 @@ def _apply_common_flags(args, request) -> None:
 KIND_INTEGER_FLAGS = {
     "training": (("sequence_length", "sequence_length"), ("tp", "parallelism.tensor_parallel_size"),
                  ("pp", "parallelism.pipeline_parallel_size"), ("cp", "parallelism.context_parallel_size"), ("global_batch", "parallelism.global_batch_size")),
-    "inference": (("batch", "batch_size"), ("input_tokens", "input_tokens"), ("output_tokens", "output_tokens")),
+    "inference": (("batch", "batch_size"), ("input_tokens", "input_tokens"), ("output_tokens", "output_tokens"),
+                  ("expert_parallel", "expert_parallel_size")),
 }
 
 
 def build_request(args):
-    from flopwatt.v1 import estimator_pb2
+    from flopwatt.v1 import common_pb2, estimator_pb2
 
     request = estimator_pb2.EstimateTrainingRequest() if args.kind == "training" else estimator_pb2.EstimateInferenceRequest()
     if args.request:
         load_request(args.request, request)
     _apply_common_flags(args, request)
+    if args.kind == "inference" and args.kv_cache_precision:
+        request.kv_cache_precision = common_pb2.Precision.Value(f"PRECISION_{args.kv_cache_precision.upper()}")
     if args.kind == "training" and args.tokens is not None:
         set_field(request, "training_tokens", whole_number(args.tokens, "--tokens"), "--tokens")
     for attribute, path in KIND_INTEGER_FLAGS[args.kind]:

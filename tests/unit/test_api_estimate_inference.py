@@ -55,3 +55,46 @@ def test_bad_fields_are_named():
 def test_unknown_hardware_is_not_found():
     with pytest.raises(NotFound):
         estimate_inference(request_70b(hardware_id="nope"), DEPS)
+
+
+def test_kv_cache_precision_is_an_input_with_a_stated_default():
+    fp8 = estimate_inference(request_70b(precision=common_pb2.PRECISION_FP8), DEPS)
+    assert fp8.kv_cache_bytes_per_token == 327_680 // 2
+    row = {a.name: a for a in fp8.assumptions}["kv_cache_precision"]
+    assert (row.value, row.origin) == ("fp8", "default")
+    bf16_cache = estimate_inference(request_70b(precision=common_pb2.PRECISION_FP8, kv_cache_precision=common_pb2.PRECISION_BF16), DEPS)
+    assert bf16_cache.kv_cache_bytes_per_token == 327_680
+    assert {a.name: a for a in bf16_cache.assumptions}["kv_cache_precision"].origin == "request"
+    assert bf16_cache.max_batch_size < fp8.max_batch_size
+
+
+def test_mla_fields_travel_through_model_spec():
+    """ListModels' DeepSeek-V3 spec carries its MLA latent; a spec copied from it (no preset)
+    sizes the same latent cache; a RoPE key without a latent is refused."""
+    from flopwatt.service.api.catalog import list_models
+
+    spec = {m.id: m for m in list_models(estimator_pb2.ListModelsRequest()).models}["deepseek-v3"].spec
+    assert (spec.kv_lora_rank, spec.qk_rope_head_dim) == (512, 64)
+    explicit = common_pb2.ModelSpec()
+    explicit.CopyFrom(spec)
+    explicit.preset_id, explicit.parameter_count, explicit.active_parameter_count = "", 0, 0
+    request = estimator_pb2.EstimateInferenceRequest(model=explicit, hardware_id="h200", accelerator_count=8, precision=common_pb2.PRECISION_FP8,
+                                                     kv_cache_precision=common_pb2.PRECISION_BF16, input_tokens=1024, output_tokens=512)
+    assert estimate_inference(request, DEPS).kv_cache_bytes_per_token == 61 * 576 * 2
+    bad = common_pb2.ModelSpec(preset_id="llama-3.1-8b", qk_rope_head_dim=64)
+    with pytest.raises(InvalidArgument) as error:
+        estimate_inference(estimator_pb2.EstimateInferenceRequest(model=bad, hardware_id="h100-sxm", accelerator_count=1, input_tokens=8, output_tokens=8), DEPS)
+    assert error.value.violations[0].field == "model.qk_rope_head_dim"
+
+
+def test_expert_parallel_size_is_an_input_over_the_whole_replica():
+    request = estimator_pb2.EstimateInferenceRequest(model=common_pb2.ModelSpec(preset_id="deepseek-v3"), hardware_id="h200", accelerator_count=8,
+                                                     precision=common_pb2.PRECISION_FP8, input_tokens=1024, output_tokens=512, expert_parallel_size=8)
+    response = estimate_inference(request, DEPS)
+    names = {a.name for a in response.assumptions}
+    assert {"expert_parallel_layout", "expert_load_imbalance"} <= names
+    assert "expert_parallel_communication" in {q.name for q in response.breakdown.step_time}
+    for bad in (request_70b(expert_parallel_size=8), request_70b(expert_parallel_size=4)):
+        with pytest.raises(InvalidArgument) as error:
+            estimate_inference(bad, DEPS)
+        assert error.value.violations[0].field == "expert_parallel_size"

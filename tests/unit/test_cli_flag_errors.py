@@ -78,3 +78,15 @@ def test_collective_iterations_are_checked(capsys):
 def test_health_client_certificate_needs_a_ca(tmp_path, capsys):
     assert main(["health", "--tls-cert", str(tmp_path / "c.pem"), "--tls-key", str(tmp_path / "k.pem")]) == 2
     assert "--tls-ca" in capsys.readouterr().err
+
+
+def test_inference_serving_layout_flags(capsys):
+    """--kv-cache-precision and --expert-parallel reach the request; a bad EP size is named."""
+    base = ["estimate", "inference", "--model", "deepseek-v3", "--hardware", "h200", "--accelerators", "8", "--precision", "fp8",
+            "--input-tokens", "1024", "--output-tokens", "512", "--json"]
+    assert main([*base, "--expert-parallel", "8", "--kv-cache-precision", "bf16"]) == 0
+    response = json.loads(capsys.readouterr().out)
+    assert int(response["kvCacheBytesPerToken"]) == 61 * 576 * 2
+    assert any(a["name"] == "expert_parallel_layout" for a in response["assumptions"])
+    assert main([*base, "--expert-parallel", "4"]) == 2
+    assert "expert_parallel_size" in capsys.readouterr().err

@@ -191,10 +191,11 @@ def test_inference_identities(preset, hardware, count, prompt, output, batch, pr
     assert r.fits_in_memory == (r.batch_size <= r.max_batch_size)
     scenario, _ = build_inference_scenario(request, DEPS)
     arch, hw = scenario.arch, scenario.hardware
-    kv_bytes = max(hw.bytes_per_element, C.MIN_ACTIVATION_BYTES_PER_ELEMENT)
+    kv_bytes = scenario.kv_cache_bytes_per_element
     head_dim = arch.effective_head_dim
-    assert r.kv_cache_bytes_per_token == 2 * arch.layer_count * arch.kv_head_count * head_dim * kv_bytes
-    limit, weights, per_sequence = max_batch_size(arch, hw, count, prompt + output)
+    cached_per_layer = arch.kv_lora_rank + arch.qk_rope_head_dim if arch.kv_lora_rank else 2 * arch.kv_head_count * head_dim  # MLA latent, else K and V
+    assert r.kv_cache_bytes_per_token == arch.layer_count * cached_per_layer * kv_bytes
+    limit, weights, per_sequence = max_batch_size(arch, hw, count, prompt + output, kv_bytes)
     assert limit == r.max_batch_size
     budget = hw.memory_bytes * C.SERVING_MEMORY_FRACTION - C.RUNTIME_RESERVED_BYTES
     assert weights + limit * per_sequence <= budget < weights + (limit + 1) * per_sequence or limit == 0
@@ -211,7 +212,7 @@ def scenario_power(scenario, response) -> float:
     from flopwatt.estimate.inference import serving_metrics
 
     metrics = serving_metrics(scenario.arch, scenario.hardware, scenario.accelerator_count, np.array([float(response.batch_size)]),
-                              scenario.input_tokens, scenario.output_tokens, scenario.facility)
+                              scenario.input_tokens, scenario.output_tokens, scenario.facility, kv_bytes_per_element=scenario.kv_cache_bytes_per_element)
     return float(np.asarray(metrics.accelerator_power_watts).reshape(-1)[0])
 
 
