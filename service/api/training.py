@@ -61,7 +61,8 @@ def _framework_assumptions(framework: str) -> tuple[Assumption, ...]:
         Assumption("attention_kernel", "fused causal flash attention" if options.flash_attention else "fused softmax, unfused attention GEMMs",
                    "derived", "FlashAttention-2 (Dao 2023): 60 % of peak in datasheet mode; else Megatron's batched QKᵀ/AV GEMMs"),
         Assumption("data_parallel_overlap", f"{options.data_parallel_overlap_fraction:.0%}", "derived",
-                   "share of the gradient reduction hidden behind backward (framework behaviour)"),
+                   "share of the gradient reduction hidden behind compute (framework behaviour), never more than that share of "
+                   "the compute beside it: the last micro-batch's backward, or the whole step's compute with ZeRO-3"),
     )
 
 

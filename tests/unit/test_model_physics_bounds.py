@@ -1,0 +1,63 @@
+"""Physics bounds the estimate must respect wherever it is used, even far from the validation
+data (issue 11, "Training estimates that hold where the model was not built")."""
+
+from dataclasses import replace
+
+import pytest
+
+from flopwatt.estimate.catalog import get_hardware, get_model_preset
+from flopwatt.estimate.hardware import datasheet_hardware_model
+from flopwatt.estimate.parallel_plan import ParallelPlan
+from flopwatt.estimate.step_time import StepOptions, StepTime, training_step_time
+
+H100_BF16 = datasheet_hardware_model(get_hardware("h100-sxm"), "bf16")
+LLAMA_405B = get_model_preset("llama-3.1-405b").architecture
+LLAMA_70B = get_model_preset("llama-3.1-70b").architecture
+OVERLAP = 0.8
+
+
+def _compute_seconds(step: StepTime) -> float:
+    return float(step.gemm + step.attention + step.elementwise + step.recompute)
+
+
+def _exposed_and_full(arch, plan: ParallelPlan, seq: int) -> tuple[StepTime, float]:
+    hidden = training_step_time(arch, seq, plan, H100_BF16, StepOptions(data_parallel_overlap_fraction=OVERLAP))
+    full = training_step_time(arch, seq, plan, H100_BF16, StepOptions(data_parallel_overlap_fraction=0.0))
+    return hidden, float(full.data_parallel_communication)
+
+
+def test_zero3_gradient_traffic_hides_only_behind_the_compute_it_overlaps():
+    """Llama 3.1 405B on 16,384 H100 at TP4 CP2 DP2048 ZeRO-3 (the plan the planner chose before
+    the bound): 6.8 s of DP traffic cannot hide 80 % behind 3.9 s of compute."""
+    plan = ParallelPlan(tensor_parallel_size=4, data_parallel_size=2048, context_parallel_size=2, global_batch_size=2048,
+                        zero_stage=3, sequence_parallel=True)
+    step, full = _exposed_and_full(LLAMA_405B, plan, 8192)
+    compute = _compute_seconds(step)
+    assert full > compute  # the case the flat fraction got wrong
+    exposed = float(step.data_parallel_communication)
+    assert exposed >= full - OVERLAP * compute - 1e-9
+    assert exposed >= full - compute
+    assert float(step.total) >= full
+
+
+def test_bucketed_gradient_reduction_hides_behind_the_last_micro_batch_backward_only():
+    """Without ZeRO-3 the gradients are reduced once, during the last micro-batch's backward:
+    with many micro-batches per step the whole step's compute is not available to hide it."""
+    plan = ParallelPlan(tensor_parallel_size=8, data_parallel_size=128, global_batch_size=128 * 32, zero_stage=1, sequence_parallel=True)
+    step, full = _exposed_and_full(LLAMA_70B, plan, 8192)
+    micro_batches = 32
+    backward_one_micro_batch = _compute_seconds(step) / micro_batches  # fwd + bwd of one: an upper bound on its backward
+    assert float(step.data_parallel_communication) >= full - OVERLAP * backward_one_micro_batch - 1e-9
+    # and never more than the whole reduction
+    assert float(step.data_parallel_communication) <= full + 1e-12
+
+
+@pytest.mark.parametrize("overlap", [0.0, 0.5, 1.0])
+def test_exposed_gradient_reduction_is_within_its_bounds(overlap):
+    plan = ParallelPlan(tensor_parallel_size=4, data_parallel_size=256, global_batch_size=1024, zero_stage=3, sequence_parallel=True)
+    options = StepOptions(data_parallel_overlap_fraction=overlap)
+    step = training_step_time(LLAMA_70B, 4096, plan, H100_BF16, options)
+    full = float(training_step_time(LLAMA_70B, 4096, plan, H100_BF16, replace(options, data_parallel_overlap_fraction=0.0)).data_parallel_communication)
+    exposed = float(step.data_parallel_communication)
+    assert full * (1.0 - overlap) - 1e-12 <= exposed <= full + 1e-12
+    assert exposed >= full - _compute_seconds(step) - 1e-12
