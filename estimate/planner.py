@@ -6,7 +6,8 @@ step-time and memory model in one call; fields the request fixed are honoured. W
 the fastest step wins; with a free batch, the (plan, batch) with the least time to a given loss
 (`batch_policy.py`), preferring batches no larger than the largest published one. When no
 candidate fits, the one using the least memory is returned (with fits_in_memory false) so the
-caller can explain why.
+caller can explain why. When a fixed batch admits no plan of the accelerators at all,
+PlanConstraintError names the field.
 """
 
 from __future__ import annotations
@@ -75,8 +76,39 @@ class PlanChoice:
 _REQUIRED_CONSTRAINTS = tuple(name for name in PlanConstraints.__dataclass_fields__ if name != "recompute_layer_fraction")
 
 
+class PlanConstraintError(ValueError):
+    """No plan of the requested accelerators honours a fixed field (`constraint`, a PlanConstraints
+    field name); the API edge turns it into INVALID_ARGUMENT naming that field. Raised instead of
+    evaluating an inconsistent plan, which would describe a different cluster than the request."""
+
+    def __init__(self, constraint: str, description: str) -> None:
+        super().__init__(f"{constraint}: {description}")
+        self.constraint = constraint
+        self.description = description
+
+
 def _powers_of_two_up_to(limit: int) -> list[int]:
     return [2**i for i in range(int(np.log2(max(limit, 1))) + 1)]
+
+
+def _odd_part(n: int) -> int:
+    """n without its factors of two (1 for a power of two)."""
+    n = max(int(n), 1)
+    return n // (n & -n)
+
+
+def pipeline_parallel_options(ranks: int, layers: int) -> list[int]:
+    """PP sizes the planner tries for `ranks` accelerators left after TP × CP: powers of two, and
+    powers of two times the odd factor of `ranks` (e.g. 3 × 2^k on 24,576 GPUs), up to the layer
+    count and MAX_PIPELINE_STAGES. Without the latter the odd factor could only go to DP, and a
+    fixed power-of-two global batch then admits no plan at all (issue 11 item 5); Megatron-LM
+    accepts any PP size and places the remainder of an uneven layer split on some stages, which
+    the step model charges (ceil(L/p) layers on the slowest stage)."""
+    limit = min(layers, MAX_PIPELINE_STAGES)
+    odd = _odd_part(ranks)
+    powers = _powers_of_two_up_to(limit)
+    candidates = set(powers) | ({odd * p for p in powers if odd * p <= limit} if odd > 1 else set())
+    return sorted(p for p in candidates if ranks % p == 0)
 
 
 _STRUCTURE = ("tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size", "expert_parallel_size",
@@ -115,8 +147,8 @@ def _structures(arch: ModelArchitecture, accelerator_count: int, sequence_length
             sequence_length, accelerator_count, tp)
         sp = fixed.sequence_parallel if fixed.sequence_parallel is not None else tp > 1
         for cp in cp_options or [1]:
-            pp_options = [fixed.pipeline_parallel_size] if fixed.pipeline_parallel_size else [
-                p for p in _powers_of_two_up_to(min(layers, MAX_PIPELINE_STAGES)) if accelerator_count % (tp * cp * p) == 0]
+            pp_options = [fixed.pipeline_parallel_size] if fixed.pipeline_parallel_size else pipeline_parallel_options(
+                accelerator_count // (tp * cp), layers) if accelerator_count % (tp * cp) == 0 else []
             for pp in pp_options or [1]:
                 dp = fixed.data_parallel_size or max(accelerator_count // (tp * cp * pp), 1)
                 if tp * cp * pp * dp != accelerator_count:
@@ -154,12 +186,13 @@ def _candidates(arch: ModelArchitecture, accelerator_count: int, sequence_length
         batches = np.ceil(rungs / unit) * unit
         keep = np.concatenate([np.ones((1, unit.size), bool), batches[1:] != batches[:-1]])
     structure_index, rung_index = np.nonzero(keep.T)  # structure-major: a plan's batches together
-    if structure_index.size == 0:
-        # The fixed fields admit no consistent plan: evaluate them as given and let the caller report.
-        return replace(complete_plan(fixed), **{name: getattr(fixed, name) or default for name, default in (
-            ("tensor_parallel_size", 1), ("context_parallel_size", 1), ("pipeline_parallel_size", 1), ("data_parallel_size", 1), ("expert_parallel_size", 1),
-            ("pipeline_interleaving", 1), ("micro_batch_size", 1), ("global_batch_size", 1), ("zero_stage", 0),
-            ("activation_recompute", 0))}, sequence_parallel=bool(fixed.sequence_parallel))
+    if structure_index.size == 0:  # only a fixed batch can leave no candidate (a free one always has a rung)
+        smallest = int(unit.min())
+        raise PlanConstraintError("global_batch_size", (
+            f"no plan of {accelerator_count} accelerators splits {fixed.global_batch_size} sequences into whole micro-batches: "
+            f"data parallel size × micro-batch size must divide the global batch, and the smallest data parallel size here is "
+            f"{smallest}; a multiple of {smallest} (e.g. {int(np.ceil(fixed.global_batch_size / smallest)) * smallest}) or another "
+            "accelerator count plans"))
     values = {name: structures[i, structure_index] for i, name in enumerate(_STRUCTURE)}
     values["sequence_parallel"] = values["sequence_parallel"].astype(bool)
     return ParallelPlan(**values, global_batch_size=batches[rung_index, structure_index])

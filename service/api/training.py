@@ -23,7 +23,7 @@ from flopwatt.service.errors import InvalidArgument
 from flopwatt.estimate import constants as C
 from flopwatt.estimate import fitted_constants, uncertainty
 from flopwatt.estimate.assumptions import Assumption
-from flopwatt.estimate.planner import PlanChoice, choose_plan, complete_plan
+from flopwatt.estimate.planner import PlanChoice, PlanConstraintError, choose_plan, complete_plan
 from flopwatt.estimate.step_time import FRAMEWORK_GENERIC, FRAMEWORK_STEP_OPTIONS, framework_step_options
 from flopwatt.estimate.training import TrainingEstimate, TrainingScenario, estimate_training_run
 from flopwatt.v1 import common_pb2, estimator_pb2
@@ -133,7 +133,10 @@ def build_scenario(request: estimator_pb2.EstimateTrainingRequest, deps: ApiDepe
     if constraints.complete:  # nothing to search: the request's plan is evaluated once, below
         choice = PlanChoice(complete_plan(constraints), math.nan, math.nan, True, 1)
     else:
-        choice = choose_plan(arch, request.accelerator_count, request.sequence_length, hw, constraints, options)
+        try:
+            choice = choose_plan(arch, request.accelerator_count, request.sequence_length, hw, constraints, options)
+        except PlanConstraintError as error:
+            raise InvalidArgument.field(f"parallelism.{error.constraint}", error.description) from None
     chosen_by = "request" if constraints.complete else "derived"
     assumptions = assumptions + hw_assumptions + facility_assumptions + [
         Assumption("precision", precision, "request" if request.precision else "default", "unspecified precision means bf16"),

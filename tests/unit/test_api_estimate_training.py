@@ -238,3 +238,22 @@ def test_dropout_comes_from_the_preset_and_the_request_can_override_it():
     request.model.dropout = True
     with_masks = estimate_training(request, DEPS)
     assert with_masks.memory_per_accelerator_bytes > without.memory_per_accelerator_bytes
+
+
+@pytest.mark.parametrize("count", [24576, 10752, 1000])
+def test_odd_accelerator_counts_plan_a_fixed_power_of_two_batch(count):
+    """Issue 11 item 5: the odd factor of the count goes to the pipeline, so the batch splits."""
+    response = estimate_training(llama_405b_request(accelerator_count=count), DEPS)
+    p = response.parallelism
+    assert p.tensor_parallel_size * p.context_parallel_size * p.pipeline_parallel_size * p.data_parallel_size == count
+    assert p.global_batch_size == 2048 and 2048 % (p.data_parallel_size * p.micro_batch_size) == 0
+
+
+@pytest.mark.parametrize("count", [3000, 100000])
+def test_a_batch_no_plan_can_split_is_refused_naming_the_field(count):
+    """Issue 11 item 5: no plan of 3,000 or 100,000 GPUs splits 2,048 sequences (the odd factor,
+    375 or 3,125, exceeds the 126 layers): refused with the field, not an internal error."""
+    with pytest.raises(InvalidArgument) as error:
+        estimate_training(llama_405b_request(accelerator_count=count), DEPS)
+    assert [v.field for v in error.value.violations] == ["parallelism.global_batch_size"]
+    assert "multiple of" in error.value.violations[0].description
