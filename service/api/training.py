@@ -19,7 +19,7 @@ from flopwatt.service.api.request_bounds import (
     check_model_spec,
     check_uncertainty,
 )
-from flopwatt.service.errors import InvalidArgument
+from flopwatt.service.errors import FailedPrecondition, InvalidArgument
 from flopwatt.estimate import constants as C
 from flopwatt.estimate import fitted_constants, uncertainty
 from flopwatt.estimate.assumptions import Assumption
@@ -29,6 +29,8 @@ from flopwatt.estimate.training import TrainingEstimate, TrainingScenario, estim
 from flopwatt.v1 import common_pb2, estimator_pb2
 
 MAX_PARALLEL_DEGREE = 1_000_000
+# ErrorInfo reason of a training estimate whose plan does not fit the accelerator's memory.
+MEMORY_EXCEEDED_REASON = "ACCELERATOR_MEMORY_EXCEEDED"
 _REQUEST_FIELDS = frozenset(estimator_pb2.EstimateTrainingRequest.DESCRIPTOR.fields_by_name)
 
 
@@ -169,6 +171,11 @@ def build_scenario(request: estimator_pb2.EstimateTrainingRequest, deps: ApiDepe
     return scenario, assumptions, choice.candidates_evaluated
 
 
+def constraints_complete(request: estimator_pb2.EstimateTrainingRequest) -> bool:
+    """Whether the request fixed the whole plan (the planner chose nothing)."""
+    return convert.plan_constraints(request.parallelism).complete
+
+
 def _f(value) -> float:
     """The first element of a scalar or array output as a float (scalars take the fast path:
     the fixed-plan estimate converts ~50 of them and must stay under 1 ms)."""
@@ -220,8 +227,14 @@ def estimate_training(request: estimator_pb2.EstimateTrainingRequest, deps: ApiD
     scenario, assumptions, _ = build_scenario(request, deps)
     estimate = estimate_training_run(scenario)
     if not bool(_f(estimate.fits_in_memory)):
-        assumptions.append(Assumption("fits_in_memory", "false", "derived",
-                                      f"needs {_f(estimate.memory.total) / 2**30:.1f} GiB per accelerator of {scenario.hardware.memory_bytes / 2**30:.1f} GiB: add accelerators or fix a smaller plan"))
+        # A step time and MFU of a run that cannot start are not an estimate (issue 11 item 8:
+        # 405B on one GPU answered 2,267 years at 55.7 % MFU). Sweeps plan through
+        # build_scenario and keep flagging such points (fits_in_memory false) instead.
+        raise FailedPrecondition(
+            f"the training state does not fit: the {'requested' if constraints_complete(request) else 'least-memory'} plan "
+            f"({convert.plan_description(scenario.plan)}) needs {_f(estimate.memory.total) / 2**30:.1f} GiB per accelerator and "
+            f"{scenario.hardware.name} has {scenario.hardware.memory_bytes / 2**30:.1f} GiB: add accelerators or fix a smaller plan",
+            reason=MEMORY_EXCEEDED_REASON)
     response = to_response(estimate, assumptions)
     if request.uncertainty.samples > 0:
         intervals, distributions = uncertainty.training_intervals(scenario, request.uncertainty.samples, request.uncertainty.seed)

@@ -6,8 +6,9 @@ import pytest
 from google.protobuf.message import Message
 
 from flopwatt.service.api.deps import ApiDependencies
-from flopwatt.service.api.training import estimate_training
-from flopwatt.service.errors import InvalidArgument, NotFound
+from flopwatt.service.api.training import build_scenario, estimate_training
+from flopwatt.service.errors import FailedPrecondition, InvalidArgument, NotFound
+from flopwatt.estimate.training import estimate_training_run
 from flopwatt.v1 import common_pb2, estimator_pb2
 
 DEPS = ApiDependencies()
@@ -46,11 +47,12 @@ def test_fixed_plan_is_honoured():
     request = llama_405b_request()
     request.parallelism.CopyFrom(common_pb2.Parallelism(tensor_parallel_size=8, pipeline_parallel_size=16, data_parallel_size=128,
                                                         micro_batch_size=1, global_batch_size=2048, zero_stage=1,
-                                                        activation_recompute=common_pb2.ACTIVATION_RECOMPUTE_NONE, sequence_parallel=True,
+                                                        activation_recompute=common_pb2.ACTIVATION_RECOMPUTE_FULL, sequence_parallel=True,
                                                         pipeline_interleaving=1, expert_parallel_size=1))
     response = estimate_training(request, DEPS)
     p = response.parallelism
     assert (p.tensor_parallel_size, p.pipeline_parallel_size, p.data_parallel_size, p.zero_stage) == (8, 16, 128, 1)
+    assert p.activation_recompute == common_pb2.ACTIVATION_RECOMPUTE_FULL
     assert [a.origin for a in response.assumptions if a.name == "parallelism"] == ["request"]
 
 
@@ -232,12 +234,34 @@ def test_bad_recompute_fraction_is_named(parallelism):
     assert "parallelism.activation_recompute_layer_fraction" in {v.field for v in error.value.violations}
 
 
+def _memory_per_accelerator_bytes(request) -> float:
+    """Planned memory of a request whether or not it fits (EstimateTraining refuses what does not)."""
+    scenario, _, _ = build_scenario(request, DEPS)
+    return float(estimate_training_run(scenario).memory.total)
+
+
 def test_dropout_comes_from_the_preset_and_the_request_can_override_it():
-    without = estimate_training(llama_405b_request(parallelism=_meta_plan(common_pb2.ACTIVATION_RECOMPUTE_NONE)), DEPS)
+    without = _memory_per_accelerator_bytes(llama_405b_request(parallelism=_meta_plan(common_pb2.ACTIVATION_RECOMPUTE_NONE)))
     request = llama_405b_request(parallelism=_meta_plan(common_pb2.ACTIVATION_RECOMPUTE_NONE))
     request.model.dropout = True
-    with_masks = estimate_training(request, DEPS)
-    assert with_masks.memory_per_accelerator_bytes > without.memory_per_accelerator_bytes
+    assert _memory_per_accelerator_bytes(request) > without
+
+
+def test_a_plan_that_does_not_fit_is_refused_with_the_memory_it_needs():
+    """Issue 11 item 8: 405B on one H100 answered 2,267 years at 55.7 % MFU; no run starts there."""
+    request = llama_405b_request(accelerator_count=1)
+    request.parallelism.global_batch_size = 16
+    with pytest.raises(FailedPrecondition) as error:
+        estimate_training(request, DEPS)
+    message = error.value.message
+    assert "GiB per accelerator" in message and "80.0 GiB" in message
+    assert f"{_memory_per_accelerator_bytes(request) / 2**30:.1f} GiB" in message
+
+
+def test_a_fixed_plan_that_does_not_fit_is_refused():
+    request = llama_405b_request(parallelism=_meta_plan(common_pb2.ACTIVATION_RECOMPUTE_NONE))
+    with pytest.raises(FailedPrecondition, match="requested plan"):
+        estimate_training(request, DEPS)
 
 
 @pytest.mark.parametrize("count", [24576, 10752, 1000])
