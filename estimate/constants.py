@@ -80,6 +80,10 @@ BACKWARD_FLOPS_PER_FORWARD_FLOP = 2.0
 # FlashAttention backward counts 2.5× the forward FLOPs (Dao 2023, FlashAttention-2 benchmark
 # convention); with recomputation of the forward inside it. Used for the attention kernel time.
 FLASH_ATTENTION_BACKWARD_FLOPS_PER_FORWARD_FLOP = 2.5
+# A causal fused kernel skips the masked half of the score matrix (FlashAttention-2, Dao 2023,
+# §3.1.1 "causal masking": blocks above the diagonal are not computed), so it executes about half
+# the non-causal attention FLOPs that MFU counts by convention (PaLM appendix B; Megatron).
+CAUSAL_WORK_FRACTION = 0.5
 
 # --- collectives (ring algorithms; Thakur et al. 2005; nccl-tests PERFORMANCE.md, 2024) -------
 # Fraction of the one-direction link bandwidth a large NCCL collective reaches as bus bandwidth:

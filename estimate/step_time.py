@@ -30,6 +30,7 @@ from flopwatt.estimate.constants import (
     BACKWARD_ELEMENTWISE_FACTOR,
     BACKWARD_FLOPS_PER_FORWARD_FLOP,
     BACKWARD_KERNELS_PER_FORWARD_KERNEL,
+    CAUSAL_WORK_FRACTION,
     DEFAULT_DATA_PARALLEL_OVERLAP_FRACTION,
     ELEMENTWISE_ELEMENTS_PER_FFN_GELU,
     ELEMENTWISE_ELEMENTS_PER_FFN_SWIGLU,
@@ -47,8 +48,6 @@ from flopwatt.estimate.numeric import any_true, as_bool, as_float, clip, maximum
 from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_SELECTIVE, ParallelPlan
 
 ArrayLike = Any
-# A causal fused kernel skips the masked half of the score matrix (FlashAttention-2, 2023).
-CAUSAL_WORK_FRACTION = 0.5
 # K/V exchanges per layer and micro-batch for each forward one: the forward all-gather, the
 # backward's re-gather and its gradient reduce-scatter (Megatron-Core CP, 2024).
 CONTEXT_PARALLEL_COLLECTIVES_PER_FORWARD_ONE = 3.0

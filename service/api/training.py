@@ -40,8 +40,11 @@ CONTEXT_PARALLEL = Assumption(
     "each rank holds sequence/CP tokens and 1/CP of the causal scores; the K/V exchange is not hidden behind attention "
     "(Llama 3 §3.3.2, all-gather CP; Megatron-Core's ring overlaps it, so this errs slow); gradients reduced and ZeRO "
     "sharded over DP × CP")
-FLOP_CONVENTION = Assumption("flop_convention", "6·N per token + 12·L·s·d_attn (non-causal)", "default",
-                             "Kaplan 2020; PaLM appendix B; recomputation counts in HFU only (Korthikanti 2022)")
+FLOP_CONVENTION = Assumption(
+    "flop_convention", "MFU: 6·N per token + 12·L·s·d_attn (full, non-causal attention); HFU: executed FLOPs", "default",
+    "MFU counts the full score matrix, the PaLM (appendix B) / Megatron convention (Kaplan 2020 for 6·N); HFU counts the work "
+    "the step executes: a fused causal kernel computes about half the score matrix (FlashAttention-2), unfused attention all "
+    "of it, and recomputation adds its forward (Korthikanti 2022). At long context HFU is therefore below MFU")
 FITTED_CONSTANTS = Assumption("fitted_constants", f"GEMM half-efficiency dim {fitted_constants.GEMM_HALF_EFFICIENCY_DIMENSION:.0f}, "
                               f"host {fitted_constants.HOST_SECONDS_PER_KERNEL * 1e6:.0f} µs/kernel", "fitted", fitted_constants.FIT_PROVENANCE)
 MODELLED_GOODPUT = (

@@ -5,10 +5,14 @@ from dataclasses import replace
 
 import pytest
 
+from flopwatt.estimate.accounting import flops_per_token
 from flopwatt.estimate.catalog import get_hardware, get_model_preset
+from flopwatt.estimate.constants import BACKWARD_FLOPS_PER_FORWARD_FLOP, CAUSAL_WORK_FRACTION, DEFAULT_PUE
 from flopwatt.estimate.hardware import datasheet_hardware_model
-from flopwatt.estimate.parallel_plan import ParallelPlan
+from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_NONE, ParallelPlan
+from flopwatt.estimate.run_cost import FacilityInputs
 from flopwatt.estimate.step_time import StepOptions, StepTime, training_step_time
+from flopwatt.estimate.training import TrainingScenario, estimate_training_run
 
 H100_BF16 = datasheet_hardware_model(get_hardware("h100-sxm"), "bf16")
 LLAMA_405B = get_model_preset("llama-3.1-405b").architecture
@@ -61,3 +65,31 @@ def test_exposed_gradient_reduction_is_within_its_bounds(overlap):
     exposed = float(step.data_parallel_communication)
     assert full * (1.0 - overlap) - 1e-12 <= exposed <= full + 1e-12
     assert exposed >= full - _compute_seconds(step) - 1e-12
+
+
+def _long_context_estimate(options: StepOptions, recompute: int = RECOMPUTE_NONE):
+    """Llama 3.1 8B at 128K tokens on 64 H100 (CP8 DP8): attention is ~80 % of the model FLOPs."""
+    arch = get_model_preset("llama-3.1-8b").architecture
+    plan = ParallelPlan(data_parallel_size=8, context_parallel_size=8, global_batch_size=8, zero_stage=3, activation_recompute=recompute)
+    scenario = TrainingScenario(arch, 1e12, 131072, H100_BF16, plan, FacilityInputs(DEFAULT_PUE, 400.0, 0.08, 400.0, 50.0), options)
+    return arch, estimate_training_run(scenario)
+
+
+def test_hfu_counts_the_causal_half_of_the_scores_a_fused_kernel_executes():
+    """Issue 11 item 3: at 128K the step runs causal kernels, so HFU (executed work) is well
+    below MFU (full-attention convention); HFU = MFU only where attention is unfused."""
+    arch, fused = _long_context_estimate(StepOptions(flash_attention=True))
+    per_token = flops_per_token(arch, 131072)
+    executed = (per_token.forward - CAUSAL_WORK_FRACTION * per_token.attention_forward) * (1.0 + BACKWARD_FLOPS_PER_FORWARD_FLOP)
+    assert float(fused.hardware_flops_per_token) == pytest.approx(executed, rel=1e-12)
+    assert float(fused.hardware_flops_utilization) == pytest.approx(float(fused.model_flops_utilization) * executed / per_token.training_model, rel=1e-12)
+    assert float(fused.hardware_flops_utilization) < 0.7 * float(fused.model_flops_utilization)
+    _, unfused = _long_context_estimate(StepOptions(flash_attention=False))
+    assert float(unfused.hardware_flops_utilization) == pytest.approx(float(unfused.model_flops_utilization), rel=1e-12)
+
+
+def test_full_recompute_adds_the_executed_forward_to_hfu():
+    arch, rc = _long_context_estimate(StepOptions(flash_attention=True), RECOMPUTE_FULL)
+    per_token = flops_per_token(arch, 131072)
+    executed_forward = per_token.forward - CAUSAL_WORK_FRACTION * per_token.attention_forward
+    assert float(rc.hardware_flops_per_token) == pytest.approx(executed_forward * (2.0 + BACKWARD_FLOPS_PER_FORWARD_FLOP), rel=1e-12)
