@@ -37,6 +37,16 @@ OPTIMIZER_STEP_BYTES_PER_PARAMETER = 28.0
 # allocator fragmentation). Assumption (order of magnitude seen in PyTorch/Megatron runs on
 # A100/H100, 2023-2024): 2 GiB per accelerator.
 RUNTIME_RESERVED_BYTES = 2.0 * 2**30
+# Share of the accelerator's memory a training plan must leave free, beyond everything the
+# memory model counts (RUNTIME_RESERVED_BYTES included): the caching allocator's reserved-but-
+# unallocated blocks (fragmentation; PyTorch "CUDA semantics: memory management", 2024, and the
+# FSDP paper, Zhao et al. 2023 §5, on cudaMalloc retries near full memory), transient peaks the
+# per-tensor model does not see (NCCL and cuBLAS workspaces growing, temporary copies). ZeRO
+# (Rajbhandari et al. 2020 §3.2) saw out-of-memory errors with over 30 % free before it
+# defragmented; serving engines keep 10 % free (vLLM gpu_memory_utilization 0.9). Assumption
+# from practice, at the low end of that range because current allocators (expandable segments)
+# fragment less: 5 %, i.e. 4 GiB of an 80 GB H100. Nothing fitted.
+TRAINING_MEMORY_HEADROOM_FRACTION = 0.05
 
 # --- activation memory (Korthikanti et al. 2022, arXiv 2205.05198, §4, eqs. 1-2) ------------
 # Per token per layer, bytes, for 16-bit activations: 10·h replicated outside the TP region

@@ -20,7 +20,7 @@ from flopwatt.estimate.architecture import ModelArchitecture
 from flopwatt.estimate.batch_policy import BatchPolicy, batch_policy
 from flopwatt.estimate.constants import LARGEST_PUBLISHED_GLOBAL_BATCH_TOKENS
 from flopwatt.estimate.hardware import HardwareModel
-from flopwatt.estimate.memory import training_memory
+from flopwatt.estimate.memory import training_memory, usable_training_memory_bytes
 from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_NONE, RECOMPUTE_SELECTIVE, ParallelPlan
 from flopwatt.estimate.step_time import StepOptions, training_step_time
 
@@ -212,7 +212,7 @@ def _partial_recompute(arch: ModelArchitecture, sequence_length: int, candidates
     keep_all = training_memory(arch, sequence_length, replace(candidates, recompute_layer_fraction=0.0), options.flash_attention).total
     recompute_all = training_memory(arch, sequence_length, candidates, options.flash_attention).total  # fraction 1.0
     saved_per_fraction = np.maximum(keep_all - recompute_all, 1.0)
-    needed = np.clip((keep_all - hw.memory_bytes) / saved_per_fraction, 0.0, 1.0)
+    needed = np.clip((keep_all - usable_training_memory_bytes(hw.memory_bytes)) / saved_per_fraction, 0.0, 1.0)
     stage_layers = np.ceil(float(arch.layer_count) / np.asarray(candidates.pipeline_parallel_size, float))
     whole_layers = np.clip(np.ceil(needed * stage_layers - 1e-9), 1.0, stage_layers)
     fraction = np.where(recompute == RECOMPUTE_FULL, whole_layers / stage_layers, 1.0)
@@ -231,7 +231,7 @@ def choose_plan(arch: ModelArchitecture, accelerator_count: int, sequence_length
         candidates = replace(candidates, recompute_layer_fraction=fixed.recompute_layer_fraction)
     step = np.broadcast_to(training_step_time(arch, sequence_length, candidates, hw, options).total, candidates.accelerator_count.shape)
     memory = np.broadcast_to(training_memory(arch, sequence_length, candidates, options.flash_attention).total, step.shape)
-    fits = memory <= hw.memory_bytes
+    fits = memory <= usable_training_memory_bytes(hw.memory_bytes)
     batch_tokens = np.broadcast_to(np.asarray(candidates.global_batch_size, float) * sequence_length, step.shape)
     if policy is None:
         objective, within = step, np.ones(step.shape, bool)

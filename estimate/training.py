@@ -16,7 +16,7 @@ from flopwatt.estimate.accounting import flops_per_token, parameter_counts, trai
 from flopwatt.estimate.architecture import ModelArchitecture
 from flopwatt.estimate.constants import BACKWARD_FLOPS_PER_FORWARD_FLOP, CAUSAL_WORK_FRACTION, SECONDS_PER_HOUR
 from flopwatt.estimate.hardware import HardwareModel
-from flopwatt.estimate.memory import TrainingMemory, training_memory
+from flopwatt.estimate.memory import TrainingMemory, training_memory, usable_training_memory_bytes
 from flopwatt.estimate.numeric import as_bool, as_float, clip, isfinite, where
 from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_SELECTIVE, ParallelPlan
 from flopwatt.estimate.run_cost import FacilityInputs, GoodputInputs, RunCost, goodput, run_cost
@@ -119,5 +119,5 @@ def estimate_training_run(scenario: TrainingScenario) -> TrainingEstimate:
         tokens_per_second=tokens_per_step / step.total,
         accelerator_power_watts=power,
         cost=run_cost(n, wall, power, scenario.facility),
-        fits_in_memory=memory.total <= hw.memory_bytes,
+        fits_in_memory=memory.total <= usable_training_memory_bytes(hw.memory_bytes),
     )

@@ -23,6 +23,7 @@ from flopwatt.service.errors import FailedPrecondition, InvalidArgument
 from flopwatt.estimate import constants as C
 from flopwatt.estimate import fitted_constants, uncertainty
 from flopwatt.estimate.assumptions import Assumption
+from flopwatt.estimate.memory import usable_training_memory_bytes
 from flopwatt.estimate.planner import PlanChoice, PlanConstraintError, choose_plan, complete_plan
 from flopwatt.estimate.step_time import FRAMEWORK_GENERIC, FRAMEWORK_STEP_OPTIONS, framework_step_options
 from flopwatt.estimate.training import TrainingEstimate, TrainingScenario, estimate_training_run
@@ -45,6 +46,9 @@ FLOP_CONVENTION = Assumption(
     "MFU counts the full score matrix, the PaLM (appendix B) / Megatron convention (Kaplan 2020 for 6·N); HFU counts the work "
     "the step executes: a fused causal kernel computes about half the score matrix (FlashAttention-2), unfused attention all "
     "of it, and recomputation adds its forward (Korthikanti 2022). At long context HFU is therefore below MFU")
+MEMORY_HEADROOM = Assumption(
+    "memory_headroom", f"{C.TRAINING_MEMORY_HEADROOM_FRACTION:.0%} of accelerator memory left free", "default",
+    "plans fit within the rest: allocator fragmentation and unmodelled peaks (constants.TRAINING_MEMORY_HEADROOM_FRACTION)")
 FITTED_CONSTANTS = Assumption("fitted_constants", f"GEMM half-efficiency dim {fitted_constants.GEMM_HALF_EFFICIENCY_DIMENSION:.0f}, "
                               f"host {fitted_constants.HOST_SECONDS_PER_KERNEL * 1e6:.0f} µs/kernel", "fitted", fitted_constants.FIT_PROVENANCE)
 MODELLED_GOODPUT = (
@@ -149,6 +153,7 @@ def build_scenario(request: estimator_pb2.EstimateTrainingRequest, deps: ApiDepe
                    f"planner: of {choice.candidates_evaluated} candidate plans that fit memory, the fastest step"
                    f"{' (with the batch free: the least time to a given loss)' if choice.batch_policy else ''}; fixed fields honoured"),
         FLOP_CONVENTION,
+        MEMORY_HEADROOM,
         *_framework_assumptions(framework),
         FITTED_CONSTANTS,
     ]
@@ -236,7 +241,9 @@ def estimate_training(request: estimator_pb2.EstimateTrainingRequest, deps: ApiD
         raise FailedPrecondition(
             f"the training state does not fit: the {'requested' if constraints_complete(request) else 'least-memory'} plan "
             f"({convert.plan_description(scenario.plan)}) needs {_f(estimate.memory.total) / 2**30:.1f} GiB per accelerator and "
-            f"{scenario.hardware.name} has {scenario.hardware.memory_bytes / 2**30:.1f} GiB: add accelerators or fix a smaller plan",
+            f"{scenario.hardware.name} has {_f(usable_training_memory_bytes(scenario.hardware.memory_bytes)) / 2**30:.1f} GiB usable "
+            f"({scenario.hardware.memory_bytes / 2**30:.1f} GiB less {C.TRAINING_MEMORY_HEADROOM_FRACTION:.0%} allocator headroom): "
+            "add accelerators or fix a smaller plan",
             reason=MEMORY_EXCEEDED_REASON)
     response = to_response(estimate, assumptions)
     if request.uncertainty.samples > 0:

@@ -7,9 +7,10 @@ import pytest
 
 from flopwatt.estimate.accounting import flops_per_token
 from flopwatt.estimate.catalog import get_hardware, get_model_preset
-from flopwatt.estimate.constants import BACKWARD_FLOPS_PER_FORWARD_FLOP, CAUSAL_WORK_FRACTION, DEFAULT_PUE
+from flopwatt.estimate.constants import BACKWARD_FLOPS_PER_FORWARD_FLOP, CAUSAL_WORK_FRACTION, DEFAULT_PUE, TRAINING_MEMORY_HEADROOM_FRACTION
 from flopwatt.estimate.hardware import datasheet_hardware_model
 from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_NONE, ParallelPlan
+from flopwatt.estimate.planner import PlanConstraints, choose_plan
 from flopwatt.estimate.run_cost import FacilityInputs
 from flopwatt.estimate.step_time import StepOptions, StepTime, training_step_time
 from flopwatt.estimate.training import TrainingScenario, estimate_training_run
@@ -93,3 +94,23 @@ def test_full_recompute_adds_the_executed_forward_to_hfu():
     per_token = flops_per_token(arch, 131072)
     executed_forward = per_token.forward - CAUSAL_WORK_FRACTION * per_token.attention_forward
     assert float(rc.hardware_flops_per_token) == pytest.approx(executed_forward * (2.0 + BACKWARD_FLOPS_PER_FORWARD_FLOP), rel=1e-12)
+
+
+def test_planned_memory_leaves_the_allocator_headroom():
+    """Issue 11 item 4: Llama 3.1 70B on 1,024 H100 was planned at 79.5 GiB of 80.0; no run packs
+    memory to the byte. The plan must leave TRAINING_MEMORY_HEADROOM_FRACTION of it free."""
+    choice = choose_plan(LLAMA_70B, 1024, 8192, H100_BF16, PlanConstraints(), StepOptions())
+    assert choice.fits_in_memory
+    assert choice.memory_bytes <= (1.0 - TRAINING_MEMORY_HEADROOM_FRACTION) * H100_BF16.memory_bytes
+    assert 0.03 <= TRAINING_MEMORY_HEADROOM_FRACTION <= 0.10  # the range seen in practice (constants.py)
+
+
+def test_a_plan_inside_the_headroom_does_not_fit():
+    """A plan needing 97 % of the accelerator's memory is reported as not fitting."""
+    plan = ParallelPlan(tensor_parallel_size=1, data_parallel_size=1024, global_batch_size=1024, zero_stage=3, activation_recompute=RECOMPUTE_FULL,
+                        recompute_layer_fraction=0.625)  # 97 % of 80 GB
+    scenario = TrainingScenario(LLAMA_70B, 1e12, 8192, H100_BF16, plan, FacilityInputs(DEFAULT_PUE, 400.0, 0.08, 400.0, 50.0))
+    estimate = estimate_training_run(scenario)
+    share = float(estimate.memory.total) / H100_BF16.memory_bytes
+    assert 1.0 - TRAINING_MEMORY_HEADROOM_FRACTION < share <= 1.0, share  # the case under test
+    assert not bool(estimate.fits_in_memory)
