@@ -188,8 +188,25 @@ class HardwareModel:
         return where(n > 1, seconds, 0.0)
 
     def all_to_all_seconds(self, message_bytes: ArrayLike, group_size: ArrayLike, group_stride: ArrayLike = 1.0) -> ArrayLike:
-        """All-to-all: each rank sends (n−1)/n of its buffer (same volume as an all-gather)."""
-        return self.all_gather_seconds(message_bytes, group_size, group_stride)
+        """All-to-all of a `message_bytes` buffer per rank over `group_size` ranks `group_stride` apart.
+
+        Unlike a ring, an all-to-all cannot spread a rank's traffic over its node's other NICs:
+        every byte for a rank on another node leaves through this accelerator's own scale-out
+        link (one NIC per GPU on DGX/HGX nodes), and the bytes for ranks on the same node go over
+        the scale-up links. With r of the n ranks on this node, (n − r)/n of the buffer crosses
+        the NIC and (r − 1)/n stays on the node; the two tiers are charged one after the other
+        (DeepSeek-V3 §3.2.1 forwards IB-received tokens over NVLink, so they queue on the same
+        rank). The ring bus bandwidth, min(NVLink × 0.77, r × NIC), overstated the off-node rate
+        r-fold (issue 11 item 2: a 470 MB DeepSeek-V3 dispatch at EP256 took 1.4 ms, ≥ 9.1 ms
+        at 50 GB/s)."""
+        n = as_float(group_size)
+        per_node = self.accelerators_per_node
+        ranks_on_node = minimum(maximum(np.floor(per_node / maximum(as_float(group_stride), 1.0)), 1.0), n)
+        off_node = (n - ranks_on_node) / maximum(n, 1.0) * message_bytes
+        on_node = (ranks_on_node - 1.0) / maximum(n, 1.0) * message_bytes
+        seconds = (off_node / self.scale_out_bandwidth_bytes_per_second + on_node / self.intra_node_bus_bandwidth_bytes_per_second
+                   + self.collective_latency(n, group_stride))
+        return where(n > 1, seconds, 0.0)
 
     def point_to_point_seconds(self, message_bytes: ArrayLike, crosses_nodes: ArrayLike) -> ArrayLike:
         """One send between pipeline stages."""
