@@ -2,9 +2,10 @@
 
 Candidates (TP × CP × PP × DP × EP × interleaving × micro-batch × recompute × ZeRO, and the
 global batch when the request leaves it unset) are built as arrays and evaluated by the same vectorised
-step-time and memory model in one call; fields the request fixed are honoured. With a fixed batch
-the fastest step wins; with a free batch, the (plan, batch) with the least time to a given loss
-(`batch_policy.py`), preferring batches no larger than the largest published one. When no
+step-time and memory model in one call; fields the request fixed are honoured. The objective is
+the wall clock of the requested tokens: with a fixed batch the fastest step; with a free batch the
+(plan, batch) with the fewest seconds per token over the policy's ladder (`batch_policy.py`),
+preferring batches no larger than the largest published one. When no
 candidate fits, the one using the least memory is returned (with fits_in_memory false) so the
 caller can explain why. When a fixed batch admits no plan of the accelerators at all,
 PlanConstraintError names the field.
@@ -220,9 +221,9 @@ def _partial_recompute(arch: ModelArchitecture, sequence_length: int, candidates
 
 
 def choose_plan(arch: ModelArchitecture, accelerator_count: int, sequence_length: int, hw: HardwareModel, fixed: PlanConstraints, options: StepOptions) -> PlanChoice:
-    """Best candidate that fits (fastest step for a fixed batch; least time to a given loss when
-    the batch is free, within the largest published batch where possible); else the
-    smallest-memory one."""
+    """Best candidate that fits (the shortest wall clock for the requested tokens: fastest step
+    for a fixed batch, fewest seconds per token when the batch is free, within the largest
+    published batch where possible); else the smallest-memory one."""
     policy = None if fixed.global_batch_size else batch_policy(arch, float(sequence_length))
     candidates = _candidates(arch, accelerator_count, sequence_length, hw, fixed, policy)
     if fixed.activation_recompute is None:
@@ -236,7 +237,7 @@ def choose_plan(arch: ModelArchitecture, accelerator_count: int, sequence_length
     if policy is None:
         objective, within = step, np.ones(step.shape, bool)
     else:
-        objective = policy.time_to_loss_objective(step, batch_tokens)
+        objective = policy.wall_clock_objective(step, batch_tokens)
         within = batch_tokens <= LARGEST_PUBLISHED_GLOBAL_BATCH_TOKENS
     preferred = fits & within if (fits & within).any() else fits
     index = int(np.argmin(np.where(preferred, objective, np.inf))) if fits.any() else int(np.argmin(memory))

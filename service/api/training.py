@@ -150,8 +150,9 @@ def build_scenario(request: estimator_pb2.EstimateTrainingRequest, deps: ApiDepe
     assumptions = assumptions + hw_assumptions + facility_assumptions + [
         Assumption("precision", precision, "request" if request.precision else "default", "unspecified precision means bf16"),
         Assumption("parallelism", convert.plan_description(choice.plan), chosen_by,
-                   f"planner: of {choice.candidates_evaluated} candidate plans that fit memory, the fastest step"
-                   f"{' (with the batch free: the least time to a given loss)' if choice.batch_policy else ''}; fixed fields honoured"),
+                   f"planner: of {choice.candidates_evaluated} candidate plans that fit memory, the shortest wall clock for the "
+                   f"requested tokens{' (with the batch free: the fewest seconds per token)' if choice.batch_policy else ' (the fastest step)'}"
+                   "; fixed fields honoured"),
         FLOP_CONVENTION,
         MEMORY_HEADROOM,
         *_framework_assumptions(framework),
