@@ -50,6 +50,26 @@ ArrayLike = Any
 IDW_POWER = 4.0
 
 
+class ScaleOutUnavailableError(ValueError):
+    """A plan spans more accelerators than one scale-up domain (node, or TPU pod) on hardware
+    with no published bandwidth between domains: collectives across it have no rate to be timed
+    at (TPU v3/v4: Google publishes no per-chip data-center-network bandwidth). The API edge
+    names `accelerator_count`."""
+
+    def __init__(self, hw: "HardwareModel", accelerator_count: int) -> None:
+        super().__init__(
+            f"{accelerator_count} accelerators span more than one {hw.name} scale-up domain of {hw.accelerators_per_node}, "
+            f"and no bandwidth between domains is published for it: at most {hw.accelerators_per_node} (one pod or node)")
+        self.limit = hw.accelerators_per_node
+
+
+def check_scale_out(hw: "HardwareModel", accelerator_count: int) -> None:
+    """Refuse a cluster larger than one scale-up domain where the scale-out bandwidth is unknown
+    (0): every collective crossing domains would take infinite time and the estimate NaN."""
+    if accelerator_count > hw.accelerators_per_node and not hw.scale_out_bandwidth_bytes_per_second > 0:
+        raise ScaleOutUnavailableError(hw, accelerator_count)
+
+
 @dataclass(frozen=True)
 class CalibrationValue:
     """One number the estimate used, with unit and meaning (becomes a `Quantity` at the edge)."""

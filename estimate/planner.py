@@ -20,7 +20,7 @@ import numpy as np
 from flopwatt.estimate.architecture import ModelArchitecture
 from flopwatt.estimate.batch_policy import BatchPolicy, batch_policy
 from flopwatt.estimate.constants import LARGEST_PUBLISHED_GLOBAL_BATCH_TOKENS
-from flopwatt.estimate.hardware import HardwareModel
+from flopwatt.estimate.hardware import HardwareModel, check_scale_out
 from flopwatt.estimate.memory import training_memory, usable_training_memory_bytes
 from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_NONE, RECOMPUTE_SELECTIVE, ParallelPlan
 from flopwatt.estimate.step_time import StepOptions, training_step_time
@@ -224,6 +224,7 @@ def choose_plan(arch: ModelArchitecture, accelerator_count: int, sequence_length
     """Best candidate that fits (the shortest wall clock for the requested tokens: fastest step
     for a fixed batch, fewest seconds per token when the batch is free, within the largest
     published batch where possible); else the smallest-memory one."""
+    check_scale_out(hw, accelerator_count)
     policy = None if fixed.global_batch_size else batch_policy(arch, float(sequence_length))
     candidates = _candidates(arch, accelerator_count, sequence_length, hw, fixed, policy)
     if fixed.activation_recompute is None:

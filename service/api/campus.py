@@ -204,6 +204,11 @@ def _size_training(request: estimator_pb2.EstimateCampusRequest, fleet: int, rac
     """Plan one job on as much of the site as one job can use; the rest runs further copies."""
     job = fleet
     reasons: list[str] = []
+    spec = convert.catalog_hardware(request.hardware_id)
+    if job > spec.accelerators_per_node and not spec.scale_out_bandwidth_bytes_per_second > 0:
+        # No published bandwidth between pods (TPU v3/v4): one job stays inside one.
+        job = spec.accelerators_per_node
+        reasons.append(f"{spec.name} publishes no bandwidth between its {spec.accelerators_per_node}-accelerator pods, so one job spans one pod")
     for _ in range(JOB_SHRINK_ATTEMPTS):
         scenario, assumptions, _ = _build_training_scenario(request, job, deps)
         plan = scenario.plan

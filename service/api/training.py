@@ -23,6 +23,7 @@ from flopwatt.service.errors import FailedPrecondition, InvalidArgument
 from flopwatt.estimate import constants as C
 from flopwatt.estimate import fitted_constants, uncertainty
 from flopwatt.estimate.assumptions import Assumption
+from flopwatt.estimate.hardware import ScaleOutUnavailableError, check_scale_out
 from flopwatt.estimate.memory import usable_training_memory_bytes
 from flopwatt.estimate.planner import PlanChoice, PlanConstraintError, choose_plan, complete_plan
 from flopwatt.estimate.step_time import FRAMEWORK_GENERIC, FRAMEWORK_STEP_OPTIONS, framework_step_options
@@ -136,6 +137,10 @@ def build_scenario(request: estimator_pb2.EstimateTrainingRequest, deps: ApiDepe
     facility, facility_assumptions = convert.facility_inputs(request.facility, request.hardware_id)
     framework = request_framework(request)
     options = framework_step_options(framework)
+    try:
+        check_scale_out(hw, request.accelerator_count)
+    except ScaleOutUnavailableError as error:
+        raise InvalidArgument.field("accelerator_count", str(error)) from None
     constraints = convert.plan_constraints(request.parallelism)
     if constraints.tensor_parallel_size and arch.attention_head_count % constraints.tensor_parallel_size:
         raise InvalidArgument.field("parallelism.tensor_parallel_size", f"must divide the {arch.attention_head_count} attention heads")

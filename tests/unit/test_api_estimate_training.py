@@ -281,3 +281,24 @@ def test_a_batch_no_plan_can_split_is_refused_naming_the_field(count):
         estimate_training(llama_405b_request(accelerator_count=count), DEPS)
     assert [v.field for v in error.value.violations] == ["parallelism.global_batch_size"]
     assert "multiple of" in error.value.violations[0].description
+
+
+@pytest.mark.parametrize("hardware_id, pod", [("tpu-v3", 1024), ("tpu-v4", 4096)])
+def test_tpus_without_a_published_pod_to_pod_bandwidth_stay_within_one_pod(hardware_id, pod):
+    """Issue 11 item 6: beyond one pod the scale-out bandwidth was 0, the step NaN and the
+    answer INTERNAL (ValueError on the NaN duration); now refused naming accelerator_count."""
+    request = estimator_pb2.EstimateTrainingRequest(model=common_pb2.ModelSpec(preset_id="llama-3.1-8b"), training_tokens=10**12,
+                                                    sequence_length=4096, hardware_id=hardware_id, accelerator_count=2 * pod)
+    with pytest.raises(InvalidArgument) as error:
+        estimate_training(request, DEPS)
+    assert error.value.violations[0].field == "accelerator_count" and str(pod) in error.value.violations[0].description
+    request.accelerator_count = pod
+    response = estimate_training(request, DEPS)
+    assert math.isfinite(response.step_duration.ToTimedelta().total_seconds()) and response.step_duration.ToTimedelta().total_seconds() > 0
+
+
+def test_tpu_v5p_refuses_fp8():
+    request = llama_405b_request(hardware_id="tpu-v5p", accelerator_count=4096, precision=common_pb2.PRECISION_FP8)
+    with pytest.raises(InvalidArgument) as error:
+        estimate_training(request, DEPS)
+    assert error.value.violations[0].field == "precision"

@@ -105,3 +105,14 @@ def test_training_workload_reports_single_job_feasibility_plainly():
     assert response.training_runs_per_year > 0 and response.training_estimate.accelerator_hours > 0
     small = _campus(accelerator_count=1152, training=training)
     assert small.single_job_feasibility.startswith("yes")
+
+
+def test_a_tpu_without_pod_to_pod_bandwidth_runs_one_job_per_pod():
+    """Issue 11 item 6: TPU v4 publishes no bandwidth between its 4,096-chip pods, so a campus
+    of 8,192 runs two single-pod jobs instead of one NaN-timed job over both."""
+    training = estimator_pb2.CampusTrainingWorkload(
+        model=common_pb2.ModelSpec(preset_id="llama-3.1-8b"), training_tokens=10**12, sequence_length=4096)
+    response = estimate_campus(estimator_pb2.EstimateCampusRequest(hardware_id="tpu-v4", accelerator_count=8192, training=training), DEPS)
+    assert response.single_job_feasibility.startswith("no: one job can use 4,096 of 8,192")
+    assert "pod" in response.single_job_feasibility
+    assert math.isfinite(response.training_runs_per_year) and response.training_runs_per_year > 0

@@ -116,3 +116,13 @@ def test_a_point_that_does_not_fit_is_flagged_not_failed():
     base.model.preset_id = "llama-3.1-405b"
     points = _points(_request(_axis("accelerator_count", [1, 2048]), base=base))
     assert [p.fits_in_memory for p in points] == [False, True]
+
+
+def test_a_point_beyond_one_tpu_pod_is_refused_not_nan():
+    """Issue 11 item 6: a TPU v4 point over two pods returned NaN with fits_in_memory true."""
+    base = estimator_pb2.EstimateTrainingRequest()
+    base.CopyFrom(BASE)
+    base.hardware_id = "tpu-v4"
+    with pytest.raises(InvalidArgument) as error:
+        _points(_request(_axis("accelerator_count", [1024, 8192]), base=base))
+    assert error.value.violations[0].field == "base.accelerator_count"
