@@ -149,21 +149,10 @@ DEFAULT_CARBON_INTENSITY_GRAMS_PER_KWH = 480.0
 # US industrial electricity price, 2023 annual average: 8.04 ¢/kWh (EIA Electric Power Monthly,
 # Table 5.3, Feb 2024).
 DEFAULT_ELECTRICITY_PRICE_USD_PER_KWH = 0.0804
-# Capex of one accelerator with its share of server and network, amortised over
-# IT_DEPRECIATION_YEARS (Cottier et al. 2024, arXiv 2405.21015: server components and
-# interconnect add ~ 1.5× to the GPU price; GPU prices from the same paper's data, 2023-2024).
-CAPEX_USD_PER_ACCELERATOR = {
-    "v100": 10000.0 * 1.5,
-    "a100-40gb": 10000.0 * 1.5,
-    "a100-80gb": 15000.0 * 1.5,
-    "h100-sxm": 30000.0 * 1.5,
-    "h100-pcie": 25000.0 * 1.5,
-    "h800": 30000.0 * 1.5,
-    "h200": 35000.0 * 1.5,
-    "b200": 40000.0 * 1.5,
-    "gb200": 45000.0 * 1.5,
-    "mi300x": 15000.0 * 1.5,
-}
+# Capex of one accelerator with its share of server and network: one figure for training cost
+# and campus sizing, campus_defaults.it_capex_usd_per_accelerator (GPU prices and the server /
+# interconnect shares of Cottier et al. 2024; Bernstein's NVL72 split for GB200), amortised over
+# IT_DEPRECIATION_YEARS.
 # Depreciation period of IT equipment: 4 years (Cottier et al. 2024 use ~4 years for GPUs).
 IT_DEPRECIATION_YEARS = 4.0
 HOURS_PER_YEAR = 8766.0  # 365.25 days

@@ -8,7 +8,7 @@ workload by EstimateInference's handler per replica. The site itself is `model/c
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -200,8 +200,11 @@ def _build_training_scenario(request: estimator_pb2.EstimateCampusRequest, job: 
         raise InvalidArgument([FieldViolation(f"training.{item.field}", item.description) for item in error.violations]) from None
 
 
-def _size_training(request: estimator_pb2.EstimateCampusRequest, fleet: int, rack: int, utilization: float, deps: ApiDependencies) -> _TrainingResult:
-    """Plan one job on as much of the site as one job can use; the rest runs further copies."""
+def _size_training(request: estimator_pb2.EstimateCampusRequest, fleet: int, rack: int, utilization: float, deps: ApiDependencies,
+                   it_capex_usd_per_accelerator: float) -> _TrainingResult:
+    """Plan one job on as much of the site as one job can use; the rest runs further copies.
+    The job's amortised capex is the site's IT capex per accelerator (request overrides of
+    capital_costs included), so the campus and its training answer price an accelerator alike."""
     job = fleet
     reasons: list[str] = []
     spec = convert.catalog_hardware(request.hardware_id)
@@ -211,6 +214,10 @@ def _size_training(request: estimator_pb2.EstimateCampusRequest, fleet: int, rac
         reasons.append(f"{spec.name} publishes no bandwidth between its {spec.accelerators_per_node}-accelerator pods, so one job spans one pod")
     for _ in range(JOB_SHRINK_ATTEMPTS):
         scenario, assumptions, _ = _build_training_scenario(request, job, deps)
+        scenario = replace(scenario, facility=replace(scenario.facility, capex_usd_per_accelerator=it_capex_usd_per_accelerator))
+        assumptions = [a for a in assumptions if a.name != "capex_usd_per_accelerator"] + [Assumption(
+            "capex_usd_per_accelerator", f"{it_capex_usd_per_accelerator:,.0f} USD over {IT_DEPRECIATION_YEARS:g} years", "derived",
+            "the campus's IT capex per accelerator (capital_costs accelerator + server + network)")]
         plan = scenario.plan
         batch_tokens = float(plan.global_batch_size) * request.training.sequence_length
         estimate = estimate_training_run(scenario)
@@ -341,7 +348,9 @@ def estimate_campus(request: estimator_pb2.EstimateCampusRequest, deps: ApiDepen
                                       f"budget ÷ {_scalar(sizing.cost_per_accelerator_hour_usd):.3f} USD per accelerator-hour over the term"))
     training = None
     if request.HasField("training"):
-        training = _size_training(request, count, site.inputs.accelerators_per_rack, utilization, deps)
+        c = site.inputs.capex
+        it_capex = c.accelerator_usd + c.server_usd_per_accelerator + c.network_usd_per_accelerator
+        training = _size_training(request, count, site.inputs.accelerators_per_rack, utilization, deps, it_capex)
         response.training_runs_per_year = training.runs_per_year
         response.training_estimate.CopyFrom(training.response)
         response.single_job_feasibility = training.feasibility

@@ -22,6 +22,7 @@ from flopwatt.estimate.catalog import CatalogLookupError, HardwareSpec, ModelPre
 from flopwatt.estimate.assumptions import Assumption
 from flopwatt.estimate.memo import IdentityMemo
 from flopwatt.estimate.hardware import HardwareModel, profiled_hardware_model, shared_datasheet_hardware_model
+from flopwatt.estimate.campus_defaults import capital_cost_defaults, it_capex_usd_per_accelerator
 from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_NAMES, RECOMPUTE_NONE, RECOMPUTE_SELECTIVE, ParallelPlan
 from flopwatt.estimate.planner import PlanConstraints
 from flopwatt.estimate.run_cost import FacilityInputs
@@ -234,12 +235,13 @@ def _facility_inputs_uncached(facility, hardware_id: str) -> tuple[FacilityInput
             values[name] = default
             assumptions.append(Assumption(name, f"{default:g}", "default", source))
     hour_price = facility.accelerator_hour_price_usd if facility.HasField("accelerator_hour_price_usd") else math.nan
-    capex = C.CAPEX_USD_PER_ACCELERATOR.get(hardware_id, math.nan)
+    capex = it_capex_usd_per_accelerator(hardware_id)
     if math.isfinite(hour_price):
         assumptions.append(Assumption("accelerator_hour_price_usd", f"{hour_price:g} USD", "request", "cost = accelerator-hours × price"))
     elif math.isfinite(capex):
         assumptions.append(Assumption("capex_usd_per_accelerator", f"{capex:,.0f} USD over {C.IT_DEPRECIATION_YEARS:g} years", "default",
-                                      "GPU price × 1.5 for server and network share (Cottier et al. 2024, arXiv 2405.21015); cost = amortised capex + energy"))
+                                      f"accelerator + server + network share, the IT capex campus sizing uses ({capital_cost_defaults(hardware_id).source}); "
+                                      "cost = amortised capex + energy"))
     else:
         assumptions.append(Assumption("capex_usd_per_accelerator", "unknown", "default", f"no capex figure for {hardware_id}: cost counts energy only; set accelerator_hour_price_usd"))
     return FacilityInputs(accelerator_hour_price_usd=hour_price, capex_usd_per_accelerator=capex, **values), assumptions
