@@ -7,16 +7,18 @@ the cluster (GPT-3 3.2M tokens; Llama 2 4M; Llama 3 405B 4M → 8M → 16M on 16
 up to 63M on 2,048 GPUs) but keeps it near the critical batch size, beyond which more data
 parallelism buys little (McCandlish et al. 2018, arXiv 1812.06162).
 
-The rule, from McCandlish et al.'s trade-off: reaching a given loss at batch B takes
-S = S_min·(1 + B_crit/B) steps and E = E_min·(1 + B/B_crit) tokens, so on a fixed cluster the
-time (and accelerator-hours) to a given loss is proportional to
-    seconds per token × (1 + B/B_crit).
-The planner evaluates every plan at each batch of a doubling ladder (from the conventional 4M
-tokens, or B_crit when smaller, up to the largest published batch), each rounded up so every
-data-parallel replica gets whole micro-batches, and picks the (plan, batch) that minimises it.
-B_crit is DeepSeek LLM's compute-optimal batch at the model's compute-optimal budget (constants).
-The estimate itself still trains on the request's tokens: convergence is not modelled, and the
-response says so.
+The rule: the estimate trains on the request's tokens (convergence is not modelled, and the
+response says so), so the planner minimises what it reports, the wall clock of those tokens:
+seconds per token, step / (B·s) (issue 11 item 7: minimising the time to a given loss instead,
+seconds per token × (1 + B/B_crit) after McCandlish et al., let a larger cluster print a longer
+wall clock, 70B on 5,632 → 6,144 H100: 28.9 → 33.1 days). What keeps the batch sane is the
+ladder: beyond the critical batch the same loss needs E = E_min·(1 + B/B_crit) tokens
+(McCandlish et al.), so the requested tokens would no longer buy the same model. The ladder
+therefore doubles from the conventional 4M tokens (or B_crit when smaller) only up to B_crit
+(never above the largest published batch); each rung is rounded up so every data-parallel
+replica gets whole micro-batches, which is how a large cluster still gets a batch above B_crit
+when its data parallelism needs one. B_crit is DeepSeek LLM's compute-optimal batch at the
+model's compute-optimal budget (constants).
 """
 
 from __future__ import annotations
@@ -58,19 +60,21 @@ class BatchPolicy:
                 out.append(batch)
         return out
 
-    def time_to_loss_objective(self, step_seconds: ArrayLike, batch_tokens: ArrayLike) -> ArrayLike:
-        """Seconds per token × (1 + B/B_crit): proportional to the time to a given loss."""
-        batch_tokens = np.asarray(batch_tokens, float)
-        return np.asarray(step_seconds, float) / batch_tokens * (1.0 + batch_tokens / self.critical_batch_tokens)
+    @staticmethod
+    def wall_clock_objective(step_seconds: ArrayLike, batch_tokens: ArrayLike) -> ArrayLike:
+        """Seconds per token: the wall clock of any fixed number of training tokens, up to the
+        constant factor tokens / goodput (so the plan does not depend on the tokens requested)."""
+        return np.asarray(step_seconds, float) / np.asarray(batch_tokens, float)
 
     def description(self) -> str:
         rungs = ", ".join(f"{t / 2**20:.3g}" for t in self.ladder_tokens)
         return (f"chosen with the plan from {{{rungs}}} M tokens per step (each rounded up to whole micro-batches per data-parallel "
-                f"replica) to minimise seconds per token × (1 + B/B_crit), the time to a given loss (McCandlish et al. 2018, "
-                f"arXiv 1812.06162); B_crit = {self.critical_batch_tokens / 2**20:.1f} M tokens = 0.292·C^0.3271 (DeepSeek LLM, "
-                f"arXiv 2401.02954) at this model's compute-optimal budget C = {self.reference_compute_flops:.2g} FLOPs "
-                f"({COMPUTE_OPTIMAL_TOKENS_PER_PARAMETER:g} tokens per parameter, Hoffmann et al. 2022). The batch changes "
-                f"convergence, which this estimate does not model: training_tokens is taken as given")
+                f"replica) to minimise the wall clock of the requested tokens; the ladder stops at the critical batch B_crit = "
+                f"{self.critical_batch_tokens / 2**20:.1f} M tokens = 0.292·C^0.3271 (DeepSeek LLM, arXiv 2401.02954) at this model's "
+                f"compute-optimal budget C = {self.reference_compute_flops:.2g} FLOPs ({COMPUTE_OPTIMAL_TOKENS_PER_PARAMETER:g} tokens "
+                f"per parameter, Hoffmann et al. 2022), beyond which the same loss needs more tokens (McCandlish et al. 2018, "
+                f"arXiv 1812.06162). The batch changes convergence, which this estimate does not model: training_tokens is taken "
+                f"as given; fix parallelism.global_batch_size to choose another")
 
 
 def critical_batch_tokens(compute_flops: ArrayLike) -> ArrayLike:
@@ -86,5 +90,6 @@ def batch_policy(arch: ModelArchitecture, sequence_length: float) -> BatchPolicy
     compute = float(flops_per_token(arch, sequence_length, counts).training_model) * tokens
     critical = float(critical_batch_tokens(compute))
     start = min(DEFAULT_GLOBAL_BATCH_TOKENS, critical)
-    rungs = int(np.floor(np.log2(max(LARGEST_PUBLISHED_GLOBAL_BATCH_TOKENS / start, 1.0)) + 1e-9)) + 1
+    top = min(LARGEST_PUBLISHED_GLOBAL_BATCH_TOKENS, max(critical, start))
+    rungs = int(np.floor(np.log2(max(top / start, 1.0)) + 1e-9)) + 1
     return BatchPolicy(critical, tuple(start * 2.0**k for k in range(rungs)), compute)

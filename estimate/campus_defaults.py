@@ -122,6 +122,17 @@ class CapitalCostDefaults:
     source: str
 
 
+def it_capex_usd_per_accelerator(hardware_id: str) -> float:
+    """One accelerator's IT capex (accelerator + its server share + its network share), NaN where
+    no price is published. The single figure behind both a training run's amortised capex and a
+    campus's IT capital cost (issue 11 item 9: training used GPU price × 1.5, $67.5k for GB200,
+    while campus sizing summed $47.2k of Bernstein parts)."""
+    defaults = capital_cost_defaults(hardware_id)
+    if defaults is None:
+        return float("nan")
+    return defaults.accelerator_usd + defaults.server_usd_per_accelerator + defaults.network_usd_per_accelerator
+
+
 def capital_cost_defaults(hardware_id: str) -> CapitalCostDefaults | None:
     """Sourced per-accelerator capex for `hardware_id`, or None where no price is published."""
     if hardware_id == "gb200":

@@ -37,6 +37,16 @@ OPTIMIZER_STEP_BYTES_PER_PARAMETER = 28.0
 # allocator fragmentation). Assumption (order of magnitude seen in PyTorch/Megatron runs on
 # A100/H100, 2023-2024): 2 GiB per accelerator.
 RUNTIME_RESERVED_BYTES = 2.0 * 2**30
+# Share of the accelerator's memory a training plan must leave free, beyond everything the
+# memory model counts (RUNTIME_RESERVED_BYTES included): the caching allocator's reserved-but-
+# unallocated blocks (fragmentation; PyTorch "CUDA semantics: memory management", 2024, and the
+# FSDP paper, Zhao et al. 2023 §5, on cudaMalloc retries near full memory), transient peaks the
+# per-tensor model does not see (NCCL and cuBLAS workspaces growing, temporary copies). ZeRO
+# (Rajbhandari et al. 2020 §3.2) saw out-of-memory errors with over 30 % free before it
+# defragmented; serving engines keep 10 % free (vLLM gpu_memory_utilization 0.9). Assumption
+# from practice, at the low end of that range because current allocators (expandable segments)
+# fragment less: 5 %, i.e. 4 GiB of an 80 GB H100. Nothing fitted.
+TRAINING_MEMORY_HEADROOM_FRACTION = 0.05
 
 # --- activation memory (Korthikanti et al. 2022, arXiv 2205.05198, §4, eqs. 1-2) ------------
 # Per token per layer, bytes, for 16-bit activations: 10·h replicated outside the TP region
@@ -80,6 +90,10 @@ BACKWARD_FLOPS_PER_FORWARD_FLOP = 2.0
 # FlashAttention backward counts 2.5× the forward FLOPs (Dao 2023, FlashAttention-2 benchmark
 # convention); with recomputation of the forward inside it. Used for the attention kernel time.
 FLASH_ATTENTION_BACKWARD_FLOPS_PER_FORWARD_FLOP = 2.5
+# A causal fused kernel skips the masked half of the score matrix (FlashAttention-2, Dao 2023,
+# §3.1.1 "causal masking": blocks above the diagonal are not computed), so it executes about half
+# the non-causal attention FLOPs that MFU counts by convention (PaLM appendix B; Megatron).
+CAUSAL_WORK_FRACTION = 0.5
 
 # --- collectives (ring algorithms; Thakur et al. 2005; nccl-tests PERFORMANCE.md, 2024) -------
 # Fraction of the one-direction link bandwidth a large NCCL collective reaches as bus bandwidth:
@@ -135,21 +149,10 @@ DEFAULT_CARBON_INTENSITY_GRAMS_PER_KWH = 480.0
 # US industrial electricity price, 2023 annual average: 8.04 ¢/kWh (EIA Electric Power Monthly,
 # Table 5.3, Feb 2024).
 DEFAULT_ELECTRICITY_PRICE_USD_PER_KWH = 0.0804
-# Capex of one accelerator with its share of server and network, amortised over
-# IT_DEPRECIATION_YEARS (Cottier et al. 2024, arXiv 2405.21015: server components and
-# interconnect add ~ 1.5× to the GPU price; GPU prices from the same paper's data, 2023-2024).
-CAPEX_USD_PER_ACCELERATOR = {
-    "v100": 10000.0 * 1.5,
-    "a100-40gb": 10000.0 * 1.5,
-    "a100-80gb": 15000.0 * 1.5,
-    "h100-sxm": 30000.0 * 1.5,
-    "h100-pcie": 25000.0 * 1.5,
-    "h800": 30000.0 * 1.5,
-    "h200": 35000.0 * 1.5,
-    "b200": 40000.0 * 1.5,
-    "gb200": 45000.0 * 1.5,
-    "mi300x": 15000.0 * 1.5,
-}
+# Capex of one accelerator with its share of server and network: one figure for training cost
+# and campus sizing, campus_defaults.it_capex_usd_per_accelerator (GPU prices and the server /
+# interconnect shares of Cottier et al. 2024; Bernstein's NVL72 split for GB200), amortised over
+# IT_DEPRECIATION_YEARS.
 # Depreciation period of IT equipment: 4 years (Cottier et al. 2024 use ~4 years for GPUs).
 IT_DEPRECIATION_YEARS = 4.0
 HOURS_PER_YEAR = 8766.0  # 365.25 days

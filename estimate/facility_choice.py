@@ -13,6 +13,7 @@ from functools import lru_cache
 
 from flopwatt.estimate import constants as C
 from flopwatt.estimate.assumptions import Assumption
+from flopwatt.estimate.campus_defaults import capital_cost_defaults, it_capex_usd_per_accelerator
 from flopwatt.estimate.run_cost import FacilityInputs
 
 # Each defaulted facility input with its source.
@@ -55,12 +56,13 @@ def _facility_inputs(choice: FacilityChoice, hardware_id: str) -> tuple[Facility
             values[name] = default
             assumptions.append(Assumption(name, f"{default:g}", "default", source))
     hour_price = given.get("accelerator_hour_price_usd", math.nan)
-    capex = C.CAPEX_USD_PER_ACCELERATOR.get(hardware_id, math.nan)
+    capex = it_capex_usd_per_accelerator(hardware_id)
     if math.isfinite(hour_price):
         assumptions.append(Assumption("accelerator_hour_price_usd", f"{hour_price:g} USD", "request", "cost = accelerator-hours × price"))
     elif math.isfinite(capex):
         assumptions.append(Assumption("capex_usd_per_accelerator", f"{capex:,.0f} USD over {C.IT_DEPRECIATION_YEARS:g} years", "default",
-                                      "GPU price × 1.5 for server and network share (Cottier et al. 2024, arXiv 2405.21015); cost = amortised capex + energy"))
+                                      f"accelerator + server + network share, the IT capex campus sizing uses ({capital_cost_defaults(hardware_id).source}); "
+                                      "cost = amortised capex + energy"))
     else:
         assumptions.append(Assumption("capex_usd_per_accelerator", "unknown", "default",
                                       f"no capex figure for {hardware_id}: cost counts energy only; set accelerator_hour_price_usd"))

@@ -50,6 +50,26 @@ ArrayLike = Any
 IDW_POWER = 4.0
 
 
+class ScaleOutUnavailableError(ValueError):
+    """A plan spans more accelerators than one scale-up domain (node, or TPU pod) on hardware
+    with no published bandwidth between domains: collectives across it have no rate to be timed
+    at (TPU v3/v4: Google publishes no per-chip data-center-network bandwidth). The API edge
+    names `accelerator_count`."""
+
+    def __init__(self, hw: "HardwareModel", accelerator_count: int) -> None:
+        super().__init__(
+            f"{accelerator_count} accelerators span more than one {hw.name} scale-up domain of {hw.accelerators_per_node}, "
+            f"and no bandwidth between domains is published for it: at most {hw.accelerators_per_node} (one pod or node)")
+        self.limit = hw.accelerators_per_node
+
+
+def check_scale_out(hw: "HardwareModel", accelerator_count: int) -> None:
+    """Refuse a cluster larger than one scale-up domain where the scale-out bandwidth is unknown
+    (0): every collective crossing domains would take infinite time and the estimate NaN."""
+    if accelerator_count > hw.accelerators_per_node and not hw.scale_out_bandwidth_bytes_per_second > 0:
+        raise ScaleOutUnavailableError(hw, accelerator_count)
+
+
 @dataclass(frozen=True)
 class CalibrationValue:
     """One number the estimate used, with unit and meaning (becomes a `Quantity` at the edge)."""
@@ -209,14 +229,31 @@ class HardwareModel:
         return where(n > 1, seconds, 0.0)
 
     def all_to_all_seconds(self, message_bytes: ArrayLike, group_size: ArrayLike, group_stride: ArrayLike = 1.0) -> ArrayLike:
-        """All-to-all: each rank sends (n−1)/n of its buffer (same volume as an all-gather)."""
-        return self.all_gather_seconds(message_bytes, group_size, group_stride)
+        """All-to-all of a `message_bytes` buffer per rank over `group_size` ranks `group_stride` apart.
+
+        Unlike a ring, an all-to-all cannot spread a rank's traffic over its node's other NICs:
+        every byte for a rank on another node leaves through this accelerator's own scale-out
+        link (one NIC per GPU on DGX/HGX nodes), and the bytes for ranks on the same node go over
+        the scale-up links. With r of the n ranks on this node, (n − r)/n of the buffer crosses
+        the NIC and (r − 1)/n stays on the node; the two tiers are charged one after the other
+        (DeepSeek-V3 §3.2.1 forwards IB-received tokens over NVLink, so they queue on the same
+        rank). The ring bus bandwidth, min(NVLink × 0.77, r × NIC), overstated the off-node rate
+        r-fold (issue 11 item 2: a 470 MB DeepSeek-V3 dispatch at EP256 took 1.4 ms, ≥ 9.1 ms
+        at 50 GB/s)."""
+        n = as_float(group_size)
+        per_node = self.accelerators_per_node
+        ranks_on_node = minimum(maximum(np.floor(per_node / maximum(as_float(group_stride), 1.0)), 1.0), n)
+        off_node = (n - ranks_on_node) / maximum(n, 1.0) * message_bytes
+        on_node = (ranks_on_node - 1.0) / maximum(n, 1.0) * message_bytes
+        seconds = (transfer_seconds(off_node, self.scale_out_bandwidth_bytes_per_second)
+                   + transfer_seconds(on_node, self.intra_node_bus_bandwidth_bytes_per_second) + self.collective_latency(n, group_stride))
+        return where(n > 1, seconds, 0.0)
 
     def point_to_point_seconds(self, message_bytes: ArrayLike, crosses_nodes: ArrayLike) -> ArrayLike:
         """One send between pipeline stages."""
         bandwidth = where(crosses_nodes, self.scale_out_bandwidth_bytes_per_second, self.intra_node_bus_bandwidth_bytes_per_second)
         latency = where(crosses_nodes, SCALE_OUT_COLLECTIVE_LATENCY_SECONDS, INTRA_NODE_COLLECTIVE_LATENCY_SECONDS)
-        return message_bytes / bandwidth + latency
+        return transfer_seconds(message_bytes, bandwidth) + latency
 
     # --- power ---------------------------------------------------------------------------------
 
@@ -258,6 +295,15 @@ def gemm_half_efficiency_dimension(peak_flops_per_second: float, memory_bandwidt
     A100 validation is unchanged."""
     ops_per_element = peak_flops_per_second * bytes_per_element / memory_bandwidth_bytes_per_second
     return fitted_constants.GEMM_HALF_EFFICIENCY_DIMENSION * ops_per_element / GEMM_FIT_OPS_PER_ELEMENT
+
+
+def transfer_seconds(message_bytes: ArrayLike, bandwidth_bytes_per_second: ArrayLike) -> ArrayLike:
+    """Seconds to move `message_bytes` at a bandwidth: 0 for nothing to move, infinite over a link
+    that does not exist (bandwidth 0: TPU v3/v4 publish none between pods). NumPy's `where`
+    evaluates both branches, so a 0/0 or x/0 on a branch not taken must not warn or give NaN."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        seconds = np.divide(message_bytes, bandwidth_bytes_per_second)
+    return where(as_float(message_bytes) > 0, seconds, 0.0)
 
 
 def datasheet_hardware_model(spec: HardwareSpec, precision: str) -> HardwareModel:

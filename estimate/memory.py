@@ -21,12 +21,20 @@ from flopwatt.estimate.constants import (
     LOGIT_BYTES_PER_VOCAB_ENTRY,
     OPTIMIZER_STATE_BYTES_PER_PARAMETER,
     RUNTIME_RESERVED_BYTES,
+    TRAINING_MEMORY_HEADROOM_FRACTION,
     WEIGHT_BYTES_PER_PARAMETER_TRAINING,
 )
 from flopwatt.estimate.numeric import as_bool, as_float, clip, maximum, minimum, where
 from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_SELECTIVE, ParallelPlan
 
 ArrayLike = Any
+
+
+def usable_training_memory_bytes(accelerator_memory_bytes: ArrayLike) -> ArrayLike:
+    """Memory a training plan may fill: the accelerator's memory less the headroom no run packs
+    (TRAINING_MEMORY_HEADROOM_FRACTION: allocator fragmentation and unmodelled peaks). Every fit
+    test of a training plan (planner, estimate, partial recompute) compares against this."""
+    return as_float(accelerator_memory_bytes) * (1.0 - TRAINING_MEMORY_HEADROOM_FRACTION)
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,13 @@
 
 Candidates (TP × CP × PP × DP × EP × interleaving × micro-batch × recompute × ZeRO, and the
 global batch when the request leaves it unset) are built as arrays and evaluated by the same vectorised
-step-time and memory model in one call; fields the request fixed are honoured. With a fixed batch
-the fastest step wins; with a free batch, the (plan, batch) with the least time to a given loss
-(`batch_policy.py`), preferring batches no larger than the largest published one. When no
+step-time and memory model in one call; fields the request fixed are honoured. The objective is
+the wall clock of the requested tokens: with a fixed batch the fastest step; with a free batch the
+(plan, batch) with the fewest seconds per token over the policy's ladder (`batch_policy.py`),
+preferring batches no larger than the largest published one. When no
 candidate fits, the one using the least memory is returned (with fits_in_memory false) so the
-caller can explain why.
+caller can explain why. When a fixed batch admits no plan of the accelerators at all,
+PlanConstraintError names the field.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ import numpy as np
 from flopwatt.estimate.architecture import ModelArchitecture
 from flopwatt.estimate.batch_policy import BatchPolicy, batch_policy
 from flopwatt.estimate.constants import LARGEST_PUBLISHED_GLOBAL_BATCH_TOKENS
-from flopwatt.estimate.hardware import HardwareModel
-from flopwatt.estimate.memory import training_memory
+from flopwatt.estimate.hardware import HardwareModel, check_scale_out
+from flopwatt.estimate.memory import training_memory, usable_training_memory_bytes
 from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_NONE, RECOMPUTE_SELECTIVE, ParallelPlan
 from flopwatt.estimate.step_time import StepOptions, training_step_time
 
@@ -75,8 +77,39 @@ class PlanChoice:
 _REQUIRED_CONSTRAINTS = tuple(name for name in PlanConstraints.__dataclass_fields__ if name != "recompute_layer_fraction")
 
 
+class PlanConstraintError(ValueError):
+    """No plan of the requested accelerators honours a fixed field (`constraint`, a PlanConstraints
+    field name); the API edge turns it into INVALID_ARGUMENT naming that field. Raised instead of
+    evaluating an inconsistent plan, which would describe a different cluster than the request."""
+
+    def __init__(self, constraint: str, description: str) -> None:
+        super().__init__(f"{constraint}: {description}")
+        self.constraint = constraint
+        self.description = description
+
+
 def _powers_of_two_up_to(limit: int) -> list[int]:
     return [2**i for i in range(int(np.log2(max(limit, 1))) + 1)]
+
+
+def _odd_part(n: int) -> int:
+    """n without its factors of two (1 for a power of two)."""
+    n = max(int(n), 1)
+    return n // (n & -n)
+
+
+def pipeline_parallel_options(ranks: int, layers: int) -> list[int]:
+    """PP sizes the planner tries for `ranks` accelerators left after TP × CP: powers of two, and
+    powers of two times the odd factor of `ranks` (e.g. 3 × 2^k on 24,576 GPUs), up to the layer
+    count and MAX_PIPELINE_STAGES. Without the latter the odd factor could only go to DP, and a
+    fixed power-of-two global batch then admits no plan at all (issue 11 item 5); Megatron-LM
+    accepts any PP size and places the remainder of an uneven layer split on some stages, which
+    the step model charges (ceil(L/p) layers on the slowest stage)."""
+    limit = min(layers, MAX_PIPELINE_STAGES)
+    odd = _odd_part(ranks)
+    powers = _powers_of_two_up_to(limit)
+    candidates = set(powers) | ({odd * p for p in powers if odd * p <= limit} if odd > 1 else set())
+    return sorted(p for p in candidates if ranks % p == 0)
 
 
 _STRUCTURE = ("tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size", "expert_parallel_size",
@@ -115,8 +148,8 @@ def _structures(arch: ModelArchitecture, accelerator_count: int, sequence_length
             sequence_length, accelerator_count, tp)
         sp = fixed.sequence_parallel if fixed.sequence_parallel is not None else tp > 1
         for cp in cp_options or [1]:
-            pp_options = [fixed.pipeline_parallel_size] if fixed.pipeline_parallel_size else [
-                p for p in _powers_of_two_up_to(min(layers, MAX_PIPELINE_STAGES)) if accelerator_count % (tp * cp * p) == 0]
+            pp_options = [fixed.pipeline_parallel_size] if fixed.pipeline_parallel_size else pipeline_parallel_options(
+                accelerator_count // (tp * cp), layers) if accelerator_count % (tp * cp) == 0 else []
             for pp in pp_options or [1]:
                 dp = fixed.data_parallel_size or max(accelerator_count // (tp * cp * pp), 1)
                 if tp * cp * pp * dp != accelerator_count:
@@ -154,12 +187,13 @@ def _candidates(arch: ModelArchitecture, accelerator_count: int, sequence_length
         batches = np.ceil(rungs / unit) * unit
         keep = np.concatenate([np.ones((1, unit.size), bool), batches[1:] != batches[:-1]])
     structure_index, rung_index = np.nonzero(keep.T)  # structure-major: a plan's batches together
-    if structure_index.size == 0:
-        # The fixed fields admit no consistent plan: evaluate them as given and let the caller report.
-        return replace(complete_plan(fixed), **{name: getattr(fixed, name) or default for name, default in (
-            ("tensor_parallel_size", 1), ("context_parallel_size", 1), ("pipeline_parallel_size", 1), ("data_parallel_size", 1), ("expert_parallel_size", 1),
-            ("pipeline_interleaving", 1), ("micro_batch_size", 1), ("global_batch_size", 1), ("zero_stage", 0),
-            ("activation_recompute", 0))}, sequence_parallel=bool(fixed.sequence_parallel))
+    if structure_index.size == 0:  # only a fixed batch can leave no candidate (a free one always has a rung)
+        smallest = int(unit.min())
+        raise PlanConstraintError("global_batch_size", (
+            f"no plan of {accelerator_count} accelerators splits {fixed.global_batch_size} sequences into whole micro-batches: "
+            f"data parallel size × micro-batch size must divide the global batch, and the smallest data parallel size here is "
+            f"{smallest}; a multiple of {smallest} (e.g. {int(np.ceil(fixed.global_batch_size / smallest)) * smallest}) or another "
+            "accelerator count plans"))
     values = {name: structures[i, structure_index] for i, name in enumerate(_STRUCTURE)}
     values["sequence_parallel"] = values["sequence_parallel"].astype(bool)
     return ParallelPlan(**values, global_batch_size=batches[rung_index, structure_index])
@@ -179,7 +213,7 @@ def _partial_recompute(arch: ModelArchitecture, sequence_length: int, candidates
     keep_all = training_memory(arch, sequence_length, replace(candidates, recompute_layer_fraction=0.0), options.flash_attention).total
     recompute_all = training_memory(arch, sequence_length, candidates, options.flash_attention).total  # fraction 1.0
     saved_per_fraction = np.maximum(keep_all - recompute_all, 1.0)
-    needed = np.clip((keep_all - hw.memory_bytes) / saved_per_fraction, 0.0, 1.0)
+    needed = np.clip((keep_all - usable_training_memory_bytes(hw.memory_bytes)) / saved_per_fraction, 0.0, 1.0)
     stage_layers = np.ceil(float(arch.layer_count) / np.asarray(candidates.pipeline_parallel_size, float))
     whole_layers = np.clip(np.ceil(needed * stage_layers - 1e-9), 1.0, stage_layers)
     fraction = np.where(recompute == RECOMPUTE_FULL, whole_layers / stage_layers, 1.0)
@@ -187,9 +221,10 @@ def _partial_recompute(arch: ModelArchitecture, sequence_length: int, candidates
 
 
 def choose_plan(arch: ModelArchitecture, accelerator_count: int, sequence_length: int, hw: HardwareModel, fixed: PlanConstraints, options: StepOptions) -> PlanChoice:
-    """Best candidate that fits (fastest step for a fixed batch; least time to a given loss when
-    the batch is free, within the largest published batch where possible); else the
-    smallest-memory one."""
+    """Best candidate that fits (the shortest wall clock for the requested tokens: fastest step
+    for a fixed batch, fewest seconds per token when the batch is free, within the largest
+    published batch where possible); else the smallest-memory one."""
+    check_scale_out(hw, accelerator_count)
     policy = None if fixed.global_batch_size else batch_policy(arch, float(sequence_length))
     candidates = _candidates(arch, accelerator_count, sequence_length, hw, fixed, policy)
     if fixed.activation_recompute is None:
@@ -198,12 +233,12 @@ def choose_plan(arch: ModelArchitecture, accelerator_count: int, sequence_length
         candidates = replace(candidates, recompute_layer_fraction=fixed.recompute_layer_fraction)
     step = np.broadcast_to(training_step_time(arch, sequence_length, candidates, hw, options).total, candidates.accelerator_count.shape)
     memory = np.broadcast_to(training_memory(arch, sequence_length, candidates, options.flash_attention).total, step.shape)
-    fits = memory <= hw.memory_bytes
+    fits = memory <= usable_training_memory_bytes(hw.memory_bytes)
     batch_tokens = np.broadcast_to(np.asarray(candidates.global_batch_size, float) * sequence_length, step.shape)
     if policy is None:
         objective, within = step, np.ones(step.shape, bool)
     else:
-        objective = policy.time_to_loss_objective(step, batch_tokens)
+        objective = policy.wall_clock_objective(step, batch_tokens)
         within = batch_tokens <= LARGEST_PUBLISHED_GLOBAL_BATCH_TOKENS
     preferred = fits & within if (fits & within).any() else fits
     index = int(np.argmin(np.where(preferred, objective, np.inf))) if fits.any() else int(np.argmin(memory))

@@ -21,12 +21,18 @@ from flopwatt.estimate import fitted_constants
 from flopwatt.estimate.assumptions import Assumption
 from flopwatt.estimate.catalog import get_hardware
 from flopwatt.estimate.facility_choice import FacilityChoice, facility_inputs
-from flopwatt.estimate.hardware import HardwareModel, profiled_hardware_model, shared_datasheet_hardware_model
+from flopwatt.estimate.hardware import (
+    HardwareModel,
+    ScaleOutUnavailableError,
+    check_scale_out,
+    profiled_hardware_model,
+    shared_datasheet_hardware_model,
+)
 from flopwatt.estimate.inference import InferenceScenario, check_expert_parallel_size, default_kv_cache_precision
 from flopwatt.estimate.measured_profile import MeasuredProfile
 from flopwatt.estimate.model_choice import ModelChoice, resolve_model
 from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_NAMES, ParallelPlan
-from flopwatt.estimate.planner import PlanChoice, PlanConstraints, choose_plan, complete_plan
+from flopwatt.estimate.planner import PlanChoice, PlanConstraintError, PlanConstraints, choose_plan, complete_plan
 from flopwatt.estimate.profile_checks import profile_hardware_id
 from flopwatt.estimate.scenario_errors import Problem, ScenarioError
 from flopwatt.estimate.step_time import FRAMEWORK_GENERIC, FRAMEWORK_STEP_OPTIONS, framework_step_options
@@ -39,8 +45,14 @@ CONTEXT_PARALLEL = Assumption(
     "each rank holds sequence/CP tokens and 1/CP of the causal scores; the K/V exchange is not hidden behind attention "
     "(Llama 3 §3.3.2, all-gather CP; Megatron-Core's ring overlaps it, so this errs slow); gradients reduced and ZeRO "
     "sharded over DP × CP")
-FLOP_CONVENTION = Assumption("flop_convention", "6·N per token + 12·L·s·d_attn (non-causal)", "default",
-                             "Kaplan 2020; PaLM appendix B; recomputation counts in HFU only (Korthikanti 2022)")
+FLOP_CONVENTION = Assumption(
+    "flop_convention", "MFU: 6·N per token + 12·L·s·d_attn (full, non-causal attention); HFU: executed FLOPs", "default",
+    "MFU counts the full score matrix, the PaLM (appendix B) / Megatron convention (Kaplan 2020 for 6·N); HFU counts the work "
+    "the step executes: a fused causal kernel computes about half the score matrix (FlashAttention-2), unfused attention all "
+    "of it, and recomputation adds its forward (Korthikanti 2022). At long context HFU is therefore below MFU")
+MEMORY_HEADROOM = Assumption(
+    "memory_headroom", f"{C.TRAINING_MEMORY_HEADROOM_FRACTION:.0%} of accelerator memory left free", "default",
+    "plans fit within the rest: allocator fragmentation and unmodelled peaks (constants.TRAINING_MEMORY_HEADROOM_FRACTION)")
 FITTED_CONSTANTS = Assumption("fitted_constants", f"GEMM half-efficiency dim {fitted_constants.GEMM_HALF_EFFICIENCY_DIMENSION:.0f}, "
                               f"host {fitted_constants.HOST_SECONDS_PER_KERNEL * 1e6:.0f} µs/kernel", "fitted", fitted_constants.FIT_PROVENANCE)
 MODELLED_GOODPUT = (
@@ -112,7 +124,8 @@ def _framework_assumptions(framework: str) -> tuple[Assumption, ...]:
         Assumption("attention_kernel", "fused causal flash attention" if options.flash_attention else "fused softmax, unfused attention GEMMs",
                    "derived", "FlashAttention-2 (Dao 2023): 60 % of peak in datasheet mode; else Megatron's batched QKᵀ/AV GEMMs"),
         Assumption("data_parallel_overlap", f"{options.data_parallel_overlap_fraction:.0%}", "derived",
-                   "share of the gradient reduction hidden behind backward (framework behaviour)"),
+                   "share of the gradient reduction hidden behind compute (framework behaviour), never more than that share of "
+                   "the compute beside it: the last micro-batch's backward, or the whole step's compute with ZeRO-3"),
     )
 
 
@@ -180,20 +193,29 @@ def build_training_scenario(w: TrainingWorkload) -> TrainingSetup:
     hw, hw_assumptions = hardware_model(w.hardware_id, w.precision, w.calibration)
     facility, facility_assumptions = facility_inputs(w.facility, w.hardware_id)
     options = framework_step_options(w.framework)
+    try:
+        check_scale_out(hw, w.accelerator_count)
+    except ScaleOutUnavailableError as error:
+        raise ScenarioError.field("accelerator_count", str(error)) from None
     constraints = effective_constraints(w.parallelism)
     if constraints.tensor_parallel_size and arch.attention_head_count % constraints.tensor_parallel_size:
         raise ScenarioError.field("parallelism.tensor_parallel_size", f"must divide the {arch.attention_head_count} attention heads")
     if constraints.complete:  # nothing to search: the request's plan is evaluated once
         choice = PlanChoice(complete_plan(constraints), math.nan, math.nan, True, 1)
     else:
-        choice = choose_plan(arch, w.accelerator_count, w.sequence_length, hw, constraints, options)
+        try:
+            choice = choose_plan(arch, w.accelerator_count, w.sequence_length, hw, constraints, options)
+        except PlanConstraintError as error:
+            raise ScenarioError.field(f"parallelism.{error.constraint}", error.description) from None
     chosen_by = "request" if constraints.complete else "derived"
     assumptions = list(model.assumptions) + hw_assumptions + facility_assumptions + [
         Assumption("precision", w.precision, "request" if w.precision_set else "default", "unspecified precision means bf16"),
         Assumption("parallelism", plan_description(choice.plan), chosen_by,
-                   f"planner: of {choice.candidates_evaluated} candidate plans that fit memory, the fastest step"
-                   f"{' (with the batch free: the least time to a given loss)' if choice.batch_policy else ''}; fixed fields honoured"),
+                   f"planner: of {choice.candidates_evaluated} candidate plans that fit memory, the shortest wall clock for the "
+                   f"requested tokens{' (with the batch free: the fewest seconds per token)' if choice.batch_policy else ' (the fastest step)'}"
+                   "; fixed fields honoured"),
         FLOP_CONVENTION,
+        MEMORY_HEADROOM,
         *_framework_assumptions(w.framework),
         FITTED_CONSTANTS,
     ]

@@ -14,9 +14,9 @@ import numpy as np
 
 from flopwatt.estimate.accounting import flops_per_token, parameter_counts, training_flops_from_parameter_count
 from flopwatt.estimate.architecture import ModelArchitecture
-from flopwatt.estimate.constants import SECONDS_PER_HOUR
+from flopwatt.estimate.constants import BACKWARD_FLOPS_PER_FORWARD_FLOP, CAUSAL_WORK_FRACTION, SECONDS_PER_HOUR
 from flopwatt.estimate.hardware import HardwareModel
-from flopwatt.estimate.memory import TrainingMemory, training_memory
+from flopwatt.estimate.memory import TrainingMemory, training_memory, usable_training_memory_bytes
 from flopwatt.estimate.numeric import as_bool, as_float, clip, isfinite, where
 from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_SELECTIVE, ParallelPlan
 from flopwatt.estimate.run_cost import FacilityInputs, GoodputInputs, RunCost, goodput, run_cost
@@ -76,12 +76,18 @@ def estimate_training_run(scenario: TrainingScenario) -> TrainingEstimate:
     model_per_token = where(isfinite(override), training_flops_from_parameter_count(where(isfinite(override), override, 0.0), 1.0), per_token.training_model)
     recompute = np.asarray(plan.activation_recompute)
     flash = as_bool(scenario.options.flash_attention)
+    # HFU counts the work the step executes; MFU keeps the convention of full (non-causal)
+    # attention. A fused causal kernel computes about half the score matrix; unfused attention
+    # (Megatron 2022) computes all of it and masks afterwards. Recomputation adds its forward.
+    executed_attention_forward = per_token.attention_forward * where(flash, CAUSAL_WORK_FRACTION, 1.0)
+    executed_forward = per_token.forward - per_token.attention_forward + executed_attention_forward
     recompute_extra = where(
         recompute == RECOMPUTE_FULL,
-        per_token.forward * clip(as_float(plan.recompute_layer_fraction), 0.0, 1.0),
+        executed_forward * clip(as_float(plan.recompute_layer_fraction), 0.0, 1.0),
         where((recompute == RECOMPUTE_SELECTIVE) & ~flash, per_token.attention_forward, 0.0),
     )
-    hardware_per_token = model_per_token + recompute_extra * model_per_token / per_token.training_model
+    executed_training = executed_forward * (1.0 + BACKWARD_FLOPS_PER_FORWARD_FLOP)
+    hardware_per_token = (executed_training + recompute_extra) * model_per_token / per_token.training_model
 
     step = training_step_time(arch, seq, plan, hw, scenario.options, counts)
     memory = training_memory(arch, seq, plan, flash, counts)
@@ -113,5 +119,5 @@ def estimate_training_run(scenario: TrainingScenario) -> TrainingEstimate:
         tokens_per_second=tokens_per_step / step.total,
         accelerator_power_watts=power,
         cost=run_cost(n, wall, power, scenario.facility),
-        fits_in_memory=memory.total <= hw.memory_bytes,
+        fits_in_memory=memory.total <= usable_training_memory_bytes(hw.memory_bytes),
     )

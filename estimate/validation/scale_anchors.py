@@ -25,7 +25,7 @@ from flopwatt.estimate.catalog import get_hardware, get_model_preset
 from flopwatt.estimate.accounting import flops_per_token
 from flopwatt.estimate.architecture import ModelArchitecture
 from flopwatt.estimate.hardware import datasheet_hardware_model
-from flopwatt.estimate.memory import training_memory
+from flopwatt.estimate.memory import training_memory, usable_training_memory_bytes
 from flopwatt.estimate.parallel_plan import RECOMPUTE_NAMES, ParallelPlan
 from flopwatt.estimate.step_time import framework_step_options, training_step_time
 
@@ -134,7 +134,7 @@ def evaluate_anchor(anchor: ScaleAnchor) -> AnchorResult:
     mfu = model_flops_per_token * tokens_per_step / (predicted_step * anchor.accelerator_count * hw.peak_flops_per_second)
     memory = training_memory(anchor.arch, seq, anchor.plan, options.flash_attention)
     parts = {name: float(value) for name, value in step.as_dict().items() if name not in ("total", "busy_fraction")}
-    return AnchorResult(anchor, published_step, predicted_step, mfu, bool(float(memory.total) <= hw.memory_bytes), parts)
+    return AnchorResult(anchor, published_step, predicted_step, mfu, bool(float(memory.total) <= usable_training_memory_bytes(hw.memory_bytes)), parts)
 
 
 def run_scale_anchors() -> list[AnchorResult]:

@@ -23,6 +23,7 @@ import numpy as np
 
 from flopwatt.estimate.catalog import get_hardware, get_model_preset
 from flopwatt.estimate import constants as C
+from flopwatt.estimate.campus_defaults import it_capex_usd_per_accelerator
 from flopwatt.estimate.architecture import ModelArchitecture
 from flopwatt.estimate.hardware import datasheet_hardware_model
 from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL
@@ -133,7 +134,7 @@ def _default_facility(hardware_id: str) -> FacilityInputs:
         electricity_price_usd_per_kwh=C.DEFAULT_ELECTRICITY_PRICE_USD_PER_KWH,
         host_power_watts_per_accelerator=C.HOST_POWER_WATTS_PER_ACCELERATOR,
         network_power_watts_per_accelerator=C.NETWORK_POWER_WATTS_PER_ACCELERATOR,
-        capex_usd_per_accelerator=C.CAPEX_USD_PER_ACCELERATOR.get(hardware_id, math.nan))
+        capex_usd_per_accelerator=it_capex_usd_per_accelerator(hardware_id))
 
 
 def estimate_run(run: PublishedRun) -> WholeRunResult:

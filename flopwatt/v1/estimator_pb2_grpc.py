@@ -76,7 +76,8 @@ class EstimatorServiceServicer:
     """
 
     def EstimateTraining(self, request, context):
-        """Estimates one training run.
+        """Estimates one training run. A plan that does not fit the accelerator's memory is refused with
+        FAILED_PRECONDITION (reason ACCELERATOR_MEMORY_EXCEEDED) stating the memory needed and available.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

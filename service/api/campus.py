@@ -8,9 +8,8 @@ composed on dataclasses, not on request messages. The site itself is `estimate/c
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -220,20 +219,31 @@ def _training_workload(request: estimator_pb2.EstimateCampusRequest, deps: ApiDe
 def _build_training_scenario(workload: TrainingWorkload, job: int) -> TrainingSetup:
     """EstimateTraining's scenario builder at `job` accelerators; field paths re-rooted under `training`."""
     try:
-        return build_training_scenario(dataclasses.replace(workload, accelerator_count=job))
+        return build_training_scenario(replace(workload, accelerator_count=job))
     except ScenarioError as error:
         raise from_domain(error.rerooted("training.")) from None
 
 
-def _size_training(request: estimator_pb2.EstimateCampusRequest, fleet: int, rack: int, utilization: float, deps: ApiDependencies) -> _TrainingResult:
-    """Plan one job on as much of the site as one job can use; the rest runs further copies."""
+def _size_training(request: estimator_pb2.EstimateCampusRequest, fleet: int, rack: int, utilization: float, deps: ApiDependencies,
+                   it_capex_usd_per_accelerator: float) -> _TrainingResult:
+    """Plan one job on as much of the site as one job can use; the rest runs further copies.
+    The job's amortised capex is the site's IT capex per accelerator (request overrides of
+    capital_costs included), so the campus and its training answer price an accelerator alike."""
     job = fleet
     reasons: list[str] = []
+    spec = convert.catalog_hardware(request.hardware_id)
+    if job > spec.accelerators_per_node and not spec.scale_out_bandwidth_bytes_per_second > 0:
+        # No published bandwidth between pods (TPU v3/v4): one job stays inside one.
+        job = spec.accelerators_per_node
+        reasons.append(f"{spec.name} publishes no bandwidth between its {spec.accelerators_per_node}-accelerator pods, so one job spans one pod")
     workload = _training_workload(request, deps)
     for _ in range(JOB_SHRINK_ATTEMPTS):
         with domain_errors():
             setup = _build_training_scenario(workload, job)
-        scenario, assumptions = setup.scenario, setup.assumptions
+        scenario = replace(setup.scenario, facility=replace(setup.scenario.facility, capex_usd_per_accelerator=it_capex_usd_per_accelerator))
+        assumptions = [a for a in setup.assumptions if a.name != "capex_usd_per_accelerator"] + [Assumption(
+            "capex_usd_per_accelerator", f"{it_capex_usd_per_accelerator:,.0f} USD over {IT_DEPRECIATION_YEARS:g} years", "derived",
+            "the campus's IT capex per accelerator (capital_costs accelerator + server + network)")]
         plan = scenario.plan
         batch_tokens = float(plan.global_batch_size) * request.training.sequence_length
         estimate = estimate_training_run(scenario)
@@ -280,7 +290,7 @@ def _size_inference(request: estimator_pb2.EstimateCampusRequest, fleet: int, no
         calibration=convert.measured_calibration(request.profile_id, deps), facility=convert.facility_choice(request.facility))
     for tp in sizes:
         try:
-            scenario, _ = build_inference_scenario(dataclasses.replace(workload, accelerator_count=tp))
+            scenario, _ = build_inference_scenario(replace(workload, accelerator_count=tp))
         except ScenarioError as error:
             raise from_domain(error.rerooted("inference.")) from None
         estimate = estimate_serving(scenario)
@@ -379,7 +389,9 @@ def estimate_campus(request: estimator_pb2.EstimateCampusRequest, deps: ApiDepen
                                       f"budget ÷ {_scalar(sizing.cost_per_accelerator_hour_usd):.3f} USD per accelerator-hour over the term"))
     training = None
     if request.HasField("training"):
-        training = _size_training(request, count, site.inputs.accelerators_per_rack, utilization, deps)
+        c = site.inputs.capex
+        it_capex = c.accelerator_usd + c.server_usd_per_accelerator + c.network_usd_per_accelerator
+        training = _size_training(request, count, site.inputs.accelerators_per_rack, utilization, deps, it_capex)
         response.training_runs_per_year = training.runs_per_year
         response.training_estimate.CopyFrom(training.response)
         response.single_job_feasibility = training.feasibility

@@ -7,7 +7,9 @@ import numpy as np
 
 from flopwatt.estimate import uncertainty
 from flopwatt.estimate.assumptions import Assumption
-from flopwatt.estimate.scenarios import TrainingWorkload, build_training_scenario
+from flopwatt.estimate import constants as C
+from flopwatt.estimate.memory import usable_training_memory_bytes
+from flopwatt.estimate.scenarios import TrainingWorkload, build_training_scenario, effective_constraints, plan_description
 from flopwatt.estimate.step_time import FRAMEWORK_STEP_OPTIONS
 from flopwatt.estimate.training import TrainingEstimate, TrainingScenario, estimate_training_run
 from flopwatt.service.api import convert
@@ -24,9 +26,11 @@ from flopwatt.service.api.request_bounds import (
     check_model_spec,
     check_uncertainty,
 )
-from flopwatt.service.errors import InvalidArgument, domain_errors, echo
+from flopwatt.service.errors import FailedPrecondition, InvalidArgument, domain_errors, echo
 from flopwatt.v1 import common_pb2, estimator_pb2
 
+# ErrorInfo reason of a training estimate whose plan does not fit the accelerator's memory.
+MEMORY_EXCEEDED_REASON = "ACCELERATOR_MEMORY_EXCEEDED"
 _REQUEST_FIELDS = frozenset(estimator_pb2.EstimateTrainingRequest.DESCRIPTOR.fields_by_name)
 
 
@@ -92,6 +96,11 @@ def build_scenario(request: estimator_pb2.EstimateTrainingRequest, deps: ApiDepe
     return setup.scenario, setup.assumptions, setup.candidates_evaluated
 
 
+def constraints_complete(request: estimator_pb2.EstimateTrainingRequest) -> bool:
+    """Whether the request fixed the whole plan (the planner chose nothing)."""
+    return effective_constraints(convert.plan_constraints(request.parallelism)).complete
+
+
 def _f(value) -> float:
     """The first element of a scalar or array output as a float (scalars take the fast path:
     the fixed-plan estimate converts ~50 of them and must stay under 1 ms)."""
@@ -143,8 +152,16 @@ def estimate_training(request: estimator_pb2.EstimateTrainingRequest, deps: ApiD
     scenario, assumptions, _ = build_scenario(request, deps)
     estimate = estimate_training_run(scenario)
     if not bool(_f(estimate.fits_in_memory)):
-        assumptions.append(Assumption("fits_in_memory", "false", "derived",
-                                      f"needs {_f(estimate.memory.total) / 2**30:.1f} GiB per accelerator of {scenario.hardware.memory_bytes / 2**30:.1f} GiB: add accelerators or fix a smaller plan"))
+        # A step time and MFU of a run that cannot start are not an estimate (issue 11 item 8:
+        # 405B on one GPU answered 2,267 years at 55.7 % MFU). Sweeps plan through
+        # build_scenario and keep flagging such points (fits_in_memory false) instead.
+        raise FailedPrecondition(
+            f"the training state does not fit: the {'requested' if constraints_complete(request) else 'least-memory'} plan "
+            f"({plan_description(scenario.plan)}) needs {_f(estimate.memory.total) / 2**30:.1f} GiB per accelerator and "
+            f"{scenario.hardware.name} has {_f(usable_training_memory_bytes(scenario.hardware.memory_bytes)) / 2**30:.1f} GiB usable "
+            f"({scenario.hardware.memory_bytes / 2**30:.1f} GiB less {C.TRAINING_MEMORY_HEADROOM_FRACTION:.0%} allocator headroom): "
+            "add accelerators or fix a smaller plan",
+            reason=MEMORY_EXCEEDED_REASON)
     response = to_response(estimate, assumptions)
     if request.uncertainty.samples > 0:
         intervals, distributions = uncertainty.training_intervals(scenario, request.uncertainty.samples, request.uncertainty.seed)

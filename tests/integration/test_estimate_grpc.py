@@ -35,7 +35,9 @@ def test_llama_405b_on_16k_h100_is_complete_and_explains_itself(server):
     # 6·N·D for 405 B parameters and 15.6 T tokens is 3.8e25 FLOP; attention adds a few per cent.
     assert 3.7e25 < response.total_flops < 4.4e25
     assert 0.2 < response.model_flops_utilization < 0.7
-    assert response.hardware_flops_utilization >= response.model_flops_utilization
+    # HFU counts the causal half of the scores (MFU the full matrix) plus recomputation: at 8K
+    # tokens attention is a few per cent of a 405B model's FLOPs, so the two stay close.
+    assert 0.9 * response.model_flops_utilization <= response.hardware_flops_utilization < 1.0
     # Published: 30.84 M H100-hours (Llama 3.1 model card). Hold the estimate within ±35 %.
     assert 20e6 < response.accelerator_hours < 42e6
     wall_days = response.wall_clock_duration.ToTimedelta().total_seconds() / 86400

@@ -229,9 +229,12 @@ def test_statuses_stay_far_below_the_header_limit_whatever_the_script(error):
 # --- item 7/8: amounts past their int64 fields ----------------------------------------------
 
 def test_a_cost_past_moneys_units_is_failed_precondition_naming_it():
-    # Each input within its bound: 10^15 parameters × 10^17 tokens on one accelerator cost 10^19+ USD.
-    request = _training(training_tokens=10**17, sequence_length=1, accelerator_count=1, goodput=0.01)
-    request.model.parameter_count = 10**15
+    # Each input within its bound, and the state fits its 4,096 accelerators (an estimate that does
+    # not fit is refused first): 10^12 parameters × 10^17 tokens at 1 % goodput and $10^6 per
+    # accelerator-hour cost 10^21+ USD.
+    request = _training(training_tokens=10**17, sequence_length=4096, accelerator_count=4096, goodput=0.01)
+    request.model.parameter_count = 10**12
+    request.facility.accelerator_hour_price_usd = 1e6
     with pytest.raises(FailedPrecondition) as raised:
         estimate_training(request, DEPS)
     assert "(cost)" in raised.value.message

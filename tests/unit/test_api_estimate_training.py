@@ -6,8 +6,9 @@ import pytest
 from google.protobuf.message import Message
 
 from flopwatt.service.api.deps import ApiDependencies
-from flopwatt.service.api.training import estimate_training
-from flopwatt.service.errors import InvalidArgument, NotFound
+from flopwatt.service.api.training import build_scenario, estimate_training
+from flopwatt.service.errors import FailedPrecondition, InvalidArgument, NotFound
+from flopwatt.estimate.training import estimate_training_run
 from flopwatt.v1 import common_pb2, estimator_pb2
 
 DEPS = ApiDependencies()
@@ -46,11 +47,12 @@ def test_fixed_plan_is_honoured():
     request = llama_405b_request()
     request.parallelism.CopyFrom(common_pb2.Parallelism(tensor_parallel_size=8, pipeline_parallel_size=16, data_parallel_size=128,
                                                         micro_batch_size=1, global_batch_size=2048, zero_stage=1,
-                                                        activation_recompute=common_pb2.ACTIVATION_RECOMPUTE_NONE, sequence_parallel=True,
+                                                        activation_recompute=common_pb2.ACTIVATION_RECOMPUTE_FULL, sequence_parallel=True,
                                                         pipeline_interleaving=1, expert_parallel_size=1))
     response = estimate_training(request, DEPS)
     p = response.parallelism
     assert (p.tensor_parallel_size, p.pipeline_parallel_size, p.data_parallel_size, p.zero_stage) == (8, 16, 128, 1)
+    assert p.activation_recompute == common_pb2.ACTIVATION_RECOMPUTE_FULL
     assert [a.origin for a in response.assumptions if a.name == "parallelism"] == ["request"]
 
 
@@ -232,9 +234,71 @@ def test_bad_recompute_fraction_is_named(parallelism):
     assert "parallelism.activation_recompute_layer_fraction" in {v.field for v in error.value.violations}
 
 
+def _memory_per_accelerator_bytes(request) -> float:
+    """Planned memory of a request whether or not it fits (EstimateTraining refuses what does not)."""
+    scenario, _, _ = build_scenario(request, DEPS)
+    return float(estimate_training_run(scenario).memory.total)
+
+
 def test_dropout_comes_from_the_preset_and_the_request_can_override_it():
-    without = estimate_training(llama_405b_request(parallelism=_meta_plan(common_pb2.ACTIVATION_RECOMPUTE_NONE)), DEPS)
+    without = _memory_per_accelerator_bytes(llama_405b_request(parallelism=_meta_plan(common_pb2.ACTIVATION_RECOMPUTE_NONE)))
     request = llama_405b_request(parallelism=_meta_plan(common_pb2.ACTIVATION_RECOMPUTE_NONE))
     request.model.dropout = True
-    with_masks = estimate_training(request, DEPS)
-    assert with_masks.memory_per_accelerator_bytes > without.memory_per_accelerator_bytes
+    assert _memory_per_accelerator_bytes(request) > without
+
+
+def test_a_plan_that_does_not_fit_is_refused_with_the_memory_it_needs():
+    """Issue 11 item 8: 405B on one H100 answered 2,267 years at 55.7 % MFU; no run starts there."""
+    request = llama_405b_request(accelerator_count=1)
+    request.parallelism.global_batch_size = 16
+    with pytest.raises(FailedPrecondition) as error:
+        estimate_training(request, DEPS)
+    message = error.value.message
+    assert "GiB per accelerator" in message and "80.0 GiB" in message
+    assert f"{_memory_per_accelerator_bytes(request) / 2**30:.1f} GiB" in message
+
+
+def test_a_fixed_plan_that_does_not_fit_is_refused():
+    request = llama_405b_request(parallelism=_meta_plan(common_pb2.ACTIVATION_RECOMPUTE_NONE))
+    with pytest.raises(FailedPrecondition, match="requested plan"):
+        estimate_training(request, DEPS)
+
+
+@pytest.mark.parametrize("count", [24576, 10752, 1000])
+def test_odd_accelerator_counts_plan_a_fixed_power_of_two_batch(count):
+    """Issue 11 item 5: the odd factor of the count goes to the pipeline, so the batch splits."""
+    response = estimate_training(llama_405b_request(accelerator_count=count), DEPS)
+    p = response.parallelism
+    assert p.tensor_parallel_size * p.context_parallel_size * p.pipeline_parallel_size * p.data_parallel_size == count
+    assert p.global_batch_size == 2048 and 2048 % (p.data_parallel_size * p.micro_batch_size) == 0
+
+
+@pytest.mark.parametrize("count", [3000, 100000])
+def test_a_batch_no_plan_can_split_is_refused_naming_the_field(count):
+    """Issue 11 item 5: no plan of 3,000 or 100,000 GPUs splits 2,048 sequences (the odd factor,
+    375 or 3,125, exceeds the 126 layers): refused with the field, not an internal error."""
+    with pytest.raises(InvalidArgument) as error:
+        estimate_training(llama_405b_request(accelerator_count=count), DEPS)
+    assert [v.field for v in error.value.violations] == ["parallelism.global_batch_size"]
+    assert "multiple of" in error.value.violations[0].description
+
+
+@pytest.mark.parametrize("hardware_id, pod", [("tpu-v3", 1024), ("tpu-v4", 4096)])
+def test_tpus_without_a_published_pod_to_pod_bandwidth_stay_within_one_pod(hardware_id, pod):
+    """Issue 11 item 6: beyond one pod the scale-out bandwidth was 0, the step NaN and the
+    answer INTERNAL (ValueError on the NaN duration); now refused naming accelerator_count."""
+    request = estimator_pb2.EstimateTrainingRequest(model=common_pb2.ModelSpec(preset_id="llama-3.1-8b"), training_tokens=10**12,
+                                                    sequence_length=4096, hardware_id=hardware_id, accelerator_count=2 * pod)
+    with pytest.raises(InvalidArgument) as error:
+        estimate_training(request, DEPS)
+    assert error.value.violations[0].field == "accelerator_count" and str(pod) in error.value.violations[0].description
+    request.accelerator_count = pod
+    response = estimate_training(request, DEPS)
+    assert math.isfinite(response.step_duration.ToTimedelta().total_seconds()) and response.step_duration.ToTimedelta().total_seconds() > 0
+
+
+def test_tpu_v5p_refuses_fp8():
+    request = llama_405b_request(hardware_id="tpu-v5p", accelerator_count=4096, precision=common_pb2.PRECISION_FP8)
+    with pytest.raises(InvalidArgument) as error:
+        estimate_training(request, DEPS)
+    assert error.value.violations[0].field == "precision"

@@ -105,3 +105,38 @@ def test_training_workload_reports_single_job_feasibility_plainly():
     assert response.training_runs_per_year > 0 and response.training_estimate.accelerator_hours > 0
     small = _campus(accelerator_count=1152, training=training)
     assert small.single_job_feasibility.startswith("yes")
+
+
+def test_a_tpu_without_pod_to_pod_bandwidth_runs_one_job_per_pod():
+    """Issue 11 item 6: TPU v4 publishes no bandwidth between its 4,096-chip pods, so a campus
+    of 8,192 runs two single-pod jobs instead of one NaN-timed job over both."""
+    training = estimator_pb2.CampusTrainingWorkload(
+        model=common_pb2.ModelSpec(preset_id="llama-3.1-8b"), training_tokens=10**12, sequence_length=4096)
+    response = estimate_campus(estimator_pb2.EstimateCampusRequest(hardware_id="tpu-v4", accelerator_count=8192, training=training), DEPS)
+    assert response.single_job_feasibility.startswith("no: one job can use 4,096 of 8,192")
+    assert "pod" in response.single_job_feasibility
+    assert math.isfinite(response.training_runs_per_year) and response.training_runs_per_year > 0
+
+
+@pytest.mark.parametrize("hardware_id", ["gb200", "h100-sxm", "a100-80gb"])
+def test_training_and_campus_price_an_accelerator_alike(hardware_id):
+    """Issue 11 item 9: training amortised GPU price × 1.5 ($67.5k for GB200) while campus sizing
+    summed $47.2k of parts; one IT capex per accelerator now serves both."""
+    from flopwatt.estimate.facility_choice import FacilityChoice, facility_inputs
+
+    count = 1152
+    response = estimate_campus(estimator_pb2.EstimateCampusRequest(hardware_id=hardware_id, accelerator_count=count), DEPS)
+    parts = {q.name: q.value for q in response.capital_cost}
+    campus_it_capex = (parts["accelerators"] + parts["servers"] + parts["network"]) / response.accelerator_count
+    training_capex = facility_inputs(FacilityChoice(), hardware_id)[0].capex_usd_per_accelerator
+    assert training_capex == pytest.approx(campus_it_capex, rel=1e-9)
+
+
+def test_a_campus_training_job_is_priced_at_the_campus_capex():
+    training = estimator_pb2.CampusTrainingWorkload(
+        model=common_pb2.ModelSpec(preset_id="llama-3.1-8b"), training_tokens=10**12, sequence_length=4096)
+    base = dict(hardware_id="h100-sxm", accelerator_count=1024, training=training)
+    default = estimate_campus(estimator_pb2.EstimateCampusRequest(**base), DEPS)
+    doubled = estimate_campus(estimator_pb2.EstimateCampusRequest(capital_costs=estimator_pb2.CapitalCosts(accelerator_usd=60000.0), **base), DEPS)
+    capex = lambda r: {q.name: q.value for q in r.training_estimate.breakdown.cost}["amortised_capex"]  # noqa: E731
+    assert capex(doubled) > capex(default)

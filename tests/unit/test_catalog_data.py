@@ -142,3 +142,10 @@ def test_docs_table_lists_every_hardware_id_with_its_bf16_rate():
         assert spec.id in rows, f"docs/catalog.md has no row for {spec.id}"
         if spec.id != "cpu" and "bf16" in spec.peak_flops_per_second:
             assert f"| {spec.peak_flops_per_second['bf16'] / 1e12:g} |" in rows[spec.id]
+
+
+def test_tpu_v5p_lists_no_fp8_rate():
+    """Issue 11 item 6: Google's v5p key specifications publish a bf16 peak only; an fp8 entry
+    at the bf16 rate let FP8 estimates run on a format the chip does not have."""
+    spec = next(s for s in list_hardware() if s.id == "tpu-v5p")
+    assert set(spec.peak_flops_per_second) == {"bf16"}

@@ -6,7 +6,7 @@ parallelism and framework, the planner for the rest): median |error| 33.9 % over
 39.7 % over all 8 before that; Llama 3.1 8B is now shown but not scored, its card total being more
 than one pre-training run, see the row's reason) against the DESIGN §7 target of 15 %. Llama 3.1
 405B is +4.5 % (it was +32 % when the planner could only recompute every layer to fit the
-published plan in 80 GB) and DeepSeek-V3 +4.9 %; the A100 runs imply ~40-46 % MFU where the model predicts 53-75 %. This
+published plan in 80 GB) and DeepSeek-V3 +17.7 % (+4.9 % before the 5 % memory headroom and the per-NIC all-to-all); the A100 runs imply ~40-46 % MFU where the model predicts 53-75 %. This
 test holds the level so regressions fail; it is not a pass of the target.
 """
 
@@ -57,9 +57,12 @@ def test_hours_error_stays_at_the_reached_level(results):
     by_run = {r.run.run: r for r in results}
     # Partial (block) recompute of two layers in eight fits Meta's published plan with ZeRO-1: +8.0 %
     # (was +32 % with every layer recomputed; +4.5 % with ZeRO-3 before its per-micro-batch
-    # all-gathers were counted); DeepSeek-V3 +4.9 % (one layer in four recomputed).
+    # all-gathers were counted); DeepSeek-V3 +17.7 %: +4.9 % with one layer in four recomputed,
+    # +12.7 % with two since plans leave 5 % of the memory free (issue 11 item 4), +17.7 % since
+    # off-node all-to-all bytes cross each GPU's own NIC (item 2), so the planner keeps EP on
+    # one node (EP8; EP128 before) and DeepSeek's DualPipe overlap of the all-to-all is not modelled.
     assert abs(by_run["llama-3.1-405b"].hours_error) < 0.10
-    assert abs(by_run["deepseek-v3"].hours_error) < 0.10
+    assert abs(by_run["deepseek-v3"].hours_error) < 0.20
     plan = by_run["llama-3.1-405b"].plan
     assert "rc0" in plan or float(plan.split("rc2(")[1].rstrip(")")) <= 0.25
 

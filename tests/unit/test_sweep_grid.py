@@ -114,3 +114,23 @@ def test_bad_base_is_refused_before_streaming():
     with pytest.raises(InvalidArgument) as raised:
         _points(_request(_axis("facility.pue", [1.2]), base=base))
     assert "accelerator_count" in [v.field for v in raised.value.violations]
+
+
+def test_a_point_that_does_not_fit_is_flagged_not_failed():
+    """Issue 11 item 8: EstimateTraining refuses a plan that does not fit (FAILED_PRECONDITION);
+    a sweep keeps the point and flags it, so one bad corner does not fail the whole grid."""
+    base = estimator_pb2.EstimateTrainingRequest()
+    base.CopyFrom(BASE)
+    base.model.preset_id = "llama-3.1-405b"
+    points = _points(_request(_axis("accelerator_count", [1, 2048]), base=base))
+    assert [p.fits_in_memory for p in points] == [False, True]
+
+
+def test_a_point_beyond_one_tpu_pod_is_refused_not_nan():
+    """Issue 11 item 6: a TPU v4 point over two pods returned NaN with fits_in_memory true."""
+    base = estimator_pb2.EstimateTrainingRequest()
+    base.CopyFrom(BASE)
+    base.hardware_id = "tpu-v4"
+    with pytest.raises(InvalidArgument) as error:
+        _points(_request(_axis("accelerator_count", [1024, 8192]), base=base))
+    assert error.value.violations[0].field == "base.accelerator_count"
