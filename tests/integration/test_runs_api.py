@@ -178,7 +178,7 @@ def test_quick_cpu_suite_runs_to_succeeded_and_its_profile_is_served(server):
         estimator = estimator_pb2_grpc.EstimatorServiceStub(channel)
         def request(hardware_id: str) -> estimator_pb2.EstimateTrainingRequest:
             return estimator_pb2.EstimateTrainingRequest(
-                model=common_pb2.ModelSpec(preset_id="llama-2-7b"), training_tokens=10**9, sequence_length=1024,
+                model=common_pb2.ModelSpec(parameter_count=100_000_000), training_tokens=10**9, sequence_length=1024,
                 hardware_id=hardware_id, accelerator_count=1, profile_id=final.profile_name)
 
         # ... calibrates an estimate for that hardware ...
