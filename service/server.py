@@ -25,6 +25,7 @@ from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.service.api.estimator_servicer import EstimatorServicer
 from flopwatt.service.config import Settings
 from flopwatt.service.interceptors.auth import AuthInterceptor
+from flopwatt.service.interceptors.client_certificate import ClientCertificateUsageInterceptor
 from flopwatt.service.interceptors.decoding import RequestDecodingInterceptor
 from flopwatt.service.interceptors.errors import ErrorInterceptor
 from flopwatt.service.interceptors.metrics import MetricsInterceptor
@@ -176,6 +177,8 @@ async def start_server(settings: Settings) -> RunningServer:
 
     # The stream writer first: it is what writes streamed messages (see its module docstring).
     interceptors: list[grpc.aio.ServerInterceptor] = [StreamWriterInterceptor(), MetricsInterceptor(metrics)]
+    if settings.tls_enabled and settings.tls_client_ca:  # mTLS: the peer must hold a *client* certificate
+        interceptors.append(ClientCertificateUsageInterceptor())
     if settings.auth_token:
         interceptors.append(AuthInterceptor(settings.auth_token))
     interceptors.append(ErrorInterceptor())
