@@ -17,7 +17,6 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from flopwatt.service import errors
 from flopwatt.service.api.benchmark_servicer import BenchmarkServicer
@@ -34,6 +33,7 @@ from flopwatt.service.interceptors.streams import StreamWriterInterceptor
 from flopwatt.service.metrics import MetricsEndpoint, ServiceMetrics, create_metrics
 from flopwatt.estimate.profile_checks import save_measured_profile
 from flopwatt.service.profile_metrics import ProfileCollector
+from flopwatt.service.reflection import enable_reflection
 from flopwatt.service.run_manager import RunManager
 from flopwatt.service.run_store import RunStore, RunStoreError
 from flopwatt.v1 import benchmark_pb2, benchmark_pb2_grpc, estimator_pb2, estimator_pb2_grpc
@@ -199,10 +199,7 @@ async def start_server(settings: Settings) -> RunningServer:
     benchmark_pb2_grpc.add_BenchmarkServiceServicer_to_server(BenchmarkServicer(profile_store, run_manager), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (*APPLICATION_SERVICES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
-        server,
-    )
+    enable_reflection((*APPLICATION_SERVICES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name), server)
 
     try:
         port = _bind(server, settings)
