@@ -39,6 +39,7 @@ from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from typing import Any, AsyncIterator, Awaitable, Callable
 
+from flopwatt.bench.power import physical_gpu_index
 from flopwatt.service import errors
 from flopwatt.service.run_store import RunNotFound, RunRecord, RunState, RunStore, is_disk_full
 from flopwatt.service.run_worker import DEFAULT_RUNNER, WorkerJob
@@ -462,12 +463,25 @@ class RunManager:
         self._finish(run_id, RunState.SUCCEEDED, "", profile_id=str(profile_id), progress_fraction=1.0, progress_message="done")
 
     def _record_energy(self, document: dict[str, Any]) -> None:
-        """flopwatt_gpu_energy_joules_total from the profile's NVML energy; absent on the CPU."""
+        """flopwatt_gpu_energy_joules_total from the profile's NVML energy; absent on the CPU.
+
+        `gpu` is the physical index, as dcgm-exporter's `gpu` label (and nvidia-smi) number
+        GPUs, not torch's logical index: under CUDA_VISIBLE_DEVICES=3 the run measures GPU 3, and
+        a join with DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION{gpu="3"} must find it. Empty when the
+        physical index cannot be known (a UUID in CUDA_VISIBLE_DEVICES): UUID still joins."""
         energy_joules = gpu_energy_joules(document)
         if energy_joules is None:
             return
-        device = document.get("device") or {}
-        self._metrics.gpu_energy_joules.labels(gpu=str(device.get("index", 0)), UUID=str(device.get("uuid", ""))).inc(energy_joules)
+        device = dict(document.get("device") or {})
+        device["kind"] = "cuda"  # NVML energy is only ever measured on a GPU, whatever the document says
+        environment = document.get("environment")
+        variables = environment.get("variables") if isinstance(environment, dict) else None
+        if not isinstance(variables, dict):  # the worker inherited this process's environment
+            variables = dict(os.environ)
+        index = physical_gpu_index(device, variables)
+        self._metrics.gpu_energy_joules.labels(
+            gpu="" if index is None else str(index), UUID=str(device.get("uuid") or "")
+        ).inc(energy_joules)
 
     def _write(self, run_id: str, what: str, **changes: Any) -> RunRecord:
         """A write a client waits for: its failure is the client's error (see storage_failure)."""

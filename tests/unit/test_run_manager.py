@@ -362,3 +362,17 @@ def test_cancel_that_cannot_be_recorded_is_an_error_and_the_run_goes_on(tmp_path
         await manager.close()
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected_gpu"),
+    [({"variables": {"CUDA_VISIBLE_DEVICES": "2,0"}}, "2"), ({"variables": {}}, "0"),
+     ({"variables": {"CUDA_VISIBLE_DEVICES": "GPU-abc"}}, "")],
+)
+def test_energy_counter_gpu_label_is_the_physical_index(tmp_path, environment, expected_gpu):
+    """Issue 14 item 16: dcgm-exporter's `gpu` is the NVML (physical) index; the profile's
+    device index is torch's logical one, which differs under CUDA_VISIBLE_DEVICES."""
+    manager, _, metrics = make_manager(tmp_path, "measured_suite")
+    manager._record_energy({"device": {"kind": "cuda", "uuid": "GPU-x", "index": 0}, "environment": environment,
+                            "power": {"total_energy_joules": 5.0}})
+    assert sample(metrics, "flopwatt_gpu_energy_joules_total", {"gpu": expected_gpu, "UUID": "GPU-x"}) == 5.0
