@@ -17,7 +17,7 @@ from typing import Iterator
 from prometheus_client.core import GaugeMetricFamily
 
 from flopwatt.bench.power import physical_gpu_index
-from flopwatt.bench.store import ProfileStore
+from flopwatt.bench.store import ProfileStore, StoreDamaged
 
 LOG = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def _gpu_label(store: ProfileStore, summary) -> str:
         return ""
     try:
         document = store.get(summary.id)
-    except (LookupError, ValueError, sqlite3.Error) as error:  # a damaged row must not break the scrape
+    except (LookupError, ValueError, sqlite3.Error, StoreDamaged) as error:  # a damaged row must not break the scrape
         LOG.warning("profile %s: no GPU index for the metrics: %s", summary.id, error)
         return ""
     environment = document.get("environment")
@@ -75,7 +75,12 @@ class ProfileCollector:
             "Measured board power of the latest profile per device (idle and under each load).",
             labels=("state", *COMMON_LABELS),
         )
-        for summary in self.store.latest_per_device():
+        try:
+            summaries = self.store.latest_per_device()
+        except StoreDamaged as error:  # the other metrics still scrape; the log says why these are empty
+            LOG.error("profile gauges left empty: %s", error)
+            summaries = []
+        for summary in summaries:
             common = (
                 _gpu_label(self.store, summary), summary.device_uuid or "", summary.host, summary.device_name,
                 summary.hardware_id or "", f"profiles/{summary.id}",

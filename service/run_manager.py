@@ -129,6 +129,7 @@ class RunManager:
         cuda_available: CudaProbe = probe_cuda_in_subprocess,
         max_queued_runs_per_device: int = MAX_QUEUED_RUNS_PER_DEVICE,
         cancel_grace_seconds: float = CANCEL_GRACE_SECONDS,
+        store_damage: Callable[[], str | None] = lambda: None,
     ) -> None:
         self._store = store
         self._save_profile = save_profile
@@ -138,6 +139,9 @@ class RunManager:
         self._cuda: bool | None = None
         self._max_queued = max_queued_runs_per_device
         self._cancel_grace_seconds = cancel_grace_seconds
+        # What a read found wrong with the database file (ProfileStore.damage), else None: new
+        # runs would be written into a file that is known to be damaged, so none are accepted.
+        self._store_damage = store_damage
         self._context = multiprocessing.get_context("spawn")
         self._active: dict[str, RunRecord] = {}  # QUEUED and RUNNING runs, freshest state
         self._queues: dict[str, collections.deque[str]] = {}
@@ -253,6 +257,12 @@ class RunManager:
         """Queue a run (suite and device already validated against the bench vocabulary)."""
         if self._closed:
             raise errors.FailedPrecondition("the server is shutting down; no new benchmark runs")
+        if self._store_damage():
+            raise errors.FailedPrecondition(
+                "the server's database is damaged; no new benchmark runs until the operator recovers it "
+                "(docs/benchmark-runs.md, \"A damaged database\")",
+                reason="DATABASE_DAMAGED",
+            )
         device_key = await self._resolve_device(device)
         queue = self._queues.setdefault(device_key, collections.deque())
         if len(queue) >= self._max_queued:

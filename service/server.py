@@ -28,7 +28,7 @@ from flopwatt.service.interceptors.client_certificate import ClientCertificateUs
 from flopwatt.service.interceptors.decoding import RequestDecodingInterceptor
 from flopwatt.service.interceptors.errors import ErrorInterceptor
 from flopwatt.service.interceptors.metrics import MetricsInterceptor
-from flopwatt.bench.store import ProfileStore
+from flopwatt.bench.store import RECOVERY_HINT, ProfileStore
 from flopwatt.service.interceptors.streams import StreamWriterInterceptor
 from flopwatt.service.metrics import MetricsEndpoint, ServiceMetrics, create_metrics
 from flopwatt.estimate.profile_checks import save_measured_profile
@@ -67,9 +67,18 @@ def _open_profile_store(settings: Settings) -> ProfileStore:
     except OSError as error:
         raise ServerStartError(f"cannot create data directory {settings.data_dir}: {error.strerror}") from error
     try:
-        return ProfileStore(settings.database_path)
+        store = ProfileStore(settings.database_path)
     except (OSError, sqlite3.Error, RuntimeError) as error:  # unreadable file, locked, newer schema
         raise ServerStartError(f"cannot open the profile store {settings.database_path}: {error}") from error
+    # A damaged page in the middle of the file used to go unnoticed until a read hit it, and new
+    # runs were written into the damaged file meanwhile: refuse to start instead, one line.
+    problems = store.quick_check()
+    if problems:
+        raise ServerStartError(
+            f"the database {settings.database_path} is damaged (PRAGMA quick_check: {problems[0]}); "
+            f"not starting on it: {RECOVERY_HINT}"
+        )
+    return store
 
 
 def _open_run_manager(settings: Settings, profile_store: ProfileStore, metrics: ServiceMetrics) -> RunManager:
@@ -81,7 +90,10 @@ def _open_run_manager(settings: Settings, profile_store: ProfileStore, metrics: 
         store = RunStore(settings.database_path)
     except (OSError, sqlite3.Error, RunStoreError) as error:
         raise ServerStartError(f"cannot open the run store {settings.database_path}: {error}") from error
-    return RunManager(store, functools.partial(save_measured_profile, profile_store.save), metrics)
+    return RunManager(
+        store, functools.partial(save_measured_profile, profile_store.save), metrics,
+        store_damage=lambda: profile_store.damage,
+    )
 
 
 def _profile_document_lookup(store: ProfileStore) -> Any:
