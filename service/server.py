@@ -226,7 +226,13 @@ async def start_server(settings: Settings) -> RunningServer:
     except ServerStartError:
         run_manager.store.close()  # the process may live on (tests, embedding): no leaked connection
         raise
-    run_manager.recover()  # this server now owns the data directory's unfinished runs
+    try:
+        run_manager.recover()  # this server now owns the data directory's unfinished runs
+    except sqlite3.Error as error:  # a full disk or a damaged run table: one line, like other start errors
+        run_manager.store.close()
+        if metrics_endpoint is not None:
+            metrics_endpoint.close()
+        raise ServerStartError(f"cannot record the runs an earlier server left unfinished in {settings.database_path}: {error}") from error
     await server.start()
     running = RunningServer(settings, server, port, health_servicer, metrics, metrics_endpoint, profile_store, run_manager)
     await running.set_serving(True)

@@ -30,3 +30,16 @@ def test_create_on_a_full_disk_is_resource_exhausted(tmp_path, monkeypatch):
         info = error_details_pb2.ErrorInfo()
         assert status.details[0].Unpack(info) and info.reason == "STORAGE_FULL"
         assert stub.ListBenchmarkRuns(benchmark_pb2.ListBenchmarkRunsRequest(), timeout=5).benchmark_runs == []
+
+
+def test_a_full_disk_at_start_is_one_clear_start_error(tmp_path, monkeypatch):
+    from flopwatt.service.run_store import RunStore
+    from flopwatt.service.server import ServerStartError
+
+    def full(*args, **kwargs):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(RunStore, "fail_unfinished", full)
+    with pytest.raises(ServerStartError, match="disk is full"):
+        with run_server(tmp_path):
+            pass
