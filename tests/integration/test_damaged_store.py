@@ -8,8 +8,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import random
 import pathlib
+import random
 import subprocess
 import sys
 
