@@ -70,6 +70,27 @@ def physical_device_selector(logical_index: int, visible_devices: str | None) ->
     return ("uuid", entry)
 
 
+def physical_gpu_index(device: dict, variables: dict | None) -> int | None:
+    """The physical (NVML, nvidia-smi, dcgm-exporter `gpu` label) index of a profile's CUDA
+    device, or None when it cannot be known.
+
+    `device["index"]` is torch's logical index, which differs from the physical one under
+    CUDA_VISIBLE_DEVICES (logical 0 under CUDA_VISIBLE_DEVICES=3 is GPU 3). `variables` are the
+    environment variables the benchmark ran with (the profile's `environment.variables`, which
+    records every CUDA_* variable); a CUDA_VISIBLE_DEVICES entry given as a UUID has no index
+    here, so None: the UUID alone identifies the GPU then. None for CPUs too."""
+    if device.get("kind") != "cuda":
+        return None
+    logical = device.get("index", 0)
+    if not isinstance(logical, int) or isinstance(logical, bool) or logical < 0:
+        return None
+    try:
+        kind, value = physical_device_selector(logical, (variables or {}).get("CUDA_VISIBLE_DEVICES"))
+    except NvmlUnavailable:  # the recorded mask does not have this logical device
+        return None
+    return value if kind == "index" else None
+
+
 @dataclass
 class PowerSample:
     time_seconds: float

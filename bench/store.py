@@ -5,17 +5,26 @@ this family owns the `hardware_profiles` table and records its schema version in
 `flopwatt_schema_versions` (family → version). WAL journaling and one transaction per write:
 a crash mid-write leaves the previous committed state (SQLite's atomic commit,
 sqlite.org/atomiccommit.html), so profiles survive restarts and are never half-written.
+
+What SQLite cannot prevent is damage from outside (a failing disk, a copy taken mid-write, a
+file edited by hand): `quick_check()` runs `PRAGMA quick_check`, which the server does at start
+(it refuses to start on a damaged file rather than write new runs into it) and again whenever a
+read fails. A row whose text no longer decodes raises `StoreDamaged` (DATA_LOSS at the API) and
+marks the store damaged (`damage`), so the server stops queueing benchmark runs into the file.
+`readable_profile_ids()` and `flopwatt bench export` salvage what still reads
+(docs/benchmark-runs.md, "A damaged database").
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from flopwatt.bench.profile import content_id, flatten_ceilings, validate_profile
 
@@ -27,6 +36,17 @@ SCHEMA_FAMILY = "hardware_profiles"
 SCHEMA_FAMILY_VERSION = 1
 BUSY_TIMEOUT_SECONDS = 30.0  # another process (the server, a CLI run) may hold the write lock
 MAX_PAGE_SIZE = 1000
+# Problems PRAGMA quick_check reports at most; the first names the damage well enough.
+QUICK_CHECK_MAX_ERRORS = 10
+# SQLite primary result codes of a damaged file (sqlite.org/rescode.html).
+SQLITE_CORRUPT = 11
+SQLITE_NOTADB = 26
+RECOVERY_HINT = (
+    "export what still reads with `flopwatt bench export --output profiles.json`, move the file "
+    "aside and start on a new store (docs/benchmark-runs.md, \"A damaged database\")"
+)
+
+LOG = logging.getLogger(__name__)
 
 
 def standard_data_dir() -> Path:
@@ -45,6 +65,33 @@ def default_data_dir() -> Path:
 
 def database_path(data_dir: Path | str | None = None) -> Path:
     return Path(data_dir).expanduser() / DATABASE_FILE_NAME if data_dir else default_data_dir() / DATABASE_FILE_NAME
+
+
+def is_damage(error: BaseException) -> bool:
+    """Whether a read error means the file is damaged (not a lock, a full disk, a bad query):
+    SQLITE_CORRUPT / SQLITE_NOTADB, text that is no longer UTF-8 (Python's sqlite3 raises
+    OperationalError "Could not decode to UTF-8 column ..."), or stored JSON that no longer
+    parses."""
+    if isinstance(error, (UnicodeDecodeError, json.JSONDecodeError)):
+        return True
+    if not isinstance(error, sqlite3.DatabaseError):
+        return False
+    code = getattr(error, "sqlite_errorcode", None)
+    if isinstance(code, int) and code & 0xFF in (SQLITE_CORRUPT, SQLITE_NOTADB):
+        return True
+    text = str(error)
+    return "malformed" in text or "Could not decode to UTF-8" in text or "not a database" in text
+
+
+class StoreDamaged(RuntimeError):
+    """The database file is damaged: PRAGMA quick_check found problems, or a row cannot be read."""
+
+    def __init__(self, path: Path, detail: str, profile_id: str | None = None) -> None:
+        self.path = path
+        self.detail = detail
+        self.profile_id = profile_id
+        what = f"profile {profile_id!r} in {path}" if profile_id else str(path)
+        super().__init__(f"the profile store is damaged: {what}: {detail}; {RECOVERY_HINT}")
 
 
 class ProfileNotFound(KeyError):
@@ -125,6 +172,7 @@ class ProfileStore:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path).expanduser()
+        self.damage: str | None = None  # set once a read found the file damaged
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with closing(self._connect()) as connection:
             connection.execute("PRAGMA journal_mode=WAL")
@@ -142,6 +190,61 @@ class ProfileStore:
         connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS)
         connection.execute("PRAGMA synchronous=FULL")
         return connection
+
+    def quick_check(self) -> list[str]:
+        """The problems `PRAGMA quick_check` finds, empty when the file is sound. quick_check
+        reads every page and checks the b-tree structure and records (O(size), seconds for a
+        large file) but not index contents, which is integrity_check's slower extra; a damaged
+        page in the middle of the file — the case that used to go unnoticed — is found. Text
+        that was altered in place keeps a valid structure: reads catch that (`_reading`)."""
+        try:
+            with closing(self._connect()) as connection:
+                rows = connection.execute(f"PRAGMA quick_check({QUICK_CHECK_MAX_ERRORS})").fetchall()
+        except sqlite3.DatabaseError as error:
+            problems = [str(error)]
+        else:
+            lines = [line for row in rows for line in str(row[0]).splitlines()]
+            problems = [line for line in lines if line != "ok" and not line.startswith("*** in database")]
+        if problems:
+            self.damage = self.damage or problems[0]
+        return problems
+
+    @contextmanager
+    def _reading(self, profile_id: str | None = None) -> Iterator[None]:
+        """Turn a read error that means damage into StoreDamaged, after a quick_check whose
+        findings (if any) go into the message and the log."""
+        try:
+            yield
+        except Exception as error:
+            if not is_damage(error):
+                raise
+            problems = self.quick_check()
+            detail = f"{type(error).__name__}: {error}"[:300]
+            if problems:
+                detail += f" (PRAGMA quick_check: {problems[0]})"
+            self.damage = self.damage or detail
+            LOG.error("profile store %s is damaged: %s", self.path, detail)
+            raise StoreDamaged(self.path, detail, profile_id) from error
+
+    def readable_profile_ids(self) -> list[str]:
+        """Every profile id some path through the file still reaches: the newest-first index
+        (the order `list` uses, so a sound store exports as before), the table in rowid order and
+        the id index, each scanned until it hits damage; their union. What a damaged page holds
+        is lost; everything else is found."""
+        scans = (
+            "SELECT id FROM hardware_profiles INDEXED BY hardware_profiles_newest ORDER BY created_time DESC, stored_sequence DESC",
+            "SELECT id FROM hardware_profiles ORDER BY rowid",
+            "SELECT id FROM hardware_profiles INDEXED BY sqlite_autoindex_hardware_profiles_1 ORDER BY id",
+        )
+        found: dict[str, None] = {}
+        for query in scans:
+            with closing(self._connect()) as connection:
+                try:
+                    for (profile_id,) in connection.execute(query):
+                        found.setdefault(profile_id, None)
+                except sqlite3.DatabaseError as error:
+                    LOG.warning("a scan of %s stopped early: %s", self.path, error)
+        return list(found)
 
     def save(self, document: dict) -> str:
         """Validate and store one profile; returns its id (content-derived, so saving the same
@@ -185,19 +288,19 @@ class ProfileStore:
         return [row[0] for row in rows]
 
     def get(self, profile_id: str) -> dict:
-        """The whole document; raises ProfileNotFound."""
-        with closing(self._connect()) as connection:
+        """The whole document; raises ProfileNotFound, or StoreDamaged when its row is damaged."""
+        with self._reading(profile_id), closing(self._connect()) as connection:
             row = connection.execute("SELECT document_json FROM hardware_profiles WHERE id = ?", (profile_id,)).fetchone()
-        if row is None:
-            raise ProfileNotFound(profile_id)
-        return json.loads(row[0])
+            if row is None:
+                raise ProfileNotFound(profile_id)
+            return json.loads(row[0])
 
     def summary(self, profile_id: str) -> ProfileSummary:
-        with closing(self._connect()) as connection:
+        with self._reading(profile_id), closing(self._connect()) as connection:
             row = connection.execute(f"SELECT {_SUMMARY_COLUMNS} FROM hardware_profiles WHERE id = ?", (profile_id,)).fetchone()
-        if row is None:
-            raise ProfileNotFound(profile_id)
-        return _summary(row)
+            if row is None:
+                raise ProfileNotFound(profile_id)
+            return _summary(row)
 
     def list(self, page_size: int = 50, offset: int = 0) -> tuple[list[ProfileSummary], int]:
         """Newest first; returns (page, total count) so callers can tell whether more follow."""
@@ -205,24 +308,24 @@ class ProfileStore:
             raise ValueError(f"page_size: must be an integer in [1, {MAX_PAGE_SIZE}], got {page_size!r}")
         if not isinstance(offset, int) or offset < 0:
             raise ValueError(f"offset: must be an integer ≥ 0, got {offset!r}")
-        with closing(self._connect()) as connection:
+        with self._reading(), closing(self._connect()) as connection:
             total = connection.execute("SELECT COUNT(*) FROM hardware_profiles").fetchone()[0]
             rows = connection.execute(
                 f"SELECT {_SUMMARY_COLUMNS} FROM hardware_profiles ORDER BY created_time DESC, stored_sequence DESC LIMIT ? OFFSET ?",
                 (page_size, offset),
             ).fetchall()
-        return [_summary(r) for r in rows], total
+            return [_summary(r) for r in rows], total
 
     def latest_per_device(self) -> list[ProfileSummary]:
         """The newest profile of each device (UUID, else host + device name), for the metrics
         exporter."""
-        with closing(self._connect()) as connection:
+        with self._reading(), closing(self._connect()) as connection:
             rows = connection.execute(
                 f"SELECT {_SUMMARY_COLUMNS} FROM hardware_profiles ORDER BY created_time DESC, stored_sequence DESC"
             ).fetchall()
+            summaries = [_summary(row) for row in rows]
         latest: dict[str, ProfileSummary] = {}
-        for row in rows:
-            summary = _summary(row)
+        for summary in summaries:
             key = summary.device_uuid or f"{summary.host}/{summary.device_kind}/{summary.device_name}"
             latest.setdefault(key, summary)
         return list(latest.values())

@@ -93,6 +93,12 @@ class ResourceExhausted(ServiceError):
     reason = "RESOURCE_EXHAUSTED"
 
 
+class DataLoss(ServiceError):
+    """Stored data is damaged and cannot be served (a corrupted profile store)."""
+
+    reason = "DATA_LOSS"
+
+
 class Aborted(ServiceError):
     """Concurrency conflict, e.g. the device is busy with another run."""
 
@@ -122,9 +128,17 @@ def from_domain(error: BaseException) -> BaseException:
     catalog id is NOT_FOUND, inputs that cannot form a scenario INVALID_ARGUMENT naming their
     fields); any other exception unchanged. The estimator raises its own exceptions because it
     knows nothing of gRPC; the API edge translates them here."""
+    from flopwatt.bench.store import StoreDamaged
     from flopwatt.estimate.catalog import CatalogLookupError
     from flopwatt.estimate.scenario_errors import ScenarioError
 
+    if isinstance(error, StoreDamaged):  # the server's path and SQLite's words stay in its log
+        what = f"profile {echo(error.profile_id)}" if error.profile_id else "the profile store"
+        return DataLoss(
+            f"{what} is damaged in the server's database and cannot be read; the operator must recover the store "
+            "(docs/benchmark-runs.md, \"A damaged database\"); no new benchmark runs are accepted until then",
+            reason="PROFILE_STORE_DAMAGED",
+        )
     if isinstance(error, CatalogLookupError):
         return NotFound(error.resource_type, error.name)
     if isinstance(error, ScenarioError):

@@ -11,6 +11,14 @@ per PROGRESS_PERSIST_INTERVAL_SECONDS and served from memory in between.
 A run that was QUEUED or RUNNING when the previous server process died cannot still be running:
 its worker exits when its parent dies (run_worker's watchdog). `start()` therefore marks such
 runs FAILED with the reason, so no record stays RUNNING forever.
+
+Store errors (a full disk above all) never kill a device's queue task and never leave a run
+RUNNING in memory after its worker is gone. A write that answers a client (create, cancel) fails
+that RPC instead: RESOURCE_EXHAUSTED with reason STORAGE_FULL when the disk is full. A cancel is
+written (`cancel_requested`) before the worker is stopped, so once a client was told OK the run
+ends CANCELLED: in memory at once, on disk when the final write succeeds (retried on later
+writes), and at the latest when the next start recovers it. A terminal state that could not be
+written is kept in memory (`_unpersisted`) so Get/Watch/List agree with what clients were told.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import logging
 import math
 import multiprocessing
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -30,8 +39,9 @@ from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from typing import Any, AsyncIterator, Awaitable, Callable
 
+from flopwatt.bench.power import physical_gpu_index
 from flopwatt.service import errors
-from flopwatt.service.run_store import RunNotFound, RunRecord, RunState, RunStore
+from flopwatt.service.run_store import RunNotFound, RunRecord, RunState, RunStore, is_disk_full
 from flopwatt.service.run_worker import DEFAULT_RUNNER, WorkerJob
 from flopwatt.service.run_worker import run as worker_main
 
@@ -60,8 +70,24 @@ SHUTDOWN_REASON_BY_STATE = {
     RunState.QUEUED: "the server shut down before this run started; create it again",
 }
 
+# A run whose cancel was recorded but whose end was not (disk full, or the server died meanwhile).
+RESTART_CANCELLED_REASON = "cancelled by a client (the end was recorded when the server next started)"
+STORAGE_FULL_REASON = "STORAGE_FULL"
+
 CudaProbe = Callable[[], Awaitable[bool]]
 ProfileSaver = Callable[[dict[str, Any]], str]
+
+
+def storage_failure(error: sqlite3.Error, what: str) -> Exception:
+    """The exception a client should get when a write it waits for fails: a full disk is
+    RESOURCE_EXHAUSTED (the operator can act on it, the client can retry later) rather than
+    INTERNAL; any other database error stays itself and becomes INTERNAL with a logged trace."""
+    if is_disk_full(error):
+        return errors.ResourceExhausted(
+            f"{what}: the server's data disk is full (SQLite: {error}); free space in the data directory and retry",
+            reason=STORAGE_FULL_REASON,
+        )
+    return error
 
 
 async def probe_cuda_in_subprocess() -> bool:
@@ -103,6 +129,7 @@ class RunManager:
         cuda_available: CudaProbe = probe_cuda_in_subprocess,
         max_queued_runs_per_device: int = MAX_QUEUED_RUNS_PER_DEVICE,
         cancel_grace_seconds: float = CANCEL_GRACE_SECONDS,
+        store_damage: Callable[[], str | None] = lambda: None,
     ) -> None:
         self._store = store
         self._save_profile = save_profile
@@ -112,6 +139,9 @@ class RunManager:
         self._cuda: bool | None = None
         self._max_queued = max_queued_runs_per_device
         self._cancel_grace_seconds = cancel_grace_seconds
+        # What a read found wrong with the database file (ProfileStore.damage), else None: new
+        # runs would be written into a file that is known to be damaged, so none are accepted.
+        self._store_damage = store_damage
         self._context = multiprocessing.get_context("spawn")
         self._active: dict[str, RunRecord] = {}  # QUEUED and RUNNING runs, freshest state
         self._queues: dict[str, collections.deque[str]] = {}
@@ -121,6 +151,8 @@ class RunManager:
         self._changed: dict[str, asyncio.Event] = {}
         self._persisted_at: dict[str, float] = {}
         self._cancel_before_spawn: set[str] = set()
+        # Terminal records the store refused (run_id -> (record, the changes to write again)).
+        self._unpersisted: dict[str, tuple[RunRecord, dict[str, Any]]] = {}
         self._watchers = 0
         self._closed = False
 
@@ -128,10 +160,10 @@ class RunManager:
 
     def recover(self) -> list[RunRecord]:
         """Mark runs left QUEUED or RUNNING by an earlier process FAILED with the reason."""
-        failed = self._store.fail_unfinished(RESTART_REASON_BY_STATE)
+        failed = self._store.fail_unfinished(RESTART_REASON_BY_STATE, cancelled_reason=RESTART_CANCELLED_REASON)
         for record in failed:
-            LOG.warning("run %s was unfinished when the server stopped; marked FAILED", record.run_id)
-            self._metrics.benchmark_runs.labels(result="failed").inc()
+            LOG.warning("run %s was unfinished when the server stopped; marked %s", record.run_id, record.state.value)
+            self._metrics.benchmark_runs.labels(result=record.state.value.lower()).inc()
         self._metrics.benchmark_queue_depth.set(0)
         return failed
 
@@ -155,6 +187,7 @@ class RunManager:
             for task in stuck:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+        self._retry_unpersisted()  # last chance; otherwise the next start's recover() settles them
 
     @property
     def store(self) -> RunStore:
@@ -167,6 +200,8 @@ class RunManager:
         active = self._active.get(run_id)
         if active is not None:
             return active
+        if run_id in self._unpersisted:
+            return self._unpersisted[run_id][0]
         try:
             return self._store.get(run_id)
         except RunNotFound:
@@ -174,7 +209,14 @@ class RunManager:
 
     def list(self, page_size: int, before_sequence: int | None) -> tuple[list[RunRecord], int | None]:
         records, next_before = self._store.list_page(page_size, before_sequence)
-        return [self._active.get(record.run_id, record) for record in records], next_before
+        return [self._memory_record(record) for record in records], next_before
+
+    def _memory_record(self, stored: RunRecord) -> RunRecord:
+        if stored.run_id in self._active:
+            return self._active[stored.run_id]
+        if stored.run_id in self._unpersisted:
+            return self._unpersisted[stored.run_id][0]
+        return stored
 
     async def watch(self, run_id: str) -> AsyncIterator[RunRecord]:
         """The run now, then after every change, ending with its terminal state. Cancelling the
@@ -215,6 +257,12 @@ class RunManager:
         """Queue a run (suite and device already validated against the bench vocabulary)."""
         if self._closed:
             raise errors.FailedPrecondition("the server is shutting down; no new benchmark runs")
+        if self._store_damage():
+            raise errors.FailedPrecondition(
+                "the server's database is damaged; no new benchmark runs until the operator recovers it "
+                "(docs/benchmark-runs.md, \"A damaged database\")",
+                reason="DATABASE_DAMAGED",
+            )
         device_key = await self._resolve_device(device)
         queue = self._queues.setdefault(device_key, collections.deque())
         if len(queue) >= self._max_queued:
@@ -223,7 +271,12 @@ class RunManager:
                 "retry when a run finishes or cancel one",
                 reason="BENCHMARK_QUEUE_FULL",
             )
-        record = self._store.create(suite, device, device_key)
+        try:
+            record = self._store.create(suite, device, device_key)
+        except sqlite3.Error as error:
+            LOG.error("benchmark run not created: %s", error)
+            raise storage_failure(error, "the benchmark run could not be recorded") from error
+        self._retry_unpersisted()  # the store writes again: settle ends it refused before
         self._publish(record)
         queue.append(record.run_id)
         self._update_queue_gauge()
@@ -231,16 +284,33 @@ class RunManager:
         return record
 
     async def cancel(self, run_id: str) -> RunRecord:
-        """Cancel a queued or running run; returns once the worker is gone (a terminal record)."""
+        """Cancel a queued or running run; returns once the worker is gone (a terminal record).
+
+        The cancel is written to the store before anything is stopped, and a write that fails
+        fails the cancel (the run goes on untouched): an OK answer always means CANCELLED, also
+        after a restart. For a queued run that write is the terminal record itself; for a running
+        one it is `cancel_requested`, which recovery turns into CANCELLED should the final write
+        never happen."""
         record = self.get(run_id)
         if record.state.terminal:
             return record
         if record.state is RunState.QUEUED:
             queue = self._queues.get(record.device_key)
             if queue is not None and run_id in queue:
+                stored = self._write(
+                    run_id, "the cancel could not be recorded; the run stays queued",
+                    state=RunState.CANCELLED, error="cancelled by a client before it started",
+                    end_time_seconds=time.time(), cancel_requested=True,
+                )
                 queue.remove(run_id)
                 self._update_queue_gauge()
-                return self._finish(run_id, RunState.CANCELLED, "cancelled by a client before it started")
+                self._ended(stored)
+                return stored
+        if not record.cancel_requested:
+            self._write(run_id, "the cancel could not be recorded; the run goes on", cancel_requested=True)
+            current = self._active.get(run_id)  # its progress is fresher than the stored row's
+            if current is not None:  # not published: nothing a client sees has changed yet
+                self._active[run_id] = replace(current, cancel_requested=True)
         worker = self._workers.get(run_id)
         if worker is None:  # dequeued, worker still spawning: _execute stops it once it exists
             self._cancel_before_spawn.add(run_id)
@@ -276,6 +346,8 @@ class RunManager:
             )
 
     async def _serve_device(self, device_key: str) -> None:
+        """The device's queue loop. Nothing a run does may end it: a dead task would leave every
+        queued run waiting until the next create restarted it."""
         queue = self._queues[device_key]
         wakeup = self._wakeups[device_key]
         while not self._closed:
@@ -289,11 +361,20 @@ class RunManager:
                 await self._execute(run_id, device_key)
             except Exception:  # noqa: BLE001 - one broken run must not stop the queue
                 LOG.exception("benchmark run %s failed in the manager", run_id)
-                if not self.get(run_id).state.terminal:
-                    self._finish(run_id, RunState.FAILED, "internal error in the run manager; see the server log")
+                try:
+                    if not self.get(run_id).state.terminal:
+                        self._finish(run_id, RunState.FAILED, "internal error in the run manager; see the server log")
+                except Exception:  # noqa: BLE001 - e.g. the store unreadable: log, serve the next run
+                    LOG.exception("benchmark run %s could not be marked FAILED", run_id)
 
     async def _execute(self, run_id: str, device_key: str) -> None:
-        record = self._store.update(run_id, state=RunState.RUNNING, start_time_seconds=time.time(), progress_message="starting worker")
+        self._retry_unpersisted()
+        try:
+            record = self._store.update(run_id, state=RunState.RUNNING, start_time_seconds=time.time(), progress_message="starting worker")
+        except sqlite3.Error as error:  # nothing started: the run ends here (in memory if need be)
+            LOG.error("benchmark run %s could not be started: %s", run_id, error)
+            self._finish(run_id, RunState.FAILED, f"the run could not be recorded as RUNNING, so it was not started: {error}")
+            return
         self._publish(record)
         events_parent, events_child = self._context.Pipe(duplex=False)
         control_child, control_parent = self._context.Pipe(duplex=False)
@@ -352,11 +433,14 @@ class RunManager:
             if record is None or record.state is not RunState.RUNNING:
                 return
             now = time.monotonic()
+            current = replace(record, progress_fraction=fraction, progress_message=text)
             if now - self._persisted_at.get(run_id, 0.0) >= PROGRESS_PERSIST_INTERVAL_SECONDS:
                 self._persisted_at[run_id] = now
-                self._publish(self._store.update(run_id, progress_fraction=fraction, progress_message=text))
-            else:
-                self._publish(replace(record, progress_fraction=fraction, progress_message=text))
+                try:
+                    current = self._store.update(run_id, progress_fraction=fraction, progress_message=text)
+                except sqlite3.Error as error:  # progress is advisory: keep it in memory, run on
+                    LOG.warning("progress of run %s not stored: %s", run_id, error)
+            self._publish(current)
         else:
             worker.outcome = message
 
@@ -389,15 +473,65 @@ class RunManager:
         self._finish(run_id, RunState.SUCCEEDED, "", profile_id=str(profile_id), progress_fraction=1.0, progress_message="done")
 
     def _record_energy(self, document: dict[str, Any]) -> None:
-        """flopwatt_gpu_energy_joules_total from the profile's NVML energy; absent on the CPU."""
+        """flopwatt_gpu_energy_joules_total from the profile's NVML energy; absent on the CPU.
+
+        `gpu` is the physical index, as dcgm-exporter's `gpu` label (and nvidia-smi) number
+        GPUs, not torch's logical index: under CUDA_VISIBLE_DEVICES=3 the run measures GPU 3, and
+        a join with DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION{gpu="3"} must find it. Empty when the
+        physical index cannot be known (a UUID in CUDA_VISIBLE_DEVICES): UUID still joins."""
         energy_joules = gpu_energy_joules(document)
         if energy_joules is None:
             return
-        device = document.get("device") or {}
-        self._metrics.gpu_energy_joules.labels(gpu=str(device.get("index", 0)), UUID=str(device.get("uuid", ""))).inc(energy_joules)
+        device = dict(document.get("device") or {})
+        device["kind"] = "cuda"  # NVML energy is only ever measured on a GPU, whatever the document says
+        environment = document.get("environment")
+        variables = environment.get("variables") if isinstance(environment, dict) else None
+        if not isinstance(variables, dict):  # the worker inherited this process's environment
+            variables = dict(os.environ)
+        index = physical_gpu_index(device, variables)
+        self._metrics.gpu_energy_joules.labels(
+            gpu="" if index is None else str(index), UUID=str(device.get("uuid") or "")
+        ).inc(energy_joules)
+
+    def _write(self, run_id: str, what: str, **changes: Any) -> RunRecord:
+        """A write a client waits for: its failure is the client's error (see storage_failure)."""
+        try:
+            return self._store.update(run_id, **changes)
+        except sqlite3.Error as error:
+            LOG.error("benchmark run %s: %s: %s", run_id, what, error)
+            raise storage_failure(error, what) from error
 
     def _finish(self, run_id: str, state: RunState, error: str, **extra: Any) -> RunRecord:
-        record = self._store.update(run_id, state=state, error=error, end_time_seconds=time.time(), **extra)
+        """Record a terminal state. Never raises for a store error: the worker is gone, so the
+        run is terminal whatever the disk says; the record is kept in memory and written again on
+        later writes (and recover() at the next start settles whatever is still unwritten)."""
+        changes: dict[str, Any] = {"state": state, "error": error, "end_time_seconds": time.time(), **extra}
+        try:
+            record = self._store.update(run_id, **changes)
+        except sqlite3.Error as store_error:
+            LOG.error("benchmark run %s ended %s but the store refused the write (%s); kept in memory", run_id, state.value, store_error)
+            base = self._active.get(run_id) or self._unpersisted.get(run_id, (None,))[0]
+            if base is None:
+                base = self._store.get(run_id)
+            record = replace(base, **changes)
+            self._unpersisted[run_id] = (record, changes)
+        else:
+            self._unpersisted.pop(run_id, None)
+        return self._ended(record)
+
+    def _retry_unpersisted(self) -> None:
+        """Write the terminal records the store refused, oldest first; stop at the first failure
+        (the disk is still full), keeping the rest in memory."""
+        for run_id, (_, changes) in list(self._unpersisted.items()):
+            try:
+                self._store.update(run_id, **changes)
+            except sqlite3.Error:
+                return
+            del self._unpersisted[run_id]
+            LOG.info("benchmark run %s: its end is now stored", run_id)
+
+    def _ended(self, record: RunRecord) -> RunRecord:
+        run_id, state, error = record.run_id, record.state, record.error
         self._persisted_at.pop(run_id, None)
         self._publish(record)
         self._metrics.benchmark_runs.labels(result=state.value.lower()).inc()

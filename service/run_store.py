@@ -5,6 +5,11 @@ a reconnect or a server restart; the record must outlive the process, and a cras
 never leave a half-written row (every change is one transaction). The run store owns its own
 table and records its own schema version in `flopwatt_schema_versions` (one row per family; the
 table is shared with bench/store.py), so the profile store beside it can evolve independently.
+
+Schema version 2 adds `cancel_requested`: a client's cancel is written here before the worker is
+stopped, so a cancel that was answered OK survives a full disk at the moment the run ends and a
+restart (recovery marks such a run CANCELLED, not FAILED). Version 1 files are migrated in place
+(one ALTER TABLE ADD COLUMN with a default, which SQLite does without rewriting rows).
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ import uuid
 from dataclasses import dataclass
 
 SCHEMA_FAMILY = "benchmark_runs"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# SQLite's primary result code for "database or disk is full" (sqlite.org/rescode.html#full).
+SQLITE_FULL = 13
 # Seconds SQLite waits for a lock held by another connection (the profile store) before failing.
 BUSY_TIMEOUT_SECONDS = 10.0
 
@@ -54,6 +61,7 @@ class RunRecord:
     progress_message: str = ""
     error: str = ""
     profile_id: str = ""
+    cancel_requested: bool = False  # a client asked to cancel; recorded before the worker is stopped
 
     @property
     def name(self) -> str:
@@ -73,6 +81,7 @@ class RunNotFound(LookupError):
 _COLUMNS = (
     "run_id", "sequence", "suite", "device", "device_key", "state", "create_time_seconds",
     "start_time_seconds", "end_time_seconds", "progress_fraction", "progress_message", "error", "profile_id",
+    "cancel_requested",
 )
 _UPDATABLE = frozenset(_COLUMNS) - {"run_id", "sequence", "suite", "device", "device_key", "create_time_seconds"}
 
@@ -94,7 +103,8 @@ CREATE TABLE IF NOT EXISTS benchmark_runs (
     progress_fraction REAL NOT NULL DEFAULT 0,
     progress_message TEXT NOT NULL DEFAULT '',
     error TEXT NOT NULL DEFAULT '',
-    profile_id TEXT NOT NULL DEFAULT ''
+    profile_id TEXT NOT NULL DEFAULT '',
+    cancel_requested INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS benchmark_runs_state ON benchmark_runs (state);
 """
@@ -102,6 +112,20 @@ CREATE INDEX IF NOT EXISTS benchmark_runs_state ON benchmark_runs (state);
 
 class RunStoreError(RuntimeError):
     """The database holds a newer schema than this code understands."""
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether a SQLite error means the disk (or the database's size limit) is full.
+
+    The error code is authoritative when present (Python 3.11+ sets `sqlite_errorcode`); the
+    message is checked too because SQLite reports SQLITE_FULL as "database or disk is full" and
+    an error raised by a wrapper (or a test's stand-in) may carry only the text."""
+    if not isinstance(error, sqlite3.Error):
+        return False
+    code = getattr(error, "sqlite_errorcode", None)
+    if isinstance(code, int) and code & 0xFF == SQLITE_FULL:
+        return True
+    return "database or disk is full" in str(error)
 
 
 class RunStore:
@@ -133,6 +157,19 @@ class RunStore:
                     "INSERT OR IGNORE INTO flopwatt_schema_versions (family, version) VALUES (?, ?)",
                     (SCHEMA_FAMILY, SCHEMA_VERSION),
                 )
+            elif row["version"] == 1:  # v1 -> v2: the cancel_requested column
+                try:
+                    self._connection.executescript(
+                        "BEGIN IMMEDIATE;"
+                        "ALTER TABLE benchmark_runs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;"
+                        f"UPDATE flopwatt_schema_versions SET version = {SCHEMA_VERSION} WHERE family = '{SCHEMA_FAMILY}';"
+                        "COMMIT;"
+                    )
+                except sqlite3.OperationalError as error:
+                    if self._connection.in_transaction:
+                        self._connection.execute("ROLLBACK")
+                    if "duplicate column" not in str(error):  # another process migrated it first
+                        raise
             elif row["version"] > SCHEMA_VERSION:
                 raise RunStoreError(
                     f"{self._path}: benchmark_runs schema version {row['version']} is newer than this "
@@ -151,6 +188,7 @@ class RunStore:
     def _record(row: sqlite3.Row) -> RunRecord:
         values = {column: row[column] for column in _COLUMNS}
         values["state"] = RunState(values["state"])
+        values["cancel_requested"] = bool(values["cancel_requested"])
         return RunRecord(**values)
 
     def _transaction(self) -> "_Transaction":
@@ -183,6 +221,8 @@ class RunStore:
             raise ValueError(f"cannot update {sorted(unknown)}")
         if "state" in changes and isinstance(changes["state"], RunState):
             changes["state"] = changes["state"].value  # type: ignore[union-attr]
+        if "cancel_requested" in changes:
+            changes["cancel_requested"] = int(bool(changes["cancel_requested"]))
         assignments = ", ".join(f"{column} = ?" for column in changes)
         with self._transaction() as cursor:
             if changes:
@@ -214,19 +254,29 @@ class RunStore:
             ).fetchall()
         return [self._record(row) for row in rows]
 
-    def fail_unfinished(self, reason_by_state: dict[RunState, str], now_seconds: float | None = None) -> list[RunRecord]:
+    def fail_unfinished(
+        self, reason_by_state: dict[RunState, str], now_seconds: float | None = None, *, cancelled_reason: str = ""
+    ) -> list[RunRecord]:
         """Mark every QUEUED or RUNNING run FAILED with the reason for its state, in one
-        transaction; used at start-up, when no worker of an earlier process can still own them."""
+        transaction; used at start-up, when no worker of an earlier process can still own them.
+
+        A run whose cancel was recorded (`cancel_requested`) becomes CANCELLED with
+        `cancelled_reason` instead: the client was told its cancel succeeded, and the only thing
+        lost was the final write (a full disk, or the process dying while the worker stopped)."""
         ended = time.time() if now_seconds is None else now_seconds
         with self._transaction() as cursor:
             rows = cursor.execute(
-                "SELECT run_id, state FROM benchmark_runs WHERE state IN (?, ?)",
+                "SELECT run_id, state, cancel_requested FROM benchmark_runs WHERE state IN (?, ?)",
                 (RunState.QUEUED.value, RunState.RUNNING.value),
             ).fetchall()
             for row in rows:
+                if row["cancel_requested"]:
+                    state, reason = RunState.CANCELLED, cancelled_reason or "cancelled by a client"
+                else:
+                    state, reason = RunState.FAILED, reason_by_state[RunState(row["state"])]
                 cursor.execute(
                     "UPDATE benchmark_runs SET state = ?, error = ?, end_time_seconds = ? WHERE run_id = ?",
-                    (RunState.FAILED.value, reason_by_state[RunState(row["state"])], ended, row["run_id"]),
+                    (state.value, reason, ended, row["run_id"]),
                 )
             ids = [row["run_id"] for row in rows]
         return [self.get(run_id) for run_id in ids]

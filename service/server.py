@@ -17,7 +17,6 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from flopwatt.service import errors
 from flopwatt.service.api.benchmark_servicer import BenchmarkServicer
@@ -25,14 +24,16 @@ from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.service.api.estimator_servicer import EstimatorServicer
 from flopwatt.service.config import Settings
 from flopwatt.service.interceptors.auth import AuthInterceptor
+from flopwatt.service.interceptors.client_certificate import ClientCertificateUsageInterceptor
 from flopwatt.service.interceptors.decoding import RequestDecodingInterceptor
 from flopwatt.service.interceptors.errors import ErrorInterceptor
 from flopwatt.service.interceptors.metrics import MetricsInterceptor
-from flopwatt.bench.store import ProfileStore
+from flopwatt.bench.store import RECOVERY_HINT, ProfileStore
 from flopwatt.service.interceptors.streams import StreamWriterInterceptor
 from flopwatt.service.metrics import MetricsEndpoint, ServiceMetrics, create_metrics
 from flopwatt.estimate.profile_checks import save_measured_profile
 from flopwatt.service.profile_metrics import ProfileCollector
+from flopwatt.service.reflection import enable_reflection
 from flopwatt.service.run_manager import RunManager
 from flopwatt.service.run_store import RunStore, RunStoreError
 from flopwatt.v1 import benchmark_pb2, benchmark_pb2_grpc, estimator_pb2, estimator_pb2_grpc
@@ -66,9 +67,18 @@ def _open_profile_store(settings: Settings) -> ProfileStore:
     except OSError as error:
         raise ServerStartError(f"cannot create data directory {settings.data_dir}: {error.strerror}") from error
     try:
-        return ProfileStore(settings.database_path)
+        store = ProfileStore(settings.database_path)
     except (OSError, sqlite3.Error, RuntimeError) as error:  # unreadable file, locked, newer schema
         raise ServerStartError(f"cannot open the profile store {settings.database_path}: {error}") from error
+    # A damaged page in the middle of the file used to go unnoticed until a read hit it, and new
+    # runs were written into the damaged file meanwhile: refuse to start instead, one line.
+    problems = store.quick_check()
+    if problems:
+        raise ServerStartError(
+            f"the database {settings.database_path} is damaged (PRAGMA quick_check: {problems[0]}); "
+            f"not starting on it: {RECOVERY_HINT}"
+        )
+    return store
 
 
 def _open_run_manager(settings: Settings, profile_store: ProfileStore, metrics: ServiceMetrics) -> RunManager:
@@ -80,7 +90,10 @@ def _open_run_manager(settings: Settings, profile_store: ProfileStore, metrics: 
         store = RunStore(settings.database_path)
     except (OSError, sqlite3.Error, RunStoreError) as error:
         raise ServerStartError(f"cannot open the run store {settings.database_path}: {error}") from error
-    return RunManager(store, functools.partial(save_measured_profile, profile_store.save), metrics)
+    return RunManager(
+        store, functools.partial(save_measured_profile, profile_store.save), metrics,
+        store_damage=lambda: profile_store.damage,
+    )
 
 
 def _profile_document_lookup(store: ProfileStore) -> Any:
@@ -176,6 +189,8 @@ async def start_server(settings: Settings) -> RunningServer:
 
     # The stream writer first: it is what writes streamed messages (see its module docstring).
     interceptors: list[grpc.aio.ServerInterceptor] = [StreamWriterInterceptor(), MetricsInterceptor(metrics)]
+    if settings.tls_enabled and settings.tls_client_ca:  # mTLS: the peer must hold a *client* certificate
+        interceptors.append(ClientCertificateUsageInterceptor())
     if settings.auth_token:
         interceptors.append(AuthInterceptor(settings.auth_token))
     interceptors.append(ErrorInterceptor())
@@ -196,10 +211,7 @@ async def start_server(settings: Settings) -> RunningServer:
     benchmark_pb2_grpc.add_BenchmarkServiceServicer_to_server(BenchmarkServicer(profile_store, run_manager), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (*APPLICATION_SERVICES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
-        server,
-    )
+    enable_reflection((*APPLICATION_SERVICES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name), server)
 
     try:
         port = _bind(server, settings)
@@ -214,7 +226,13 @@ async def start_server(settings: Settings) -> RunningServer:
     except ServerStartError:
         run_manager.store.close()  # the process may live on (tests, embedding): no leaked connection
         raise
-    run_manager.recover()  # this server now owns the data directory's unfinished runs
+    try:
+        run_manager.recover()  # this server now owns the data directory's unfinished runs
+    except sqlite3.Error as error:  # a full disk or a damaged run table: one line, like other start errors
+        run_manager.store.close()
+        if metrics_endpoint is not None:
+            metrics_endpoint.close()
+        raise ServerStartError(f"cannot record the runs an earlier server left unfinished in {settings.database_path}: {error}") from error
     await server.start()
     running = RunningServer(settings, server, port, health_servicer, metrics, metrics_endpoint, profile_store, run_manager)
     await running.set_serving(True)

@@ -196,25 +196,30 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    """Export profiles; the way out of a damaged store too (docs/benchmark-runs.md, "A damaged
+    database"): every profile some scan of the file still reaches is tried, and one that cannot
+    be read is skipped with a warning on stderr instead of ending the export, so what reads is
+    saved. The summary line counts the skipped ones."""
     from flopwatt.bench.profile import bundle
-    from flopwatt.bench.store import ProfileNotFound
+    from flopwatt.bench.store import ProfileNotFound, StoreDamaged
 
     if not args.output:
         raise CliError("export: --output FILE.json is required")
     store = _store(args)
-    ids = [p.removeprefix("profiles/") for p in args.paths]
-    if not ids:
-        page, total = store.list(1000, 0)
-        ids = [s.id for s in page]
-        while len(ids) < total:
-            page, _ = store.list(1000, len(ids))
-            ids.extend(s.id for s in page)
-    try:
-        documents = [store.get(profile_id) for profile_id in ids]
-    except ProfileNotFound as error:
-        raise CliError(f"export: {error}") from None
+    ids = [p.removeprefix("profiles/") for p in args.paths] or store.readable_profile_ids()
+    documents, skipped = [], 0
+    for profile_id in ids:
+        try:
+            documents.append(store.get(profile_id))
+        except ProfileNotFound as error:
+            raise CliError(f"export: {error}") from None
+        except StoreDamaged as error:
+            skipped += 1
+            print(f"warning: profiles/{profile_id} is unreadable, skipped ({error.detail})", file=sys.stderr)
+    if not documents and skipped:
+        raise CliError(f"export: none of the {skipped} profile(s) could be read; nothing was written")
     _write_json(args.output, documents[0] if len(documents) == 1 and args.paths else bundle(documents))
-    print(f"exported {len(documents)} profile(s) to {args.output}")
+    print(f"exported {len(documents)} profile(s) to {args.output}" + (f"; skipped {skipped} unreadable" if skipped else ""))
     return 0
 
 

@@ -36,6 +36,7 @@ _CODES: dict[type[errors.ServiceError], int] = {
     errors.FailedPrecondition: code_pb2.FAILED_PRECONDITION,
     errors.ResourceExhausted: code_pb2.RESOURCE_EXHAUSTED,
     errors.Aborted: code_pb2.ABORTED,
+    errors.DataLoss: code_pb2.DATA_LOSS,
     errors.Unimplemented: code_pb2.UNIMPLEMENTED,
     errors.Unauthenticated: code_pb2.UNAUTHENTICATED,
     errors.PermissionDenied: code_pb2.PERMISSION_DENIED,

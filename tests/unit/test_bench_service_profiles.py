@@ -120,11 +120,33 @@ def test_collector_exposes_latest_profile_per_device(store):
     registry = CollectorRegistry()
     registry.register(ProfileCollector(store))
     text = generate_latest(registry).decode()
-    h100_lines = [l for l in text.splitlines() if l.startswith("flopwatt_profile_flops_per_second") and 'device="GPU-1"' in l and 'precision="bf16"' in l]
+    # dcgm-exporter's label names (issue 14 item 16; this test used to pin `device="GPU-1"`)
+    h100_lines = [l for l in text.splitlines() if l.startswith("flopwatt_profile_flops_per_second") and 'UUID="GPU-1"' in l and 'precision="bf16"' in l]
     assert len(h100_lines) == 1 and float(h100_lines[0].rsplit(" ", 1)[1]) == pytest.approx(793e12)
-    assert 'flopwatt_profile_bytes_per_second{device="GPU-1",hardware_id="h100-sxm",kind="triad"' in text
-    assert 'flopwatt_profile_power_watts{device="GPU-1",hardware_id="h100-sxm"' in text and 'state="idle"' in text
+    h100 = 'Hostname="test-host",UUID="GPU-1",gpu="0",hardware_id="h100-sxm"'
+    assert f'flopwatt_profile_bytes_per_second{{{h100},kind="triad",modelName="NVIDIA H100 80GB HBM3"' in text
+    assert f'flopwatt_profile_power_watts{{{h100},modelName="NVIDIA H100 80GB HBM3"' in text and 'state="idle"' in text
+    assert 'Hostname="test-host",UUID="",gpu="",hardware_id="",kind="matmul",modelName="Test CPU"' in text
+    assert "device=" not in text
     assert ":" not in "".join(l.split("{")[0] for l in text.splitlines() if not l.startswith("#"))
+
+
+@pytest.mark.parametrize(
+    ("variables", "index", "expected_gpu"),
+    [({}, 1, "1"), ({"CUDA_VISIBLE_DEVICES": "3,1"}, 0, "3"), ({"CUDA_VISIBLE_DEVICES": "GPU-aaaa"}, 0, "")],
+)
+def test_collector_gpu_label_is_the_physical_index(tmp_path, variables, index, expected_gpu):
+    """dcgm-exporter's `gpu` is the physical index; torch's logical index differs under
+    CUDA_VISIBLE_DEVICES, so the profile's recorded mask maps it (a UUID mask: UUID only)."""
+    store = ProfileStore(tmp_path / "flopwatt.sqlite3")
+    document = h100_profile(790e12, 2.9e12, 600.0)
+    document["device"]["index"] = index
+    document["environment"] = {"torch": "2.13", "variables": variables}
+    store.save(document)
+    registry = CollectorRegistry()
+    registry.register(ProfileCollector(store))
+    text = generate_latest(registry).decode()
+    assert f'UUID="GPU-1",gpu="{expected_gpu}"' in text
 
 
 def test_expected_h100_quick_suite_ceilings_pass_the_real_catalog():

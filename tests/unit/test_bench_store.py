@@ -98,3 +98,13 @@ def test_serve_and_bench_share_the_default_data_dir(monkeypatch, tmp_path):
         else:
             monkeypatch.setenv("XDG_DATA_HOME", xdg)
         assert Settings().data_dir == default_data_dir()
+
+
+def test_a_sound_store_passes_quick_check_and_lists_readable_ids_newest_first(tmp_path):
+    """Issue 14 item 13: the checks that find a damaged file are quiet on a sound one, and the
+    export's id scan keeps the listing's order."""
+    store = ProfileStore(tmp_path / "flopwatt.sqlite3")
+    for day in (3, 1, 2):
+        store.save(_profile("h", f"2026-11-0{day}T00:00:00Z"))
+    assert store.quick_check() == [] and store.damage is None
+    assert store.readable_profile_ids() == [summary.id for summary in store.list(10, 0)[0]]

@@ -8,6 +8,7 @@ import asyncio
 import os
 import pathlib
 import signal
+import sqlite3
 import time
 from typing import Any, Callable
 
@@ -255,3 +256,123 @@ def test_recover_fails_runs_an_earlier_process_left_unfinished(tmp_path):
 )
 def test_gpu_energy_is_read_only_when_measured(document, expected):
     assert gpu_energy_joules(document) == expected
+
+
+# -- a full disk (issue 14 item 12) ----------------------------------------------------------------
+
+FULL = sqlite3.OperationalError("database or disk is full")
+
+
+def fill_disk(monkeypatch: pytest.MonkeyPatch, store: RunStore, refuses: Callable[[str, dict], bool]) -> None:
+    """Make the store's writes raise SQLite's "database or disk is full" when `refuses(run_id,
+    changes)` says so (creates are asked with run_id "" and the columns); reads still work, as on
+    a real full disk. A tiny tmpfs is not available to tests, so the write is monkeypatched."""
+    update, create = store.update, store.create
+
+    def full_update(run_id: str, **changes: Any) -> Any:
+        if refuses(run_id, changes):
+            raise FULL
+        return update(run_id, **changes)
+
+    def full_create(suite: str, device: str, device_key: str, now_seconds: float | None = None) -> Any:
+        if refuses("", {"suite": suite}):
+            raise FULL
+        return create(suite, device, device_key, now_seconds)
+
+    monkeypatch.setattr(store, "update", full_update)
+    monkeypatch.setattr(store, "create", full_create)
+
+
+def test_full_disk_refuses_create_with_resource_exhausted_and_the_queue_task_survives(tmp_path, monkeypatch):
+    async def scenario() -> None:
+        manager, _, _ = make_manager(tmp_path, "measured_suite")
+        disk = {"full": True}
+        fill_disk(monkeypatch, manager.store, lambda run_id, changes: disk["full"])
+        with pytest.raises(errors.ResourceExhausted, match="disk is full") as raised:
+            await manager.create("quick", "cpu")
+        assert raised.value.reason == "STORAGE_FULL"
+        assert manager.list(10, None)[0] == []
+        # the disk fills between the create and the RUNNING write: the run fails, the queue task lives
+        disk["full"] = False
+        run = await manager.create("quick", "cpu")
+        disk["full"] = True
+        final = await wait_terminal(manager, run.run_id)
+        assert final.state is RunState.FAILED and "could not be recorded as RUNNING" in final.error
+        disk["full"] = False
+        again = await manager.create("quick", "cpu")
+        assert (await wait_terminal(manager, again.run_id)).state is RunState.SUCCEEDED
+        assert manager.store.get(run.run_id).state is RunState.FAILED  # written once the disk had room
+        await manager.close()
+
+    asyncio.run(scenario())
+
+
+def test_cancel_answered_ok_ends_cancelled_even_when_the_final_write_fails(tmp_path, monkeypatch):
+    """The cancel is recorded before the worker stops; the terminal write then fails (disk full).
+    The cancel still answers CANCELLED, Watch ends, the queued run behind it starts without another
+    create, and after a restart the run is CANCELLED (not FAILED "server stopped")."""
+
+    async def scenario() -> None:
+        manager, _, _ = make_manager(tmp_path, "endless_suite")
+        first = await manager.create("quick", "cpu")
+        pid = await wait_worker(manager, first.run_id)
+        second = await manager.create("quick", "cpu")
+        fill_disk(monkeypatch, manager.store,
+                  lambda run_id, changes: run_id == first.run_id and "state" in changes)
+        watch = asyncio.ensure_future(wait_terminal(manager, first.run_id))
+        cancelled = await asyncio.wait_for(manager.cancel(first.run_id), 30)
+        assert cancelled.state is RunState.CANCELLED
+        assert (await watch).state is RunState.CANCELLED
+        assert not process_alive(pid)
+        assert manager.get(first.run_id).state is RunState.CANCELLED
+        assert manager.store.get(first.run_id).state is RunState.RUNNING  # the disk refused the end ...
+        assert manager.store.get(first.run_id).cancel_requested  # ... but not the request
+        await wait_state(manager, second.run_id, RunState.RUNNING)  # the queue task survived
+        assert (await manager.cancel(second.run_id)).state is RunState.CANCELLED
+        await manager.close()
+        manager.store.close()
+        monkeypatch.undo()
+
+        restarted, _, _ = make_manager(tmp_path, "endless_suite")
+        restarted.recover()
+        assert restarted.get(first.run_id).state is RunState.CANCELLED
+        assert restarted.get(second.run_id).state is RunState.CANCELLED
+
+    asyncio.run(scenario())
+
+
+def test_cancel_that_cannot_be_recorded_is_an_error_and_the_run_goes_on(tmp_path, monkeypatch):
+    async def scenario() -> None:
+        manager, _, _ = make_manager(tmp_path, "endless_suite")
+        running = await manager.create("quick", "cpu")
+        pid = await wait_worker(manager, running.run_id)
+        queued_behind = await manager.create("quick", "cpu")
+        disk = {"full": True}
+        fill_disk(monkeypatch, manager.store, lambda run_id, changes: disk["full"] and "progress_message" not in changes)
+        for run in (running, queued_behind):
+            with pytest.raises(errors.ResourceExhausted, match="cancel could not be recorded"):
+                await manager.cancel(run.run_id)
+        assert process_alive(pid)
+        assert manager.get(running.run_id).state is RunState.RUNNING
+        assert manager.get(queued_behind.run_id).state is RunState.QUEUED and manager.queue_depth("cpu") == 1
+        disk["full"] = False
+        assert (await manager.cancel(queued_behind.run_id)).state is RunState.CANCELLED
+        assert (await manager.cancel(running.run_id)).state is RunState.CANCELLED
+        assert manager.store.get(running.run_id).state is RunState.CANCELLED
+        await manager.close()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected_gpu"),
+    [({"variables": {"CUDA_VISIBLE_DEVICES": "2,0"}}, "2"), ({"variables": {}}, "0"),
+     ({"variables": {"CUDA_VISIBLE_DEVICES": "GPU-abc"}}, "")],
+)
+def test_energy_counter_gpu_label_is_the_physical_index(tmp_path, environment, expected_gpu):
+    """Issue 14 item 16: dcgm-exporter's `gpu` is the NVML (physical) index; the profile's
+    device index is torch's logical one, which differs under CUDA_VISIBLE_DEVICES."""
+    manager, _, metrics = make_manager(tmp_path, "measured_suite")
+    manager._record_energy({"device": {"kind": "cuda", "uuid": "GPU-x", "index": 0}, "environment": environment,
+                            "power": {"total_energy_joules": 5.0}})
+    assert sample(metrics, "flopwatt_gpu_energy_joules_total", {"gpu": expected_gpu, "UUID": "GPU-x"}) == 5.0

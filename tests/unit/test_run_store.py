@@ -43,6 +43,25 @@ def test_reopening_keeps_runs_and_a_newer_schema_is_refused(tmp_path):
         RunStore(path)
 
 
+def test_a_version_1_store_gains_cancel_requested_and_disk_full_is_recognised(tmp_path):
+    """Schema 2 (issue 14 item 12): a v1 file is migrated in place, its runs kept."""
+    from flopwatt.service.run_store import is_disk_full
+
+    path = tmp_path / "db.sqlite3"
+    run_id = RunStore(path).create("quick", "cpu", "cpu").run_id
+    with sqlite3.connect(path) as connection:  # back to what version 1 wrote
+        connection.execute("ALTER TABLE benchmark_runs DROP COLUMN cancel_requested")
+        connection.execute("UPDATE flopwatt_schema_versions SET version = 1 WHERE family = 'benchmark_runs'")
+    store = RunStore(path)
+    assert store.get(run_id).cancel_requested is False
+    assert store.update(run_id, cancel_requested=True).cancel_requested is True
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("SELECT version FROM flopwatt_schema_versions WHERE family = 'benchmark_runs'").fetchone() == (SCHEMA_VERSION,)
+    assert is_disk_full(sqlite3.OperationalError("database or disk is full"))
+    assert not is_disk_full(sqlite3.OperationalError("database is locked"))
+    assert not is_disk_full(OSError("database or disk is full"))
+
+
 def test_a_failed_transaction_leaves_no_trace(tmp_path):
     store = RunStore(tmp_path / "db.sqlite3")
     run_id = store.create("quick", "cpu", "cpu").run_id
