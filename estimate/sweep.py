@@ -7,6 +7,10 @@ facility, prices, goodput) never change it. So the sweep plans each distinct str
 combination once (cached), gathers the planned scenarios into arrays, applies the run-level axes
 as arrays, and evaluates a whole chunk of points in one call per hardware calibration. There is
 no second, simplified model: a sweep point *is* the EstimateTraining number.
+
+A combination that cannot run (a V100 has no bf16, a tensor-parallel size that does not divide the
+heads) is planned as `Infeasible`: its points carry the reason, zeros and fits_in_memory false,
+and the rest of the grid goes on, since "which hardware can do this job?" is the question asked.
 """
 
 from __future__ import annotations
@@ -34,6 +38,14 @@ _FACILITY_FIELDS = {
     "facility.network_power_watts_per_accelerator": "network_power_watts_per_accelerator",
 }
 RUN_LEVEL_FIELDS = frozenset({"training_tokens", "goodput", *_FACILITY_FIELDS})
+
+
+@dataclass(frozen=True)
+class Infeasible:
+    """A structural combination that cannot form a scenario, and why (what a planner returns
+    instead of raising, so one bad combination does not fail the grid)."""
+
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -90,6 +102,26 @@ class SweepOutputs:
     model_flops_utilization: np.ndarray
     fits_in_memory: np.ndarray
     total_flops: np.ndarray
+    # Why each point cannot run ('' where it can): an object array of str.
+    infeasible_reason: np.ndarray
+    # Whether cost_usd counts electricity only: no price for the accelerator and no hour price.
+    cost_energy_only: np.ndarray
+
+    def take(self, which: np.ndarray) -> "SweepOutputs":
+        """The points at positions `which` (an index or boolean array), every column alike."""
+        return SweepOutputs(**{f.name: getattr(self, f.name)[which] for f in fields(self)})
+
+    @staticmethod
+    def concatenate(parts: Sequence["SweepOutputs"]) -> "SweepOutputs":
+        """The points of `parts` one after the other (parts share their axes)."""
+        return SweepOutputs(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(parts[0])})
+
+
+def cost_is_energy_only(facility: Any) -> np.ndarray:
+    """Per point: neither a capital cost nor a positive hour price, so cost counts energy only."""
+    capex = np.asarray(facility.capex_usd_per_accelerator, float)
+    price = np.asarray(facility.accelerator_hour_price_usd, float)
+    return ~np.isfinite(capex) & ~(np.isfinite(price) & (price > 0))
 
 
 def _gather(objects: Sequence[Any], which: np.ndarray) -> Any:
@@ -135,12 +167,12 @@ def apply_run_level(scenario: TrainingScenario, values: Mapping[str, np.ndarray]
 class SweepEvaluator:
     """Evaluates chunks of a grid; plans each structural combination once (cached)."""
 
-    def __init__(self, grid: Grid, plan_combination: Callable[[tuple[float, ...]], TrainingScenario]) -> None:
+    def __init__(self, grid: Grid, plan_combination: Callable[[tuple[float, ...]], TrainingScenario | Infeasible]) -> None:
         self.grid = grid
         self._plan_combination = plan_combination
-        self._planned: dict[tuple[float, ...], TrainingScenario] = {}
+        self._planned: dict[tuple[float, ...], TrainingScenario | Infeasible] = {}
 
-    def _scenario(self, key: tuple[float, ...]) -> TrainingScenario:
+    def _scenario(self, key: tuple[float, ...]) -> TrainingScenario | Infeasible:
         if key not in self._planned:
             self._planned[key] = self._plan_combination(key)
         return self._planned[key]
@@ -153,11 +185,15 @@ class SweepEvaluator:
         keys, which = np.unique(indices[:, structural], axis=0, return_inverse=True) if structural else (np.zeros((1, 0), np.int64), np.zeros(stop - start, np.int64))
         which = np.asarray(which).reshape(-1)
         planned = [self._scenario(tuple(float(grid.axes[a].values[k]) for a, k in zip(structural, row))) for row in keys]
-        outputs = {name: np.empty(stop - start) for name in (
+        outputs = {name: np.zeros(stop - start) for name in (
             "wall_clock_seconds", "step_seconds", "accelerator_hours", "facility_energy_joules", "cost_usd",
-            "co2e_kilograms", "model_flops_utilization", "fits_in_memory", "total_flops")}
+            "co2e_kilograms", "model_flops_utilization", "fits_in_memory", "total_flops", "cost_energy_only")}
+        reasons = np.full(stop - start, "", dtype=object)
         groups: dict[Hashable, list[int]] = {}
         for position, scenario in enumerate(planned):
+            if isinstance(scenario, Infeasible):
+                reasons[which == position] = scenario.reason
+                continue
             groups.setdefault(_calibration_key(scenario), []).append(position)
         for members in groups.values():
             mask = np.isin(which, members)
@@ -165,8 +201,10 @@ class SweepEvaluator:
             remap[members] = np.arange(len(members))
             scenario = stack_scenarios([planned[m] for m in members], remap[which[mask]])
             run_values = {grid.axes[a].field: axis_values[mask, a] for a in grid.run_level}
-            estimate = estimate_training_run(apply_run_level(scenario, run_values))
+            scenario = apply_run_level(scenario, run_values)
+            estimate = estimate_training_run(scenario)
             n = int(mask.sum())
+            outputs["cost_energy_only"][mask] = np.broadcast_to(cost_is_energy_only(scenario.facility), (n,))
             for name, value in (
                 ("wall_clock_seconds", estimate.wall_clock_seconds), ("step_seconds", estimate.step_seconds),
                 ("accelerator_hours", estimate.accelerator_hours), ("facility_energy_joules", estimate.cost.facility_energy_joules),
@@ -176,7 +214,8 @@ class SweepEvaluator:
             ):
                 outputs[name][mask] = np.broadcast_to(np.asarray(value, float), (n,))
         return SweepOutputs(index=np.arange(start, stop, dtype=np.int64), axis_values=axis_values,
-                            fits_in_memory=outputs.pop("fits_in_memory") > 0.5, **outputs)
+                            fits_in_memory=outputs.pop("fits_in_memory") > 0.5, cost_energy_only=outputs.pop("cost_energy_only") > 0.5,
+                            infeasible_reason=reasons, **outputs)
 
 
 def _calibration_key(scenario: TrainingScenario) -> Hashable:
