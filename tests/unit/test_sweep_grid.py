@@ -114,3 +114,14 @@ def test_bad_base_is_refused_before_streaming():
     with pytest.raises(InvalidArgument) as raised:
         _points(_request(_axis("facility.pue", [1.2]), base=base))
     assert "accelerator_count" in [v.field for v in raised.value.violations]
+
+
+def test_distinct_structural_rows_match_numpy_unique():
+    import numpy as np
+
+    from flopwatt.estimate.sweep import _distinct_rows
+
+    rows = np.random.default_rng(3).integers(0, [4, 7, 3], size=(500, 3))
+    keys, which = _distinct_rows(rows, (4, 7, 3))
+    expected_keys, expected_which = np.unique(rows, axis=0, return_inverse=True)
+    assert np.array_equal(keys, expected_keys) and np.array_equal(which, np.asarray(expected_which).reshape(-1))
