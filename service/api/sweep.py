@@ -20,7 +20,7 @@ from typing import Any, AsyncIterator
 
 import numpy as np
 
-from flopwatt.service.api import convert
+from flopwatt.service.api import convert, packed
 from flopwatt.service.api import training as training_api
 from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.service.api.finite import ensure_finite_columns
@@ -240,19 +240,24 @@ def sweep_points(outputs: SweepOutputs) -> list[estimator_pb2.SweepPoint]:
 
 
 # SweepColumns fields filled straight from the SweepOutputs column of the same name.
-_DENSE_COLUMNS = ("index", "wall_clock_seconds", "step_seconds", "accelerator_hours", "facility_energy_joules", "cost_usd",
-                  "co2e_kilograms", "model_flops_utilization", "fits_in_memory", "total_flops", "cost_energy_only")
+_DOUBLE_COLUMNS = ("wall_clock_seconds", "step_seconds", "accelerator_hours", "facility_energy_joules", "cost_usd",
+                   "co2e_kilograms", "model_flops_utilization", "total_flops")
+_BOOL_COLUMNS = ("fits_in_memory", "cost_energy_only")
+
+
+def _infeasible_positions(outputs: SweepOutputs) -> np.ndarray:
+    """Positions of infeasible points: only points that do not fit can be (a cheap first cut
+    before comparing strings)."""
+    candidates = np.flatnonzero(~outputs.fits_in_memory)
+    return candidates[outputs.infeasible_reason[candidates] != ""]
 
 
 def sweep_columns(outputs: SweepOutputs) -> estimator_pb2.SweepColumns:
     """Domain arrays → one packed repeated field per output (no per-point message at all)."""
-    infeasible = np.flatnonzero(outputs.infeasible_reason != "")
-    return estimator_pb2.SweepColumns(
-        axis_values=outputs.axis_values.reshape(-1).tolist(),
-        infeasible_index=outputs.index[infeasible].tolist(),
-        infeasible_reason=outputs.infeasible_reason[infeasible].tolist(),
-        **{name: getattr(outputs, name).tolist() for name in _DENSE_COLUMNS},
-    )
+    infeasible = _infeasible_positions(outputs)
+    doubles = {"axis_values": outputs.axis_values, **{name: getattr(outputs, name) for name in _DOUBLE_COLUMNS}}
+    return packed.encode_columns(outputs.index, doubles, {name: getattr(outputs, name) for name in _BOOL_COLUMNS},
+                                 outputs.index[infeasible], outputs.infeasible_reason[infeasible].tolist())
 
 
 def prepare(request: estimator_pb2.SweepTrainingRequest, deps: ApiDependencies) -> tuple[SweepEvaluator, int]:

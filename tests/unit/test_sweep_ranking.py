@@ -215,3 +215,17 @@ def test_sweep_cli_writes_parquet(tmp_path):
     assert table["hardware_id"] == ["v100", "v100", "h100-sxm", "h100-sxm"]
     assert table["accelerator_count"] == [64.0, 128.0, 64.0, 128.0]
     assert table["index"] == [0, 1, 2, 3] and all(table["cost_usd"][2:]) and "bf16" in table["infeasible_reason"][0]
+
+
+def test_packed_encoding_equals_the_protobuf_encoder():
+    from flopwatt.service.api import packed
+
+    rng = np.random.default_rng(1)
+    index = np.array([0, 1, 127, 128, 16383, 16384, 2**35, 2**62], np.int64)
+    doubles = {"axis_values": rng.random((8, 3)), "cost_usd": rng.random(8) * 1e9}
+    bools = {"fits_in_memory": rng.random(8) > 0.5}
+    expected = estimator_pb2.SweepColumns(index=index.tolist(), axis_values=doubles["axis_values"].reshape(-1).tolist(),
+                                          cost_usd=doubles["cost_usd"].tolist(), fits_in_memory=bools["fits_in_memory"].tolist(),
+                                          infeasible_index=[2**40], infeasible_reason=["why"])
+    assert packed.encode_columns(index, doubles, bools, np.array([2**40]), ["why"]) == expected
+    assert packed.encode_columns(index[:0], {"cost_usd": np.zeros(0)}, {}, index[:0], []) == estimator_pb2.SweepColumns()
