@@ -120,6 +120,15 @@ def _write_columnar(path: Path, fmt: str, table) -> None:
         raise CliError(f"--output: cannot write {path}: {error}") from None
 
 
+def _warn_unpriced(energy_only: int, total: int) -> None:
+    """Refuse the silent comparison: points whose cost counts energy only (no published price for
+    their accelerator, e.g. TPUs, which are rented, never sold) are named on standard error."""
+    if energy_only:
+        print(f"flopwatt sweep: warning: {energy_only:,} of {total:,} points (cost_energy_only true) use an accelerator with no "
+              "published price: their cost_usd counts electricity only and is not comparable with the others; set "
+              "facility.accelerator_hour_price_usd (in the request or as an axis) to compare costs", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     from flopwatt.service import charts
     from flopwatt.service.api import sweep as sweep_api
@@ -134,10 +143,12 @@ def run(args: argparse.Namespace) -> int:
         evaluator, chunk = sweep_api.prepare(request, ApiDependencies())
     total = evaluator.grid.size
     kept = []
+    energy_only = 0
     if args.format in COLUMNAR_FORMATS:
         with user_errors():
             parts = [sweep_api.evaluate_outputs(evaluator, start, min(start + chunk, total)) for start in range(0, total, chunk)]
         _write_columnar(args.output, args.format, _arrow_table(parts, axis_names, labellers))
+        energy_only = sum(int(part.cost_energy_only.sum()) for part in parts)
         if args.chart:
             kept = [p for part in parts for p in sweep_api.sweep_points(part)]
     else:
@@ -153,6 +164,7 @@ def run(args: argparse.Namespace) -> int:
                 with user_errors():  # an output past its representable range is one line, not a traceback
                     points = sweep_api.evaluate_chunk(evaluator, start, min(start + chunk, total)).points
                 for point in points:
+                    energy_only += point.cost_energy_only
                     row = _rows(point, axis_names, labellers)
                     writer.writerow(row) if writer else out.write(json.dumps(row) + "\n")
                 if args.chart:
@@ -160,6 +172,7 @@ def run(args: argparse.Namespace) -> int:
         finally:
             if args.output:
                 out.close()
+    _warn_unpriced(energy_only, total)
     if args.chart:
         labels = [", ".join(f"{name}={sweep_api.axis_label(name, v)}" for name, v in zip(axis_names, p.axis_values)) for p in kept]
         try:

@@ -229,3 +229,15 @@ def test_packed_encoding_equals_the_protobuf_encoder():
                                           infeasible_index=[2**40], infeasible_reason=["why"])
     assert packed.encode_columns(index, doubles, bools, np.array([2**40]), ["why"]) == expected
     assert packed.encode_columns(index[:0], {"cost_usd": np.zeros(0)}, {}, index[:0], []) == estimator_pb2.SweepColumns()
+
+
+def test_sweep_cli_warns_when_a_cost_counts_energy_only(tmp_path, capsys):
+    base = tmp_path / "base.json"
+    base.write_text(json.dumps(BASE_JSON))
+    parser = argparse.ArgumentParser()
+    sweep_cli.register(parser.add_subparsers())
+    args = parser.parse_args(["sweep", "--request", str(base), "--axis", "hardware_id=h100-sxm,tpu-v5p", "--format", "csv"])
+    assert args.handler(args) == 0
+    captured = capsys.readouterr()
+    assert "1 of 2 points" in captured.err and "no published price" in captured.err
+    assert captured.out.splitlines()[2].startswith("tpu-v5p,") and captured.out.splitlines()[2].endswith(",True")
