@@ -42,7 +42,7 @@ class Ranker:
     eligible_count: int = 0
     total_count: int = 0
     excluded: dict[str, int] = field(default_factory=dict)
-    _best: SweepOutputs | None = None
+    _best: SweepOutputs | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.by not in OBJECTIVE_COLUMNS:

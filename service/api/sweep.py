@@ -294,6 +294,7 @@ async def sweep_training(request: estimator_pb2.SweepTrainingRequest, deps: ApiD
 
 
 def _ranker(request: estimator_pb2.RankTrainingRequest) -> Ranker:
+    """The validated ranking options (checked before the grid, so a bad option costs no planning)."""
     v = Violations()
     if request.by not in RANK_OBJECTIVES:
         v.add("by", f"must be one of {', '.join(estimator_pb2.RankObjective.Name(k) for k in RANK_OBJECTIVES)}")
