@@ -79,6 +79,7 @@ def sweep_pareto_chart(points, path: Path, labels: Sequence[str] | None = None) 
     """Wall-clock time vs cost of every sweep point, with the Pareto front drawn over them and
     its points labelled with their configuration (`labels[i]` names point i, e.g.
     "hardware_id=h100-sxm, accelerator_count=512"): a front without names answers nothing.
+    Sweeps of at most MAX_PARETO_LABELS points have every point labelled.
 
     Infeasible points and points whose cost counts energy only (no published price) are left
     out of the chart, and the legend says how many: they have no cost to compare."""
@@ -96,10 +97,12 @@ def sweep_pareto_chart(points, path: Path, labels: Sequence[str] | None = None) 
         axes.scatter(days, cost, s=4, alpha=0.3, color="#999999", label=f"{len(kept):,} scenarios")
         axes.plot(days[front], cost[front], "o-", color="#c0392b", label="Pareto front")
         if labels is not None:
-            for position in _label_positions(len(front)):
-                point = front[position]
-                axes.annotate(labels[kept[point]], (days[point], cost[point]), xytext=(6, 4), textcoords="offset points",
-                              fontsize=7, color="#c0392b")
+            # A small sweep names every point; a large one the front (where the choice is).
+            on_front = set(front.tolist())
+            named = range(len(kept)) if len(kept) <= MAX_PARETO_LABELS else [front[i] for i in _label_positions(len(front))]
+            for turn, point in enumerate(named):  # labels alternate above and below: neighbours overlap less
+                axes.annotate(labels[kept[point]], (days[point], cost[point]), xytext=(6, 4 if turn % 2 == 0 else -11), textcoords="offset points",
+                              fontsize=7, color="#c0392b" if point in on_front else "#555555")
         left_out = len(points) - len(kept)
         if left_out:
             axes.plot([], [], " ", label=f"{left_out:,} infeasible or unpriced points not shown")

@@ -168,6 +168,7 @@ def test_pareto_chart_labels_front_points_with_their_configuration(tmp_path):
     svg = chart.read_text()
     front = charts.pareto_front(np.array([p.wall_clock_seconds for p in points]), np.array([p.cost_usd for p in points]))
     assert all(labels[i] in svg for i in front)
+    assert all(label in svg for label in labels)  # four points: every one is named
 
 
 def test_every_interval_has_its_unit():
