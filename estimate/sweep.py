@@ -7,16 +7,20 @@ facility, prices, goodput) never change it. So the sweep plans each distinct str
 combination once (cached), gathers the planned scenarios into arrays, applies the run-level axes
 as arrays, and evaluates a whole chunk of points in one call per hardware calibration. There is
 no second, simplified model: a sweep point *is* the EstimateTraining number.
+
+A combination that cannot run (a V100 has no bf16, a tensor-parallel size that does not divide the
+heads) is planned as `Infeasible`: its points carry the reason, zeros and fits_in_memory false,
+and the rest of the grid goes on, since "which hardware can do this job?" is the question asked.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields, is_dataclass, replace
 from typing import Any, Callable, Hashable, Mapping, Sequence
 
 import numpy as np
 
-from flopwatt.estimate.training import TrainingScenario, estimate_training_run
+from flopwatt.estimate.training import StepEstimate, TrainingScenario, estimate_step, estimate_training_run
 
 # Grid bounds: points in the whole grid, and distinct structural combinations (each costs one
 # planner run of a few milliseconds).
@@ -34,6 +38,14 @@ _FACILITY_FIELDS = {
     "facility.network_power_watts_per_accelerator": "network_power_watts_per_accelerator",
 }
 RUN_LEVEL_FIELDS = frozenset({"training_tokens", "goodput", *_FACILITY_FIELDS})
+
+
+@dataclass(frozen=True)
+class Infeasible:
+    """A structural combination that cannot form a scenario, and why (what a planner returns
+    instead of raising, so one bad combination does not fail the grid)."""
+
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -90,6 +102,26 @@ class SweepOutputs:
     model_flops_utilization: np.ndarray
     fits_in_memory: np.ndarray
     total_flops: np.ndarray
+    # Why each point cannot run ('' where it can): an object array of str.
+    infeasible_reason: np.ndarray
+    # Whether cost_usd counts electricity only: no price for the accelerator and no hour price.
+    cost_energy_only: np.ndarray
+
+    def take(self, which: np.ndarray) -> "SweepOutputs":
+        """The points at positions `which` (an index or boolean array), every column alike."""
+        return SweepOutputs(**{f.name: getattr(self, f.name)[which] for f in fields(self)})
+
+    @staticmethod
+    def concatenate(parts: Sequence["SweepOutputs"]) -> "SweepOutputs":
+        """The points of `parts` one after the other (parts share their axes)."""
+        return SweepOutputs(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(parts[0])})
+
+
+def cost_is_energy_only(facility: Any) -> np.ndarray:
+    """Per point: neither a capital cost nor a positive hour price, so cost counts energy only."""
+    capex = np.asarray(facility.capex_usd_per_accelerator, float)
+    price = np.asarray(facility.accelerator_hour_price_usd, float)
+    return ~np.isfinite(capex) & ~(np.isfinite(price) & (price > 0))
 
 
 def _gather(objects: Sequence[Any], which: np.ndarray) -> Any:
@@ -119,6 +151,20 @@ def stack_scenarios(planned: Sequence[TrainingScenario], which: np.ndarray) -> T
     )
 
 
+def _take_points(value: Any, which: np.ndarray, combinations: int) -> Any:
+    """`value` (a dataclass of per-combination arrays, nested) at the points' combinations:
+    arrays of one value per combination are indexed by `which`; scalars broadcast as they are."""
+    if is_dataclass(value):
+        return type(value)(**{f.name: _take_points(getattr(value, f.name), which, combinations) for f in fields(value) if f.init})
+    array = np.asarray(value)
+    return array[which] if array.ndim == 1 and array.shape[0] == combinations else value
+
+
+def step_per_point(step: StepEstimate, which: np.ndarray, combinations: int) -> StepEstimate:
+    """The per-combination step estimate gathered to the points (point i uses which[i])."""
+    return _take_points(step, which, combinations)
+
+
 def apply_run_level(scenario: TrainingScenario, values: Mapping[str, np.ndarray]) -> TrainingScenario:
     """Replace run-level inputs by per-point arrays (field path → values)."""
     facility_changes = {_FACILITY_FIELDS[name]: v for name, v in values.items() if name in _FACILITY_FIELDS}
@@ -135,12 +181,12 @@ def apply_run_level(scenario: TrainingScenario, values: Mapping[str, np.ndarray]
 class SweepEvaluator:
     """Evaluates chunks of a grid; plans each structural combination once (cached)."""
 
-    def __init__(self, grid: Grid, plan_combination: Callable[[tuple[float, ...]], TrainingScenario]) -> None:
+    def __init__(self, grid: Grid, plan_combination: Callable[[tuple[float, ...]], TrainingScenario | Infeasible]) -> None:
         self.grid = grid
         self._plan_combination = plan_combination
-        self._planned: dict[tuple[float, ...], TrainingScenario] = {}
+        self._planned: dict[tuple[float, ...], TrainingScenario | Infeasible] = {}
 
-    def _scenario(self, key: tuple[float, ...]) -> TrainingScenario:
+    def _scenario(self, key: tuple[float, ...]) -> TrainingScenario | Infeasible:
         if key not in self._planned:
             self._planned[key] = self._plan_combination(key)
         return self._planned[key]
@@ -150,23 +196,34 @@ class SweepEvaluator:
         indices = grid.axis_indices(start, stop)
         axis_values = np.column_stack([axis.values[indices[:, i]] for i, axis in enumerate(grid.axes)]) if grid.axes else np.zeros((stop - start, 0))
         structural = list(grid.structural)
-        keys, which = np.unique(indices[:, structural], axis=0, return_inverse=True) if structural else (np.zeros((1, 0), np.int64), np.zeros(stop - start, np.int64))
-        which = np.asarray(which).reshape(-1)
+        if structural:
+            keys, which = _distinct_rows(indices[:, structural], tuple(grid.shape[a] for a in structural))
+        else:
+            keys, which = np.zeros((1, 0), np.int64), np.zeros(stop - start, np.int64)
         planned = [self._scenario(tuple(float(grid.axes[a].values[k]) for a, k in zip(structural, row))) for row in keys]
-        outputs = {name: np.empty(stop - start) for name in (
+        outputs = {name: np.zeros(stop - start) for name in (
             "wall_clock_seconds", "step_seconds", "accelerator_hours", "facility_energy_joules", "cost_usd",
-            "co2e_kilograms", "model_flops_utilization", "fits_in_memory", "total_flops")}
+            "co2e_kilograms", "model_flops_utilization", "fits_in_memory", "total_flops", "cost_energy_only")}
+        reasons = np.full(stop - start, "", dtype=object)
         groups: dict[Hashable, list[int]] = {}
         for position, scenario in enumerate(planned):
+            if isinstance(scenario, Infeasible):
+                reasons[which == position] = scenario.reason
+                continue
             groups.setdefault(_calibration_key(scenario), []).append(position)
         for members in groups.values():
             mask = np.isin(which, members)
             remap = np.full(len(planned), -1)
             remap[members] = np.arange(len(members))
-            scenario = stack_scenarios([planned[m] for m in members], remap[which[mask]])
+            combinations = [planned[m] for m in members]
+            point_which = remap[which[mask]]
+            # The step (most of the work) once per combination, then the run level per point.
+            step = step_per_point(estimate_step(stack_scenarios(combinations, np.arange(len(members)))), point_which, len(members))
             run_values = {grid.axes[a].field: axis_values[mask, a] for a in grid.run_level}
-            estimate = estimate_training_run(apply_run_level(scenario, run_values))
+            scenario = apply_run_level(stack_scenarios(combinations, point_which), run_values)
+            estimate = estimate_training_run(scenario, step)
             n = int(mask.sum())
+            outputs["cost_energy_only"][mask] = np.broadcast_to(cost_is_energy_only(scenario.facility), (n,))
             for name, value in (
                 ("wall_clock_seconds", estimate.wall_clock_seconds), ("step_seconds", estimate.step_seconds),
                 ("accelerator_hours", estimate.accelerator_hours), ("facility_energy_joules", estimate.cost.facility_energy_joules),
@@ -176,7 +233,32 @@ class SweepEvaluator:
             ):
                 outputs[name][mask] = np.broadcast_to(np.asarray(value, float), (n,))
         return SweepOutputs(index=np.arange(start, stop, dtype=np.int64), axis_values=axis_values,
-                            fits_in_memory=outputs.pop("fits_in_memory") > 0.5, **outputs)
+                            fits_in_memory=outputs.pop("fits_in_memory") > 0.5, cost_energy_only=outputs.pop("cost_energy_only") > 0.5,
+                            infeasible_reason=reasons, **outputs)
+
+
+# Structural sub-grids up to this many cells are deduplicated with a presence table (linear time);
+# larger ones (only reachable by bypassing the service's bound) fall back to sorting.
+MAX_PRESENCE_TABLE_CELLS = 10_000_000
+
+
+def _distinct_rows(rows: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """`np.unique(rows, axis=0, return_inverse=True)` for rows of indices into a grid of `shape`.
+
+    Why not np.unique: it sorts the rows (a lexicographic argsort, ~40 % of a chunk's time),
+    while the structural sub-grid is small, so marking the cells present in a table and reading
+    them back in row-major order gives the same keys, in the same (sorted) order, in linear time."""
+    cells = int(np.prod(shape))
+    if cells > MAX_PRESENCE_TABLE_CELLS:
+        keys, which = np.unique(rows, axis=0, return_inverse=True)
+        return keys, np.asarray(which).reshape(-1)
+    codes = np.ravel_multi_index(tuple(rows.T), shape)
+    present = np.zeros(cells, bool)
+    present[codes] = True
+    distinct = np.flatnonzero(present)
+    position = np.zeros(cells, np.int64)
+    position[distinct] = np.arange(len(distinct))
+    return np.stack(np.unravel_index(distinct, shape), axis=1), position[codes]
 
 
 def _calibration_key(scenario: TrainingScenario) -> Hashable:

@@ -66,8 +66,21 @@ class TrainingEstimate:
     fits_in_memory: ArrayLike
 
 
-def estimate_training_run(scenario: TrainingScenario) -> TrainingEstimate:
-    """Run-level estimate for the scenario's (fixed) plan."""
+@dataclass(frozen=True)
+class StepEstimate:
+    """The per-step part of an estimate: FLOPs per token, step time and memory. It depends only
+    on the model, sequence, plan, hardware and options, never on the run-level inputs (tokens,
+    facility, goodput), so a sweep computes it once per structural combination and reuses it for
+    every point that shares the combination (most of a point's cost)."""
+
+    step: StepTime
+    memory: TrainingMemory
+    model_flops_per_token: ArrayLike
+    hardware_flops_per_token: ArrayLike
+
+
+def estimate_step(scenario: TrainingScenario) -> StepEstimate:
+    """FLOPs per token, step time and memory of the scenario's (fixed) plan."""
     arch, plan, hw = scenario.arch, scenario.plan, scenario.hardware
     seq = as_float(scenario.sequence_length)
     counts = parameter_counts(arch)  # once: step time, memory and FLOPs all need them
@@ -88,9 +101,23 @@ def estimate_training_run(scenario: TrainingScenario) -> TrainingEstimate:
     )
     executed_training = executed_forward * (1.0 + BACKWARD_FLOPS_PER_FORWARD_FLOP)
     hardware_per_token = (executed_training + recompute_extra) * model_per_token / per_token.training_model
+    return StepEstimate(
+        step=training_step_time(arch, seq, plan, hw, scenario.options, counts),
+        memory=training_memory(arch, seq, plan, flash, counts),
+        model_flops_per_token=model_per_token,
+        hardware_flops_per_token=hardware_per_token,
+    )
 
-    step = training_step_time(arch, seq, plan, hw, scenario.options, counts)
-    memory = training_memory(arch, seq, plan, flash, counts)
+
+def estimate_training_run(scenario: TrainingScenario, step_estimate: StepEstimate | None = None) -> TrainingEstimate:
+    """Run-level estimate for the scenario's (fixed) plan. `step_estimate`, when given, must be
+    estimate_step of a scenario with the same structural inputs (a sweep passes one computed per
+    structural combination and gathered to its points); the run-level inputs come from `scenario`."""
+    plan, hw = scenario.plan, scenario.hardware
+    seq = as_float(scenario.sequence_length)
+    per_step = estimate_step(scenario) if step_estimate is None else step_estimate
+    step, memory = per_step.step, per_step.memory
+    model_per_token, hardware_per_token = per_step.model_flops_per_token, per_step.hardware_flops_per_token
     tokens_per_step = as_float(plan.global_batch_size) * seq
     step_count = np.ceil(as_float(scenario.training_tokens) / tokens_per_step)
     productive = step_count * step.total

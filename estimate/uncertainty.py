@@ -110,6 +110,38 @@ def intervals(outputs: Mapping[str, ArrayLike]) -> dict[str, Interval]:
     return {name: interval(values) for name, values in outputs.items()}
 
 
+# The unit of every output an interval is drawn for, by response field name. Why a table: a
+# reader of `intervals["cost"]` cannot tell USD from cents, nor seconds from hours, without it;
+# an output missing here fails loudly (KeyError) instead of reaching a client without a unit.
+OUTPUT_UNITS = {
+    # EstimateTraining
+    "wall_clock_duration": "seconds",
+    "step_duration": "seconds",
+    "accelerator_hours": "hours",
+    "accelerator_energy_joules": "joules",
+    "facility_energy_joules": "joules",
+    "cost": "usd",
+    "co2e_kilograms": "kilograms_co2e",
+    "model_flops_utilization": "ratio",
+    "goodput": "ratio",
+    # EstimateInference
+    "time_to_first_token": "seconds",
+    "time_per_output_token": "seconds",
+    "output_tokens_per_second": "tokens_per_second",
+    "energy_per_output_token_joules": "joules",
+    "cost_per_million_output_tokens": "usd",
+    # EstimateCampus
+    "accelerator_count": "count",
+    "annual_energy_joules": "joules",
+    "annual_energy_cost": "usd",
+    "annual_co2e_kilograms": "kilograms_co2e",
+    "sustained_flops_per_second": "flops_per_second",
+    "total_capital_cost": "usd",
+    "training_runs_per_year": "runs_per_year",
+    "output_tokens_per_day": "tokens_per_day",
+}
+
+
 def assumptions(names: tuple[str, ...], samples: int, seed: int) -> list[Assumption]:
     """The distributions used, one assumption each, plus the sampling itself."""
     used = [item for item in INPUTS if item.name in names]

@@ -64,23 +64,54 @@ def pareto_front(seconds: np.ndarray, cost_usd: np.ndarray) -> np.ndarray:
     return order[keep]
 
 
-def sweep_pareto_chart(points, path: Path) -> Path:
-    """Wall-clock time vs cost of every sweep point, with the Pareto front drawn over them."""
+# Front points labelled on a Pareto chart at most (evenly spread along the front beyond that).
+MAX_PARETO_LABELS = 12
+
+
+def _label_positions(count: int) -> list[int]:
+    """Which of `count` front points get a label: all, or MAX_PARETO_LABELS spread evenly."""
+    if count <= MAX_PARETO_LABELS:
+        return list(range(count))
+    return sorted({round(i * (count - 1) / (MAX_PARETO_LABELS - 1)) for i in range(MAX_PARETO_LABELS)})
+
+
+def sweep_pareto_chart(points, path: Path, labels: Sequence[str] | None = None) -> Path:
+    """Wall-clock time vs cost of every sweep point, with the Pareto front drawn over them and
+    its points labelled with their configuration (`labels[i]` names point i, e.g.
+    "hardware_id=h100-sxm, accelerator_count=512"): a front without names answers nothing.
+    Sweeps of at most MAX_PARETO_LABELS points have every point labelled.
+
+    Infeasible points and points whose cost counts energy only (no published price) are left
+    out of the chart, and the legend says how many: they have no cost to compare."""
     path = Path(path)
     _check_suffix(path)
-    days = np.array([p.wall_clock_seconds for p in points]) / 86400.0
-    cost = np.array([p.cost_usd for p in points])
+    kept = [i for i, p in enumerate(points) if not p.infeasible_reason and not p.cost_energy_only]
+    if not kept:
+        raise ValueError("no point of the sweep has a cost to chart (all infeasible or unpriced)")
+    days = np.array([points[i].wall_clock_seconds for i in kept]) / 86400.0
+    cost = np.array([points[i].cost_usd for i in kept])
     front = pareto_front(days, cost)
     plt = _figure()
-    figure, axes = plt.subplots(figsize=(7, 4.5))
-    axes.scatter(days, cost, s=4, alpha=0.3, color="#999999", label=f"{len(points):,} scenarios")
-    axes.plot(days[front], cost[front], "o-", color="#c0392b", label="Pareto front")
-    axes.set_xscale("log")
-    axes.set_yscale("log")
-    axes.set_xlabel("wall-clock time (days)")
-    axes.set_ylabel("cost (US$)")
-    axes.legend()
-    figure.tight_layout()
-    figure.savefig(path)
-    plt.close(figure)
+    with plt.rc_context({"svg.fonttype": "none"}):  # SVG text stays text (searchable, readable)
+        figure, axes = plt.subplots(figsize=(8, 5))
+        axes.scatter(days, cost, s=4, alpha=0.3, color="#999999", label=f"{len(kept):,} scenarios")
+        axes.plot(days[front], cost[front], "o-", color="#c0392b", label="Pareto front")
+        if labels is not None:
+            # A small sweep names every point; a large one the front (where the choice is).
+            on_front = set(front.tolist())
+            named = range(len(kept)) if len(kept) <= MAX_PARETO_LABELS else [front[i] for i in _label_positions(len(front))]
+            for turn, point in enumerate(named):  # labels alternate above and below: neighbours overlap less
+                axes.annotate(labels[kept[point]], (days[point], cost[point]), xytext=(6, 4 if turn % 2 == 0 else -11), textcoords="offset points",
+                              fontsize=7, color="#c0392b" if point in on_front else "#555555")
+        left_out = len(points) - len(kept)
+        if left_out:
+            axes.plot([], [], " ", label=f"{left_out:,} infeasible or unpriced points not shown")
+        axes.set_xscale("log")
+        axes.set_yscale("log")
+        axes.set_xlabel("wall-clock time (days)")
+        axes.set_ylabel("cost (US$)")
+        axes.legend()
+        figure.tight_layout()
+        figure.savefig(path)
+        plt.close(figure)
     return path

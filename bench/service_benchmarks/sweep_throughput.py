@@ -1,8 +1,11 @@
 """How many training scenarios per second a sweep evaluates (target: ≥ 100,000/s, DESIGN §7).
 
 Standalone: `python bench/service_benchmarks/sweep_throughput.py [--points N] [--address HOST:PORT]`.
-In-process it times the vectorised evaluation alone and with the SweepPoint conversion; with
---address it also streams the same grid through a running server's SweepTraining RPC.
+In-process it times the vectorised evaluation alone, with the SweepPoint conversion and with the
+columnar (SweepColumns) conversion; with --address it also streams the same grid through a
+running server's SweepTraining RPC, once as points (what old clients get) and once as columns
+(`columnar: true`). The client parses every chunk and reads its point count, nothing more, in
+both cases, so the two stream numbers differ only by the encoding.
 Prints one JSON line per measurement (median of --repeats runs).
 """
 
@@ -24,10 +27,10 @@ BASE = estimator_pb2.EstimateTrainingRequest(
     hardware_id="h100-sxm", accelerator_count=256)
 
 
-def grid(points: int) -> estimator_pb2.SweepTrainingRequest:
+def grid(points: int, chunk_size: int = 5000, columnar: bool = False) -> estimator_pb2.SweepTrainingRequest:
     """4 accelerator counts (planned) × tokens × PUE × price (vectorised), `points` in all."""
     tokens = max(points // 400, 1)
-    return estimator_pb2.SweepTrainingRequest(base=BASE, chunk_size=5000, axes=[
+    return estimator_pb2.SweepTrainingRequest(base=BASE, chunk_size=chunk_size, columnar=columnar, axes=[
         estimator_pb2.SweepAxis(field="accelerator_count", values=[64, 128, 256, 512]),
         estimator_pb2.SweepAxis(field="training_tokens", values=np.linspace(1e11, 1e13, tokens).round().tolist()),
         estimator_pb2.SweepAxis(field="facility.pue", values=np.linspace(1.05, 1.6, 10).tolist()),
@@ -49,8 +52,9 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--address", help="also stream through this server (host:port)")
+    parser.add_argument("--chunk-size", type=int, default=5000, help="points per streamed chunk")
     args = parser.parse_args()
-    request = grid(args.points)
+    request = grid(args.points, args.chunk_size)
     evaluator, _ = sweep_api.prepare(request, ApiDependencies())
     total = evaluator.grid.size
     evaluator.evaluate(0, total)  # plans the structural combinations once (cached)
@@ -58,6 +62,8 @@ def main() -> None:
                       "points_per_second": round(_median_rate(total, lambda: evaluator.evaluate(0, total), args.repeats))}))
     print(json.dumps({"measurement": "in_process_with_protobuf", "points": total,
                       "points_per_second": round(_median_rate(total, lambda: sweep_api.evaluate_chunk(evaluator, 0, total), args.repeats))}))
+    print(json.dumps({"measurement": "in_process_with_columns", "points": total,
+                      "points_per_second": round(_median_rate(total, lambda: sweep_api.evaluate_chunk(evaluator, 0, total, True), args.repeats))}))
     if args.address:
         import grpc
 
@@ -66,7 +72,11 @@ def main() -> None:
         with grpc.insecure_channel(args.address) as channel:
             stub = estimator_pb2_grpc.EstimatorServiceStub(channel)
             rate = _median_rate(total, lambda: sum(len(c.points) for c in stub.SweepTraining(request, timeout=600)), args.repeats)
-        print(json.dumps({"measurement": "grpc_stream", "points": total, "points_per_second": round(rate)}))
+            columnar = grid(args.points, args.chunk_size, columnar=True)
+            rate_columns = _median_rate(total, lambda: sum(len(c.columns.index) for c in stub.SweepTraining(columnar, timeout=600)), args.repeats)
+        print(json.dumps({"measurement": "grpc_stream", "points": total, "chunk_size": args.chunk_size, "points_per_second": round(rate)}))
+        print(json.dumps({"measurement": "grpc_stream_columnar", "points": total, "chunk_size": args.chunk_size,
+                          "points_per_second": round(rate_columns)}))
 
 
 if __name__ == "__main__":

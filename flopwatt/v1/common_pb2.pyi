@@ -134,14 +134,16 @@ class Uncertainty(_message.Message):
     def __init__(self, samples: _Optional[int] = ..., seed: _Optional[int] = ...) -> None: ...
 
 class Interval(_message.Message):
-    __slots__ = ("p5", "p50", "p95")
+    __slots__ = ("p5", "p50", "p95", "unit")
     P5_FIELD_NUMBER: _ClassVar[int]
     P50_FIELD_NUMBER: _ClassVar[int]
     P95_FIELD_NUMBER: _ClassVar[int]
+    UNIT_FIELD_NUMBER: _ClassVar[int]
     p5: float
     p50: float
     p95: float
-    def __init__(self, p5: _Optional[float] = ..., p50: _Optional[float] = ..., p95: _Optional[float] = ...) -> None: ...
+    unit: str
+    def __init__(self, p5: _Optional[float] = ..., p50: _Optional[float] = ..., p95: _Optional[float] = ..., unit: _Optional[str] = ...) -> None: ...
 
 class Assumption(_message.Message):
     __slots__ = ("name", "value", "origin", "source")

@@ -4,12 +4,26 @@ from flopwatt.v1 import common_pb2 as _common_pb2
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.type import money_pb2 as _money_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class RankObjective(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RANK_OBJECTIVE_UNSPECIFIED: _ClassVar[RankObjective]
+    RANK_OBJECTIVE_COST: _ClassVar[RankObjective]
+    RANK_OBJECTIVE_TIME: _ClassVar[RankObjective]
+    RANK_OBJECTIVE_ENERGY: _ClassVar[RankObjective]
+    RANK_OBJECTIVE_CARBON: _ClassVar[RankObjective]
+RANK_OBJECTIVE_UNSPECIFIED: RankObjective
+RANK_OBJECTIVE_COST: RankObjective
+RANK_OBJECTIVE_TIME: RankObjective
+RANK_OBJECTIVE_ENERGY: RankObjective
+RANK_OBJECTIVE_CARBON: RankObjective
 
 class EstimateTrainingRequest(_message.Message):
     __slots__ = ("model", "training_tokens", "sequence_length", "hardware_id", "profile_id", "accelerator_count", "precision", "parallelism", "facility", "uncertainty", "goodput", "framework")
@@ -339,25 +353,29 @@ class EstimateCampusResponse(_message.Message):
     def __init__(self, accelerator_count: _Optional[int] = ..., it_power_watts: _Optional[float] = ..., facility_power_watts: _Optional[float] = ..., annual_energy_joules: _Optional[float] = ..., annual_energy_cost: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., annual_co2e_kilograms: _Optional[float] = ..., peak_flops_per_second: _Optional[float] = ..., sustained_flops_per_second: _Optional[float] = ..., training_runs_per_year: _Optional[float] = ..., output_tokens_per_day: _Optional[float] = ..., assumptions: _Optional[_Iterable[_Union[_common_pb2.Assumption, _Mapping]]] = ..., power_per_accelerator: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ..., capital_cost: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ..., total_capital_cost: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., annual_water_liters: _Optional[float] = ..., comparisons: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ..., rack_count: _Optional[int] = ..., accelerators_per_rack: _Optional[int] = ..., annual_accelerator_hours: _Optional[float] = ..., buildout: _Optional[_Iterable[_Union[BuildoutPeriod, _Mapping]]] = ..., single_job_feasibility: _Optional[str] = ..., training_estimate: _Optional[_Union[EstimateTrainingResponse, _Mapping]] = ..., intervals: _Optional[_Mapping[str, _common_pb2.Interval]] = ..., calibration: _Optional[_Union[_common_pb2.Calibration, _Mapping]] = ...) -> None: ...
 
 class SweepAxis(_message.Message):
-    __slots__ = ("field", "values")
+    __slots__ = ("field", "values", "string_values")
     FIELD_FIELD_NUMBER: _ClassVar[int]
     VALUES_FIELD_NUMBER: _ClassVar[int]
+    STRING_VALUES_FIELD_NUMBER: _ClassVar[int]
     field: str
     values: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(self, field: _Optional[str] = ..., values: _Optional[_Iterable[float]] = ...) -> None: ...
+    string_values: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, field: _Optional[str] = ..., values: _Optional[_Iterable[float]] = ..., string_values: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SweepTrainingRequest(_message.Message):
-    __slots__ = ("base", "axes", "chunk_size")
+    __slots__ = ("base", "axes", "chunk_size", "columnar")
     BASE_FIELD_NUMBER: _ClassVar[int]
     AXES_FIELD_NUMBER: _ClassVar[int]
     CHUNK_SIZE_FIELD_NUMBER: _ClassVar[int]
+    COLUMNAR_FIELD_NUMBER: _ClassVar[int]
     base: EstimateTrainingRequest
     axes: _containers.RepeatedCompositeFieldContainer[SweepAxis]
     chunk_size: int
-    def __init__(self, base: _Optional[_Union[EstimateTrainingRequest, _Mapping]] = ..., axes: _Optional[_Iterable[_Union[SweepAxis, _Mapping]]] = ..., chunk_size: _Optional[int] = ...) -> None: ...
+    columnar: bool
+    def __init__(self, base: _Optional[_Union[EstimateTrainingRequest, _Mapping]] = ..., axes: _Optional[_Iterable[_Union[SweepAxis, _Mapping]]] = ..., chunk_size: _Optional[int] = ..., columnar: _Optional[bool] = ...) -> None: ...
 
 class SweepPoint(_message.Message):
-    __slots__ = ("axis_values", "wall_clock_seconds", "step_seconds", "accelerator_hours", "facility_energy_joules", "cost_usd", "co2e_kilograms", "model_flops_utilization", "fits_in_memory", "total_flops", "index")
+    __slots__ = ("axis_values", "wall_clock_seconds", "step_seconds", "accelerator_hours", "facility_energy_joules", "cost_usd", "co2e_kilograms", "model_flops_utilization", "fits_in_memory", "total_flops", "index", "infeasible_reason", "cost_energy_only")
     AXIS_VALUES_FIELD_NUMBER: _ClassVar[int]
     WALL_CLOCK_SECONDS_FIELD_NUMBER: _ClassVar[int]
     STEP_SECONDS_FIELD_NUMBER: _ClassVar[int]
@@ -369,6 +387,8 @@ class SweepPoint(_message.Message):
     FITS_IN_MEMORY_FIELD_NUMBER: _ClassVar[int]
     TOTAL_FLOPS_FIELD_NUMBER: _ClassVar[int]
     INDEX_FIELD_NUMBER: _ClassVar[int]
+    INFEASIBLE_REASON_FIELD_NUMBER: _ClassVar[int]
+    COST_ENERGY_ONLY_FIELD_NUMBER: _ClassVar[int]
     axis_values: _containers.RepeatedScalarFieldContainer[float]
     wall_clock_seconds: float
     step_seconds: float
@@ -380,15 +400,85 @@ class SweepPoint(_message.Message):
     fits_in_memory: bool
     total_flops: float
     index: int
-    def __init__(self, axis_values: _Optional[_Iterable[float]] = ..., wall_clock_seconds: _Optional[float] = ..., step_seconds: _Optional[float] = ..., accelerator_hours: _Optional[float] = ..., facility_energy_joules: _Optional[float] = ..., cost_usd: _Optional[float] = ..., co2e_kilograms: _Optional[float] = ..., model_flops_utilization: _Optional[float] = ..., fits_in_memory: _Optional[bool] = ..., total_flops: _Optional[float] = ..., index: _Optional[int] = ...) -> None: ...
+    infeasible_reason: str
+    cost_energy_only: bool
+    def __init__(self, axis_values: _Optional[_Iterable[float]] = ..., wall_clock_seconds: _Optional[float] = ..., step_seconds: _Optional[float] = ..., accelerator_hours: _Optional[float] = ..., facility_energy_joules: _Optional[float] = ..., cost_usd: _Optional[float] = ..., co2e_kilograms: _Optional[float] = ..., model_flops_utilization: _Optional[float] = ..., fits_in_memory: _Optional[bool] = ..., total_flops: _Optional[float] = ..., index: _Optional[int] = ..., infeasible_reason: _Optional[str] = ..., cost_energy_only: _Optional[bool] = ...) -> None: ...
+
+class SweepColumns(_message.Message):
+    __slots__ = ("index", "axis_values", "wall_clock_seconds", "step_seconds", "accelerator_hours", "facility_energy_joules", "cost_usd", "co2e_kilograms", "model_flops_utilization", "fits_in_memory", "total_flops", "cost_energy_only", "infeasible_index", "infeasible_reason")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    AXIS_VALUES_FIELD_NUMBER: _ClassVar[int]
+    WALL_CLOCK_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    STEP_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    ACCELERATOR_HOURS_FIELD_NUMBER: _ClassVar[int]
+    FACILITY_ENERGY_JOULES_FIELD_NUMBER: _ClassVar[int]
+    COST_USD_FIELD_NUMBER: _ClassVar[int]
+    CO2E_KILOGRAMS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FLOPS_UTILIZATION_FIELD_NUMBER: _ClassVar[int]
+    FITS_IN_MEMORY_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FLOPS_FIELD_NUMBER: _ClassVar[int]
+    COST_ENERGY_ONLY_FIELD_NUMBER: _ClassVar[int]
+    INFEASIBLE_INDEX_FIELD_NUMBER: _ClassVar[int]
+    INFEASIBLE_REASON_FIELD_NUMBER: _ClassVar[int]
+    index: _containers.RepeatedScalarFieldContainer[int]
+    axis_values: _containers.RepeatedScalarFieldContainer[float]
+    wall_clock_seconds: _containers.RepeatedScalarFieldContainer[float]
+    step_seconds: _containers.RepeatedScalarFieldContainer[float]
+    accelerator_hours: _containers.RepeatedScalarFieldContainer[float]
+    facility_energy_joules: _containers.RepeatedScalarFieldContainer[float]
+    cost_usd: _containers.RepeatedScalarFieldContainer[float]
+    co2e_kilograms: _containers.RepeatedScalarFieldContainer[float]
+    model_flops_utilization: _containers.RepeatedScalarFieldContainer[float]
+    fits_in_memory: _containers.RepeatedScalarFieldContainer[bool]
+    total_flops: _containers.RepeatedScalarFieldContainer[float]
+    cost_energy_only: _containers.RepeatedScalarFieldContainer[bool]
+    infeasible_index: _containers.RepeatedScalarFieldContainer[int]
+    infeasible_reason: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, index: _Optional[_Iterable[int]] = ..., axis_values: _Optional[_Iterable[float]] = ..., wall_clock_seconds: _Optional[_Iterable[float]] = ..., step_seconds: _Optional[_Iterable[float]] = ..., accelerator_hours: _Optional[_Iterable[float]] = ..., facility_energy_joules: _Optional[_Iterable[float]] = ..., cost_usd: _Optional[_Iterable[float]] = ..., co2e_kilograms: _Optional[_Iterable[float]] = ..., model_flops_utilization: _Optional[_Iterable[float]] = ..., fits_in_memory: _Optional[_Iterable[bool]] = ..., total_flops: _Optional[_Iterable[float]] = ..., cost_energy_only: _Optional[_Iterable[bool]] = ..., infeasible_index: _Optional[_Iterable[int]] = ..., infeasible_reason: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SweepTrainingResponse(_message.Message):
-    __slots__ = ("points", "total_point_count")
+    __slots__ = ("points", "total_point_count", "columns")
     POINTS_FIELD_NUMBER: _ClassVar[int]
     TOTAL_POINT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
     points: _containers.RepeatedCompositeFieldContainer[SweepPoint]
     total_point_count: int
-    def __init__(self, points: _Optional[_Iterable[_Union[SweepPoint, _Mapping]]] = ..., total_point_count: _Optional[int] = ...) -> None: ...
+    columns: SweepColumns
+    def __init__(self, points: _Optional[_Iterable[_Union[SweepPoint, _Mapping]]] = ..., total_point_count: _Optional[int] = ..., columns: _Optional[_Union[SweepColumns, _Mapping]] = ...) -> None: ...
+
+class RankTrainingRequest(_message.Message):
+    __slots__ = ("sweep", "by", "max_wall_clock_seconds", "max_cost_usd", "limit")
+    SWEEP_FIELD_NUMBER: _ClassVar[int]
+    BY_FIELD_NUMBER: _ClassVar[int]
+    MAX_WALL_CLOCK_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    MAX_COST_USD_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    sweep: SweepTrainingRequest
+    by: RankObjective
+    max_wall_clock_seconds: float
+    max_cost_usd: float
+    limit: int
+    def __init__(self, sweep: _Optional[_Union[SweepTrainingRequest, _Mapping]] = ..., by: _Optional[_Union[RankObjective, str]] = ..., max_wall_clock_seconds: _Optional[float] = ..., max_cost_usd: _Optional[float] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class RankedPoint(_message.Message):
+    __slots__ = ("point", "axis_labels")
+    POINT_FIELD_NUMBER: _ClassVar[int]
+    AXIS_LABELS_FIELD_NUMBER: _ClassVar[int]
+    point: SweepPoint
+    axis_labels: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, point: _Optional[_Union[SweepPoint, _Mapping]] = ..., axis_labels: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class RankTrainingResponse(_message.Message):
+    __slots__ = ("points", "eligible_point_count", "total_point_count", "excluded")
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    ELIGIBLE_POINT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_POINT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDED_FIELD_NUMBER: _ClassVar[int]
+    points: _containers.RepeatedCompositeFieldContainer[RankedPoint]
+    eligible_point_count: int
+    total_point_count: int
+    excluded: _containers.RepeatedCompositeFieldContainer[_common_pb2.Quantity]
+    def __init__(self, points: _Optional[_Iterable[_Union[RankedPoint, _Mapping]]] = ..., eligible_point_count: _Optional[int] = ..., total_point_count: _Optional[int] = ..., excluded: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ...) -> None: ...
 
 class ListHardwareRequest(_message.Message):
     __slots__ = ("page_size", "page_token")

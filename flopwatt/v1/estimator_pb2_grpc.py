@@ -57,6 +57,11 @@ class EstimatorServiceStub:
                 request_serializer=flopwatt_dot_v1_dot_estimator__pb2.SweepTrainingRequest.SerializeToString,
                 response_deserializer=flopwatt_dot_v1_dot_estimator__pb2.SweepTrainingResponse.FromString,
                 _registered_method=True)
+        self.RankTraining = channel.unary_unary(
+                '/flopwatt.v1.EstimatorService/RankTraining',
+                request_serializer=flopwatt_dot_v1_dot_estimator__pb2.RankTrainingRequest.SerializeToString,
+                response_deserializer=flopwatt_dot_v1_dot_estimator__pb2.RankTrainingResponse.FromString,
+                _registered_method=True)
         self.ListHardware = channel.unary_unary(
                 '/flopwatt.v1.EstimatorService/ListHardware',
                 request_serializer=flopwatt_dot_v1_dot_estimator__pb2.ListHardwareRequest.SerializeToString,
@@ -104,6 +109,14 @@ class EstimatorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RankTraining(self, request, context):
+        """Evaluates a grid and returns its best points by cost, time, energy or carbon, within an
+        optional deadline and budget ("what is the cheapest hardware for this job?").
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListHardware(self, request, context):
         """Lists the hardware catalog.
         """
@@ -140,6 +153,11 @@ def add_EstimatorServiceServicer_to_server(servicer, server):
                     servicer.SweepTraining,
                     request_deserializer=flopwatt_dot_v1_dot_estimator__pb2.SweepTrainingRequest.FromString,
                     response_serializer=flopwatt_dot_v1_dot_estimator__pb2.SweepTrainingResponse.SerializeToString,
+            ),
+            'RankTraining': grpc.unary_unary_rpc_method_handler(
+                    servicer.RankTraining,
+                    request_deserializer=flopwatt_dot_v1_dot_estimator__pb2.RankTrainingRequest.FromString,
+                    response_serializer=flopwatt_dot_v1_dot_estimator__pb2.RankTrainingResponse.SerializeToString,
             ),
             'ListHardware': grpc.unary_unary_rpc_method_handler(
                     servicer.ListHardware,
@@ -263,6 +281,33 @@ class EstimatorService:
             '/flopwatt.v1.EstimatorService/SweepTraining',
             flopwatt_dot_v1_dot_estimator__pb2.SweepTrainingRequest.SerializeToString,
             flopwatt_dot_v1_dot_estimator__pb2.SweepTrainingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RankTraining(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flopwatt.v1.EstimatorService/RankTraining',
+            flopwatt_dot_v1_dot_estimator__pb2.RankTrainingRequest.SerializeToString,
+            flopwatt_dot_v1_dot_estimator__pb2.RankTrainingResponse.FromString,
             options,
             channel_credentials,
             insecure,

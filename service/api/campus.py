@@ -421,6 +421,5 @@ def _campus_intervals(request, site: _Site, training: _TrainingResult | None, se
     if serving is not None and serving.tokens_per_day > 0:
         sampled_serving = uncertainty.inference_samples(serving.scenario, serving.batch_size, draws)  # same draws again
         outputs["output_tokens_per_day"] = serving.replicas * sampled_serving.output_tokens_per_second * SECONDS_PER_DAY * float(site.inputs.utilization)
-    for name, item in uncertainty.intervals(outputs).items():
-        response.intervals[name].CopyFrom(common_pb2.Interval(p5=item.p5, p50=item.p50, p95=item.p95))
+    convert.set_intervals(response.intervals, uncertainty.intervals(outputs))
     return uncertainty.assumptions(names, samples, seed)

@@ -26,6 +26,7 @@ from flopwatt.estimate.model_choice import ARCHITECTURE_FIELDS, ARCHITECTURE_FLA
 from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_NONE, RECOMPUTE_SELECTIVE, ParallelPlan
 from flopwatt.estimate.planner import PlanConstraints
 from flopwatt.estimate.scenarios import MeasuredCalibration
+from flopwatt.estimate.uncertainty import OUTPUT_UNITS
 from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.service.errors import InvalidArgument, domain_errors
 from flopwatt.v1 import common_pb2
@@ -138,6 +139,13 @@ def money(usd: float, field: str) -> Money:
     Money's int64 units (see finite.int64)."""
     units = int64(math.floor(usd) if math.isfinite(usd) else usd, field)
     return Money(currency_code="USD", units=units, nanos=int(round((usd - units) * 1e9)) % 1_000_000_000)
+
+
+def set_intervals(target, items) -> None:
+    """Fill a response's `intervals` map from {name: uncertainty.Interval}, each with its unit
+    (uncertainty.OUTPUT_UNITS; a name without one is a KeyError, never a unitless interval)."""
+    for name, item in items.items():
+        target[name].CopyFrom(common_pb2.Interval(p5=item.p5, p50=item.p50, p95=item.p95, unit=OUTPUT_UNITS[name]))
 
 
 def assumptions_to_proto(items: Iterable[Assumption]) -> list[common_pb2.Assumption]:

@@ -7,6 +7,7 @@ stays responsive and the client's flow control paces the producer.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, AsyncIterator
 
 import grpc
@@ -25,6 +26,7 @@ class EstimatorServicer(estimator_pb2_grpc.EstimatorServiceServicer):
         self._estimate_inference = inference.estimate_inference
         self._estimate_campus = campus.estimate_campus
         self._sweep_training = sweep.sweep_training
+        self._rank_training = sweep.rank_training
         self._list_hardware = catalog.list_hardware
         self._list_models = catalog.list_models
         self._estimate_counters: dict[str, Any] = {}
@@ -46,8 +48,14 @@ class EstimatorServicer(estimator_pb2_grpc.EstimatorServiceServicer):
 
     async def SweepTraining(self, request: estimator_pb2.SweepTrainingRequest, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         async for chunk in self._sweep_training(request, self._deps, context):
-            self._estimates("sweep_point").inc(len(chunk.points))
+            self._estimates("sweep_point").inc(len(chunk.points) or len(chunk.columns.index))
             yield chunk
+
+    async def RankTraining(self, request: estimator_pb2.RankTrainingRequest, context: grpc.aio.ServicerContext) -> Any:
+        # A whole grid is evaluated: off the event loop, like a sweep's chunks.
+        response = await asyncio.to_thread(self._rank_training, request, self._deps)
+        self._estimates("sweep_point").inc(response.total_point_count)
+        return response
 
     async def ListHardware(self, request: estimator_pb2.ListHardwareRequest, context: grpc.aio.ServicerContext) -> Any:
         return self._list_hardware(request)

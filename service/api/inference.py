@@ -12,7 +12,7 @@ from flopwatt.estimate import uncertainty
 from flopwatt.estimate.assumptions import Assumption
 from flopwatt.estimate.inference import InferenceEstimate, InferenceScenario, estimate_serving
 from flopwatt.estimate.scenarios import InferenceWorkload, build_inference_scenario
-from flopwatt.v1 import common_pb2, estimator_pb2
+from flopwatt.v1 import estimator_pb2
 
 MAX_INFERENCE_BATCH = 1_000_000
 MAX_REPLICA_ACCELERATORS = 4096
@@ -77,8 +77,7 @@ def estimate_inference(request: estimator_pb2.EstimateInferenceRequest, deps: Ap
     response = to_response(estimate, assumptions)
     if request.uncertainty.samples > 0:
         intervals, distributions = uncertainty.inference_intervals(scenario, estimate.batch_size, request.uncertainty.samples, request.uncertainty.seed)
-        for name, interval in intervals.items():
-            response.intervals[name].CopyFrom(common_pb2.Interval(p5=interval.p5, p50=interval.p50, p95=interval.p95))
+        convert.set_intervals(response.intervals, intervals)
         response.assumptions.extend(convert.assumptions_to_proto(distributions))
     return ensure_finite(response, "EstimateInference")
 

@@ -4,7 +4,13 @@ scenario builder (the one EstimateTraining uses) on workloads derived from the b
 Each `yield` of the async generator waits until grpc.aio has handed the chunk to the transport,
 so a slow client paces the producer; a cancelled call raises CancelledError at that await and
 the generator stops. Axis values are doubles: `hardware_id` takes an index into the catalog as
-ListHardware orders it, `precision` the Precision enum number.
+ListHardware orders it, `precision` the Precision enum number; both also take names in
+`string_values` ("h100-sxm", "bf16"), which become those numbers before validation.
+
+A combination the estimator cannot plan (V100 has no bf16) becomes an infeasible point carrying
+the reason rather than failing the grid; RankTraining keeps the best feasible points of a grid.
+A request with `columnar` gets each chunk as packed arrays (SweepColumns): one list per output
+instead of one message per point, which is what lets the wire keep up with the evaluator.
 """
 
 from __future__ import annotations
@@ -14,21 +20,23 @@ from typing import Any, AsyncIterator
 
 import numpy as np
 
-from flopwatt.service.api import convert
+from flopwatt.service.api import convert, packed
 from flopwatt.service.api import training as training_api
 from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.service.api.finite import ensure_finite_columns
 from flopwatt.service.api.request_bounds import MAX_TRAINING_TOKENS, MIN_GOODPUT, TRAINING_INTEGER_MAXIMA, Violations, number
 from flopwatt.estimate.catalog import list_hardware
-from flopwatt.service.errors import InvalidArgument, echo, from_domain
+from flopwatt.service.errors import InvalidArgument, echo
 from flopwatt.estimate.scenario_errors import ScenarioError
 from flopwatt.estimate.scenarios import TrainingWorkload, build_training_scenario, with_training_field
+from flopwatt.estimate.ranking import DEFAULT_LIMIT, Ranker
 from flopwatt.estimate.sweep import (
     MAX_GRID_POINTS,
     MAX_STRUCTURAL_COMBINATIONS,
     RUN_LEVEL_FIELDS,
     Axis,
     Grid,
+    Infeasible,
     SweepEvaluator,
     SweepOutputs,
 )
@@ -38,6 +46,16 @@ DEFAULT_CHUNK_POINTS = 2_000
 MAX_CHUNK_POINTS = 20_000  # ~100 B per point: well under gRPC's 4 MiB message limit
 MAX_AXES = 8
 MAX_VALUES_PER_AXIS = 1_000_000
+# Fields whose values may be given by name (SweepAxis.string_values).
+NAMED_FIELDS = frozenset({"hardware_id", "precision"})
+# RankTraining: objectives by enum number, and the most points one ranking may return.
+RANK_OBJECTIVES = {
+    estimator_pb2.RANK_OBJECTIVE_COST: "cost",
+    estimator_pb2.RANK_OBJECTIVE_TIME: "time",
+    estimator_pb2.RANK_OBJECTIVE_ENERGY: "energy",
+    estimator_pb2.RANK_OBJECTIVE_CARBON: "carbon",
+}
+MAX_RANK_LIMIT = 1_000
 # Structural fields EstimateTraining requires to be positive (0 is not "unset" for them).
 REQUIRED_STRUCTURAL_FIELDS = frozenset({"accelerator_count", "sequence_length"})
 # Structural fields: each distinct combination is planned once. Integer-valued unless noted.
@@ -63,12 +81,49 @@ RUN_LEVEL_BOUNDS = {
 }
 
 
-def _check_axis(index: int, axis: estimator_pb2.SweepAxis, v: Violations) -> None:
+def _precision_number(name: str) -> int | None:
+    """A Precision enum number from "bf16", "BF16" or "PRECISION_BF16" (None when unknown)."""
+    upper = name.strip().upper()
+    for candidate in (upper, f"PRECISION_{upper}"):
+        if candidate in common_pb2.Precision.keys() and candidate != "PRECISION_UNSPECIFIED":
+            return common_pb2.Precision.Value(candidate)
+    return None
+
+
+def _named_values(path: str, axis: estimator_pb2.SweepAxis, v: Violations) -> list[float] | None:
+    """string_values as the axis's numeric form (catalog index, Precision number), or None."""
+    if axis.field not in NAMED_FIELDS:
+        v.add(f"{path}.string_values", f"names are taken only for {' and '.join(sorted(NAMED_FIELDS))}; give {echo(axis.field)} numbers in values")
+        return None
+    if len(axis.values):
+        v.add(f"{path}.values", "set values or string_values, not both")
+        return None
+    ids = [h.id for h in list_hardware()]
+    numbers: list[float] = []
+    for i, name in enumerate(axis.string_values):
+        number_ = (ids.index(name) if name in ids else None) if axis.field == "hardware_id" else _precision_number(name)
+        if number_ is None:
+            known = ", ".join(ids) if axis.field == "hardware_id" else ", ".join(sorted(set(convert.PRECISION_NAMES.values())))
+            v.add(f"{path}.string_values[{i}]", f"unknown {axis.field} {echo(name)}; known: {known}")
+            return None
+        numbers.append(float(number_))
+    return numbers
+
+
+def _axis_values(index: int, axis: estimator_pb2.SweepAxis, v: Violations) -> np.ndarray | None:
+    """The axis's values as numbers (names translated), or None when a violation was added."""
     path = f"axes[{index}]"
     if axis.field not in STRUCTURAL_FIELDS and axis.field not in RUN_LEVEL_FIELDS:
         v.add(f"{path}.field", f"unknown or unsweepable field path {echo(axis.field)}; sweepable: {', '.join(sorted(STRUCTURAL_FIELDS | RUN_LEVEL_FIELDS))}")
-        return
-    values = np.asarray(axis.values, float)
+        return None
+    if len(axis.string_values):
+        named = _named_values(path, axis, v)
+        return None if named is None else np.asarray(named, float)
+    return np.asarray(axis.values, float)
+
+
+def _check_axis(index: int, axis: estimator_pb2.SweepAxis, values: np.ndarray, v: Violations) -> None:
+    path = f"axes[{index}]"
     if not 1 <= values.size <= MAX_VALUES_PER_AXIS:
         v.add(f"{path}.values", f"must hold 1 to {MAX_VALUES_PER_AXIS:,} values")
         return
@@ -105,15 +160,19 @@ def _grid(request: estimator_pb2.SweepTrainingRequest) -> Grid:
     if len(request.axes) > MAX_AXES:
         v.add("axes", f"at most {MAX_AXES} axes")
     fields_seen: set[str] = set()
+    numbers: list[np.ndarray] = []
     for index, axis in enumerate(request.axes):
         if axis.field in fields_seen:
             v.add(f"axes[{index}].field", f"{echo(axis.field)} appears twice")
         fields_seen.add(axis.field)
-        _check_axis(index, axis, v)
+        values = _axis_values(index, axis, v)
+        if values is not None:
+            _check_axis(index, axis, values, v)
+            numbers.append(values)
     if not 0 <= request.chunk_size <= MAX_CHUNK_POINTS:
         v.add("chunk_size", f"must be between 0 (server default) and {MAX_CHUNK_POINTS:,}")
     v.raise_if_any()
-    grid = Grid(tuple(Axis(a.field, np.asarray(a.values, float)) for a in request.axes))
+    grid = Grid(tuple(Axis(a.field, values) for a, values in zip(request.axes, numbers)))
     if grid.size > MAX_GRID_POINTS:
         raise InvalidArgument.field("axes", f"the grid has {grid.size:,} points; at most {MAX_GRID_POINTS:,}")
     combinations = 1
@@ -123,6 +182,12 @@ def _grid(request: estimator_pb2.SweepTrainingRequest) -> Grid:
         raise InvalidArgument.field("axes", f"{combinations:,} combinations of structural axes ({', '.join(grid.axes[i].field for i in grid.structural)}) "
                                             f"each need a planner run; at most {MAX_STRUCTURAL_COMBINATIONS:,}")
     return grid
+
+
+def axis_label(path: str, value: float) -> str:
+    """An axis value as a reader names it: catalog id, precision name, else the number."""
+    decoded = _decoded(path, value) if path in STRUCTURAL_FIELDS else value
+    return decoded if isinstance(decoded, str) else f"{decoded:g}"
 
 
 def _decoded(path: str, value: float) -> int | str:
@@ -150,11 +215,11 @@ class _Planner:
         return workload
 
     def __call__(self, key: tuple[float, ...]):
+        """The planned scenario, or Infeasible with the estimator's reason (the grid goes on)."""
         try:
             return build_training_scenario(self.workload_for(key)).scenario
         except ScenarioError as error:
-            where = ", ".join(f"{f}={k:g}" for f, k in zip(self._fields, key)) or "the base"
-            raise from_domain(error.rerooted("base.", f" (grid point {where})")) from None
+            return Infeasible("; ".join(f"{p.field}: {p.description}" for p in error.problems))
 
 
 def sweep_points(outputs: SweepOutputs) -> list[estimator_pb2.SweepPoint]:
@@ -163,14 +228,36 @@ def sweep_points(outputs: SweepOutputs) -> list[estimator_pb2.SweepPoint]:
         outputs.index.tolist(), outputs.axis_values.tolist(), outputs.wall_clock_seconds.tolist(), outputs.step_seconds.tolist(),
         outputs.accelerator_hours.tolist(), outputs.facility_energy_joules.tolist(), outputs.cost_usd.tolist(),
         outputs.co2e_kilograms.tolist(), outputs.model_flops_utilization.tolist(), outputs.fits_in_memory.tolist(),
-        outputs.total_flops.tolist(),
+        outputs.total_flops.tolist(), outputs.infeasible_reason.tolist(), outputs.cost_energy_only.tolist(),
     )
     point = estimator_pb2.SweepPoint
     return [
         point(index=i, axis_values=a, wall_clock_seconds=w, step_seconds=s, accelerator_hours=h, facility_energy_joules=e,
-              cost_usd=c, co2e_kilograms=co2, model_flops_utilization=mfu, fits_in_memory=fit, total_flops=flops)
-        for i, a, w, s, h, e, c, co2, mfu, fit, flops in columns
+              cost_usd=c, co2e_kilograms=co2, model_flops_utilization=mfu, fits_in_memory=fit, total_flops=flops,
+              infeasible_reason=why, cost_energy_only=energy_only)
+        for i, a, w, s, h, e, c, co2, mfu, fit, flops, why, energy_only in columns
     ]
+
+
+# SweepColumns fields filled straight from the SweepOutputs column of the same name.
+_DOUBLE_COLUMNS = ("wall_clock_seconds", "step_seconds", "accelerator_hours", "facility_energy_joules", "cost_usd",
+                   "co2e_kilograms", "model_flops_utilization", "total_flops")
+_BOOL_COLUMNS = ("fits_in_memory", "cost_energy_only")
+
+
+def _infeasible_positions(outputs: SweepOutputs) -> np.ndarray:
+    """Positions of infeasible points: only points that do not fit can be (a cheap first cut
+    before comparing strings)."""
+    candidates = np.flatnonzero(~outputs.fits_in_memory)
+    return candidates[outputs.infeasible_reason[candidates] != ""]
+
+
+def sweep_columns(outputs: SweepOutputs) -> estimator_pb2.SweepColumns:
+    """Domain arrays → one packed repeated field per output (no per-point message at all)."""
+    infeasible = _infeasible_positions(outputs)
+    doubles = {"axis_values": outputs.axis_values, **{name: getattr(outputs, name) for name in _DOUBLE_COLUMNS}}
+    return packed.encode_columns(outputs.index, doubles, {name: getattr(outputs, name) for name in _BOOL_COLUMNS},
+                                 outputs.index[infeasible], outputs.infeasible_reason[infeasible].tolist())
 
 
 def prepare(request: estimator_pb2.SweepTrainingRequest, deps: ApiDependencies) -> tuple[SweepEvaluator, int]:
@@ -182,9 +269,17 @@ def prepare(request: estimator_pb2.SweepTrainingRequest, deps: ApiDependencies) 
     return evaluator, request.chunk_size or DEFAULT_CHUNK_POINTS
 
 
-def evaluate_chunk(evaluator: SweepEvaluator, start: int, stop: int) -> estimator_pb2.SweepTrainingResponse:
+def evaluate_outputs(evaluator: SweepEvaluator, start: int, stop: int, rpc_name: str = "SweepTraining") -> SweepOutputs:
+    """Points start..stop-1 as arrays, checked finite (an infeasible point holds zeros, not NaN)."""
     outputs = evaluator.evaluate(start, stop)
-    ensure_finite_columns(vars(outputs), "SweepTraining")
+    ensure_finite_columns(vars(outputs), rpc_name)
+    return outputs
+
+
+def evaluate_chunk(evaluator: SweepEvaluator, start: int, stop: int, columnar: bool = False) -> estimator_pb2.SweepTrainingResponse:
+    outputs = evaluate_outputs(evaluator, start, stop)
+    if columnar:
+        return estimator_pb2.SweepTrainingResponse(columns=sweep_columns(outputs), total_point_count=evaluator.grid.size)
     return estimator_pb2.SweepTrainingResponse(points=sweep_points(outputs), total_point_count=evaluator.grid.size)
 
 
@@ -195,4 +290,38 @@ async def sweep_training(request: estimator_pb2.SweepTrainingRequest, deps: ApiD
     for start in range(0, total, chunk):
         if context is not None and context.cancelled():
             return
-        yield await asyncio.to_thread(evaluate_chunk, evaluator, start, min(start + chunk, total))
+        yield await asyncio.to_thread(evaluate_chunk, evaluator, start, min(start + chunk, total), request.columnar)
+
+
+def _ranker(request: estimator_pb2.RankTrainingRequest) -> Ranker:
+    """The validated ranking options (checked before the grid, so a bad option costs no planning)."""
+    v = Violations()
+    if request.by not in RANK_OBJECTIVES:
+        v.add("by", f"must be one of {', '.join(estimator_pb2.RankObjective.Name(k) for k in RANK_OBJECTIVES)}")
+    for name in ("max_wall_clock_seconds", "max_cost_usd"):
+        value = getattr(request, name)
+        if not np.isfinite(value) or value < 0:
+            v.add(name, f"must be 0 (none) or positive, got {number(value)}")
+    if not 0 <= request.limit <= MAX_RANK_LIMIT:
+        v.add("limit", f"must be between 0 ({DEFAULT_LIMIT}) and {MAX_RANK_LIMIT:,}")
+    v.raise_if_any()
+    return Ranker(RANK_OBJECTIVES[request.by], request.max_wall_clock_seconds, request.max_cost_usd, request.limit or DEFAULT_LIMIT)
+
+
+def rank_training(request: estimator_pb2.RankTrainingRequest, deps: ApiDependencies) -> estimator_pb2.RankTrainingResponse:
+    """The RankTraining RPC as a plain function: the whole grid, chunk by chunk, best kept."""
+    ranker = _ranker(request)
+    evaluator, _ = prepare(request.sweep, deps)
+    total = evaluator.grid.size
+    for start in range(0, total, MAX_CHUNK_POINTS):
+        ranker.add(evaluate_outputs(evaluator, start, min(start + MAX_CHUNK_POINTS, total), "RankTraining"))
+    fields = [axis.field for axis in evaluator.grid.axes]
+    best = ranker.best()
+    ranked = []
+    if best is not None:
+        for point in sweep_points(best):
+            labels = [axis_label(name, value) for name, value in zip(fields, point.axis_values)]
+            ranked.append(estimator_pb2.RankedPoint(point=point, axis_labels=labels))
+    excluded = [common_pb2.Quantity(name=reason, value=count, unit="points") for reason, count in ranker.excluded.items()]
+    return estimator_pb2.RankTrainingResponse(points=ranked, eligible_point_count=ranker.eligible_count,
+                                              total_point_count=ranker.total_count, excluded=excluded)

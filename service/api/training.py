@@ -165,7 +165,6 @@ def estimate_training(request: estimator_pb2.EstimateTrainingRequest, deps: ApiD
     response = to_response(estimate, assumptions)
     if request.uncertainty.samples > 0:
         intervals, distributions = uncertainty.training_intervals(scenario, request.uncertainty.samples, request.uncertainty.seed)
-        for name, interval in intervals.items():
-            response.intervals[name].CopyFrom(common_pb2.Interval(p5=interval.p5, p50=interval.p50, p95=interval.p95))
+        convert.set_intervals(response.intervals, intervals)
         response.assumptions.extend(convert.assumptions_to_proto(distributions))
     return ensure_finite(response, "EstimateTraining")

@@ -62,3 +62,25 @@ def test_unbounded_grid_is_invalid_argument_naming_axes(server):
             list(stub.SweepTraining(request, timeout=30))
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "axes" in raised.value.details()
+
+
+def test_a_columnar_sweep_streams_packed_columns(server):
+    request = _grid_100k()
+    request.columnar = True
+    with server.channel() as channel:
+        stub = estimator_pb2_grpc.EstimatorServiceStub(channel)
+        start = time.perf_counter()
+        chunks = list(stub.SweepTraining(request, timeout=120))
+        seconds = time.perf_counter() - start
+    indices = np.concatenate([np.array(c.columns.index, np.int64) for c in chunks])
+    assert np.array_equal(indices, np.arange(100_000)) and all(not c.points for c in chunks)
+    assert all(len(c.columns.axis_values) == 4 * len(c.columns.index) for c in chunks)
+    print(f"\nSweepTraining columnar through gRPC: {100_000 / seconds:,.0f} points/s")
+
+
+def test_rank_training_names_the_best_hardware(server):
+    request = estimator_pb2.RankTrainingRequest(by=estimator_pb2.RANK_OBJECTIVE_COST, sweep=estimator_pb2.SweepTrainingRequest(
+        base=BASE, axes=[estimator_pb2.SweepAxis(field="hardware_id", string_values=["v100", "a100-80gb", "h100-sxm"])]))
+    with server.channel() as channel:
+        response = estimator_pb2_grpc.EstimatorServiceStub(channel).RankTraining(request, timeout=60)
+    assert [p.axis_labels[0] for p in response.points][0] in {"a100-80gb", "h100-sxm"} and response.eligible_point_count == 2

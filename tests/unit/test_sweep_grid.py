@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 
 import pytest
 
@@ -126,11 +127,24 @@ def test_a_point_that_does_not_fit_is_flagged_not_failed():
     assert [p.fits_in_memory for p in points] == [False, True]
 
 
-def test_a_point_beyond_one_tpu_pod_is_refused_not_nan():
-    """Issue 11 item 6: a TPU v4 point over two pods returned NaN with fits_in_memory true."""
+def test_a_point_beyond_one_tpu_pod_is_infeasible_not_nan():
+    """Issue 11 item 6: a TPU v4 point over two pods returned NaN with fits_in_memory true. It is
+    now an infeasible point naming the field (issue 14 item 20: one bad point never fails the grid)."""
     base = estimator_pb2.EstimateTrainingRequest()
     base.CopyFrom(BASE)
     base.hardware_id = "tpu-v4"
-    with pytest.raises(InvalidArgument) as error:
-        _points(_request(_axis("accelerator_count", [1024, 8192]), base=base))
-    assert error.value.violations[0].field == "base.accelerator_count"
+    inside, beyond = _points(_request(_axis("accelerator_count", [1024, 8192]), base=base))
+    assert inside.infeasible_reason == "" and inside.fits_in_memory
+    assert beyond.infeasible_reason.startswith("accelerator_count") and not beyond.fits_in_memory
+    assert math.isfinite(beyond.wall_clock_seconds)
+
+
+def test_distinct_structural_rows_match_numpy_unique():
+    import numpy as np
+
+    from flopwatt.estimate.sweep import _distinct_rows
+
+    rows = np.random.default_rng(3).integers(0, [4, 7, 3], size=(500, 3))
+    keys, which = _distinct_rows(rows, (4, 7, 3))
+    expected_keys, expected_which = np.unique(rows, axis=0, return_inverse=True)
+    assert np.array_equal(keys, expected_keys) and np.array_equal(which, np.asarray(expected_which).reshape(-1))
