@@ -241,3 +241,15 @@ def test_estimation_doc_describes_every_stack_and_alias():
     text = (REPO / "docs" / "estimation.md").read_text(encoding="utf-8")
     for name in framework_names():
         assert f"`{name}`" in text, name
+
+
+def test_list_frameworks_refuses_a_token_with_a_huge_offset():
+    import base64
+
+    token = base64.urlsafe_b64encode(f"{api.FRAMEWORKS_COLLECTION}:{'9' * 5000}".encode()).decode()
+    with pytest.raises(InvalidArgument) as caught:
+        api.list_frameworks(estimator_pb2.ListFrameworksRequest(page_token=token))
+    assert caught.value.violations[0].field == "page_token"
+    past_the_end = api.encode_page_token(api.FRAMEWORKS_COLLECTION, len(BINDING_IDS) + 1)
+    with pytest.raises(InvalidArgument):
+        api.list_frameworks(estimator_pb2.ListFrameworksRequest(page_token=past_the_end))
