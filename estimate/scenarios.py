@@ -35,7 +35,7 @@ from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_NAMES, Par
 from flopwatt.estimate.planner import PlanChoice, PlanConstraintError, PlanConstraints, choose_plan, complete_plan
 from flopwatt.estimate.profile_checks import profile_hardware_id
 from flopwatt.estimate.scenario_errors import Problem, ScenarioError
-from flopwatt.estimate.step_time import FRAMEWORK_GENERIC, FRAMEWORK_STEP_OPTIONS, framework_step_options
+from flopwatt.estimate.step_time import FRAMEWORK_GENERIC, FRAMEWORK_STEP_OPTIONS, framework_spec, framework_step_options
 from flopwatt.estimate.training import TrainingScenario
 
 DATASHEET_CALIBRATION = Assumption("calibration", "datasheet", "datasheet", "no profile_id: datasheet peaks with the fitted default efficiencies")
@@ -118,9 +118,11 @@ def _framework_assumptions(framework: str) -> tuple[Assumption, ...]:
     """The software stack's assumptions: a pure function of its name ("" = generic), which is
     one of FRAMEWORK_STEP_OPTIONS (so the cache holds them all)."""
     options = framework_step_options(framework)
+    stack = framework_spec(framework)
     return (
         Assumption("framework", framework or FRAMEWORK_GENERIC, "request" if framework else "default",
-                   "software stack: sets the attention kernel and the DP overlap (step_time.FRAMEWORK_STEP_OPTIONS)"),
+                   f"software stack {stack.id} ({stack.name}): sets the attention kernel and the DP overlap "
+                   "(catalog data/frameworks.json, listed by ListFrameworks; no parameter is fitted)"),
         Assumption("attention_kernel", "fused causal flash attention" if options.flash_attention else "fused softmax, unfused attention GEMMs",
                    "derived", "FlashAttention-2 (Dao 2023): 60 % of peak in datasheet mode; else Megatron's batched QKᵀ/AV GEMMs"),
         Assumption("data_parallel_overlap", f"{options.data_parallel_overlap_fraction:.0%}", "derived",

@@ -26,6 +26,7 @@ import numpy as np
 from flopwatt.estimate import fitted_constants
 from flopwatt.estimate.accounting import ParameterCounts, head_dim, mlp_matrix_count, parameter_counts
 from flopwatt.estimate.architecture import ModelArchitecture
+from flopwatt.estimate.catalog import FrameworkSpec, framework_names, get_framework
 from flopwatt.estimate.constants import (
     BACKWARD_ELEMENTWISE_FACTOR,
     BACKWARD_FLOPS_PER_FORWARD_FLOP,
@@ -61,24 +62,36 @@ class StepOptions:
     data_parallel_overlap_fraction: ArrayLike = DEFAULT_DATA_PARALLEL_OVERLAP_FRACTION  # of the gradient reduction hidden in backward
 
 
-# Software stacks with documented behaviour (the `framework` input of a training estimate). Each
-# maps to the StepOptions it implies; none carries a fitted efficiency factor: after recomputation
-# and the cluster network are modelled, Megatron-LM on Selene and Megatron-DeepSpeed in vTrain are
-# explained by the same hardware constants (docs/estimation.md).
-#  - generic: a current stack — fused flash attention (FlashAttention-2, Dao 2023) and the DP
-#    gradient reduction bucketed behind the backward pass (PyTorch DDP / FSDP, 2024 practice).
-#  - megatron-lm: Megatron-Core with Transformer Engine attention and --overlap-grad-reduce (2024).
+# Software stacks with documented behaviour (the `framework` input of a training estimate): the
+# catalog's data/frameworks.json (issue 11), each stack with its documented kernel choices and the
+# StepOptions it implies, every value marked documented default, existing stack value or unfitted
+# assumption (none is fitted). After recomputation and the cluster network are modelled,
+# Megatron-LM on Selene and Megatron-DeepSpeed in vTrain are explained by the same hardware
+# constants (docs/estimation.md). Stacks and their aliases:
+#  - megatron-core (aliases megatron-lm, generic): Megatron-Core with Transformer Engine attention
+#    and DP communication overlapped per layer — the default stack.
+#  - pytorch-fsdp: FSDP/FSDP2 stacks (torchtitan, llm-foundry, Accelerate): SDPA flash attention,
+#    reduce-scatter inside backward.
+#  - deepspeed: ZeRO engine; overlap_comm is off by default below ZeRO-3, so no DP overlap.
+#  - jax: MaxText/Pax/Levanter: Pallas flash attention, XLA-scheduled async collectives.
 #  - megatron-lm-2022: Megatron-LM as run on Selene (Korthikanti et al. 2022): fused
 #    scale-mask-softmax, no flash attention, gradients reduced after the backward pass.
 #  - megatron-deepspeed: as run by vTrain (Bang et al. 2024; configs `use_gradient_bucket: false`):
 #    fused softmax, no flash attention, DP all-reduce after the backward pass.
 FRAMEWORK_GENERIC = "generic"
-FRAMEWORK_STEP_OPTIONS: dict[str, StepOptions] = {
-    FRAMEWORK_GENERIC: StepOptions(flash_attention=True, data_parallel_overlap_fraction=DEFAULT_DATA_PARALLEL_OVERLAP_FRACTION),
-    "megatron-lm": StepOptions(flash_attention=True, data_parallel_overlap_fraction=DEFAULT_DATA_PARALLEL_OVERLAP_FRACTION),
-    "megatron-lm-2022": StepOptions(flash_attention=False, data_parallel_overlap_fraction=0.0),
-    "megatron-deepspeed": StepOptions(flash_attention=False, data_parallel_overlap_fraction=0.0),
-}
+
+
+def _stack_step_options(spec: FrameworkSpec) -> StepOptions:
+    return StepOptions(**{option.name: option.value for option in spec.step_options})
+
+
+# Every accepted name (stack ids and aliases) -> the StepOptions of its stack.
+FRAMEWORK_STEP_OPTIONS: dict[str, StepOptions] = {name: _stack_step_options(get_framework(name)) for name in framework_names()}
+
+
+def framework_spec(framework: str) -> FrameworkSpec:
+    """The catalog stack a `framework` name means ("" means generic, i.e. megatron-core)."""
+    return get_framework(framework or FRAMEWORK_GENERIC)
 
 
 def framework_step_options(framework: str) -> StepOptions:

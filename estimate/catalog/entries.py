@@ -59,3 +59,40 @@ class ModelPreset:
     active_parameter_count: int  # parameters used per token (count)
     sources: tuple[SourceRef, ...] = field(default_factory=tuple)
     notes: str = ""
+
+
+# Where a stack's step option comes from. A fitted value has no origin here on purpose: the
+# loader refuses any other word, so a number tuned to data cannot enter the catalog unmarked.
+PARAMETER_ORIGINS = ("documented-default", "existing-stack-value", "unfitted-assumption")
+
+
+@dataclass(frozen=True)
+class StepOptionValue:
+    """One StepOptions value of a stack, with its origin (PARAMETER_ORIGINS) and why."""
+
+    name: str  # a StepOptions field, e.g. "data_parallel_overlap_fraction"
+    value: bool | float
+    origin: str
+    basis: str
+
+
+@dataclass(frozen=True)
+class FrameworkSpec:
+    """A software stack of the `framework` input: what it does by default (each behaviour backed by
+    a source) and the StepOptions values it implies. `aliases` are other accepted names."""
+
+    id: str
+    name: str
+    description: str
+    aliases: tuple[str, ...]
+    covers: tuple[str, ...]  # systems built on this stack, e.g. ("torchtitan", "llm-foundry")
+    behaviour: Mapping[str, str]  # attention_kernel, data_parallel_overlap, sharding_default, tensor_parallel, pipeline_parallel
+    step_options: tuple[StepOptionValue, ...]
+    sources: tuple[SourceRef, ...] = field(default_factory=tuple)
+
+    def option(self, name: str) -> StepOptionValue:
+        """The step option called `name`; KeyError naming it when the stack has none."""
+        for option in self.step_options:
+            if option.name == name:
+                return option
+        raise KeyError(f"framework {self.id} has no step option {name}")

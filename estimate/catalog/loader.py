@@ -1,4 +1,5 @@
-"""Load and validate the catalog data files (data/hardware.json, data/models.json) once.
+"""Load and validate the catalog data files (data/hardware.json, data/models.json,
+data/frameworks.json) once.
 
 Why validate at load time: every catalog number reaches users through estimates, so a typo
 (a sparse rate, a missing source, a negative bandwidth) must stop the service at start-up with
@@ -17,11 +18,12 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, Sequence
 
-from flopwatt.estimate.catalog.entries import HardwareSpec, ModelPreset, SourceRef
+from flopwatt.estimate.catalog.entries import PARAMETER_ORIGINS, FrameworkSpec, HardwareSpec, ModelPreset, SourceRef, StepOptionValue
 from flopwatt.estimate.architecture import ModelArchitecture
 
 HARDWARE_FILE = "hardware.json"
 MODELS_FILE = "models.json"
+FRAMEWORKS_FILE = "frameworks.json"
 SUPPORTED_SCHEMA_VERSION = 1
 
 # Precision names the API knows (proto `Precision` enum, lower-case without the prefix).
@@ -48,6 +50,13 @@ _ARCHITECTURE_OPTIONAL_INTS = frozenset({"head_dim", "shared_expert_count", "den
 _ARCHITECTURE_FIELDS = {f.name: f for f in fields(ModelArchitecture)}
 _ARCHITECTURE_BOOL_FIELDS = frozenset({"gated_mlp", "tied_embeddings", "dropout"})
 _MODEL_KNOWN_KEYS = frozenset(f.name for f in fields(ModelPreset))
+
+# What every software stack must document (each a sentence backed by a source), and the
+# step_time.StepOptions fields a stack sets with their JSON types (a test holds these names equal
+# to StepOptions'; the loader cannot import step_time, which imports the catalog).
+FRAMEWORK_BEHAVIOUR_KEYS = ("attention_kernel", "data_parallel_overlap", "sharding_default", "tensor_parallel", "pipeline_parallel")
+FRAMEWORK_STEP_OPTION_TYPES: Mapping[str, type] = MappingProxyType({"flash_attention": bool, "data_parallel_overlap_fraction": float})
+_FRAMEWORK_KNOWN_KEYS = frozenset({"id", "aliases", "name", "description", "covers", "behaviour", "step_options", "sources"})
 
 
 class CatalogLookupError(LookupError):
@@ -279,6 +288,70 @@ def parse_model_entry(raw: Mapping[str, Any], ctx: _EntryContext) -> ModelPreset
     )
 
 
+def _string_list(ctx: _EntryContext, raw: Mapping[str, Any], field: str, *, pattern: re.Pattern[str] | None = None, required: bool = True) -> tuple[str, ...]:
+    values = raw.get(field, [])
+    if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values) or (required and not values):
+        raise ctx.error(field, f"must be a {'non-empty ' if required else ''}list of non-empty strings, got {values!r}")
+    for value in values:
+        if pattern is not None and not pattern.match(value):
+            raise ctx.error(field, f"{value!r} must be a lower-case id of [a-z0-9.-]")
+    if len(set(values)) != len(values):
+        raise ctx.error(field, "lists a name twice")
+    return tuple(values)
+
+
+def _parse_step_option(ctx: _EntryContext, name: str, raw: Any, covered: frozenset[str]) -> StepOptionValue:
+    """{"value": ..., "origin": one of PARAMETER_ORIGINS, "basis": why}; a value of the wrong type,
+    an overlap share outside [0, 1] or an origin that is not one of the three is refused."""
+    field = f"step_options.{name}"
+    if not isinstance(raw, Mapping) or set(raw) != {"value", "origin", "basis"}:
+        raise ctx.error(field, "must be an object with exactly value, origin, basis")
+    value = raw["value"]
+    if FRAMEWORK_STEP_OPTION_TYPES[name] is bool:
+        if not isinstance(value, bool):
+            raise ctx.error(f"{field}.value", f"must be true or false, got {value!r}")
+    else:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not 0.0 <= value <= 1.0:
+            raise ctx.error(f"{field}.value", f"must be a share between 0 and 1, got {value!r}")
+        value = float(value)
+    if raw["origin"] not in PARAMETER_ORIGINS:
+        raise ctx.error(f"{field}.origin", f"must be one of {', '.join(PARAMETER_ORIGINS)} (fitted parameters are not allowed), got {raw['origin']!r}")
+    basis = ctx.string(raw, "basis")
+    _check_covered(ctx, covered, field)
+    return StepOptionValue(name=name, value=value, origin=raw["origin"], basis=basis)
+
+
+def parse_framework_entry(raw: Mapping[str, Any], ctx: _EntryContext) -> FrameworkSpec:
+    """Validate one software-stack object and build its FrameworkSpec."""
+    _check_unknown_keys(ctx, raw, _FRAMEWORK_KNOWN_KEYS)
+    sources = _parse_sources(ctx, raw)
+    covered = _covered_names(sources)
+    behaviour_raw = ctx.require(raw, "behaviour")
+    if not isinstance(behaviour_raw, Mapping) or set(behaviour_raw) != set(FRAMEWORK_BEHAVIOUR_KEYS):
+        raise ctx.error("behaviour", f"must be an object with exactly {', '.join(FRAMEWORK_BEHAVIOUR_KEYS)}")
+    behaviour = {}
+    for key in FRAMEWORK_BEHAVIOUR_KEYS:
+        behaviour[key] = ctx.string(behaviour_raw, key)
+        _check_covered(ctx, covered, f"behaviour.{key}")
+    options_raw = ctx.require(raw, "step_options")
+    if not isinstance(options_raw, Mapping) or set(options_raw) != set(FRAMEWORK_STEP_OPTION_TYPES):
+        raise ctx.error("step_options", f"must be an object with exactly {', '.join(FRAMEWORK_STEP_OPTION_TYPES)}")
+    options = tuple(_parse_step_option(ctx, name, options_raw[name], covered) for name in FRAMEWORK_STEP_OPTION_TYPES)
+    aliases = _string_list(ctx, raw, "aliases", pattern=_ID_PATTERN, required=False)
+    if ctx.entry in aliases:
+        raise ctx.error("aliases", "lists the entry's own id")
+    return FrameworkSpec(
+        id=ctx.entry,
+        name=ctx.string(raw, "name"),
+        description=ctx.string(raw, "description"),
+        aliases=aliases,
+        covers=_string_list(ctx, raw, "covers"),
+        behaviour=MappingProxyType(behaviour),
+        step_options=options,
+        sources=sources,
+    )
+
+
 def parse_document(document: Any, file: str, list_key: str, parse_entry: Callable[[Mapping[str, Any], _EntryContext], Any]) -> tuple[Any, ...]:
     """Validate a whole data document ({"schema_version": 1, list_key: [...]}) entry by entry."""
     top = _EntryContext(file, "(document)")
@@ -306,6 +379,18 @@ def parse_hardware_document(document: Any, file: str = HARDWARE_FILE) -> tuple[H
 
 def parse_models_document(document: Any, file: str = MODELS_FILE) -> tuple[ModelPreset, ...]:
     return parse_document(document, file, "models", parse_model_entry)
+
+
+def parse_frameworks_document(document: Any, file: str = FRAMEWORKS_FILE) -> tuple[FrameworkSpec, ...]:
+    """Validate the software-stack document; an alias may name one stack only and never an id."""
+    entries = parse_document(document, file, "frameworks", parse_framework_entry)
+    owner = {entry.id: entry.id for entry in entries}
+    for entry in entries:
+        for alias in entry.aliases:
+            if alias in owner:
+                raise CatalogError(file, entry.id, "aliases", f"{alias!r} already names framework {owner[alias]!r}")
+            owner[alias] = entry.id
+    return entries
 
 
 def _read_data_file(name: str) -> Any:
@@ -338,6 +423,32 @@ def _hardware_by_id() -> Mapping[str, HardwareSpec]:
 @lru_cache(maxsize=1)
 def _models_by_id() -> Mapping[str, ModelPreset]:
     return {entry.id: entry for entry in parse_models_document(_read_data_file(MODELS_FILE))}
+
+
+@lru_cache(maxsize=1)
+def _frameworks() -> tuple[tuple[FrameworkSpec, ...], Mapping[str, FrameworkSpec]]:
+    """The stacks in data-file order and every accepted name (ids and aliases) -> its stack."""
+    entries = parse_frameworks_document(_read_data_file(FRAMEWORKS_FILE))
+    by_name = {name: entry for entry in entries for name in (entry.id, *entry.aliases)}
+    return entries, MappingProxyType(by_name)
+
+
+def list_frameworks() -> tuple[FrameworkSpec, ...]:
+    """Every software stack, in data-file order."""
+    return _frameworks()[0]
+
+
+def framework_names() -> tuple[str, ...]:
+    """Every name the `framework` input accepts (ids and aliases), sorted."""
+    return tuple(sorted(_frameworks()[1]))
+
+
+def get_framework(name: str) -> FrameworkSpec:
+    """The stack with this id or alias; CatalogLookupError("framework", name) when there is none."""
+    try:
+        return _frameworks()[1][name]
+    except KeyError:
+        raise CatalogLookupError("framework", name) from None
 
 
 def list_hardware() -> tuple[HardwareSpec, ...]:

@@ -566,3 +566,58 @@ class ListModelsResponse(_message.Message):
     models: _containers.RepeatedCompositeFieldContainer[Model]
     next_page_token: str
     def __init__(self, models: _Optional[_Iterable[_Union[Model, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ListFrameworksRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class FrameworkParameter(_message.Message):
+    __slots__ = ("name", "value", "origin", "basis")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    BASIS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    value: float
+    origin: str
+    basis: str
+    def __init__(self, name: _Optional[str] = ..., value: _Optional[float] = ..., origin: _Optional[str] = ..., basis: _Optional[str] = ...) -> None: ...
+
+class Framework(_message.Message):
+    __slots__ = ("id", "aliases", "name", "description", "covers", "sources", "behaviour", "parameters")
+    class BehaviourEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    ID_FIELD_NUMBER: _ClassVar[int]
+    ALIASES_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    COVERS_FIELD_NUMBER: _ClassVar[int]
+    SOURCES_FIELD_NUMBER: _ClassVar[int]
+    BEHAVIOUR_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    aliases: _containers.RepeatedScalarFieldContainer[str]
+    name: str
+    description: str
+    covers: _containers.RepeatedScalarFieldContainer[str]
+    sources: _containers.RepeatedCompositeFieldContainer[_common_pb2.Source]
+    behaviour: _containers.ScalarMap[str, str]
+    parameters: _containers.RepeatedCompositeFieldContainer[FrameworkParameter]
+    def __init__(self, id: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., covers: _Optional[_Iterable[str]] = ..., sources: _Optional[_Iterable[_Union[_common_pb2.Source, _Mapping]]] = ..., behaviour: _Optional[_Mapping[str, str]] = ..., parameters: _Optional[_Iterable[_Union[FrameworkParameter, _Mapping]]] = ...) -> None: ...
+
+class ListFrameworksResponse(_message.Message):
+    __slots__ = ("frameworks", "next_page_token")
+    FRAMEWORKS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    frameworks: _containers.RepeatedCompositeFieldContainer[Framework]
+    next_page_token: str
+    def __init__(self, frameworks: _Optional[_Iterable[_Union[Framework, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

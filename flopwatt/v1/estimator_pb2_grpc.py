@@ -72,6 +72,11 @@ class EstimatorServiceStub:
                 request_serializer=flopwatt_dot_v1_dot_estimator__pb2.ListModelsRequest.SerializeToString,
                 response_deserializer=flopwatt_dot_v1_dot_estimator__pb2.ListModelsResponse.FromString,
                 _registered_method=True)
+        self.ListFrameworks = channel.unary_unary(
+                '/flopwatt.v1.EstimatorService/ListFrameworks',
+                request_serializer=flopwatt_dot_v1_dot_estimator__pb2.ListFrameworksRequest.SerializeToString,
+                response_deserializer=flopwatt_dot_v1_dot_estimator__pb2.ListFrameworksResponse.FromString,
+                _registered_method=True)
 
 
 class EstimatorServiceServicer:
@@ -131,6 +136,13 @@ class EstimatorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListFrameworks(self, request, context):
+        """Lists the software stacks the training request's `framework` accepts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EstimatorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -168,6 +180,11 @@ def add_EstimatorServiceServicer_to_server(servicer, server):
                     servicer.ListModels,
                     request_deserializer=flopwatt_dot_v1_dot_estimator__pb2.ListModelsRequest.FromString,
                     response_serializer=flopwatt_dot_v1_dot_estimator__pb2.ListModelsResponse.SerializeToString,
+            ),
+            'ListFrameworks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListFrameworks,
+                    request_deserializer=flopwatt_dot_v1_dot_estimator__pb2.ListFrameworksRequest.FromString,
+                    response_serializer=flopwatt_dot_v1_dot_estimator__pb2.ListFrameworksResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -362,6 +379,33 @@ class EstimatorService:
             '/flopwatt.v1.EstimatorService/ListModels',
             flopwatt_dot_v1_dot_estimator__pb2.ListModelsRequest.SerializeToString,
             flopwatt_dot_v1_dot_estimator__pb2.ListModelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListFrameworks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flopwatt.v1.EstimatorService/ListFrameworks',
+            flopwatt_dot_v1_dot_estimator__pb2.ListFrameworksRequest.SerializeToString,
+            flopwatt_dot_v1_dot_estimator__pb2.ListFrameworksResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,4 +1,4 @@
-"""ListHardware and ListModels: the catalog at the API edge (dataclasses -> protobuf).
+"""ListHardware, ListModels and ListFrameworks: the catalog at the API edge (dataclasses -> protobuf).
 
 Paging follows AIP-158: page_size 0 returns everything, a page token is opaque to clients. The
 token encodes the collection and the offset so that a token from one list cannot silently page
@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Sequence, TypeVar
 
 from flopwatt.estimate import catalog
-from flopwatt.estimate.catalog import HardwareSpec, ModelPreset, SourceRef
+from flopwatt.estimate.catalog import FrameworkSpec, HardwareSpec, ModelPreset, SourceRef
 from flopwatt.service.api.pagination import decode_token_text, encode_token_text, refuse_token, token_number
 from flopwatt.service.errors import InvalidArgument
 from flopwatt.v1 import common_pb2, estimator_pb2
@@ -19,6 +19,7 @@ T = TypeVar("T")
 
 HARDWARE_COLLECTION = "hardware"
 MODELS_COLLECTION = "models"
+FRAMEWORKS_COLLECTION = "frameworks"
 
 
 def encode_page_token(collection: str, offset: int) -> str:
@@ -111,3 +112,26 @@ def list_models(request: estimator_pb2.ListModelsRequest) -> estimator_pb2.ListM
     """ListModels: the model presets."""
     page, next_token = paginate(catalog.list_model_presets(), request.page_size, request.page_token, MODELS_COLLECTION)
     return estimator_pb2.ListModelsResponse(models=[model_to_proto(preset) for preset in page], next_page_token=next_token)
+
+
+def framework_to_proto(spec: FrameworkSpec) -> estimator_pb2.Framework:
+    """A stack with its documented behaviour and its parameters (a yes/no option as 1 or 0)."""
+    return estimator_pb2.Framework(
+        id=spec.id,
+        aliases=list(spec.aliases),
+        name=spec.name,
+        description=spec.description,
+        covers=list(spec.covers),
+        sources=[source_to_proto(source) for source in spec.sources],
+        behaviour=dict(spec.behaviour),
+        parameters=[
+            estimator_pb2.FrameworkParameter(name=option.name, value=float(option.value), origin=option.origin, basis=option.basis)
+            for option in spec.step_options
+        ],
+    )
+
+
+def list_frameworks(request: estimator_pb2.ListFrameworksRequest) -> estimator_pb2.ListFrameworksResponse:
+    """ListFrameworks: the software stacks `framework` accepts, in data-file order."""
+    page, next_token = paginate(catalog.list_frameworks(), request.page_size, request.page_token, FRAMEWORKS_COLLECTION)
+    return estimator_pb2.ListFrameworksResponse(frameworks=[framework_to_proto(spec) for spec in page], next_page_token=next_token)

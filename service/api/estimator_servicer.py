@@ -29,6 +29,7 @@ class EstimatorServicer(estimator_pb2_grpc.EstimatorServiceServicer):
         self._rank_training = sweep.rank_training
         self._list_hardware = catalog.list_hardware
         self._list_models = catalog.list_models
+        self._list_frameworks = catalog.list_frameworks
         self._estimate_counters: dict[str, Any] = {}
 
     async def EstimateTraining(self, request: estimator_pb2.EstimateTrainingRequest, context: grpc.aio.ServicerContext) -> Any:
@@ -62,6 +63,9 @@ class EstimatorServicer(estimator_pb2_grpc.EstimatorServiceServicer):
 
     async def ListModels(self, request: estimator_pb2.ListModelsRequest, context: grpc.aio.ServicerContext) -> Any:
         return self._list_models(request)
+
+    async def ListFrameworks(self, request: estimator_pb2.ListFrameworksRequest, context: grpc.aio.ServicerContext) -> Any:
+        return self._list_frameworks(request)
 
     def _estimates(self, kind: str) -> Any:
         """The estimates counter of `kind`, its child looked up once (`labels()` hashes and locks

@@ -62,11 +62,9 @@ def _validate(request: estimator_pb2.EstimateTrainingRequest) -> None:
 
 
 def request_framework(request: estimator_pb2.EstimateTrainingRequest) -> str:
-    """The request's software stack ("" = generic).
-
-    Read from `framework` once the proto carries it (proposed: `string framework = 12;` in
-    EstimateTrainingRequest); until then every request is generic. Unknown names are refused
-    with the field named."""
+    """The request's software stack ("" = generic, i.e. megatron-core): an id or alias of the
+    catalog's stacks (ListFrameworks), from `framework` (12) of EstimateTrainingRequest. Unknown
+    names are refused with the field named and the accepted names listed."""
     if "framework" not in _REQUEST_FIELDS:
         return ""
     framework = request.framework.strip().lower()

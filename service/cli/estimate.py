@@ -1,4 +1,5 @@
-"""`flopwatt estimate training|inference`: run an estimate in-process (no server needed).
+"""`flopwatt estimate training|inference`: run an estimate in-process (no server needed);
+`flopwatt estimate frameworks` lists the software stacks `--framework` accepts.
 
 The request comes from flags or from a JSON/YAML file in the proto JSON mapping (flags given
 alongside override the file). Output: a readable table, or the response as JSON with --json.
@@ -40,6 +41,7 @@ def register(subparsers) -> None:
             sub.add_argument("--pp", type=int, help="pipeline-parallel size")
             sub.add_argument("--cp", type=int, help="context-parallel size (ranks each sequence is split over)")
             sub.add_argument("--global-batch", type=int, help="global batch (sequences)")
+            sub.add_argument("--framework", help="software stack id or alias (see `flopwatt estimate frameworks`), e.g. pytorch-fsdp")
         else:
             sub.add_argument("--batch", type=int, help="concurrent sequences (0: throughput-optimal)")
             sub.add_argument("--input-tokens", type=int)
@@ -47,6 +49,9 @@ def register(subparsers) -> None:
             sub.add_argument("--expert-parallel", type=int, help="routed experts spread over this many accelerators (= --accelerators; MoE only)")
             sub.add_argument("--kv-cache-precision", choices=("fp32", "bf16", "fp16", "fp8"), help="KV cache storage (default: fp8 with fp8 weights, else bf16)")
         sub.set_defaults(handler=run)
+    frameworks = kinds.add_parser("frameworks", help="list the software stacks a training estimate's --framework accepts")
+    frameworks.add_argument("--json", action="store_true", help="print the ListFrameworks response as JSON")
+    frameworks.set_defaults(handler=run_frameworks)
     from flopwatt.service.cli.estimate_campus import register as register_campus
 
     register_campus(kinds)
@@ -93,6 +98,8 @@ def build_request(args):
         request.kv_cache_precision = common_pb2.Precision.Value(f"PRECISION_{args.kv_cache_precision.upper()}")
     if args.kind == "training" and args.tokens is not None:
         set_field(request, "training_tokens", whole_number(args.tokens, "--tokens"), "--tokens")
+    if args.kind == "training" and args.framework:
+        request.framework = args.framework
     for attribute, path in KIND_INTEGER_FLAGS[args.kind]:
         value = getattr(args, attribute)
         if value is not None:
@@ -171,4 +178,33 @@ def run(args: argparse.Namespace) -> int:
     print(format_table([(q.name, f"{q.value * 1000:.2f} ms") for q in response.breakdown.step_time if q.value]))
     print("\nassumptions:")
     print(format_table([(a.name, f"{a.value}  [{a.origin}] {a.source}") for a in response.assumptions]))
+    return 0
+
+
+def format_frameworks(response) -> str:
+    """One block per stack: id and aliases, name, systems covered, documented behaviour, and the
+    parameters it sets with their origin (none is fitted)."""
+    blocks = []
+    for stack in response.frameworks:
+        aliases = f" (aliases: {', '.join(stack.aliases)})" if stack.aliases else ""
+        rows = [("covers", ", ".join(stack.covers))]
+        rows += [(topic.replace("_", " "), text) for topic, text in sorted(stack.behaviour.items())]
+        rows += [(p.name, f"{p.value:g}  [{p.origin}]") for p in stack.parameters]
+        rows += [("sources", f"{len(stack.sources)} (see --json)")]
+        blocks.append(f"{stack.id}{aliases}: {stack.name}\n" + "\n".join(f"  {line}" for line in format_table(rows).splitlines()))
+    return "\n\n".join(blocks)
+
+
+def run_frameworks(args: argparse.Namespace) -> int:
+    """`flopwatt estimate frameworks`: the ListFrameworks response, in-process."""
+    from google.protobuf import json_format
+
+    from flopwatt.service.api.catalog import list_frameworks
+    from flopwatt.v1 import estimator_pb2
+
+    response = list_frameworks(estimator_pb2.ListFrameworksRequest())
+    if args.json:
+        print(json.dumps(json_format.MessageToDict(response), indent=2))
+    else:
+        print(format_frameworks(response))
     return 0

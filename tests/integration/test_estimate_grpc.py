@@ -130,3 +130,25 @@ def test_unknown_ids_are_not_found(server):
             with pytest.raises(grpc.RpcError) as raised:
                 stub.EstimateTraining(request, timeout=30)
             assert raised.value.code() == grpc.StatusCode.NOT_FOUND, raised.value.details()
+
+
+def test_list_frameworks_and_the_framework_field_over_grpc(server):
+    """ListFrameworks pages the software stacks; a listed id is accepted by EstimateTraining and
+    an unknown one is INVALID_ARGUMENT naming `framework` (issue 11)."""
+    channel, stub = _stub(server)
+    with channel:
+        first = stub.ListFrameworks(estimator_pb2.ListFrameworksRequest(page_size=4), timeout=5)
+        rest = stub.ListFrameworks(estimator_pb2.ListFrameworksRequest(page_token=first.next_page_token), timeout=5)
+        ids = [f.id for f in first.frameworks] + [f.id for f in rest.frameworks]
+        assert ids == ["megatron-core", "pytorch-fsdp", "deepspeed", "jax", "megatron-lm-2022", "megatron-deepspeed"]
+        assert rest.next_page_token == ""
+        request = estimator_pb2.EstimateTrainingRequest(
+            model=common_pb2.ModelSpec(preset_id="llama-3.1-8b"), training_tokens=10**12, sequence_length=4096,
+            hardware_id="h100-sxm", accelerator_count=64, framework="pytorch-fsdp")
+        response = stub.EstimateTraining(request, timeout=30)
+        assert {a.name: a.value for a in response.assumptions}["framework"] == "pytorch-fsdp"
+        request.framework = "caffe"
+        with pytest.raises(grpc.RpcError) as caught:
+            stub.EstimateTraining(request, timeout=30)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field_violations(caught.value) == ["framework"]

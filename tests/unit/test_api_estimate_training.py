@@ -173,9 +173,10 @@ def test_framework_is_reported_and_sets_the_step_options():
     assert framework.value == "generic"
     assert framework_step_options("").flash_attention and not framework_step_options("megatron-deepspeed").flash_attention
     assert framework_step_options("megatron-lm-2022").data_parallel_overlap_fraction == 0.0
-    assert set(FRAMEWORK_STEP_OPTIONS) == {"generic", "megatron-lm", "megatron-lm-2022", "megatron-deepspeed"}
+    assert set(FRAMEWORK_STEP_OPTIONS) == {"generic", "megatron-lm", "megatron-lm-2022", "megatron-deepspeed",
+                                           "megatron-core", "pytorch-fsdp", "deepspeed", "jax"}
     with pytest.raises(KeyError):
-        framework_step_options("jax")
+        framework_step_options("caffe")  # "jax" became a catalog stack (issue 11)
 
 
 def test_framework_field_selects_the_stack_and_unknown_names_are_refused():
@@ -184,7 +185,7 @@ def test_framework_field_selects_the_stack_and_unknown_names_are_refused():
     assert {a.name: a.value for a in legacy.assumptions}["framework"] == "megatron-deepspeed"
     assert legacy.step_duration.ToTimedelta() > modern.step_duration.ToTimedelta()
     with pytest.raises(InvalidArgument) as caught:
-        estimate_training(llama_405b_request(framework="jax"), DEPS)
+        estimate_training(llama_405b_request(framework="caffe"), DEPS)  # "jax" is a catalog stack now
     assert caught.value.violations[0].field == "framework"
 
 
@@ -197,7 +198,7 @@ def test_request_framework_reads_the_proposed_field_when_present(monkeypatch):
     assert training.request_framework(SimpleNamespace(framework=" Megatron-DeepSpeed ")) == "megatron-deepspeed"
     assert training.request_framework(SimpleNamespace(framework="")) == ""
     with pytest.raises(InvalidArgument) as caught:
-        training.request_framework(SimpleNamespace(framework="jax"))
+        training.request_framework(SimpleNamespace(framework="caffe"))  # "jax" is a catalog stack now
     assert caught.value.violations[0].field == "framework"
 
 

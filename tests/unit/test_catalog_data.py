@@ -8,7 +8,7 @@ from flopwatt.estimate.catalog import get_hardware, list_hardware, list_model_pr
 from flopwatt.estimate.architecture import ModelArchitecture
 
 DESIGN_HARDWARE_IDS = ("v100", "a100-40gb", "a100-80gb", "h100-sxm", "h100-pcie", "h800", "h200", "b200", "gb200",
-                       "mi300x", "tpu-v3", "tpu-v4", "tpu-v5p", "cpu")
+                       "b300", "gb300", "mi300x", "mi325x", "mi355x", "tpu-v3", "tpu-v4", "tpu-v5p", "tpu-v6e", "cpu")
 DESIGN_MODEL_IDS = ("gpt-3-175b", "llama-2-7b", "llama-2-13b", "llama-2-70b", "llama-3.1-8b", "llama-3.1-70b",
                     "llama-3.1-405b", "mixtral-8x7b", "deepseek-v3", "megatron-22b", "turing-530b", "megatron-1t")
 # Tolerance between the published parameter count and the one recomputed from the architecture:
@@ -55,11 +55,19 @@ def test_host_cpu_sixteen_bit_rates_are_never_below_fp32():
         assert peaks[precision] >= peaks["fp32"]
 
 
+# Blackwell Ultra raised dense NVFP4 to 1.5x Blackwell's while FP8 stayed at 2x BF16, so its
+# published dense FP4 is 3x its FP8 (GB300 NVL72: FP4 1,080 and FP8 360 PFLOPS dense per rack):
+# the 2x step does not hold there, and a 3x step is held instead.
+BLACKWELL_ULTRA_FP4_STEPS = {("gb300", "fp8", "fp4")}
+
+
 @pytest.mark.parametrize("spec", [s for s in list_hardware() if s.vendor in ("NVIDIA", "AMD")], ids=lambda spec: spec.id)
 def test_tensor_core_ratios_are_dense(spec):
     """Dense tensor rates double from tf32 to bf16 to fp8 to fp4; a half-converted sparse entry does not."""
     peaks = spec.peak_flops_per_second
     for low, high in (("tf32", "bf16"), ("bf16", "fp8"), ("fp8", "fp4")):
+        if (spec.id, low, high) in BLACKWELL_ULTRA_FP4_STEPS:
+            continue  # checked by test_blackwell_ultra_fp4_is_three_times_fp8
         if low in peaks and high in peaks:
             assert peaks[high] / peaks[low] == pytest.approx(2.0, rel=0.03), (low, high)
 
@@ -77,8 +85,31 @@ def test_magnitudes_are_plausible(spec):
         assert getattr(spec, name) == 0.0
 
 
+def test_blackwell_ultra_fp4_is_three_times_fp8():
+    for hardware_id, low, high in BLACKWELL_ULTRA_FP4_STEPS:
+        peaks = get_hardware(hardware_id).peak_flops_per_second
+        assert peaks[high] / peaks[low] == pytest.approx(3.0, rel=0.03)
+
+
 def test_only_tpus_leave_numbers_unpublished():
-    assert {spec.id for spec in list_hardware() if spec.unpublished} == {"tpu-v3", "tpu-v4", "tpu-v5p"}
+    """The ids that may leave a number unpublished: Google publishes no per-chip data-centre
+    network for TPU v3/v4/v6e and no power for v5p/v6e; AMD publishes no standard NIC per GPU
+    for the MI325X and MI355X platforms (issue 11 catalog additions)."""
+    assert {spec.id for spec in list_hardware() if spec.unpublished} == {"tpu-v3", "tpu-v4", "tpu-v5p", "tpu-v6e", "mi325x", "mi355x"}
+
+
+def test_issue_11_entries_carry_their_datasheet_numbers():
+    """Spot checks of the five entries added for issue 11 against their sources."""
+    assert get_hardware("tpu-v6e").peak_for("bf16") == 918e12
+    assert set(get_hardware("tpu-v6e").unpublished) == {"scale_out_bandwidth_bytes_per_second", "tdp_watts"}
+    assert get_hardware("gb300").accelerators_per_node == get_hardware("gb300").accelerators_per_rack == 72
+    assert get_hardware("gb300").peak_for("fp4") == 15e15
+    assert "fp4" not in get_hardware("b300").peak_flops_per_second  # not published consistently: left out
+    assert get_hardware("b300").scale_out_bandwidth_bytes_per_second == 100e9  # 800 Gb/s ConnectX-8 per GPU
+    assert dict(get_hardware("mi325x").peak_flops_per_second) == dict(get_hardware("mi300x").peak_flops_per_second)
+    assert get_hardware("mi325x").memory_bytes == 256 * 2**30
+    assert get_hardware("mi355x").peak_for("fp8") == pytest.approx(8192 * 256 * 2.4e9, rel=1e-4)
+    assert get_hardware("mi355x").tdp_watts == 1400
 
 
 def test_gb200_is_a_rack_scale_domain():
