@@ -109,7 +109,10 @@ class RunManager:
         self._metrics = metrics
         self._runner = runner
         self._cuda_probe = cuda_available
-        self._cuda: bool | None = None
+        # The one probe's answer, shared: concurrent first "cuda"/"auto" creates await the same
+        # task instead of each starting a `python -c "import torch"` child (6.8-18.5 s of CPU
+        # each, stolen from a running benchmark). A failed probe is forgotten and asked again.
+        self._cuda_probe_task: asyncio.Task[bool] | None = None
         self._max_queued = max_queued_runs_per_device
         self._cancel_grace_seconds = cancel_grace_seconds
         self._context = multiprocessing.get_context("spawn")
@@ -257,14 +260,25 @@ class RunManager:
     async def _resolve_device(self, device: str) -> str:
         if device == "cpu":
             return "cpu"
-        if self._cuda is None:
-            self._cuda = bool(await self._cuda_probe())
-        if device == "cuda" and not self._cuda:
+        cuda = await self._cuda_available()
+        if device == "cuda" and not cuda:
             raise errors.FailedPrecondition(
                 "device 'cuda' was requested but this host has no usable CUDA GPU; use device 'cpu' or 'auto'",
                 reason="NO_CUDA_DEVICE",
             )
-        return "cuda" if self._cuda else "cpu"
+        return "cuda" if cuda else "cpu"
+
+    async def _cuda_available(self) -> bool:
+        """Whether CUDA is usable, probed once per manager. The probe runs as its own task,
+        shielded, so a caller that leaves (cancel, deadline) neither cancels the probe for the
+        others waiting on it nor makes the next caller start another one."""
+        task = self._cuda_probe_task
+        if task is None or (task.done() and (task.cancelled() or task.exception() is not None)):
+            async def probe() -> bool:
+                return bool(await self._cuda_probe())
+
+            task = self._cuda_probe_task = asyncio.get_running_loop().create_task(probe(), name="flopwatt-cuda-probe")
+        return await asyncio.shield(task)
 
     def _ensure_device_task(self, device_key: str) -> None:
         wakeup = self._wakeups.setdefault(device_key, asyncio.Event())

@@ -255,3 +255,33 @@ def test_recover_fails_runs_an_earlier_process_left_unfinished(tmp_path):
 )
 def test_gpu_energy_is_read_only_when_measured(document, expected):
     assert gpu_energy_joules(document) == expected
+
+
+def test_concurrent_first_cuda_creates_share_one_probe(tmp_path):
+    """Issue 14 item 5: six concurrent first device="cuda" creates used to start six
+    `python -c "import torch"` probes (6.8-18.5 s of CPU each); now one probe answers all, and
+    a caller that leaves mid-probe neither cancels it for the others nor causes a second one."""
+    calls = []
+
+    async def slow_probe() -> bool:
+        calls.append(time.monotonic())
+        await asyncio.sleep(0.3)
+        return False
+
+    async def scenario() -> None:
+        manager, _, _ = make_manager(tmp_path, "measured_suite")
+        manager._cuda_probe = slow_probe
+        leaver = asyncio.ensure_future(manager.create("quick", "cuda"))
+        creates = [asyncio.ensure_future(manager.create("quick", device)) for device in ("cuda",) * 5 + ("auto",)]
+        await asyncio.sleep(0.05)
+        leaver.cancel()
+        outcomes = await asyncio.gather(*creates, return_exceptions=True)
+        assert len(calls) == 1
+        assert all(isinstance(outcome, errors.FailedPrecondition) for outcome in outcomes[:5])
+        assert outcomes[5].device_key == "cpu"  # auto without CUDA runs on the CPU
+        with pytest.raises(errors.FailedPrecondition):
+            await manager.create("quick", "cuda")
+        assert len(calls) == 1  # the answer is remembered
+        await manager.close()
+
+    asyncio.run(scenario())
