@@ -93,6 +93,13 @@ class ResourceExhausted(ServiceError):
     reason = "RESOURCE_EXHAUSTED"
 
 
+class Unavailable(ServiceError):
+    """The server cannot take this now but another replica (or this one later) can: it is
+    draining for shutdown. Clients retry UNAVAILABLE, which is what a drain wants."""
+
+    reason = "UNAVAILABLE"
+
+
 class Aborted(ServiceError):
     """Concurrency conflict, e.g. the device is busy with another run."""
 

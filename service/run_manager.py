@@ -125,6 +125,7 @@ class RunManager:
         self._persisted_at: dict[str, float] = {}
         self._cancel_before_spawn: set[str] = set()
         self._watchers = 0
+        self._draining = False
         self._closed = False
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -137,6 +138,12 @@ class RunManager:
             self._metrics.benchmark_runs.labels(result="failed").inc()
         self._metrics.benchmark_queue_depth.set(0)
         return failed
+
+    def drain(self) -> None:
+        """Refuse new runs from now on (UNAVAILABLE, so clients retry elsewhere); runs in hand go
+        on until close(). Called as shutdown starts: a run accepted during the drain would only be
+        failed a second later by close()."""
+        self._draining = True
 
     async def close(self) -> None:
         """Server shutdown: fail queued runs, stop running workers, wait for their records."""
@@ -216,9 +223,9 @@ class RunManager:
 
     async def create(self, suite: str, device: str) -> RunRecord:
         """Queue a run (suite and device already validated against the bench vocabulary)."""
-        if self._closed:
-            raise errors.FailedPrecondition("the server is shutting down; no new benchmark runs")
+        self._refuse_if_draining()
         device_key = await self._resolve_device(device)
+        self._refuse_if_draining()  # the drain may have begun during the probe
         queue = self._queues.setdefault(device_key, collections.deque())
         if len(queue) >= self._max_queued:
             raise errors.ResourceExhausted(
@@ -256,6 +263,11 @@ class RunManager:
         return self.get(run_id)
 
     # -- internals ---------------------------------------------------------------------------
+
+    def _refuse_if_draining(self) -> None:
+        if self._draining or self._closed:
+            raise errors.Unavailable("the server is shutting down; create the run on another server or retry later",
+                                     reason="SERVER_DRAINING")
 
     async def _resolve_device(self, device: str) -> str:
         if device == "cpu":
