@@ -237,8 +237,8 @@ async def sweep_training(request: estimator_pb2.SweepTrainingRequest, deps: ApiD
     run = pool.run if pool is not None else asyncio.to_thread
     try:
         for start in range(0, total, chunk):
-            if _call_over(context):
-                return
+            if _call_over(context):  # ended as grpc ends a cancelled call: counted Cancelled/DeadlineExceeded, not OK
+                raise asyncio.CancelledError
             yield await run(evaluate_chunk, evaluator, start, min(start + chunk, total), abandoned)
     finally:
         abandoned.set()  # a chunk still in a thread stops at its next slice
