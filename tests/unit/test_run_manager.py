@@ -285,3 +285,16 @@ def test_concurrent_first_cuda_creates_share_one_probe(tmp_path):
         await manager.close()
 
     asyncio.run(scenario())
+
+
+def test_a_draining_manager_refuses_new_runs_with_unavailable(tmp_path):
+    """Issue 14 item 6: a run created after SIGTERM was accepted and failed a second later."""
+    async def scenario() -> None:
+        manager, _, _ = make_manager(tmp_path, "measured_suite")
+        manager.drain()
+        with pytest.raises(errors.Unavailable, match="shutting down"):
+            await manager.create("quick", "cpu")
+        assert manager.list(10, None)[0] == []
+        await manager.close()
+
+    asyncio.run(scenario())
