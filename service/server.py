@@ -1,8 +1,9 @@
 """The grpc.aio server: services, health, reflection, interceptors, metrics endpoint, shutdown.
 
 `start_server` is what tests use (port 0, in-process); `serve` adds signal handling for the CLI:
-SIGTERM or SIGINT marks health NOT_SERVING (load balancers stop routing), waits a short drain,
-lets in-flight RPCs finish within the grace period, then stops and returns 0.
+SIGTERM or SIGINT marks health NOT_SERVING (load balancers stop routing) and refuses new
+benchmark runs (UNAVAILABLE), waits a short drain, lets in-flight RPCs finish within the grace
+period, then stops and returns 0.
 """
 
 from __future__ import annotations
