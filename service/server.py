@@ -125,7 +125,8 @@ class RunningServer:
     profile_store: Any
     run_manager: RunManager | None = None
     admission: AdmissionInterceptor | None = None
-    pools: tuple[WorkPool, ...] = ()
+    estimate_pool: WorkPool | None = None
+    sweep_pool: WorkPool | None = None
 
     @property
     def metrics_port(self) -> int | None:
@@ -157,8 +158,9 @@ class RunningServer:
             await self.run_manager.close()
         grace = self.settings.shutdown_grace_seconds if grace_seconds is None else grace_seconds
         await self.server.stop(grace)
-        for pool in self.pools:
-            pool.close()
+        for pool in (self.estimate_pool, self.sweep_pool):
+            if pool is not None:
+                pool.close()
         if self.metrics_endpoint is not None:
             self.metrics_endpoint.close()
         close = getattr(self.profile_store, "close", None)
@@ -243,7 +245,8 @@ async def start_server(settings: Settings) -> RunningServer:
         raise
     run_manager.recover()  # this server now owns the data directory's unfinished runs
     await server.start()
-    running = RunningServer(settings, server, port, health_servicer, metrics, metrics_endpoint, profile_store, run_manager, admission, pools)
+    running = RunningServer(settings, server, port, health_servicer, metrics, metrics_endpoint, profile_store, run_manager,
+                            admission, estimate_pool, sweep_pool)
     await running.set_serving(True)
     LOG.info(
         "flopwatt serving gRPC on %s (%s), metrics on %s",

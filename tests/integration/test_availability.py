@@ -250,9 +250,9 @@ def test_an_abandoned_sweep_stops_planning(tmp_path, monkeypatch):
         assert not late, f"{len(late)} plans after the call ended (of {len(plans)})"
         assert len(plans) < 1000
         deadline = time.monotonic() + 5
-        while server.running.pools[1].held and time.monotonic() < deadline:
+        while server.running.sweep_pool.held and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert server.running.pools[1].held == 0
+        assert server.running.sweep_pool.held == 0
 
 
 def test_sigterm_exits_within_the_grace_period_with_a_sweep_in_flight(tmp_path):
