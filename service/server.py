@@ -32,7 +32,7 @@ from flopwatt.service.interceptors.errors import ErrorInterceptor
 from flopwatt.service.interceptors.metrics import MetricsInterceptor
 from flopwatt.bench.store import ProfileStore
 from flopwatt.service.interceptors.streams import StreamWriterInterceptor
-from flopwatt.service.metrics import MetricsEndpoint, ServiceMetrics, create_metrics
+from flopwatt.service.metrics import AdmissionCollector, MetricsEndpoint, ServiceMetrics, create_metrics
 from flopwatt.estimate.profile_checks import save_measured_profile
 from flopwatt.service.profile_metrics import ProfileCollector
 from flopwatt.service.run_manager import RunManager
@@ -216,6 +216,7 @@ async def start_server(settings: Settings) -> RunningServer:
     # admission budget, so the queue bound is that budget (a refusal there would be redundant).
     sweep_pool = WorkPool("sweep", settings.sweep_workers, settings.max_concurrent_streams)
     pools = (estimate_pool, sweep_pool)
+    metrics.register_collector(AdmissionCollector(admission, pools))
     estimator_pb2_grpc.add_EstimatorServiceServicer_to_server(
         EstimatorServicer(deps, metrics, estimate_pool=estimate_pool, sweep_pool=sweep_pool), server
     )

@@ -86,6 +86,7 @@ def test_256_open_health_watches_leave_health_check_and_estimates_served(tmp_pat
             health = subprocess.run([*FLOPWATT, "health", "--address", server.address, "--timeout", "10"],
                                     capture_output=True, text=True, timeout=60)
             assert health.returncode == 0, health.stdout + health.stderr
+            assert "flopwatt_streams_in_flight 16.0" in server.metrics_text()
             for stream in opened:
                 stream.cancel()
             deadline = time.monotonic() + 10  # the slots come back when the streams end
