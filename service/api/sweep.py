@@ -3,16 +3,17 @@ scenario builder (the one EstimateTraining uses) on workloads derived from the b
 
 Each `yield` of the async generator waits until grpc.aio has handed the chunk to the transport,
 so a slow client paces the producer; a cancelled call raises CancelledError at that await and
-the generator stops.
+the generator stops. Axis values are doubles: `hardware_id` takes an index into the catalog as
+ListHardware orders it, `precision` the Precision enum number.
 
 Abandoned sweeps stop (issue 14 item 3). Chunks are evaluated in the server's own sweep pool
-(service/work.py), never in asyncio's default executor, which the run manager uses: a backlog of
-sweep chunks there delayed run management and shutdown. Inside a thread a chunk is evaluated in
-slices of `SLICE_POINTS` and checks a flag between slices, which the generator sets when it ends
-for any reason (client gone, deadline passed, server stopping): a thread cannot be interrupted,
-so this bounds the CPU a left sweep still burns to one slice (~15 ms). Before each chunk the
-generator also stops by itself once the call's deadline has passed or the call is cancelled. Axis values are doubles: `hardware_id` takes an index into the catalog as
-ListHardware orders it, `precision` the Precision enum number.
+(service/work.py), never in asyncio's default executor, which the run manager uses and which
+asyncio.run waits for at exit: a chunk there outlived its client and the shutdown grace period.
+A thread cannot be interrupted, so inside it a chunk is evaluated in slices of `SLICE_POINTS`
+and its structural combinations are planned one by one, each step first checking a flag that
+the generator sets when it ends for any reason (client gone, deadline passed, server stopping):
+a left sweep burns at most one slice or one plan more (~15 ms). Before each chunk the generator
+also ends by itself once the call's deadline has passed or the call is cancelled.
 """
 
 from __future__ import annotations
