@@ -196,6 +196,9 @@ async def start_server(settings: Settings) -> RunningServer:
     # Admission after metrics (refusals are counted) and before everything else (a refused call
     # costs nothing more). It replaces grpc's maximum_concurrent_rpcs: see its module docstring.
     admission = AdmissionInterceptor(settings.max_concurrent_rpcs, settings.max_concurrent_streams, settings.max_streams_per_peer)
+    if settings.max_concurrent_streams >= settings.max_concurrent_rpcs:
+        LOG.warning("--max-concurrent-streams (%d) is not below --max-concurrent-rpcs (%d): open streams can take every slot "
+                    "unary calls need (health Check is still answered)", settings.max_concurrent_streams, settings.max_concurrent_rpcs)
     interceptors: list[grpc.aio.ServerInterceptor] = [StreamWriterInterceptor(), MetricsInterceptor(metrics), admission]
     if settings.auth_token:
         interceptors.append(AuthInterceptor(settings.auth_token))
