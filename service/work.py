@@ -69,8 +69,14 @@ class WorkPool:
         except RuntimeError:  # closed between the check and the submit
             self._held -= 1
             raise errors.Unavailable(f"the server is shutting down; the {self.name} pool takes no new work", reason="SERVER_DRAINING") from None
-        future.add_done_callback(lambda _: loop.call_soon_threadsafe(self._release))
+        future.add_done_callback(lambda _: self._release_from_any_thread(loop))
         return await asyncio.wrap_future(future, loop=loop)
+
+    def _release_from_any_thread(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            loop.call_soon_threadsafe(self._release)
+        except RuntimeError:  # the loop is closed: the server is gone and nobody counts any more
+            pass
 
     def _release(self) -> None:
         self._held -= 1
