@@ -15,7 +15,28 @@ from flopwatt.bench.store import database_path, standard_data_dir
 DEFAULT_PORT = 50051  # the gRPC examples' conventional port
 DEFAULT_METRICS_PORT = 9464  # the OpenTelemetry/Prometheus exporter convention (DESIGN §5)
 DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024  # grpc's own default receive limit; a cost service carries no tensors
+# Application RPCs in flight (unary and streams together; health Check is never counted).
 DEFAULT_MAX_CONCURRENT_RPCS = 256
+# Long-lived streams (Watch*, SweepTraining, health Watch, reflection) in flight: half the RPC
+# budget, so streams held open by any number of clients leave at least 128 slots to unary calls.
+DEFAULT_MAX_CONCURRENT_STREAMS = 128
+# Streams one client address may hold: a single host (or a script gone wrong) can take an
+# eighth of the stream budget, not all of it. Clients behind one NAT or proxy share it.
+DEFAULT_MAX_STREAMS_PER_PEER = 16
+# Threads that run CPU-heavy estimates (Monte Carlo samples, campus sizing) off the event loop:
+# one per core of a small host; NumPy releases the GIL in its array loops, Python code does not.
+DEFAULT_ESTIMATE_WORKERS = 2
+# Heavy estimates admitted beyond those running (they wait for a worker); more get
+# RESOURCE_EXHAUSTED at once rather than a deadline's worth of queueing. A 100,000-sample
+# request takes ~0.1-0.3 s of CPU, so 32 waiting are a few seconds of backlog at most.
+DEFAULT_ESTIMATE_QUEUE = 32
+# Threads that evaluate sweep chunks; its own pool, so sweeps never queue the run manager's
+# (or anyone else's) work in the default executor.
+DEFAULT_SWEEP_WORKERS = 2
+# Time a new connection gets to finish TLS and send the HTTP/2 preface and SETTINGS; gRPC's
+# default is 120 s, which let 400 idle sockets hold 400 descriptors. 10 s covers a TLS handshake
+# across a slow intercontinental link many times over.
+DEFAULT_HANDSHAKE_TIMEOUT_SECONDS = 10.0
 DEFAULT_SHUTDOWN_GRACE_SECONDS = 10.0  # below Kubernetes' 30 s default termination grace period
 
 
@@ -41,6 +62,12 @@ class Settings:
     tls_client_ca: pathlib.Path | None = None
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     max_concurrent_rpcs: int = DEFAULT_MAX_CONCURRENT_RPCS
+    max_concurrent_streams: int = DEFAULT_MAX_CONCURRENT_STREAMS
+    max_streams_per_peer: int = DEFAULT_MAX_STREAMS_PER_PEER
+    estimate_workers: int = DEFAULT_ESTIMATE_WORKERS
+    estimate_queue: int = DEFAULT_ESTIMATE_QUEUE
+    sweep_workers: int = DEFAULT_SWEEP_WORKERS
+    handshake_timeout_seconds: float = DEFAULT_HANDSHAKE_TIMEOUT_SECONDS
     shutdown_grace_seconds: float = DEFAULT_SHUTDOWN_GRACE_SECONDS
     log_level: str = "INFO"
 
@@ -77,8 +104,13 @@ class Settings:
             raise SettingsError("FLOPWATT_AUTH_TOKEN must be at least 16 characters")
         if self.max_message_bytes < 1024:
             raise SettingsError("--max-message-bytes must be at least 1024")
-        if self.max_concurrent_rpcs < 1:
-            raise SettingsError("--max-concurrent-rpcs must be at least 1")
+        for name in ("max_concurrent_rpcs", "max_concurrent_streams", "max_streams_per_peer", "estimate_workers", "sweep_workers"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.estimate_queue < 0:
+            raise SettingsError("--estimate-queue must be at least 0")
+        if not 0.1 <= self.handshake_timeout_seconds <= 3600:  # NaN fails too
+            raise SettingsError("--handshake-timeout-seconds must be between 0.1 and 3600")
         if not self.shutdown_grace_seconds >= 0:
             raise SettingsError("--shutdown-grace-seconds must be >= 0")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -87,8 +119,11 @@ class Settings:
 
 
 _PATH_FIELDS = {"data_dir", "tls_cert", "tls_key", "tls_client_ca"}
-_INT_FIELDS = {"port", "metrics_port", "max_message_bytes", "max_concurrent_rpcs"}
-_FLOAT_FIELDS = {"shutdown_grace_seconds"}
+_INT_FIELDS = {
+    "port", "metrics_port", "max_message_bytes", "max_concurrent_rpcs", "max_concurrent_streams", "max_streams_per_peer",
+    "estimate_workers", "estimate_queue", "sweep_workers",
+}
+_FLOAT_FIELDS = {"shutdown_grace_seconds", "handshake_timeout_seconds"}
 
 
 def _coerce(name: str, raw: Any, origin: str) -> Any:

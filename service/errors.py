@@ -99,6 +99,13 @@ class DataLoss(ServiceError):
     reason = "DATA_LOSS"
 
 
+class Unavailable(ServiceError):
+    """The server cannot take this now but another replica (or this one later) can: it is
+    draining for shutdown. Clients retry UNAVAILABLE, which is what a drain wants."""
+
+    reason = "UNAVAILABLE"
+
+
 class Aborted(ServiceError):
     """Concurrency conflict, e.g. the device is busy with another run."""
 

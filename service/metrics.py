@@ -125,3 +125,29 @@ class MetricsEndpoint:
         self._thread.join(timeout=5)
 
 
+
+
+class AdmissionCollector:
+    """Gauges of the admission budgets and work pools, read at scrape time from the objects that
+    own the counts (no second count to keep in step): how close the server is to refusing."""
+
+    def __init__(self, admission: Any, pools: tuple[Any, ...]) -> None:
+        self._admission = admission
+        self._pools = pools
+
+    def describe(self) -> list:
+        return []
+
+    def collect(self) -> Any:
+        from prometheus_client.core import GaugeMetricFamily
+
+        yield GaugeMetricFamily("flopwatt_rpcs_in_flight", "Application RPCs admitted and not finished (health Check not counted).",
+                                value=self._admission.rpcs)
+        yield GaugeMetricFamily("flopwatt_streams_in_flight", "Streaming RPCs admitted and not finished.", value=self._admission.streams)
+        held = GaugeMetricFamily("flopwatt_work_pool_items", "Work items running or waiting in a bounded pool.", labels=("pool",))
+        capacity = GaugeMetricFamily("flopwatt_work_pool_capacity", "Work items a bounded pool holds before refusing.", labels=("pool",))
+        for pool in self._pools:
+            held.add_metric((pool.name,), pool.held)
+            capacity.add_metric((pool.name,), pool.capacity)
+        yield held
+        yield capacity

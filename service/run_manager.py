@@ -136,7 +136,10 @@ class RunManager:
         self._metrics = metrics
         self._runner = runner
         self._cuda_probe = cuda_available
-        self._cuda: bool | None = None
+        # The one probe's answer, shared: concurrent first "cuda"/"auto" creates await the same
+        # task instead of each starting a `python -c "import torch"` child (6.8-18.5 s of CPU
+        # each, stolen from a running benchmark). A failed probe is forgotten and asked again.
+        self._cuda_probe_task: asyncio.Task[bool] | None = None
         self._max_queued = max_queued_runs_per_device
         self._cancel_grace_seconds = cancel_grace_seconds
         # What a read found wrong with the database file (ProfileStore.damage), else None: new
@@ -154,6 +157,7 @@ class RunManager:
         # Terminal records the store refused (run_id -> (record, the changes to write again)).
         self._unpersisted: dict[str, tuple[RunRecord, dict[str, Any]]] = {}
         self._watchers = 0
+        self._draining = False
         self._closed = False
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -166,6 +170,12 @@ class RunManager:
             self._metrics.benchmark_runs.labels(result=record.state.value.lower()).inc()
         self._metrics.benchmark_queue_depth.set(0)
         return failed
+
+    def drain(self) -> None:
+        """Refuse new runs from now on (UNAVAILABLE, so clients retry elsewhere); runs in hand go
+        on until close(). Called as shutdown starts: a run accepted during the drain would only be
+        failed a second later by close()."""
+        self._draining = True
 
     async def close(self) -> None:
         """Server shutdown: fail queued runs, stop running workers, wait for their records."""
@@ -255,8 +265,7 @@ class RunManager:
 
     async def create(self, suite: str, device: str) -> RunRecord:
         """Queue a run (suite and device already validated against the bench vocabulary)."""
-        if self._closed:
-            raise errors.FailedPrecondition("the server is shutting down; no new benchmark runs")
+        self._refuse_if_draining()
         if self._store_damage():
             raise errors.FailedPrecondition(
                 "the server's database is damaged; no new benchmark runs until the operator recovers it "
@@ -264,6 +273,7 @@ class RunManager:
                 reason="DATABASE_DAMAGED",
             )
         device_key = await self._resolve_device(device)
+        self._refuse_if_draining()  # the drain may have begun during the probe
         queue = self._queues.setdefault(device_key, collections.deque())
         if len(queue) >= self._max_queued:
             raise errors.ResourceExhausted(
@@ -324,17 +334,33 @@ class RunManager:
 
     # -- internals ---------------------------------------------------------------------------
 
+    def _refuse_if_draining(self) -> None:
+        if self._draining or self._closed:
+            raise errors.Unavailable("the server is shutting down; create the run on another server or retry later",
+                                     reason="SERVER_DRAINING")
+
     async def _resolve_device(self, device: str) -> str:
         if device == "cpu":
             return "cpu"
-        if self._cuda is None:
-            self._cuda = bool(await self._cuda_probe())
-        if device == "cuda" and not self._cuda:
+        cuda = await self._cuda_available()
+        if device == "cuda" and not cuda:
             raise errors.FailedPrecondition(
                 "device 'cuda' was requested but this host has no usable CUDA GPU; use device 'cpu' or 'auto'",
                 reason="NO_CUDA_DEVICE",
             )
-        return "cuda" if self._cuda else "cpu"
+        return "cuda" if cuda else "cpu"
+
+    async def _cuda_available(self) -> bool:
+        """Whether CUDA is usable, probed once per manager. The probe runs as its own task,
+        shielded, so a caller that leaves (cancel, deadline) neither cancels the probe for the
+        others waiting on it nor makes the next caller start another one."""
+        task = self._cuda_probe_task
+        if task is None or (task.done() and (task.cancelled() or task.exception() is not None)):
+            async def probe() -> bool:
+                return bool(await self._cuda_probe())
+
+            task = self._cuda_probe_task = asyncio.get_running_loop().create_task(probe(), name="flopwatt-cuda-probe")
+        return await asyncio.shield(task)
 
     def _ensure_device_task(self, device_key: str) -> None:
         wakeup = self._wakeups.setdefault(device_key, asyncio.Event())

@@ -1,8 +1,9 @@
 """The grpc.aio server: services, health, reflection, interceptors, metrics endpoint, shutdown.
 
 `start_server` is what tests use (port 0, in-process); `serve` adds signal handling for the CLI:
-SIGTERM or SIGINT marks health NOT_SERVING (load balancers stop routing), waits a short drain,
-lets in-flight RPCs finish within the grace period, then stops and returns 0.
+SIGTERM or SIGINT marks health NOT_SERVING (load balancers stop routing) and refuses new
+benchmark runs (UNAVAILABLE), waits a short drain, lets in-flight RPCs finish within the grace
+period, then stops and returns 0.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from flopwatt.service.api.benchmark_servicer import BenchmarkServicer
 from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.service.api.estimator_servicer import EstimatorServicer
 from flopwatt.service.config import Settings
+from flopwatt.service.interceptors.admission import AdmissionInterceptor
 from flopwatt.service.interceptors.auth import AuthInterceptor
 from flopwatt.service.interceptors.client_certificate import ClientCertificateUsageInterceptor
 from flopwatt.service.interceptors.decoding import RequestDecodingInterceptor
@@ -30,12 +32,13 @@ from flopwatt.service.interceptors.errors import ErrorInterceptor
 from flopwatt.service.interceptors.metrics import MetricsInterceptor
 from flopwatt.bench.store import RECOVERY_HINT, ProfileStore
 from flopwatt.service.interceptors.streams import StreamWriterInterceptor
-from flopwatt.service.metrics import MetricsEndpoint, ServiceMetrics, create_metrics
+from flopwatt.service.metrics import AdmissionCollector, MetricsEndpoint, ServiceMetrics, create_metrics
 from flopwatt.estimate.profile_checks import save_measured_profile
 from flopwatt.service.profile_metrics import ProfileCollector
 from flopwatt.service.reflection import enable_reflection
 from flopwatt.service.run_manager import RunManager
 from flopwatt.service.run_store import RunStore, RunStoreError
+from flopwatt.service.work import WorkPool
 from flopwatt.v1 import benchmark_pb2, benchmark_pb2_grpc, estimator_pb2, estimator_pb2_grpc
 
 LOG = logging.getLogger("flopwatt.server")
@@ -134,6 +137,9 @@ class RunningServer:
     metrics_endpoint: MetricsEndpoint | None
     profile_store: Any
     run_manager: RunManager | None = None
+    admission: AdmissionInterceptor | None = None
+    estimate_pool: WorkPool | None = None
+    sweep_pool: WorkPool | None = None
 
     @property
     def metrics_port(self) -> int | None:
@@ -149,13 +155,25 @@ class RunningServer:
         for service in ("", *APPLICATION_SERVICES):
             await self.health.set(service, status)
 
+    async def drain(self) -> None:
+        """Shutdown begins: health NOT_SERVING for every service, and no new benchmark runs
+        (UNAVAILABLE): a run accepted now would be failed by stop() a second later."""
+        if self.run_manager is not None:
+            self.run_manager.drain()
+        await self.set_serving(False)
+
     async def stop(self, grace_seconds: float | None = None) -> None:
         """Health NOT_SERVING, then stop accepting and let in-flight RPCs finish within the grace."""
+        if self.run_manager is not None:
+            self.run_manager.drain()
         await self.health.enter_graceful_shutdown()
         if self.run_manager is not None:  # runs reach a terminal state first, so Watch streams end
             await self.run_manager.close()
         grace = self.settings.shutdown_grace_seconds if grace_seconds is None else grace_seconds
         await self.server.stop(grace)
+        for pool in (self.estimate_pool, self.sweep_pool):
+            if pool is not None:
+                pool.close()
         if self.metrics_endpoint is not None:
             self.metrics_endpoint.close()
         close = getattr(self.profile_store, "close", None)
@@ -188,7 +206,13 @@ async def start_server(settings: Settings) -> RunningServer:
     deps = ApiDependencies(profile_document=_profile_document_lookup(profile_store))
 
     # The stream writer first: it is what writes streamed messages (see its module docstring).
-    interceptors: list[grpc.aio.ServerInterceptor] = [StreamWriterInterceptor(), MetricsInterceptor(metrics)]
+    # Admission after metrics (refusals are counted) and before everything else (a refused call
+    # costs nothing more). It replaces grpc's maximum_concurrent_rpcs: see its module docstring.
+    admission = AdmissionInterceptor(settings.max_concurrent_rpcs, settings.max_concurrent_streams, settings.max_streams_per_peer)
+    if settings.max_concurrent_streams >= settings.max_concurrent_rpcs:
+        LOG.warning("--max-concurrent-streams (%d) is not below --max-concurrent-rpcs (%d): open streams can take every slot "
+                    "unary calls need (health Check is still answered)", settings.max_concurrent_streams, settings.max_concurrent_rpcs)
+    interceptors: list[grpc.aio.ServerInterceptor] = [StreamWriterInterceptor(), MetricsInterceptor(metrics), admission]
     if settings.tls_enabled and settings.tls_client_ca:  # mTLS: the peer must hold a *client* certificate
         interceptors.append(ClientCertificateUsageInterceptor())
     if settings.auth_token:
@@ -199,14 +223,21 @@ async def start_server(settings: Settings) -> RunningServer:
         ("grpc.max_receive_message_length", settings.max_message_bytes),
         ("grpc.max_send_message_length", 64 * 1024 * 1024),  # sweeps stream large chunks
         ("grpc.so_reuseport", 0),  # a second server on the same port must fail, not share it
+        # A connection that has not finished TLS and sent the HTTP/2 preface and SETTINGS within
+        # this time is closed (gRPC's default, 120 s, let idle sockets pin file descriptors).
+        ("grpc.server_handshake_timeout_ms", round(settings.handshake_timeout_seconds * 1000)),
         *KEEPALIVE_OPTIONS,
     )
-    server = grpc.aio.server(
-        interceptors=interceptors,
-        options=options,
-        maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
+    server = grpc.aio.server(interceptors=interceptors, options=options)
+    estimate_pool = WorkPool("estimate", settings.estimate_workers, settings.estimate_queue)
+    # Sweeps hold a thread per stream for one chunk at a time; their streams are bounded by the
+    # admission budget, so the queue bound is that budget (a refusal there would be redundant).
+    sweep_pool = WorkPool("sweep", settings.sweep_workers, settings.max_concurrent_streams)
+    pools = (estimate_pool, sweep_pool)
+    metrics.register_collector(AdmissionCollector(admission, pools))
+    estimator_pb2_grpc.add_EstimatorServiceServicer_to_server(
+        EstimatorServicer(deps, metrics, estimate_pool=estimate_pool, sweep_pool=sweep_pool), server
     )
-    estimator_pb2_grpc.add_EstimatorServiceServicer_to_server(EstimatorServicer(deps, metrics), server)
     run_manager = _open_run_manager(settings, profile_store, metrics)
     benchmark_pb2_grpc.add_BenchmarkServiceServicer_to_server(BenchmarkServicer(profile_store, run_manager), server)
     health_servicer = health.aio.HealthServicer()
@@ -225,6 +256,8 @@ async def start_server(settings: Settings) -> RunningServer:
                 ) from error
     except ServerStartError:
         run_manager.store.close()  # the process may live on (tests, embedding): no leaked connection
+        for pool in pools:
+            pool.close()
         raise
     try:
         run_manager.recover()  # this server now owns the data directory's unfinished runs
@@ -234,7 +267,8 @@ async def start_server(settings: Settings) -> RunningServer:
             metrics_endpoint.close()
         raise ServerStartError(f"cannot record the runs an earlier server left unfinished in {settings.database_path}: {error}") from error
     await server.start()
-    running = RunningServer(settings, server, port, health_servicer, metrics, metrics_endpoint, profile_store, run_manager)
+    running = RunningServer(settings, server, port, health_servicer, metrics, metrics_endpoint, profile_store, run_manager,
+                            admission, estimate_pool, sweep_pool)
     await running.set_serving(True)
     LOG.info(
         "flopwatt serving gRPC on %s (%s), metrics on %s",
@@ -255,7 +289,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> in
         ready.set()
     await stop_requested.wait()
     LOG.info("shutdown requested: health NOT_SERVING, draining for %.1f s", DRAIN_SECONDS)
-    await running.set_serving(False)
+    await running.drain()
     await asyncio.sleep(DRAIN_SECONDS)
     await running.stop()
     LOG.info("flopwatt stopped")

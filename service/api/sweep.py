@@ -11,11 +11,21 @@ A combination the estimator cannot plan (V100 has no bf16) becomes an infeasible
 the reason rather than failing the grid; RankTraining keeps the best feasible points of a grid.
 A request with `columnar` gets each chunk as packed arrays (SweepColumns): one list per output
 instead of one message per point, which is what lets the wire keep up with the evaluator.
+
+Abandoned sweeps stop (issue 14 item 3). Chunks are evaluated in the server's own sweep pool
+(service/work.py), never in asyncio's default executor, which the run manager uses and which
+asyncio.run waits for at exit: a chunk there outlived its client and the shutdown grace period.
+A thread cannot be interrupted, so inside it a chunk is evaluated in slices of `SLICE_POINTS`
+and its structural combinations are planned one by one, each step first checking a flag that
+the generator sets when it ends for any reason (client gone, deadline passed, server stopping):
+a left sweep burns at most one slice or one plan more (~15 ms). Before each chunk the generator
+also ends by itself once the call's deadline has passed or the call is cancelled.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any, AsyncIterator
 
 import numpy as np
@@ -44,6 +54,9 @@ from flopwatt.v1 import common_pb2, estimator_pb2
 
 DEFAULT_CHUNK_POINTS = 2_000
 MAX_CHUNK_POINTS = 20_000  # ~100 B per point: well under gRPC's 4 MiB message limit
+# Points evaluated between checks for an abandoned sweep: ~15 ms of work at 126,000 points/s
+# with messages (a structural combination's first plan adds its planner time once).
+SLICE_POINTS = 2_000
 MAX_AXES = 8
 MAX_VALUES_PER_AXIS = 1_000_000
 # Fields whose values may be given by name (SweepAxis.string_values).
@@ -200,13 +213,19 @@ def _decoded(path: str, value: float) -> int | str:
     return int(value)
 
 
+class SweepAbandoned(Exception):
+    """The sweep's call ended while a chunk was being evaluated; nobody waits for the result."""
+
+
 class _Planner:
     """Plans one structural combination with the estimator's scenario builder, on a workload
-    derived from the base's (no request message is rebuilt per combination)."""
+    derived from the base's (no request message is rebuilt per combination). Each plan is up to
+    ~15 ms and a chunk may hold thousands of combinations, so it checks `abandoned` before each."""
 
-    def __init__(self, base: TrainingWorkload, grid: Grid) -> None:
+    def __init__(self, base: TrainingWorkload, grid: Grid, abandoned: threading.Event | None = None) -> None:
         self._base = base
         self._fields = [grid.axes[i].field for i in grid.structural]
+        self._abandoned = abandoned
 
     def workload_for(self, key: tuple[float, ...]) -> TrainingWorkload:
         workload = self._base
@@ -216,6 +235,8 @@ class _Planner:
 
     def __call__(self, key: tuple[float, ...]):
         """The planned scenario, or Infeasible with the estimator's reason (the grid goes on)."""
+        if self._abandoned is not None and self._abandoned.is_set():
+            raise SweepAbandoned
         try:
             return build_training_scenario(self.workload_for(key)).scenario
         except ScenarioError as error:
@@ -260,37 +281,65 @@ def sweep_columns(outputs: SweepOutputs) -> estimator_pb2.SweepColumns:
                                  outputs.index[infeasible], outputs.infeasible_reason[infeasible].tolist())
 
 
-def prepare(request: estimator_pb2.SweepTrainingRequest, deps: ApiDependencies) -> tuple[SweepEvaluator, int]:
-    """Validated grid and its evaluator (the base is planned now, so a bad base fails at once)."""
+def prepare(request: estimator_pb2.SweepTrainingRequest, deps: ApiDependencies,
+            abandoned: threading.Event | None = None) -> tuple[SweepEvaluator, int]:
+    """Validated grid and its evaluator (the base is planned now, so a bad base fails at once);
+    once `abandoned` is set, planning a further combination raises SweepAbandoned."""
     training_api.build_scenario(request.base, deps)  # validates the base like EstimateTraining
     grid = _grid(request)
     base = training_api.training_workload(request.base, deps)
-    evaluator = SweepEvaluator(grid, _Planner(base, grid))
+    evaluator = SweepEvaluator(grid, _Planner(base, grid, abandoned))
     return evaluator, request.chunk_size or DEFAULT_CHUNK_POINTS
 
 
-def evaluate_outputs(evaluator: SweepEvaluator, start: int, stop: int, rpc_name: str = "SweepTraining") -> SweepOutputs:
-    """Points start..stop-1 as arrays, checked finite (an infeasible point holds zeros, not NaN)."""
-    outputs = evaluator.evaluate(start, stop)
-    ensure_finite_columns(vars(outputs), rpc_name)
-    return outputs
+def evaluate_outputs(evaluator: SweepEvaluator, start: int, stop: int, rpc_name: str = "SweepTraining",
+                     abandoned: threading.Event | None = None) -> SweepOutputs:
+    """Points [start, stop) as arrays, checked finite (an infeasible point holds zeros, not NaN),
+    evaluated `SLICE_POINTS` at a time; raises SweepAbandoned between slices once `abandoned` is set."""
+    parts = []
+    for low in range(start, stop, SLICE_POINTS):
+        if abandoned is not None and abandoned.is_set():
+            raise SweepAbandoned
+        outputs = evaluator.evaluate(low, min(low + SLICE_POINTS, stop))
+        ensure_finite_columns(vars(outputs), rpc_name)
+        parts.append(outputs)
+    return parts[0] if len(parts) == 1 else SweepOutputs.concatenate(parts)
 
 
-def evaluate_chunk(evaluator: SweepEvaluator, start: int, stop: int, columnar: bool = False) -> estimator_pb2.SweepTrainingResponse:
-    outputs = evaluate_outputs(evaluator, start, stop)
+def evaluate_chunk(evaluator: SweepEvaluator, start: int, stop: int, columnar: bool = False,
+                   abandoned: threading.Event | None = None) -> estimator_pb2.SweepTrainingResponse:
+    """Points [start, stop) as one response: packed columns when `columnar`, else SweepPoints."""
+    outputs = evaluate_outputs(evaluator, start, stop, abandoned=abandoned)
     if columnar:
         return estimator_pb2.SweepTrainingResponse(columns=sweep_columns(outputs), total_point_count=evaluator.grid.size)
     return estimator_pb2.SweepTrainingResponse(points=sweep_points(outputs), total_point_count=evaluator.grid.size)
 
 
-async def sweep_training(request: estimator_pb2.SweepTrainingRequest, deps: ApiDependencies, context: Any = None) -> AsyncIterator[estimator_pb2.SweepTrainingResponse]:
-    """The SweepTraining RPC: an async generator of chunks (the servicer re-yields them)."""
-    evaluator, chunk = prepare(request, deps)
+def _call_over(context: Any) -> bool:
+    """Whether nobody waits for more: the call is cancelled or its deadline has passed."""
+    if context is None:
+        return False
+    if context.cancelled():
+        return True
+    remaining = context.time_remaining()
+    return remaining is not None and remaining <= 0
+
+
+async def sweep_training(request: estimator_pb2.SweepTrainingRequest, deps: ApiDependencies, context: Any = None, *,
+                         pool: Any = None) -> AsyncIterator[estimator_pb2.SweepTrainingResponse]:
+    """The SweepTraining RPC: an async generator of chunks (the servicer re-yields them).
+    `pool` is the server's sweep WorkPool; without one (tests) chunks run via asyncio.to_thread."""
+    abandoned = threading.Event()
+    evaluator, chunk = prepare(request, deps, abandoned)
     total = evaluator.grid.size
-    for start in range(0, total, chunk):
-        if context is not None and context.cancelled():
-            return
-        yield await asyncio.to_thread(evaluate_chunk, evaluator, start, min(start + chunk, total), request.columnar)
+    run = pool.run if pool is not None else asyncio.to_thread
+    try:
+        for start in range(0, total, chunk):
+            if _call_over(context):  # ended as grpc ends a cancelled call: counted Cancelled/DeadlineExceeded, not OK
+                raise asyncio.CancelledError
+            yield await run(evaluate_chunk, evaluator, start, min(start + chunk, total), request.columnar, abandoned)
+    finally:
+        abandoned.set()  # a chunk still in a thread stops at its next slice
 
 
 def _ranker(request: estimator_pb2.RankTrainingRequest) -> Ranker:

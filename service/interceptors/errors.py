@@ -39,6 +39,7 @@ _CODES: dict[type[errors.ServiceError], int] = {
     errors.DataLoss: code_pb2.DATA_LOSS,
     errors.Unimplemented: code_pb2.UNIMPLEMENTED,
     errors.Unauthenticated: code_pb2.UNAUTHENTICATED,
+    errors.Unavailable: code_pb2.UNAVAILABLE,
     errors.PermissionDenied: code_pb2.PERMISSION_DENIED,
 }
 

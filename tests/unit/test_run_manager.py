@@ -376,3 +376,46 @@ def test_energy_counter_gpu_label_is_the_physical_index(tmp_path, environment, e
     manager._record_energy({"device": {"kind": "cuda", "uuid": "GPU-x", "index": 0}, "environment": environment,
                             "power": {"total_energy_joules": 5.0}})
     assert sample(metrics, "flopwatt_gpu_energy_joules_total", {"gpu": expected_gpu, "UUID": "GPU-x"}) == 5.0
+
+
+def test_concurrent_first_cuda_creates_share_one_probe(tmp_path):
+    """Issue 14 item 5: six concurrent first device="cuda" creates used to start six
+    `python -c "import torch"` probes (6.8-18.5 s of CPU each); now one probe answers all, and
+    a caller that leaves mid-probe neither cancels it for the others nor causes a second one."""
+    calls = []
+
+    async def slow_probe() -> bool:
+        calls.append(time.monotonic())
+        await asyncio.sleep(0.3)
+        return False
+
+    async def scenario() -> None:
+        manager, _, _ = make_manager(tmp_path, "measured_suite")
+        manager._cuda_probe = slow_probe
+        leaver = asyncio.ensure_future(manager.create("quick", "cuda"))
+        creates = [asyncio.ensure_future(manager.create("quick", device)) for device in ("cuda",) * 5 + ("auto",)]
+        await asyncio.sleep(0.05)
+        leaver.cancel()
+        outcomes = await asyncio.gather(*creates, return_exceptions=True)
+        assert len(calls) == 1
+        assert all(isinstance(outcome, errors.FailedPrecondition) for outcome in outcomes[:5])
+        assert outcomes[5].device_key == "cpu"  # auto without CUDA runs on the CPU
+        with pytest.raises(errors.FailedPrecondition):
+            await manager.create("quick", "cuda")
+        assert len(calls) == 1  # the answer is remembered
+        await manager.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_draining_manager_refuses_new_runs_with_unavailable(tmp_path):
+    """Issue 14 item 6: a run created after SIGTERM was accepted and failed a second later."""
+    async def scenario() -> None:
+        manager, _, _ = make_manager(tmp_path, "measured_suite")
+        manager.drain()
+        with pytest.raises(errors.Unavailable, match="shutting down"):
+            await manager.create("quick", "cpu")
+        assert manager.list(10, None)[0] == []
+        await manager.close()
+
+    asyncio.run(scenario())
