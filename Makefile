@@ -1,7 +1,7 @@
 # Two commands on a fresh machine: `make serve` runs the service, `make test` runs the tests.
 # Both create .venv on first use. `make serve` installs the runtime dependencies only (its own
-# stamp); `make test` (and `make install`) add the test extras and promtool on top, which more
-# than double the venv. Without an NVIDIA GPU the CPU build of torch (TORCH_SPEC) is installed
+# stamp); `make test` (and `make install`) add the test extras and promtool on top (ruff, buf,
+# hadolint, grpcio-tools: about 0.2 GB). Without an NVIDIA GPU the CPU build of torch (TORCH_SPEC) is installed
 # from the PyTorch CPU wheel index, falling back to the default index within seconds when that
 # index is unreachable (scripts/install_torch.sh); with a GPU, pip's default (CUDA) build.
 PYTHON ?= python3

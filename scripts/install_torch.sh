@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs torch into the virtual environment whose python is $1, the CPU build on a host
 # without an NVIDIA GPU. Why a script: `pip install torch==X` on public PyPI for Linux pulls the
-# CUDA build (about 2.5 GB of nvidia-* wheels) even where no GPU will ever use it; the PyTorch
+# CUDA build (gigabytes of nvidia-* wheels) even where no GPU will ever use it; the PyTorch
 # CPU wheel index serves the CPU build under the same version. That index is tried first, with a
 # short timeout and no retries, so a host that cannot reach it (an air-gapped mirror, a PyPI-only
 # proxy) falls back to the plain spec within seconds instead of minutes.
