@@ -247,11 +247,12 @@ def bench_cpu(run: Runner) -> str:
     """Measured: the quick CPU suite on this host (about a minute on 2 cores)."""
     import os
 
-    document = run.json(BENCH_CPU)
+    load = os.getloadavg()[0]  # shared cores measure less: say how busy they were
+    document = run.json(BENCH_CPU)["profile"]
     gemm = document["ceilings"]["matmul_flops_per_second"]["fp32"]
     triad = document["ceilings"]["memory_bytes_per_second"]["triad"]
     cores = len(os.sched_getaffinity(0))
-    return prose(f"On {cores} cores of {cpu_name()} (no GPU, {datetime.date.today():%Y-%m-%d}; measured with "
+    return prose(f"On {cores} cores of {cpu_name()} (no GPU, load average {load:.1f} when it started, {datetime.date.today():%Y-%m-%d}; measured with "
             f"`flopwatt {BENCH_CPU}`; machine-dependent, so not checked by the tests) the quick suite took "
             f"{document.get('duration_seconds', 0):.0f} s and measured {gemm / 1e9:.0f} GFLOP/s fp32 GEMM and "
             f"{triad / 1e9:.1f} GB/s STREAM triad.")
