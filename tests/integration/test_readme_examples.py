@@ -97,3 +97,13 @@ def test_readme_numbers_are_what_the_commands_print():
     result = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "skipped (machine-dependent)" in result.stdout, result.stdout
+
+
+def test_every_shown_command_output_is_a_generated_region():
+    """A `flopwatt ...` output block written by hand would drift unnoticed: every console block
+    (command and output) must sit inside a region that readme_numbers.py regenerates."""
+    text = README.read_text()
+    regions = [(m.start(), m.end()) for m in re.finditer(r"<!-- begin: [\w.-]+ -->.*?<!-- end: [\w.-]+ -->", text, flags=re.S)]
+    for block in re.finditer(r"```console\n", text):
+        assert any(start < block.start() < end for start, end in regions), text[block.start():block.start() + 200]
+    assert len(regions) >= 10
