@@ -312,8 +312,10 @@ def main(argv: list[str] | None = None) -> int:
             drifted.append(name)
             print(f"{name}: {'rewritten' if args.write else 'DRIFTED'}")
             if args.check:
-                print("  README has:\n" + "".join(f"    {line}\n" for line in body.splitlines()))
-                print("  the command prints:\n" + "".join(f"    {line}\n" for line in fresh.splitlines()))
+                import difflib
+
+                diff = difflib.unified_diff(body.splitlines(), fresh.splitlines(), "README.md", "what the command prints", lineterm="")
+                print("".join(f"    {line}\n" for line in diff))
         else:
             print(f"{name}: up to date")
         return match.group(1) + fresh + match.group(4)
