@@ -80,6 +80,18 @@ class CalibrationValue:
     description: str
 
 
+def transfer_seconds(message_bytes: ArrayLike, bandwidth: ArrayLike) -> ArrayLike:
+    """`message_bytes / bandwidth`, with a zero bandwidth (a link the catalog lists as absent,
+    e.g. a TPU pod slice's scale-out, 0 B/s) giving inf for bytes to move and 0 for none.
+
+    Why guarded here rather than warnings silenced: the planner prices every candidate plan, so
+    plans that cross a missing link are routine, and NumPy's divide-by-zero RuntimeWarning for
+    each of them reached the server's stderr. inf is what the plain division gave; the planner
+    rejects such plans as before."""
+    has_link = bandwidth > 0
+    return where(has_link, message_bytes / where(has_link, bandwidth, 1.0), where(message_bytes > 0, np.inf, 0.0))
+
+
 @dataclass(frozen=True)
 class MeasuredGemmMap:
     """Measured GEMM rates at (m, n, k) points of one precision."""
@@ -218,14 +230,14 @@ class HardwareModel:
         """Ring all-reduce: 2(n−1)/n of the message over the bus bandwidth, plus latency; 0 for n = 1."""
         n = as_float(group_size)
         moved = 2.0 * (n - 1.0) / maximum(n, 1.0) * message_bytes
-        seconds = moved / self.collective_bus_bandwidth(n, group_stride) + self.collective_latency(n, group_stride)
+        seconds = transfer_seconds(moved, self.collective_bus_bandwidth(n, group_stride)) + self.collective_latency(n, group_stride)
         return where(n > 1, seconds, 0.0)
 
     def all_gather_seconds(self, message_bytes: ArrayLike, group_size: ArrayLike, group_stride: ArrayLike = 1.0) -> ArrayLike:
         """Ring all-gather or reduce-scatter of a `message_bytes` result: (n−1)/n of it."""
         n = as_float(group_size)
         moved = (n - 1.0) / maximum(n, 1.0) * message_bytes
-        seconds = moved / self.collective_bus_bandwidth(n, group_stride) + self.collective_latency(n, group_stride)
+        seconds = transfer_seconds(moved, self.collective_bus_bandwidth(n, group_stride)) + self.collective_latency(n, group_stride)
         return where(n > 1, seconds, 0.0)
 
     def all_to_all_seconds(self, message_bytes: ArrayLike, group_size: ArrayLike, group_stride: ArrayLike = 1.0) -> ArrayLike:

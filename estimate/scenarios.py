@@ -193,6 +193,12 @@ def build_training_scenario(w: TrainingWorkload) -> TrainingSetup:
     model = resolve_model(w.model, "model")
     arch = model.architecture
     hw, hw_assumptions = hardware_model(w.hardware_id, w.precision, w.calibration)
+    if w.accelerator_count > hw.accelerators_per_node and not hw.scale_out_bandwidth_bytes_per_second > 0:
+        # Every plan would cross a link of zero bandwidth (a TPU pod's unpublished scale-out): its
+        # step time is infinite, and pricing it produced NaN costs (and NumPy warnings) before the
+        # range check refused the answer; say what is wrong instead.
+        raise ScenarioError.field("accelerator_count", f"{w.hardware_id} publishes no scale-out bandwidth between its "
+                                                       f"{hw.accelerators_per_node}-accelerator pods: at most {hw.accelerators_per_node} can train together")
     facility, facility_assumptions = facility_inputs(w.facility, w.hardware_id)
     options = framework_step_options(w.framework)
     try:

@@ -15,7 +15,24 @@ from typing import Sequence
 from flopwatt.service.cli import bench, estimate, health, report, serve, sweep, validate
 from flopwatt.service.cli.errors import CliError, user_errors
 
-__all__ = ["CliError", "build_parser", "main", "user_errors"]
+__all__ = ["CliError", "SubcommandParser", "build_parser", "main", "user_errors"]
+
+
+class SubcommandParser(argparse.ArgumentParser):
+    """The parser of a sub-command (`flopwatt estimate training`, `flopwatt report campus`, ...):
+    it rejects arguments it does not know itself.
+
+    Why: argparse lets a sub-parser parse only the arguments it knows and hands the rest up to
+    the top-level parser, which then answers a misspelt flag of `flopwatt estimate training` with
+    `usage: flopwatt [-h] [--version] COMMAND ...`, a usage that names none of the flags the user
+    was looking for. The innermost sub-parser erroring here prints its own usage instead.
+    """
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Estimate and measure what training and serving large neural networks cost.",
     )
     parser.add_argument("--version", action="version", version=f"flopwatt {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=SubcommandParser)
     subparsers.required = True
     for command in (serve, health, bench, report, estimate, validate, sweep):
         command.register(subparsers)

@@ -18,6 +18,23 @@ from flopwatt.service.cli.request_file import load_request, set_field, whole_num
 KINDS = ("training", "inference")
 
 
+class DeprecatedAlias(argparse.Action):
+    """An old spelling of a flag, kept working: stores into the new flag's destination and says
+    once on stderr which spelling to use. Why not a second option string on the new flag: then
+    nothing would tell scripts written against the old name that it is on its way out, and
+    `--help` would keep advertising both (this action's flag is hidden from --help)."""
+
+    def __init__(self, option_strings, dest, new_flag: str, **kwargs) -> None:
+        super().__init__(option_strings, dest, **kwargs)
+        self.new_flag = new_flag
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        import sys
+
+        print(f"{parser.prog}: warning: {option_string} is deprecated; use {self.new_flag}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
 def register(subparsers) -> None:
     parser = subparsers.add_parser("estimate", help="estimate training or serving cost in-process")
     kinds = parser.add_subparsers(dest="kind", metavar="KIND")
@@ -43,7 +60,8 @@ def register(subparsers) -> None:
             sub.add_argument("--global-batch", type=int, help="global batch (sequences)")
             sub.add_argument("--framework", help="software stack id or alias (see `flopwatt estimate frameworks`), e.g. pytorch-fsdp")
         else:
-            sub.add_argument("--batch", type=int, help="concurrent sequences (0: throughput-optimal)")
+            sub.add_argument("--batch-size", type=int, help="concurrent sequences, the API's batch_size (0: throughput-optimal)")
+            sub.add_argument("--batch", type=int, dest="batch_size", action=DeprecatedAlias, new_flag="--batch-size", help=argparse.SUPPRESS)
             sub.add_argument("--input-tokens", type=int)
             sub.add_argument("--output-tokens", type=int)
             sub.add_argument("--expert-parallel", type=int, help="routed experts spread over this many accelerators (= --accelerators; MoE only)")
@@ -82,7 +100,7 @@ def _apply_common_flags(args, request) -> None:
 KIND_INTEGER_FLAGS = {
     "training": (("sequence_length", "sequence_length"), ("tp", "parallelism.tensor_parallel_size"),
                  ("pp", "parallelism.pipeline_parallel_size"), ("cp", "parallelism.context_parallel_size"), ("global_batch", "parallelism.global_batch_size")),
-    "inference": (("batch", "batch_size"), ("input_tokens", "input_tokens"), ("output_tokens", "output_tokens"),
+    "inference": (("batch_size", "batch_size"), ("input_tokens", "input_tokens"), ("output_tokens", "output_tokens"),
                   ("expert_parallel", "expert_parallel_size")),
 }
 

@@ -4,8 +4,14 @@
   is a JSON file or a stored profile ("profiles/{id}" or the id). The roof is the datasheet of
   the profile's catalog hardware (peak FLOP/s per precision, HBM bandwidth); for CPUs and
   uncatalogued devices it is the profile's own measured ceilings.
-- `report campus RESPONSE.json --power-output p.png --cost-output c.svg`: the power-per-
-  accelerator and capital-cost breakdowns of a campus estimate (`flopwatt estimate campus --json`).
+- `report campus RESPONSE.json --output p.png [--breakdown power|cost]`: the power-per-
+  accelerator (default) or capital-cost breakdown of a campus estimate (`flopwatt estimate
+  campus --json`). Every report writes its chart with `--output`; the older `--power-output` and
+  `--cost-output` still work (and may be given together), as aliases of `--breakdown power|cost
+  --output`.
+- PROFILE "profiles/{id}" is read from the same store `flopwatt serve` and `flopwatt bench` use
+  (--data-dir, else $FLOPWATT_DATA_DIR, else the standard data directory); a miss names the
+  store it looked in.
 - `report sweep POINTS --output pareto.png`: the time-vs-cost Pareto front of a sweep's points
   (`flopwatt sweep` output, JSON lines or CSV).
 """
@@ -17,6 +23,8 @@ from pathlib import Path
 
 from flopwatt.service.cli.errors import CliError
 
+CAMPUS_BREAKDOWNS = ("power", "cost")
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("report", help="draw charts: a profile's roofline, a campus breakdown, a sweep's Pareto front")
@@ -25,12 +33,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     profile = kinds.add_parser("profile", help="roofline chart of a hardware profile")
     profile.add_argument("profile", help="profile JSON file, or profiles/{id} from the data directory")
     profile.add_argument("--output", required=True, help="chart file, .png or .svg")
-    profile.add_argument("--data-dir", help="data directory (default: $FLOPWATT_DATA_DIR or ~/.local/share/flopwatt)")
+    profile.add_argument("--data-dir", help="data directory, as for serve and bench (default: $FLOPWATT_DATA_DIR or ~/.local/share/flopwatt)")
     profile.set_defaults(handler=run)
     campus = kinds.add_parser("campus", help="power and capital-cost breakdowns of `flopwatt estimate campus --json` output")
     campus.add_argument("response", type=Path, help="EstimateCampusResponse as JSON")
-    campus.add_argument("--power-output", type=Path, help="power-per-accelerator chart, .png or .svg")
-    campus.add_argument("--cost-output", type=Path, help="capital-cost chart, .png or .svg")
+    campus.add_argument("--output", type=Path, help="chart file, .png or .svg")
+    campus.add_argument("--breakdown", choices=CAMPUS_BREAKDOWNS, default="power",
+                        help="what --output charts: power per accelerator or capital cost (default %(default)s)")
+    campus.add_argument("--power-output", type=Path, help="alias of --breakdown power --output FILE")
+    campus.add_argument("--cost-output", type=Path, help="alias of --breakdown cost --output FILE")
     campus.set_defaults(handler=run_campus)
     sweep = kinds.add_parser("sweep", help="time-vs-cost Pareto front of `flopwatt sweep` output")
     sweep.add_argument("points", type=Path, help="sweep points, JSON lines or CSV")
@@ -41,7 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def load_profile(reference: str, data_dir: str | None) -> dict:
     from flopwatt.bench.errors import ProfileFormatError
     from flopwatt.bench.profile import parse_profile_file
-    from flopwatt.bench.store import ProfileNotFound, ProfileStore, database_path
+    from flopwatt.bench.store import DATA_DIR_ENV, ProfileNotFound, ProfileStore, database_path
 
     path = Path(reference)
     if path.is_file():
@@ -54,11 +65,12 @@ def load_profile(reference: str, data_dir: str | None) -> dict:
         return documents[0]
     database = database_path(data_dir)
     if not database.exists():
-        raise CliError(f"{reference}: no such file, and no profile store at {database}")
+        raise CliError(f"{reference}: no such file, and no profile store at {database} (--data-dir or ${DATA_DIR_ENV} picks another)")
     try:
         return ProfileStore(database).get(reference.removeprefix("profiles/"))
     except ProfileNotFound:
-        raise CliError(f"{reference}: no such file or stored profile") from None
+        raise CliError(f"{reference}: no such file, and no such profile in the store at {database} "
+                       f"(--data-dir or ${DATA_DIR_ENV} picks another; `flopwatt bench list` shows what it holds)") from None
 
 
 def roof_for(document: dict):
@@ -91,8 +103,10 @@ def run_campus(args: argparse.Namespace) -> int:
     from flopwatt.service import charts
     from flopwatt.v1 import estimator_pb2
 
-    if not args.power_output and not args.cost_output:
-        raise CliError("give --power-output, --cost-output or both")
+    charts_to_draw = [(path, breakdown) for path, breakdown in (
+        (args.output, args.breakdown), (args.power_output, "power"), (args.cost_output, "cost")) if path]
+    if not charts_to_draw:
+        raise CliError("give --output FILE (with --breakdown power|cost)")
     try:
         response = json_format.Parse(args.response.read_text(), estimator_pb2.EstimateCampusResponse())
     except OSError as error:
@@ -100,9 +114,9 @@ def run_campus(args: argparse.Namespace) -> int:
     except json_format.ParseError as error:
         raise CliError(f"{args.response}: not an EstimateCampusResponse: {error}") from None
     try:
-        for output, draw in ((args.power_output, charts.campus_power_chart), (args.cost_output, charts.campus_cost_chart)):
-            if output:
-                print(f"wrote {draw(response, output)}")
+        draw = {"power": charts.campus_power_chart, "cost": charts.campus_cost_chart}
+        for output, breakdown in charts_to_draw:
+            print(f"wrote {draw[breakdown](response, output)}")
     except ValueError as error:
         raise CliError(str(error)) from None
     return 0

@@ -90,3 +90,68 @@ def test_inference_serving_layout_flags(capsys):
     assert any(a["name"] == "expert_parallel_layout" for a in response["assumptions"])
     assert main([*base, "--expert-parallel", "4"]) == 2
     assert "expert_parallel_size" in capsys.readouterr().err
+
+
+INFERENCE = ["estimate", "inference", "--model", "llama-3.1-70b", "--hardware", "h100-sxm", "--accelerators", "8",
+             "--input-tokens", "1024", "--output-tokens", "512", "--json"]
+
+
+def test_batch_size_flag_matches_the_api_and_batch_is_a_deprecated_alias(capsys):
+    """--batch-size is the API's batch_size; the old --batch still works and says it is deprecated."""
+    assert main([*INFERENCE, "--batch-size", "1"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["batchSize"] == 1 and captured.err == ""
+    assert main([*INFERENCE, "--batch", "1"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["batchSize"] == 1
+    assert "--batch is deprecated" in captured.err and "--batch-size" in captured.err
+    assert main([*INFERENCE, "--batch-size", "99999999999"]) == 2
+    assert "--batch-size" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("argv", "usage"), [
+    (["estimate", "training", "--model", "llama-2-7b", "--bogus"], "usage: flopwatt estimate training"),
+    (["estimate", "campus", "--hardware", "gb200", "--power-output", "x.png"], "usage: flopwatt estimate campus"),
+    (["report", "profile", "p.json", "--output", "r.png", "--nope"], "usage: flopwatt report profile"),
+    (["bench", "list", "--bogus"], "usage: flopwatt bench"),
+])
+def test_an_unknown_flag_prints_the_subcommands_usage(argv, usage, capsys):
+    """argparse hands unknown arguments up to the top-level parser, whose usage names no flag of the
+    sub-command; the sub-command's own usage is what the user needs."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert error.startswith(usage) and "unrecognized arguments" in error
+    assert "usage: flopwatt [-h]" not in error
+
+
+def test_report_campus_takes_output_like_the_other_reports(tmp_path, capsys):
+    """`report campus --output FILE [--breakdown power|cost]`, as `report profile|sweep --output`;
+    the older --power-output/--cost-output stay as aliases."""
+    response = tmp_path / "campus.json"
+    assert main(["estimate", "campus", "--hardware", "gb200", "--power-watts", "1.2e9", "--json"]) == 0
+    response.write_text(capsys.readouterr().out)
+    assert main(["report", "campus", str(response), "--output", str(tmp_path / "power.svg")]) == 0
+    assert main(["report", "campus", str(response), "--output", str(tmp_path / "cost.svg"), "--breakdown", "cost"]) == 0
+    assert main(["report", "campus", str(response), "--power-output", str(tmp_path / "p.svg"), "--cost-output", str(tmp_path / "c.svg")]) == 0
+    assert all((tmp_path / name).stat().st_size > 0 for name in ("power.svg", "cost.svg", "p.svg", "c.svg"))
+    assert "capital cost" in (tmp_path / "cost.svg").read_text() and "watts per accelerator" in (tmp_path / "power.svg").read_text()
+    capsys.readouterr()
+    assert main(["report", "campus", str(response)]) == 2
+    assert "--output" in capsys.readouterr().err
+
+
+def test_report_profile_reads_the_serve_and_bench_store_and_says_where_it_looked(tmp_path, monkeypatch, capsys):
+    """profiles/ID is looked up where `flopwatt serve` and `flopwatt bench` keep profiles
+    ($FLOPWATT_DATA_DIR here); a miss names that store and how to pick another."""
+    from flopwatt.bench.store import ProfileStore, database_path
+
+    monkeypatch.setenv("FLOPWATT_DATA_DIR", str(tmp_path))
+    assert main(["report", "profile", "profiles/nope", "--output", str(tmp_path / "r.png")]) == 2
+    error = capsys.readouterr().err
+    assert str(database_path(tmp_path)) in error and "--data-dir" in error
+    ProfileStore(database_path(tmp_path))  # an empty store: now the miss is the profile, not the store
+    assert main(["report", "profile", "profiles/nope", "--output", str(tmp_path / "r.png")]) == 2
+    error = capsys.readouterr().err
+    assert str(database_path(tmp_path)) in error and "FLOPWATT_DATA_DIR" in error and "no such profile" in error
