@@ -309,15 +309,6 @@ def gemm_half_efficiency_dimension(peak_flops_per_second: float, memory_bandwidt
     return fitted_constants.GEMM_HALF_EFFICIENCY_DIMENSION * ops_per_element / GEMM_FIT_OPS_PER_ELEMENT
 
 
-def transfer_seconds(message_bytes: ArrayLike, bandwidth_bytes_per_second: ArrayLike) -> ArrayLike:
-    """Seconds to move `message_bytes` at a bandwidth: 0 for nothing to move, infinite over a link
-    that does not exist (bandwidth 0: TPU v3/v4 publish none between pods). NumPy's `where`
-    evaluates both branches, so a 0/0 or x/0 on a branch not taken must not warn or give NaN."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        seconds = np.divide(message_bytes, bandwidth_bytes_per_second)
-    return where(as_float(message_bytes) > 0, seconds, 0.0)
-
-
 def datasheet_hardware_model(spec: HardwareSpec, precision: str) -> HardwareModel:
     """Hardware model from datasheet numbers and the documented default efficiencies."""
     peak = spec.peak_for(precision)
