@@ -8,7 +8,7 @@ NumPy's dispatch (~0.5-2 µs each, ~4 µs for `np.clip`), which made a fixed-pla
 call returns for scalar inputs (`np.float64`, `np.bool_`), computed by Python's own IEEE double
 arithmetic, and delegate to NumPy unchanged whenever any input is an array. So:
 
-- results are bit-identical (tests/unit/test_model_numeric.py compares every helper with NumPy
+- results are bit-identical (tests/unit/estimate/test_model_numeric.py compares every helper with NumPy
   on signed zeros, infinities and NaN; the byte-identical response test covers the whole path);
 - the array path is NumPy's own, so sweeps and Monte Carlo are untouched;
 - the branch is on the *type* of the inputs (scalar or array), never on array values.
@@ -86,7 +86,7 @@ def minimum(a: ArrayLike, b: ArrayLike) -> ArrayLike:
 def clip(value: ArrayLike, lower: ArrayLike, upper: ArrayLike) -> ArrayLike:
     """`np.clip(value, lower, upper)`. NumPy's clip loop differs from minimum(maximum()) on
     ties and NaN: a NaN bound wins (lower first), then a NaN value; on a tie the value is kept
-    (so clip(-0.0, 0.0, 1.0) is -0.0). Checked bit for bit in tests/unit/test_model_numeric.py."""
+    (so clip(-0.0, 0.0, 1.0) is -0.0). Checked bit for bit in tests/unit/estimate/test_model_numeric.py."""
     tv, tl, tu = type(value), type(lower), type(upper)
     if tv in _NUMBER_TYPES and tl in _NUMBER_TYPES and tu in _NUMBER_TYPES and (tv in _FLOAT_TYPES or tl in _FLOAT_TYPES or tu in _FLOAT_TYPES):
         if lower != lower:

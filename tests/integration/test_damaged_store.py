@@ -20,9 +20,8 @@ from flopwatt.bench.store import ProfileStore
 from flopwatt.service.run_store import RunStore
 from flopwatt.v1 import benchmark_pb2, benchmark_pb2_grpc
 from tests.conftest import run_server
+from tests.profile_documents import minimal_profile
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "unit"))
-from test_bench_core import minimal_profile  # noqa: E402
 
 PAGE_SIZE = 4096  # SQLite's default page size
 

@@ -9,7 +9,7 @@ import pytest
 
 from flopwatt.bench.profile import SCHEMA_VERSION
 from flopwatt.estimate.measured_profile import READABLE_SCHEMA_VERSIONS, ProfileReadError, read_profile
-from test_bench_core import minimal_profile
+from tests.profile_documents import minimal_profile
 
 
 def test_reads_the_schema_the_benchmark_core_writes():

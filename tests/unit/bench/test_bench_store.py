@@ -10,7 +10,7 @@ import pytest
 
 from flopwatt.bench.errors import ProfileFormatError
 from flopwatt.bench.store import ProfileNotFound, ProfileStore, database_path, default_data_dir
-from test_bench_core import minimal_profile
+from tests.profile_documents import minimal_profile
 
 
 def _profile(host: str, created: str) -> dict:

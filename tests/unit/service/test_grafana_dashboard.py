@@ -15,7 +15,7 @@ from flopwatt.bench.store import ProfileStore
 from flopwatt.service.metrics import create_metrics
 from flopwatt.service.profile_metrics import ProfileCollector
 
-DASHBOARD = pathlib.Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "flopwatt.json"
+DASHBOARD = pathlib.Path(__file__).resolve().parents[3] / "deploy" / "grafana" / "flopwatt.json"
 # PromQL words that are not metric names (aggregations, functions and operators are skipped
 # anyway when followed by "("; these also appear bare).
 PROMQL_KEYWORDS = {"and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring", "group_left", "group_right", "inf", "nan"}

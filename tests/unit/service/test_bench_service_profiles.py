@@ -15,7 +15,7 @@ from flopwatt.service.errors import InvalidArgument, NotFound
 from flopwatt.service.profile_metrics import ProfileCollector
 from flopwatt.estimate.profile_checks import annotate_profile, identify_hardware
 from flopwatt.v1 import benchmark_pb2
-from test_bench_core import minimal_profile
+from tests.profile_documents import minimal_profile
 
 H100 = HardwareSpec(
     id="h100-sxm", name="NVIDIA H100 SXM5 80GB", vendor="NVIDIA",
