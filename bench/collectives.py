@@ -40,7 +40,9 @@ def bus_bandwidth_factor(collective: str, world_size: int) -> float:
 
 def size_sweep(min_bytes: int, max_bytes: int, factor: int = 2) -> list[int]:
     if min_bytes <= 0 or max_bytes < min_bytes or factor < 2:
-        raise ValueError(f"sizes: need 0 < min_bytes ≤ max_bytes and factor ≥ 2, got {min_bytes}, {max_bytes}, {factor}")
+        raise ValueError(
+            f"sizes: need 0 < min_bytes ≤ max_bytes and factor ≥ 2, got {min_bytes}, {max_bytes}, {factor}"
+        )
     sizes, size = [], min_bytes
     while size <= max_bytes:
         sizes.append(size)
@@ -83,7 +85,7 @@ def _operation(collective: str, elements: int, rank: int, world_size: int, devic
 
         return (lambda: dist.all_reduce(buffer)), expected_and_actual
     if collective == "all_gather":
-        source = base[rank * chunk:(rank + 1) * chunk] * (rank + 1)
+        source = base[rank * chunk : (rank + 1) * chunk] * (rank + 1)
         output = torch.empty(elements, device=device)
         multipliers = torch.arange(1, world_size + 1, device=device, dtype=base.dtype).repeat_interleave(chunk)
 
@@ -98,7 +100,7 @@ def _operation(collective: str, elements: int, rank: int, world_size: int, devic
 
         def check_scatter():
             reduce_scatter(output, source)
-            return base[rank * chunk:(rank + 1) * chunk] * triangular, output
+            return base[rank * chunk : (rank + 1) * chunk] * triangular, output
 
         return (lambda: reduce_scatter(output, source)), check_scatter
     source = base * (rank + 1)
@@ -108,7 +110,7 @@ def _operation(collective: str, elements: int, rank: int, world_size: int, devic
     def check_all_to_all():
         dist.all_to_all_single(output, source)
         # chunk j of the output is chunk `rank` of rank j's input: base[rank chunk]·(j+1)
-        mine = base[rank * chunk:(rank + 1) * chunk].repeat(world_size)
+        mine = base[rank * chunk : (rank + 1) * chunk].repeat(world_size)
         return mine * multipliers, output
 
     return (lambda: dist.all_to_all_single(output, source)), check_all_to_all
@@ -210,7 +212,9 @@ def spawn_local(world_size: int, backend: str, **options) -> dict:
         raise ValueError(f"backend: expected gloo or nccl, got {backend!r}")
     with tempfile.TemporaryDirectory(prefix="flopwatt-collectives-") as directory:
         output = str(Path(directory) / "rank0.json")
-        multiprocessing.spawn(_spawned_rank, args=(world_size, backend, _free_port(), output, options), nprocs=world_size, join=True)
+        multiprocessing.spawn(
+            _spawned_rank, args=(world_size, backend, _free_port(), output, options), nprocs=world_size, join=True
+        )
         return json.loads(Path(output).read_text())
 
 

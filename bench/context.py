@@ -75,7 +75,9 @@ def cuda_device(index: int = 0) -> dict:
     return {
         "kind": "cuda",
         "name": props.name,
-        "uuid": f"GPU-{uuid}" if uuid is not None and not str(uuid).startswith("GPU-") else (str(uuid) if uuid else None),
+        "uuid": f"GPU-{uuid}"
+        if uuid is not None and not str(uuid).startswith("GPU-")
+        else (str(uuid) if uuid else None),
         "hardware_id": None,
         "sm_count": props.multi_processor_count,
         "compute_capability": f"{props.major}.{props.minor}",

@@ -16,8 +16,8 @@ from typing import Callable
 
 from flopwatt.bench.errors import BenchmarkCancelled
 from flopwatt.bench.stats import summarize
-from flopwatt.kernels.workload import VerificationError, Workload
 from flopwatt.bench.vocabulary import DEVICE_KINDS
+from flopwatt.kernels.workload import VerificationError, Workload
 
 MINIMUM_SAMPLES = 3  # p10/p90 and CV need a few points even when a time cap is hit
 SAMPLES_PER_SYNC = 10  # CUDA: events are read back in chunks so the time cap can be checked
@@ -98,7 +98,9 @@ def _check_cancel(should_cancel: Callable[[], bool] | None) -> None:
 class Harness:
     """Measures workloads on one device with one plan; `flusher` is a bench.cache.CacheFlusher."""
 
-    def __init__(self, device: str, flusher: Callable[[], None] | None = None, should_cancel: Callable[[], bool] | None = None) -> None:
+    def __init__(
+        self, device: str, flusher: Callable[[], None] | None = None, should_cancel: Callable[[], bool] | None = None
+    ) -> None:
         if device not in DEVICE_KINDS:
             raise ValueError(f"device: expected cpu or cuda, got {device!r}")
         self.device = device
@@ -164,7 +166,9 @@ class Harness:
         while len(samples) < plan.samples:
             _check_cancel(self.should_cancel)
             chunk = min(SAMPLES_PER_SYNC, plan.samples - len(samples))
-            events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in range(chunk)]
+            events = [
+                (torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in range(chunk)
+            ]
             for start, end in events:
                 self._before_call(workload, plan)
                 start.record()

@@ -61,9 +61,7 @@ def physical_device_selector(logical_index: int, visible_devices: str | None) ->
         return ("index", logical_index)
     entries = [e.strip() for e in visible_devices.split(",") if e.strip()]
     if logical_index >= len(entries):
-        raise NvmlUnavailable(
-            f"CUDA_VISIBLE_DEVICES={visible_devices!r} has no logical device {logical_index}"
-        )
+        raise NvmlUnavailable(f"CUDA_VISIBLE_DEVICES={visible_devices!r} has no logical device {logical_index}")
     entry = entries[logical_index]
     if entry.isdigit():
         return ("index", int(entry))
@@ -176,7 +174,9 @@ def _refuse_shared_counter(nvml: Any, handle: Any) -> None:
         except Exception:  # older drivers: not a MIG handle
             instance = 0
         if isinstance(instance, int) and instance:
-            raise NvmlUnavailable("this is a MIG instance: NVML's energy counter covers the whole GPU and every instance on it")
+            raise NvmlUnavailable(
+                "this is a MIG instance: NVML's energy counter covers the whole GPU and every instance on it"
+            )
     get_mig_mode = getattr(nvml, "nvmlDeviceGetMigMode", None)
     if get_mig_mode is not None:
         try:
@@ -185,7 +185,9 @@ def _refuse_shared_counter(nvml: Any, handle: Any) -> None:
             modes = [0]
         current = modes[0] if isinstance(modes, (list, tuple)) and modes else modes
         if isinstance(current, int) and current == NVML_DEVICE_MIG_ENABLE:
-            raise NvmlUnavailable("the GPU is in MIG mode: its energy counter covers every instance, not this run alone")
+            raise NvmlUnavailable(
+                "the GPU is in MIG mode: its energy counter covers every instance, not this run alone"
+            )
 
 
 class NvmlDevice:
@@ -212,11 +214,15 @@ class NvmlDevice:
                 handle = _handle_by_uuid(nvml, uuid)
             else:
                 kind, value = physical_device_selector(logical_index, os.environ.get("CUDA_VISIBLE_DEVICES"))
-                handle = nvml.nvmlDeviceGetHandleByIndex(value) if kind == "index" else nvml.nvmlDeviceGetHandleByUUID(value)
+                handle = (
+                    nvml.nvmlDeviceGetHandleByIndex(value) if kind == "index" else nvml.nvmlDeviceGetHandleByUUID(value)
+                )
         except NvmlUnavailable:
             raise
         except Exception as error:
-            raise NvmlUnavailable(f"NVML cannot find this GPU ({uuid or f'logical device {logical_index}'}): {error}") from None
+            raise NvmlUnavailable(
+                f"NVML cannot find this GPU ({uuid or f'logical device {logical_index}'}): {error}"
+            ) from None
         _refuse_shared_counter(nvml, handle)
         try:
             nvml.nvmlDeviceGetTotalEnergyConsumption(handle)
@@ -246,7 +252,9 @@ class NvmlDevice:
             power_watts=power_milliwatts * MILLI if power_milliwatts is not None else None,
             sm_clock_mhz=self._optional(lambda: nvml.nvmlDeviceGetClockInfo(handle, nvml.NVML_CLOCK_SM)),
             memory_clock_mhz=self._optional(lambda: nvml.nvmlDeviceGetClockInfo(handle, nvml.NVML_CLOCK_MEM)),
-            temperature_celsius=self._optional(lambda: nvml.nvmlDeviceGetTemperature(handle, nvml.NVML_TEMPERATURE_GPU)),
+            temperature_celsius=self._optional(
+                lambda: nvml.nvmlDeviceGetTemperature(handle, nvml.NVML_TEMPERATURE_GPU)
+            ),
             clock_event_reasons=int(self._optional(lambda: reasons_function(handle)) or 0),
         )
 
@@ -268,7 +276,9 @@ class NvmlDevice:
                 "sm_mhz": self._optional(lambda: nvml.nvmlDeviceGetClockInfo(handle, nvml.NVML_CLOCK_SM)),
                 "memory_mhz": self._optional(lambda: nvml.nvmlDeviceGetClockInfo(handle, nvml.NVML_CLOCK_MEM)),
             },
-            "temperature_celsius": self._optional(lambda: nvml.nvmlDeviceGetTemperature(handle, nvml.NVML_TEMPERATURE_GPU)),
+            "temperature_celsius": self._optional(
+                lambda: nvml.nvmlDeviceGetTemperature(handle, nvml.NVML_TEMPERATURE_GPU)
+            ),
         }
 
     def measure_window(

@@ -34,7 +34,9 @@ def _repeat_batch(workload: Workload, median_seconds: float):
     return work, calls
 
 
-def _loaded_window(run: SuiteRun, meter: NvmlDevice, config: SuiteConfig, label: str, workload: Workload, work_per_call: float) -> tuple[PowerWindow, float] | None:
+def _loaded_window(
+    run: SuiteRun, meter: NvmlDevice, config: SuiteConfig, label: str, workload: Workload, work_per_call: float
+) -> tuple[PowerWindow, float] | None:
     """Verify, time and then hold `workload` for one power window; returns the window and the
     work done in it (FLOPs or bytes), or None after recording why (a failed check is a skip,
     not a crash that would cost every timing already taken)."""
@@ -59,16 +61,24 @@ def _dynamic_joules(window: PowerWindow, idle_watts: float) -> float | None:
 
 def run_power_probe(run: SuiteRun, config: SuiteConfig, meter: NvmlDevice, best_gemm_shapes: dict) -> dict:
     """Returns the profile's "power" object."""
+    from flopwatt.bench.probes import stream_elements
     from flopwatt.kernels.gemm import build_gemm
     from flopwatt.kernels.numba_cuda_stream import build_numba_cuda_stream, numba_cuda_unavailable_reason
-    from flopwatt.bench.probes import stream_elements
 
     time.sleep(IDLE_SETTLE_SECONDS)
-    idle = meter.measure_window("idle", lambda: time.sleep(0.05), config.power_window_seconds, should_cancel=run.check_cancel_flag)
+    idle = meter.measure_window(
+        "idle", lambda: time.sleep(0.05), config.power_window_seconds, should_cancel=run.check_cancel_flag
+    )
     run.step("power idle baseline")
     idle_watts = idle.average_watts
     windows = [idle]
-    power: dict = {"idle_watts": idle_watts, "load_watts": {}, "joules_per_flop": {}, "dynamic_joules_per_flop": {}, "windows": []}
+    power: dict = {
+        "idle_watts": idle_watts,
+        "load_watts": {},
+        "joules_per_flop": {},
+        "dynamic_joules_per_flop": {},
+        "windows": [],
+    }
     for precision in config.power_precisions:
         shape = best_gemm_shapes.get(precision)
         if shape is None:

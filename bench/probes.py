@@ -45,7 +45,9 @@ def run_gemm_probe(run: SuiteRun, config: SuiteConfig) -> dict[str, tuple[int, i
             elif best_rate and gemm_flops(*shape) / best_rate > config.max_call_seconds:
                 run.record_skip(label, f"predicted call time above {config.max_call_seconds} s")
             else:
-                measurement = run.measure(lambda: build_gemm(precision, *shape, device=config.device), config.gemm_plan, label)
+                measurement = run.measure(
+                    lambda: build_gemm(precision, *shape, device=config.device), config.gemm_plan, label
+                )
                 rate = measurement.to_result()["flops_per_second"] if measurement and measurement.verified else None
                 if rate and rate > best_rate:
                     best_rate, best_shapes[precision] = rate, shape
@@ -94,7 +96,9 @@ def run_memory_probe(run: SuiteRun, config: SuiteConfig) -> None:
     run.step("memory device copy")
     if config.device == "cuda":
         for direction in ("host_to_device", "device_to_host"):
-            run.measure(lambda: build_host_device_copy(config.transfer_bytes, direction), config.transfer_plan, direction)
+            run.measure(
+                lambda: build_host_device_copy(config.transfer_bytes, direction), config.transfer_plan, direction
+            )
             run.step(f"transfer {direction}")
 
 
@@ -136,5 +140,9 @@ def run_launch_probe(run: SuiteRun, config: SuiteConfig) -> None:
     run.measure(lambda: build_launch(config.launches_per_call, config.device), config.launch_plan, "launch")
     run.step("launch overhead")
     if config.device == "cuda":
-        run.measure(lambda: build_launch(config.launches_per_call, config.device, use_graph=True), config.launch_plan, "launch graph")
+        run.measure(
+            lambda: build_launch(config.launches_per_call, config.device, use_graph=True),
+            config.launch_plan,
+            "launch graph",
+        )
         run.step("launch overhead (CUDA graph)")

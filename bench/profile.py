@@ -45,7 +45,11 @@ def _per_launch_seconds(results: list[dict]) -> float | None:
 
 def derive_ceilings(results: list[dict]) -> dict:
     """Best verified rate per precision / memory kernel, launch overheads and transfers."""
-    ceilings: dict[str, Any] = {"matmul_flops_per_second": {}, "memory_bytes_per_second": {}, "attention_flops_per_second": {}}
+    ceilings: dict[str, Any] = {
+        "matmul_flops_per_second": {},
+        "memory_bytes_per_second": {},
+        "attention_flops_per_second": {},
+    }
     gemm = _verified(results, "gemm")
     for precision in sorted({r["precision"] for r in gemm}):
         best = _best((r for r in gemm if r["precision"] == precision), "flops_per_second")
@@ -79,12 +83,21 @@ def derive_efficiency(results: list[dict], ceilings: dict) -> dict:
         if not r.get("flops_per_second") or not ceiling:
             continue
         gemm_map.setdefault(r["precision"], []).append(
-            {**{d: r["shape"][d] for d in "mnk"}, "flops_per_second": r["flops_per_second"], "fraction_of_ceiling": r["flops_per_second"] / ceiling}
+            {
+                **{d: r["shape"][d] for d in "mnk"},
+                "flops_per_second": r["flops_per_second"],
+                "fraction_of_ceiling": r["flops_per_second"] / ceiling,
+            }
         )
     attention: dict[str, list] = {}
     for r in _verified(results, "attention"):
         attention.setdefault(r["precision"], []).append(
-            {**r["shape"], "causal": bool(r.get("causal")), "pass": r.get("pass"), "flops_per_second": r["flops_per_second"]}
+            {
+                **r["shape"],
+                "causal": bool(r.get("causal")),
+                "pass": r.get("pass"),
+                "flops_per_second": r["flops_per_second"],
+            }
         )
     for points in gemm_map.values():
         points.sort(key=lambda p: (p["m"] * p["n"] * p["k"], p["m"], p["n"], p["k"]))
@@ -123,34 +136,76 @@ def _check_rate_tree(value: Any, field: str, source: str | None) -> None:
 def _check_result(index: int, result: Any, source: str | None) -> None:
     field = f"results[{index}]"
     _require(isinstance(result, dict), field, "must be an object", source)
-    _require(isinstance(result.get("kernel"), str) and result["kernel"], f"{field}.kernel", "must be a non-empty string", source)
+    _require(
+        isinstance(result.get("kernel"), str) and result["kernel"],
+        f"{field}.kernel",
+        "must be a non-empty string",
+        source,
+    )
     for key in ("flops", "bytes"):
-        _require(_is_number(result.get(key)) and result[key] >= 0, f"{field}.{key}", f"must be a finite number ≥ 0, got {result.get(key)!r}", source)
+        _require(
+            _is_number(result.get(key)) and result[key] >= 0,
+            f"{field}.{key}",
+            f"must be a finite number ≥ 0, got {result.get(key)!r}",
+            source,
+        )
     samples = result.get("samples_seconds")
     _require(isinstance(samples, list), f"{field}.samples_seconds", "must be a list", source)
     for j, sample in enumerate(samples):
-        _require(_is_number(sample) and sample >= 0, f"{field}.samples_seconds[{j}]", f"must be a finite number ≥ 0, got {sample!r}", source)
+        _require(
+            _is_number(sample) and sample >= 0,
+            f"{field}.samples_seconds[{j}]",
+            f"must be a finite number ≥ 0, got {sample!r}",
+            source,
+        )
     _require(isinstance(result.get("verified"), bool), f"{field}.verified", "must be true or false", source)
 
 
 def validate_profile(document: Any, source: str | None = None) -> dict:
     """Raise ProfileFormatError naming the first bad field; return the document when good."""
     _require(isinstance(document, dict), "profile", "must be a JSON object", source)
-    _require(document.get("schema_version") == SCHEMA_VERSION, "schema_version", f"unsupported {document.get('schema_version')!r}; this build reads {SCHEMA_VERSION}", source)
-    _require(isinstance(document.get("benchmark_version"), str) and document["benchmark_version"], "benchmark_version", "must be a non-empty string", source)
+    _require(
+        document.get("schema_version") == SCHEMA_VERSION,
+        "schema_version",
+        f"unsupported {document.get('schema_version')!r}; this build reads {SCHEMA_VERSION}",
+        source,
+    )
+    _require(
+        isinstance(document.get("benchmark_version"), str) and document["benchmark_version"],
+        "benchmark_version",
+        "must be a non-empty string",
+        source,
+    )
     created = document.get("created_time")
     _require(isinstance(created, str), "created_time", "must be an RFC 3339 timestamp string", source)
     try:
         _dt.datetime.fromisoformat(created.replace("Z", "+00:00"))
     except ValueError:
         raise ProfileFormatError("created_time", f"not an RFC 3339 timestamp: {created!r}", source) from None
-    _require(document.get("suite") in PROFILE_SUITES, "suite", f"must be one of {PROFILE_SUITES}, got {document.get('suite')!r}", source)
+    _require(
+        document.get("suite") in PROFILE_SUITES,
+        "suite",
+        f"must be one of {PROFILE_SUITES}, got {document.get('suite')!r}",
+        source,
+    )
     device = document.get("device")
     _require(isinstance(device, dict), "device", "must be an object", source)
-    _require(device.get("kind") in DEVICE_KINDS, "device.kind", f"must be one of {DEVICE_KINDS}, got {device.get('kind')!r}", source)
-    _require(isinstance(device.get("name"), str) and device["name"], "device.name", "must be a non-empty string", source)
+    _require(
+        device.get("kind") in DEVICE_KINDS,
+        "device.kind",
+        f"must be one of {DEVICE_KINDS}, got {device.get('kind')!r}",
+        source,
+    )
+    _require(
+        isinstance(device.get("name"), str) and device["name"], "device.name", "must be a non-empty string", source
+    )
     for key in ("uuid", "hardware_id"):
-        _require(device.get(key) is None or isinstance(device.get(key), str), f"device.{key}", "must be a string or null", source)
+        _require(
+            device.get(key) is None or isinstance(device.get(key), str),
+            f"device.{key}",
+            "must be a string or null",
+            source,
+        )
     _require(isinstance(document.get("environment"), dict), "environment", "must be an object", source)
     results = document.get("results")
     _require(isinstance(results, list), "results", "must be a list", source)
@@ -167,14 +222,29 @@ def validate_profile(document: Any, source: str | None = None) -> dict:
         _require(isinstance(power, dict), "power", "must be an object", source)
         for key in ("idle_watts", "joules_per_byte"):
             if key in power:
-                _require(_is_number(power[key]) and power[key] > 0, f"power.{key}", f"must be a positive finite number, got {power[key]!r}", source)
+                _require(
+                    _is_number(power[key]) and power[key] > 0,
+                    f"power.{key}",
+                    f"must be a positive finite number, got {power[key]!r}",
+                    source,
+                )
         for key in ("load_watts", "joules_per_flop"):
             if key in power:
                 _check_rate_tree(power[key], f"power.{key}", source)
     else:
-        _require(isinstance(document.get("power_unavailable_reason"), str), "power_unavailable_reason", "must say why when the power object is absent", source)
+        _require(
+            isinstance(document.get("power_unavailable_reason"), str),
+            "power_unavailable_reason",
+            "must say why when the power object is absent",
+            source,
+        )
     warnings = document.get("warnings", [])
-    _require(isinstance(warnings, list) and all(isinstance(w, str) for w in warnings), "warnings", "must be a list of strings", source)
+    _require(
+        isinstance(warnings, list) and all(isinstance(w, str) for w in warnings),
+        "warnings",
+        "must be a list of strings",
+        source,
+    )
     return document
 
 
@@ -184,9 +254,13 @@ def parse_profile_file(text: str, source: str) -> list[dict]:
     try:
         data = json.loads(text, parse_constant=lambda name: _reject_constant(name, source))
     except json.JSONDecodeError as error:
-        raise ProfileFormatError("json", f"not valid JSON ({error.msg} at line {error.lineno} column {error.colno})", source) from None
+        raise ProfileFormatError(
+            "json", f"not valid JSON ({error.msg} at line {error.lineno} column {error.colno})", source
+        ) from None
     if isinstance(data, dict) and BUNDLE_KEY in data:
-        _require(data[BUNDLE_KEY] == BUNDLE_VERSION, BUNDLE_KEY, f"unsupported bundle version {data[BUNDLE_KEY]!r}", source)
+        _require(
+            data[BUNDLE_KEY] == BUNDLE_VERSION, BUNDLE_KEY, f"unsupported bundle version {data[BUNDLE_KEY]!r}", source
+        )
         profiles = data.get("profiles")
         _require(isinstance(profiles, list) and bool(profiles), "profiles", "must be a non-empty list", source)
         return [validate_profile(p, f"{source}: profiles[{i}]") for i, p in enumerate(profiles)]

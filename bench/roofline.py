@@ -53,18 +53,46 @@ def draw_roofline(document: dict, roof: Roof, output: Path | str) -> Path:
         ceiling = np.minimum(roof.peak_flops_per_second[precision], intensity * roof.memory_bytes_per_second)
         roof_axes.plot(intensity, ceiling, color=colour, linewidth=1.5, label=f"roof {precision} ({roof.source})")
         for kernel, marker in (("gemm", "o"), ("attention", "^")):
-            points = [r for r in document.get("results", []) if r.get("kernel") == kernel and r.get("precision") == precision and r.get("flops_per_second") and r.get("bytes")]
+            points = [
+                r
+                for r in document.get("results", [])
+                if r.get("kernel") == kernel
+                and r.get("precision") == precision
+                and r.get("flops_per_second")
+                and r.get("bytes")
+            ]
             if points:
-                roof_axes.scatter([r["flops"] / r["bytes"] for r in points], [r["flops_per_second"] for r in points], s=12, marker=marker, color=colour, alpha=0.7, label=f"{kernel} {precision}")
+                roof_axes.scatter(
+                    [r["flops"] / r["bytes"] for r in points],
+                    [r["flops_per_second"] for r in points],
+                    s=12,
+                    marker=marker,
+                    color=colour,
+                    alpha=0.7,
+                    label=f"{kernel} {precision}",
+                )
     stream = [r for r in document.get("results", []) if r.get("precision") == "fp64" and r.get("flops_per_second")]
     if stream:
-        roof_axes.scatter([r["flops"] / r["bytes"] for r in stream], [r["flops_per_second"] for r in stream], marker="s", s=18, color="black", label="STREAM (fp64)")
+        roof_axes.scatter(
+            [r["flops"] / r["bytes"] for r in stream],
+            [r["flops_per_second"] for r in stream],
+            marker="s",
+            s=18,
+            color="black",
+            label="STREAM (fp64)",
+        )
     roof_axes.set(xscale="log", yscale="log", xlabel="arithmetic intensity (FLOP / byte)", ylabel="FLOP/s")
     roof_axes.set_title(f"Roofline: {document['device']['name']}")
     roof_axes.legend(fontsize=7, loc="lower right")
     roof_axes.grid(True, which="both", alpha=0.3)
     for index, (precision, points) in enumerate(sorted(document.get("efficiency", {}).get("gemm", {}).items())):
-        map_axes.scatter([p["m"] * p["n"] * p["k"] for p in points], [p["fraction_of_ceiling"] for p in points], s=14, color=colours[index % len(colours)], label=precision)
+        map_axes.scatter(
+            [p["m"] * p["n"] * p["k"] for p in points],
+            [p["fraction_of_ceiling"] for p in points],
+            s=14,
+            color=colours[index % len(colours)],
+            label=precision,
+        )
     map_axes.set(xscale="log", xlabel="m·n·k", ylabel="fraction of measured ceiling", ylim=(0, 1.05))
     map_axes.set_title("GEMM efficiency map")
     map_axes.legend(fontsize=7)

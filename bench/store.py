@@ -43,7 +43,7 @@ SQLITE_CORRUPT = 11
 SQLITE_NOTADB = 26
 RECOVERY_HINT = (
     "export what still reads with `flopwatt bench export --output profiles.json`, move the file "
-    "aside and start on a new store (docs/benchmark-runs.md, \"A damaged database\")"
+    'aside and start on a new store (docs/benchmark-runs.md, "A damaged database")'
 )
 
 LOG = logging.getLogger(__name__)
@@ -156,7 +156,9 @@ _SUMMARY_COLUMNS = (
 
 
 def _summary(row: tuple) -> ProfileSummary:
-    return ProfileSummary(*row[:10], ceilings=json.loads(row[10]), warnings=json.loads(row[11]), power_watts=json.loads(row[12]))
+    return ProfileSummary(
+        *row[:10], ceilings=json.loads(row[10]), warnings=json.loads(row[11]), power_watts=json.loads(row[12])
+    )
 
 
 def _power_watts(document: dict) -> dict[str, float]:
@@ -178,9 +180,13 @@ class ProfileStore:
             connection.execute("PRAGMA journal_mode=WAL")
             with connection:
                 connection.executescript(_SCHEMA)
-                row = connection.execute("SELECT version FROM flopwatt_schema_versions WHERE family = ?", (SCHEMA_FAMILY,)).fetchone()
+                row = connection.execute(
+                    "SELECT version FROM flopwatt_schema_versions WHERE family = ?", (SCHEMA_FAMILY,)
+                ).fetchone()
                 if row is None:
-                    connection.execute("INSERT INTO flopwatt_schema_versions VALUES (?, ?)", (SCHEMA_FAMILY, SCHEMA_FAMILY_VERSION))
+                    connection.execute(
+                        "INSERT INTO flopwatt_schema_versions VALUES (?, ?)", (SCHEMA_FAMILY, SCHEMA_FAMILY_VERSION)
+                    )
                 elif row[0] > SCHEMA_FAMILY_VERSION:
                     raise RuntimeError(
                         f"{self.path}: hardware_profiles schema version {row[0]} is newer than this build ({SCHEMA_FAMILY_VERSION})"
@@ -278,7 +284,9 @@ class ProfileStore:
                 )
             )
         with closing(self._connect()) as connection, connection:
-            sequence = connection.execute("SELECT COALESCE(MAX(stored_sequence), 0) FROM hardware_profiles").fetchone()[0]
+            sequence = connection.execute("SELECT COALESCE(MAX(stored_sequence), 0) FROM hardware_profiles").fetchone()[
+                0
+            ]
             for offset, row in enumerate(rows, start=1):
                 connection.execute(
                     f"INSERT OR IGNORE INTO hardware_profiles ({_SUMMARY_COLUMNS}, document_json, stored_sequence) "
@@ -290,14 +298,18 @@ class ProfileStore:
     def get(self, profile_id: str) -> dict:
         """The whole document; raises ProfileNotFound, or StoreDamaged when its row is damaged."""
         with self._reading(profile_id), closing(self._connect()) as connection:
-            row = connection.execute("SELECT document_json FROM hardware_profiles WHERE id = ?", (profile_id,)).fetchone()
+            row = connection.execute(
+                "SELECT document_json FROM hardware_profiles WHERE id = ?", (profile_id,)
+            ).fetchone()
             if row is None:
                 raise ProfileNotFound(profile_id)
             return json.loads(row[0])
 
     def summary(self, profile_id: str) -> ProfileSummary:
         with self._reading(profile_id), closing(self._connect()) as connection:
-            row = connection.execute(f"SELECT {_SUMMARY_COLUMNS} FROM hardware_profiles WHERE id = ?", (profile_id,)).fetchone()
+            row = connection.execute(
+                f"SELECT {_SUMMARY_COLUMNS} FROM hardware_profiles WHERE id = ?", (profile_id,)
+            ).fetchone()
             if row is None:
                 raise ProfileNotFound(profile_id)
             return _summary(row)

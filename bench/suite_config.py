@@ -95,7 +95,9 @@ def _gpu(name: str) -> SuiteConfig:
         gemm_search_shapes=list(dict.fromkeys(search)),
         gemm_map_shapes=_squares(squares) + _decode_and_prefill(tokens, LLAMA_PROJECTIONS),
         # mamf-finder: 50 warm-up + 100 timed per shape; the quick suite takes 10 + 30.
-        gemm_plan=MeasurementPlan(warmup_iterations=50 if full else 10, samples=100 if full else 30, max_seconds=2.0, flush_cache=True),
+        gemm_plan=MeasurementPlan(
+            warmup_iterations=50 if full else 10, samples=100 if full else 30, max_seconds=2.0, flush_cache=True
+        ),
         max_call_seconds=GPU_MAX_CALL_SECONDS,
         stream_elements_minimum=GPU_STREAM_ELEMENTS_MINIMUM,
         stream_plan=MeasurementPlan(warmup_iterations=10, samples=100 if full else 30, max_seconds=2.0),
@@ -105,7 +107,9 @@ def _gpu(name: str) -> SuiteConfig:
         # batch × heads fixed at 16 × 16 (FlashAttention-2 §4.1 uses 16k tokens total; we keep
         # b·h constant across lengths so short sequences are not launch-bound).
         attention_shapes=[(max(1, 16384 // s), 16, s, d) for s in sequence_lengths for d in (64, 128)],
-        attention_plan=MeasurementPlan(warmup_iterations=5, samples=30 if full else 10, max_seconds=2.0, flush_cache=True),
+        attention_plan=MeasurementPlan(
+            warmup_iterations=5, samples=30 if full else 10, max_seconds=2.0, flush_cache=True
+        ),
         launches_per_call=1000,
         launch_plan=MeasurementPlan(warmup_iterations=3, samples=20, max_seconds=2.0),
         warmup_seconds=GPU_WARMUP_SECONDS_FULL if full else GPU_WARMUP_SECONDS_QUICK,
@@ -123,9 +127,12 @@ def _cpu(name: str) -> SuiteConfig:
         name=name,
         device="cpu",
         gemm_precisions=("fp32", "bf16"),
-        gemm_search_shapes=_squares([256, 512, 1024, 1536, 2048] + ([3072, 4096] if full else [])) + [(1024, 4096, 1024)],
+        gemm_search_shapes=_squares([256, 512, 1024, 1536, 2048] + ([3072, 4096] if full else []))
+        + [(1024, 4096, 1024)],
         gemm_map_shapes=_squares(squares) + _decode_and_prefill(tokens, CPU_PROJECTIONS),
-        gemm_plan=MeasurementPlan(warmup_iterations=2, samples=20 if full else 8, max_seconds=3.0 if full else 1.0, flush_cache=True),
+        gemm_plan=MeasurementPlan(
+            warmup_iterations=2, samples=20 if full else 8, max_seconds=3.0 if full else 1.0, flush_cache=True
+        ),
         max_call_seconds=CPU_MAX_CALL_SECONDS,
         stream_elements_minimum=CPU_STREAM_ELEMENTS_MINIMUM,
         stream_plan=MeasurementPlan(warmup_iterations=2, samples=30 if full else 10, max_seconds=3.0 if full else 1.0),
@@ -133,7 +140,9 @@ def _cpu(name: str) -> SuiteConfig:
         transfer_plan=MeasurementPlan(warmup_iterations=1, samples=5, max_seconds=1.0),
         attention_precisions=("fp32", "bf16"),
         attention_shapes=[(1, 8, s, d) for s in sequence_lengths for d in (64, 128)],
-        attention_plan=MeasurementPlan(warmup_iterations=2, samples=10 if full else 5, max_seconds=2.0 if full else 0.5),
+        attention_plan=MeasurementPlan(
+            warmup_iterations=2, samples=10 if full else 5, max_seconds=2.0 if full else 0.5
+        ),
         launches_per_call=1000,
         launch_plan=MeasurementPlan(warmup_iterations=2, samples=10, max_seconds=1.0),
     )

@@ -38,7 +38,7 @@ WARMUP_GEMM_SIZE = 8192  # a bf16 GEMM big enough to reach steady clocks and pow
 
 
 def resolve_device(device: str) -> str:
-    """"auto" → "cuda" when a GPU is visible, else "cpu"; "cuda" without one is an error."""
+    """ "auto" → "cuda" when a GPU is visible, else "cpu"; "cuda" without one is an error."""
     if device not in DEVICE_CHOICES:
         raise ValueError(f"device: expected one of {DEVICE_CHOICES}, got {device!r}")
     import torch
@@ -52,9 +52,9 @@ def resolve_device(device: str) -> str:
 
 def _warm_up_gpu(run: SuiteRun, seconds: float) -> None:
     """Hardware warm-up (clocks, temperature) before anything is timed (mamf-finder)."""
-    from flopwatt.kernels.gemm import build_gemm
-
     import torch
+
+    from flopwatt.kernels.gemm import build_gemm
 
     workload = build_gemm("bf16", WARMUP_GEMM_SIZE, WARMUP_GEMM_SIZE, WARMUP_GEMM_SIZE, device="cuda")
     started = time.perf_counter()

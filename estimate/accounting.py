@@ -18,7 +18,6 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-
 from flopwatt.estimate.architecture import ModelArchitecture
 from flopwatt.estimate.constants import BACKWARD_FLOPS_PER_FORWARD_FLOP
 from flopwatt.estimate.numeric import as_bool, as_float, maximum, where
@@ -114,7 +113,9 @@ def _count_parameters(arch: ModelArchitecture) -> ParameterCounts:
     lm_head = where(as_bool(arch.tied_embeddings), 0.0, vocab * h)
     shared_part = embedding + lm_head + h  # + final norm
     total = shared_part + dense_layers * (attention + dense_mlp + norms) + moe_layers * (attention + moe_total + norms)
-    active = shared_part + dense_layers * (attention + dense_mlp + norms) + moe_layers * (attention + moe_active + norms)
+    active = (
+        shared_part + dense_layers * (attention + dense_mlp + norms) + moe_layers * (attention + moe_active + norms)
+    )
     return ParameterCounts(
         embedding=embedding,
         lm_head=lm_head,
@@ -146,7 +147,9 @@ class FlopsPerToken:
     attention_forward: ArrayLike  # the attention-score part of `forward`
 
 
-def flops_per_token(arch: ModelArchitecture, sequence_length: ArrayLike, counts: ParameterCounts | None = None) -> FlopsPerToken:
+def flops_per_token(
+    arch: ModelArchitecture, sequence_length: ArrayLike, counts: ParameterCounts | None = None
+) -> FlopsPerToken:
     """Model FLOPs per token of a forward pass and of a training step (`counts`: the architecture's
     parameter_counts when the caller has them already — one estimate computes them once)."""
     counts = parameter_counts(arch) if counts is None else counts

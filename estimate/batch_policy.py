@@ -68,13 +68,15 @@ class BatchPolicy:
 
     def description(self) -> str:
         rungs = ", ".join(f"{t / 2**20:.3g}" for t in self.ladder_tokens)
-        return (f"chosen with the plan from {{{rungs}}} M tokens per step (each rounded up to whole micro-batches per data-parallel "
-                f"replica) to minimise the wall clock of the requested tokens; the ladder stops at the critical batch B_crit = "
-                f"{self.critical_batch_tokens / 2**20:.1f} M tokens = 0.292·C^0.3271 (DeepSeek LLM, arXiv 2401.02954) at this model's "
-                f"compute-optimal budget C = {self.reference_compute_flops:.2g} FLOPs ({COMPUTE_OPTIMAL_TOKENS_PER_PARAMETER:g} tokens "
-                f"per parameter, Hoffmann et al. 2022), beyond which the same loss needs more tokens (McCandlish et al. 2018, "
-                f"arXiv 1812.06162). The batch changes convergence, which this estimate does not model: training_tokens is taken "
-                f"as given; fix parallelism.global_batch_size to choose another")
+        return (
+            f"chosen with the plan from {{{rungs}}} M tokens per step (each rounded up to whole micro-batches per data-parallel "
+            f"replica) to minimise the wall clock of the requested tokens; the ladder stops at the critical batch B_crit = "
+            f"{self.critical_batch_tokens / 2**20:.1f} M tokens = 0.292·C^0.3271 (DeepSeek LLM, arXiv 2401.02954) at this model's "
+            f"compute-optimal budget C = {self.reference_compute_flops:.2g} FLOPs ({COMPUTE_OPTIMAL_TOKENS_PER_PARAMETER:g} tokens "
+            f"per parameter, Hoffmann et al. 2022), beyond which the same loss needs more tokens (McCandlish et al. 2018, "
+            f"arXiv 1812.06162). The batch changes convergence, which this estimate does not model: training_tokens is taken "
+            f"as given; fix parallelism.global_batch_size to choose another"
+        )
 
 
 def critical_batch_tokens(compute_flops: ArrayLike) -> ArrayLike:

@@ -66,5 +66,6 @@ def quarterly_periods(inputs: RampInputs) -> list[Period]:
     return [
         Period(int(end), int(count), float(h), float(e), float(s), float(ch), float(ce), float(cs))
         for end, count, h, e, s, ch, ce, cs in zip(
-            ends, counts, work_hours, energy, spend, np.cumsum(work_hours), np.cumsum(energy), np.cumsum(spend))
+            ends, counts, work_hours, energy, spend, np.cumsum(work_hours), np.cumsum(energy), np.cumsum(spend)
+        )
     ]

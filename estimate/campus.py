@@ -148,7 +148,9 @@ def _owner_cost_per_accelerator_hour(inputs: CampusInputs, facility_watts: Array
     c = inputs.capex
     it = c.accelerator_usd + c.server_usd_per_accelerator + c.network_usd_per_accelerator
     building = c.building_usd_per_watt * facility_watts
-    capex_per_hour = it / (c.it_depreciation_years * HOURS_PER_YEAR) + building / (c.building_depreciation_years * HOURS_PER_YEAR)
+    capex_per_hour = it / (c.it_depreciation_years * HOURS_PER_YEAR) + building / (
+        c.building_depreciation_years * HOURS_PER_YEAR
+    )
     load = average_load_fraction(inputs.hardware, inputs.utilization, inputs.power_draw_factor)
     energy_per_hour = facility_watts * load / 1000.0 * inputs.electricity_price_usd_per_kwh
     return capex_per_hour + energy_per_hour
@@ -211,7 +213,9 @@ def size_campus(inputs: CampusInputs) -> CampusSizing:
     capex_server = count * c.server_usd_per_accelerator
     capex_network = count * c.network_usd_per_accelerator
     capex_building = count * facility_per_accelerator * c.building_usd_per_watt
-    annual_capex = (capex_acc + capex_server + capex_network) / c.it_depreciation_years + capex_building / c.building_depreciation_years
+    annual_capex = (
+        capex_acc + capex_server + capex_network
+    ) / c.it_depreciation_years + capex_building / c.building_depreciation_years
     term_hours = np.asarray(inputs.capacity.term_seconds, float) / SECONDS_PER_HOUR
     budget_mode = np.isfinite(np.asarray(inputs.capacity.budget_usd, float))
     return CampusSizing(
@@ -232,7 +236,10 @@ def size_campus(inputs: CampusInputs) -> CampusSizing:
         annual_water_liters=it_kwh * inputs.wue_liters_per_kwh,
         annual_accelerator_hours=count * HOURS_PER_YEAR * inputs.utilization,
         peak_flops_per_second=count * hw.peak_flops_per_second,
-        sustained_flops_per_second=count * hw.sustained_gemm_flops_per_second * inputs.compute_efficiency_factor * inputs.utilization,
+        sustained_flops_per_second=count
+        * hw.sustained_gemm_flops_per_second
+        * inputs.compute_efficiency_factor
+        * inputs.utilization,
         capex_accelerators_usd=capex_acc,
         capex_servers_usd=capex_server,
         capex_network_usd=capex_network,

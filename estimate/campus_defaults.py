@@ -78,7 +78,9 @@ GB200_SERVER_USD_PER_ACCELERATOR = (
 )
 # Building, power and cooling per watt of campus power: the $2.5 M facility share of each rack
 # at Bernstein's $35 B per GW ($5.9 M per rack → 5,932 racks per GW) = $14.8 per W.
-BUILDING_USD_PER_WATT = BERNSTEIN_NVL72_RACK_FACILITY_USD * (BERNSTEIN_USD_PER_GW / BERNSTEIN_NVL72_RACK_TOTAL_USD) / 1e9
+BUILDING_USD_PER_WATT = (
+    BERNSTEIN_NVL72_RACK_FACILITY_USD * (BERNSTEIN_USD_PER_GW / BERNSTEIN_NVL72_RACK_TOTAL_USD) / 1e9
+)
 # Other accelerators: GPU list prices (Cottier et al. 2024, arXiv 2405.21015, hardware price
 # data; H200/B200 from vendor/channel reports 2024) and the paper's split of a server's cost:
 # server components (CPUs, memory, chassis) 15-22 % and interconnect 9-13 % of hardware cost;

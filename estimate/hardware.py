@@ -15,15 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from flopwatt.estimate.catalog.entries import HardwareSpec
 from flopwatt.estimate import fitted_constants
+from flopwatt.estimate.catalog.entries import HardwareSpec
 from flopwatt.estimate.constants import (
     BYTES_PER_ELEMENT_BY_PRECISION,
     DEFAULT_GEMM_MAX_FRACTION_OF_PEAK,
-    GEMM_MAX_FRACTION_OF_PEAK_BY_HARDWARE,
     DEFAULT_GRAPH_LAUNCH_OVERHEAD_SECONDS,
     DEFAULT_LAUNCH_OVERHEAD_SECONDS,
     FLASH_ATTENTION_FRACTION_OF_PEAK,
+    GEMM_MAX_FRACTION_OF_PEAK_BY_HARDWARE,
     IDLE_POWER_FRACTION_OF_TDP,
     INTRA_NODE_COLLECTIVE_EFFICIENCY,
     INTRA_NODE_COLLECTIVE_LATENCY_SECONDS,
@@ -59,7 +59,8 @@ class ScaleOutUnavailableError(ValueError):
     def __init__(self, hw: "HardwareModel", accelerator_count: int) -> None:
         super().__init__(
             f"{accelerator_count} accelerators span more than one {hw.name} scale-up domain of {hw.accelerators_per_node}, "
-            f"and no bandwidth between domains is published for it: at most {hw.accelerators_per_node} (one pod or node)")
+            f"and no bandwidth between domains is published for it: at most {hw.accelerators_per_node} (one pod or node)"
+        )
         self.limit = hw.accelerators_per_node
 
 
@@ -175,7 +176,9 @@ class HardwareModel:
         measured: its small-m points already include their memory time."""
         return self._gemm_roofline_seconds(m, n, k, batch, size_curve_on_m=False)
 
-    def _gemm_roofline_seconds(self, m: ArrayLike, n: ArrayLike, k: ArrayLike, batch: ArrayLike, size_curve_on_m: bool) -> ArrayLike:
+    def _gemm_roofline_seconds(
+        self, m: ArrayLike, n: ArrayLike, k: ArrayLike, batch: ArrayLike, size_curve_on_m: bool
+    ) -> ArrayLike:
         """max(FLOPs ÷ rate, (m·k + k·n + m·n) elements ÷ sustained bandwidth); the datasheet rate
         is the sustained ceiling × the size curve, with or without its m factor."""
         m, n, k = maximum(as_float(m), 1.0), maximum(as_float(n), 1.0), maximum(as_float(k), 1.0)
@@ -219,28 +222,40 @@ class HardwareModel:
         span = group_size * group_stride
         spans_nodes = span > per_node
         ranks_per_node = clip(per_node / maximum(group_stride, 1.0), 1.0, group_size)
-        across = minimum(self.intra_node_bus_bandwidth_bytes_per_second, ranks_per_node * self.scale_out_bandwidth_bytes_per_second)
+        across = minimum(
+            self.intra_node_bus_bandwidth_bytes_per_second, ranks_per_node * self.scale_out_bandwidth_bytes_per_second
+        )
         return where(spans_nodes, across, self.intra_node_bus_bandwidth_bytes_per_second)
 
     def collective_latency(self, group_size: ArrayLike, group_stride: ArrayLike) -> ArrayLike:
         spans_nodes = as_float(group_size) * group_stride > self.accelerators_per_node
         return where(spans_nodes, SCALE_OUT_COLLECTIVE_LATENCY_SECONDS, INTRA_NODE_COLLECTIVE_LATENCY_SECONDS)
 
-    def all_reduce_seconds(self, message_bytes: ArrayLike, group_size: ArrayLike, group_stride: ArrayLike = 1.0) -> ArrayLike:
+    def all_reduce_seconds(
+        self, message_bytes: ArrayLike, group_size: ArrayLike, group_stride: ArrayLike = 1.0
+    ) -> ArrayLike:
         """Ring all-reduce: 2(n−1)/n of the message over the bus bandwidth, plus latency; 0 for n = 1."""
         n = as_float(group_size)
         moved = 2.0 * (n - 1.0) / maximum(n, 1.0) * message_bytes
-        seconds = transfer_seconds(moved, self.collective_bus_bandwidth(n, group_stride)) + self.collective_latency(n, group_stride)
+        seconds = transfer_seconds(moved, self.collective_bus_bandwidth(n, group_stride)) + self.collective_latency(
+            n, group_stride
+        )
         return where(n > 1, seconds, 0.0)
 
-    def all_gather_seconds(self, message_bytes: ArrayLike, group_size: ArrayLike, group_stride: ArrayLike = 1.0) -> ArrayLike:
+    def all_gather_seconds(
+        self, message_bytes: ArrayLike, group_size: ArrayLike, group_stride: ArrayLike = 1.0
+    ) -> ArrayLike:
         """Ring all-gather or reduce-scatter of a `message_bytes` result: (n−1)/n of it."""
         n = as_float(group_size)
         moved = (n - 1.0) / maximum(n, 1.0) * message_bytes
-        seconds = transfer_seconds(moved, self.collective_bus_bandwidth(n, group_stride)) + self.collective_latency(n, group_stride)
+        seconds = transfer_seconds(moved, self.collective_bus_bandwidth(n, group_stride)) + self.collective_latency(
+            n, group_stride
+        )
         return where(n > 1, seconds, 0.0)
 
-    def all_to_all_seconds(self, message_bytes: ArrayLike, group_size: ArrayLike, group_stride: ArrayLike = 1.0) -> ArrayLike:
+    def all_to_all_seconds(
+        self, message_bytes: ArrayLike, group_size: ArrayLike, group_stride: ArrayLike = 1.0
+    ) -> ArrayLike:
         """All-to-all of a `message_bytes` buffer per rank over `group_size` ranks `group_stride` apart.
 
         Unlike a ring, an all-to-all cannot spread a rank's traffic over its node's other NICs:
@@ -257,13 +272,18 @@ class HardwareModel:
         ranks_on_node = minimum(maximum(np.floor(per_node / maximum(as_float(group_stride), 1.0)), 1.0), n)
         off_node = (n - ranks_on_node) / maximum(n, 1.0) * message_bytes
         on_node = (ranks_on_node - 1.0) / maximum(n, 1.0) * message_bytes
-        seconds = (transfer_seconds(off_node, self.scale_out_bandwidth_bytes_per_second)
-                   + transfer_seconds(on_node, self.intra_node_bus_bandwidth_bytes_per_second) + self.collective_latency(n, group_stride))
+        seconds = (
+            transfer_seconds(off_node, self.scale_out_bandwidth_bytes_per_second)
+            + transfer_seconds(on_node, self.intra_node_bus_bandwidth_bytes_per_second)
+            + self.collective_latency(n, group_stride)
+        )
         return where(n > 1, seconds, 0.0)
 
     def point_to_point_seconds(self, message_bytes: ArrayLike, crosses_nodes: ArrayLike) -> ArrayLike:
         """One send between pipeline stages."""
-        bandwidth = where(crosses_nodes, self.scale_out_bandwidth_bytes_per_second, self.intra_node_bus_bandwidth_bytes_per_second)
+        bandwidth = where(
+            crosses_nodes, self.scale_out_bandwidth_bytes_per_second, self.intra_node_bus_bandwidth_bytes_per_second
+        )
         latency = where(crosses_nodes, SCALE_OUT_COLLECTIVE_LATENCY_SECONDS, INTRA_NODE_COLLECTIVE_LATENCY_SECONDS)
         return transfer_seconds(message_bytes, bandwidth) + latency
 
@@ -292,8 +312,9 @@ def gemm_max_fraction_of_peak(hardware_id: str, precision: str) -> float:
     return by_precision.get(key, DEFAULT_GEMM_MAX_FRACTION_OF_PEAK)
 
 
-def gemm_half_efficiency_dimension(peak_flops_per_second: float, memory_bandwidth_bytes_per_second: float,
-                                   bytes_per_element: float) -> float:
+def gemm_half_efficiency_dimension(
+    peak_flops_per_second: float, memory_bandwidth_bytes_per_second: float, bytes_per_element: float
+) -> float:
     """The fitted half-efficiency dimension carried from the accelerator it was fitted on to this one.
 
     A GEMM saturates the tensor cores once each operand element is reused often enough to hide its
@@ -318,21 +339,45 @@ def datasheet_hardware_model(spec: HardwareSpec, precision: str) -> HardwareMode
     intra = spec.intra_node_bandwidth_bytes_per_second * INTRA_NODE_COLLECTIVE_EFFICIENCY
     scale_out = spec.scale_out_bandwidth_bytes_per_second * SCALE_OUT_COLLECTIVE_EFFICIENCY
     source = "; ".join(f"{s.citation} ({s.date})" for s in spec.sources) or f"catalog entry {spec.id}"
-    half = gemm_half_efficiency_dimension(peak, spec.memory_bandwidth_bytes_per_second, BYTES_PER_ELEMENT_BY_PRECISION[precision])
+    half = gemm_half_efficiency_dimension(
+        peak, spec.memory_bandwidth_bytes_per_second, BYTES_PER_ELEMENT_BY_PRECISION[precision]
+    )
     values = (
         CalibrationValue("peak_flops_per_second", peak, "flops_per_second", f"datasheet dense {precision} peak"),
-        CalibrationValue("sustained_gemm_flops_per_second", sustained, "flops_per_second",
-                         f"peak × {gemm_fraction:.3f}, the published mamf-finder ceiling (constants.GEMM_MAX_FRACTION_OF_PEAK_BY_HARDWARE)"),
-        CalibrationValue("gemm_half_efficiency_dimension", half, "elements",
-                         f"GEMM efficiency per dimension x: x/(x + this); {fitted_constants.GEMM_HALF_EFFICIENCY_DIMENSION:.1f} fitted on A100 "
-                         f"({fitted_constants.FIT_PROVENANCE}) × this accelerator's ops:byte ratio / A100's"),
-        CalibrationValue("memory_bandwidth_bytes_per_second", bandwidth, "bytes_per_second",
-                         f"datasheet × {MEMORY_BANDWIDTH_FRACTION_OF_DATASHEET} (STREAM-like sustained fraction)"),
-        CalibrationValue("intra_node_bus_bandwidth_bytes_per_second", intra, "bytes_per_second",
-                         f"datasheet scale-up bandwidth × {INTRA_NODE_COLLECTIVE_EFFICIENCY} (nccl-tests busbw)"),
-        CalibrationValue("scale_out_bandwidth_bytes_per_second", scale_out, "bytes_per_second",
-                         f"datasheet scale-out bandwidth × {SCALE_OUT_COLLECTIVE_EFFICIENCY} (nccl-tests busbw)"),
-        CalibrationValue("launch_overhead_seconds", DEFAULT_LAUNCH_OVERHEAD_SECONDS, "seconds", "default kernel launch overhead"),
+        CalibrationValue(
+            "sustained_gemm_flops_per_second",
+            sustained,
+            "flops_per_second",
+            f"peak × {gemm_fraction:.3f}, the published mamf-finder ceiling (constants.GEMM_MAX_FRACTION_OF_PEAK_BY_HARDWARE)",
+        ),
+        CalibrationValue(
+            "gemm_half_efficiency_dimension",
+            half,
+            "elements",
+            f"GEMM efficiency per dimension x: x/(x + this); {fitted_constants.GEMM_HALF_EFFICIENCY_DIMENSION:.1f} fitted on A100 "
+            f"({fitted_constants.FIT_PROVENANCE}) × this accelerator's ops:byte ratio / A100's",
+        ),
+        CalibrationValue(
+            "memory_bandwidth_bytes_per_second",
+            bandwidth,
+            "bytes_per_second",
+            f"datasheet × {MEMORY_BANDWIDTH_FRACTION_OF_DATASHEET} (STREAM-like sustained fraction)",
+        ),
+        CalibrationValue(
+            "intra_node_bus_bandwidth_bytes_per_second",
+            intra,
+            "bytes_per_second",
+            f"datasheet scale-up bandwidth × {INTRA_NODE_COLLECTIVE_EFFICIENCY} (nccl-tests busbw)",
+        ),
+        CalibrationValue(
+            "scale_out_bandwidth_bytes_per_second",
+            scale_out,
+            "bytes_per_second",
+            f"datasheet scale-out bandwidth × {SCALE_OUT_COLLECTIVE_EFFICIENCY} (nccl-tests busbw)",
+        ),
+        CalibrationValue(
+            "launch_overhead_seconds", DEFAULT_LAUNCH_OVERHEAD_SECONDS, "seconds", "default kernel launch overhead"
+        ),
         CalibrationValue("tdp_watts", spec.tdp_watts, "watts", "datasheet TDP"),
     )
     return HardwareModel(
@@ -355,7 +400,9 @@ def datasheet_hardware_model(spec: HardwareSpec, precision: str) -> HardwareMode
         calibration_values=values,
         gemm_half_efficiency_dimension_elements=half,
         attention_peak_flops_per_second=spec.peak_for(ATTENTION_PRECISION_OF_LOW_PRECISION_TRAINING)
-        if precision in LOW_PRECISION_FORMATS and ATTENTION_PRECISION_OF_LOW_PRECISION_TRAINING in spec.peak_flops_per_second else None,
+        if precision in LOW_PRECISION_FORMATS
+        and ATTENTION_PRECISION_OF_LOW_PRECISION_TRAINING in spec.peak_flops_per_second
+        else None,
     )
 
 
@@ -368,7 +415,9 @@ def _gemm_map_from_profile(profile: MeasuredProfile, precision: str) -> Measured
     return MeasuredGemmMap(log_shapes=shapes, log_rates=rates)
 
 
-def profiled_hardware_model(spec: HardwareSpec, precision: str, profile: MeasuredProfile, profile_name: str) -> HardwareModel:
+def profiled_hardware_model(
+    spec: HardwareSpec, precision: str, profile: MeasuredProfile, profile_name: str
+) -> HardwareModel:
     """Datasheet model with every number the profile measured replaced by the measurement.
 
     Raises ValueError (the API edge names the field) when the profile has nothing usable at
@@ -389,20 +438,41 @@ def profiled_hardware_model(spec: HardwareSpec, precision: str, profile: Measure
     gemm_map = _gemm_map_from_profile(profile, precision)
     source = f"profile of {profile.host} ({profile.device_name}), benchmark {profile.benchmark_version}, torch {profile.torch_version}"
     values = [
-        CalibrationValue("peak_flops_per_second", base.peak_flops_per_second, "flops_per_second", f"datasheet dense {precision} peak (MFU denominator)"),
-        CalibrationValue("sustained_gemm_flops_per_second", matmul, "flops_per_second", f"measured {precision} matmul ceiling"),
-        CalibrationValue("memory_bandwidth_bytes_per_second", bandwidth, "bytes_per_second", "measured device copy bandwidth"),
+        CalibrationValue(
+            "peak_flops_per_second",
+            base.peak_flops_per_second,
+            "flops_per_second",
+            f"datasheet dense {precision} peak (MFU denominator)",
+        ),
+        CalibrationValue(
+            "sustained_gemm_flops_per_second", matmul, "flops_per_second", f"measured {precision} matmul ceiling"
+        ),
+        CalibrationValue(
+            "memory_bandwidth_bytes_per_second", bandwidth, "bytes_per_second", "measured device copy bandwidth"
+        ),
         CalibrationValue("launch_overhead_seconds", launch, "seconds", "measured empty-kernel launch overhead"),
-        CalibrationValue("gemm_map_points", float(0 if gemm_map is None else len(gemm_map.log_rates)), "count",
-                         "measured GEMM shapes interpolated (0: fitted size model scaled to the measured ceiling)"),
-        CalibrationValue("intra_node_bus_bandwidth_bytes_per_second", intra, "bytes_per_second",
-                         "measured all-reduce busbw" if measured_busbw else "datasheet × nccl-tests efficiency"),
+        CalibrationValue(
+            "gemm_map_points",
+            float(0 if gemm_map is None else len(gemm_map.log_rates)),
+            "count",
+            "measured GEMM shapes interpolated (0: fitted size model scaled to the measured ceiling)",
+        ),
+        CalibrationValue(
+            "intra_node_bus_bandwidth_bytes_per_second",
+            intra,
+            "bytes_per_second",
+            "measured all-reduce busbw" if measured_busbw else "datasheet × nccl-tests efficiency",
+        ),
     ]
     if attention is not None:
-        values.append(CalibrationValue("attention_flops_per_second", attention, "flops_per_second", "measured attention ceiling"))
+        values.append(
+            CalibrationValue("attention_flops_per_second", attention, "flops_per_second", "measured attention ceiling")
+        )
     if idle is not None and load is not None:
         values.append(CalibrationValue("idle_watts", idle, "watts", "measured idle power (NVML)"))
-        values.append(CalibrationValue("load_watts", load, "watts", f"measured power under {precision} GEMM load (NVML)"))
+        values.append(
+            CalibrationValue("load_watts", load, "watts", f"measured power under {precision} GEMM load (NVML)")
+        )
     return HardwareModel(
         hardware_id=spec.id,
         name=spec.name,

@@ -32,9 +32,13 @@ from flopwatt.estimate.constants import (
     SERVING_MEMORY_FRACTION,
 )
 from flopwatt.estimate.hardware import HardwareModel
-from flopwatt.estimate.memory import kv_cache_bytes_per_token, kv_cache_bytes_per_token_per_device, local_parameter_count
-from flopwatt.estimate.parallel_plan import ParallelPlan
+from flopwatt.estimate.memory import (
+    kv_cache_bytes_per_token,
+    kv_cache_bytes_per_token_per_device,
+    local_parameter_count,
+)
 from flopwatt.estimate.numeric import as_float, maximum, where
+from flopwatt.estimate.parallel_plan import ParallelPlan
 from flopwatt.estimate.run_cost import FacilityInputs, RunCost, run_cost
 
 ArrayLike = Any
@@ -49,7 +53,9 @@ def check_expert_parallel_size(arch: ModelArchitecture, tp: int, ep: int) -> Non
     if ep != tp:
         raise ValueError(f"expert parallelism is modelled over the whole replica: {tp} accelerators, not {ep}")
     if not arch.is_moe or arch.expert_count % ep:
-        raise ValueError(f"expert parallelism over {ep} accelerators needs an MoE model whose routed experts they divide")
+        raise ValueError(
+            f"expert parallelism over {ep} accelerators needs an MoE model whose routed experts they divide"
+        )
 
 
 def default_kv_cache_precision(weight_precision: str) -> str:
@@ -106,8 +112,14 @@ class InferenceEstimate:
 def _shape(arch: ModelArchitecture, hw: HardwareModel) -> tuple[float, float, float, float, float, float]:
     """(hidden, head dim, heads, KV heads, MLP matrices, activation bytes) as floats."""
     act_bytes = max(hw.bytes_per_element, MIN_ACTIVATION_BYTES_PER_ELEMENT)
-    return (float(arch.hidden_size), float(head_dim(arch)), float(arch.attention_head_count), float(arch.kv_head_count),
-            float(mlp_matrix_count(arch)), act_bytes)
+    return (
+        float(arch.hidden_size),
+        float(head_dim(arch)),
+        float(arch.attention_head_count),
+        float(arch.kv_head_count),
+        float(mlp_matrix_count(arch)),
+        act_bytes,
+    )
 
 
 def _in_graph_seconds(hw: HardwareModel, eager_collective_seconds: ArrayLike, group_size: ArrayLike) -> ArrayLike:
@@ -129,7 +141,9 @@ def _decode_attention_flops_per_head_and_token(arch: ModelArchitecture) -> float
     return 4.0 * float(head_dim(arch))
 
 
-def _layer_decode_seconds(arch, hw: HardwareModel, batch, context, tp, kv_bytes_per_element: float, ep: int = 1) -> dict[str, ArrayLike]:
+def _layer_decode_seconds(
+    arch, hw: HardwareModel, batch, context, tp, kv_bytes_per_element: float, ep: int = 1
+) -> dict[str, ArrayLike]:
     """One decode step of one layer at `batch` sequences with `context` tokens of history, the
     KV cache stored at `kv_bytes_per_element`, on the busiest device.
 
@@ -145,7 +159,9 @@ def _layer_decode_seconds(arch, hw: HardwareModel, batch, context, tp, kv_bytes_
     attention_tp = 1.0 if expert_parallel else float(tp)  # attention and shared experts
     local = np.ceil(batch / ep) if expert_parallel else batch  # sequences the busiest device runs attention for
     expert_tp = float(tp) / ep  # devices one routed expert is split over
-    projections = hw.decode_gemm_seconds(local, (heads + 2 * kv) * d / attention_tp, h) + hw.decode_gemm_seconds(local, h, heads * d / attention_tp)
+    projections = hw.decode_gemm_seconds(local, (heads + 2 * kv) * d / attention_tp, h) + hw.decode_gemm_seconds(
+        local, h, heads * d / attention_tp
+    )
     experts = max(float(arch.expert_count), 1.0)
     routed = float(arch.experts_per_token) if experts > 1 else 1.0
     # Distinct experts a batch touches: E·(1 − (1 − k/E)^B); each gets B·k/touched tokens.
@@ -153,13 +169,24 @@ def _layer_decode_seconds(arch, hw: HardwareModel, batch, context, tp, kv_bytes_
     tokens_per_expert = batch * routed / touched
     width = float(arch.ffn_hidden_size if experts > 1 else (arch.dense_ffn_hidden_size or arch.ffn_hidden_size))
     touched_here = touched / ep  # experts of this device the batch touches
-    mlp = hw.decode_gemm_seconds(tokens_per_expert, (matrices - 1) * width / expert_tp, h, touched_here) + hw.decode_gemm_seconds(tokens_per_expert, h, width / expert_tp, touched_here)
+    mlp = hw.decode_gemm_seconds(
+        tokens_per_expert, (matrices - 1) * width / expert_tp, h, touched_here
+    ) + hw.decode_gemm_seconds(tokens_per_expert, h, width / expert_tp, touched_here)
     if expert_parallel:
         mlp = mlp * EXPERT_PARALLEL_LOAD_IMBALANCE
     shared = float(arch.shared_expert_count)
     if shared > 0:
-        mlp = mlp + hw.decode_gemm_seconds(local, (matrices - 1) * shared * width / attention_tp, h) + hw.decode_gemm_seconds(local, h, shared * width / attention_tp)
-    kv_bytes = local * context * float(kv_cache_bytes_per_token_per_device(arch, attention_tp, kv_bytes_per_element)) / float(arch.layer_count)
+        mlp = (
+            mlp
+            + hw.decode_gemm_seconds(local, (matrices - 1) * shared * width / attention_tp, h)
+            + hw.decode_gemm_seconds(local, h, shared * width / attention_tp)
+        )
+    kv_bytes = (
+        local
+        * context
+        * float(kv_cache_bytes_per_token_per_device(arch, attention_tp, kv_bytes_per_element))
+        / float(arch.layer_count)
+    )
     attention_flops = local * heads / attention_tp * context * _decode_attention_flops_per_head_and_token(arch)
     attention = maximum(hw.memory_seconds(kv_bytes), attention_flops / hw.sustained_gemm_flops_per_second)
     launch = KERNELS_PER_LAYER_FORWARD * hw.graph_launch_overhead_seconds + 0.0 * batch
@@ -169,7 +196,9 @@ def _layer_decode_seconds(arch, hw: HardwareModel, batch, context, tp, kv_bytes_
         all_to_all = hw.all_to_all_seconds(local * routed * h * act_bytes, ep, 1.0)
         seconds["expert_parallel_communication"] = 2.0 * _in_graph_seconds(hw, all_to_all, ep)
     else:
-        seconds["tensor_parallel_communication"] = 2.0 * _in_graph_seconds(hw, hw.all_reduce_seconds(batch * h * act_bytes, tp, 1.0), tp)
+        seconds["tensor_parallel_communication"] = 2.0 * _in_graph_seconds(
+            hw, hw.all_reduce_seconds(batch * h * act_bytes, tp, 1.0), tp
+        )
     seconds["kernel_launch"] = launch
     return seconds
 
@@ -190,23 +219,33 @@ def _prefill_seconds(arch, hw: HardwareModel, batch, prompt, tp, ep: int = 1) ->
     routed = float(arch.experts_per_token) if experts > 1 else 1.0
     width = float(arch.ffn_hidden_size if experts > 1 else (arch.dense_ffn_hidden_size or arch.ffn_hidden_size))
     active = routed + float(arch.shared_expert_count)
-    gemm = (hw.gemm_seconds(tokens, (heads + 2 * kv) * d / tp, h) + hw.gemm_seconds(tokens, h, heads * d / tp)
-            + hw.gemm_seconds(tokens * active, (matrices - 1) * width / tp, h) + hw.gemm_seconds(tokens * active, h, width / tp))
+    gemm = (
+        hw.gemm_seconds(tokens, (heads + 2 * kv) * d / tp, h)
+        + hw.gemm_seconds(tokens, h, heads * d / tp)
+        + hw.gemm_seconds(tokens * active, (matrices - 1) * width / tp, h)
+        + hw.gemm_seconds(tokens * active, h, width / tp)
+    )
     attention = hw.attention_seconds(2.0 * as_float(batch) * heads / tp * prompt * prompt * d, prompt, d)
     communication = 2.0 * hw.all_reduce_seconds(tokens * h * act_bytes, tp, 1.0)
     launch = KERNELS_PER_LAYER_FORWARD * hw.launch_overhead_seconds
     layer = gemm + attention + communication + launch
-    head = hw.decode_gemm_seconds(as_float(batch), float(arch.vocab_size) / tp, h)  # logits of the last position: skinny
+    head = hw.decode_gemm_seconds(
+        as_float(batch), float(arch.vocab_size) / tp, h
+    )  # logits of the last position: skinny
     return float(arch.layer_count) * layer + head
 
 
-def max_batch_size(arch: ModelArchitecture, hw: HardwareModel, tp: int, context_tokens: int, kv_bytes_per_element: float,
-                   ep: int = 1) -> tuple[int, float, float]:
+def max_batch_size(
+    arch: ModelArchitecture, hw: HardwareModel, tp: int, context_tokens: int, kv_bytes_per_element: float, ep: int = 1
+) -> tuple[int, float, float]:
     """(largest batch whose KV cache fits, weight bytes per device, KV bytes per sequence per
     device that caches it). ep = tp > 1: each device holds the dense weights whole and 1/ep of the
     routed experts, and caches only its own sequences (data-parallel attention)."""
     if ep > 1:
-        weights = float(local_parameter_count(arch, ParallelPlan(tensor_parallel_size=1, expert_parallel_size=ep))) * hw.bytes_per_element
+        weights = (
+            float(local_parameter_count(arch, ParallelPlan(tensor_parallel_size=1, expert_parallel_size=ep)))
+            * hw.bytes_per_element
+        )
         per_token = float(kv_cache_bytes_per_token_per_device(arch, 1, kv_bytes_per_element))
     else:
         weights = float(parameter_counts(arch).total) * hw.bytes_per_element / tp
@@ -231,8 +270,18 @@ class ServingMetrics:
     cost: RunCost  # of one batch
 
 
-def serving_metrics(arch: ModelArchitecture, hw: HardwareModel, tp: int, batch: ArrayLike, input_tokens: int, output_tokens: int,
-                    facility: FacilityInputs, *, kv_bytes_per_element: float, expert_parallel_size: int = 1) -> ServingMetrics:
+def serving_metrics(
+    arch: ModelArchitecture,
+    hw: HardwareModel,
+    tp: int,
+    batch: ArrayLike,
+    input_tokens: int,
+    output_tokens: int,
+    facility: FacilityInputs,
+    *,
+    kv_bytes_per_element: float,
+    expert_parallel_size: int = 1,
+) -> ServingMetrics:
     """The vectorised numeric core: TTFT, TPOT, throughput, power, energy and cost per token at
     `batch` sequences (array allowed), for hardware and facility numbers that may be arrays, the
     KV cache stored at `kv_bytes_per_element` (`InferenceScenario.kv_cache_bytes_per_element`)."""
@@ -288,8 +337,17 @@ def estimate_serving(scenario: InferenceScenario) -> InferenceEstimate:
         batches = as_float(scenario.batch_size)
     else:
         batches = np.arange(1, max(min(limit, SERVING_MAX_BATCH_SIZE), 1) + 1, dtype=float)
-    metrics = serving_metrics(arch, hw, tp, batches, prompt, output, scenario.facility, kv_bytes_per_element=kv_bytes_per_element,
-                              expert_parallel_size=ep)
+    metrics = serving_metrics(
+        arch,
+        hw,
+        tp,
+        batches,
+        prompt,
+        output,
+        scenario.facility,
+        kv_bytes_per_element=kv_bytes_per_element,
+        expert_parallel_size=ep,
+    )
     shape = np.shape(batches)
     best = int(np.argmax(np.broadcast_to(metrics.output_tokens_per_second, shape))) if shape else 0
     batch = int(batches[best]) if shape else int(batches)

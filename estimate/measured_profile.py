@@ -108,13 +108,19 @@ def read_profile(document: Mapping[str, Any]) -> MeasuredProfile:
         raise ProfileReadError(f"a profile must be a JSON object, got {type(document).__name__}")
     version = document.get("schema_version")
     if version not in READABLE_SCHEMA_VERSIONS:
-        raise ProfileReadError(f"profile schema_version {version!r} is not one this estimator reads ({sorted(READABLE_SCHEMA_VERSIONS)})")
+        raise ProfileReadError(
+            f"profile schema_version {version!r} is not one this estimator reads ({sorted(READABLE_SCHEMA_VERSIONS)})"
+        )
     device = _object(document, "device")
     ceilings = _object(document, "ceilings")
     power = _object(document, "power")
     collectives = _object(document, "collectives")
     all_reduce = collectives.get("all_reduce") if isinstance(collectives.get("all_reduce"), list) else []
-    bus = tuple(b for r in all_reduce if isinstance(r, Mapping) and (b := _positive(r.get("busbw_bytes_per_second"))) is not None)
+    bus = tuple(
+        b
+        for r in all_reduce
+        if isinstance(r, Mapping) and (b := _positive(r.get("busbw_bytes_per_second"))) is not None
+    )
     hardware_id = device.get("hardware_id")
     return MeasuredProfile(
         schema_version=int(version),

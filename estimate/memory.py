@@ -79,7 +79,9 @@ def tokens_per_rank(plan: ParallelPlan, sequence_length: ArrayLike) -> ArrayLike
     return as_float(plan.micro_batch_size) * sequence_length / as_float(plan.context_parallel_size)
 
 
-def local_parameters(arch: ModelArchitecture, plan: ParallelPlan, counts: ParameterCounts | None = None) -> LocalParameters:
+def local_parameters(
+    arch: ModelArchitecture, plan: ParallelPlan, counts: ParameterCounts | None = None
+) -> LocalParameters:
     """Parameters held by one accelerator before ZeRO sharding: its 1/p of the layers split t
     ways (routed experts also split over EP), plus the embedding and LM head (÷t): both on a single
     stage, the larger one on the first/last stage of a pipeline. `counts`: parameter_counts(arch)
@@ -92,12 +94,16 @@ def local_parameters(arch: ModelArchitecture, plan: ParallelPlan, counts: Parame
     routed = where(counts.moe_layer_count > 0, experts * counts.expert_per_layer, 0.0)
     moe_layer_dense = counts.attention_per_layer + counts.norm_per_layer + counts.moe_mlp_total_per_layer - routed
     dense_layer = counts.attention_per_layer + counts.norm_per_layer + counts.dense_mlp_per_layer
-    dense = (counts.dense_layer_count * dense_layer + counts.moe_layer_count * moe_layer_dense) / pp / tp + _embedding_parameters(counts, pp) / tp
+    dense = (
+        counts.dense_layer_count * dense_layer + counts.moe_layer_count * moe_layer_dense
+    ) / pp / tp + _embedding_parameters(counts, pp) / tp
     expert = counts.moe_layer_count * routed / ep / pp / tp
     return LocalParameters(dense=dense, expert=expert)
 
 
-def local_parameter_count(arch: ModelArchitecture, plan: ParallelPlan, counts: ParameterCounts | None = None) -> ArrayLike:
+def local_parameter_count(
+    arch: ModelArchitecture, plan: ParallelPlan, counts: ParameterCounts | None = None
+) -> ArrayLike:
     """All parameters one accelerator holds before ZeRO sharding (`local_parameters(...).total`)."""
     return local_parameters(arch, plan, counts).total
 
@@ -106,7 +112,9 @@ def _embedding_parameters(counts, pp: ArrayLike) -> ArrayLike:
     return where(as_float(pp) > 1, maximum(counts.embedding, counts.lm_head), counts.embedding + counts.lm_head)
 
 
-def activation_bytes_per_layer(arch: ModelArchitecture, sequence_length: ArrayLike, plan: ParallelPlan, flash_attention: ArrayLike = True) -> ArrayLike:
+def activation_bytes_per_layer(
+    arch: ModelArchitecture, sequence_length: ArrayLike, plan: ParallelPlan, flash_attention: ArrayLike = True
+) -> ArrayLike:
     """Korthikanti et al. 2022 eqs. 1-2, generalised to GQA and gated MLPs, 16-bit activations:
     s·b·(10h [8h without dropout] [/t with SP] + (attention + MLP tensors)/t + 5·a·s/t [not
     stored with selective recompute or flash attention]); full recompute keeps only the layer
@@ -124,7 +132,9 @@ def activation_bytes_per_layer(arch: ModelArchitecture, sequence_length: ArrayLi
     ffn_tokens = where(is_moe, as_float(arch.experts_per_token) + arch.shared_expert_count, 1.0)
     ffn_bytes = where(as_bool(arch.gated_mlp), 6.0, 4.0) * as_float(arch.ffn_hidden_size) * ffn_tokens
     attention_bytes = 4.0 * heads * d + 4.0 * kv * d  # Q, projection input; K, V (2 bytes each, ×2 tensors)
-    replicated_per_hidden = ACTIVATION_REPLICATED_BYTES_PER_HIDDEN - where(as_bool(arch.dropout), 0.0, ACTIVATION_DROPOUT_MASK_BYTES_PER_HIDDEN)
+    replicated_per_hidden = ACTIVATION_REPLICATED_BYTES_PER_HIDDEN - where(
+        as_bool(arch.dropout), 0.0, ACTIVATION_DROPOUT_MASK_BYTES_PER_HIDDEN
+    )
     replicated = replicated_per_hidden * h / where(sp, tp, 1.0)
     scores = ACTIVATION_ATTENTION_SCORE_BYTES_PER_HEAD_TOKEN * heads * sequence_length / tp
     recompute = np.asarray(plan.activation_recompute)
@@ -135,8 +145,13 @@ def activation_bytes_per_layer(arch: ModelArchitecture, sequence_length: ArrayLi
     return tokens * where(recompute == RECOMPUTE_FULL, fraction * full + (1.0 - fraction) * stored, stored)
 
 
-def training_memory(arch: ModelArchitecture, sequence_length: ArrayLike, plan: ParallelPlan, flash_attention: ArrayLike = True,
-                    counts: ParameterCounts | None = None) -> TrainingMemory:
+def training_memory(
+    arch: ModelArchitecture,
+    sequence_length: ArrayLike,
+    plan: ParallelPlan,
+    flash_attention: ArrayLike = True,
+    counts: ParameterCounts | None = None,
+) -> TrainingMemory:
     """Peak bytes on the first pipeline stage (it holds the most micro-batches in flight).
 
     ZeRO (Rajbhandari et al. 2020): stage 1 shards optimizer states over DP (× CP), 2 also gradients,
@@ -160,13 +175,21 @@ def training_memory(arch: ModelArchitecture, sequence_length: ArrayLike, plan: P
     gradients = sharded(2) * GRADIENT_BYTES_PER_PARAMETER
     optimizer = sharded(1) * OPTIMIZER_STATE_BYTES_PER_PARAMETER
     # ZeRO-3 gathers one layer's full weights at a time.
-    layer_params = (local - _embedding_parameters(counts, pp) / as_float(plan.tensor_parallel_size)) / (as_float(arch.layer_count) / pp)
+    layer_params = (local - _embedding_parameters(counts, pp) / as_float(plan.tensor_parallel_size)) / (
+        as_float(arch.layer_count) / pp
+    )
     weights = weights + where(zero >= 3, layer_params * WEIGHT_BYTES_PER_PARAMETER_TRAINING, 0.0)
     in_flight = minimum(plan.micro_batch_count, pp) * where(pp > 1, 1.0 + (pp - 1.0) / (pp * v), 1.0)
     layers_per_stage = as_float(arch.layer_count) / pp
-    activations = activation_bytes_per_layer(arch, sequence_length, plan, flash_attention) * layers_per_stage * in_flight
+    activations = (
+        activation_bytes_per_layer(arch, sequence_length, plan, flash_attention) * layers_per_stage * in_flight
+    )
     tokens = tokens_per_rank(plan, sequence_length)
-    logits = where(pp > 1, 0.0, tokens * as_float(arch.vocab_size) / as_float(plan.tensor_parallel_size) * LOGIT_BYTES_PER_VOCAB_ENTRY)
+    logits = where(
+        pp > 1,
+        0.0,
+        tokens * as_float(arch.vocab_size) / as_float(plan.tensor_parallel_size) * LOGIT_BYTES_PER_VOCAB_ENTRY,
+    )
     reserved = RUNTIME_RESERVED_BYTES + 0.0 * local
     total = weights + gradients + optimizer + activations + logits + reserved
     return TrainingMemory(weights, gradients, optimizer, activations, logits, reserved, total)
@@ -175,14 +198,24 @@ def training_memory(arch: ModelArchitecture, sequence_length: ArrayLike, plan: P
 def kv_cache_bytes_per_token(arch: ModelArchitecture, kv_bytes_per_element: ArrayLike) -> ArrayLike:
     """The cache of one token in every layer, one copy (whole model): 2·L·kv_heads·head_dim·bytes
     (keys and values), or L·(kv_lora_rank + qk_rope_head_dim)·bytes for MLA's latent."""
-    return kv_cache_elements_per_token_per_layer(arch, as_float(arch.kv_head_count)) * as_float(arch.layer_count) * kv_bytes_per_element
+    return (
+        kv_cache_elements_per_token_per_layer(arch, as_float(arch.kv_head_count))
+        * as_float(arch.layer_count)
+        * kv_bytes_per_element
+    )
 
 
-def kv_cache_bytes_per_token_per_device(arch: ModelArchitecture, tensor_parallel_size: ArrayLike, kv_bytes_per_element: ArrayLike) -> ArrayLike:
+def kv_cache_bytes_per_token_per_device(
+    arch: ModelArchitecture, tensor_parallel_size: ArrayLike, kv_bytes_per_element: ArrayLike
+) -> ArrayLike:
     """The cache of one token in every layer on one device of a TP group: its KV heads
     (`kv_heads_per_device`), or MLA's whole latent, which every TP rank keeps (each rank's heads
     score against all of it: vLLM and SGLang replicate the MLA cache over TP ranks, 2025)."""
-    return kv_cache_elements_per_token_per_layer(arch, kv_heads_per_device(arch, tensor_parallel_size)) * as_float(arch.layer_count) * kv_bytes_per_element
+    return (
+        kv_cache_elements_per_token_per_layer(arch, kv_heads_per_device(arch, tensor_parallel_size))
+        * as_float(arch.layer_count)
+        * kv_bytes_per_element
+    )
 
 
 def kv_cache_elements_per_token_per_layer(arch: ModelArchitecture, kv_heads: ArrayLike) -> ArrayLike:

@@ -25,9 +25,22 @@ SYNTHETIC_HIDDEN_PER_LAYER = 128
 SYNTHETIC_HEAD_DIM = 128
 SYNTHETIC_VOCAB_SIZE = 32000
 # Architecture fields a request may set (whole numbers > 0) and the flags (set or not).
-ARCHITECTURE_FIELDS = ("layer_count", "hidden_size", "attention_head_count", "kv_head_count", "ffn_hidden_size", "vocab_size",
-                       "head_dim", "expert_count", "experts_per_token", "shared_expert_count", "dense_layer_count", "dense_ffn_hidden_size",
-                       "kv_lora_rank", "qk_rope_head_dim")
+ARCHITECTURE_FIELDS = (
+    "layer_count",
+    "hidden_size",
+    "attention_head_count",
+    "kv_head_count",
+    "ffn_hidden_size",
+    "vocab_size",
+    "head_dim",
+    "expert_count",
+    "experts_per_token",
+    "shared_expert_count",
+    "dense_layer_count",
+    "dense_ffn_hidden_size",
+    "kv_lora_rank",
+    "qk_rope_head_dim",
+)
 ARCHITECTURE_FLAGS = ("tied_embeddings", "gated_mlp", "dropout")
 REQUIRED_ARCHITECTURE_FIELDS = ("layer_count", "hidden_size", "attention_head_count", "ffn_hidden_size", "vocab_size")
 # The largest model the estimator sizes: 10^15 weights, ~500x today's largest published (Kimi K2,
@@ -49,7 +62,9 @@ class ModelChoice:
         """This choice with one more (or a replaced) architecture field."""
         overrides = dict(self.overrides)
         overrides[name] = value
-        return ModelChoice(self.preset_id, tuple(sorted(overrides.items())), self.parameter_count, self.active_parameter_count)
+        return ModelChoice(
+            self.preset_id, tuple(sorted(overrides.items())), self.parameter_count, self.active_parameter_count
+        )
 
 
 @dataclass(frozen=True)
@@ -85,7 +100,9 @@ def _same_counts(arch: ModelArchitecture, other: ModelArchitecture) -> bool:
     return float(mine.total) == float(theirs.total) and float(mine.active) == float(theirs.active)
 
 
-def _count_conflicts(choice: ModelChoice, arch: ModelArchitecture, preset: ModelPreset | None, path: str) -> list[Problem]:
+def _count_conflicts(
+    choice: ModelChoice, arch: ModelArchitecture, preset: ModelPreset | None, path: str
+) -> list[Problem]:
     """Parameter counts set beside a preset or an architecture, which define the counts: they
     would be silently ignored (a sweep over model.parameter_count of a preset would return the
     same point N times), so they are refused — except the preset's own published counts, which
@@ -93,11 +110,18 @@ def _count_conflicts(choice: ModelChoice, arch: ModelArchitecture, preset: Model
     problems = []
     for name in ("parameter_count", "active_parameter_count"):
         value = getattr(choice, name)
-        if value <= 0 or (preset is not None and value == getattr(preset, name) and _same_counts(arch, preset.architecture)):
+        if value <= 0 or (
+            preset is not None and value == getattr(preset, name) and _same_counts(arch, preset.architecture)
+        ):
             continue
         owner = f"preset {choice.preset_id!r}" if preset is not None else "the architecture fields"
-        problems.append(Problem(f"{path}.{name}", f"{owner} defines the parameter count; leave {name} unset, or drop the "
-                                                  "preset and architecture fields to size a model by parameter count alone"))
+        problems.append(
+            Problem(
+                f"{path}.{name}",
+                f"{owner} defines the parameter count; leave {name} unset, or drop the "
+                "preset and architecture fields to size a model by parameter count alone",
+            )
+        )
     return problems
 
 
@@ -105,8 +129,13 @@ def _architecture_problems(arch: ModelArchitecture, path: str) -> list[Problem]:
     problems = []
     total = float(parameter_counts(arch).total)
     if total > MAX_MODEL_PARAMETERS:
-        problems.append(Problem(path, f"the architecture has {total:.3g} parameters; at most {MAX_MODEL_PARAMETERS:.0e}, "
-                                      "the bound on parameter_count"))
+        problems.append(
+            Problem(
+                path,
+                f"the architecture has {total:.3g} parameters; at most {MAX_MODEL_PARAMETERS:.0e}, "
+                "the bound on parameter_count",
+            )
+        )
     if arch.kv_head_count > arch.attention_head_count or arch.attention_head_count % arch.kv_head_count:
         problems.append(Problem(f"{path}.kv_head_count", "must divide attention_head_count"))
     if not arch.head_dim and arch.hidden_size % arch.attention_head_count:
@@ -134,8 +163,14 @@ def resolve_model(choice: ModelChoice, path: str = "model") -> ResolvedModel:
     overrides = dict(choice.overrides)
     base.update(overrides)
     if overrides and choice.preset_id:
-        assumptions.append(Assumption("model_overrides", ", ".join(f"{k}={v}" for k, v in sorted(overrides.items())), "request",
-                                      "fields set in the request replace the preset's"))
+        assumptions.append(
+            Assumption(
+                "model_overrides",
+                ", ".join(f"{k}={v}" for k, v in sorted(overrides.items())),
+                "request",
+                "fields set in the request replace the preset's",
+            )
+        )
     if all(base.get(name) for name in REQUIRED_ARCHITECTURE_FIELDS):
         base.setdefault("kv_head_count", 0)
         if not base["kv_head_count"]:
@@ -148,11 +183,18 @@ def resolve_model(choice: ModelChoice, path: str = "model") -> ResolvedModel:
     if choice.parameter_count > 0 and not base:
         active = choice.active_parameter_count or choice.parameter_count
         arch = _synthetic_architecture(float(active))
-        assumptions.append(Assumption(
-            "architecture", f"synthesised: {arch.layer_count} layers × hidden {arch.hidden_size}", "derived",
-            "only a parameter count was given: model FLOPs use 6·N·D (Kaplan et al. 2020); step time uses a GPT-like "
-            "shape with hidden/layers = 128, head width 128, MLP 4h, vocabulary 32k"))
+        assumptions.append(
+            Assumption(
+                "architecture",
+                f"synthesised: {arch.layer_count} layers × hidden {arch.hidden_size}",
+                "derived",
+                "only a parameter count was given: model FLOPs use 6·N·D (Kaplan et al. 2020); step time uses a GPT-like "
+                "shape with hidden/layers = 128, head width 128, MLP 4h, vocabulary 32k",
+            )
+        )
         return ResolvedModel(arch, float(active), tuple(assumptions))
     missing = [name for name in REQUIRED_ARCHITECTURE_FIELDS if not base.get(name)]
-    raise ScenarioError([Problem(f"{path}.{name}", "required without a preset_id or parameter_count") for name in missing]
-                        or [Problem(path, "give a preset_id, an architecture or a parameter_count")])
+    raise ScenarioError(
+        [Problem(f"{path}.{name}", "required without a preset_id or parameter_count") for name in missing]
+        or [Problem(path, "give a preset_id, an architecture or a parameter_count")]
+    )

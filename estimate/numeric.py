@@ -88,7 +88,12 @@ def clip(value: ArrayLike, lower: ArrayLike, upper: ArrayLike) -> ArrayLike:
     ties and NaN: a NaN bound wins (lower first), then a NaN value; on a tie the value is kept
     (so clip(-0.0, 0.0, 1.0) is -0.0). Checked bit for bit in tests/unit/estimate/test_model_numeric.py."""
     tv, tl, tu = type(value), type(lower), type(upper)
-    if tv in _NUMBER_TYPES and tl in _NUMBER_TYPES and tu in _NUMBER_TYPES and (tv in _FLOAT_TYPES or tl in _FLOAT_TYPES or tu in _FLOAT_TYPES):
+    if (
+        tv in _NUMBER_TYPES
+        and tl in _NUMBER_TYPES
+        and tu in _NUMBER_TYPES
+        and (tv in _FLOAT_TYPES or tl in _FLOAT_TYPES or tu in _FLOAT_TYPES)
+    ):
         if lower != lower:
             return _FLOAT64(lower)
         if upper != upper:

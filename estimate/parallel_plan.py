@@ -49,7 +49,12 @@ class ParallelPlan:
 
     @property
     def accelerator_count(self) -> ArrayLike:
-        return np.asarray(self.tensor_parallel_size) * self.context_parallel_size * self.pipeline_parallel_size * self.data_parallel_size
+        return (
+            np.asarray(self.tensor_parallel_size)
+            * self.context_parallel_size
+            * self.pipeline_parallel_size
+            * self.data_parallel_size
+        )
 
     @property
     def gradient_reduction_size(self) -> ArrayLike:
@@ -60,7 +65,9 @@ class ParallelPlan:
     @property
     def micro_batch_count(self) -> ArrayLike:
         """Micro-batches per replica per step (gradient-accumulation steps)."""
-        return np.asarray(self.global_batch_size, float) / (np.asarray(self.data_parallel_size, float) * self.micro_batch_size)
+        return np.asarray(self.global_batch_size, float) / (
+            np.asarray(self.data_parallel_size, float) * self.micro_batch_size
+        )
 
     def select(self, index: int) -> "ParallelPlan":
         """The plan at one position of a vectorised candidate set, as plain Python numbers."""
@@ -68,5 +75,7 @@ class ParallelPlan:
         for f in fields(self):
             value = np.broadcast_to(np.asarray(getattr(self, f.name)), np.shape(self.accelerator_count))
             item = value.reshape(-1)[index].item() if value.ndim else value.item()
-            values[f.name] = bool(item) if f.name == "sequence_parallel" else float(item) if f.name in _FLOAT_FIELDS else int(item)
+            values[f.name] = (
+                bool(item) if f.name == "sequence_parallel" else float(item) if f.name in _FLOAT_FIELDS else int(item)
+            )
         return ParallelPlan(**values)

@@ -74,7 +74,9 @@ class PlanChoice:
     batch_above_published: bool = False  # the chosen batch exceeds the largest published one
 
 
-_REQUIRED_CONSTRAINTS = tuple(name for name in PlanConstraints.__dataclass_fields__ if name != "recompute_layer_fraction")
+_REQUIRED_CONSTRAINTS = tuple(
+    name for name in PlanConstraints.__dataclass_fields__ if name != "recompute_layer_fraction"
+)
 
 
 class PlanConstraintError(ValueError):
@@ -112,9 +114,18 @@ def pipeline_parallel_options(ranks: int, layers: int) -> list[int]:
     return sorted(p for p in candidates if ranks % p == 0)
 
 
-_STRUCTURE = ("tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size", "expert_parallel_size",
-              "pipeline_interleaving", "micro_batch_size", "activation_recompute", "zero_stage", "sequence_parallel",
-              "context_parallel_size")
+_STRUCTURE = (
+    "tensor_parallel_size",
+    "pipeline_parallel_size",
+    "data_parallel_size",
+    "expert_parallel_size",
+    "pipeline_interleaving",
+    "micro_batch_size",
+    "activation_recompute",
+    "zero_stage",
+    "sequence_parallel",
+    "context_parallel_size",
+)
 
 
 def context_parallel_options(sequence_length: int, accelerator_count: int, tensor_parallel_size: int) -> list[int]:
@@ -122,13 +133,17 @@ def context_parallel_options(sequence_length: int, accelerator_count: int, tenso
     (the causal load-balanced layout) of at least MIN_CONTEXT_PARALLEL_TOKENS_PER_RANK tokens per
     rank, and divide the accelerators left after TP."""
     limit = min(MAX_CONTEXT_PARALLEL_SIZE, max(sequence_length // MIN_CONTEXT_PARALLEL_TOKENS_PER_RANK, 1))
-    return [c for c in _powers_of_two_up_to(limit)
-            if sequence_length % (2 * c) == 0 or c == 1
-            if (accelerator_count // max(tensor_parallel_size, 1)) % c == 0]
+    return [
+        c
+        for c in _powers_of_two_up_to(limit)
+        if sequence_length % (2 * c) == 0 or c == 1
+        if (accelerator_count // max(tensor_parallel_size, 1)) % c == 0
+    ]
 
 
-def _structures(arch: ModelArchitecture, accelerator_count: int, sequence_length: int, hw: HardwareModel,
-                fixed: PlanConstraints) -> np.ndarray:
+def _structures(
+    arch: ModelArchitecture, accelerator_count: int, sequence_length: int, hw: HardwareModel, fixed: PlanConstraints
+) -> np.ndarray:
     """(10, K) plan structures in _STRUCTURE order (everything but the global batch).
 
     The Python loop enumerates only the outer choices (TP, CP, PP, EP, interleaving: a few hundred
@@ -137,32 +152,59 @@ def _structures(arch: ModelArchitecture, accelerator_count: int, sequence_length
     layers = int(arch.layer_count)
     heads = int(arch.attention_head_count)
     experts = max(int(arch.expert_count), 1)
-    tp_options = [fixed.tensor_parallel_size] if fixed.tensor_parallel_size else [
-        t for t in _powers_of_two_up_to(hw.accelerators_per_node) if heads % t == 0 and accelerator_count % t == 0]
+    tp_options = (
+        [fixed.tensor_parallel_size]
+        if fixed.tensor_parallel_size
+        else [
+            t for t in _powers_of_two_up_to(hw.accelerators_per_node) if heads % t == 0 and accelerator_count % t == 0
+        ]
+    )
     mbs_options = [fixed.micro_batch_size] if fixed.micro_batch_size else list(MICRO_BATCH_CHOICES)
     rc_options = [fixed.activation_recompute] if fixed.activation_recompute is not None else list(RECOMPUTE_CHOICES)
     zero_options = [fixed.zero_stage] if fixed.zero_stage is not None else list(ZERO_CHOICES)
     outer = []  # (tp, pp, dp, ep, v, sp, cp) rows
     for tp in tp_options or [1]:
-        cp_options = [fixed.context_parallel_size] if fixed.context_parallel_size else context_parallel_options(
-            sequence_length, accelerator_count, tp)
+        cp_options = (
+            [fixed.context_parallel_size]
+            if fixed.context_parallel_size
+            else context_parallel_options(sequence_length, accelerator_count, tp)
+        )
         sp = fixed.sequence_parallel if fixed.sequence_parallel is not None else tp > 1
         for cp in cp_options or [1]:
-            pp_options = [fixed.pipeline_parallel_size] if fixed.pipeline_parallel_size else pipeline_parallel_options(
-                accelerator_count // (tp * cp), layers) if accelerator_count % (tp * cp) == 0 else []
+            pp_options = (
+                [fixed.pipeline_parallel_size]
+                if fixed.pipeline_parallel_size
+                else pipeline_parallel_options(accelerator_count // (tp * cp), layers)
+                if accelerator_count % (tp * cp) == 0
+                else []
+            )
             for pp in pp_options or [1]:
                 dp = fixed.data_parallel_size or max(accelerator_count // (tp * cp * pp), 1)
                 if tp * cp * pp * dp != accelerator_count:
                     continue  # a fixed DP admits only the (TP, CP, PP) that complete the count
-                ep_options = [fixed.expert_parallel_size] if fixed.expert_parallel_size else [
-                    e for e in _powers_of_two_up_to(min(experts, dp)) if experts % e == 0 and dp % e == 0]
-                v_options = [fixed.pipeline_interleaving] if fixed.pipeline_interleaving else [
-                    v for v in INTERLEAVING_CHOICES if pp > 1 and layers >= pp * v] or [1]
+                ep_options = (
+                    [fixed.expert_parallel_size]
+                    if fixed.expert_parallel_size
+                    else [e for e in _powers_of_two_up_to(min(experts, dp)) if experts % e == 0 and dp % e == 0]
+                )
+                v_options = (
+                    [fixed.pipeline_interleaving]
+                    if fixed.pipeline_interleaving
+                    else [v for v in INTERLEAVING_CHOICES if pp > 1 and layers >= pp * v] or [1]
+                )
                 outer += [(tp, pp, dp, ep, v, sp, cp) for ep in ep_options or [1] for v in v_options]
     if not outer:  # no free choice completes the count: evaluate the fixed fields and let the caller report
-        outer = [(fixed.tensor_parallel_size or 1, fixed.pipeline_parallel_size or 1, fixed.data_parallel_size or 1,
-                  fixed.expert_parallel_size or 1, fixed.pipeline_interleaving or 1, bool(fixed.sequence_parallel),
-                  fixed.context_parallel_size or 1)]
+        outer = [
+            (
+                fixed.tensor_parallel_size or 1,
+                fixed.pipeline_parallel_size or 1,
+                fixed.data_parallel_size or 1,
+                fixed.expert_parallel_size or 1,
+                fixed.pipeline_interleaving or 1,
+                bool(fixed.sequence_parallel),
+                fixed.context_parallel_size or 1,
+            )
+        ]
         mbs_options, rc_options, zero_options = mbs_options[:1], rc_options[:1], zero_options[:1]
     outer_rows = np.array(outer, float).T  # (7, O)
     inner = np.array(np.meshgrid(mbs_options, rc_options, zero_options, indexing="ij"), float).reshape(3, -1)  # (3, I)
@@ -173,8 +215,14 @@ def _structures(arch: ModelArchitecture, accelerator_count: int, sequence_length
     return np.stack([tp, pp, dp, ep, v, mbs, rc, zero, sp, cp])
 
 
-def _candidates(arch: ModelArchitecture, accelerator_count: int, sequence_length: int, hw: HardwareModel, fixed: PlanConstraints,
-                policy: BatchPolicy | None) -> ParallelPlan:
+def _candidates(
+    arch: ModelArchitecture,
+    accelerator_count: int,
+    sequence_length: int,
+    hw: HardwareModel,
+    fixed: PlanConstraints,
+    policy: BatchPolicy | None,
+) -> ParallelPlan:
     """Every plan structure at every batch it admits: the fixed batch, or each rung of the
     policy's ladder rounded up to whole micro-batches per replica (duplicates dropped)."""
     structures = _structures(arch, accelerator_count, sequence_length, hw, fixed)
@@ -189,18 +237,23 @@ def _candidates(arch: ModelArchitecture, accelerator_count: int, sequence_length
     structure_index, rung_index = np.nonzero(keep.T)  # structure-major: a plan's batches together
     if structure_index.size == 0:  # only a fixed batch can leave no candidate (a free one always has a rung)
         smallest = int(unit.min())
-        raise PlanConstraintError("global_batch_size", (
-            f"no plan of {accelerator_count} accelerators splits {fixed.global_batch_size} sequences into whole micro-batches: "
-            f"data parallel size × micro-batch size must divide the global batch, and the smallest data parallel size here is "
-            f"{smallest}; a multiple of {smallest} (e.g. {int(np.ceil(fixed.global_batch_size / smallest)) * smallest}) or another "
-            "accelerator count plans"))
+        raise PlanConstraintError(
+            "global_batch_size",
+            (
+                f"no plan of {accelerator_count} accelerators splits {fixed.global_batch_size} sequences into whole micro-batches: "
+                f"data parallel size × micro-batch size must divide the global batch, and the smallest data parallel size here is "
+                f"{smallest}; a multiple of {smallest} (e.g. {int(np.ceil(fixed.global_batch_size / smallest)) * smallest}) or another "
+                "accelerator count plans"
+            ),
+        )
     values = {name: structures[i, structure_index] for i, name in enumerate(_STRUCTURE)}
     values["sequence_parallel"] = values["sequence_parallel"].astype(bool)
     return ParallelPlan(**values, global_batch_size=batches[rung_index, structure_index])
 
 
-def _partial_recompute(arch: ModelArchitecture, sequence_length: int, candidates: ParallelPlan, hw: HardwareModel,
-                       options: StepOptions) -> ParallelPlan:
+def _partial_recompute(
+    arch: ModelArchitecture, sequence_length: int, candidates: ParallelPlan, hw: HardwareModel, options: StepOptions
+) -> ParallelPlan:
     """Full-recompute candidates recompute only as many whole layers per stage as they need to
     fit (Megatron-LM `--recompute-method block --recompute-num-layers k`; Korthikanti et al.
     2022 §5 recompute only what memory requires): memory is linear in the recomputed fraction, so
@@ -210,7 +263,9 @@ def _partial_recompute(arch: ModelArchitecture, sequence_length: int, candidates
     recompute = np.asarray(candidates.activation_recompute)
     if not np.any(recompute == RECOMPUTE_FULL):
         return candidates
-    keep_all = training_memory(arch, sequence_length, replace(candidates, recompute_layer_fraction=0.0), options.flash_attention).total
+    keep_all = training_memory(
+        arch, sequence_length, replace(candidates, recompute_layer_fraction=0.0), options.flash_attention
+    ).total
     recompute_all = training_memory(arch, sequence_length, candidates, options.flash_attention).total  # fraction 1.0
     saved_per_fraction = np.maximum(keep_all - recompute_all, 1.0)
     needed = np.clip((keep_all - usable_training_memory_bytes(hw.memory_bytes)) / saved_per_fraction, 0.0, 1.0)
@@ -220,7 +275,14 @@ def _partial_recompute(arch: ModelArchitecture, sequence_length: int, candidates
     return replace(candidates, recompute_layer_fraction=fraction)
 
 
-def choose_plan(arch: ModelArchitecture, accelerator_count: int, sequence_length: int, hw: HardwareModel, fixed: PlanConstraints, options: StepOptions) -> PlanChoice:
+def choose_plan(
+    arch: ModelArchitecture,
+    accelerator_count: int,
+    sequence_length: int,
+    hw: HardwareModel,
+    fixed: PlanConstraints,
+    options: StepOptions,
+) -> PlanChoice:
     """Best candidate that fits (the shortest wall clock for the requested tokens: fastest step
     for a fixed batch, fewest seconds per token when the batch is free, within the largest
     published batch where possible); else the smallest-memory one."""
@@ -231,8 +293,12 @@ def choose_plan(arch: ModelArchitecture, accelerator_count: int, sequence_length
         candidates = _partial_recompute(arch, sequence_length, candidates, hw, options)
     elif fixed.recompute_layer_fraction is not None:
         candidates = replace(candidates, recompute_layer_fraction=fixed.recompute_layer_fraction)
-    step = np.broadcast_to(training_step_time(arch, sequence_length, candidates, hw, options).total, candidates.accelerator_count.shape)
-    memory = np.broadcast_to(training_memory(arch, sequence_length, candidates, options.flash_attention).total, step.shape)
+    step = np.broadcast_to(
+        training_step_time(arch, sequence_length, candidates, hw, options).total, candidates.accelerator_count.shape
+    )
+    memory = np.broadcast_to(
+        training_memory(arch, sequence_length, candidates, options.flash_attention).total, step.shape
+    )
     fits = memory <= usable_training_memory_bytes(hw.memory_bytes)
     batch_tokens = np.broadcast_to(np.asarray(candidates.global_batch_size, float) * sequence_length, step.shape)
     if policy is None:
@@ -242,8 +308,15 @@ def choose_plan(arch: ModelArchitecture, accelerator_count: int, sequence_length
         within = batch_tokens <= LARGEST_PUBLISHED_GLOBAL_BATCH_TOKENS
     preferred = fits & within if (fits & within).any() else fits
     index = int(np.argmin(np.where(preferred, objective, np.inf))) if fits.any() else int(np.argmin(memory))
-    return PlanChoice(candidates.select(index), float(step[index]), float(memory[index]), bool(fits[index]), int(step.size),
-                      policy, policy is not None and not bool(within[index]))
+    return PlanChoice(
+        candidates.select(index),
+        float(step[index]),
+        float(memory[index]),
+        bool(fits[index]),
+        int(step.size),
+        policy,
+        policy is not None and not bool(within[index]),
+    )
 
 
 def complete_plan(fixed: PlanConstraints) -> ParallelPlan:

@@ -71,7 +71,9 @@ def _format_rate(value: float, unit: str) -> str:
     return f"{value / 1e12:.1f} T{unit}" if value >= 1e11 else f"{value / 1e9:.2f} G{unit}"
 
 
-def _range_warnings(label: str, measured: float, reference: float | None, far_below: float, unit: str, what: str) -> list[str]:
+def _range_warnings(
+    label: str, measured: float, reference: float | None, far_below: float, unit: str, what: str
+) -> list[str]:
     """One warning when `measured` is above ABOVE_PEAK_FRACTION or below `far_below` of `reference`."""
     if not reference:
         return []
@@ -92,16 +94,38 @@ def plausibility_warnings(document: dict, spec: HardwareSpec) -> list[str]:
     warnings: list[str] = []
     for precision, measured in profile.matmul_flops_per_second.items():
         peak = spec.peak_flops_per_second.get(precision)
-        warnings.extend(_range_warnings(f"matmul {precision}", measured, peak, MATMUL_FAR_BELOW_FRACTION, "FLOP/s", f"{spec.id} datasheet peak"))
+        warnings.extend(
+            _range_warnings(
+                f"matmul {precision}", measured, peak, MATMUL_FAR_BELOW_FRACTION, "FLOP/s", f"{spec.id} datasheet peak"
+            )
+        )
     for precision, measured in profile.attention_flops_per_second.items():
         # Attention runs on the same tensor cores as GEMM, so the matmul peak bounds it too; only
         # the upper bound is checked (FlashAttention reaches 35-75 % of peak depending on shape).
         peak = spec.peak_flops_per_second.get(precision)
-        warnings.extend(_range_warnings(f"attention {precision}", measured, peak, ATTENTION_FAR_BELOW_FRACTION, "FLOP/s", f"{spec.id} datasheet peak"))
+        warnings.extend(
+            _range_warnings(
+                f"attention {precision}",
+                measured,
+                peak,
+                ATTENTION_FAR_BELOW_FRACTION,
+                "FLOP/s",
+                f"{spec.id} datasheet peak",
+            )
+        )
     for kernel, measured in profile.memory_bytes_per_second.items():
         if kernel in MEMORY_KERNELS_CHECKED:
             bandwidth = spec.memory_bandwidth_bytes_per_second
-            warnings.extend(_range_warnings(f"memory {kernel}", measured, bandwidth, MEMORY_FAR_BELOW_FRACTION, "B/s", f"{spec.id} datasheet bandwidth"))
+            warnings.extend(
+                _range_warnings(
+                    f"memory {kernel}",
+                    measured,
+                    bandwidth,
+                    MEMORY_FAR_BELOW_FRACTION,
+                    "B/s",
+                    f"{spec.id} datasheet bandwidth",
+                )
+            )
     for label, watts in profile.load_watts.items():
         if spec.tdp_watts and watts > POWER_ABOVE_TDP_FRACTION * spec.tdp_watts:
             warnings.append(f"power {label} {watts:.0f} W is above the {spec.id} TDP {spec.tdp_watts:.0f} W")
@@ -116,7 +140,9 @@ def annotate_profile(document: dict, hardware: Iterable[HardwareSpec] | None = N
     document["device"]["hardware_id"] = hardware_id
     warnings = list(document.get("warnings", []))
     if hardware_id is None and document["device"].get("kind") == "cuda":
-        warnings.append(f"device {document['device'].get('name')!r} is not in the hardware catalog; no plausibility check")
+        warnings.append(
+            f"device {document['device'].get('name')!r} is not in the hardware catalog; no plausibility check"
+        )
     elif hardware_id is not None:
         spec = next(s for s in specs if s.id == hardware_id)
         warnings.extend(w for w in plausibility_warnings(document, spec) if w not in warnings)
@@ -127,7 +153,9 @@ def annotate_profile(document: dict, hardware: Iterable[HardwareSpec] | None = N
 def profile_hardware_id(profile: MeasuredProfile, hardware: Sequence[HardwareSpec] | None = None) -> str | None:
     """The catalog id the profile was measured on: the annotated `device.hardware_id`, else the
     device identified now (profiles stored before every save path annotated them)."""
-    return profile.hardware_id or identify_hardware({"kind": profile.device_kind, "name": profile.device_name}, hardware)
+    return profile.hardware_id or identify_hardware(
+        {"kind": profile.device_kind, "name": profile.device_name}, hardware
+    )
 
 
 def save_measured_profile(save: Callable[[dict], str], document: dict) -> str:

@@ -36,11 +36,15 @@ class GoodputInputs:
     startup_seconds: ArrayLike = RUN_STARTUP_SECONDS
 
 
-def goodput(accelerator_count: ArrayLike, productive_seconds: ArrayLike, inputs: GoodputInputs = GoodputInputs()) -> ArrayLike:
+def goodput(
+    accelerator_count: ArrayLike, productive_seconds: ArrayLike, inputs: GoodputInputs = GoodputInputs()
+) -> ArrayLike:
     """Fraction of wall-clock time spent on useful steps (0..1]."""
     mtbf_seconds = SECONDS_PER_HOUR / (inputs.failures_per_accelerator_hour * as_float(accelerator_count))
     interval = np.sqrt(2.0 * inputs.checkpoint_write_seconds * mtbf_seconds)
-    overhead_per_productive_second = inputs.checkpoint_write_seconds / interval + (interval / 2.0 + inputs.restart_seconds) / mtbf_seconds
+    overhead_per_productive_second = (
+        inputs.checkpoint_write_seconds / interval + (interval / 2.0 + inputs.restart_seconds) / mtbf_seconds
+    )
     startup_share = inputs.startup_seconds / maximum(productive_seconds, 1e-9)
     return 1.0 / (1.0 + overhead_per_productive_second + startup_share)
 
@@ -73,7 +77,12 @@ class RunCost:
     water_liters: ArrayLike
 
 
-def run_cost(accelerator_count: ArrayLike, wall_clock_seconds: ArrayLike, accelerator_power_watts: ArrayLike, facility: FacilityInputs) -> RunCost:
+def run_cost(
+    accelerator_count: ArrayLike,
+    wall_clock_seconds: ArrayLike,
+    accelerator_power_watts: ArrayLike,
+    facility: FacilityInputs,
+) -> RunCost:
     """Energy (IT × PUE), money and carbon of running `accelerator_count` accelerators."""
     n = as_float(accelerator_count)
     accelerator = n * accelerator_power_watts * wall_clock_seconds

@@ -35,31 +35,60 @@ from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_NAMES, Par
 from flopwatt.estimate.planner import PlanChoice, PlanConstraintError, PlanConstraints, choose_plan, complete_plan
 from flopwatt.estimate.profile_checks import profile_hardware_id
 from flopwatt.estimate.scenario_errors import Problem, ScenarioError
-from flopwatt.estimate.step_time import FRAMEWORK_GENERIC, FRAMEWORK_STEP_OPTIONS, framework_spec, framework_step_options
+from flopwatt.estimate.step_time import (
+    FRAMEWORK_GENERIC,
+    FRAMEWORK_STEP_OPTIONS,
+    framework_spec,
+    framework_step_options,
+)
 from flopwatt.estimate.training import TrainingScenario
 
-DATASHEET_CALIBRATION = Assumption("calibration", "datasheet", "datasheet", "no profile_id: datasheet peaks with the fitted default efficiencies")
+DATASHEET_CALIBRATION = Assumption(
+    "calibration", "datasheet", "datasheet", "no profile_id: datasheet peaks with the fitted default efficiencies"
+)
 # Assumptions that depend only on module constants, formatted once at import rather than per request.
 CONTEXT_PARALLEL = Assumption(
-    "context_parallel", "K/V all-gathered per layer (forward and backward), gradients reduce-scattered, exposed", "default",
+    "context_parallel",
+    "K/V all-gathered per layer (forward and backward), gradients reduce-scattered, exposed",
+    "default",
     "each rank holds sequence/CP tokens and 1/CP of the causal scores; the K/V exchange is not hidden behind attention "
     "(Llama 3 §3.3.2, all-gather CP; Megatron-Core's ring overlaps it, so this errs slow); gradients reduced and ZeRO "
-    "sharded over DP × CP")
+    "sharded over DP × CP",
+)
 FLOP_CONVENTION = Assumption(
-    "flop_convention", "MFU: 6·N per token + 12·L·s·d_attn (full, non-causal attention); HFU: executed FLOPs", "default",
+    "flop_convention",
+    "MFU: 6·N per token + 12·L·s·d_attn (full, non-causal attention); HFU: executed FLOPs",
+    "default",
     "MFU counts the full score matrix, the PaLM (appendix B) / Megatron convention (Kaplan 2020 for 6·N); HFU counts the work "
     "the step executes: a fused causal kernel computes about half the score matrix (FlashAttention-2), unfused attention all "
-    "of it, and recomputation adds its forward (Korthikanti 2022). At long context HFU is therefore below MFU")
+    "of it, and recomputation adds its forward (Korthikanti 2022). At long context HFU is therefore below MFU",
+)
 MEMORY_HEADROOM = Assumption(
-    "memory_headroom", f"{C.TRAINING_MEMORY_HEADROOM_FRACTION:.0%} of accelerator memory left free", "default",
-    "plans fit within the rest: allocator fragmentation and unmodelled peaks (constants.TRAINING_MEMORY_HEADROOM_FRACTION)")
-FITTED_CONSTANTS = Assumption("fitted_constants", f"GEMM half-efficiency dim {fitted_constants.GEMM_HALF_EFFICIENCY_DIMENSION:.0f}, "
-                              f"host {fitted_constants.HOST_SECONDS_PER_KERNEL * 1e6:.0f} µs/kernel", "fitted", fitted_constants.FIT_PROVENANCE)
+    "memory_headroom",
+    f"{C.TRAINING_MEMORY_HEADROOM_FRACTION:.0%} of accelerator memory left free",
+    "default",
+    "plans fit within the rest: allocator fragmentation and unmodelled peaks (constants.TRAINING_MEMORY_HEADROOM_FRACTION)",
+)
+FITTED_CONSTANTS = Assumption(
+    "fitted_constants",
+    f"GEMM half-efficiency dim {fitted_constants.GEMM_HALF_EFFICIENCY_DIMENSION:.0f}, "
+    f"host {fitted_constants.HOST_SECONDS_PER_KERNEL * 1e6:.0f} µs/kernel",
+    "fitted",
+    fitted_constants.FIT_PROVENANCE,
+)
 MODELLED_GOODPUT = (
-    Assumption("failures_per_accelerator_hour", f"{C.FAILURES_PER_ACCELERATOR_HOUR:.3g}", "default",
-               "Llama 3 (arXiv 2407.21783 §3.3.4, 2024): 419 unexpected interruptions in 54 days on 16,384 H100"),
-    Assumption("checkpoint_and_restart", f"checkpoint {C.CHECKPOINT_WRITE_SECONDS:g} s, restart {C.RESTART_SECONDS:g} s, start-up {C.RUN_STARTUP_SECONDS:g} s",
-               "default", "Young/Daly optimal checkpoint interval; assumed durations"),
+    Assumption(
+        "failures_per_accelerator_hour",
+        f"{C.FAILURES_PER_ACCELERATOR_HOUR:.3g}",
+        "default",
+        "Llama 3 (arXiv 2407.21783 §3.3.4, 2024): 419 unexpected interruptions in 54 days on 16,384 H100",
+    ),
+    Assumption(
+        "checkpoint_and_restart",
+        f"checkpoint {C.CHECKPOINT_WRITE_SECONDS:g} s, restart {C.RESTART_SECONDS:g} s, start-up {C.RUN_STARTUP_SECONDS:g} s",
+        "default",
+        "Young/Daly optimal checkpoint interval; assumed durations",
+    ),
 )
 
 
@@ -71,12 +100,16 @@ class MeasuredCalibration:
     profile: MeasuredProfile
 
 
-def hardware_model(hardware_id: str, precision: str, calibration: MeasuredCalibration | None = None,
-                   path_prefix: str = "") -> tuple[HardwareModel, list[Assumption]]:
+def hardware_model(
+    hardware_id: str, precision: str, calibration: MeasuredCalibration | None = None, path_prefix: str = ""
+) -> tuple[HardwareModel, list[Assumption]]:
     """Catalog hardware at `precision`, calibrated by the measured profile when one is given."""
     spec = get_hardware(hardware_id)
     if precision not in spec.peak_flops_per_second:
-        raise ScenarioError.field(f"{path_prefix}precision", f"{spec.id} has no {precision} rate (it has {', '.join(sorted(spec.peak_flops_per_second))})")
+        raise ScenarioError.field(
+            f"{path_prefix}precision",
+            f"{spec.id} has no {precision} rate (it has {', '.join(sorted(spec.peak_flops_per_second))})",
+        )
     if calibration is None:
         return shared_datasheet_hardware_model(spec, precision), [DATASHEET_CALIBRATION]
     profile = calibration.profile
@@ -98,19 +131,33 @@ def accelerator_power_assumptions(hw: HardwareModel) -> list[Assumption]:
     if hw.idle_watts is not None and hw.load_watts is not None:
         return []
     if not hw.tdp_watts > 0:
-        return [Assumption("accelerator_power", "unknown: not counted", "default",
-                           "no measured power and no published TDP for this accelerator: energy, carbon and energy cost count hosts "
-                           "and network only; measure a profile (profile_id) for the accelerator's share")]
-    return [Assumption("accelerator_power", f"{C.TRAINING_POWER_FRACTION_OF_TDP:.0%} of TDP when busy, {C.IDLE_POWER_FRACTION_OF_TDP:.0%} idle", "default",
-                       "measured 8×H100 training nodes draw ≤ 76 % of nameplate (arXiv 2506.14551, 2025)")]
+        return [
+            Assumption(
+                "accelerator_power",
+                "unknown: not counted",
+                "default",
+                "no measured power and no published TDP for this accelerator: energy, carbon and energy cost count hosts "
+                "and network only; measure a profile (profile_id) for the accelerator's share",
+            )
+        ]
+    return [
+        Assumption(
+            "accelerator_power",
+            f"{C.TRAINING_POWER_FRACTION_OF_TDP:.0%} of TDP when busy, {C.IDLE_POWER_FRACTION_OF_TDP:.0%} idle",
+            "default",
+            "measured 8×H100 training nodes draw ≤ 76 % of nameplate (arXiv 2506.14551, 2025)",
+        )
+    ]
 
 
 def plan_description(plan: ParallelPlan) -> str:
-    return (f"TP {plan.tensor_parallel_size} × CP {plan.context_parallel_size} × PP {plan.pipeline_parallel_size} (×{plan.pipeline_interleaving} interleaved) × DP "
-            f"{plan.data_parallel_size}, EP {plan.expert_parallel_size}, micro-batch {plan.micro_batch_size}, global batch "
-            f"{plan.global_batch_size}, ZeRO {plan.zero_stage}, recompute {RECOMPUTE_NAMES[int(plan.activation_recompute)]}"
-            f"{f' ({float(plan.recompute_layer_fraction):.0%} of layers)' if int(plan.activation_recompute) == RECOMPUTE_FULL else ''}, "
-            f"SP {'on' if plan.sequence_parallel else 'off'}")
+    return (
+        f"TP {plan.tensor_parallel_size} × CP {plan.context_parallel_size} × PP {plan.pipeline_parallel_size} (×{plan.pipeline_interleaving} interleaved) × DP "
+        f"{plan.data_parallel_size}, EP {plan.expert_parallel_size}, micro-batch {plan.micro_batch_size}, global batch "
+        f"{plan.global_batch_size}, ZeRO {plan.zero_stage}, recompute {RECOMPUTE_NAMES[int(plan.activation_recompute)]}"
+        f"{f' ({float(plan.recompute_layer_fraction):.0%} of layers)' if int(plan.activation_recompute) == RECOMPUTE_FULL else ''}, "
+        f"SP {'on' if plan.sequence_parallel else 'off'}"
+    )
 
 
 @functools.lru_cache(maxsize=len(FRAMEWORK_STEP_OPTIONS) + 1)
@@ -120,14 +167,26 @@ def _framework_assumptions(framework: str) -> tuple[Assumption, ...]:
     options = framework_step_options(framework)
     stack = framework_spec(framework)
     return (
-        Assumption("framework", framework or FRAMEWORK_GENERIC, "request" if framework else "default",
-                   f"software stack {stack.id} ({stack.name}): sets the attention kernel and the DP overlap "
-                   "(catalog data/frameworks.json, listed by ListFrameworks; no parameter is fitted)"),
-        Assumption("attention_kernel", "fused causal flash attention" if options.flash_attention else "fused softmax, unfused attention GEMMs",
-                   "derived", "FlashAttention-2 (Dao 2023): 60 % of peak in datasheet mode; else Megatron's batched QKᵀ/AV GEMMs"),
-        Assumption("data_parallel_overlap", f"{options.data_parallel_overlap_fraction:.0%}", "derived",
-                   "share of the gradient reduction hidden behind compute (framework behaviour), never more than that share of "
-                   "the compute beside it: the last micro-batch's backward, or the whole step's compute with ZeRO-3"),
+        Assumption(
+            "framework",
+            framework or FRAMEWORK_GENERIC,
+            "request" if framework else "default",
+            f"software stack {stack.id} ({stack.name}): sets the attention kernel and the DP overlap "
+            "(catalog data/frameworks.json, listed by ListFrameworks; no parameter is fitted)",
+        ),
+        Assumption(
+            "attention_kernel",
+            "fused causal flash attention" if options.flash_attention else "fused softmax, unfused attention GEMMs",
+            "derived",
+            "FlashAttention-2 (Dao 2023): 60 % of peak in datasheet mode; else Megatron's batched QKᵀ/AV GEMMs",
+        ),
+        Assumption(
+            "data_parallel_overlap",
+            f"{options.data_parallel_overlap_fraction:.0%}",
+            "derived",
+            "share of the gradient reduction hidden behind compute (framework behaviour), never more than that share of "
+            "the compute beside it: the last micro-batch's backward, or the whole step's compute with ZeRO-3",
+        ),
     )
 
 
@@ -172,15 +231,37 @@ def _plan_problems(w: TrainingWorkload) -> list[Problem]:
     degrees = [p.tensor_parallel_size, p.pipeline_parallel_size, p.data_parallel_size]
     context = p.context_parallel_size
     if all(degrees) and math.prod(degrees) * (context or 1) != w.accelerator_count:
-        problems.append(Problem("parallelism", f"tensor × context × pipeline × data parallel sizes = {math.prod(degrees) * (context or 1)}, "
-                                               f"not accelerator_count {w.accelerator_count} (context_parallel_size unset counts as 1)"))
+        problems.append(
+            Problem(
+                "parallelism",
+                f"tensor × context × pipeline × data parallel sizes = {math.prod(degrees) * (context or 1)}, "
+                f"not accelerator_count {w.accelerator_count} (context_parallel_size unset counts as 1)",
+            )
+        )
     elif w.accelerator_count % math.prod(d for d in [*degrees, context] if d):
-        problems.append(Problem("parallelism", "the product of the set tensor, context, pipeline and data parallel sizes must divide accelerator_count"))
+        problems.append(
+            Problem(
+                "parallelism",
+                "the product of the set tensor, context, pipeline and data parallel sizes must divide accelerator_count",
+            )
+        )
     if context and context > 1 and w.sequence_length % (2 * context):
-        problems.append(Problem("parallelism.context_parallel_size", f"2 × context_parallel_size must divide sequence_length {w.sequence_length} "
-                                                                      "(each rank takes two balanced chunks of every causal sequence)"))
-    if p.global_batch_size and p.micro_batch_size and p.data_parallel_size and p.global_batch_size % (p.micro_batch_size * p.data_parallel_size):
-        problems.append(Problem("parallelism.global_batch_size", "must be a multiple of micro_batch_size × data_parallel_size"))
+        problems.append(
+            Problem(
+                "parallelism.context_parallel_size",
+                f"2 × context_parallel_size must divide sequence_length {w.sequence_length} "
+                "(each rank takes two balanced chunks of every causal sequence)",
+            )
+        )
+    if (
+        p.global_batch_size
+        and p.micro_batch_size
+        and p.data_parallel_size
+        and p.global_batch_size % (p.micro_batch_size * p.data_parallel_size)
+    ):
+        problems.append(
+            Problem("parallelism.global_batch_size", "must be a multiple of micro_batch_size × data_parallel_size")
+        )
     return problems
 
 
@@ -197,8 +278,11 @@ def build_training_scenario(w: TrainingWorkload) -> TrainingSetup:
         # Every plan would cross a link of zero bandwidth (a TPU pod's unpublished scale-out): its
         # step time is infinite, and pricing it produced NaN costs (and NumPy warnings) before the
         # range check refused the answer; say what is wrong instead.
-        raise ScenarioError.field("accelerator_count", f"{w.hardware_id} publishes no scale-out bandwidth between its "
-                                                       f"{hw.accelerators_per_node}-accelerator pods: at most {hw.accelerators_per_node} can train together")
+        raise ScenarioError.field(
+            "accelerator_count",
+            f"{w.hardware_id} publishes no scale-out bandwidth between its "
+            f"{hw.accelerators_per_node}-accelerator pods: at most {hw.accelerators_per_node} can train together",
+        )
     facility, facility_assumptions = facility_inputs(w.facility, w.hardware_id)
     options = framework_step_options(w.framework)
     try:
@@ -207,7 +291,9 @@ def build_training_scenario(w: TrainingWorkload) -> TrainingSetup:
         raise ScenarioError.field("accelerator_count", str(error)) from None
     constraints = effective_constraints(w.parallelism)
     if constraints.tensor_parallel_size and arch.attention_head_count % constraints.tensor_parallel_size:
-        raise ScenarioError.field("parallelism.tensor_parallel_size", f"must divide the {arch.attention_head_count} attention heads")
+        raise ScenarioError.field(
+            "parallelism.tensor_parallel_size", f"must divide the {arch.attention_head_count} attention heads"
+        )
     if constraints.complete:  # nothing to search: the request's plan is evaluated once
         choice = PlanChoice(complete_plan(constraints), math.nan, math.nan, True, 1)
     else:
@@ -216,23 +302,49 @@ def build_training_scenario(w: TrainingWorkload) -> TrainingSetup:
         except PlanConstraintError as error:
             raise ScenarioError.field(f"parallelism.{error.constraint}", error.description) from None
     chosen_by = "request" if constraints.complete else "derived"
-    assumptions = list(model.assumptions) + hw_assumptions + facility_assumptions + [
-        Assumption("precision", w.precision, "request" if w.precision_set else "default", "unspecified precision means bf16"),
-        Assumption("parallelism", plan_description(choice.plan), chosen_by,
-                   f"planner: of {choice.candidates_evaluated} candidate plans that fit memory, the shortest wall clock for the "
-                   f"requested tokens{' (with the batch free: the fewest seconds per token)' if choice.batch_policy else ' (the fastest step)'}"
-                   "; fixed fields honoured"),
-        FLOP_CONVENTION,
-        MEMORY_HEADROOM,
-        *_framework_assumptions(w.framework),
-        FITTED_CONSTANTS,
-    ]
+    assumptions = (
+        list(model.assumptions)
+        + hw_assumptions
+        + facility_assumptions
+        + [
+            Assumption(
+                "precision",
+                w.precision,
+                "request" if w.precision_set else "default",
+                "unspecified precision means bf16",
+            ),
+            Assumption(
+                "parallelism",
+                plan_description(choice.plan),
+                chosen_by,
+                f"planner: of {choice.candidates_evaluated} candidate plans that fit memory, the shortest wall clock for the "
+                f"requested tokens{' (with the batch free: the fewest seconds per token)' if choice.batch_policy else ' (the fastest step)'}"
+                "; fixed fields honoured",
+            ),
+            FLOP_CONVENTION,
+            MEMORY_HEADROOM,
+            *_framework_assumptions(w.framework),
+            FITTED_CONSTANTS,
+        ]
+    )
     if choice.batch_policy is not None:
         batch_tokens = choice.plan.global_batch_size * w.sequence_length
-        above = (f"; above the largest published batch ({C.LARGEST_PUBLISHED_GLOBAL_BATCH_TOKENS / 2**20:.0f} M tokens, DeepSeek-V3 2024) "
-                 "because every plan's data parallelism needs it: fewer accelerators per job would train closer to it") if choice.batch_above_published else ""
-        assumptions.append(Assumption("global_batch_size", f"{choice.plan.global_batch_size} sequences ({batch_tokens / 2**20:.1f} M tokens)",
-                                      "derived", choice.batch_policy.description() + above))
+        above = (
+            (
+                f"; above the largest published batch ({C.LARGEST_PUBLISHED_GLOBAL_BATCH_TOKENS / 2**20:.0f} M tokens, DeepSeek-V3 2024) "
+                "because every plan's data parallelism needs it: fewer accelerators per job would train closer to it"
+            )
+            if choice.batch_above_published
+            else ""
+        )
+        assumptions.append(
+            Assumption(
+                "global_batch_size",
+                f"{choice.plan.global_batch_size} sequences ({batch_tokens / 2**20:.1f} M tokens)",
+                "derived",
+                choice.batch_policy.description() + above,
+            )
+        )
     if int(choice.plan.context_parallel_size) > 1:
         assumptions.append(CONTEXT_PARALLEL)
     if w.goodput is not None:
@@ -241,8 +353,13 @@ def build_training_scenario(w: TrainingWorkload) -> TrainingSetup:
         assumptions += MODELLED_GOODPUT
     assumptions += accelerator_power_assumptions(hw)
     scenario = TrainingScenario(
-        arch=arch, training_tokens=float(w.training_tokens), sequence_length=float(w.sequence_length), hardware=hw,
-        plan=choice.plan, facility=facility, options=options,
+        arch=arch,
+        training_tokens=float(w.training_tokens),
+        sequence_length=float(w.sequence_length),
+        hardware=hw,
+        plan=choice.plan,
+        facility=facility,
+        options=options,
         goodput_override=w.goodput if w.goodput is not None else math.nan,
         active_parameter_count_override=model.active_parameter_count_override,
     )
@@ -270,13 +387,16 @@ class InferenceWorkload:
 
 EXPERT_PARALLEL_LAYOUT_SOURCE = (
     "each accelerator runs its own sequences through the whole attention and shared experts, holds 1/ep of the routed "
-    "experts, dispatch and combine all-to-all per layer (DeepSeek-V3 decode layout, arXiv 2412.19437 §3.4)")
+    "experts, dispatch and combine all-to-all per layer (DeepSeek-V3 decode layout, arXiv 2412.19437 §3.4)"
+)
 EXPERT_LOAD_IMBALANCE = Assumption(
-    "expert_load_imbalance", f"{C.EXPERT_PARALLEL_LOAD_IMBALANCE:.2f}", "default",
+    "expert_load_imbalance",
+    f"{C.EXPERT_PARALLEL_LOAD_IMBALANCE:.2f}",
+    "default",
     "busiest device's routed-expert work over the mean: SGLang DeepSeek-V3 EP32, default vs perfectly balanced "
-    "expert placement, 50,302 vs 59,337 tokens/s per node (LMSYS blog, 2025-05-05)")
-DEFAULT_KV_CACHE_PRECISION_SOURCE = (
-    "FP8 when the weights are FP8 (FP8 checkpoints are served with an FP8 KV cache: TensorRT Model Optimizer, vLLM), BF16 otherwise")
+    "expert placement, 50,302 vs 59,337 tokens/s per node (LMSYS blog, 2025-05-05)",
+)
+DEFAULT_KV_CACHE_PRECISION_SOURCE = "FP8 when the weights are FP8 (FP8 checkpoints are served with an FP8 KV cache: TensorRT Model Optimizer, vLLM), BF16 otherwise"
 
 
 def build_inference_scenario(w: InferenceWorkload) -> tuple[InferenceScenario, list[Assumption]]:
@@ -284,7 +404,10 @@ def build_inference_scenario(w: InferenceWorkload) -> tuple[InferenceScenario, l
     model = resolve_model(w.model, "model")
     arch = model.architecture
     if w.accelerator_count > 1 and arch.attention_head_count % w.accelerator_count:
-        raise ScenarioError.field("accelerator_count", f"tensor parallelism over {w.accelerator_count} must divide the {arch.attention_head_count} attention heads")
+        raise ScenarioError.field(
+            "accelerator_count",
+            f"tensor parallelism over {w.accelerator_count} must divide the {arch.attention_head_count} attention heads",
+        )
     kv_precision = w.kv_cache_precision or default_kv_cache_precision(w.precision)
     hw, hw_assumptions = hardware_model(w.hardware_id, w.precision, w.calibration)
     facility, facility_assumptions = facility_inputs(w.facility, w.hardware_id)
@@ -292,16 +415,37 @@ def build_inference_scenario(w: InferenceWorkload) -> tuple[InferenceScenario, l
         check_expert_parallel_size(arch, w.accelerator_count, w.expert_parallel_size)
     except ValueError as error:
         raise ScenarioError.field("expert_parallel_size", str(error)) from None
-    scenario = InferenceScenario(arch, hw, w.accelerator_count, w.batch_size, w.input_tokens, w.output_tokens, facility,
-                                 kv_precision, w.expert_parallel_size)
+    scenario = InferenceScenario(
+        arch,
+        hw,
+        w.accelerator_count,
+        w.batch_size,
+        w.input_tokens,
+        w.output_tokens,
+        facility,
+        kv_precision,
+        w.expert_parallel_size,
+    )
     assumptions = list(model.assumptions)
     if w.expert_parallel_size > 1:
-        assumptions += [Assumption("expert_parallel_layout", f"EP{w.expert_parallel_size} with data-parallel attention", "request",
-                                   EXPERT_PARALLEL_LAYOUT_SOURCE), EXPERT_LOAD_IMBALANCE]
+        assumptions += [
+            Assumption(
+                "expert_parallel_layout",
+                f"EP{w.expert_parallel_size} with data-parallel attention",
+                "request",
+                EXPERT_PARALLEL_LAYOUT_SOURCE,
+            ),
+            EXPERT_LOAD_IMBALANCE,
+        ]
     return scenario, assumptions + hw_assumptions + facility_assumptions + accelerator_power_assumptions(hw) + [
         Assumption("precision", w.precision, "request" if w.precision_set else "default", "weights and matmuls"),
-        Assumption("kv_cache_precision", kv_precision, "request" if w.kv_cache_precision else "default",
-                   "request" if w.kv_cache_precision else DEFAULT_KV_CACHE_PRECISION_SOURCE)]
+        Assumption(
+            "kv_cache_precision",
+            kv_precision,
+            "request" if w.kv_cache_precision else "default",
+            "request" if w.kv_cache_precision else DEFAULT_KV_CACHE_PRECISION_SOURCE,
+        ),
+    ]
 
 
 def with_training_field(workload: TrainingWorkload, path: str, value: int | str) -> TrainingWorkload:
@@ -314,7 +458,9 @@ def with_training_field(workload: TrainingWorkload, path: str, value: int | str)
             return dataclasses.replace(workload, model=dataclasses.replace(workload.model, **{name: float(value)}))
         return dataclasses.replace(workload, model=workload.model.with_override(name, int(value)))
     if head == "parallelism":
-        return dataclasses.replace(workload, parallelism=dataclasses.replace(workload.parallelism, **{name: int(value)}))
+        return dataclasses.replace(
+            workload, parallelism=dataclasses.replace(workload.parallelism, **{name: int(value)})
+        )
     if head == "precision":
         return dataclasses.replace(workload, precision=str(value), precision_set=True)
     if head == "hardware_id":

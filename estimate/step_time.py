@@ -59,7 +59,9 @@ class StepOptions:
     """Framework behaviour that changes step time (numbers may be arrays)."""
 
     flash_attention: ArrayLike = True  # fused attention; False: unfused softmax (Megatron 2022)
-    data_parallel_overlap_fraction: ArrayLike = DEFAULT_DATA_PARALLEL_OVERLAP_FRACTION  # of the gradient reduction hidden in backward
+    data_parallel_overlap_fraction: ArrayLike = (
+        DEFAULT_DATA_PARALLEL_OVERLAP_FRACTION  # of the gradient reduction hidden in backward
+    )
 
 
 # Software stacks with documented behaviour (the `framework` input of a training estimate): the
@@ -86,7 +88,9 @@ def _stack_step_options(spec: FrameworkSpec) -> StepOptions:
 
 
 # Every accepted name (stack ids and aliases) -> the StepOptions of its stack.
-FRAMEWORK_STEP_OPTIONS: dict[str, StepOptions] = {name: _stack_step_options(get_framework(name)) for name in framework_names()}
+FRAMEWORK_STEP_OPTIONS: dict[str, StepOptions] = {
+    name: _stack_step_options(get_framework(name)) for name in framework_names()
+}
 
 
 def framework_spec(framework: str) -> FrameworkSpec:
@@ -136,14 +140,24 @@ class _LayerTimes:
     cp_forward: ArrayLike
 
 
-def _mlp_gemms(hw: HardwareModel, tokens: ArrayLike, h: ArrayLike, width: ArrayLike, matrices: ArrayLike, tp: ArrayLike, count: ArrayLike = 1.0) -> ArrayLike:
+def _mlp_gemms(
+    hw: HardwareModel,
+    tokens: ArrayLike,
+    h: ArrayLike,
+    width: ArrayLike,
+    matrices: ArrayLike,
+    tp: ArrayLike,
+    count: ArrayLike = 1.0,
+) -> ArrayLike:
     """Up (gate+up fused when gated) and down projections of an MLP of inner width `width`."""
     up = hw.gemm_seconds(tokens, (matrices - 1.0) * width / tp, h, count)
     down = hw.gemm_seconds(tokens, h, width / tp, count)
     return up + down
 
 
-def _layer_times(arch: ModelArchitecture, seq: ArrayLike, plan: ParallelPlan, hw: HardwareModel, options: StepOptions, moe: bool) -> _LayerTimes:
+def _layer_times(
+    arch: ModelArchitecture, seq: ArrayLike, plan: ParallelPlan, hw: HardwareModel, options: StepOptions, moe: bool
+) -> _LayerTimes:
     tp = as_float(plan.tensor_parallel_size)
     ep = as_float(plan.expert_parallel_size)
     cp = as_float(plan.context_parallel_size)
@@ -187,7 +201,9 @@ def _layer_times(arch: ModelArchitecture, seq: ArrayLike, plan: ParallelPlan, hw
     )
     attention_forward = where(flash, fused_fwd, unfused_fwd)
     attention_backward = where(
-        flash, fused_fwd * FLASH_ATTENTION_BACKWARD_FLOPS_PER_FORWARD_FLOP, unfused_fwd * BACKWARD_FLOPS_PER_FORWARD_FLOP
+        flash,
+        fused_fwd * FLASH_ATTENTION_BACKWARD_FLOPS_PER_FORWARD_FLOP,
+        unfused_fwd * BACKWARD_FLOPS_PER_FORWARD_FLOP,
     )
 
     ffn_factor = where(as_bool(arch.gated_mlp), ELEMENTWISE_ELEMENTS_PER_FFN_SWIGLU, ELEMENTWISE_ELEMENTS_PER_FFN_GELU)
@@ -204,7 +220,9 @@ def _layer_times(arch: ModelArchitecture, seq: ArrayLike, plan: ParallelPlan, hw
     # the ×3 in _stage_microbatch_seconds. Megatron-Core's ring moves the same volumes.
     kv_bytes = 2.0 * as_float(plan.micro_batch_size) * seq * kv_heads_per_device(arch, tp) * d * act_bytes
     cp_forward = hw.all_gather_seconds(kv_bytes, cp, tp)
-    return _LayerTimes(qkv + proj + mlp, attention_forward, attention_backward, elementwise, tp_forward, ep_forward, cp_forward)
+    return _LayerTimes(
+        qkv + proj + mlp, attention_forward, attention_backward, elementwise, tp_forward, ep_forward, cp_forward
+    )
 
 
 def _stage_microbatch_seconds(arch, seq, plan, hw, options, moe: bool):
@@ -221,7 +239,9 @@ def _stage_microbatch_seconds(arch, seq, plan, hw, options, moe: bool):
     tp = t.tp_forward * 2.0
     ep = t.ep_forward * 2.0
     cp = t.cp_forward * CONTEXT_PARALLEL_COLLECTIVES_PER_FORWARD_ONE
-    full_extra = t.gemm_forward + t.attention_forward + t.elementwise_forward + t.tp_forward + t.ep_forward + t.cp_forward
+    full_extra = (
+        t.gemm_forward + t.attention_forward + t.elementwise_forward + t.tp_forward + t.ep_forward + t.cp_forward
+    )
     selective_extra = where(flash, 0.0, t.attention_forward)
     # Full recompute on the plan's fraction of the layers (block-wise partial recompute), averaged per layer.
     full_fraction = where(recompute == RECOMPUTE_FULL, clip(as_float(plan.recompute_layer_fraction), 0.0, 1.0), 0.0)
@@ -229,8 +249,12 @@ def _stage_microbatch_seconds(arch, seq, plan, hw, options, moe: bool):
     kernels = KERNELS_PER_LAYER_FORWARD * (1.0 + BACKWARD_KERNELS_PER_FORWARD_KERNEL + full_fraction)
     device_work = gemm + attention + elementwise + extra
     host = maximum(kernels * fitted_constants.HOST_SECONDS_PER_KERNEL - device_work - tp - ep - cp, 0.0)
-    backward_compute = (t.gemm_forward * BACKWARD_FLOPS_PER_FORWARD_FLOP + t.attention_backward
-                        + t.elementwise_forward * BACKWARD_ELEMENTWISE_FACTOR + extra)
+    backward_compute = (
+        t.gemm_forward * BACKWARD_FLOPS_PER_FORWARD_FLOP
+        + t.attention_backward
+        + t.elementwise_forward * BACKWARD_ELEMENTWISE_FACTOR
+        + extra
+    )
     return gemm, attention, elementwise, extra, host, tp, ep, cp, backward_compute
 
 
@@ -296,8 +320,11 @@ def training_step_time(
     # micro-batch and reduce-scatters its gradients (Rajbhandari et al. 2020 §7.2.1: 1.5× the
     # all-reduce volume per gradient computation; DeepSpeed and FSDP reduce per micro-batch).
     zero3_volume = where(zero >= 3, 1.5 * m, 1.0)
-    dp_full = (hw.all_reduce_seconds(local.dense * GRADIENT_BYTES_PER_PARAMETER * zero3_volume, dp, tp)
-               + hw.all_reduce_seconds(local.expert * GRADIENT_BYTES_PER_PARAMETER * zero3_volume, edp, tp * as_float(plan.expert_parallel_size)))
+    dp_full = hw.all_reduce_seconds(
+        local.dense * GRADIENT_BYTES_PER_PARAMETER * zero3_volume, dp, tp
+    ) + hw.all_reduce_seconds(
+        local.expert * GRADIENT_BYTES_PER_PARAMETER * zero3_volume, edp, tp * as_float(plan.expert_parallel_size)
+    )
     # Overlap hides the reduction behind compute that runs at the same time, so it is bounded by
     # that compute (item 1 of issue 11: a flat 80 % hid 6.8 s of ZeRO-3 traffic behind 3.9 s of
     # compute). Without ZeRO-3 the gradients are reduced once per step, bucket by bucket during
@@ -314,7 +341,14 @@ def training_step_time(
     optimizer = hw.memory_seconds(optimizer_parameters * OPTIMIZER_STEP_BYTES_PER_PARAMETER)
 
     framework = fitted_constants.STEP_OVERHEAD_SECONDS + 0.0 * m  # per-step host work: loss scaling, grad-norm, logging
-    total = scale * per_microbatch + pipeline_bubble + pipeline_communication + data_parallel_communication + optimizer + framework
+    total = (
+        scale * per_microbatch
+        + pipeline_bubble
+        + pipeline_communication
+        + data_parallel_communication
+        + optimizer
+        + framework
+    )
     busy = (scale * (gemm + attention + elementwise + recompute) + optimizer) / total
     return StepTime(
         gemm=scale * gemm,

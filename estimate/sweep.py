@@ -155,7 +155,9 @@ def _take_points(value: Any, which: np.ndarray, combinations: int) -> Any:
     """`value` (a dataclass of per-combination arrays, nested) at the points' combinations:
     arrays of one value per combination are indexed by `which`; scalars broadcast as they are."""
     if is_dataclass(value):
-        return type(value)(**{f.name: _take_points(getattr(value, f.name), which, combinations) for f in fields(value) if f.init})
+        return type(value)(
+            **{f.name: _take_points(getattr(value, f.name), which, combinations) for f in fields(value) if f.init}
+        )
     array = np.asarray(value)
     return array[which] if array.ndim == 1 and array.shape[0] == combinations else value
 
@@ -181,7 +183,9 @@ def apply_run_level(scenario: TrainingScenario, values: Mapping[str, np.ndarray]
 class SweepEvaluator:
     """Evaluates chunks of a grid; plans each structural combination once (cached)."""
 
-    def __init__(self, grid: Grid, plan_combination: Callable[[tuple[float, ...]], TrainingScenario | Infeasible]) -> None:
+    def __init__(
+        self, grid: Grid, plan_combination: Callable[[tuple[float, ...]], TrainingScenario | Infeasible]
+    ) -> None:
         self.grid = grid
         self._plan_combination = plan_combination
         self._planned: dict[tuple[float, ...], TrainingScenario | Infeasible] = {}
@@ -194,16 +198,34 @@ class SweepEvaluator:
     def evaluate(self, start: int, stop: int) -> SweepOutputs:
         grid = self.grid
         indices = grid.axis_indices(start, stop)
-        axis_values = np.column_stack([axis.values[indices[:, i]] for i, axis in enumerate(grid.axes)]) if grid.axes else np.zeros((stop - start, 0))
+        axis_values = (
+            np.column_stack([axis.values[indices[:, i]] for i, axis in enumerate(grid.axes)])
+            if grid.axes
+            else np.zeros((stop - start, 0))
+        )
         structural = list(grid.structural)
         if structural:
             keys, which = _distinct_rows(indices[:, structural], tuple(grid.shape[a] for a in structural))
         else:
             keys, which = np.zeros((1, 0), np.int64), np.zeros(stop - start, np.int64)
-        planned = [self._scenario(tuple(float(grid.axes[a].values[k]) for a, k in zip(structural, row))) for row in keys]
-        outputs = {name: np.zeros(stop - start) for name in (
-            "wall_clock_seconds", "step_seconds", "accelerator_hours", "facility_energy_joules", "cost_usd",
-            "co2e_kilograms", "model_flops_utilization", "fits_in_memory", "total_flops", "cost_energy_only")}
+        planned = [
+            self._scenario(tuple(float(grid.axes[a].values[k]) for a, k in zip(structural, row))) for row in keys
+        ]
+        outputs = {
+            name: np.zeros(stop - start)
+            for name in (
+                "wall_clock_seconds",
+                "step_seconds",
+                "accelerator_hours",
+                "facility_energy_joules",
+                "cost_usd",
+                "co2e_kilograms",
+                "model_flops_utilization",
+                "fits_in_memory",
+                "total_flops",
+                "cost_energy_only",
+            )
+        }
         reasons = np.full(stop - start, "", dtype=object)
         groups: dict[Hashable, list[int]] = {}
         for position, scenario in enumerate(planned):
@@ -218,23 +240,34 @@ class SweepEvaluator:
             combinations = [planned[m] for m in members]
             point_which = remap[which[mask]]
             # The step (most of the work) once per combination, then the run level per point.
-            step = step_per_point(estimate_step(stack_scenarios(combinations, np.arange(len(members)))), point_which, len(members))
+            step = step_per_point(
+                estimate_step(stack_scenarios(combinations, np.arange(len(members)))), point_which, len(members)
+            )
             run_values = {grid.axes[a].field: axis_values[mask, a] for a in grid.run_level}
             scenario = apply_run_level(stack_scenarios(combinations, point_which), run_values)
             estimate = estimate_training_run(scenario, step)
             n = int(mask.sum())
             outputs["cost_energy_only"][mask] = np.broadcast_to(cost_is_energy_only(scenario.facility), (n,))
             for name, value in (
-                ("wall_clock_seconds", estimate.wall_clock_seconds), ("step_seconds", estimate.step_seconds),
-                ("accelerator_hours", estimate.accelerator_hours), ("facility_energy_joules", estimate.cost.facility_energy_joules),
-                ("cost_usd", estimate.cost.cost_usd), ("co2e_kilograms", estimate.cost.co2e_kilograms),
-                ("model_flops_utilization", estimate.model_flops_utilization), ("fits_in_memory", estimate.fits_in_memory),
+                ("wall_clock_seconds", estimate.wall_clock_seconds),
+                ("step_seconds", estimate.step_seconds),
+                ("accelerator_hours", estimate.accelerator_hours),
+                ("facility_energy_joules", estimate.cost.facility_energy_joules),
+                ("cost_usd", estimate.cost.cost_usd),
+                ("co2e_kilograms", estimate.cost.co2e_kilograms),
+                ("model_flops_utilization", estimate.model_flops_utilization),
+                ("fits_in_memory", estimate.fits_in_memory),
                 ("total_flops", estimate.total_flops),
             ):
                 outputs[name][mask] = np.broadcast_to(np.asarray(value, float), (n,))
-        return SweepOutputs(index=np.arange(start, stop, dtype=np.int64), axis_values=axis_values,
-                            fits_in_memory=outputs.pop("fits_in_memory") > 0.5, cost_energy_only=outputs.pop("cost_energy_only") > 0.5,
-                            infeasible_reason=reasons, **outputs)
+        return SweepOutputs(
+            index=np.arange(start, stop, dtype=np.int64),
+            axis_values=axis_values,
+            fits_in_memory=outputs.pop("fits_in_memory") > 0.5,
+            cost_energy_only=outputs.pop("cost_energy_only") > 0.5,
+            infeasible_reason=reasons,
+            **outputs,
+        )
 
 
 # Structural sub-grids up to this many cells are deduplicated with a presence table (linear time);

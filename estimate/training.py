@@ -86,7 +86,11 @@ def estimate_step(scenario: TrainingScenario) -> StepEstimate:
     counts = parameter_counts(arch)  # once: step time, memory and FLOPs all need them
     per_token = flops_per_token(arch, seq, counts)
     override = as_float(scenario.active_parameter_count_override)
-    model_per_token = where(isfinite(override), training_flops_from_parameter_count(where(isfinite(override), override, 0.0), 1.0), per_token.training_model)
+    model_per_token = where(
+        isfinite(override),
+        training_flops_from_parameter_count(where(isfinite(override), override, 0.0), 1.0),
+        per_token.training_model,
+    )
     recompute = np.asarray(plan.activation_recompute)
     flash = as_bool(scenario.options.flash_attention)
     # HFU counts the work the step executes; MFU keeps the convention of full (non-causal)

@@ -42,22 +42,38 @@ class UncertainInput:
 # memory bandwidth): the MAPE it comes from is that of whole step times, not of GEMMs alone, and
 # serving's decode step is bandwidth-bound.
 COMPUTE_EFFICIENCY = UncertainInput(
-    "compute_efficiency", 0.12,
-    "kernel throughput multiplier (GEMM rate and memory bandwidth), median 1; σ from vTrain step-time MAPE 8.4-14.7 % (2024) via MAPE ≈ 0.8σ")
+    "compute_efficiency",
+    0.12,
+    "kernel throughput multiplier (GEMM rate and memory bandwidth), median 1; σ from vTrain step-time MAPE 8.4-14.7 % (2024) via MAPE ≈ 0.8σ",
+)
 # Power model error: a FLOP-calibrated node power model has 11.4 % MAPE (arXiv 2506.14551, 2025).
 POWER_DRAW = UncertainInput(
-    "power_draw", 0.14, "accelerator power multiplier, median 1; σ from 11.4 % MAPE of measured node power models (arXiv 2506.14551, 2025)")
+    "power_draw",
+    0.14,
+    "accelerator power multiplier, median 1; σ from 11.4 % MAPE of measured node power models (arXiv 2506.14551, 2025)",
+)
 # Interruption rates of large runs differ by about 2× between reports (Llama 3, arXiv 2407.21783;
 # MegaScale, arXiv 2402.15627; OPT-175B logbook, 2022): 90 % of draws within ×/÷ 2.3 → σ = 0.5.
 FAILURE_RATE = UncertainInput(
-    "failure_rate", 0.5, "failures per accelerator-hour multiplier (goodput), median 1; σ 0.5 from the ~2× spread of published rates")
+    "failure_rate",
+    0.5,
+    "failures per accelerator-hour multiplier (goodput), median 1; σ 0.5 from the ~2× spread of published rates",
+)
 # PUE of AI facilities: Google fleet 1.10 (2023) to the industry's 1.58 (Uptime 2023): σ 0.3 on PUE − 1.
-PUE = UncertainInput("pue", 0.3, "PUE − 1 log-normal, median the estimate's PUE; σ 0.3 (Google 1.10 … Uptime 1.58, 2023)", floor=1.0)
+PUE = UncertainInput(
+    "pue", 0.3, "PUE − 1 log-normal, median the estimate's PUE; σ 0.3 (Google 1.10 … Uptime 1.58, 2023)", floor=1.0
+)
 # US industrial electricity prices 2023 range ~5-15 ¢/kWh by state (EIA Electric Power Monthly, 2024).
-ELECTRICITY_PRICE = UncertainInput("electricity_price", 0.25, "price multiplier, median 1; σ 0.25 from the US state spread (EIA 2024)")
+ELECTRICITY_PRICE = UncertainInput(
+    "electricity_price", 0.25, "price multiplier, median 1; σ 0.25 from the US state spread (EIA 2024)"
+)
 # Cloud accelerator-hour prices for one part differ by ~±40 % across providers and terms (Cottier et
 # al. 2024, arXiv 2405.21015, cloud price data).
-HOUR_PRICE = UncertainInput("accelerator_hour_price", 0.25, "hour price multiplier, median 1; σ 0.25 from the cloud price spread (Cottier et al. 2024)")
+HOUR_PRICE = UncertainInput(
+    "accelerator_hour_price",
+    0.25,
+    "hour price multiplier, median 1; σ 0.25 from the cloud price spread (Cottier et al. 2024)",
+)
 INPUTS = (COMPUTE_EFFICIENCY, POWER_DRAW, FAILURE_RATE, PUE, ELECTRICITY_PRICE, HOUR_PRICE)
 
 
@@ -145,9 +161,17 @@ OUTPUT_UNITS = {
 def assumptions(names: tuple[str, ...], samples: int, seed: int) -> list[Assumption]:
     """The distributions used, one assumption each, plus the sampling itself."""
     used = [item for item in INPUTS if item.name in names]
-    items = [Assumption(f"uncertainty.{item.name}", f"log-normal σ={item.sigma:g}", "default", item.source) for item in used]
-    items.append(Assumption("uncertainty.samples", f"{samples} samples, seed {seed}", "request",
-                            "Monte Carlo; intervals are p5/p50/p95; the plan and batch stay at the deterministic choice"))
+    items = [
+        Assumption(f"uncertainty.{item.name}", f"log-normal σ={item.sigma:g}", "default", item.source) for item in used
+    ]
+    items.append(
+        Assumption(
+            "uncertainty.samples",
+            f"{samples} samples, seed {seed}",
+            "request",
+            "Monte Carlo; intervals are p5/p50/p95; the plan and batch stay at the deterministic choice",
+        )
+    )
     return items
 
 
@@ -187,7 +211,8 @@ def scale_facility(facility: Any, draws: Draws) -> Any:
     return replace(
         facility,
         pue=draws.pue(facility.pue),
-        electricity_price_usd_per_kwh=np.asarray(facility.electricity_price_usd_per_kwh, float) * draws[ELECTRICITY_PRICE.name],
+        electricity_price_usd_per_kwh=np.asarray(facility.electricity_price_usd_per_kwh, float)
+        * draws[ELECTRICITY_PRICE.name],
         accelerator_hour_price_usd=np.asarray(facility.accelerator_hour_price_usd, float) * draws[HOUR_PRICE.name],
     )
 
@@ -199,12 +224,22 @@ def training_samples(scenario: TrainingScenario, draws: Draws) -> TrainingEstima
     hw = scale_hardware(scenario.hardware, draws[COMPUTE_EFFICIENCY.name], draws[POWER_DRAW.name])
     goodput_inputs = replace(
         scenario.goodput_inputs,
-        failures_per_accelerator_hour=np.asarray(scenario.goodput_inputs.failures_per_accelerator_hour, float) * draws[FAILURE_RATE.name],
+        failures_per_accelerator_hour=np.asarray(scenario.goodput_inputs.failures_per_accelerator_hour, float)
+        * draws[FAILURE_RATE.name],
     )
-    return estimate_training_run(replace(scenario, hardware=hw, facility=scale_facility(scenario.facility, draws), goodput_inputs=goodput_inputs))
+    return estimate_training_run(
+        replace(scenario, hardware=hw, facility=scale_facility(scenario.facility, draws), goodput_inputs=goodput_inputs)
+    )
 
 
-TRAINING_INPUTS = (COMPUTE_EFFICIENCY.name, POWER_DRAW.name, FAILURE_RATE.name, PUE.name, ELECTRICITY_PRICE.name, HOUR_PRICE.name)
+TRAINING_INPUTS = (
+    COMPUTE_EFFICIENCY.name,
+    POWER_DRAW.name,
+    FAILURE_RATE.name,
+    PUE.name,
+    ELECTRICITY_PRICE.name,
+    HOUR_PRICE.name,
+)
 
 
 def training_outputs(estimate: TrainingEstimate) -> dict[str, np.ndarray]:
@@ -222,7 +257,9 @@ def training_outputs(estimate: TrainingEstimate) -> dict[str, np.ndarray]:
     }
 
 
-def training_intervals(scenario: TrainingScenario, samples: int, seed: int) -> tuple[dict[str, Interval], list[Assumption]]:
+def training_intervals(
+    scenario: TrainingScenario, samples: int, seed: int
+) -> tuple[dict[str, Interval], list[Assumption]]:
     """Intervals of EstimateTraining's main outputs (seconds for durations, USD for cost).
 
     Integration at the API edge: `intervals, extra = training_intervals(scenario, u.samples, u.seed)`
@@ -237,9 +274,17 @@ INFERENCE_INPUTS = (COMPUTE_EFFICIENCY.name, POWER_DRAW.name, PUE.name, ELECTRIC
 def inference_samples(scenario: InferenceScenario, batch_size: int, draws: Draws) -> ServingMetrics:
     """Serving at `batch_size` (the deterministic choice) at the drawn inputs, in one call."""
     hw = scale_hardware(scenario.hardware, draws[COMPUTE_EFFICIENCY.name], draws[POWER_DRAW.name])
-    return serving_metrics(scenario.arch, hw, scenario.accelerator_count, float(batch_size), scenario.input_tokens,
-                           scenario.output_tokens, scale_facility(scenario.facility, draws), kv_bytes_per_element=scenario.kv_cache_bytes_per_element,
-                           expert_parallel_size=scenario.expert_parallel_size)
+    return serving_metrics(
+        scenario.arch,
+        hw,
+        scenario.accelerator_count,
+        float(batch_size),
+        scenario.input_tokens,
+        scenario.output_tokens,
+        scale_facility(scenario.facility, draws),
+        kv_bytes_per_element=scenario.kv_cache_bytes_per_element,
+        expert_parallel_size=scenario.expert_parallel_size,
+    )
 
 
 def inference_outputs(metrics: ServingMetrics) -> dict[str, np.ndarray]:
@@ -253,7 +298,9 @@ def inference_outputs(metrics: ServingMetrics) -> dict[str, np.ndarray]:
     }
 
 
-def inference_intervals(scenario: InferenceScenario, batch_size: int, samples: int, seed: int) -> tuple[dict[str, Interval], list[Assumption]]:
+def inference_intervals(
+    scenario: InferenceScenario, batch_size: int, samples: int, seed: int
+) -> tuple[dict[str, Interval], list[Assumption]]:
     """Intervals of EstimateInference's main outputs at the deterministic batch."""
     metrics = inference_samples(scenario, batch_size, draw(samples, seed))
     return intervals(inference_outputs(metrics)), assumptions(INFERENCE_INPUTS, samples, seed)
@@ -267,14 +314,17 @@ def campus_samples(inputs: Any, draws: Draws) -> Any:
     PUE changes the accelerator count; a count or a budget keeps it (up to the tiers)."""
     from flopwatt.estimate.campus import size_campus
 
-    return size_campus(replace(
-        inputs,
-        power=replace(inputs.power, pue=draws.pue(inputs.power.pue)),
-        electricity_price_usd_per_kwh=np.asarray(inputs.electricity_price_usd_per_kwh, float) * draws[ELECTRICITY_PRICE.name],
-        accelerator_hour_price_usd=np.asarray(inputs.accelerator_hour_price_usd, float) * draws[HOUR_PRICE.name],
-        power_draw_factor=draws[POWER_DRAW.name],
-        compute_efficiency_factor=draws[COMPUTE_EFFICIENCY.name],
-    ))
+    return size_campus(
+        replace(
+            inputs,
+            power=replace(inputs.power, pue=draws.pue(inputs.power.pue)),
+            electricity_price_usd_per_kwh=np.asarray(inputs.electricity_price_usd_per_kwh, float)
+            * draws[ELECTRICITY_PRICE.name],
+            accelerator_hour_price_usd=np.asarray(inputs.accelerator_hour_price_usd, float) * draws[HOUR_PRICE.name],
+            power_draw_factor=draws[POWER_DRAW.name],
+            compute_efficiency_factor=draws[COMPUTE_EFFICIENCY.name],
+        )
+    )
 
 
 def campus_outputs(sizing: Any) -> dict[str, np.ndarray]:

@@ -80,7 +80,12 @@ def build_attention(
         raise ValueError(f"precision: attention supports {sorted(ATTENTION_DTYPES)}, got {precision!r}")
     if pass_name not in PASSES:
         raise ValueError(f"pass: expected one of {PASSES}, got {pass_name!r}")
-    for name, value in (("batch", batch), ("heads", heads), ("sequence_length", sequence_length), ("head_dim", head_dim)):
+    for name, value in (
+        ("batch", batch),
+        ("heads", heads),
+        ("sequence_length", sequence_length),
+        ("head_dim", head_dim),
+    ):
         if not isinstance(value, int) or value <= 0:
             raise ValueError(f"shape.{name}: must be a positive integer, got {value!r}")
     dtype = getattr(torch, ATTENTION_DTYPES[precision])
@@ -88,8 +93,7 @@ def build_attention(
     shape = (batch, heads, sequence_length, head_dim)
     backward = pass_name == "backward"
     q, k, v = (
-        torch.randn(shape, device=device, dtype=dtype, generator=generator).requires_grad_(backward)
-        for _ in range(3)
+        torch.randn(shape, device=device, dtype=dtype, generator=generator).requires_grad_(backward) for _ in range(3)
     )
     element_bytes = q.element_size()
     tensor_bytes = float(batch * heads * sequence_length * head_dim * element_bytes)

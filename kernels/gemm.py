@@ -90,7 +90,9 @@ def build_gemm(precision_name: str, m: int, n: int, k: int, device: str, seed: i
         rows = rows.to(device)
         # fp8 rows are gathered as bytes: index_select is not dispatched for float8 by every
         # torch build, while a byte gather is exact and the upcast of the gathered rows is not.
-        a_rows = a.view(torch.uint8).index_select(0, rows).view(a.dtype) if precision.scaled_mm else a.index_select(0, rows)
+        a_rows = (
+            a.view(torch.uint8).index_select(0, rows).view(a.dtype) if precision.scaled_mm else a.index_select(0, rows)
+        )
         reference = a_rows.double() @ b.double()
         actual = c.index_select(0, rows).double()
         error = float(torch.linalg.norm(actual - reference) / torch.linalg.norm(reference))

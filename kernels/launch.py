@@ -48,9 +48,7 @@ def build_launch(launches_per_call: int, device: str, use_graph: bool = False) -
         run()
         after = int(counter.item())
         if after - before != launches_per_call:
-            raise VerificationError(
-                f"launch: counter advanced by {after - before}, expected {launches_per_call}"
-            )
+            raise VerificationError(f"launch: counter advanced by {after - before}, expected {launches_per_call}")
 
     return Workload(
         kernel="launch_graph" if use_graph else "launch",

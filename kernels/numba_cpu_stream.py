@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import functools
 
-from flopwatt.kernels.stream_reference import STREAM_SCALAR, check_stream_result, stream_workload, validate_stream_arguments
+from flopwatt.kernels.stream_reference import (
+    STREAM_SCALAR,
+    check_stream_result,
+    stream_workload,
+    validate_stream_arguments,
+)
 from flopwatt.kernels.workload import Workload
 
 

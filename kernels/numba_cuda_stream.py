@@ -17,7 +17,12 @@ import functools
 from dataclasses import dataclass
 
 from flopwatt.kernels.numba_cuda_kernels_config import REDUCTION_THREADS_PER_BLOCK
-from flopwatt.kernels.stream_reference import STREAM_SCALAR, check_stream_result, stream_workload, validate_stream_arguments
+from flopwatt.kernels.stream_reference import (
+    STREAM_SCALAR,
+    check_stream_result,
+    stream_workload,
+    validate_stream_arguments,
+)
 from flopwatt.kernels.workload import Workload
 
 DEFAULT_THREADS_PER_BLOCK = 1024  # BabelStream CUDA TBSIZE default (v5.0)
@@ -116,7 +121,13 @@ def build_numba_cuda_stream(
         raise ValueError(f"threads_per_block: must be a positive integer, got {threads_per_block!r}")
     kernels = _kernels()
     blocks = (elements + threads_per_block - 1) // threads_per_block
-    reduction_blocks = max(1, min(REDUCTION_BLOCKS_PER_SM * multiprocessor_count, (elements + REDUCTION_THREADS_PER_BLOCK - 1) // REDUCTION_THREADS_PER_BLOCK))
+    reduction_blocks = max(
+        1,
+        min(
+            REDUCTION_BLOCKS_PER_SM * multiprocessor_count,
+            (elements + REDUCTION_THREADS_PER_BLOCK - 1) // REDUCTION_THREADS_PER_BLOCK,
+        ),
+    )
     arrays = _allocate(elements, reduction_blocks, seed)
     a, b, c, partial, stream = arrays.a, arrays.b, arrays.c, arrays.partial, arrays.stream
     launches = {
@@ -139,4 +150,11 @@ def build_numba_cuda_stream(
         reduction = float(partial.copy_to_host().sum()) if operation == "read" else 0.0
         check_stream_result("numba cuda", operation, before, after, reduction)
 
-    return stream_workload(operation, elements, "cuda", run, verify, {"implementation": "numba-cuda", "threads_per_block": threads_per_block})
+    return stream_workload(
+        operation,
+        elements,
+        "cuda",
+        run,
+        verify,
+        {"implementation": "numba-cuda", "threads_per_block": threads_per_block},
+    )

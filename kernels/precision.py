@@ -37,9 +37,7 @@ MATMUL_PRECISIONS: dict[str, MatmulPrecision] = {
     "tf32": MatmulPrecision("tf32", "float32", True, TF32_TOLERANCE_RELATIVE, 4, 4, gpu_only=True),
     "bf16": MatmulPrecision("bf16", "bfloat16", False, BF16_TOLERANCE_RELATIVE, 2, 2),
     "fp16": MatmulPrecision("fp16", "float16", False, FP16_TOLERANCE_RELATIVE, 2, 2),
-    "fp8": MatmulPrecision(
-        "fp8", "float8_e4m3fn", False, FP8_TOLERANCE_RELATIVE, 1, 2, scaled_mm=True, gpu_only=True
-    ),
+    "fp8": MatmulPrecision("fp8", "float8_e4m3fn", False, FP8_TOLERANCE_RELATIVE, 1, 2, scaled_mm=True, gpu_only=True),
 }
 
 # torch._scaled_mm needs compute capability 8.9 (Ada) or 9.0+ (Hopper) for e4m3 tensor cores
@@ -51,6 +49,4 @@ def get_precision(name: str) -> MatmulPrecision:
     try:
         return MATMUL_PRECISIONS[name]
     except KeyError:
-        raise ValueError(
-            f"precision: unknown {name!r}; expected one of {sorted(MATMUL_PRECISIONS)}"
-        ) from None
+        raise ValueError(f"precision: unknown {name!r}; expected one of {sorted(MATMUL_PRECISIONS)}") from None

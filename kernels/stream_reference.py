@@ -66,7 +66,9 @@ def check_stream_result(label: str, operation: str, before: Mapping, after: Mapp
     check_relative_error(f"{label} {operation} ({target})", error, ELEMENTWISE_TOLERANCE_RELATIVE)
 
 
-def stream_workload(operation: str, elements: int, device: str, run: Callable[[], object], verify: Callable[[], None], extra: dict) -> Workload:
+def stream_workload(
+    operation: str, elements: int, device: str, run: Callable[[], object], verify: Callable[[], None], extra: dict
+) -> Workload:
     """The Workload of one STREAM operation: float64 arrays, BabelStream byte and FLOP counts."""
     return Workload(
         kernel=operation,

@@ -52,6 +52,4 @@ def check_relative_error(name: str, actual_error: float, tolerance: float) -> No
     NaN fails too: `not (x <= tol)` is True for NaN, which `x > tol` would let through.
     """
     if not (actual_error <= tolerance):
-        raise VerificationError(
-            f"{name}: relative error {actual_error:.3g} exceeds tolerance {tolerance:.3g}"
-        )
+        raise VerificationError(f"{name}: relative error {actual_error:.3g} exceeds tolerance {tolerance:.3g}")

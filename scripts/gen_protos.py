@@ -48,9 +48,7 @@ def generate(output_root: pathlib.Path) -> list[pathlib.Path]:
     args += [str(p.relative_to(PROTO_ROOT)) for p in proto_files]
     if protoc.main(args) != 0:
         raise SystemExit("protoc failed")
-    return sorted(
-        p for p in (output_root / PACKAGE_DIR).iterdir() if p.name.endswith(GENERATED_SUFFIXES)
-    )
+    return sorted(p for p in (output_root / PACKAGE_DIR).iterdir() if p.name.endswith(GENERATED_SUFFIXES))
 
 
 def main(argv: list[str] | None = None) -> int:

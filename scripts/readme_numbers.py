@@ -127,15 +127,19 @@ def training_prose(run: Runner) -> str:
     validated = next(row for row in run.json(VALIDATE)["whole_runs"]["runs"] if row["run"] == "llama-3.1-405b")
     pipeline = "no pipeline" if p.get("pipelineParallelSize", 1) == 1 else f"PP {p['pipelineParallelSize']}"
     tokens = p["globalBatchSize"] * 8192
-    return prose(f"The planner picks TP {p['tensorParallelSize']} × CP {p.get('contextParallelSize', 1)} × DP {p['dataParallelSize']} "
-            f"(ZeRO-{p.get('zeroStage', 0)}, {pipeline}) and a {p['globalBatchSize']:,}-sequence ({tokens / 1e6:.1f} M-token) batch: "
-            f"{hours / 1e6:.1f} M H100-hours, where Meta published {META_405B_H100_HOURS / 1e6:.2f} M for its TP8 × PP16 plan and all "
-            f"its stages ({percent((hours / META_405B_H100_HOURS - 1) * 100)}); at Meta's published plan the whole-run check in "
-            f"`flopwatt validate` gives {percent(validated['hours_error_percent'], 1)}.")
+    return prose(
+        f"The planner picks TP {p['tensorParallelSize']} × CP {p.get('contextParallelSize', 1)} × DP {p['dataParallelSize']} "
+        f"(ZeRO-{p.get('zeroStage', 0)}, {pipeline}) and a {p['globalBatchSize']:,}-sequence ({tokens / 1e6:.1f} M-token) batch: "
+        f"{hours / 1e6:.1f} M H100-hours, where Meta published {META_405B_H100_HOURS / 1e6:.2f} M for its TP8 × PP16 plan and all "
+        f"its stages ({percent((hours / META_405B_H100_HOURS - 1) * 100)}); at Meta's published plan the whole-run check in "
+        f"`flopwatt validate` gives {percent(validated['hours_error_percent'], 1)}."
+    )
 
 
 def inference_block(run: Runner) -> str:
-    return console(INFERENCE, sections(run.text(INFERENCE)), omitted="decode-step breakdown, assumptions and their sources")
+    return console(
+        INFERENCE, sections(run.text(INFERENCE)), omitted="decode-step breakdown, assumptions and their sources"
+    )
 
 
 def inference_batch_1_block(run: Runner) -> str:
@@ -154,16 +158,20 @@ def campus_prose(run: Runner) -> str:
     it_gw = r["itPowerWatts"] / 1e9
     epoch_capex, epoch_energy = EPOCH_CAPEX_USD_PER_IT_WATT * it_gw * 1e9, EPOCH_ENERGY_USD_PER_IT_GW_YEAR * it_gw
     gap = max(abs(capex / epoch_capex - 1), abs(energy / epoch_energy - 1)) * 100
-    building = next(q["value"] for q in r["capitalCost"] if q["name"] == "building_power_cooling") / r["facilityPowerWatts"]
+    building = (
+        next(q["value"] for q in r["capitalCost"] if q["name"] == "building_power_cooling") / r["facilityPowerWatts"]
+    )
     gpu_price = float(assumption(r, "capital_costs.accelerator_usd").replace(",", ""))
-    return prose(f"flopwatt's {int(r['acceleratorCount']):,} fills a 1.2 GW facility budget at PUE {float(assumption(r, 'pue')):.1f} to the "
-            f"last rack at nameplate power; the announced counts imply 2.7–3.0 kW per GPU at the meter, i.e. a PUE near 1.4 "
-            f"and/or headroom (N+1 power trains, non-IT loads, GB300 racks) — with `--pue 1.4` flopwatt gives "
-            f"{int(at_14['acceleratorCount']):,}. Capex: Epoch AI estimates about ${EPOCH_CAPEX_USD_PER_IT_WATT:.0f} B per GW of GB200 IT "
-            f"capacity and ${EPOCH_ENERGY_USD_PER_IT_GW_YEAR / 1e9:.1f} B of electricity a year for a 1 GW site; for "
-            f"{it_gw:.2f} GW of IT flopwatt's ${capex / 1e9:.1f} B and ${energy / 1e9:.2f} B are within {math.ceil(gap)} % "
-            f"(our building share, ${building:.1f}/W after Bernstein 2025, is above Epoch's; our GPU price, "
-            f"${gpu_price / 1e3:.0f} k, below list).")
+    return prose(
+        f"flopwatt's {int(r['acceleratorCount']):,} fills a 1.2 GW facility budget at PUE {float(assumption(r, 'pue')):.1f} to the "
+        f"last rack at nameplate power; the announced counts imply 2.7–3.0 kW per GPU at the meter, i.e. a PUE near 1.4 "
+        f"and/or headroom (N+1 power trains, non-IT loads, GB300 racks) — with `--pue 1.4` flopwatt gives "
+        f"{int(at_14['acceleratorCount']):,}. Capex: Epoch AI estimates about ${EPOCH_CAPEX_USD_PER_IT_WATT:.0f} B per GW of GB200 IT "
+        f"capacity and ${EPOCH_ENERGY_USD_PER_IT_GW_YEAR / 1e9:.1f} B of electricity a year for a 1 GW site; for "
+        f"{it_gw:.2f} GW of IT flopwatt's ${capex / 1e9:.1f} B and ${energy / 1e9:.2f} B are within {math.ceil(gap)} % "
+        f"(our building share, ${building:.1f}/W after Bernstein 2025, is above Epoch's; our GPU price, "
+        f"${gpu_price / 1e3:.0f} k, below list)."
+    )
 
 
 def contract_block(run: Runner) -> str:
@@ -179,11 +187,13 @@ def contract_prose(run: Runner) -> str:
     fleet = sampled["intervals"]["accelerator_count"]
     owned_hours = float(assumption(owned, "contract_accelerator_hours").split()[0].replace(",", ""))
     term_twh = r["annualEnergyJoules"] / 3.6e15 * 7
-    return prose(f"At an assumed $3 per GB200-hour the contract buys {hours / 1e9:.1f} billion accelerator-hours: a reserved fleet of "
-            f"about {round(int(r['acceleratorCount']), -3):,} GB200 for seven years drawing {r['facilityPowerWatts'] / 1e6:,.0f} MW, "
-            f"{term_twh:.0f} TWh over the term. Add `--samples 2000 --seed 1` for Monte Carlo intervals (fleet p5–p95: "
-            f"{fleet['p5'] / 1e3:,.0f}k–{fleet['p95'] / 1e3:,.0f}k with the hour price uncertain); without `--price-per-hour` the "
-            f"owner's TCO (${38e9 / owned_hours:.2f} per hour) gives {int(owned['acceleratorCount']):,} GPUs.")
+    return prose(
+        f"At an assumed $3 per GB200-hour the contract buys {hours / 1e9:.1f} billion accelerator-hours: a reserved fleet of "
+        f"about {round(int(r['acceleratorCount']), -3):,} GB200 for seven years drawing {r['facilityPowerWatts'] / 1e6:,.0f} MW, "
+        f"{term_twh:.0f} TWh over the term. Add `--samples 2000 --seed 1` for Monte Carlo intervals (fleet p5–p95: "
+        f"{fleet['p5'] / 1e3:,.0f}k–{fleet['p95'] / 1e3:,.0f}k with the hour price uncertain); without `--price-per-hour` the "
+        f"owner's TCO (${38e9 / owned_hours:.2f} per hour) gives {int(owned['acceleratorCount']):,} GPUs."
+    )
 
 
 def validation_table(run: Runner) -> str:
@@ -194,21 +204,56 @@ def validation_table(run: Runner) -> str:
     foundry = v["llm_foundry_mpt"]
     foundry_rows = [a for a in foundry["rows"] if a["scored"]]
     pessimistic = sum(1 for a in foundry_rows if a["step_time_error_percent"] > 0)
-    optimistic = "all optimistic" if not pessimistic else ("all but one optimistic" if pessimistic == 1 else f"{len(foundry_rows) - pessimistic} optimistic")
+    optimistic = (
+        "all optimistic"
+        if not pessimistic
+        else ("all but one optimistic" if pessimistic == 1 else f"{len(foundry_rows) - pessimistic} optimistic")
+    )
     runs = [a for a in v["whole_runs"]["runs"] if a["scored"]]
     whole = v["whole_runs"]["median_absolute_hours_error_percent"]
     rows = [
-        ("Megatron-LM on Selene (Korthikanti 2022, Table 5)", sets["megatron-selene"]["rows"], f"{sets['megatron-selene']['mean_absolute_percentage_error']:.1f} % mean", "≤ 5 %"),
-        ("vTrain single node, held-out odd rows (A100)", sets["vtrain-single (held-out)"]["rows"], f"{sets['vtrain-single (held-out)']['mean_absolute_percentage_error']:.1f} % MAPE", "≤ 8 %"),
-        ("vTrain multi-node, 64–512 A100 (nothing fitted)", sets["vtrain-multi"]["rows"], f"{sets['vtrain-multi']['mean_absolute_percentage_error']:.1f} % MAPE", "≤ 14 %"),
-        ("H100 at scale: Llama 3 405B on 8k/16k GPUs (Table 4), Megatron-Bridge 8B/70B/405B (CP2)", len(anchors),
-         f"{v['scale_anchors']['scored_mean_absolute_percentage_error']:.1f} % MAPE", "—"),
-        ("MLPerf Training step times on 256–11,616 H100, FP8 (NVIDIA result logs): GPT-3 175B, Llama 3.1 405B (CP2)", len(mlperf),
-         f"{v['mlperf_training']['scored_mean_absolute_percentage_error']:.1f} % MAPE", "—"),
-        ("MosaicML llm-foundry MPT 125M–70B, FSDP at TP1, A100/H100, 512–65,536 tokens (held out)", len(foundry_rows),
-         f"{foundry['scored_mean_absolute_percentage_error']:.1f} % MAPE, {optimistic}", "—"),
-        ("published whole runs, accelerator-hours (Llama 2/3.1, BLOOM, DeepSeek-V3)", len(runs), f"{whole:.1f} % median",
-         "≤ 15 %" + ("" if whole <= 15 else " (missed)")),
+        (
+            "Megatron-LM on Selene (Korthikanti 2022, Table 5)",
+            sets["megatron-selene"]["rows"],
+            f"{sets['megatron-selene']['mean_absolute_percentage_error']:.1f} % mean",
+            "≤ 5 %",
+        ),
+        (
+            "vTrain single node, held-out odd rows (A100)",
+            sets["vtrain-single (held-out)"]["rows"],
+            f"{sets['vtrain-single (held-out)']['mean_absolute_percentage_error']:.1f} % MAPE",
+            "≤ 8 %",
+        ),
+        (
+            "vTrain multi-node, 64–512 A100 (nothing fitted)",
+            sets["vtrain-multi"]["rows"],
+            f"{sets['vtrain-multi']['mean_absolute_percentage_error']:.1f} % MAPE",
+            "≤ 14 %",
+        ),
+        (
+            "H100 at scale: Llama 3 405B on 8k/16k GPUs (Table 4), Megatron-Bridge 8B/70B/405B (CP2)",
+            len(anchors),
+            f"{v['scale_anchors']['scored_mean_absolute_percentage_error']:.1f} % MAPE",
+            "—",
+        ),
+        (
+            "MLPerf Training step times on 256–11,616 H100, FP8 (NVIDIA result logs): GPT-3 175B, Llama 3.1 405B (CP2)",
+            len(mlperf),
+            f"{v['mlperf_training']['scored_mean_absolute_percentage_error']:.1f} % MAPE",
+            "—",
+        ),
+        (
+            "MosaicML llm-foundry MPT 125M–70B, FSDP at TP1, A100/H100, 512–65,536 tokens (held out)",
+            len(foundry_rows),
+            f"{foundry['scored_mean_absolute_percentage_error']:.1f} % MAPE, {optimistic}",
+            "—",
+        ),
+        (
+            "published whole runs, accelerator-hours (Llama 2/3.1, BLOOM, DeepSeek-V3)",
+            len(runs),
+            f"{whole:.1f} % median",
+            "≤ 15 %" + ("" if whole <= 15 else " (missed)"),
+        ),
     ]
     lines = ["| data set | rows | error | target (DESIGN §7) |", "|---|---|---|---|"]
     lines += [f"| {name} | {count} | {error} | {target} |" for name, count, error, target in rows]
@@ -220,16 +265,21 @@ def validation_prose(run: Runner) -> str:
     unpublished = [runs[name] for name in ("llama-2-70b", "llama-2-13b", "llama-2-7b", "llama-3.1-70b", "bloom-176b")]
     short = sorted(-a["hours_error_percent"] for a in unpublished)
     # The MFU the published hours imply: the predicted MFU scaled by predicted ÷ published hours.
-    implied = sorted(a["model_flops_utilization"] * a["predicted_accelerator_hours"] / a["published_accelerator_hours"] * 100 for a in unpublished)
+    implied = sorted(
+        a["model_flops_utilization"] * a["predicted_accelerator_hours"] / a["published_accelerator_hours"] * 100
+        for a in unpublished
+    )
     foundry = run.json(VALIDATE)["llm_foundry_mpt"]["by_sequence_length"]
-    return prose(f"The whole-run miss is explained row by row in [docs/estimation.md](docs/estimation.md): Llama 3.1 405B "
-            f"({percent(runs['llama-3.1-405b']['hours_error_percent'], 1)}) and DeepSeek-V3 ({percent(runs['deepseek-v3']['hours_error_percent'], 1)}), "
-            f"whose plans are published, agree; the runs whose GPU counts and plans are not published (Llama 2, Llama 3.1 70B, BLOOM) "
-            f"come out {short[0]:.0f}–{short[-1]:.0f} % short, because their published hours imply {implied[0]:.0f}–{implied[-1]:.0f} % MFU "
-            f"where the step model predicts more. The llm-foundry table shows the step model is itself optimistic in that FSDP/TP1 "
-            f"regime on 2023 software ({percent(foundry['4096']['mean_signed_percent'])} on average at Llama 2's 4K tokens, "
-            f"{percent(foundry['32768']['mean_signed_percent'])} at 32K), which accounts for part of those misses. No factor is "
-            f"fitted to close either gap.")
+    return prose(
+        f"The whole-run miss is explained row by row in [docs/estimation.md](docs/estimation.md): Llama 3.1 405B "
+        f"({percent(runs['llama-3.1-405b']['hours_error_percent'], 1)}) and DeepSeek-V3 ({percent(runs['deepseek-v3']['hours_error_percent'], 1)}), "
+        f"whose plans are published, agree; the runs whose GPU counts and plans are not published (Llama 2, Llama 3.1 70B, BLOOM) "
+        f"come out {short[0]:.0f}–{short[-1]:.0f} % short, because their published hours imply {implied[0]:.0f}–{implied[-1]:.0f} % MFU "
+        f"where the step model predicts more. The llm-foundry table shows the step model is itself optimistic in that FSDP/TP1 "
+        f"regime on 2023 software ({percent(foundry['4096']['mean_signed_percent'])} on average at Llama 2's 4K tokens, "
+        f"{percent(foundry['32768']['mean_signed_percent'])} at 32K), which accounts for part of those misses. No factor is "
+        f"fitted to close either gap."
+    )
 
 
 def cpu_name() -> str:
@@ -252,10 +302,12 @@ def bench_cpu(run: Runner) -> str:
     gemm = document["ceilings"]["matmul_flops_per_second"]["fp32"]
     triad = document["ceilings"]["memory_bytes_per_second"]["triad"]
     cores = len(os.sched_getaffinity(0))
-    return prose(f"On {cores} cores of {cpu_name()} (no GPU, load average {load:.1f} when it started, {datetime.date.today():%Y-%m-%d}; measured with "
-            f"`flopwatt {BENCH_CPU}`; machine-dependent, so not checked by the tests) the quick suite took "
-            f"{document.get('duration_seconds', 0):.0f} s and measured {gemm / 1e9:.0f} GFLOP/s fp32 GEMM and "
-            f"{triad / 1e9:.1f} GB/s STREAM triad.")
+    return prose(
+        f"On {cores} cores of {cpu_name()} (no GPU, load average {load:.1f} when it started, {datetime.date.today():%Y-%m-%d}; measured with "
+        f"`flopwatt {BENCH_CPU}`; machine-dependent, so not checked by the tests) the quick suite took "
+        f"{document.get('duration_seconds', 0):.0f} s and measured {gemm / 1e9:.0f} GFLOP/s fp32 GEMM and "
+        f"{triad / 1e9:.1f} GB/s STREAM triad."
+    )
 
 
 @dataclass(frozen=True)
@@ -287,7 +339,9 @@ def main(argv: list[str] | None = None) -> int:
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--write", action="store_true", help="rewrite the regions of README.md")
     mode.add_argument("--check", action="store_true", help="exit 1 when a region differs from what its command prints")
-    parser.add_argument("--measure", action="store_true", help="with --write: also re-run the machine-dependent benchmarks")
+    parser.add_argument(
+        "--measure", action="store_true", help="with --write: also re-run the machine-dependent benchmarks"
+    )
     parser.add_argument("--readme", type=Path, default=README)
     args = parser.parse_args(argv)
 
@@ -305,7 +359,9 @@ def main(argv: list[str] | None = None) -> int:
         name, body = match.group("name"), match.group("body")
         region = REGIONS[name]
         if region.measured and (region.render is None or not (args.write and args.measure)):
-            print(f"{name}: skipped (machine-dependent{'; measured by hand, see the region' if region.render is None else ''})")
+            print(
+                f"{name}: skipped (machine-dependent{'; measured by hand, see the region' if region.render is None else ''})"
+            )
             return match.group(0)
         fresh = region.render(run)
         if fresh != body:
@@ -314,7 +370,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.check:
                 import difflib
 
-                diff = difflib.unified_diff(body.splitlines(), fresh.splitlines(), "README.md", "what the command prints", lineterm="")
+                diff = difflib.unified_diff(
+                    body.splitlines(), fresh.splitlines(), "README.md", "what the command prints", lineterm=""
+                )
                 print("".join(f"    {line}\n" for line in diff))
         else:
             print(f"{name}: up to date")
@@ -326,7 +384,9 @@ def main(argv: list[str] | None = None) -> int:
             args.readme.write_text(new_text)
         return 0
     if drifted:
-        print(f"\n{len(drifted)} region(s) differ from what their commands print: run `python scripts/readme_numbers.py --write`")
+        print(
+            f"\n{len(drifted)} region(s) differ from what their commands print: run `python scripts/readme_numbers.py --write`"
+        )
         return 1
     return 0
 

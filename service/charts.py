@@ -45,15 +45,25 @@ def _bar_chart(path: Path, labels: Sequence[str], values: Sequence[float], ylabe
 def campus_power_chart(response, path: Path) -> Path:
     """All-in watts per accelerator by part (accelerator, host, network, cooling)."""
     parts = [q for q in response.power_per_accelerator if q.name != "all_in"]
-    return _bar_chart(Path(path), [q.name.replace("_", " ") for q in parts], [q.value for q in parts], "watts per accelerator",
-                      f"{response.accelerator_count:,} accelerators, {response.facility_power_watts / 1e6:,.0f} MW facility")
+    return _bar_chart(
+        Path(path),
+        [q.name.replace("_", " ") for q in parts],
+        [q.value for q in parts],
+        "watts per accelerator",
+        f"{response.accelerator_count:,} accelerators, {response.facility_power_watts / 1e6:,.0f} MW facility",
+    )
 
 
 def campus_cost_chart(response, path: Path) -> Path:
     """Capital cost by part (billions of US dollars)."""
     parts = [q for q in response.capital_cost if q.name != "annualised"]
-    return _bar_chart(Path(path), [q.name.replace("_", " ") for q in parts], [q.value / 1e9 for q in parts], "US$ billion",
-                      f"capital cost, {response.total_capital_cost.units / 1e9:,.1f} B US$ in all")
+    return _bar_chart(
+        Path(path),
+        [q.name.replace("_", " ") for q in parts],
+        [q.value / 1e9 for q in parts],
+        "US$ billion",
+        f"capital cost, {response.total_capital_cost.units / 1e9:,.1f} B US$ in all",
+    )
 
 
 def pareto_front(seconds: np.ndarray, cost_usd: np.ndarray) -> np.ndarray:
@@ -99,10 +109,18 @@ def sweep_pareto_chart(points, path: Path, labels: Sequence[str] | None = None) 
         if labels is not None:
             # A small sweep names every point; a large one the front (where the choice is).
             on_front = set(front.tolist())
-            named = range(len(kept)) if len(kept) <= MAX_PARETO_LABELS else [front[i] for i in _label_positions(len(front))]
+            named = (
+                range(len(kept)) if len(kept) <= MAX_PARETO_LABELS else [front[i] for i in _label_positions(len(front))]
+            )
             for turn, point in enumerate(named):  # labels alternate above and below: neighbours overlap less
-                axes.annotate(labels[kept[point]], (days[point], cost[point]), xytext=(6, 4 if turn % 2 == 0 else -11), textcoords="offset points",
-                              fontsize=7, color="#c0392b" if point in on_front else "#555555")
+                axes.annotate(
+                    labels[kept[point]],
+                    (days[point], cost[point]),
+                    xytext=(6, 4 if turn % 2 == 0 else -11),
+                    textcoords="offset points",
+                    fontsize=7,
+                    color="#c0392b" if point in on_front else "#555555",
+                )
         left_out = len(points) - len(kept)
         if left_out:
             axes.plot([], [], " ", label=f"{left_out:,} infeasible or unpriced points not shown")

@@ -104,7 +104,13 @@ class Settings:
             raise SettingsError("FLOPWATT_AUTH_TOKEN must be at least 16 characters")
         if self.max_message_bytes < 1024:
             raise SettingsError("--max-message-bytes must be at least 1024")
-        for name in ("max_concurrent_rpcs", "max_concurrent_streams", "max_streams_per_peer", "estimate_workers", "sweep_workers"):
+        for name in (
+            "max_concurrent_rpcs",
+            "max_concurrent_streams",
+            "max_streams_per_peer",
+            "estimate_workers",
+            "sweep_workers",
+        ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"--{name.replace('_', '-')} must be at least 1")
         if self.estimate_queue < 0:
@@ -120,8 +126,15 @@ class Settings:
 
 _PATH_FIELDS = {"data_dir", "tls_cert", "tls_key", "tls_client_ca"}
 _INT_FIELDS = {
-    "port", "metrics_port", "max_message_bytes", "max_concurrent_rpcs", "max_concurrent_streams", "max_streams_per_peer",
-    "estimate_workers", "estimate_queue", "sweep_workers",
+    "port",
+    "metrics_port",
+    "max_message_bytes",
+    "max_concurrent_rpcs",
+    "max_concurrent_streams",
+    "max_streams_per_peer",
+    "estimate_workers",
+    "estimate_queue",
+    "sweep_workers",
 }
 _FLOAT_FIELDS = {"shutdown_grace_seconds", "handshake_timeout_seconds"}
 

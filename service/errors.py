@@ -23,7 +23,7 @@ def truncate_utf8(text: str, max_bytes: int) -> str:
     encoded = text.encode("utf-8", "surrogatepass")
     if len(encoded) <= max_bytes:
         return text
-    return encoded[:max(0, max_bytes - len(ELLIPSIS))].decode("utf-8", "ignore") + ELLIPSIS
+    return encoded[: max(0, max_bytes - len(ELLIPSIS))].decode("utf-8", "ignore") + ELLIPSIS
 
 
 def echo(text: str, max_bytes: int = MAX_ECHO_BYTES) -> str:
@@ -143,7 +143,7 @@ def from_domain(error: BaseException) -> BaseException:
         what = f"profile {echo(error.profile_id)}" if error.profile_id else "the profile store"
         return DataLoss(
             f"{what} is damaged in the server's database and cannot be read; the operator must recover the store "
-            "(docs/benchmark-runs.md, \"A damaged database\"); no new benchmark runs are accepted until then",
+            '(docs/benchmark-runs.md, "A damaged database"); no new benchmark runs are accepted until then',
             reason="PROFILE_STORE_DAMAGED",
         )
     if isinstance(error, CatalogLookupError):

@@ -23,7 +23,26 @@ from flopwatt import __version__
 prometheus_client.disable_created_metrics()  # `_created` series double the series count for no use here
 
 # Latency buckets from 100 µs (an in-process estimate) to 60 s (a large sweep).
-HANDLING_SECONDS_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+HANDLING_SECONDS_BUCKETS = (
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+    5,
+    10,
+    30,
+    60,
+)
 # Benchmark runs last minutes: buckets from 10 s to 2 h.
 BENCHMARK_DURATION_SECONDS_BUCKETS = (10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200)
 
@@ -44,7 +63,10 @@ def build_revision() -> str:
     try:
         result = subprocess.run(
             ["git", "-C", source_dir, "rev-parse", "--short=12", "HEAD"],
-            capture_output=True, text=True, timeout=2, check=False,
+            capture_output=True,
+            text=True,
+            timeout=2,
+            check=False,
         )
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -82,30 +104,52 @@ def create_metrics(registry: CollectorRegistry | None = None) -> ServiceMetrics:
         registry=registry,
         started=Counter("grpc_server_started_total", "RPCs started on the server.", grpc_labels, registry=registry),
         handled=Counter(
-            "grpc_server_handled_total", "RPCs completed on the server, regardless of success or failure.",
-            (*grpc_labels, "grpc_code"), registry=registry,
+            "grpc_server_handled_total",
+            "RPCs completed on the server, regardless of success or failure.",
+            (*grpc_labels, "grpc_code"),
+            registry=registry,
         ),
         handling_seconds=Histogram(
-            "grpc_server_handling_seconds", "Response latency of RPCs handled by the server, in seconds.",
-            grpc_labels, buckets=HANDLING_SECONDS_BUCKETS, registry=registry,
+            "grpc_server_handling_seconds",
+            "Response latency of RPCs handled by the server, in seconds.",
+            grpc_labels,
+            buckets=HANDLING_SECONDS_BUCKETS,
+            registry=registry,
         ),
-        msg_received=Counter("grpc_server_msg_received_total", "Messages received by the server.", grpc_labels, registry=registry),
+        msg_received=Counter(
+            "grpc_server_msg_received_total", "Messages received by the server.", grpc_labels, registry=registry
+        ),
         msg_sent=Counter("grpc_server_msg_sent_total", "Messages sent by the server.", grpc_labels, registry=registry),
-        estimates=Counter("flopwatt_estimates_total", "Estimates computed, by kind (training, inference, campus, sweep_point).", ("kind",), registry=registry),
+        estimates=Counter(
+            "flopwatt_estimates_total",
+            "Estimates computed, by kind (training, inference, campus, sweep_point).",
+            ("kind",),
+            registry=registry,
+        ),
         benchmark_runs=Counter(
-            "flopwatt_benchmark_runs_total", "Benchmark runs that reached a terminal state, by result.", ("result",), registry=registry,
+            "flopwatt_benchmark_runs_total",
+            "Benchmark runs that reached a terminal state, by result.",
+            ("result",),
+            registry=registry,
         ),
         benchmark_duration_seconds=Histogram(
-            "flopwatt_benchmark_duration_seconds", "Wall-clock duration of finished benchmark runs, in seconds.",
-            buckets=BENCHMARK_DURATION_SECONDS_BUCKETS, registry=registry,
+            "flopwatt_benchmark_duration_seconds",
+            "Wall-clock duration of finished benchmark runs, in seconds.",
+            buckets=BENCHMARK_DURATION_SECONDS_BUCKETS,
+            registry=registry,
         ),
-        benchmark_queue_depth=Gauge("flopwatt_benchmark_queue_depth", "Benchmark runs waiting for a device.", registry=registry),
+        benchmark_queue_depth=Gauge(
+            "flopwatt_benchmark_queue_depth", "Benchmark runs waiting for a device.", registry=registry
+        ),
         gpu_energy_joules=Counter(
             "flopwatt_gpu_energy_joules_total",
             "GPU energy measured by NVML during benchmark runs, in joules (labels join with dcgm-exporter).",
-            ("gpu", "UUID"), registry=registry,
+            ("gpu", "UUID"),
+            registry=registry,
         ),
-        build_info=Gauge("flopwatt_build_info", "Build of the running server; always 1.", ("version", "revision"), registry=registry),
+        build_info=Gauge(
+            "flopwatt_build_info", "Build of the running server; always 1.", ("version", "revision"), registry=registry
+        ),
     )
     metrics.build_info.labels(version=__version__, revision=build_revision()).set(1)
     return metrics
@@ -125,8 +169,6 @@ class MetricsEndpoint:
         self._thread.join(timeout=5)
 
 
-
-
 class AdmissionCollector:
     """Gauges of the admission budgets and work pools, read at scrape time from the objects that
     own the counts (no second count to keep in step): how close the server is to refusing."""
@@ -141,11 +183,20 @@ class AdmissionCollector:
     def collect(self) -> Any:
         from prometheus_client.core import GaugeMetricFamily
 
-        yield GaugeMetricFamily("flopwatt_rpcs_in_flight", "Application RPCs admitted and not finished (health Check not counted).",
-                                value=self._admission.rpcs)
-        yield GaugeMetricFamily("flopwatt_streams_in_flight", "Streaming RPCs admitted and not finished.", value=self._admission.streams)
-        held = GaugeMetricFamily("flopwatt_work_pool_items", "Work items running or waiting in a bounded pool.", labels=("pool",))
-        capacity = GaugeMetricFamily("flopwatt_work_pool_capacity", "Work items a bounded pool holds before refusing.", labels=("pool",))
+        yield GaugeMetricFamily(
+            "flopwatt_rpcs_in_flight",
+            "Application RPCs admitted and not finished (health Check not counted).",
+            value=self._admission.rpcs,
+        )
+        yield GaugeMetricFamily(
+            "flopwatt_streams_in_flight", "Streaming RPCs admitted and not finished.", value=self._admission.streams
+        )
+        held = GaugeMetricFamily(
+            "flopwatt_work_pool_items", "Work items running or waiting in a bounded pool.", labels=("pool",)
+        )
+        capacity = GaugeMetricFamily(
+            "flopwatt_work_pool_capacity", "Work items a bounded pool holds before refusing.", labels=("pool",)
+        )
         for pool in self._pools:
             held.add_metric((pool.name,), pool.held)
             capacity.add_metric((pool.name,), pool.capacity)

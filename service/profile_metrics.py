@@ -82,8 +82,12 @@ class ProfileCollector:
             summaries = []
         for summary in summaries:
             common = (
-                _gpu_label(self.store, summary), summary.device_uuid or "", summary.host, summary.device_name,
-                summary.hardware_id or "", f"profiles/{summary.id}",
+                _gpu_label(self.store, summary),
+                summary.device_uuid or "",
+                summary.host,
+                summary.device_name,
+                summary.hardware_id or "",
+                f"profiles/{summary.id}",
             )
             for key, value in summary.ceilings.items():
                 family, _, detail = key.partition(".")

@@ -56,11 +56,11 @@ def _v1_file_proto() -> descriptor_pb2.FileDescriptorProto:
     for message in proto.message_type:
         for field in message.field:
             if field.type_name.startswith(old):
-                field.type_name = new + field.type_name[len(old):]
+                field.type_name = new + field.type_name[len(old) :]
     for service in proto.service:
         for method in service.method:
-            method.input_type = new + method.input_type[len(old):]
-            method.output_type = new + method.output_type[len(old):]
+            method.input_type = new + method.input_type[len(old) :]
+            method.output_type = new + method.output_type[len(old) :]
     proto.options.Clear()  # v1's own options (grpc-proto's grpc/reflection/v1/reflection.proto)
     proto.options.go_package = "google.golang.org/grpc/reflection/grpc_reflection_v1"
     proto.options.java_multiple_files = True
@@ -91,6 +91,8 @@ def enable_reflection(service_names: Iterable[str], server: grpc.aio.Server) -> 
         response_serializer=reflection_pb2.ServerReflectionResponse.SerializeToString,
     )
     server.add_generic_rpc_handlers(
-        tuple(grpc.method_handlers_generic_handler(service, {"ServerReflectionInfo": handler})
-              for service in (V1_SERVICE_NAME, V1ALPHA_SERVICE_NAME))
+        tuple(
+            grpc.method_handlers_generic_handler(service, {"ServerReflectionInfo": handler})
+            for service in (V1_SERVICE_NAME, V1ALPHA_SERVICE_NAME)
+        )
     )

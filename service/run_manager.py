@@ -45,7 +45,6 @@ from flopwatt.service.run_store import RunNotFound, RunRecord, RunState, RunStor
 from flopwatt.service.run_worker import DEFAULT_RUNNER, WorkerJob
 from flopwatt.service.run_worker import run as worker_main
 
-
 LOG = logging.getLogger("flopwatt.runs")
 
 # Runs waiting per device beyond the one running; more get RESOURCE_EXHAUSTED. A quick suite
@@ -97,7 +96,10 @@ async def probe_cuda_in_subprocess() -> bool:
 
     def probe() -> bool:
         try:
-            return subprocess.run(command, capture_output=True, timeout=CUDA_PROBE_TIMEOUT_SECONDS, check=False).returncode == 0
+            return (
+                subprocess.run(command, capture_output=True, timeout=CUDA_PROBE_TIMEOUT_SECONDS, check=False).returncode
+                == 0
+            )
         except (OSError, subprocess.SubprocessError):
             return False
 
@@ -269,7 +271,7 @@ class RunManager:
         if self._store_damage():
             raise errors.FailedPrecondition(
                 "the server's database is damaged; no new benchmark runs until the operator recovers it "
-                "(docs/benchmark-runs.md, \"A damaged database\")",
+                '(docs/benchmark-runs.md, "A damaged database")',
                 reason="DATABASE_DAMAGED",
             )
         device_key = await self._resolve_device(device)
@@ -308,9 +310,12 @@ class RunManager:
             queue = self._queues.get(record.device_key)
             if queue is not None and run_id in queue:
                 stored = self._write(
-                    run_id, "the cancel could not be recorded; the run stays queued",
-                    state=RunState.CANCELLED, error="cancelled by a client before it started",
-                    end_time_seconds=time.time(), cancel_requested=True,
+                    run_id,
+                    "the cancel could not be recorded; the run stays queued",
+                    state=RunState.CANCELLED,
+                    error="cancelled by a client before it started",
+                    end_time_seconds=time.time(),
+                    cancel_requested=True,
                 )
                 queue.remove(run_id)
                 self._update_queue_gauge()
@@ -336,8 +341,9 @@ class RunManager:
 
     def _refuse_if_draining(self) -> None:
         if self._draining or self._closed:
-            raise errors.Unavailable("the server is shutting down; create the run on another server or retry later",
-                                     reason="SERVER_DRAINING")
+            raise errors.Unavailable(
+                "the server is shutting down; create the run on another server or retry later", reason="SERVER_DRAINING"
+            )
 
     async def _resolve_device(self, device: str) -> str:
         if device == "cpu":
@@ -356,6 +362,7 @@ class RunManager:
         others waiting on it nor makes the next caller start another one."""
         task = self._cuda_probe_task
         if task is None or (task.done() and (task.cancelled() or task.exception() is not None)):
+
             async def probe() -> bool:
                 return bool(await self._cuda_probe())
 
@@ -396,17 +403,25 @@ class RunManager:
     async def _execute(self, run_id: str, device_key: str) -> None:
         self._retry_unpersisted()
         try:
-            record = self._store.update(run_id, state=RunState.RUNNING, start_time_seconds=time.time(), progress_message="starting worker")
+            record = self._store.update(
+                run_id, state=RunState.RUNNING, start_time_seconds=time.time(), progress_message="starting worker"
+            )
         except sqlite3.Error as error:  # nothing started: the run ends here (in memory if need be)
             LOG.error("benchmark run %s could not be started: %s", run_id, error)
-            self._finish(run_id, RunState.FAILED, f"the run could not be recorded as RUNNING, so it was not started: {error}")
+            self._finish(
+                run_id, RunState.FAILED, f"the run could not be recorded as RUNNING, so it was not started: {error}"
+            )
             return
         self._publish(record)
         events_parent, events_child = self._context.Pipe(duplex=False)
         control_child, control_parent = self._context.Pipe(duplex=False)
-        job = WorkerJob(run_id=run_id, suite=record.suite, device=device_key, runner=self._runner, parent_pid=os.getpid())
+        job = WorkerJob(
+            run_id=run_id, suite=record.suite, device=device_key, runner=self._runner, parent_pid=os.getpid()
+        )
         process = self._context.Process(
-            target=worker_main, args=(job, events_child, control_child), name=f"flopwatt-run-{run_id[:8]}",
+            target=worker_main,
+            args=(job, events_child, control_child),
+            name=f"flopwatt-run-{run_id[:8]}",
             daemon=True,  # an exiting server terminates it rather than waiting for it
         )
         try:
@@ -426,7 +441,10 @@ class RunManager:
             asyncio.get_running_loop().create_task(self._stop_worker(worker))
         loop = asyncio.get_running_loop()
         threading.Thread(
-            target=self._pump_events, args=(events_parent, loop, run_id, worker), name=f"flopwatt-run-events-{run_id[:8]}", daemon=True
+            target=self._pump_events,
+            args=(events_parent, loop, run_id, worker),
+            name=f"flopwatt-run-events-{run_id[:8]}",
+            daemon=True,
         ).start()
         try:
             await worker.exited.wait()
@@ -493,10 +511,14 @@ class RunManager:
             profile_id = self._save_profile(document)
         except Exception as error:  # noqa: BLE001 - a bad document fails the run, not the server
             LOG.exception("saving the profile of run %s failed", run_id)
-            self._finish(run_id, RunState.FAILED, f"the profile could not be saved: {type(error).__name__}: {error}"[:1000])
+            self._finish(
+                run_id, RunState.FAILED, f"the profile could not be saved: {type(error).__name__}: {error}"[:1000]
+            )
             return
         self._record_energy(document)
-        self._finish(run_id, RunState.SUCCEEDED, "", profile_id=str(profile_id), progress_fraction=1.0, progress_message="done")
+        self._finish(
+            run_id, RunState.SUCCEEDED, "", profile_id=str(profile_id), progress_fraction=1.0, progress_message="done"
+        )
 
     def _record_energy(self, document: dict[str, Any]) -> None:
         """flopwatt_gpu_energy_joules_total from the profile's NVML energy; absent on the CPU.
@@ -535,7 +557,12 @@ class RunManager:
         try:
             record = self._store.update(run_id, **changes)
         except sqlite3.Error as store_error:
-            LOG.error("benchmark run %s ended %s but the store refused the write (%s); kept in memory", run_id, state.value, store_error)
+            LOG.error(
+                "benchmark run %s ended %s but the store refused the write (%s); kept in memory",
+                run_id,
+                state.value,
+                store_error,
+            )
             base = self._active.get(run_id) or self._unpersisted.get(run_id, (None,))[0]
             if base is None:
                 base = self._store.get(run_id)

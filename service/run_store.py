@@ -79,8 +79,19 @@ class RunNotFound(LookupError):
 
 
 _COLUMNS = (
-    "run_id", "sequence", "suite", "device", "device_key", "state", "create_time_seconds",
-    "start_time_seconds", "end_time_seconds", "progress_fraction", "progress_message", "error", "profile_id",
+    "run_id",
+    "sequence",
+    "suite",
+    "device",
+    "device_key",
+    "state",
+    "create_time_seconds",
+    "start_time_seconds",
+    "end_time_seconds",
+    "progress_fraction",
+    "progress_message",
+    "error",
+    "profile_id",
     "cancel_requested",
 )
 _UPDATABLE = frozenset(_COLUMNS) - {"run_id", "sequence", "suite", "device", "device_key", "create_time_seconds"}

@@ -57,7 +57,7 @@ class RunCancelled(Exception):
 
 
 def load_runner(spec: str) -> Callable[..., Any]:
-    """"package.module:function" -> the function."""
+    """ "package.module:function" -> the function."""
     module_name, _, function_name = spec.partition(":")
     return getattr(importlib.import_module(module_name), function_name)
 
@@ -95,7 +95,9 @@ def run(job: WorkerJob, events: Connection, control: Connection) -> None:
     """Child entry point: run the suite, report, exit."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent decides
     cancel = threading.Event()
-    threading.Thread(target=_watchdog, args=(control, job.parent_pid, cancel), name="flopwatt-run-watchdog", daemon=True).start()
+    threading.Thread(
+        target=_watchdog, args=(control, job.parent_pid, cancel), name="flopwatt-run-watchdog", daemon=True
+    ).start()
 
     def report(fraction: float, message: str) -> None:
         if cancel.is_set():

@@ -19,6 +19,8 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from flopwatt.bench.store import RECOVERY_HINT, ProfileStore
+from flopwatt.estimate.profile_checks import save_measured_profile
 from flopwatt.service import errors
 from flopwatt.service.api.benchmark_servicer import BenchmarkServicer
 from flopwatt.service.api.deps import ApiDependencies
@@ -30,10 +32,8 @@ from flopwatt.service.interceptors.client_certificate import ClientCertificateUs
 from flopwatt.service.interceptors.decoding import RequestDecodingInterceptor
 from flopwatt.service.interceptors.errors import ErrorInterceptor
 from flopwatt.service.interceptors.metrics import MetricsInterceptor
-from flopwatt.bench.store import RECOVERY_HINT, ProfileStore
 from flopwatt.service.interceptors.streams import StreamWriterInterceptor
 from flopwatt.service.metrics import AdmissionCollector, MetricsEndpoint, ServiceMetrics, create_metrics
-from flopwatt.estimate.profile_checks import save_measured_profile
 from flopwatt.service.profile_metrics import ProfileCollector
 from flopwatt.service.reflection import enable_reflection
 from flopwatt.service.run_manager import RunManager
@@ -94,7 +94,9 @@ def _open_run_manager(settings: Settings, profile_store: ProfileStore, metrics: 
     except (OSError, sqlite3.Error, RunStoreError) as error:
         raise ServerStartError(f"cannot open the run store {settings.database_path}: {error}") from error
     return RunManager(
-        store, functools.partial(save_measured_profile, profile_store.save), metrics,
+        store,
+        functools.partial(save_measured_profile, profile_store.save),
+        metrics,
         store_damage=lambda: profile_store.damage,
     )
 
@@ -208,10 +210,16 @@ async def start_server(settings: Settings) -> RunningServer:
     # The stream writer first: it is what writes streamed messages (see its module docstring).
     # Admission after metrics (refusals are counted) and before everything else (a refused call
     # costs nothing more). It replaces grpc's maximum_concurrent_rpcs: see its module docstring.
-    admission = AdmissionInterceptor(settings.max_concurrent_rpcs, settings.max_concurrent_streams, settings.max_streams_per_peer)
+    admission = AdmissionInterceptor(
+        settings.max_concurrent_rpcs, settings.max_concurrent_streams, settings.max_streams_per_peer
+    )
     if settings.max_concurrent_streams >= settings.max_concurrent_rpcs:
-        LOG.warning("--max-concurrent-streams (%d) is not below --max-concurrent-rpcs (%d): open streams can take every slot "
-                    "unary calls need (health Check is still answered)", settings.max_concurrent_streams, settings.max_concurrent_rpcs)
+        LOG.warning(
+            "--max-concurrent-streams (%d) is not below --max-concurrent-rpcs (%d): open streams can take every slot "
+            "unary calls need (health Check is still answered)",
+            settings.max_concurrent_streams,
+            settings.max_concurrent_rpcs,
+        )
     interceptors: list[grpc.aio.ServerInterceptor] = [StreamWriterInterceptor(), MetricsInterceptor(metrics), admission]
     if settings.tls_enabled and settings.tls_client_ca:  # mTLS: the peer must hold a *client* certificate
         interceptors.append(ClientCertificateUsageInterceptor())
@@ -265,14 +273,28 @@ async def start_server(settings: Settings) -> RunningServer:
         run_manager.store.close()
         if metrics_endpoint is not None:
             metrics_endpoint.close()
-        raise ServerStartError(f"cannot record the runs an earlier server left unfinished in {settings.database_path}: {error}") from error
+        raise ServerStartError(
+            f"cannot record the runs an earlier server left unfinished in {settings.database_path}: {error}"
+        ) from error
     await server.start()
-    running = RunningServer(settings, server, port, health_servicer, metrics, metrics_endpoint, profile_store, run_manager,
-                            admission, estimate_pool, sweep_pool)
+    running = RunningServer(
+        settings,
+        server,
+        port,
+        health_servicer,
+        metrics,
+        metrics_endpoint,
+        profile_store,
+        run_manager,
+        admission,
+        estimate_pool,
+        sweep_pool,
+    )
     await running.set_serving(True)
     LOG.info(
         "flopwatt serving gRPC on %s (%s), metrics on %s",
-        running.address, "TLS" if settings.tls_enabled else "plaintext",
+        running.address,
+        "TLS" if settings.tls_enabled else "plaintext",
         f"{settings.metrics_host}:{running.metrics_port}" if metrics_endpoint else "off",
     )
     return running

@@ -43,7 +43,9 @@ class WorkPool:
         self.name = name
         self.workers = workers
         self.capacity = workers + queue
-        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"flopwatt-{name}")
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix=f"flopwatt-{name}"
+        )
         self._held = 0  # submitted and not finished (touched only on the loop thread)
         self._closed = False
 
@@ -56,7 +58,9 @@ class WorkPool:
         """`function(*args)` on a pool thread; RESOURCE_EXHAUSTED when the pool holds its bound,
         UNAVAILABLE once it is closed (the server is stopping)."""
         if self._closed:
-            raise errors.Unavailable(f"the server is shutting down; the {self.name} pool takes no new work", reason="SERVER_DRAINING")
+            raise errors.Unavailable(
+                f"the server is shutting down; the {self.name} pool takes no new work", reason="SERVER_DRAINING"
+            )
         if self._held >= self.capacity:
             raise errors.ResourceExhausted(
                 f"the server is busy with {self._held} {self.name} requests ({self.workers} running, the rest waiting); retry shortly",
@@ -68,7 +72,9 @@ class WorkPool:
             future = self._executor.submit(functools.partial(function, *args))
         except RuntimeError:  # closed between the check and the submit
             self._held -= 1
-            raise errors.Unavailable(f"the server is shutting down; the {self.name} pool takes no new work", reason="SERVER_DRAINING") from None
+            raise errors.Unavailable(
+                f"the server is shutting down; the {self.name} pool takes no new work", reason="SERVER_DRAINING"
+            ) from None
         future.add_done_callback(lambda _: self._release_from_any_thread(loop))
         return await asyncio.wrap_future(future, loop=loop)
 

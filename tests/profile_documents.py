@@ -9,8 +9,14 @@ from flopwatt.bench.stats import summarize
 
 def _result(kernel, precision, shape, flops, bytes_, median, verified=True):
     return {
-        "kernel": kernel, "precision": precision, "shape": shape, "flops": flops, "bytes": bytes_,
-        "samples_seconds": [median], "verified": verified, "stats": summarize([median]) if verified else None,
+        "kernel": kernel,
+        "precision": precision,
+        "shape": shape,
+        "flops": flops,
+        "bytes": bytes_,
+        "samples_seconds": [median],
+        "verified": verified,
+        "stats": summarize([median]) if verified else None,
         "flops_per_second": flops / median if verified and flops else None,
         "bytes_per_second": bytes_ / median if verified and bytes_ else None,
     }
@@ -32,8 +38,16 @@ def minimal_profile() -> dict:
     results = sample_results()
     ceilings = derive_ceilings(results)
     return {
-        "schema_version": 1, "benchmark_version": "1.0.0", "created_time": "2026-11-23T17:00:00Z", "suite": "quick",
-        "host": "test-host", "device": {"kind": "cpu", "name": "Test CPU", "uuid": None, "hardware_id": None, "core_count": 2},
-        "environment": {"torch": "2.13"}, "results": results, "ceilings": ceilings,
-        "efficiency": derive_efficiency(results, ceilings), "power_unavailable_reason": "no NVML", "warnings": [],
+        "schema_version": 1,
+        "benchmark_version": "1.0.0",
+        "created_time": "2026-11-23T17:00:00Z",
+        "suite": "quick",
+        "host": "test-host",
+        "device": {"kind": "cpu", "name": "Test CPU", "uuid": None, "hardware_id": None, "core_count": 2},
+        "environment": {"torch": "2.13"},
+        "results": results,
+        "ceilings": ceilings,
+        "efficiency": derive_efficiency(results, ceilings),
+        "power_unavailable_reason": "no NVML",
+        "warnings": [],
     }

@@ -21,25 +21,49 @@ from flopwatt.v1 import common_pb2, estimator_pb2
 
 def _requests():
     planned = estimator_pb2.EstimateTrainingRequest(
-        model=common_pb2.ModelSpec(preset_id="llama-3.1-405b"), training_tokens=15_600_000_000_000, sequence_length=8192,
-        hardware_id="h100-sxm", accelerator_count=16384, parallelism=common_pb2.Parallelism(global_batch_size=2048))
+        model=common_pb2.ModelSpec(preset_id="llama-3.1-405b"),
+        training_tokens=15_600_000_000_000,
+        sequence_length=8192,
+        hardware_id="h100-sxm",
+        accelerator_count=16384,
+        parallelism=common_pb2.Parallelism(global_batch_size=2048),
+    )
     fixed = estimator_pb2.EstimateTrainingRequest()
     fixed.CopyFrom(planned)
-    fixed.parallelism.CopyFrom(common_pb2.Parallelism(
-        tensor_parallel_size=8, pipeline_parallel_size=16, data_parallel_size=128, expert_parallel_size=1, pipeline_interleaving=1,
-        micro_batch_size=1, global_batch_size=2048, zero_stage=1, activation_recompute=common_pb2.ACTIVATION_RECOMPUTE_NONE,
-        sequence_parallel=True))
-    inference = estimator_pb2.EstimateInferenceRequest(model=common_pb2.ModelSpec(preset_id="llama-3.1-70b"), hardware_id="h100-sxm",
-                                                       accelerator_count=8, input_tokens=1024, output_tokens=512)
+    fixed.parallelism.CopyFrom(
+        common_pb2.Parallelism(
+            tensor_parallel_size=8,
+            pipeline_parallel_size=16,
+            data_parallel_size=128,
+            expert_parallel_size=1,
+            pipeline_interleaving=1,
+            micro_batch_size=1,
+            global_batch_size=2048,
+            zero_stage=1,
+            activation_recompute=common_pb2.ACTIVATION_RECOMPUTE_NONE,
+            sequence_parallel=True,
+        )
+    )
+    inference = estimator_pb2.EstimateInferenceRequest(
+        model=common_pb2.ModelSpec(preset_id="llama-3.1-70b"),
+        hardware_id="h100-sxm",
+        accelerator_count=8,
+        input_tokens=1024,
+        output_tokens=512,
+    )
     inference_fixed = estimator_pb2.EstimateInferenceRequest()
     inference_fixed.CopyFrom(inference)
     inference_fixed.batch_size = 64
     free_batch = estimator_pb2.EstimateTrainingRequest()
     free_batch.CopyFrom(planned)
     free_batch.ClearField("parallelism")  # the planner also chooses the global batch
-    return {"training, fixed plan": (estimate_training, fixed), "training, planner": (estimate_training, planned),
-            "training, planner + batch": (estimate_training, free_batch),
-            "inference, fixed batch": (estimate_inference, inference_fixed), "inference, batch search": (estimate_inference, inference)}
+    return {
+        "training, fixed plan": (estimate_training, fixed),
+        "training, planner": (estimate_training, planned),
+        "training, planner + batch": (estimate_training, free_batch),
+        "inference, fixed batch": (estimate_inference, inference_fixed),
+        "inference, batch search": (estimate_inference, inference),
+    }
 
 
 def _time(function, request, repeats: int) -> list[float]:
@@ -66,7 +90,9 @@ def _vectorised_throughput() -> float:
     dp = np.random.default_rng(0).choice([16, 32, 64, 128, 256], count)
     plan = ParallelPlan(8, 16, dp, 1, 1, 1, dp * 16, 1, 0, True)
     facility = FacilityInputs(DEFAULT_PUE, 400.0, 0.08, 400.0, 50.0, capex_usd_per_accelerator=45000.0)
-    scenario = TrainingScenario(get_model_preset("llama-3.1-405b").architecture, np.full(count, 15.6e12), 8192, hw, plan, facility)
+    scenario = TrainingScenario(
+        get_model_preset("llama-3.1-405b").architecture, np.full(count, 15.6e12), 8192, hw, plan, facility
+    )
     start = time.perf_counter()
     estimate_training_run(scenario)
     return count / (time.perf_counter() - start)

@@ -21,8 +21,8 @@ import time
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-
 from load import start_server_process, training_request
+
 from flopwatt.v1 import estimator_pb2_grpc
 
 PROBE_INTERVAL_SECONDS = 0.02
@@ -60,10 +60,15 @@ async def measure(address: str, clients: int, samples: int, duration_seconds: fl
         await asyncio.gather(prober(), *(client() for _ in range(clients)))
     ordered = sorted(health_ms)
     return {
-        "clients": clients, "samples": samples, "duration_seconds": duration_seconds,
-        "health_checks": len(ordered), "health_median_ms": round(statistics.median(ordered), 2),
-        "health_p90_ms": round(ordered[int(0.9 * (len(ordered) - 1))], 2), "health_max_ms": round(ordered[-1], 2),
-        "heavy_estimates_per_second": round(completed / duration_seconds, 1), "errors": errors,
+        "clients": clients,
+        "samples": samples,
+        "duration_seconds": duration_seconds,
+        "health_checks": len(ordered),
+        "health_median_ms": round(statistics.median(ordered), 2),
+        "health_p90_ms": round(ordered[int(0.9 * (len(ordered) - 1))], 2),
+        "health_max_ms": round(ordered[-1], 2),
+        "heavy_estimates_per_second": round(completed / duration_seconds, 1),
+        "errors": errors,
     }
 
 

@@ -40,12 +40,23 @@ def training_request() -> estimator_pb2.EstimateTrainingRequest:
     """Llama 2 7B on 2 T tokens over 512 H100s with the parallelism given (the planner skipped):
     the request a dashboard recomputes as a user edits one field."""
     return estimator_pb2.EstimateTrainingRequest(
-        model=common_pb2.ModelSpec(preset_id="llama-2-7b"), training_tokens=2_000_000_000_000, sequence_length=4096,
-        hardware_id="h100-sxm", accelerator_count=512,
+        model=common_pb2.ModelSpec(preset_id="llama-2-7b"),
+        training_tokens=2_000_000_000_000,
+        sequence_length=4096,
+        hardware_id="h100-sxm",
+        accelerator_count=512,
         parallelism=common_pb2.Parallelism(
-            tensor_parallel_size=1, pipeline_parallel_size=1, data_parallel_size=512, expert_parallel_size=1,
-            pipeline_interleaving=1, micro_batch_size=1, global_batch_size=1024, zero_stage=1,
-            activation_recompute=common_pb2.ACTIVATION_RECOMPUTE_NONE, sequence_parallel=False),
+            tensor_parallel_size=1,
+            pipeline_parallel_size=1,
+            data_parallel_size=512,
+            expert_parallel_size=1,
+            pipeline_interleaving=1,
+            micro_batch_size=1,
+            global_batch_size=1024,
+            zero_stage=1,
+            activation_recompute=common_pb2.ACTIVATION_RECOMPUTE_NONE,
+            sequence_parallel=False,
+        ),
     )
 
 
@@ -58,8 +69,12 @@ def planned_training_request() -> estimator_pb2.EstimateTrainingRequest:
 
 def inference_request() -> estimator_pb2.EstimateInferenceRequest:
     return estimator_pb2.EstimateInferenceRequest(
-        model=common_pb2.ModelSpec(preset_id="llama-2-7b"), hardware_id="h100-sxm", accelerator_count=1,
-        batch_size=32, input_tokens=1024, output_tokens=256,
+        model=common_pb2.ModelSpec(preset_id="llama-2-7b"),
+        hardware_id="h100-sxm",
+        accelerator_count=1,
+        batch_size=32,
+        input_tokens=1024,
+        output_tokens=256,
     )
 
 
@@ -70,7 +85,11 @@ RPCS: dict[str, tuple[Any, str, Callable[[], Any]]] = {
     "EstimateInference": (estimator_pb2_grpc.EstimatorServiceStub, "EstimateInference", inference_request),
     "ListHardware": (estimator_pb2_grpc.EstimatorServiceStub, "ListHardware", estimator_pb2.ListHardwareRequest),
     "ListModels": (estimator_pb2_grpc.EstimatorServiceStub, "ListModels", estimator_pb2.ListModelsRequest),
-    "ListBenchmarkRuns": (benchmark_pb2_grpc.BenchmarkServiceStub, "ListBenchmarkRuns", benchmark_pb2.ListBenchmarkRunsRequest),
+    "ListBenchmarkRuns": (
+        benchmark_pb2_grpc.BenchmarkServiceStub,
+        "ListBenchmarkRuns",
+        benchmark_pb2.ListBenchmarkRunsRequest,
+    ),
 }
 
 
@@ -108,16 +127,35 @@ class ServerProcess:
         return self.process.returncode
 
 
-def start_server_process(cprofile_path: str | None = None, extra_environment: dict[str, str] | None = None) -> ServerProcess:
+def start_server_process(
+    cprofile_path: str | None = None, extra_environment: dict[str, str] | None = None
+) -> ServerProcess:
     data_dir = tempfile.TemporaryDirectory(prefix="flopwatt-load-")
     log_path = os.path.join(data_dir.name, "serve.log")
-    launcher = [sys.executable, "-m", "cProfile", "-o", cprofile_path, "-m", "flopwatt"] if cprofile_path else [sys.executable, "-m", "flopwatt"]
+    launcher = (
+        [sys.executable, "-m", "cProfile", "-o", cprofile_path, "-m", "flopwatt"]
+        if cprofile_path
+        else [sys.executable, "-m", "flopwatt"]
+    )
     environment = {k: v for k, v in os.environ.items() if not k.startswith("FLOPWATT_")}
     environment.update(extra_environment or {})
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [*launcher, "serve", "--port", "0", "--metrics-port", "-1", "--data-dir", data_dir.name, "--log-level", "INFO"],
-            stdout=log, stderr=subprocess.STDOUT, env=environment,
+            [
+                *launcher,
+                "serve",
+                "--port",
+                "0",
+                "--metrics-port",
+                "-1",
+                "--data-dir",
+                data_dir.name,
+                "--log-level",
+                "INFO",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=environment,
         )
     deadline = time.monotonic() + SERVER_START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
@@ -196,22 +234,28 @@ def main(argv: list[str] | None = None) -> int:
         if server:
             server.stop()
     report = {
-        "rpc": args.rpc, "concurrency": args.concurrency, "duration_seconds": args.duration,
-        "requests": len(result.latencies_seconds), "errors": result.errors,
+        "rpc": args.rpc,
+        "concurrency": args.concurrency,
+        "duration_seconds": args.duration,
+        "requests": len(result.latencies_seconds),
+        "errors": result.errors,
         "throughput_requests_per_second": len(result.latencies_seconds) / args.duration,
         "p50_milliseconds": result.percentile_milliseconds(0.50),
         "p90_milliseconds": result.percentile_milliseconds(0.90),
         "p99_milliseconds": result.percentile_milliseconds(0.99),
         "max_milliseconds": result.percentile_milliseconds(1.0),
-        "server_cpu_cores_busy": server_cpu, "cpu_count": os.cpu_count(),
+        "server_cpu_cores_busy": server_cpu,
+        "cpu_count": os.cpu_count(),
     }
     if args.json:
         print(json.dumps(report))
     else:
-        print(f"{args.rpc}: {report['throughput_requests_per_second']:.0f} requests/s at concurrency {args.concurrency}; "
-              f"p50 {report['p50_milliseconds']:.2f} ms, p90 {report['p90_milliseconds']:.2f} ms, "
-              f"p99 {report['p99_milliseconds']:.2f} ms, max {report['max_milliseconds']:.2f} ms; errors {result.errors or 'none'}"
-              + (f"; server used {server_cpu:.2f} of {os.cpu_count()} cores" if server_cpu is not None else ""))
+        print(
+            f"{args.rpc}: {report['throughput_requests_per_second']:.0f} requests/s at concurrency {args.concurrency}; "
+            f"p50 {report['p50_milliseconds']:.2f} ms, p90 {report['p90_milliseconds']:.2f} ms, "
+            f"p99 {report['p99_milliseconds']:.2f} ms, max {report['max_milliseconds']:.2f} ms; errors {result.errors or 'none'}"
+            + (f"; server used {server_cpu:.2f} of {os.cpu_count()} cores" if server_cpu is not None else "")
+        )
     return 0 if not result.errors else 1
 
 

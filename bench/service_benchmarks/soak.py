@@ -51,7 +51,9 @@ def _mix(channel: grpc.aio.Channel) -> list[tuple[str, Any]]:
     bad_training.sequence_length = -1
 
     async def watch_unknown() -> None:
-        async for _ in benchmark.WatchBenchmarkRun(benchmark_pb2.WatchBenchmarkRunRequest(name="benchmarkRuns/0000"), timeout=10):
+        async for _ in benchmark.WatchBenchmarkRun(
+            benchmark_pb2.WatchBenchmarkRunRequest(name="benchmarkRuns/0000"), timeout=10
+        ):
             pass
 
     return [
@@ -60,15 +62,28 @@ def _mix(channel: grpc.aio.Channel) -> list[tuple[str, Any]]:
         ("EstimateTraining invalid", lambda: estimator.EstimateTraining(bad_training, timeout=10)),
         ("ListHardware", lambda: estimator.ListHardware(estimator_pb2.ListHardwareRequest(), timeout=10)),
         ("ListModels", lambda: estimator.ListModels(estimator_pb2.ListModelsRequest(), timeout=10)),
-        ("ListBenchmarkRuns", lambda: benchmark.ListBenchmarkRuns(benchmark_pb2.ListBenchmarkRunsRequest(page_size=10), timeout=10)),
-        ("GetBenchmarkRun unknown", lambda: benchmark.GetBenchmarkRun(benchmark_pb2.GetBenchmarkRunRequest(name="benchmarkRuns/0000"), timeout=10)),
+        (
+            "ListBenchmarkRuns",
+            lambda: benchmark.ListBenchmarkRuns(benchmark_pb2.ListBenchmarkRunsRequest(page_size=10), timeout=10),
+        ),
+        (
+            "GetBenchmarkRun unknown",
+            lambda: benchmark.GetBenchmarkRun(
+                benchmark_pb2.GetBenchmarkRunRequest(name="benchmarkRuns/0000"), timeout=10
+            ),
+        ),
         ("WatchBenchmarkRun unknown", watch_unknown),
-        ("CreateBenchmarkRun no token", lambda: benchmark.CreateBenchmarkRun(benchmark_pb2.CreateBenchmarkRunRequest(), timeout=10)),
+        (
+            "CreateBenchmarkRun no token",
+            lambda: benchmark.CreateBenchmarkRun(benchmark_pb2.CreateBenchmarkRunRequest(), timeout=10),
+        ),
         ("garbage bytes", lambda: garbage(random.randbytes(random.randint(1, 200)), timeout=10)),
     ]
 
 
-async def soak(server: ServerProcess, duration_seconds: float, warmup_seconds: float, concurrency: int, sample_seconds: float) -> dict:
+async def soak(
+    server: ServerProcess, duration_seconds: float, warmup_seconds: float, concurrency: int, sample_seconds: float
+) -> dict:
     samples: list[tuple[float, int]] = []
     counts: dict[str, int] = {}
     faults: dict[str, int] = {}
@@ -105,20 +120,31 @@ async def soak(server: ServerProcess, duration_seconds: float, warmup_seconds: f
     variance = sum((t - mean_t) ** 2 for t in times)
     slope = sum((t - mean_t) * (v - mean_v) for t, v in zip(times, values)) / variance if variance else 0.0
     return {
-        "duration_seconds": duration_seconds, "warmup_seconds": warmup_seconds, "concurrency": concurrency,
-        "requests": sum(counts.values()), "requests_per_second": sum(counts.values()) / duration_seconds,
-        "codes": counts, "faults": faults,
-        "rss_start_mib": samples[0][1] / MEBIBYTE, "rss_baseline_mib": baseline / MEBIBYTE,
-        "rss_final_mib": samples[-1][1] / MEBIBYTE, "rss_max_after_warmup_mib": max(values),
-        "rss_growth_mib": max(values) - baseline / MEBIBYTE, "rss_slope_mib_per_minute": slope * 60,
+        "duration_seconds": duration_seconds,
+        "warmup_seconds": warmup_seconds,
+        "concurrency": concurrency,
+        "requests": sum(counts.values()),
+        "requests_per_second": sum(counts.values()) / duration_seconds,
+        "codes": counts,
+        "faults": faults,
+        "rss_start_mib": samples[0][1] / MEBIBYTE,
+        "rss_baseline_mib": baseline / MEBIBYTE,
+        "rss_final_mib": samples[-1][1] / MEBIBYTE,
+        "rss_max_after_warmup_mib": max(values),
+        "rss_growth_mib": max(values) - baseline / MEBIBYTE,
+        "rss_slope_mib_per_minute": slope * 60,
         "samples": len(samples),
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=DEFAULT_DURATION_SECONDS,
-                        help=f"seconds of load (default {DEFAULT_DURATION_SECONDS:.0f}, at most {MAX_DURATION_SECONDS:.0f})")
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=DEFAULT_DURATION_SECONDS,
+        help=f"seconds of load (default {DEFAULT_DURATION_SECONDS:.0f}, at most {MAX_DURATION_SECONDS:.0f})",
+    )
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--sample-seconds", type=float, default=2.0)
     parser.add_argument("--max-growth-mib", type=float, default=DEFAULT_MAX_GROWTH_MIB)
@@ -143,11 +169,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(report))
     else:
-        print(f"soak {args.duration:.0f} s, {report['requests']} requests ({report['requests_per_second']:.0f}/s), codes {report['codes']}")
-        print(f"server RSS: start {report['rss_start_mib']:.1f} MiB, after {warmup:.0f} s warm-up {report['rss_baseline_mib']:.1f} MiB, "
-              f"final {report['rss_final_mib']:.1f} MiB, max {report['rss_max_after_warmup_mib']:.1f} MiB; "
-              f"growth {report['rss_growth_mib']:+.1f} MiB (bound {args.max_growth_mib:.0f}), slope {report['rss_slope_mib_per_minute']:+.2f} MiB/min")
-        print(f"faults (UNKNOWN/INTERNAL): {report['faults'] or 'none'}; server exit {exit_code}; {'PASS' if passed else 'FAIL'}")
+        print(
+            f"soak {args.duration:.0f} s, {report['requests']} requests ({report['requests_per_second']:.0f}/s), codes {report['codes']}"
+        )
+        print(
+            f"server RSS: start {report['rss_start_mib']:.1f} MiB, after {warmup:.0f} s warm-up {report['rss_baseline_mib']:.1f} MiB, "
+            f"final {report['rss_final_mib']:.1f} MiB, max {report['rss_max_after_warmup_mib']:.1f} MiB; "
+            f"growth {report['rss_growth_mib']:+.1f} MiB (bound {args.max_growth_mib:.0f}), slope {report['rss_slope_mib_per_minute']:+.2f} MiB/min"
+        )
+        print(
+            f"faults (UNKNOWN/INTERNAL): {report['faults'] or 'none'}; server exit {exit_code}; {'PASS' if passed else 'FAIL'}"
+        )
     return 0 if passed else 1
 
 

@@ -23,19 +23,30 @@ from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.v1 import common_pb2, estimator_pb2
 
 BASE = estimator_pb2.EstimateTrainingRequest(
-    model=common_pb2.ModelSpec(preset_id="llama-2-7b"), training_tokens=2 * 10**12, sequence_length=4096,
-    hardware_id="h100-sxm", accelerator_count=256)
+    model=common_pb2.ModelSpec(preset_id="llama-2-7b"),
+    training_tokens=2 * 10**12,
+    sequence_length=4096,
+    hardware_id="h100-sxm",
+    accelerator_count=256,
+)
 
 
 def grid(points: int, chunk_size: int = 5000, columnar: bool = False) -> estimator_pb2.SweepTrainingRequest:
     """4 accelerator counts (planned) × tokens × PUE × price (vectorised), `points` in all."""
     tokens = max(points // 400, 1)
-    return estimator_pb2.SweepTrainingRequest(base=BASE, chunk_size=chunk_size, columnar=columnar, axes=[
-        estimator_pb2.SweepAxis(field="accelerator_count", values=[64, 128, 256, 512]),
-        estimator_pb2.SweepAxis(field="training_tokens", values=np.linspace(1e11, 1e13, tokens).round().tolist()),
-        estimator_pb2.SweepAxis(field="facility.pue", values=np.linspace(1.05, 1.6, 10).tolist()),
-        estimator_pb2.SweepAxis(field="facility.electricity_price_usd_per_kwh", values=np.linspace(0.03, 0.2, 10).tolist()),
-    ])
+    return estimator_pb2.SweepTrainingRequest(
+        base=BASE,
+        chunk_size=chunk_size,
+        columnar=columnar,
+        axes=[
+            estimator_pb2.SweepAxis(field="accelerator_count", values=[64, 128, 256, 512]),
+            estimator_pb2.SweepAxis(field="training_tokens", values=np.linspace(1e11, 1e13, tokens).round().tolist()),
+            estimator_pb2.SweepAxis(field="facility.pue", values=np.linspace(1.05, 1.6, 10).tolist()),
+            estimator_pb2.SweepAxis(
+                field="facility.electricity_price_usd_per_kwh", values=np.linspace(0.03, 0.2, 10).tolist()
+            ),
+        ],
+    )
 
 
 def _median_rate(points: int, run, repeats: int) -> float:
@@ -58,12 +69,37 @@ def main() -> None:
     evaluator, _ = sweep_api.prepare(request, ApiDependencies())
     total = evaluator.grid.size
     evaluator.evaluate(0, total)  # plans the structural combinations once (cached)
-    print(json.dumps({"measurement": "in_process_evaluate", "points": total,
-                      "points_per_second": round(_median_rate(total, lambda: evaluator.evaluate(0, total), args.repeats))}))
-    print(json.dumps({"measurement": "in_process_with_protobuf", "points": total,
-                      "points_per_second": round(_median_rate(total, lambda: sweep_api.evaluate_chunk(evaluator, 0, total), args.repeats))}))
-    print(json.dumps({"measurement": "in_process_with_columns", "points": total,
-                      "points_per_second": round(_median_rate(total, lambda: sweep_api.evaluate_chunk(evaluator, 0, total, True), args.repeats))}))
+    print(
+        json.dumps(
+            {
+                "measurement": "in_process_evaluate",
+                "points": total,
+                "points_per_second": round(_median_rate(total, lambda: evaluator.evaluate(0, total), args.repeats)),
+            }
+        )
+    )
+    print(
+        json.dumps(
+            {
+                "measurement": "in_process_with_protobuf",
+                "points": total,
+                "points_per_second": round(
+                    _median_rate(total, lambda: sweep_api.evaluate_chunk(evaluator, 0, total), args.repeats)
+                ),
+            }
+        )
+    )
+    print(
+        json.dumps(
+            {
+                "measurement": "in_process_with_columns",
+                "points": total,
+                "points_per_second": round(
+                    _median_rate(total, lambda: sweep_api.evaluate_chunk(evaluator, 0, total, True), args.repeats)
+                ),
+            }
+        )
+    )
     if args.address:
         import grpc
 
@@ -71,12 +107,35 @@ def main() -> None:
 
         with grpc.insecure_channel(args.address) as channel:
             stub = estimator_pb2_grpc.EstimatorServiceStub(channel)
-            rate = _median_rate(total, lambda: sum(len(c.points) for c in stub.SweepTraining(request, timeout=600)), args.repeats)
+            rate = _median_rate(
+                total, lambda: sum(len(c.points) for c in stub.SweepTraining(request, timeout=600)), args.repeats
+            )
             columnar = grid(args.points, args.chunk_size, columnar=True)
-            rate_columns = _median_rate(total, lambda: sum(len(c.columns.index) for c in stub.SweepTraining(columnar, timeout=600)), args.repeats)
-        print(json.dumps({"measurement": "grpc_stream", "points": total, "chunk_size": args.chunk_size, "points_per_second": round(rate)}))
-        print(json.dumps({"measurement": "grpc_stream_columnar", "points": total, "chunk_size": args.chunk_size,
-                          "points_per_second": round(rate_columns)}))
+            rate_columns = _median_rate(
+                total,
+                lambda: sum(len(c.columns.index) for c in stub.SweepTraining(columnar, timeout=600)),
+                args.repeats,
+            )
+        print(
+            json.dumps(
+                {
+                    "measurement": "grpc_stream",
+                    "points": total,
+                    "chunk_size": args.chunk_size,
+                    "points_per_second": round(rate),
+                }
+            )
+        )
+        print(
+            json.dumps(
+                {
+                    "measurement": "grpc_stream_columnar",
+                    "points": total,
+                    "chunk_size": args.chunk_size,
+                    "points_per_second": round(rate_columns),
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -25,7 +25,9 @@ class HardwareSpec:
     id: str
     name: str
     vendor: str
-    peak_flops_per_second: Mapping[str, float]  # precision name ("fp32", "tf32", "bf16", "fp16", "fp8", "fp4") -> FLOP/s
+    peak_flops_per_second: Mapping[
+        str, float
+    ]  # precision name ("fp32", "tf32", "bf16", "fp16", "fp8", "fp4") -> FLOP/s
     memory_bytes: int
     memory_bandwidth_bytes_per_second: float
     intra_node_bandwidth_bytes_per_second: float  # scale-up link bandwidth per accelerator, one direction
@@ -86,7 +88,9 @@ class FrameworkSpec:
     description: str
     aliases: tuple[str, ...]
     covers: tuple[str, ...]  # systems built on this stack, e.g. ("torchtitan", "llm-foundry")
-    behaviour: Mapping[str, str]  # attention_kernel, data_parallel_overlap, sharding_default, tensor_parallel, pipeline_parallel
+    behaviour: Mapping[
+        str, str
+    ]  # attention_kernel, data_parallel_overlap, sharding_default, tensor_parallel, pipeline_parallel
     step_options: tuple[StepOptionValue, ...]
     sources: tuple[SourceRef, ...] = field(default_factory=tuple)
 

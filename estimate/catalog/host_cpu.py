@@ -52,9 +52,11 @@ FALLBACK_NIC_BITS_PER_SECOND = 10e9
 # (AMD product page, launched 2022-11-10) -> 3.75 W per core.
 REFERENCE_CPU_TDP_WATTS = 360.0
 REFERENCE_CPU_CORE_COUNT = 96
-REFERENCE_CPU_SOURCE = ("AMD EPYC 9654 product specifications (360 W default TDP, 96 cores)",
-                        "https://www.amd.com/en/products/processors/server/epyc/4th-generation-9004-and-8004-series/amd-epyc-9654.html",
-                        "2022-11-10")
+REFERENCE_CPU_SOURCE = (
+    "AMD EPYC 9654 product specifications (360 W default TDP, 96 cores)",
+    "https://www.amd.com/en/products/processors/server/epyc/4th-generation-9004-and-8004-series/amd-epyc-9654.html",
+    "2022-11-10",
+)
 # Bandwidth probe: arrays well beyond any L3 so the copy streams from DRAM; best of a few runs.
 BANDWIDTH_PROBE_BYTES = 64 * 1024 * 1024
 BANDWIDTH_PROBE_REPEATS = 5
@@ -197,7 +199,11 @@ def _tdp_watts(root: Path, core_count: int, date: str, facts: _Facts) -> tuple[f
         text = (_read_text(limit) or "").strip()
         microwatts += int(text) if text.isdigit() else 0
     if microwatts > 0:
-        source = {"citation": "derived: RAPL package max power limits", "url": "derived:/sys/class/powercap", "date": date}
+        source = {
+            "citation": "derived: RAPL package max power limits",
+            "url": "derived:/sys/class/powercap",
+            "date": date,
+        }
         return microwatts / 1e6, {"covers": "tdp_watts", **source}
     facts.notes.append("no RAPL power limit readable: TDP is a per-core share of an AMD EPYC 9654.")
     citation, url, published = REFERENCE_CPU_SOURCE
@@ -205,7 +211,9 @@ def _tdp_watts(root: Path, core_count: int, date: str, facts: _Facts) -> tuple[f
     return core_count * REFERENCE_CPU_TDP_WATTS / REFERENCE_CPU_CORE_COUNT, {"covers": "tdp_watts", **source}
 
 
-def measure_copy_bytes_per_second(probe_bytes: int = BANDWIDTH_PROBE_BYTES, repeats: int = BANDWIDTH_PROBE_REPEATS) -> float:
+def measure_copy_bytes_per_second(
+    probe_bytes: int = BANDWIDTH_PROBE_BYTES, repeats: int = BANDWIDTH_PROBE_REPEATS
+) -> float:
     """Best single-thread numpy copy rate, bytes read + written per second (DESIGN §2 convention)."""
     import numpy as np
 
@@ -234,7 +242,9 @@ def describe_host_cpu(root: Path = Path("/"), today: _dt.date | None = None) -> 
     core_count = cpuinfo["physical_cores"] or os.cpu_count() or 1
     facts.how["cores"] = "physical cores in /proc/cpuinfo" if cpuinfo["physical_cores"] else "os.cpu_count()"
     clock_hz = _clock_hz(root, cpuinfo, facts)
-    per_cycle, isa = fp32_flops_per_cycle_per_core(cpuinfo["flags"], cpuinfo["vendor"], cpuinfo["family"], platform.machine())
+    per_cycle, isa = fp32_flops_per_cycle_per_core(
+        cpuinfo["flags"], cpuinfo["vendor"], cpuinfo["family"], platform.machine()
+    )
     fp32 = core_count * clock_hz * per_cycle
     peaks = {"fp32": fp32}
     isa_notes = [f"fp32: {core_count} cores x {clock_hz / 1e9:.3f} GHz x {per_cycle} FLOP/cycle ({isa})"]
@@ -249,16 +259,39 @@ def describe_host_cpu(root: Path = Path("/"), today: _dt.date | None = None) -> 
     name = cpuinfo["model_name"] or platform.processor() or platform.machine() or "unknown CPU"
     derived_url = "derived:/proc/cpuinfo" if cpuinfo_text is not None else "derived:os.cpu_count"
     sources = [
-        {"covers": "peak_flops_per_second", "citation": "derived from ISA flags: " + "; ".join(isa_notes) + f"; clock from {facts.how['clock']}; cores from {facts.how['cores']}",
-         "url": derived_url, "date": date},
-        {"covers": "memory_bytes", "citation": f"derived: {facts.how['memory']}", "url": "derived:/proc/meminfo", "date": date},
-        {"covers": "memory_bandwidth_bytes_per_second, intra_node_bandwidth_bytes_per_second",
-         "citation": f"measured at load: best of {BANDWIDTH_PROBE_REPEATS} single-thread numpy copies of {BANDWIDTH_PROBE_BYTES // 2**20} MiB "
-                     "(read + write bytes); processes on one host exchange data through this memory",
-         "url": "derived:flopwatt.estimate.catalog.host_cpu", "date": date},
-        {"covers": "scale_out_bandwidth_bytes_per_second", "citation": "derived: " + facts.how["network"], "url": "derived:/sys/class/net", "date": date},
-        {"covers": "accelerators_per_node, release_date", "citation": "derived: the host is one device; release_date is the derivation date, not the CPU's launch",
-         "url": "derived:flopwatt.estimate.catalog.host_cpu", "date": date},
+        {
+            "covers": "peak_flops_per_second",
+            "citation": "derived from ISA flags: "
+            + "; ".join(isa_notes)
+            + f"; clock from {facts.how['clock']}; cores from {facts.how['cores']}",
+            "url": derived_url,
+            "date": date,
+        },
+        {
+            "covers": "memory_bytes",
+            "citation": f"derived: {facts.how['memory']}",
+            "url": "derived:/proc/meminfo",
+            "date": date,
+        },
+        {
+            "covers": "memory_bandwidth_bytes_per_second, intra_node_bandwidth_bytes_per_second",
+            "citation": f"measured at load: best of {BANDWIDTH_PROBE_REPEATS} single-thread numpy copies of {BANDWIDTH_PROBE_BYTES // 2**20} MiB "
+            "(read + write bytes); processes on one host exchange data through this memory",
+            "url": "derived:flopwatt.estimate.catalog.host_cpu",
+            "date": date,
+        },
+        {
+            "covers": "scale_out_bandwidth_bytes_per_second",
+            "citation": "derived: " + facts.how["network"],
+            "url": "derived:/sys/class/net",
+            "date": date,
+        },
+        {
+            "covers": "accelerators_per_node, release_date",
+            "citation": "derived: the host is one device; release_date is the derivation date, not the CPU's launch",
+            "url": "derived:flopwatt.estimate.catalog.host_cpu",
+            "date": date,
+        },
         tdp_source,
     ]
     return {
@@ -274,5 +307,6 @@ def describe_host_cpu(root: Path = Path("/"), today: _dt.date | None = None) -> 
         "tdp_watts": tdp_watts,
         "accelerators_per_node": 1,
         "sources": sources,
-        "notes": "This host, derived at load time; peaks are upper bounds (all cores, two FMA pipes). " + " ".join(facts.notes),
+        "notes": "This host, derived at load time; peaks are upper bounds (all cores, two FMA pipes). "
+        + " ".join(facts.notes),
     }

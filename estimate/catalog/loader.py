@@ -18,8 +18,15 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, Sequence
 
-from flopwatt.estimate.catalog.entries import PARAMETER_ORIGINS, FrameworkSpec, HardwareSpec, ModelPreset, SourceRef, StepOptionValue
 from flopwatt.estimate.architecture import ModelArchitecture
+from flopwatt.estimate.catalog.entries import (
+    PARAMETER_ORIGINS,
+    FrameworkSpec,
+    HardwareSpec,
+    ModelPreset,
+    SourceRef,
+    StepOptionValue,
+)
 
 HARDWARE_FILE = "hardware.json"
 MODELS_FILE = "models.json"
@@ -46,7 +53,16 @@ _HARDWARE_REQUIRED_STR_FIELDS = ("name", "vendor", "release_date")
 _HARDWARE_KNOWN_KEYS = frozenset(f.name for f in fields(HardwareSpec))
 
 # Architecture integers that may be 0 (meaning "derived" or "absent"); the rest must be >= 1.
-_ARCHITECTURE_OPTIONAL_INTS = frozenset({"head_dim", "shared_expert_count", "dense_layer_count", "dense_ffn_hidden_size", "kv_lora_rank", "qk_rope_head_dim"})
+_ARCHITECTURE_OPTIONAL_INTS = frozenset(
+    {
+        "head_dim",
+        "shared_expert_count",
+        "dense_layer_count",
+        "dense_ffn_hidden_size",
+        "kv_lora_rank",
+        "qk_rope_head_dim",
+    }
+)
 _ARCHITECTURE_FIELDS = {f.name: f for f in fields(ModelArchitecture)}
 _ARCHITECTURE_BOOL_FIELDS = frozenset({"gated_mlp", "tied_embeddings", "dropout"})
 _MODEL_KNOWN_KEYS = frozenset(f.name for f in fields(ModelPreset))
@@ -54,9 +70,19 @@ _MODEL_KNOWN_KEYS = frozenset(f.name for f in fields(ModelPreset))
 # What every software stack must document (each a sentence backed by a source), and the
 # step_time.StepOptions fields a stack sets with their JSON types (a test holds these names equal
 # to StepOptions'; the loader cannot import step_time, which imports the catalog).
-FRAMEWORK_BEHAVIOUR_KEYS = ("attention_kernel", "data_parallel_overlap", "sharding_default", "tensor_parallel", "pipeline_parallel")
-FRAMEWORK_STEP_OPTION_TYPES: Mapping[str, type] = MappingProxyType({"flash_attention": bool, "data_parallel_overlap_fraction": float})
-_FRAMEWORK_KNOWN_KEYS = frozenset({"id", "aliases", "name", "description", "covers", "behaviour", "step_options", "sources"})
+FRAMEWORK_BEHAVIOUR_KEYS = (
+    "attention_kernel",
+    "data_parallel_overlap",
+    "sharding_default",
+    "tensor_parallel",
+    "pipeline_parallel",
+)
+FRAMEWORK_STEP_OPTION_TYPES: Mapping[str, type] = MappingProxyType(
+    {"flash_attention": bool, "data_parallel_overlap_fraction": float}
+)
+_FRAMEWORK_KNOWN_KEYS = frozenset(
+    {"id", "aliases", "name", "description", "covers", "behaviour", "step_options", "sources"}
+)
 
 
 class CatalogLookupError(LookupError):
@@ -177,7 +203,10 @@ def _parse_unpublished(ctx: _EntryContext, raw: Mapping[str, Any]) -> tuple[str,
         raise ctx.error("unpublished", "must be a list of field names")
     for name in names:
         if name not in _HARDWARE_MAY_BE_UNPUBLISHED:
-            raise ctx.error("unpublished", f"{name!r} may not be unpublished; allowed: {', '.join(sorted(_HARDWARE_MAY_BE_UNPUBLISHED))}")
+            raise ctx.error(
+                "unpublished",
+                f"{name!r} may not be unpublished; allowed: {', '.join(sorted(_HARDWARE_MAY_BE_UNPUBLISHED))}",
+            )
         if name in raw:
             raise ctx.error(name, "declared unpublished but has a value")
     if names and not str(raw.get("notes", "")).strip():
@@ -247,7 +276,14 @@ def _parse_architecture(ctx: _EntryContext, raw: Any, covered: frozenset[str]) -
             value = ctx.integer(value, field, minimum=0 if key in _ARCHITECTURE_OPTIONAL_INTS else 1)
         _check_covered(ctx, covered, field)
         values[key] = value
-    for required in ("layer_count", "hidden_size", "attention_head_count", "kv_head_count", "ffn_hidden_size", "vocab_size"):
+    for required in (
+        "layer_count",
+        "hidden_size",
+        "attention_head_count",
+        "kv_head_count",
+        "ffn_hidden_size",
+        "vocab_size",
+    ):
         if required not in values:
             raise ctx.error(f"architecture.{required}", "required field is missing")
     architecture = ModelArchitecture(**values)
@@ -288,9 +324,20 @@ def parse_model_entry(raw: Mapping[str, Any], ctx: _EntryContext) -> ModelPreset
     )
 
 
-def _string_list(ctx: _EntryContext, raw: Mapping[str, Any], field: str, *, pattern: re.Pattern[str] | None = None, required: bool = True) -> tuple[str, ...]:
+def _string_list(
+    ctx: _EntryContext,
+    raw: Mapping[str, Any],
+    field: str,
+    *,
+    pattern: re.Pattern[str] | None = None,
+    required: bool = True,
+) -> tuple[str, ...]:
     values = raw.get(field, [])
-    if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values) or (required and not values):
+    if (
+        not isinstance(values, list)
+        or not all(isinstance(v, str) and v.strip() for v in values)
+        or (required and not values)
+    ):
         raise ctx.error(field, f"must be a {'non-empty ' if required else ''}list of non-empty strings, got {values!r}")
     for value in values:
         if pattern is not None and not pattern.match(value):
@@ -311,11 +358,19 @@ def _parse_step_option(ctx: _EntryContext, name: str, raw: Any, covered: frozens
         if not isinstance(value, bool):
             raise ctx.error(f"{field}.value", f"must be true or false, got {value!r}")
     else:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not 0.0 <= value <= 1.0:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or not 0.0 <= value <= 1.0
+        ):
             raise ctx.error(f"{field}.value", f"must be a share between 0 and 1, got {value!r}")
         value = float(value)
     if raw["origin"] not in PARAMETER_ORIGINS:
-        raise ctx.error(f"{field}.origin", f"must be one of {', '.join(PARAMETER_ORIGINS)} (fitted parameters are not allowed), got {raw['origin']!r}")
+        raise ctx.error(
+            f"{field}.origin",
+            f"must be one of {', '.join(PARAMETER_ORIGINS)} (fitted parameters are not allowed), got {raw['origin']!r}",
+        )
     basis = ctx.string(raw, "basis")
     _check_covered(ctx, covered, field)
     return StepOptionValue(name=name, value=value, origin=raw["origin"], basis=basis)
@@ -352,7 +407,9 @@ def parse_framework_entry(raw: Mapping[str, Any], ctx: _EntryContext) -> Framewo
     )
 
 
-def parse_document(document: Any, file: str, list_key: str, parse_entry: Callable[[Mapping[str, Any], _EntryContext], Any]) -> tuple[Any, ...]:
+def parse_document(
+    document: Any, file: str, list_key: str, parse_entry: Callable[[Mapping[str, Any], _EntryContext], Any]
+) -> tuple[Any, ...]:
     """Validate a whole data document ({"schema_version": 1, list_key: [...]}) entry by entry."""
     top = _EntryContext(file, "(document)")
     if not isinstance(document, Mapping):

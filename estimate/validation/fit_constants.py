@@ -29,7 +29,9 @@ START = (32.0, 1.0e-5, 0.01)
 MAX_ITERATIONS = 400
 
 
-def nelder_mead(objective: Callable[[np.ndarray], float], start: np.ndarray, step: float = 0.3, iterations: int = MAX_ITERATIONS) -> np.ndarray:
+def nelder_mead(
+    objective: Callable[[np.ndarray], float], start: np.ndarray, step: float = 0.3, iterations: int = MAX_ITERATIONS
+) -> np.ndarray:
     """Standard Nelder-Mead (reflection 1, expansion 2, contraction ½, shrink ½)."""
     simplex = [start] + [start + step * np.eye(len(start))[i] for i in range(len(start))]
     values = [objective(x) for x in simplex]

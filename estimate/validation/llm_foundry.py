@@ -31,8 +31,8 @@ from importlib import resources
 
 import numpy as np
 
-from flopwatt.estimate.catalog import get_hardware
 from flopwatt.estimate.architecture import ModelArchitecture
+from flopwatt.estimate.catalog import get_hardware
 from flopwatt.estimate.validation.mlperf import GITHUB_BLOB_URL
 from flopwatt.estimate.validation.scale_anchors import (
     METRIC_TOKENS,
@@ -72,9 +72,16 @@ class MPTSize:
         """The step model's description. Positional embeddings and biases are left out: they
         are under 1 % of the parameters and FLOPs (the model has no field for them)."""
         return ModelArchitecture(
-            layer_count=self.n_layers, hidden_size=self.d_model, attention_head_count=self.n_heads, kv_head_count=self.n_heads,
-            ffn_hidden_size=self.expansion_ratio * self.d_model, vocab_size=self.vocab_size, gated_mlp=False,
-            tied_embeddings=True, dropout=False)
+            layer_count=self.n_layers,
+            hidden_size=self.d_model,
+            attention_head_count=self.n_heads,
+            kv_head_count=self.n_heads,
+            ffn_hidden_size=self.expansion_ratio * self.d_model,
+            vocab_size=self.vocab_size,
+            gated_mlp=False,
+            tied_embeddings=True,
+            dropout=False,
+        )
 
     def parameter_count(self, max_seq_len: int) -> int:
         """MPT's parameter count with learned positions and biases: tied embedding V·d, positions
@@ -131,13 +138,17 @@ class GroupError:
     mean_signed_percent: float  # < 0: the model is optimistic (too fast)
 
 
-def check_batch_arithmetic(global_batch_sequences: int, micro_batch: int, grad_accum: int, accelerator_count: int) -> None:
+def check_batch_arithmetic(
+    global_batch_sequences: int, micro_batch: int, grad_accum: int, accelerator_count: int
+) -> None:
     """GlobalBatchSize must be MicroBatchSize × GradAccum × GPUs (FSDP: every GPU is a replica).
     The README's microbatching engine allows uneven last micro-batches; a row using one would
     not be the plan the step model runs, so it is refused rather than approximated."""
     if global_batch_sequences != micro_batch * grad_accum * accelerator_count:
-        raise ValueError(f"GlobalBatchSize {global_batch_sequences} != MicroBatchSize {micro_batch} × GradAccum {grad_accum} "
-                         f"× GPUs {accelerator_count} = {micro_batch * grad_accum * accelerator_count}")
+        raise ValueError(
+            f"GlobalBatchSize {global_batch_sequences} != MicroBatchSize {micro_batch} × GradAccum {grad_accum} "
+            f"× GPUs {accelerator_count} = {micro_batch * grad_accum * accelerator_count}"
+        )
 
 
 def check_parameter_count(model_size: str, sequence_length: int, num_params: int) -> None:
@@ -145,7 +156,9 @@ def check_parameter_count(model_size: str, sequence_length: int, num_params: int
     sequence length (learned positions make it depend on it)."""
     expected = MPT_SIZES[model_size].parameter_count(sequence_length)
     if num_params != expected:
-        raise ValueError(f"NumParams {num_params} != {expected}, the count of MPT-{model_size} at sequence {sequence_length}")
+        raise ValueError(
+            f"NumParams {num_params} != {expected}, the count of MPT-{model_size} at sequence {sequence_length}"
+        )
 
 
 def check_scale_out(hardware_id: str, scale_out_gbps_per_node: float) -> None:
@@ -156,15 +169,21 @@ def check_scale_out(hardware_id: str, scale_out_gbps_per_node: float) -> None:
     spec = get_hardware(hardware_id)
     catalog_gbps = spec.scale_out_bandwidth_bytes_per_second * spec.accelerators_per_node * BITS_PER_BYTE / GIGA
     if not math.isclose(scale_out_gbps_per_node, catalog_gbps, rel_tol=1e-9):
-        raise ValueError(f"stated {scale_out_gbps_per_node:g} Gb/s per node, catalog {hardware_id} node has {catalog_gbps:g} Gb/s")
+        raise ValueError(
+            f"stated {scale_out_gbps_per_node:g} Gb/s per node, catalog {hardware_id} node has {catalog_gbps:g} Gb/s"
+        )
 
 
 def _row_to_llm_foundry(row: dict[str, str]) -> LLMFoundryRow:
     name = row["anchor"]
     scale_out = float(row["scale_out_gbps_per_node"]) if row["scale_out_gbps_per_node"].strip() else math.nan
     try:
-        check_batch_arithmetic(int(row["global_batch_sequences"]), int(row["micro_batch"]), int(row["grad_accum"]),
-                               int(row["accelerator_count"]))
+        check_batch_arithmetic(
+            int(row["global_batch_sequences"]),
+            int(row["micro_batch"]),
+            int(row["grad_accum"]),
+            int(row["accelerator_count"]),
+        )
         check_parameter_count(row["model_size"], int(row["sequence_length"]), int(row["num_params"]))
         check_scale_out(row["hardware_id"], scale_out)
         if row["published_metric"] != METRIC_TOKENS:
@@ -173,15 +192,34 @@ def _row_to_llm_foundry(row: dict[str, str]) -> LLMFoundryRow:
         raise ValueError(f"{name}: {exc}") from exc
     reason = exclusion_reason(row["scored"])
     anchor = ScaleAnchor(
-        anchor=name, arch=MPT_SIZES[row["model_size"]].architecture(), hardware_id=row["hardware_id"], precision=row["precision"],
-        sequence_length=int(row["sequence_length"]), plan=plan_from_row(row), framework=row["framework"],
-        published_metric=row["published_metric"], published_value=float(row["published_value"]), scored=not reason,
-        exclusion_reason=reason, published=row["published"], assumed=row["assumed"], source=row["source"],
-        url=GITHUB_BLOB_URL.format(repository=REPOSITORY, commit=row["commit"], path=README_PATH), source_date=row["source_date"])
+        anchor=name,
+        arch=MPT_SIZES[row["model_size"]].architecture(),
+        hardware_id=row["hardware_id"],
+        precision=row["precision"],
+        sequence_length=int(row["sequence_length"]),
+        plan=plan_from_row(row),
+        framework=row["framework"],
+        published_metric=row["published_metric"],
+        published_value=float(row["published_value"]),
+        scored=not reason,
+        exclusion_reason=reason,
+        published=row["published"],
+        assumed=row["assumed"],
+        source=row["source"],
+        url=GITHUB_BLOB_URL.format(repository=REPOSITORY, commit=row["commit"], path=README_PATH),
+        source_date=row["source_date"],
+    )
     return LLMFoundryRow(
-        anchor=anchor, table=row["table"], model_size=row["model_size"], grad_accum=int(row["grad_accum"]),
-        num_params=int(row["num_params"]), published_mfu_percent=float(row["published_mfu_percent"]),
-        fsdp_mixed_precision=row["fsdp_mixed_precision"], scale_out_gbps_per_node=scale_out, commit=row["commit"])
+        anchor=anchor,
+        table=row["table"],
+        model_size=row["model_size"],
+        grad_accum=int(row["grad_accum"]),
+        num_params=int(row["num_params"]),
+        published_mfu_percent=float(row["published_mfu_percent"]),
+        fsdp_mixed_precision=row["fsdp_mixed_precision"],
+        scale_out_gbps_per_node=scale_out,
+        commit=row["commit"],
+    )
 
 
 def load_llm_foundry_rows(text: str | None = None) -> list[LLMFoundryRow]:
@@ -201,5 +239,7 @@ def group_errors(results: list[LLMFoundryResult], key: Callable[[LLMFoundryResul
     for r in results:
         if r.result.anchor.scored:
             groups.setdefault(key(r), []).append(r.result.step_time_error)
-    return {name: GroupError(len(errors), float(np.mean(np.abs(errors)) * 100.0), float(np.mean(errors) * 100.0))
-            for name, errors in groups.items()}
+    return {
+        name: GroupError(len(errors), float(np.mean(np.abs(errors)) * 100.0), float(np.mean(errors) * 100.0))
+        for name, errors in groups.items()
+    }

@@ -62,7 +62,9 @@ class MLPerfResult:
     result: AnchorResult
 
 
-def published_step_seconds(steps_per_block: int, block_durations_milliseconds: tuple[float, ...], logged_step_seconds: str) -> float:
+def published_step_seconds(
+    steps_per_block: int, block_durations_milliseconds: tuple[float, ...], logged_step_seconds: str
+) -> float:
     """Mean seconds per training step: block wall clock ÷ steps per block, or the logged mean.
 
     Raises ValueError when the row gives neither, or a block duration is not positive."""
@@ -79,12 +81,16 @@ def published_step_seconds(steps_per_block: int, block_durations_milliseconds: t
     raise ValueError("a row needs block_durations_ms with steps_per_block, or logged_step_seconds")
 
 
-def check_block_tokens(steps_per_block: int, block_tokens: int, global_batch_sequences: int, sequence_length: int) -> None:
+def check_block_tokens(
+    steps_per_block: int, block_tokens: int, global_batch_sequences: int, sequence_length: int
+) -> None:
     """The log's tokens per block (MLLOG `epoch_count`) must be whole steps of the row's batch:
     a check that the plan's batch and the steps per block were transcribed consistently."""
     if block_tokens != steps_per_block * global_batch_sequences * sequence_length:
-        raise ValueError(f"block_tokens {block_tokens} != steps_per_block {steps_per_block} × batch {global_batch_sequences} "
-                         f"× sequence {sequence_length}")
+        raise ValueError(
+            f"block_tokens {block_tokens} != steps_per_block {steps_per_block} × batch {global_batch_sequences} "
+            f"× sequence {sequence_length}"
+        )
 
 
 def _row_to_mlperf(row: dict[str, str]) -> MLPerfRow:
@@ -92,7 +98,9 @@ def _row_to_mlperf(row: dict[str, str]) -> MLPerfRow:
     steps = int(row["steps_per_block"]) if row["steps_per_block"].strip() else 0
     if row["block_tokens"].strip():
         try:
-            check_block_tokens(steps, int(row["block_tokens"]), int(row["global_batch_sequences"]), int(row["sequence_length"]))
+            check_block_tokens(
+                steps, int(row["block_tokens"]), int(row["global_batch_sequences"]), int(row["sequence_length"])
+            )
         except ValueError as exc:
             raise ValueError(f"{row['anchor']}: {exc}") from exc
     try:
@@ -102,16 +110,38 @@ def _row_to_mlperf(row: dict[str, str]) -> MLPerfRow:
     reason = exclusion_reason(row["scored"])
     url = GITHUB_BLOB_URL.format(repository=row["read_from"], commit=row["commit"], path=row["result_path"])
     anchor = ScaleAnchor(
-        anchor=row["anchor"], arch=get_model_preset(row["model_preset"]).architecture, hardware_id=row["hardware_id"],
-        precision=row["precision"], sequence_length=int(row["sequence_length"]), plan=plan_from_row(row),
-        framework=row["framework"], published_metric=METRIC_STEP_SECONDS,
-        published_value=step_seconds, scored=not reason, exclusion_reason=reason, published=row["published"],
-        assumed=row["assumed"], source=f"MLPerf Training {row['round']}, {row['submitter']} {row['system']}, {row['result_path']}",
-        url=url, source_date=row["source_date"])
+        anchor=row["anchor"],
+        arch=get_model_preset(row["model_preset"]).architecture,
+        hardware_id=row["hardware_id"],
+        precision=row["precision"],
+        sequence_length=int(row["sequence_length"]),
+        plan=plan_from_row(row),
+        framework=row["framework"],
+        published_metric=METRIC_STEP_SECONDS,
+        published_value=step_seconds,
+        scored=not reason,
+        exclusion_reason=reason,
+        published=row["published"],
+        assumed=row["assumed"],
+        source=f"MLPerf Training {row['round']}, {row['submitter']} {row['system']}, {row['result_path']}",
+        url=url,
+        source_date=row["source_date"],
+    )
     return MLPerfRow(
-        anchor=anchor, benchmark=row["benchmark"], round=row["round"], submitter=row["submitter"], system=row["system"],
-        steps_per_block=steps, block_tokens=int(row["block_tokens"] or 0), block_durations_milliseconds=blocks, repository=row["repository"], read_from=row["read_from"],
-        commit=row["commit"], config_path=row["config_path"], result_path=row["result_path"])
+        anchor=anchor,
+        benchmark=row["benchmark"],
+        round=row["round"],
+        submitter=row["submitter"],
+        system=row["system"],
+        steps_per_block=steps,
+        block_tokens=int(row["block_tokens"] or 0),
+        block_durations_milliseconds=blocks,
+        repository=row["repository"],
+        read_from=row["read_from"],
+        commit=row["commit"],
+        config_path=row["config_path"],
+        result_path=row["result_path"],
+    )
 
 
 def load_mlperf_rows() -> list[MLPerfRow]:

@@ -21,9 +21,9 @@ from importlib import resources
 
 import numpy as np
 
-from flopwatt.estimate.catalog import get_hardware, get_model_preset
 from flopwatt.estimate.accounting import flops_per_token
 from flopwatt.estimate.architecture import ModelArchitecture
+from flopwatt.estimate.catalog import get_hardware, get_model_preset
 from flopwatt.estimate.hardware import datasheet_hardware_model
 from flopwatt.estimate.memory import training_memory, usable_training_memory_bytes
 from flopwatt.estimate.parallel_plan import RECOMPUTE_NAMES, ParallelPlan
@@ -84,12 +84,22 @@ def plan_from_row(row: dict[str, str]) -> ParallelPlan:
     gpus = int(row["accelerator_count"])
     dp, remainder = divmod(gpus, tp * pp * cp)
     if remainder or dp < 1 or (row.get("data_parallel") and int(row["data_parallel"]) != dp):
-        raise ValueError(f"{row['anchor']}: accelerator_count {gpus} is not TP·PP·CP·DP = {tp}·{pp}·{cp}·{row.get('data_parallel', '?')}")
+        raise ValueError(
+            f"{row['anchor']}: accelerator_count {gpus} is not TP·PP·CP·DP = {tp}·{pp}·{cp}·{row.get('data_parallel', '?')}"
+        )
     return ParallelPlan(
-        tensor_parallel_size=tp, pipeline_parallel_size=pp, data_parallel_size=dp, expert_parallel_size=1,
-        pipeline_interleaving=int(row["pipeline_interleaving"]), micro_batch_size=int(row["micro_batch"]),
-        global_batch_size=int(row["global_batch_sequences"]), zero_stage=int(row["zero_stage"]),
-        activation_recompute=_RECOMPUTE_BY_NAME[row["activation_recompute"]], sequence_parallel=tp > 1, context_parallel_size=cp)
+        tensor_parallel_size=tp,
+        pipeline_parallel_size=pp,
+        data_parallel_size=dp,
+        expert_parallel_size=1,
+        pipeline_interleaving=int(row["pipeline_interleaving"]),
+        micro_batch_size=int(row["micro_batch"]),
+        global_batch_size=int(row["global_batch_sequences"]),
+        zero_stage=int(row["zero_stage"]),
+        activation_recompute=_RECOMPUTE_BY_NAME[row["activation_recompute"]],
+        sequence_parallel=tp > 1,
+        context_parallel_size=cp,
+    )
 
 
 def exclusion_reason(scored_cell: str) -> str:
@@ -102,12 +112,26 @@ def load_scale_anchors() -> list[ScaleAnchor]:
     anchors = []
     for row in csv.DictReader(text.splitlines()):
         reason = exclusion_reason(row["scored"])
-        anchors.append(ScaleAnchor(
-            anchor=row["anchor"], arch=get_model_preset(row["model_preset"]).architecture, hardware_id=row["hardware_id"],
-            precision=row["precision"], sequence_length=int(row["sequence_length"]), plan=plan_from_row(row),
-            framework=row["framework"], published_metric=row["published_metric"],
-            published_value=float(row["published_value"]), scored=not reason, exclusion_reason=reason, published=row["published"],
-            assumed=row["assumed"], source=row["source"], url=row["url"], source_date=row["source_date"]))
+        anchors.append(
+            ScaleAnchor(
+                anchor=row["anchor"],
+                arch=get_model_preset(row["model_preset"]).architecture,
+                hardware_id=row["hardware_id"],
+                precision=row["precision"],
+                sequence_length=int(row["sequence_length"]),
+                plan=plan_from_row(row),
+                framework=row["framework"],
+                published_metric=row["published_metric"],
+                published_value=float(row["published_value"]),
+                scored=not reason,
+                exclusion_reason=reason,
+                published=row["published"],
+                assumed=row["assumed"],
+                source=row["source"],
+                url=row["url"],
+                source_date=row["source_date"],
+            )
+        )
     return anchors
 
 
@@ -131,10 +155,19 @@ def evaluate_anchor(anchor: ScaleAnchor) -> AnchorResult:
             raise ValueError(f"{anchor.anchor}: unknown published_metric {anchor.published_metric!r}")
         published_step = tokens_per_step / (tokens_per_second_per_accelerator * anchor.accelerator_count)
     predicted_step = float(step.total)
-    mfu = model_flops_per_token * tokens_per_step / (predicted_step * anchor.accelerator_count * hw.peak_flops_per_second)
+    mfu = (
+        model_flops_per_token * tokens_per_step / (predicted_step * anchor.accelerator_count * hw.peak_flops_per_second)
+    )
     memory = training_memory(anchor.arch, seq, anchor.plan, options.flash_attention)
     parts = {name: float(value) for name, value in step.as_dict().items() if name not in ("total", "busy_fraction")}
-    return AnchorResult(anchor, published_step, predicted_step, mfu, bool(float(memory.total) <= usable_training_memory_bytes(hw.memory_bytes)), parts)
+    return AnchorResult(
+        anchor,
+        published_step,
+        predicted_step,
+        mfu,
+        bool(float(memory.total) <= usable_training_memory_bytes(hw.memory_bytes)),
+        parts,
+    )
 
 
 def run_scale_anchors() -> list[AnchorResult]:

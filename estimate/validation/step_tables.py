@@ -15,11 +15,12 @@ from typing import Callable
 
 import numpy as np
 
-from flopwatt.estimate.catalog.entries import HardwareSpec, SourceRef
 from flopwatt.estimate.architecture import ModelArchitecture
+from flopwatt.estimate.catalog.entries import HardwareSpec, SourceRef
 from flopwatt.estimate.hardware import datasheet_hardware_model
 from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_SELECTIVE, ParallelPlan
 from flopwatt.estimate.step_time import StepOptions, framework_step_options, training_step_time
+
 
 def _a100_cluster(name: str, scale_out_bytes_per_second: float, source: str) -> HardwareSpec:
     """A100 SXM4 80 GB in 8-GPU NVLink3/NVSwitch nodes with the given scale-out bandwidth.
@@ -38,9 +39,12 @@ def _a100_cluster(name: str, scale_out_bytes_per_second: float, source: str) -> 
         tdp_watts=400.0,
         accelerators_per_node=8,
         sources=(
-            SourceRef("GPU and node", "NVIDIA A100 Tensor Core GPU datasheet; DGX A100 user guide",
-                      "https://www.nvidia.com/content/dam/en-zz/Solutions/Data-Center/a100/pdf/nvidia-a100-datasheet-us-nvidia-1758950-r4-web.pdf",
-                      "2021-06"),
+            SourceRef(
+                "GPU and node",
+                "NVIDIA A100 Tensor Core GPU datasheet; DGX A100 user guide",
+                "https://www.nvidia.com/content/dam/en-zz/Solutions/Data-Center/a100/pdf/nvidia-a100-datasheet-us-nvidia-1758950-r4-web.pdf",
+                "2021-06",
+            ),
             SourceRef("scale_out_bandwidth_bytes_per_second", source, "", "2024-09"),
         ),
     )
@@ -78,7 +82,11 @@ SELENE = ValidationCluster(
 VTRAIN_SCALE_OUT_BYTES_PER_SECOND_PER_GPU = 800e9 / 8.0 / 8.0
 VTRAIN = ValidationCluster(
     description="vTrain: A100 SXM4 80 GB, NVLink3 300 GB/s/direction, 800 Gb/s per node = 12.5 GB/s/GPU InfiniBand; Megatron-DeepSpeed, full recompute, DP not overlapped",
-    hardware=_a100_cluster("vTrain", VTRAIN_SCALE_OUT_BYTES_PER_SECOND_PER_GPU, "800 Gb/s per 8-GPU node (vTrain config/validation/*.json, 2024)"),
+    hardware=_a100_cluster(
+        "vTrain",
+        VTRAIN_SCALE_OUT_BYTES_PER_SECOND_PER_GPU,
+        "800 Gb/s per 8-GPU node (vTrain config/validation/*.json, 2024)",
+    ),
     options=framework_step_options("megatron-deepspeed"),
     activation_recompute=RECOMPUTE_FULL,
     source="VIA-Research/vTrain @f8dda84 (2024-09-26): data/ground_truth_*.csv, config/validation/*.json",
@@ -143,10 +151,19 @@ def _padded_vocab(tp: np.ndarray) -> np.ndarray:
 def _gpt(hidden, heads, layers, ffn, vocab, head_dim=0) -> ModelArchitecture:
     """GPT-style model of Megatron: MHA, 2-matrix GeLU MLP, tied embeddings."""
     return ModelArchitecture(
-        layer_count=layers, hidden_size=hidden, attention_head_count=heads, kv_head_count=heads,
-        ffn_hidden_size=ffn, vocab_size=vocab, head_dim=head_dim, gated_mlp=False, tied_embeddings=True,
-        expert_count=np.ones_like(hidden), experts_per_token=np.ones_like(hidden),
-        shared_expert_count=np.zeros_like(hidden), dense_layer_count=np.zeros_like(hidden),
+        layer_count=layers,
+        hidden_size=hidden,
+        attention_head_count=heads,
+        kv_head_count=heads,
+        ffn_hidden_size=ffn,
+        vocab_size=vocab,
+        head_dim=head_dim,
+        gated_mlp=False,
+        tied_embeddings=True,
+        expert_count=np.ones_like(hidden),
+        experts_per_token=np.ones_like(hidden),
+        shared_expert_count=np.zeros_like(hidden),
+        dense_layer_count=np.zeros_like(hidden),
         dense_ffn_hidden_size=np.zeros_like(hidden),
     )
 
@@ -157,9 +174,15 @@ def load_selene() -> ValidationSet:
     recompute = np.array([RECOMPUTE_FULL if r[15] == "full" else RECOMPUTE_SELECTIVE for r in rows])
     arch = _gpt(col(1), col(3), col(5), col(2), np.full(len(rows), 51200.0), col(4))
     plan = ParallelPlan(
-        tensor_parallel_size=col(8), pipeline_parallel_size=col(9), data_parallel_size=col(10),
-        expert_parallel_size=np.ones(len(rows)), pipeline_interleaving=col(11), micro_batch_size=col(13),
-        global_batch_size=col(12), zero_stage=np.zeros(len(rows)), activation_recompute=recompute,
+        tensor_parallel_size=col(8),
+        pipeline_parallel_size=col(9),
+        data_parallel_size=col(10),
+        expert_parallel_size=np.ones(len(rows)),
+        pipeline_interleaving=col(11),
+        micro_batch_size=col(13),
+        global_batch_size=col(12),
+        zero_stage=np.zeros(len(rows)),
+        activation_recompute=recompute,
         sequence_parallel=np.array([r[16] == "true" for r in rows]),
     )
     labels = [f"{r[0]} {r[15]}" for r in rows]
@@ -176,13 +199,21 @@ def _load_vtrain(name: str, offset: int) -> ValidationSet:
     n = len(rows)
     cluster = CLUSTERS[name]
     plan = ParallelPlan(
-        tensor_parallel_size=tp, pipeline_parallel_size=col(9), data_parallel_size=col(8),
-        expert_parallel_size=np.ones(n), pipeline_interleaving=np.ones(n), micro_batch_size=col(2),
-        global_batch_size=col(1), zero_stage=np.zeros(n), activation_recompute=np.full(n, cluster.activation_recompute),
+        tensor_parallel_size=tp,
+        pipeline_parallel_size=col(9),
+        data_parallel_size=col(8),
+        expert_parallel_size=np.ones(n),
+        pipeline_interleaving=np.ones(n),
+        micro_batch_size=col(2),
+        global_batch_size=col(1),
+        zero_stage=np.zeros(n),
+        activation_recompute=np.full(n, cluster.activation_recompute),
         sequence_parallel=np.zeros(n, bool),
     )
-    labels = [f"h{int(h)} L{int(l)} gbs{int(g)} mbs{int(mb)} t{int(t)} d{int(d)} p{int(p)}"
-              for h, l, g, mb, t, d, p in zip(hidden, col(5), col(1), col(2), tp, col(8), col(9))]
+    labels = [
+        f"h{int(h)} L{int(l)} gbs{int(g)} mbs{int(mb)} t{int(t)} d{int(d)} p{int(p)}"
+        for h, l, g, mb, t, d, p in zip(hidden, col(5), col(1), col(2), tp, col(8), col(9))
+    ]
     return ValidationSet(name, arch, col(6), plan, col(10) / 1000.0, labels, cluster)
 
 
@@ -218,7 +249,12 @@ def evaluate(data: ValidationSet, precision: str = "fp16") -> ValidationResult:
 
 
 def subset(result: ValidationResult, mask: np.ndarray, name: str) -> ValidationResult:
-    return ValidationResult(name, [l for l, keep in zip(result.labels, mask) if keep], result.measured_seconds[mask], result.predicted_seconds[mask])
+    return ValidationResult(
+        name,
+        [l for l, keep in zip(result.labels, mask) if keep],
+        result.measured_seconds[mask],
+        result.predicted_seconds[mask],
+    )
 
 
 def run_all() -> list[ValidationResult]:

@@ -21,10 +21,10 @@ from importlib import resources
 
 import numpy as np
 
-from flopwatt.estimate.catalog import get_hardware, get_model_preset
 from flopwatt.estimate import constants as C
-from flopwatt.estimate.campus_defaults import it_capex_usd_per_accelerator
 from flopwatt.estimate.architecture import ModelArchitecture
+from flopwatt.estimate.campus_defaults import it_capex_usd_per_accelerator
+from flopwatt.estimate.catalog import get_hardware, get_model_preset
 from flopwatt.estimate.hardware import datasheet_hardware_model
 from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL
 from flopwatt.estimate.planner import PlanConstraints, choose_plan
@@ -39,8 +39,16 @@ BYTES_PER_GB = 1e9
 # 112 heads, GeLU MLP of 4h, 250,880-token vocabulary, tied embeddings (BigScience 2022, arXiv
 # 2211.05100, Table 3).
 ARCHITECTURES = {
-    "bloom-176b": ModelArchitecture(layer_count=70, hidden_size=14336, attention_head_count=112, kv_head_count=112,
-                                    ffn_hidden_size=4 * 14336, vocab_size=250880, gated_mlp=False, tied_embeddings=True),
+    "bloom-176b": ModelArchitecture(
+        layer_count=70,
+        hidden_size=14336,
+        attention_head_count=112,
+        kv_head_count=112,
+        ffn_hidden_size=4 * 14336,
+        vocab_size=250880,
+        gated_mlp=False,
+        tied_embeddings=True,
+    ),
 }
 ENERGY_SCORED_KINDS = ("metered",)
 
@@ -97,7 +105,11 @@ class WholeRunResult:
         """Our energy of the published kind against the published figure (NaN without one):
         facility energy for a metered figure, accelerator energy for a nameplate one."""
         published = self.run.published_energy_joules
-        ours = self.predicted_facility_energy_joules if self.run.energy_kind == "metered" else self.predicted_accelerator_energy_joules
+        ours = (
+            self.predicted_facility_energy_joules
+            if self.run.energy_kind == "metered"
+            else self.predicted_accelerator_energy_joules
+        )
         return ours / published - 1.0 if math.isfinite(published) else math.nan
 
 
@@ -113,28 +125,44 @@ def load_published_runs() -> list[PublishedRun]:
         arch = replace(arch, dropout=row["dropout"].strip() == "yes")
         scale_out = row["scale_out_gb_per_s_per_accelerator"].strip()
         energy = float(row["published_energy_kwh"]) * JOULES_PER_KWH if row["published_energy_kwh"] else math.nan
-        runs.append(PublishedRun(
-            run=row["run"], arch=arch, hardware_id=row["hardware_id"], precision=row["precision"],
-            accelerator_count=int(row["accelerator_count"]), accelerator_count_source=row["accelerator_count_source"],
-            training_tokens=float(row["training_tokens"]), sequence_length=int(row["sequence_length"]),
-            global_batch_sequences=int(row["global_batch_sequences"]), tensor_parallel_size=_optional_int(row["tensor_parallel"]),
-            pipeline_parallel_size=_optional_int(row["pipeline_parallel"]), context_parallel_size=_optional_int(row["context_parallel"]),
-            published_accelerator_hours=float(row["published_accelerator_hours"]),
-            published_energy_joules=energy, energy_kind=row["energy_kind"], hours_scope=row["hours_scope"], source=row["source"],
-            source_date=row["source_date"], framework=row["framework"],
-            scale_out_bytes_per_second=float(scale_out) * BYTES_PER_GB if scale_out else math.nan,
-            exclusion_reason="" if row["scored"].strip() == "yes" else row["scored"].split(":", 1)[-1].strip()))
+        runs.append(
+            PublishedRun(
+                run=row["run"],
+                arch=arch,
+                hardware_id=row["hardware_id"],
+                precision=row["precision"],
+                accelerator_count=int(row["accelerator_count"]),
+                accelerator_count_source=row["accelerator_count_source"],
+                training_tokens=float(row["training_tokens"]),
+                sequence_length=int(row["sequence_length"]),
+                global_batch_sequences=int(row["global_batch_sequences"]),
+                tensor_parallel_size=_optional_int(row["tensor_parallel"]),
+                pipeline_parallel_size=_optional_int(row["pipeline_parallel"]),
+                context_parallel_size=_optional_int(row["context_parallel"]),
+                published_accelerator_hours=float(row["published_accelerator_hours"]),
+                published_energy_joules=energy,
+                energy_kind=row["energy_kind"],
+                hours_scope=row["hours_scope"],
+                source=row["source"],
+                source_date=row["source_date"],
+                framework=row["framework"],
+                scale_out_bytes_per_second=float(scale_out) * BYTES_PER_GB if scale_out else math.nan,
+                exclusion_reason="" if row["scored"].strip() == "yes" else row["scored"].split(":", 1)[-1].strip(),
+            )
+        )
     return runs
 
 
 def _default_facility(hardware_id: str) -> FacilityInputs:
     """The estimator's sourced defaults (constants.py): what a request without facility gets."""
     return FacilityInputs(
-        pue=C.DEFAULT_PUE, carbon_intensity_grams_per_kwh=C.DEFAULT_CARBON_INTENSITY_GRAMS_PER_KWH,
+        pue=C.DEFAULT_PUE,
+        carbon_intensity_grams_per_kwh=C.DEFAULT_CARBON_INTENSITY_GRAMS_PER_KWH,
         electricity_price_usd_per_kwh=C.DEFAULT_ELECTRICITY_PRICE_USD_PER_KWH,
         host_power_watts_per_accelerator=C.HOST_POWER_WATTS_PER_ACCELERATOR,
         network_power_watts_per_accelerator=C.NETWORK_POWER_WATTS_PER_ACCELERATOR,
-        capex_usd_per_accelerator=it_capex_usd_per_accelerator(hardware_id))
+        capex_usd_per_accelerator=it_capex_usd_per_accelerator(hardware_id),
+    )
 
 
 def estimate_run(run: PublishedRun) -> WholeRunResult:
@@ -145,20 +173,44 @@ def estimate_run(run: PublishedRun) -> WholeRunResult:
         spec = replace(spec, scale_out_bandwidth_bytes_per_second=run.scale_out_bytes_per_second)
     hw = datasheet_hardware_model(spec, run.precision)
     options = framework_step_options(run.framework)
-    fixed = PlanConstraints(tensor_parallel_size=run.tensor_parallel_size, pipeline_parallel_size=run.pipeline_parallel_size,
-                            context_parallel_size=run.context_parallel_size, global_batch_size=run.global_batch_sequences)
+    fixed = PlanConstraints(
+        tensor_parallel_size=run.tensor_parallel_size,
+        pipeline_parallel_size=run.pipeline_parallel_size,
+        context_parallel_size=run.context_parallel_size,
+        global_batch_size=run.global_batch_sequences,
+    )
     choice = choose_plan(run.arch, run.accelerator_count, run.sequence_length, hw, fixed, options)
-    scenario = TrainingScenario(arch=run.arch, training_tokens=run.training_tokens, sequence_length=float(run.sequence_length),
-                                hardware=hw, plan=choice.plan, facility=_default_facility(run.hardware_id), options=options)
+    scenario = TrainingScenario(
+        arch=run.arch,
+        training_tokens=run.training_tokens,
+        sequence_length=float(run.sequence_length),
+        hardware=hw,
+        plan=choice.plan,
+        facility=_default_facility(run.hardware_id),
+        options=options,
+    )
     estimate = estimate_training_run(scenario)
     scalar = lambda value: float(np.asarray(value, float).reshape(-1)[0])  # noqa: E731
     p = choice.plan
-    plan = (f"TP{p.tensor_parallel_size} CP{p.context_parallel_size} PP{p.pipeline_parallel_size}×{p.pipeline_interleaving} DP{p.data_parallel_size} "
-            f"EP{p.expert_parallel_size} mb{p.micro_batch_size} ZeRO{p.zero_stage} rc{p.activation_recompute}"
-            + (f"({p.recompute_layer_fraction:.2f})" if p.activation_recompute == RECOMPUTE_FULL and p.recompute_layer_fraction < 1 else ""))
-    return WholeRunResult(run, scalar(estimate.accelerator_hours), scalar(estimate.cost.accelerator_energy_joules),
-                          scalar(estimate.cost.facility_energy_joules), scalar(estimate.model_flops_utilization),
-                          scalar(estimate.goodput), plan, bool(scalar(estimate.fits_in_memory)))
+    plan = (
+        f"TP{p.tensor_parallel_size} CP{p.context_parallel_size} PP{p.pipeline_parallel_size}×{p.pipeline_interleaving} DP{p.data_parallel_size} "
+        f"EP{p.expert_parallel_size} mb{p.micro_batch_size} ZeRO{p.zero_stage} rc{p.activation_recompute}"
+        + (
+            f"({p.recompute_layer_fraction:.2f})"
+            if p.activation_recompute == RECOMPUTE_FULL and p.recompute_layer_fraction < 1
+            else ""
+        )
+    )
+    return WholeRunResult(
+        run,
+        scalar(estimate.accelerator_hours),
+        scalar(estimate.cost.accelerator_energy_joules),
+        scalar(estimate.cost.facility_energy_joules),
+        scalar(estimate.model_flops_utilization),
+        scalar(estimate.goodput),
+        plan,
+        bool(scalar(estimate.fits_in_memory)),
+    )
 
 
 def run_whole_runs() -> list[WholeRunResult]:

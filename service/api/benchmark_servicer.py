@@ -38,18 +38,28 @@ class BenchmarkServicer(benchmark_pb2_grpc.BenchmarkServiceServicer):
     async def GetProfile(self, request: benchmark_pb2.GetProfileRequest, context: grpc.aio.ServicerContext) -> Any:
         return self._get_profile(request, self._profile_store)
 
-    async def CreateBenchmarkRun(self, request: benchmark_pb2.CreateBenchmarkRunRequest, context: grpc.aio.ServicerContext) -> Any:
+    async def CreateBenchmarkRun(
+        self, request: benchmark_pb2.CreateBenchmarkRunRequest, context: grpc.aio.ServicerContext
+    ) -> Any:
         return await self._create_run(request, self._runs())
 
-    async def GetBenchmarkRun(self, request: benchmark_pb2.GetBenchmarkRunRequest, context: grpc.aio.ServicerContext) -> Any:
+    async def GetBenchmarkRun(
+        self, request: benchmark_pb2.GetBenchmarkRunRequest, context: grpc.aio.ServicerContext
+    ) -> Any:
         return await self._get_run(request, self._runs())
 
-    async def ListBenchmarkRuns(self, request: benchmark_pb2.ListBenchmarkRunsRequest, context: grpc.aio.ServicerContext) -> Any:
+    async def ListBenchmarkRuns(
+        self, request: benchmark_pb2.ListBenchmarkRunsRequest, context: grpc.aio.ServicerContext
+    ) -> Any:
         return await self._list_runs(request, self._runs())
 
-    async def WatchBenchmarkRun(self, request: benchmark_pb2.WatchBenchmarkRunRequest, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+    async def WatchBenchmarkRun(
+        self, request: benchmark_pb2.WatchBenchmarkRunRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[Any]:
         async for update in self._watch_run(request, self._runs(), context):
             yield update
 
-    async def CancelBenchmarkRun(self, request: benchmark_pb2.CancelBenchmarkRunRequest, context: grpc.aio.ServicerContext) -> Any:
+    async def CancelBenchmarkRun(
+        self, request: benchmark_pb2.CancelBenchmarkRunRequest, context: grpc.aio.ServicerContext
+    ) -> Any:
         return await self._cancel_run(request, self._runs())

@@ -98,20 +98,28 @@ def model_to_proto(preset: ModelPreset) -> estimator_pb2.Model:
         qk_rope_head_dim=arch.qk_rope_head_dim,
     )
     return estimator_pb2.Model(
-        id=preset.id, name=preset.name, spec=spec, sources=[source_to_proto(s) for s in preset.sources], notes=preset.notes
+        id=preset.id,
+        name=preset.name,
+        spec=spec,
+        sources=[source_to_proto(s) for s in preset.sources],
+        notes=preset.notes,
     )
 
 
 def list_hardware(request: estimator_pb2.ListHardwareRequest) -> estimator_pb2.ListHardwareResponse:
     """ListHardware: the hardware catalog, the host `cpu` entry last."""
     page, next_token = paginate(catalog.list_hardware(), request.page_size, request.page_token, HARDWARE_COLLECTION)
-    return estimator_pb2.ListHardwareResponse(hardware=[hardware_to_proto(spec) for spec in page], next_page_token=next_token)
+    return estimator_pb2.ListHardwareResponse(
+        hardware=[hardware_to_proto(spec) for spec in page], next_page_token=next_token
+    )
 
 
 def list_models(request: estimator_pb2.ListModelsRequest) -> estimator_pb2.ListModelsResponse:
     """ListModels: the model presets."""
     page, next_token = paginate(catalog.list_model_presets(), request.page_size, request.page_token, MODELS_COLLECTION)
-    return estimator_pb2.ListModelsResponse(models=[model_to_proto(preset) for preset in page], next_page_token=next_token)
+    return estimator_pb2.ListModelsResponse(
+        models=[model_to_proto(preset) for preset in page], next_page_token=next_token
+    )
 
 
 def framework_to_proto(spec: FrameworkSpec) -> estimator_pb2.Framework:
@@ -125,7 +133,9 @@ def framework_to_proto(spec: FrameworkSpec) -> estimator_pb2.Framework:
         sources=[source_to_proto(source) for source in spec.sources],
         behaviour=dict(spec.behaviour),
         parameters=[
-            estimator_pb2.FrameworkParameter(name=option.name, value=float(option.value), origin=option.origin, basis=option.basis)
+            estimator_pb2.FrameworkParameter(
+                name=option.name, value=float(option.value), origin=option.origin, basis=option.basis
+            )
             for option in spec.step_options
         ],
     )
@@ -134,4 +144,6 @@ def framework_to_proto(spec: FrameworkSpec) -> estimator_pb2.Framework:
 def list_frameworks(request: estimator_pb2.ListFrameworksRequest) -> estimator_pb2.ListFrameworksResponse:
     """ListFrameworks: the software stacks `framework` accepts, in data-file order."""
     page, next_token = paginate(catalog.list_frameworks(), request.page_size, request.page_token, FRAMEWORKS_COLLECTION)
-    return estimator_pb2.ListFrameworksResponse(frameworks=[framework_to_proto(spec) for spec in page], next_page_token=next_token)
+    return estimator_pb2.ListFrameworksResponse(
+        frameworks=[framework_to_proto(spec) for spec in page], next_page_token=next_token
+    )

@@ -14,7 +14,6 @@ from typing import Iterable, Mapping
 from google.protobuf.duration_pb2 import Duration
 from google.type.money_pb2 import Money
 
-from flopwatt.service.api.finite import int64
 from flopwatt.estimate.architecture import ModelArchitecture
 from flopwatt.estimate.assumptions import Assumption
 from flopwatt.estimate.catalog import HardwareSpec, get_hardware
@@ -28,6 +27,7 @@ from flopwatt.estimate.planner import PlanConstraints
 from flopwatt.estimate.scenarios import MeasuredCalibration
 from flopwatt.estimate.uncertainty import OUTPUT_UNITS
 from flopwatt.service.api.deps import ApiDependencies
+from flopwatt.service.api.finite import int64
 from flopwatt.service.errors import InvalidArgument, domain_errors
 from flopwatt.v1 import common_pb2
 
@@ -63,11 +63,18 @@ def catalog_hardware(hardware_id: str) -> HardwareSpec:
 
 def model_choice(spec) -> ModelChoice:
     """The ModelSpec message as the estimator's ModelChoice (set fields only)."""
-    overrides: dict[str, int | bool] = {name: getattr(spec, name) for name in ARCHITECTURE_FIELDS if getattr(spec, name) > 0}
+    overrides: dict[str, int | bool] = {
+        name: getattr(spec, name) for name in ARCHITECTURE_FIELDS if getattr(spec, name) > 0
+    }
     for name in ARCHITECTURE_FLAGS:
         if spec.HasField(name):
             overrides[name] = getattr(spec, name)
-    return ModelChoice(spec.preset_id, tuple(sorted(overrides.items())), float(spec.parameter_count), float(spec.active_parameter_count))
+    return ModelChoice(
+        spec.preset_id,
+        tuple(sorted(overrides.items())),
+        float(spec.parameter_count),
+        float(spec.active_parameter_count),
+    )
 
 
 def model_from_spec(spec, path: str) -> tuple[ModelArchitecture, float, list[Assumption]]:
@@ -77,7 +84,9 @@ def model_from_spec(spec, path: str) -> tuple[ModelArchitecture, float, list[Ass
     return resolved.architecture, resolved.active_parameter_count_override, list(resolved.assumptions)
 
 
-def measured_calibration(profile_id: str, deps: ApiDependencies, path: str = "profile_id") -> MeasuredCalibration | None:
+def measured_calibration(
+    profile_id: str, deps: ApiDependencies, path: str = "profile_id"
+) -> MeasuredCalibration | None:
     """The named profile, read once through the estimator's typed reader (None without a name)."""
     if not profile_id:
         return None
@@ -94,6 +103,7 @@ def facility_choice(facility) -> FacilityChoice:
 
 def plan_constraints(parallelism, path: str = "parallelism") -> PlanConstraints:
     """Set fields of a Parallelism message (0 / unspecified / absent = planner chooses)."""
+
     def positive(name: str):
         value = getattr(parallelism, name)
         return value if value > 0 else None
@@ -117,12 +127,19 @@ def plan_constraints(parallelism, path: str = "parallelism") -> PlanConstraints:
 
 def plan_to_proto(plan: ParallelPlan) -> common_pb2.Parallelism:
     return common_pb2.Parallelism(
-        tensor_parallel_size=int(plan.tensor_parallel_size), pipeline_parallel_size=int(plan.pipeline_parallel_size),
-        data_parallel_size=int(plan.data_parallel_size), expert_parallel_size=int(plan.expert_parallel_size),
-        pipeline_interleaving=int(plan.pipeline_interleaving), micro_batch_size=int(plan.micro_batch_size),
-        global_batch_size=int(plan.global_batch_size), zero_stage=int(plan.zero_stage),
-        activation_recompute=RECOMPUTE_TO_PROTO[int(plan.activation_recompute)], sequence_parallel=bool(plan.sequence_parallel),
-        activation_recompute_layer_fraction=float(plan.recompute_layer_fraction) if int(plan.activation_recompute) == RECOMPUTE_FULL else 0.0,
+        tensor_parallel_size=int(plan.tensor_parallel_size),
+        pipeline_parallel_size=int(plan.pipeline_parallel_size),
+        data_parallel_size=int(plan.data_parallel_size),
+        expert_parallel_size=int(plan.expert_parallel_size),
+        pipeline_interleaving=int(plan.pipeline_interleaving),
+        micro_batch_size=int(plan.micro_batch_size),
+        global_batch_size=int(plan.global_batch_size),
+        zero_stage=int(plan.zero_stage),
+        activation_recompute=RECOMPUTE_TO_PROTO[int(plan.activation_recompute)],
+        sequence_parallel=bool(plan.sequence_parallel),
+        activation_recompute_layer_fraction=float(plan.recompute_layer_fraction)
+        if int(plan.activation_recompute) == RECOMPUTE_FULL
+        else 0.0,
         context_parallel_size=int(plan.context_parallel_size),
     )
 
@@ -167,9 +184,14 @@ def add_quantities(repeated, values: Mapping[str, float], unit: str) -> None:
         add(name=name, value=float(value), unit=unit)
 
 
-def quantities(values: Mapping[str, float], unit: str, descriptions: Mapping[str, str] | None = None) -> list[common_pb2.Quantity]:
+def quantities(
+    values: Mapping[str, float], unit: str, descriptions: Mapping[str, str] | None = None
+) -> list[common_pb2.Quantity]:
     descriptions = descriptions or {}
-    return [common_pb2.Quantity(name=name, value=float(value), unit=unit, description=descriptions.get(name, "")) for name, value in values.items()]
+    return [
+        common_pb2.Quantity(name=name, value=float(value), unit=unit, description=descriptions.get(name, ""))
+        for name, value in values.items()
+    ]
 
 
 # One per catalog entry and precision (see shared_datasheet_hardware_model); bounded likewise.
@@ -188,8 +210,25 @@ def calibration_to_proto(hw: HardwareModel) -> common_pb2.Calibration:
 
 
 def _calibration_message(hw: HardwareModel) -> common_pb2.Calibration:
-    kind = common_pb2.Calibration.KIND_MEASURED_PROFILE if hw.calibration_kind == "measured_profile" else common_pb2.Calibration.KIND_DATASHEET
-    values = [common_pb2.Quantity(name=v.name, value=float(v.value), unit=v.unit, description=v.description) for v in hw.calibration_values]
-    name = hw.profile_name if not hw.profile_name or hw.profile_name.startswith("profiles/") else f"profiles/{hw.profile_name}"
-    return common_pb2.Calibration(kind=kind, hardware_id=hw.hardware_id, profile_name=name, source=hw.calibration_source,
-                                  date=hw.calibration_date, values=values)
+    kind = (
+        common_pb2.Calibration.KIND_MEASURED_PROFILE
+        if hw.calibration_kind == "measured_profile"
+        else common_pb2.Calibration.KIND_DATASHEET
+    )
+    values = [
+        common_pb2.Quantity(name=v.name, value=float(v.value), unit=v.unit, description=v.description)
+        for v in hw.calibration_values
+    ]
+    name = (
+        hw.profile_name
+        if not hw.profile_name or hw.profile_name.startswith("profiles/")
+        else f"profiles/{hw.profile_name}"
+    )
+    return common_pb2.Calibration(
+        kind=kind,
+        hardware_id=hw.hardware_id,
+        profile_name=name,
+        source=hw.calibration_source,
+        date=hw.calibration_date,
+        values=values,
+    )

@@ -15,12 +15,11 @@ from typing import Any, AsyncIterator
 
 import grpc
 
-from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.service.api import campus, catalog, inference, sweep, training
+from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.service.metrics import ServiceMetrics
 from flopwatt.service.work import WorkPool
 from flopwatt.v1 import estimator_pb2, estimator_pb2_grpc
-
 
 # Monte Carlo samples from which an estimate leaves the loop: 1,000 samples add ~1-3 ms of work
 # (10,000: ~10 ms; 100,000: 50-90 ms), so below it the hop costs more than it saves.
@@ -44,8 +43,14 @@ def inference_is_heavy(request: estimator_pb2.EstimateInferenceRequest) -> bool:
 
 
 class EstimatorServicer(estimator_pb2_grpc.EstimatorServiceServicer):
-    def __init__(self, deps: ApiDependencies, metrics: ServiceMetrics, *, estimate_pool: WorkPool | None = None,
-                 sweep_pool: WorkPool | None = None) -> None:
+    def __init__(
+        self,
+        deps: ApiDependencies,
+        metrics: ServiceMetrics,
+        *,
+        estimate_pool: WorkPool | None = None,
+        sweep_pool: WorkPool | None = None,
+    ) -> None:
         """Without pools (tests, embedding) heavy work runs on the caller's loop, as it used to."""
         self._deps = deps
         self._metrics = metrics
@@ -61,22 +66,30 @@ class EstimatorServicer(estimator_pb2_grpc.EstimatorServiceServicer):
         self._list_frameworks = catalog.list_frameworks
         self._estimate_counters: dict[str, Any] = {}
 
-    async def EstimateTraining(self, request: estimator_pb2.EstimateTrainingRequest, context: grpc.aio.ServicerContext) -> Any:
+    async def EstimateTraining(
+        self, request: estimator_pb2.EstimateTrainingRequest, context: grpc.aio.ServicerContext
+    ) -> Any:
         response = await self._run(training_is_heavy(request), self._estimate_training, request)
         self._estimates("training").inc()
         return response
 
-    async def EstimateInference(self, request: estimator_pb2.EstimateInferenceRequest, context: grpc.aio.ServicerContext) -> Any:
+    async def EstimateInference(
+        self, request: estimator_pb2.EstimateInferenceRequest, context: grpc.aio.ServicerContext
+    ) -> Any:
         response = await self._run(inference_is_heavy(request), self._estimate_inference, request)
         self._estimates("inference").inc()
         return response
 
-    async def EstimateCampus(self, request: estimator_pb2.EstimateCampusRequest, context: grpc.aio.ServicerContext) -> Any:
+    async def EstimateCampus(
+        self, request: estimator_pb2.EstimateCampusRequest, context: grpc.aio.ServicerContext
+    ) -> Any:
         response = await self._run(True, self._estimate_campus, request)
         self._estimates("campus").inc()
         return response
 
-    async def SweepTraining(self, request: estimator_pb2.SweepTrainingRequest, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+    async def SweepTraining(
+        self, request: estimator_pb2.SweepTrainingRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[Any]:
         async for chunk in self._sweep_training(request, self._deps, context, pool=self._sweep_pool):
             self._estimates("sweep_point").inc(len(chunk.points) or len(chunk.columns.index))
             yield chunk
@@ -93,7 +106,9 @@ class EstimatorServicer(estimator_pb2_grpc.EstimatorServiceServicer):
     async def ListModels(self, request: estimator_pb2.ListModelsRequest, context: grpc.aio.ServicerContext) -> Any:
         return self._list_models(request)
 
-    async def ListFrameworks(self, request: estimator_pb2.ListFrameworksRequest, context: grpc.aio.ServicerContext) -> Any:
+    async def ListFrameworks(
+        self, request: estimator_pb2.ListFrameworksRequest, context: grpc.aio.ServicerContext
+    ) -> Any:
         return self._list_frameworks(request)
 
     async def _run(self, heavy: bool, handler: Any, request: Any) -> Any:

@@ -139,7 +139,11 @@ def ensure_finite(response: Message, rpc_name: str) -> Message:
 
 def not_representable(fields: list[str], rpc_name: str = "an estimate") -> FailedPrecondition:
     """The error for outputs that no field can carry (logged: an input bound is missing)."""
-    named = ", ".join(fields[:MAX_FIELDS_NAMED]) + (f" and {len(fields) - MAX_FIELDS_NAMED} more" if len(fields) > MAX_FIELDS_NAMED else "")
+    named = ", ".join(fields[:MAX_FIELDS_NAMED]) + (
+        f" and {len(fields) - MAX_FIELDS_NAMED} more" if len(fields) > MAX_FIELDS_NAMED else ""
+    )
     LOG.error("%s produced outputs outside their fields' range (%s): an input bound is missing", rpc_name, named)
-    return FailedPrecondition(f"the inputs take the estimate outside the representable range ({named}); use smaller or more "
-                              "typical values", reason="ESTIMATE_NOT_FINITE")
+    return FailedPrecondition(
+        f"the inputs take the estimate outside the representable range ({named}); use smaller or more typical values",
+        reason="ESTIMATE_NOT_FINITE",
+    )

@@ -53,8 +53,13 @@ def varints(values: np.ndarray) -> bytes:
     return out.tobytes()
 
 
-def encode_columns(index: np.ndarray, doubles: Mapping[str, np.ndarray], bools: Mapping[str, np.ndarray],
-                   infeasible_index: np.ndarray, infeasible_reason: list[str]) -> estimator_pb2.SweepColumns:
+def encode_columns(
+    index: np.ndarray,
+    doubles: Mapping[str, np.ndarray],
+    bools: Mapping[str, np.ndarray],
+    infeasible_index: np.ndarray,
+    infeasible_reason: list[str],
+) -> estimator_pb2.SweepColumns:
     """A SweepColumns message from its arrays: `doubles` and `bools` map field names to columns
     (a 2-D array is written row-major, as axis_values is)."""
     parts = [_field("index", varints(index)), _field("infeasible_index", varints(infeasible_index))]

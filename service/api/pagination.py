@@ -61,5 +61,7 @@ def bounded_page_size(requested: int, default: int = DEFAULT_PAGE_SIZE, maximum:
     """The page size of a list with a server default (0 → `default`); negative or above
     `maximum` is INVALID_ARGUMENT naming `page_size`."""
     if not 0 <= requested <= maximum:
-        raise InvalidArgument.field("page_size", f"must be between 0 (default {default}) and {maximum}, got {requested}")
+        raise InvalidArgument.field(
+            "page_size", f"must be between 0 (default {default}) and {maximum}, got {requested}"
+        )
     return requested or default

@@ -13,7 +13,14 @@ import json
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from flopwatt.bench.store import MAX_PAGE_SIZE, ProfileNotFound, ProfileStore, ProfileSummary
-from flopwatt.service.api.pagination import DEFAULT_PAGE_SIZE, bounded_page_size, decode_token_text, encode_token_text, refuse_token, token_number
+from flopwatt.service.api.pagination import (
+    DEFAULT_PAGE_SIZE,
+    bounded_page_size,
+    decode_token_text,
+    encode_token_text,
+    refuse_token,
+    token_number,
+)
 from flopwatt.service.errors import InvalidArgument, NotFound, echo
 from flopwatt.v1 import benchmark_pb2
 
@@ -42,7 +49,9 @@ def decode_page_token(token: str) -> int:
 
 def _timestamp(iso: str) -> Timestamp:
     stamp = Timestamp()
-    stamp.FromDatetime(_dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(_dt.timezone.utc).replace(tzinfo=None))
+    stamp.FromDatetime(
+        _dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(_dt.timezone.utc).replace(tzinfo=None)
+    )
     return stamp
 
 
@@ -66,14 +75,16 @@ def profile_message(summary: ProfileSummary, document: dict | None = None) -> be
 
 
 def profile_id_from_name(name: str) -> str:
-    """"profiles/{id}" or a bare id → id; an empty or malformed name is INVALID_ARGUMENT."""
-    profile_id = name[len(RESOURCE_PREFIX):] if name.startswith(RESOURCE_PREFIX) else name
+    """ "profiles/{id}" or a bare id → id; an empty or malformed name is INVALID_ARGUMENT."""
+    profile_id = name[len(RESOURCE_PREFIX) :] if name.startswith(RESOURCE_PREFIX) else name
     if not profile_id or "/" in profile_id or len(profile_id) > 128:
         raise InvalidArgument.field("name", f"expected 'profiles/{{id}}', got {echo(name)}")
     return profile_id
 
 
-def list_profiles(request: benchmark_pb2.ListProfilesRequest, store: ProfileStore) -> benchmark_pb2.ListProfilesResponse:
+def list_profiles(
+    request: benchmark_pb2.ListProfilesRequest, store: ProfileStore
+) -> benchmark_pb2.ListProfilesResponse:
     page_size = bounded_page_size(request.page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
     offset = decode_page_token(request.page_token)
     summaries, total = store.list(page_size, offset)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from flopwatt.service.errors import FieldViolation, InvalidArgument
 from flopwatt.estimate.model_choice import MAX_MODEL_PARAMETERS
 from flopwatt.estimate.uncertainty import MAX_SAMPLES as MAX_UNCERTAINTY_SAMPLES
+from flopwatt.service.errors import FieldViolation, InvalidArgument
 
 # Bounds on request numbers: generous beyond any published model or cluster, tight enough that
 # arithmetic stays finite and the planner's search stays small.
@@ -41,18 +41,37 @@ MAX_DURATION_SECONDS = 315_576_000_000
 # ModelSpec integers and their maxima (0 = unset), shared by EstimateTraining's checks and
 # SweepTraining's structural axes so that a swept value meets the very bound a request does.
 MODEL_SPEC_MAXIMA = {
-    "layer_count": MAX_LAYER_COUNT, "hidden_size": MAX_WIDTH_ELEMENTS, "attention_head_count": MAX_HEAD_COUNT,
-    "kv_head_count": MAX_HEAD_COUNT, "ffn_hidden_size": MAX_WIDTH_ELEMENTS, "vocab_size": MAX_VOCAB_SIZE,
-    "expert_count": MAX_EXPERT_COUNT, "experts_per_token": MAX_EXPERT_COUNT, "head_dim": MAX_WIDTH_ELEMENTS,
-    "shared_expert_count": MAX_EXPERT_COUNT, "dense_layer_count": MAX_LAYER_COUNT,
-    "dense_ffn_hidden_size": MAX_WIDTH_ELEMENTS, "kv_lora_rank": MAX_WIDTH_ELEMENTS, "qk_rope_head_dim": MAX_WIDTH_ELEMENTS,
+    "layer_count": MAX_LAYER_COUNT,
+    "hidden_size": MAX_WIDTH_ELEMENTS,
+    "attention_head_count": MAX_HEAD_COUNT,
+    "kv_head_count": MAX_HEAD_COUNT,
+    "ffn_hidden_size": MAX_WIDTH_ELEMENTS,
+    "vocab_size": MAX_VOCAB_SIZE,
+    "expert_count": MAX_EXPERT_COUNT,
+    "experts_per_token": MAX_EXPERT_COUNT,
+    "head_dim": MAX_WIDTH_ELEMENTS,
+    "shared_expert_count": MAX_EXPERT_COUNT,
+    "dense_layer_count": MAX_LAYER_COUNT,
+    "dense_ffn_hidden_size": MAX_WIDTH_ELEMENTS,
+    "kv_lora_rank": MAX_WIDTH_ELEMENTS,
+    "qk_rope_head_dim": MAX_WIDTH_ELEMENTS,
     "parameter_count": MAX_PARAMETER_COUNT,
     "active_parameter_count": MAX_PARAMETER_COUNT,
 }
 # Parallelism integers of EstimateTraining and their maxima (0 = planner chooses).
 PARALLELISM_MAXIMA = {
-    **{name: MAX_PARALLEL_DEGREE for name in ("tensor_parallel_size", "context_parallel_size", "pipeline_parallel_size",
-                                                "data_parallel_size", "expert_parallel_size", "pipeline_interleaving", "micro_batch_size")},
+    **{
+        name: MAX_PARALLEL_DEGREE
+        for name in (
+            "tensor_parallel_size",
+            "context_parallel_size",
+            "pipeline_parallel_size",
+            "data_parallel_size",
+            "expert_parallel_size",
+            "pipeline_interleaving",
+            "micro_batch_size",
+        )
+    },
     "global_batch_size": MAX_BATCH_SEQUENCES,
     "zero_stage": 3,  # ZeRO has stages 0 to 3
 }
@@ -152,7 +171,9 @@ def check_duration(duration, path: str, v: Violations) -> float:
         v.add(f"{path}.nanos", f"must be between -{MAX_NANOS:,} and {MAX_NANOS:,}")
         return math.nan
     if abs(duration.seconds) > MAX_DURATION_SECONDS:
-        v.add(f"{path}.seconds", f"must be between -{MAX_DURATION_SECONDS:,} and {MAX_DURATION_SECONDS:,} (±10,000 years)")
+        v.add(
+            f"{path}.seconds", f"must be between -{MAX_DURATION_SECONDS:,} and {MAX_DURATION_SECONDS:,} (±10,000 years)"
+        )
         return math.nan
     if (duration.seconds > 0 and duration.nanos < 0) or (duration.seconds < 0 and duration.nanos > 0):
         v.add(f"{path}.nanos", "must have the sign of seconds")

@@ -14,6 +14,7 @@ from typing import Any, AsyncIterator
 
 from google.protobuf import timestamp_pb2
 
+from flopwatt.bench.vocabulary import DEFAULT_DEVICE, DEFAULT_SUITE, DEVICE_CHOICES, RUNNABLE_SUITES
 from flopwatt.service.api.pagination import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -27,7 +28,6 @@ from flopwatt.service.errors import FieldViolation, InvalidArgument, echo
 from flopwatt.service.run_manager import RunManager
 from flopwatt.service.run_store import RunRecord
 from flopwatt.v1 import benchmark_pb2
-from flopwatt.bench.vocabulary import DEFAULT_DEVICE, DEFAULT_SUITE, DEVICE_CHOICES, RUNNABLE_SUITES
 
 RUN_NAME_PREFIX = "benchmarkRuns/"
 MAX_NAME_CHARS = 256
@@ -43,14 +43,16 @@ def _echo(text: str) -> str:
 
 
 def parse_run_name(name: str, field: str = "name") -> str:
-    """"benchmarkRuns/{id}" -> id, or InvalidArgument naming `field`."""
+    """ "benchmarkRuns/{id}" -> id, or InvalidArgument naming `field`."""
     if not name:
         raise InvalidArgument.field(field, "is required: a run name such as 'benchmarkRuns/0123abcd...'")
     if len(name) > MAX_NAME_CHARS:
         raise InvalidArgument.field(field, f"must be at most {MAX_NAME_CHARS} characters, got {len(name)}")
     run_id = name.removeprefix(RUN_NAME_PREFIX)
     if run_id == name or not _RUN_ID_PATTERN.fullmatch(run_id):
-        raise InvalidArgument.field(field, f"must look like 'benchmarkRuns/{{id}}' with a lower-case id, got {_echo(name)}")
+        raise InvalidArgument.field(
+            field, f"must look like 'benchmarkRuns/{{id}}' with a lower-case id, got {_echo(name)}"
+        )
     return run_id
 
 
@@ -101,8 +103,12 @@ def run_to_proto(record: RunRecord) -> benchmark_pb2.BenchmarkRun:
     )
 
 
-async def create_benchmark_run(request: benchmark_pb2.CreateBenchmarkRunRequest, manager: RunManager) -> benchmark_pb2.CreateBenchmarkRunResponse:
-    violations = _choice_violation(request.suite, RUNNABLE_SUITES, "suite") + _choice_violation(request.device, DEVICE_CHOICES, "device")
+async def create_benchmark_run(
+    request: benchmark_pb2.CreateBenchmarkRunRequest, manager: RunManager
+) -> benchmark_pb2.CreateBenchmarkRunResponse:
+    violations = _choice_violation(request.suite, RUNNABLE_SUITES, "suite") + _choice_violation(
+        request.device, DEVICE_CHOICES, "device"
+    )
     if violations:
         raise InvalidArgument(violations)
     suite = request.suite or DEFAULT_SUITE
@@ -111,11 +117,15 @@ async def create_benchmark_run(request: benchmark_pb2.CreateBenchmarkRunRequest,
     return benchmark_pb2.CreateBenchmarkRunResponse(benchmark_run=run_to_proto(record))
 
 
-async def get_benchmark_run(request: benchmark_pb2.GetBenchmarkRunRequest, manager: RunManager) -> benchmark_pb2.GetBenchmarkRunResponse:
+async def get_benchmark_run(
+    request: benchmark_pb2.GetBenchmarkRunRequest, manager: RunManager
+) -> benchmark_pb2.GetBenchmarkRunResponse:
     return benchmark_pb2.GetBenchmarkRunResponse(benchmark_run=run_to_proto(manager.get(parse_run_name(request.name))))
 
 
-async def list_benchmark_runs(request: benchmark_pb2.ListBenchmarkRunsRequest, manager: RunManager) -> benchmark_pb2.ListBenchmarkRunsResponse:
+async def list_benchmark_runs(
+    request: benchmark_pb2.ListBenchmarkRunsRequest, manager: RunManager
+) -> benchmark_pb2.ListBenchmarkRunsResponse:
     page_size = bounded_page_size(request.page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
     before = decode_page_token(request.page_token)
     records, next_before = manager.list(page_size, before)
@@ -136,6 +146,8 @@ async def watch_benchmark_run(
         yield benchmark_pb2.WatchBenchmarkRunResponse(benchmark_run=run_to_proto(record))
 
 
-async def cancel_benchmark_run(request: benchmark_pb2.CancelBenchmarkRunRequest, manager: RunManager) -> benchmark_pb2.CancelBenchmarkRunResponse:
+async def cancel_benchmark_run(
+    request: benchmark_pb2.CancelBenchmarkRunRequest, manager: RunManager
+) -> benchmark_pb2.CancelBenchmarkRunResponse:
     record = await manager.cancel(parse_run_name(request.name))
     return benchmark_pb2.CancelBenchmarkRunResponse(benchmark_run=run_to_proto(record))

@@ -30,16 +30,10 @@ from typing import Any, AsyncIterator
 
 import numpy as np
 
-from flopwatt.service.api import convert, packed
-from flopwatt.service.api import training as training_api
-from flopwatt.service.api.deps import ApiDependencies
-from flopwatt.service.api.finite import ensure_finite_columns
-from flopwatt.service.api.request_bounds import MAX_TRAINING_TOKENS, MIN_GOODPUT, TRAINING_INTEGER_MAXIMA, Violations, number
 from flopwatt.estimate.catalog import list_hardware
-from flopwatt.service.errors import InvalidArgument, echo
+from flopwatt.estimate.ranking import DEFAULT_LIMIT, Ranker
 from flopwatt.estimate.scenario_errors import ScenarioError
 from flopwatt.estimate.scenarios import TrainingWorkload, build_training_scenario, with_training_field
-from flopwatt.estimate.ranking import DEFAULT_LIMIT, Ranker
 from flopwatt.estimate.sweep import (
     MAX_GRID_POINTS,
     MAX_STRUCTURAL_COMBINATIONS,
@@ -50,6 +44,18 @@ from flopwatt.estimate.sweep import (
     SweepEvaluator,
     SweepOutputs,
 )
+from flopwatt.service.api import convert, packed
+from flopwatt.service.api import training as training_api
+from flopwatt.service.api.deps import ApiDependencies
+from flopwatt.service.api.finite import ensure_finite_columns
+from flopwatt.service.api.request_bounds import (
+    MAX_TRAINING_TOKENS,
+    MIN_GOODPUT,
+    TRAINING_INTEGER_MAXIMA,
+    Violations,
+    number,
+)
+from flopwatt.service.errors import InvalidArgument, echo
 from flopwatt.v1 import common_pb2, estimator_pb2
 
 DEFAULT_CHUNK_POINTS = 2_000
@@ -72,14 +78,44 @@ MAX_RANK_LIMIT = 1_000
 # Structural fields EstimateTraining requires to be positive (0 is not "unset" for them).
 REQUIRED_STRUCTURAL_FIELDS = frozenset({"accelerator_count", "sequence_length"})
 # Structural fields: each distinct combination is planned once. Integer-valued unless noted.
-STRUCTURAL_FIELDS = frozenset({
-    "accelerator_count", "sequence_length", "hardware_id", "precision",
-    *(f"model.{name}" for name in ("parameter_count", "active_parameter_count", "layer_count", "hidden_size", "attention_head_count",
-                                   "kv_head_count", "ffn_hidden_size", "vocab_size", "expert_count", "experts_per_token", "head_dim")),
-    *(f"parallelism.{name}" for name in ("tensor_parallel_size", "context_parallel_size", "pipeline_parallel_size", "data_parallel_size",
-                                         "expert_parallel_size",
-                                         "pipeline_interleaving", "micro_batch_size", "global_batch_size", "zero_stage")),
-})
+STRUCTURAL_FIELDS = frozenset(
+    {
+        "accelerator_count",
+        "sequence_length",
+        "hardware_id",
+        "precision",
+        *(
+            f"model.{name}"
+            for name in (
+                "parameter_count",
+                "active_parameter_count",
+                "layer_count",
+                "hidden_size",
+                "attention_head_count",
+                "kv_head_count",
+                "ffn_hidden_size",
+                "vocab_size",
+                "expert_count",
+                "experts_per_token",
+                "head_dim",
+            )
+        ),
+        *(
+            f"parallelism.{name}"
+            for name in (
+                "tensor_parallel_size",
+                "context_parallel_size",
+                "pipeline_parallel_size",
+                "data_parallel_size",
+                "expert_parallel_size",
+                "pipeline_interleaving",
+                "micro_batch_size",
+                "global_batch_size",
+                "zero_stage",
+            )
+        ),
+    }
+)
 # Ranges of run-level values (inclusive unless the third item says the minimum is exclusive).
 RUN_LEVEL_BOUNDS = {
     "training_tokens": (0.0, float(MAX_TRAINING_TOKENS), True),
@@ -106,7 +142,10 @@ def _precision_number(name: str) -> int | None:
 def _named_values(path: str, axis: estimator_pb2.SweepAxis, v: Violations) -> list[float] | None:
     """string_values as the axis's numeric form (catalog index, Precision number), or None."""
     if axis.field not in NAMED_FIELDS:
-        v.add(f"{path}.string_values", f"names are taken only for {' and '.join(sorted(NAMED_FIELDS))}; give {echo(axis.field)} numbers in values")
+        v.add(
+            f"{path}.string_values",
+            f"names are taken only for {' and '.join(sorted(NAMED_FIELDS))}; give {echo(axis.field)} numbers in values",
+        )
         return None
     if len(axis.values):
         v.add(f"{path}.values", "set values or string_values, not both")
@@ -116,7 +155,11 @@ def _named_values(path: str, axis: estimator_pb2.SweepAxis, v: Violations) -> li
     for i, name in enumerate(axis.string_values):
         number_ = (ids.index(name) if name in ids else None) if axis.field == "hardware_id" else _precision_number(name)
         if number_ is None:
-            known = ", ".join(ids) if axis.field == "hardware_id" else ", ".join(sorted(set(convert.PRECISION_NAMES.values())))
+            known = (
+                ", ".join(ids)
+                if axis.field == "hardware_id"
+                else ", ".join(sorted(set(convert.PRECISION_NAMES.values())))
+            )
             v.add(f"{path}.string_values[{i}]", f"unknown {axis.field} {echo(name)}; known: {known}")
             return None
         numbers.append(float(number_))
@@ -127,7 +170,10 @@ def _axis_values(index: int, axis: estimator_pb2.SweepAxis, v: Violations) -> np
     """The axis's values as numbers (names translated), or None when a violation was added."""
     path = f"axes[{index}]"
     if axis.field not in STRUCTURAL_FIELDS and axis.field not in RUN_LEVEL_FIELDS:
-        v.add(f"{path}.field", f"unknown or unsweepable field path {echo(axis.field)}; sweepable: {', '.join(sorted(STRUCTURAL_FIELDS | RUN_LEVEL_FIELDS))}")
+        v.add(
+            f"{path}.field",
+            f"unknown or unsweepable field path {echo(axis.field)}; sweepable: {', '.join(sorted(STRUCTURAL_FIELDS | RUN_LEVEL_FIELDS))}",
+        )
         return None
     if len(axis.string_values):
         named = _named_values(path, axis, v)
@@ -150,7 +196,9 @@ def _check_axis(index: int, axis: estimator_pb2.SweepAxis, values: np.ndarray, v
     else:
         bad |= (values != np.round(values)) | (values < 0)
         problem = "must be a non-negative whole number"
-        if axis.field in TRAINING_INTEGER_MAXIMA:  # EstimateTraining's bounds on the field, so a point is refused as the request would be
+        if (
+            axis.field in TRAINING_INTEGER_MAXIMA
+        ):  # EstimateTraining's bounds on the field, so a point is refused as the request would be
             least = 1 if axis.field in REQUIRED_STRUCTURAL_FIELDS else 0
             maximum = TRAINING_INTEGER_MAXIMA[axis.field]
             bad |= (values < least) | (values > maximum)
@@ -192,8 +240,11 @@ def _grid(request: estimator_pb2.SweepTrainingRequest) -> Grid:
     for i in grid.structural:
         combinations *= len(grid.axes[i].values)
     if combinations > MAX_STRUCTURAL_COMBINATIONS:
-        raise InvalidArgument.field("axes", f"{combinations:,} combinations of structural axes ({', '.join(grid.axes[i].field for i in grid.structural)}) "
-                                            f"each need a planner run; at most {MAX_STRUCTURAL_COMBINATIONS:,}")
+        raise InvalidArgument.field(
+            "axes",
+            f"{combinations:,} combinations of structural axes ({', '.join(grid.axes[i].field for i in grid.structural)}) "
+            f"each need a planner run; at most {MAX_STRUCTURAL_COMBINATIONS:,}",
+        )
     return grid
 
 
@@ -246,23 +297,52 @@ class _Planner:
 def sweep_points(outputs: SweepOutputs) -> list[estimator_pb2.SweepPoint]:
     """Domain arrays → SweepPoint messages (tolist() once per column: the fast path in Python)."""
     columns = zip(
-        outputs.index.tolist(), outputs.axis_values.tolist(), outputs.wall_clock_seconds.tolist(), outputs.step_seconds.tolist(),
-        outputs.accelerator_hours.tolist(), outputs.facility_energy_joules.tolist(), outputs.cost_usd.tolist(),
-        outputs.co2e_kilograms.tolist(), outputs.model_flops_utilization.tolist(), outputs.fits_in_memory.tolist(),
-        outputs.total_flops.tolist(), outputs.infeasible_reason.tolist(), outputs.cost_energy_only.tolist(),
+        outputs.index.tolist(),
+        outputs.axis_values.tolist(),
+        outputs.wall_clock_seconds.tolist(),
+        outputs.step_seconds.tolist(),
+        outputs.accelerator_hours.tolist(),
+        outputs.facility_energy_joules.tolist(),
+        outputs.cost_usd.tolist(),
+        outputs.co2e_kilograms.tolist(),
+        outputs.model_flops_utilization.tolist(),
+        outputs.fits_in_memory.tolist(),
+        outputs.total_flops.tolist(),
+        outputs.infeasible_reason.tolist(),
+        outputs.cost_energy_only.tolist(),
     )
     point = estimator_pb2.SweepPoint
     return [
-        point(index=i, axis_values=a, wall_clock_seconds=w, step_seconds=s, accelerator_hours=h, facility_energy_joules=e,
-              cost_usd=c, co2e_kilograms=co2, model_flops_utilization=mfu, fits_in_memory=fit, total_flops=flops,
-              infeasible_reason=why, cost_energy_only=energy_only)
+        point(
+            index=i,
+            axis_values=a,
+            wall_clock_seconds=w,
+            step_seconds=s,
+            accelerator_hours=h,
+            facility_energy_joules=e,
+            cost_usd=c,
+            co2e_kilograms=co2,
+            model_flops_utilization=mfu,
+            fits_in_memory=fit,
+            total_flops=flops,
+            infeasible_reason=why,
+            cost_energy_only=energy_only,
+        )
         for i, a, w, s, h, e, c, co2, mfu, fit, flops, why, energy_only in columns
     ]
 
 
 # SweepColumns fields filled straight from the SweepOutputs column of the same name.
-_DOUBLE_COLUMNS = ("wall_clock_seconds", "step_seconds", "accelerator_hours", "facility_energy_joules", "cost_usd",
-                   "co2e_kilograms", "model_flops_utilization", "total_flops")
+_DOUBLE_COLUMNS = (
+    "wall_clock_seconds",
+    "step_seconds",
+    "accelerator_hours",
+    "facility_energy_joules",
+    "cost_usd",
+    "co2e_kilograms",
+    "model_flops_utilization",
+    "total_flops",
+)
 _BOOL_COLUMNS = ("fits_in_memory", "cost_energy_only")
 
 
@@ -277,12 +357,18 @@ def sweep_columns(outputs: SweepOutputs) -> estimator_pb2.SweepColumns:
     """Domain arrays → one packed repeated field per output (no per-point message at all)."""
     infeasible = _infeasible_positions(outputs)
     doubles = {"axis_values": outputs.axis_values, **{name: getattr(outputs, name) for name in _DOUBLE_COLUMNS}}
-    return packed.encode_columns(outputs.index, doubles, {name: getattr(outputs, name) for name in _BOOL_COLUMNS},
-                                 outputs.index[infeasible], outputs.infeasible_reason[infeasible].tolist())
+    return packed.encode_columns(
+        outputs.index,
+        doubles,
+        {name: getattr(outputs, name) for name in _BOOL_COLUMNS},
+        outputs.index[infeasible],
+        outputs.infeasible_reason[infeasible].tolist(),
+    )
 
 
-def prepare(request: estimator_pb2.SweepTrainingRequest, deps: ApiDependencies,
-            abandoned: threading.Event | None = None) -> tuple[SweepEvaluator, int]:
+def prepare(
+    request: estimator_pb2.SweepTrainingRequest, deps: ApiDependencies, abandoned: threading.Event | None = None
+) -> tuple[SweepEvaluator, int]:
     """Validated grid and its evaluator (the base is planned now, so a bad base fails at once);
     once `abandoned` is set, planning a further combination raises SweepAbandoned."""
     training_api.build_scenario(request.base, deps)  # validates the base like EstimateTraining
@@ -292,8 +378,13 @@ def prepare(request: estimator_pb2.SweepTrainingRequest, deps: ApiDependencies,
     return evaluator, request.chunk_size or DEFAULT_CHUNK_POINTS
 
 
-def evaluate_outputs(evaluator: SweepEvaluator, start: int, stop: int, rpc_name: str = "SweepTraining",
-                     abandoned: threading.Event | None = None) -> SweepOutputs:
+def evaluate_outputs(
+    evaluator: SweepEvaluator,
+    start: int,
+    stop: int,
+    rpc_name: str = "SweepTraining",
+    abandoned: threading.Event | None = None,
+) -> SweepOutputs:
     """Points [start, stop) as arrays, checked finite (an infeasible point holds zeros, not NaN),
     evaluated `SLICE_POINTS` at a time; raises SweepAbandoned between slices once `abandoned` is set."""
     parts = []
@@ -306,12 +397,15 @@ def evaluate_outputs(evaluator: SweepEvaluator, start: int, stop: int, rpc_name:
     return parts[0] if len(parts) == 1 else SweepOutputs.concatenate(parts)
 
 
-def evaluate_chunk(evaluator: SweepEvaluator, start: int, stop: int, columnar: bool = False,
-                   abandoned: threading.Event | None = None) -> estimator_pb2.SweepTrainingResponse:
+def evaluate_chunk(
+    evaluator: SweepEvaluator, start: int, stop: int, columnar: bool = False, abandoned: threading.Event | None = None
+) -> estimator_pb2.SweepTrainingResponse:
     """Points [start, stop) as one response: packed columns when `columnar`, else SweepPoints."""
     outputs = evaluate_outputs(evaluator, start, stop, abandoned=abandoned)
     if columnar:
-        return estimator_pb2.SweepTrainingResponse(columns=sweep_columns(outputs), total_point_count=evaluator.grid.size)
+        return estimator_pb2.SweepTrainingResponse(
+            columns=sweep_columns(outputs), total_point_count=evaluator.grid.size
+        )
     return estimator_pb2.SweepTrainingResponse(points=sweep_points(outputs), total_point_count=evaluator.grid.size)
 
 
@@ -325,8 +419,9 @@ def _call_over(context: Any) -> bool:
     return remaining is not None and remaining <= 0
 
 
-async def sweep_training(request: estimator_pb2.SweepTrainingRequest, deps: ApiDependencies, context: Any = None, *,
-                         pool: Any = None) -> AsyncIterator[estimator_pb2.SweepTrainingResponse]:
+async def sweep_training(
+    request: estimator_pb2.SweepTrainingRequest, deps: ApiDependencies, context: Any = None, *, pool: Any = None
+) -> AsyncIterator[estimator_pb2.SweepTrainingResponse]:
     """The SweepTraining RPC: an async generator of chunks (the servicer re-yields them).
     `pool` is the server's sweep WorkPool; without one (tests) chunks run via asyncio.to_thread."""
     abandoned = threading.Event()
@@ -354,10 +449,17 @@ def _ranker(request: estimator_pb2.RankTrainingRequest) -> Ranker:
     if not 0 <= request.limit <= MAX_RANK_LIMIT:
         v.add("limit", f"must be between 0 ({DEFAULT_LIMIT}) and {MAX_RANK_LIMIT:,}")
     v.raise_if_any()
-    return Ranker(RANK_OBJECTIVES[request.by], request.max_wall_clock_seconds, request.max_cost_usd, request.limit or DEFAULT_LIMIT)
+    return Ranker(
+        RANK_OBJECTIVES[request.by],
+        request.max_wall_clock_seconds,
+        request.max_cost_usd,
+        request.limit or DEFAULT_LIMIT,
+    )
 
 
-def rank_training(request: estimator_pb2.RankTrainingRequest, deps: ApiDependencies) -> estimator_pb2.RankTrainingResponse:
+def rank_training(
+    request: estimator_pb2.RankTrainingRequest, deps: ApiDependencies
+) -> estimator_pb2.RankTrainingResponse:
     """The RankTraining RPC as a plain function: the whole grid, chunk by chunk, best kept."""
     ranker = _ranker(request)
     evaluator, _ = prepare(request.sweep, deps)
@@ -371,6 +473,12 @@ def rank_training(request: estimator_pb2.RankTrainingRequest, deps: ApiDependenc
         for point in sweep_points(best):
             labels = [axis_label(name, value) for name, value in zip(fields, point.axis_values)]
             ranked.append(estimator_pb2.RankedPoint(point=point, axis_labels=labels))
-    excluded = [common_pb2.Quantity(name=reason, value=count, unit="points") for reason, count in ranker.excluded.items()]
-    return estimator_pb2.RankTrainingResponse(points=ranked, eligible_point_count=ranker.eligible_count,
-                                              total_point_count=ranker.total_count, excluded=excluded)
+    excluded = [
+        common_pb2.Quantity(name=reason, value=count, unit="points") for reason, count in ranker.excluded.items()
+    ]
+    return estimator_pb2.RankTrainingResponse(
+        points=ranked,
+        eligible_point_count=ranker.eligible_count,
+        total_point_count=ranker.total_count,
+        excluded=excluded,
+    )

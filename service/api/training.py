@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from flopwatt.estimate import constants as C
 from flopwatt.estimate import uncertainty
 from flopwatt.estimate.assumptions import Assumption
-from flopwatt.estimate import constants as C
 from flopwatt.estimate.memory import usable_training_memory_bytes
-from flopwatt.estimate.scenarios import TrainingWorkload, build_training_scenario, effective_constraints, plan_description
+from flopwatt.estimate.scenarios import (
+    TrainingWorkload,
+    build_training_scenario,
+    effective_constraints,
+    plan_description,
+)
 from flopwatt.estimate.step_time import FRAMEWORK_STEP_OPTIONS
 from flopwatt.estimate.training import TrainingEstimate, TrainingScenario, estimate_training_run
 from flopwatt.service.api import convert
@@ -53,7 +58,10 @@ def _validate(request: estimator_pb2.EstimateTrainingRequest) -> None:
     fraction = p.activation_recompute_layer_fraction
     v.real("parallelism.activation_recompute_layer_fraction", fraction, minimum=0.0, maximum=1.0)
     if fraction > 0 and p.activation_recompute != common_pb2.ACTIVATION_RECOMPUTE_FULL:
-        v.add("parallelism.activation_recompute_layer_fraction", "applies only with activation_recompute ACTIVATION_RECOMPUTE_FULL")
+        v.add(
+            "parallelism.activation_recompute_layer_fraction",
+            "applies only with activation_recompute ACTIVATION_RECOMPUTE_FULL",
+        )
     if request.HasField("goodput"):
         v.real("goodput", request.goodput, minimum=MIN_GOODPUT, maximum=1.0)
     check_facility(request.facility, "facility", v)
@@ -69,7 +77,10 @@ def request_framework(request: estimator_pb2.EstimateTrainingRequest) -> str:
         return ""
     framework = request.framework.strip().lower()
     if framework and framework not in FRAMEWORK_STEP_OPTIONS:
-        raise InvalidArgument.field("framework", f"unknown framework {echo(request.framework)}; one of {', '.join(sorted(FRAMEWORK_STEP_OPTIONS))}")
+        raise InvalidArgument.field(
+            "framework",
+            f"unknown framework {echo(request.framework)}; one of {', '.join(sorted(FRAMEWORK_STEP_OPTIONS))}",
+        )
     return framework
 
 
@@ -77,16 +88,24 @@ def training_workload(request: estimator_pb2.EstimateTrainingRequest, deps: ApiD
     """The validated message as the estimator's workload (campus and sweeps derive theirs from it)."""
     _validate(request)
     return TrainingWorkload(
-        model=convert.model_choice(request.model), training_tokens=request.training_tokens, sequence_length=request.sequence_length,
-        hardware_id=request.hardware_id, accelerator_count=request.accelerator_count,
-        precision=convert.precision_name(request.precision), precision_set=bool(request.precision),
-        calibration=convert.measured_calibration(request.profile_id, deps), parallelism=convert.plan_constraints(request.parallelism),
-        framework=request_framework(request), goodput=request.goodput if request.HasField("goodput") else None,
+        model=convert.model_choice(request.model),
+        training_tokens=request.training_tokens,
+        sequence_length=request.sequence_length,
+        hardware_id=request.hardware_id,
+        accelerator_count=request.accelerator_count,
+        precision=convert.precision_name(request.precision),
+        precision_set=bool(request.precision),
+        calibration=convert.measured_calibration(request.profile_id, deps),
+        parallelism=convert.plan_constraints(request.parallelism),
+        framework=request_framework(request),
+        goodput=request.goodput if request.HasField("goodput") else None,
         facility=convert.facility_choice(request.facility),
     )
 
 
-def build_scenario(request: estimator_pb2.EstimateTrainingRequest, deps: ApiDependencies) -> tuple[TrainingScenario, list[Assumption], int]:
+def build_scenario(
+    request: estimator_pb2.EstimateTrainingRequest, deps: ApiDependencies
+) -> tuple[TrainingScenario, list[Assumption], int]:
     """Validated request → scenario with a chosen plan, its assumptions, candidates evaluated."""
     workload = training_workload(request, deps)
     with domain_errors():
@@ -112,9 +131,20 @@ def to_response(estimate: TrainingEstimate, assumptions: list[Assumption]) -> es
     step = {k: _f(v) for k, v in estimate.step.as_dict().items() if k not in ("total", "busy_fraction")}
     memory = {k: _f(v) for k, v in estimate.memory.as_dict().items() if k != "total"}
     cost = estimate.cost
-    energy = {"accelerators": _f(cost.accelerator_energy_joules), "hosts": _f(cost.host_energy_joules), "network": _f(cost.network_energy_joules),
-              "facility_overhead": _f(cost.facility_energy_joules) - _f(cost.accelerator_energy_joules) - _f(cost.host_energy_joules) - _f(cost.network_energy_joules)}
-    money = {"rental": _f(cost.rental_cost_usd), "amortised_capex": _f(cost.capex_cost_usd), "energy": _f(cost.energy_cost_usd)}
+    energy = {
+        "accelerators": _f(cost.accelerator_energy_joules),
+        "hosts": _f(cost.host_energy_joules),
+        "network": _f(cost.network_energy_joules),
+        "facility_overhead": _f(cost.facility_energy_joules)
+        - _f(cost.accelerator_energy_joules)
+        - _f(cost.host_energy_joules)
+        - _f(cost.network_energy_joules),
+    }
+    money = {
+        "rental": _f(cost.rental_cost_usd),
+        "amortised_capex": _f(cost.capex_cost_usd),
+        "energy": _f(cost.energy_cost_usd),
+    }
     response = estimator_pb2.EstimateTrainingResponse(
         total_flops=_f(estimate.total_flops),
         model_flops_utilization=_f(estimate.model_flops_utilization),
@@ -145,7 +175,9 @@ def to_response(estimate: TrainingEstimate, assumptions: list[Assumption]) -> es
     return response
 
 
-def estimate_training(request: estimator_pb2.EstimateTrainingRequest, deps: ApiDependencies) -> estimator_pb2.EstimateTrainingResponse:
+def estimate_training(
+    request: estimator_pb2.EstimateTrainingRequest, deps: ApiDependencies
+) -> estimator_pb2.EstimateTrainingResponse:
     """The EstimateTraining RPC as a plain function (the servicer calls it)."""
     scenario, assumptions, _ = build_scenario(request, deps)
     estimate = estimate_training_run(scenario)
@@ -159,10 +191,13 @@ def estimate_training(request: estimator_pb2.EstimateTrainingRequest, deps: ApiD
             f"{scenario.hardware.name} has {_f(usable_training_memory_bytes(scenario.hardware.memory_bytes)) / 2**30:.1f} GiB usable "
             f"({scenario.hardware.memory_bytes / 2**30:.1f} GiB less {C.TRAINING_MEMORY_HEADROOM_FRACTION:.0%} allocator headroom): "
             "add accelerators or fix a smaller plan",
-            reason=MEMORY_EXCEEDED_REASON)
+            reason=MEMORY_EXCEEDED_REASON,
+        )
     response = to_response(estimate, assumptions)
     if request.uncertainty.samples > 0:
-        intervals, distributions = uncertainty.training_intervals(scenario, request.uncertainty.samples, request.uncertainty.seed)
+        intervals, distributions = uncertainty.training_intervals(
+            scenario, request.uncertainty.samples, request.uncertainty.seed
+        )
         convert.set_intervals(response.intervals, intervals)
         response.assumptions.extend(convert.assumptions_to_proto(distributions))
     return ensure_finite(response, "EstimateTraining")

@@ -16,14 +16,16 @@ import json
 import sys
 from pathlib import Path
 
-from flopwatt.service.cli.errors import CliError
 from flopwatt.bench.vocabulary import COLLECTIVES_SUITE, DEFAULT_DEVICE, DEFAULT_SUITE, DEVICE_CHOICES, RUNNABLE_SUITES
+from flopwatt.service.cli.errors import CliError
 
 TARGETS = ("run", "collectives", "import", "export", "list")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("bench", help="measure this host's accelerator (or CPU) and store a hardware profile")
+    parser = subparsers.add_parser(
+        "bench", help="measure this host's accelerator (or CPU) and store a hardware profile"
+    )
     parser.add_argument("target", nargs="?", default="run", choices=TARGETS, help="what to do (default: run the suite)")
     parser.add_argument("paths", nargs="*", help="files for import; profile ids for export")
     parser.add_argument("--device", default=DEFAULT_DEVICE, choices=DEVICE_CHOICES)
@@ -35,12 +37,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from flopwatt.bench import collectives as defaults  # standard library only at import: cheap
 
     collectives = parser.add_argument_group("collectives")
-    collectives.add_argument("--nprocs", type=int, default=0, help="spawn N local ranks instead of running under torchrun")
+    collectives.add_argument(
+        "--nprocs", type=int, default=0, help="spawn N local ranks instead of running under torchrun"
+    )
     collectives.add_argument("--backend", choices=("gloo", "nccl"), help="default: nccl with CUDA, else gloo")
-    collectives.add_argument("--min-bytes", type=int, default=defaults.DEFAULT_MIN_BYTES, help="smallest message (default %(default)s)")
-    collectives.add_argument("--max-bytes", type=int, default=defaults.DEFAULT_MAX_BYTES, help="largest message (default %(default)s)")
-    collectives.add_argument("--iterations", type=int, default=defaults.DEFAULT_ITERATIONS, help="timed calls per size (default %(default)s)")
-    collectives.add_argument("--warmup", type=int, default=defaults.DEFAULT_WARMUP, help="untimed calls per size (default %(default)s)")
+    collectives.add_argument(
+        "--min-bytes", type=int, default=defaults.DEFAULT_MIN_BYTES, help="smallest message (default %(default)s)"
+    )
+    collectives.add_argument(
+        "--max-bytes", type=int, default=defaults.DEFAULT_MAX_BYTES, help="largest message (default %(default)s)"
+    )
+    collectives.add_argument(
+        "--iterations", type=int, default=defaults.DEFAULT_ITERATIONS, help="timed calls per size (default %(default)s)"
+    )
+    collectives.add_argument(
+        "--warmup", type=int, default=defaults.DEFAULT_WARMUP, help="untimed calls per size (default %(default)s)"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -63,7 +75,9 @@ def summary_table(document: dict) -> str:
     """The human summary: one line per ceiling, then power and warnings."""
     from flopwatt.bench.profile import flatten_ceilings
 
-    lines = [f"{document['device']['name']} ({document['device'].get('hardware_id') or 'not in catalog'}), suite {document['suite']}, {document.get('duration_seconds', 0):.0f} s"]
+    lines = [
+        f"{document['device']['name']} ({document['device'].get('hardware_id') or 'not in catalog'}), suite {document['suite']}, {document.get('duration_seconds', 0):.0f} s"
+    ]
     for key, value in flatten_ceilings(document["ceilings"]).items():
         if key.endswith("_seconds"):
             text = f"{value * 1e6:8.2f} µs"
@@ -108,6 +122,7 @@ def _run_suite(args: argparse.Namespace) -> int:
     from flopwatt.bench.errors import DeviceUnavailable
     from flopwatt.bench.progress import ProgressBar
     from flopwatt.bench.suites import run_suite
+
     try:
         document = run_suite(args.suite, args.device, progress=ProgressBar())
     except DeviceUnavailable as error:
@@ -127,11 +142,17 @@ def _collectives(args: argparse.Namespace) -> int:
     from flopwatt.bench.context import cpu_device, cuda_device, environment, host_name
     from flopwatt.bench.profile import BENCHMARK_VERSION, SCHEMA_VERSION, utc_now_iso
 
-    for flag, value, least in (("--iterations", args.iterations, 1), ("--warmup", args.warmup, 0), ("--nprocs", args.nprocs, 0)):
+    for flag, value, least in (
+        ("--iterations", args.iterations, 1),
+        ("--warmup", args.warmup, 0),
+        ("--nprocs", args.nprocs, 0),
+    ):
         if value < least:
             raise CliError(f"collectives: {flag} must be at least {least}, got {value}")
     try:
-        options = dict(sizes=collectives.size_sweep(args.min_bytes, args.max_bytes), iterations=args.iterations, warmup=args.warmup)
+        options = dict(
+            sizes=collectives.size_sweep(args.min_bytes, args.max_bytes), iterations=args.iterations, warmup=args.warmup
+        )
     except ValueError as error:
         raise CliError(str(error)) from None
     if collectives.under_torchrun():
@@ -144,7 +165,9 @@ def _collectives(args: argparse.Namespace) -> int:
         backend = args.backend or ("nccl" if torch.cuda.is_available() else "gloo")
         result = collectives.spawn_local(args.nprocs, backend, **options)
     else:
-        raise CliError("collectives: run under torchrun (e.g. torchrun --nproc-per-node 8 -m flopwatt.service.cli bench collectives) or pass --nprocs N ≥ 2")
+        raise CliError(
+            "collectives: run under torchrun (e.g. torchrun --nproc-per-node 8 -m flopwatt.service.cli bench collectives) or pass --nprocs N ≥ 2"
+        )
     device_kind = "cuda" if result["backend"] == "nccl" else "cpu"
     document = {
         "schema_version": SCHEMA_VERSION,
@@ -167,7 +190,9 @@ def _collectives(args: argparse.Namespace) -> int:
         print(f"{'collective':<16}{'bytes':>14}{'time µs':>12}{'algbw GB/s':>12}{'busbw GB/s':>12}")
         for name in collectives.COLLECTIVES:
             for row in result.get(name, []):
-                print(f"{name:<16}{row['bytes']:>14}{row['seconds'] * 1e6:>12.1f}{row['algbw_bytes_per_second'] / 1e9:>12.3f}{row['busbw_bytes_per_second'] / 1e9:>12.3f}")
+                print(
+                    f"{name:<16}{row['bytes']:>14}{row['seconds'] * 1e6:>12.1f}{row['algbw_bytes_per_second'] / 1e9:>12.3f}{row['busbw_bytes_per_second'] / 1e9:>12.3f}"
+                )
         if profile_id:
             print(f"stored as profiles/{profile_id}")
     return 0
@@ -191,7 +216,9 @@ def _import(args: argparse.Namespace) -> int:
             raise CliError(f"import: refused, {error}") from None
     ids = _store(args).save_many(documents)
     for document, profile_id in zip(documents, ids):
-        print(f"profiles/{profile_id}  {document.get('host', '?')}  {document['device']['name']}  {document['created_time']}")
+        print(
+            f"profiles/{profile_id}  {document.get('host', '?')}  {document['device']['name']}  {document['created_time']}"
+        )
     return 0
 
 
@@ -219,7 +246,10 @@ def _export(args: argparse.Namespace) -> int:
     if not documents and skipped:
         raise CliError(f"export: none of the {skipped} profile(s) could be read; nothing was written")
     _write_json(args.output, documents[0] if len(documents) == 1 and args.paths else bundle(documents))
-    print(f"exported {len(documents)} profile(s) to {args.output}" + (f"; skipped {skipped} unreadable" if skipped else ""))
+    print(
+        f"exported {len(documents)} profile(s) to {args.output}"
+        + (f"; skipped {skipped} unreadable" if skipped else "")
+    )
     return 0
 
 

@@ -40,7 +40,9 @@ def register(subparsers) -> None:
     kinds = parser.add_subparsers(dest="kind", metavar="KIND")
     kinds.required = True
     for kind in KINDS:
-        sub = kinds.add_parser(kind, help="estimate a training run" if kind == "training" else "estimate an inference deployment")
+        sub = kinds.add_parser(
+            kind, help="estimate a training run" if kind == "training" else "estimate an inference deployment"
+        )
         sub.add_argument("--request", type=Path, help="JSON or YAML request (proto JSON mapping)")
         sub.add_argument("--model", help="model preset id, e.g. llama-3.1-70b")
         sub.add_argument("--parameters", type=float, help="parameter count when no preset is given")
@@ -58,16 +60,37 @@ def register(subparsers) -> None:
             sub.add_argument("--pp", type=int, help="pipeline-parallel size")
             sub.add_argument("--cp", type=int, help="context-parallel size (ranks each sequence is split over)")
             sub.add_argument("--global-batch", type=int, help="global batch (sequences)")
-            sub.add_argument("--framework", help="software stack id or alias (see `flopwatt estimate frameworks`), e.g. pytorch-fsdp")
+            sub.add_argument(
+                "--framework", help="software stack id or alias (see `flopwatt estimate frameworks`), e.g. pytorch-fsdp"
+            )
         else:
-            sub.add_argument("--batch-size", type=int, help="concurrent sequences, the API's batch_size (0: throughput-optimal)")
-            sub.add_argument("--batch", type=int, dest="batch_size", action=DeprecatedAlias, new_flag="--batch-size", help=argparse.SUPPRESS)
+            sub.add_argument(
+                "--batch-size", type=int, help="concurrent sequences, the API's batch_size (0: throughput-optimal)"
+            )
+            sub.add_argument(
+                "--batch",
+                type=int,
+                dest="batch_size",
+                action=DeprecatedAlias,
+                new_flag="--batch-size",
+                help=argparse.SUPPRESS,
+            )
             sub.add_argument("--input-tokens", type=int)
             sub.add_argument("--output-tokens", type=int)
-            sub.add_argument("--expert-parallel", type=int, help="routed experts spread over this many accelerators (= --accelerators; MoE only)")
-            sub.add_argument("--kv-cache-precision", choices=("fp32", "bf16", "fp16", "fp8"), help="KV cache storage (default: fp8 with fp8 weights, else bf16)")
+            sub.add_argument(
+                "--expert-parallel",
+                type=int,
+                help="routed experts spread over this many accelerators (= --accelerators; MoE only)",
+            )
+            sub.add_argument(
+                "--kv-cache-precision",
+                choices=("fp32", "bf16", "fp16", "fp8"),
+                help="KV cache storage (default: fp8 with fp8 weights, else bf16)",
+            )
         sub.set_defaults(handler=run)
-    frameworks = kinds.add_parser("frameworks", help="list the software stacks a training estimate's --framework accepts")
+    frameworks = kinds.add_parser(
+        "frameworks", help="list the software stacks a training estimate's --framework accepts"
+    )
     frameworks.add_argument("--json", action="store_true", help="print the ListFrameworks response as JSON")
     frameworks.set_defaults(handler=run_frameworks)
     from flopwatt.service.cli.estimate_campus import register as register_campus
@@ -98,17 +121,28 @@ def _apply_common_flags(args, request) -> None:
 
 # (flag attribute, request field) of the integer flags each kind adds to the common ones.
 KIND_INTEGER_FLAGS = {
-    "training": (("sequence_length", "sequence_length"), ("tp", "parallelism.tensor_parallel_size"),
-                 ("pp", "parallelism.pipeline_parallel_size"), ("cp", "parallelism.context_parallel_size"), ("global_batch", "parallelism.global_batch_size")),
-    "inference": (("batch_size", "batch_size"), ("input_tokens", "input_tokens"), ("output_tokens", "output_tokens"),
-                  ("expert_parallel", "expert_parallel_size")),
+    "training": (
+        ("sequence_length", "sequence_length"),
+        ("tp", "parallelism.tensor_parallel_size"),
+        ("pp", "parallelism.pipeline_parallel_size"),
+        ("cp", "parallelism.context_parallel_size"),
+        ("global_batch", "parallelism.global_batch_size"),
+    ),
+    "inference": (
+        ("batch_size", "batch_size"),
+        ("input_tokens", "input_tokens"),
+        ("output_tokens", "output_tokens"),
+        ("expert_parallel", "expert_parallel_size"),
+    ),
 }
 
 
 def build_request(args):
     from flopwatt.v1 import common_pb2, estimator_pb2
 
-    request = estimator_pb2.EstimateTrainingRequest() if args.kind == "training" else estimator_pb2.EstimateInferenceRequest()
+    request = (
+        estimator_pb2.EstimateTrainingRequest() if args.kind == "training" else estimator_pb2.EstimateInferenceRequest()
+    )
     if args.request:
         load_request(args.request, request)
     _apply_common_flags(args, request)
@@ -137,14 +171,20 @@ def _training_rows(r) -> list[tuple[str, str]]:
     p = r.parallelism
     return [
         ("total FLOPs", f"{r.total_flops:.3e}"),
-        ("plan", f"TP {p.tensor_parallel_size} CP {p.context_parallel_size} PP {p.pipeline_parallel_size}x{p.pipeline_interleaving} DP {p.data_parallel_size} "
-                 f"EP {p.expert_parallel_size} mbs {p.micro_batch_size} gbs {p.global_batch_size} ZeRO {p.zero_stage}"),
+        (
+            "plan",
+            f"TP {p.tensor_parallel_size} CP {p.context_parallel_size} PP {p.pipeline_parallel_size}x{p.pipeline_interleaving} DP {p.data_parallel_size} "
+            f"EP {p.expert_parallel_size} mbs {p.micro_batch_size} gbs {p.global_batch_size} ZeRO {p.zero_stage}",
+        ),
         ("step time", f"{_seconds(r.step_duration):.3f} s × {r.step_count:,} steps"),
         ("MFU / HFU", f"{r.model_flops_utilization:.1%} / {r.hardware_flops_utilization:.1%}"),
         ("goodput", f"{r.goodput:.1%}"),
         ("wall clock", f"{_seconds(r.wall_clock_duration) / 86400:.1f} days"),
         ("accelerator-hours", f"{r.accelerator_hours:,.0f}"),
-        ("memory / accelerator", f"{r.memory_per_accelerator_bytes / 2**30:.1f} GiB of {r.accelerator_memory_bytes / 2**30:.1f} GiB ({'fits' if r.fits_in_memory else 'DOES NOT FIT'})"),
+        (
+            "memory / accelerator",
+            f"{r.memory_per_accelerator_bytes / 2**30:.1f} GiB of {r.accelerator_memory_bytes / 2**30:.1f} GiB ({'fits' if r.fits_in_memory else 'DOES NOT FIT'})",
+        ),
         ("accelerator energy", f"{r.accelerator_energy_joules / 3.6e9:,.0f} MWh"),
         ("facility energy", f"{r.facility_energy_joules / 3.6e9:,.0f} MWh"),
         ("cost", _money(r.cost)),
@@ -157,11 +197,17 @@ def _inference_rows(r) -> list[tuple[str, str]]:
         ("batch (max)", f"{r.batch_size} ({r.max_batch_size})"),
         ("time to first token", f"{_seconds(r.time_to_first_token) * 1000:.1f} ms"),
         ("time per output token", f"{_seconds(r.time_per_output_token) * 1000:.2f} ms"),
-        ("output tokens/s", f"{r.output_tokens_per_second:,.0f} ({r.output_tokens_per_second_per_accelerator:,.0f} per accelerator)"),
+        (
+            "output tokens/s",
+            f"{r.output_tokens_per_second:,.0f} ({r.output_tokens_per_second_per_accelerator:,.0f} per accelerator)",
+        ),
         ("requests/s", f"{r.requests_per_second:.2f}"),
         ("energy / output token", f"{r.energy_per_output_token_joules:.3f} J"),
         ("cost / M output tokens", _money(r.cost_per_million_output_tokens)),
-        ("memory / accelerator", f"{r.memory_per_accelerator_bytes / 2**30:.1f} GiB ({'fits' if r.fits_in_memory else 'DOES NOT FIT'})"),
+        (
+            "memory / accelerator",
+            f"{r.memory_per_accelerator_bytes / 2**30:.1f} GiB ({'fits' if r.fits_in_memory else 'DOES NOT FIT'})",
+        ),
         ("KV cache / token", f"{r.kv_cache_bytes_per_token / 1024:.0f} KiB"),
     ]
 
@@ -209,7 +255,9 @@ def format_frameworks(response) -> str:
         rows += [(topic.replace("_", " "), text) for topic, text in sorted(stack.behaviour.items())]
         rows += [(p.name, f"{p.value:g}  [{p.origin}]") for p in stack.parameters]
         rows += [("sources", f"{len(stack.sources)} (see --json)")]
-        blocks.append(f"{stack.id}{aliases}: {stack.name}\n" + "\n".join(f"  {line}" for line in format_table(rows).splitlines()))
+        blocks.append(
+            f"{stack.id}{aliases}: {stack.name}\n" + "\n".join(f"  {line}" for line in format_table(rows).splitlines())
+        )
     return "\n\n".join(blocks)
 
 

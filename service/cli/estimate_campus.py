@@ -55,7 +55,12 @@ def build_request(args: argparse.Namespace):
     if args.budget_usd is not None:
         # Whole dollars: Money's nanos must stay below 1e9 and a campus budget has no cents.
         request.budget.currency_code = "USD"
-        set_field(request, "budget.units", whole_number(round(args.budget_usd) if math.isfinite(args.budget_usd) else args.budget_usd, "--budget-usd"), "--budget-usd")
+        set_field(
+            request,
+            "budget.units",
+            whole_number(round(args.budget_usd) if math.isfinite(args.budget_usd) else args.budget_usd, "--budget-usd"),
+            "--budget-usd",
+        )
         request.budget.nanos = 0
     if args.term_years is not None:
         if not math.isfinite(args.term_years):
@@ -87,15 +92,23 @@ def table(response) -> str:
         f"capital cost            {response.total_capital_cost.units / 1e9:,.1f} B US$",
         *(f"  {q.name:<30} {q.value / 1e9:,.2f} B US$" for q in response.capital_cost),
         # Reactors read best with two decimals (1.20); households are whole homes (683,251).
-        *(f"comparison {q.name:<13} {q.value:,.{2 if q.value < 100 else 0}f} ({q.description})" for q in response.comparisons),
+        *(
+            f"comparison {q.name:<13} {q.value:,.{2 if q.value < 100 else 0}f} ({q.description})"
+            for q in response.comparisons
+        ),
     ]
     if response.single_job_feasibility:
-        lines += [f"training runs per year  {response.training_runs_per_year:,.1f}", f"one job on the site?    {response.single_job_feasibility}"]
+        lines += [
+            f"training runs per year  {response.training_runs_per_year:,.1f}",
+            f"one job on the site?    {response.single_job_feasibility}",
+        ]
     if response.output_tokens_per_day:
         lines.append(f"output tokens per day   {response.output_tokens_per_day:.3e}")
     for period in response.buildout:
-        lines.append(f"  month {period.end_month:>3}: {period.accelerator_count:>10,} installed, {period.cumulative_accelerator_hours:,.0f} h, "
-                     f"{period.cumulative_spend_usd / 1e9:,.2f} B US$ cumulative")
+        lines.append(
+            f"  month {period.end_month:>3}: {period.accelerator_count:>10,} installed, {period.cumulative_accelerator_hours:,.0f} h, "
+            f"{period.cumulative_spend_usd / 1e9:,.2f} B US$ cumulative"
+        )
     for name, item in sorted(response.intervals.items()):
         lines.append(f"  {name:<28} p5 {item.p5:.4g}  p50 {item.p50:.4g}  p95 {item.p95:.4g}")
     lines += [f"  [{a.origin}] {a.name} = {a.value}: {a.source}" for a in response.assumptions]

@@ -17,7 +17,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--service", default="", help="service name to check (default: the whole server)")
     parser.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for the answer (default 3)")
-    parser.add_argument("--tls-ca", default=os.environ.get("FLOPWATT_TLS_CA"), help="PEM CA to verify a TLS server (FLOPWATT_TLS_CA)")
+    parser.add_argument(
+        "--tls-ca", default=os.environ.get("FLOPWATT_TLS_CA"), help="PEM CA to verify a TLS server (FLOPWATT_TLS_CA)"
+    )
     parser.add_argument("--tls-cert", default=None, help="client certificate for mTLS")
     parser.add_argument("--tls-key", default=None, help="client key for mTLS")
     parser.set_defaults(handler=run)
@@ -37,7 +39,9 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("--timeout must be positive")
     address = args.address or default_address()
     if (args.tls_cert or args.tls_key) and not args.tls_ca:  # else they would be silently unused
-        raise CliError("--tls-cert and --tls-key need --tls-ca (or FLOPWATT_TLS_CA): client certificates only go over TLS")
+        raise CliError(
+            "--tls-cert and --tls-key need --tls-ca (or FLOPWATT_TLS_CA): client certificates only go over TLS"
+        )
     if args.tls_ca:
         try:
             root = pathlib.Path(args.tls_ca).read_bytes()

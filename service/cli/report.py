@@ -27,19 +27,30 @@ CAMPUS_BREAKDOWNS = ("power", "cost")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("report", help="draw charts: a profile's roofline, a campus breakdown, a sweep's Pareto front")
+    parser = subparsers.add_parser(
+        "report", help="draw charts: a profile's roofline, a campus breakdown, a sweep's Pareto front"
+    )
     kinds = parser.add_subparsers(dest="kind", metavar="KIND")
     kinds.required = True
     profile = kinds.add_parser("profile", help="roofline chart of a hardware profile")
     profile.add_argument("profile", help="profile JSON file, or profiles/{id} from the data directory")
     profile.add_argument("--output", required=True, help="chart file, .png or .svg")
-    profile.add_argument("--data-dir", help="data directory, as for serve and bench (default: $FLOPWATT_DATA_DIR or ~/.local/share/flopwatt)")
+    profile.add_argument(
+        "--data-dir",
+        help="data directory, as for serve and bench (default: $FLOPWATT_DATA_DIR or ~/.local/share/flopwatt)",
+    )
     profile.set_defaults(handler=run)
-    campus = kinds.add_parser("campus", help="power and capital-cost breakdowns of `flopwatt estimate campus --json` output")
+    campus = kinds.add_parser(
+        "campus", help="power and capital-cost breakdowns of `flopwatt estimate campus --json` output"
+    )
     campus.add_argument("response", type=Path, help="EstimateCampusResponse as JSON")
     campus.add_argument("--output", type=Path, help="chart file, .png or .svg")
-    campus.add_argument("--breakdown", choices=CAMPUS_BREAKDOWNS, default="power",
-                        help="what --output charts: power per accelerator or capital cost (default %(default)s)")
+    campus.add_argument(
+        "--breakdown",
+        choices=CAMPUS_BREAKDOWNS,
+        default="power",
+        help="what --output charts: power per accelerator or capital cost (default %(default)s)",
+    )
     campus.add_argument("--power-output", type=Path, help="alias of --breakdown power --output FILE")
     campus.add_argument("--cost-output", type=Path, help="alias of --breakdown cost --output FILE")
     campus.set_defaults(handler=run_campus)
@@ -65,12 +76,16 @@ def load_profile(reference: str, data_dir: str | None) -> dict:
         return documents[0]
     database = database_path(data_dir)
     if not database.exists():
-        raise CliError(f"{reference}: no such file, and no profile store at {database} (--data-dir or ${DATA_DIR_ENV} picks another)")
+        raise CliError(
+            f"{reference}: no such file, and no profile store at {database} (--data-dir or ${DATA_DIR_ENV} picks another)"
+        )
     try:
         return ProfileStore(database).get(reference.removeprefix("profiles/"))
     except ProfileNotFound:
-        raise CliError(f"{reference}: no such file, and no such profile in the store at {database} "
-                       f"(--data-dir or ${DATA_DIR_ENV} picks another; `flopwatt bench list` shows what it holds)") from None
+        raise CliError(
+            f"{reference}: no such file, and no such profile in the store at {database} "
+            f"(--data-dir or ${DATA_DIR_ENV} picks another; `flopwatt bench list` shows what it holds)"
+        ) from None
 
 
 def roof_for(document: dict):
@@ -103,8 +118,11 @@ def run_campus(args: argparse.Namespace) -> int:
     from flopwatt.service import charts
     from flopwatt.v1 import estimator_pb2
 
-    charts_to_draw = [(path, breakdown) for path, breakdown in (
-        (args.output, args.breakdown), (args.power_output, "power"), (args.cost_output, "cost")) if path]
+    charts_to_draw = [
+        (path, breakdown)
+        for path, breakdown in ((args.output, args.breakdown), (args.power_output, "power"), (args.cost_output, "cost"))
+        if path
+    ]
     if not charts_to_draw:
         raise CliError("give --output FILE (with --breakdown power|cost)")
     try:
@@ -136,7 +154,9 @@ def _sweep_points(path: Path) -> list:
     points = []
     for number, row in enumerate(rows, start=1):
         try:
-            points.append(SimpleNamespace(wall_clock_seconds=float(row["wall_clock_seconds"]), cost_usd=float(row["cost_usd"])))
+            points.append(
+                SimpleNamespace(wall_clock_seconds=float(row["wall_clock_seconds"]), cost_usd=float(row["cost_usd"]))
+            )
         except (KeyError, TypeError, ValueError):
             raise ValueError(f"row {number} has no numeric wall_clock_seconds and cost_usd") from None
     if not points:

@@ -20,19 +20,43 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--port", help="gRPC port (FLOPWATT_PORT; default 50051; 0 picks a free port)")
     parser.add_argument("--metrics-host", help="metrics address (FLOPWATT_METRICS_HOST; default 127.0.0.1)")
     parser.add_argument("--metrics-port", help="Prometheus port (FLOPWATT_METRICS_PORT; default 9464; -1 disables)")
-    parser.add_argument("--data-dir", help="directory of the SQLite store (FLOPWATT_DATA_DIR; default ~/.local/share/flopwatt)")
+    parser.add_argument(
+        "--data-dir", help="directory of the SQLite store (FLOPWATT_DATA_DIR; default ~/.local/share/flopwatt)"
+    )
     parser.add_argument("--tls-cert", help="PEM certificate chain (FLOPWATT_TLS_CERT); enables TLS")
     parser.add_argument("--tls-key", help="PEM private key (FLOPWATT_TLS_KEY)")
     parser.add_argument("--tls-client-ca", help="PEM CA of client certificates (FLOPWATT_TLS_CLIENT_CA); enables mTLS")
-    parser.add_argument("--max-message-bytes", help="largest request accepted (FLOPWATT_MAX_MESSAGE_BYTES; default 4 MiB)")
-    parser.add_argument("--max-concurrent-rpcs", help="RPCs served at once; more get RESOURCE_EXHAUSTED (FLOPWATT_MAX_CONCURRENT_RPCS; default 256)")
-    parser.add_argument("--max-concurrent-streams", help="long-lived streams (Watch*, SweepTraining) served at once (FLOPWATT_MAX_CONCURRENT_STREAMS; default 128)")
-    parser.add_argument("--max-streams-per-peer", help="streams one client address may hold (FLOPWATT_MAX_STREAMS_PER_PEER; default 16)")
-    parser.add_argument("--estimate-workers", help="threads for CPU-heavy estimates (FLOPWATT_ESTIMATE_WORKERS; default 2)")
-    parser.add_argument("--estimate-queue", help="heavy estimates that may wait for a thread (FLOPWATT_ESTIMATE_QUEUE; default 32)")
-    parser.add_argument("--sweep-workers", help="threads that evaluate sweep chunks (FLOPWATT_SWEEP_WORKERS; default 2)")
-    parser.add_argument("--handshake-timeout-seconds", help="time a connection gets to complete TLS and the HTTP/2 preface (FLOPWATT_HANDSHAKE_TIMEOUT_SECONDS; default 10)")
-    parser.add_argument("--shutdown-grace-seconds", help="seconds in-flight RPCs get to finish on SIGTERM (FLOPWATT_SHUTDOWN_GRACE_SECONDS; default 10)")
+    parser.add_argument(
+        "--max-message-bytes", help="largest request accepted (FLOPWATT_MAX_MESSAGE_BYTES; default 4 MiB)"
+    )
+    parser.add_argument(
+        "--max-concurrent-rpcs",
+        help="RPCs served at once; more get RESOURCE_EXHAUSTED (FLOPWATT_MAX_CONCURRENT_RPCS; default 256)",
+    )
+    parser.add_argument(
+        "--max-concurrent-streams",
+        help="long-lived streams (Watch*, SweepTraining) served at once (FLOPWATT_MAX_CONCURRENT_STREAMS; default 128)",
+    )
+    parser.add_argument(
+        "--max-streams-per-peer", help="streams one client address may hold (FLOPWATT_MAX_STREAMS_PER_PEER; default 16)"
+    )
+    parser.add_argument(
+        "--estimate-workers", help="threads for CPU-heavy estimates (FLOPWATT_ESTIMATE_WORKERS; default 2)"
+    )
+    parser.add_argument(
+        "--estimate-queue", help="heavy estimates that may wait for a thread (FLOPWATT_ESTIMATE_QUEUE; default 32)"
+    )
+    parser.add_argument(
+        "--sweep-workers", help="threads that evaluate sweep chunks (FLOPWATT_SWEEP_WORKERS; default 2)"
+    )
+    parser.add_argument(
+        "--handshake-timeout-seconds",
+        help="time a connection gets to complete TLS and the HTTP/2 preface (FLOPWATT_HANDSHAKE_TIMEOUT_SECONDS; default 10)",
+    )
+    parser.add_argument(
+        "--shutdown-grace-seconds",
+        help="seconds in-flight RPCs get to finish on SIGTERM (FLOPWATT_SHUTDOWN_GRACE_SECONDS; default 10)",
+    )
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR (FLOPWATT_LOG_LEVEL; default INFO)")
     parser.set_defaults(handler=run)
 
@@ -47,9 +71,24 @@ def run(args: argparse.Namespace) -> int:
     overrides = {
         name: getattr(args, name)
         for name in (
-            "host", "port", "metrics_host", "metrics_port", "data_dir", "tls_cert", "tls_key", "tls_client_ca",
-            "max_message_bytes", "max_concurrent_rpcs", "max_concurrent_streams", "max_streams_per_peer", "estimate_workers",
-            "estimate_queue", "sweep_workers", "handshake_timeout_seconds", "shutdown_grace_seconds", "log_level",
+            "host",
+            "port",
+            "metrics_host",
+            "metrics_port",
+            "data_dir",
+            "tls_cert",
+            "tls_key",
+            "tls_client_ca",
+            "max_message_bytes",
+            "max_concurrent_rpcs",
+            "max_concurrent_streams",
+            "max_streams_per_peer",
+            "estimate_workers",
+            "estimate_queue",
+            "sweep_workers",
+            "handshake_timeout_seconds",
+            "shutdown_grace_seconds",
+            "log_level",
         )
     }
     try:

@@ -30,14 +30,19 @@ import grpc
 
 from flopwatt.service import errors
 from flopwatt.service.interceptors.errors import status_for
-from flopwatt.service.interceptors.wrapping import BehaviourWrapper, WrappedHandlerCache, is_async_generator_behaviour, wrap_handler
+from flopwatt.service.interceptors.wrapping import (
+    BehaviourWrapper,
+    WrappedHandlerCache,
+    is_async_generator_behaviour,
+    wrap_handler,
+)
 
 # Unary, cheap, and what liveness/readiness probes call: never refused, never counted.
 ALWAYS_ADMITTED = frozenset({"/grpc.health.v1.Health/Check"})
 
 
 def peer_address(peer: str | None) -> str:
-    """"ipv4:10.0.0.5:51234" -> "ipv4:10.0.0.5", "ipv6:[::1]:5" -> "ipv6:[::1]"; other forms
+    """ "ipv4:10.0.0.5:51234" -> "ipv4:10.0.0.5", "ipv6:[::1]:5" -> "ipv6:[::1]"; other forms
     (unix sockets) unchanged: the budget is per client host, not per connection."""
     if not peer:
         return "unknown"
@@ -58,17 +63,23 @@ class AdmissionInterceptor(grpc.aio.ServerInterceptor):
         self.streams_by_peer: dict[str, int] = {}
         self._handlers = WrappedHandlerCache()
 
-    async def intercept_service(self, continuation: Callable[..., Any], handler_call_details: grpc.HandlerCallDetails) -> Any:
+    async def intercept_service(
+        self, continuation: Callable[..., Any], handler_call_details: grpc.HandlerCallDetails
+    ) -> Any:
         handler = await continuation(handler_call_details)
         if handler is None or handler_call_details.method in ALWAYS_ADMITTED:
             return handler
-        return self._handlers.get(handler_call_details.method, handler, lambda: wrap_handler(handler, self._admitting()))
+        return self._handlers.get(
+            handler_call_details.method, handler, lambda: wrap_handler(handler, self._admitting())
+        )
 
     # -- accounting (loop thread only) ----------------------------------------------------------
 
     def _refusal(self, streaming: bool, peer: str) -> errors.ResourceExhausted | None:
         if self.rpcs >= self.max_rpcs:
-            return errors.ResourceExhausted(f"the server is serving {self.rpcs} RPCs, its limit; retry shortly", reason="TOO_MANY_RPCS")
+            return errors.ResourceExhausted(
+                f"the server is serving {self.rpcs} RPCs, its limit; retry shortly", reason="TOO_MANY_RPCS"
+            )
         if streaming:
             if self.streams >= self.max_streams:
                 return errors.ResourceExhausted(
@@ -99,7 +110,9 @@ class AdmissionInterceptor(grpc.aio.ServerInterceptor):
                 del self.streams_by_peer[peer]  # the map holds only peers with open streams
 
     def _admitting(self) -> BehaviourWrapper:
-        def wrap(behaviour: Callable[..., Any], request_streaming: bool, response_streaming: bool) -> Callable[..., Any]:
+        def wrap(
+            behaviour: Callable[..., Any], request_streaming: bool, response_streaming: bool
+        ) -> Callable[..., Any]:
             streaming = request_streaming or response_streaming
 
             if response_streaming and is_async_generator_behaviour(behaviour):

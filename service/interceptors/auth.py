@@ -50,7 +50,9 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         self._token = token
         self._protected = protected_methods
 
-    async def intercept_service(self, continuation: Callable[..., Any], handler_call_details: grpc.HandlerCallDetails) -> Any:
+    async def intercept_service(
+        self, continuation: Callable[..., Any], handler_call_details: grpc.HandlerCallDetails
+    ) -> Any:
         handler = await continuation(handler_call_details)
         if handler is None or handler_call_details.method not in self._protected:
             return handler
@@ -59,7 +61,9 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         except errors.Unauthenticated as error:
             status = status_for(error)
 
-            def wrap(behaviour: Callable[..., Any], request_streaming: bool, response_streaming: bool) -> Callable[..., Any]:
+            def wrap(
+                behaviour: Callable[..., Any], request_streaming: bool, response_streaming: bool
+            ) -> Callable[..., Any]:
                 async def refuse(request: Any, context: grpc.aio.ServicerContext) -> Any:
                     await context.abort_with_status(status)
 

@@ -47,12 +47,16 @@ def certificate_problem(pem: bytes) -> str | None:
     try:
         usage = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     except x509.ExtensionNotFound:
-        return ("the client certificate has no extended key usage; issue client certificates with "
-                "extendedKeyUsage=clientAuth")
+        return (
+            "the client certificate has no extended key usage; issue client certificates with "
+            "extendedKeyUsage=clientAuth"
+        )
     if ExtendedKeyUsageOID.CLIENT_AUTH not in usage:
         purposes = ", ".join(getattr(oid, "_name", oid.dotted_string) for oid in usage) or "none"
-        return (f"the client certificate is not issued for client authentication (extended key usage: {purposes}); "
-                "use a certificate with extendedKeyUsage=clientAuth, not the server's")
+        return (
+            f"the client certificate is not issued for client authentication (extended key usage: {purposes}); "
+            "use a certificate with extendedKeyUsage=clientAuth, not the server's"
+        )
     return None
 
 
@@ -72,7 +76,9 @@ class ClientCertificateUsageInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self) -> None:
         self._handlers = WrappedHandlerCache()
 
-    async def intercept_service(self, continuation: Callable[..., Any], handler_call_details: grpc.HandlerCallDetails) -> Any:
+    async def intercept_service(
+        self, continuation: Callable[..., Any], handler_call_details: grpc.HandlerCallDetails
+    ) -> Any:
         handler = await continuation(handler_call_details)
         if handler is None:
             return None

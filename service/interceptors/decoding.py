@@ -40,14 +40,20 @@ def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], 
 
 
 def _refusal() -> grpc.Status:
-    return status_for(errors.InvalidArgument.field("request", "the request bytes are not a valid protobuf message of this method's request type"))
+    return status_for(
+        errors.InvalidArgument.field(
+            "request", "the request bytes are not a valid protobuf message of this method's request type"
+        )
+    )
 
 
 class RequestDecodingInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self) -> None:
         self._handlers = WrappedHandlerCache()
 
-    async def intercept_service(self, continuation: Callable[..., Any], handler_call_details: grpc.HandlerCallDetails) -> Any:
+    async def intercept_service(
+        self, continuation: Callable[..., Any], handler_call_details: grpc.HandlerCallDetails
+    ) -> Any:
         handler = await continuation(handler_call_details)
         if handler is None or handler.request_streaming:
             return handler  # streamed requests: decode errors surface per message (none here)
@@ -74,7 +80,9 @@ def _tolerant_handler(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
                 return await behaviour(request, context)
 
         return grpc.unary_stream_rpc_method_handler(
-            streaming, request_deserializer=_tolerant(handler.request_deserializer), response_serializer=handler.response_serializer
+            streaming,
+            request_deserializer=_tolerant(handler.request_deserializer),
+            response_serializer=handler.response_serializer,
         )
     unary_behaviour = handler.unary_unary
 
@@ -84,5 +92,7 @@ def _tolerant_handler(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         return await unary_behaviour(request, context)
 
     return grpc.unary_unary_rpc_method_handler(
-        unary, request_deserializer=_tolerant(handler.request_deserializer), response_serializer=handler.response_serializer
+        unary,
+        request_deserializer=_tolerant(handler.request_deserializer),
+        response_serializer=handler.response_serializer,
     )

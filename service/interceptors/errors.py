@@ -18,7 +18,12 @@ from grpc_status import rpc_status
 
 from flopwatt.service import errors
 from flopwatt.service.errors import truncate_utf8
-from flopwatt.service.interceptors.wrapping import BehaviourWrapper, WrappedHandlerCache, is_async_generator_behaviour, wrap_handler
+from flopwatt.service.interceptors.wrapping import (
+    BehaviourWrapper,
+    WrappedHandlerCache,
+    is_async_generator_behaviour,
+    wrap_handler,
+)
 
 LOG = logging.getLogger(__name__)
 ERROR_DOMAIN = "flopwatt.dev"
@@ -58,12 +63,16 @@ def status_for(error: errors.ServiceError) -> grpc.Status:
     if isinstance(error, errors.InvalidArgument):
         bad_request = error_details_pb2.BadRequest()
         for violation in error.violations[:MAX_VIOLATIONS_SENT]:
-            bad_request.field_violations.add(field=truncate_utf8(violation.field, MAX_DESCRIPTION_BYTES),
-                                             description=truncate_utf8(violation.description, MAX_DESCRIPTION_BYTES))
+            bad_request.field_violations.add(
+                field=truncate_utf8(violation.field, MAX_DESCRIPTION_BYTES),
+                description=truncate_utf8(violation.description, MAX_DESCRIPTION_BYTES),
+            )
         info.metadata["field"] = error.violations[0].field
         details = [_packed(info), _packed(bad_request)]
     elif isinstance(error, errors.NotFound):
-        resource = error_details_pb2.ResourceInfo(resource_type=error.resource_type, resource_name=truncate_utf8(error.name, MAX_DESCRIPTION_BYTES))
+        resource = error_details_pb2.ResourceInfo(
+            resource_type=error.resource_type, resource_name=truncate_utf8(error.name, MAX_DESCRIPTION_BYTES)
+        )
         details = [_packed(info), _packed(resource)]
     else:
         details = [_packed(info)]
@@ -99,7 +108,9 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self) -> None:
         self._handlers = WrappedHandlerCache()
 
-    async def intercept_service(self, continuation: Callable[..., Any], handler_call_details: grpc.HandlerCallDetails) -> Any:
+    async def intercept_service(
+        self, continuation: Callable[..., Any], handler_call_details: grpc.HandlerCallDetails
+    ) -> Any:
         handler = await continuation(handler_call_details)
         if handler is None:
             return None

@@ -62,7 +62,9 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
         self._metrics = metrics
         self._handlers = WrappedHandlerCache()
 
-    async def intercept_service(self, continuation: Callable[..., Any], handler_call_details: grpc.HandlerCallDetails) -> Any:
+    async def intercept_service(
+        self, continuation: Callable[..., Any], handler_call_details: grpc.HandlerCallDetails
+    ) -> Any:
         handler = await continuation(handler_call_details)
         if handler is None:
             return None
@@ -71,7 +73,9 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
 
     def _counted(self, full_method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         service, method = split_method(full_method)
-        series = _MethodSeries(self._metrics, {"grpc_type": rpc_type(handler), "grpc_service": service, "grpc_method": method})
+        series = _MethodSeries(
+            self._metrics, {"grpc_type": rpc_type(handler), "grpc_service": service, "grpc_method": method}
+        )
         return wrap_handler(handler, _counting(series))
 
 

@@ -20,16 +20,30 @@ from typing import Any, Callable
 
 import grpc
 
-from flopwatt.service.interceptors.wrapping import BehaviourWrapper, WrappedHandlerCache, is_async_generator_behaviour, wrap_handler
+from flopwatt.service.interceptors.wrapping import (
+    BehaviourWrapper,
+    WrappedHandlerCache,
+    is_async_generator_behaviour,
+    wrap_handler,
+)
 
 LOG = logging.getLogger(__name__)
 
 
+# How far before the server's own deadline a client's cancellation still counts as the deadline.
+# The server's deadline is the client's plus the time the request headers took to arrive and be
+# read (it is sent as a relative grpc-timeout), so when the client's deadline fires first, its
+# cancellation reaches the server while the server still sees a little time left: tens of ms on
+# a loaded machine. A genuine cancel in the last quarter-second is counted as the deadline.
+DEADLINE_SKEW_TOLERANCE_SECONDS = 0.25
+
+
 def client_gone_code(context: grpc.aio.ServicerContext) -> grpc.StatusCode:
-    """Why a call ended without our status: its deadline passed, or else the client cancelled
-    (or its connection dropped, which grpc reports to the server as a cancellation)."""
+    """Why a call ended without our status: its deadline passed (or was about to, see
+    DEADLINE_SKEW_TOLERANCE_SECONDS), or else the client cancelled (or its connection dropped,
+    which grpc reports to the server as a cancellation)."""
     remaining = context.time_remaining()
-    if remaining is not None and remaining <= 0:
+    if remaining is not None and remaining <= DEADLINE_SKEW_TOLERANCE_SECONDS:
         return grpc.StatusCode.DEADLINE_EXCEEDED
     return grpc.StatusCode.CANCELLED
 
@@ -40,7 +54,9 @@ class StreamWriterInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self) -> None:
         self._handlers = WrappedHandlerCache()
 
-    async def intercept_service(self, continuation: Callable[..., Any], handler_call_details: grpc.HandlerCallDetails) -> Any:
+    async def intercept_service(
+        self, continuation: Callable[..., Any], handler_call_details: grpc.HandlerCallDetails
+    ) -> Any:
         handler = await continuation(handler_call_details)
         if handler is None or not handler.response_streaming:
             return handler
@@ -61,7 +77,9 @@ def _writing(method: str) -> BehaviourWrapper:
                     try:
                         await context.write(response)
                     except grpc.aio.InternalError:  # the call ended in core under the write: the client left
-                        LOG.info("%s ended by the client after %d messages: %s", method, sent, client_gone_code(context).name)
+                        LOG.info(
+                            "%s ended by the client after %d messages: %s", method, sent, client_gone_code(context).name
+                        )
                         raise asyncio.CancelledError from None
                     sent += 1
             finally:

@@ -35,7 +35,7 @@ def rpc_type(handler: grpc.RpcMethodHandler) -> str:
 
 
 def split_method(full_method: str) -> tuple[str, str]:
-    """"/flopwatt.v1.EstimatorService/EstimateTraining" -> ("flopwatt.v1.EstimatorService", "EstimateTraining")."""
+    """ "/flopwatt.v1.EstimatorService/EstimateTraining" -> ("flopwatt.v1.EstimatorService", "EstimateTraining")."""
     service, _, method = full_method.lstrip("/").rpartition("/")
     return service or "unknown", method or "unknown"
 
@@ -75,6 +75,8 @@ class WrappedHandlerCache:
     def __init__(self, max_entries: int = MAX_CACHED_HANDLERS) -> None:
         self._memo: IdentityMemo[grpc.RpcMethodHandler] = IdentityMemo(max_entries)
 
-    def get(self, method: str, handler: grpc.RpcMethodHandler, build: Callable[[], grpc.RpcMethodHandler]) -> grpc.RpcMethodHandler:
+    def get(
+        self, method: str, handler: grpc.RpcMethodHandler, build: Callable[[], grpc.RpcMethodHandler]
+    ) -> grpc.RpcMethodHandler:
         """The handler `build()` returns for (method, handler), built on first use."""
         return self._memo.get(method, handler, build)

@@ -71,7 +71,10 @@ def test_bf16_gemm_reaches_plain_torch():
 
     before = plain_matmul_median_flops_per_second()
     harness = Harness("cuda", CacheFlusher("cuda"))
-    result = harness.measure(build_gemm("bf16", SIZE, SIZE, SIZE, device="cuda"), MeasurementPlan(warmup_iterations=20, samples=50, flush_cache=True)).to_result()
+    result = harness.measure(
+        build_gemm("bf16", SIZE, SIZE, SIZE, device="cuda"),
+        MeasurementPlan(warmup_iterations=20, samples=50, flush_cache=True),
+    ).to_result()
     after = plain_matmul_median_flops_per_second()
     assert result["verified"]
     plain = (before + after) / 2
@@ -89,8 +92,15 @@ def test_stream_kernels_reach_plain_copy():
     sm_count = torch.cuda.get_device_properties(0).multi_processor_count
     harness = Harness("cuda")
     plain = plain_copy_best_bytes_per_second()
-    for operation, fraction in (("copy", MEMORY_TARGET_FRACTION), ("triad", MEMORY_TARGET_FRACTION), ("read", READ_TARGET_FRACTION)):
-        result = harness.measure(build_numba_cuda_stream(operation, elements, multiprocessor_count=sm_count), MeasurementPlan(warmup_iterations=10, samples=50)).to_result()
+    for operation, fraction in (
+        ("copy", MEMORY_TARGET_FRACTION),
+        ("triad", MEMORY_TARGET_FRACTION),
+        ("read", READ_TARGET_FRACTION),
+    ):
+        result = harness.measure(
+            build_numba_cuda_stream(operation, elements, multiprocessor_count=sm_count),
+            MeasurementPlan(warmup_iterations=10, samples=50),
+        ).to_result()
         assert result["verified"], result.get("error")
         best = result["bytes"] / result["stats"]["min"]
         assert best >= fraction * plain, (operation, best, plain)
@@ -114,7 +124,9 @@ def test_fp8_graph_launch_and_attention_backend():
         assert harness.measure(build_gemm("fp8", 4096, 4096, 4096, device="cuda"), MeasurementPlan(samples=5)).verified
     if torch.cuda.get_device_capability() >= (8, 0):
         for pass_name in ("forward", "backward"):
-            result = harness.measure(build_attention("bf16", 4, 16, 4096, 128, True, pass_name, "cuda"), MeasurementPlan(samples=5)).to_result()
+            result = harness.measure(
+                build_attention("bf16", 4, 16, 4096, 128, True, pass_name, "cuda"), MeasurementPlan(samples=5)
+            ).to_result()
             assert result["verified"], result.get("error")
             assert result["sdpa_backend"] in ("FLASH_ATTENTION", "CUDNN_ATTENTION"), result["sdpa_backend"]
 

@@ -41,10 +41,19 @@ def _reason(error: grpc.RpcError) -> str:
 
 def _fixed_training_request(samples: int = 0) -> estimator_pb2.EstimateTrainingRequest:
     request = estimator_pb2.EstimateTrainingRequest(
-        model=common_pb2.ModelSpec(preset_id="llama-2-7b"), training_tokens=2_000_000_000_000, sequence_length=4096,
-        hardware_id="h100-sxm", accelerator_count=512,
-        parallelism=common_pb2.Parallelism(tensor_parallel_size=1, pipeline_parallel_size=1, data_parallel_size=512,
-                                           micro_batch_size=1, global_batch_size=1024))
+        model=common_pb2.ModelSpec(preset_id="llama-2-7b"),
+        training_tokens=2_000_000_000_000,
+        sequence_length=4096,
+        hardware_id="h100-sxm",
+        accelerator_count=512,
+        parallelism=common_pb2.Parallelism(
+            tensor_parallel_size=1,
+            pipeline_parallel_size=1,
+            data_parallel_size=512,
+            micro_batch_size=1,
+            global_batch_size=1024,
+        ),
+    )
     request.uncertainty.samples = samples
     return request
 
@@ -65,6 +74,7 @@ def _open_watches(channel: grpc.Channel, count: int) -> tuple[list, list[grpc.Rp
 
 # -- item 1: streams do not lock out health and unary calls ----------------------------------------
 
+
 def test_256_open_health_watches_leave_health_check_and_estimates_served(tmp_path):
     """Before: 256 Health/Watch streams took grpc's 256 RPC slots and Health.Check got
     RESOURCE_EXHAUSTED (flopwatt health exited 1). Now one address holds at most 16 streams."""
@@ -83,8 +93,12 @@ def test_256_open_health_watches_leave_health_check_and_estimates_served(tmp_pat
                 check = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
                 assert check.status == health_pb2.HealthCheckResponse.SERVING
                 estimator_pb2_grpc.EstimatorServiceStub(channel).EstimateTraining(_fixed_training_request(), timeout=10)
-            health = subprocess.run([*FLOPWATT, "health", "--address", server.address, "--timeout", "10"],
-                                    capture_output=True, text=True, timeout=60)
+            health = subprocess.run(
+                [*FLOPWATT, "health", "--address", server.address, "--timeout", "10"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
             assert health.returncode == 0, health.stdout + health.stderr
             assert "flopwatt_streams_in_flight 16.0" in server.metrics_text()
             for stream in opened:
@@ -109,12 +123,16 @@ def test_the_stream_budget_leaves_unary_calls_their_own(tmp_path):
             stub = benchmark_pb2_grpc.BenchmarkServiceStub(channel)
             for _ in range(3):
                 stub.ListBenchmarkRuns(benchmark_pb2.ListBenchmarkRunsRequest(), timeout=5)
-            assert health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5).status == health_pb2.HealthCheckResponse.SERVING
+            assert (
+                health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5).status
+                == health_pb2.HealthCheckResponse.SERVING
+            )
             for stream in opened:
                 stream.cancel()
 
 
 # -- item 4: heavy estimates run off the event loop ------------------------------------------------
+
 
 def test_heavy_estimates_leave_health_fast(tmp_path):
     """Before: 8 clients sending 100,000-sample estimates pushed Health.Check to ~120 ms median
@@ -122,8 +140,12 @@ def test_heavy_estimates_leave_health_fast(tmp_path):
     is 8x what was measured after the change on a loaded 2-core machine. The server is its own
     process, so the client's threads do not share its GIL."""
     port = _free_port()
-    process = subprocess.Popen([*FLOPWATT, "serve", "--port", str(port), "--metrics-port", "-1"],
-                               env=_environment(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [*FLOPWATT, "serve", "--port", str(port), "--metrics-port", "-1"],
+        env=_environment(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         address = f"127.0.0.1:{port}"
         _wait_serving(address)
@@ -171,11 +193,16 @@ def test_heavy_estimates_leave_health_fast(tmp_path):
 
 # -- item 6: draining refuses runs; idle connections are closed ------------------------------------
 
+
 def test_runs_are_refused_with_unavailable_once_draining(tmp_path):
     """Before: a run created in the second after SIGTERM was accepted, then failed at once."""
     port = _free_port()
-    process = subprocess.Popen([*FLOPWATT, "serve", "--port", str(port), "--metrics-port", "-1"],
-                               env=_environment(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [*FLOPWATT, "serve", "--port", str(port), "--metrics-port", "-1"],
+        env=_environment(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         address = f"127.0.0.1:{port}"
         _wait_serving(address)
@@ -183,12 +210,16 @@ def test_runs_are_refused_with_unavailable_once_draining(tmp_path):
             health = health_pb2_grpc.HealthStub(channel)
             process.send_signal(signal.SIGTERM)
             deadline = time.monotonic() + 5
-            while health.Check(health_pb2.HealthCheckRequest(), timeout=2).status != health_pb2.HealthCheckResponse.NOT_SERVING:
+            while (
+                health.Check(health_pb2.HealthCheckRequest(), timeout=2).status
+                != health_pb2.HealthCheckResponse.NOT_SERVING
+            ):
                 assert time.monotonic() < deadline, "health never turned NOT_SERVING"
                 time.sleep(0.02)
             with pytest.raises(grpc.RpcError) as raised:
                 benchmark_pb2_grpc.BenchmarkServiceStub(channel).CreateBenchmarkRun(
-                    benchmark_pb2.CreateBenchmarkRunRequest(device="cpu"), timeout=5)
+                    benchmark_pb2.CreateBenchmarkRunRequest(device="cpu"), timeout=5
+                )
             assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
             assert _reason(raised.value) == "SERVER_DRAINING"
         assert process.wait(30) == 0
@@ -216,10 +247,14 @@ def test_a_connection_that_never_sends_the_http2_preface_is_closed(tmp_path):
             for sock in idle:
                 sock.close()
         with server.channel() as channel:  # real clients are unaffected
-            assert health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5).status == health_pb2.HealthCheckResponse.SERVING
+            assert (
+                health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5).status
+                == health_pb2.HealthCheckResponse.SERVING
+            )
 
 
 # -- item 3: abandoned sweeps stop ----------------------------------------------------------------
+
 
 def _expensive_sweep_request() -> estimator_pb2.SweepTrainingRequest:
     """One chunk of 1,000 structural combinations, each a planner run (seconds of work)."""
@@ -261,8 +296,12 @@ def test_sigterm_exits_within_the_grace_period_with_a_sweep_in_flight(tmp_path):
     at exit, so the server outlived its grace period by the rest of the chunk (thousands of
     planner runs here). Now the chunk stops at its next plan once the call is cancelled."""
     port = _free_port()
-    process = subprocess.Popen([*FLOPWATT, "serve", "--port", str(port), "--metrics-port", "-1", "--shutdown-grace-seconds", "1"],
-                               env=_environment(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [*FLOPWATT, "serve", "--port", str(port), "--metrics-port", "-1", "--shutdown-grace-seconds", "1"],
+        env=_environment(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         address = f"127.0.0.1:{port}"
         _wait_serving(address)

@@ -42,7 +42,9 @@ class PlainTorchReference:
     downwards, so a suite that overstates a rate (a wrong FLOP or byte count) still fails."""
 
     def __init__(self) -> None:
-        shapes = [s for s in suite_config("quick", "cpu").gemm_search_shapes if 2 * s[0] * s[1] * s[2] >= PLAIN_MIN_GEMM_FLOPS]
+        shapes = [
+            s for s in suite_config("quick", "cpu").gemm_search_shapes if 2 * s[0] * s[1] * s[2] >= PLAIN_MIN_GEMM_FLOPS
+        ]
         self._gemms = [(torch.randn(m, k), torch.randn(k, n), torch.empty(m, n)) for m, n, k in shapes]
         self._triad = tuple(torch.randn(PLAIN_TRIAD_ELEMENTS, dtype=torch.float64) for _ in range(3))
         self.matmul_flops_per_second: list[float] = []
@@ -60,11 +62,16 @@ class PlainTorchReference:
         return min(times)
 
     def sample(self) -> None:
-        self.matmul_flops_per_second.append(max(
-            2 * a.shape[0] * a.shape[1] * b.shape[1] / self._best_seconds(lambda: torch.mm(a, b, out=out)) for a, b, out in self._gemms
-        ))
+        self.matmul_flops_per_second.append(
+            max(
+                2 * a.shape[0] * a.shape[1] * b.shape[1] / self._best_seconds(lambda: torch.mm(a, b, out=out))
+                for a, b, out in self._gemms
+            )
+        )
         a, b, c = self._triad  # a = b + 0.4·c in one pass: 3 arrays of float64 moved
-        self.triad_bytes_per_second.append(3 * 8 * PLAIN_TRIAD_ELEMENTS / self._best_seconds(lambda: torch.add(b, c, alpha=0.4, out=a)))
+        self.triad_bytes_per_second.append(
+            3 * 8 * PLAIN_TRIAD_ELEMENTS / self._best_seconds(lambda: torch.add(b, c, alpha=0.4, out=a))
+        )
 
     def on_progress(self, fraction: float) -> None:
         while self._pending_rounds and fraction >= self._pending_rounds[0]:
@@ -153,8 +160,12 @@ def test_two_gloo_ranks_collectives():
         for row in rows:
             assert row["verified"] and row["seconds"] > 0
             assert row["algbw_bytes_per_second"] == pytest.approx(row["bytes"] / row["seconds"])
-            assert row["busbw_bytes_per_second"] == pytest.approx(row["algbw_bytes_per_second"] * bus_bandwidth_factor(collective, 2))
-    assert bus_bandwidth_factor("all_reduce", 8) == pytest.approx(1.75) and bus_bandwidth_factor("all_gather", 8) == pytest.approx(0.875)
+            assert row["busbw_bytes_per_second"] == pytest.approx(
+                row["algbw_bytes_per_second"] * bus_bandwidth_factor(collective, 2)
+            )
+    assert bus_bandwidth_factor("all_reduce", 8) == pytest.approx(1.75) and bus_bandwidth_factor(
+        "all_gather", 8
+    ) == pytest.approx(0.875)
 
 
 @pytest.mark.slow
@@ -163,7 +174,21 @@ def test_cli_stores_exports_imports_and_charts(quick_profile, tmp_path, capsys):
 
     source = tmp_path / "source"
     profile_path = tmp_path / "host-a.json"
-    profile_path.write_text(json.dumps(annotate_profile(json.loads(json.dumps({k: v for k, v in quick_profile.items() if k not in ("wall_seconds_in_test", "progress_fractions", "plain_reference")})))))
+    profile_path.write_text(
+        json.dumps(
+            annotate_profile(
+                json.loads(
+                    json.dumps(
+                        {
+                            k: v
+                            for k, v in quick_profile.items()
+                            if k not in ("wall_seconds_in_test", "progress_fractions", "plain_reference")
+                        }
+                    )
+                )
+            )
+        )
+    )
     assert main(["bench", "import", str(profile_path), "--data-dir", str(source)]) == 0
     (stored,), _ = ProfileStore(source / "flopwatt.sqlite3").list(10, 0)
     bundle_path = tmp_path / "bundle.json"
@@ -188,7 +213,20 @@ def test_cli_refuses_bad_files(tmp_path, capsys):
     truncated.write_text('{"schema_version": 1, "resu')
     assert main(["bench", "import", str(truncated), "--data-dir", str(tmp_path)]) == 2
     assert "not valid JSON" in capsys.readouterr().err
-    assert main(["report", "profile", str(tmp_path / "missing.json"), "--output", str(tmp_path / "x.png"), "--data-dir", str(tmp_path)]) == 2
+    assert (
+        main(
+            [
+                "report",
+                "profile",
+                str(tmp_path / "missing.json"),
+                "--output",
+                str(tmp_path / "x.png"),
+                "--data-dir",
+                str(tmp_path),
+            ]
+        )
+        == 2
+    )
 
 
 @pytest.mark.slow

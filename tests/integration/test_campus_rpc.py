@@ -11,23 +11,32 @@ from tests.conftest import field_violations
 
 def test_a_gigawatt_gb200_campus(server):
     request = estimator_pb2.EstimateCampusRequest(
-        facility_power_watts=1.2e9, hardware_id="gb200", buildout=estimator_pb2.Buildout(ramp_months=12),
-        uncertainty=common_pb2.Uncertainty(samples=1000, seed=1))
+        facility_power_watts=1.2e9,
+        hardware_id="gb200",
+        buildout=estimator_pb2.Buildout(ramp_months=12),
+        uncertainty=common_pb2.Uncertainty(samples=1000, seed=1),
+    )
     with server.channel() as channel:
         response = estimator_pb2_grpc.EstimatorServiceStub(channel).EstimateCampus(request, timeout=30)
     assert 300_000 < response.accelerator_count < 600_000 and response.accelerator_count % 72 == 0
     assert response.facility_power_watts <= 1.2e9
-    assert {q.name for q in response.power_per_accelerator} >= {"accelerator", "host", "network", "cooling_and_power_delivery"}
+    assert {q.name for q in response.power_per_accelerator} >= {
+        "accelerator",
+        "host",
+        "network",
+        "cooling_and_power_delivery",
+    }
     assert response.total_capital_cost.units > 10**10
     assert len(response.buildout) == 8 and response.intervals["annual_energy_joules"].p5 > 0
 
 
-
-
-@pytest.mark.parametrize(("request_fields", "field"), [
-    ({"facility_power_watts": -1.0}, "facility_power_watts"),
-    ({"facility_power_watts": 1e9, "facility": common_pb2.Facility(pue=0.8)}, "facility.pue"),
-])
+@pytest.mark.parametrize(
+    ("request_fields", "field"),
+    [
+        ({"facility_power_watts": -1.0}, "facility_power_watts"),
+        ({"facility_power_watts": 1e9, "facility": common_pb2.Facility(pue=0.8)}, "facility.pue"),
+    ],
+)
 def test_bad_campus_input_is_invalid_argument_naming_the_field(server, request_fields, field):
     with server.channel() as channel:
         stub = estimator_pb2_grpc.EstimatorServiceStub(channel)

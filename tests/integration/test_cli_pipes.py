@@ -10,8 +10,20 @@ EXAMPLE = pathlib.Path(__file__).resolve().parents[2] / "examples" / "training-7
 
 
 def test_sweep_into_a_closed_pipe_exits_quietly():
-    command = [sys.executable, "-m", "flopwatt", "sweep", "--request", str(EXAMPLE),
-               "--axis", "accelerator_count=1024,2048,4096,8192", "--axis", "facility.pue=1.1,1.2,1.3", "--format", "csv"]
+    command = [
+        sys.executable,
+        "-m",
+        "flopwatt",
+        "sweep",
+        "--request",
+        str(EXAMPLE),
+        "--axis",
+        "accelerator_count=1024,2048,4096,8192",
+        "--axis",
+        "facility.pue=1.1,1.2,1.3",
+        "--format",
+        "csv",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     header = process.stdout.readline()
     process.stdout.close()  # the reader goes away after one line
@@ -23,7 +35,11 @@ def test_sweep_into_a_closed_pipe_exits_quietly():
 
 
 def test_the_example_request_estimates():
-    result = subprocess.run([sys.executable, "-m", "flopwatt", "estimate", "training", "--request", str(EXAMPLE), "--json"],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "flopwatt", "estimate", "training", "--request", str(EXAMPLE), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert '"acceleratorHours"' in result.stdout

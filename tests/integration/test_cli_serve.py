@@ -33,7 +33,10 @@ def _wait_serving(address: str, deadline_seconds: float = 60) -> None:
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             try:
-                if stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status == health_pb2.HealthCheckResponse.SERVING:
+                if (
+                    stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status
+                    == health_pb2.HealthCheckResponse.SERVING
+                ):
                     return
             except grpc.RpcError:
                 time.sleep(0.2)
@@ -44,7 +47,10 @@ def test_sigterm_reports_not_serving_then_exits_zero(tmp_path):
     port = _free_port()
     process = subprocess.Popen(
         [*FLOPWATT, "serve", "--port", str(port), "--metrics-port", "-1"],
-        env=_environment(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=_environment(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         address = f"127.0.0.1:{port}"
@@ -58,7 +64,9 @@ def test_sigterm_reports_not_serving_then_exits_zero(tmp_path):
             deadline = time.monotonic() + 5
             while time.monotonic() < deadline:
                 try:
-                    status = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1).status
+                    status = (
+                        health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1).status
+                    )
                 except grpc.RpcError:
                     break
                 if status == health_pb2.HealthCheckResponse.NOT_SERVING:
@@ -78,7 +86,9 @@ def test_sigterm_reports_not_serving_then_exits_zero(tmp_path):
 def test_health_exits_one_when_nothing_listens():
     result = subprocess.run(
         [*FLOPWATT, "health", "--address", f"127.0.0.1:{_free_port()}", "--timeout", "1"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 1
     assert "UNAVAILABLE" in result.stderr
@@ -99,7 +109,10 @@ def test_port_in_use_is_one_clear_line(tmp_path):
         port = blocker.getsockname()[1]
         result = subprocess.run(
             [*FLOPWATT, "serve", "--port", str(port), "--metrics-port", "-1"],
-            env=_environment(tmp_path), capture_output=True, text=True, timeout=60,
+            env=_environment(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
@@ -116,7 +129,11 @@ def test_bad_flags_and_environment_are_one_clear_line(tmp_path):
     cases = [
         (["serve", "--port", "70000"], {}, "--port must be between"),
         (["serve", "--port", "abc"], {}, "not a valid port"),
-        (["serve", "--tls-cert", str(tmp_path / "missing.pem"), "--tls-key", str(tmp_path / "k.pem")], {}, "no such file"),
+        (
+            ["serve", "--tls-cert", str(tmp_path / "missing.pem"), "--tls-key", str(tmp_path / "k.pem")],
+            {},
+            "no such file",
+        ),
         (["serve"], {"FLOPWATT_METRICS_PORT": "nine"}, "FLOPWATT_METRICS_PORT"),
     ]
     for args, extra_env, expected in cases:

@@ -22,7 +22,6 @@ from flopwatt.v1 import benchmark_pb2, benchmark_pb2_grpc
 from tests.conftest import run_server
 from tests.profile_documents import minimal_profile
 
-
 PAGE_SIZE = 4096  # SQLite's default page size
 
 
@@ -66,7 +65,7 @@ def test_a_damaged_page_stops_the_server_at_start_and_export_saves_the_rest(tmp_
     offset = data.index(_marker(2))  # a page in the middle holding the third profile's document
     page = offset // PAGE_SIZE
     assert 0 < page < len(data) // PAGE_SIZE - 1
-    data[page * PAGE_SIZE:(page + 1) * PAGE_SIZE] = random.Random(14).randbytes(PAGE_SIZE)
+    data[page * PAGE_SIZE : (page + 1) * PAGE_SIZE] = random.Random(14).randbytes(PAGE_SIZE)
     path.write_bytes(bytes(data))
     before = _digest(path)
 
@@ -79,8 +78,13 @@ def test_a_damaged_page_stops_the_server_at_start_and_export_saves_the_rest(tmp_
     assert "is damaged" in message and "quick_check" in message and "flopwatt bench export" in message
     environment = {k: v for k, v in os.environ.items() if not k.startswith("FLOPWATT_")}
     environment["FLOPWATT_DATA_DIR"] = str(tmp_path)
-    result = subprocess.run([sys.executable, "-m", "flopwatt", "serve", "--port", "0", "--metrics-port", "-1"],
-                            env=environment, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "flopwatt", "serve", "--port", "0", "--metrics-port", "-1"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "is damaged" in lines[0], result.stderr
@@ -102,7 +106,7 @@ def test_altered_text_is_data_loss_and_stops_new_runs(tmp_path, capsys):
     path, ids = _make_store(tmp_path)
     data = bytearray(path.read_bytes())
     offset = data.index(_marker(3))
-    data[offset + 7:offset + 15] = b"\xff\xfe\xff\xfe\xff\xfe\xff\xfe"  # no longer UTF-8; structure intact
+    data[offset + 7 : offset + 15] = b"\xff\xfe\xff\xfe\xff\xfe\xff\xfe"  # no longer UTF-8; structure intact
     path.write_bytes(bytes(data))
     assert ProfileStore(path).quick_check() == []  # quick_check cannot see this: reads must
 

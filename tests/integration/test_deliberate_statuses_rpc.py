@@ -19,13 +19,18 @@ from grpc_status import rpc_status
 
 from flopwatt.v1 import benchmark_pb2, benchmark_pb2_grpc, common_pb2, estimator_pb2, estimator_pb2_grpc
 
-FIRE = "\U0001F525" * 1000  # 4,000 bytes of UTF-8
+FIRE = "\U0001f525" * 1000  # 4,000 bytes of UTF-8
 MAX_HEADER_BYTES = 16 * 1024  # gRPC's default limit on a response's metadata
 
 
 def _training(**fields) -> estimator_pb2.EstimateTrainingRequest:
-    request = estimator_pb2.EstimateTrainingRequest(model=common_pb2.ModelSpec(preset_id="llama-2-7b"), training_tokens=10**12,
-                                                    sequence_length=4096, hardware_id="h100-sxm", accelerator_count=8)
+    request = estimator_pb2.EstimateTrainingRequest(
+        model=common_pb2.ModelSpec(preset_id="llama-2-7b"),
+        training_tokens=10**12,
+        sequence_length=4096,
+        hardware_id="h100-sxm",
+        accelerator_count=8,
+    )
     for name, value in fields.items():
         setattr(request, name, value)
     return request
@@ -46,21 +51,27 @@ def test_a_long_non_ascii_id_gets_its_not_found(server, field):
     status = rpc_status.from_call(raised.value)
     resource = error_details_pb2.ResourceInfo()
     assert any(detail.Unpack(resource) for detail in status.details if detail.Is(resource.DESCRIPTOR))
-    assert resource.resource_name.startswith("\U0001F525") and len(resource.resource_name.encode()) <= 300
+    assert resource.resource_name.startswith("\U0001f525") and len(resource.resource_name.encode()) <= 300
 
 
 def test_a_long_non_ascii_profile_name_is_answered(server):
     with server.channel() as channel, pytest.raises(grpc.RpcError) as raised:
-        benchmark_pb2_grpc.BenchmarkServiceStub(channel).GetProfile(benchmark_pb2.GetProfileRequest(name=FIRE), timeout=10)
+        benchmark_pb2_grpc.BenchmarkServiceStub(channel).GetProfile(
+            benchmark_pb2.GetProfileRequest(name=FIRE), timeout=10
+        )
     assert raised.value.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND)
 
 
 def _big_sweep() -> estimator_pb2.SweepTrainingRequest:
     """Chunks of ~0.5 MB: a client that does not read blocks the server's write on flow control."""
-    return estimator_pb2.SweepTrainingRequest(base=_training(), chunk_size=5000, axes=[
-        estimator_pb2.SweepAxis(field="training_tokens", values=[float(10**11 + i * 10**9) for i in range(1000)]),
-        estimator_pb2.SweepAxis(field="facility.pue", values=[1.1 + i * 0.01 for i in range(50)]),
-    ])
+    return estimator_pb2.SweepTrainingRequest(
+        base=_training(),
+        chunk_size=5000,
+        axes=[
+            estimator_pb2.SweepAxis(field="training_tokens", values=[float(10**11 + i * 10**9) for i in range(1000)]),
+            estimator_pb2.SweepAxis(field="facility.pue", values=[1.1 + i * 0.01 for i in range(50)]),
+        ],
+    )
 
 
 def _handled(server, code: str) -> float:

@@ -6,8 +6,25 @@ from flopwatt.service.cli import main
 
 
 def test_estimate_training_json(capsys):
-    code = main(["estimate", "training", "--model", "llama-3.1-405b", "--hardware", "h100-sxm", "--accelerators", "16384",
-                 "--tokens", "15.6e12", "--sequence-length", "8192", "--global-batch", "2048", "--json"])
+    code = main(
+        [
+            "estimate",
+            "training",
+            "--model",
+            "llama-3.1-405b",
+            "--hardware",
+            "h100-sxm",
+            "--accelerators",
+            "16384",
+            "--tokens",
+            "15.6e12",
+            "--sequence-length",
+            "8192",
+            "--global-batch",
+            "2048",
+            "--json",
+        ]
+    )
     assert code == 0
     response = json.loads(capsys.readouterr().out)
     assert response["acceleratorHours"] > 1e7 and response["fitsInMemory"]
@@ -15,15 +32,31 @@ def test_estimate_training_json(capsys):
 
 def test_estimate_inference_from_yaml_file(tmp_path, capsys):
     path = tmp_path / "request.yaml"
-    path.write_text("model: {presetId: llama-3.1-70b}\nhardwareId: h100-sxm\nacceleratorCount: 8\ninputTokens: 1024\noutputTokens: 256\n")
+    path.write_text(
+        "model: {presetId: llama-3.1-70b}\nhardwareId: h100-sxm\nacceleratorCount: 8\ninputTokens: 1024\noutputTokens: 256\n"
+    )
     assert main(["estimate", "inference", "--request", str(path)]) == 0
     out = capsys.readouterr().out
     assert "time per output token" in out and "assumptions:" in out
 
 
 def test_estimate_reports_bad_input_in_one_line(capsys):
-    code = main(["estimate", "training", "--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--accelerators", "0",
-                 "--tokens", "1e9", "--sequence-length", "4096"])
+    code = main(
+        [
+            "estimate",
+            "training",
+            "--model",
+            "llama-3.1-8b",
+            "--hardware",
+            "h100-sxm",
+            "--accelerators",
+            "0",
+            "--tokens",
+            "1e9",
+            "--sequence-length",
+            "4096",
+        ]
+    )
     assert code == 2
     assert "accelerator_count: must be positive" in capsys.readouterr().err
 

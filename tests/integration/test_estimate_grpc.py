@@ -17,8 +17,6 @@ def _stub(server):
     return channel, estimator_pb2_grpc.EstimatorServiceStub(channel)
 
 
-
-
 def test_llama_405b_on_16k_h100_is_complete_and_explains_itself(server):
     request = estimator_pb2.EstimateTrainingRequest(
         model=common_pb2.ModelSpec(preset_id="llama-3.1-405b"),
@@ -48,7 +46,10 @@ def test_llama_405b_on_16k_h100_is_complete_and_explains_itself(server):
     assert response.co2e_kilograms > 0
     assert response.fits_in_memory and 0 < response.memory_per_accelerator_bytes <= response.accelerator_memory_bytes
     plan = response.parallelism
-    assert plan.tensor_parallel_size * plan.context_parallel_size * plan.pipeline_parallel_size * plan.data_parallel_size == 16_384
+    assert (
+        plan.tensor_parallel_size * plan.context_parallel_size * plan.pipeline_parallel_size * plan.data_parallel_size
+        == 16_384
+    )
     assert len(response.assumptions) >= 10
     assert all(a.name and a.value and a.origin for a in response.assumptions)
     assert response.calibration.kind == common_pb2.Calibration.KIND_DATASHEET
@@ -69,15 +70,21 @@ def test_llama_70b_inference_on_8_h100_is_complete(server):
         response = stub.EstimateInference(request, timeout=30)
         single = stub.EstimateInference(
             estimator_pb2.EstimateInferenceRequest(
-                model=common_pb2.ModelSpec(preset_id="llama-3.1-70b"), hardware_id="h100-sxm",
-                accelerator_count=8, input_tokens=1024, output_tokens=512, batch_size=1,
+                model=common_pb2.ModelSpec(preset_id="llama-3.1-70b"),
+                hardware_id="h100-sxm",
+                accelerator_count=8,
+                input_tokens=1024,
+                output_tokens=512,
+                batch_size=1,
             ),
             timeout=30,
         )
     assert response.fits_in_memory and response.max_batch_size >= response.batch_size > 1
     # KV cache of Llama 3.1 70B in bf16: 2 · 80 layers · 8 kv heads · 128 · 2 bytes = 327,680 bytes per token.
     assert response.kv_cache_bytes_per_token == 327_680
-    assert math.isclose(response.output_tokens_per_second_per_accelerator * 8, response.output_tokens_per_second, rel_tol=1e-9)
+    assert math.isclose(
+        response.output_tokens_per_second_per_accelerator * 8, response.output_tokens_per_second, rel_tol=1e-9
+    )
     # Decode at batch 1 is bandwidth-bound: 140 GB of weights over 8 × 3.35 TB/s is ≥ 5.2 ms per token.
     tpot_single = single.time_per_output_token.ToTimedelta().total_seconds()
     assert 0.0052 < tpot_single < 0.05
@@ -99,8 +106,11 @@ def test_llama_70b_inference_on_8_h100_is_complete(server):
 )
 def test_bad_training_input_names_the_field(server, mutate, field):
     request = estimator_pb2.EstimateTrainingRequest(
-        model=common_pb2.ModelSpec(preset_id="llama-3.1-8b"), training_tokens=10**12,
-        sequence_length=4096, hardware_id="h100-sxm", accelerator_count=64,
+        model=common_pb2.ModelSpec(preset_id="llama-3.1-8b"),
+        training_tokens=10**12,
+        sequence_length=4096,
+        hardware_id="h100-sxm",
+        accelerator_count=64,
     )
     mutate(request)
     channel, stub = _stub(server)
@@ -115,16 +125,26 @@ def test_unknown_ids_are_not_found(server):
     with channel:
         for request in (
             estimator_pb2.EstimateTrainingRequest(
-                model=common_pb2.ModelSpec(preset_id="llama-3.1-8b"), training_tokens=10**12,
-                sequence_length=4096, hardware_id="h900", accelerator_count=64,
+                model=common_pb2.ModelSpec(preset_id="llama-3.1-8b"),
+                training_tokens=10**12,
+                sequence_length=4096,
+                hardware_id="h900",
+                accelerator_count=64,
             ),
             estimator_pb2.EstimateTrainingRequest(
-                model=common_pb2.ModelSpec(preset_id="no-such-model"), training_tokens=10**12,
-                sequence_length=4096, hardware_id="h100-sxm", accelerator_count=64,
+                model=common_pb2.ModelSpec(preset_id="no-such-model"),
+                training_tokens=10**12,
+                sequence_length=4096,
+                hardware_id="h100-sxm",
+                accelerator_count=64,
             ),
             estimator_pb2.EstimateTrainingRequest(
-                model=common_pb2.ModelSpec(preset_id="llama-3.1-8b"), training_tokens=10**12,
-                sequence_length=4096, hardware_id="h100-sxm", accelerator_count=64, profile_id="profiles/nope",
+                model=common_pb2.ModelSpec(preset_id="llama-3.1-8b"),
+                training_tokens=10**12,
+                sequence_length=4096,
+                hardware_id="h100-sxm",
+                accelerator_count=64,
+                profile_id="profiles/nope",
             ),
         ):
             with pytest.raises(grpc.RpcError) as raised:
@@ -143,8 +163,13 @@ def test_list_frameworks_and_the_framework_field_over_grpc(server):
         assert ids == ["megatron-core", "pytorch-fsdp", "deepspeed", "jax", "megatron-lm-2022", "megatron-deepspeed"]
         assert rest.next_page_token == ""
         request = estimator_pb2.EstimateTrainingRequest(
-            model=common_pb2.ModelSpec(preset_id="llama-3.1-8b"), training_tokens=10**12, sequence_length=4096,
-            hardware_id="h100-sxm", accelerator_count=64, framework="pytorch-fsdp")
+            model=common_pb2.ModelSpec(preset_id="llama-3.1-8b"),
+            training_tokens=10**12,
+            sequence_length=4096,
+            hardware_id="h100-sxm",
+            accelerator_count=64,
+            framework="pytorch-fsdp",
+        )
         response = stub.EstimateTraining(request, timeout=30)
         assert {a.name: a.value for a in response.assumptions}["framework"] == "pytorch-fsdp"
         request.framework = "caffe"

@@ -17,6 +17,7 @@ from tests.conftest import run_server
 
 def test_create_on_a_full_disk_is_resource_exhausted(tmp_path, monkeypatch):
     with run_server(tmp_path) as server, server.channel() as channel:
+
         def full(*args, **kwargs):
             raise sqlite3.OperationalError("database or disk is full")
 

@@ -25,8 +25,8 @@ from grpc_status import rpc_status
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flopwatt.v1 import benchmark_pb2, estimator_pb2
 from flopwatt.bench.vocabulary import RUNNABLE_SUITES
+from flopwatt.v1 import benchmark_pb2, estimator_pb2
 from tests.conftest import run_server
 
 TOKEN = "fuzz-token-0123456789abcdef"
@@ -35,9 +35,16 @@ GARBAGE_EXAMPLES_PER_METHOD = 40
 CALL_TIMEOUT_SECONDS = 10.0
 MAX_DEPTH = 3
 DELIBERATE_CODES = {
-    grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION,
-    grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.UNIMPLEMENTED,
-    grpc.StatusCode.OUT_OF_RANGE, grpc.StatusCode.ABORTED, grpc.StatusCode.PERMISSION_DENIED,
+    grpc.StatusCode.OK,
+    grpc.StatusCode.INVALID_ARGUMENT,
+    grpc.StatusCode.NOT_FOUND,
+    grpc.StatusCode.FAILED_PRECONDITION,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+    grpc.StatusCode.UNAUTHENTICATED,
+    grpc.StatusCode.UNIMPLEMENTED,
+    grpc.StatusCode.OUT_OF_RANGE,
+    grpc.StatusCode.ABORTED,
+    grpc.StatusCode.PERMISSION_DENIED,
 }
 FD = protobuf_descriptor.FieldDescriptor
 METHODS = [
@@ -47,14 +54,34 @@ METHODS = [
     for method in service.methods
 ]
 # Values that real clients send and that reach deep into handlers (valid ids, names).
-KNOWN_STRINGS = ["", "quick", "full", "auto", "cpu", "cuda", "h100-sxm", "a100-80gb", "cpu", "llama-2-7b", "gpt-3-175b",
-                 "benchmarkRuns/0123abcd", "profiles/abc", "accelerator_count", "model.parameter_count", "x" * 5000, "\x00\ud7ff", "USD"]
+KNOWN_STRINGS = [
+    "",
+    "quick",
+    "full",
+    "auto",
+    "cpu",
+    "cuda",
+    "h100-sxm",
+    "a100-80gb",
+    "cpu",
+    "llama-2-7b",
+    "gpt-3-175b",
+    "benchmarkRuns/0123abcd",
+    "profiles/abc",
+    "accelerator_count",
+    "model.parameter_count",
+    "x" * 5000,
+    "\x00\ud7ff",
+    "USD",
+]
 EXTREME_FLOATS = [0.0, -0.0, -1.0, 1e-320, 1e308, -1e308, float("nan"), float("inf"), float("-inf"), 0.5, 2048.0]
 
 
 def _integer_strategy(field: FD) -> st.SearchStrategy[int]:
     unsigned = field.type in (FD.TYPE_UINT32, FD.TYPE_UINT64, FD.TYPE_FIXED32, FD.TYPE_FIXED64)
-    bits = 64 if field.type in (FD.TYPE_INT64, FD.TYPE_UINT64, FD.TYPE_SINT64, FD.TYPE_FIXED64, FD.TYPE_SFIXED64) else 32
+    bits = (
+        64 if field.type in (FD.TYPE_INT64, FD.TYPE_UINT64, FD.TYPE_SINT64, FD.TYPE_FIXED64, FD.TYPE_SFIXED64) else 32
+    )
     low, high = (0, 2**bits - 1) if unsigned else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
     edges = [value for value in (0, 1, -1, 2, 7, 1000, 10**6, 10**12, low, high) if low <= value <= high]
     return st.one_of(st.sampled_from(edges), st.integers(low, high))
@@ -62,7 +89,10 @@ def _integer_strategy(field: FD) -> st.SearchStrategy[int]:
 
 def _scalar_strategy(field: FD) -> st.SearchStrategy[Any]:
     if field.type in (FD.TYPE_DOUBLE, FD.TYPE_FLOAT):
-        return st.one_of(st.sampled_from(EXTREME_FLOATS), st.floats(allow_nan=True, allow_infinity=True, width=32 if field.type == FD.TYPE_FLOAT else 64))
+        return st.one_of(
+            st.sampled_from(EXTREME_FLOATS),
+            st.floats(allow_nan=True, allow_infinity=True, width=32 if field.type == FD.TYPE_FLOAT else 64),
+        )
     if field.type == FD.TYPE_BOOL:
         return st.booleans()
     if field.type == FD.TYPE_STRING:
@@ -82,10 +112,15 @@ def message_of(draw: st.DrawFn, descriptor: protobuf_descriptor.Descriptor, dept
         if not draw(st.booleans()):
             continue
         if field.message_type is not None and field.message_type.GetOptions().map_entry:
-            key_field, value_field = field.message_type.fields_by_name["key"], field.message_type.fields_by_name["value"]
+            key_field, value_field = (
+                field.message_type.fields_by_name["key"],
+                field.message_type.fields_by_name["value"],
+            )
             if value_field.message_type is not None:
                 continue
-            for key, value in draw(st.dictionaries(_scalar_strategy(key_field), _scalar_strategy(value_field), max_size=3)).items():
+            for key, value in draw(
+                st.dictionaries(_scalar_strategy(key_field), _scalar_strategy(value_field), max_size=3)
+            ).items():
                 getattr(message, field.name)[key] = value
         elif field.message_type is not None:
             if depth >= MAX_DEPTH:
@@ -111,10 +146,10 @@ def _non_finite_fields(message: Any, path: str = "") -> Iterator[str]:
             items = value.values() if field.message_type.fields_by_name["value"].message_type is None else []
             if any(isinstance(item, float) and not math.isfinite(item) for item in items):
                 yield name
-            for item in (value.values() if field.message_type.fields_by_name["value"].message_type is not None else []):
+            for item in value.values() if field.message_type.fields_by_name["value"].message_type is not None else []:
                 yield from _non_finite_fields(item, name + ".")
         elif field.message_type is not None:
-            for item in (value if field.is_repeated else [value]):
+            for item in value if field.is_repeated else [value]:
                 yield from _non_finite_fields(item, name + ".")
         elif field.type in (FD.TYPE_DOUBLE, FD.TYPE_FLOAT):
             if any(not math.isfinite(item) for item in (value if field.is_repeated else [value])):
@@ -135,18 +170,26 @@ def _metadata(method: protobuf_descriptor.MethodDescriptor, request: Any) -> tup
     return (("authorization", f"Bearer {TOKEN}"),)
 
 
-def _call(channel: grpc.Channel, method: protobuf_descriptor.MethodDescriptor, payload: bytes, metadata: Any) -> tuple[grpc.StatusCode, list[bytes], Any]:
+def _call(
+    channel: grpc.Channel, method: protobuf_descriptor.MethodDescriptor, payload: bytes, metadata: Any
+) -> tuple[grpc.StatusCode, list[bytes], Any]:
     path = f"/{method.containing_service.full_name}/{method.name}"
     try:
         if method.server_streaming:
             call = channel.unary_stream(path)(payload, timeout=CALL_TIMEOUT_SECONDS, metadata=metadata)
             return grpc.StatusCode.OK, list(call), None
-        return grpc.StatusCode.OK, [channel.unary_unary(path)(payload, timeout=CALL_TIMEOUT_SECONDS, metadata=metadata)], None
+        return (
+            grpc.StatusCode.OK,
+            [channel.unary_unary(path)(payload, timeout=CALL_TIMEOUT_SECONDS, metadata=metadata)],
+            None,
+        )
     except grpc.RpcError as error:
         return error.code(), [], error
 
 
-def _check_answer(method: protobuf_descriptor.MethodDescriptor, code: grpc.StatusCode, responses: list[bytes], error: Any) -> None:
+def _check_answer(
+    method: protobuf_descriptor.MethodDescriptor, code: grpc.StatusCode, responses: list[bytes], error: Any
+) -> None:
     detail = error.details() if error is not None else ""
     assert code in DELIBERATE_CODES, f"{method.name}: {code.name}: {detail}"
     if code == grpc.StatusCode.INVALID_ARGUMENT:
@@ -177,8 +220,13 @@ def _assert_still_serving(handle: Any, channel: grpc.Channel) -> None:
 def test_structured_malformed_requests_get_deliberate_statuses(fuzz_server, method):
     handle, channel = fuzz_server
 
-    @settings(max_examples=STRUCTURED_EXAMPLES_PER_METHOD, deadline=None, derandomize=True, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+    @settings(
+        max_examples=STRUCTURED_EXAMPLES_PER_METHOD,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+    )
     @given(request=message_of(method.input_type))
     def check(request: Any) -> None:
         code, responses, error = _call(channel, method, request.SerializeToString(), _metadata(method, request))
@@ -192,9 +240,19 @@ def test_structured_malformed_requests_get_deliberate_statuses(fuzz_server, meth
 def test_garbage_bytes_get_deliberate_statuses(fuzz_server, method):
     handle, channel = fuzz_server
 
-    @settings(max_examples=GARBAGE_EXAMPLES_PER_METHOD, deadline=None, derandomize=True, database=None,
-              suppress_health_check=[HealthCheck.too_slow])
-    @given(payload=st.one_of(st.binary(max_size=256), st.sampled_from([b"\xff" * 16, b"\x0a\xff\xff\xff\xff\x0f", b"\x08" + b"\x80" * 10])))
+    @settings(
+        max_examples=GARBAGE_EXAMPLES_PER_METHOD,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    @given(
+        payload=st.one_of(
+            st.binary(max_size=256),
+            st.sampled_from([b"\xff" * 16, b"\x0a\xff\xff\xff\xff\x0f", b"\x08" + b"\x80" * 10]),
+        )
+    )
     def check(payload: bytes) -> None:
         if method.name == "CreateBenchmarkRun":
             metadata: Any = ()  # whatever the bytes say, no run may start

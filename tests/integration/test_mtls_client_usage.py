@@ -24,7 +24,9 @@ def _name(common_name: str) -> x509.Name:
 
 
 def _pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 @pytest.fixture(scope="module")
@@ -35,24 +37,43 @@ def pki(tmp_path_factory) -> dict[str, pathlib.Path]:
     now = datetime.datetime.now(datetime.timezone.utc)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (
-        x509.CertificateBuilder().subject_name(_name("flopwatt test CA")).issuer_name(_name("flopwatt test CA"))
-        .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=2))
+        x509.CertificateBuilder()
+        .subject_name(_name("flopwatt test CA"))
+        .issuer_name(_name("flopwatt test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=2))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(ca_key, hashes.SHA256())
     )
     (directory / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    for name, usages in (("server", [ExtendedKeyUsageOID.SERVER_AUTH]), ("client", [ExtendedKeyUsageOID.CLIENT_AUTH]), ("plain", None)):
+    for name, usages in (
+        ("server", [ExtendedKeyUsageOID.SERVER_AUTH]),
+        ("client", [ExtendedKeyUsageOID.CLIENT_AUTH]),
+        ("plain", None),
+    ):
         key = ec.generate_private_key(ec.SECP256R1())
         builder = (
-            x509.CertificateBuilder().subject_name(_name(f"flopwatt test {name}")).issuer_name(ca.subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=2))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]), critical=False)
+            x509.CertificateBuilder()
+            .subject_name(_name(f"flopwatt test {name}"))
+            .issuer_name(ca.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=2))
+            .add_extension(
+                x509.SubjectAlternativeName(
+                    [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+                ),
+                critical=False,
+            )
         )
         if usages is not None:
             builder = builder.add_extension(x509.ExtendedKeyUsage(usages), critical=False)
-        (directory / f"{name}.pem").write_bytes(builder.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM))
+        (directory / f"{name}.pem").write_bytes(
+            builder.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
+        )
         (directory / f"{name}.key").write_bytes(_pem(key))
     return {path.name: path for path in directory.iterdir()}
 
@@ -70,7 +91,9 @@ def _calls(channel: grpc.Channel) -> list:
     health = health_pb2_grpc.HealthStub(channel)
     return [
         lambda: health.Check(health_pb2.HealthCheckRequest(), timeout=10),
-        lambda: estimator_pb2_grpc.EstimatorServiceStub(channel).ListModels(estimator_pb2.ListModelsRequest(), timeout=10),
+        lambda: estimator_pb2_grpc.EstimatorServiceStub(channel).ListModels(
+            estimator_pb2.ListModelsRequest(), timeout=10
+        ),
         lambda: next(health.Watch(health_pb2.HealthCheckRequest(), timeout=10)),  # a streaming method too
     ]
 
@@ -104,10 +127,15 @@ def test_certificate_purposes_are_read_from_extended_key_usage(pki):
     assert "not issued for client authentication" in certificate_problem(pki["server.pem"].read_bytes())
     assert "serverAuth" in certificate_problem(pki["server.pem"].read_bytes())
     assert "no extended key usage" in certificate_problem(pki["plain.pem"].read_bytes())
-    assert "could not be parsed" in certificate_problem(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+    assert "could not be parsed" in certificate_problem(
+        b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+    )
 
 
 def test_tls_without_client_ca_does_not_check_client_certificates(tmp_path, pki):
     with run_server(tmp_path, tls_cert=pki["server.pem"], tls_key=pki["server.key"]) as server:
         with _channel(server.address, pki, "server") as channel:
-            assert health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10).status == health_pb2.HealthCheckResponse.SERVING
+            assert (
+                health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10).status
+                == health_pb2.HealthCheckResponse.SERVING
+            )

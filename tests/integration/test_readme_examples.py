@@ -63,7 +63,9 @@ def _run_benchmark_example(address: str, stub, metadata: tuple = ()) -> str:
         runs = stub.ListBenchmarkRuns(benchmark_pb2.ListBenchmarkRunsRequest(), timeout=5).benchmark_runs
         time.sleep(0.1)
     if runs:
-        stub.CancelBenchmarkRun(benchmark_pb2.CancelBenchmarkRunRequest(name=runs[0].name), metadata=metadata, timeout=15)
+        stub.CancelBenchmarkRun(
+            benchmark_pb2.CancelBenchmarkRunRequest(name=runs[0].name), metadata=metadata, timeout=15
+        )
     thread.join(30)
     assert not thread.is_alive(), "the README's benchmark example did not finish after its run was cancelled"
     if failure:
@@ -103,7 +105,9 @@ def test_every_shown_command_output_is_a_generated_region():
     """A `flopwatt ...` output block written by hand would drift unnoticed: every console block
     (command and output) must sit inside a region that readme_numbers.py regenerates."""
     text = README.read_text()
-    regions = [(m.start(), m.end()) for m in re.finditer(r"<!-- begin: [\w.-]+ -->.*?<!-- end: [\w.-]+ -->", text, flags=re.S)]
+    regions = [
+        (m.start(), m.end()) for m in re.finditer(r"<!-- begin: [\w.-]+ -->.*?<!-- end: [\w.-]+ -->", text, flags=re.S)
+    ]
     for block in re.finditer(r"```console\n", text):
-        assert any(start < block.start() < end for start, end in regions), text[block.start():block.start() + 200]
+        assert any(start < block.start() < end for start, end in regions), text[block.start() : block.start() + 200]
     assert len(regions) >= 10

@@ -20,14 +20,17 @@ def _v1_classes():
     pool = descriptor_pool.DescriptorPool()
     pool.Add(_v1_file_proto())
     request = message_factory.GetMessageClass(pool.FindMessageTypeByName("grpc.reflection.v1.ServerReflectionRequest"))
-    response = message_factory.GetMessageClass(pool.FindMessageTypeByName("grpc.reflection.v1.ServerReflectionResponse"))
+    response = message_factory.GetMessageClass(
+        pool.FindMessageTypeByName("grpc.reflection.v1.ServerReflectionResponse")
+    )
     return request, response
 
 
 def _ask(channel: grpc.Channel, **request_fields):
     request_class, response_class = _v1_classes()
-    call = channel.stream_stream(V1_METHOD, request_serializer=request_class.SerializeToString,
-                                 response_deserializer=response_class.FromString)
+    call = channel.stream_stream(
+        V1_METHOD, request_serializer=request_class.SerializeToString, response_deserializer=response_class.FromString
+    )
     responses = list(call(iter([request_class(**request_fields)]), timeout=10))
     assert len(responses) == 1 and not responses[0].HasField("error_response"), responses
     return responses[0]
@@ -44,8 +47,13 @@ def _files(response) -> dict[str, descriptor_pb2.FileDescriptorProto]:
 def test_v1_reflection_lists_services_and_serves_the_error_detail_types(server):
     with server.channel() as channel:
         names = {service.name for service in _ask(channel, list_services="").list_services_response.service}
-        assert {"flopwatt.v1.EstimatorService", "flopwatt.v1.BenchmarkService", "grpc.health.v1.Health",
-                "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"} <= names
+        assert {
+            "flopwatt.v1.EstimatorService",
+            "flopwatt.v1.BenchmarkService",
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection",
+            "grpc.reflection.v1alpha.ServerReflection",
+        } <= names
         v1_files = _files(_ask(channel, file_containing_symbol="grpc.reflection.v1.ServerReflection"))
         assert v1_files["grpc/reflection/v1/reflection.proto"].package == "grpc.reflection.v1"
         for symbol in ("google.rpc.Status", "google.rpc.ErrorInfo", "google.rpc.BadRequest", "google.rpc.ResourceInfo"):
@@ -58,7 +66,8 @@ def test_a_reflection_only_client_decodes_an_errors_bad_request(server):
     with server.channel() as channel:
         with pytest.raises(grpc.RpcError) as raised:
             benchmark_pb2_grpc.BenchmarkServiceStub(channel).CreateBenchmarkRun(
-                benchmark_pb2.CreateBenchmarkRunRequest(suite="bogus"), timeout=10)
+                benchmark_pb2.CreateBenchmarkRunRequest(suite="bogus"), timeout=10
+            )
         status = rpc_status.from_call(raised.value)
         decoded = {}
         for detail in status.details:

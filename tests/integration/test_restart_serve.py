@@ -29,9 +29,15 @@ def _stored_profile_document() -> dict:
     """A schema-valid profile to prove the store survives; its numbers are store test data, not
     a measurement, and nothing reads them but the equality check below."""
     return {
-        "schema_version": 1, "benchmark_version": "restart-test", "created_time": "2026-01-01T00:00:00Z",
-        "suite": "quick", "device": {"kind": "cpu", "name": "restart-test host", "uuid": None, "hardware_id": None},
-        "environment": {}, "results": [], "ceilings": {}, "warnings": [],
+        "schema_version": 1,
+        "benchmark_version": "restart-test",
+        "created_time": "2026-01-01T00:00:00Z",
+        "suite": "quick",
+        "device": {"kind": "cpu", "name": "restart-test host", "uuid": None, "hardware_id": None},
+        "environment": {},
+        "results": [],
+        "ceilings": {},
+        "warnings": [],
         "power_unavailable_reason": "store integrity fixture",
     }
 
@@ -42,7 +48,11 @@ def _start(data_dir, log_path) -> tuple[subprocess.Popen, str]:
     with open(log_path, "w") as log:
         process = subprocess.Popen(
             [*FLOPWATT, "serve", "--port", "0", "--metrics-port", "-1", "--data-dir", str(data_dir)],
-            env=env, stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
         )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -80,7 +90,9 @@ def test_sigkill_mid_run_fails_the_run_kills_the_worker_and_keeps_profiles(tmp_p
     try:
         with grpc.insecure_channel(address) as channel:
             stub = benchmark_pb2_grpc.BenchmarkServiceStub(channel)
-            run = stub.CreateBenchmarkRun(benchmark_pb2.CreateBenchmarkRunRequest(device="cpu"), timeout=10).benchmark_run
+            run = stub.CreateBenchmarkRun(
+                benchmark_pb2.CreateBenchmarkRunRequest(device="cpu"), timeout=10
+            ).benchmark_run
             deadline = time.monotonic() + 30
             while not (workers := _worker_pids(server.pid)) or stub.GetBenchmarkRun(
                 benchmark_pb2.GetBenchmarkRunRequest(name=run.name), timeout=5

@@ -12,13 +12,10 @@ import pytest
 
 from flopwatt.service.run_worker import TEST_DELAY_ENVIRONMENT_VARIABLE
 from flopwatt.v1 import benchmark_pb2, benchmark_pb2_grpc, common_pb2, estimator_pb2, estimator_pb2_grpc
-from tests.conftest import field_violations, run_server
-from tests.conftest import process_alive
+from tests.conftest import field_violations, process_alive, run_server
 
 State = benchmark_pb2.BenchmarkRun.State
 TERMINAL = {State.STATE_SUCCEEDED, State.STATE_FAILED, State.STATE_CANCELLED}
-
-
 
 
 def wait_for(predicate, timeout: float = 30.0, interval: float = 0.05):
@@ -48,26 +45,44 @@ def test_queue_cancel_list_and_metrics(delayed_server):
         assert first.suite == "quick" and first.device == "cpu" and first.create_time.seconds > 0
         first_id = first.name.removeprefix("benchmarkRuns/")
         pid = wait_for(lambda: manager.worker_pid(first_id))
-        second = stub.CreateBenchmarkRun(benchmark_pb2.CreateBenchmarkRunRequest(suite="full", device="cpu"), timeout=10).benchmark_run
+        second = stub.CreateBenchmarkRun(
+            benchmark_pb2.CreateBenchmarkRunRequest(suite="full", device="cpu"), timeout=10
+        ).benchmark_run
         got = stub.GetBenchmarkRun(benchmark_pb2.GetBenchmarkRunRequest(name=first.name), timeout=5).benchmark_run
         assert got.state == State.STATE_RUNNING and got.start_time.seconds > 0
-        assert stub.GetBenchmarkRun(benchmark_pb2.GetBenchmarkRunRequest(name=second.name), timeout=5).benchmark_run.state == State.STATE_QUEUED
+        assert (
+            stub.GetBenchmarkRun(benchmark_pb2.GetBenchmarkRunRequest(name=second.name), timeout=5).benchmark_run.state
+            == State.STATE_QUEUED
+        )
         assert "flopwatt_benchmark_queue_depth 1.0" in delayed_server.metrics_text()
 
         started = time.monotonic()
-        cancelled = stub.CancelBenchmarkRun(benchmark_pb2.CancelBenchmarkRunRequest(name=first.name), timeout=15).benchmark_run
+        cancelled = stub.CancelBenchmarkRun(
+            benchmark_pb2.CancelBenchmarkRunRequest(name=first.name), timeout=15
+        ).benchmark_run
         assert cancelled.state == State.STATE_CANCELLED and cancelled.end_time.seconds > 0
         assert time.monotonic() - started < 5
         wait_for(lambda: not process_alive(pid), timeout=5)
         # the queue moves on; cancelling a terminal run returns it unchanged
-        wait_for(lambda: stub.GetBenchmarkRun(benchmark_pb2.GetBenchmarkRunRequest(name=second.name), timeout=5).benchmark_run.state == State.STATE_RUNNING)
-        again = stub.CancelBenchmarkRun(benchmark_pb2.CancelBenchmarkRunRequest(name=first.name), timeout=5).benchmark_run
+        wait_for(
+            lambda: (
+                stub.GetBenchmarkRun(
+                    benchmark_pb2.GetBenchmarkRunRequest(name=second.name), timeout=5
+                ).benchmark_run.state
+                == State.STATE_RUNNING
+            )
+        )
+        again = stub.CancelBenchmarkRun(
+            benchmark_pb2.CancelBenchmarkRunRequest(name=first.name), timeout=5
+        ).benchmark_run
         assert again == cancelled
         stub.CancelBenchmarkRun(benchmark_pb2.CancelBenchmarkRunRequest(name=second.name), timeout=15)
 
         page = stub.ListBenchmarkRuns(benchmark_pb2.ListBenchmarkRunsRequest(page_size=1), timeout=5)
         assert [run.name for run in page.benchmark_runs] == [second.name] and page.next_page_token
-        rest = stub.ListBenchmarkRuns(benchmark_pb2.ListBenchmarkRunsRequest(page_size=1, page_token=page.next_page_token), timeout=5)
+        rest = stub.ListBenchmarkRuns(
+            benchmark_pb2.ListBenchmarkRunsRequest(page_size=1, page_token=page.next_page_token), timeout=5
+        )
         assert [run.name for run in rest.benchmark_runs] == [first.name] and rest.next_page_token == ""
         everything = stub.ListBenchmarkRuns(benchmark_pb2.ListBenchmarkRunsRequest(), timeout=5)
         assert [run.state for run in everything.benchmark_runs] == [State.STATE_CANCELLED] * 2
@@ -109,7 +124,9 @@ def test_watch_streams_until_cancelled_and_stops_at_its_deadline(delayed_server)
 )
 def test_create_validates_suite_and_device(server, request_fields, fields):
     with server.channel() as channel, pytest.raises(grpc.RpcError) as raised:
-        benchmark_pb2_grpc.BenchmarkServiceStub(channel).CreateBenchmarkRun(benchmark_pb2.CreateBenchmarkRunRequest(**request_fields), timeout=5)
+        benchmark_pb2_grpc.BenchmarkServiceStub(channel).CreateBenchmarkRun(
+            benchmark_pb2.CreateBenchmarkRunRequest(**request_fields), timeout=5
+        )
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert field_violations(raised.value) == fields
     assert len(raised.value.details()) < 400  # huge input is not echoed back
@@ -122,7 +139,9 @@ def test_cuda_without_a_gpu_is_failed_precondition(server):
     if torch.cuda.is_available():
         pytest.skip("this host has a GPU")
     with server.channel() as channel, pytest.raises(grpc.RpcError) as raised:
-        benchmark_pb2_grpc.BenchmarkServiceStub(channel).CreateBenchmarkRun(benchmark_pb2.CreateBenchmarkRunRequest(device="cuda"), timeout=120)
+        benchmark_pb2_grpc.BenchmarkServiceStub(channel).CreateBenchmarkRun(
+            benchmark_pb2.CreateBenchmarkRunRequest(device="cuda"), timeout=120
+        )
     assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert "CUDA" in raised.value.details()
 
@@ -130,15 +149,55 @@ def test_cuda_without_a_gpu_is_failed_precondition(server):
 @pytest.mark.parametrize(
     ("rpc", "request_message", "code", "fields"),
     [
-        ("GetBenchmarkRun", benchmark_pb2.GetBenchmarkRunRequest(name="benchmarkRuns/0123abcd"), grpc.StatusCode.NOT_FOUND, []),
+        (
+            "GetBenchmarkRun",
+            benchmark_pb2.GetBenchmarkRunRequest(name="benchmarkRuns/0123abcd"),
+            grpc.StatusCode.NOT_FOUND,
+            [],
+        ),
         ("GetBenchmarkRun", benchmark_pb2.GetBenchmarkRunRequest(name=""), grpc.StatusCode.INVALID_ARGUMENT, ["name"]),
-        ("GetBenchmarkRun", benchmark_pb2.GetBenchmarkRunRequest(name="profiles/abc"), grpc.StatusCode.INVALID_ARGUMENT, ["name"]),
-        ("GetBenchmarkRun", benchmark_pb2.GetBenchmarkRunRequest(name="benchmarkRuns/" + "a" * 300), grpc.StatusCode.INVALID_ARGUMENT, ["name"]),
-        ("CancelBenchmarkRun", benchmark_pb2.CancelBenchmarkRunRequest(name="benchmarkRuns/../../etc"), grpc.StatusCode.INVALID_ARGUMENT, ["name"]),
-        ("CancelBenchmarkRun", benchmark_pb2.CancelBenchmarkRunRequest(name="benchmarkRuns/ffff"), grpc.StatusCode.NOT_FOUND, []),
-        ("ListBenchmarkRuns", benchmark_pb2.ListBenchmarkRunsRequest(page_size=-1), grpc.StatusCode.INVALID_ARGUMENT, ["page_size"]),
-        ("ListBenchmarkRuns", benchmark_pb2.ListBenchmarkRunsRequest(page_size=1001), grpc.StatusCode.INVALID_ARGUMENT, ["page_size"]),
-        ("ListBenchmarkRuns", benchmark_pb2.ListBenchmarkRunsRequest(page_token="bm90IG91cnM"), grpc.StatusCode.INVALID_ARGUMENT, ["page_token"]),
+        (
+            "GetBenchmarkRun",
+            benchmark_pb2.GetBenchmarkRunRequest(name="profiles/abc"),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            ["name"],
+        ),
+        (
+            "GetBenchmarkRun",
+            benchmark_pb2.GetBenchmarkRunRequest(name="benchmarkRuns/" + "a" * 300),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            ["name"],
+        ),
+        (
+            "CancelBenchmarkRun",
+            benchmark_pb2.CancelBenchmarkRunRequest(name="benchmarkRuns/../../etc"),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            ["name"],
+        ),
+        (
+            "CancelBenchmarkRun",
+            benchmark_pb2.CancelBenchmarkRunRequest(name="benchmarkRuns/ffff"),
+            grpc.StatusCode.NOT_FOUND,
+            [],
+        ),
+        (
+            "ListBenchmarkRuns",
+            benchmark_pb2.ListBenchmarkRunsRequest(page_size=-1),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            ["page_size"],
+        ),
+        (
+            "ListBenchmarkRuns",
+            benchmark_pb2.ListBenchmarkRunsRequest(page_size=1001),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            ["page_size"],
+        ),
+        (
+            "ListBenchmarkRuns",
+            benchmark_pb2.ListBenchmarkRunsRequest(page_token="bm90IG91cnM"),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            ["page_token"],
+        ),
     ],
 )
 def test_bad_names_and_pages_are_refused_with_the_field(server, rpc, request_message, code, fields):
@@ -150,8 +209,11 @@ def test_bad_names_and_pages_are_refused_with_the_field(server, rpc, request_mes
 
 def test_watch_of_an_unknown_run_is_not_found(server):
     with server.channel() as channel, pytest.raises(grpc.RpcError) as raised:
-        list(benchmark_pb2_grpc.BenchmarkServiceStub(channel).WatchBenchmarkRun(
-            benchmark_pb2.WatchBenchmarkRunRequest(name="benchmarkRuns/abc"), timeout=5))
+        list(
+            benchmark_pb2_grpc.BenchmarkServiceStub(channel).WatchBenchmarkRun(
+                benchmark_pb2.WatchBenchmarkRunRequest(name="benchmarkRuns/abc"), timeout=5
+            )
+        )
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND
 
 
@@ -160,12 +222,16 @@ def test_quick_cpu_suite_runs_to_succeeded_and_its_profile_is_served(server):
     pytest.importorskip("flopwatt.bench.suites")
     with server.channel() as channel:
         stub = benchmark_pb2_grpc.BenchmarkServiceStub(channel)
-        run = stub.CreateBenchmarkRun(benchmark_pb2.CreateBenchmarkRunRequest(suite="quick", device="cpu"), timeout=10).benchmark_run
+        run = stub.CreateBenchmarkRun(
+            benchmark_pb2.CreateBenchmarkRunRequest(suite="quick", device="cpu"), timeout=10
+        ).benchmark_run
         updates = list(stub.WatchBenchmarkRun(benchmark_pb2.WatchBenchmarkRunRequest(name=run.name), timeout=600))
         final = updates[-1].benchmark_run
         assert final.state == State.STATE_SUCCEEDED, final.error
         assert final.progress == 1.0 and final.profile_name.startswith("profiles/")
-        progress = [update.benchmark_run.progress for update in updates if update.benchmark_run.state == State.STATE_RUNNING]
+        progress = [
+            update.benchmark_run.progress for update in updates if update.benchmark_run.state == State.STATE_RUNNING
+        ]
         assert len(progress) >= 3 and progress == sorted(progress)
         profile = stub.GetProfile(benchmark_pb2.GetProfileRequest(name=final.profile_name), timeout=10).profile
         document = json.loads(profile.profile_json)
@@ -176,10 +242,16 @@ def test_quick_cpu_suite_runs_to_succeeded_and_its_profile_is_served(server):
         # the API's run annotates its profile as the CLI does: it knows the hardware it was measured on ...
         assert document["device"]["hardware_id"] == "cpu"
         estimator = estimator_pb2_grpc.EstimatorServiceStub(channel)
+
         def request(hardware_id: str) -> estimator_pb2.EstimateTrainingRequest:
             return estimator_pb2.EstimateTrainingRequest(
-                model=common_pb2.ModelSpec(parameter_count=100_000_000), training_tokens=10**9, sequence_length=1024,
-                hardware_id=hardware_id, accelerator_count=1, profile_id=final.profile_name)
+                model=common_pb2.ModelSpec(parameter_count=100_000_000),
+                training_tokens=10**9,
+                sequence_length=1024,
+                hardware_id=hardware_id,
+                accelerator_count=1,
+                profile_id=final.profile_name,
+            )
 
         # ... calibrates an estimate for that hardware ...
         on_cpu = estimator.EstimateTraining(request("cpu"), timeout=30)

@@ -35,7 +35,10 @@ def test_token_guards_create_and_cancel_but_not_health_or_reads(tmp_path, caplog
             ((("authorization", "Bearer wrong-token-0123456789"),), "invalid bearer token"),
             ((("authorization", "Basic " + TOKEN),), "malformed authorization"),
         ):
-            for call, request in ((stub.CreateBenchmarkRun, CREATE), (stub.CancelBenchmarkRun, benchmark_pb2.CancelBenchmarkRunRequest(name="benchmarkRuns/abc"))):
+            for call, request in (
+                (stub.CreateBenchmarkRun, CREATE),
+                (stub.CancelBenchmarkRun, benchmark_pb2.CancelBenchmarkRunRequest(name="benchmarkRuns/abc")),
+            ):
                 with pytest.raises(grpc.RpcError) as raised:
                     call(request, metadata=metadata, timeout=5)
                 assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
@@ -63,14 +66,53 @@ def certificates(tmp_path_factory) -> dict[str, pathlib.Path]:
     def run(*arguments: str) -> None:
         subprocess.run([openssl, *arguments], cwd=directory, check=True, capture_output=True, timeout=60)
 
-    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=flopwatt test CA",
-        "-keyout", "ca.key", "-out", "ca.pem")
+    run(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=flopwatt test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    )
     (directory / "server.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
     (directory / "client.ext").write_text("extendedKeyUsage=clientAuth\n")
     for name in ("server", "client"):
-        run("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN=flopwatt test {name}", "-keyout", f"{name}.key", "-out", f"{name}.csr")
-        run("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
-            "-extfile", f"{name}.ext", "-out", f"{name}.pem")
+        run(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            f"/CN=flopwatt test {name}",
+            "-keyout",
+            f"{name}.key",
+            "-out",
+            f"{name}.csr",
+        )
+        run(
+            "x509",
+            "-req",
+            "-in",
+            f"{name}.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            f"{name}.ext",
+            "-out",
+            f"{name}.pem",
+        )
     return {name: directory / name for name in ("ca.pem", "server.pem", "server.key", "client.pem", "client.key")}
 
 
@@ -93,9 +135,16 @@ def test_tls_refuses_plaintext_and_serves_tls_clients(tmp_path, certificates):
 
 
 def test_mtls_requires_a_client_certificate_from_the_ca(tmp_path, certificates):
-    settings = {"tls_cert": certificates["server.pem"], "tls_key": certificates["server.key"], "tls_client_ca": certificates["ca.pem"]}
+    settings = {
+        "tls_cert": certificates["server.pem"],
+        "tls_key": certificates["server.key"],
+        "tls_client_ca": certificates["ca.pem"],
+    }
     with run_server(tmp_path, **settings) as server:
-        with _tls_channel(server.address, certificates, client_certificate=False) as channel, pytest.raises(grpc.RpcError) as raised:
+        with (
+            _tls_channel(server.address, certificates, client_certificate=False) as channel,
+            pytest.raises(grpc.RpcError) as raised,
+        ):
             _health(channel)
         assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
         with _tls_channel(server.address, certificates, client_certificate=True) as channel:
@@ -116,7 +165,9 @@ def test_concurrent_rpcs_beyond_the_limit_get_resource_exhausted(tmp_path, monke
     with run_server(tmp_path, max_concurrent_rpcs=2) as server, server.channel() as channel:
         stub = benchmark_pb2_grpc.BenchmarkServiceStub(channel)
         run = stub.CreateBenchmarkRun(benchmark_pb2.CreateBenchmarkRunRequest(device="cpu"), timeout=10).benchmark_run
-        streams = [stub.WatchBenchmarkRun(benchmark_pb2.WatchBenchmarkRunRequest(name=run.name), timeout=30) for _ in range(2)]
+        streams = [
+            stub.WatchBenchmarkRun(benchmark_pb2.WatchBenchmarkRunRequest(name=run.name), timeout=30) for _ in range(2)
+        ]
         for stream in streams:
             next(stream)  # both watches are now open on the server
         with pytest.raises(grpc.RpcError) as raised:

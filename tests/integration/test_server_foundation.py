@@ -34,7 +34,9 @@ def test_health_is_serving_overall_and_per_service(server):
 def test_reflection_lists_every_service(server):
     with server.channel() as channel:
         stub = reflection_pb2_grpc.ServerReflectionStub(channel)
-        responses = list(stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5))
+        responses = list(
+            stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5)
+        )
     names = {service.name for service in responses[0].list_services_response.service}
     assert APPLICATION_SERVICES | {"grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"} <= names
 
@@ -73,11 +75,21 @@ def test_every_rpc_of_the_api_is_implemented():
     from flopwatt.v1 import benchmark_pb2
 
     for servicer, base, service in (
-        (EstimatorServicer, estimator_pb2_grpc.EstimatorServiceServicer, estimator_pb2.DESCRIPTOR.services_by_name["EstimatorService"]),
-        (BenchmarkServicer, benchmark_pb2_grpc.BenchmarkServiceServicer, benchmark_pb2.DESCRIPTOR.services_by_name["BenchmarkService"]),
+        (
+            EstimatorServicer,
+            estimator_pb2_grpc.EstimatorServiceServicer,
+            estimator_pb2.DESCRIPTOR.services_by_name["EstimatorService"],
+        ),
+        (
+            BenchmarkServicer,
+            benchmark_pb2_grpc.BenchmarkServiceServicer,
+            benchmark_pb2.DESCRIPTOR.services_by_name["BenchmarkService"],
+        ),
     ):
         for method in service.methods:
-            assert getattr(servicer, method.name) is not getattr(base, method.name), f"{service.name}.{method.name} is not implemented"
+            assert getattr(servicer, method.name) is not getattr(base, method.name), (
+                f"{service.name}.{method.name} is not implemented"
+            )
 
 
 def test_unexpected_exception_becomes_internal_and_server_keeps_serving(tmp_path, monkeypatch):
@@ -117,7 +129,9 @@ def test_metrics_count_unary_and_streaming_calls(server):
         with pytest.raises(grpc.RpcError):
             stub.ListHardware(estimator_pb2.ListHardwareRequest(page_size=-5), timeout=5)
         reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
-        list(reflection.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5))
+        list(
+            reflection.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5)
+        )
     text = server.metrics_text()
     unary = {"grpc_service": "flopwatt.v1.EstimatorService", "grpc_method": "ListHardware", "grpc_type": "unary"}
     assert _sample(text, "grpc_server_started_total", **unary) == 3
@@ -144,5 +158,7 @@ def test_live_scrape_passes_promtool(server):
         pytest.skip("promtool not installed (scripts/install_promtool.sh fetches it from Debian's prometheus package)")
     with server.channel() as channel:
         estimator_pb2_grpc.EstimatorServiceStub(channel).ListHardware(estimator_pb2.ListHardwareRequest(), timeout=5)
-    result = subprocess.run([promtool, "check", "metrics"], input=server.metrics_text(), capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [promtool, "check", "metrics"], input=server.metrics_text(), capture_output=True, text=True, timeout=30
+    )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -11,17 +11,27 @@ import pytest
 from flopwatt.v1 import common_pb2, estimator_pb2, estimator_pb2_grpc
 
 BASE = estimator_pb2.EstimateTrainingRequest(
-    model=common_pb2.ModelSpec(preset_id="llama-2-7b"), training_tokens=2 * 10**12, sequence_length=4096,
-    hardware_id="h100-sxm", accelerator_count=256)
+    model=common_pb2.ModelSpec(preset_id="llama-2-7b"),
+    training_tokens=2 * 10**12,
+    sequence_length=4096,
+    hardware_id="h100-sxm",
+    accelerator_count=256,
+)
 
 
 def _grid_100k() -> estimator_pb2.SweepTrainingRequest:
-    return estimator_pb2.SweepTrainingRequest(base=BASE, chunk_size=5000, axes=[
-        estimator_pb2.SweepAxis(field="accelerator_count", values=[64, 128, 256, 512]),
-        estimator_pb2.SweepAxis(field="training_tokens", values=np.linspace(1e11, 1e13, 250).round().tolist()),
-        estimator_pb2.SweepAxis(field="facility.pue", values=np.linspace(1.05, 1.6, 10).tolist()),
-        estimator_pb2.SweepAxis(field="facility.electricity_price_usd_per_kwh", values=np.linspace(0.03, 0.2, 10).tolist()),
-    ])
+    return estimator_pb2.SweepTrainingRequest(
+        base=BASE,
+        chunk_size=5000,
+        axes=[
+            estimator_pb2.SweepAxis(field="accelerator_count", values=[64, 128, 256, 512]),
+            estimator_pb2.SweepAxis(field="training_tokens", values=np.linspace(1e11, 1e13, 250).round().tolist()),
+            estimator_pb2.SweepAxis(field="facility.pue", values=np.linspace(1.05, 1.6, 10).tolist()),
+            estimator_pb2.SweepAxis(
+                field="facility.electricity_price_usd_per_kwh", values=np.linspace(0.03, 0.2, 10).tolist()
+            ),
+        ],
+    )
 
 
 def test_a_100k_point_sweep_streams_completely(server):
@@ -52,10 +62,13 @@ def test_cancel_stops_the_stream(server):
 
 
 def test_unbounded_grid_is_invalid_argument_naming_axes(server):
-    request = estimator_pb2.SweepTrainingRequest(base=BASE, axes=[
-        estimator_pb2.SweepAxis(field="training_tokens", values=list(range(1, 10_001))),
-        estimator_pb2.SweepAxis(field="facility.pue", values=[1.1] * 10_000),
-    ])
+    request = estimator_pb2.SweepTrainingRequest(
+        base=BASE,
+        axes=[
+            estimator_pb2.SweepAxis(field="training_tokens", values=list(range(1, 10_001))),
+            estimator_pb2.SweepAxis(field="facility.pue", values=[1.1] * 10_000),
+        ],
+    )
     with server.channel() as channel:
         stub = estimator_pb2_grpc.EstimatorServiceStub(channel)
         with pytest.raises(grpc.RpcError) as raised:
@@ -79,8 +92,16 @@ def test_a_columnar_sweep_streams_packed_columns(server):
 
 
 def test_rank_training_names_the_best_hardware(server):
-    request = estimator_pb2.RankTrainingRequest(by=estimator_pb2.RANK_OBJECTIVE_COST, sweep=estimator_pb2.SweepTrainingRequest(
-        base=BASE, axes=[estimator_pb2.SweepAxis(field="hardware_id", string_values=["v100", "a100-80gb", "h100-sxm"])]))
+    request = estimator_pb2.RankTrainingRequest(
+        by=estimator_pb2.RANK_OBJECTIVE_COST,
+        sweep=estimator_pb2.SweepTrainingRequest(
+            base=BASE,
+            axes=[estimator_pb2.SweepAxis(field="hardware_id", string_values=["v100", "a100-80gb", "h100-sxm"])],
+        ),
+    )
     with server.channel() as channel:
         response = estimator_pb2_grpc.EstimatorServiceStub(channel).RankTraining(request, timeout=60)
-    assert [p.axis_labels[0] for p in response.points][0] in {"a100-80gb", "h100-sxm"} and response.eligible_point_count == 2
+    assert [p.axis_labels[0] for p in response.points][0] in {
+        "a100-80gb",
+        "h100-sxm",
+    } and response.eligible_point_count == 2

@@ -22,7 +22,12 @@ import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 # Folder → import path of the package it holds (pyproject's package-dir).
-PACKAGES = {"kernels": "flopwatt.kernels", "bench": "flopwatt.bench", "estimate": "flopwatt.estimate", "service": "flopwatt.service"}
+PACKAGES = {
+    "kernels": "flopwatt.kernels",
+    "bench": "flopwatt.bench",
+    "estimate": "flopwatt.estimate",
+    "service": "flopwatt.service",
+}
 EXEMPT = ("bench/service_benchmarks/",)
 TRANSPORT = ("grpc", "grpc_status", "grpc_health", "grpc_reflection", "google", "flopwatt.v1")
 
@@ -41,10 +46,19 @@ class Rule:
 RULES = (
     Rule("flopwatt.kernels", ("flopwatt",), ("flopwatt.kernels",), "kernels import nothing of the project"),
     Rule("flopwatt.bench", ("flopwatt",), ("flopwatt.bench", "flopwatt.kernels"), "bench imports only the kernels"),
-    Rule("flopwatt.estimate", (*TRANSPORT, "flopwatt.bench", "flopwatt.service"), (),
-         "the estimator knows no transport, benchmark core or service"),
-    Rule("flopwatt.estimate", ("flopwatt.estimate.validation",), (), "the physics never imports its validation",
-         excluding="flopwatt.estimate.validation"),
+    Rule(
+        "flopwatt.estimate",
+        (*TRANSPORT, "flopwatt.bench", "flopwatt.service"),
+        (),
+        "the estimator knows no transport, benchmark core or service",
+    ),
+    Rule(
+        "flopwatt.estimate",
+        ("flopwatt.estimate.validation",),
+        (),
+        "the physics never imports its validation",
+        excluding="flopwatt.estimate.validation",
+    ),
 )
 
 
@@ -85,7 +99,9 @@ def imported_names(source: str, module: str, is_package: bool) -> list[tuple[int
 
 def _is_import_module_call(node: ast.Call) -> bool:
     function = node.func
-    named = (isinstance(function, ast.Attribute) and function.attr == "import_module") or (isinstance(function, ast.Name) and function.id == "import_module")
+    named = (isinstance(function, ast.Attribute) and function.attr == "import_module") or (
+        isinstance(function, ast.Name) and function.id == "import_module"
+    )
     return named and bool(node.args) and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
 
 
@@ -113,7 +129,9 @@ def test_every_import_follows_the_rules():
     found = []
     for path in _sources():
         module = module_name(path)
-        found += violations(module, imported_names(path.read_text(encoding="utf-8"), module, path.name == "__init__.py"))
+        found += violations(
+            module, imported_names(path.read_text(encoding="utf-8"), module, path.name == "__init__.py")
+        )
     assert not found, "\n".join(found)
 
 
@@ -132,8 +150,16 @@ def test_the_packages_are_all_read():
         ("flopwatt.estimate.training", "import grpc\n", "no transport"),
         ("flopwatt.estimate.training", "def f():\n    from google.protobuf import duration_pb2\n", "no transport"),
         ("flopwatt.estimate.catalog.loader", "from ...service.errors import NotFound\n", "no transport"),
-        ("flopwatt.estimate.hardware", "import importlib\nimportlib.import_module('flopwatt.bench.store')\n", "no transport"),
-        ("flopwatt.estimate.step_time", "from flopwatt.estimate.validation import step_tables\n", "never imports its validation"),
+        (
+            "flopwatt.estimate.hardware",
+            "import importlib\nimportlib.import_module('flopwatt.bench.store')\n",
+            "no transport",
+        ),
+        (
+            "flopwatt.estimate.step_time",
+            "from flopwatt.estimate.validation import step_tables\n",
+            "never imports its validation",
+        ),
     ],
 )
 def test_a_broken_rule_is_reported(module, source, expected):
@@ -146,8 +172,14 @@ def test_a_broken_rule_is_reported(module, source, expected):
     "module, source",
     [
         ("flopwatt.bench.suites", "from flopwatt.kernels import gemm\nfrom . import harness\n"),
-        ("flopwatt.estimate.validation.whole_runs", "from flopwatt.estimate.planner import choose_plan\nfrom flopwatt.estimate.validation import mlperf\n"),
-        ("flopwatt.service.server", "import grpc\nfrom flopwatt.bench import store\nfrom flopwatt.estimate import training\n"),
+        (
+            "flopwatt.estimate.validation.whole_runs",
+            "from flopwatt.estimate.planner import choose_plan\nfrom flopwatt.estimate.validation import mlperf\n",
+        ),
+        (
+            "flopwatt.service.server",
+            "import grpc\nfrom flopwatt.bench import store\nfrom flopwatt.estimate import training\n",
+        ),
     ],
 )
 def test_allowed_imports_pass(module, source):

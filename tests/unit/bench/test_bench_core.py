@@ -10,7 +10,14 @@ import pytest
 
 from flopwatt.bench.errors import BenchmarkCancelled, ProfileFormatError
 from flopwatt.bench.harness import Harness, MeasurementPlan
-from flopwatt.bench.profile import bundle, content_id, derive_ceilings, derive_efficiency, parse_profile_file, validate_profile
+from flopwatt.bench.profile import (
+    bundle,
+    content_id,
+    derive_ceilings,
+    derive_efficiency,
+    parse_profile_file,
+    validate_profile,
+)
 from flopwatt.bench.stats import summarize
 from flopwatt.kernels.gemm import build_gemm
 from flopwatt.kernels.workload import VerificationError, Workload
@@ -36,8 +43,14 @@ def _counting_workload(verify_error: str | None = None) -> Workload:
             raise VerificationError(verify_error)
 
     workload = Workload(
-        kernel="gemm", precision="fp32", shape={"m": 1, "n": 1, "k": 1}, flops=2e6, bytes=1e6, device="cpu",
-        run=lambda: calls.__setitem__("run", calls["run"] + 1), verify=verify,
+        kernel="gemm",
+        precision="fp32",
+        shape={"m": 1, "n": 1, "k": 1},
+        flops=2e6,
+        bytes=1e6,
+        device="cpu",
+        run=lambda: calls.__setitem__("run", calls["run"] + 1),
+        verify=verify,
         prepare=lambda: calls.__setitem__("prepare", calls["prepare"] + 1),
     )
     workload.extra["calls"] = calls
@@ -70,7 +83,9 @@ def test_harness_cancels_between_samples():
 
 
 def test_real_gemm_measurement_rate_is_consistent():
-    measurement = Harness("cpu").measure(build_gemm("fp32", 128, 128, 128, device="cpu"), MeasurementPlan(warmup_iterations=1, samples=5))
+    measurement = Harness("cpu").measure(
+        build_gemm("fp32", 128, 128, 128, device="cpu"), MeasurementPlan(warmup_iterations=1, samples=5)
+    )
     result = measurement.to_result()
     assert result["verified"] and 0 < result["stats"]["min"] <= result["stats"]["median"] <= result["stats"]["max"]
     assert result["flops_per_second"] == pytest.approx(2 * 128**3 / result["stats"]["median"])

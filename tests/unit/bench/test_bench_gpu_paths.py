@@ -10,13 +10,13 @@ from unittest import mock
 import pynvml
 import pytest
 import torch
+from test_bench_power import fake_nvml
 
 from flopwatt.bench.harness import Harness, MeasurementPlan
 from flopwatt.bench.power import NvmlDevice, NvmlUnavailable
 from flopwatt.bench.runner import SuiteRun
 from flopwatt.kernels.gemm import tf32_mode
 from flopwatt.kernels.workload import Workload
-from test_bench_power import fake_nvml
 
 
 def opened(nvml, uuid="1234-abcd"):
@@ -27,7 +27,9 @@ def opened(nvml, uuid="1234-abcd"):
 
 def test_bare_uuid_tries_gpu_then_mig_prefix():
     nvml = fake_nvml([5])
-    nvml.nvmlDeviceGetHandleByUUID.side_effect = lambda text: "handle" if text == "MIG-1234-abcd" else (_ for _ in ()).throw(pynvml.NVMLError(pynvml.NVML_ERROR_NOT_FOUND))
+    nvml.nvmlDeviceGetHandleByUUID.side_effect = lambda text: (
+        "handle" if text == "MIG-1234-abcd" else (_ for _ in ()).throw(pynvml.NVMLError(pynvml.NVML_ERROR_NOT_FOUND))
+    )
     assert opened(nvml).handle == "handle"
     assert [c.args[0] for c in nvml.nvmlDeviceGetHandleByUUID.call_args_list] == ["GPU-1234-abcd", "MIG-1234-abcd"]
 
@@ -79,8 +81,14 @@ def _workload_that_runs_out_of_memory(where: str) -> Workload:
 
     released = []
     workload = Workload(
-        kernel="gemm", precision="fp32", shape={"m": 1}, flops=1.0, bytes=1.0, device="cpu",
-        run=fail if where == "run" else (lambda: None), verify=fail if where == "verify" else (lambda: None),
+        kernel="gemm",
+        precision="fp32",
+        shape={"m": 1},
+        flops=1.0,
+        bytes=1.0,
+        device="cpu",
+        run=fail if where == "run" else (lambda: None),
+        verify=fail if where == "verify" else (lambda: None),
         release=lambda: released.append(True),
     )
     workload.extra["released"] = released

@@ -20,7 +20,11 @@ from flopwatt.bench.power import (
 
 def fake_nvml(energy_values_mj):
     nvml = mock.create_autospec(pynvml, instance=False)
-    nvml.NVML_CLOCK_SM, nvml.NVML_CLOCK_MEM, nvml.NVML_TEMPERATURE_GPU = pynvml.NVML_CLOCK_SM, pynvml.NVML_CLOCK_MEM, pynvml.NVML_TEMPERATURE_GPU
+    nvml.NVML_CLOCK_SM, nvml.NVML_CLOCK_MEM, nvml.NVML_TEMPERATURE_GPU = (
+        pynvml.NVML_CLOCK_SM,
+        pynvml.NVML_CLOCK_MEM,
+        pynvml.NVML_TEMPERATURE_GPU,
+    )
     readings = iter(energy_values_mj)
     last = [0]
 

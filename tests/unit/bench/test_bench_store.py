@@ -27,7 +27,9 @@ def test_profiles_survive_restart(tmp_path):
     assert reopened.summary(profile_id).ceilings["matmul_flops_per_second.bf16"] > 0
     with sqlite3.connect(path) as connection:
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert connection.execute("SELECT version FROM flopwatt_schema_versions WHERE family='hardware_profiles'").fetchone() == (1,)
+        assert connection.execute(
+            "SELECT version FROM flopwatt_schema_versions WHERE family='hardware_profiles'"
+        ).fetchone() == (1,)
 
 
 def test_same_document_stored_once_and_listing_is_newest_first(tmp_path):

@@ -9,11 +9,11 @@ import pytest
 from google.protobuf.duration_pb2 import Duration
 from google.type.money_pb2 import Money
 
+from flopwatt.estimate import campus
+from flopwatt.estimate.buildout import RampInputs, quarterly_periods
 from flopwatt.service.api.campus import estimate_campus
 from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.service.errors import InvalidArgument
-from flopwatt.estimate import campus
-from flopwatt.estimate.buildout import RampInputs, quarterly_periods
 from flopwatt.v1 import common_pb2, estimator_pb2
 
 DEPS = ApiDependencies()
@@ -35,7 +35,9 @@ def test_power_budget_fills_whole_racks_without_exceeding_it():
     all_in = _parts(response)["all_in"]
     assert response.facility_power_watts <= 1.2e9 < response.facility_power_watts + 72 * all_in
     parts = _parts(response)
-    assert parts["accelerator"] + parts["host"] + parts["network"] + parts["cooling_and_power_delivery"] == pytest.approx(all_in)
+    assert parts["accelerator"] + parts["host"] + parts["network"] + parts[
+        "cooling_and_power_delivery"
+    ] == pytest.approx(all_in)
     assert response.facility_power_watts == pytest.approx(response.it_power_watts * 1.2)
 
 
@@ -87,7 +89,10 @@ def test_buildout_sums_to_the_steady_state_after_the_ramp():
         ({}, "capacity"),
         ({"facility_power_watts": 1e9, "utilization": 1.5}, "utilization"),
         ({"facility_power_watts": 1e9, "buildout": estimator_pb2.Buildout(ramp_months=0)}, "buildout.ramp_months"),
-        ({"facility_power_watts": 1e9, "capital_costs": estimator_pb2.CapitalCosts(it_depreciation_years=0)}, "capital_costs.it_depreciation_years"),
+        (
+            {"facility_power_watts": 1e9, "capital_costs": estimator_pb2.CapitalCosts(it_depreciation_years=0)},
+            "capital_costs.it_depreciation_years",
+        ),
         ({"facility_power_watts": 1e3}, "facility_power_watts"),
     ],
 )
@@ -99,7 +104,8 @@ def test_bad_input_names_the_field(fields, field):
 
 def test_training_workload_reports_single_job_feasibility_plainly():
     training = estimator_pb2.CampusTrainingWorkload(
-        model=common_pb2.ModelSpec(preset_id="llama-3.1-70b"), training_tokens=15 * 10**12, sequence_length=8192)
+        model=common_pb2.ModelSpec(preset_id="llama-3.1-70b"), training_tokens=15 * 10**12, sequence_length=8192
+    )
     response = _campus(facility_power_watts=1.2e9, training=training)
     assert response.single_job_feasibility.startswith("no: one job can use")
     assert response.training_runs_per_year > 0 and response.training_estimate.accelerator_hours > 0
@@ -111,8 +117,11 @@ def test_a_tpu_without_pod_to_pod_bandwidth_runs_one_job_per_pod():
     """Issue 11 item 6: TPU v4 publishes no bandwidth between its 4,096-chip pods, so a campus
     of 8,192 runs two single-pod jobs instead of one NaN-timed job over both."""
     training = estimator_pb2.CampusTrainingWorkload(
-        model=common_pb2.ModelSpec(preset_id="llama-3.1-8b"), training_tokens=10**12, sequence_length=4096)
-    response = estimate_campus(estimator_pb2.EstimateCampusRequest(hardware_id="tpu-v4", accelerator_count=8192, training=training), DEPS)
+        model=common_pb2.ModelSpec(preset_id="llama-3.1-8b"), training_tokens=10**12, sequence_length=4096
+    )
+    response = estimate_campus(
+        estimator_pb2.EstimateCampusRequest(hardware_id="tpu-v4", accelerator_count=8192, training=training), DEPS
+    )
     assert response.single_job_feasibility.startswith("no: one job can use 4,096 of 8,192")
     assert "pod" in response.single_job_feasibility
     assert math.isfinite(response.training_runs_per_year) and response.training_runs_per_year > 0
@@ -125,7 +134,9 @@ def test_training_and_campus_price_an_accelerator_alike(hardware_id):
     from flopwatt.estimate.facility_choice import FacilityChoice, facility_inputs
 
     count = 1152
-    response = estimate_campus(estimator_pb2.EstimateCampusRequest(hardware_id=hardware_id, accelerator_count=count), DEPS)
+    response = estimate_campus(
+        estimator_pb2.EstimateCampusRequest(hardware_id=hardware_id, accelerator_count=count), DEPS
+    )
     parts = {q.name: q.value for q in response.capital_cost}
     campus_it_capex = (parts["accelerators"] + parts["servers"] + parts["network"]) / response.accelerator_count
     training_capex = facility_inputs(FacilityChoice(), hardware_id)[0].capex_usd_per_accelerator
@@ -134,9 +145,13 @@ def test_training_and_campus_price_an_accelerator_alike(hardware_id):
 
 def test_a_campus_training_job_is_priced_at_the_campus_capex():
     training = estimator_pb2.CampusTrainingWorkload(
-        model=common_pb2.ModelSpec(preset_id="llama-3.1-8b"), training_tokens=10**12, sequence_length=4096)
+        model=common_pb2.ModelSpec(preset_id="llama-3.1-8b"), training_tokens=10**12, sequence_length=4096
+    )
     base = dict(hardware_id="h100-sxm", accelerator_count=1024, training=training)
     default = estimate_campus(estimator_pb2.EstimateCampusRequest(**base), DEPS)
-    doubled = estimate_campus(estimator_pb2.EstimateCampusRequest(capital_costs=estimator_pb2.CapitalCosts(accelerator_usd=60000.0), **base), DEPS)
+    doubled = estimate_campus(
+        estimator_pb2.EstimateCampusRequest(capital_costs=estimator_pb2.CapitalCosts(accelerator_usd=60000.0), **base),
+        DEPS,
+    )
     capex = lambda r: {q.name: q.value for q in r.training_estimate.breakdown.cost}["amortised_capex"]  # noqa: E731
     assert capex(doubled) > capex(default)

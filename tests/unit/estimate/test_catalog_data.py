@@ -4,13 +4,44 @@ from __future__ import annotations
 
 import pytest
 
-from flopwatt.estimate.catalog import get_hardware, list_hardware, list_model_presets
 from flopwatt.estimate.architecture import ModelArchitecture
+from flopwatt.estimate.catalog import get_hardware, list_hardware, list_model_presets
 
-DESIGN_HARDWARE_IDS = ("v100", "a100-40gb", "a100-80gb", "h100-sxm", "h100-pcie", "h800", "h200", "b200", "gb200",
-                       "b300", "gb300", "mi300x", "mi325x", "mi355x", "tpu-v3", "tpu-v4", "tpu-v5p", "tpu-v6e", "cpu")
-DESIGN_MODEL_IDS = ("gpt-3-175b", "llama-2-7b", "llama-2-13b", "llama-2-70b", "llama-3.1-8b", "llama-3.1-70b",
-                    "llama-3.1-405b", "mixtral-8x7b", "deepseek-v3", "megatron-22b", "turing-530b", "megatron-1t")
+DESIGN_HARDWARE_IDS = (
+    "v100",
+    "a100-40gb",
+    "a100-80gb",
+    "h100-sxm",
+    "h100-pcie",
+    "h800",
+    "h200",
+    "b200",
+    "gb200",
+    "b300",
+    "gb300",
+    "mi300x",
+    "mi325x",
+    "mi355x",
+    "tpu-v3",
+    "tpu-v4",
+    "tpu-v5p",
+    "tpu-v6e",
+    "cpu",
+)
+DESIGN_MODEL_IDS = (
+    "gpt-3-175b",
+    "llama-2-7b",
+    "llama-2-13b",
+    "llama-2-70b",
+    "llama-3.1-8b",
+    "llama-3.1-70b",
+    "llama-3.1-405b",
+    "mixtral-8x7b",
+    "deepseek-v3",
+    "megatron-22b",
+    "turing-530b",
+    "megatron-1t",
+)
 # Tolerance between the published parameter count and the one recomputed from the architecture:
 # norms, biases and learned positions are left out of the recount (< 0.5 % for these models).
 PARAMETER_COUNT_TOLERANCE = 0.03
@@ -24,7 +55,9 @@ def test_every_design_id_present():
     assert {preset.id for preset in list_model_presets()} >= set(DESIGN_MODEL_IDS)
 
 
-@pytest.mark.parametrize("hardware_id, bf16_flops", [("h100-sxm", 989.4e12), ("a100-40gb", 312e12), ("a100-80gb", 312e12)])
+@pytest.mark.parametrize(
+    "hardware_id, bf16_flops", [("h100-sxm", 989.4e12), ("a100-40gb", 312e12), ("a100-80gb", 312e12)]
+)
 def test_dense_anchor_rates(hardware_id, bf16_flops):
     assert get_hardware(hardware_id).peak_for("bf16") == bf16_flops
 
@@ -61,7 +94,9 @@ def test_host_cpu_sixteen_bit_rates_are_never_below_fp32():
 BLACKWELL_ULTRA_FP4_STEPS = {("gb300", "fp8", "fp4")}
 
 
-@pytest.mark.parametrize("spec", [s for s in list_hardware() if s.vendor in ("NVIDIA", "AMD")], ids=lambda spec: spec.id)
+@pytest.mark.parametrize(
+    "spec", [s for s in list_hardware() if s.vendor in ("NVIDIA", "AMD")], ids=lambda spec: spec.id
+)
 def test_tensor_core_ratios_are_dense(spec):
     """Dense tensor rates double from tf32 to bf16 to fp8 to fp4; a half-converted sparse entry does not."""
     peaks = spec.peak_flops_per_second
@@ -95,7 +130,14 @@ def test_only_tpus_leave_numbers_unpublished():
     """The ids that may leave a number unpublished: Google publishes no per-chip data-centre
     network for TPU v3/v4/v6e and no power for v5p/v6e; AMD publishes no standard NIC per GPU
     for the MI325X and MI355X platforms (issue 11 catalog additions)."""
-    assert {spec.id for spec in list_hardware() if spec.unpublished} == {"tpu-v3", "tpu-v4", "tpu-v5p", "tpu-v6e", "mi325x", "mi355x"}
+    assert {spec.id for spec in list_hardware() if spec.unpublished} == {
+        "tpu-v3",
+        "tpu-v4",
+        "tpu-v5p",
+        "tpu-v6e",
+        "mi325x",
+        "mi355x",
+    }
 
 
 def test_issue_11_entries_carry_their_datasheet_numbers():
@@ -168,7 +210,11 @@ def test_docs_table_lists_every_hardware_id_with_its_bf16_rate():
     from pathlib import Path
 
     doc = Path(__file__).resolve().parents[3] / "docs" / "catalog.md"
-    rows = {line.split("|")[1].strip().strip("`"): line for line in doc.read_text(encoding="utf-8").splitlines() if line.startswith("| `")}
+    rows = {
+        line.split("|")[1].strip().strip("`"): line
+        for line in doc.read_text(encoding="utf-8").splitlines()
+        if line.startswith("| `")
+    }
     for spec in list_hardware():
         assert spec.id in rows, f"docs/catalog.md has no row for {spec.id}"
         if spec.id != "cpu" and "bf16" in spec.peak_flops_per_second:

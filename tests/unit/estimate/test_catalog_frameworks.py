@@ -56,13 +56,22 @@ def test_step_option_names_are_the_step_options_fields():
 def test_existing_stacks_keep_their_behaviour():
     """The validation tables rely on these: `flopwatt validate` output must not change."""
     default = StepOptions(flash_attention=True, data_parallel_overlap_fraction=C.DEFAULT_DATA_PARALLEL_OVERLAP_FRACTION)
-    assert framework_step_options("") == framework_step_options("generic") == framework_step_options("megatron-lm") == default
+    assert (
+        framework_step_options("")
+        == framework_step_options("generic")
+        == framework_step_options("megatron-lm")
+        == default
+    )
     legacy = StepOptions(flash_attention=False, data_parallel_overlap_fraction=0.0)
     assert framework_step_options("megatron-lm-2022") == framework_step_options("megatron-deepspeed") == legacy
 
 
 def test_new_stacks_use_documented_defaults_or_the_unfitted_default():
-    assert framework_step_options("pytorch-fsdp") == framework_step_options("jax") == framework_step_options("megatron-core")
+    assert (
+        framework_step_options("pytorch-fsdp")
+        == framework_step_options("jax")
+        == framework_step_options("megatron-core")
+    )
     deepspeed = get_framework("deepspeed")
     assert deepspeed.option("data_parallel_overlap_fraction").value == 0.0  # overlap_comm defaults to stage == 3
     assert deepspeed.option("data_parallel_overlap_fraction").origin == "documented-default"
@@ -82,8 +91,18 @@ def test_every_stack_documents_its_behaviour_with_sources():
 
 # Held-out test data of the project (reserved): citing a framework's documentation of its features
 # is fine, citing these results is not.
-RESERVED_SOURCE_MARKERS = ("torchtitan/blob/main/docs/performance", "benchmarks/", "dgxc-benchmarking", "tpu-recipes",
-                           "perf-overview", "performance-overview", "build.nvidia.com", "docs.nvidia.com/nim", "lambdalabs", "lambda.ai")
+RESERVED_SOURCE_MARKERS = (
+    "torchtitan/blob/main/docs/performance",
+    "benchmarks/",
+    "dgxc-benchmarking",
+    "tpu-recipes",
+    "perf-overview",
+    "performance-overview",
+    "build.nvidia.com",
+    "docs.nvidia.com/nim",
+    "lambdalabs",
+    "lambda.ai",
+)
 
 
 def test_no_source_is_reserved_benchmark_data():
@@ -108,16 +127,27 @@ def test_loader_refuses_a_fitted_parameter():
     assert caught.value.entry == "jax" and caught.value.field == "step_options.data_parallel_overlap_fraction.origin"
 
 
-@pytest.mark.parametrize(("edit", "field"), [
-    (lambda e: e["step_options"]["data_parallel_overlap_fraction"].update(value=1.5), "step_options.data_parallel_overlap_fraction.value"),
-    (lambda e: e["step_options"]["flash_attention"].update(value=1), "step_options.flash_attention.value"),
-    (lambda e: e["behaviour"].pop("pipeline_parallel"), "behaviour"),
-    (lambda e: e["step_options"].pop("flash_attention"), "step_options"),
-    (lambda e: e.update(aliases=["megatron-lm"]), "aliases"),  # already megatron-core's
-    (lambda e: e.update(aliases=["deepspeed"]), "aliases"),  # the entry's own id
-    (lambda e: [s.update(covers=s["covers"].replace(", step_options.flash_attention", "")) for s in e["sources"]], "step_options.flash_attention"),
-    (lambda e: e.update(tuned=True), "tuned"),
-])
+@pytest.mark.parametrize(
+    ("edit", "field"),
+    [
+        (
+            lambda e: e["step_options"]["data_parallel_overlap_fraction"].update(value=1.5),
+            "step_options.data_parallel_overlap_fraction.value",
+        ),
+        (lambda e: e["step_options"]["flash_attention"].update(value=1), "step_options.flash_attention.value"),
+        (lambda e: e["behaviour"].pop("pipeline_parallel"), "behaviour"),
+        (lambda e: e["step_options"].pop("flash_attention"), "step_options"),
+        (lambda e: e.update(aliases=["megatron-lm"]), "aliases"),  # already megatron-core's
+        (lambda e: e.update(aliases=["deepspeed"]), "aliases"),  # the entry's own id
+        (
+            lambda e: [
+                s.update(covers=s["covers"].replace(", step_options.flash_attention", "")) for s in e["sources"]
+            ],
+            "step_options.flash_attention",
+        ),
+        (lambda e: e.update(tuned=True), "tuned"),
+    ],
+)
 def test_loader_refuses_malformed_stacks(edit, field):
     document = _document()
     edit(_entry(document, "deepspeed"))
@@ -131,6 +161,7 @@ def test_framework_step_options_table_covers_every_name():
 
 
 # --- ListFrameworks ------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("page_size", [0, 1, 4, 100])
 def test_list_frameworks_pages_every_stack_once(page_size):
@@ -156,12 +187,15 @@ def test_list_frameworks_converts_every_field():
     assert parameters["data_parallel_overlap_fraction"].origin == "unfitted-assumption"
 
 
-@pytest.mark.parametrize(("request_kwargs", "field"), [
-    ({"page_size": -1}, "page_size"),
-    ({"page_token": "not-a-token"}, "page_token"),
-    ({"page_token": api.encode_page_token(api.HARDWARE_COLLECTION, 1)}, "page_token"),  # another list's token
-    ({"page_token": "x" * 65}, "page_token"),
-])
+@pytest.mark.parametrize(
+    ("request_kwargs", "field"),
+    [
+        ({"page_size": -1}, "page_size"),
+        ({"page_token": "not-a-token"}, "page_token"),
+        ({"page_token": api.encode_page_token(api.HARDWARE_COLLECTION, 1)}, "page_token"),  # another list's token
+        ({"page_token": "x" * 65}, "page_token"),
+    ],
+)
 def test_list_frameworks_refuses_bad_paging(request_kwargs, field):
     with pytest.raises(InvalidArgument) as caught:
         api.list_frameworks(estimator_pb2.ListFrameworksRequest(**request_kwargs))
@@ -181,12 +215,23 @@ def test_estimator_service_serves_list_frameworks():
 
 # --- the framework input of a training estimate ---------------------------------------------------
 
+
 def _request(framework: str) -> estimator_pb2.EstimateTrainingRequest:
     return estimator_pb2.EstimateTrainingRequest(
-        model=common_pb2.ModelSpec(preset_id="llama-3.1-8b"), training_tokens=1_000_000_000_000, sequence_length=8192,
-        hardware_id="h100-sxm", accelerator_count=256, framework=framework,
-        parallelism=common_pb2.Parallelism(tensor_parallel_size=1, pipeline_parallel_size=1, data_parallel_size=256,
-                                           micro_batch_size=1, global_batch_size=512))
+        model=common_pb2.ModelSpec(preset_id="llama-3.1-8b"),
+        training_tokens=1_000_000_000_000,
+        sequence_length=8192,
+        hardware_id="h100-sxm",
+        accelerator_count=256,
+        framework=framework,
+        parallelism=common_pb2.Parallelism(
+            tensor_parallel_size=1,
+            pipeline_parallel_size=1,
+            data_parallel_size=256,
+            micro_batch_size=1,
+            global_batch_size=512,
+        ),
+    )
 
 
 def test_every_stack_name_estimates_and_is_reported():
@@ -215,6 +260,7 @@ def test_unknown_framework_is_invalid_argument_naming_the_field():
 
 # --- CLI and docs ----------------------------------------------------------------------------------
 
+
 def test_cli_lists_frameworks(capsys):
     from flopwatt.service.cli import main
 
@@ -232,8 +278,24 @@ def test_cli_training_framework_flag_sets_the_request():
     from flopwatt.service.cli import build_parser
     from flopwatt.service.cli.estimate import build_request
 
-    args = build_parser().parse_args(["estimate", "training", "--model", "llama-3.1-8b", "--hardware", "h100-sxm",
-                                      "--accelerators", "8", "--tokens", "1e9", "--sequence-length", "4096", "--framework", "deepspeed"])
+    args = build_parser().parse_args(
+        [
+            "estimate",
+            "training",
+            "--model",
+            "llama-3.1-8b",
+            "--hardware",
+            "h100-sxm",
+            "--accelerators",
+            "8",
+            "--tokens",
+            "1e9",
+            "--sequence-length",
+            "4096",
+            "--framework",
+            "deepspeed",
+        ]
+    )
     assert build_request(args).framework == "deepspeed"
 
 

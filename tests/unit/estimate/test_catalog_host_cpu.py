@@ -29,8 +29,17 @@ def fake_host(tmp_path: Path, monkeypatch) -> Path:
     """Two sockets x 4 cores x 2 threads of an AVX-512 Xeon with cpufreq, RAPL and a 25 GbE NIC."""
     monkeypatch.setattr(host_cpu, "measure_copy_bytes_per_second", lambda: 20e9)
     (tmp_path / "proc").mkdir()
-    (tmp_path / "proc/cpuinfo").write_text(_cpuinfo("GenuineIntel", 6, "fpu sse2 avx avx2 fma avx512f avx512_bf16 amx_bf16", 2, 4, 2,
-                                                    "Intel(R) Xeon(R) Platinum 8480+"))
+    (tmp_path / "proc/cpuinfo").write_text(
+        _cpuinfo(
+            "GenuineIntel",
+            6,
+            "fpu sse2 avx avx2 fma avx512f avx512_bf16 amx_bf16",
+            2,
+            4,
+            2,
+            "Intel(R) Xeon(R) Platinum 8480+",
+        )
+    )
     (tmp_path / "proc/meminfo").write_text("MemTotal:       16384000 kB\nMemFree:  1 kB\n")
     freq = tmp_path / "sys/devices/system/cpu/cpu0/cpufreq"
     freq.mkdir(parents=True)

@@ -9,9 +9,15 @@ from importlib import resources
 
 import pytest
 
-from flopwatt.estimate.catalog import CatalogError, get_hardware, get_model_preset, list_hardware, list_model_presets
-from flopwatt.estimate.catalog import loader
-from flopwatt.estimate.catalog import CatalogLookupError
+from flopwatt.estimate.catalog import (
+    CatalogError,
+    CatalogLookupError,
+    get_hardware,
+    get_model_preset,
+    list_hardware,
+    list_model_presets,
+    loader,
+)
 
 
 def _document(name: str) -> dict:
@@ -45,7 +51,11 @@ def _break_h100(document: dict, mutate) -> dict:
 
 HARDWARE_BREAKAGES = [
     ("missing field", lambda e: e.pop("tdp_watts"), "tdp_watts"),
-    ("negative bandwidth", lambda e: e.update(memory_bandwidth_bytes_per_second=-3.35e12), "memory_bandwidth_bytes_per_second"),
+    (
+        "negative bandwidth",
+        lambda e: e.update(memory_bandwidth_bytes_per_second=-3.35e12),
+        "memory_bandwidth_bytes_per_second",
+    ),
     ("zero watts", lambda e: e.update(tdp_watts=0), "tdp_watts"),
     ("NaN peak", lambda e: e["peak_flops_per_second"].update(bf16=math.nan), "peak_flops_per_second.bf16"),
     ("infinite peak", lambda e: e["peak_flops_per_second"].update(fp8=math.inf), "peak_flops_per_second.fp8"),
@@ -84,7 +94,9 @@ def test_uncovered_number_is_refused(hardware_document):
 
 def test_a_precision_can_be_covered_on_its_own(hardware_document):
     def split_cover(entry):
-        entry["sources"][0]["covers"] = "peak_flops_per_second.fp32, peak_flops_per_second.tf32, peak_flops_per_second.bf16, peak_flops_per_second.fp16"
+        entry["sources"][0]["covers"] = (
+            "peak_flops_per_second.fp32, peak_flops_per_second.tf32, peak_flops_per_second.bf16, peak_flops_per_second.fp16"
+        )
 
     with pytest.raises(CatalogError) as raised:
         loader.parse_hardware_document(_break_h100(hardware_document, split_cover))
@@ -124,7 +136,11 @@ MODEL_BREAKAGES = [
     ("kv heads not dividing", lambda e: e["architecture"].update(kv_head_count=7), "architecture.kv_head_count"),
     ("bool as string", lambda e: e["architecture"].update(gated_mlp="yes"), "architecture.gated_mlp"),
     ("unknown architecture field", lambda e: e["architecture"].update(rope_theta=500000), "architecture.rope_theta"),
-    ("active above total", lambda e: e.update(active_parameter_count=e["parameter_count"] + 1), "active_parameter_count"),
+    (
+        "active above total",
+        lambda e: e.update(active_parameter_count=e["parameter_count"] + 1),
+        "active_parameter_count",
+    ),
     ("negative count", lambda e: e.update(parameter_count=-1), "parameter_count"),
 ]
 

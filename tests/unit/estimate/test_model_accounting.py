@@ -55,7 +55,9 @@ def test_llama_kv_cache_bytes_per_token():
 
 def test_zero3_memory_shards_weights_gradients_and_optimizer():
     plan0 = ParallelPlan(data_parallel_size=64, micro_batch_size=1, global_batch_size=64, activation_recompute=2)
-    plan3 = ParallelPlan(data_parallel_size=64, micro_batch_size=1, global_batch_size=64, zero_stage=3, activation_recompute=2)
+    plan3 = ParallelPlan(
+        data_parallel_size=64, micro_batch_size=1, global_batch_size=64, zero_stage=3, activation_recompute=2
+    )
     n = parameter_counts(LLAMA2_70B).total
     m0 = training_memory(LLAMA2_70B, 4096, plan0)
     m3 = training_memory(LLAMA2_70B, 4096, plan3)
@@ -68,7 +70,9 @@ def test_zero3_memory_shards_weights_gradients_and_optimizer():
 def test_selective_recompute_drops_the_score_term():
     plan = dict(tensor_parallel_size=8, sequence_parallel=True, micro_batch_size=1, global_batch_size=1)
     none = training_memory(GPT3, 2048, ParallelPlan(**plan, activation_recompute=0), flash_attention=False).activations
-    selective = training_memory(GPT3, 2048, ParallelPlan(**plan, activation_recompute=1), flash_attention=False).activations
+    selective = training_memory(
+        GPT3, 2048, ParallelPlan(**plan, activation_recompute=1), flash_attention=False
+    ).activations
     # Korthikanti eq. 4 vs 2 per layer: s·b·h/t·(34 + 5·a·s/h) vs s·b·h/t·34
     s, h, a = 2048, 12288, 96  # tensor parallelism (8) divides both sides and cancels
     assert float(none / selective) == pytest.approx((34 + 5 * a * s / h) / 34, rel=1e-6)

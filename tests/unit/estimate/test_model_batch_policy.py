@@ -3,24 +3,31 @@
 import numpy as np
 import pytest
 
-from flopwatt.service.api.deps import ApiDependencies
-from flopwatt.service.api.training import estimate_training
-from flopwatt.estimate.catalog import get_hardware, get_model_preset
 from flopwatt.estimate import constants as C
 from flopwatt.estimate.batch_policy import batch_policy, critical_batch_tokens
+from flopwatt.estimate.catalog import get_hardware, get_model_preset
 from flopwatt.estimate.hardware import datasheet_hardware_model
 from flopwatt.estimate.planner import PlanConstraints, choose_plan
 from flopwatt.estimate.step_time import StepOptions
+from flopwatt.service.api.deps import ApiDependencies
+from flopwatt.service.api.training import estimate_training
 from flopwatt.v1 import common_pb2, estimator_pb2
 
 DEPS = ApiDependencies()
 LLAMA_405B_PUBLISHED_H100_HOURS = 30.84e6  # Llama 3.1 model card (2024-07)
 
 
-def _request(preset: str, accelerators: int, sequence: int, tokens: float, **parallelism) -> estimator_pb2.EstimateTrainingRequest:
+def _request(
+    preset: str, accelerators: int, sequence: int, tokens: float, **parallelism
+) -> estimator_pb2.EstimateTrainingRequest:
     return estimator_pb2.EstimateTrainingRequest(
-        model=common_pb2.ModelSpec(preset_id=preset), training_tokens=int(tokens), sequence_length=sequence, hardware_id="h100-sxm",
-        accelerator_count=accelerators, parallelism=common_pb2.Parallelism(**parallelism))
+        model=common_pb2.ModelSpec(preset_id=preset),
+        training_tokens=int(tokens),
+        sequence_length=sequence,
+        hardware_id="h100-sxm",
+        accelerator_count=accelerators,
+        parallelism=common_pb2.Parallelism(**parallelism),
+    )
 
 
 def test_llama_405b_without_a_batch_gets_a_cluster_sized_one():
@@ -47,10 +54,15 @@ def test_the_batch_grows_with_the_cluster():
     hw = datasheet_hardware_model(get_hardware("h100-sxm"), "bf16")
     # Context parallelism lets the planner hold a 512-sequence batch up to 8,192 GPUs (one
     # sequence per TP4 × CP2 × PP2 replica); past that only a larger batch keeps them busy.
-    batches = [choose_plan(arch, n, 8192, hw, PlanConstraints(), StepOptions()).plan.global_batch_size for n in (64, 1024, 8192, 16384)]
+    batches = [
+        choose_plan(arch, n, 8192, hw, PlanConstraints(), StepOptions()).plan.global_batch_size
+        for n in (64, 1024, 8192, 16384)
+    ]
     assert batches == sorted(batches) and batches[-1] > batches[0]
-    without_cp = [choose_plan(arch, n, 8192, hw, PlanConstraints(context_parallel_size=1), StepOptions()).plan.global_batch_size
-                  for n in (64, 1024, 8192)]
+    without_cp = [
+        choose_plan(arch, n, 8192, hw, PlanConstraints(context_parallel_size=1), StepOptions()).plan.global_batch_size
+        for n in (64, 1024, 8192)
+    ]
     assert without_cp == sorted(without_cp) and without_cp[-1] > without_cp[0]
 
 
@@ -59,17 +71,25 @@ def test_free_batch_is_never_slower_for_the_requested_tokens_than_the_convention
     hw = datasheet_hardware_model(get_hardware("h100-sxm"), "bf16")
     free = choose_plan(arch, 16384, 8192, hw, PlanConstraints(), StepOptions())
     conventional = choose_plan(arch, 16384, 8192, hw, PlanConstraints(global_batch_size=512), StepOptions())
-    seconds_per_token = lambda c: free.batch_policy.wall_clock_objective(c.step_seconds, c.plan.global_batch_size * 8192.0)  # noqa: E731
+    seconds_per_token = lambda c: free.batch_policy.wall_clock_objective(
+        c.step_seconds, c.plan.global_batch_size * 8192.0
+    )  # noqa: E731
     assert seconds_per_token(free) <= seconds_per_token(conventional)
     assert conventional.batch_policy is None
 
 
-@pytest.mark.parametrize("preset, counts", [("llama-3.1-70b", (4096, 4608, 5632, 6144, 12288, 16384)), ("llama-3.1-8b", (512, 768, 1024, 1536))])
+@pytest.mark.parametrize(
+    "preset, counts",
+    [("llama-3.1-70b", (4096, 4608, 5632, 6144, 12288, 16384)), ("llama-3.1-8b", (512, 768, 1024, 1536))],
+)
 def test_more_accelerators_never_lengthen_the_wall_clock(preset, counts):
     """Issue 11 item 7: the planner minimised the time to a given loss while the answer prints
     the wall clock of the requested tokens, so 70B on 5,632 → 6,144 H100 printed 28.9 → 33.1
     days (and 4,096 → 4,608: 39.2 → 41.8 before other fixes). The objective is now the wall clock."""
-    walls = [estimate_training(_request(preset, n, 8192, 15e12), DEPS).wall_clock_duration.ToTimedelta().total_seconds() for n in counts]
+    walls = [
+        estimate_training(_request(preset, n, 8192, 15e12), DEPS).wall_clock_duration.ToTimedelta().total_seconds()
+        for n in counts
+    ]
     assert all(later <= earlier for earlier, later in zip(walls, walls[1:])), walls
 
 

@@ -17,21 +17,21 @@ import math
 import numpy as np
 import pytest
 
-from flopwatt.service.api.campus import estimate_campus
-from flopwatt.service.api.deps import ApiDependencies
-from flopwatt.service.api.inference import build_scenario as build_inference_scenario
-from flopwatt.service.api.inference import estimate_inference
-from flopwatt.service.api.training import build_scenario, estimate_training, to_response
-from flopwatt.service.errors import FailedPrecondition
-from flopwatt.estimate.catalog import get_model_preset
 from flopwatt.estimate import constants as C
 from flopwatt.estimate.accounting import parameter_counts
+from flopwatt.estimate.catalog import get_model_preset
 from flopwatt.estimate.hardware import datasheet_hardware_model
 from flopwatt.estimate.inference import max_batch_size
 from flopwatt.estimate.memory import training_memory, usable_training_memory_bytes
 from flopwatt.estimate.parallel_plan import RECOMPUTE_NONE, ParallelPlan
 from flopwatt.estimate.step_time import training_step_time
 from flopwatt.estimate.training import estimate_training_run
+from flopwatt.service.api.campus import estimate_campus
+from flopwatt.service.api.deps import ApiDependencies
+from flopwatt.service.api.inference import build_scenario as build_inference_scenario
+from flopwatt.service.api.inference import estimate_inference
+from flopwatt.service.api.training import build_scenario, estimate_training, to_response
+from flopwatt.service.errors import FailedPrecondition
 from flopwatt.v1 import common_pb2, estimator_pb2
 
 DEPS = ApiDependencies()
@@ -59,8 +59,14 @@ def _close(a: float, b: float, relative: float = RELATIVE) -> bool:
 
 
 def _training_request(preset: str, hardware: str, count: int, **fields) -> estimator_pb2.EstimateTrainingRequest:
-    return estimator_pb2.EstimateTrainingRequest(model=common_pb2.ModelSpec(preset_id=preset), training_tokens=10**11, sequence_length=4096,
-                                                 hardware_id=hardware, accelerator_count=count, **fields)
+    return estimator_pb2.EstimateTrainingRequest(
+        model=common_pb2.ModelSpec(preset_id=preset),
+        training_tokens=10**11,
+        sequence_length=4096,
+        hardware_id=hardware,
+        accelerator_count=count,
+        **fields,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +96,9 @@ def test_training_response_identities(training_estimates):
         assert _close(_usd(r.cost), sum(_parts(r.breakdown.cost).values()), 1e-6), case  # Money holds whole nanos
         assert _close(_seconds(r.step_duration), sum(_parts(r.breakdown.step_time).values()), 1e-6), case
         assert abs(r.memory_per_accelerator_bytes - sum(_parts(r.breakdown.memory).values())) <= 1.0, case
-        assert r.fits_in_memory == (r.memory_per_accelerator_bytes <= usable_training_memory_bytes(r.accelerator_memory_bytes)), case
+        assert r.fits_in_memory == (
+            r.memory_per_accelerator_bytes <= usable_training_memory_bytes(r.accelerator_memory_bytes)
+        ), case
         # HFU counts executed work (causal half of the scores with flash attention, recompute), MFU
         # the full-attention convention: neither bounds the other, both are utilizations.
         assert 0.0 < r.model_flops_utilization and 0.0 < r.hardware_flops_utilization < 1.0, case
@@ -102,9 +110,15 @@ def test_training_domain_identities(training_estimates):
         hw, plan = scenario.hardware, scenario.plan
         n = float(plan.accelerator_count)
         tokens_per_step = float(plan.global_batch_size) * float(scenario.sequence_length)
-        assert _close(e.model_flops_utilization, e.model_flops_per_token * tokens_per_step / (e.step_seconds * n * hw.peak_flops_per_second)), case
+        assert _close(
+            e.model_flops_utilization,
+            e.model_flops_per_token * tokens_per_step / (e.step_seconds * n * hw.peak_flops_per_second),
+        ), case
         assert _close(e.tokens_per_second, tokens_per_step / e.step_seconds), case
-        assert _close(e.hardware_flops_utilization, e.hardware_flops_per_token * tokens_per_step / (e.step_seconds * n * hw.peak_flops_per_second)), case
+        assert _close(
+            e.hardware_flops_utilization,
+            e.hardware_flops_per_token * tokens_per_step / (e.step_seconds * n * hw.peak_flops_per_second),
+        ), case
         assert _close(e.total_flops, e.model_flops_per_token * scenario.training_tokens), case
         assert _close(e.productive_seconds, e.step_count * e.step_seconds), case
         assert _close(e.wall_clock_seconds, e.productive_seconds / e.goodput), case
@@ -115,7 +129,10 @@ def test_training_domain_identities(training_estimates):
         assert _close(c.accelerator_energy_joules, n * e.accelerator_power_watts * e.wall_clock_seconds), case
         it = c.accelerator_energy_joules + c.host_energy_joules + c.network_energy_joules
         assert _close(c.facility_energy_joules, it * scenario.facility.pue), case
-        assert _close(c.co2e_kilograms, c.facility_energy_joules / C.JOULES_PER_KWH * scenario.facility.carbon_intensity_grams_per_kwh / 1000.0), case
+        assert _close(
+            c.co2e_kilograms,
+            c.facility_energy_joules / C.JOULES_PER_KWH * scenario.facility.carbon_intensity_grams_per_kwh / 1000.0,
+        ), case
         assert _close(c.cost_usd, c.rental_cost_usd + c.capex_cost_usd + c.energy_cost_usd), case
         # Power stays between the idle floor and the loaded draw.
         assert hw.power_watts(0.0) <= e.accelerator_power_watts <= hw.power_watts(1.0), case
@@ -147,7 +164,14 @@ def test_deepseek_v3_does_not_fit_on_64_a100():
 
 def test_expert_states_shard_over_the_expert_data_parallel_group():
     arch = get_model_preset("mixtral-8x7b").architecture
-    base = dict(tensor_parallel_size=1, pipeline_parallel_size=1, data_parallel_size=8, micro_batch_size=1, global_batch_size=8, zero_stage=1)
+    base = dict(
+        tensor_parallel_size=1,
+        pipeline_parallel_size=1,
+        data_parallel_size=8,
+        micro_batch_size=1,
+        global_batch_size=8,
+        zero_stage=1,
+    )
     no_ep = training_memory(arch, 4096.0, ParallelPlan(expert_parallel_size=1, **base))
     full_ep = training_memory(arch, 4096.0, ParallelPlan(expert_parallel_size=8, **base))
     # ZeRO-1 over 8 ranks: with EP 1 every rank holds all experts' weights and 1/8 of their optimizer
@@ -165,10 +189,19 @@ def test_zero3_gathers_weights_for_every_micro_batch():
     traffic grows with the micro-batch count; ZeRO-1 reduces the gradients once per step."""
     arch = get_model_preset("llama-3.1-8b").architecture
     hw = datasheet_hardware_model(DEPS_HARDWARE("h100-sxm"), "bf16")
+
     def dp_seconds(zero: int, micro_batches: int) -> float:
-        plan = ParallelPlan(tensor_parallel_size=1, pipeline_parallel_size=1, data_parallel_size=64, micro_batch_size=1,
-                            global_batch_size=64 * micro_batches, zero_stage=zero, activation_recompute=RECOMPUTE_NONE)
+        plan = ParallelPlan(
+            tensor_parallel_size=1,
+            pipeline_parallel_size=1,
+            data_parallel_size=64,
+            micro_batch_size=1,
+            global_batch_size=64 * micro_batches,
+            zero_stage=zero,
+            activation_recompute=RECOMPUTE_NONE,
+        )
         return float(training_step_time(arch, 4096.0, plan, hw).data_parallel_communication)
+
     assert dp_seconds(3, 8) > 7.0 * dp_seconds(3, 1)
     assert dp_seconds(1, 8) == pytest.approx(dp_seconds(1, 1))
     assert dp_seconds(3, 1) == pytest.approx(1.5 * dp_seconds(1, 1), rel=0.01)
@@ -194,8 +227,15 @@ INFERENCE_CASES = [
 
 @pytest.mark.parametrize("preset, hardware, count, prompt, output, batch, precision", INFERENCE_CASES)
 def test_inference_identities(preset, hardware, count, prompt, output, batch, precision):
-    request = estimator_pb2.EstimateInferenceRequest(model=common_pb2.ModelSpec(preset_id=preset), hardware_id=hardware, accelerator_count=count,
-                                                     input_tokens=prompt, output_tokens=output, batch_size=batch, precision=precision)
+    request = estimator_pb2.EstimateInferenceRequest(
+        model=common_pb2.ModelSpec(preset_id=preset),
+        hardware_id=hardware,
+        accelerator_count=count,
+        input_tokens=prompt,
+        output_tokens=output,
+        batch_size=batch,
+        precision=precision,
+    )
     r = estimate_inference(request, DEPS)
     ttft, tpot = _seconds(r.time_to_first_token), _seconds(r.time_per_output_token)
     # Static batching: a batch of B requests takes TTFT + output × TPOT and yields B × output tokens.
@@ -208,7 +248,9 @@ def test_inference_identities(preset, hardware, count, prompt, output, batch, pr
     arch, hw = scenario.arch, scenario.hardware
     kv_bytes = scenario.kv_cache_bytes_per_element
     head_dim = arch.effective_head_dim
-    cached_per_layer = arch.kv_lora_rank + arch.qk_rope_head_dim if arch.kv_lora_rank else 2 * arch.kv_head_count * head_dim  # MLA latent, else K and V
+    cached_per_layer = (
+        arch.kv_lora_rank + arch.qk_rope_head_dim if arch.kv_lora_rank else 2 * arch.kv_head_count * head_dim
+    )  # MLA latent, else K and V
     assert r.kv_cache_bytes_per_token == arch.layer_count * cached_per_layer * kv_bytes
     limit, weights, per_sequence = max_batch_size(arch, hw, count, prompt + output, kv_bytes)
     assert limit == r.max_batch_size
@@ -218,29 +260,51 @@ def test_inference_identities(preset, hardware, count, prompt, output, batch, pr
     assert abs(r.memory_per_accelerator_bytes - sum(memory.values())) <= 1.0
     # Energy per token × tokens of one batch = facility energy of the replica over the batch.
     batch_seconds = ttft + output * tpot
-    it_watts = count * (scenario_power(scenario, r) + scenario.facility.host_power_watts_per_accelerator + scenario.facility.network_power_watts_per_accelerator)
-    assert _close(r.energy_per_output_token_joules * r.batch_size * output, it_watts * scenario.facility.pue * batch_seconds, 1e-6)
+    it_watts = count * (
+        scenario_power(scenario, r)
+        + scenario.facility.host_power_watts_per_accelerator
+        + scenario.facility.network_power_watts_per_accelerator
+    )
+    assert _close(
+        r.energy_per_output_token_joules * r.batch_size * output, it_watts * scenario.facility.pue * batch_seconds, 1e-6
+    )
 
 
 def scenario_power(scenario, response) -> float:
     """The accelerator power the serving model used at the response's batch."""
     from flopwatt.estimate.inference import serving_metrics
 
-    metrics = serving_metrics(scenario.arch, scenario.hardware, scenario.accelerator_count, np.array([float(response.batch_size)]),
-                              scenario.input_tokens, scenario.output_tokens, scenario.facility, kv_bytes_per_element=scenario.kv_cache_bytes_per_element)
+    metrics = serving_metrics(
+        scenario.arch,
+        scenario.hardware,
+        scenario.accelerator_count,
+        np.array([float(response.batch_size)]),
+        scenario.input_tokens,
+        scenario.output_tokens,
+        scenario.facility,
+        kv_bytes_per_element=scenario.kv_cache_bytes_per_element,
+    )
     return float(np.asarray(metrics.accelerator_power_watts).reshape(-1)[0])
 
 
-@pytest.mark.parametrize("fields", [dict(facility_power_watts=1.2e9), dict(accelerator_count=1000), dict(accelerator_count=1)])
+@pytest.mark.parametrize(
+    "fields", [dict(facility_power_watts=1.2e9), dict(accelerator_count=1000), dict(accelerator_count=1)]
+)
 @pytest.mark.parametrize("hardware", ["gb200", "h100-sxm", "mi300x"])
 def test_campus_parts_sum_to_their_totals(hardware, fields):
     r = estimate_campus(estimator_pb2.EstimateCampusRequest(hardware_id=hardware, **fields), DEPS)
     watts = _parts(r.power_per_accelerator)
-    assert _close(watts["all_in"], watts["accelerator"] + watts["host"] + watts["network"] + watts["cooling_and_power_delivery"])
+    assert _close(
+        watts["all_in"], watts["accelerator"] + watts["host"] + watts["network"] + watts["cooling_and_power_delivery"]
+    )
     assert _close(r.facility_power_watts, r.accelerator_count * watts["all_in"])
     assert _close(r.it_power_watts, r.accelerator_count * (watts["accelerator"] + watts["host"] + watts["network"]))
     capex = _parts(r.capital_cost)
-    assert _close(_usd(r.total_capital_cost), capex["accelerators"] + capex["servers"] + capex["network"] + capex["building_power_cooling"], 1e-6)
+    assert _close(
+        _usd(r.total_capital_cost),
+        capex["accelerators"] + capex["servers"] + capex["network"] + capex["building_power_cooling"],
+        1e-6,
+    )
     assert r.rack_count * r.accelerators_per_rack == r.accelerator_count
     # Average draw never exceeds the nameplate facility power.
     assert r.annual_energy_joules <= r.facility_power_watts * 8766 * 3600 * (1 + 1e-9)
@@ -248,10 +312,17 @@ def test_campus_parts_sum_to_their_totals(hardware, fields):
 
 
 def test_training_intervals_hold_the_central_value():
-    request = _training_request("llama-3.1-70b", "h100-sxm", 512, uncertainty=common_pb2.Uncertainty(samples=500, seed=3))
+    request = _training_request(
+        "llama-3.1-70b", "h100-sxm", 512, uncertainty=common_pb2.Uncertainty(samples=500, seed=3)
+    )
     r = estimate_training(request, DEPS)
-    central = {"wall_clock_duration": _seconds(r.wall_clock_duration), "accelerator_hours": r.accelerator_hours,
-               "facility_energy_joules": r.facility_energy_joules, "co2e_kilograms": r.co2e_kilograms, "cost": _usd(r.cost)}
+    central = {
+        "wall_clock_duration": _seconds(r.wall_clock_duration),
+        "accelerator_hours": r.accelerator_hours,
+        "facility_energy_joules": r.facility_energy_joules,
+        "co2e_kilograms": r.co2e_kilograms,
+        "cost": _usd(r.cost),
+    }
     checked = 0
     for name, value in central.items():
         if name in r.intervals:
@@ -273,8 +344,16 @@ def test_campus_refuses_an_accelerator_without_published_power():
 
 def test_unknown_accelerator_power_is_stated_not_hidden():
     training = estimate_training(_training_request("llama-3.1-8b", "tpu-v5p", 256), DEPS)
-    serving = estimate_inference(estimator_pb2.EstimateInferenceRequest(model=common_pb2.ModelSpec(preset_id="llama-3.1-8b"), hardware_id="tpu-v5p",
-                                                                        accelerator_count=1, input_tokens=512, output_tokens=128), DEPS)
+    serving = estimate_inference(
+        estimator_pb2.EstimateInferenceRequest(
+            model=common_pb2.ModelSpec(preset_id="llama-3.1-8b"),
+            hardware_id="tpu-v5p",
+            accelerator_count=1,
+            input_tokens=512,
+            output_tokens=128,
+        ),
+        DEPS,
+    )
     for response in (training, serving):
         power = {a.name: a.value for a in response.assumptions}["accelerator_power"]
         assert power.startswith("unknown"), power

@@ -12,7 +12,7 @@ from importlib import resources
 
 import pytest
 
-from flopwatt.service.cli import main
+from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_NONE
 from flopwatt.estimate.validation.llm_foundry import (
     DATA_FILE,
     MPT_SIZES,
@@ -21,8 +21,8 @@ from flopwatt.estimate.validation.llm_foundry import (
     load_llm_foundry_rows,
     run_llm_foundry,
 )
-from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_NONE
 from flopwatt.estimate.validation.scale_anchors import scored_mean_absolute_percentage_error
+from flopwatt.service.cli import main
 
 REACHED_SCORED_MAPE_PERCENT = 25.8  # first evaluation, held-out (no constant touched)
 MARGIN_PERCENT = 1.0
@@ -45,7 +45,11 @@ def test_every_published_row_is_loaded_with_its_provenance():
     assert len({r.anchor.anchor for r in rows}) == len(rows)
     for r in rows:
         a = r.anchor
-        assert r.commit == README_COMMIT and README_COMMIT in a.url and a.url.endswith("scripts/train/benchmarking/README.md")
+        assert (
+            r.commit == README_COMMIT
+            and README_COMMIT in a.url
+            and a.url.endswith("scripts/train/benchmarking/README.md")
+        )
         assert a.published and a.assumed and (a.scored or a.exclusion_reason)
         assert (a.plan.tensor_parallel_size, a.plan.pipeline_parallel_size, a.plan.context_parallel_size) == (1, 1, 1)
         assert a.plan.zero_stage == 3 and a.plan.data_parallel_size == a.accelerator_count
@@ -62,12 +66,27 @@ def test_plans_are_the_published_ones():
     assert (a.plan.micro_batch_size, row.grad_accum, a.plan.global_batch_size) == (6, 1, 48)
     assert a.published_value == 10643 and a.plan.activation_recompute == RECOMPUTE_NONE and row.num_params == 6658859008
     assert a.arch.hidden_size == 4096 and a.arch.layer_count == 32 and a.arch.ffn_hidden_size == 4 * 4096
-    assert not a.arch.gated_mlp and a.arch.tied_embeddings and not a.arch.dropout and a.arch.kv_head_count == a.arch.attention_head_count
+    assert (
+        not a.arch.gated_mlp
+        and a.arch.tied_embeddings
+        and not a.arch.dropout
+        and a.arch.kv_head_count == a.arch.attention_head_count
+    )
     # README "A100 40GB ...": | 70b | 2048 | 128 | a100_40gb | 48.91 | 65.21 | ... | 4 | 1 | 512 | 23 | 48194 | 376 | ... | True |
     row = by_name["mpt-70b-a100-40gb-s2048-128g-b512"]
     a = row.anchor
-    assert (a.hardware_id, a.accelerator_count, a.plan.micro_batch_size, row.grad_accum, a.plan.global_batch_size) == ("a100-40gb", 128, 4, 1, 512)
-    assert a.published_value == 376 and a.plan.activation_recompute == RECOMPUTE_FULL and row.fsdp_mixed_precision == "PURE"
+    assert (a.hardware_id, a.accelerator_count, a.plan.micro_batch_size, row.grad_accum, a.plan.global_batch_size) == (
+        "a100-40gb",
+        128,
+        4,
+        1,
+        512,
+    )
+    assert (
+        a.published_value == 376
+        and a.plan.activation_recompute == RECOMPUTE_FULL
+        and row.fsdp_mixed_precision == "PURE"
+    )
     assert row.scale_out_gbps_per_node == 1600 and row.published_mfu_percent == 48.91
 
 
@@ -99,7 +118,10 @@ def test_every_scored_prediction_is_finite_and_positive(results):
 
 
 def test_scored_error_stays_at_the_reached_level(results):
-    assert scored_mean_absolute_percentage_error([m.result for m in results]) <= REACHED_SCORED_MAPE_PERCENT + MARGIN_PERCENT
+    assert (
+        scored_mean_absolute_percentage_error([m.result for m in results])
+        <= REACHED_SCORED_MAPE_PERCENT + MARGIN_PERCENT
+    )
     by_table = group_errors(results, lambda r: r.row.table)
     assert set(by_table) == set(TABLE_ROWS) and all(g.rows == TABLE_ROWS[t] for t, g in by_table.items())
 

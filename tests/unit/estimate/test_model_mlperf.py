@@ -12,9 +12,9 @@ import math
 
 import pytest
 
-from flopwatt.service.cli import main
 from flopwatt.estimate.validation.mlperf import check_block_tokens, load_mlperf_rows, published_step_seconds, run_mlperf
 from flopwatt.estimate.validation.scale_anchors import evaluate_anchor, scored_mean_absolute_percentage_error
+from flopwatt.service.cli import main
 
 REACHED_SCORED_MAPE_PERCENT = 8.3  # 8.6 before the DP overlap was bounded by compute (issue 11 item 1, 2026-11-27); 9.7 before the CP2 405B row was scored
 MARGIN_PERCENT = 1.0
@@ -28,12 +28,19 @@ def results():
 
 def test_every_row_names_its_submission_log_and_config():
     rows = load_mlperf_rows()
-    assert {r.anchor.anchor for r in rows} >= {"mlperf-v3.1-gpt3-10752gpu", "mlperf-v4.0-gpt3-512gpu", "mlperf-v4.0-gpt3-10752gpu",
-                                              "mlperf-v4.0-gpt3-11616gpu", "mlperf-v4.1-gpt3-256gpu"}
+    assert {r.anchor.anchor for r in rows} >= {
+        "mlperf-v3.1-gpt3-10752gpu",
+        "mlperf-v4.0-gpt3-512gpu",
+        "mlperf-v4.0-gpt3-10752gpu",
+        "mlperf-v4.0-gpt3-11616gpu",
+        "mlperf-v4.1-gpt3-256gpu",
+    }
     for r in rows:
         assert r.repository.startswith("mlcommons/training_results_v") and r.round in r.repository, r.anchor.anchor
         assert len(r.commit) == 40 and int(r.commit, 16) >= 0, r.anchor.anchor
-        assert r.result_path.startswith(f"{r.submitter}/results/") and r.config_path.startswith(f"{r.submitter}/benchmarks/")
+        assert r.result_path.startswith(f"{r.submitter}/results/") and r.config_path.startswith(
+            f"{r.submitter}/benchmarks/"
+        )
         assert r.anchor.url == f"https://github.com/{r.read_from}/blob/{r.commit}/{r.result_path}"
         assert r.anchor.source_date[:2] == "20" and r.anchor.published and r.anchor.assumed
         assert r.anchor.scored or r.anchor.exclusion_reason
@@ -43,7 +50,11 @@ def test_plans_are_the_submitted_configs():
     by_name = {r.anchor.anchor: r.anchor for r in load_mlperf_rows()}
     big = by_name["mlperf-v4.0-gpt3-11616gpu"]  # config_DGXH100_1452x8x6x4x6_mbs1_cg.sh: MINIBS 6, TP4, PP6, VP8
     assert (big.plan.tensor_parallel_size, big.plan.pipeline_parallel_size, big.plan.pipeline_interleaving) == (4, 6, 8)
-    assert big.accelerator_count == 1452 * 8 and big.plan.data_parallel_size == 484 and big.plan.global_batch_size == 6 * 484
+    assert (
+        big.accelerator_count == 1452 * 8
+        and big.plan.data_parallel_size == 484
+        and big.plan.global_batch_size == 6 * 484
+    )
     small = by_name["mlperf-v4.0-gpt3-512gpu"]  # log: global_batch_size 2304, gradient_accumulation_steps 72
     assert small.plan.global_batch_size // (small.plan.data_parallel_size * small.plan.micro_batch_size) == 72
     assert all(a.precision == "fp8" and a.sequence_length == 2048 for n, a in by_name.items() if "gpt3" in n)
@@ -66,7 +77,10 @@ def test_scored_error_stays_at_the_reached_level(results):
     scored = [m.result for m in results if m.result.anchor.scored]
     assert len(scored) == 6  # five GPT-3 175B rows and Llama 3.1 405B (CP2)
     assert all(math.isfinite(r.predicted_step_seconds) and r.fits_in_memory for r in scored)
-    assert scored_mean_absolute_percentage_error([m.result for m in results]) <= REACHED_SCORED_MAPE_PERCENT + MARGIN_PERCENT
+    assert (
+        scored_mean_absolute_percentage_error([m.result for m in results])
+        <= REACHED_SCORED_MAPE_PERCENT + MARGIN_PERCENT
+    )
     for r in scored:
         assert abs(r.step_time_error) < MAX_SCORED_ROW_ERROR, (r.anchor.anchor, r.step_time_error)
 
@@ -92,6 +106,8 @@ def test_validate_json_has_the_mlperf_section(capsys):
     section = json.loads(capsys.readouterr().out)["mlperf_training"]
     assert section["scored_mean_absolute_percentage_error"] <= REACHED_SCORED_MAPE_PERCENT + MARGIN_PERCENT
     row = next(r for r in section["rows"] if r["anchor"] == "mlperf-v4.1-gpt3-256gpu")
-    assert row["steps_per_block"] == 12 and row["block_tokens"] == 12 * 2048 * 2048 and len(row["block_durations_ms"]) == 2
+    assert (
+        row["steps_per_block"] == 12 and row["block_tokens"] == 12 * 2048 * 2048 and len(row["block_durations_ms"]) == 2
+    )
     assert main(["validate"]) == 0
     assert "MLPerf Training: MAPE" in capsys.readouterr().out

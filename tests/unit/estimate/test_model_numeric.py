@@ -9,8 +9,29 @@ import pytest
 
 from flopwatt.estimate import numeric
 
-SPECIAL = [0.0, -0.0, 1.0, -1.0, 0.5, 3.0, 1e308, -1e308, 5e-324, math.inf, -math.inf, math.nan, -math.nan, 2, 0, True, False,
-           np.float64(-0.0), np.float64(7.25), np.int64(3), np.bool_(True)]
+SPECIAL = [
+    0.0,
+    -0.0,
+    1.0,
+    -1.0,
+    0.5,
+    3.0,
+    1e308,
+    -1e308,
+    5e-324,
+    math.inf,
+    -math.inf,
+    math.nan,
+    -math.nan,
+    2,
+    0,
+    True,
+    False,
+    np.float64(-0.0),
+    np.float64(7.25),
+    np.int64(3),
+    np.bool_(True),
+]
 
 
 def _same(fast, reference) -> None:
@@ -34,7 +55,9 @@ def test_maximum_minimum_match_numpy(a, b):
 def test_clip_where_isfinite_as_float_as_bool_match_numpy(value):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        for lower, upper in itertools.product((0.0, -0.0, 1.0, -math.inf, math.nan, -math.nan), (0.0, -0.0, 1.0, 8.0, math.inf, math.nan)):
+        for lower, upper in itertools.product(
+            (0.0, -0.0, 1.0, -math.inf, math.nan, -math.nan), (0.0, -0.0, 1.0, 8.0, math.inf, math.nan)
+        ):
             _same(numeric.clip(float(value), lower, upper), np.clip(float(value), lower, upper))
         _same(numeric.isfinite(value), np.isfinite(value))
         for other in (0.0, -0.0, 2.5, math.nan):

@@ -11,10 +11,14 @@ import math
 import numpy as np
 import pytest
 
-from flopwatt.estimate.catalog import get_hardware
 from flopwatt.estimate import fitted_constants
+from flopwatt.estimate.catalog import get_hardware
 from flopwatt.estimate.hardware import datasheet_hardware_model
-from flopwatt.estimate.validation.scale_anchors import load_scale_anchors, run_scale_anchors, scored_mean_absolute_percentage_error
+from flopwatt.estimate.validation.scale_anchors import (
+    load_scale_anchors,
+    run_scale_anchors,
+    scored_mean_absolute_percentage_error,
+)
 
 REACHED_SCORED_MAPE_PERCENT = 5.9  # 6.2 before the DP overlap was bounded by compute (issue 11 item 1, 2026-11-27); 7.6 before CP rows were scored
 MARGIN_PERCENT = 1.0
@@ -27,8 +31,12 @@ def results():
 
 def test_every_anchor_is_sourced_and_says_what_is_assumed():
     anchors = load_scale_anchors()
-    assert {a.anchor for a in anchors} >= {"llama3-405b-8192gpu", "llama3-405b-16384gpu", "nemo-llama3-8b-h100-8gpu",
-                                           "nemo-llama3-70b-h100-64gpu"}
+    assert {a.anchor for a in anchors} >= {
+        "llama3-405b-8192gpu",
+        "llama3-405b-16384gpu",
+        "nemo-llama3-8b-h100-8gpu",
+        "nemo-llama3-70b-h100-64gpu",
+    }
     for a in anchors:
         assert a.source and a.url.startswith("https://") and a.source_date[:2] == "20" and a.published, a.anchor
         assert a.scored or a.exclusion_reason, a.anchor
@@ -39,10 +47,19 @@ def test_published_plans_are_the_cited_ones():
     by_name = {a.anchor: a for a in load_scale_anchors()}
     a = by_name["llama3-405b-16384gpu"]  # Llama 3 Table 4: TP8 CP1 PP16 DP128, 16M tokens, 400 TFLOPs/GPU
     assert (a.plan.tensor_parallel_size, a.plan.pipeline_parallel_size, a.plan.data_parallel_size) == (8, 16, 128)
-    assert a.accelerator_count == 16384 and a.plan.global_batch_size * a.sequence_length == 2048 * 8192 and a.published_value == 400
+    assert (
+        a.accelerator_count == 16384
+        and a.plan.global_batch_size * a.sequence_length == 2048 * 8192
+        and a.published_value == 400
+    )
     assert by_name["llama3-405b-8192gpu"].accelerator_count == 8192
     cp = by_name["llama3-405b-16384gpu-131k"]  # Table 4: TP8 CP16 PP16 DP8 at 131,072 tokens
-    assert (cp.plan.tensor_parallel_size, cp.plan.context_parallel_size, cp.plan.pipeline_parallel_size, cp.plan.data_parallel_size) == (8, 16, 16, 8)
+    assert (
+        cp.plan.tensor_parallel_size,
+        cp.plan.context_parallel_size,
+        cp.plan.pipeline_parallel_size,
+        cp.plan.data_parallel_size,
+    ) == (8, 16, 16, 8)
     assert cp.accelerator_count == 16384 and not cp.scored and "causal" in cp.exclusion_reason
     nemo = by_name["nemo-llama31-405b-h100-1024gpu"]  # Megatron-Bridge: TP8 PP8 CP2, 1,024 GPUs
     assert nemo.plan.context_parallel_size == 2 and nemo.plan.data_parallel_size == 8 and nemo.scored
@@ -59,17 +76,26 @@ def test_scored_error_stays_at_the_reached_level(results):
 def test_more_data_parallel_replicas_with_the_same_batch_lower_throughput(results):
     # Llama 3: 430 → 400 TFLOPs/GPU from 8k to 16k GPUs (fewer micro-batches per pipeline: more bubble)
     by_name = {r.anchor.anchor: r for r in results}
-    assert by_name["llama3-405b-16384gpu"].predicted_model_flops_utilization < by_name["llama3-405b-8192gpu"].predicted_model_flops_utilization
+    assert (
+        by_name["llama3-405b-16384gpu"].predicted_model_flops_utilization
+        < by_name["llama3-405b-8192gpu"].predicted_model_flops_utilization
+    )
 
 
 def test_gemm_shape_carries_to_other_accelerators_by_ops_per_element():
     a100 = datasheet_hardware_model(get_hardware("a100-80gb"), "bf16")
     h100 = datasheet_hardware_model(get_hardware("h100-sxm"), "bf16")
     h100_fp8 = datasheet_hardware_model(get_hardware("h100-sxm"), "fp8")
-    assert a100.gemm_half_efficiency_dimension_elements == pytest.approx(fitted_constants.GEMM_HALF_EFFICIENCY_DIMENSION, rel=1e-3)
+    assert a100.gemm_half_efficiency_dimension_elements == pytest.approx(
+        fitted_constants.GEMM_HALF_EFFICIENCY_DIMENSION, rel=1e-3
+    )
     ratio = (989.4e12 * 2 / 3.35e12) / (312e12 * 2 / 2.039e12)
-    assert h100.gemm_half_efficiency_dimension_elements == pytest.approx(fitted_constants.GEMM_HALF_EFFICIENCY_DIMENSION * ratio, rel=1e-3)
-    assert h100_fp8.gemm_half_efficiency_dimension_elements == pytest.approx(h100.gemm_half_efficiency_dimension_elements, rel=1e-3)
+    assert h100.gemm_half_efficiency_dimension_elements == pytest.approx(
+        fitted_constants.GEMM_HALF_EFFICIENCY_DIMENSION * ratio, rel=1e-3
+    )
+    assert h100_fp8.gemm_half_efficiency_dimension_elements == pytest.approx(
+        h100.gemm_half_efficiency_dimension_elements, rel=1e-3
+    )
     # the same GEMM reaches a smaller fraction of the (higher) H100 ceiling than of the A100's
     assert float(h100.gemm_efficiency(2048, 2048, 2048)) < float(a100.gemm_efficiency(2048, 2048, 2048))
 
@@ -78,5 +104,7 @@ def test_fp8_runs_keep_attention_at_bf16_rate():
     bf16 = datasheet_hardware_model(get_hardware("h100-sxm"), "bf16")
     fp8 = datasheet_hardware_model(get_hardware("h100-sxm"), "fp8")
     flops = np.array([1e15])
-    np.testing.assert_allclose(fp8.attention_seconds(flops, 8192, 128), bf16.attention_seconds(flops, 8192, 128), rtol=1e-4)
+    np.testing.assert_allclose(
+        fp8.attention_seconds(flops, 8192, 128), bf16.attention_seconds(flops, 8192, 128), rtol=1e-4
+    )
     assert float(fp8.gemm_seconds(8192, 8192, 8192)) < 0.6 * float(bf16.gemm_seconds(8192, 8192, 8192))

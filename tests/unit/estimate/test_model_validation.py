@@ -12,10 +12,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from flopwatt.estimate.validation import step_tables
 from flopwatt.estimate.hardware import datasheet_hardware_model, gemm_max_fraction_of_peak
 from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_NONE
 from flopwatt.estimate.step_time import training_step_time
+from flopwatt.estimate.validation import step_tables
 from flopwatt.estimate.validation.step_tables import run_all
 
 LIMITS_PERCENT = {
@@ -33,7 +33,10 @@ def results():
 
 def test_errors_stay_within_the_reached_levels(results):
     for name, limit in LIMITS_PERCENT.items():
-        assert results[name].mean_absolute_percentage_error <= limit, (name, results[name].mean_absolute_percentage_error)
+        assert results[name].mean_absolute_percentage_error <= limit, (
+            name,
+            results[name].mean_absolute_percentage_error,
+        )
         assert np.all(np.isfinite(results[name].predicted_seconds))
 
 
@@ -75,7 +78,9 @@ def test_recomputation_repeats_the_forward_pass():
 def test_slower_scale_out_network_slows_multi_node_rows_only():
     data = step_tables.load_vtrain_multi()
     slow = datasheet_hardware_model(data.cluster.hardware, "fp16")
-    fast = datasheet_hardware_model(dataclasses.replace(data.cluster.hardware, scale_out_bandwidth_bytes_per_second=25e9), "fp16")
+    fast = datasheet_hardware_model(
+        dataclasses.replace(data.cluster.hardware, scale_out_bandwidth_bytes_per_second=25e9), "fp16"
+    )
     t_slow = training_step_time(data.arch, data.sequence_length, data.plan, slow, data.cluster.options).total
     t_fast = training_step_time(data.arch, data.sequence_length, data.plan, fast, data.cluster.options).total
     assert np.all(t_slow >= t_fast) and np.any(t_slow > 1.01 * t_fast)

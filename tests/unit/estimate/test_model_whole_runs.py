@@ -33,8 +33,16 @@ def results():
 
 def test_every_row_is_sourced_and_complete():
     runs = load_published_runs()
-    assert {r.run for r in runs} >= {"llama-3.1-405b", "llama-3.1-70b", "llama-3.1-8b", "llama-2-7b", "llama-2-13b", "llama-2-70b",
-                                     "bloom-176b", "deepseek-v3"}
+    assert {r.run for r in runs} >= {
+        "llama-3.1-405b",
+        "llama-3.1-70b",
+        "llama-3.1-8b",
+        "llama-2-7b",
+        "llama-2-13b",
+        "llama-2-70b",
+        "bloom-176b",
+        "deepseek-v3",
+    }
     for r in runs:
         assert r.source and r.source_date[:2] == "20" and r.hours_scope and r.accelerator_count_source, r.run
         assert r.energy_kind in ("nameplate", "metered", "none"), r.run

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from flopwatt.estimate import uncertainty
+from flopwatt.estimate.training import estimate_training_run
 from flopwatt.service.api import training as training_api
 from flopwatt.service.api.campus import estimate_campus
 from flopwatt.service.api.deps import ApiDependencies
-from flopwatt.estimate import uncertainty
-from flopwatt.estimate.training import estimate_training_run
 from flopwatt.v1 import common_pb2, estimator_pb2
 
 DEPS = ApiDependencies()
@@ -18,8 +18,12 @@ DEPS = ApiDependencies()
 @pytest.fixture(scope="module")
 def scenario():
     request = estimator_pb2.EstimateTrainingRequest(
-        model=common_pb2.ModelSpec(preset_id="llama-2-7b"), training_tokens=2 * 10**12, sequence_length=4096,
-        hardware_id="h100-sxm", accelerator_count=512)
+        model=common_pb2.ModelSpec(preset_id="llama-2-7b"),
+        training_tokens=2 * 10**12,
+        sequence_length=4096,
+        hardware_id="h100-sxm",
+        accelerator_count=512,
+    )
     return training_api.build_scenario(request, DEPS)[0]
 
 
@@ -63,7 +67,8 @@ def test_sample_count_is_bounded():
 
 def test_campus_intervals_bracket_the_central_answer():
     request = estimator_pb2.EstimateCampusRequest(
-        facility_power_watts=1.2e9, hardware_id="gb200", uncertainty=common_pb2.Uncertainty(samples=3000, seed=5))
+        facility_power_watts=1.2e9, hardware_id="gb200", uncertainty=common_pb2.Uncertainty(samples=3000, seed=5)
+    )
     response = estimate_campus(request, DEPS)
     energy = response.intervals["annual_energy_joules"]
     assert energy.p5 < response.annual_energy_joules < energy.p95
@@ -74,17 +79,27 @@ def test_campus_intervals_bracket_the_central_answer():
 
 # --- EstimateInference ----------------------------------------------------------------------------
 
-from flopwatt.service.api import inference as inference_api  # noqa: E402
 from flopwatt.estimate.inference import estimate_serving  # noqa: E402
+from flopwatt.service.api import inference as inference_api  # noqa: E402
 
-INFERENCE_FIELDS = {"time_to_first_token", "time_per_output_token", "output_tokens_per_second",
-                    "energy_per_output_token_joules", "cost_per_million_output_tokens"}
+INFERENCE_FIELDS = {
+    "time_to_first_token",
+    "time_per_output_token",
+    "output_tokens_per_second",
+    "energy_per_output_token_joules",
+    "cost_per_million_output_tokens",
+}
 
 
 def _inference_request(samples: int = 0, seed: int = 0) -> estimator_pb2.EstimateInferenceRequest:
     return estimator_pb2.EstimateInferenceRequest(
-        model=common_pb2.ModelSpec(preset_id="llama-3.1-70b"), hardware_id="h100-sxm", accelerator_count=8, input_tokens=1024,
-        output_tokens=512, uncertainty=common_pb2.Uncertainty(samples=samples, seed=seed))
+        model=common_pb2.ModelSpec(preset_id="llama-3.1-70b"),
+        hardware_id="h100-sxm",
+        accelerator_count=8,
+        input_tokens=1024,
+        output_tokens=512,
+        uncertainty=common_pb2.Uncertainty(samples=samples, seed=seed),
+    )
 
 
 def test_inference_intervals_are_ordered_reproducible_and_listed():
@@ -96,9 +111,18 @@ def test_inference_intervals_are_ordered_reproducible_and_listed():
     assert inference_api.estimate_inference(_inference_request(3000, seed=5), DEPS).intervals != response.intervals
     tpot = response.time_per_output_token.seconds + response.time_per_output_token.nanos / 1e9
     assert response.intervals["time_per_output_token"].p5 < tpot < response.intervals["time_per_output_token"].p95
-    assert response.intervals["energy_per_output_token_joules"].p5 < response.energy_per_output_token_joules < response.intervals["energy_per_output_token_joules"].p95
+    assert (
+        response.intervals["energy_per_output_token_joules"].p5
+        < response.energy_per_output_token_joules
+        < response.intervals["energy_per_output_token_joules"].p95
+    )
     names = {a.name for a in response.assumptions}
-    assert {"uncertainty.compute_efficiency", "uncertainty.power_draw", "uncertainty.pue", "uncertainty.samples"} <= names
+    assert {
+        "uncertainty.compute_efficiency",
+        "uncertainty.power_draw",
+        "uncertainty.pue",
+        "uncertainty.samples",
+    } <= names
     assert "uncertainty.failure_rate" not in names  # serving has no goodput
     assert not inference_api.estimate_inference(_inference_request(), DEPS).intervals
 
@@ -106,7 +130,9 @@ def test_inference_intervals_are_ordered_reproducible_and_listed():
 def test_inference_inputs_at_their_medians_reproduce_the_deterministic_estimate():
     scenario, _ = inference_api.build_scenario(_inference_request(), DEPS)
     deterministic = estimate_serving(scenario)
-    at_medians = uncertainty.inference_outputs(uncertainty.inference_samples(scenario, deterministic.batch_size, uncertainty.median_draws(3)))
+    at_medians = uncertainty.inference_outputs(
+        uncertainty.inference_samples(scenario, deterministic.batch_size, uncertainty.median_draws(3))
+    )
     expected = {
         "time_to_first_token": deterministic.time_to_first_token_seconds,
         "time_per_output_token": deterministic.time_per_output_token_seconds,
@@ -133,8 +159,13 @@ def test_faster_kernels_serve_faster_and_more_power_costs_more_energy():
 
 def test_campus_output_tokens_per_day_interval_brackets_the_central_answer():
     request = estimator_pb2.EstimateCampusRequest(
-        accelerator_count=1024, hardware_id="h100-sxm", uncertainty=common_pb2.Uncertainty(samples=2000, seed=9),
-        inference=estimator_pb2.CampusInferenceWorkload(model=common_pb2.ModelSpec(preset_id="llama-3.1-70b"), input_tokens=1024, output_tokens=512))
+        accelerator_count=1024,
+        hardware_id="h100-sxm",
+        uncertainty=common_pb2.Uncertainty(samples=2000, seed=9),
+        inference=estimator_pb2.CampusInferenceWorkload(
+            model=common_pb2.ModelSpec(preset_id="llama-3.1-70b"), input_tokens=1024, output_tokens=512
+        ),
+    )
     response = estimate_campus(request, DEPS)
     tokens = response.intervals["output_tokens_per_day"]
     assert tokens.p5 < response.output_tokens_per_day < tokens.p95

@@ -71,7 +71,9 @@ def test_attention_check_catches_non_causal_output_for_causal_request(monkeypatc
     import torch.nn.functional as functional
 
     real = functional.scaled_dot_product_attention
-    monkeypatch.setattr(functional, "scaled_dot_product_attention", lambda q, k, v, is_causal: real(q, k, v, is_causal=not is_causal))
+    monkeypatch.setattr(
+        functional, "scaled_dot_product_attention", lambda q, k, v, is_causal: real(q, k, v, is_causal=not is_causal)
+    )
     workload = build_attention("fp32", 1, 2, 64, 32, causal=True, pass_name="forward", device="cpu")
     with pytest.raises(VerificationError):
         workload.verify()

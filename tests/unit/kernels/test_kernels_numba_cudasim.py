@@ -55,7 +55,9 @@ SCRIPT = textwrap.dedent(
 
 def test_numba_cuda_stream_kernels_under_simulator():
     environment = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
-    completed = subprocess.run([sys.executable, "-c", SCRIPT], env=environment, capture_output=True, text=True, timeout=120)
+    completed = subprocess.run(
+        [sys.executable, "-c", SCRIPT], env=environment, capture_output=True, text=True, timeout=120
+    )
     assert completed.returncode == 0, completed.stderr[-3000:]
     lines = completed.stdout.splitlines()
     assert [line.split()[1] for line in lines if line.startswith("ok")] == ["copy", "scale", "add", "triad", "read"]

@@ -33,8 +33,13 @@ ONE_YEAR = Duration(seconds=int(365.25 * 86400))
 
 
 def _training(**fields) -> estimator_pb2.EstimateTrainingRequest:
-    request = estimator_pb2.EstimateTrainingRequest(model=common_pb2.ModelSpec(parameter_count=7_000_000_000), training_tokens=10**12,
-                                                    sequence_length=4096, hardware_id="a100-80gb", accelerator_count=64)
+    request = estimator_pb2.EstimateTrainingRequest(
+        model=common_pb2.ModelSpec(parameter_count=7_000_000_000),
+        training_tokens=10**12,
+        sequence_length=4096,
+        hardware_id="a100-80gb",
+        accelerator_count=64,
+    )
     for name, value in fields.items():
         setattr(request, name, value)
     return request
@@ -48,7 +53,9 @@ def _refused_field(call, *args) -> str:
 
 
 def _sweep(field: str, value: float) -> list[estimator_pb2.SweepTrainingResponse]:
-    request = estimator_pb2.SweepTrainingRequest(base=_training(), axes=[estimator_pb2.SweepAxis(field=field, values=[1.0, value])])
+    request = estimator_pb2.SweepTrainingRequest(
+        base=_training(), axes=[estimator_pb2.SweepAxis(field=field, values=[1.0, value])]
+    )
 
     async def collect() -> list[estimator_pb2.SweepTrainingResponse]:
         return [chunk async for chunk in sweep.sweep_training(request, DEPS)]
@@ -58,10 +65,19 @@ def _sweep(field: str, value: float) -> list[estimator_pb2.SweepTrainingResponse
 
 # --- item 7: overflow of int fields, goodput, campus money and fleet, page tokens -------------
 
-@pytest.mark.parametrize("field, value", [
-    ("accelerator_count", 2.0**31), ("accelerator_count", 2.0**53), ("accelerator_count", 1e308), ("sequence_length", 2.0**40),
-    ("model.layer_count", 2.0**40), ("parallelism.tensor_parallel_size", 2.0**40), ("model.parameter_count", 1e300),
-])
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("accelerator_count", 2.0**31),
+        ("accelerator_count", 2.0**53),
+        ("accelerator_count", 1e308),
+        ("sequence_length", 2.0**40),
+        ("model.layer_count", 2.0**40),
+        ("parallelism.tensor_parallel_size", 2.0**40),
+        ("model.parameter_count", 1e300),
+    ],
+)
 def test_structural_sweep_values_meet_estimate_trainings_bounds(field, value):
     with pytest.raises(InvalidArgument) as raised:
         _sweep(field, value)
@@ -76,8 +92,15 @@ def test_every_integer_structural_axis_has_a_bound():
 
 def test_a_maximal_custom_model_is_refused_by_its_parameter_count():
     # Every field at its bound multiplies out to 3e21 weights (2e23 B per accelerator: past int64).
-    model = common_pb2.ModelSpec(layer_count=10_000, hidden_size=1_000_000, attention_head_count=100_000, ffn_hidden_size=1_000_000,
-                                 vocab_size=10_000_000, expert_count=100_000, experts_per_token=100_000)
+    model = common_pb2.ModelSpec(
+        layer_count=10_000,
+        hidden_size=1_000_000,
+        attention_head_count=100_000,
+        ffn_hidden_size=1_000_000,
+        vocab_size=10_000_000,
+        expert_count=100_000,
+        experts_per_token=100_000,
+    )
     request = _training(accelerator_count=1, sequence_length=10_000_000)
     request.model.CopyFrom(model)
     with pytest.raises(InvalidArgument) as raised:
@@ -105,39 +128,60 @@ def _campus(**fields) -> estimator_pb2.EstimateCampusRequest:
     return estimator_pb2.EstimateCampusRequest(hardware_id="h100-sxm", **fields)
 
 
-@pytest.mark.parametrize("fields, field", [
-    ({"budget": Money(currency_code="USD", units=10**14), "term": ONE_YEAR}, "budget"),  # 7e9 accelerators
-    ({"budget": Money(currency_code="USD", units=10**9), "term": Duration(nanos=1)}, "term"),
-    ({"budget": Money(currency_code="USD", units=10**9), "term": Duration(nanos=1_000_000)}, "term"),
-    ({"budget": Money(currency_code="USD", units=10**9), "term": Duration(seconds=1)}, "term"),  # was OK with 2e12 accelerators
-    ({"facility_power_watts": 1e12}, "facility_power_watts"),  # 6e8 accelerators
-])
+@pytest.mark.parametrize(
+    "fields, field",
+    [
+        ({"budget": Money(currency_code="USD", units=10**14), "term": ONE_YEAR}, "budget"),  # 7e9 accelerators
+        ({"budget": Money(currency_code="USD", units=10**9), "term": Duration(nanos=1)}, "term"),
+        ({"budget": Money(currency_code="USD", units=10**9), "term": Duration(nanos=1_000_000)}, "term"),
+        (
+            {"budget": Money(currency_code="USD", units=10**9), "term": Duration(seconds=1)},
+            "term",
+        ),  # was OK with 2e12 accelerators
+        ({"facility_power_watts": 1e12}, "facility_power_watts"),  # 6e8 accelerators
+    ],
+)
 def test_campus_fleet_and_term_are_bounded(fields, field):
     assert _refused_field(estimate_campus, _campus(**fields), DEPS) == field
 
 
 def test_campus_budget_over_one_day_is_answered():
-    response = estimate_campus(_campus(budget=Money(currency_code="USD", units=10**9), term=Duration(seconds=86400)), DEPS)
+    response = estimate_campus(
+        _campus(budget=Money(currency_code="USD", units=10**9), term=Duration(seconds=86400)), DEPS
+    )
     assert 0 < response.accelerator_count <= 100_000_000
 
 
-@pytest.mark.parametrize("collection, call, request_type", [
-    ("hardware", catalog.list_hardware, estimator_pb2.ListHardwareRequest),
-    ("models", catalog.list_models, estimator_pb2.ListModelsRequest),
-])
+@pytest.mark.parametrize(
+    "collection, call, request_type",
+    [
+        ("hardware", catalog.list_hardware, estimator_pb2.ListHardwareRequest),
+        ("models", catalog.list_models, estimator_pb2.ListModelsRequest),
+    ],
+)
 def test_catalog_tokens_with_huge_offsets_are_refused(collection, call, request_type):
     token = base64.urlsafe_b64encode(f"{collection}:{'9' * 5000}".encode()).decode()
     assert _refused_field(call, request_type(page_token=token)) == "page_token"
 
 
-@pytest.mark.parametrize("payload", [
-    json.dumps({"v": 1, "o": 10**30}), json.dumps({"v": 1, "o": 2**63}), json.dumps({"v": 1, "o": True}), "[" * 100_000 + "]" * 100_000,
-    json.dumps([1]), "null",
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        json.dumps({"v": 1, "o": 10**30}),
+        json.dumps({"v": 1, "o": 2**63}),
+        json.dumps({"v": 1, "o": True}),
+        "[" * 100_000 + "]" * 100_000,
+        json.dumps([1]),
+        "null",
+    ],
+)
 def test_profile_tokens_that_decode_to_nonsense_are_refused(payload, tmp_path):
     store = ProfileStore(tmp_path / "profiles.sqlite")
     token = base64.urlsafe_b64encode(payload.encode()).decode()
-    assert _refused_field(profiles.list_profiles, benchmark_pb2.ListProfilesRequest(page_token=token), store) == "page_token"
+    assert (
+        _refused_field(profiles.list_profiles, benchmark_pb2.ListProfilesRequest(page_token=token), store)
+        == "page_token"
+    )
 
 
 def test_page_tokens_keep_their_formats():
@@ -149,6 +193,7 @@ def test_page_tokens_keep_their_formats():
 
 
 # --- item 8: infinities in OK answers -----------------------------------------------------
+
 
 @pytest.mark.parametrize("name", ["it_depreciation_years", "building_depreciation_years"])
 @pytest.mark.parametrize("years", [1e-300, 0.49])
@@ -163,13 +208,20 @@ def test_nonfinite_fields_names_every_float_path():
     response.breakdown.cost.add(name="energy", value=1.0)
     response.breakdown.cost.add(name="rental", value=math.inf)
     response.intervals["cost_usd"].p95 = -math.inf
-    assert sorted(finite.nonfinite_fields(response)) == ["breakdown.cost[1].value", "goodput", "intervals['cost_usd'].p95"]
+    assert sorted(finite.nonfinite_fields(response)) == [
+        "breakdown.cost[1].value",
+        "goodput",
+        "intervals['cost_usd'].p95",
+    ]
 
 
 def test_a_nonfinite_estimate_is_failed_precondition_not_ok(caplog):
     response = estimator_pb2.EstimateCampusResponse(it_power_watts=1.0)
     response.capital_cost.add(name="annualised", value=math.inf)
-    assert finite.ensure_finite(estimator_pb2.EstimateCampusResponse(it_power_watts=1.0), "EstimateCampus").it_power_watts == 1.0
+    assert (
+        finite.ensure_finite(estimator_pb2.EstimateCampusResponse(it_power_watts=1.0), "EstimateCampus").it_power_watts
+        == 1.0
+    )
     with pytest.raises(FailedPrecondition) as raised:
         finite.ensure_finite(response, "EstimateCampus")
     assert "capital_cost[0].value" in raised.value.message and raised.value.reason == "ESTIMATE_NOT_FINITE"
@@ -184,18 +236,26 @@ def test_nonfinite_sweep_columns_are_failed_precondition():
 
 # --- item 10: enums, Money, Duration, page sizes, number formatting ---------------------------
 
+
 def test_unknown_activation_recompute_is_refused_like_an_unknown_precision():
     request = _training()
     request.parallelism.activation_recompute = 77
     assert _refused_field(estimate_training, request, DEPS) == "parallelism.activation_recompute"
 
 
-@pytest.mark.parametrize("budget, term, field", [
-    (Money(currency_code="USD", units=10**9, nanos=-5), ONE_YEAR, "budget.nanos"),
-    (Money(currency_code="USD", units=10**9, nanos=1_000_000_000), ONE_YEAR, "budget.nanos"),
-    (Money(currency_code="USD", units=10**9), Duration(seconds=ONE_YEAR.seconds, nanos=2_000_000_000), "term.nanos"),
-    (Money(currency_code="USD", units=10**9), Duration(seconds=ONE_YEAR.seconds, nanos=-5), "term.nanos"),
-])
+@pytest.mark.parametrize(
+    "budget, term, field",
+    [
+        (Money(currency_code="USD", units=10**9, nanos=-5), ONE_YEAR, "budget.nanos"),
+        (Money(currency_code="USD", units=10**9, nanos=1_000_000_000), ONE_YEAR, "budget.nanos"),
+        (
+            Money(currency_code="USD", units=10**9),
+            Duration(seconds=ONE_YEAR.seconds, nanos=2_000_000_000),
+            "term.nanos",
+        ),
+        (Money(currency_code="USD", units=10**9), Duration(seconds=ONE_YEAR.seconds, nanos=-5), "term.nanos"),
+    ],
+)
 def test_money_and_duration_follow_their_types_rules(budget, term, field):
     assert _refused_field(estimate_campus, _campus(budget=budget, term=term), DEPS) == field
 
@@ -208,17 +268,21 @@ def test_sweep_messages_show_plain_numbers():
 
 # --- item 9: echoed values are cut in UTF-8 bytes -------------------------------------------
 
+
 def test_truncate_utf8_counts_bytes_and_never_splits_a_character():
-    fire = "\U0001F525" * 1000
+    fire = "\U0001f525" * 1000
     cut = truncate_utf8(fire, 120)
-    assert len(cut.encode()) <= 120 and cut.endswith("...") and set(cut[:-3]) == {"\U0001F525"}
+    assert len(cut.encode()) <= 120 and cut.endswith("...") and set(cut[:-3]) == {"\U0001f525"}
     assert truncate_utf8("short", 120) == "short"
 
 
-@pytest.mark.parametrize("error", [
-    NotFound("hardware", "\U0001F525" * 1000),
-    InvalidArgument([FieldViolation(f"f{i}", "\U0001F525" * 1000) for i in range(30)]),
-])
+@pytest.mark.parametrize(
+    "error",
+    [
+        NotFound("hardware", "\U0001f525" * 1000),
+        InvalidArgument([FieldViolation(f"f{i}", "\U0001f525" * 1000) for i in range(30)]),
+    ],
+)
 def test_statuses_stay_far_below_the_header_limit_whatever_the_script(error):
     status = status_for(error)
     details_bytes = sum(len(value) for _, value in status.trailing_metadata)
@@ -227,6 +291,7 @@ def test_statuses_stay_far_below_the_header_limit_whatever_the_script(error):
 
 
 # --- item 7/8: amounts past their int64 fields ----------------------------------------------
+
 
 def test_a_cost_past_moneys_units_is_failed_precondition_naming_it():
     # Each input within its bound, and the state fits its 4,096 accelerators (an estimate that does
@@ -241,7 +306,9 @@ def test_a_cost_past_moneys_units_is_failed_precondition_naming_it():
 
 
 def test_a_campus_capital_cost_past_moneys_units_is_failed_precondition_naming_it():
-    request = _campus(accelerator_count=100_000_000, capital_costs=estimator_pb2.CapitalCosts(building_usd_per_watt=1e8))
+    request = _campus(
+        accelerator_count=100_000_000, capital_costs=estimator_pb2.CapitalCosts(building_usd_per_watt=1e8)
+    )
     with pytest.raises(FailedPrecondition) as raised:
         estimate_campus(request, DEPS)
     assert "total_capital_cost" in raised.value.message

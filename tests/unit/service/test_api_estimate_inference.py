@@ -11,8 +11,13 @@ DEPS = ApiDependencies()
 
 
 def request_70b(**overrides):
-    request = estimator_pb2.EstimateInferenceRequest(model=common_pb2.ModelSpec(preset_id="llama-3.1-70b"), hardware_id="h100-sxm",
-                                                     accelerator_count=8, input_tokens=1024, output_tokens=512)
+    request = estimator_pb2.EstimateInferenceRequest(
+        model=common_pb2.ModelSpec(preset_id="llama-3.1-70b"),
+        hardware_id="h100-sxm",
+        accelerator_count=8,
+        input_tokens=1024,
+        output_tokens=512,
+    )
     for key, value in overrides.items():
         setattr(request, key, value)
     return request
@@ -24,7 +29,9 @@ def test_llama_70b_on_8_h100_is_complete():
     # 2 × 80 layers × 8 KV heads × 128 × 2 bytes
     assert response.kv_cache_bytes_per_token == 327_680
     assert response.output_tokens_per_second == pytest.approx(8 * response.output_tokens_per_second_per_accelerator)
-    assert response.energy_per_output_token_joules > 0 and response.cost_per_million_output_tokens.currency_code == "USD"
+    assert (
+        response.energy_per_output_token_joules > 0 and response.cost_per_million_output_tokens.currency_code == "USD"
+    )
     assert {"pue", "batch_size", "time_to_first_token"} <= {a.name for a in response.assumptions}
 
 
@@ -62,7 +69,9 @@ def test_kv_cache_precision_is_an_input_with_a_stated_default():
     assert fp8.kv_cache_bytes_per_token == 327_680 // 2
     row = {a.name: a for a in fp8.assumptions}["kv_cache_precision"]
     assert (row.value, row.origin) == ("fp8", "default")
-    bf16_cache = estimate_inference(request_70b(precision=common_pb2.PRECISION_FP8, kv_cache_precision=common_pb2.PRECISION_BF16), DEPS)
+    bf16_cache = estimate_inference(
+        request_70b(precision=common_pb2.PRECISION_FP8, kv_cache_precision=common_pb2.PRECISION_BF16), DEPS
+    )
     assert bf16_cache.kv_cache_bytes_per_token == 327_680
     assert {a.name: a for a in bf16_cache.assumptions}["kv_cache_precision"].origin == "request"
     assert bf16_cache.max_batch_size < fp8.max_batch_size
@@ -78,18 +87,37 @@ def test_mla_fields_travel_through_model_spec():
     explicit = common_pb2.ModelSpec()
     explicit.CopyFrom(spec)
     explicit.preset_id, explicit.parameter_count, explicit.active_parameter_count = "", 0, 0
-    request = estimator_pb2.EstimateInferenceRequest(model=explicit, hardware_id="h200", accelerator_count=8, precision=common_pb2.PRECISION_FP8,
-                                                     kv_cache_precision=common_pb2.PRECISION_BF16, input_tokens=1024, output_tokens=512)
+    request = estimator_pb2.EstimateInferenceRequest(
+        model=explicit,
+        hardware_id="h200",
+        accelerator_count=8,
+        precision=common_pb2.PRECISION_FP8,
+        kv_cache_precision=common_pb2.PRECISION_BF16,
+        input_tokens=1024,
+        output_tokens=512,
+    )
     assert estimate_inference(request, DEPS).kv_cache_bytes_per_token == 61 * 576 * 2
     bad = common_pb2.ModelSpec(preset_id="llama-3.1-8b", qk_rope_head_dim=64)
     with pytest.raises(InvalidArgument) as error:
-        estimate_inference(estimator_pb2.EstimateInferenceRequest(model=bad, hardware_id="h100-sxm", accelerator_count=1, input_tokens=8, output_tokens=8), DEPS)
+        estimate_inference(
+            estimator_pb2.EstimateInferenceRequest(
+                model=bad, hardware_id="h100-sxm", accelerator_count=1, input_tokens=8, output_tokens=8
+            ),
+            DEPS,
+        )
     assert error.value.violations[0].field == "model.qk_rope_head_dim"
 
 
 def test_expert_parallel_size_is_an_input_over_the_whole_replica():
-    request = estimator_pb2.EstimateInferenceRequest(model=common_pb2.ModelSpec(preset_id="deepseek-v3"), hardware_id="h200", accelerator_count=8,
-                                                     precision=common_pb2.PRECISION_FP8, input_tokens=1024, output_tokens=512, expert_parallel_size=8)
+    request = estimator_pb2.EstimateInferenceRequest(
+        model=common_pb2.ModelSpec(preset_id="deepseek-v3"),
+        hardware_id="h200",
+        accelerator_count=8,
+        precision=common_pb2.PRECISION_FP8,
+        input_tokens=1024,
+        output_tokens=512,
+        expert_parallel_size=8,
+    )
     response = estimate_inference(request, DEPS)
     names = {a.name for a in response.assumptions}
     assert {"expert_parallel_layout", "expert_load_imbalance"} <= names

@@ -5,10 +5,10 @@ import math
 import pytest
 from google.protobuf.message import Message
 
+from flopwatt.estimate.training import estimate_training_run
 from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.service.api.training import build_scenario, estimate_training
 from flopwatt.service.errors import FailedPrecondition, InvalidArgument, NotFound
-from flopwatt.estimate.training import estimate_training_run
 from flopwatt.v1 import common_pb2, estimator_pb2
 
 DEPS = ApiDependencies()
@@ -16,8 +16,13 @@ DEPS = ApiDependencies()
 
 def llama_405b_request(**overrides):
     request = estimator_pb2.EstimateTrainingRequest(
-        model=common_pb2.ModelSpec(preset_id="llama-3.1-405b"), training_tokens=15_600_000_000_000, sequence_length=8192,
-        hardware_id="h100-sxm", accelerator_count=16384, parallelism=common_pb2.Parallelism(global_batch_size=2048))
+        model=common_pb2.ModelSpec(preset_id="llama-3.1-405b"),
+        training_tokens=15_600_000_000_000,
+        sequence_length=8192,
+        hardware_id="h100-sxm",
+        accelerator_count=16384,
+        parallelism=common_pb2.Parallelism(global_batch_size=2048),
+    )
     for key, value in overrides.items():
         if isinstance(value, Message):
             getattr(request, key).CopyFrom(value)
@@ -45,10 +50,20 @@ def test_llama_405b_is_complete_and_near_the_published_run():
 
 def test_fixed_plan_is_honoured():
     request = llama_405b_request()
-    request.parallelism.CopyFrom(common_pb2.Parallelism(tensor_parallel_size=8, pipeline_parallel_size=16, data_parallel_size=128,
-                                                        micro_batch_size=1, global_batch_size=2048, zero_stage=1,
-                                                        activation_recompute=common_pb2.ACTIVATION_RECOMPUTE_FULL, sequence_parallel=True,
-                                                        pipeline_interleaving=1, expert_parallel_size=1))
+    request.parallelism.CopyFrom(
+        common_pb2.Parallelism(
+            tensor_parallel_size=8,
+            pipeline_parallel_size=16,
+            data_parallel_size=128,
+            micro_batch_size=1,
+            global_batch_size=2048,
+            zero_stage=1,
+            activation_recompute=common_pb2.ACTIVATION_RECOMPUTE_FULL,
+            sequence_parallel=True,
+            pipeline_interleaving=1,
+            expert_parallel_size=1,
+        )
+    )
     response = estimate_training(request, DEPS)
     p = response.parallelism
     assert (p.tensor_parallel_size, p.pipeline_parallel_size, p.data_parallel_size, p.zero_stage) == (8, 16, 128, 1)
@@ -57,8 +72,13 @@ def test_fixed_plan_is_honoured():
 
 
 def test_parameter_count_only_falls_back_to_6nd_and_says_so():
-    request = estimator_pb2.EstimateTrainingRequest(model=common_pb2.ModelSpec(parameter_count=7_000_000_000), training_tokens=10**12,
-                                                    sequence_length=4096, hardware_id="a100-80gb", accelerator_count=64)
+    request = estimator_pb2.EstimateTrainingRequest(
+        model=common_pb2.ModelSpec(parameter_count=7_000_000_000),
+        training_tokens=10**12,
+        sequence_length=4096,
+        hardware_id="a100-80gb",
+        accelerator_count=64,
+    )
     response = estimate_training(request, DEPS)
     assert response.total_flops == pytest.approx(6 * 7e9 * 1e12)
     assert any(a.name == "architecture" and "6·N·D" in a.source for a in response.assumptions)
@@ -72,13 +92,16 @@ def test_request_price_and_goodput_are_used():
     assert response.cost.units == pytest.approx(2.0 * response.accelerator_hours, rel=1e-6)
 
 
-@pytest.mark.parametrize("field, value, path", [
-    ("training_tokens", -5, "training_tokens"),
-    ("sequence_length", 0, "sequence_length"),
-    ("accelerator_count", 0, "accelerator_count"),
-    ("goodput", math.nan, "goodput"),
-    ("goodput", 1.5, "goodput"),
-])
+@pytest.mark.parametrize(
+    "field, value, path",
+    [
+        ("training_tokens", -5, "training_tokens"),
+        ("sequence_length", 0, "sequence_length"),
+        ("accelerator_count", 0, "accelerator_count"),
+        ("goodput", math.nan, "goodput"),
+        ("goodput", 1.5, "goodput"),
+    ],
+)
 def test_bad_numbers_name_the_field(field, value, path):
     with pytest.raises(InvalidArgument) as error:
         estimate_training(llama_405b_request(**{field: value}), DEPS)
@@ -135,8 +158,13 @@ def test_monte_carlo_intervals_are_ordered_reproducible_and_bounded():
 
 
 def test_missing_architecture_fields_are_named():
-    request = estimator_pb2.EstimateTrainingRequest(model=common_pb2.ModelSpec(layer_count=4), training_tokens=10, sequence_length=8,
-                                                    hardware_id="h100-sxm", accelerator_count=1)
+    request = estimator_pb2.EstimateTrainingRequest(
+        model=common_pb2.ModelSpec(layer_count=4),
+        training_tokens=10,
+        sequence_length=8,
+        hardware_id="h100-sxm",
+        accelerator_count=1,
+    )
     with pytest.raises(InvalidArgument) as error:
         estimate_training(request, DEPS)
     assert "model.hidden_size" in {v.field for v in error.value.violations}
@@ -144,13 +172,25 @@ def test_missing_architecture_fields_are_named():
 
 def test_measured_profile_calibrates_the_estimate():
     profile = {
-        "schema_version": 1, "benchmark_version": "1.0.0", "created_time": "2026-11-23T17:00:00Z", "host": "node1",
+        "schema_version": 1,
+        "benchmark_version": "1.0.0",
+        "created_time": "2026-11-23T17:00:00Z",
+        "host": "node1",
         "device": {"kind": "cuda", "name": "NVIDIA H100 80GB HBM3", "hardware_id": "h100-sxm"},
-        "ceilings": {"matmul_flops_per_second": {"bf16": 7.5e14}, "memory_bytes_per_second": {"copy": 2.9e12},
-                     "launch_overhead_seconds": 3e-6},
-        "efficiency": {"gemm": {"bf16": [{"m": 8192, "n": 8192, "k": 8192, "flops_per_second": 7.5e14},
-                                         {"m": 1024, "n": 1024, "k": 1024, "flops_per_second": 3e14},
-                                         {"m": 16, "n": 8192, "k": 8192, "flops_per_second": 2e13}]}},
+        "ceilings": {
+            "matmul_flops_per_second": {"bf16": 7.5e14},
+            "memory_bytes_per_second": {"copy": 2.9e12},
+            "launch_overhead_seconds": 3e-6,
+        },
+        "efficiency": {
+            "gemm": {
+                "bf16": [
+                    {"m": 8192, "n": 8192, "k": 8192, "flops_per_second": 7.5e14},
+                    {"m": 1024, "n": 1024, "k": 1024, "flops_per_second": 3e14},
+                    {"m": 16, "n": 8192, "k": 8192, "flops_per_second": 2e13},
+                ]
+            }
+        },
         "power": {"idle_watts": 70.0, "load_watts": {"gemm_bf16": 690.0}},
     }
     deps = ApiDependencies(profile_document=lambda name: profile)
@@ -171,10 +211,20 @@ def test_framework_is_reported_and_sets_the_step_options():
     response = estimate_training(llama_405b_request(), DEPS)
     framework = {a.name: a for a in response.assumptions}["framework"]
     assert framework.value == "generic"
-    assert framework_step_options("").flash_attention and not framework_step_options("megatron-deepspeed").flash_attention
+    assert (
+        framework_step_options("").flash_attention and not framework_step_options("megatron-deepspeed").flash_attention
+    )
     assert framework_step_options("megatron-lm-2022").data_parallel_overlap_fraction == 0.0
-    assert set(FRAMEWORK_STEP_OPTIONS) == {"generic", "megatron-lm", "megatron-lm-2022", "megatron-deepspeed",
-                                           "megatron-core", "pytorch-fsdp", "deepspeed", "jax"}
+    assert set(FRAMEWORK_STEP_OPTIONS) == {
+        "generic",
+        "megatron-lm",
+        "megatron-lm-2022",
+        "megatron-deepspeed",
+        "megatron-core",
+        "pytorch-fsdp",
+        "deepspeed",
+        "jax",
+    }
     with pytest.raises(KeyError):
         framework_step_options("caffe")  # "jax" became a catalog stack (issue 11)
 
@@ -205,9 +255,18 @@ def test_request_framework_reads_the_proposed_field_when_present(monkeypatch):
 def _meta_plan(recompute=common_pb2.ACTIVATION_RECOMPUTE_UNSPECIFIED, fraction=0.0):
     """Llama 3's published 405B plan on 16,384 H100 (Dubey et al. 2024, Table 4), recompute open or fixed."""
     return common_pb2.Parallelism(
-        tensor_parallel_size=8, pipeline_parallel_size=16, data_parallel_size=128, expert_parallel_size=1,
-        pipeline_interleaving=4, micro_batch_size=1, global_batch_size=2048, zero_stage=1, sequence_parallel=True,
-        activation_recompute=recompute, activation_recompute_layer_fraction=fraction)
+        tensor_parallel_size=8,
+        pipeline_parallel_size=16,
+        data_parallel_size=128,
+        expert_parallel_size=1,
+        pipeline_interleaving=4,
+        micro_batch_size=1,
+        global_batch_size=2048,
+        zero_stage=1,
+        sequence_parallel=True,
+        activation_recompute=recompute,
+        activation_recompute_layer_fraction=fraction,
+    )
 
 
 def test_partial_recompute_is_chosen_reported_and_honoured():
@@ -215,9 +274,13 @@ def test_partial_recompute_is_chosen_reported_and_honoured():
     assert chosen.fits_in_memory
     assert chosen.parallelism.activation_recompute == common_pb2.ACTIVATION_RECOMPUTE_FULL
     assert 0 < chosen.parallelism.activation_recompute_layer_fraction < 0.5, "only the layers that must recompute do"
-    every_layer = estimate_training(llama_405b_request(parallelism=_meta_plan(common_pb2.ACTIVATION_RECOMPUTE_FULL)), DEPS)
+    every_layer = estimate_training(
+        llama_405b_request(parallelism=_meta_plan(common_pb2.ACTIVATION_RECOMPUTE_FULL)), DEPS
+    )
     assert every_layer.parallelism.activation_recompute_layer_fraction == 1.0
-    quarter = estimate_training(llama_405b_request(parallelism=_meta_plan(common_pb2.ACTIVATION_RECOMPUTE_FULL, 0.25)), DEPS)
+    quarter = estimate_training(
+        llama_405b_request(parallelism=_meta_plan(common_pb2.ACTIVATION_RECOMPUTE_FULL, 0.25)), DEPS
+    )
     assert quarter.parallelism.activation_recompute_layer_fraction == 0.25
     seconds = lambda r: r.step_duration.ToTimedelta().total_seconds()  # noqa: E731
     assert seconds(chosen) <= seconds(quarter) < seconds(every_layer)
@@ -226,8 +289,11 @@ def test_partial_recompute_is_chosen_reported_and_honoured():
 
 @pytest.mark.parametrize(
     "parallelism",
-    [_meta_plan(common_pb2.ACTIVATION_RECOMPUTE_FULL, 1.5), _meta_plan(common_pb2.ACTIVATION_RECOMPUTE_NONE, 0.5),
-     _meta_plan(common_pb2.ACTIVATION_RECOMPUTE_FULL, float("nan"))],
+    [
+        _meta_plan(common_pb2.ACTIVATION_RECOMPUTE_FULL, 1.5),
+        _meta_plan(common_pb2.ACTIVATION_RECOMPUTE_NONE, 0.5),
+        _meta_plan(common_pb2.ACTIVATION_RECOMPUTE_FULL, float("nan")),
+    ],
 )
 def test_bad_recompute_fraction_is_named(parallelism):
     with pytest.raises(InvalidArgument) as error:
@@ -242,7 +308,9 @@ def _memory_per_accelerator_bytes(request) -> float:
 
 
 def test_dropout_comes_from_the_preset_and_the_request_can_override_it():
-    without = _memory_per_accelerator_bytes(llama_405b_request(parallelism=_meta_plan(common_pb2.ACTIVATION_RECOMPUTE_NONE)))
+    without = _memory_per_accelerator_bytes(
+        llama_405b_request(parallelism=_meta_plan(common_pb2.ACTIVATION_RECOMPUTE_NONE))
+    )
     request = llama_405b_request(parallelism=_meta_plan(common_pb2.ACTIVATION_RECOMPUTE_NONE))
     request.model.dropout = True
     assert _memory_per_accelerator_bytes(request) > without
@@ -288,14 +356,22 @@ def test_a_batch_no_plan_can_split_is_refused_naming_the_field(count):
 def test_tpus_without_a_published_pod_to_pod_bandwidth_stay_within_one_pod(hardware_id, pod):
     """Issue 11 item 6: beyond one pod the scale-out bandwidth was 0, the step NaN and the
     answer INTERNAL (ValueError on the NaN duration); now refused naming accelerator_count."""
-    request = estimator_pb2.EstimateTrainingRequest(model=common_pb2.ModelSpec(preset_id="llama-3.1-8b"), training_tokens=10**12,
-                                                    sequence_length=4096, hardware_id=hardware_id, accelerator_count=2 * pod)
+    request = estimator_pb2.EstimateTrainingRequest(
+        model=common_pb2.ModelSpec(preset_id="llama-3.1-8b"),
+        training_tokens=10**12,
+        sequence_length=4096,
+        hardware_id=hardware_id,
+        accelerator_count=2 * pod,
+    )
     with pytest.raises(InvalidArgument) as error:
         estimate_training(request, DEPS)
     assert error.value.violations[0].field == "accelerator_count" and str(pod) in error.value.violations[0].description
     request.accelerator_count = pod
     response = estimate_training(request, DEPS)
-    assert math.isfinite(response.step_duration.ToTimedelta().total_seconds()) and response.step_duration.ToTimedelta().total_seconds() > 0
+    assert (
+        math.isfinite(response.step_duration.ToTimedelta().total_seconds())
+        and response.step_duration.ToTimedelta().total_seconds() > 0
+    )
 
 
 def test_tpu_v5p_refuses_fp8():

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from flopwatt.estimate.catalog import get_model_preset
 from flopwatt.service.api.catalog import model_to_proto
 from flopwatt.service.api.convert import model_from_spec
-from flopwatt.estimate.catalog import get_model_preset
 from flopwatt.service.errors import InvalidArgument
 from flopwatt.v1 import common_pb2
 
@@ -36,8 +36,14 @@ def test_published_count_with_a_changed_architecture_is_refused():
 
 
 def test_count_beside_an_explicit_architecture_is_refused():
-    spec = common_pb2.ModelSpec(layer_count=32, hidden_size=4096, attention_head_count=32, ffn_hidden_size=11008,
-                                vocab_size=32000, parameter_count=1_000_000_000)
+    spec = common_pb2.ModelSpec(
+        layer_count=32,
+        hidden_size=4096,
+        attention_head_count=32,
+        ffn_hidden_size=11008,
+        vocab_size=32000,
+        parameter_count=1_000_000_000,
+    )
     with pytest.raises(InvalidArgument, match="architecture fields"):
         model_from_spec(spec, "model")
 

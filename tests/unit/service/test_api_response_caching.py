@@ -11,41 +11,76 @@ import dataclasses
 import grpc
 import pytest
 
+from flopwatt.estimate import accounting, facility_choice, hardware, model_choice, numeric, scenarios
+from flopwatt.estimate.catalog import get_hardware
 from flopwatt.service.api import convert
 from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.service.api.inference import estimate_inference
 from flopwatt.service.api.training import estimate_training
-from flopwatt.estimate.catalog import get_hardware
 from flopwatt.service.interceptors.decoding import RequestDecodingInterceptor
 from flopwatt.service.interceptors.errors import ErrorInterceptor
-from flopwatt.estimate import accounting, facility_choice, hardware, model_choice, numeric, scenarios
 from flopwatt.v1 import common_pb2, estimator_pb2
 
 DEPS = ApiDependencies()
 FIXED_PLAN = common_pb2.Parallelism(
-    tensor_parallel_size=2, pipeline_parallel_size=2, data_parallel_size=16, expert_parallel_size=1, pipeline_interleaving=1,
-    micro_batch_size=1, global_batch_size=256, zero_stage=1, activation_recompute=common_pb2.ACTIVATION_RECOMPUTE_FULL,
-    activation_recompute_layer_fraction=0.5, sequence_parallel=True)
+    tensor_parallel_size=2,
+    pipeline_parallel_size=2,
+    data_parallel_size=16,
+    expert_parallel_size=1,
+    pipeline_interleaving=1,
+    micro_batch_size=1,
+    global_batch_size=256,
+    zero_stage=1,
+    activation_recompute=common_pb2.ACTIVATION_RECOMPUTE_FULL,
+    activation_recompute_layer_fraction=0.5,
+    sequence_parallel=True,
+)
 
 
 def _training(preset: str, **fields) -> estimator_pb2.EstimateTrainingRequest:
-    return estimator_pb2.EstimateTrainingRequest(model=common_pb2.ModelSpec(preset_id=preset), training_tokens=10**12,
-                                                 sequence_length=4096, hardware_id="h100-sxm", accelerator_count=64, **fields)
+    return estimator_pb2.EstimateTrainingRequest(
+        model=common_pb2.ModelSpec(preset_id=preset),
+        training_tokens=10**12,
+        sequence_length=4096,
+        hardware_id="h100-sxm",
+        accelerator_count=64,
+        **fields,
+    )
 
 
 def _inference(preset: str, batch_size: int, **fields) -> estimator_pb2.EstimateInferenceRequest:
-    return estimator_pb2.EstimateInferenceRequest(model=common_pb2.ModelSpec(preset_id=preset), hardware_id="h100-sxm", accelerator_count=8,
-                                                  batch_size=batch_size, input_tokens=1024, output_tokens=256, **fields)
+    return estimator_pb2.EstimateInferenceRequest(
+        model=common_pb2.ModelSpec(preset_id=preset),
+        hardware_id="h100-sxm",
+        accelerator_count=8,
+        batch_size=batch_size,
+        input_tokens=1024,
+        output_tokens=256,
+        **fields,
+    )
 
 
 REQUESTS = {
     "training, fixed plan": (estimate_training, _training("llama-2-7b", parallelism=FIXED_PLAN)),
-    "training, fixed plan, fp8, facility and goodput": (estimate_training, _training(
-        "mixtral-8x7b", parallelism=FIXED_PLAN, precision=common_pb2.PRECISION_FP8, goodput=0.9,
-        facility=common_pb2.Facility(pue=1.2, accelerator_hour_price_usd=2.0))),
-    "training, planner": (estimate_training, _training("llama-2-7b", parallelism=common_pb2.Parallelism(global_batch_size=512))),
+    "training, fixed plan, fp8, facility and goodput": (
+        estimate_training,
+        _training(
+            "mixtral-8x7b",
+            parallelism=FIXED_PLAN,
+            precision=common_pb2.PRECISION_FP8,
+            goodput=0.9,
+            facility=common_pb2.Facility(pue=1.2, accelerator_hour_price_usd=2.0),
+        ),
+    ),
+    "training, planner": (
+        estimate_training,
+        _training("llama-2-7b", parallelism=common_pb2.Parallelism(global_batch_size=512)),
+    ),
     "inference, fixed batch": (estimate_inference, _inference("llama-2-7b", 32)),
-    "inference, MoE, fixed batch": (estimate_inference, _inference("mixtral-8x7b", 16, facility=common_pb2.Facility(wue_liters_per_kwh=1.8))),
+    "inference, MoE, fixed batch": (
+        estimate_inference,
+        _inference("mixtral-8x7b", 16, facility=common_pb2.Facility(wue_liters_per_kwh=1.8)),
+    ),
     "inference, batch search": (estimate_inference, _inference("llama-2-7b", 0)),
 }
 

@@ -9,19 +9,25 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from flopwatt.bench.store import ProfileStore
-from flopwatt.service.api.profiles import decode_page_token, encode_page_token, get_profile, list_profiles
 from flopwatt.estimate.catalog.entries import HardwareSpec
+from flopwatt.estimate.profile_checks import annotate_profile, identify_hardware
+from flopwatt.service.api.profiles import decode_page_token, encode_page_token, get_profile, list_profiles
 from flopwatt.service.errors import InvalidArgument, NotFound
 from flopwatt.service.profile_metrics import ProfileCollector
-from flopwatt.estimate.profile_checks import annotate_profile, identify_hardware
 from flopwatt.v1 import benchmark_pb2
 from tests.profile_documents import minimal_profile
 
 H100 = HardwareSpec(
-    id="h100-sxm", name="NVIDIA H100 SXM5 80GB", vendor="NVIDIA",
-    peak_flops_per_second={"bf16": 989.4e12, "fp8": 1978.9e12, "fp32": 66.9e12}, memory_bytes=80 * 2**30,
-    memory_bandwidth_bytes_per_second=3.35e12, intra_node_bandwidth_bytes_per_second=450e9,
-    scale_out_bandwidth_bytes_per_second=50e9, tdp_watts=700.0, accelerators_per_node=8,
+    id="h100-sxm",
+    name="NVIDIA H100 SXM5 80GB",
+    vendor="NVIDIA",
+    peak_flops_per_second={"bf16": 989.4e12, "fp8": 1978.9e12, "fp32": 66.9e12},
+    memory_bytes=80 * 2**30,
+    memory_bandwidth_bytes_per_second=3.35e12,
+    intra_node_bandwidth_bytes_per_second=450e9,
+    scale_out_bandwidth_bytes_per_second=50e9,
+    tdp_watts=700.0,
+    accelerators_per_node=8,
 )
 H100_PCIE = HardwareSpec(**{**H100.__dict__, "id": "h100-pcie", "name": "NVIDIA H100 PCIe"})
 CATALOG = [H100, H100_PCIE]
@@ -29,7 +35,12 @@ CATALOG = [H100, H100_PCIE]
 
 @pytest.mark.parametrize(
     "name, expected",
-    [("NVIDIA H100 80GB HBM3", "h100-sxm"), ("NVIDIA H100 PCIe", "h100-pcie"), ("NVIDIA A100-SXM4-80GB", None), ("Quadro RTX 4000", None)],
+    [
+        ("NVIDIA H100 80GB HBM3", "h100-sxm"),
+        ("NVIDIA H100 PCIe", "h100-pcie"),
+        ("NVIDIA A100-SXM4-80GB", None),
+        ("Quadro RTX 4000", None),
+    ],
 )
 def test_identify_hardware(name, expected):
     assert identify_hardware({"kind": "cuda", "name": name}, CATALOG) == expected
@@ -37,10 +48,21 @@ def test_identify_hardware(name, expected):
 
 def h100_profile(bf16: float, triad: float, load_watts: float) -> dict:
     document = minimal_profile()
-    document["device"] = {"kind": "cuda", "name": "NVIDIA H100 80GB HBM3", "uuid": "GPU-1", "hardware_id": None, "sm_count": 132}
+    document["device"] = {
+        "kind": "cuda",
+        "name": "NVIDIA H100 80GB HBM3",
+        "uuid": "GPU-1",
+        "hardware_id": None,
+        "sm_count": 132,
+    }
     document["ceilings"] = {"matmul_flops_per_second": {"bf16": bf16}, "memory_bytes_per_second": {"triad": triad}}
     document.pop("power_unavailable_reason")
-    document["power"] = {"idle_watts": 70.0, "load_watts": {"gemm_bf16": load_watts}, "joules_per_flop": {"bf16": 1e-12}, "joules_per_byte": 1e-10}
+    document["power"] = {
+        "idle_watts": 70.0,
+        "load_watts": {"gemm_bf16": load_watts},
+        "joules_per_flop": {"bf16": 1e-12},
+        "joules_per_byte": 1e-10,
+    }
     return document
 
 
@@ -91,7 +113,10 @@ def test_list_profiles_pages_through_everything(store):
     assert len(default.profiles) == 4
 
 
-@pytest.mark.parametrize("request_kwargs, field", [({"page_size": -1}, "page_size"), ({"page_size": 1001}, "page_size"), ({"page_token": "garbage!"}, "page_token")])
+@pytest.mark.parametrize(
+    "request_kwargs, field",
+    [({"page_size": -1}, "page_size"), ({"page_size": 1001}, "page_size"), ({"page_token": "garbage!"}, "page_token")],
+)
 def test_list_profiles_rejects_bad_paging(store, request_kwargs, field):
     with pytest.raises(InvalidArgument) as caught:
         list_profiles(benchmark_pb2.ListProfilesRequest(**request_kwargs), store)
@@ -121,7 +146,11 @@ def test_collector_exposes_latest_profile_per_device(store):
     registry.register(ProfileCollector(store))
     text = generate_latest(registry).decode()
     # dcgm-exporter's label names (issue 14 item 16; this test used to pin `device="GPU-1"`)
-    h100_lines = [l for l in text.splitlines() if l.startswith("flopwatt_profile_flops_per_second") and 'UUID="GPU-1"' in l and 'precision="bf16"' in l]
+    h100_lines = [
+        l
+        for l in text.splitlines()
+        if l.startswith("flopwatt_profile_flops_per_second") and 'UUID="GPU-1"' in l and 'precision="bf16"' in l
+    ]
     assert len(h100_lines) == 1 and float(h100_lines[0].rsplit(" ", 1)[1]) == pytest.approx(793e12)
     h100 = 'Hostname="test-host",UUID="GPU-1",gpu="0",hardware_id="h100-sxm"'
     assert f'flopwatt_profile_bytes_per_second{{{h100},kind="triad",modelName="NVIDIA H100 80GB HBM3"' in text

@@ -8,8 +8,7 @@ import json
 
 import pytest
 
-from flopwatt.service.cli import CliError
-from flopwatt.service.cli import estimate_campus, sweep
+from flopwatt.service.cli import CliError, estimate_campus, sweep
 
 
 def _campus_args(*argv: str) -> argparse.Namespace:
@@ -20,8 +19,21 @@ def _campus_args(*argv: str) -> argparse.Namespace:
 
 def test_campus_contract_case_prints_fleet_and_writes_charts(tmp_path, capsys):
     power, cost = tmp_path / "power.svg", tmp_path / "cost.png"
-    args = _campus_args("--hardware", "gb200", "--budget-usd", "38e9", "--term-years", "7", "--price-per-hour", "3",
-                        "--chart-power", str(power), "--chart-cost", str(cost), "--json")
+    args = _campus_args(
+        "--hardware",
+        "gb200",
+        "--budget-usd",
+        "38e9",
+        "--term-years",
+        "7",
+        "--price-per-hour",
+        "3",
+        "--chart-power",
+        str(power),
+        "--chart-cost",
+        str(cost),
+        "--json",
+    )
     assert args.handler(args) == 0
     response = json.loads(capsys.readouterr().out)
     assert int(response["acceleratorCount"]) > 100_000
@@ -36,13 +48,37 @@ def test_campus_bad_input_is_one_line(capsys):
 
 def test_sweep_writes_csv_and_a_pareto_chart(tmp_path):
     base = tmp_path / "base.json"
-    base.write_text(json.dumps({"model": {"presetId": "llama-2-7b"}, "trainingTokens": "1000000000000", "sequenceLength": 4096,
-                                "hardwareId": "h100-sxm", "acceleratorCount": 128}))
+    base.write_text(
+        json.dumps(
+            {
+                "model": {"presetId": "llama-2-7b"},
+                "trainingTokens": "1000000000000",
+                "sequenceLength": 4096,
+                "hardwareId": "h100-sxm",
+                "acceleratorCount": 128,
+            }
+        )
+    )
     out, chart = tmp_path / "points.csv", tmp_path / "pareto.png"
     parser = argparse.ArgumentParser()
     sweep.register(parser.add_subparsers())
-    args = parser.parse_args(["sweep", "--request", str(base), "--axis", "accelerator_count=64,128,256", "--axis", "facility.pue=1.1,1.3",
-                              "--format", "csv", "--output", str(out), "--chart", str(chart)])
+    args = parser.parse_args(
+        [
+            "sweep",
+            "--request",
+            str(base),
+            "--axis",
+            "accelerator_count=64,128,256",
+            "--axis",
+            "facility.pue=1.1,1.3",
+            "--format",
+            "csv",
+            "--output",
+            str(out),
+            "--chart",
+            str(chart),
+        ]
+    )
     assert args.handler(args) == 0
     rows = list(csv.DictReader(out.open()))
     assert len(rows) == 6 and rows[0]["accelerator_count"] == "64.0"

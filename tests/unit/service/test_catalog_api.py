@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from flopwatt.service.api import catalog as api
 from flopwatt.estimate.catalog import list_hardware, list_model_presets
+from flopwatt.service.api import catalog as api
 from flopwatt.service.errors import InvalidArgument
 from flopwatt.v1 import estimator_pb2
 
@@ -23,12 +23,16 @@ def _walk(call, request_type, field: str, page_size: int) -> list[str]:
 
 @pytest.mark.parametrize("page_size", [1, 3, 5, 100])
 def test_paging_visits_every_hardware_entry_once(page_size):
-    assert _walk(api.list_hardware, estimator_pb2.ListHardwareRequest, "hardware", page_size) == [s.id for s in list_hardware()]
+    assert _walk(api.list_hardware, estimator_pb2.ListHardwareRequest, "hardware", page_size) == [
+        s.id for s in list_hardware()
+    ]
 
 
 @pytest.mark.parametrize("page_size", [0, 4])
 def test_paging_visits_every_model_once(page_size):
-    assert _walk(api.list_models, estimator_pb2.ListModelsRequest, "models", page_size) == [p.id for p in list_model_presets()]
+    assert _walk(api.list_models, estimator_pb2.ListModelsRequest, "models", page_size) == [
+        p.id for p in list_model_presets()
+    ]
 
 
 def test_page_size_zero_returns_all_without_token():
@@ -46,7 +50,16 @@ def test_negative_page_size_is_invalid():
     assert _violation_field(raised.value) == "page_size"
 
 
-@pytest.mark.parametrize("token", ["not base64!", "Zm9v", api.encode_page_token("hardware", 3), api.encode_page_token("models", 10_000), "\u00e9t\u00e9"])
+@pytest.mark.parametrize(
+    "token",
+    [
+        "not base64!",
+        "Zm9v",
+        api.encode_page_token("hardware", 3),
+        api.encode_page_token("models", 10_000),
+        "\u00e9t\u00e9",
+    ],
+)
 def test_foreign_or_bad_token_is_invalid(token):
     with pytest.raises(InvalidArgument) as raised:
         api.list_models(estimator_pb2.ListModelsRequest(page_size=2, page_token=token))

@@ -10,30 +10,48 @@ import pytest
 
 from flopwatt.service.cli import main
 
-TRAINING = ["estimate", "training", "--model", "llama-3.1-70b", "--hardware", "h100-sxm", "--accelerators", "1024",
-            "--tokens", "1.5e13", "--sequence-length", "8192"]
+TRAINING = [
+    "estimate",
+    "training",
+    "--model",
+    "llama-3.1-70b",
+    "--hardware",
+    "h100-sxm",
+    "--accelerators",
+    "1024",
+    "--tokens",
+    "1.5e13",
+    "--sequence-length",
+    "8192",
+]
 
 
-@pytest.mark.parametrize(("extra", "named"), [
-    (["--tokens", "nan"], "--tokens"),
-    (["--tokens", "1e30"], "--tokens"),
-    (["--tokens", "1.5"], "--tokens"),
-    (["--accelerators", "99999999999"], "--accelerators"),
-    (["--global-batch", "99999999999999"], "--global-batch"),
-    (["--parameters", "1e30"], "--parameters"),
-])
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        (["--tokens", "nan"], "--tokens"),
+        (["--tokens", "1e30"], "--tokens"),
+        (["--tokens", "1.5"], "--tokens"),
+        (["--accelerators", "99999999999"], "--accelerators"),
+        (["--global-batch", "99999999999999"], "--global-batch"),
+        (["--parameters", "1e30"], "--parameters"),
+    ],
+)
 def test_training_flags(extra, named, capsys):
     assert main([*TRAINING, *extra]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and named in error and "Traceback" not in error
 
 
-@pytest.mark.parametrize(("extra", "named"), [
-    (["--budget-usd", "nan", "--term-years", "7"], "--budget-usd"),
-    (["--budget-usd", "1e30", "--term-years", "7"], "--budget-usd"),
-    (["--budget-usd", "38e9", "--term-years", "inf"], "--term-years"),
-    (["--accelerators", "99999999999"], "accelerator_count"),  # fits the uint64 field; the API's bound names it
-])
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        (["--budget-usd", "nan", "--term-years", "7"], "--budget-usd"),
+        (["--budget-usd", "1e30", "--term-years", "7"], "--budget-usd"),
+        (["--budget-usd", "38e9", "--term-years", "inf"], "--term-years"),
+        (["--accelerators", "99999999999"], "accelerator_count"),  # fits the uint64 field; the API's bound names it
+    ],
+)
 def test_campus_flags(extra, named, capsys):
     assert main(["estimate", "campus", "--hardware", "h100-sxm", *extra]) == 2
     error = capsys.readouterr().err
@@ -44,7 +62,9 @@ def test_campus_budget_with_cents_is_whole_dollars(capsys):
     from flopwatt.service.cli import build_parser
     from flopwatt.service.cli.estimate_campus import build_request
 
-    args = build_parser().parse_args(["estimate", "campus", "--hardware", "h100-sxm", "--budget-usd", "999.9999999999", "--term-years", "1"])
+    args = build_parser().parse_args(
+        ["estimate", "campus", "--hardware", "h100-sxm", "--budget-usd", "999.9999999999", "--term-years", "1"]
+    )
     request = build_request(args)
     assert (request.budget.units, request.budget.nanos) == (1000, 0)  # nanos must stay below 1e9
 
@@ -60,12 +80,34 @@ def test_request_files_that_are_not_objects(tmp_path, capsys):
 
 def test_sweep_validates_before_opening_the_output(tmp_path, capsys):
     base = tmp_path / "base.json"
-    base.write_text(json.dumps({"model": {"presetId": "llama-2-7b"}, "trainingTokens": "1000000000000", "sequenceLength": 4096,
-                                "hardwareId": "h100-sxm", "acceleratorCount": 128}))
+    base.write_text(
+        json.dumps(
+            {
+                "model": {"presetId": "llama-2-7b"},
+                "trainingTokens": "1000000000000",
+                "sequenceLength": 4096,
+                "hardwareId": "h100-sxm",
+                "acceleratorCount": 128,
+            }
+        )
+    )
     out = tmp_path / "points.csv"
     assert main(["sweep", "--request", str(base), "--axis", "nope=1", "--output", str(out)]) == 2
     assert not out.exists()
-    assert main(["sweep", "--request", str(base), "--axis", "accelerator_count=64", "--output", str(tmp_path / "missing" / "x.csv")]) == 2
+    assert (
+        main(
+            [
+                "sweep",
+                "--request",
+                str(base),
+                "--axis",
+                "accelerator_count=64",
+                "--output",
+                str(tmp_path / "missing" / "x.csv"),
+            ]
+        )
+        == 2
+    )
     errors = capsys.readouterr().err.splitlines()
     assert "axes[0].field" in errors[0] and "--output" in errors[1]
 
@@ -82,8 +124,23 @@ def test_health_client_certificate_needs_a_ca(tmp_path, capsys):
 
 def test_inference_serving_layout_flags(capsys):
     """--kv-cache-precision and --expert-parallel reach the request; a bad EP size is named."""
-    base = ["estimate", "inference", "--model", "deepseek-v3", "--hardware", "h200", "--accelerators", "8", "--precision", "fp8",
-            "--input-tokens", "1024", "--output-tokens", "512", "--json"]
+    base = [
+        "estimate",
+        "inference",
+        "--model",
+        "deepseek-v3",
+        "--hardware",
+        "h200",
+        "--accelerators",
+        "8",
+        "--precision",
+        "fp8",
+        "--input-tokens",
+        "1024",
+        "--output-tokens",
+        "512",
+        "--json",
+    ]
     assert main([*base, "--expert-parallel", "8", "--kv-cache-precision", "bf16"]) == 0
     response = json.loads(capsys.readouterr().out)
     assert int(response["kvCacheBytesPerToken"]) == 61 * 576 * 2
@@ -92,8 +149,21 @@ def test_inference_serving_layout_flags(capsys):
     assert "expert_parallel_size" in capsys.readouterr().err
 
 
-INFERENCE = ["estimate", "inference", "--model", "llama-3.1-70b", "--hardware", "h100-sxm", "--accelerators", "8",
-             "--input-tokens", "1024", "--output-tokens", "512", "--json"]
+INFERENCE = [
+    "estimate",
+    "inference",
+    "--model",
+    "llama-3.1-70b",
+    "--hardware",
+    "h100-sxm",
+    "--accelerators",
+    "8",
+    "--input-tokens",
+    "1024",
+    "--output-tokens",
+    "512",
+    "--json",
+]
 
 
 def test_batch_size_flag_matches_the_api_and_batch_is_a_deprecated_alias(capsys):
@@ -109,12 +179,15 @@ def test_batch_size_flag_matches_the_api_and_batch_is_a_deprecated_alias(capsys)
     assert "--batch-size" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("argv", "usage"), [
-    (["estimate", "training", "--model", "llama-2-7b", "--bogus"], "usage: flopwatt estimate training"),
-    (["estimate", "campus", "--hardware", "gb200", "--power-output", "x.png"], "usage: flopwatt estimate campus"),
-    (["report", "profile", "p.json", "--output", "r.png", "--nope"], "usage: flopwatt report profile"),
-    (["bench", "list", "--bogus"], "usage: flopwatt bench"),
-])
+@pytest.mark.parametrize(
+    ("argv", "usage"),
+    [
+        (["estimate", "training", "--model", "llama-2-7b", "--bogus"], "usage: flopwatt estimate training"),
+        (["estimate", "campus", "--hardware", "gb200", "--power-output", "x.png"], "usage: flopwatt estimate campus"),
+        (["report", "profile", "p.json", "--output", "r.png", "--nope"], "usage: flopwatt report profile"),
+        (["bench", "list", "--bogus"], "usage: flopwatt bench"),
+    ],
+)
 def test_an_unknown_flag_prints_the_subcommands_usage(argv, usage, capsys):
     """argparse hands unknown arguments up to the top-level parser, whose usage names no flag of the
     sub-command; the sub-command's own usage is what the user needs."""
@@ -134,9 +207,25 @@ def test_report_campus_takes_output_like_the_other_reports(tmp_path, capsys):
     response.write_text(capsys.readouterr().out)
     assert main(["report", "campus", str(response), "--output", str(tmp_path / "power.svg")]) == 0
     assert main(["report", "campus", str(response), "--output", str(tmp_path / "cost.svg"), "--breakdown", "cost"]) == 0
-    assert main(["report", "campus", str(response), "--power-output", str(tmp_path / "p.svg"), "--cost-output", str(tmp_path / "c.svg")]) == 0
+    assert (
+        main(
+            [
+                "report",
+                "campus",
+                str(response),
+                "--power-output",
+                str(tmp_path / "p.svg"),
+                "--cost-output",
+                str(tmp_path / "c.svg"),
+            ]
+        )
+        == 0
+    )
     assert all((tmp_path / name).stat().st_size > 0 for name in ("power.svg", "cost.svg", "p.svg", "c.svg"))
-    assert "capital cost" in (tmp_path / "cost.svg").read_text() and "watts per accelerator" in (tmp_path / "power.svg").read_text()
+    assert (
+        "capital cost" in (tmp_path / "cost.svg").read_text()
+        and "watts per accelerator" in (tmp_path / "power.svg").read_text()
+    )
     capsys.readouterr()
     assert main(["report", "campus", str(response)]) == 2
     assert "--output" in capsys.readouterr().err

@@ -66,6 +66,10 @@ def test_availability_limits_default_and_come_from_the_environment():
     settings = load_settings({}, environ={})
     assert settings.max_concurrent_streams < settings.max_concurrent_rpcs  # unary calls keep slots of their own
     assert settings.handshake_timeout_seconds < 120  # below gRPC's default
-    env = {"FLOPWATT_MAX_STREAMS_PER_PEER": "4", "FLOPWATT_HANDSHAKE_TIMEOUT_SECONDS": "2.5", "FLOPWATT_ESTIMATE_WORKERS": "3"}
+    env = {
+        "FLOPWATT_MAX_STREAMS_PER_PEER": "4",
+        "FLOPWATT_HANDSHAKE_TIMEOUT_SECONDS": "2.5",
+        "FLOPWATT_ESTIMATE_WORKERS": "3",
+    }
     settings = load_settings({}, environ=env)
     assert (settings.max_streams_per_peer, settings.handshake_timeout_seconds, settings.estimate_workers) == (4, 2.5, 3)

@@ -18,7 +18,21 @@ from flopwatt.service.profile_metrics import ProfileCollector
 DASHBOARD = pathlib.Path(__file__).resolve().parents[3] / "deploy" / "grafana" / "flopwatt.json"
 # PromQL words that are not metric names (aggregations, functions and operators are skipped
 # anyway when followed by "("; these also appear bare).
-PROMQL_KEYWORDS = {"and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring", "group_left", "group_right", "inf", "nan"}
+PROMQL_KEYWORDS = {
+    "and",
+    "or",
+    "unless",
+    "bool",
+    "offset",
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "inf",
+    "nan",
+}
 _LABEL_LIST = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
 
 
@@ -34,7 +48,7 @@ def metric_names(expr: str) -> set[str]:
     text = _LABEL_LIST.sub("", text)
     names = set()
     for match in re.finditer(r"(?<![\w$.])[A-Za-z_:][A-Za-z0-9_:]*", text):
-        if text[match.end():].lstrip().startswith("(") or match.group(0).lower() in PROMQL_KEYWORDS:
+        if text[match.end() :].lstrip().startswith("(") or match.group(0).lower() in PROMQL_KEYWORDS:
             continue
         names.add(match.group(0))
     return names
@@ -45,7 +59,12 @@ def exported_names(tmp_path: pathlib.Path) -> set[str]:
     (a labelled counter has none until first use), spelled as in the exposition format."""
     metrics = create_metrics()
     metrics.register_collector(ProfileCollector(ProfileStore(tmp_path / "flopwatt.sqlite3")))
-    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "summary": ("", "_sum", "_count"), "info": ("_info",)}
+    suffixes = {
+        "counter": ("_total",),
+        "histogram": ("_bucket", "_sum", "_count"),
+        "summary": ("", "_sum", "_count"),
+        "info": ("_info",),
+    }
     names = set()
     for family in metrics.registry.collect():
         names.update(family.name + suffix for suffix in suffixes.get(family.type, ("",)))
@@ -74,21 +93,35 @@ def test_dashboard_parses_and_has_distinct_panels():
 
 def test_every_query_names_only_metrics_the_service_exports(tmp_path):
     exported = exported_names(tmp_path)
-    assert {"flopwatt_gpu_energy_joules_total", "flopwatt_profile_flops_per_second", "grpc_server_handling_seconds_bucket"} <= exported
+    assert {
+        "flopwatt_gpu_energy_joules_total",
+        "flopwatt_profile_flops_per_second",
+        "grpc_server_handling_seconds_bucket",
+    } <= exported
     used = set()
     for query in _queries(json.loads(DASHBOARD.read_text())):
         names = metric_names(query)
         assert names, f"no metric found in {query!r}"
         assert names <= exported, f"{query!r} names {sorted(names - exported)}, which the service does not export"
         used |= names
-    assert {"flopwatt_profile_flops_per_second", "flopwatt_gpu_energy_joules_total", "flopwatt_benchmark_queue_depth"} <= used
+    assert {
+        "flopwatt_profile_flops_per_second",
+        "flopwatt_gpu_energy_joules_total",
+        "flopwatt_benchmark_queue_depth",
+    } <= used
 
 
 @pytest.mark.parametrize(
     ("expr", "expected"),
     [
-        ('sum by (le, grpc_method) (rate(grpc_server_handling_seconds_bucket{instance=~"$instance"}[$__rate_interval]))', {"grpc_server_handling_seconds_bucket"}),
-        ("flopwatt_profile_power_watts * on(UUID) group_left(modelName) DCGM_FI_DEV_POWER_USAGE", {"flopwatt_profile_power_watts", "DCGM_FI_DEV_POWER_USAGE"}),
+        (
+            'sum by (le, grpc_method) (rate(grpc_server_handling_seconds_bucket{instance=~"$instance"}[$__rate_interval]))',
+            {"grpc_server_handling_seconds_bucket"},
+        ),
+        (
+            "flopwatt_profile_power_watts * on(UUID) group_left(modelName) DCGM_FI_DEV_POWER_USAGE",
+            {"flopwatt_profile_power_watts", "DCGM_FI_DEV_POWER_USAGE"},
+        ),
         ("label_values(flopwatt_build_info, instance)", {"flopwatt_build_info"}),
         ('histogram_quantile(0.99, x_bucket{a="b(c)"}) > bool 2', {"x_bucket"}),
     ],

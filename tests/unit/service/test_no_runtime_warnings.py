@@ -26,7 +26,9 @@ def test_transfer_over_a_missing_link_is_infinite_without_a_warning():
         assert transfer_seconds(1e6, 0.0) == math.inf
         assert transfer_seconds(0.0, 0.0) == 0.0
         assert transfer_seconds(1e9, 1e9) == pytest.approx(1.0)
-        np.testing.assert_array_equal(transfer_seconds(np.array([0.0, 8.0, 8.0]), np.array([0.0, 0.0, 4.0])), [0.0, math.inf, 2.0])
+        np.testing.assert_array_equal(
+            transfer_seconds(np.array([0.0, 8.0, 8.0]), np.array([0.0, 0.0, 4.0])), [0.0, math.inf, 2.0]
+        )
 
 
 def test_tpu_collectives_across_pods_without_a_warning():
@@ -42,8 +44,13 @@ def test_tpu_collectives_across_pods_without_a_warning():
 
 def test_training_past_a_tpu_pod_names_accelerator_count():
     """Before: NaN costs (with warnings) and a range error naming `cost`; now the cause, named."""
-    request = estimator_pb2.EstimateTrainingRequest(model=common_pb2.ModelSpec(preset_id="llama-2-7b"), hardware_id="tpu-v3",
-                                                    accelerator_count=2048, training_tokens=10**12, sequence_length=4096)
+    request = estimator_pb2.EstimateTrainingRequest(
+        model=common_pb2.ModelSpec(preset_id="llama-2-7b"),
+        hardware_id="tpu-v3",
+        accelerator_count=2048,
+        training_tokens=10**12,
+        sequence_length=4096,
+    )
     with pytest.raises(InvalidArgument) as raised:
         estimate_training(request, ApiDependencies())
     (violation,) = raised.value.violations

@@ -26,15 +26,25 @@ pytestmark = pytest.mark.timeout(120)
 
 # -- stand-in suites, run inside the spawned worker ------------------------------------------------
 
-def measured_suite(suite: str, device: str, *, progress: Callable[[float, str], None], should_cancel: Callable[[], bool]) -> dict:
+
+def measured_suite(
+    suite: str, device: str, *, progress: Callable[[float, str], None], should_cancel: Callable[[], bool]
+) -> dict:
     """Returns a profile-shaped document with a process-specific value, so a test can tell that
     this document (not a constant) made it through the pipe and into the saver."""
     progress(0.5, "halfway")
-    return {"schema_version": 1, "suite": suite, "device": {"kind": device, "uuid": "GPU-test", "index": 0},
-            "worker_pid": os.getpid(), "power": {"windows": [{"energy_joules": 10.0}, {"energy_joules": 2.5}]}}
+    return {
+        "schema_version": 1,
+        "suite": suite,
+        "device": {"kind": device, "uuid": "GPU-test", "index": 0},
+        "worker_pid": os.getpid(),
+        "power": {"windows": [{"energy_joules": 10.0}, {"energy_joules": 2.5}]},
+    }
 
 
-def endless_suite(suite: str, device: str, *, progress: Callable[[float, str], None], should_cancel: Callable[[], bool]) -> dict:
+def endless_suite(
+    suite: str, device: str, *, progress: Callable[[float, str], None], should_cancel: Callable[[], bool]
+) -> dict:
     """Cooperative: stops between steps once asked."""
     step = 0
     while not should_cancel():
@@ -44,27 +54,36 @@ def endless_suite(suite: str, device: str, *, progress: Callable[[float, str], N
     raise RuntimeError("cancelled")
 
 
-def stubborn_suite(suite: str, device: str, *, progress: Callable[[float, str], None], should_cancel: Callable[[], bool]) -> dict:
+def stubborn_suite(
+    suite: str, device: str, *, progress: Callable[[float, str], None], should_cancel: Callable[[], bool]
+) -> dict:
     """Never looks at should_cancel and ignores SIGTERM: only SIGKILL stops it."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     while True:
         time.sleep(0.05)
 
 
-def crashing_suite(suite: str, device: str, *, progress: Callable[[float, str], None], should_cancel: Callable[[], bool]) -> dict:
+def crashing_suite(
+    suite: str, device: str, *, progress: Callable[[float, str], None], should_cancel: Callable[[], bool]
+) -> dict:
     os.kill(os.getpid(), signal.SIGSEGV)  # what a faulting kernel does
     return {}
 
 
-def raising_suite(suite: str, device: str, *, progress: Callable[[float, str], None], should_cancel: Callable[[], bool]) -> dict:
+def raising_suite(
+    suite: str, device: str, *, progress: Callable[[float, str], None], should_cancel: Callable[[], bool]
+) -> dict:
     raise RuntimeError("GEMM output did not match the reference")
 
 
-def nan_suite(suite: str, device: str, *, progress: Callable[[float, str], None], should_cancel: Callable[[], bool]) -> dict:
+def nan_suite(
+    suite: str, device: str, *, progress: Callable[[float, str], None], should_cancel: Callable[[], bool]
+) -> dict:
     return {"ceilings": {"matmul_flops_per_second": {"fp32": float("nan")}}}
 
 
 # -- harness ---------------------------------------------------------------------------------------
+
 
 async def _no_cuda() -> bool:
     return False
@@ -83,8 +102,15 @@ class Saver:
 def make_manager(tmp_path: pathlib.Path, runner: str, **kwargs: Any) -> tuple[RunManager, Saver, Any]:
     metrics = create_metrics()
     saver = Saver()
-    manager = RunManager(RunStore(tmp_path / "db.sqlite3"), saver, metrics, runner=f"{HERE}:{runner}",
-                         cuda_available=_no_cuda, cancel_grace_seconds=kwargs.pop("cancel_grace_seconds", 1.0), **kwargs)
+    manager = RunManager(
+        RunStore(tmp_path / "db.sqlite3"),
+        saver,
+        metrics,
+        runner=f"{HERE}:{runner}",
+        cuda_available=_no_cuda,
+        cancel_grace_seconds=kwargs.pop("cancel_grace_seconds", 1.0),
+        **kwargs,
+    )
     return manager, saver, metrics
 
 
@@ -121,9 +147,8 @@ def sample(metrics: Any, name: str, labels: dict | None = None) -> float:
     return metrics.registry.get_sample_value(name, labels or {}) or 0.0
 
 
-
-
 # -- tests -----------------------------------------------------------------------------------------
+
 
 def test_run_succeeds_and_its_document_is_saved(tmp_path):
     async def scenario() -> None:
@@ -317,8 +342,7 @@ def test_cancel_answered_ok_ends_cancelled_even_when_the_final_write_fails(tmp_p
         first = await manager.create("quick", "cpu")
         pid = await wait_worker(manager, first.run_id)
         second = await manager.create("quick", "cpu")
-        fill_disk(monkeypatch, manager.store,
-                  lambda run_id, changes: run_id == first.run_id and "state" in changes)
+        fill_disk(monkeypatch, manager.store, lambda run_id, changes: run_id == first.run_id and "state" in changes)
         watch = asyncio.ensure_future(wait_terminal(manager, first.run_id))
         cancelled = await asyncio.wait_for(manager.cancel(first.run_id), 30)
         assert cancelled.state is RunState.CANCELLED
@@ -348,7 +372,9 @@ def test_cancel_that_cannot_be_recorded_is_an_error_and_the_run_goes_on(tmp_path
         pid = await wait_worker(manager, running.run_id)
         queued_behind = await manager.create("quick", "cpu")
         disk = {"full": True}
-        fill_disk(monkeypatch, manager.store, lambda run_id, changes: disk["full"] and "progress_message" not in changes)
+        fill_disk(
+            monkeypatch, manager.store, lambda run_id, changes: disk["full"] and "progress_message" not in changes
+        )
         for run in (running, queued_behind):
             with pytest.raises(errors.ResourceExhausted, match="cancel could not be recorded"):
                 await manager.cancel(run.run_id)
@@ -366,15 +392,23 @@ def test_cancel_that_cannot_be_recorded_is_an_error_and_the_run_goes_on(tmp_path
 
 @pytest.mark.parametrize(
     ("environment", "expected_gpu"),
-    [({"variables": {"CUDA_VISIBLE_DEVICES": "2,0"}}, "2"), ({"variables": {}}, "0"),
-     ({"variables": {"CUDA_VISIBLE_DEVICES": "GPU-abc"}}, "")],
+    [
+        ({"variables": {"CUDA_VISIBLE_DEVICES": "2,0"}}, "2"),
+        ({"variables": {}}, "0"),
+        ({"variables": {"CUDA_VISIBLE_DEVICES": "GPU-abc"}}, ""),
+    ],
 )
 def test_energy_counter_gpu_label_is_the_physical_index(tmp_path, environment, expected_gpu):
     """Issue 14 item 16: dcgm-exporter's `gpu` is the NVML (physical) index; the profile's
     device index is torch's logical one, which differs under CUDA_VISIBLE_DEVICES."""
     manager, _, metrics = make_manager(tmp_path, "measured_suite")
-    manager._record_energy({"device": {"kind": "cuda", "uuid": "GPU-x", "index": 0}, "environment": environment,
-                            "power": {"total_energy_joules": 5.0}})
+    manager._record_energy(
+        {
+            "device": {"kind": "cuda", "uuid": "GPU-x", "index": 0},
+            "environment": environment,
+            "power": {"total_energy_joules": 5.0},
+        }
+    )
     assert sample(metrics, "flopwatt_gpu_energy_joules_total", {"gpu": expected_gpu, "UUID": "GPU-x"}) == 5.0
 
 
@@ -410,6 +444,7 @@ def test_concurrent_first_cuda_creates_share_one_probe(tmp_path):
 
 def test_a_draining_manager_refuses_new_runs_with_unavailable(tmp_path):
     """Issue 14 item 6: a run created after SIGTERM was accepted and failed a second later."""
+
     async def scenario() -> None:
         manager, _, _ = make_manager(tmp_path, "measured_suite")
         manager.drain()

@@ -16,7 +16,9 @@ from flopwatt.v1 import benchmark_pb2
 def test_create_update_and_newest_first_paging(tmp_path):
     store = RunStore(tmp_path / "db.sqlite3")
     ids = [store.create("quick", "auto", "cpu", now_seconds=100.0 + i).run_id for i in range(5)]
-    store.update(ids[0], state=RunState.RUNNING, start_time_seconds=200.0, progress_fraction=0.25, progress_message="gemm")
+    store.update(
+        ids[0], state=RunState.RUNNING, start_time_seconds=200.0, progress_fraction=0.25, progress_message="gemm"
+    )
     seen, before = [], None
     while True:
         page, before = store.list_page(2, before)
@@ -38,7 +40,9 @@ def test_reopening_keeps_runs_and_a_newer_schema_is_refused(tmp_path):
     run_id = RunStore(path).create("full", "cpu", "cpu").run_id
     assert RunStore(path).get(run_id).suite == "full"
     with sqlite3.connect(path) as connection:
-        connection.execute("UPDATE flopwatt_schema_versions SET version = ? WHERE family = 'benchmark_runs'", (SCHEMA_VERSION + 1,))
+        connection.execute(
+            "UPDATE flopwatt_schema_versions SET version = ? WHERE family = 'benchmark_runs'", (SCHEMA_VERSION + 1,)
+        )
     with pytest.raises(RunStoreError, match="newer"):
         RunStore(path)
 
@@ -56,7 +60,9 @@ def test_a_version_1_store_gains_cancel_requested_and_disk_full_is_recognised(tm
     assert store.get(run_id).cancel_requested is False
     assert store.update(run_id, cancel_requested=True).cancel_requested is True
     with sqlite3.connect(path) as connection:
-        assert connection.execute("SELECT version FROM flopwatt_schema_versions WHERE family = 'benchmark_runs'").fetchone() == (SCHEMA_VERSION,)
+        assert connection.execute(
+            "SELECT version FROM flopwatt_schema_versions WHERE family = 'benchmark_runs'"
+        ).fetchone() == (SCHEMA_VERSION,)
     assert is_disk_full(sqlite3.OperationalError("database or disk is full"))
     assert not is_disk_full(sqlite3.OperationalError("database is locked"))
     assert not is_disk_full(OSError("database or disk is full"))
@@ -72,7 +78,16 @@ def test_a_failed_transaction_leaves_no_trace(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "name", ["", "runs/abc", "benchmarkRuns/", "benchmarkRuns/ABC", "benchmarkRuns/a/b", "benchmarkRuns/" + "a" * 300, "benchmarkRuns/a\x00"]
+    "name",
+    [
+        "",
+        "runs/abc",
+        "benchmarkRuns/",
+        "benchmarkRuns/ABC",
+        "benchmarkRuns/a/b",
+        "benchmarkRuns/" + "a" * 300,
+        "benchmarkRuns/a\x00",
+    ],
 )
 def test_bad_run_names_name_the_field(name):
     with pytest.raises(InvalidArgument) as raised:
@@ -94,8 +109,14 @@ def test_page_tokens_round_trip_and_foreign_tokens_are_refused():
 def test_record_to_proto(tmp_path):
     store = RunStore(tmp_path / "db.sqlite3")
     record = store.create("quick", "auto", "cpu", now_seconds=1_700_000_000.25)
-    record = store.update(record.run_id, state=RunState.SUCCEEDED, start_time_seconds=1_700_000_001.0,
-                          end_time_seconds=1_700_000_061.5, progress_fraction=1.0, profile_id="abc")
+    record = store.update(
+        record.run_id,
+        state=RunState.SUCCEEDED,
+        start_time_seconds=1_700_000_001.0,
+        end_time_seconds=1_700_000_061.5,
+        progress_fraction=1.0,
+        profile_id="abc",
+    )
     proto = runs.run_to_proto(record)
     assert proto.name == f"benchmarkRuns/{record.run_id}" and proto.state == benchmark_pb2.BenchmarkRun.STATE_SUCCEEDED
     assert proto.create_time.ToNanoseconds() == 1_700_000_000_250_000_000

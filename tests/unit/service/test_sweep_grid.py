@@ -7,17 +7,21 @@ import math
 
 import pytest
 
+from flopwatt.estimate.catalog import list_hardware
 from flopwatt.service.api import sweep as sweep_api
 from flopwatt.service.api import training as training_api
 from flopwatt.service.api.deps import ApiDependencies
-from flopwatt.estimate.catalog import list_hardware
 from flopwatt.service.errors import InvalidArgument
 from flopwatt.v1 import common_pb2, estimator_pb2
 
 DEPS = ApiDependencies()
 BASE = estimator_pb2.EstimateTrainingRequest(
-    model=common_pb2.ModelSpec(preset_id="llama-2-7b"), training_tokens=2 * 10**12, sequence_length=4096,
-    hardware_id="h100-sxm", accelerator_count=256)
+    model=common_pb2.ModelSpec(preset_id="llama-2-7b"),
+    training_tokens=2 * 10**12,
+    sequence_length=4096,
+    hardware_id="h100-sxm",
+    accelerator_count=256,
+)
 HARDWARE_IDS = [h.id for h in list_hardware()]
 
 
@@ -40,7 +44,9 @@ def _scalar(point: estimator_pb2.SweepPoint, axes) -> estimator_pb2.EstimateTrai
     single = estimator_pb2.EstimateTrainingRequest()
     single.CopyFrom(BASE)
     for axis, value in zip(axes, point.axis_values):
-        _set_structural(single, axis.field, value) if axis.field in sweep_api.STRUCTURAL_FIELDS else _set_real(single, axis.field, value)
+        _set_structural(single, axis.field, value) if axis.field in sweep_api.STRUCTURAL_FIELDS else _set_real(
+            single, axis.field, value
+        )
     return training_api.estimate_training(single, DEPS)
 
 
@@ -72,7 +78,9 @@ def test_every_point_equals_the_scalar_estimate():
     assert [p.index for p in points] == list(range(16))
     for point in points:
         scalar = _scalar(point, axes)
-        assert point.wall_clock_seconds == pytest.approx(scalar.wall_clock_duration.ToTimedelta().total_seconds(), rel=1e-9)
+        assert point.wall_clock_seconds == pytest.approx(
+            scalar.wall_clock_duration.ToTimedelta().total_seconds(), rel=1e-9
+        )
         assert point.accelerator_hours == pytest.approx(scalar.accelerator_hours, rel=1e-9)
         assert point.facility_energy_joules == pytest.approx(scalar.facility_energy_joules, rel=1e-9)
         assert point.cost_usd == pytest.approx(scalar.cost.units + scalar.cost.nanos / 1e9, rel=1e-9)
@@ -97,7 +105,14 @@ def test_more_accelerators_finish_sooner():
         ([_axis("accelerator_count", [8, 2.5])], "axes[0].values[1]"),
         ([_axis("hardware_id", [999])], "axes[0].values[0]"),
         ([_axis("training_tokens", [float("nan")])], "axes[0].values[0]"),
-        ([_axis("facility.pue", [1.1] * 1000), _axis("training_tokens", range(1, 1001)), _axis("goodput", [0.5] * 11)], "axes"),
+        (
+            [
+                _axis("facility.pue", [1.1] * 1000),
+                _axis("training_tokens", range(1, 1001)),
+                _axis("goodput", [0.5] * 11),
+            ],
+            "axes",
+        ),
         ([_axis("accelerator_count", range(8, 8 + 200)), _axis("sequence_length", range(1024, 1024 + 200))], "axes"),
         ([_axis("facility.pue", [])], "axes[0].values"),
     ],

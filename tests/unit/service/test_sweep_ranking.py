@@ -22,11 +22,20 @@ from flopwatt.v1 import common_pb2, estimator_pb2
 
 DEPS = ApiDependencies()
 BASE = estimator_pb2.EstimateTrainingRequest(
-    model=common_pb2.ModelSpec(preset_id="llama-2-7b"), training_tokens=2 * 10**12, sequence_length=4096,
-    hardware_id="h100-sxm", accelerator_count=256)
+    model=common_pb2.ModelSpec(preset_id="llama-2-7b"),
+    training_tokens=2 * 10**12,
+    sequence_length=4096,
+    hardware_id="h100-sxm",
+    accelerator_count=256,
+)
 HARDWARE_IDS = [h.id for h in list_hardware()]
-BASE_JSON = {"model": {"presetId": "llama-2-7b"}, "trainingTokens": "2000000000000", "sequenceLength": 4096,
-             "hardwareId": "h100-sxm", "acceleratorCount": 256}
+BASE_JSON = {
+    "model": {"presetId": "llama-2-7b"},
+    "trainingTokens": "2000000000000",
+    "sequenceLength": 4096,
+    "hardwareId": "h100-sxm",
+    "acceleratorCount": 256,
+}
 
 
 def _points(request) -> list[estimator_pb2.SweepPoint]:
@@ -49,13 +58,33 @@ def _hardware_axis(*names: str) -> estimator_pb2.SweepAxis:
 
 # --- item 20: names on string axes, infeasible points, rankings -----------------------------
 
+
 def test_hardware_and_precision_axes_take_names_like_their_numbers():
-    named = _points(estimator_pb2.SweepTrainingRequest(base=BASE, axes=[
-        _hardware_axis("a100-80gb", "h100-sxm"), estimator_pb2.SweepAxis(field="precision", string_values=["bf16", "PRECISION_FP8"])]))
-    numbered = _points(estimator_pb2.SweepTrainingRequest(base=BASE, axes=[
-        estimator_pb2.SweepAxis(field="hardware_id", values=[HARDWARE_IDS.index("a100-80gb"), HARDWARE_IDS.index("h100-sxm")]),
-        estimator_pb2.SweepAxis(field="precision", values=[common_pb2.PRECISION_BF16, common_pb2.PRECISION_FP8])]))
-    assert [(p.axis_values, p.cost_usd, p.infeasible_reason) for p in named] == [(p.axis_values, p.cost_usd, p.infeasible_reason) for p in numbered]
+    named = _points(
+        estimator_pb2.SweepTrainingRequest(
+            base=BASE,
+            axes=[
+                _hardware_axis("a100-80gb", "h100-sxm"),
+                estimator_pb2.SweepAxis(field="precision", string_values=["bf16", "PRECISION_FP8"]),
+            ],
+        )
+    )
+    numbered = _points(
+        estimator_pb2.SweepTrainingRequest(
+            base=BASE,
+            axes=[
+                estimator_pb2.SweepAxis(
+                    field="hardware_id", values=[HARDWARE_IDS.index("a100-80gb"), HARDWARE_IDS.index("h100-sxm")]
+                ),
+                estimator_pb2.SweepAxis(
+                    field="precision", values=[common_pb2.PRECISION_BF16, common_pb2.PRECISION_FP8]
+                ),
+            ],
+        )
+    )
+    assert [(p.axis_values, p.cost_usd, p.infeasible_reason) for p in named] == [
+        (p.axis_values, p.cost_usd, p.infeasible_reason) for p in numbered
+    ]
 
 
 def test_unknown_hardware_name_names_the_value():
@@ -67,7 +96,11 @@ def test_unknown_hardware_name_names_the_value():
 
 def test_names_only_on_named_fields():
     with pytest.raises(InvalidArgument) as raised:
-        _points(estimator_pb2.SweepTrainingRequest(base=BASE, axes=[estimator_pb2.SweepAxis(field="accelerator_count", string_values=["8"])]))
+        _points(
+            estimator_pb2.SweepTrainingRequest(
+                base=BASE, axes=[estimator_pb2.SweepAxis(field="accelerator_count", string_values=["8"])]
+            )
+        )
     assert raised.value.violations[0].field == "axes[0].string_values"
 
 
@@ -80,15 +113,25 @@ def test_an_infeasible_point_does_not_fail_the_grid():
     points = _points(estimator_pb2.SweepTrainingRequest(base=BASE, axes=[_hardware_axis("v100", "h100-sxm")]))
     v100, h100 = points
     assert "bf16" in v100.infeasible_reason and not v100.fits_in_memory
-    values = [v100.wall_clock_seconds, v100.cost_usd, v100.co2e_kilograms, v100.total_flops, v100.model_flops_utilization]
+    values = [
+        v100.wall_clock_seconds,
+        v100.cost_usd,
+        v100.co2e_kilograms,
+        v100.total_flops,
+        v100.model_flops_utilization,
+    ]
     assert all(np.isfinite(values)) and all(v == 0 for v in values)
     assert h100.infeasible_reason == "" and h100.cost_usd > 0
 
 
 def _rank(by, *axes, deadline=0.0, budget=0.0, limit=0, base=BASE) -> estimator_pb2.RankTrainingResponse:
     request = estimator_pb2.RankTrainingRequest(
-        sweep=estimator_pb2.SweepTrainingRequest(base=base, axes=list(axes)), by=by,
-        max_wall_clock_seconds=deadline, max_cost_usd=budget, limit=limit)
+        sweep=estimator_pb2.SweepTrainingRequest(base=base, axes=list(axes)),
+        by=by,
+        max_wall_clock_seconds=deadline,
+        max_cost_usd=budget,
+        limit=limit,
+    )
     return sweep_api.rank_training(request, DEPS)
 
 
@@ -115,7 +158,10 @@ def test_deadline_and_budget_leave_points_out():
     assert within.eligible_point_count == 2 and all(r.point.wall_clock_seconds <= deadline for r in within.points)
     assert {q.name for q in within.excluded} == {"over the deadline"}
     cheapest = min(r.point.cost_usd for r in everything.points)
-    assert _rank(estimator_pb2.RANK_OBJECTIVE_TIME, hardware, counts, budget=cheapest * 1.0000001).eligible_point_count == 1
+    assert (
+        _rank(estimator_pb2.RANK_OBJECTIVE_TIME, hardware, counts, budget=cheapest * 1.0000001).eligible_point_count
+        == 1
+    )
 
 
 def test_ranking_needs_an_objective():
@@ -129,8 +175,19 @@ def test_rank_cli_prints_a_table(tmp_path, capsys):
     base.write_text(json.dumps(BASE_JSON))
     parser = argparse.ArgumentParser()
     sweep_cli.register(parser.add_subparsers())
-    args = parser.parse_args(["rank", "--request", str(base), "--axis", "hardware_id=v100,a100-80gb,h100-sxm", "--by", "cost",
-                              "--deadline-days", "90"])
+    args = parser.parse_args(
+        [
+            "rank",
+            "--request",
+            str(base),
+            "--axis",
+            "hardware_id=v100,a100-80gb,h100-sxm",
+            "--by",
+            "cost",
+            "--deadline-days",
+            "90",
+        ]
+    )
     assert args.handler(args) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
@@ -141,6 +198,7 @@ def test_rank_cli_prints_a_table(tmp_path, capsys):
 
 # --- item 21: an accelerator without a price is never compared on cost silently --------------
 
+
 def test_unpriced_accelerator_is_flagged_and_left_out_of_cost_rankings():
     base = estimator_pb2.EstimateTrainingRequest()
     base.CopyFrom(BASE)
@@ -148,7 +206,9 @@ def test_unpriced_accelerator_is_flagged_and_left_out_of_cost_rankings():
     assert [p.cost_energy_only for p in points] == [False, True]
     response = _rank(estimator_pb2.RANK_OBJECTIVE_COST, _hardware_axis("h100-sxm", "tpu-v5p"))
     assert [r.axis_labels[0] for r in response.points] == ["h100-sxm"]
-    assert {q.name: q.value for q in response.excluded} == {"no published accelerator price (cost would count energy only)": 1}
+    assert {q.name: q.value for q in response.excluded} == {
+        "no published accelerator price (cost would count energy only)": 1
+    }
     by_time = _rank(estimator_pb2.RANK_OBJECTIVE_TIME, _hardware_axis("h100-sxm", "tpu-v5p"))
     assert by_time.eligible_point_count == 2  # time needs no price
     base.facility.accelerator_hour_price_usd = 4.0  # a price the user states makes the cost comparable
@@ -158,15 +218,25 @@ def test_unpriced_accelerator_is_flagged_and_left_out_of_cost_rankings():
 
 # --- item 22: chart labels, interval units -------------------------------------------------
 
+
 def test_pareto_chart_labels_front_points_with_their_configuration(tmp_path):
     from flopwatt.service import charts
 
-    points = _points(estimator_pb2.SweepTrainingRequest(base=BASE, axes=[
-        _hardware_axis("a100-80gb", "h100-sxm"), estimator_pb2.SweepAxis(field="accelerator_count", values=[64, 512])]))
+    points = _points(
+        estimator_pb2.SweepTrainingRequest(
+            base=BASE,
+            axes=[
+                _hardware_axis("a100-80gb", "h100-sxm"),
+                estimator_pb2.SweepAxis(field="accelerator_count", values=[64, 512]),
+            ],
+        )
+    )
     labels = [f"hw={sweep_api.axis_label('hardware_id', p.axis_values[0])} n={p.axis_values[1]:g}" for p in points]
     chart = charts.sweep_pareto_chart(points, tmp_path / "pareto.svg", labels)
     svg = chart.read_text()
-    front = charts.pareto_front(np.array([p.wall_clock_seconds for p in points]), np.array([p.cost_usd for p in points]))
+    front = charts.pareto_front(
+        np.array([p.wall_clock_seconds for p in points]), np.array([p.cost_usd for p in points])
+    )
     assert all(labels[i] in svg for i in front)
     assert all(label in svg for label in labels)  # four points: every one is named
 
@@ -176,16 +246,27 @@ def test_every_interval_has_its_unit():
     training.CopyFrom(BASE)
     training.uncertainty.samples = 64
     inference = estimator_pb2.EstimateInferenceRequest(
-        model=common_pb2.ModelSpec(preset_id="llama-2-7b"), hardware_id="h100-sxm", accelerator_count=1, input_tokens=512,
-        output_tokens=256, uncertainty=common_pb2.Uncertainty(samples=64))
-    campus = estimator_pb2.EstimateCampusRequest(accelerator_count=1024, hardware_id="h100-sxm", uncertainty=common_pb2.Uncertainty(samples=64))
-    for response in (training_api.estimate_training(training, DEPS), inference_api.estimate_inference(inference, DEPS),
-                     campus_api.estimate_campus(campus, DEPS)):
+        model=common_pb2.ModelSpec(preset_id="llama-2-7b"),
+        hardware_id="h100-sxm",
+        accelerator_count=1,
+        input_tokens=512,
+        output_tokens=256,
+        uncertainty=common_pb2.Uncertainty(samples=64),
+    )
+    campus = estimator_pb2.EstimateCampusRequest(
+        accelerator_count=1024, hardware_id="h100-sxm", uncertainty=common_pb2.Uncertainty(samples=64)
+    )
+    for response in (
+        training_api.estimate_training(training, DEPS),
+        inference_api.estimate_inference(inference, DEPS),
+        campus_api.estimate_campus(campus, DEPS),
+    ):
         assert response.intervals and all(interval.unit for interval in response.intervals.values())
     assert training_api.estimate_training(training, DEPS).intervals["cost"].unit == "usd"
 
 
 # --- item 24: columnar chunks, Parquet -------------------------------------------------------
+
 
 def test_columnar_chunks_carry_the_same_numbers_as_points():
     axes = [_hardware_axis("v100", "h100-sxm"), estimator_pb2.SweepAxis(field="facility.pue", values=[1.1, 1.2, 1.3])]
@@ -209,8 +290,21 @@ def test_sweep_cli_writes_parquet(tmp_path):
     out = tmp_path / "points.parquet"
     parser = argparse.ArgumentParser()
     sweep_cli.register(parser.add_subparsers())
-    args = parser.parse_args(["sweep", "--request", str(base), "--axis", "hardware_id=v100,h100-sxm", "--axis", "accelerator_count=64,128",
-                              "--format", "parquet", "--output", str(out)])
+    args = parser.parse_args(
+        [
+            "sweep",
+            "--request",
+            str(base),
+            "--axis",
+            "hardware_id=v100,h100-sxm",
+            "--axis",
+            "accelerator_count=64,128",
+            "--format",
+            "parquet",
+            "--output",
+            str(out),
+        ]
+    )
     assert args.handler(args) == 0
     table = parquet.read_table(out).to_pydict()
     assert table["hardware_id"] == ["v100", "v100", "h100-sxm", "h100-sxm"]
@@ -225,11 +319,18 @@ def test_packed_encoding_equals_the_protobuf_encoder():
     index = np.array([0, 1, 127, 128, 16383, 16384, 2**35, 2**62], np.int64)
     doubles = {"axis_values": rng.random((8, 3)), "cost_usd": rng.random(8) * 1e9}
     bools = {"fits_in_memory": rng.random(8) > 0.5}
-    expected = estimator_pb2.SweepColumns(index=index.tolist(), axis_values=doubles["axis_values"].reshape(-1).tolist(),
-                                          cost_usd=doubles["cost_usd"].tolist(), fits_in_memory=bools["fits_in_memory"].tolist(),
-                                          infeasible_index=[2**40], infeasible_reason=["why"])
+    expected = estimator_pb2.SweepColumns(
+        index=index.tolist(),
+        axis_values=doubles["axis_values"].reshape(-1).tolist(),
+        cost_usd=doubles["cost_usd"].tolist(),
+        fits_in_memory=bools["fits_in_memory"].tolist(),
+        infeasible_index=[2**40],
+        infeasible_reason=["why"],
+    )
     assert packed.encode_columns(index, doubles, bools, np.array([2**40]), ["why"]) == expected
-    assert packed.encode_columns(index[:0], {"cost_usd": np.zeros(0)}, {}, index[:0], []) == estimator_pb2.SweepColumns()
+    assert (
+        packed.encode_columns(index[:0], {"cost_usd": np.zeros(0)}, {}, index[:0], []) == estimator_pb2.SweepColumns()
+    )
 
 
 def test_sweep_cli_warns_when_a_cost_counts_energy_only(tmp_path, capsys):
@@ -237,7 +338,9 @@ def test_sweep_cli_warns_when_a_cost_counts_energy_only(tmp_path, capsys):
     base.write_text(json.dumps(BASE_JSON))
     parser = argparse.ArgumentParser()
     sweep_cli.register(parser.add_subparsers())
-    args = parser.parse_args(["sweep", "--request", str(base), "--axis", "hardware_id=h100-sxm,tpu-v5p", "--format", "csv"])
+    args = parser.parse_args(
+        ["sweep", "--request", str(base), "--axis", "hardware_id=h100-sxm,tpu-v5p", "--format", "csv"]
+    )
     assert args.handler(args) == 0
     captured = capsys.readouterr()
     assert "1 of 2 points" in captured.err and "no published price" in captured.err

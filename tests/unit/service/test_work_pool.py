@@ -48,11 +48,18 @@ def test_the_pool_refuses_beyond_its_bound_and_frees_slots_when_work_ends():
 
 def _training(samples: int = 0, fixed: bool = True) -> estimator_pb2.EstimateTrainingRequest:
     request = estimator_pb2.EstimateTrainingRequest(
-        model=common_pb2.ModelSpec(preset_id="llama-2-7b"), training_tokens=2 * 10**12, sequence_length=4096,
-        hardware_id="h100-sxm", accelerator_count=512)
+        model=common_pb2.ModelSpec(preset_id="llama-2-7b"),
+        training_tokens=2 * 10**12,
+        sequence_length=4096,
+        hardware_id="h100-sxm",
+        accelerator_count=512,
+    )
     if fixed:
-        request.parallelism.CopyFrom(common_pb2.Parallelism(tensor_parallel_size=1, pipeline_parallel_size=1, data_parallel_size=512,
-                                                            global_batch_size=1024))
+        request.parallelism.CopyFrom(
+            common_pb2.Parallelism(
+                tensor_parallel_size=1, pipeline_parallel_size=1, data_parallel_size=512, global_batch_size=1024
+            )
+        )
     request.uncertainty.samples = samples
     return request
 
@@ -87,12 +94,15 @@ def test_cheap_estimates_stay_on_the_loop_and_heavy_ones_use_the_pool():
     asyncio.run(scenario())
 
 
-@pytest.mark.parametrize("peer, expected", [
-    ("ipv4:10.0.0.5:51234", "ipv4:10.0.0.5"),
-    ("ipv6:[::1]:5000", "ipv6:[::1]"),
-    ("unix:/tmp/socket", "unix:/tmp/socket"),
-    ("", "unknown"),
-    (None, "unknown"),
-])
+@pytest.mark.parametrize(
+    "peer, expected",
+    [
+        ("ipv4:10.0.0.5:51234", "ipv4:10.0.0.5"),
+        ("ipv6:[::1]:5000", "ipv6:[::1]"),
+        ("unix:/tmp/socket", "unix:/tmp/socket"),
+        ("", "unknown"),
+        (None, "unknown"),
+    ],
+)
 def test_streams_are_budgeted_per_client_address_not_per_connection(peer, expected):
     assert peer_address(peer) == expected
