@@ -51,6 +51,7 @@ from flopwatt.service.api.finite import ensure_finite_columns
 from flopwatt.service.api.request_bounds import (
     MAX_TRAINING_TOKENS,
     MIN_GOODPUT,
+    PARALLELISM_MAXIMA,
     TRAINING_INTEGER_MAXIMA,
     Violations,
     number,
@@ -100,20 +101,7 @@ STRUCTURAL_FIELDS = frozenset(
                 "head_dim",
             )
         ),
-        *(
-            f"parallelism.{name}"
-            for name in (
-                "tensor_parallel_size",
-                "context_parallel_size",
-                "pipeline_parallel_size",
-                "data_parallel_size",
-                "expert_parallel_size",
-                "pipeline_interleaving",
-                "micro_batch_size",
-                "global_batch_size",
-                "zero_stage",
-            )
-        ),
+        *(f"parallelism.{name}" for name in PARALLELISM_MAXIMA),  # every integer of Parallelism
     }
 )
 # Ranges of run-level values (inclusive unless the third item says the minimum is exclusive).
