@@ -29,6 +29,7 @@ Requests join and leave the running batch step by step. The model, per replica:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -264,3 +265,91 @@ def estimate_continuous(
         time_per_output_token_p99_seconds=float(curve.tpot_p99[index]),
         max_running_batch_size=curve.bound,
     )
+
+
+class SloUnreachable(ValueError):
+    """No layout meets the SLO; carries the best p99 TTFT and TPOT any layout reaches (batch 1)."""
+
+    def __init__(self, best_ttft_seconds: float, best_tpot_seconds: float):
+        super().__init__(
+            f"no tensor-parallel group meets the SLO: the best reachable p99 are time_to_first_token "
+            f"{best_ttft_seconds:.4g} s and time_per_output_token {best_tpot_seconds:.4g} s (each at batch 1)"
+        )
+        self.best_ttft_seconds = best_ttft_seconds
+        self.best_tpot_seconds = best_tpot_seconds
+
+
+@dataclass(frozen=True)
+class SloPlan:
+    """The layout that meets the SLO with the most output tokens/s per accelerator."""
+
+    tensor_parallel_size: int
+    max_running_batch: int  # per replica: the largest running batch whose p99s meet the SLO
+    replicas: int  # to carry the scenario's load at that batch (1 without a load)
+    output_tokens_per_second_per_accelerator: float
+    scenario: InferenceScenario  # one replica at its share of the load (concurrency = its batch without one)
+
+
+def plan_for_slo(
+    scenario: InferenceScenario,
+    ttft_seconds: float,
+    tpot_seconds: float,
+    engine: ContinuousBatching = ContinuousBatching(),
+) -> SloPlan:
+    """Choose the tensor-parallel group (powers of two up to `scenario.accelerator_count`) and the
+    running batch (max_num_seqs, the engine's knob) maximising output tokens/s per accelerator with
+    p99 TTFT ≤ `ttft_seconds` and p99 TPOT ≤ `tpot_seconds` (0: unconstrained) without a queue,
+    then the replicas that carry the scenario's concurrency or rate at that batch. Why p99 and no
+    queue: an SLO is a tail promise, and a queue's wait grows without bound past the batch, so
+    the planner sizes replicas to keep requests out of it. Raises SloUnreachable otherwise."""
+    best: SloPlan | None = None
+    best_ttft = best_tpot = math.inf
+    tp = 1
+    while tp <= scenario.accelerator_count:
+        candidate = dataclasses.replace(
+            scenario,
+            accelerator_count=tp,
+            expert_parallel_size=1,
+            batch_size=0,
+            concurrency=1,
+            request_rate_per_second=0.0,
+        )
+        tp *= 2
+        try:
+            if kv_bound(candidate, engine) < 1:
+                continue
+            curve = load_curve(candidate, engine)
+        except ValueError:
+            continue
+        best_ttft = min(best_ttft, float(curve.ttft_p99[0]))
+        best_tpot = min(best_tpot, float(curve.tpot_p99[0]))
+        ok = np.ones(curve.batches.shape, dtype=bool)
+        if ttft_seconds > 0:
+            ok &= curve.ttft_p99 <= ttft_seconds
+        if tpot_seconds > 0:
+            ok &= curve.tpot_p99 <= tpot_seconds
+        if not ok.any():
+            continue
+        per_accelerator = (
+            np.where(ok, curve.batches / curve.service * candidate.output_tokens, 0.0) / candidate.accelerator_count
+        )
+        index = int(np.argmax(per_accelerator))
+        batch = int(curve.batches[index])
+        if best is not None and per_accelerator[index] <= best.output_tokens_per_second_per_accelerator:
+            continue
+        rate_per_replica = batch / float(curve.service[index])
+        if scenario.concurrency > 0:
+            replicas = math.ceil(scenario.concurrency / batch)
+            share = dataclasses.replace(candidate, concurrency=math.ceil(scenario.concurrency / replicas))
+        elif scenario.request_rate_per_second > 0:
+            replicas = math.ceil(scenario.request_rate_per_second / rate_per_replica)
+            share = dataclasses.replace(
+                candidate, concurrency=0, request_rate_per_second=scenario.request_rate_per_second / replicas
+            )
+        else:
+            replicas = 1
+            share = dataclasses.replace(candidate, concurrency=batch)
+        best = SloPlan(candidate.accelerator_count, batch, replicas, float(per_accelerator[index]), share)
+    if best is None:
+        raise SloUnreachable(best_ttft, best_tpot)
+    return best

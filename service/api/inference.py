@@ -5,7 +5,7 @@ from __future__ import annotations
 from flopwatt.estimate import constants as C
 from flopwatt.estimate import uncertainty
 from flopwatt.estimate.assumptions import Assumption
-from flopwatt.estimate.continuous import OverloadedError
+from flopwatt.estimate.continuous import OverloadedError, SloUnreachable, plan_for_slo
 from flopwatt.estimate.inference import InferenceEstimate, InferenceScenario, estimate_serving
 from flopwatt.estimate.scenarios import InferenceWorkload, build_inference_scenario
 from flopwatt.service.api import convert
@@ -56,11 +56,62 @@ def _validate(request: estimator_pb2.EstimateInferenceRequest) -> None:
             "concurrency" if request.concurrency else "request_rate_per_second",
             "exclusive with batch_size: a fixed static batch, or continuous batching at a load",
         )
-    if (request.concurrency or rate) and request.uncertainty.samples > 0:
+    if (request.concurrency or rate or request.HasField("slo")) and request.uncertainty.samples > 0:
         v.add("uncertainty.samples", "intervals are not modelled for continuous batching yet: 0 with a load")
+    if request.HasField("slo"):
+        _check_slo(request, v)
     check_facility(request.facility, "facility", v)
     check_uncertainty(request.uncertainty, "uncertainty", v)
     v.raise_if_any()
+
+
+def _slo_seconds(duration) -> float:
+    return duration.seconds + duration.nanos / 1e9
+
+
+def _check_slo(request: estimator_pb2.EstimateInferenceRequest, v: Violations) -> None:
+    targets = {
+        "time_to_first_token": request.slo.time_to_first_token,
+        "time_per_output_token": request.slo.time_per_output_token,
+    }
+    for name, duration in targets.items():
+        if duration.seconds < 0 or duration.nanos < 0 or duration.nanos >= 1_000_000_000:
+            v.add(f"slo.{name}", "must be a non-negative duration")
+    if not any(_slo_seconds(d) > 0 for d in targets.values()):
+        v.add("slo", "give time_to_first_token or time_per_output_token (or both)")
+    if request.batch_size:
+        v.add("batch_size", "exclusive with slo: the plan chooses the batch")
+    if request.expert_parallel_size > 1:
+        v.add("expert_parallel_size", "exclusive with slo: the plan considers tensor-parallel groups")
+
+
+def estimate_for_slo(
+    request: estimator_pb2.EstimateInferenceRequest, deps: ApiDependencies
+) -> estimator_pb2.EstimateInferenceResponse:
+    """The SLO planner (`continuous.plan_for_slo`): the chosen layout, and one replica at its
+    share of the load."""
+    scenario, assumptions = build_scenario(request, deps)
+    ttft, tpot = _slo_seconds(request.slo.time_to_first_token), _slo_seconds(request.slo.time_per_output_token)
+    try:
+        plan = plan_for_slo(scenario, ttft, tpot)
+        estimate = estimate_serving(plan.scenario)
+    except SloUnreachable as error:
+        raise FailedPrecondition(str(error), reason="SLO_UNREACHABLE") from None
+    except OverloadedError as error:  # cannot happen: replicas are sized below capacity
+        raise FailedPrecondition(str(error)) from None
+    planned = Assumption(
+        "slo_plan",
+        f"TP {plan.tensor_parallel_size} × {plan.replicas} replicas, max running batch {plan.max_running_batch}",
+        "derived",
+        f"most output tokens/s per accelerator with p99 TTFT ≤ {ttft:g} s and TPOT ≤ {tpot:g} s (0: unconstrained), "
+        "tensor-parallel groups of powers of two up to accelerator_count, replicas keeping requests out of the queue",
+    )
+    response = to_response(estimate, assumptions + continuous_assumptions(request, estimate) + [planned])
+    response.slo_plan.tensor_parallel_size = plan.tensor_parallel_size
+    response.slo_plan.max_running_batch_size = plan.max_running_batch
+    response.slo_plan.replicas = plan.replicas
+    response.slo_plan.accelerator_count = plan.tensor_parallel_size * plan.replicas
+    return ensure_finite(response, "EstimateInference")
 
 
 def to_response(estimate: InferenceEstimate, assumptions: list[Assumption]) -> estimator_pb2.EstimateInferenceResponse:
@@ -101,6 +152,8 @@ def estimate_inference(
     request: estimator_pb2.EstimateInferenceRequest, deps: ApiDependencies
 ) -> estimator_pb2.EstimateInferenceResponse:
     """The EstimateInference RPC as a plain function (the servicer calls it)."""
+    if request.HasField("slo"):
+        return estimate_for_slo(request, deps)
     scenario, assumptions = build_scenario(request, deps)
     if scenario.continuous:
         try:

@@ -109,3 +109,29 @@ def test_m_d_c_wait_is_half_the_m_m_c_wait():
     assert continuous._erlang_c(1, 0.5) == pytest.approx(0.5)
     # Erlang C for c = 2, a = 1: 1/3.
     assert continuous._erlang_c(2, 1.0) == pytest.approx(1 / 3)
+
+
+def test_the_slo_plan_meets_its_targets_with_the_most_tokens_per_accelerator():
+    base = scenario(concurrency=100, tp=8)
+    plan = continuous.plan_for_slo(base, 2.0, 0.05)
+    assert plan.tensor_parallel_size in (1, 2, 4, 8)
+    curve = continuous.load_curve(plan.scenario)
+    index = plan.max_running_batch - 1
+    assert curve.ttft_p99[index] <= 2.0 and curve.tpot_p99[index] <= 0.05
+    assert plan.replicas * plan.max_running_batch >= 100
+    # No other group does better under the same targets.
+    for tp in (1, 2, 4, 8):
+        try:
+            other = continuous.plan_for_slo(scenario(tp=tp), 2.0, 0.05)
+        except continuous.SloUnreachable:
+            continue
+        assert other.output_tokens_per_second_per_accelerator <= plan.output_tokens_per_second_per_accelerator + 1e-9
+    # A looser TPOT target allows a larger batch and more tokens per accelerator.
+    loose = continuous.plan_for_slo(base, 2.0, 0.2)
+    assert loose.output_tokens_per_second_per_accelerator >= plan.output_tokens_per_second_per_accelerator
+
+
+def test_an_unreachable_slo_names_the_best_reachable_values():
+    with pytest.raises(continuous.SloUnreachable) as raised:
+        continuous.plan_for_slo(scenario(tp=8), 0.01, 0.001)
+    assert raised.value.best_ttft_seconds > 0.01 and raised.value.best_tpot_seconds > 0.001

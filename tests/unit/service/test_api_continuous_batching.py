@@ -88,3 +88,37 @@ def test_intervals_are_refused_with_a_load():
     with pytest.raises(InvalidArgument) as error:
         estimate_inference(request, DEPS)
     assert "uncertainty.samples" in {v.field for v in error.value.violations}
+
+
+def slo_request(ttft: float, tpot: float, **overrides):
+    request = request_70b(accelerator_count=8, **overrides)
+    request.slo.time_to_first_token.FromNanoseconds(int(ttft * 1e9))
+    request.slo.time_per_output_token.FromNanoseconds(int(tpot * 1e9))
+    return request
+
+
+def test_an_slo_plans_the_layout_and_answers_one_replica():
+    response = estimate_inference(slo_request(2.0, 0.05, request_rate_per_second=5.0), DEPS)
+    plan = response.slo_plan
+    assert plan.replicas >= 1 and plan.accelerator_count == plan.replicas * plan.tensor_parallel_size
+    assert seconds(response.time_to_first_token_p99) <= 2.0 and seconds(response.time_per_output_token_p99) <= 0.05
+    assert response.requests_per_second == pytest.approx(5.0 / plan.replicas)
+    assert "slo_plan" in {a.name for a in response.assumptions}
+
+
+def test_an_unreachable_slo_is_failed_precondition_with_the_best_values():
+    with pytest.raises(FailedPrecondition, match="best reachable") as error:
+        estimate_inference(slo_request(0.01, 0.001), DEPS)
+    assert error.value.reason == "SLO_UNREACHABLE"
+
+
+def test_bad_slos_are_named():
+    with pytest.raises(InvalidArgument) as error:
+        estimate_inference(slo_request(0.0, 0.0), DEPS)
+    assert "slo" in {v.field for v in error.value.violations}
+    with pytest.raises(InvalidArgument) as error:
+        estimate_inference(slo_request(1.0, -0.5), DEPS)
+    assert "slo.time_per_output_token" in {v.field for v in error.value.violations}
+    with pytest.raises(InvalidArgument) as error:
+        estimate_inference(slo_request(1.0, 0.1, batch_size=4), DEPS)
+    assert "batch_size" in {v.field for v in error.value.violations}
