@@ -2,6 +2,8 @@
 
 Requests join and leave the running batch step by step. The model, per replica:
 
+- The engine's parameters are vLLM's defaults as vLLM picks them for the accelerator
+  (`ContinuousBatching.for_hardware`, constants.py with sources).
 - The running batch is bounded by the paged KV cache (blocks of PAGED_KV_BLOCK_TOKENS tokens; a
   sequence holds its mean context P + O/2 rounded up to whole blocks, so fragmentation is at most
   one block per sequence), by max_num_seqs, and by the step's token budget: each step carries
@@ -38,9 +40,12 @@ import numpy as np
 from flopwatt.estimate.constants import (
     CHUNKED_PREFILL_TOKEN_BUDGET,
     CONTINUOUS_MAX_NUM_SEQS,
+    LARGE_GPU_MEMORY_BYTES,
     PAGED_KV_BLOCK_TOKENS,
     RUNTIME_RESERVED_BYTES,
     SERVING_MEMORY_FRACTION,
+    SMALL_GPU_CHUNKED_PREFILL_TOKEN_BUDGET,
+    SMALL_GPU_MAX_NUM_SEQS,
     Z_P99,
 )
 from flopwatt.estimate.inference import (
@@ -74,6 +79,14 @@ class ContinuousBatching:
     block_tokens: int = PAGED_KV_BLOCK_TOKENS
     token_budget: int = CHUNKED_PREFILL_TOKEN_BUDGET
     max_num_seqs: int = CONTINUOUS_MAX_NUM_SEQS
+
+    @classmethod
+    def for_hardware(cls, hw) -> ContinuousBatching:
+        """vLLM's defaults as it picks them for the accelerator: the large budget on GPUs of
+        70 GiB or more except the A100 (constants.CHUNKED_PREFILL_TOKEN_BUDGET)."""
+        if hw.memory_bytes >= LARGE_GPU_MEMORY_BYTES and "a100" not in hw.hardware_id.lower():
+            return cls()
+        return cls(token_budget=SMALL_GPU_CHUNKED_PREFILL_TOKEN_BUDGET, max_num_seqs=SMALL_GPU_MAX_NUM_SEQS)
 
 
 @dataclass(frozen=True)
@@ -109,8 +122,9 @@ def kv_bound(scenario: InferenceScenario, engine: ContinuousBatching) -> int:
     return max(int(free // (per_token * blocks * engine.block_tokens)), 0) * ep
 
 
-def load_curve(scenario: InferenceScenario, engine: ContinuousBatching = ContinuousBatching()) -> LoadCurve:
+def load_curve(scenario: InferenceScenario, engine: ContinuousBatching | None = None) -> LoadCurve:
     """Step, TTFT and TPOT at every running batch up to the bound (module docstring)."""
+    engine = engine or ContinuousBatching.for_hardware(scenario.hardware)
     arch, hw, tp, ep = scenario.arch, scenario.hardware, scenario.accelerator_count, scenario.expert_parallel_size
     prompt, output = scenario.input_tokens, scenario.output_tokens
     kv = kv_bound(scenario, engine)
@@ -188,12 +202,11 @@ def open_loop_wait(servers: int, service_seconds: float, rate: float) -> tuple[f
     return quantile(0.5), quantile(0.99)
 
 
-def estimate_continuous(
-    scenario: InferenceScenario, engine: ContinuousBatching = ContinuousBatching()
-) -> InferenceEstimate:
+def estimate_continuous(scenario: InferenceScenario, engine: ContinuousBatching | None = None) -> InferenceEstimate:
     """Serving at `scenario.concurrency` clients or `scenario.request_rate_per_second` arrivals.
     Raises OverloadedError when the rate reaches the replica's capacity."""
     check_expert_parallel_size(scenario.arch, scenario.accelerator_count, scenario.expert_parallel_size)
+    engine = engine or ContinuousBatching.for_hardware(scenario.hardware)
     curve = load_curve(scenario, engine)
     output = scenario.output_tokens
     capacity = curve.bound / float(curve.service[-1])  # requests/s at the full running batch
@@ -294,7 +307,7 @@ def plan_for_slo(
     scenario: InferenceScenario,
     ttft_seconds: float,
     tpot_seconds: float,
-    engine: ContinuousBatching = ContinuousBatching(),
+    engine: ContinuousBatching | None = None,
 ) -> SloPlan:
     """Choose the tensor-parallel group (powers of two up to `scenario.accelerator_count`) and the
     running batch (max_num_seqs, the engine's knob) maximising output tokens/s per accelerator with
@@ -302,6 +315,7 @@ def plan_for_slo(
     then the replicas that carry the scenario's concurrency or rate at that batch. Why p99 and no
     queue: an SLO is a tail promise, and a queue's wait grows without bound past the batch, so
     the planner sizes replicas to keep requests out of it. Raises SloUnreachable otherwise."""
+    engine = engine or ContinuousBatching.for_hardware(scenario.hardware)
     best: SloPlan | None = None
     best_ttft = best_tpot = math.inf
     tp = 1

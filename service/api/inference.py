@@ -5,7 +5,7 @@ from __future__ import annotations
 from flopwatt.estimate import constants as C
 from flopwatt.estimate import uncertainty
 from flopwatt.estimate.assumptions import Assumption
-from flopwatt.estimate.continuous import OverloadedError, SloUnreachable, plan_for_slo
+from flopwatt.estimate.continuous import ContinuousBatching, OverloadedError, SloUnreachable, plan_for_slo
 from flopwatt.estimate.inference import InferenceEstimate, InferenceScenario, estimate_serving
 from flopwatt.estimate.scenarios import InferenceWorkload, build_inference_scenario
 from flopwatt.service.api import convert
@@ -160,8 +160,17 @@ def estimate_inference(
             estimate = estimate_serving(scenario)
         except OverloadedError as error:
             raise FailedPrecondition(str(error)) from None
-        response = to_response(estimate, assumptions + continuous_assumptions(request, estimate))
-        return ensure_finite(response, "EstimateInference")
+        assumptions = assumptions + continuous_assumptions(request, estimate)
+        if not estimate.fits_in_memory:
+            assumptions.append(
+                Assumption(
+                    "fits_in_memory",
+                    "false",
+                    "derived",
+                    "weights plus one sequence's paged KV cache exceed the memory: use more accelerators",
+                )
+            )
+        return ensure_finite(to_response(estimate, assumptions), "EstimateInference")
     estimate = estimate_serving(scenario)
     hw = scenario.hardware
     assumptions = assumptions + [
@@ -213,16 +222,16 @@ def continuous_assumptions(
     request: estimator_pb2.EstimateInferenceRequest, estimate: InferenceEstimate
 ) -> list[Assumption]:
     """Which model answered (continuous batching) and its parameters, with their sources."""
-    closed = request.concurrency > 0
+    scenario = estimate.scenario
+    engine = ContinuousBatching.for_hardware(scenario.hardware)
+    origin = "derived" if request.HasField("slo") else "request"  # an SLO plan splits the load over replicas
     load = (
-        Assumption(
-            "concurrency", str(request.concurrency), "request", "closed loop: Little's law once the batch is full"
-        )
-        if closed
+        Assumption("concurrency", str(scenario.concurrency), origin, "closed loop: Little's law once the batch is full")
+        if scenario.concurrency > 0
         else Assumption(
             "request_rate_per_second",
-            f"{request.request_rate_per_second:g}",
-            "request",
+            f"{scenario.request_rate_per_second:g}",
+            origin,
             "open loop, Poisson arrivals: M/D/c queue (Allen–Cunneen approximation of Erlang C)",
         )
     )
@@ -248,11 +257,17 @@ def continuous_assumptions(
         ),
         Assumption(
             "max_num_batched_tokens",
-            str(C.CHUNKED_PREFILL_TOKEN_BUDGET),
+            str(engine.token_budget),
             "default",
-            "vLLM V1 default for the OpenAI server on GPUs of 70 GiB or more (vllm/engine/arg_utils.py)",
+            "vLLM V1 default for the OpenAI server: 8192 on GPUs of 70 GiB or more except the A100, else 2048 "
+            "(vllm/engine/arg_utils.py)",
         ),
-        Assumption("max_num_seqs", str(C.CONTINUOUS_MAX_NUM_SEQS), "default", "vLLM default max_num_seqs"),
+        Assumption(
+            "max_num_seqs",
+            str(engine.max_num_seqs),
+            "default",
+            "vLLM V1 default: 1024 on GPUs of 70 GiB or more except the A100, else 256 (vllm/engine/arg_utils.py)",
+        ),
         Assumption(
             "serving_memory_fraction",
             f"{C.SERVING_MEMORY_FRACTION:.0%}",

@@ -70,7 +70,14 @@ def test_the_running_batch_is_bounded_by_the_paged_kv_cache_and_the_token_budget
     assert bigger_blocks < kv  # coarser blocks waste more
     curve = continuous.load_curve(s, continuous.ContinuousBatching(token_budget=512))
     assert curve.bound == 512 // 11 < kv  # B·(1 + P/O) ≤ budget
-    assert continuous.load_curve(s).bound == min(kv, 256, 8192 // 11)
+    assert continuous.load_curve(s).bound == min(kv, 1024, 8192 // 11)
+
+
+def test_the_engine_defaults_follow_vllms_choice_by_accelerator():
+    h100 = datasheet_hardware_model(get_hardware("h100-sxm"), "bf16")
+    a100 = datasheet_hardware_model(get_hardware("a100-80gb"), "bf16")
+    assert continuous.ContinuousBatching.for_hardware(h100) == continuous.ContinuousBatching(16, 8192, 1024)
+    assert continuous.ContinuousBatching.for_hardware(a100) == continuous.ContinuousBatching(16, 2048, 256)
 
 
 def test_chunked_prefill_splits_a_prompt_longer_than_the_budget():

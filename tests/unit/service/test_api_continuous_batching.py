@@ -103,7 +103,10 @@ def test_an_slo_plans_the_layout_and_answers_one_replica():
     assert plan.replicas >= 1 and plan.accelerator_count == plan.replicas * plan.tensor_parallel_size
     assert seconds(response.time_to_first_token_p99) <= 2.0 and seconds(response.time_per_output_token_p99) <= 0.05
     assert response.requests_per_second == pytest.approx(5.0 / plan.replicas)
-    assert "slo_plan" in {a.name for a in response.assumptions}
+    rows = {a.name: a for a in response.assumptions}
+    assert "slo_plan" in rows and rows["request_rate_per_second"].origin == "derived"
+    assert float(rows["request_rate_per_second"].value) == pytest.approx(5.0 / plan.replicas, rel=1e-5)
+    assert rows["max_num_batched_tokens"].value == "8192" and rows["max_num_seqs"].value == "1024"
 
 
 def test_an_unreachable_slo_is_failed_precondition_with_the_best_values():
@@ -122,3 +125,10 @@ def test_bad_slos_are_named():
     with pytest.raises(InvalidArgument) as error:
         estimate_inference(slo_request(1.0, 0.1, batch_size=4), DEPS)
     assert "batch_size" in {v.field for v in error.value.violations}
+
+
+def test_a_replica_too_small_says_it_does_not_fit():
+    response = estimate_inference(
+        request_70b(accelerator_count=1, precision=common_pb2.PRECISION_BF16, concurrency=4), DEPS
+    )
+    assert not response.fits_in_memory and "fits_in_memory" in {a.name for a in response.assumptions}
