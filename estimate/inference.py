@@ -5,7 +5,8 @@ KV cache (at its own precision; MLA's latent whole on every TP rank); the skinny
 at the roofline (`HardwareModel.decode_gemm_seconds`: the training size curve without its m
 factor), so the model moves to compute-bound as the batch grows. Each layer also pays its TP
 all-reduces and kernel launches (CUDA graphs, as serving engines use). TTFT is the prefill of the
-batch's prompts together (static batching, a stated upper bound for continuous batching).
+batch's prompts together (static batching); at a load (concurrency or request rate) continuous
+batching answers instead (`continuous.py`: paged KV cache, chunked prefill, queueing).
 
 `serving_metrics` is the vectorised numeric core (arrays of batch sizes, or hardware and facility
 numbers holding Monte Carlo samples); `estimate_serving` searches the batch and reports floats.
