@@ -231,3 +231,21 @@ OPTIMAL_BATCH_COMPUTE_EXPONENT = 0.3271
 # 2203.15556, ~20 tokens per parameter). The critical batch is taken at the model's compute-optimal
 # budget, so the plan depends only on the model, sequence and cluster, never on training_tokens.
 COMPUTE_OPTIMAL_TOKENS_PER_PARAMETER = 20.0
+
+# --- continuous batching (estimate/continuous.py) ------------------------------------------------
+# Tokens per KV-cache block of the paged cache: vLLM's default --block-size 16 (vLLM engine
+# arguments docs, "block_size"; PagedAttention, Kwon et al. SOSP 2023 §4.2). A sequence holds
+# ceil(tokens / block) blocks, so at most one partly filled block per sequence is wasted.
+PAGED_KV_BLOCK_TOKENS = 16
+# Tokens one engine step may process (decode tokens first, then prefill chunks), and the most
+# sequences one step runs: vLLM V1's defaults for the OpenAI-compatible server
+# (vllm/engine/arg_utils.py, _set_default_args): on GPUs with 70 GiB or more other than the A100,
+# max_num_batched_tokens 8192 and max_num_seqs 1024; elsewhere 2048 and 256 (A100 excluded for
+# throughput, vLLM PR #17885). vLLM docs, "Optimization and Tuning: chunked prefill".
+CHUNKED_PREFILL_TOKEN_BUDGET = 8192
+CONTINUOUS_MAX_NUM_SEQS = 1024
+SMALL_GPU_CHUNKED_PREFILL_TOKEN_BUDGET = 2048
+SMALL_GPU_MAX_NUM_SEQS = 256
+LARGE_GPU_MEMORY_BYTES = 70 * 2**30
+# Quantile of the standard normal for p99 (TPOT spread across requests).
+Z_P99 = 2.3263

@@ -5,7 +5,8 @@ KV cache (at its own precision; MLA's latent whole on every TP rank); the skinny
 at the roofline (`HardwareModel.decode_gemm_seconds`: the training size curve without its m
 factor), so the model moves to compute-bound as the batch grows. Each layer also pays its TP
 all-reduces and kernel launches (CUDA graphs, as serving engines use). TTFT is the prefill of the
-batch's prompts together (static batching, a stated upper bound for continuous batching).
+batch's prompts together (static batching); at a load (concurrency or request rate) continuous
+batching answers instead (`continuous.py`: paged KV cache, chunked prefill, queueing).
 
 `serving_metrics` is the vectorised numeric core (arrays of batch sizes, or hardware and facility
 numbers holding Monte Carlo samples); `estimate_serving` searches the batch and reports floats.
@@ -77,6 +78,14 @@ class InferenceScenario:
     # 1: experts tensor-parallel like the rest; accelerator_count: expert parallelism with
     # data-parallel attention (`_layer_decode_seconds`).
     expert_parallel_size: int = 1
+    # Continuous batching (estimate/continuous.py) when either is set and batch_size is 0:
+    # a closed loop of `concurrency` clients, or an open loop of Poisson arrivals at this rate.
+    concurrency: int = 0
+    request_rate_per_second: float = 0.0
+
+    @property
+    def continuous(self) -> bool:
+        return self.batch_size == 0 and (self.concurrency > 0 or self.request_rate_per_second > 0)
 
     @property
     def resolved_kv_cache_precision(self) -> str:
@@ -106,7 +115,23 @@ class InferenceEstimate:
     accelerator_power_watts: float
     energy_per_output_token_joules: float
     cost_per_million_output_tokens_usd: float
-    cost: RunCost  # of one batch
+    cost: RunCost  # of one batch (continuous batching: of one request's time in service)
+    # Continuous batching (static batch: the batch, no queue, p99 = p50 since every sequence of
+    # the batch sees the same steps).
+    serving_model: str = "static"
+    running_batch_size: float = 0.0  # mean sequences in the running batch
+    queueing_delay_seconds: float = 0.0  # p50
+    time_to_first_token_p99_seconds: float = 0.0
+    time_per_output_token_p99_seconds: float = 0.0
+    max_running_batch_size: int = 0  # continuous batching: the bound of the running batch
+
+    @property
+    def ttft_p99(self) -> float:
+        return self.time_to_first_token_p99_seconds or self.time_to_first_token_seconds
+
+    @property
+    def tpot_p99(self) -> float:
+        return self.time_per_output_token_p99_seconds or self.time_per_output_token_seconds
 
 
 def _shape(arch: ModelArchitecture, hw: HardwareModel) -> tuple[float, float, float, float, float, float]:
@@ -324,7 +349,12 @@ def _at(value: ArrayLike, index: int, shape: tuple[int, ...]) -> float:
 
 def estimate_serving(scenario: InferenceScenario) -> InferenceEstimate:
     """Serving at the requested batch, or at the throughput-optimal one whose KV cache fits.
-    Raises ValueError for an expert-parallel layout the model does not cover."""
+    Raises ValueError for an expert-parallel layout the model does not cover. A concurrency or
+    request rate without a batch is continuous batching (`continuous.estimate_continuous`)."""
+    if scenario.continuous:
+        from flopwatt.estimate.continuous import estimate_continuous
+
+        return estimate_continuous(scenario)
     arch, hw, tp = scenario.arch, scenario.hardware, scenario.accelerator_count
     check_expert_parallel_size(arch, tp, scenario.expert_parallel_size)
     prompt, output = scenario.input_tokens, scenario.output_tokens
@@ -372,4 +402,6 @@ def estimate_serving(scenario: InferenceScenario) -> InferenceEstimate:
         energy_per_output_token_joules=_at(metrics.energy_per_output_token_joules, best, shape),
         cost_per_million_output_tokens_usd=_at(metrics.cost_per_million_output_tokens_usd, best, shape),
         cost=cost,
+        running_batch_size=float(batch),
+        max_running_batch_size=limit,
     )

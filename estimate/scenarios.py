@@ -383,6 +383,8 @@ class InferenceWorkload:
     expert_parallel_size: int = 1
     calibration: MeasuredCalibration | None = None
     facility: FacilityChoice = FacilityChoice()
+    concurrency: int = 0  # closed loop of this many clients: continuous batching
+    request_rate_per_second: float = 0.0  # open loop, Poisson arrivals: continuous batching
 
 
 EXPERT_PARALLEL_LAYOUT_SOURCE = (
@@ -425,6 +427,8 @@ def build_inference_scenario(w: InferenceWorkload) -> tuple[InferenceScenario, l
         facility,
         kv_precision,
         w.expert_parallel_size,
+        w.concurrency,
+        w.request_rate_per_second,
     )
     assumptions = list(model.assumptions)
     if w.expert_parallel_size > 1:

@@ -133,3 +133,36 @@ def sweep_pareto_chart(points, path: Path, labels: Sequence[str] | None = None) 
         figure.savefig(path)
         plt.close(figure)
     return path
+
+
+def serving_load_chart(responses, concurrencies: Sequence[int], path: Path, title: str = "") -> Path:
+    """TTFT (p50, p99), TPOT (p50) and output tokens/s against concurrency, from
+    EstimateInferenceResponses of a continuous-batching sweep: where the running batch fills,
+    TPOT and throughput level off and TTFT grows with the queue."""
+    _check_suffix(path)
+    plt = _figure()
+
+    def seconds(duration) -> float:
+        return duration.seconds + duration.nanos / 1e9
+
+    figure, (latency, throughput) = plt.subplots(1, 2, figsize=(11, 4))
+    latency.plot(concurrencies, [seconds(r.time_to_first_token) for r in responses], "o-", label="TTFT p50")
+    latency.plot(concurrencies, [seconds(r.time_to_first_token_p99) for r in responses], "o--", label="TTFT p99")
+    latency.plot(concurrencies, [seconds(r.time_per_output_token) for r in responses], "s-", label="TPOT p50")
+    latency.set_xscale("log", base=2)
+    latency.set_yscale("log")
+    latency.set_xlabel("concurrency (clients)")
+    latency.set_ylabel("seconds")
+    latency.legend()
+    latency.grid(True, which="both", alpha=0.3)
+    throughput.plot(concurrencies, [r.output_tokens_per_second for r in responses], "o-", color="#3b6ea5")
+    throughput.set_xscale("log", base=2)
+    throughput.set_xlabel("concurrency (clients)")
+    throughput.set_ylabel("output tokens/s per replica")
+    throughput.grid(True, alpha=0.3)
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+    return path

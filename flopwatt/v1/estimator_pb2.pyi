@@ -121,7 +121,7 @@ class Breakdown(_message.Message):
     def __init__(self, step_time: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ..., memory: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ..., energy: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ..., cost: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ...) -> None: ...
 
 class EstimateInferenceRequest(_message.Message):
-    __slots__ = ("model", "hardware_id", "profile_id", "accelerator_count", "precision", "batch_size", "input_tokens", "output_tokens", "facility", "uncertainty", "kv_cache_precision", "expert_parallel_size")
+    __slots__ = ("model", "hardware_id", "profile_id", "accelerator_count", "precision", "batch_size", "input_tokens", "output_tokens", "facility", "uncertainty", "kv_cache_precision", "expert_parallel_size", "concurrency", "request_rate_per_second", "slo")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     HARDWARE_ID_FIELD_NUMBER: _ClassVar[int]
     PROFILE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -134,6 +134,9 @@ class EstimateInferenceRequest(_message.Message):
     UNCERTAINTY_FIELD_NUMBER: _ClassVar[int]
     KV_CACHE_PRECISION_FIELD_NUMBER: _ClassVar[int]
     EXPERT_PARALLEL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_RATE_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    SLO_FIELD_NUMBER: _ClassVar[int]
     model: _common_pb2.ModelSpec
     hardware_id: str
     profile_id: str
@@ -146,10 +149,33 @@ class EstimateInferenceRequest(_message.Message):
     uncertainty: _common_pb2.Uncertainty
     kv_cache_precision: _common_pb2.Precision
     expert_parallel_size: int
-    def __init__(self, model: _Optional[_Union[_common_pb2.ModelSpec, _Mapping]] = ..., hardware_id: _Optional[str] = ..., profile_id: _Optional[str] = ..., accelerator_count: _Optional[int] = ..., precision: _Optional[_Union[_common_pb2.Precision, str]] = ..., batch_size: _Optional[int] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., facility: _Optional[_Union[_common_pb2.Facility, _Mapping]] = ..., uncertainty: _Optional[_Union[_common_pb2.Uncertainty, _Mapping]] = ..., kv_cache_precision: _Optional[_Union[_common_pb2.Precision, str]] = ..., expert_parallel_size: _Optional[int] = ...) -> None: ...
+    concurrency: int
+    request_rate_per_second: float
+    slo: ServingSlo
+    def __init__(self, model: _Optional[_Union[_common_pb2.ModelSpec, _Mapping]] = ..., hardware_id: _Optional[str] = ..., profile_id: _Optional[str] = ..., accelerator_count: _Optional[int] = ..., precision: _Optional[_Union[_common_pb2.Precision, str]] = ..., batch_size: _Optional[int] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., facility: _Optional[_Union[_common_pb2.Facility, _Mapping]] = ..., uncertainty: _Optional[_Union[_common_pb2.Uncertainty, _Mapping]] = ..., kv_cache_precision: _Optional[_Union[_common_pb2.Precision, str]] = ..., expert_parallel_size: _Optional[int] = ..., concurrency: _Optional[int] = ..., request_rate_per_second: _Optional[float] = ..., slo: _Optional[_Union[ServingSlo, _Mapping]] = ...) -> None: ...
+
+class ServingSlo(_message.Message):
+    __slots__ = ("time_to_first_token", "time_per_output_token")
+    TIME_TO_FIRST_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TIME_PER_OUTPUT_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    time_to_first_token: _duration_pb2.Duration
+    time_per_output_token: _duration_pb2.Duration
+    def __init__(self, time_to_first_token: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., time_per_output_token: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class ServingPlan(_message.Message):
+    __slots__ = ("tensor_parallel_size", "max_running_batch_size", "replicas", "accelerator_count")
+    TENSOR_PARALLEL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    MAX_RUNNING_BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    ACCELERATOR_COUNT_FIELD_NUMBER: _ClassVar[int]
+    tensor_parallel_size: int
+    max_running_batch_size: int
+    replicas: int
+    accelerator_count: int
+    def __init__(self, tensor_parallel_size: _Optional[int] = ..., max_running_batch_size: _Optional[int] = ..., replicas: _Optional[int] = ..., accelerator_count: _Optional[int] = ...) -> None: ...
 
 class EstimateInferenceResponse(_message.Message):
-    __slots__ = ("time_to_first_token", "time_per_output_token", "output_tokens_per_second", "output_tokens_per_second_per_accelerator", "energy_per_output_token_joules", "cost_per_million_output_tokens", "max_batch_size", "fits_in_memory", "assumptions", "batch_size", "requests_per_second", "memory_per_accelerator_bytes", "kv_cache_bytes_per_token", "calibration", "breakdown", "intervals")
+    __slots__ = ("time_to_first_token", "time_per_output_token", "output_tokens_per_second", "output_tokens_per_second_per_accelerator", "energy_per_output_token_joules", "cost_per_million_output_tokens", "max_batch_size", "fits_in_memory", "assumptions", "batch_size", "requests_per_second", "memory_per_accelerator_bytes", "kv_cache_bytes_per_token", "calibration", "breakdown", "intervals", "time_to_first_token_p99", "time_per_output_token_p99", "running_batch_size", "queueing_delay", "slo_plan")
     class IntervalsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -173,6 +199,11 @@ class EstimateInferenceResponse(_message.Message):
     CALIBRATION_FIELD_NUMBER: _ClassVar[int]
     BREAKDOWN_FIELD_NUMBER: _ClassVar[int]
     INTERVALS_FIELD_NUMBER: _ClassVar[int]
+    TIME_TO_FIRST_TOKEN_P99_FIELD_NUMBER: _ClassVar[int]
+    TIME_PER_OUTPUT_TOKEN_P99_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    QUEUEING_DELAY_FIELD_NUMBER: _ClassVar[int]
+    SLO_PLAN_FIELD_NUMBER: _ClassVar[int]
     time_to_first_token: _duration_pb2.Duration
     time_per_output_token: _duration_pb2.Duration
     output_tokens_per_second: float
@@ -189,7 +220,12 @@ class EstimateInferenceResponse(_message.Message):
     calibration: _common_pb2.Calibration
     breakdown: Breakdown
     intervals: _containers.MessageMap[str, _common_pb2.Interval]
-    def __init__(self, time_to_first_token: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., time_per_output_token: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., output_tokens_per_second: _Optional[float] = ..., output_tokens_per_second_per_accelerator: _Optional[float] = ..., energy_per_output_token_joules: _Optional[float] = ..., cost_per_million_output_tokens: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., max_batch_size: _Optional[int] = ..., fits_in_memory: _Optional[bool] = ..., assumptions: _Optional[_Iterable[_Union[_common_pb2.Assumption, _Mapping]]] = ..., batch_size: _Optional[int] = ..., requests_per_second: _Optional[float] = ..., memory_per_accelerator_bytes: _Optional[int] = ..., kv_cache_bytes_per_token: _Optional[int] = ..., calibration: _Optional[_Union[_common_pb2.Calibration, _Mapping]] = ..., breakdown: _Optional[_Union[Breakdown, _Mapping]] = ..., intervals: _Optional[_Mapping[str, _common_pb2.Interval]] = ...) -> None: ...
+    time_to_first_token_p99: _duration_pb2.Duration
+    time_per_output_token_p99: _duration_pb2.Duration
+    running_batch_size: float
+    queueing_delay: _duration_pb2.Duration
+    slo_plan: ServingPlan
+    def __init__(self, time_to_first_token: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., time_per_output_token: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., output_tokens_per_second: _Optional[float] = ..., output_tokens_per_second_per_accelerator: _Optional[float] = ..., energy_per_output_token_joules: _Optional[float] = ..., cost_per_million_output_tokens: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., max_batch_size: _Optional[int] = ..., fits_in_memory: _Optional[bool] = ..., assumptions: _Optional[_Iterable[_Union[_common_pb2.Assumption, _Mapping]]] = ..., batch_size: _Optional[int] = ..., requests_per_second: _Optional[float] = ..., memory_per_accelerator_bytes: _Optional[int] = ..., kv_cache_bytes_per_token: _Optional[int] = ..., calibration: _Optional[_Union[_common_pb2.Calibration, _Mapping]] = ..., breakdown: _Optional[_Union[Breakdown, _Mapping]] = ..., intervals: _Optional[_Mapping[str, _common_pb2.Interval]] = ..., time_to_first_token_p99: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., time_per_output_token_p99: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., running_batch_size: _Optional[float] = ..., queueing_delay: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., slo_plan: _Optional[_Union[ServingPlan, _Mapping]] = ...) -> None: ...
 
 class CampusTrainingWorkload(_message.Message):
     __slots__ = ("model", "training_tokens", "sequence_length", "precision")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flopwatt.estimate import constants as C
 from flopwatt.estimate import uncertainty
 from flopwatt.estimate.assumptions import Assumption
+from flopwatt.estimate.continuous import ContinuousBatching, OverloadedError, SloUnreachable, plan_for_slo
 from flopwatt.estimate.inference import InferenceEstimate, InferenceScenario, estimate_serving
 from flopwatt.estimate.scenarios import InferenceWorkload, build_inference_scenario
 from flopwatt.service.api import convert
@@ -18,11 +19,13 @@ from flopwatt.service.api.request_bounds import (
     check_model_spec,
     check_uncertainty,
 )
-from flopwatt.service.errors import domain_errors
+from flopwatt.service.errors import FailedPrecondition, domain_errors
 from flopwatt.v1 import estimator_pb2
 
 MAX_INFERENCE_BATCH = 1_000_000
 MAX_REPLICA_ACCELERATORS = 4096
+MAX_CONCURRENCY = 100_000  # clients of one replica: far past any running-batch bound
+MAX_REQUEST_RATE_PER_SECOND = 1e6
 
 
 def _validate(request: estimator_pb2.EstimateInferenceRequest) -> None:
@@ -40,9 +43,75 @@ def _validate(request: estimator_pb2.EstimateInferenceRequest) -> None:
     v.integer("input_tokens", request.input_tokens, maximum=MAX_SEQUENCE_LENGTH, required=True)
     v.integer("output_tokens", request.output_tokens, maximum=MAX_SEQUENCE_LENGTH, required=True)
     v.integer("expert_parallel_size", request.expert_parallel_size, maximum=MAX_REPLICA_ACCELERATORS)
+    v.integer("concurrency", request.concurrency, maximum=MAX_CONCURRENCY)
+    rate = request.request_rate_per_second
+    if rate:
+        v.real(
+            "request_rate_per_second", rate, minimum=0.0, maximum=MAX_REQUEST_RATE_PER_SECOND, exclusive_minimum=True
+        )
+    if request.concurrency and rate:
+        v.add("request_rate_per_second", "exclusive with concurrency: a closed loop or an open loop, not both")
+    if request.batch_size and (request.concurrency or rate):
+        v.add(
+            "concurrency" if request.concurrency else "request_rate_per_second",
+            "exclusive with batch_size: a fixed static batch, or continuous batching at a load",
+        )
+    if (request.concurrency or rate or request.HasField("slo")) and request.uncertainty.samples > 0:
+        v.add("uncertainty.samples", "intervals are not modelled for continuous batching yet: 0 with a load")
+    if request.HasField("slo"):
+        _check_slo(request, v)
     check_facility(request.facility, "facility", v)
     check_uncertainty(request.uncertainty, "uncertainty", v)
     v.raise_if_any()
+
+
+def _slo_seconds(duration) -> float:
+    return duration.seconds + duration.nanos / 1e9
+
+
+def _check_slo(request: estimator_pb2.EstimateInferenceRequest, v: Violations) -> None:
+    targets = {
+        "time_to_first_token": request.slo.time_to_first_token,
+        "time_per_output_token": request.slo.time_per_output_token,
+    }
+    for name, duration in targets.items():
+        if duration.seconds < 0 or duration.nanos < 0 or duration.nanos >= 1_000_000_000:
+            v.add(f"slo.{name}", "must be a non-negative duration")
+    if not any(_slo_seconds(d) > 0 for d in targets.values()):
+        v.add("slo", "give time_to_first_token or time_per_output_token (or both)")
+    if request.batch_size:
+        v.add("batch_size", "exclusive with slo: the plan chooses the batch")
+    if request.expert_parallel_size > 1:
+        v.add("expert_parallel_size", "exclusive with slo: the plan considers tensor-parallel groups")
+
+
+def estimate_for_slo(
+    request: estimator_pb2.EstimateInferenceRequest, deps: ApiDependencies
+) -> estimator_pb2.EstimateInferenceResponse:
+    """The SLO planner (`continuous.plan_for_slo`): the chosen layout, and one replica at its
+    share of the load."""
+    scenario, assumptions = build_scenario(request, deps)
+    ttft, tpot = _slo_seconds(request.slo.time_to_first_token), _slo_seconds(request.slo.time_per_output_token)
+    try:
+        plan = plan_for_slo(scenario, ttft, tpot)
+        estimate = estimate_serving(plan.scenario)
+    except SloUnreachable as error:
+        raise FailedPrecondition(str(error), reason="SLO_UNREACHABLE") from None
+    except OverloadedError as error:  # cannot happen: replicas are sized below capacity
+        raise FailedPrecondition(str(error)) from None
+    planned = Assumption(
+        "slo_plan",
+        f"TP {plan.tensor_parallel_size} × {plan.replicas} replicas, max running batch {plan.max_running_batch}",
+        "derived",
+        f"most output tokens/s per accelerator with p99 TTFT ≤ {ttft:g} s and TPOT ≤ {tpot:g} s (0: unconstrained), "
+        "tensor-parallel groups of powers of two up to accelerator_count, replicas keeping requests out of the queue",
+    )
+    response = to_response(estimate, assumptions + continuous_assumptions(request, estimate) + [planned])
+    response.slo_plan.tensor_parallel_size = plan.tensor_parallel_size
+    response.slo_plan.max_running_batch_size = plan.max_running_batch
+    response.slo_plan.replicas = plan.replicas
+    response.slo_plan.accelerator_count = plan.tensor_parallel_size * plan.replicas
+    return ensure_finite(response, "EstimateInference")
 
 
 def to_response(estimate: InferenceEstimate, assumptions: list[Assumption]) -> estimator_pb2.EstimateInferenceResponse:
@@ -55,6 +124,10 @@ def to_response(estimate: InferenceEstimate, assumptions: list[Assumption]) -> e
     response = estimator_pb2.EstimateInferenceResponse(
         time_to_first_token=convert.duration(estimate.time_to_first_token_seconds),
         time_per_output_token=convert.duration(estimate.time_per_output_token_seconds),
+        time_to_first_token_p99=convert.duration(estimate.ttft_p99),
+        time_per_output_token_p99=convert.duration(estimate.tpot_p99),
+        running_batch_size=estimate.running_batch_size,
+        queueing_delay=convert.duration(estimate.queueing_delay_seconds),
         output_tokens_per_second=estimate.output_tokens_per_second,
         output_tokens_per_second_per_accelerator=estimate.output_tokens_per_second / n,
         energy_per_output_token_joules=estimate.energy_per_output_token_joules,
@@ -79,7 +152,25 @@ def estimate_inference(
     request: estimator_pb2.EstimateInferenceRequest, deps: ApiDependencies
 ) -> estimator_pb2.EstimateInferenceResponse:
     """The EstimateInference RPC as a plain function (the servicer calls it)."""
+    if request.HasField("slo"):
+        return estimate_for_slo(request, deps)
     scenario, assumptions = build_scenario(request, deps)
+    if scenario.continuous:
+        try:
+            estimate = estimate_serving(scenario)
+        except OverloadedError as error:
+            raise FailedPrecondition(str(error)) from None
+        assumptions = assumptions + continuous_assumptions(request, estimate)
+        if not estimate.fits_in_memory:
+            assumptions.append(
+                Assumption(
+                    "fits_in_memory",
+                    "false",
+                    "derived",
+                    "weights plus one sequence's paged KV cache exceed the memory: use more accelerators",
+                )
+            )
+        return ensure_finite(to_response(estimate, assumptions), "EstimateInference")
     estimate = estimate_serving(scenario)
     hw = scenario.hardware
     assumptions = assumptions + [
@@ -127,6 +218,71 @@ def estimate_inference(
     return ensure_finite(response, "EstimateInference")
 
 
+def continuous_assumptions(
+    request: estimator_pb2.EstimateInferenceRequest, estimate: InferenceEstimate
+) -> list[Assumption]:
+    """Which model answered (continuous batching) and its parameters, with their sources."""
+    scenario = estimate.scenario
+    engine = ContinuousBatching.for_hardware(scenario.hardware)
+    origin = "derived" if request.HasField("slo") else "request"  # an SLO plan splits the load over replicas
+    load = (
+        Assumption("concurrency", str(scenario.concurrency), origin, "closed loop: Little's law once the batch is full")
+        if scenario.concurrency > 0
+        else Assumption(
+            "request_rate_per_second",
+            f"{scenario.request_rate_per_second:g}",
+            origin,
+            "open loop, Poisson arrivals: M/D/c queue (Allen–Cunneen approximation of Erlang C)",
+        )
+    )
+    return [
+        Assumption(
+            "serving_model",
+            "continuous batching",
+            "derived",
+            "requests join and leave the running batch each step (vLLM, SGLang); prefill in chunks beside decode",
+        ),
+        load,
+        Assumption(
+            "running_batch_size",
+            f"{estimate.running_batch_size:.1f} (bound {estimate.max_running_batch_size})",
+            "derived",
+            "bounded by the paged KV cache, max_num_seqs and the step token budget",
+        ),
+        Assumption(
+            "kv_cache_block_tokens",
+            str(C.PAGED_KV_BLOCK_TOKENS),
+            "default",
+            "vLLM default block_size (engine arguments); fragmentation at most one block per sequence",
+        ),
+        Assumption(
+            "max_num_batched_tokens",
+            str(engine.token_budget),
+            "default",
+            "vLLM V1 default for the OpenAI server: 8192 on GPUs of 70 GiB or more except the A100, else 2048 "
+            "(vllm/engine/arg_utils.py)",
+        ),
+        Assumption(
+            "max_num_seqs",
+            str(engine.max_num_seqs),
+            "default",
+            "vLLM V1 default: 1024 on GPUs of 70 GiB or more except the A100, else 256 (vllm/engine/arg_utils.py)",
+        ),
+        Assumption(
+            "serving_memory_fraction",
+            f"{C.SERVING_MEMORY_FRACTION:.0%}",
+            "default",
+            "vLLM gpu_memory_utilization default (2024)",
+        ),
+        Assumption(
+            "time_to_first_token",
+            "queueing delay + the request's prefill chunks, each beside a decode step of the running batch",
+            "derived",
+            "chunked prefill (vLLM docs, Optimization and Tuning); p50 and p99 across requests",
+        ),
+    ]
+
+
 def inference_workload(request: estimator_pb2.EstimateInferenceRequest, deps: ApiDependencies) -> InferenceWorkload:
     """The validated message as the estimator's workload."""
     _validate(request)
@@ -145,6 +301,8 @@ def inference_workload(request: estimator_pb2.EstimateInferenceRequest, deps: Ap
         expert_parallel_size=max(request.expert_parallel_size, 1),
         calibration=convert.measured_calibration(request.profile_id, deps),
         facility=convert.facility_choice(request.facility),
+        concurrency=request.concurrency,
+        request_rate_per_second=request.request_rate_per_second,
     )
 
 

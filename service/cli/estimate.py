@@ -75,6 +75,14 @@ def register(subparsers) -> None:
                 new_flag="--batch-size",
                 help=argparse.SUPPRESS,
             )
+            sub.add_argument(
+                "--concurrency", type=int, help="clients in a closed loop: continuous batching (the API's concurrency)"
+            )
+            sub.add_argument(
+                "--request-rate",
+                type=float,
+                help="Poisson arrivals per second, an open loop: continuous batching (request_rate_per_second)",
+            )
             sub.add_argument("--input-tokens", type=int)
             sub.add_argument("--output-tokens", type=int)
             sub.add_argument(
@@ -133,6 +141,7 @@ KIND_INTEGER_FLAGS = {
         ("input_tokens", "input_tokens"),
         ("output_tokens", "output_tokens"),
         ("expert_parallel", "expert_parallel_size"),
+        ("concurrency", "concurrency"),
     ),
 }
 
@@ -148,6 +157,8 @@ def build_request(args):
     _apply_common_flags(args, request)
     if args.kind == "inference" and args.kv_cache_precision:
         request.kv_cache_precision = common_pb2.Precision.Value(f"PRECISION_{args.kv_cache_precision.upper()}")
+    if args.kind == "inference" and args.request_rate is not None:
+        request.request_rate_per_second = args.request_rate
     if args.kind == "training" and args.tokens is not None:
         set_field(request, "training_tokens", whole_number(args.tokens, "--tokens"), "--tokens")
     if args.kind == "training" and args.framework:
@@ -193,10 +204,27 @@ def _training_rows(r) -> list[tuple[str, str]]:
 
 
 def _inference_rows(r) -> list[tuple[str, str]]:
-    return [
-        ("batch (max)", f"{r.batch_size} ({r.max_batch_size})"),
+    continuous = any(a.name == "serving_model" for a in r.assumptions)
+    latency = [
         ("time to first token", f"{_seconds(r.time_to_first_token) * 1000:.1f} ms"),
         ("time per output token", f"{_seconds(r.time_per_output_token) * 1000:.2f} ms"),
+    ]
+    if continuous:  # continuous batching: p50 / p99 and the queue
+        latency = [
+            ("running batch", f"{r.running_batch_size:.1f} (KV cache holds {r.max_batch_size})"),
+            ("queueing delay (p50)", f"{_seconds(r.queueing_delay) * 1000:.1f} ms"),
+            (
+                "TTFT p50 / p99",
+                f"{_seconds(r.time_to_first_token) * 1000:.1f} / {_seconds(r.time_to_first_token_p99) * 1000:.1f} ms",
+            ),
+            (
+                "TPOT p50 / p99",
+                f"{_seconds(r.time_per_output_token) * 1000:.2f} / {_seconds(r.time_per_output_token_p99) * 1000:.2f} ms",
+            ),
+        ]
+    return [
+        *([] if continuous else [("batch (max)", f"{r.batch_size} ({r.max_batch_size})")]),
+        *latency,
         (
             "output tokens/s",
             f"{r.output_tokens_per_second:,.0f} ({r.output_tokens_per_second_per_accelerator:,.0f} per accelerator)",

@@ -12,6 +12,9 @@
 - PROFILE "profiles/{id}" is read from the same store `flopwatt serve` and `flopwatt bench` use
   (--data-dir, else $FLOPWATT_DATA_DIR, else the standard data directory); a miss names the
   store it looked in.
+- `report serving-load --model M --hardware H --accelerators N --output load.png`: TTFT (p50,
+  p99), TPOT and output tokens/s against concurrency 1, 2, 4, ... 512 under continuous batching
+  (`EstimateInference` with `concurrency`).
 - `report sweep POINTS --output pareto.png`: the time-vs-cost Pareto front of a sweep's points
   (`flopwatt sweep` output, JSON lines or CSV).
 """
@@ -58,6 +61,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sweep.add_argument("points", type=Path, help="sweep points, JSON lines or CSV")
     sweep.add_argument("--output", type=Path, required=True, help="chart file, .png or .svg")
     sweep.set_defaults(handler=run_sweep)
+    load = kinds.add_parser("serving-load", help="TTFT, TPOT and throughput vs concurrency under continuous batching")
+    load.add_argument("--model", required=True, help="model preset id, e.g. llama-3.1-70b")
+    load.add_argument("--hardware", required=True, help="hardware id, e.g. h100-sxm")
+    load.add_argument("--accelerators", type=int, default=1, help="accelerators per replica (default %(default)s)")
+    load.add_argument("--precision", choices=("bf16", "fp16", "fp8", "fp4"), default="bf16")
+    load.add_argument("--input-tokens", type=int, default=1000)
+    load.add_argument("--output-tokens", type=int, default=200)
+    load.add_argument(
+        "--max-concurrency", type=int, default=512, help="sweep 1, 2, 4, ... up to this (default %(default)s)"
+    )
+    load.add_argument("--output", type=Path, required=True, help="chart file, .png or .svg")
+    load.set_defaults(handler=run_serving_load)
 
 
 def load_profile(reference: str, data_dir: str | None) -> dict:
@@ -176,4 +191,51 @@ def run_sweep(args: argparse.Namespace) -> int:
         raise CliError(f"{args.points}: {error.strerror}") from None
     except (ValueError, json.JSONDecodeError) as error:
         raise CliError(f"{args.points}: {error}") from None
+    return 0
+
+
+def concurrency_sweep(maximum: int) -> list[int]:
+    """1, 2, 4, ... up to `maximum` (and `maximum` itself)."""
+    values = [1]
+    while values[-1] * 2 <= maximum:
+        values.append(values[-1] * 2)
+    return values if values[-1] == maximum else values + [maximum]
+
+
+def serving_load_responses(request, concurrencies: list[int]) -> list:
+    """EstimateInference at each concurrency (in process), the rest of `request` fixed."""
+    from flopwatt.service.api.deps import ApiDependencies
+    from flopwatt.service.api.inference import estimate_inference
+
+    deps = ApiDependencies()
+    responses = []
+    for concurrency in concurrencies:
+        request.concurrency = concurrency
+        responses.append(estimate_inference(request, deps))
+    return responses
+
+
+def run_serving_load(args: argparse.Namespace) -> int:
+    from flopwatt.service import charts
+    from flopwatt.service.cli.errors import user_errors
+    from flopwatt.v1 import common_pb2, estimator_pb2
+
+    if args.max_concurrency < 1:
+        raise CliError("--max-concurrency must be at least 1")
+    request = estimator_pb2.EstimateInferenceRequest(
+        hardware_id=args.hardware,
+        accelerator_count=args.accelerators,
+        precision=common_pb2.Precision.Value(f"PRECISION_{args.precision.upper()}"),
+        input_tokens=args.input_tokens,
+        output_tokens=args.output_tokens,
+    )
+    request.model.preset_id = args.model
+    concurrencies = concurrency_sweep(args.max_concurrency)
+    with user_errors():
+        responses = serving_load_responses(request, concurrencies)
+    title = f"{args.model} {args.precision.upper()} on {args.accelerators}× {args.hardware}, {args.input_tokens}/{args.output_tokens} tokens"
+    try:
+        print(f"wrote {charts.serving_load_chart(responses, concurrencies, args.output, title)}")
+    except ValueError as error:
+        raise CliError(str(error)) from None
     return 0

@@ -177,3 +177,38 @@ def test_list_frameworks_and_the_framework_field_over_grpc(server):
             stub.EstimateTraining(request, timeout=30)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert field_violations(caught.value) == ["framework"]
+
+
+def _inference_at_load(**fields) -> estimator_pb2.EstimateInferenceRequest:
+    defaults = {"accelerator_count": 2, "input_tokens": 5000, "output_tokens": 500}
+    return estimator_pb2.EstimateInferenceRequest(
+        model=common_pb2.ModelSpec(preset_id="llama-3.1-70b"),
+        hardware_id="h100-sxm",
+        precision=common_pb2.PRECISION_FP8,
+        **{**defaults, **fields},
+    )
+
+
+def test_continuous_batching_over_grpc(server):
+    """A load answers with p50/p99 and the queue; bad loads are INVALID_ARGUMENT naming the
+    field; a rate past the replica's capacity and an unreachable SLO are FAILED_PRECONDITION."""
+    channel, stub = _stub(server)
+    with channel:
+        response = stub.EstimateInference(_inference_at_load(concurrency=512), timeout=30)
+        with pytest.raises(grpc.RpcError) as both:
+            stub.EstimateInference(_inference_at_load(concurrency=4, request_rate_per_second=1.0), timeout=30)
+        with pytest.raises(grpc.RpcError) as overloaded:
+            stub.EstimateInference(_inference_at_load(request_rate_per_second=1000.0), timeout=30)
+        unreachable = _inference_at_load(accelerator_count=8)
+        unreachable.slo.time_per_output_token.FromNanoseconds(1000)
+        with pytest.raises(grpc.RpcError) as impossible:
+            stub.EstimateInference(unreachable, timeout=30)
+    assert response.queueing_delay.seconds > 0 and 0 < response.running_batch_size < 512
+    assert response.time_to_first_token_p99.ToNanoseconds() >= response.time_to_first_token.ToNanoseconds()
+    assert both.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "request_rate_per_second" in field_violations(both.value)
+    assert overloaded.value.code() == grpc.StatusCode.FAILED_PRECONDITION and "capacity" in overloaded.value.details()
+    assert (
+        impossible.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        and "best reachable" in impossible.value.details()
+    )
