@@ -10,6 +10,7 @@ from flopwatt.estimate import uncertainty
 from flopwatt.estimate.assumptions import Assumption
 from flopwatt.estimate.memory import usable_training_memory_bytes
 from flopwatt.estimate.scenarios import (
+    GoodputChoice,
     TrainingWorkload,
     build_training_scenario,
     effective_constraints,
@@ -37,6 +38,21 @@ from flopwatt.v1 import common_pb2, estimator_pb2
 # ErrorInfo reason of a training estimate whose plan does not fit the accelerator's memory.
 MEMORY_EXCEEDED_REASON = "ACCELERATOR_MEMORY_EXCEEDED"
 _REQUEST_FIELDS = frozenset(estimator_pb2.EstimateTrainingRequest.DESCRIPTOR.fields_by_name)
+# Upper bounds of GoodputInputs, each past any run one would plan:
+# a month's start-up, a year between checkpoints, a day per checkpoint write, a week per
+# restart, evaluation as long as training. 0.01 failures per accelerator-hour is ~500 × Llama
+# 3's rate: a cluster where each accelerator fails every 100 hours is not one a run survives.
+# A set checkpoint interval is at least a second: a shorter one is no schedule a run configures
+# (a step takes longer), and it keeps write / interval finite (1e-300 s would make it infinite).
+MIN_CHECKPOINT_INTERVAL_SECONDS = 1.0
+GOODPUT_INPUT_MAXIMA = {
+    "startup_seconds": 30 * 86_400.0,
+    "checkpoint_interval_seconds": 365 * 86_400.0,
+    "checkpoint_write_seconds": 86_400.0,
+    "failures_per_accelerator_hour": 0.01,
+    "restart_seconds": 7 * 86_400.0,
+    "evaluation_fraction": 1.0,
+}
 
 
 def _validate(request: estimator_pb2.EstimateTrainingRequest) -> None:
@@ -64,6 +80,21 @@ def _validate(request: estimator_pb2.EstimateTrainingRequest) -> None:
         )
     if request.HasField("goodput"):
         v.real("goodput", request.goodput, minimum=MIN_GOODPUT, maximum=1.0)
+    if "goodput_inputs" in _REQUEST_FIELDS and request.HasField("goodput_inputs"):
+        if request.HasField("goodput"):
+            v.add(
+                "goodput_inputs", "set goodput (a fixed fraction, which replaces the model) or goodput_inputs, not both"
+            )
+        inputs = request.goodput_inputs
+        for name, maximum in GOODPUT_INPUT_MAXIMA.items():
+            if inputs.HasField(name):
+                v.real(f"goodput_inputs.{name}", getattr(inputs, name), minimum=0.0, maximum=maximum)
+        interval = inputs.checkpoint_interval_seconds
+        if 0 < interval < MIN_CHECKPOINT_INTERVAL_SECONDS:
+            v.add(
+                "goodput_inputs.checkpoint_interval_seconds",
+                f"must be 0 (the Young/Daly optimum) or at least {MIN_CHECKPOINT_INTERVAL_SECONDS:g} s",
+            )
     check_facility(request.facility, "facility", v)
     check_uncertainty(request.uncertainty, "uncertainty", v)
     v.raise_if_any()
@@ -100,7 +131,16 @@ def training_workload(request: estimator_pb2.EstimateTrainingRequest, deps: ApiD
         framework=request_framework(request),
         goodput=request.goodput if request.HasField("goodput") else None,
         facility=convert.facility_choice(request.facility),
+        goodput_inputs=goodput_choice(request),
     )
+
+
+def goodput_choice(request: estimator_pb2.EstimateTrainingRequest) -> GoodputChoice:
+    """The request's goodput-model inputs (validated): each set field, None for the defaults."""
+    if "goodput_inputs" not in _REQUEST_FIELDS or not request.HasField("goodput_inputs"):
+        return GoodputChoice()
+    inputs = request.goodput_inputs
+    return GoodputChoice(**{name: getattr(inputs, name) for name in GOODPUT_INPUT_MAXIMA if inputs.HasField(name)})
 
 
 def build_scenario(
@@ -171,6 +211,10 @@ def to_response(estimate: TrainingEstimate, assumptions: list[Assumption]) -> es
     convert.add_quantities(breakdown.memory, memory, "bytes")
     convert.add_quantities(breakdown.energy, energy, "joules")
     convert.add_quantities(breakdown.cost, money, "usd")
+    wall_clock = {k: _f(v) for k, v in estimate.wall_clock.as_dict().items()}
+    if not np.isfinite(_f(s.goodput_override)):  # the model's parts only; the fixed goodput's loss otherwise
+        del wall_clock["request_goodput_loss"]
+    convert.add_quantities(breakdown.wall_clock, wall_clock, "seconds")
     convert.add_assumptions(response.assumptions, assumptions)
     return response
 
