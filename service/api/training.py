@@ -219,6 +219,24 @@ def to_response(estimate: TrainingEstimate, assumptions: list[Assumption]) -> es
     return response
 
 
+def _check_steady_goodput(estimate: TrainingEstimate) -> None:
+    """Refuse goodput inputs under which a run cannot make progress: when checkpoints, failures
+    and restarts alone leave under MIN_GOODPUT (1 %) of the time for steps, whatever the run's
+    length, the answer would be centuries of restarts, the same "not training" a fixed goodput
+    below 1 % is refused as. The defaults never reach it (at MAX_ACCELERATOR_COUNT they leave
+    ~3 %); start-up is left out because a short run dominated by it is still a run."""
+    parts = estimate.wall_clock
+    compute = _f(parts.compute)
+    steady = compute + _f(parts.checkpointing) + _f(parts.failures_and_restarts)
+    if compute > 0 and compute < MIN_GOODPUT * steady:
+        raise FailedPrecondition(
+            f"with these goodput_inputs checkpoints, failures and restarts leave {compute / steady:.2%} of the time for "
+            f"training steps (below {MIN_GOODPUT:.0%} a run is not training): lower "
+            "goodput_inputs.failures_per_accelerator_hour or restart_seconds, or use fewer accelerators",
+            reason="GOODPUT_TOO_LOW",
+        )
+
+
 def estimate_training(
     request: estimator_pb2.EstimateTrainingRequest, deps: ApiDependencies
 ) -> estimator_pb2.EstimateTrainingResponse:
@@ -237,6 +255,7 @@ def estimate_training(
             "add accelerators or fix a smaller plan",
             reason=MEMORY_EXCEEDED_REASON,
         )
+    _check_steady_goodput(estimate)
     response = to_response(estimate, assumptions)
     if request.uncertainty.samples > 0:
         intervals, distributions = uncertainty.training_intervals(

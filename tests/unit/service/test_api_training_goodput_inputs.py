@@ -14,7 +14,7 @@ from flopwatt.estimate import constants as C
 from flopwatt.estimate.run_cost import GoodputInputs, goodput, wall_clock_parts
 from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.service.api.training import estimate_training
-from flopwatt.service.errors import InvalidArgument
+from flopwatt.service.errors import FailedPrecondition, InvalidArgument
 from flopwatt.v1 import common_pb2, estimator_pb2
 
 DEPS = ApiDependencies()
@@ -180,3 +180,46 @@ def test_the_parts_are_finite_and_sum_to_the_wall_clock(
     assert 0 <= good <= 1
     if productive > 0:
         assert good == pytest.approx(productive / parts.total)
+
+
+def test_inputs_that_leave_no_time_to_train_are_refused():
+    """Each input within its bound, together they leave ~0.004 % of the time for steps."""
+    request = _request(failures_per_accelerator_hour=0.01, restart_seconds=7 * 86_400.0)
+    with pytest.raises(FailedPrecondition) as raised:
+        estimate_training(request, DEPS)
+    assert raised.value.reason == "GOODPUT_TOO_LOW" and "goodput_inputs" in str(raised.value)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
+@given(
+    startup=st.none() | st.sampled_from([0.0, 30 * 86_400.0]) | st.floats(0.0, 30 * 86_400.0),
+    interval=st.none() | st.sampled_from([0.0, 1.0, 365 * 86_400.0]) | st.floats(1.0, 365 * 86_400.0),
+    write=st.none() | st.sampled_from([0.0, 86_400.0]) | st.floats(0.0, 86_400.0),
+    failures=st.none() | st.sampled_from([0.0, 0.01]) | st.floats(0.0, 0.01),
+    restart=st.none() | st.sampled_from([0.0, 7 * 86_400.0]) | st.floats(0.0, 7 * 86_400.0),
+    evaluation=st.none() | st.sampled_from([0.0, 1.0]) | st.floats(0.0, 1.0),
+    count=st.sampled_from([1, 8, 1024, 16_384, 200_000]),
+)
+def test_any_goodput_inputs_within_bounds_answer_finite_or_refuse(
+    startup, interval, write, failures, restart, evaluation, count
+):
+    values = {
+        "startup_seconds": startup,
+        "checkpoint_interval_seconds": interval,
+        "checkpoint_write_seconds": write,
+        "failures_per_accelerator_hour": failures,
+        "restart_seconds": restart,
+        "evaluation_fraction": evaluation,
+    }
+    request = _request(**{k: v for k, v in values.items() if v is not None})
+    request.accelerator_count = count
+    request.parallelism.global_batch_size = 0
+    try:
+        response = estimate_training(request, DEPS)
+    except (FailedPrecondition, InvalidArgument) as error:
+        assert error.reason != "ESTIMATE_NOT_FINITE", str(error)
+        return
+    parts = _parts(response)
+    assert all(math.isfinite(v) and v >= 0 for v in parts.values())
+    assert sum(parts.values()) == pytest.approx(_wall_seconds(response), rel=1e-9, abs=1e-6)
+    assert 0 < response.goodput <= 1
