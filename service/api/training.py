@@ -23,6 +23,7 @@ from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.service.api.finite import ensure_finite, int64
 from flopwatt.service.api.request_bounds import (
     MAX_ACCELERATOR_COUNT,
+    MAX_DURATION_SECONDS,
     MAX_SEQUENCE_LENGTH,
     MAX_TRAINING_TOKENS,
     MIN_GOODPUT,
@@ -237,6 +238,20 @@ def _check_steady_goodput(estimate: TrainingEstimate) -> None:
         )
 
 
+def _check_wall_clock_range(estimate: TrainingEstimate) -> None:
+    """Refuse a run longer than a Duration holds (±10,000 years) instead of answering the
+    clamped maximum: convert.duration clamps, so 10^17 tokens of GPT-3 2.7B on one H200 answered
+    wall_clock_duration 10,000 years beside accelerator_hours of 93,576 years (found by
+    test_api_training_no_internal.py). Each input is within its bound; together they are not a run."""
+    wall = _f(estimate.wall_clock_seconds)
+    if wall > MAX_DURATION_SECONDS:
+        raise FailedPrecondition(
+            f"the run would take {wall / (365.25 * 86_400):,.0f} years, beyond the {MAX_DURATION_SECONDS / (365.25 * 86_400):,.0f} "
+            "years wall_clock_duration holds: use more accelerators or fewer training_tokens",
+            reason="WALL_CLOCK_OUT_OF_RANGE",
+        )
+
+
 def estimate_training(
     request: estimator_pb2.EstimateTrainingRequest, deps: ApiDependencies
 ) -> estimator_pb2.EstimateTrainingResponse:
@@ -256,6 +271,7 @@ def estimate_training(
             reason=MEMORY_EXCEEDED_REASON,
         )
     _check_steady_goodput(estimate)
+    _check_wall_clock_range(estimate)
     response = to_response(estimate, assumptions)
     if request.uncertainty.samples > 0:
         intervals, distributions = uncertainty.training_intervals(

@@ -80,6 +80,9 @@ def outcome(preset: str, hardware: str, count: int, batch: int, sequence: int, t
     nonfinite = [path for path, value in _floats(response) if not math.isfinite(value)]
     assert not nonfinite, nonfinite
     assert response.wall_clock_duration.seconds > 0 or response.wall_clock_duration.nanos > 0
+    # The wall clock is the one the hours were computed from (not clamped to Duration's range).
+    wall = response.wall_clock_duration.seconds + response.wall_clock_duration.nanos / 1e9
+    assert wall * count / 3600 == pytest.approx(response.accelerator_hours, rel=1e-6)
     return "ok"
 
 
@@ -100,6 +103,8 @@ HARD_CASES = [
     (("gpt-3-2.7b", "cpu", 1, 1, 1), "FailedPrecondition"),
     (("llama-2-7b", "h200", 1, 1, 1, 1), "ok"),  # one token: one step, start-up dominates
     (("llama-2-7b", "h200", 200_000, 0, 131_072, MAX_TRAINING_TOKENS), "ok"),
+    # 93,576 years: once answered as Duration's clamped 10,000 years beside the true hours
+    (("gpt-3-2.7b", "h200", 1, 0, 4096, MAX_TRAINING_TOKENS), "FailedPrecondition"),
 ]
 
 
