@@ -271,8 +271,8 @@ def estimate_training(
             reason=MEMORY_EXCEEDED_REASON,
         )
     _check_steady_goodput(estimate)
+    response = to_response(estimate, assumptions)  # first: an amount past its int64 field names that field
     _check_wall_clock_range(estimate)
-    response = to_response(estimate, assumptions)
     if request.uncertainty.samples > 0:
         intervals, distributions = uncertainty.training_intervals(
             scenario, request.uncertainty.samples, request.uncertainty.seed
