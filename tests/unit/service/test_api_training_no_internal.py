@@ -114,7 +114,7 @@ def test_hard_cases_are_answered_or_refused_deliberately(case, expected):
 
 
 @settings(
-    max_examples=300,
+    max_examples=1000,
     deadline=5000,  # ms per example: the largest plans (200,000 accelerators, free batch) take ~1 s
     derandomize=True,
     database=None,
