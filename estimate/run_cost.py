@@ -2,8 +2,10 @@
 
 Goodput follows the Young/Daly first-order model of checkpoint/restart (Young 1974; Daly 2006):
 with a job-level failure rate λ·N (λ per accelerator-hour, from Llama 3's 419 interruptions in
-54 days on 16,384 GPUs), checkpoints every τ = sqrt(2·δ·MTBF) cost δ/τ, and each failure loses
-τ/2 of work plus a restart R. A one-off start-up is amortised over the run's length.
+54 days on 16,384 GPUs), checkpoints every τ = sqrt(2·δ·MTBF) (or a requested τ) cost δ/τ, and
+each failure loses τ/2 of work plus a restart R. A one-off start-up is amortised over the run's
+length, and evaluation adds a fraction of the step time. `wall_clock_parts` keeps each of these
+separate (they sum to the wall clock); goodput is compute over their sum.
 """
 
 from __future__ import annotations
@@ -30,23 +32,97 @@ ArrayLike = Any
 
 @dataclass(frozen=True)
 class GoodputInputs:
+    """Inputs of the goodput model (numbers may be arrays). The defaults are constants.py's,
+    each with its source there; a request may set any of them (EstimateTrainingRequest.goodput_inputs).
+
+    checkpoint_interval_seconds 0 means the Young/Daly optimum sqrt(2·δ·MTBF); a fixed interval
+    is what a run configured (e.g. every N steps) and usually costs more than the optimum.
+    evaluation_fraction is time spent on evaluation and other non-training work (validation
+    loss, benchmarks, data-loader stalls) per second of training steps: 0 by default, because
+    no published pre-training run we use reports it separately."""
+
     failures_per_accelerator_hour: ArrayLike = FAILURES_PER_ACCELERATOR_HOUR
     checkpoint_write_seconds: ArrayLike = CHECKPOINT_WRITE_SECONDS
     restart_seconds: ArrayLike = RESTART_SECONDS
     startup_seconds: ArrayLike = RUN_STARTUP_SECONDS
+    checkpoint_interval_seconds: ArrayLike = 0.0
+    evaluation_fraction: ArrayLike = 0.0
+
+
+@dataclass(frozen=True)
+class WallClockParts:
+    """Where a run's wall clock goes (seconds); the parts sum to the wall clock (`total`).
+
+    Why separate: a goodput alone hides whether a run lost its time to failures, checkpoints or
+    a long start-up, which is what a planner changes (faster restarts, async checkpoints)."""
+
+    compute: ArrayLike  # training steps that count (step time × steps)
+    checkpointing: ArrayLike  # writing checkpoints: compute × δ/τ
+    failures_and_restarts: ArrayLike  # per failure: the work since the last checkpoint (τ/2) + restart
+    startup: ArrayLike  # one-off: scheduling, loading, compilation, warm-up
+    evaluation: ArrayLike  # evaluation and other non-training work: compute × fraction
+    request_goodput_loss: ArrayLike = 0.0  # a request's fixed goodput: its whole loss, unattributed
+
+    @property
+    def total(self) -> ArrayLike:
+        return (
+            self.compute
+            + self.checkpointing
+            + self.failures_and_restarts
+            + self.startup
+            + self.evaluation
+            + self.request_goodput_loss
+        )
+
+    def as_dict(self) -> dict[str, ArrayLike]:
+        return {
+            "compute": self.compute,
+            "checkpointing": self.checkpointing,
+            "failures_and_restarts": self.failures_and_restarts,
+            "startup": self.startup,
+            "evaluation": self.evaluation,
+            "request_goodput_loss": self.request_goodput_loss,
+        }
+
+
+def wall_clock_parts(
+    accelerator_count: ArrayLike, productive_seconds: ArrayLike, inputs: GoodputInputs = GoodputInputs()
+) -> WallClockParts:
+    """The first-order checkpoint/restart model (Young 1974; Daly 2006), part by part: with a
+    job failure rate r = λ·N per second, checkpoints every τ cost δ/τ per productive second and
+    each failure loses τ/2 of work plus the restart R. No failures need no checkpoints (τ → ∞:
+    both parts 0, not ∞/∞); a free checkpoint (δ = 0) with the optimal τ = 0 costs nothing."""
+    productive = as_float(productive_seconds)
+    rate = inputs.failures_per_accelerator_hour * as_float(accelerator_count) / SECONDS_PER_HOUR  # 1 / MTBF
+    # At the optimum τ = sqrt(2δ/r) both δ/τ and r·τ/2 equal sqrt(δ·r/2): written without τ,
+    # no failures (r = 0) or a free checkpoint (δ = 0) give 0 rather than ∞/∞ or 0/0.
+    optimal_share = np.sqrt(inputs.checkpoint_write_seconds * rate / 2.0)
+    interval = as_float(inputs.checkpoint_interval_seconds)
+    fixed = interval > 0
+    checkpoint_share = where(fixed, inputs.checkpoint_write_seconds / where(fixed, interval, 1.0), optimal_share)
+    lost_work_share = where(fixed, rate * interval / 2.0, optimal_share)
+    failure_share = lost_work_share + rate * inputs.restart_seconds
+    startup = inputs.startup_seconds * productive / maximum(productive, 1e-9)  # none before a run of 0 s
+    return WallClockParts(
+        compute=productive,
+        checkpointing=productive * checkpoint_share,
+        failures_and_restarts=productive * failure_share,
+        startup=startup,
+        evaluation=productive * inputs.evaluation_fraction,
+    )
 
 
 def goodput(
     accelerator_count: ArrayLike, productive_seconds: ArrayLike, inputs: GoodputInputs = GoodputInputs()
 ) -> ArrayLike:
     """Fraction of wall-clock time spent on useful steps (0..1]."""
-    mtbf_seconds = SECONDS_PER_HOUR / (inputs.failures_per_accelerator_hour * as_float(accelerator_count))
-    interval = np.sqrt(2.0 * inputs.checkpoint_write_seconds * mtbf_seconds)
-    overhead_per_productive_second = (
-        inputs.checkpoint_write_seconds / interval + (interval / 2.0 + inputs.restart_seconds) / mtbf_seconds
-    )
-    startup_share = inputs.startup_seconds / maximum(productive_seconds, 1e-9)
-    return 1.0 / (1.0 + overhead_per_productive_second + startup_share)
+    return parts_goodput(wall_clock_parts(accelerator_count, productive_seconds, inputs))
+
+
+def parts_goodput(parts: WallClockParts) -> ArrayLike:
+    """compute / total; 1 for a run of no compute (nothing to lose)."""
+    total = parts.total
+    return where(total > 0, parts.compute / where(total > 0, total, 1.0), 1.0)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,15 @@ from flopwatt.estimate.hardware import HardwareModel
 from flopwatt.estimate.memory import TrainingMemory, training_memory, usable_training_memory_bytes
 from flopwatt.estimate.numeric import as_bool, as_float, clip, isfinite, where
 from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_SELECTIVE, ParallelPlan
-from flopwatt.estimate.run_cost import FacilityInputs, GoodputInputs, RunCost, goodput, run_cost
+from flopwatt.estimate.run_cost import (
+    FacilityInputs,
+    GoodputInputs,
+    RunCost,
+    WallClockParts,
+    parts_goodput,
+    run_cost,
+    wall_clock_parts,
+)
 from flopwatt.estimate.step_time import StepOptions, StepTime, training_step_time
 
 ArrayLike = Any
@@ -57,6 +65,7 @@ class TrainingEstimate:
     productive_seconds: ArrayLike
     goodput: ArrayLike
     wall_clock_seconds: ArrayLike
+    wall_clock: WallClockParts  # compute and each overhead; they sum to wall_clock_seconds
     accelerator_hours: ArrayLike
     model_flops_utilization: ArrayLike
     hardware_flops_utilization: ArrayLike
@@ -126,10 +135,22 @@ def estimate_training_run(scenario: TrainingScenario, step_estimate: StepEstimat
     step_count = np.ceil(as_float(scenario.training_tokens) / tokens_per_step)
     productive = step_count * step.total
     n = plan.accelerator_count
-    modelled = goodput(n, productive, scenario.goodput_inputs)
+    modelled = wall_clock_parts(n, productive, scenario.goodput_inputs)
     fixed = as_float(scenario.goodput_override)
-    good = where(isfinite(fixed), fixed, modelled)
-    wall = productive / good
+    # A fixed goodput replaces the model: its whole loss is one unattributed part (the request
+    # said how much time is lost, not to what).
+    is_fixed = isfinite(fixed)
+    zero = 0.0 * productive
+    parts = WallClockParts(
+        compute=productive,
+        checkpointing=where(is_fixed, zero, modelled.checkpointing),
+        failures_and_restarts=where(is_fixed, zero, modelled.failures_and_restarts),
+        startup=where(is_fixed, zero, modelled.startup),
+        evaluation=where(is_fixed, zero, modelled.evaluation),
+        request_goodput_loss=where(is_fixed, productive / where(is_fixed, fixed, 1.0) - productive, zero),
+    )
+    good = where(is_fixed, fixed, parts_goodput(modelled))
+    wall = where(is_fixed, productive / where(is_fixed, fixed, 1.0), modelled.total)
     peak = n * hw.peak_flops_per_second
     power = hw.power_watts(step.busy_fraction)
     return TrainingEstimate(
@@ -144,6 +165,7 @@ def estimate_training_run(scenario: TrainingScenario, step_estimate: StepEstimat
         productive_seconds=productive,
         goodput=good,
         wall_clock_seconds=wall,
+        wall_clock=parts,
         accelerator_hours=n * wall / SECONDS_PER_HOUR,
         model_flops_utilization=model_per_token * tokens_per_step / (step.total * peak),
         hardware_flops_utilization=hardware_per_token * tokens_per_step / (step.total * peak),

@@ -26,7 +26,7 @@ RANK_OBJECTIVE_ENERGY: RankObjective
 RANK_OBJECTIVE_CARBON: RankObjective
 
 class EstimateTrainingRequest(_message.Message):
-    __slots__ = ("model", "training_tokens", "sequence_length", "hardware_id", "profile_id", "accelerator_count", "precision", "parallelism", "facility", "uncertainty", "goodput", "framework")
+    __slots__ = ("model", "training_tokens", "sequence_length", "hardware_id", "profile_id", "accelerator_count", "precision", "parallelism", "facility", "uncertainty", "goodput", "framework", "goodput_inputs")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     TRAINING_TOKENS_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_LENGTH_FIELD_NUMBER: _ClassVar[int]
@@ -39,6 +39,7 @@ class EstimateTrainingRequest(_message.Message):
     UNCERTAINTY_FIELD_NUMBER: _ClassVar[int]
     GOODPUT_FIELD_NUMBER: _ClassVar[int]
     FRAMEWORK_FIELD_NUMBER: _ClassVar[int]
+    GOODPUT_INPUTS_FIELD_NUMBER: _ClassVar[int]
     model: _common_pb2.ModelSpec
     training_tokens: int
     sequence_length: int
@@ -51,7 +52,24 @@ class EstimateTrainingRequest(_message.Message):
     uncertainty: _common_pb2.Uncertainty
     goodput: float
     framework: str
-    def __init__(self, model: _Optional[_Union[_common_pb2.ModelSpec, _Mapping]] = ..., training_tokens: _Optional[int] = ..., sequence_length: _Optional[int] = ..., hardware_id: _Optional[str] = ..., profile_id: _Optional[str] = ..., accelerator_count: _Optional[int] = ..., precision: _Optional[_Union[_common_pb2.Precision, str]] = ..., parallelism: _Optional[_Union[_common_pb2.Parallelism, _Mapping]] = ..., facility: _Optional[_Union[_common_pb2.Facility, _Mapping]] = ..., uncertainty: _Optional[_Union[_common_pb2.Uncertainty, _Mapping]] = ..., goodput: _Optional[float] = ..., framework: _Optional[str] = ...) -> None: ...
+    goodput_inputs: GoodputInputs
+    def __init__(self, model: _Optional[_Union[_common_pb2.ModelSpec, _Mapping]] = ..., training_tokens: _Optional[int] = ..., sequence_length: _Optional[int] = ..., hardware_id: _Optional[str] = ..., profile_id: _Optional[str] = ..., accelerator_count: _Optional[int] = ..., precision: _Optional[_Union[_common_pb2.Precision, str]] = ..., parallelism: _Optional[_Union[_common_pb2.Parallelism, _Mapping]] = ..., facility: _Optional[_Union[_common_pb2.Facility, _Mapping]] = ..., uncertainty: _Optional[_Union[_common_pb2.Uncertainty, _Mapping]] = ..., goodput: _Optional[float] = ..., framework: _Optional[str] = ..., goodput_inputs: _Optional[_Union[GoodputInputs, _Mapping]] = ...) -> None: ...
+
+class GoodputInputs(_message.Message):
+    __slots__ = ("startup_seconds", "checkpoint_interval_seconds", "checkpoint_write_seconds", "failures_per_accelerator_hour", "restart_seconds", "evaluation_fraction")
+    STARTUP_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_INTERVAL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_WRITE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    FAILURES_PER_ACCELERATOR_HOUR_FIELD_NUMBER: _ClassVar[int]
+    RESTART_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    EVALUATION_FRACTION_FIELD_NUMBER: _ClassVar[int]
+    startup_seconds: float
+    checkpoint_interval_seconds: float
+    checkpoint_write_seconds: float
+    failures_per_accelerator_hour: float
+    restart_seconds: float
+    evaluation_fraction: float
+    def __init__(self, startup_seconds: _Optional[float] = ..., checkpoint_interval_seconds: _Optional[float] = ..., checkpoint_write_seconds: _Optional[float] = ..., failures_per_accelerator_hour: _Optional[float] = ..., restart_seconds: _Optional[float] = ..., evaluation_fraction: _Optional[float] = ...) -> None: ...
 
 class EstimateTrainingResponse(_message.Message):
     __slots__ = ("total_flops", "model_flops_utilization", "step_duration", "wall_clock_duration", "accelerator_hours", "accelerator_energy_joules", "facility_energy_joules", "cost", "co2e_kilograms", "memory_per_accelerator_bytes", "fits_in_memory", "parallelism", "breakdown", "assumptions", "calibration", "intervals", "hardware_flops_utilization", "step_count", "goodput", "accelerator_memory_bytes", "water_liters", "tokens_per_second")
@@ -109,16 +127,18 @@ class EstimateTrainingResponse(_message.Message):
     def __init__(self, total_flops: _Optional[float] = ..., model_flops_utilization: _Optional[float] = ..., step_duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., wall_clock_duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., accelerator_hours: _Optional[float] = ..., accelerator_energy_joules: _Optional[float] = ..., facility_energy_joules: _Optional[float] = ..., cost: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., co2e_kilograms: _Optional[float] = ..., memory_per_accelerator_bytes: _Optional[int] = ..., fits_in_memory: _Optional[bool] = ..., parallelism: _Optional[_Union[_common_pb2.Parallelism, _Mapping]] = ..., breakdown: _Optional[_Union[Breakdown, _Mapping]] = ..., assumptions: _Optional[_Iterable[_Union[_common_pb2.Assumption, _Mapping]]] = ..., calibration: _Optional[_Union[_common_pb2.Calibration, _Mapping]] = ..., intervals: _Optional[_Mapping[str, _common_pb2.Interval]] = ..., hardware_flops_utilization: _Optional[float] = ..., step_count: _Optional[int] = ..., goodput: _Optional[float] = ..., accelerator_memory_bytes: _Optional[int] = ..., water_liters: _Optional[float] = ..., tokens_per_second: _Optional[float] = ...) -> None: ...
 
 class Breakdown(_message.Message):
-    __slots__ = ("step_time", "memory", "energy", "cost")
+    __slots__ = ("step_time", "memory", "energy", "cost", "wall_clock")
     STEP_TIME_FIELD_NUMBER: _ClassVar[int]
     MEMORY_FIELD_NUMBER: _ClassVar[int]
     ENERGY_FIELD_NUMBER: _ClassVar[int]
     COST_FIELD_NUMBER: _ClassVar[int]
+    WALL_CLOCK_FIELD_NUMBER: _ClassVar[int]
     step_time: _containers.RepeatedCompositeFieldContainer[_common_pb2.Quantity]
     memory: _containers.RepeatedCompositeFieldContainer[_common_pb2.Quantity]
     energy: _containers.RepeatedCompositeFieldContainer[_common_pb2.Quantity]
     cost: _containers.RepeatedCompositeFieldContainer[_common_pb2.Quantity]
-    def __init__(self, step_time: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ..., memory: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ..., energy: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ..., cost: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ...) -> None: ...
+    wall_clock: _containers.RepeatedCompositeFieldContainer[_common_pb2.Quantity]
+    def __init__(self, step_time: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ..., memory: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ..., energy: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ..., cost: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ..., wall_clock: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ...) -> None: ...
 
 class EstimateInferenceRequest(_message.Message):
     __slots__ = ("model", "hardware_id", "profile_id", "accelerator_count", "precision", "batch_size", "input_tokens", "output_tokens", "facility", "uncertainty", "kv_cache_precision", "expert_parallel_size", "concurrency", "request_rate_per_second", "slo")

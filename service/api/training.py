@@ -10,6 +10,7 @@ from flopwatt.estimate import uncertainty
 from flopwatt.estimate.assumptions import Assumption
 from flopwatt.estimate.memory import usable_training_memory_bytes
 from flopwatt.estimate.scenarios import (
+    GoodputChoice,
     TrainingWorkload,
     build_training_scenario,
     effective_constraints,
@@ -22,6 +23,7 @@ from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.service.api.finite import ensure_finite, int64
 from flopwatt.service.api.request_bounds import (
     MAX_ACCELERATOR_COUNT,
+    MAX_DURATION_SECONDS,
     MAX_SEQUENCE_LENGTH,
     MAX_TRAINING_TOKENS,
     MIN_GOODPUT,
@@ -37,6 +39,21 @@ from flopwatt.v1 import common_pb2, estimator_pb2
 # ErrorInfo reason of a training estimate whose plan does not fit the accelerator's memory.
 MEMORY_EXCEEDED_REASON = "ACCELERATOR_MEMORY_EXCEEDED"
 _REQUEST_FIELDS = frozenset(estimator_pb2.EstimateTrainingRequest.DESCRIPTOR.fields_by_name)
+# Upper bounds of GoodputInputs, each past any run one would plan:
+# a month's start-up, a year between checkpoints, a day per checkpoint write, a week per
+# restart, evaluation as long as training. 0.01 failures per accelerator-hour is ~500 × Llama
+# 3's rate: a cluster where each accelerator fails every 100 hours is not one a run survives.
+# A set checkpoint interval is at least a second: a shorter one is no schedule a run configures
+# (a step takes longer), and it keeps write / interval finite (1e-300 s would make it infinite).
+MIN_CHECKPOINT_INTERVAL_SECONDS = 1.0
+GOODPUT_INPUT_MAXIMA = {
+    "startup_seconds": 30 * 86_400.0,
+    "checkpoint_interval_seconds": 365 * 86_400.0,
+    "checkpoint_write_seconds": 86_400.0,
+    "failures_per_accelerator_hour": 0.01,
+    "restart_seconds": 7 * 86_400.0,
+    "evaluation_fraction": 1.0,
+}
 
 
 def _validate(request: estimator_pb2.EstimateTrainingRequest) -> None:
@@ -64,6 +81,21 @@ def _validate(request: estimator_pb2.EstimateTrainingRequest) -> None:
         )
     if request.HasField("goodput"):
         v.real("goodput", request.goodput, minimum=MIN_GOODPUT, maximum=1.0)
+    if "goodput_inputs" in _REQUEST_FIELDS and request.HasField("goodput_inputs"):
+        if request.HasField("goodput"):
+            v.add(
+                "goodput_inputs", "set goodput (a fixed fraction, which replaces the model) or goodput_inputs, not both"
+            )
+        inputs = request.goodput_inputs
+        for name, maximum in GOODPUT_INPUT_MAXIMA.items():
+            if inputs.HasField(name):
+                v.real(f"goodput_inputs.{name}", getattr(inputs, name), minimum=0.0, maximum=maximum)
+        interval = inputs.checkpoint_interval_seconds
+        if 0 < interval < MIN_CHECKPOINT_INTERVAL_SECONDS:
+            v.add(
+                "goodput_inputs.checkpoint_interval_seconds",
+                f"must be 0 (the Young/Daly optimum) or at least {MIN_CHECKPOINT_INTERVAL_SECONDS:g} s",
+            )
     check_facility(request.facility, "facility", v)
     check_uncertainty(request.uncertainty, "uncertainty", v)
     v.raise_if_any()
@@ -100,7 +132,16 @@ def training_workload(request: estimator_pb2.EstimateTrainingRequest, deps: ApiD
         framework=request_framework(request),
         goodput=request.goodput if request.HasField("goodput") else None,
         facility=convert.facility_choice(request.facility),
+        goodput_inputs=goodput_choice(request),
     )
+
+
+def goodput_choice(request: estimator_pb2.EstimateTrainingRequest) -> GoodputChoice:
+    """The request's goodput-model inputs (validated): each set field, None for the defaults."""
+    if "goodput_inputs" not in _REQUEST_FIELDS or not request.HasField("goodput_inputs"):
+        return GoodputChoice()
+    inputs = request.goodput_inputs
+    return GoodputChoice(**{name: getattr(inputs, name) for name in GOODPUT_INPUT_MAXIMA if inputs.HasField(name)})
 
 
 def build_scenario(
@@ -171,8 +212,44 @@ def to_response(estimate: TrainingEstimate, assumptions: list[Assumption]) -> es
     convert.add_quantities(breakdown.memory, memory, "bytes")
     convert.add_quantities(breakdown.energy, energy, "joules")
     convert.add_quantities(breakdown.cost, money, "usd")
+    wall_clock = {k: _f(v) for k, v in estimate.wall_clock.as_dict().items()}
+    if not np.isfinite(_f(s.goodput_override)):  # the model's parts only; the fixed goodput's loss otherwise
+        del wall_clock["request_goodput_loss"]
+    convert.add_quantities(breakdown.wall_clock, wall_clock, "seconds")
     convert.add_assumptions(response.assumptions, assumptions)
     return response
+
+
+def _check_steady_goodput(estimate: TrainingEstimate) -> None:
+    """Refuse goodput inputs under which a run cannot make progress: when checkpoints, failures
+    and restarts alone leave under MIN_GOODPUT (1 %) of the time for steps, whatever the run's
+    length, the answer would be centuries of restarts, the same "not training" a fixed goodput
+    below 1 % is refused as. The defaults never reach it (at MAX_ACCELERATOR_COUNT they leave
+    ~3 %); start-up is left out because a short run dominated by it is still a run."""
+    parts = estimate.wall_clock
+    compute = _f(parts.compute)
+    steady = compute + _f(parts.checkpointing) + _f(parts.failures_and_restarts)
+    if compute > 0 and compute < MIN_GOODPUT * steady:
+        raise FailedPrecondition(
+            f"with these goodput_inputs checkpoints, failures and restarts leave {compute / steady:.2%} of the time for "
+            f"training steps (below {MIN_GOODPUT:.0%} a run is not training): lower "
+            "goodput_inputs.failures_per_accelerator_hour or restart_seconds, or use fewer accelerators",
+            reason="GOODPUT_TOO_LOW",
+        )
+
+
+def _check_wall_clock_range(estimate: TrainingEstimate) -> None:
+    """Refuse a run longer than a Duration holds (±10,000 years) instead of answering the
+    clamped maximum: convert.duration clamps, so 10^17 tokens of GPT-3 2.7B on one H200 answered
+    wall_clock_duration 10,000 years beside accelerator_hours of 93,576 years (found by
+    test_api_training_no_internal.py). Each input is within its bound; together they are not a run."""
+    wall = _f(estimate.wall_clock_seconds)
+    if wall > MAX_DURATION_SECONDS:
+        raise FailedPrecondition(
+            f"the run would take {wall / (365.25 * 86_400):,.0f} years, beyond the {MAX_DURATION_SECONDS / (365.25 * 86_400):,.0f} "
+            "years wall_clock_duration holds: use more accelerators or fewer training_tokens",
+            reason="WALL_CLOCK_OUT_OF_RANGE",
+        )
 
 
 def estimate_training(
@@ -193,7 +270,9 @@ def estimate_training(
             "add accelerators or fix a smaller plan",
             reason=MEMORY_EXCEEDED_REASON,
         )
-    response = to_response(estimate, assumptions)
+    _check_steady_goodput(estimate)
+    response = to_response(estimate, assumptions)  # first: an amount past its int64 field names that field
+    _check_wall_clock_range(estimate)
     if request.uncertainty.samples > 0:
         intervals, distributions = uncertainty.training_intervals(
             scenario, request.uncertainty.samples, request.uncertainty.seed
