@@ -138,14 +138,28 @@ class ServerProcess:
         return self.process.returncode
 
 
+# `flopwatt serve` with EstimateTraining's response cache bypassed (every request computed): the
+# "before" side of --echo-ceiling --uncached, measured in the same run as the cached server.
+UNCACHED_LAUNCHER = (
+    "import sys; from flopwatt.service.api import training; "
+    "training.estimate_training = training.compute_training_estimate; "
+    "from flopwatt.service.cli import main; sys.exit(main())"
+)
+
+
 def start_server_process(
-    cprofile_path: str | None = None, extra_environment: dict[str, str] | None = None
+    cprofile_path: str | None = None,
+    extra_environment: dict[str, str] | None = None,
+    *,
+    uncached: bool = False,
 ) -> ServerProcess:
     data_dir = tempfile.TemporaryDirectory(prefix="flopwatt-load-")
     log_path = os.path.join(data_dir.name, "serve.log")
     launcher = (
         [sys.executable, "-m", "cProfile", "-o", cprofile_path, "-m", "flopwatt"]
         if cprofile_path
+        else [sys.executable, "-c", UNCACHED_LAUNCHER]
+        if uncached
         else [sys.executable, "-m", "flopwatt"]
     )
     environment = {k: v for k, v in os.environ.items() if not k.startswith("FLOPWATT_")}
@@ -275,6 +289,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also drive a plain grpc.aio echo server, alternating rounds, and report flopwatt/echo",
     )
+    parser.add_argument(
+        "--uncached",
+        action="store_true",
+        help="with --echo-ceiling: also drive a server whose EstimateTraining computes every request (before the cache)",
+    )
     parser.add_argument("--rounds", type=int, default=5, help="with --echo-ceiling: rounds of each (default 5)")
     parser.add_argument("--echo-serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -337,16 +356,22 @@ def echo_ceiling(args: argparse.Namespace) -> int:
         raise SystemExit("--rounds must be in [1, 50]")
     server = None if args.address else start_server_process(args.cprofile)
     address = args.address or server.address
+    uncached = start_server_process(uncached=True) if args.uncached else None
     echo_process, echo_address = start_echo_process(args.rpc)
-    rounds: dict[str, list[dict]] = {"flopwatt": [], "echo": []}
+    sides = [("flopwatt", address), ("echo", echo_address)]
+    if uncached:
+        sides.insert(0, ("flopwatt_uncached", uncached.address))
+    rounds: dict[str, list[dict]] = {side: [] for side, _ in sides}
     try:
         for _ in range(args.rounds):
-            for side, target in (("flopwatt", address), ("echo", echo_address)):
+            for side, target in sides:
                 result = asyncio.run(drive(target, args.rpc, args.concurrency, args.duration, args.warmup))
                 rounds[side].append(_summary(result, args.duration))
     finally:
         echo_process.terminate()
         echo_process.wait(10)
+        if uncached:
+            uncached.stop()
         if server:
             server.stop()
 
@@ -366,6 +391,15 @@ def echo_ceiling(args: argparse.Namespace) -> int:
         "per_round": rounds,
     }
     report["ratio"] = report["flopwatt_requests_per_second"] / report["echo_requests_per_second"]
+    uncached_text = ""
+    if uncached:
+        report["uncached_requests_per_second"] = median("flopwatt_uncached", "requests_per_second")
+        report["uncached_p99_milliseconds"] = median("flopwatt_uncached", "p99_milliseconds")
+        report["uncached_ratio"] = report["uncached_requests_per_second"] / report["echo_requests_per_second"]
+        uncached_text = (
+            f"; uncached (before) {report['uncached_requests_per_second']:.0f}/s, "
+            f"p99 {report['uncached_p99_milliseconds']:.2f} ms, ratio {report['uncached_ratio']:.2f}"
+        )
     errors = [r["errors"] for side in rounds.values() for r in side if r["errors"]]
     if args.json:
         print(json.dumps(report))
@@ -374,7 +408,7 @@ def echo_ceiling(args: argparse.Namespace) -> int:
             f"{args.rpc} at concurrency {args.concurrency}, {args.rounds} alternating rounds of {args.duration:.0f} s "
             f"(medians): flopwatt {report['flopwatt_requests_per_second']:.0f}/s, p99 {report['flopwatt_p99_milliseconds']:.2f} ms; "
             f"echo {report['echo_requests_per_second']:.0f}/s, p99 {report['echo_p99_milliseconds']:.2f} ms; "
-            f"ratio {report['ratio']:.2f}; errors {errors or 'none'}"
+            f"ratio {report['ratio']:.2f}{uncached_text}; errors {errors or 'none'}"
         )
     return 0 if not errors else 1
 
