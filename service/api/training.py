@@ -43,7 +43,7 @@ _REQUEST_FIELDS = frozenset(estimator_pb2.EstimateTrainingRequest.DESCRIPTOR.fie
 # user edits fields, and the estimate (~0.5 ms of Python) is a pure function of those bytes when
 # no stored profile is named (a profile can be replaced between calls) and no Monte Carlo
 # samples are drawn. Bounded in entries and in key size, so varied or huge requests cost at most
-# RESPONSE_CACHE_SIZE x (RESPONSE_CACHE_MAX_REQUEST_BYTES + a response of a few KiB), ~5 MiB.
+# RESPONSE_CACHE_SIZE x (RESPONSE_CACHE_MAX_REQUEST_BYTES + a response of ~7 KiB), ~9 MiB.
 RESPONSE_CACHE_SIZE = 1024
 RESPONSE_CACHE_MAX_REQUEST_BYTES = 2048
 _NO_PROFILES = ApiDependencies()
