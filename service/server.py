@@ -13,6 +13,7 @@ import functools
 import logging
 import signal
 import sqlite3
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +49,12 @@ BENCHMARK_SERVICE = benchmark_pb2.DESCRIPTOR.services_by_name["BenchmarkService"
 APPLICATION_SERVICES = (ESTIMATOR_SERVICE, BENCHMARK_SERVICE)
 # Time between NOT_SERVING and the stop, so that health-checking load balancers notice first.
 DRAIN_SECONDS = 1.0
+# How long a pool thread may hold the GIL while the event loop waits for it (CPython's default is
+# 5 ms). Sweep chunks and heavy estimates are Python running in pool threads; each step of a
+# health check or cheap call on the loop waited up to 5 ms for the GIL, several times per call:
+# with sweeps in flight Health.Check's p99 was 30-130 ms on 2 cores (bench/service_benchmarks/
+# abuse_soak.py). At 1 ms the loop gets the GIL back five times sooner, for more switches.
+GIL_SWITCH_INTERVAL_SECONDS = 0.001
 
 # Keepalive: clients may ping every 10 s at most without data; idle connections are probed every
 # 2 minutes. Clients must set keepalive_time_ms >= 10000 or they get GOAWAY too_many_pings.
@@ -237,6 +244,7 @@ async def start_server(settings: Settings) -> RunningServer:
         *KEEPALIVE_OPTIONS,
     )
     server = grpc.aio.server(interceptors=interceptors, options=options)
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_SECONDS)
     estimate_pool = WorkPool("estimate", settings.estimate_workers, settings.estimate_queue)
     # Sweeps hold a thread per stream for one chunk at a time; their streams are bounded by the
     # admission budget, so the queue bound is that budget (a refusal there would be redundant).

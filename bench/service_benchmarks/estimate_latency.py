@@ -15,7 +15,7 @@ import numpy as np
 
 from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.service.api.inference import estimate_inference
-from flopwatt.service.api.training import estimate_training
+from flopwatt.service.api.training import compute_training_estimate as estimate_training  # the work, not the cache
 from flopwatt.v1 import common_pb2, estimator_pb2
 
 

@@ -10,6 +10,13 @@ server do not share a GIL) on a free port with a temporary data directory, and r
 server's CPU use, which tells whether the server or the machine is the limit. DESIGN §7 target:
 >= 1,000 unary estimates/s with p99 <= 20 ms on 2 cores. --cprofile FILE runs the server under
 cProfile and writes its profile on exit (read it with `python -m pstats FILE`).
+
+--echo-ceiling (issue 14 item 23) also starts a plain grpc.aio server in its own subprocess that
+answers the same RPC with an empty response (no interceptors, no work), and drives both from
+the same client with the same request in alternating rounds (--rounds), so both see the same
+machine load; it reports each side's median throughput and p99 and the ratio flopwatt/echo.
+The echo server is what grpc.aio plus protobuf cost on this machine: the ceiling no handler can
+pass, so the ratio says how much of the time is flopwatt's own.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import json
 import os
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,6 +42,9 @@ from flopwatt.v1 import benchmark_pb2, benchmark_pb2_grpc, common_pb2, estimator
 LISTENING = re.compile(r"serving gRPC on (\S+) ")
 SERVER_START_TIMEOUT_SECONDS = 60.0
 CLOCK_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
+
+
+ECHO_LISTENING = re.compile(r"echo serving on (\S+)")
 
 
 def training_request() -> estimator_pb2.EstimateTrainingRequest:
@@ -127,14 +138,28 @@ class ServerProcess:
         return self.process.returncode
 
 
+# `flopwatt serve` with EstimateTraining's response cache bypassed (every request computed): the
+# "before" side of --echo-ceiling --uncached, measured in the same run as the cached server.
+UNCACHED_LAUNCHER = (
+    "import sys; from flopwatt.service.api import training; "
+    "training.estimate_training = training.compute_training_estimate; "
+    "from flopwatt.service.cli import main; sys.exit(main())"
+)
+
+
 def start_server_process(
-    cprofile_path: str | None = None, extra_environment: dict[str, str] | None = None
+    cprofile_path: str | None = None,
+    extra_environment: dict[str, str] | None = None,
+    *,
+    uncached: bool = False,
 ) -> ServerProcess:
     data_dir = tempfile.TemporaryDirectory(prefix="flopwatt-load-")
     log_path = os.path.join(data_dir.name, "serve.log")
     launcher = (
         [sys.executable, "-m", "cProfile", "-o", cprofile_path, "-m", "flopwatt"]
         if cprofile_path
+        else [sys.executable, "-c", UNCACHED_LAUNCHER]
+        if uncached
         else [sys.executable, "-m", "flopwatt"]
     )
     environment = {k: v for k, v in os.environ.items() if not k.startswith("FLOPWATT_")}
@@ -169,6 +194,45 @@ def start_server_process(
         time.sleep(0.1)
     process.kill()
     raise SystemExit(f"the server did not start within {SERVER_START_TIMEOUT_SECONDS:.0f} s")
+
+
+def _echo_main(rpc: str) -> None:
+    """The echo server's process: the RPC's method answers an empty response of its type."""
+    stub_class, method, _ = RPCS[rpc]
+    service = stub_class.__name__.removesuffix("Stub")
+    grpc_module = benchmark_pb2_grpc if stub_class is benchmark_pb2_grpc.BenchmarkServiceStub else estimator_pb2_grpc
+    pb2_module = benchmark_pb2 if grpc_module is benchmark_pb2_grpc else estimator_pb2
+    empty = getattr(pb2_module, f"{method}Response")()
+
+    async def answer(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return empty
+
+    servicer = type("Echo", (getattr(grpc_module, f"{service}Servicer"),), {method: staticmethod(answer)})()
+
+    async def serve() -> None:
+        server = grpc.aio.server()
+        getattr(grpc_module, f"add_{service}Servicer_to_server")(servicer, server)
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        print(f"echo serving on 127.0.0.1:{port}", flush=True)
+        await server.wait_for_termination()
+
+    asyncio.run(serve())
+
+
+def start_echo_process(rpc: str) -> tuple[subprocess.Popen, str]:
+    """This script with --echo-serve in a subprocess (its own process and GIL, as flopwatt's)."""
+    process = subprocess.Popen(
+        [sys.executable, os.path.abspath(__file__), "--echo-serve", "--rpc", rpc],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    line = process.stdout.readline()  # the server prints one line when it listens, or exits
+    match = ECHO_LISTENING.search(line)
+    if not match:
+        process.kill()
+        raise SystemExit(f"the echo server did not start: {line!r}")
+    return process, match.group(1)
 
 
 @dataclass
@@ -220,7 +284,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring (default 2)")
     parser.add_argument("--cprofile", help="with no --address: write the server's cProfile to this file")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--echo-ceiling",
+        action="store_true",
+        help="also drive a plain grpc.aio echo server, alternating rounds, and report flopwatt/echo",
+    )
+    parser.add_argument(
+        "--uncached",
+        action="store_true",
+        help="with --echo-ceiling: also drive a server whose EstimateTraining computes every request (before the cache)",
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="with --echo-ceiling: rounds of each (default 5)")
+    parser.add_argument("--echo-serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.echo_serve:
+        _echo_main(args.rpc)
+        return 0
+    if args.echo_ceiling:
+        return echo_ceiling(args)
     if args.concurrency < 1 or not args.duration > 0 or args.warmup < 0:
         parser.error("--concurrency >= 1, --duration > 0 and --warmup >= 0 are required")
     server = None if args.address else start_server_process(args.cprofile)
@@ -257,6 +338,79 @@ def main(argv: list[str] | None = None) -> int:
             + (f"; server used {server_cpu:.2f} of {os.cpu_count()} cores" if server_cpu is not None else "")
         )
     return 0 if not result.errors else 1
+
+
+def _summary(result: LoadResult, duration_seconds: float) -> dict:
+    return {
+        "requests_per_second": len(result.latencies_seconds) / duration_seconds,
+        "p50_milliseconds": result.percentile_milliseconds(0.50),
+        "p99_milliseconds": result.percentile_milliseconds(0.99),
+        "errors": result.errors,
+    }
+
+
+def echo_ceiling(args: argparse.Namespace) -> int:
+    """flopwatt and the echo server, driven in alternating rounds (flopwatt first, then echo, and
+    so on) by this one client: medians over the rounds and the ratio of the medians."""
+    if args.rounds < 1 or args.rounds > 50:
+        raise SystemExit("--rounds must be in [1, 50]")
+    server = None if args.address else start_server_process(args.cprofile)
+    address = args.address or server.address
+    uncached = start_server_process(uncached=True) if args.uncached else None
+    echo_process, echo_address = start_echo_process(args.rpc)
+    sides = [("flopwatt", address), ("echo", echo_address)]
+    if uncached:
+        sides.insert(0, ("flopwatt_uncached", uncached.address))
+    rounds: dict[str, list[dict]] = {side: [] for side, _ in sides}
+    try:
+        for _ in range(args.rounds):
+            for side, target in sides:
+                result = asyncio.run(drive(target, args.rpc, args.concurrency, args.duration, args.warmup))
+                rounds[side].append(_summary(result, args.duration))
+    finally:
+        echo_process.terminate()
+        echo_process.wait(10)
+        if uncached:
+            uncached.stop()
+        if server:
+            server.stop()
+
+    def median(side: str, key: str) -> float:
+        return statistics.median(r[key] for r in rounds[side])
+
+    report = {
+        "rpc": args.rpc,
+        "concurrency": args.concurrency,
+        "rounds": args.rounds,
+        "round_seconds": args.duration,
+        "flopwatt_requests_per_second": median("flopwatt", "requests_per_second"),
+        "flopwatt_p99_milliseconds": median("flopwatt", "p99_milliseconds"),
+        "echo_requests_per_second": median("echo", "requests_per_second"),
+        "echo_p99_milliseconds": median("echo", "p99_milliseconds"),
+        "cpu_count": os.cpu_count(),
+        "per_round": rounds,
+    }
+    report["ratio"] = report["flopwatt_requests_per_second"] / report["echo_requests_per_second"]
+    uncached_text = ""
+    if uncached:
+        report["uncached_requests_per_second"] = median("flopwatt_uncached", "requests_per_second")
+        report["uncached_p99_milliseconds"] = median("flopwatt_uncached", "p99_milliseconds")
+        report["uncached_ratio"] = report["uncached_requests_per_second"] / report["echo_requests_per_second"]
+        uncached_text = (
+            f"; uncached (before) {report['uncached_requests_per_second']:.0f}/s, "
+            f"p99 {report['uncached_p99_milliseconds']:.2f} ms, ratio {report['uncached_ratio']:.2f}"
+        )
+    errors = [r["errors"] for side in rounds.values() for r in side if r["errors"]]
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(
+            f"{args.rpc} at concurrency {args.concurrency}, {args.rounds} alternating rounds of {args.duration:.0f} s "
+            f"(medians): flopwatt {report['flopwatt_requests_per_second']:.0f}/s, p99 {report['flopwatt_p99_milliseconds']:.2f} ms; "
+            f"echo {report['echo_requests_per_second']:.0f}/s, p99 {report['echo_p99_milliseconds']:.2f} ms; "
+            f"ratio {report['ratio']:.2f}{uncached_text}; errors {errors or 'none'}"
+        )
+    return 0 if not errors else 1
 
 
 if __name__ == "__main__":

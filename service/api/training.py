@@ -3,6 +3,8 @@ estimator's), estimate, explain."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from flopwatt.estimate import constants as C
@@ -54,6 +56,14 @@ GOODPUT_INPUT_MAXIMA = {
     "restart_seconds": 7 * 86_400.0,
     "evaluation_fraction": 1.0,
 }
+# Responses kept by request bytes (issue 14 item 23): a dashboard resends the same request as a
+# user edits fields, and the estimate (~0.5 ms of Python) is a pure function of those bytes when
+# no stored profile is named (a profile can be replaced between calls) and no Monte Carlo
+# samples are drawn. Bounded in entries and in key size, so varied or huge requests cost at most
+# RESPONSE_CACHE_SIZE x (RESPONSE_CACHE_MAX_REQUEST_BYTES + a response of ~7 KiB), ~9 MiB.
+RESPONSE_CACHE_SIZE = 1024
+RESPONSE_CACHE_MAX_REQUEST_BYTES = 2048
+_NO_PROFILES = ApiDependencies()
 
 
 def _validate(request: estimator_pb2.EstimateTrainingRequest) -> None:
@@ -255,7 +265,29 @@ def _check_wall_clock_range(estimate: TrainingEstimate) -> None:
 def estimate_training(
     request: estimator_pb2.EstimateTrainingRequest, deps: ApiDependencies
 ) -> estimator_pb2.EstimateTrainingResponse:
-    """The EstimateTraining RPC as a plain function (the servicer calls it)."""
+    """The EstimateTraining RPC as a plain function (the servicer calls it): from the response
+    cache when the request is a pure function of its bytes, else computed."""
+    if request.profile_id or request.uncertainty.samples > 0:
+        return compute_training_estimate(request, deps)
+    key = request.SerializeToString(deterministic=True)
+    if len(key) > RESPONSE_CACHE_MAX_REQUEST_BYTES:
+        return compute_training_estimate(request, deps)
+    # A new message per call: callers may edit what they get without touching the cached bytes.
+    return estimator_pb2.EstimateTrainingResponse.FromString(_cached_response(key))
+
+
+@functools.lru_cache(maxsize=RESPONSE_CACHE_SIZE)
+def _cached_response(request_bytes: bytes) -> bytes:
+    """The serialized response to these request bytes (errors are raised, not cached; lru_cache
+    is thread-safe, and the estimate pool's threads may compute one key twice, harmlessly)."""
+    request = estimator_pb2.EstimateTrainingRequest.FromString(request_bytes)
+    return compute_training_estimate(request, _NO_PROFILES).SerializeToString(deterministic=True)
+
+
+def compute_training_estimate(
+    request: estimator_pb2.EstimateTrainingRequest, deps: ApiDependencies
+) -> estimator_pb2.EstimateTrainingResponse:
+    """The estimate computed from the request, with no response cache."""
     scenario, assumptions, _ = build_scenario(request, deps)
     estimate = estimate_training_run(scenario)
     if not bool(_f(estimate.fits_in_memory)):

@@ -13,7 +13,7 @@ import pytest
 
 from flopwatt.estimate import accounting, facility_choice, hardware, model_choice, numeric, scenarios
 from flopwatt.estimate.catalog import get_hardware
-from flopwatt.service.api import convert
+from flopwatt.service.api import convert, training
 from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.service.api.inference import estimate_inference
 from flopwatt.service.api.training import estimate_training
@@ -92,6 +92,7 @@ def _clear_caches() -> None:
     facility_choice._facility_inputs.cache_clear()
     scenarios._framework_assumptions.cache_clear()
     accounting._memoised_parameter_counts.cache_clear()
+    training._cached_response.cache_clear()
 
 
 def _serialized(name: str) -> bytes:
@@ -162,3 +163,43 @@ def test_interceptors_wrap_each_method_once_and_rewrap_a_replaced_handler():
         assert wrapped is not first and asyncio.run(intercepted(interceptor, first)) is wrapped
         assert asyncio.run(intercepted(interceptor, second)) is not wrapped
         assert asyncio.run(wrapped.unary_unary("ping", None)) == "ping"
+
+
+@pytest.mark.parametrize("name", sorted(name for name in REQUESTS if name.startswith("training")))
+def test_cached_training_response_matches_the_computed_one(name):
+    _, request = REQUESTS[name]
+    _clear_caches()
+    computed = training.compute_training_estimate(request, DEPS).SerializeToString(deterministic=True)
+    first = estimate_training(request, DEPS)
+    hits_before = training._cached_response.cache_info().hits
+    second = estimate_training(request, DEPS)
+    assert training._cached_response.cache_info().hits == hits_before + 1
+    assert first.SerializeToString(deterministic=True) == computed
+    assert second.SerializeToString(deterministic=True) == computed
+    # Each call gets its own message: editing one does not reach the cache.
+    assert first is not second
+    first.total_flops = -1.0
+    assert estimate_training(request, DEPS).SerializeToString(deterministic=True) == computed
+
+
+def test_training_cache_skips_profiles_samples_and_large_requests():
+    _clear_caches()
+    _, fixed = REQUESTS["training, fixed plan"]
+    sampled = estimator_pb2.EstimateTrainingRequest()
+    sampled.CopyFrom(fixed)
+    sampled.uncertainty.samples = 16
+    sampled.uncertainty.seed = 7
+    for request in (sampled,):
+        assert estimate_training(request, DEPS) == estimate_training(request, DEPS)
+    large = estimator_pb2.EstimateTrainingRequest()
+    large.CopyFrom(fixed)
+    large.model.preset_id = "llama-2-7b" + " " * training.RESPONSE_CACHE_MAX_REQUEST_BYTES
+    with pytest.raises(Exception):
+        estimate_training(large, DEPS)  # an unknown preset: refused, neither cached nor computed twice
+    assert training._cached_response.cache_info().currsize == 0
+    profiled = estimator_pb2.EstimateTrainingRequest()
+    profiled.CopyFrom(fixed)
+    profiled.profile_id = "profiles/none"
+    with pytest.raises(Exception):
+        estimate_training(profiled, DEPS)  # DEPS has no profiles: NotFound, looked up every call
+    assert training._cached_response.cache_info().currsize == 0
