@@ -20,6 +20,9 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("validate", help="compare the estimator with published measurements")
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     parser.add_argument("--rows", action="store_true", help="print every row, not only the Selene table and summaries")
+    from flopwatt.service.cli.validate_local import register_arguments
+
+    register_arguments(parser)
     parser.set_defaults(handler=run)
 
 
@@ -110,6 +113,10 @@ def _print_llm_foundry(results: list[LLMFoundryResult], mape: float, every_row: 
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "local", False):
+        from flopwatt.service.cli.validate_local import run_local
+
+        return run_local(args)
     import numpy as np
 
     from flopwatt.estimate import fitted_constants
