@@ -17,6 +17,7 @@ import argparse
 import dataclasses
 import json
 import math
+import sys
 from pathlib import Path
 
 from flopwatt.service.cli.errors import CliError
@@ -124,7 +125,7 @@ def _error_percent(predicted: float | None, measured: float) -> float | None:
     return (predicted - measured) / measured * 100.0
 
 
-def _profile(args: argparse.Namespace, config) -> tuple[str | None, dict | None]:
+def _profile(args: argparse.Namespace) -> tuple[str | None, dict | None]:
     """(profile id, document) from --profile-id or a fresh quick-suite run (--measure)."""
     from flopwatt.bench.store import ProfileNotFound, ProfileStore, database_path
 
@@ -135,6 +136,7 @@ def _profile(args: argparse.Namespace, config) -> tuple[str | None, dict | None]
         from flopwatt.bench.suites import run_suite
         from flopwatt.estimate.profile_checks import save_measured_profile
 
+        print("measuring this host: the CPU quick suite (about a minute)", file=sys.stderr)
         document = run_suite("quick", "cpu")
         return save_measured_profile(store.save, document), document
     if args.profile_id:
@@ -218,7 +220,7 @@ def run_local(args: argparse.Namespace) -> int:
     unknown = sorted(set(checks) - set(CHECKS))
     if unknown or not checks:
         raise CliError(f"validate --local: --checks: expected some of {','.join(CHECKS)}, got {args.checks!r}")
-    profile_id, document = _profile(args, config)
+    profile_id, document = _profile(args)
     measured = run_closed_loop(config, checks)
     result = closed_loop_result(config, measured, profile_id, document)
     stored = store_result(args, result)
