@@ -117,6 +117,10 @@ def run(args: argparse.Namespace) -> int:
         from flopwatt.service.cli.validate_local import run_local
 
         return run_local(args)
+    if getattr(args, "measure", False) or getattr(args, "profile_id", None):
+        from flopwatt.service.cli.errors import CliError
+
+        raise CliError("validate: --measure and --profile-id need --local (the closed loop on this host)")
     import numpy as np
 
     from flopwatt.estimate import fitted_constants

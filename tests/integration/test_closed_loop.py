@@ -88,3 +88,8 @@ def test_model_shape_matches_the_numbers():
     h, f, v, layers = config.hidden_size, config.ffn_hidden_size, config.vocab_size, config.layer_count
     per_layer = 4 * h * h + 3 * h * f + 2 * h  # q, k, v, out; gate, up, down; two RMSNorm weights
     assert sum(p.numel() for p in model.parameters()) == layers * per_layer + 2 * v * h + h
+
+
+def test_profile_flags_need_local(capsys):
+    assert main(["validate", "--measure"]) != 0
+    assert "--local" in capsys.readouterr().err
