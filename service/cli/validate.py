@@ -20,6 +20,9 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("validate", help="compare the estimator with published measurements")
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     parser.add_argument("--rows", action="store_true", help="print every row, not only the Selene table and summaries")
+    from flopwatt.service.cli.validate_local import register_arguments
+
+    register_arguments(parser)
     parser.set_defaults(handler=run)
 
 
@@ -110,6 +113,14 @@ def _print_llm_foundry(results: list[LLMFoundryResult], mape: float, every_row: 
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "local", False):
+        from flopwatt.service.cli.validate_local import run_local
+
+        return run_local(args)
+    if getattr(args, "measure", False) or getattr(args, "profile_id", None):
+        from flopwatt.service.cli.errors import CliError
+
+        raise CliError("validate: --measure and --profile-id need --local (the closed loop on this host)")
     import numpy as np
 
     from flopwatt.estimate import fitted_constants

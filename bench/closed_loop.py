@@ -1,0 +1,289 @@
+"""Closed loop (issue 13 item 3): run a real, randomly initialised decoder-only model and time it.
+
+A small Llama-like transformer in plain PyTorch (token embedding, pre-norm RMSNorm blocks with
+causal multi-head attention and a SwiGLU MLP, final RMSNorm, untied LM head; no rotary embedding,
+no dropout, no biases) is built from plain numbers (`ClosedLoopModel`), so this module needs
+nothing from the estimator. Three measurements, each a median over timed repeats after untimed
+warm-up:
+
+- `measure_training`: one optimizer step (forward, cross-entropy loss, backward, AdamW step,
+  zero_grad) in one process.
+- `measure_ddp_training`: the same step under DistributedDataParallel on `world_size` gloo ranks
+  spawned on this host (rendezvous on 127.0.0.1); the time is the slowest rank's median.
+- `measure_decode`: greedy decoding with a preallocated KV cache: a prefill of `decode_context`
+  tokens per sequence, then `decode_tokens` single-token steps at `decode_batch` sequences;
+  the time is seconds per decode step (one token for every sequence in the batch).
+
+The caller (flopwatt validate --local) predicts the same steps with the estimator and compares.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+DTYPES = ("fp32", "bf16")
+LOOPBACK = "127.0.0.1"
+SEED = 20261127
+
+
+@dataclass(frozen=True)
+class ClosedLoopModel:
+    """The model and the workload, as plain numbers (the validate command maps them onto
+    the estimator's ModelArchitecture, ParallelPlan and serving scenario)."""
+
+    layer_count: int = 4
+    hidden_size: int = 512
+    attention_head_count: int = 8
+    ffn_hidden_size: int = 1408  # SwiGLU width ≈ 8/3 · hidden, rounded to a multiple of 64
+    vocab_size: int = 8192
+    sequence_length: int = 512
+    micro_batch_size: int = 1  # sequences per rank and step
+    dtype: str = "fp32"
+    warmup_steps: int = 2
+    timed_steps: int = 5
+    decode_batch: int = 4
+    decode_context: int = 512  # prompt tokens in the cache before the timed decode steps
+    decode_tokens: int = 16  # timed decode steps (one token per sequence each)
+    ddp_world_size: int = 2
+
+    def __post_init__(self) -> None:
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype: expected one of {DTYPES}, got {self.dtype!r}")
+        if self.hidden_size % self.attention_head_count:
+            raise ValueError("hidden_size must be a multiple of attention_head_count")
+        for name in ("layer_count", "hidden_size", "ffn_hidden_size", "vocab_size", "sequence_length"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: must be ≥ 1")
+        if self.timed_steps < 1 or self.warmup_steps < 0 or self.decode_tokens < 1 or self.decode_batch < 1:
+            raise ValueError("timed_steps, decode_tokens and decode_batch must be ≥ 1, warmup_steps ≥ 0")
+        if self.ddp_world_size < 2:
+            raise ValueError(f"ddp_world_size: DDP needs at least 2 ranks, got {self.ddp_world_size}")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _torch_dtype(name: str):
+    import torch
+
+    return {"fp32": torch.float32, "bf16": torch.bfloat16}[name]
+
+
+def build_model(config: ClosedLoopModel):
+    """A randomly initialised decoder-only transformer (torch.nn.Module) of `config`'s shape."""
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    h, heads, d = config.hidden_size, config.attention_head_count, config.hidden_size // config.attention_head_count
+
+    class Block(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.attention_norm = nn.RMSNorm(h)
+            self.qkv = nn.Linear(h, 3 * h, bias=False)
+            self.out = nn.Linear(h, h, bias=False)
+            self.mlp_norm = nn.RMSNorm(h)
+            self.gate_up = nn.Linear(h, 2 * config.ffn_hidden_size, bias=False)
+            self.down = nn.Linear(config.ffn_hidden_size, h, bias=False)
+
+        def forward(self, x, cache=None, position: int = 0):
+            b, s, _ = x.shape
+            q, k, v = self.qkv(self.attention_norm(x)).view(b, s, 3, heads, d).permute(2, 0, 3, 1, 4)
+            if cache is None:
+                a = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            else:
+                keys, values = cache
+                keys[:, :, position : position + s] = k
+                values[:, :, position : position + s] = v
+                k, v = keys[:, :, : position + s], values[:, :, : position + s]
+                # a prefill (s > 1 from position 0) is causal; one new token sees the whole cache
+                a = F.scaled_dot_product_attention(q, k, v, is_causal=s > 1)
+            x = x + self.out(a.transpose(1, 2).reshape(b, s, h))
+            gate, up = self.gate_up(self.mlp_norm(x)).chunk(2, dim=-1)
+            return x + self.down(F.silu(gate) * up)
+
+    class Decoder(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embedding = nn.Embedding(config.vocab_size, h)
+            self.blocks = nn.ModuleList(Block() for _ in range(config.layer_count))
+            self.norm = nn.RMSNorm(h)
+            self.head = nn.Linear(h, config.vocab_size, bias=False)
+
+        def forward(self, tokens, caches=None, position: int = 0):
+            x = self.embedding(tokens)
+            for i, block in enumerate(self.blocks):
+                x = block(x, None if caches is None else caches[i], position)
+            return self.head(self.norm(x))
+
+    torch.manual_seed(SEED)
+    return Decoder().to(_torch_dtype(config.dtype))
+
+
+def _batch(config: ClosedLoopModel, rank: int = 0):
+    import torch
+
+    generator = torch.Generator().manual_seed(SEED + rank)
+    shape = (config.micro_batch_size, config.sequence_length + 1)
+    tokens = torch.randint(0, config.vocab_size, shape, generator=generator)
+    return tokens[:, :-1], tokens[:, 1:]
+
+
+def _train_step_seconds(model, optimizer, inputs, targets, config: ClosedLoopModel) -> list[float]:
+    """Run warm-up then timed optimizer steps; the timed steps' seconds."""
+    import torch.nn.functional as F
+
+    seconds = []
+    for step in range(config.warmup_steps + config.timed_steps):
+        started = time.perf_counter()
+        logits = model(inputs)
+        loss = F.cross_entropy(logits.float().reshape(-1, config.vocab_size), targets.reshape(-1))
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if step >= config.warmup_steps:
+            seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+def _summary(seconds: list[float], **extra) -> dict:
+    return {"median_seconds": statistics.median(seconds), "samples_seconds": seconds, **extra}
+
+
+def measure_training(config: ClosedLoopModel) -> dict:
+    """Median seconds of one optimizer step (forward, backward, AdamW) in this process."""
+    import torch
+
+    model = build_model(config)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    inputs, targets = _batch(config)
+    seconds = _train_step_seconds(model, optimizer, inputs, targets, config)
+    return _summary(seconds, threads=torch.get_num_threads(), parameters=sum(p.numel() for p in model.parameters()))
+
+
+def _ddp_rank(rank: int, config: ClosedLoopModel, port: int, threads: int, output: str) -> None:
+    """One spawned DDP rank (module level so `spawn` can pickle it)."""
+    import torch
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    torch.set_num_threads(threads)
+    world_size = config.ddp_world_size
+    os.environ.update(MASTER_ADDR=LOOPBACK, MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world_size))
+    dist.init_process_group("gloo", rank=rank, world_size=world_size)
+    try:
+        model = DistributedDataParallel(build_model(config))
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        inputs, targets = _batch(config, rank)
+        dist.barrier()
+        seconds = _train_step_seconds(model, optimizer, inputs, targets, config)
+        median = torch.tensor([statistics.median(seconds)], dtype=torch.float64)
+        dist.all_reduce(median, op=dist.ReduceOp.MAX)  # the step ends when the slowest rank's does
+        # every rank must hold the same weights after the steps: DDP averaged the gradients
+        with torch.no_grad():
+            checksum = torch.tensor([float(sum(p.double().sum() for p in model.parameters()))], dtype=torch.float64)
+        gathered = [torch.zeros_like(checksum) for _ in range(world_size)]
+        dist.all_gather(gathered, checksum)
+        if rank == 0:
+            Path(output).write_text(
+                json.dumps(
+                    {
+                        "median_seconds": float(median.item()),
+                        "samples_seconds": seconds,
+                        "world_size": world_size,
+                        "backend": "gloo",
+                        "threads_per_rank": threads,
+                        "replicas_identical": len({float(g.item()) for g in gathered}) == 1,
+                    }
+                )
+            )
+    finally:
+        dist.destroy_process_group()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((LOOPBACK, 0))
+        return probe.getsockname()[1]
+
+
+def ddp_threads_per_rank(world_size: int) -> int:
+    """The host's cores split between the ranks (at least one each): they share one CPU."""
+    import torch
+
+    return max(1, torch.get_num_threads() // world_size)
+
+
+def measure_ddp_training(config: ClosedLoopModel) -> dict:
+    """Median seconds of one DDP optimizer step over `ddp_world_size` gloo ranks on this host
+    (each rank `micro_batch_size` sequences, the host's threads split between the ranks)."""
+    import torch.multiprocessing as multiprocessing
+
+    threads = ddp_threads_per_rank(config.ddp_world_size)
+    with tempfile.TemporaryDirectory(prefix="flopwatt-closed-loop-") as directory:
+        output = str(Path(directory) / "rank0.json")
+        multiprocessing.spawn(
+            _ddp_rank, args=(config, _free_port(), threads, output), nprocs=config.ddp_world_size, join=True
+        )
+        return json.loads(Path(output).read_text())
+
+
+def measure_decode(config: ClosedLoopModel) -> dict:
+    """Seconds per decode step (one new token for each of `decode_batch` sequences) with a KV
+    cache holding `decode_context` prompt tokens plus the tokens generated so far."""
+    import torch
+
+    model = build_model(config).eval()
+    b, heads = config.decode_batch, config.attention_head_count
+    d = config.hidden_size // heads
+    capacity = config.decode_context + config.warmup_steps + config.decode_tokens
+    dtype = _torch_dtype(config.dtype)
+    generator = torch.Generator().manual_seed(SEED)
+    prompt = torch.randint(0, config.vocab_size, (b, config.decode_context), generator=generator)
+    with torch.inference_mode():
+        caches = [
+            (torch.zeros(b, heads, capacity, d, dtype=dtype), torch.zeros(b, heads, capacity, d, dtype=dtype))
+            for _ in range(config.layer_count)
+        ]
+        started = time.perf_counter()
+        token = model(prompt, caches, 0)[:, -1:].argmax(-1)
+        prefill = time.perf_counter() - started
+        position, seconds = config.decode_context, []
+        for step in range(config.warmup_steps + config.decode_tokens):
+            started = time.perf_counter()
+            token = model(token, caches, position)[:, -1:].argmax(-1)
+            elapsed = time.perf_counter() - started
+            position += 1
+            if step >= config.warmup_steps:
+                seconds.append(elapsed)
+    return _summary(
+        seconds,
+        batch=b,
+        context_start=config.decode_context + config.warmup_steps,
+        context_end=position,
+        prefill_seconds=prefill,
+    )
+
+
+def run_closed_loop(
+    config: ClosedLoopModel, checks: tuple[str, ...] = ("training_step", "ddp_training_step", "decode_step")
+) -> dict:
+    """Every requested measurement, keyed by check name."""
+    runners = {
+        "training_step": measure_training,
+        "ddp_training_step": measure_ddp_training,
+        "decode_step": measure_decode,
+    }
+    unknown = set(checks) - set(runners)
+    if unknown:
+        raise ValueError(f"checks: unknown {sorted(unknown)}; expected some of {sorted(runners)}")
+    return {name: runners[name](config) for name in checks}

@@ -1,0 +1,250 @@
+"""`flopwatt validate --local`: the closed loop (issue 13 item 3) on this host.
+
+Runs a real model (flopwatt.bench.closed_loop: training step, DDP training step over gloo ranks
+on this host, KV-cached decode step), predicts the same steps with the estimator on the catalog
+`cpu` entry (datasheet path) and, when a measured profile is given (`--profile-id`) or measured
+now (`--measure`: the CPU quick suite, stored like `flopwatt bench`), with that profile (profile
+path), and reports predicted vs measured seconds. Nothing here is fitted to the measurement.
+
+Where the result is stored: with a profile, as `closed-loop-<profile id>-<UTC time>.json` in the
+`closed_loop/` folder of the data directory (beside the profile database); the profile document
+itself is left unchanged (its id is derived from its content).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import sys
+from pathlib import Path
+
+from flopwatt.service.cli.errors import CliError
+
+CHECKS = ("training_step", "ddp_training_step", "decode_step")
+CLOSED_LOOP_FOLDER = "closed_loop"
+NO_PROFILE_NOTE = "no measured profile (pass --profile-id ID or --measure): predicted_seconds is null"
+
+
+def register_arguments(parser: argparse.ArgumentParser) -> None:
+    from flopwatt.bench.closed_loop import ClosedLoopModel
+
+    defaults = ClosedLoopModel()
+    group = parser.add_argument_group("closed loop (--local)")
+    group.add_argument(
+        "--local", action="store_true", help="run a real model on this host and compare with the estimate"
+    )
+    group.add_argument("--profile-id", help="measured profile to predict with (profile path)")
+    group.add_argument("--measure", action="store_true", help="run the CPU quick suite first and use its profile")
+    group.add_argument("--data-dir", help="data directory (default: $FLOPWATT_DATA_DIR or ~/.local/share/flopwatt)")
+    group.add_argument("--checks", default=",".join(CHECKS), help="comma-separated subset of %(default)s")
+    for field in dataclasses.fields(ClosedLoopModel):
+        kind = str if field.name == "dtype" else int
+        group.add_argument(
+            "--" + field.name.replace("_", "-"),
+            type=kind,
+            default=getattr(defaults, field.name),
+            help="default %(default)s",
+        )
+
+
+def model_config(args: argparse.Namespace):
+    from flopwatt.bench.closed_loop import ClosedLoopModel
+
+    try:
+        return ClosedLoopModel(**{f.name: getattr(args, f.name) for f in dataclasses.fields(ClosedLoopModel)})
+    except ValueError as error:
+        raise CliError(f"validate --local: {error}") from None
+
+
+def architecture(config):
+    """The closed-loop model as the estimator's ModelArchitecture (no dropout, untied, SwiGLU, MHA)."""
+    from flopwatt.estimate.architecture import ModelArchitecture
+
+    return ModelArchitecture(
+        layer_count=config.layer_count,
+        hidden_size=config.hidden_size,
+        attention_head_count=config.attention_head_count,
+        kv_head_count=config.attention_head_count,
+        ffn_hidden_size=config.ffn_hidden_size,
+        vocab_size=config.vocab_size,
+        gated_mlp=True,
+        tied_embeddings=False,
+        dropout=False,
+    )
+
+
+def predict(config, hw, measured: dict) -> dict[str, float]:
+    """Predicted seconds of each measured check on hardware model `hw`.
+
+    DDP: the ranks are processes on this one host, so (stated assumptions, not fits) the
+    all-reduce stays inside the host (accelerators_per_node = ranks: the catalog `cpu` entry's
+    intra-node figure is its memory bandwidth, "processes on one host exchange data through this
+    memory"), and the ranks share the host's cores, so each rank computes at 1/ranks of the
+    host's rate: compute parts × ranks, plus the exposed gradient all-reduce."""
+    from flopwatt.estimate.facility_choice import FacilityChoice, facility_inputs
+    from flopwatt.estimate.inference import serving_metrics
+    from flopwatt.estimate.parallel_plan import ParallelPlan
+    from flopwatt.estimate.step_time import StepOptions, training_step_time
+
+    arch = architecture(config)
+    options = StepOptions(flash_attention=True)  # torch SDPA's fused CPU kernel
+    b = config.micro_batch_size
+    predicted = {}
+    if "training_step" in measured:
+        plan = ParallelPlan(micro_batch_size=b, global_batch_size=b)
+        predicted["training_step"] = float(training_step_time(arch, config.sequence_length, plan, hw, options).total)
+    if "ddp_training_step" in measured:
+        ranks = config.ddp_world_size
+        plan = ParallelPlan(data_parallel_size=ranks, micro_batch_size=b, global_batch_size=b * ranks)
+        host = dataclasses.replace(hw, accelerators_per_node=max(hw.accelerators_per_node, ranks))
+        step = training_step_time(arch, config.sequence_length, plan, host, options)
+        communication = float(step.data_parallel_communication)
+        predicted["ddp_training_step"] = ranks * (float(step.total) - communication) + communication
+    if "decode_step" in measured:
+        decode = measured["decode_step"]
+        facility, _ = facility_inputs(FacilityChoice(), hw.hardware_id)
+        metrics = serving_metrics(
+            arch,
+            hw,
+            1,
+            float(decode["batch"]),
+            int(decode["context_start"]),
+            int(decode["context_end"] - decode["context_start"]),
+            facility,
+            kv_bytes_per_element=hw.bytes_per_element,
+        )
+        predicted["decode_step"] = float(metrics.time_per_output_token_seconds)
+    return predicted
+
+
+def _error_percent(predicted: float | None, measured: float) -> float | None:
+    if predicted is None or not (measured > 0) or not math.isfinite(predicted):
+        return None
+    return (predicted - measured) / measured * 100.0
+
+
+def _profile(args: argparse.Namespace) -> tuple[str | None, dict | None]:
+    """(profile id, document) from --profile-id or a fresh quick-suite run (--measure)."""
+    from flopwatt.bench.store import ProfileNotFound, ProfileStore, database_path
+
+    if args.profile_id and args.measure:
+        raise CliError("validate --local: pass --profile-id or --measure, not both")
+    store = ProfileStore(database_path(args.data_dir))
+    if args.measure:
+        from flopwatt.bench.suites import run_suite
+        from flopwatt.estimate.profile_checks import save_measured_profile
+
+        print("measuring this host: the CPU quick suite (about a minute)", file=sys.stderr)
+        document = run_suite("quick", "cpu")
+        return save_measured_profile(store.save, document), document
+    if args.profile_id:
+        profile_id = args.profile_id.removeprefix("profiles/")
+        try:
+            return profile_id, store.get(profile_id)
+        except ProfileNotFound as error:
+            raise CliError(f"validate --local: {error}") from None
+    return None, None
+
+
+def closed_loop_result(config, measured: dict, profile_id: str | None, profile_document: dict | None) -> dict:
+    """The binding output: one entry per check with predicted (profile path), datasheet-predicted
+    and measured seconds and the profile path's signed error."""
+    from flopwatt.bench.context import cpu_device
+    from flopwatt.estimate.catalog.loader import get_hardware
+    from flopwatt.estimate.hardware import datasheet_hardware_model, profiled_hardware_model
+    from flopwatt.estimate.measured_profile import ProfileReadError, read_profile
+
+    spec = get_hardware("cpu")
+    datasheet = predict(config, datasheet_hardware_model(spec, config.dtype), measured)
+    profiled, note = None, NO_PROFILE_NOTE
+    if profile_document is not None:
+        try:
+            hw = profiled_hardware_model(spec, config.dtype, read_profile(profile_document), profile_id or "")
+        except (ProfileReadError, ValueError) as error:
+            raise CliError(f"validate --local: profile {profile_id}: {error}") from None
+        profiled, note = predict(config, hw, measured), None
+    checks = {}
+    for name, result in measured.items():
+        value = None if profiled is None else profiled[name]
+        checks[name] = {
+            "predicted_seconds": value,
+            "datasheet_predicted_seconds": datasheet[name],
+            "measured_seconds": result["median_seconds"],
+            "error_percent": _error_percent(value, result["median_seconds"]),
+            "datasheet_error_percent": _error_percent(datasheet[name], result["median_seconds"]),
+            "measurement": result,
+        }
+    return {
+        "device": cpu_device(),
+        "profile_id": profile_id,
+        "note": note,
+        "model": config.as_dict(),
+        "checks": checks,
+        **checks,
+    }
+
+
+def store_result(args: argparse.Namespace, result: dict) -> Path | None:
+    """Write the result beside the profile database when a profile was used; the path or None."""
+    from flopwatt.bench.profile import utc_now_iso
+    from flopwatt.bench.store import database_path
+
+    if result["profile_id"] is None:
+        return None
+    folder = database_path(args.data_dir).parent / CLOSED_LOOP_FOLDER
+    stamp = utc_now_iso().replace(":", "").replace("-", "")
+    path = folder / f"closed-loop-{result['profile_id']}-{stamp}.json"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result, indent=1, allow_nan=False) + "\n")
+    except OSError as error:
+        raise CliError(f"validate --local: cannot write {path}: {error.strerror}") from None
+    return path
+
+
+def _seconds(value: float | None) -> str:
+    return f"{'—':>12}" if value is None else f"{value:>12.4f}"
+
+
+def _percent(value: float | None) -> str:
+    return f"{'—':>9}" if value is None else f"{value:>+8.1f}%"
+
+
+def run_local(args: argparse.Namespace) -> int:
+    from flopwatt.bench.closed_loop import run_closed_loop
+
+    config = model_config(args)
+    checks = tuple(c for c in args.checks.split(",") if c)
+    unknown = sorted(set(checks) - set(CHECKS))
+    if unknown or not checks:
+        raise CliError(f"validate --local: --checks: expected some of {','.join(CHECKS)}, got {args.checks!r}")
+    profile_id, document = _profile(args)
+    measured = run_closed_loop(config, checks)
+    result = closed_loop_result(config, measured, profile_id, document)
+    stored = store_result(args, result)
+    if stored is not None:
+        result["stored_as"] = str(stored)
+    if args.json:
+        output = {k: v for k, v in result.items() if k != "checks"}
+        print(json.dumps(output, indent=1, allow_nan=False))
+        return 0
+    c = config
+    print(
+        f"closed loop on {result['device']['name']}: {c.layer_count} layers, hidden {c.hidden_size}, "
+        f"{c.attention_head_count} heads, ffn {c.ffn_hidden_size}, vocab {c.vocab_size}, {c.dtype}; "
+        f"training seq {c.sequence_length} × batch {c.micro_batch_size} per rank, DDP {c.ddp_world_size} gloo ranks; "
+        f"decode batch {c.decode_batch} at context {c.decode_context}+"
+    )
+    print(f"profile: {profile_id or '— (' + NO_PROFILE_NOTE + ')'}")
+    print(f"{'check':<20} {'measured s':>12} {'profile s':>12} {'error':>9} {'datasheet s':>12} {'error':>9}")
+    for name, row in result["checks"].items():
+        print(
+            f"{name:<20} {_seconds(row['measured_seconds'])} {_seconds(row['predicted_seconds'])} "
+            f"{_percent(row['error_percent'])} {_seconds(row['datasheet_predicted_seconds'])} "
+            f"{_percent(row['datasheet_error_percent'])}"
+        )
+    if stored is not None:
+        print(f"stored as {stored}")
+    return 0
