@@ -63,13 +63,16 @@ def test_a_long_non_ascii_profile_name_is_answered(server):
 
 
 def _big_sweep() -> estimator_pb2.SweepTrainingRequest:
-    """Chunks of ~0.5 MB: a client that does not read blocks the server's write on flow control."""
+    """Chunks of ~0.5 MB, 100 of them: a client that does not read blocks the server's write on
+    flow control. The stream is far larger than HTTP/2's windows (which grow to a few MB with
+    gRPC's BDP probing) and than what the server evaluates in a second, so it cannot have
+    finished, and been counted OK, before the client cancels or its deadline passes."""
     return estimator_pb2.SweepTrainingRequest(
         base=_training(),
         chunk_size=5000,
         axes=[
             estimator_pb2.SweepAxis(field="training_tokens", values=[float(10**11 + i * 10**9) for i in range(1000)]),
-            estimator_pb2.SweepAxis(field="facility.pue", values=[1.1 + i * 0.01 for i in range(50)]),
+            estimator_pb2.SweepAxis(field="facility.pue", values=[1.1 + i * 0.007 for i in range(500)]),
         ],
     )
 
