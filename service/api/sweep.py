@@ -205,9 +205,12 @@ def _check_axis(index: int, axis: estimator_pb2.SweepAxis, values: np.ndarray, v
 
 
 def _grid(request: estimator_pb2.SweepTrainingRequest) -> Grid:
-    v = Violations()
+    # Cheap bounds first (issue 14 item 2): one 4 MB request held 800,000 axes, and validating
+    # each before the count was checked took 7 s of the event loop and 2.8 GB. The count alone
+    # refuses it; nothing per axis is looked at.
     if len(request.axes) > MAX_AXES:
-        v.add("axes", f"at most {MAX_AXES} axes")
+        raise InvalidArgument.field("axes", f"at most {MAX_AXES} axes, got {len(request.axes):,}")
+    v = Violations()
     fields_seen: set[str] = set()
     numbers: list[np.ndarray] = []
     for index, axis in enumerate(request.axes):
