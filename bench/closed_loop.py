@@ -204,6 +204,9 @@ def _ddp_rank(rank: int, config: ClosedLoopModel, port: int, threads: int, outpu
                     }
                 )
             )
+        # Leave together: a rank that tears its gloo pairs down while its peer is still in a
+        # collective makes the peer's gloo thread throw, which aborts that process (SIGABRT).
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 

@@ -197,6 +197,7 @@ def _spawned_rank(rank: int, world_size: int, backend: str, port: int, output: s
         result = measure_collectives(**options)
         if rank == 0:
             Path(output).write_text(json.dumps(result))
+        dist.barrier()  # leave together: tearing gloo pairs down under a peer's collective aborts it
     finally:
         dist.destroy_process_group()
 

@@ -102,12 +102,14 @@ class Violations:
 
     items: list[FieldViolation] = field(default_factory=list)
     omitted: int = 0
+    first_omitted: FieldViolation | None = None
 
     def add(self, path: str, description: str) -> None:
         if len(self.items) < MAX_VIOLATIONS:
             self.items.append(FieldViolation(path, description))
         else:
             self.omitted += 1
+            self.first_omitted = self.first_omitted or FieldViolation(path, description)
 
     def integer(self, path: str, value: int, *, maximum: int, required: bool = False, minimum: int = 0) -> None:
         """0 means unset unless `required`; negative or too large is refused."""
@@ -127,10 +129,10 @@ class Violations:
             self.add(path, f"must be at most {maximum:g}")
 
     def raise_if_any(self) -> None:
-        if self.omitted:
-            raise InvalidArgument(
-                [*self.items, FieldViolation("", f"... and {self.omitted:,} more violations not listed")]
-            )
+        if self.first_omitted is not None:
+            last = self.first_omitted  # named like every violation; it stands for the rest too
+            more = f" (and {self.omitted - 1:,} more violations not listed)" if self.omitted > 1 else ""
+            raise InvalidArgument([*self.items, FieldViolation(last.field, last.description + more)])
         if self.items:
             raise InvalidArgument(self.items)
 

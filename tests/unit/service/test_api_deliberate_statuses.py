@@ -351,5 +351,6 @@ def test_violations_are_capped_with_a_count_of_the_rest():
     with pytest.raises(InvalidArgument) as raised:
         v.raise_if_any()
     violations = raised.value.violations
-    assert len(violations) == MAX_VIOLATIONS + 1
-    assert "981 more violations" in violations[-1].description
+    assert len(violations) == MAX_VIOLATIONS + 1 and all(v.field for v in violations)
+    assert violations[-1].field == f"axes[{MAX_VIOLATIONS}].field"
+    assert "980 more violations" in violations[-1].description
