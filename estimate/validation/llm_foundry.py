@@ -38,9 +38,8 @@ from flopwatt.estimate.validation.scale_anchors import (
     METRIC_TOKENS,
     AnchorResult,
     ScaleAnchor,
+    anchor_from_row,
     evaluate_anchor,
-    exclusion_reason,
-    plan_from_row,
 )
 
 DATA_FILE = "llm_foundry_mpt.csv"
@@ -190,24 +189,11 @@ def _row_to_llm_foundry(row: dict[str, str]) -> LLMFoundryRow:
             raise ValueError(f"published_metric must be {METRIC_TOKENS}, not {row['published_metric']!r}")
     except (KeyError, ValueError) as exc:
         raise ValueError(f"{name}: {exc}") from exc
-    reason = exclusion_reason(row["scored"])
-    anchor = ScaleAnchor(
+    anchor = anchor_from_row(
+        row,
         anchor=name,
         arch=MPT_SIZES[row["model_size"]].architecture(),
-        hardware_id=row["hardware_id"],
-        precision=row["precision"],
-        sequence_length=int(row["sequence_length"]),
-        plan=plan_from_row(row),
-        framework=row["framework"],
-        published_metric=row["published_metric"],
-        published_value=float(row["published_value"]),
-        scored=not reason,
-        exclusion_reason=reason,
-        published=row["published"],
-        assumed=row["assumed"],
-        source=row["source"],
         url=GITHUB_BLOB_URL.format(repository=REPOSITORY, commit=row["commit"], path=README_PATH),
-        source_date=row["source_date"],
     )
     return LLMFoundryRow(
         anchor=anchor,

@@ -27,9 +27,8 @@ from flopwatt.estimate.validation.scale_anchors import (
     METRIC_STEP_SECONDS,
     AnchorResult,
     ScaleAnchor,
+    anchor_from_row,
     evaluate_anchor,
-    exclusion_reason,
-    plan_from_row,
 )
 
 DATA_FILE = "mlperf_training.csv"
@@ -107,25 +106,14 @@ def _row_to_mlperf(row: dict[str, str]) -> MLPerfRow:
         step_seconds = published_step_seconds(steps, blocks, row["logged_step_seconds"])
     except ValueError as exc:
         raise ValueError(f"{row['anchor']}: {exc}") from exc
-    reason = exclusion_reason(row["scored"])
     url = GITHUB_BLOB_URL.format(repository=row["read_from"], commit=row["commit"], path=row["result_path"])
-    anchor = ScaleAnchor(
-        anchor=row["anchor"],
+    anchor = anchor_from_row(
+        row,
         arch=get_model_preset(row["model_preset"]).architecture,
-        hardware_id=row["hardware_id"],
-        precision=row["precision"],
-        sequence_length=int(row["sequence_length"]),
-        plan=plan_from_row(row),
-        framework=row["framework"],
+        url=url,
         published_metric=METRIC_STEP_SECONDS,
         published_value=step_seconds,
-        scored=not reason,
-        exclusion_reason=reason,
-        published=row["published"],
-        assumed=row["assumed"],
         source=f"MLPerf Training {row['round']}, {row['submitter']} {row['system']}, {row['result_path']}",
-        url=url,
-        source_date=row["source_date"],
     )
     return MLPerfRow(
         anchor=anchor,

@@ -107,32 +107,38 @@ def exclusion_reason(scored_cell: str) -> str:
     return "" if scored_cell.strip() == SCORED else scored_cell.split(":", 1)[-1].strip()
 
 
+def anchor_from_row(row: dict, *, arch: ModelArchitecture, url: str, **published: object) -> ScaleAnchor:
+    """A ScaleAnchor from a validation CSV row with the shared columns (anchor, hardware_id,
+    precision, sequence_length, the plan columns, framework, published_metric/value, scored,
+    published, assumed, source, source_date). Keyword arguments replace the row's value of a
+    field where a table derives it (the anchor's name, the published metric, the source)."""
+    reason = exclusion_reason(row["scored"])
+    fields = dict(
+        anchor=row.get("anchor"),
+        hardware_id=row["hardware_id"],
+        precision=row["precision"],
+        sequence_length=int(row["sequence_length"]),
+        plan=plan_from_row(row),
+        framework=row["framework"],
+        published_metric=row.get("published_metric"),
+        published_value=float(row["published_value"]) if "published_value" in row else None,
+        scored=not reason,
+        exclusion_reason=reason,
+        published=row["published"],
+        assumed=row["assumed"],
+        source=row.get("source"),
+        source_date=row["source_date"],
+    )
+    fields.update(published)
+    return ScaleAnchor(arch=arch, url=url, **fields)
+
+
 def load_scale_anchors() -> list[ScaleAnchor]:
     text = resources.files("flopwatt.estimate.validation").joinpath("data", DATA_FILE).read_text()
-    anchors = []
-    for row in csv.DictReader(text.splitlines()):
-        reason = exclusion_reason(row["scored"])
-        anchors.append(
-            ScaleAnchor(
-                anchor=row["anchor"],
-                arch=get_model_preset(row["model_preset"]).architecture,
-                hardware_id=row["hardware_id"],
-                precision=row["precision"],
-                sequence_length=int(row["sequence_length"]),
-                plan=plan_from_row(row),
-                framework=row["framework"],
-                published_metric=row["published_metric"],
-                published_value=float(row["published_value"]),
-                scored=not reason,
-                exclusion_reason=reason,
-                published=row["published"],
-                assumed=row["assumed"],
-                source=row["source"],
-                url=row["url"],
-                source_date=row["source_date"],
-            )
-        )
-    return anchors
+    return [
+        anchor_from_row(row, arch=get_model_preset(row["model_preset"]).architecture, url=row["url"])
+        for row in csv.DictReader(text.splitlines())
+    ]
 
 
 def evaluate_anchor(anchor: ScaleAnchor) -> AnchorResult:
