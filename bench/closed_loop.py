@@ -20,15 +20,14 @@ The caller (flopwatt validate --local) predicts the same steps with the estimato
 from __future__ import annotations
 
 import json
-import os
 import statistics
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from flopwatt.bench.local_ranks import run_local_ranks
+
 DTYPES = ("fp32", "bf16")
-LOOPBACK = "127.0.0.1"
 SEED = 20261127
 
 
@@ -168,55 +167,39 @@ def measure_training(config: ClosedLoopModel) -> dict:
     return _summary(seconds, threads=torch.get_num_threads(), parameters=sum(p.numel() for p in model.parameters()))
 
 
-def _ddp_rank(rank: int, config: ClosedLoopModel, port: int, threads: int, output: str) -> None:
-    """One spawned DDP rank (module level so `spawn` can pickle it)."""
+def _ddp_steps(rank: int, output: str, config: ClosedLoopModel, threads: int) -> None:
+    """The timed DDP steps of one rank (a `run_local_ranks` body); rank 0 writes the result."""
     import torch
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel
 
     torch.set_num_threads(threads)
     world_size = config.ddp_world_size
-    os.environ.update(MASTER_ADDR=LOOPBACK, MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world_size))
-    dist.init_process_group("gloo", rank=rank, world_size=world_size)
-    try:
-        model = DistributedDataParallel(build_model(config))
-        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-        inputs, targets = _batch(config, rank)
-        dist.barrier()
-        seconds = _train_step_seconds(model, optimizer, inputs, targets, config)
-        median = torch.tensor([statistics.median(seconds)], dtype=torch.float64)
-        dist.all_reduce(median, op=dist.ReduceOp.MAX)  # the step ends when the slowest rank's does
-        # every rank must hold the same weights after the steps: DDP averaged the gradients
-        with torch.no_grad():
-            checksum = torch.tensor([float(sum(p.double().sum() for p in model.parameters()))], dtype=torch.float64)
-        gathered = [torch.zeros_like(checksum) for _ in range(world_size)]
-        dist.all_gather(gathered, checksum)
-        if rank == 0:
-            Path(output).write_text(
-                json.dumps(
-                    {
-                        "median_seconds": float(median.item()),
-                        "samples_seconds": seconds,
-                        "world_size": world_size,
-                        "backend": "gloo",
-                        "threads_per_rank": threads,
-                        "replicas_identical": len({float(g.item()) for g in gathered}) == 1,
-                    }
-                )
+    model = DistributedDataParallel(build_model(config))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    inputs, targets = _batch(config, rank)
+    dist.barrier()
+    seconds = _train_step_seconds(model, optimizer, inputs, targets, config)
+    median = torch.tensor([statistics.median(seconds)], dtype=torch.float64)
+    dist.all_reduce(median, op=dist.ReduceOp.MAX)  # the step ends when the slowest rank's does
+    # every rank must hold the same weights after the steps: DDP averaged the gradients
+    with torch.no_grad():
+        checksum = torch.tensor([float(sum(p.double().sum() for p in model.parameters()))], dtype=torch.float64)
+    gathered = [torch.zeros_like(checksum) for _ in range(world_size)]
+    dist.all_gather(gathered, checksum)
+    if rank == 0:
+        Path(output).write_text(
+            json.dumps(
+                {
+                    "median_seconds": float(median.item()),
+                    "samples_seconds": seconds,
+                    "world_size": world_size,
+                    "backend": "gloo",
+                    "threads_per_rank": threads,
+                    "replicas_identical": len({float(g.item()) for g in gathered}) == 1,
+                }
             )
-        # Leave together: a rank that tears its gloo pairs down while its peer is still in a
-        # collective makes the peer's gloo thread throw, which aborts that process (SIGABRT).
-        dist.barrier()
-    finally:
-        dist.destroy_process_group()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((LOOPBACK, 0))
-        return probe.getsockname()[1]
+        )
 
 
 def ddp_threads_per_rank(world_size: int) -> int:
@@ -229,15 +212,8 @@ def ddp_threads_per_rank(world_size: int) -> int:
 def measure_ddp_training(config: ClosedLoopModel) -> dict:
     """Median seconds of one DDP optimizer step over `ddp_world_size` gloo ranks on this host
     (each rank `micro_batch_size` sequences, the host's threads split between the ranks)."""
-    import torch.multiprocessing as multiprocessing
-
     threads = ddp_threads_per_rank(config.ddp_world_size)
-    with tempfile.TemporaryDirectory(prefix="flopwatt-closed-loop-") as directory:
-        output = str(Path(directory) / "rank0.json")
-        multiprocessing.spawn(
-            _ddp_rank, args=(config, _free_port(), threads, output), nprocs=config.ddp_world_size, join=True
-        )
-        return json.loads(Path(output).read_text())
+    return json.loads(run_local_ranks(config.ddp_world_size, "gloo", _ddp_steps, config, threads))
 
 
 def measure_decode(config: ClosedLoopModel) -> dict:

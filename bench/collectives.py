@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable
+
+from flopwatt.bench.local_ranks import run_local_ranks
 
 COLLECTIVES = ("all_reduce", "all_gather", "reduce_scatter", "all_to_all")
 DEFAULT_MIN_BYTES = 8
@@ -26,7 +26,6 @@ DEFAULT_ITERATIONS = 20  # nccl-tests -n default
 DEFAULT_WARMUP = 5  # nccl-tests used 5 before its default dropped to 1; we keep 5
 ELEMENT_BYTES = 4  # float32 payloads
 CHECK_RELATIVE_TOLERANCE = 1e-5  # sums of ≤ 64 fp32 multiples of one value: a few roundoffs
-LOOPBACK = "127.0.0.1"
 
 
 def bus_bandwidth_factor(collective: str, world_size: int) -> float:
@@ -177,46 +176,17 @@ def measure_collectives(
     return result
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((LOOPBACK, 0))
-        return probe.getsockname()[1]
-
-
-def _spawned_rank(rank: int, world_size: int, backend: str, port: int, output: str, options: dict) -> None:
-    """Entry of one locally spawned rank (module level so `spawn` can pickle it)."""
-    import torch.distributed as dist
-
-    os.environ.update(MASTER_ADDR=LOOPBACK, MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world_size))
-    if backend == "nccl":
-        import torch
-
-        torch.cuda.set_device(rank)
-    dist.init_process_group(backend, rank=rank, world_size=world_size)
-    try:
-        result = measure_collectives(**options)
-        if rank == 0:
-            Path(output).write_text(json.dumps(result))
-        dist.barrier()  # leave together: tearing gloo pairs down under a peer's collective aborts it
-    finally:
-        dist.destroy_process_group()
+def _collectives_rank(rank: int, output: str, options: dict) -> None:
+    """One locally spawned rank (a `run_local_ranks` body); rank 0 writes the result."""
+    result = measure_collectives(**options)
+    if rank == 0:
+        Path(output).write_text(json.dumps(result))
 
 
 def spawn_local(world_size: int, backend: str, **options) -> dict:
     """Run `world_size` ranks on this host (torch.multiprocessing spawn, rendezvous on a free
     loopback port) and return rank 0's result. For tests and single-node runs without torchrun."""
-    import torch.multiprocessing as multiprocessing
-
-    if world_size < 2:
-        raise ValueError(f"world_size: collectives need at least 2 ranks, got {world_size}")
-    if backend not in ("gloo", "nccl"):
-        raise ValueError(f"backend: expected gloo or nccl, got {backend!r}")
-    with tempfile.TemporaryDirectory(prefix="flopwatt-collectives-") as directory:
-        output = str(Path(directory) / "rank0.json")
-        multiprocessing.spawn(
-            _spawned_rank, args=(world_size, backend, _free_port(), output, options), nprocs=world_size, join=True
-        )
-        return json.loads(Path(output).read_text())
+    return json.loads(run_local_ranks(world_size, backend, _collectives_rank, options))
 
 
 def run_under_torchrun(backend: str | None = None, **options) -> dict | None:
