@@ -192,16 +192,24 @@ class HardwareModel:
         traffic = (m * k + k * n + m * n) * self.bytes_per_element * batch
         return maximum(flops / rate, traffic / self.memory_bandwidth_bytes_per_second)
 
-    def attention_seconds(self, flops: ArrayLike, sequence_length: ArrayLike, head_dim: ArrayLike) -> ArrayLike:
-        """Fused (flash) attention kernel time for `flops` actually executed."""
+    def attention_seconds(
+        self,
+        flops: ArrayLike,
+        sequence_length: ArrayLike,
+        head_dim: ArrayLike,
+        fraction_of_peak: ArrayLike = FLASH_ATTENTION_FRACTION_OF_PEAK,
+    ) -> ArrayLike:
+        """Fused (flash) attention kernel time for `flops` actually executed (`fraction_of_peak`:
+        the kernel's sustained share of peak in datasheet mode, e.g. a stack's FlashAttention-2
+        on Hopper; a measured attention rate replaces it)."""
         if self.attention_flops_per_second is not None:
             return flops / self.attention_flops_per_second
-        # Datasheet: FlashAttention-2's sustained fraction of peak, shrunk like a GEMM for short
+        # Datasheet: the kernel's sustained fraction of peak, shrunk like a GEMM for short
         # sequences (the kernel tiles the sequence dimension).
         seq = as_float(sequence_length)
         half = self.gemm_half_efficiency_dimension_elements
         peak = self.attention_peak_flops_per_second or self.peak_flops_per_second
-        rate = peak * FLASH_ATTENTION_FRACTION_OF_PEAK * seq / (seq + half)
+        rate = peak * fraction_of_peak * seq / (seq + half)
         return flops / rate
 
     def memory_seconds(self, traffic_bytes: ArrayLike) -> ArrayLike:

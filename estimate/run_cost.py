@@ -25,7 +25,7 @@ from flopwatt.estimate.constants import (
     RUN_STARTUP_SECONDS,
     SECONDS_PER_HOUR,
 )
-from flopwatt.estimate.numeric import as_float, isfinite, maximum, where
+from flopwatt.estimate.numeric import as_float, isfinite, where
 
 ArrayLike = Any
 
@@ -102,7 +102,8 @@ def wall_clock_parts(
     checkpoint_share = where(fixed, inputs.checkpoint_write_seconds / where(fixed, interval, 1.0), optimal_share)
     lost_work_share = where(fixed, rate * interval / 2.0, optimal_share)
     failure_share = lost_work_share + rate * inputs.restart_seconds
-    startup = inputs.startup_seconds * productive / maximum(productive, 1e-9)  # none before a run of 0 s
+    # none before a run of 0 s; exactly the input otherwise (x·p/p is not x in floating point)
+    startup = where(as_float(productive) > 0, as_float(inputs.startup_seconds), 0.0)
     return WallClockParts(
         compute=productive,
         checkpointing=productive * checkpoint_share,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from flopwatt.estimate import constants as C
 from flopwatt.estimate import fitted_constants
@@ -36,6 +36,7 @@ from flopwatt.estimate.planner import PlanChoice, PlanConstraintError, PlanConst
 from flopwatt.estimate.profile_checks import profile_hardware_id
 from flopwatt.estimate.run_cost import GoodputInputs
 from flopwatt.estimate.scenario_errors import Problem, ScenarioError
+from flopwatt.estimate.stack_realisation import generation_step_options, realisation_for
 from flopwatt.estimate.step_time import (
     FRAMEWORK_GENERIC,
     FRAMEWORK_STEP_OPTIONS,
@@ -227,8 +228,8 @@ def _framework_assumptions(framework: str) -> tuple[Assumption, ...]:
             "framework",
             framework or FRAMEWORK_GENERIC,
             "request" if framework else "default",
-            f"software stack {stack.id} ({stack.name}): sets the attention kernel and the DP overlap "
-            "(catalog data/frameworks.json, listed by ListFrameworks; no parameter is fitted)",
+            f"software stack {stack.id} ({stack.name}): sets the attention kernel, the DP overlap "
+            "(catalog data/frameworks.json, listed by ListFrameworks) and the compute realisation",
         ),
         Assumption(
             "attention_kernel",
@@ -243,6 +244,20 @@ def _framework_assumptions(framework: str) -> tuple[Assumption, ...]:
             "share of the gradient reduction hidden behind compute (framework behaviour), never more than that share of "
             "the compute beside it: the last micro-batch's backward, or the whole step's compute with ZeRO-3",
         ),
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _realisation_assumption(framework: str, hardware_id: str, precision: str) -> Assumption:
+    """The stack's fitted compute realisation on this accelerator (a pure function of the key)."""
+    realisation = realisation_for(framework, hardware_id, precision)
+    return Assumption(
+        "compute_realisation",
+        f"{realisation.value:.3f}",
+        "fitted" if realisation.fitted is not None else "derived",
+        "fraction of the modelled device rate (GEMMs, attention, elementwise) the stack sustains: "
+        + realisation.basis
+        + " (catalog data/stack_calibration.json; flopwatt validate prints the cross-validation)",
     )
 
 
@@ -341,7 +356,8 @@ def build_training_scenario(w: TrainingWorkload) -> TrainingSetup:
             f"{hw.accelerators_per_node}-accelerator pods: at most {hw.accelerators_per_node} can train together",
         )
     facility, facility_assumptions = facility_inputs(w.facility, w.hardware_id)
-    options = framework_step_options(w.framework)
+    realisation = realisation_for(w.framework, w.hardware_id, w.precision)
+    options = replace(generation_step_options(w.framework, w.hardware_id), compute_realisation=realisation.value)
     try:
         check_scale_out(hw, w.accelerator_count)
     except ScaleOutUnavailableError as error:
@@ -381,6 +397,7 @@ def build_training_scenario(w: TrainingWorkload) -> TrainingSetup:
             FLOP_CONVENTION,
             MEMORY_HEADROOM,
             *_framework_assumptions(w.framework),
+            _realisation_assumption(w.framework, w.hardware_id, w.precision),
             FITTED_CONSTANTS,
         ]
     )
@@ -420,6 +437,8 @@ def build_training_scenario(w: TrainingWorkload) -> TrainingSetup:
         goodput_override=w.goodput if w.goodput is not None else math.nan,
         goodput_inputs=w.goodput_inputs.inputs(),
         active_parameter_count_override=model.active_parameter_count_override,
+        model_error_sigma=realisation.model_error_sigma,
+        model_error_basis=realisation.model_error_basis,
     )
     return TrainingSetup(scenario, assumptions, choice.candidates_evaluated)
 

@@ -38,6 +38,7 @@ from flopwatt.estimate.constants import (
     ELEMENTWISE_ELEMENTS_PER_HIDDEN,
     ELEMENTWISE_ELEMENTS_PER_SCORE_UNFUSED,
     FLASH_ATTENTION_BACKWARD_FLOPS_PER_FORWARD_FLOP,
+    FLASH_ATTENTION_FRACTION_OF_PEAK,
     GRADIENT_BYTES_PER_PARAMETER,
     KERNELS_PER_LAYER_FORWARD,
     MIN_ACTIVATION_BYTES_PER_ELEMENT,
@@ -62,6 +63,16 @@ class StepOptions:
     data_parallel_overlap_fraction: ArrayLike = (
         DEFAULT_DATA_PARALLEL_OVERLAP_FRACTION  # of the gradient reduction hidden in backward
     )
+    # Fraction of the modelled device rate (GEMMs, attention, elementwise passes) the stack's
+    # kernels sustain: the hardware constants were fitted on Megatron-family stacks, where it is
+    # 1 by construction; other stacks (unfused eager ops, SDPA's FlashAttention-2, per-op casts)
+    # realise less. Fitted per stack × hardware generation × precision on public step tables
+    # with leave-one-source-out CV (estimate/stack_realisation.py).
+    compute_realisation: ArrayLike = 1.0
+    # Sustained share of peak of the stack's fused attention kernel on this hardware generation
+    # (datasheet mode): FlashAttention-2's 0.6 unless the stack's kernel is known to differ there
+    # (stack_realisation.ATTENTION_KERNEL_FRACTION_OF_PEAK, cited).
+    attention_fraction_of_peak: ArrayLike = FLASH_ATTENTION_FRACTION_OF_PEAK
 
 
 # Software stacks with documented behaviour (the `framework` input of a training estimate): the
@@ -193,7 +204,7 @@ def _layer_times(
     batch_heads = as_float(plan.micro_batch_size) * heads / tp
     queries = seq / cp  # this rank's queries; its keys span the whole sequence
     score_flops = 4.0 * batch_heads * queries * seq * d
-    fused_fwd = hw.attention_seconds(score_flops * CAUSAL_WORK_FRACTION, queries, d)
+    fused_fwd = hw.attention_seconds(score_flops * CAUSAL_WORK_FRACTION, queries, d, options.attention_fraction_of_peak)
     unfused_fwd = (
         hw.gemm_seconds(queries, seq, d, batch_heads)
         + hw.gemm_seconds(queries, d, seq, batch_heads)
@@ -225,12 +236,26 @@ def _layer_times(
     )
 
 
+def _realised(times: _LayerTimes, realisation: ArrayLike) -> _LayerTimes:
+    """Device work at the stack's realised fraction of the modelled rate; communication as is."""
+    rate = as_float(realisation)
+    return _LayerTimes(
+        times.gemm_forward / rate,
+        times.attention_forward / rate,
+        times.attention_backward / rate,
+        times.elementwise_forward / rate,
+        times.tp_forward,
+        times.ep_forward,
+        times.cp_forward,
+    )
+
+
 def _stage_microbatch_seconds(arch, seq, plan, hw, options, moe: bool):
     """(gemm, attention, elementwise, recompute, host_overhead, tp, ep, cp, backward_compute) per
     micro-batch per layer, fwd+bwd, one device. `backward_compute` is the part of the device work
     run in the backward pass (its GEMMs, attention and elementwise work, and any recompute):
     the only time a bucketed gradient reduction can hide behind."""
-    t = _layer_times(arch, seq, plan, hw, options, moe)
+    t = _realised(_layer_times(arch, seq, plan, hw, options, moe), options.compute_realisation)
     recompute = np.asarray(plan.activation_recompute)
     flash = as_bool(options.flash_attention)
     gemm = t.gemm_forward * (1.0 + BACKWARD_FLOPS_PER_FORWARD_FLOP)
@@ -294,9 +319,10 @@ def training_step_time(
     # LM head and loss on the last stage: forward + backward GEMMs and fp32 logits traffic.
     tokens = tokens_per_rank(plan, seq)
     vocab_local = as_float(arch.vocab_size) / tp
-    head_forward = hw.gemm_seconds(tokens, vocab_local, arch.hidden_size)
+    realisation = as_float(options.compute_realisation)
+    head_forward = hw.gemm_seconds(tokens, vocab_local, arch.hidden_size) / realisation
     head = head_forward * (1.0 + BACKWARD_FLOPS_PER_FORWARD_FLOP)
-    logits = hw.memory_seconds(tokens * vocab_local * 4.0 * 3.0)
+    logits = hw.memory_seconds(tokens * vocab_local * 4.0 * 3.0) / realisation
     gemm = gemm + head
     elementwise = elementwise + logits
     backward_compute = backward_compute + head_forward * BACKWARD_FLOPS_PER_FORWARD_FLOP

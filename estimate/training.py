@@ -48,6 +48,10 @@ class TrainingScenario:
     goodput_override: ArrayLike = np.nan  # a request's fixed goodput (0..1]; NaN: modelled
     # When only a parameter count is known, model FLOPs use 6·N·D with this N (NaN: architecture).
     active_parameter_count_override: ArrayLike = np.nan
+    # σ of the log of the stack's compute realisation from the calibration's cross-validated
+    # residuals (stack_realisation.realisation_for); NaN: the pooled σ of every stack.
+    model_error_sigma: float = np.nan
+    model_error_basis: str = ""
 
 
 @dataclass(frozen=True)

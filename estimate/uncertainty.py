@@ -18,6 +18,7 @@ import numpy as np
 from flopwatt.estimate.assumptions import Assumption
 from flopwatt.estimate.hardware import HardwareModel, MeasuredGemmMap
 from flopwatt.estimate.inference import InferenceScenario, ServingMetrics, serving_metrics
+from flopwatt.estimate.stack_realisation import stack_calibration
 from flopwatt.estimate.training import TrainingEstimate, TrainingScenario, estimate_training_run
 
 ArrayLike = Any
@@ -74,7 +75,19 @@ HOUR_PRICE = UncertainInput(
     0.25,
     "hour price multiplier, median 1; σ 0.25 from the cloud price spread (Cottier et al. 2024)",
 )
-INPUTS = (COMPUTE_EFFICIENCY, POWER_DRAW, FAILURE_RATE, PUE, ELECTRICITY_PRICE, HOUR_PRICE)
+# Model error of a training step: the stack's compute realisation is uncertain by the spread of
+# the leave-one-source-out residuals of its calibration (stack_realisation: the realisation each
+# held-out published row would have needed against the one the estimator gave it). This σ is the
+# pooled one; a scenario carries its stack's (TrainingScenario.model_error_sigma). It replaces
+# COMPUTE_EFFICIENCY for training: those residuals already hold the kernel-throughput error.
+STEP_MODEL_ERROR = UncertainInput(
+    "step_model_error",
+    stack_calibration().model_error_sigma_overall,
+    "compute-realisation multiplier, median 1; σ of the log realisation residuals of every cross-validated "
+    "published step row (catalog data/stack_calibration.json; coverage of p5-p95 on the CV folds: flopwatt validate)",
+)
+# Drawn in this order (appended inputs keep the earlier inputs' draws for a given seed).
+INPUTS = (COMPUTE_EFFICIENCY, POWER_DRAW, FAILURE_RATE, PUE, ELECTRICITY_PRICE, HOUR_PRICE, STEP_MODEL_ERROR)
 
 
 @dataclass(frozen=True)
@@ -217,23 +230,39 @@ def scale_facility(facility: Any, draws: Draws) -> Any:
     )
 
 
+def model_error_sigma(scenario: TrainingScenario) -> float:
+    """The scenario's stack σ, or the pooled one when it carries none."""
+    return STEP_MODEL_ERROR.sigma if np.isnan(scenario.model_error_sigma) else float(scenario.model_error_sigma)
+
+
 def training_samples(scenario: TrainingScenario, draws: Draws) -> TrainingEstimate:
     """The training estimate of the scenario at the drawn inputs, in one vectorised call.
 
-    Goodput is sampled through the failure rate unless the request fixed goodput."""
-    hw = scale_hardware(scenario.hardware, draws[COMPUTE_EFFICIENCY.name], draws[POWER_DRAW.name])
+    The step's model error enters as the stack's compute realisation times a log-normal factor of
+    the scenario's σ (the drawn factor is exp(σ_pooled·z), so factor^(σ/σ_pooled) = exp(σ·z): the
+    same z, hence coupled with any other estimate drawn from these draws). Goodput is sampled
+    through the failure rate unless the request fixed goodput."""
+    error = np.asarray(draws[STEP_MODEL_ERROR.name], float) ** (model_error_sigma(scenario) / STEP_MODEL_ERROR.sigma)
+    options = replace(scenario.options, compute_realisation=np.asarray(scenario.options.compute_realisation) * error)
+    hw = scale_hardware(scenario.hardware, np.ones_like(error), draws[POWER_DRAW.name])
     goodput_inputs = replace(
         scenario.goodput_inputs,
         failures_per_accelerator_hour=np.asarray(scenario.goodput_inputs.failures_per_accelerator_hour, float)
         * draws[FAILURE_RATE.name],
     )
     return estimate_training_run(
-        replace(scenario, hardware=hw, facility=scale_facility(scenario.facility, draws), goodput_inputs=goodput_inputs)
+        replace(
+            scenario,
+            hardware=hw,
+            options=options,
+            facility=scale_facility(scenario.facility, draws),
+            goodput_inputs=goodput_inputs,
+        )
     )
 
 
 TRAINING_INPUTS = (
-    COMPUTE_EFFICIENCY.name,
+    STEP_MODEL_ERROR.name,
     POWER_DRAW.name,
     FAILURE_RATE.name,
     PUE.name,
@@ -265,7 +294,25 @@ def training_intervals(
     Integration at the API edge: `intervals, extra = training_intervals(scenario, u.samples, u.seed)`
     then `response.intervals[name].CopyFrom(Interval(p5=.., p50=.., p95=..))` and extend assumptions."""
     estimate = training_samples(scenario, draw(samples, seed))
-    return intervals(training_outputs(estimate)), assumptions(TRAINING_INPUTS, samples, seed)
+    return intervals(training_outputs(estimate)), training_assumptions(scenario, samples, seed)
+
+
+def training_assumptions(scenario: TrainingScenario, samples: int, seed: int) -> list[Assumption]:
+    """The training distributions, the model error stated with the scenario's own σ and basis."""
+    items = assumptions(TRAINING_INPUTS, samples, seed)
+    if not np.isnan(scenario.model_error_sigma):
+        sigma = model_error_sigma(scenario)
+        items = [
+            replace(
+                item,
+                value=f"log-normal σ={sigma:.3g}",
+                source=f"compute-realisation multiplier, median 1; {scenario.model_error_basis}",
+            )
+            if item.name == f"uncertainty.{STEP_MODEL_ERROR.name}"
+            else item
+            for item in items
+        ]
+    return items
 
 
 INFERENCE_INPUTS = (COMPUTE_EFFICIENCY.name, POWER_DRAW.name, PUE.name, ELECTRICITY_PRICE.name, HOUR_PRICE.name)

@@ -16,6 +16,8 @@ a step time read from a run's log (`step_seconds`, the MLPerf rows of mlperf.py)
 from __future__ import annotations
 
 import csv
+import dataclasses
+import math
 from dataclasses import dataclass
 from importlib import resources
 
@@ -24,10 +26,11 @@ import numpy as np
 from flopwatt.estimate.accounting import flops_per_token
 from flopwatt.estimate.architecture import ModelArchitecture
 from flopwatt.estimate.catalog import get_hardware, get_model_preset
-from flopwatt.estimate.hardware import datasheet_hardware_model
+from flopwatt.estimate.hardware import HardwareModel, datasheet_hardware_model
 from flopwatt.estimate.memory import training_memory, usable_training_memory_bytes
 from flopwatt.estimate.parallel_plan import RECOMPUTE_NAMES, ParallelPlan
-from flopwatt.estimate.step_time import framework_step_options, training_step_time
+from flopwatt.estimate.stack_realisation import generation_step_options
+from flopwatt.estimate.step_time import StepOptions, StepTime, training_step_time
 
 DATA_FILE = "scale_anchors.csv"
 METRIC_TOKENS = "tokens_per_second_per_accelerator"
@@ -55,6 +58,8 @@ class ScaleAnchor:
     source: str
     url: str
     source_date: str
+    # The run's own cluster network where it differs from the catalog node (NaN: the catalog's).
+    scale_out_bytes_per_second_per_accelerator: float = math.nan
 
     @property
     def accelerator_count(self) -> int:
@@ -141,25 +146,50 @@ def load_scale_anchors() -> list[ScaleAnchor]:
     ]
 
 
-def evaluate_anchor(anchor: ScaleAnchor) -> AnchorResult:
-    """The step model at the anchor's published plan (context parallelism included), on the
-    datasheet hardware."""
-    hw = datasheet_hardware_model(get_hardware(anchor.hardware_id), anchor.precision)
-    options = framework_step_options(anchor.framework)
+def anchor_hardware(anchor: ScaleAnchor) -> HardwareModel:
+    """The datasheet hardware model of the anchor's accelerator, on the run's own network where
+    the source states one."""
+    spec = get_hardware(anchor.hardware_id)
+    if not math.isnan(anchor.scale_out_bytes_per_second_per_accelerator):
+        spec = dataclasses.replace(
+            spec, scale_out_bandwidth_bytes_per_second=anchor.scale_out_bytes_per_second_per_accelerator
+        )
+    return datasheet_hardware_model(spec, anchor.precision)
+
+
+def published_step_seconds(anchor: ScaleAnchor) -> float:
+    """The published figure as seconds per optimizer step at the published plan."""
+    if anchor.published_metric == METRIC_STEP_SECONDS:
+        return anchor.published_value
     seq = float(anchor.sequence_length)
-    step = training_step_time(anchor.arch, seq, anchor.plan, hw, options)
+    if anchor.published_metric == METRIC_TOKENS:
+        tokens_per_second_per_accelerator = anchor.published_value
+    elif anchor.published_metric == METRIC_TFLOPS:
+        model_flops_per_token = float(flops_per_token(anchor.arch, seq).training_model)
+        tokens_per_second_per_accelerator = anchor.published_value * 1e12 / model_flops_per_token
+    else:
+        raise ValueError(f"{anchor.anchor}: unknown published_metric {anchor.published_metric!r}")
+    tokens_per_step = float(anchor.plan.global_batch_size) * seq
+    return tokens_per_step / (tokens_per_second_per_accelerator * anchor.accelerator_count)
+
+
+def anchor_step_time(anchor: ScaleAnchor, options: StepOptions) -> StepTime:
+    """The step model at the anchor's published plan with the given stack options (which may hold
+    arrays, e.g. a grid of compute realisations)."""
+    return training_step_time(anchor.arch, float(anchor.sequence_length), anchor.plan, anchor_hardware(anchor), options)
+
+
+def evaluate_anchor(anchor: ScaleAnchor, options: StepOptions | None = None) -> AnchorResult:
+    """The step model at the anchor's published plan (context parallelism included), on the
+    datasheet hardware, with the stack's options (default: its catalog options and its attention
+    kernel on this generation, compute realisation 1: the physics before the stack calibration,
+    for which these rows are fit data)."""
+    hw = anchor_hardware(anchor)
+    options = generation_step_options(anchor.framework, anchor.hardware_id) if options is None else options
+    seq = float(anchor.sequence_length)
+    step = anchor_step_time(anchor, options)
     tokens_per_step = float(anchor.plan.global_batch_size) * seq
     model_flops_per_token = float(flops_per_token(anchor.arch, seq).training_model)
-    if anchor.published_metric == METRIC_STEP_SECONDS:
-        published_step = anchor.published_value
-    else:
-        if anchor.published_metric == METRIC_TOKENS:
-            tokens_per_second_per_accelerator = anchor.published_value
-        elif anchor.published_metric == METRIC_TFLOPS:
-            tokens_per_second_per_accelerator = anchor.published_value * 1e12 / model_flops_per_token
-        else:
-            raise ValueError(f"{anchor.anchor}: unknown published_metric {anchor.published_metric!r}")
-        published_step = tokens_per_step / (tokens_per_second_per_accelerator * anchor.accelerator_count)
     predicted_step = float(step.total)
     mfu = (
         model_flops_per_token * tokens_per_step / (predicted_step * anchor.accelerator_count * hw.peak_flops_per_second)
@@ -168,7 +198,7 @@ def evaluate_anchor(anchor: ScaleAnchor) -> AnchorResult:
     parts = {name: float(value) for name, value in step.as_dict().items() if name not in ("total", "busy_fraction")}
     return AnchorResult(
         anchor,
-        published_step,
+        published_step_seconds(anchor),
         predicted_step,
         mfu,
         bool(float(memory.total) <= usable_training_memory_bytes(hw.memory_bytes)),

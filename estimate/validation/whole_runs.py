@@ -29,7 +29,7 @@ from flopwatt.estimate.hardware import datasheet_hardware_model
 from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL
 from flopwatt.estimate.planner import PlanConstraints, choose_plan
 from flopwatt.estimate.run_cost import FacilityInputs
-from flopwatt.estimate.step_time import framework_step_options
+from flopwatt.estimate.stack_realisation import calibrated_step_options
 from flopwatt.estimate.training import TrainingScenario, estimate_training_run
 
 DATA_FILE = "published_runs.csv"
@@ -167,12 +167,13 @@ def _default_facility(hardware_id: str) -> FacilityInputs:
 
 def estimate_run(run: PublishedRun) -> WholeRunResult:
     """The estimate of one published run on its published framework (generic when none is
-    published), with the planner for the unpublished fields."""
+    published) with that stack's fitted compute realisation, as a user's estimate would be (no
+    run is in the realisation's fit data), with the planner for the unpublished fields."""
     spec = get_hardware(run.hardware_id)
     if math.isfinite(run.scale_out_bytes_per_second):
         spec = replace(spec, scale_out_bandwidth_bytes_per_second=run.scale_out_bytes_per_second)
     hw = datasheet_hardware_model(spec, run.precision)
-    options = framework_step_options(run.framework)
+    options = calibrated_step_options(run.framework, run.hardware_id, run.precision)
     fixed = PlanConstraints(
         tensor_parallel_size=run.tensor_parallel_size,
         pipeline_parallel_size=run.pipeline_parallel_size,

@@ -599,7 +599,7 @@ def _campus_intervals(
             * campus_model.SECONDS_PER_YEAR
             / sampled.wall_clock_seconds
         )
-        names = uncertainty.TRAINING_INPUTS
+        names = tuple(dict.fromkeys(names + uncertainty.TRAINING_INPUTS))  # the site's draws and the run's
     if serving is not None and serving.tokens_per_day > 0:
         sampled_serving = uncertainty.inference_samples(serving.scenario, serving.batch_size, draws)  # same draws again
         outputs["output_tokens_per_day"] = (

@@ -102,7 +102,7 @@ def _print_llm_foundry(results: list[LLMFoundryResult], mape: float, every_row: 
     _print_anchor_table(title, shown)
     print(
         f"MosaicML llm-foundry MPT (FSDP ZeRO-3, TP1): MAPE {mape:.1f} % over scored rows (published tokens/s/GPU at the "
-        f"published batch and recompute; nothing fitted; every row: flopwatt validate --rows, sources: --json)"
+        f"published batch and recompute; physics alone; calibration fit data, CV below; every row: --rows, sources: --json)"
     )
     for kind, groups in _llm_foundry_groups(results).items():
         print(
@@ -133,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
         median_absolute_hours_error,
         run_whole_runs,
     )
+    from flopwatt.service.cli.validate_calibration import calibration_report, print_calibration
 
     results = run_all()
     runs = run_whole_runs()
@@ -214,12 +215,14 @@ def run(args: argparse.Namespace) -> int:
             for r in runs
         ],
     }
+    calibration = calibration_report()
     if args.json:
         print(
             json.dumps(
                 _finite_or_null(
                     {
                         "fit": fitted_constants.FIT_PROVENANCE,
+                        "stack_calibration": calibration,
                         "clusters": {
                             name: {"description": c.description, "source": c.source} for name, c in CLUSTERS.items()
                         },
@@ -265,14 +268,15 @@ def run(args: argparse.Namespace) -> int:
     _print_anchor_table("step anchor at scale", anchors)
     print(
         f"step anchors at scale: MAPE {scored_mean_absolute_percentage_error(anchors):.1f} % over scored rows (step time at the "
-        f"published plan, nothing fitted; published vs assumed per row: flopwatt validate --json)"
+        f"published plan, physics alone; the stack calibration's fit data, CV below; published vs assumed: --json)"
     )
     _print_anchor_table("MLPerf Training step", [m.result for m in mlperf])
     print(
         f"MLPerf Training: MAPE {mlperf_mape:.1f} % over scored rows (mean step "
-        f"time between evaluations from the submission logs, at the submitted plan; nothing fitted; sources: flopwatt validate --json)"
+        f"time between evaluations from the submission logs, at the submitted plan; physics alone; calibration fit data, CV below)"
     )
     _print_llm_foundry(llm_foundry, llm_foundry_mape, args.rows)
+    print_calibration(calibration)
     print(
         f"\n{'whole run (published)':<16} {'accelerator':<11} {'count':>6} {'published h':>12} {'predicted h':>12} {'error':>7} "
         f"{'MFU':>5} {'energy':>7}  plan"
@@ -285,7 +289,8 @@ def run(args: argparse.Namespace) -> int:
             f"{'' if r.run.scored else '  [not scored: see --json exclusion_reason]'}"
         )
     print(
-        f"median |error| accelerator-hours {median_absolute_hours_error(runs):.1%} over scored rows (target 15 %); energy: no metered figure "
+        f"median |error| accelerator-hours {median_absolute_hours_error(runs):.1%} over scored rows (target 15 %; calibrated stacks, "
+        f"nothing fitted to a run); energy: no metered figure "
         f"published (nameplate GPU-hours × TDP rows shown, not scored); scope of each row: flopwatt validate --json"
     )
     print(f"\nfitted constants: {fitted_constants.FIT_PROVENANCE}")

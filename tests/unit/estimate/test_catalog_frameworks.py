@@ -47,8 +47,11 @@ def test_covers_name_the_systems_of_the_issue():
 
 def test_step_option_names_are_the_step_options_fields():
     """The loader cannot import step_time (which imports the catalog): the names it validates are
-    held equal to StepOptions' here, so a new StepOptions field must be documented per stack."""
-    assert set(FRAMEWORK_STEP_OPTION_TYPES) == {f.name for f in fields(StepOptions)}
+    held equal to StepOptions' here, so a new StepOptions field must be documented per stack
+    (or be set per hardware generation by stack_realisation: fitted or cited, never in frameworks.json)."""
+    from flopwatt.estimate.stack_realisation import PER_GENERATION_STEP_OPTIONS
+
+    assert set(FRAMEWORK_STEP_OPTION_TYPES) == {f.name for f in fields(StepOptions)} - PER_GENERATION_STEP_OPTIONS
     for spec in list_frameworks():
         assert {option.name for option in spec.step_options} == set(FRAMEWORK_STEP_OPTION_TYPES)
 
@@ -244,8 +247,12 @@ def test_every_stack_name_estimates_and_is_reported():
         framework = {a.name: a for a in response.assumptions}["framework"]
         assert framework.value == name and get_framework(name).id in framework.source
         steps[name] = response.step_duration.ToTimedelta()
-    assert steps["megatron-lm"] == steps["generic"] == steps["megatron-core"] == steps["pytorch-fsdp"] == steps["jax"]
-    assert steps["deepspeed"] >= steps["pytorch-fsdp"]  # the DP reduction is not hidden below ZeRO-3
+        realisation = {a.name: a for a in response.assumptions}["compute_realisation"]
+        assert 0.2 <= float(realisation.value) <= 1.6 and "stack_calibration.json" in realisation.source
+    assert steps["megatron-lm"] == steps["generic"] == steps["megatron-core"]  # aliases of one stack
+    # FSDP stacks realise less of the hardware than Megatron-Core (fitted on llm-foundry and the
+    # PyTorch FSDP blog against the Llama 3 paper / Megatron-Bridge / MLPerf rows)
+    assert steps["pytorch-fsdp"] > steps["megatron-core"]
 
 
 def test_unknown_framework_is_invalid_argument_naming_the_field():

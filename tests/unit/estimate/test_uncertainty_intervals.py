@@ -35,7 +35,7 @@ def test_intervals_are_ordered_and_reproducible(scenario):
     for name, item in first.items():
         assert item.p5 <= item.p50 <= item.p95, name
     assert first["cost"].p5 < first["cost"].p95
-    assert {a.name for a in listed} >= {"uncertainty.compute_efficiency", "uncertainty.pue", "uncertainty.samples"}
+    assert {a.name for a in listed} >= {"uncertainty.step_model_error", "uncertainty.pue", "uncertainty.samples"}
 
 
 def test_inputs_at_their_medians_reproduce_the_deterministic_estimate(scenario):
