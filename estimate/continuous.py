@@ -180,7 +180,7 @@ def load_curve(scenario: InferenceScenario, engine: ContinuousBatching | None = 
     )
 
 
-def _erlang_c(servers: int, offered: float) -> float:
+def erlang_c(servers: int, offered: float) -> float:
     """Probability that an arrival waits in M/M/c (Erlang B recursion, then C; stable for large c)."""
     b = 1.0
     for k in range(1, servers + 1):
@@ -192,7 +192,7 @@ def open_loop_wait(servers: int, service_seconds: float, rate: float) -> tuple[f
     """(p50, p99) queueing delay of M/D/c by Allen–Cunneen: M/M/c's wait distribution
     P(W > t) = P_wait·exp(−(cμ − λ)t), times (1 + Cs²)/2 = 1/2 for deterministic service."""
     offered = rate * service_seconds
-    p_wait = _erlang_c(servers, offered)
+    p_wait = erlang_c(servers, offered)
     drain = servers / service_seconds - rate
 
     def quantile(q: float) -> float:

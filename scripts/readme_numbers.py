@@ -47,6 +47,9 @@ CAMPUS_PUE_14 = CAMPUS + " --pue 1.4"
 CONTRACT = "estimate campus --hardware gb200 --budget-usd 38e9 --term-years 7 --price-per-hour 3"
 CONTRACT_SAMPLES = CONTRACT + " --samples 2000 --seed 1"
 CONTRACT_OWNED = "estimate campus --hardware gb200 --budget-usd 38e9 --term-years 7"
+NATIONAL = "estimate campus --hardware h100-sxm --users 1e7 --model llama-3.1-70b --precision fp8"
+NATIONAL_405B = "estimate campus --hardware gb200 --users 1e7 --model llama-3.1-405b --precision fp8"
+NATIONAL_PEAK_3 = NATIONAL + " --peak-to-average 3"
 VALIDATE = "validate"
 BENCH_CPU = "bench --device cpu --suite quick --no-store"
 
@@ -196,6 +199,38 @@ def contract_prose(run: Runner) -> str:
     )
 
 
+def national_block(run: Runner) -> str:
+    def keep(line: str) -> bool:
+        return not_assumption(line) or "] demand." in line or "] utilization" in line
+
+    return console(NATIONAL, run.text(NATIONAL), keep, omitted="the site's assumptions and their sources")
+
+
+def national_prose(run: Runner) -> str:
+    r, big, peaky = run.json(NATIONAL), run.json(NATIONAL_405B), run.json(NATIONAL_PEAK_3)
+
+    def usd(money: dict) -> float:
+        return float(money.get("units", 0)) + money.get("nanos", 0) / 1e9
+
+    plan, big_plan = r["demandPlan"], big["demandPlan"]
+    serving = plan["servingPlan"]
+    return prose(
+        f"Ten million people sending five requests a day is {plan['averageRequestRatePerSecond']:,.0f} requests/s on "
+        f"average and {plan['peakRequestRatePerSecond']:,.0f} at the busiest hour. The SLO planner serves Llama 3.1 70B in "
+        f"FP8 on TP {serving['tensorParallelSize']} replicas of at most {serving['maxRunningBatchSize']} sequences "
+        f"({plan['replicaRequestsPerSecond']:.2f} requests/s each); {serving['replicas']:,} of them keep 99 % of requests "
+        f"out of the queue at the peak ({plan['peakUtilization']:.0%} of their capacity), "
+        f"{int(r['acceleratorCount']):,} H100 in whole nodes, a site provisioned for {r['facilityPowerWatts'] / 1e6:.1f} MW, "
+        f"busy {plan['averageUtilization']:.0%} of the time on average. The owner's cost is "
+        f"${usd(plan['costPerUserPerMonth']):.3f} per user per month (amortised hardware and building plus electricity; "
+        f"no staff or software), {plan['annualEnergyPerUserKwh']:.2f} kWh per user per year. A busier peak "
+        f"(`--peak-to-average 3`) takes {int(peaky['acceleratorCount']):,} H100; a larger model "
+        f"(`--model llama-3.1-405b --hardware gb200`) takes {int(big['acceleratorCount']):,} GB200 "
+        f"({int(big['rackCount'])} NVL72 racks, {big['facilityPowerWatts'] / 1e6:.1f} MW) at "
+        f"${usd(big_plan['costPerUserPerMonth']):.2f} per user per month."
+    )
+
+
 def validation_table(run: Runner) -> str:
     v = run.json(VALIDATE)
     sets = {d["name"]: d for d in v["datasets"]}
@@ -325,6 +360,8 @@ REGIONS: dict[str, Region] = {
     "campus-1.2gw-prose": Region(campus_prose),
     "campus-contract": Region(contract_block),
     "campus-contract-prose": Region(contract_prose),
+    "campus-national": Region(national_block),
+    "campus-national-prose": Region(national_prose),
     "validation-table": Region(validation_table),
     "validation-prose": Region(validation_prose),
     "bench-cpu-quick": Region(bench_cpu, measured=True),

@@ -273,6 +273,60 @@ class CampusInferenceWorkload(_message.Message):
     accelerators_per_replica: int
     def __init__(self, model: _Optional[_Union[_common_pb2.ModelSpec, _Mapping]] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., precision: _Optional[_Union[_common_pb2.Precision, str]] = ..., accelerators_per_replica: _Optional[int] = ...) -> None: ...
 
+class CampusDemand(_message.Message):
+    __slots__ = ("users", "requests_per_user_per_day", "input_tokens", "output_tokens", "peak_to_average_ratio", "model", "precision", "kv_cache_precision", "slo", "peak_wait_probability")
+    USERS_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_PER_USER_PER_DAY_FIELD_NUMBER: _ClassVar[int]
+    INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    PEAK_TO_AVERAGE_RATIO_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    PRECISION_FIELD_NUMBER: _ClassVar[int]
+    KV_CACHE_PRECISION_FIELD_NUMBER: _ClassVar[int]
+    SLO_FIELD_NUMBER: _ClassVar[int]
+    PEAK_WAIT_PROBABILITY_FIELD_NUMBER: _ClassVar[int]
+    users: int
+    requests_per_user_per_day: float
+    input_tokens: int
+    output_tokens: int
+    peak_to_average_ratio: float
+    model: _common_pb2.ModelSpec
+    precision: _common_pb2.Precision
+    kv_cache_precision: _common_pb2.Precision
+    slo: ServingSlo
+    peak_wait_probability: float
+    def __init__(self, users: _Optional[int] = ..., requests_per_user_per_day: _Optional[float] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., peak_to_average_ratio: _Optional[float] = ..., model: _Optional[_Union[_common_pb2.ModelSpec, _Mapping]] = ..., precision: _Optional[_Union[_common_pb2.Precision, str]] = ..., kv_cache_precision: _Optional[_Union[_common_pb2.Precision, str]] = ..., slo: _Optional[_Union[ServingSlo, _Mapping]] = ..., peak_wait_probability: _Optional[float] = ...) -> None: ...
+
+class CampusDemandPlan(_message.Message):
+    __slots__ = ("average_request_rate_per_second", "peak_request_rate_per_second", "serving_plan", "replica_requests_per_second", "peak_utilization", "average_utilization", "peak_wait_probability", "time_to_first_token_p99", "time_per_output_token_p99", "output_tokens_per_day", "annual_cost", "cost_per_user_per_month", "annual_energy_per_user_kwh")
+    AVERAGE_REQUEST_RATE_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    PEAK_REQUEST_RATE_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    SERVING_PLAN_FIELD_NUMBER: _ClassVar[int]
+    REPLICA_REQUESTS_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    PEAK_UTILIZATION_FIELD_NUMBER: _ClassVar[int]
+    AVERAGE_UTILIZATION_FIELD_NUMBER: _ClassVar[int]
+    PEAK_WAIT_PROBABILITY_FIELD_NUMBER: _ClassVar[int]
+    TIME_TO_FIRST_TOKEN_P99_FIELD_NUMBER: _ClassVar[int]
+    TIME_PER_OUTPUT_TOKEN_P99_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_TOKENS_PER_DAY_FIELD_NUMBER: _ClassVar[int]
+    ANNUAL_COST_FIELD_NUMBER: _ClassVar[int]
+    COST_PER_USER_PER_MONTH_FIELD_NUMBER: _ClassVar[int]
+    ANNUAL_ENERGY_PER_USER_KWH_FIELD_NUMBER: _ClassVar[int]
+    average_request_rate_per_second: float
+    peak_request_rate_per_second: float
+    serving_plan: ServingPlan
+    replica_requests_per_second: float
+    peak_utilization: float
+    average_utilization: float
+    peak_wait_probability: float
+    time_to_first_token_p99: _duration_pb2.Duration
+    time_per_output_token_p99: _duration_pb2.Duration
+    output_tokens_per_day: float
+    annual_cost: _money_pb2.Money
+    cost_per_user_per_month: _money_pb2.Money
+    annual_energy_per_user_kwh: float
+    def __init__(self, average_request_rate_per_second: _Optional[float] = ..., peak_request_rate_per_second: _Optional[float] = ..., serving_plan: _Optional[_Union[ServingPlan, _Mapping]] = ..., replica_requests_per_second: _Optional[float] = ..., peak_utilization: _Optional[float] = ..., average_utilization: _Optional[float] = ..., peak_wait_probability: _Optional[float] = ..., time_to_first_token_p99: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., time_per_output_token_p99: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., output_tokens_per_day: _Optional[float] = ..., annual_cost: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., cost_per_user_per_month: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., annual_energy_per_user_kwh: _Optional[float] = ...) -> None: ...
+
 class CapitalCosts(_message.Message):
     __slots__ = ("accelerator_usd", "server_usd_per_accelerator", "network_usd_per_accelerator", "building_usd_per_watt", "it_depreciation_years", "building_depreciation_years")
     ACCELERATOR_USD_FIELD_NUMBER: _ClassVar[int]
@@ -298,10 +352,11 @@ class Buildout(_message.Message):
     def __init__(self, ramp_months: _Optional[int] = ..., horizon_months: _Optional[int] = ...) -> None: ...
 
 class EstimateCampusRequest(_message.Message):
-    __slots__ = ("facility_power_watts", "accelerator_count", "budget", "term", "hardware_id", "profile_id", "facility", "utilization", "training", "inference", "capital_costs", "buildout", "uncertainty", "precision")
+    __slots__ = ("facility_power_watts", "accelerator_count", "budget", "demand", "term", "hardware_id", "profile_id", "facility", "utilization", "training", "inference", "capital_costs", "buildout", "uncertainty", "precision")
     FACILITY_POWER_WATTS_FIELD_NUMBER: _ClassVar[int]
     ACCELERATOR_COUNT_FIELD_NUMBER: _ClassVar[int]
     BUDGET_FIELD_NUMBER: _ClassVar[int]
+    DEMAND_FIELD_NUMBER: _ClassVar[int]
     TERM_FIELD_NUMBER: _ClassVar[int]
     HARDWARE_ID_FIELD_NUMBER: _ClassVar[int]
     PROFILE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -316,6 +371,7 @@ class EstimateCampusRequest(_message.Message):
     facility_power_watts: float
     accelerator_count: int
     budget: _money_pb2.Money
+    demand: CampusDemand
     term: _duration_pb2.Duration
     hardware_id: str
     profile_id: str
@@ -327,7 +383,7 @@ class EstimateCampusRequest(_message.Message):
     buildout: Buildout
     uncertainty: _common_pb2.Uncertainty
     precision: _common_pb2.Precision
-    def __init__(self, facility_power_watts: _Optional[float] = ..., accelerator_count: _Optional[int] = ..., budget: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., term: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., hardware_id: _Optional[str] = ..., profile_id: _Optional[str] = ..., facility: _Optional[_Union[_common_pb2.Facility, _Mapping]] = ..., utilization: _Optional[float] = ..., training: _Optional[_Union[CampusTrainingWorkload, _Mapping]] = ..., inference: _Optional[_Union[CampusInferenceWorkload, _Mapping]] = ..., capital_costs: _Optional[_Union[CapitalCosts, _Mapping]] = ..., buildout: _Optional[_Union[Buildout, _Mapping]] = ..., uncertainty: _Optional[_Union[_common_pb2.Uncertainty, _Mapping]] = ..., precision: _Optional[_Union[_common_pb2.Precision, str]] = ...) -> None: ...
+    def __init__(self, facility_power_watts: _Optional[float] = ..., accelerator_count: _Optional[int] = ..., budget: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., demand: _Optional[_Union[CampusDemand, _Mapping]] = ..., term: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., hardware_id: _Optional[str] = ..., profile_id: _Optional[str] = ..., facility: _Optional[_Union[_common_pb2.Facility, _Mapping]] = ..., utilization: _Optional[float] = ..., training: _Optional[_Union[CampusTrainingWorkload, _Mapping]] = ..., inference: _Optional[_Union[CampusInferenceWorkload, _Mapping]] = ..., capital_costs: _Optional[_Union[CapitalCosts, _Mapping]] = ..., buildout: _Optional[_Union[Buildout, _Mapping]] = ..., uncertainty: _Optional[_Union[_common_pb2.Uncertainty, _Mapping]] = ..., precision: _Optional[_Union[_common_pb2.Precision, str]] = ...) -> None: ...
 
 class BuildoutPeriod(_message.Message):
     __slots__ = ("end_month", "accelerator_count", "accelerator_hours", "facility_energy_joules", "spend_usd", "cumulative_accelerator_hours", "cumulative_facility_energy_joules", "cumulative_spend_usd")
@@ -350,7 +406,7 @@ class BuildoutPeriod(_message.Message):
     def __init__(self, end_month: _Optional[int] = ..., accelerator_count: _Optional[int] = ..., accelerator_hours: _Optional[float] = ..., facility_energy_joules: _Optional[float] = ..., spend_usd: _Optional[float] = ..., cumulative_accelerator_hours: _Optional[float] = ..., cumulative_facility_energy_joules: _Optional[float] = ..., cumulative_spend_usd: _Optional[float] = ...) -> None: ...
 
 class EstimateCampusResponse(_message.Message):
-    __slots__ = ("accelerator_count", "it_power_watts", "facility_power_watts", "annual_energy_joules", "annual_energy_cost", "annual_co2e_kilograms", "peak_flops_per_second", "sustained_flops_per_second", "training_runs_per_year", "output_tokens_per_day", "assumptions", "power_per_accelerator", "capital_cost", "total_capital_cost", "annual_water_liters", "comparisons", "rack_count", "accelerators_per_rack", "annual_accelerator_hours", "buildout", "single_job_feasibility", "training_estimate", "intervals", "calibration")
+    __slots__ = ("accelerator_count", "it_power_watts", "facility_power_watts", "annual_energy_joules", "annual_energy_cost", "annual_co2e_kilograms", "peak_flops_per_second", "sustained_flops_per_second", "training_runs_per_year", "output_tokens_per_day", "assumptions", "power_per_accelerator", "capital_cost", "total_capital_cost", "annual_water_liters", "comparisons", "rack_count", "accelerators_per_rack", "annual_accelerator_hours", "buildout", "single_job_feasibility", "training_estimate", "intervals", "calibration", "demand_plan")
     class IntervalsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -382,6 +438,7 @@ class EstimateCampusResponse(_message.Message):
     TRAINING_ESTIMATE_FIELD_NUMBER: _ClassVar[int]
     INTERVALS_FIELD_NUMBER: _ClassVar[int]
     CALIBRATION_FIELD_NUMBER: _ClassVar[int]
+    DEMAND_PLAN_FIELD_NUMBER: _ClassVar[int]
     accelerator_count: int
     it_power_watts: float
     facility_power_watts: float
@@ -406,7 +463,8 @@ class EstimateCampusResponse(_message.Message):
     training_estimate: EstimateTrainingResponse
     intervals: _containers.MessageMap[str, _common_pb2.Interval]
     calibration: _common_pb2.Calibration
-    def __init__(self, accelerator_count: _Optional[int] = ..., it_power_watts: _Optional[float] = ..., facility_power_watts: _Optional[float] = ..., annual_energy_joules: _Optional[float] = ..., annual_energy_cost: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., annual_co2e_kilograms: _Optional[float] = ..., peak_flops_per_second: _Optional[float] = ..., sustained_flops_per_second: _Optional[float] = ..., training_runs_per_year: _Optional[float] = ..., output_tokens_per_day: _Optional[float] = ..., assumptions: _Optional[_Iterable[_Union[_common_pb2.Assumption, _Mapping]]] = ..., power_per_accelerator: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ..., capital_cost: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ..., total_capital_cost: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., annual_water_liters: _Optional[float] = ..., comparisons: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ..., rack_count: _Optional[int] = ..., accelerators_per_rack: _Optional[int] = ..., annual_accelerator_hours: _Optional[float] = ..., buildout: _Optional[_Iterable[_Union[BuildoutPeriod, _Mapping]]] = ..., single_job_feasibility: _Optional[str] = ..., training_estimate: _Optional[_Union[EstimateTrainingResponse, _Mapping]] = ..., intervals: _Optional[_Mapping[str, _common_pb2.Interval]] = ..., calibration: _Optional[_Union[_common_pb2.Calibration, _Mapping]] = ...) -> None: ...
+    demand_plan: CampusDemandPlan
+    def __init__(self, accelerator_count: _Optional[int] = ..., it_power_watts: _Optional[float] = ..., facility_power_watts: _Optional[float] = ..., annual_energy_joules: _Optional[float] = ..., annual_energy_cost: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., annual_co2e_kilograms: _Optional[float] = ..., peak_flops_per_second: _Optional[float] = ..., sustained_flops_per_second: _Optional[float] = ..., training_runs_per_year: _Optional[float] = ..., output_tokens_per_day: _Optional[float] = ..., assumptions: _Optional[_Iterable[_Union[_common_pb2.Assumption, _Mapping]]] = ..., power_per_accelerator: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ..., capital_cost: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ..., total_capital_cost: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., annual_water_liters: _Optional[float] = ..., comparisons: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ..., rack_count: _Optional[int] = ..., accelerators_per_rack: _Optional[int] = ..., annual_accelerator_hours: _Optional[float] = ..., buildout: _Optional[_Iterable[_Union[BuildoutPeriod, _Mapping]]] = ..., single_job_feasibility: _Optional[str] = ..., training_estimate: _Optional[_Union[EstimateTrainingResponse, _Mapping]] = ..., intervals: _Optional[_Mapping[str, _common_pb2.Interval]] = ..., calibration: _Optional[_Union[_common_pb2.Calibration, _Mapping]] = ..., demand_plan: _Optional[_Union[CampusDemandPlan, _Mapping]] = ...) -> None: ...
 
 class SweepAxis(_message.Message):
     __slots__ = ("field", "values", "string_values")

@@ -33,11 +33,12 @@ from flopwatt.estimate.scenarios import (
     plan_description,
 )
 from flopwatt.estimate.training import estimate_training_run
-from flopwatt.service.api import convert
+from flopwatt.service.api import campus_demand, convert
 from flopwatt.service.api import training as training_api
 from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.service.api.finite import ensure_finite
 from flopwatt.service.api.request_bounds import (
+    MAX_CAMPUS_ACCELERATORS,
     MAX_PRICE_USD,
     Violations,
     check_duration,
@@ -51,7 +52,6 @@ from flopwatt.v1 import common_pb2, estimator_pb2
 
 # Request bounds: far beyond any announced site (the largest plans are ~10 GW, ~10^7 GPUs).
 MAX_FACILITY_POWER_WATTS = 1.0e12
-MAX_CAMPUS_ACCELERATORS = 100_000_000
 MAX_BUDGET_USD = 1.0e14
 MAX_TERM_SECONDS = 100 * 365.25 * 86400.0
 MAX_DEPRECIATION_YEARS = 100.0
@@ -75,7 +75,9 @@ def _validate(request: estimator_pb2.EstimateCampusRequest) -> float:
     which = request.WhichOneof("capacity")
     budget = math.nan
     if which is None:
-        v.add("capacity", "give one of facility_power_watts, accelerator_count or budget (with term)")
+        v.add("capacity", "give one of facility_power_watts, accelerator_count, budget (with term) or demand")
+    elif which == "demand":
+        campus_demand.check_demand(request, v)
     elif which == "facility_power_watts":
         v.real(
             "facility_power_watts",
@@ -507,12 +509,36 @@ def _check_fleet(request: estimator_pb2.EstimateCampusRequest, site: _Site, sizi
         )
 
 
+def _site_for_demand(site: _Site, demand: campus_demand.DemandResult) -> _Site:
+    """The site sized for a demand: the planned accelerators (rounded up to whole racks by
+    size_campus), and the fleet's utilisation the demand's average busy fraction of them."""
+    inputs = replace(
+        site.inputs, capacity=campus_model.Capacity(accelerator_count=float(demand.plan.accelerator_count))
+    )
+    busy = demand.plan.average_utilization(_scalar(campus_model.size_campus(inputs).accelerator_count))
+    inputs = replace(inputs, utilization=busy)
+    assumptions = [a for a in site.assumptions if a.name != "utilization"]
+    assumptions.append(
+        Assumption(
+            "utilization",
+            f"{busy:.1%}",
+            "derived",
+            "average request rate ÷ the installed replicas' SLO capacity (demand.energy_load)",
+        )
+    )
+    return _Site(inputs, site.facility, assumptions + demand.assumptions)
+
+
 def estimate_campus(
     request: estimator_pb2.EstimateCampusRequest, deps: ApiDependencies
 ) -> estimator_pb2.EstimateCampusResponse:
     """The EstimateCampus RPC as a plain function (the servicer calls it)."""
     budget = _validate(request)
     site = _site(request, budget, deps)
+    demand = None
+    if request.WhichOneof("capacity") == "demand":
+        demand = campus_demand.plan(request, deps, site.inputs.hardware.accelerators_per_node)
+        site = _site_for_demand(site, demand)
     sizing = campus_model.size_campus(site.inputs)
     _check_fleet(request, site, sizing)
     count = int(_scalar(sizing.accelerator_count))
@@ -576,6 +602,9 @@ def estimate_campus(
                 else "request",
             )
         )
+    if demand is not None:
+        campus_demand.fill_plan(response.demand_plan, demand.plan, sizing, _scalar)
+        response.output_tokens_per_day = demand.plan.output_tokens_per_day
     if request.HasField("buildout"):
         response.buildout.extend(_buildout(request, sizing, site.inputs.accelerators_per_rack, utilization))
     if request.uncertainty.samples > 0:

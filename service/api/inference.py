@@ -17,7 +17,9 @@ from flopwatt.service.api.request_bounds import (
     Violations,
     check_facility,
     check_model_spec,
+    check_slo,
     check_uncertainty,
+    duration_seconds,
 )
 from flopwatt.service.errors import FailedPrecondition, domain_errors
 from flopwatt.v1 import estimator_pb2
@@ -65,20 +67,8 @@ def _validate(request: estimator_pb2.EstimateInferenceRequest) -> None:
     v.raise_if_any()
 
 
-def _slo_seconds(duration) -> float:
-    return duration.seconds + duration.nanos / 1e9
-
-
 def _check_slo(request: estimator_pb2.EstimateInferenceRequest, v: Violations) -> None:
-    targets = {
-        "time_to_first_token": request.slo.time_to_first_token,
-        "time_per_output_token": request.slo.time_per_output_token,
-    }
-    for name, duration in targets.items():
-        if duration.seconds < 0 or duration.nanos < 0 or duration.nanos >= 1_000_000_000:
-            v.add(f"slo.{name}", "must be a non-negative duration")
-    if not any(_slo_seconds(d) > 0 for d in targets.values()):
-        v.add("slo", "give time_to_first_token or time_per_output_token (or both)")
+    check_slo(request.slo, "slo", v)
     if request.batch_size:
         v.add("batch_size", "exclusive with slo: the plan chooses the batch")
     if request.expert_parallel_size > 1:
@@ -91,7 +81,7 @@ def estimate_for_slo(
     """The SLO planner (`continuous.plan_for_slo`): the chosen layout, and one replica at its
     share of the load."""
     scenario, assumptions = build_scenario(request, deps)
-    ttft, tpot = _slo_seconds(request.slo.time_to_first_token), _slo_seconds(request.slo.time_per_output_token)
+    ttft, tpot = duration_seconds(request.slo.time_to_first_token), duration_seconds(request.slo.time_per_output_token)
     try:
         plan = plan_for_slo(scenario, ttft, tpot)
         estimate = estimate_serving(plan.scenario)

@@ -31,6 +31,13 @@ MAX_PRICE_USD = 1.0e6
 MAX_POWER_WATTS = 1.0e6
 MAX_WUE_LITERS_PER_KWH = 100.0
 MAX_PARALLEL_DEGREE = 1_000_000
+# A campus: far beyond any announced site (the largest plans are ~10 GW, ~10^7 GPUs).
+MAX_CAMPUS_ACCELERATORS = 100_000_000
+# EstimateCampus's demand capacity: more people than live on Earth, a request every second of the
+# day, and a busiest hour at most 100 × the daily mean (a service used 15 minutes a day).
+MAX_DEMAND_USERS = 10_000_000_000
+MAX_DEMAND_REQUESTS_PER_USER_PER_DAY = 86_400.0
+MAX_DEMAND_PEAK_TO_AVERAGE_RATIO = 100.0
 # Field violations kept per request: the error interceptor sends at most 20 anyway (trailers stay
 # far below gRPC's header limit), so building more only costs the server.
 MAX_VIOLATIONS = 19
@@ -194,3 +201,19 @@ def check_duration(duration, path: str, v: Violations) -> float:
         v.add(f"{path}.nanos", "must have the sign of seconds")
         return math.nan
     return duration.seconds + duration.nanos / 1e9
+
+
+def duration_seconds(duration) -> float:
+    """A google.protobuf.Duration in seconds."""
+    return duration.seconds + duration.nanos / 1e9
+
+
+def check_slo(slo, path: str, v: Violations) -> None:
+    """A ServingSlo's p99 targets: non-negative durations, at least one of them positive (zero is
+    unconstrained). EstimateInference's `slo` and a campus demand's `demand.slo` alike."""
+    targets = {"time_to_first_token": slo.time_to_first_token, "time_per_output_token": slo.time_per_output_token}
+    for name, duration in targets.items():
+        if duration.seconds < 0 or duration.nanos < 0 or duration.nanos >= 1_000_000_000:
+            v.add(f"{path}.{name}", "must be a non-negative duration")
+    if not any(duration_seconds(d) > 0 for d in targets.values()):
+        v.add(path, "give time_to_first_token or time_per_output_token (or both)")

@@ -44,3 +44,52 @@ def test_bad_campus_input_is_invalid_argument_naming_the_field(server, request_f
             stub.EstimateCampus(estimator_pb2.EstimateCampusRequest(hardware_id="gb200", **request_fields), timeout=10)
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert field in field_violations(raised.value)
+
+
+def test_a_national_assistant_sized_from_its_users(server):
+    """The README's national example through a real server: 10 M users of Llama 3.1 70B FP8."""
+    request = estimator_pb2.EstimateCampusRequest(
+        hardware_id="h100-sxm",
+        demand=estimator_pb2.CampusDemand(
+            users=10_000_000,
+            model=common_pb2.ModelSpec(preset_id="llama-3.1-70b"),
+            precision=common_pb2.PRECISION_FP8,
+        ),
+    )
+    with server.channel() as channel:
+        response = estimator_pb2_grpc.EstimatorServiceStub(channel).EstimateCampus(request, timeout=30)
+    plan = response.demand_plan
+    assert plan.serving_plan.accelerator_count <= response.accelerator_count
+    assert plan.serving_plan.replicas > 1 and plan.cost_per_user_per_month.currency_code == "USD"
+    assert response.facility_power_watts > 0 and response.annual_energy_joules > 0
+
+
+@pytest.mark.parametrize(
+    ("demand", "code", "field"),
+    [
+        ({"users": 0}, grpc.StatusCode.INVALID_ARGUMENT, "demand.users"),
+        (
+            {"users": 1000, "peak_to_average_ratio": 0.5},
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "demand.peak_to_average_ratio",
+        ),
+        (
+            {"users": 1000, "slo": estimator_pb2.ServingSlo(time_per_output_token={"nanos": 1000})},
+            grpc.StatusCode.FAILED_PRECONDITION,
+            None,
+        ),
+    ],
+)
+def test_bad_demands_get_deliberate_statuses(server, demand, code, field):
+    request = estimator_pb2.EstimateCampusRequest(
+        hardware_id="h100-sxm",
+        demand=estimator_pb2.CampusDemand(model=common_pb2.ModelSpec(preset_id="llama-3.1-70b"), **demand),
+    )
+    with server.channel() as channel:
+        with pytest.raises(grpc.RpcError) as raised:
+            estimator_pb2_grpc.EstimatorServiceStub(channel).EstimateCampus(request, timeout=30)
+    assert raised.value.code() == code
+    if field:
+        assert field in field_violations(raised.value)
+    else:
+        assert "best reachable" in raised.value.details()

@@ -30,6 +30,18 @@ def test_readme_estimate_example_runs(server, capsys):
     assert "days" in printed and "planner" in printed, printed
 
 
+def test_readme_national_example_runs_through_the_api(server, capsys):
+    """The country's-assistant example (issue 12 item 6) runs against a server and answers what
+    the README's `flopwatt estimate campus --users 1e7 ...` region shows."""
+    (example,) = [block for block in _python_blocks() if "EstimateCampus(" in block]
+    exec(compile(example.replace("localhost:50051", server.address), "README.md", "exec"), {})  # noqa: S102 - our own README
+    printed = capsys.readouterr().out
+    region = README.read_text().split("<!-- begin: campus-national -->", 1)[1].split("<!-- end: campus-national -->")[0]
+    accelerators = re.search(r"^accelerators\s+([\d,]+)", region, flags=re.M).group(1)
+    cost = re.search(r"^cost per user per month\s+([\d.]+)", region, flags=re.M).group(1)
+    assert f"{accelerators} accelerators" in printed and f"{cost} USD per user per month" in printed, printed
+
+
 def test_readme_benchmark_example_is_valid_python():
     (example,) = [block for block in _python_blocks() if "CreateBenchmarkRun(" in block]
     compile(example, "README.md", "exec")

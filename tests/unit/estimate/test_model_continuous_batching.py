@@ -113,9 +113,9 @@ def test_m_d_c_wait_is_half_the_m_m_c_wait():
     # M/M/1 at ρ = 0.5: P_wait = 0.5, P(W > t) = 0.5·exp(−(μ − λ)t): median 0, p99 ln(50)/(μ − λ).
     p50, p99 = continuous.open_loop_wait(1, 1.0, 0.5)
     assert p50 == 0.0 and p99 == pytest.approx(0.5 * math.log(50) / 0.5)
-    assert continuous._erlang_c(1, 0.5) == pytest.approx(0.5)
+    assert continuous.erlang_c(1, 0.5) == pytest.approx(0.5)
     # Erlang C for c = 2, a = 1: 1/3.
-    assert continuous._erlang_c(2, 1.0) == pytest.approx(1 / 3)
+    assert continuous.erlang_c(2, 1.0) == pytest.approx(1 / 3)
 
 
 def test_the_slo_plan_meets_its_targets_with_the_most_tokens_per_accelerator():
