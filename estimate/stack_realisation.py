@@ -180,8 +180,10 @@ def choose_realisation(
     return 1.0, f"no public step table of {stack} was fitted: the uncalibrated physics (1.0)", None
 
 
+@functools.lru_cache(maxsize=1024)
 def realisation_for(framework: str, hardware_id: str, precision: str) -> Realisation:
-    """The compute realisation and model-error spread of a stack on an accelerator at a precision."""
+    """The compute realisation and model-error spread of a stack on an accelerator at a precision
+    (a pure function of its arguments and the committed file: cached, every estimate asks)."""
     calibration = stack_calibration()
     stack = get_framework(framework or "generic").id
     value, basis, fitted = choose_realisation(
