@@ -107,10 +107,15 @@ class StackCalibration:
     method: str
     parameters: tuple[FittedRealisation, ...]
     # σ of the log of the realisation that would have matched each cross-validated row: the
-    # model-error spread of the intervals, per stack (pooled over generations) and overall.
+    # model-error spread of the intervals. Rows whose key was fitted in their fold give the σ per
+    # stack (pooled over generations); rows their fold had to predict across a generation or a
+    # precision (the fallback) give the transfer σ, pooled over stacks: an estimate whose key was
+    # never fitted is as uncertain as those were.
     model_error_sigma_by_stack: dict[str, float]
     model_error_sigma_overall: float
     model_error_rows_by_stack: dict[str, int]
+    model_error_sigma_transfer: float
+    model_error_rows_transfer: int
 
 
 @dataclass(frozen=True)
@@ -134,6 +139,8 @@ def parse_calibration(document: dict) -> StackCalibration:
         model_error_sigma_by_stack=dict(document["model_error_sigma_by_stack"]),
         model_error_sigma_overall=float(document["model_error_sigma_overall"]),
         model_error_rows_by_stack=dict(document["model_error_rows_by_stack"]),
+        model_error_sigma_transfer=float(document["model_error_sigma_transfer"]),
+        model_error_rows_transfer=int(document["model_error_rows_transfer"]),
     )
 
 
@@ -189,15 +196,21 @@ def realisation_for(framework: str, hardware_id: str, precision: str) -> Realisa
     value, basis, fitted = choose_realisation(
         stack, hardware_generation(hardware_id), precision_class(precision), calibration
     )
-    sigma = calibration.model_error_sigma_by_stack.get(stack)
-    if sigma is None:
-        sigma = calibration.model_error_sigma_overall
-        sigma_basis = (
-            f"σ {sigma:.3f} of the log realisation residuals of every cross-validated row (no rows of {stack})"
-        )
-    else:
+    exact = fitted is not None and fitted.precision_class == precision_class(precision)
+    sigma = calibration.model_error_sigma_by_stack.get(stack) if exact else None
+    if sigma is not None:
         rows = calibration.model_error_rows_by_stack[stack]
         sigma_basis = f"σ {sigma:.3f} of the log realisation residuals of {rows} cross-validated {stack} rows"
+    elif calibration.model_error_rows_transfer > 0:
+        sigma = calibration.model_error_sigma_transfer
+        sigma_basis = (
+            f"σ {sigma:.3f} of the log realisation residuals of the {calibration.model_error_rows_transfer} "
+            "cross-validated rows whose stack, generation and precision their fold had not fitted (this estimate's "
+            "realisation is not fitted for its key either)"
+        )
+    else:
+        sigma = calibration.model_error_sigma_overall
+        sigma_basis = f"σ {sigma:.3f} of the log realisation residuals of every cross-validated row"
     return Realisation(value, basis, fitted, sigma, sigma_basis)
 
 

@@ -171,6 +171,8 @@ def fit(rows: list[CalibrationRow]) -> StackCalibration:
         model_error_sigma_by_stack={},
         model_error_sigma_overall=float("nan"),
         model_error_rows_by_stack={},
+        model_error_sigma_transfer=float("nan"),
+        model_error_rows_transfer=0,
     )
 
 
@@ -178,16 +180,25 @@ def given_realisation(row: CalibrationRow, calibration: StackCalibration) -> flo
     return choose_realisation(row.stack, row.generation, row.precision_class, calibration)[0]
 
 
-def cross_validated_realisations(rows: list[CalibrationRow]) -> list[float]:
-    """For each row, the realisation fitted without its source (the estimator's fallback applies)."""
+def cross_validated(rows: list[CalibrationRow]) -> tuple[list[float], list[bool]]:
+    """For each row, the realisation fitted without its source (the estimator's fallback applies),
+    and whether its fold had fitted the row's own stack × generation × precision (else: transfer)."""
     sources = sorted({row.source for row in rows})
     given: dict[int, float] = {}
+    exact: dict[int, bool] = {}
     for source in sources:
         training = fit([row for row in rows if row.source != source])
+        fitted_keys = {(p.stack, p.generation, p.precision_class) for p in training.parameters}
         for index, row in enumerate(rows):
             if row.source == source:
                 given[index] = given_realisation(row, training)
-    return [given[index] for index in range(len(rows))]
+                exact[index] = row.key in fitted_keys
+    return [given[i] for i in range(len(rows))], [exact[i] for i in range(len(rows))]
+
+
+def cross_validated_realisations(rows: list[CalibrationRow]) -> list[float]:
+    """For each row, the realisation fitted without its source (the estimator's fallback applies)."""
+    return cross_validated(rows)[0]
 
 
 def realisation_residuals(rows: list[CalibrationRow], realisations: list[float]) -> np.ndarray:
@@ -204,7 +215,7 @@ def calibrate(rows: list[CalibrationRow] | None = None) -> StackCalibration:
     """The full calibration: parameters on all rows, their LOSO CV error, and the model-error σ."""
     rows = calibration_rows() if rows is None else rows
     calibration = fit(rows)
-    cv = cross_validated_realisations(rows)
+    cv, exact = cross_validated(rows)
     residuals = realisation_residuals(rows, cv)
     parameters = []
     for item in calibration.parameters:
@@ -213,15 +224,21 @@ def calibrate(rows: list[CalibrationRow] | None = None) -> StackCalibration:
         parameters.append(replace(item, cross_validated_mape_percent=cv_mape))
     sigma_by_stack, rows_by_stack = {}, {}
     for stack in sorted({row.stack for row in rows}):
-        members = [i for i, row in enumerate(rows) if row.stack == stack]
-        sigma_by_stack[stack] = weighted_rms(residuals[members], [rows[i] for i in members])
-        rows_by_stack[stack] = len(members)
+        members = [i for i, row in enumerate(rows) if row.stack == stack and exact[i]]
+        if members:
+            sigma_by_stack[stack] = weighted_rms(residuals[members], [rows[i] for i in members])
+            rows_by_stack[stack] = len(members)
+    transfer = [i for i in range(len(rows)) if not exact[i]]
     return replace(
         calibration,
         parameters=tuple(parameters),
         model_error_sigma_by_stack=sigma_by_stack,
         model_error_sigma_overall=weighted_rms(residuals, rows),
         model_error_rows_by_stack=rows_by_stack,
+        model_error_sigma_transfer=(
+            weighted_rms(residuals[transfer], [rows[i] for i in transfer]) if transfer else float("nan")
+        ),
+        model_error_rows_transfer=len(transfer),
     )
 
 
@@ -247,6 +264,10 @@ def calibration_document(calibration: StackCalibration) -> dict:
         "model_error_sigma_by_stack": {k: round(v, 4) for k, v in calibration.model_error_sigma_by_stack.items()},
         "model_error_sigma_overall": round(calibration.model_error_sigma_overall, 4),
         "model_error_rows_by_stack": calibration.model_error_rows_by_stack,
+        "model_error_sigma_transfer": (
+            round(calibration.model_error_sigma_transfer, 4) if calibration.model_error_rows_transfer else None
+        ),
+        "model_error_rows_transfer": calibration.model_error_rows_transfer,
     }
 
 
@@ -294,8 +315,10 @@ def source_errors(rows: list[CalibrationRow], calibration: StackCalibration) -> 
 def interval_coverage(rows: list[CalibrationRow], z: float = 1.6449) -> float:
     """Share of rows whose published time lies in the p5-p95 interval the estimator would give
     them out of sample: realisation from the other sources' fit, σ from the other sources'
-    cross-validated residuals (same stack where it has any, else all). Source-balanced."""
-    cv = cross_validated_realisations(rows)
+    cross-validated residuals of the same kind as the row's prediction — rows their fold had
+    fitted (same stack where it has any, else every stack) or rows predicted by transfer across a
+    generation or precision (every stack). Source-balanced."""
+    cv, exact = cross_validated(rows)
     residuals = realisation_residuals(rows, cv)
     inside = np.zeros(len(rows))
     for source in sorted({row.source for row in rows}):
@@ -303,11 +326,11 @@ def interval_coverage(rows: list[CalibrationRow], z: float = 1.6449) -> float:
         for i, row in enumerate(rows):
             if row.source != source:
                 continue
-            same_stack = [j for j in others if rows[j].stack == row.stack]
-            pool = same_stack or others
+            same_kind = [j for j in others if exact[j] == exact[i]]
+            same_stack = [j for j in same_kind if rows[j].stack == row.stack] if exact[i] else []
+            pool = same_stack or same_kind or others
             sigma = weighted_rms(residuals[pool], [rows[j] for j in pool])
-            needed = row.needed_realisation()
-            inside[i] = float(abs(np.log(needed / cv[i])) <= z * sigma)
+            inside[i] = float(abs(np.log(row.needed_realisation() / cv[i])) <= z * sigma)
     weights = _source_weights(rows)
     return float(np.sum(weights * inside) / np.sum(weights))
 

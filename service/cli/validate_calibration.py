@@ -37,6 +37,8 @@ def calibration_report() -> dict[str, Any]:
         "parameters": fresh["parameters"],
         "model_error_sigma_by_stack": fresh["model_error_sigma_by_stack"],
         "model_error_rows_by_stack": fresh["model_error_rows_by_stack"],
+        "model_error_sigma_transfer": fresh["model_error_sigma_transfer"],
+        "model_error_rows_transfer": fresh["model_error_rows_transfer"],
         "interval_coverage_p5_p95": interval_coverage(rows),
         "committed_fitted_on": committed.fitted_on,
         "committed_matches_fresh_fit": committed_values == fresh_values,
@@ -86,6 +88,11 @@ def print_calibration(report: dict[str, Any]) -> None:
         f"{stack} {sigma:.3f} ({report['model_error_rows_by_stack'][stack]} rows)"
         for stack, sigma in report["model_error_sigma_by_stack"].items()
     )
+    if report["model_error_rows_transfer"]:
+        sigmas += (
+            f"; across generations or precisions (a key not fitted) {report['model_error_sigma_transfer']:.3f} "
+            f"({report['model_error_rows_transfer']} rows)"
+        )
     low, high = COVERAGE_TARGET
     coverage = report["interval_coverage_p5_p95"]
     met = "met" if low <= coverage <= high else "NOT met"

@@ -21,6 +21,8 @@ from flopwatt.estimate.validation.scale_anchors import (
 )
 
 REACHED_SCORED_MAPE_PERCENT = 5.9  # 6.2 before the DP overlap was bounded by compute (issue 11 item 1, 2026-11-27); 7.6 before CP rows were scored
+# With the eight Blackwell rows of the Megatron-Bridge table (2026-11-27), physics alone.
+REACHED_ALL_SCORED_MAPE_PERCENT = 15.5
 MARGIN_PERCENT = 1.0
 
 
@@ -66,11 +68,19 @@ def test_published_plans_are_the_cited_ones():
 
 
 def test_scored_error_stays_at_the_reached_level(results):
+    """The physics alone (realisation 1): H100 rows at the reached level; the Blackwell rows of the
+    Megatron-Bridge table (added 2026-11-27) 8-32 % optimistic, every one of them — the bias the
+    stack calibration's `megatron-core, blackwell, fp8` realisation (0.736) takes out in sample
+    and that leave-one-source-out cannot (no other Blackwell source yet)."""
     assert all(math.isfinite(r.predicted_step_seconds) and r.predicted_step_seconds > 0 for r in results)
-    assert scored_mean_absolute_percentage_error(results) <= REACHED_SCORED_MAPE_PERCENT + MARGIN_PERCENT
-    for r in results:
+    hopper = [r for r in results if r.anchor.hardware_id == "h100-sxm"]
+    blackwell = [r for r in results if r.anchor.hardware_id in ("b200", "gb200", "gb300") and r.anchor.scored]
+    assert scored_mean_absolute_percentage_error(hopper) <= REACHED_SCORED_MAPE_PERCENT + MARGIN_PERCENT
+    assert scored_mean_absolute_percentage_error(results) <= REACHED_ALL_SCORED_MAPE_PERCENT + MARGIN_PERCENT
+    for r in hopper:
         if r.anchor.scored:
             assert abs(r.step_time_error) < 0.20, (r.anchor.anchor, r.step_time_error)
+    assert len(blackwell) == 8 and all(-0.35 < r.step_time_error < 0.0 for r in blackwell)
 
 
 def test_more_data_parallel_replicas_with_the_same_batch_lower_throughput(results):
