@@ -70,8 +70,8 @@ def test_published_plans_are_the_cited_ones():
 def test_scored_error_stays_at_the_reached_level(results):
     """The physics alone (realisation 1): H100 rows at the reached level; the Blackwell rows of the
     Megatron-Bridge table (added 2026-11-27) 8-32 % optimistic, every one of them — the bias the
-    stack calibration's `megatron-core, blackwell, fp8` realisation (0.736) takes out in sample
-    and that leave-one-source-out cannot (no other Blackwell source yet)."""
+    stack calibration's `megatron-core, blackwell, fp8` realisation takes out (fitted on these rows
+    and MLPerf's Blackwell rows; each source cross-validated with the other)."""
     assert all(math.isfinite(r.predicted_step_seconds) and r.predicted_step_seconds > 0 for r in results)
     hopper = [r for r in results if r.anchor.hardware_id == "h100-sxm"]
     blackwell = [r for r in results if r.anchor.hardware_id in ("b200", "gb200", "gb300") and r.anchor.scored]

@@ -81,13 +81,9 @@ def test_a_source_is_predicted_without_its_own_rows(rows):
     assert refitted[("pytorch-fsdp", "hopper")] < fitted[("pytorch-fsdp", "hopper")]
 
 
-# Sources with ≥ 10 rows that miss issue 11's 12 % target, at the level reached, and why.
-KNOWN_MISSES = {
-    # 8 of its 11 rows are Blackwell, and no other source has Blackwell rows: left out, it is
-    # predicted with the fallback (the geometric mean of megatron-core's Hopper values), and the
-    # physics is 8-32 % optimistic on Blackwell. A second Blackwell source closes this.
-    "megatron-bridge-performance": 24.4,
-}
+# Sources with ≥ 10 rows that miss issue 11's 12 % target, at the level reached, and why (none
+# since MLPerf's Blackwell rows gave Megatron-Bridge's Blackwell rows a second source).
+KNOWN_MISSES: dict[str, float] = {}
 
 
 def test_cross_validated_error_meets_the_target_for_every_large_source(rows, calibration):
@@ -127,6 +123,11 @@ def test_fallback_chain_of_an_unfitted_key():
     assert value == pytest.approx(math.sqrt(0.7 * 0.9)) and fitted is None  # geometric mean of the stack
     value, basis, _ = choose_realisation("jax", "tpu-v5p", "16-bit", cal)
     assert value == 1.0 and "uncalibrated" in basis
+    # no wider class fitted on the generation: the nearest narrower one, before other generations
+    value, basis, fitted = choose_realisation("megatron-core", "hopper", "16-bit", cal)
+    assert value == 1.0 and fitted is not None and "fp8 value" in basis
+    value, basis, fitted = choose_realisation("megatron-core", "hopper", "fp4", cal)
+    assert value == 1.0 and "fp8 value" in basis  # wider first
 
 
 def test_an_estimate_states_its_realisation_and_model_error():
