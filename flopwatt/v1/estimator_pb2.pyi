@@ -141,7 +141,7 @@ class Breakdown(_message.Message):
     def __init__(self, step_time: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ..., memory: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ..., energy: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ..., cost: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ..., wall_clock: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ...) -> None: ...
 
 class EstimateInferenceRequest(_message.Message):
-    __slots__ = ("model", "hardware_id", "profile_id", "accelerator_count", "precision", "batch_size", "input_tokens", "output_tokens", "facility", "uncertainty", "kv_cache_precision", "expert_parallel_size", "concurrency", "request_rate_per_second", "slo")
+    __slots__ = ("model", "hardware_id", "profile_id", "accelerator_count", "precision", "batch_size", "input_tokens", "output_tokens", "facility", "uncertainty", "kv_cache_precision", "expert_parallel_size", "concurrency", "request_rate_per_second", "slo", "speculative_decoding")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     HARDWARE_ID_FIELD_NUMBER: _ClassVar[int]
     PROFILE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -157,6 +157,7 @@ class EstimateInferenceRequest(_message.Message):
     CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
     REQUEST_RATE_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
     SLO_FIELD_NUMBER: _ClassVar[int]
+    SPECULATIVE_DECODING_FIELD_NUMBER: _ClassVar[int]
     model: _common_pb2.ModelSpec
     hardware_id: str
     profile_id: str
@@ -172,7 +173,18 @@ class EstimateInferenceRequest(_message.Message):
     concurrency: int
     request_rate_per_second: float
     slo: ServingSlo
-    def __init__(self, model: _Optional[_Union[_common_pb2.ModelSpec, _Mapping]] = ..., hardware_id: _Optional[str] = ..., profile_id: _Optional[str] = ..., accelerator_count: _Optional[int] = ..., precision: _Optional[_Union[_common_pb2.Precision, str]] = ..., batch_size: _Optional[int] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., facility: _Optional[_Union[_common_pb2.Facility, _Mapping]] = ..., uncertainty: _Optional[_Union[_common_pb2.Uncertainty, _Mapping]] = ..., kv_cache_precision: _Optional[_Union[_common_pb2.Precision, str]] = ..., expert_parallel_size: _Optional[int] = ..., concurrency: _Optional[int] = ..., request_rate_per_second: _Optional[float] = ..., slo: _Optional[_Union[ServingSlo, _Mapping]] = ...) -> None: ...
+    speculative_decoding: SpeculativeDecoding
+    def __init__(self, model: _Optional[_Union[_common_pb2.ModelSpec, _Mapping]] = ..., hardware_id: _Optional[str] = ..., profile_id: _Optional[str] = ..., accelerator_count: _Optional[int] = ..., precision: _Optional[_Union[_common_pb2.Precision, str]] = ..., batch_size: _Optional[int] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., facility: _Optional[_Union[_common_pb2.Facility, _Mapping]] = ..., uncertainty: _Optional[_Union[_common_pb2.Uncertainty, _Mapping]] = ..., kv_cache_precision: _Optional[_Union[_common_pb2.Precision, str]] = ..., expert_parallel_size: _Optional[int] = ..., concurrency: _Optional[int] = ..., request_rate_per_second: _Optional[float] = ..., slo: _Optional[_Union[ServingSlo, _Mapping]] = ..., speculative_decoding: _Optional[_Union[SpeculativeDecoding, _Mapping]] = ...) -> None: ...
+
+class SpeculativeDecoding(_message.Message):
+    __slots__ = ("draft_tokens", "acceptance_rate", "draft_model")
+    DRAFT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTANCE_RATE_FIELD_NUMBER: _ClassVar[int]
+    DRAFT_MODEL_FIELD_NUMBER: _ClassVar[int]
+    draft_tokens: int
+    acceptance_rate: float
+    draft_model: _common_pb2.ModelSpec
+    def __init__(self, draft_tokens: _Optional[int] = ..., acceptance_rate: _Optional[float] = ..., draft_model: _Optional[_Union[_common_pb2.ModelSpec, _Mapping]] = ...) -> None: ...
 
 class ServingSlo(_message.Message):
     __slots__ = ("time_to_first_token", "time_per_output_token")

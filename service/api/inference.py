@@ -7,7 +7,7 @@ from flopwatt.estimate import uncertainty
 from flopwatt.estimate.assumptions import Assumption
 from flopwatt.estimate.continuous import ContinuousBatching, OverloadedError, SloUnreachable, plan_for_slo
 from flopwatt.estimate.inference import InferenceEstimate, InferenceScenario, estimate_serving
-from flopwatt.estimate.scenarios import InferenceWorkload, build_inference_scenario
+from flopwatt.estimate.scenarios import InferenceWorkload, SpeculationChoice, build_inference_scenario
 from flopwatt.service.api import convert
 from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.service.api.finite import ensure_finite, int64
@@ -18,6 +18,7 @@ from flopwatt.service.api.request_bounds import (
     check_facility,
     check_model_spec,
     check_slo,
+    check_speculative_decoding,
     check_uncertainty,
     duration_seconds,
 )
@@ -62,6 +63,8 @@ def _validate(request: estimator_pb2.EstimateInferenceRequest) -> None:
         v.add("uncertainty.samples", "intervals are not modelled for continuous batching yet: 0 with a load")
     if request.HasField("slo"):
         _check_slo(request, v)
+    if request.HasField("speculative_decoding"):
+        check_speculative_decoding(request.speculative_decoding, "speculative_decoding", v)
     check_facility(request.facility, "facility", v)
     check_uncertainty(request.uncertainty, "uncertainty", v)
     v.raise_if_any()
@@ -293,6 +296,19 @@ def inference_workload(request: estimator_pb2.EstimateInferenceRequest, deps: Ap
         facility=convert.facility_choice(request.facility),
         concurrency=request.concurrency,
         request_rate_per_second=request.request_rate_per_second,
+        speculation=speculation_choice(request),
+    )
+
+
+def speculation_choice(request: estimator_pb2.EstimateInferenceRequest) -> SpeculationChoice | None:
+    """The request's speculative_decoding (validated) in domain terms; None when unset."""
+    if not request.HasField("speculative_decoding"):
+        return None
+    spec = request.speculative_decoding
+    return SpeculationChoice(
+        spec.draft_tokens,
+        spec.acceptance_rate,
+        convert.model_choice(spec.draft_model) if spec.HasField("draft_model") else None,
     )
 
 
