@@ -313,23 +313,44 @@ class SloUnreachable(ValueError):
     """No layout meets the SLO; carries the best p99 TTFT and TPOT any layout reaches (batch 1)."""
 
     def __init__(self, best_ttft_seconds: float, best_tpot_seconds: float):
-        super().__init__(
-            f"no tensor-parallel group meets the SLO: the best reachable p99 are time_to_first_token "
-            f"{best_ttft_seconds:.4g} s and time_per_output_token {best_tpot_seconds:.4g} s (each at batch 1)"
-        )
+        if math.isfinite(best_ttft_seconds) and math.isfinite(best_tpot_seconds):
+            message = (
+                f"no deployment meets the SLO: the best reachable p99 are time_to_first_token "
+                f"{best_ttft_seconds:.4g} s and time_per_output_token {best_tpot_seconds:.4g} s (each at batch 1)"
+            )
+        else:
+            message = (
+                "no deployment meets the SLO: no tensor-parallel group up to accelerator_count holds the weights and "
+                "one request's KV cache"
+            )
+        super().__init__(message)
         self.best_ttft_seconds = best_ttft_seconds
         self.best_tpot_seconds = best_tpot_seconds
 
 
 @dataclass(frozen=True)
 class SloPlan:
-    """The layout that meets the SLO with the most output tokens/s per accelerator."""
+    """The layout that meets the SLO with the most output tokens/s per accelerator. Disaggregated
+    (`disaggregated` set): tensor_parallel_size, max_running_batch and replicas are the decode
+    pool's, and the prefill pool is in `disaggregated`."""
 
     tensor_parallel_size: int
     max_running_batch: int  # per replica: the largest running batch whose p99s meet the SLO
     replicas: int  # to carry the scenario's load at that batch (1 without a load)
     output_tokens_per_second_per_accelerator: float
     scenario: InferenceScenario  # one replica at its share of the load (concurrency = its batch without one)
+    disaggregated: object = None  # disaggregation.DisaggregatedPlan, or None: prefill and decode colocated
+
+    @property
+    def accelerator_count(self) -> int:
+        if self.disaggregated is not None:
+            return self.disaggregated.accelerator_count
+        return self.tensor_parallel_size * self.replicas
+
+
+# plan_for_slo's `disaggregation`: colocated only (the default), the better of both, or
+# disaggregated only.
+DISAGGREGATION_MODES = ("colocated", "allowed", "required")
 
 
 def plan_for_slo(
@@ -337,18 +358,23 @@ def plan_for_slo(
     ttft_seconds: float,
     tpot_seconds: float,
     engine: ContinuousBatching | None = None,
+    disaggregation: str = "colocated",
 ) -> SloPlan:
     """Choose the tensor-parallel group (powers of two up to `scenario.accelerator_count`) and the
     running batch (max_num_seqs, the engine's knob) maximising output tokens/s per accelerator with
     p99 TTFT ≤ `ttft_seconds` and p99 TPOT ≤ `tpot_seconds` (0: unconstrained) without a queue,
     then the replicas that carry the scenario's concurrency or rate at that batch. Why p99 and no
     queue: an SLO is a tail promise, and a queue's wait grows without bound past the batch, so
-    the planner sizes replicas to keep requests out of it. Raises SloUnreachable otherwise."""
+    the planner sizes replicas to keep requests out of it. `disaggregation` "allowed" also weighs
+    separate prefill and decode pools (`disaggregation.plan_disaggregated`) and keeps the better;
+    "required" plans only those. Raises SloUnreachable otherwise."""
+    if disaggregation not in DISAGGREGATION_MODES:
+        raise ValueError(f"disaggregation must be one of {DISAGGREGATION_MODES}, not {disaggregation!r}")
     engine = engine or ContinuousBatching.for_hardware(scenario.hardware)
     best: SloPlan | None = None
     best_ttft = best_tpot = math.inf
     tp = 1
-    while tp <= scenario.accelerator_count:
+    while tp <= scenario.accelerator_count and disaggregation != "required":
         candidate = dataclasses.replace(
             scenario,
             accelerator_count=tp,
@@ -393,6 +419,23 @@ def plan_for_slo(
             replicas = 1
             share = dataclasses.replace(candidate, concurrency=batch)
         best = SloPlan(candidate.accelerator_count, batch, replicas, float(per_accelerator[index]), share)
+    if disaggregation != "colocated":
+        from flopwatt.estimate.disaggregation import plan_disaggregated
+
+        split, split_ttft, split_tpot = plan_disaggregated(scenario, ttft_seconds, tpot_seconds, engine)
+        best_ttft, best_tpot = min(best_ttft, split_ttft), min(best_tpot, split_tpot)
+        if split is not None and (
+            best is None
+            or split.output_tokens_per_second_per_accelerator > best.output_tokens_per_second_per_accelerator
+        ):
+            best = SloPlan(
+                split.decode_tensor_parallel_size,
+                split.decode_running_batch,
+                split.decode_instances,
+                split.output_tokens_per_second_per_accelerator,
+                split.decode_scenario,
+                disaggregated=split,
+            )
     if best is None:
         raise SloUnreachable(best_ttft, best_tpot)
     return best

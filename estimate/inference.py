@@ -190,6 +190,9 @@ class InferenceEstimate:
     time_to_first_token_p99_seconds: float = 0.0
     time_per_output_token_p99_seconds: float = 0.0
     max_running_batch_size: int = 0  # continuous batching: the bound of the running batch
+    # A disaggregated deployment's accelerators (prefill and decode pools), over which its
+    # throughput, energy and cost are counted; 0: the scenario's accelerator_count (one replica).
+    deployment_accelerators: int = 0
 
     @property
     def ttft_p99(self) -> float:
