@@ -27,6 +27,11 @@ Requests join and leave the running batch step by step. The model, per replica:
   law fixed point B = λ·S(B); the wait is M/D/c with c = the running-batch bound and service
   S(B), by the Allen–Cunneen approximation: M/M/c's Erlang-C wait scaled by (1 + Cs²)/2 = 1/2
   for deterministic service, its tail P(W > t) = P_wait·exp(−(cμ − λ)t) scaled alike.
+- Speculative decoding (`inference.Speculation`): a step verifies k + 1 positions per sequence
+  and yields E = (1 − α^(k+1))/(1 − α) tokens on average, so each sequence takes k + 1 tokens of
+  the step budget, requests finish E times sooner in steps (E·B·P/O prefill tokens per step),
+  and a chunk's time is shared by E tokens. TPOT p99 adds the spread of the step count: by
+  renewal, the O/E steps of a request have variance O·Var(N)/E³.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ from flopwatt.estimate.inference import (
     InferenceScenario,
     _prefill_seconds,
     check_expert_parallel_size,
+    draft_memory,
     max_batch_size,
     serving_metrics,
 )
@@ -94,7 +100,7 @@ class LoadCurve:
     """Per running batch B = 1..bound (arrays indexed B − 1)."""
 
     batches: np.ndarray
-    decode_step: np.ndarray  # seconds, decode only
+    decode_step: np.ndarray  # seconds of one decode (verification) step, without a prefill chunk
     chunk_tokens: np.ndarray  # prefill tokens one request gets per step
     chunk_seconds: np.ndarray  # seconds a prefill chunk adds to a step
     chunk_fraction: np.ndarray  # share of steps carrying a chunk
@@ -108,16 +114,29 @@ class LoadCurve:
     metrics: object  # serving_metrics at the batches
 
 
+def _kv_bytes_per_token_per_device(scenario: InferenceScenario) -> float:
+    """The device's cache per token: the target's (and a draft model's, `draft_memory`)."""
+    arch, tp, ep = scenario.arch, scenario.accelerator_count, scenario.expert_parallel_size
+    per_token = float(
+        kv_cache_bytes_per_token_per_device(arch, 1 if ep > 1 else tp, scenario.kv_cache_bytes_per_element)
+    )
+    return per_token + draft_memory(scenario.speculation, scenario.hardware, tp, scenario.kv_cache_bytes_per_element)[1]
+
+
 def kv_bound(scenario: InferenceScenario, engine: ContinuousBatching) -> int:
     """Sequences whose paged KV cache fits: mean context P + O/2 in whole blocks per sequence."""
     arch, hw, tp, ep = scenario.arch, scenario.hardware, scenario.accelerator_count, scenario.expert_parallel_size
     _, weights, _ = max_batch_size(
-        arch, hw, tp, scenario.input_tokens + scenario.output_tokens, scenario.kv_cache_bytes_per_element, ep
+        arch,
+        hw,
+        tp,
+        scenario.input_tokens + scenario.output_tokens,
+        scenario.kv_cache_bytes_per_element,
+        ep,
+        scenario.speculation,
     )
     blocks = math.ceil((scenario.input_tokens + scenario.output_tokens / 2.0) / engine.block_tokens)
-    per_token = float(
-        kv_cache_bytes_per_token_per_device(arch, 1 if ep > 1 else tp, scenario.kv_cache_bytes_per_element)
-    )
+    per_token = _kv_bytes_per_token_per_device(scenario)
     free = hw.memory_bytes * SERVING_MEMORY_FRACTION - weights - RUNTIME_RESERVED_BYTES
     return max(int(free // (per_token * blocks * engine.block_tokens)), 0) * ep
 
@@ -128,7 +147,10 @@ def load_curve(scenario: InferenceScenario, engine: ContinuousBatching | None = 
     arch, hw, tp, ep = scenario.arch, scenario.hardware, scenario.accelerator_count, scenario.expert_parallel_size
     prompt, output = scenario.input_tokens, scenario.output_tokens
     kv = kv_bound(scenario, engine)
-    budget_bound = int(engine.token_budget // (1.0 + prompt / output))
+    spec = scenario.speculation
+    per_step = spec.expected_tokens if spec is not None else 1.0  # tokens a sequence gains per step
+    query = float(spec.query_tokens) if spec is not None else 1.0  # budget tokens a sequence takes per step
+    budget_bound = int(engine.token_budget // (query + per_step * prompt / output))
     bound = max(1, min(kv, engine.max_num_seqs, budget_bound))
     batches = np.arange(1, bound + 1, dtype=float)
     metrics = serving_metrics(
@@ -141,31 +163,39 @@ def load_curve(scenario: InferenceScenario, engine: ContinuousBatching | None = 
         scenario.facility,
         kv_bytes_per_element=scenario.kv_cache_bytes_per_element,
         expert_parallel_size=ep,
+        speculation=spec,
     )
     decode = np.broadcast_to(np.asarray(metrics.time_per_output_token_seconds, dtype=float), batches.shape)
+    step = decode * per_step  # one decode (verification) step's seconds
     # One prompt's prefill, spread over its tokens: a chunk of c tokens costs c/P of it (the mean
     # attention context of the prompt's tokens; compute-bound like the whole prefill).
-    per_token = float(_prefill_seconds(arch, hw, 1.0, prompt, tp, 1)) / prompt
-    chunk = np.minimum(float(prompt), np.maximum(engine.token_budget - batches, 1.0))
+    prefill_one = float(_prefill_seconds(arch, hw, 1.0, prompt, tp, 1))
+    if spec is not None and spec.draft_arch is not None:
+        prefill_one += float(_prefill_seconds(spec.draft_arch, hw, 1.0, prompt, tp, 1))
+    per_token = prefill_one / prompt
+    chunk = np.minimum(float(prompt), np.maximum(engine.token_budget - batches * query, 1.0))
     chunk_seconds = chunk * per_token
-    # The other B − 1 sequences are replaced at (B − 1)/O requests per step, each bringing P
-    # prefill tokens; a request's own prefill comes before its decode (in its TTFT).
-    fraction = np.minimum(1.0, (batches - 1.0) * prompt / output / chunk)
-    tpot = decode + fraction * chunk_seconds
+    # The other B − 1 sequences are replaced at (B − 1)·E/O requests per step (E tokens per step),
+    # each bringing P prefill tokens; a request's own prefill comes before its decode (in its TTFT).
+    fraction = np.minimum(1.0, (batches - 1.0) * per_step * prompt / output / chunk)
+    tpot = decode + fraction * chunk_seconds / per_step
     spread = np.minimum(1.0, fraction + Z_P99 * np.sqrt(fraction * (1.0 - fraction) / max(output - 1, 1)))
-    tpot_p99 = decode + spread * chunk_seconds
+    # The request's own step count: O/E steps with variance O·Var(N)/E³ (renewal); 0 without speculation.
+    steps = output / per_step
+    step_spread = Z_P99 * math.sqrt(output * spec.tokens_variance / per_step**3) / steps if spec is not None else 0.0
+    tpot_p99 = (decode + spread * chunk_seconds / per_step) * (1.0 + step_spread)
     chunks = np.ceil(prompt / chunk)
-    prefill = chunks * (decode + chunk_seconds)
+    prefill = chunks * (step + chunk_seconds)
     # Arriving while the others' step runs (none with the batch to itself: the engine idles):
     # half a step until the next one starts (p50), or a whole step carrying a chunk (p99).
     others = batches > 1
-    in_flight_p99 = decode + np.where(fraction >= 0.01, chunk_seconds, 0.0)
-    ttft = prefill + np.where(others, 0.5 * tpot, 0.0)
+    in_flight_p99 = step + np.where(fraction >= 0.01, chunk_seconds, 0.0)
+    ttft = prefill + np.where(others, 0.5 * (step + fraction * chunk_seconds), 0.0)
     ttft_p99 = prefill + np.where(others, in_flight_p99, 0.0)
     service = ttft + (output - 1) * tpot
     return LoadCurve(
         batches,
-        decode,
+        step,
         chunk,
         chunk_seconds,
         fraction,
@@ -247,10 +277,9 @@ def estimate_continuous(scenario: InferenceScenario, engine: ContinuousBatching 
         scenario.input_tokens + output,
         scenario.kv_cache_bytes_per_element,
         ep,
+        scenario.speculation,
     )
-    per_token = float(
-        kv_cache_bytes_per_token_per_device(arch, 1 if ep > 1 else tp, scenario.kv_cache_bytes_per_element)
-    )
+    per_token = _kv_bytes_per_token_per_device(scenario)
     blocks = math.ceil((scenario.input_tokens + output / 2.0) / engine.block_tokens)
     kv_bytes = per_token * blocks * engine.block_tokens * math.ceil(running / ep)
     return InferenceEstimate(
@@ -284,23 +313,44 @@ class SloUnreachable(ValueError):
     """No layout meets the SLO; carries the best p99 TTFT and TPOT any layout reaches (batch 1)."""
 
     def __init__(self, best_ttft_seconds: float, best_tpot_seconds: float):
-        super().__init__(
-            f"no tensor-parallel group meets the SLO: the best reachable p99 are time_to_first_token "
-            f"{best_ttft_seconds:.4g} s and time_per_output_token {best_tpot_seconds:.4g} s (each at batch 1)"
-        )
+        if math.isfinite(best_ttft_seconds) and math.isfinite(best_tpot_seconds):
+            message = (
+                f"no deployment meets the SLO: the best reachable p99 are time_to_first_token "
+                f"{best_ttft_seconds:.4g} s and time_per_output_token {best_tpot_seconds:.4g} s (each at batch 1)"
+            )
+        else:
+            message = (
+                "no deployment meets the SLO: no tensor-parallel group up to accelerator_count holds the weights and "
+                "one request's KV cache"
+            )
+        super().__init__(message)
         self.best_ttft_seconds = best_ttft_seconds
         self.best_tpot_seconds = best_tpot_seconds
 
 
 @dataclass(frozen=True)
 class SloPlan:
-    """The layout that meets the SLO with the most output tokens/s per accelerator."""
+    """The layout that meets the SLO with the most output tokens/s per accelerator. Disaggregated
+    (`disaggregated` set): tensor_parallel_size, max_running_batch and replicas are the decode
+    pool's, and the prefill pool is in `disaggregated`."""
 
     tensor_parallel_size: int
     max_running_batch: int  # per replica: the largest running batch whose p99s meet the SLO
     replicas: int  # to carry the scenario's load at that batch (1 without a load)
     output_tokens_per_second_per_accelerator: float
     scenario: InferenceScenario  # one replica at its share of the load (concurrency = its batch without one)
+    disaggregated: object = None  # disaggregation.DisaggregatedPlan, or None: prefill and decode colocated
+
+    @property
+    def accelerator_count(self) -> int:
+        if self.disaggregated is not None:
+            return self.disaggregated.accelerator_count
+        return self.tensor_parallel_size * self.replicas
+
+
+# plan_for_slo's `disaggregation`: colocated only (the default), the better of both, or
+# disaggregated only.
+DISAGGREGATION_MODES = ("colocated", "allowed", "required")
 
 
 def plan_for_slo(
@@ -308,18 +358,23 @@ def plan_for_slo(
     ttft_seconds: float,
     tpot_seconds: float,
     engine: ContinuousBatching | None = None,
+    disaggregation: str = "colocated",
 ) -> SloPlan:
     """Choose the tensor-parallel group (powers of two up to `scenario.accelerator_count`) and the
     running batch (max_num_seqs, the engine's knob) maximising output tokens/s per accelerator with
     p99 TTFT ≤ `ttft_seconds` and p99 TPOT ≤ `tpot_seconds` (0: unconstrained) without a queue,
     then the replicas that carry the scenario's concurrency or rate at that batch. Why p99 and no
     queue: an SLO is a tail promise, and a queue's wait grows without bound past the batch, so
-    the planner sizes replicas to keep requests out of it. Raises SloUnreachable otherwise."""
+    the planner sizes replicas to keep requests out of it. `disaggregation` "allowed" also weighs
+    separate prefill and decode pools (`disaggregation.plan_disaggregated`) and keeps the better;
+    "required" plans only those. Raises SloUnreachable otherwise."""
+    if disaggregation not in DISAGGREGATION_MODES:
+        raise ValueError(f"disaggregation must be one of {DISAGGREGATION_MODES}, not {disaggregation!r}")
     engine = engine or ContinuousBatching.for_hardware(scenario.hardware)
     best: SloPlan | None = None
     best_ttft = best_tpot = math.inf
     tp = 1
-    while tp <= scenario.accelerator_count:
+    while tp <= scenario.accelerator_count and disaggregation != "required":
         candidate = dataclasses.replace(
             scenario,
             accelerator_count=tp,
@@ -364,6 +419,23 @@ def plan_for_slo(
             replicas = 1
             share = dataclasses.replace(candidate, concurrency=batch)
         best = SloPlan(candidate.accelerator_count, batch, replicas, float(per_accelerator[index]), share)
+    if disaggregation != "colocated":
+        from flopwatt.estimate.disaggregation import plan_disaggregated
+
+        split, split_ttft, split_tpot = plan_disaggregated(scenario, ttft_seconds, tpot_seconds, engine)
+        best_ttft, best_tpot = min(best_ttft, split_ttft), min(best_tpot, split_tpot)
+        if split is not None and (
+            best is None
+            or split.output_tokens_per_second_per_accelerator > best.output_tokens_per_second_per_accelerator
+        ):
+            best = SloPlan(
+                split.decode_tensor_parallel_size,
+                split.decode_running_batch,
+                split.decode_instances,
+                split.output_tokens_per_second_per_accelerator,
+                split.decode_scenario,
+                disaggregated=split,
+            )
     if best is None:
         raise SloUnreachable(best_ttft, best_tpot)
     return best

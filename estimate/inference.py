@@ -8,6 +8,15 @@ all-reduces and kernel launches (CUDA graphs, as serving engines use). TTFT is t
 batch's prompts together (static batching); at a load (concurrency or request rate) continuous
 batching answers instead (`continuous.py`: paged KV cache, chunked prefill, queueing).
 
+Speculative decoding / multi-token prediction (`Speculation`): a draft (a small draft model, or
+MTP heads / n-gram lookup at negligible cost) proposes k tokens; the target verifies the k + 1
+positions in one forward, a decode step whose GEMMs see batch·(k + 1) rows and whose KV read is
+the same context; with a per-token acceptance rate α a verification step yields
+(1 − α^(k+1)) / (1 − α) tokens on average (Leviathan, Kalman & Matias 2023, "Fast Inference
+from Transformers via Speculative Decoding", ICML, eq. 1). TPOT = (k draft steps + the
+verification step) ÷ that expectation: a gain while the step is bandwidth-bound (small batch),
+a loss once the (k + 1)-fold GEMM rows make it compute-bound (large batch).
+
 `serving_metrics` is the vectorised numeric core (arrays of batch sizes, or hardware and facility
 numbers holding Monte Carlo samples); `estimate_serving` searches the batch and reports floats.
 """
@@ -59,6 +68,62 @@ def check_expert_parallel_size(arch: ModelArchitecture, tp: int, ep: int) -> Non
         )
 
 
+def expected_tokens_per_step(acceptance_rate: ArrayLike, draft_tokens: ArrayLike) -> ArrayLike:
+    """Tokens one verification step yields on average, k drafted at per-token acceptance α:
+    (1 − α^(k+1)) / (1 − α) (Leviathan et al. 2023, eq. 1; the accepted prefix plus the target's
+    own token at the first rejection or after the last draft). α = 0 gives 1, α → 1 gives k + 1."""
+    alpha = as_float(acceptance_rate)
+    k = as_float(draft_tokens)
+    return (1.0 - alpha ** (k + 1.0)) / (1.0 - alpha)
+
+
+def tokens_per_step_variance(acceptance_rate: float, draft_tokens: int) -> float:
+    """Variance of the tokens N one verification step yields: P(N ≥ j) = α^(j−1) for
+    j = 1..k+1, so E[N²] = Σ (2j − 1)·α^(j−1)."""
+    alpha = float(acceptance_rate)
+    second = sum((2 * j - 1) * alpha ** (j - 1) for j in range(1, draft_tokens + 2))
+    mean = float(expected_tokens_per_step(alpha, draft_tokens))
+    return max(second - mean * mean, 0.0)
+
+
+@dataclass(frozen=True)
+class Speculation:
+    """Speculative decoding: `draft_tokens` (k) proposed per step, each accepted with
+    probability `acceptance_rate` (α, in [0, 1)); `draft_arch` the draft model (run at the
+    target's tensor-parallel size, its weights and KV cache beside the target's), or None for
+    multi-token-prediction heads or n-gram drafting, whose cost is taken as negligible."""
+
+    draft_tokens: int
+    acceptance_rate: float
+    draft_arch: ModelArchitecture | None = None
+
+    @property
+    def expected_tokens(self) -> float:
+        return float(expected_tokens_per_step(self.acceptance_rate, self.draft_tokens))
+
+    @property
+    def tokens_variance(self) -> float:
+        return tokens_per_step_variance(self.acceptance_rate, self.draft_tokens)
+
+    @property
+    def query_tokens(self) -> int:
+        """Positions the target verifies per sequence and step: the k drafts and one more."""
+        return self.draft_tokens + 1
+
+
+def draft_memory(
+    speculation: Speculation | None, hw: HardwareModel, tp: int, kv_bytes_per_element: float
+) -> tuple[float, float]:
+    """(draft weight bytes per device, draft KV bytes per token per device): zero without a draft model."""
+    if speculation is None or speculation.draft_arch is None:
+        return 0.0, 0.0
+    draft = speculation.draft_arch
+    return (
+        float(parameter_counts(draft).total) * hw.bytes_per_element / tp,
+        float(kv_cache_bytes_per_token_per_device(draft, tp, kv_bytes_per_element)),
+    )
+
+
 def default_kv_cache_precision(weight_precision: str) -> str:
     """The KV cache precision engines use with weights at `weight_precision`: FP8 for FP8
     checkpoints, BF16 otherwise (constants.DEFAULT_KV_CACHE_PRECISION, with its sources)."""
@@ -82,6 +147,7 @@ class InferenceScenario:
     # a closed loop of `concurrency` clients, or an open loop of Poisson arrivals at this rate.
     concurrency: int = 0
     request_rate_per_second: float = 0.0
+    speculation: Speculation | None = None  # speculative decoding / MTP (None: one token per step)
 
     @property
     def continuous(self) -> bool:
@@ -124,6 +190,9 @@ class InferenceEstimate:
     time_to_first_token_p99_seconds: float = 0.0
     time_per_output_token_p99_seconds: float = 0.0
     max_running_batch_size: int = 0  # continuous batching: the bound of the running batch
+    # A disaggregated deployment's accelerators (prefill and decode pools), over which its
+    # throughput, energy and cost are counted; 0: the scenario's accelerator_count (one replica).
+    deployment_accelerators: int = 0
 
     @property
     def ttft_p99(self) -> float:
@@ -167,10 +236,12 @@ def _decode_attention_flops_per_head_and_token(arch: ModelArchitecture) -> float
 
 
 def _layer_decode_seconds(
-    arch, hw: HardwareModel, batch, context, tp, kv_bytes_per_element: float, ep: int = 1
+    arch, hw: HardwareModel, batch, context, tp, kv_bytes_per_element: float, ep: int = 1, query_tokens: float = 1.0
 ) -> dict[str, ArrayLike]:
     """One decode step of one layer at `batch` sequences with `context` tokens of history, the
-    KV cache stored at `kv_bytes_per_element`, on the busiest device.
+    KV cache stored at `kv_bytes_per_element`, on the busiest device. `query_tokens` positions
+    per sequence (speculative verification: k + 1): the GEMMs, attention FLOPs and collectives
+    see batch·query_tokens rows, the KV cache is read once per sequence.
 
     ep = 1: everything tensor-parallel over the tp devices, two all-reduces per layer.
     ep = tp > 1: expert parallelism with data-parallel attention (`expert_parallel_layout`):
@@ -183,15 +254,17 @@ def _layer_decode_seconds(
     expert_parallel = ep > 1
     attention_tp = 1.0 if expert_parallel else float(tp)  # attention and shared experts
     local = np.ceil(batch / ep) if expert_parallel else batch  # sequences the busiest device runs attention for
+    rows = local * query_tokens  # GEMM rows of the busiest device
+    tokens = batch * query_tokens
     expert_tp = float(tp) / ep  # devices one routed expert is split over
-    projections = hw.decode_gemm_seconds(local, (heads + 2 * kv) * d / attention_tp, h) + hw.decode_gemm_seconds(
-        local, h, heads * d / attention_tp
+    projections = hw.decode_gemm_seconds(rows, (heads + 2 * kv) * d / attention_tp, h) + hw.decode_gemm_seconds(
+        rows, h, heads * d / attention_tp
     )
     experts = max(float(arch.expert_count), 1.0)
     routed = float(arch.experts_per_token) if experts > 1 else 1.0
     # Distinct experts a batch touches: E·(1 − (1 − k/E)^B); each gets B·k/touched tokens.
-    touched = where(experts > 1, experts * (1.0 - (1.0 - routed / experts) ** batch), 1.0)
-    tokens_per_expert = batch * routed / touched
+    touched = where(experts > 1, experts * (1.0 - (1.0 - routed / experts) ** tokens), 1.0)
+    tokens_per_expert = tokens * routed / touched
     width = float(arch.ffn_hidden_size if experts > 1 else (arch.dense_ffn_hidden_size or arch.ffn_hidden_size))
     touched_here = touched / ep  # experts of this device the batch touches
     mlp = hw.decode_gemm_seconds(
@@ -203,8 +276,8 @@ def _layer_decode_seconds(
     if shared > 0:
         mlp = (
             mlp
-            + hw.decode_gemm_seconds(local, (matrices - 1) * shared * width / attention_tp, h)
-            + hw.decode_gemm_seconds(local, h, shared * width / attention_tp)
+            + hw.decode_gemm_seconds(rows, (matrices - 1) * shared * width / attention_tp, h)
+            + hw.decode_gemm_seconds(rows, h, shared * width / attention_tp)
         )
     kv_bytes = (
         local
@@ -212,17 +285,17 @@ def _layer_decode_seconds(
         * float(kv_cache_bytes_per_token_per_device(arch, attention_tp, kv_bytes_per_element))
         / float(arch.layer_count)
     )
-    attention_flops = local * heads / attention_tp * context * _decode_attention_flops_per_head_and_token(arch)
+    attention_flops = rows * heads / attention_tp * context * _decode_attention_flops_per_head_and_token(arch)
     attention = maximum(hw.memory_seconds(kv_bytes), attention_flops / hw.sustained_gemm_flops_per_second)
     launch = KERNELS_PER_LAYER_FORWARD * hw.graph_launch_overhead_seconds + 0.0 * batch
     seconds = {"weights_and_gemm": projections + mlp, "kv_cache_and_attention": attention}
     if expert_parallel:
         # Dispatch and combine: each device sends its sequences' k routed copies of h.
-        all_to_all = hw.all_to_all_seconds(local * routed * h * act_bytes, ep, 1.0)
+        all_to_all = hw.all_to_all_seconds(rows * routed * h * act_bytes, ep, 1.0)
         seconds["expert_parallel_communication"] = 2.0 * _in_graph_seconds(hw, all_to_all, ep)
     else:
         seconds["tensor_parallel_communication"] = 2.0 * _in_graph_seconds(
-            hw, hw.all_reduce_seconds(batch * h * act_bytes, tp, 1.0), tp
+            hw, hw.all_reduce_seconds(tokens * h * act_bytes, tp, 1.0), tp
         )
     seconds["kernel_launch"] = launch
     return seconds
@@ -261,11 +334,18 @@ def _prefill_seconds(arch, hw: HardwareModel, batch, prompt, tp, ep: int = 1) ->
 
 
 def max_batch_size(
-    arch: ModelArchitecture, hw: HardwareModel, tp: int, context_tokens: int, kv_bytes_per_element: float, ep: int = 1
+    arch: ModelArchitecture,
+    hw: HardwareModel,
+    tp: int,
+    context_tokens: int,
+    kv_bytes_per_element: float,
+    ep: int = 1,
+    speculation: Speculation | None = None,
 ) -> tuple[int, float, float]:
     """(largest batch whose KV cache fits, weight bytes per device, KV bytes per sequence per
     device that caches it). ep = tp > 1: each device holds the dense weights whole and 1/ep of the
-    routed experts, and caches only its own sequences (data-parallel attention)."""
+    routed experts, and caches only its own sequences (data-parallel attention). A draft model
+    adds its weights (÷ tp) and its KV cache per token (`draft_memory`)."""
     if ep > 1:
         weights = (
             float(local_parameter_count(arch, ParallelPlan(tensor_parallel_size=1, expert_parallel_size=ep)))
@@ -275,6 +355,9 @@ def max_batch_size(
     else:
         weights = float(parameter_counts(arch).total) * hw.bytes_per_element / tp
         per_token = float(kv_cache_bytes_per_token_per_device(arch, tp, kv_bytes_per_element))
+    draft_weights, draft_per_token = draft_memory(speculation, hw, tp, kv_bytes_per_element)
+    weights += draft_weights
+    per_token += draft_per_token
     per_sequence = per_token * context_tokens
     free = hw.memory_bytes * SERVING_MEMORY_FRACTION - weights - RUNTIME_RESERVED_BYTES
     return max(int(free // per_sequence), 0) * ep, weights, per_sequence
@@ -306,25 +389,47 @@ def serving_metrics(
     *,
     kv_bytes_per_element: float,
     expert_parallel_size: int = 1,
+    speculation: Speculation | None = None,
 ) -> ServingMetrics:
     """The vectorised numeric core: TTFT, TPOT, throughput, power, energy and cost per token at
     `batch` sequences (array allowed), for hardware and facility numbers that may be arrays, the
-    KV cache stored at `kv_bytes_per_element` (`InferenceScenario.kv_cache_bytes_per_element`)."""
+    KV cache stored at `kv_bytes_per_element` (`InferenceScenario.kv_cache_bytes_per_element`).
+    With `speculation` the decode breakdown is per output token: the verification step (and the
+    draft's k steps, `speculative_draft`) divided by the expected tokens per step."""
     batches = as_float(batch)
     context = input_tokens + output_tokens / 2.0  # mean history over the generation
     layers = float(arch.layer_count)
     ep = expert_parallel_size
-    layer = _layer_decode_seconds(arch, hw, batches, context, tp, kv_bytes_per_element, ep)
+    query = float(speculation.query_tokens) if speculation is not None else 1.0
+    layer = _layer_decode_seconds(arch, hw, batches, context, tp, kv_bytes_per_element, ep, query)
     if ep > 1:  # data-parallel attention: each device its sequences' logits over the whole vocabulary
-        head = hw.decode_gemm_seconds(np.ceil(batches / ep), float(arch.vocab_size), float(arch.hidden_size))
+        head = hw.decode_gemm_seconds(np.ceil(batches / ep) * query, float(arch.vocab_size), float(arch.hidden_size))
     else:
-        head = hw.decode_gemm_seconds(batches, float(arch.vocab_size) / tp, float(arch.hidden_size))
+        head = hw.decode_gemm_seconds(batches * query, float(arch.vocab_size) / tp, float(arch.hidden_size))
     breakdown = {name: value * layers for name, value in layer.items()}
     breakdown["lm_head"] = head
-    tpot = sum(breakdown.values())
     ttft = _prefill_seconds(arch, hw, batches, input_tokens, tp, ep)
+    busy_parts = ("weights_and_gemm", "kv_cache_and_attention", "lm_head")
+    if speculation is not None:
+        per_step = speculation.expected_tokens
+        breakdown = {name: value / per_step for name, value in breakdown.items()}
+        if speculation.draft_arch is not None:
+            draft = serving_metrics(
+                speculation.draft_arch,
+                hw,
+                tp,
+                batches,
+                input_tokens,
+                output_tokens,
+                facility,
+                kv_bytes_per_element=kv_bytes_per_element,
+            )
+            breakdown["speculative_draft"] = speculation.draft_tokens * draft.time_per_output_token_seconds / per_step
+            ttft = ttft + draft.time_to_first_token_seconds  # the draft prefills the prompt too
+            busy_parts += ("speculative_draft",)
+    tpot = sum(breakdown.values())
     batch_seconds = ttft + output_tokens * tpot
-    busy = (breakdown["weights_and_gemm"] + breakdown["kv_cache_and_attention"] + head) / tpot
+    busy = sum(breakdown[name] for name in busy_parts) / tpot
     power = hw.power_watts(busy)
     cost = run_cost(tp, batch_seconds, power, facility)
     tokens = batches * output_tokens
@@ -360,7 +465,9 @@ def estimate_serving(scenario: InferenceScenario) -> InferenceEstimate:
     prompt, output = scenario.input_tokens, scenario.output_tokens
     kv_bytes_per_element = scenario.kv_cache_bytes_per_element
     ep = scenario.expert_parallel_size
-    limit, weights, per_sequence = max_batch_size(arch, hw, tp, prompt + output, kv_bytes_per_element, ep)
+    limit, weights, per_sequence = max_batch_size(
+        arch, hw, tp, prompt + output, kv_bytes_per_element, ep, scenario.speculation
+    )
     if scenario.batch_size > 0:
         # One batch: the scalar path of the core (same IEEE arithmetic as a 1-element array,
         # without NumPy's per-call array overhead).
@@ -377,6 +484,7 @@ def estimate_serving(scenario: InferenceScenario) -> InferenceEstimate:
         scenario.facility,
         kv_bytes_per_element=kv_bytes_per_element,
         expert_parallel_size=ep,
+        speculation=scenario.speculation,
     )
     shape = np.shape(batches)
     best = int(np.argmax(np.broadcast_to(metrics.output_tokens_per_second, shape))) if shape else 0

@@ -28,7 +28,12 @@ from flopwatt.estimate.hardware import (
     profiled_hardware_model,
     shared_datasheet_hardware_model,
 )
-from flopwatt.estimate.inference import InferenceScenario, check_expert_parallel_size, default_kv_cache_precision
+from flopwatt.estimate.inference import (
+    InferenceScenario,
+    Speculation,
+    check_expert_parallel_size,
+    default_kv_cache_precision,
+)
 from flopwatt.estimate.measured_profile import MeasuredProfile
 from flopwatt.estimate.model_choice import ModelChoice, resolve_model
 from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_NAMES, ParallelPlan
@@ -462,6 +467,59 @@ class InferenceWorkload:
     facility: FacilityChoice = FacilityChoice()
     concurrency: int = 0  # closed loop of this many clients: continuous batching
     request_rate_per_second: float = 0.0  # open loop, Poisson arrivals: continuous batching
+    speculation: SpeculationChoice | None = None  # speculative decoding / multi-token prediction
+
+
+@dataclass(frozen=True)
+class SpeculationChoice:
+    """Speculative decoding as requested: k drafted tokens per step, the per-token acceptance
+    rate, and the draft model (None: MTP heads or n-gram drafting at negligible cost)."""
+
+    draft_tokens: int
+    acceptance_rate: float
+    draft_model: ModelChoice | None = None
+
+
+SPECULATION_SOURCE = (
+    "a verification step checks the k drafts and one more position in one forward pass (GEMMs at batch·(k+1) rows, "
+    "the KV cache read once) and yields (1 − α^(k+1))/(1 − α) tokens on average (Leviathan, Kalman & Matias, "
+    "'Fast Inference from Transformers via Speculative Decoding', ICML 2023, arXiv 2211.17192, eq. 1); "
+    "TPOT = (k draft steps + the verification step) ÷ that expectation"
+)
+
+
+def _speculation(w: InferenceWorkload) -> tuple[Speculation | None, list[Assumption]]:
+    """The scenario's speculation and its assumptions (none without one)."""
+    choice = w.speculation
+    if choice is None:
+        return None, []
+    draft_arch = None
+    if choice.draft_model is not None:
+        draft = resolve_model(choice.draft_model, "speculative_decoding.draft_model")
+        draft_arch = draft.architecture
+        if w.accelerator_count > 1 and draft_arch.attention_head_count % w.accelerator_count:
+            raise ScenarioError.field(
+                "speculative_decoding.draft_model",
+                f"the draft runs at the model's tensor parallelism over {w.accelerator_count}, which must divide its "
+                f"{draft_arch.attention_head_count} attention heads",
+            )
+    speculation = Speculation(choice.draft_tokens, choice.acceptance_rate, draft_arch)
+    drafter = (
+        f"draft model {choice.draft_model.preset_id or 'from the request'} at the same tensor parallelism "
+        "(its k autoregressive steps, its prefill, weights and KV cache counted)"
+        if draft_arch is not None
+        else "multi-token-prediction heads or n-gram drafting: draft cost taken as negligible"
+    )
+    return speculation, [
+        Assumption(
+            "speculative_decoding",
+            f"k={choice.draft_tokens}, α={choice.acceptance_rate:g}: "
+            f"{speculation.expected_tokens:.3f} tokens per verification step",
+            "request",
+            SPECULATION_SOURCE,
+        ),
+        Assumption("speculative_draft", drafter, "request", "the acceptance rate is an input, not modelled"),
+    ]
 
 
 EXPERT_PARALLEL_LAYOUT_SOURCE = (
@@ -494,6 +552,7 @@ def build_inference_scenario(w: InferenceWorkload) -> tuple[InferenceScenario, l
         check_expert_parallel_size(arch, w.accelerator_count, w.expert_parallel_size)
     except ValueError as error:
         raise ScenarioError.field("expert_parallel_size", str(error)) from None
+    speculation, speculation_assumptions = _speculation(w)
     scenario = InferenceScenario(
         arch,
         hw,
@@ -506,8 +565,9 @@ def build_inference_scenario(w: InferenceWorkload) -> tuple[InferenceScenario, l
         w.expert_parallel_size,
         w.concurrency,
         w.request_rate_per_second,
+        speculation,
     )
-    assumptions = list(model.assumptions)
+    assumptions = list(model.assumptions) + speculation_assumptions
     if w.expert_parallel_size > 1:
         assumptions += [
             Assumption(

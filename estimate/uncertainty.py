@@ -331,6 +331,7 @@ def inference_samples(scenario: InferenceScenario, batch_size: int, draws: Draws
         scale_facility(scenario.facility, draws),
         kv_bytes_per_element=scenario.kv_cache_bytes_per_element,
         expert_parallel_size=scenario.expert_parallel_size,
+        speculation=scenario.speculation,
     )
 
 

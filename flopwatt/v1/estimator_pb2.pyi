@@ -12,6 +12,13 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class Disaggregation(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DISAGGREGATION_UNSPECIFIED: _ClassVar[Disaggregation]
+    DISAGGREGATION_COLOCATED: _ClassVar[Disaggregation]
+    DISAGGREGATION_ALLOWED: _ClassVar[Disaggregation]
+    DISAGGREGATION_REQUIRED: _ClassVar[Disaggregation]
+
 class RankObjective(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     RANK_OBJECTIVE_UNSPECIFIED: _ClassVar[RankObjective]
@@ -19,6 +26,10 @@ class RankObjective(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     RANK_OBJECTIVE_TIME: _ClassVar[RankObjective]
     RANK_OBJECTIVE_ENERGY: _ClassVar[RankObjective]
     RANK_OBJECTIVE_CARBON: _ClassVar[RankObjective]
+DISAGGREGATION_UNSPECIFIED: Disaggregation
+DISAGGREGATION_COLOCATED: Disaggregation
+DISAGGREGATION_ALLOWED: Disaggregation
+DISAGGREGATION_REQUIRED: Disaggregation
 RANK_OBJECTIVE_UNSPECIFIED: RankObjective
 RANK_OBJECTIVE_COST: RankObjective
 RANK_OBJECTIVE_TIME: RankObjective
@@ -141,7 +152,7 @@ class Breakdown(_message.Message):
     def __init__(self, step_time: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ..., memory: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ..., energy: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ..., cost: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ..., wall_clock: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ...) -> None: ...
 
 class EstimateInferenceRequest(_message.Message):
-    __slots__ = ("model", "hardware_id", "profile_id", "accelerator_count", "precision", "batch_size", "input_tokens", "output_tokens", "facility", "uncertainty", "kv_cache_precision", "expert_parallel_size", "concurrency", "request_rate_per_second", "slo")
+    __slots__ = ("model", "hardware_id", "profile_id", "accelerator_count", "precision", "batch_size", "input_tokens", "output_tokens", "facility", "uncertainty", "kv_cache_precision", "expert_parallel_size", "concurrency", "request_rate_per_second", "slo", "speculative_decoding", "disaggregation")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     HARDWARE_ID_FIELD_NUMBER: _ClassVar[int]
     PROFILE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -157,6 +168,8 @@ class EstimateInferenceRequest(_message.Message):
     CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
     REQUEST_RATE_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
     SLO_FIELD_NUMBER: _ClassVar[int]
+    SPECULATIVE_DECODING_FIELD_NUMBER: _ClassVar[int]
+    DISAGGREGATION_FIELD_NUMBER: _ClassVar[int]
     model: _common_pb2.ModelSpec
     hardware_id: str
     profile_id: str
@@ -172,7 +185,19 @@ class EstimateInferenceRequest(_message.Message):
     concurrency: int
     request_rate_per_second: float
     slo: ServingSlo
-    def __init__(self, model: _Optional[_Union[_common_pb2.ModelSpec, _Mapping]] = ..., hardware_id: _Optional[str] = ..., profile_id: _Optional[str] = ..., accelerator_count: _Optional[int] = ..., precision: _Optional[_Union[_common_pb2.Precision, str]] = ..., batch_size: _Optional[int] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., facility: _Optional[_Union[_common_pb2.Facility, _Mapping]] = ..., uncertainty: _Optional[_Union[_common_pb2.Uncertainty, _Mapping]] = ..., kv_cache_precision: _Optional[_Union[_common_pb2.Precision, str]] = ..., expert_parallel_size: _Optional[int] = ..., concurrency: _Optional[int] = ..., request_rate_per_second: _Optional[float] = ..., slo: _Optional[_Union[ServingSlo, _Mapping]] = ...) -> None: ...
+    speculative_decoding: SpeculativeDecoding
+    disaggregation: Disaggregation
+    def __init__(self, model: _Optional[_Union[_common_pb2.ModelSpec, _Mapping]] = ..., hardware_id: _Optional[str] = ..., profile_id: _Optional[str] = ..., accelerator_count: _Optional[int] = ..., precision: _Optional[_Union[_common_pb2.Precision, str]] = ..., batch_size: _Optional[int] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., facility: _Optional[_Union[_common_pb2.Facility, _Mapping]] = ..., uncertainty: _Optional[_Union[_common_pb2.Uncertainty, _Mapping]] = ..., kv_cache_precision: _Optional[_Union[_common_pb2.Precision, str]] = ..., expert_parallel_size: _Optional[int] = ..., concurrency: _Optional[int] = ..., request_rate_per_second: _Optional[float] = ..., slo: _Optional[_Union[ServingSlo, _Mapping]] = ..., speculative_decoding: _Optional[_Union[SpeculativeDecoding, _Mapping]] = ..., disaggregation: _Optional[_Union[Disaggregation, str]] = ...) -> None: ...
+
+class SpeculativeDecoding(_message.Message):
+    __slots__ = ("draft_tokens", "acceptance_rate", "draft_model")
+    DRAFT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTANCE_RATE_FIELD_NUMBER: _ClassVar[int]
+    DRAFT_MODEL_FIELD_NUMBER: _ClassVar[int]
+    draft_tokens: int
+    acceptance_rate: float
+    draft_model: _common_pb2.ModelSpec
+    def __init__(self, draft_tokens: _Optional[int] = ..., acceptance_rate: _Optional[float] = ..., draft_model: _Optional[_Union[_common_pb2.ModelSpec, _Mapping]] = ...) -> None: ...
 
 class ServingSlo(_message.Message):
     __slots__ = ("time_to_first_token", "time_per_output_token")
@@ -183,16 +208,32 @@ class ServingSlo(_message.Message):
     def __init__(self, time_to_first_token: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., time_per_output_token: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class ServingPlan(_message.Message):
-    __slots__ = ("tensor_parallel_size", "max_running_batch_size", "replicas", "accelerator_count")
+    __slots__ = ("tensor_parallel_size", "max_running_batch_size", "replicas", "accelerator_count", "disaggregated", "prefill_tensor_parallel_size", "prefill_replicas", "kv_transfer_time", "kv_transfer_tier", "kv_transfer_bytes", "time_to_first_token_margin", "time_per_output_token_margin")
     TENSOR_PARALLEL_SIZE_FIELD_NUMBER: _ClassVar[int]
     MAX_RUNNING_BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     REPLICAS_FIELD_NUMBER: _ClassVar[int]
     ACCELERATOR_COUNT_FIELD_NUMBER: _ClassVar[int]
+    DISAGGREGATED_FIELD_NUMBER: _ClassVar[int]
+    PREFILL_TENSOR_PARALLEL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PREFILL_REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    KV_TRANSFER_TIME_FIELD_NUMBER: _ClassVar[int]
+    KV_TRANSFER_TIER_FIELD_NUMBER: _ClassVar[int]
+    KV_TRANSFER_BYTES_FIELD_NUMBER: _ClassVar[int]
+    TIME_TO_FIRST_TOKEN_MARGIN_FIELD_NUMBER: _ClassVar[int]
+    TIME_PER_OUTPUT_TOKEN_MARGIN_FIELD_NUMBER: _ClassVar[int]
     tensor_parallel_size: int
     max_running_batch_size: int
     replicas: int
     accelerator_count: int
-    def __init__(self, tensor_parallel_size: _Optional[int] = ..., max_running_batch_size: _Optional[int] = ..., replicas: _Optional[int] = ..., accelerator_count: _Optional[int] = ...) -> None: ...
+    disaggregated: bool
+    prefill_tensor_parallel_size: int
+    prefill_replicas: int
+    kv_transfer_time: _duration_pb2.Duration
+    kv_transfer_tier: str
+    kv_transfer_bytes: int
+    time_to_first_token_margin: _duration_pb2.Duration
+    time_per_output_token_margin: _duration_pb2.Duration
+    def __init__(self, tensor_parallel_size: _Optional[int] = ..., max_running_batch_size: _Optional[int] = ..., replicas: _Optional[int] = ..., accelerator_count: _Optional[int] = ..., disaggregated: _Optional[bool] = ..., prefill_tensor_parallel_size: _Optional[int] = ..., prefill_replicas: _Optional[int] = ..., kv_transfer_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., kv_transfer_tier: _Optional[str] = ..., kv_transfer_bytes: _Optional[int] = ..., time_to_first_token_margin: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., time_per_output_token_margin: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class EstimateInferenceResponse(_message.Message):
     __slots__ = ("time_to_first_token", "time_per_output_token", "output_tokens_per_second", "output_tokens_per_second_per_accelerator", "energy_per_output_token_joules", "cost_per_million_output_tokens", "max_batch_size", "fits_in_memory", "assumptions", "batch_size", "requests_per_second", "memory_per_accelerator_bytes", "kv_cache_bytes_per_token", "calibration", "breakdown", "intervals", "time_to_first_token_p99", "time_per_output_token_p99", "running_batch_size", "queueing_delay", "slo_plan")

@@ -6,8 +6,9 @@ from flopwatt.estimate import constants as C
 from flopwatt.estimate import uncertainty
 from flopwatt.estimate.assumptions import Assumption
 from flopwatt.estimate.continuous import ContinuousBatching, OverloadedError, SloUnreachable, plan_for_slo
+from flopwatt.estimate.disaggregation import DisaggregatedPlan, disaggregated_estimate
 from flopwatt.estimate.inference import InferenceEstimate, InferenceScenario, estimate_serving
-from flopwatt.estimate.scenarios import InferenceWorkload, build_inference_scenario
+from flopwatt.estimate.scenarios import InferenceWorkload, SpeculationChoice, build_inference_scenario
 from flopwatt.service.api import convert
 from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.service.api.finite import ensure_finite, int64
@@ -18,6 +19,7 @@ from flopwatt.service.api.request_bounds import (
     check_facility,
     check_model_spec,
     check_slo,
+    check_speculative_decoding,
     check_uncertainty,
     duration_seconds,
 )
@@ -28,6 +30,13 @@ MAX_INFERENCE_BATCH = 1_000_000
 MAX_REPLICA_ACCELERATORS = 4096
 MAX_CONCURRENCY = 100_000  # clients of one replica: far past any running-batch bound
 MAX_REQUEST_RATE_PER_SECOND = 1e6
+# Disaggregation enum → plan_for_slo's mode (unspecified: colocated, as before the option).
+DISAGGREGATION_MODES = {
+    estimator_pb2.DISAGGREGATION_UNSPECIFIED: "colocated",
+    estimator_pb2.DISAGGREGATION_COLOCATED: "colocated",
+    estimator_pb2.DISAGGREGATION_ALLOWED: "allowed",
+    estimator_pb2.DISAGGREGATION_REQUIRED: "required",
+}
 
 
 def _validate(request: estimator_pb2.EstimateInferenceRequest) -> None:
@@ -62,6 +71,12 @@ def _validate(request: estimator_pb2.EstimateInferenceRequest) -> None:
         v.add("uncertainty.samples", "intervals are not modelled for continuous batching yet: 0 with a load")
     if request.HasField("slo"):
         _check_slo(request, v)
+    if request.disaggregation not in DISAGGREGATION_MODES:
+        v.add("disaggregation", f"unknown value {request.disaggregation}: COLOCATED, ALLOWED or REQUIRED")
+    elif request.disaggregation and not request.HasField("slo"):
+        v.add("disaggregation", "needs slo: the SLO planner chooses the pools")
+    if request.HasField("speculative_decoding"):
+        check_speculative_decoding(request.speculative_decoding, "speculative_decoding", v)
     check_facility(request.facility, "facility", v)
     check_uncertainty(request.uncertainty, "uncertainty", v)
     v.raise_if_any()
@@ -82,30 +97,101 @@ def estimate_for_slo(
     share of the load."""
     scenario, assumptions = build_scenario(request, deps)
     ttft, tpot = duration_seconds(request.slo.time_to_first_token), duration_seconds(request.slo.time_per_output_token)
+    mode = DISAGGREGATION_MODES[request.disaggregation]
     try:
-        plan = plan_for_slo(scenario, ttft, tpot)
-        estimate = estimate_serving(plan.scenario)
+        plan = plan_for_slo(scenario, ttft, tpot, disaggregation=mode)
+        split = plan.disaggregated
+        estimate = disaggregated_estimate(split) if split is not None else estimate_serving(plan.scenario)
     except SloUnreachable as error:
         raise FailedPrecondition(str(error), reason="SLO_UNREACHABLE") from None
     except OverloadedError as error:  # cannot happen: replicas are sized below capacity
         raise FailedPrecondition(str(error)) from None
+    considered = {
+        "colocated": "prefill and decode colocated (disaggregation not requested)",
+        "allowed": "colocated replicas and separate prefill/decode pools weighed, the better kept",
+        "required": "separate prefill and decode pools only (disaggregation REQUIRED)",
+    }[mode]
+    layout = (
+        f"decode TP {plan.tensor_parallel_size} × {plan.replicas}, max running batch {plan.max_running_batch}; "
+        f"prefill TP {split.prefill_tensor_parallel_size} × {split.prefill_instances}"
+        if split is not None
+        else f"TP {plan.tensor_parallel_size} × {plan.replicas} replicas, max running batch {plan.max_running_batch}"
+    )
     planned = Assumption(
         "slo_plan",
-        f"TP {plan.tensor_parallel_size} × {plan.replicas} replicas, max running batch {plan.max_running_batch}",
+        layout,
         "derived",
         f"most output tokens/s per accelerator with p99 TTFT ≤ {ttft:g} s and TPOT ≤ {tpot:g} s (0: unconstrained), "
-        "tensor-parallel groups of powers of two up to accelerator_count, replicas keeping requests out of the queue",
+        f"tensor-parallel groups of powers of two up to accelerator_count, replicas keeping requests out of the queue; "
+        f"{considered}",
     )
-    response = to_response(estimate, assumptions + continuous_assumptions(request, estimate) + [planned])
+    extra = disaggregated_assumptions(split) if split is not None else continuous_assumptions(request, estimate)
+    response = to_response(estimate, assumptions + extra + [planned])
     response.slo_plan.tensor_parallel_size = plan.tensor_parallel_size
     response.slo_plan.max_running_batch_size = plan.max_running_batch
     response.slo_plan.replicas = plan.replicas
-    response.slo_plan.accelerator_count = plan.tensor_parallel_size * plan.replicas
+    response.slo_plan.accelerator_count = plan.accelerator_count
+    if split is not None:
+        response.slo_plan.disaggregated = True
+        response.slo_plan.prefill_tensor_parallel_size = split.prefill_tensor_parallel_size
+        response.slo_plan.prefill_replicas = split.prefill_instances
+        response.slo_plan.kv_transfer_time.CopyFrom(convert.duration(split.transfer.seconds))
+        response.slo_plan.kv_transfer_tier = split.transfer.tier
+        response.slo_plan.kv_transfer_bytes = int64(split.transfer.total_bytes, "slo_plan.kv_transfer_bytes")
+    if ttft > 0:
+        response.slo_plan.time_to_first_token_margin.CopyFrom(convert.duration(ttft - estimate.ttft_p99))
+    if tpot > 0:
+        response.slo_plan.time_per_output_token_margin.CopyFrom(convert.duration(tpot - estimate.tpot_p99))
     return ensure_finite(response, "EstimateInference")
 
 
+def disaggregated_assumptions(split: DisaggregatedPlan) -> list[Assumption]:
+    """How a disaggregated deployment answered: pools, prefill queue, KV transfer."""
+    transfer = split.transfer
+    return [
+        Assumption(
+            "serving_model",
+            "prefill/decode disaggregation",
+            "derived",
+            "separate prefill and decode pools, the KV cache sent between them (DistServe, Zhong et al., OSDI 2024; "
+            "Splitwise, Patel et al., ISCA 2024); outputs are the whole deployment's (both pools)",
+        ),
+        Assumption(
+            "prefill_pool",
+            f"{split.prefill_instances} × TP {split.prefill_tensor_parallel_size}, "
+            f"{split.prefill_seconds * 1e3:.1f} ms per prompt, utilisation "
+            f"{split.request_rate * split.prefill_seconds / split.prefill_instances:.0%}",
+            "derived",
+            "one prompt per forward pass (compute-bound); M/D/c queue by Allen–Cunneen, the fewest instances keeping "
+            "the p99 TTFT within the target",
+        ),
+        Assumption(
+            "decode_pool",
+            f"{split.decode_instances} × TP {split.decode_tensor_parallel_size}, running batch ≤ "
+            f"{split.decode_running_batch}",
+            "derived",
+            "decode steps without prefill chunks; paged KV cache, max_num_seqs and the step budget bound the batch",
+        ),
+        Assumption(
+            "kv_transfer",
+            f"{transfer.total_bytes / 1e6:.1f} MB per prompt over {transfer.tier} in {transfer.streams} streams at "
+            f"{transfer.bandwidth_bytes_per_second / 1e9:.1f} GB/s each + {transfer.latency_seconds * 1e6:.0f} µs: "
+            f"{transfer.seconds * 1e3:.2f} ms",
+            "derived",
+            "scale-up tier when a prefill and a decode instance fit in one node / NVLink domain, else the scale-out NIC "
+            "(hardware catalog bandwidths); counted in TTFT",
+        ),
+        Assumption(
+            "time_to_first_token",
+            "prefill queue + the prompt's prefill + the KV transfer",
+            "derived",
+            "the prefill instance returns the first token; the decode pool the rest",
+        ),
+    ]
+
+
 def to_response(estimate: InferenceEstimate, assumptions: list[Assumption]) -> estimator_pb2.EstimateInferenceResponse:
-    n = estimate.scenario.accelerator_count
+    n = estimate.deployment_accelerators or estimate.scenario.accelerator_count
     memory = {
         "weights": estimate.weight_bytes_per_accelerator,
         "kv_cache": estimate.kv_cache_bytes_per_accelerator,
@@ -293,6 +379,19 @@ def inference_workload(request: estimator_pb2.EstimateInferenceRequest, deps: Ap
         facility=convert.facility_choice(request.facility),
         concurrency=request.concurrency,
         request_rate_per_second=request.request_rate_per_second,
+        speculation=speculation_choice(request),
+    )
+
+
+def speculation_choice(request: estimator_pb2.EstimateInferenceRequest) -> SpeculationChoice | None:
+    """The request's speculative_decoding (validated) in domain terms; None when unset."""
+    if not request.HasField("speculative_decoding"):
+        return None
+    spec = request.speculative_decoding
+    return SpeculationChoice(
+        spec.draft_tokens,
+        spec.acceptance_rate,
+        convert.model_choice(spec.draft_model) if spec.HasField("draft_model") else None,
     )
 
 

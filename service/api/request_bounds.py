@@ -41,6 +41,9 @@ MAX_DEMAND_PEAK_TO_AVERAGE_RATIO = 100.0
 # Field violations kept per request: the error interceptor sends at most 20 anyway (trailers stay
 # far below gRPC's header limit), so building more only costs the server.
 MAX_VIOLATIONS = 19
+# Drafted tokens per speculative step: EAGLE-2/3 and Medusa draft at most a few levels deep and
+# vLLM's examples use 2–5; past 16 the k + 1 verified rows only add compute (α^k → 0).
+MAX_SPECULATIVE_DRAFT_TOKENS = 16
 # Below 1 % useful time a run is not training at all; lower values only push the wall clock past
 # Duration's 10,000-year range (silently capped) or to infinity (a goodput of 1e-308).
 MIN_GOODPUT = 0.01
@@ -217,3 +220,18 @@ def check_slo(slo, path: str, v: Violations) -> None:
             v.add(f"{path}.{name}", "must be a non-negative duration")
     if not any(duration_seconds(d) > 0 for d in targets.values()):
         v.add(path, "give time_to_first_token or time_per_output_token (or both)")
+
+
+def check_speculative_decoding(spec, path: str, v: Violations) -> None:
+    """A SpeculativeDecoding: 1 ≤ draft_tokens ≤ MAX_SPECULATIVE_DRAFT_TOKENS, a finite
+    acceptance_rate in [0, 1) (at 1 every draft is accepted and the expectation's denominator
+    vanishes), and the draft model's numbers in range."""
+    if not 1 <= spec.draft_tokens <= MAX_SPECULATIVE_DRAFT_TOKENS:
+        v.add(f"{path}.draft_tokens", f"must be between 1 and {MAX_SPECULATIVE_DRAFT_TOKENS}")
+    rate = spec.acceptance_rate
+    if not math.isfinite(rate):
+        v.add(f"{path}.acceptance_rate", "must be a finite number")
+    elif not 0.0 <= rate < 1.0:
+        v.add(f"{path}.acceptance_rate", "must be at least 0 and below 1 (the probability a drafted token is accepted)")
+    if spec.HasField("draft_model"):
+        check_model_spec(spec.draft_model, f"{path}.draft_model", v)

@@ -95,6 +95,22 @@ def register(subparsers) -> None:
                 choices=("fp32", "bf16", "fp16", "fp8"),
                 help="KV cache storage (default: fp8 with fp8 weights, else bf16)",
             )
+            sub.add_argument("--ttft-ms", type=float, help="p99 time to first token target: plan for the SLO")
+            sub.add_argument("--tpot-ms", type=float, help="p99 time per output token target: plan for the SLO")
+            sub.add_argument(
+                "--disaggregation",
+                choices=("colocated", "allowed", "required"),
+                help="whether the SLO plan may separate prefill and decode pools (default colocated)",
+            )
+            sub.add_argument(
+                "--draft-tokens", type=int, help="speculative decoding: tokens drafted per step (k, 1 to 16)"
+            )
+            sub.add_argument(
+                "--acceptance-rate", type=float, help="speculative decoding: per-token acceptance rate (α, 0 ≤ α < 1)"
+            )
+            sub.add_argument(
+                "--draft-model", help="speculative decoding: draft model preset (unset: MTP / n-gram, negligible cost)"
+            )
         sub.set_defaults(handler=run)
     frameworks = kinds.add_parser(
         "frameworks", help="list the software stacks a training estimate's --framework accepts"
@@ -159,6 +175,8 @@ def build_request(args):
         request.kv_cache_precision = common_pb2.Precision.Value(f"PRECISION_{args.kv_cache_precision.upper()}")
     if args.kind == "inference" and args.request_rate is not None:
         request.request_rate_per_second = args.request_rate
+    if args.kind == "inference":
+        _apply_serving_flags(args, request)
     if args.kind == "training" and args.tokens is not None:
         set_field(request, "training_tokens", whole_number(args.tokens, "--tokens"), "--tokens")
     if args.kind == "training" and args.framework:
@@ -168,6 +186,31 @@ def build_request(args):
         if value is not None:
             set_field(request, path, value, "--" + attribute.replace("_", "-"))
     return request
+
+
+def _apply_serving_flags(args, request) -> None:
+    """The SLO, disaggregation and speculative-decoding flags of `estimate inference`."""
+    import math
+
+    from flopwatt.service.cli.errors import CliError
+    from flopwatt.v1 import estimator_pb2
+
+    for flag, field in (("ttft_ms", "time_to_first_token"), ("tpot_ms", "time_per_output_token")):
+        value = getattr(args, flag)
+        if value is not None:
+            if not (math.isfinite(value) and 0 <= value <= 1e12):
+                raise CliError(
+                    f"--{flag.replace('_', '-')}: must be a non-negative number of milliseconds, got {value!r}"
+                )
+            getattr(request.slo, field).FromNanoseconds(int(round(value * 1e6)))
+    if args.disaggregation:
+        request.disaggregation = estimator_pb2.Disaggregation.Value(f"DISAGGREGATION_{args.disaggregation.upper()}")
+    if args.draft_tokens is not None:
+        set_field(request, "speculative_decoding.draft_tokens", args.draft_tokens, "--draft-tokens")
+    if args.acceptance_rate is not None:
+        request.speculative_decoding.acceptance_rate = args.acceptance_rate
+    if args.draft_model:
+        request.speculative_decoding.draft_model.preset_id = args.draft_model
 
 
 def _seconds(duration) -> float:
@@ -237,7 +280,41 @@ def _inference_rows(r) -> list[tuple[str, str]]:
             f"{r.memory_per_accelerator_bytes / 2**30:.1f} GiB ({'fits' if r.fits_in_memory else 'DOES NOT FIT'})",
         ),
         ("KV cache / token", f"{r.kv_cache_bytes_per_token / 1024:.0f} KiB"),
+        *_plan_rows(r),
     ]
+
+
+def _plan_rows(r) -> list[tuple[str, str]]:
+    """The SLO plan's deployment (pools when disaggregated) and its margins; none without an slo."""
+    if not r.HasField("slo_plan"):
+        return []
+    p = r.slo_plan
+    if p.disaggregated:
+        layout = (
+            f"prefill TP {p.prefill_tensor_parallel_size} x {p.prefill_replicas:,} + decode TP {p.tensor_parallel_size} "
+            f"x {p.replicas:,} ({p.accelerator_count:,} accelerators), decode batch ≤ {p.max_running_batch_size}"
+        )
+        rows = [
+            ("SLO plan", layout),
+            (
+                "KV transfer",
+                f"{p.kv_transfer_bytes / 1e6:,.1f} MB over {p.kv_transfer_tier}: {_seconds(p.kv_transfer_time) * 1000:.2f} ms",
+            ),
+        ]
+    else:
+        rows = [
+            (
+                "SLO plan",
+                f"TP {p.tensor_parallel_size} x {p.replicas:,} replicas ({p.accelerator_count:,} accelerators), "
+                f"running batch ≤ {p.max_running_batch_size}",
+            )
+        ]
+    margins = [
+        f"{name} {_seconds(getattr(p, field)) * 1000:.1f} ms"
+        for name, field in (("TTFT", "time_to_first_token_margin"), ("TPOT", "time_per_output_token_margin"))
+        if p.HasField(field)
+    ]
+    return rows + [("SLO margin (p99)", ", ".join(margins))]
 
 
 def format_table(rows: list[tuple[str, str]]) -> str:
