@@ -78,6 +78,9 @@ GENERATION_BY_HARDWARE = {
 }
 
 
+ACCELERATOR_GENERATIONS = frozenset(GENERATION_BY_HARDWARE.values())
+
+
 def hardware_generation(hardware_id: str) -> str:
     """The generation of a catalog accelerator (its own id for hardware outside the table, e.g.
     the host-derived `cpu`: nothing fitted applies to it)."""
@@ -201,7 +204,7 @@ def choose_realisation(
         )
     of_stack = [p for p in calibration.parameters if p.stack == stack and p.precision_class == precision]
     of_stack = of_stack or [p for p in calibration.parameters if p.stack == stack]
-    if of_stack:
+    if of_stack and generation in ACCELERATOR_GENERATIONS:  # a host CPU learns nothing from GPU kernels
         value = math.exp(sum(math.log(p.value) for p in of_stack) / len(of_stack))
         generations = ", ".join(sorted({p.generation for p in of_stack}))
         return (

@@ -135,7 +135,8 @@ def test_an_estimate_states_its_realisation_and_model_error():
     assert fsdp.fitted is not None and "llm-foundry" in fsdp.basis and fsdp.value < 1.0
     assert 0.0 < fsdp.model_error_sigma < 1.0 and "cross-validated" in fsdp.model_error_basis
     cpu = realisation_for("generic", "cpu", "fp32")
-    assert cpu.value > 0 and math.isfinite(cpu.model_error_sigma)
+    assert cpu.value == 1.0 and "uncalibrated" in cpu.basis  # GPU stacks' values do not transfer to a host CPU
+    assert math.isfinite(cpu.model_error_sigma)
 
 
 def test_realisation_scales_device_work_and_leaves_communication():
