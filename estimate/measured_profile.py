@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 # Profile schema versions this reader understands. A test holds the benchmark core's
 # SCHEMA_VERSION inside this set, so bumping one without the other fails.
-READABLE_SCHEMA_VERSIONS = frozenset({1})
+READABLE_SCHEMA_VERSIONS = frozenset({1, 2})  # 2 adds the operator table
 
 
 class ProfileReadError(ValueError):
