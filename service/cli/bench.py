@@ -243,10 +243,11 @@ def _collectives(args: argparse.Namespace) -> int:
         )
     except ValueError as error:
         raise CliError(str(error)) from None
-    if collectives.under_torchrun():
+    torchrun = collectives.under_torchrun()
+    if torchrun:
         result = collectives.run_under_torchrun(args.backend, **options)
         if result is None:
-            return 0  # not rank 0
+            _leave_rank()  # not rank 0
     elif args.nprocs >= 2:
         import torch
 
@@ -283,7 +284,19 @@ def _collectives(args: argparse.Namespace) -> int:
                 )
         if profile_id:
             print(f"stored as profiles/{profile_id}")
+    if torchrun:
+        _leave_rank()
     return 0
+
+
+def _leave_rank() -> None:
+    """A torchrun rank ends without interpreter finalisation once its output is written: gloo's
+    worker thread races Py_FinalizeEx and aborts the rank now and then (bench/local_ranks.py)."""
+    import os
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _import(args: argparse.Namespace) -> int:
