@@ -106,11 +106,16 @@ class OperatorStep:
     counts: dict[str, int] = field(default_factory=lambda: {s: 0 for s in SOURCES})
     seconds_by_source: dict[str, float] = field(default_factory=lambda: {s: 0.0 for s in SOURCES})
     added_seconds: float = 0.0  # analytic terms added unchanged (communication, overheads)
+    seconds_by_kind: dict[str, float] = field(default_factory=dict)  # operator kind → seconds
 
-    def add(self, time: OperatorTime, repeats: float = 1.0) -> None:
+    def add(self, time: OperatorTime, repeats: float = 1.0, kind: str = "") -> None:
         self.seconds += time.seconds * repeats
         self.counts[time.source] += 1
         self.seconds_by_source[time.source] += time.seconds * repeats
+        self.seconds_by_kind[kind] = self.seconds_by_kind.get(kind, 0.0) + time.seconds * repeats
+
+    def kind_seconds(self, *kinds: str) -> float:
+        return sum(self.seconds_by_kind.get(kind, 0.0) for kind in kinds)
 
     def scaled(self, factor: float) -> "OperatorStep":
         return OperatorStep(
@@ -153,11 +158,19 @@ class _Timer:
         self.table, self.dtype, self.fallback = table, dtype, fallback
         self.step = OperatorStep()
 
-    def __call__(self, kind: str, pass_name: str, shape: dict, repeats: float = 1.0, dtype: str | None = None) -> None:
+    def __call__(
+        self,
+        kind: str,
+        pass_name: str,
+        shape: dict,
+        repeats: float = 1.0,
+        dtype: str | None = None,
+        label: str = "",
+    ) -> None:
         found = self.table.lookup(kind, pass_name, dtype or self.dtype, shape)
         if found is None:
             found = OperatorTime(float(self.fallback(kind, pass_name, shape)), "fallback")
-        self.step.add(found, repeats)
+        self.step.add(found, repeats, label or kind)
 
 
 def _dims(arch: ModelArchitecture, tp: int) -> tuple[int, int, int, int, int, int]:
@@ -227,7 +240,7 @@ def training_operator_step(
     head = _Timer(table, dtype, fallback)
     _, n, k = projections(arch, tp)[4]
     for shape in ({"m": t, "n": n, "k": k}, {"m": t, "n": k, "k": n}, {"m": n, "n": k, "k": t}):
-        head("gemm", "forward", shape, dtype=gemm_dtype)
+        head("gemm", "forward", shape, dtype=gemm_dtype, label="lm_head")
     for pass_name in ("forward", "backward"):
         head("rmsnorm", pass_name, {"tokens": t, "hidden": h})
         head("cross_entropy", pass_name, {"tokens": t, "vocab": vocab})
@@ -274,7 +287,7 @@ def decode_operator_step(
     )
     head = _Timer(table, dtype, fallback)
     _, n, k = projections(arch, tp)[4]
-    head("gemm", "forward", {"m": batch, "n": n, "k": k}, dtype=precision)
+    head("gemm", "forward", {"m": batch, "n": n, "k": k}, dtype=precision, label="lm_head")
     head("rmsnorm", "forward", {"tokens": batch, "hidden": h})
     return _merge([layer.step.scaled(arch.layer_count), head.step])
 
@@ -287,6 +300,8 @@ def _merge(steps: list[OperatorStep]) -> OperatorStep:
         for source in SOURCES:
             merged.counts[source] += step.counts[source]
             merged.seconds_by_source[source] += step.seconds_by_source[source]
+        for kind, seconds in step.seconds_by_kind.items():
+            merged.seconds_by_kind[kind] = merged.seconds_by_kind.get(kind, 0.0) + seconds
     return merged
 
 
@@ -318,3 +333,113 @@ def hardware_fallback(hw, bytes_per_element: float) -> Callable[[str, str, dict]
         return float(hw.memory_seconds(3.0 * elements * e)) * backward
 
     return seconds
+
+
+def _scalar(*values) -> bool:
+    import numpy as np
+
+    return all(np.ndim(v) == 0 for v in values)
+
+
+def training_step_from_operators(arch: ModelArchitecture, sequence_length, plan, hw, analytic, table: OperatorTable):
+    """(StepTime, OperatorStep) of one training step with its device work timed from the operator
+    table, or None where the rebuild does not cover the scenario (arrays of scenarios, pipeline,
+    context or expert parallelism, activation recompute, MoE or MLA: the analytic step stands).
+
+    GEMMs, attention, elementwise work (norms, SwiGLU, rotary, residual adds, LM-head loss) and
+    the AdamW step (over the rank's parameters, ÷ DP with ZeRO ≥ 1) come from the table; the
+    stack's realisation factor does not apply to them (they are the kernels as they ran). TP and
+    DP communication, the pipeline terms and the per-step framework overhead are the analytic
+    model's, unchanged; launch overhead is inside each measured operator, so no host term."""
+    from dataclasses import replace
+
+    from flopwatt.estimate.accounting import parameter_counts
+    from flopwatt.estimate.memory import local_parameters
+    from flopwatt.estimate.parallel_plan import RECOMPUTE_NONE
+
+    if not table or not supported(arch):
+        return None
+    fields = (
+        plan.tensor_parallel_size,
+        plan.pipeline_parallel_size,
+        plan.context_parallel_size,
+        plan.expert_parallel_size,
+        plan.micro_batch_size,
+        plan.global_batch_size,
+        plan.data_parallel_size,
+        plan.activation_recompute,
+        plan.zero_stage,
+    )
+    if not _scalar(sequence_length, analytic.total, *fields):
+        return None
+    if int(plan.pipeline_parallel_size) != 1 or int(plan.context_parallel_size) != 1:
+        return None
+    if int(plan.expert_parallel_size) != 1 or int(plan.activation_recompute) != RECOMPUTE_NONE:
+        return None
+    dp = float(plan.data_parallel_size)
+    local = float(local_parameters(arch, plan, parameter_counts(arch)).dense)
+    optimizer_parameters = local / (dp if int(plan.zero_stage) >= 1 else 1.0)
+    op = training_operator_step(
+        arch,
+        int(sequence_length),
+        int(plan.micro_batch_size),
+        int(round(float(plan.micro_batch_count))),
+        int(plan.tensor_parallel_size),
+        hw.precision,
+        table,
+        hardware_fallback(hw, hw.bytes_per_element),
+        optimizer_parameters=optimizer_parameters,
+    )
+    if op is None:
+        return None
+    gemm = op.kind_seconds("gemm", "lm_head")
+    attention = op.kind_seconds("attention")
+    optimizer = op.kind_seconds("adamw")
+    elementwise = op.seconds - gemm - attention - optimizer
+    analytic_terms = (
+        analytic.tensor_parallel_communication
+        + analytic.pipeline_bubble
+        + analytic.pipeline_communication
+        + analytic.data_parallel_communication
+        + analytic.framework_overhead
+    )
+    total = op.seconds + float(analytic_terms)
+    step = replace(
+        analytic,
+        gemm=gemm,
+        attention=attention,
+        elementwise=elementwise,
+        host_overhead=0.0,
+        recompute=0.0,
+        optimizer=optimizer,
+        total=total,
+        busy_fraction=op.seconds / total,
+    )
+    return step, op.plus(float(analytic_terms))
+
+
+def decode_step_from_operators(arch: ModelArchitecture, hw, tp: int, batch: int, context: int, analytic: dict, table):
+    """(decode breakdown, OperatorStep) of one decode step at `batch` sequences and `context`
+    cached tokens timed from the operator table, or None where the rebuild does not cover it
+    (MoE, MLA). `analytic` is the analytic decode breakdown at the same batch (seconds per step,
+    all layers): its TP communication and kernel-launch terms are kept unchanged."""
+    if not table or not supported(arch):
+        return None
+    op = decode_operator_step(
+        arch, batch, context, tp, hw.precision, table, hardware_fallback(hw, hw.bytes_per_element)
+    )
+    if op is None:
+        return None
+    kept = {
+        name: float(analytic[name]) for name in ("tensor_parallel_communication", "kernel_launch") if name in analytic
+    }
+    gemm, head = op.kind_seconds("gemm"), op.kind_seconds("lm_head")
+    kv = op.kind_seconds("kv_cache_read")
+    breakdown = {
+        "weights_and_gemm": gemm,
+        "kv_cache_and_attention": kv,
+        "elementwise": op.seconds - gemm - head - kv,
+        **kept,
+        "lm_head": head,
+    }
+    return breakdown, op.plus(sum(kept.values()))
