@@ -340,6 +340,15 @@ def run_local(args: argparse.Namespace) -> int:
             f"{_percent(row['error_percent'])} {_seconds(row['datasheet_predicted_seconds'])} "
             f"{_percent(row['datasheet_error_percent'])}"
         )
+    for name, row in result["checks"].items():
+        coverage = row.get("operator_table")
+        if coverage:
+            print(
+                f"{name}: operator table: {coverage['operators_measured']} measured, "
+                f"{coverage['operators_interpolated']} interpolated, {coverage['operators_fallback']} fallback "
+                f"({coverage['measured_share']:.0%} / {coverage['interpolated_share']:.0%} / "
+                f"{coverage['fallback_share']:.0%} of the predicted time)"
+            )
     if stored is not None:
         print(f"stored as {stored}")
     return 0
