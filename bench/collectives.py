@@ -189,9 +189,39 @@ def spawn_local(world_size: int, backend: str, **options) -> dict:
     return json.loads(run_local_ranks(world_size, backend, _collectives_rank, options))
 
 
+def gather_topology() -> dict:
+    """Where the ranks of the initialised group run, as they report it (not as configured): every
+    rank contributes its host name and torchrun's node rank (GROUP_RANK; else its host), so the
+    result counts nodes and processes per node even when two "nodes" share one host (loopback
+    tests). Returns {"nodes", "processes_per_node" (the most on any node), "ranks_per_node"
+    (node → count), "world_size", "hosts", "launcher"}."""
+    import socket
+
+    import torch.distributed as dist
+
+    mine = (os.environ.get("GROUP_RANK") or socket.gethostname(), socket.gethostname())
+    everyone: list = [None] * dist.get_world_size()
+    dist.all_gather_object(everyone, mine)
+    per_node: dict[str, int] = {}
+    for node, _ in everyone:
+        per_node[str(node)] = per_node.get(str(node), 0) + 1
+    return {
+        "nodes": len(per_node),
+        "processes_per_node": max(per_node.values()),
+        "ranks_per_node": per_node,
+        "world_size": len(everyone),
+        "hosts": sorted({host for _, host in everyone}),
+        "launcher": "torchrun" if "TORCHELASTIC_RUN_ID" in os.environ else "environment",
+    }
+
+
 def run_under_torchrun(backend: str | None = None, **options) -> dict | None:
     """Inside a torchrun worker (RANK/WORLD_SIZE set): initialise from the environment, measure,
-    and return the result on rank 0 (None elsewhere)."""
+    and return the result (with the group's `topology`) on rank 0 (None elsewhere).
+
+    The ranks leave the group together (a barrier before destroy_process_group: a peer torn
+    down mid-collective aborts a gloo rank); the caller should then write its output and end
+    the process with os._exit (bench/local_ranks.py says why), as `torchrun_collectives` does."""
     import torch
     import torch.distributed as dist
 
@@ -201,6 +231,8 @@ def run_under_torchrun(backend: str | None = None, **options) -> dict | None:
     dist.init_process_group(backend)
     try:
         result = measure_collectives(**options)
+        result["topology"] = gather_topology()
+        dist.barrier()
         return result if dist.get_rank() == 0 else None
     finally:
         dist.destroy_process_group()

@@ -18,7 +18,11 @@ from typing import Any, Iterable
 from flopwatt.bench.errors import ProfileFormatError
 from flopwatt.bench.vocabulary import DEVICE_KINDS, PROFILE_SUITES
 
-SCHEMA_VERSION = 1
+# 2: the workload suite's operator table (`workload`, `operators`, `topology`); version 1
+# documents (no operator table) are still read, validated and stored unchanged.
+SCHEMA_VERSION = 2
+READABLE_SCHEMA_VERSIONS = (1, 2)
+OPERATOR_SECONDS_KEYS = ("median", "mean", "min", "max", "p10", "p90", "cv", "n")
 BENCHMARK_VERSION = "1.0.0"  # bump whenever the method changes (mamf-finder practice)
 BUNDLE_KEY = "flopwatt_profile_bundle"
 BUNDLE_VERSION = 1
@@ -161,13 +165,51 @@ def _check_result(index: int, result: Any, source: str | None) -> None:
     _require(isinstance(result.get("verified"), bool), f"{field}.verified", "must be true or false", source)
 
 
+def _check_operators(operators: Any, source: str | None) -> None:
+    """The operator table (docs/benchmarks.md): kind, pass, shape, dtype, backend, seconds, FLOPs, bytes."""
+    _require(isinstance(operators, list), "operators", "must be a list", source)
+    for index, row in enumerate(operators):
+        field = f"operators[{index}]"
+        _require(isinstance(row, dict), field, "must be an object", source)
+        for key in ("kind", "dtype", "backend"):
+            _require(isinstance(row.get(key), str) and row[key], f"{field}.{key}", "must be a non-empty string", source)
+        shape = row.get("shape")
+        _require(isinstance(shape, dict) and bool(shape), f"{field}.shape", "must be a non-empty object", source)
+        for name, value in shape.items():
+            _require(
+                _is_number(value) and value > 0,
+                f"{field}.shape.{name}",
+                f"must be a positive number, got {value!r}",
+                source,
+            )
+        for key in ("flops", "bytes"):
+            _require(
+                _is_number(row.get(key)) and row[key] >= 0,
+                f"{field}.{key}",
+                f"must be a finite number ≥ 0, got {row.get(key)!r}",
+                source,
+            )
+        seconds = row.get("seconds")
+        _require(isinstance(seconds, dict), f"{field}.seconds", "must be an object of statistics", source)
+        _require("median" in seconds or "mean" in seconds, f"{field}.seconds", "needs a median or a mean", source)
+        for name, value in seconds.items():
+            _require(
+                name in OPERATOR_SECONDS_KEYS and _is_number(value) and value >= 0,
+                f"{field}.seconds.{name}",
+                f"must be one of {OPERATOR_SECONDS_KEYS} with a finite number ≥ 0, got {value!r}",
+                source,
+            )
+        _require(isinstance(row.get("verified"), bool), f"{field}.verified", "must be true or false", source)
+
+
 def validate_profile(document: Any, source: str | None = None) -> dict:
     """Raise ProfileFormatError naming the first bad field; return the document when good."""
     _require(isinstance(document, dict), "profile", "must be a JSON object", source)
+    version = document.get("schema_version")
     _require(
-        document.get("schema_version") == SCHEMA_VERSION,
+        not isinstance(version, bool) and version in READABLE_SCHEMA_VERSIONS,
         "schema_version",
-        f"unsupported {document.get('schema_version')!r}; this build reads {SCHEMA_VERSION}",
+        f"unsupported {version!r}; this build reads {', '.join(map(str, READABLE_SCHEMA_VERSIONS))}",
         source,
     )
     _require(
@@ -238,6 +280,9 @@ def validate_profile(document: Any, source: str | None = None) -> dict:
             "must say why when the power object is absent",
             source,
         )
+    if "operators" in document:
+        _require(version >= 2, "operators", "an operator table needs schema_version 2", source)
+        _check_operators(document["operators"], source)
     warnings = document.get("warnings", [])
     _require(
         isinstance(warnings, list) and all(isinstance(w, str) for w in warnings),

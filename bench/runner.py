@@ -47,6 +47,13 @@ class SuiteRun:
     def set_total_steps(self, total: int) -> None:
         self._total_steps = max(1, total)
 
+    def announce(self, message: str) -> None:
+        """Say what is being measured now (the progress bar and a run's progress stream show it)
+        without counting a step done."""
+        self.check_cancel()
+        if self._progress is not None:
+            self._progress(min(self._done_steps / self._total_steps, 0.999), message)
+
     def step(self, message: str) -> None:
         """Mark one unit of work done and report progress in [0, 1)."""
         self.check_cancel()

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from flopwatt.bench.harness import MeasurementPlan
-from flopwatt.bench.vocabulary import DEVICE_KINDS, RUNNABLE_SUITES
+from flopwatt.bench.vocabulary import DEVICE_KINDS, SIZED_SUITES
 
 MEBIBYTE = 1024**2
 # GPU warm-up before the first measurement: mamf-finder warms for 30 s (clocks, temperature);
@@ -149,8 +149,8 @@ def _cpu(name: str) -> SuiteConfig:
 
 
 def suite_config(suite: str, device: str) -> SuiteConfig:
-    if suite not in RUNNABLE_SUITES:
-        raise ValueError(f"suite: expected one of {RUNNABLE_SUITES}, got {suite!r}")
+    if suite not in SIZED_SUITES:
+        raise ValueError(f"suite: expected one of {SIZED_SUITES}, got {suite!r}")
     if device not in DEVICE_KINDS:
         raise ValueError(f"device: expected 'cpu' or 'cuda', got {device!r}")
     return _gpu(suite) if device == "cuda" else _cpu(suite)

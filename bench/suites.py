@@ -30,11 +30,12 @@ from flopwatt.bench.probes import (
 from flopwatt.bench.profile import BENCHMARK_VERSION, SCHEMA_VERSION, derive_ceilings, derive_efficiency, utc_now_iso
 from flopwatt.bench.runner import ProgressCallback, SuiteRun
 from flopwatt.bench.suite_config import SuiteConfig, suite_config
-from flopwatt.bench.vocabulary import DEVICE_AUTO, DEVICE_CHOICES, RUNNABLE_SUITES
+from flopwatt.bench.vocabulary import DEVICE_AUTO, DEVICE_CHOICES, RUNNABLE_SUITES, WORKLOAD_SUITE
 
 RANDOM_SEED = 20261123  # fixed so two runs draw the same inputs
 CPU_POWER_REASON = "NVML measures NVIDIA GPUs only; this suite does not read CPU energy (RAPL)"
 WARMUP_GEMM_SIZE = 8192  # a bf16 GEMM big enough to reach steady clocks and power
+GPU_WORKLOAD_WARMUP_SECONDS = 5.0  # as the quick suite: clocks steady before the first operator
 
 
 def resolve_device(device: str) -> str:
@@ -93,14 +94,26 @@ def run_suite(
     *,
     progress: ProgressCallback | None = None,
     should_cancel: Callable[[], bool] | None = None,
+    workload: dict | None = None,
 ) -> dict:
-    """Run `suite` ("quick" | "full") on `device` ("auto" | "cpu" | "cuda"); return the profile.
+    """Run `suite` ("quick" | "full" | "workload") on `device` ("auto" | "cpu" | "cuda"); return
+    the profile. The workload suite needs `workload` (a bench.workload_suite.WorkloadShape as a
+    dict); the others refuse one.
 
-    Raises ValueError for a bad argument, DeviceUnavailable when CUDA was asked for and is
-    absent, and BenchmarkCancelled when `should_cancel()` turns true (checked between
-    measurements and between timed chunks)."""
+    Raises ValueError for a bad argument (WorkloadSpecError naming the workload's field),
+    DeviceUnavailable when CUDA was asked for and is absent, and BenchmarkCancelled when
+    `should_cancel()` turns true (checked between measurements and between timed chunks)."""
     if suite not in RUNNABLE_SUITES:
         raise ValueError(f"suite: expected one of {RUNNABLE_SUITES}, got {suite!r}")
+    if suite == WORKLOAD_SUITE:
+        from flopwatt.bench.workload_suite import WorkloadShape, WorkloadSpecError
+
+        if workload is None:
+            raise WorkloadSpecError("workload", "the workload suite needs a workload (a model and its shapes)")
+        shape = workload if isinstance(workload, WorkloadShape) else WorkloadShape.from_dict(workload)
+        return run_workload_suite(shape, device, progress=progress, should_cancel=should_cancel)
+    if workload is not None:
+        raise ValueError(f"workload: only the {WORKLOAD_SUITE} suite takes a workload")
     import torch
 
     resolved = resolve_device(device)
@@ -157,4 +170,57 @@ def run_suite(
     return document
 
 
-__all__ = ["BenchmarkCancelled", "DeviceUnavailable", "resolve_device", "run_suite"]
+def run_workload_suite(
+    shape,
+    device: str,
+    *,
+    progress: ProgressCallback | None = None,
+    should_cancel: Callable[[], bool] | None = None,
+) -> dict:
+    """The workload suite (bench/workload_suite.py): the operator table of `shape` measured on
+    `device`, as a profile document (`suite` "workload", `workload`, `operators`, `topology`)."""
+    import torch
+
+    from flopwatt.bench.workload_suite import count_workload_steps, measure_workload
+
+    resolved = resolve_device(device)
+    torch.manual_seed(RANDOM_SEED)
+    created_time = utc_now_iso()
+    device_info = cuda_device(torch.cuda.current_device()) if resolved == "cuda" else cpu_device()
+    harness = Harness(resolved, CacheFlusher(resolved), should_cancel)
+    run = SuiteRun(resolved, harness, progress, should_cancel, 1 + count_workload_steps(shape, resolved))
+    if progress is not None:
+        progress(0.0, f"{WORKLOAD_SUITE} suite ({shape.model_id or 'custom model'}) on {device_info['name']}")
+    if resolved == "cuda":
+        _warm_up_gpu(run, GPU_WORKLOAD_WARMUP_SECONDS)
+    run.step("warm-up")
+    operators, groups = measure_workload(run, shape)
+    ceilings = derive_ceilings(run.results)
+    largest_group = max((g["group_size"] for g in groups), default=1)
+    document = {
+        "schema_version": SCHEMA_VERSION,
+        "benchmark_version": BENCHMARK_VERSION,
+        "created_time": created_time,
+        "suite": WORKLOAD_SUITE,
+        "host": host_name(),
+        "device": device_info,
+        "environment": environment(resolved),
+        "workload": shape.as_dict(),
+        "operators": operators,
+        "topology": {"nodes": 1, "processes_per_node": largest_group, "launcher": "local spawn"},
+        "results": run.results,
+        "ceilings": ceilings,
+        "efficiency": derive_efficiency(run.results, ceilings),
+        "duration_seconds": run.elapsed_seconds,
+        "notes": run.notes,
+        "warnings": [],
+        "power_unavailable_reason": "the workload suite times operators; it does not measure power",
+    }
+    if groups:
+        document["collective_groups"] = groups
+    if progress is not None:
+        progress(1.0, "done")
+    return document
+
+
+__all__ = ["BenchmarkCancelled", "DeviceUnavailable", "resolve_device", "run_suite", "run_workload_suite"]

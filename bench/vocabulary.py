@@ -9,7 +9,9 @@ from __future__ import annotations
 DEVICE_KINDS = ("cpu", "cuda")  # what a profile is measured on (profile `device.kind`)
 DEVICE_AUTO = "auto"  # the GPU when one is visible, else the CPU
 DEVICE_CHOICES = (DEVICE_AUTO, *DEVICE_KINDS)  # what a user may ask for
-RUNNABLE_SUITES = ("quick", "full")  # what `run_suite` and a benchmark run execute
+SIZED_SUITES = ("quick", "full")  # the fixed-size suites of bench/suite_config.py
+WORKLOAD_SUITE = "workload"  # a workload's own operators (bench/workload_suite.py); needs a workload
+RUNNABLE_SUITES = (*SIZED_SUITES, WORKLOAD_SUITE)  # what `run_suite` and a benchmark run execute
 COLLECTIVES_SUITE = "collectives"  # measured under torchrun by `flopwatt bench collectives`
 PROFILE_SUITES = (*RUNNABLE_SUITES, COLLECTIVES_SUITE)  # what a stored profile's `suite` may say
 DEFAULT_SUITE = "quick"

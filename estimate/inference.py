@@ -148,6 +148,9 @@ class InferenceScenario:
     concurrency: int = 0
     request_rate_per_second: float = 0.0
     speculation: Speculation | None = None  # speculative decoding / MTP (None: one token per step)
+    # A workload profile's operator table: the chosen batch's decode step is timed from it
+    # (estimate/operator_table.py) when the scenario is one it covers (static batch, no EP).
+    operator_table: Any = None
 
     @property
     def continuous(self) -> bool:
@@ -193,6 +196,7 @@ class InferenceEstimate:
     # A disaggregated deployment's accelerators (prefill and decode pools), over which its
     # throughput, energy and cost are counted; 0: the scenario's accelerator_count (one replica).
     deployment_accelerators: int = 0
+    operator_coverage: Any = None  # OperatorStep when the decode step came from an operator table
 
     @property
     def ttft_p99(self) -> float:
@@ -492,24 +496,50 @@ def estimate_serving(scenario: InferenceScenario) -> InferenceEstimate:
     cost = RunCost(**{name: _at(getattr(metrics.cost, name), best, shape) for name in RunCost.__dataclass_fields__})
     kv_bytes = per_sequence * -(-batch // ep)  # the busiest device's sequences
     throughput = _at(metrics.output_tokens_per_second, best, shape)
+    decode_breakdown = {name: _at(value, best, shape) for name, value in metrics.decode_breakdown.items()}
+    tpot = _at(metrics.time_per_output_token_seconds, best, shape)
+    ttft = _at(metrics.time_to_first_token_seconds, best, shape)
+    power = _at(metrics.accelerator_power_watts, best, shape)
+    energy = _at(metrics.energy_per_output_token_joules, best, shape)
+    cost_per_million = _at(metrics.cost_per_million_output_tokens_usd, best, shape)
+    coverage = None
+    # The table holds one-token decode steps: a speculative verify step (batch × (k+1) rows, a
+    # draft model) is not among its shapes, so speculation keeps the analytic step.
+    if scenario.operator_table is not None and ep == 1 and scenario.speculation is None:
+        from flopwatt.estimate.operator_table import decode_step_from_operators
+
+        context = int(prompt + output / 2.0)  # the mean history, as serving_metrics uses
+        rebuilt = decode_step_from_operators(arch, hw, tp, batch, context, decode_breakdown, scenario.operator_table)
+        if rebuilt is not None:
+            decode_breakdown, coverage = rebuilt
+            tpot = sum(decode_breakdown.values())
+            batch_seconds = ttft + output * tpot
+            power = float(hw.power_watts((coverage.seconds - coverage.added_seconds) / tpot))
+            cost = run_cost(tp, batch_seconds, power, scenario.facility)
+            cost = RunCost(**{name: float(getattr(cost, name)) for name in RunCost.__dataclass_fields__})
+            tokens = batch * output
+            throughput = tokens / batch_seconds
+            energy = cost.facility_energy_joules / tokens
+            cost_per_million = cost.cost_usd / tokens * 1e6
     return InferenceEstimate(
         scenario=scenario,
         batch_size=batch,
         max_batch_size=limit,
         fits_in_memory=limit >= batch,
-        time_to_first_token_seconds=_at(metrics.time_to_first_token_seconds, best, shape),
-        time_per_output_token_seconds=_at(metrics.time_per_output_token_seconds, best, shape),
+        time_to_first_token_seconds=ttft,
+        time_per_output_token_seconds=tpot,
         output_tokens_per_second=throughput,
         requests_per_second=throughput / output,
         weight_bytes_per_accelerator=weights,
         kv_cache_bytes_per_accelerator=kv_bytes,
         memory_per_accelerator_bytes=weights + kv_bytes + RUNTIME_RESERVED_BYTES,
         kv_cache_bytes_per_token=float(kv_cache_bytes_per_token(arch, kv_bytes_per_element)),
-        decode_breakdown={name: _at(value, best, shape) for name, value in metrics.decode_breakdown.items()},
-        accelerator_power_watts=_at(metrics.accelerator_power_watts, best, shape),
-        energy_per_output_token_joules=_at(metrics.energy_per_output_token_joules, best, shape),
-        cost_per_million_output_tokens_usd=_at(metrics.cost_per_million_output_tokens_usd, best, shape),
+        decode_breakdown=decode_breakdown,
+        accelerator_power_watts=power,
+        energy_per_output_token_joules=energy,
+        cost_per_million_output_tokens_usd=cost_per_million,
         cost=cost,
         running_batch_size=float(batch),
         max_running_batch_size=limit,
+        operator_coverage=coverage,
     )

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 # Profile schema versions this reader understands. A test holds the benchmark core's
 # SCHEMA_VERSION inside this set, so bumping one without the other fails.
-READABLE_SCHEMA_VERSIONS = frozenset({1})
+READABLE_SCHEMA_VERSIONS = frozenset({1, 2})  # 2 adds the operator table
 
 
 class ProfileReadError(ValueError):
@@ -31,6 +31,23 @@ class GemmPoint:
     n: int
     k: int
     flops_per_second: float
+
+
+@dataclass(frozen=True)
+class OperatorTiming:
+    """One row of a workload profile's operator table (schema 2, docs/benchmarks.md): a verified
+    operator at one shape and its typical seconds (the median; collectives: the mean)."""
+
+    kind: str
+    pass_name: str
+    dtype: str
+    shape: tuple[tuple[str, float], ...]  # named dimensions, sorted by name
+    seconds: float
+    group_size: int = 1  # collectives: ranks in the group (a key, not a dimension)
+
+    @property
+    def dimensions(self) -> dict[str, float]:
+        return dict(self.shape)
 
 
 @dataclass(frozen=True)
@@ -54,6 +71,7 @@ class MeasuredProfile:
     load_watts: Mapping[str, float] = field(default_factory=dict)
     gemm_points: Mapping[str, tuple[GemmPoint, ...]] = field(default_factory=dict)
     all_reduce_bus_bytes_per_second: tuple[float, ...] = ()
+    operators: tuple[OperatorTiming, ...] = ()  # the workload suite's operator table (schema 2)
 
     @property
     def device_description(self) -> str:
@@ -102,6 +120,33 @@ def _gemm_points(efficiency: Mapping[str, Any]) -> dict[str, tuple[GemmPoint, ..
     return points
 
 
+def _operators(rows: Any) -> tuple[OperatorTiming, ...]:
+    """The verified rows of an operator table with a positive time and positive dimensions;
+    anything else is skipped (the bench core validated the table when it was stored)."""
+    usable = []
+    for row in rows if isinstance(rows, list) else []:
+        if not isinstance(row, Mapping) or row.get("verified") is not True:
+            continue
+        seconds = row.get("seconds") if isinstance(row.get("seconds"), Mapping) else {}
+        typical = _positive(seconds.get("median")) or _positive(seconds.get("mean"))
+        shape = row.get("shape") if isinstance(row.get("shape"), Mapping) else {}
+        dims = {str(k): _positive(v) for k, v in shape.items()}
+        kind, dtype = row.get("kind"), row.get("dtype")
+        if (
+            typical is None
+            or not dims
+            or None in dims.values()
+            or not isinstance(kind, str)
+            or not isinstance(dtype, str)
+        ):
+            continue
+        group = int(dims.pop("group_size", 1) or 1)
+        usable.append(
+            OperatorTiming(kind, str(row.get("pass", "")), dtype, tuple(sorted(dims.items())), typical, group)
+        )
+    return tuple(usable)
+
+
 def read_profile(document: Mapping[str, Any]) -> MeasuredProfile:
     """The typed view of a profile document; ProfileReadError when it cannot be one."""
     if not isinstance(document, Mapping):
@@ -140,4 +185,5 @@ def read_profile(document: Mapping[str, Any]) -> MeasuredProfile:
         load_watts=_rates(power.get("load_watts")),
         gemm_points=_gemm_points(_object(document, "efficiency")),
         all_reduce_bus_bytes_per_second=bus,
+        operators=_operators(document.get("operators")) if int(version) >= 2 else (),
     )

@@ -154,6 +154,30 @@ class GoodputChoice:
         return out
 
 
+OPERATOR_TABLE_STEP = Assumption(
+    "step_time_source",
+    "operator table",
+    "profile",
+    "the profile is a workload profile: each operator of the step (GEMMs, attention, norms, SwiGLU, rotary, residual "
+    "adds, loss, AdamW) is timed from its operator table (exact shape, else interpolated within 8x in log-shape "
+    "space, else the hardware model); communication, pipeline and framework overhead stay analytic; "
+    "calibration.operator_table reports the coverage. Pipeline, context or expert parallelism, activation "
+    "recompute, MoE and MLA keep the analytic step (docs/estimation.md)",
+)
+
+
+OPERATOR_TABLE_DECODE = Assumption(
+    "step_time_source",
+    "operator table",
+    "profile",
+    "the profile is a workload profile: the chosen batch's decode step (projection GEMMs, norms, SwiGLU, rotary, "
+    "residual adds, KV-cache reads at the mean context, LM head) is timed from its operator table (exact shape, else "
+    "interpolated within 8x in log-shape space, else the hardware model); the batch choice, prefill, TP "
+    "communication and launch overhead stay analytic; continuous batching and expert parallelism keep the analytic "
+    "decode step; calibration.operator_table reports the coverage",
+)
+
+
 @dataclass(frozen=True)
 class MeasuredCalibration:
     """A measured profile named by the request, read once (the API looks it up by name)."""
@@ -426,6 +450,8 @@ def build_training_scenario(w: TrainingWorkload) -> TrainingSetup:
         )
     if int(choice.plan.context_parallel_size) > 1:
         assumptions.append(CONTEXT_PARALLEL)
+    if w.calibration is not None and w.calibration.profile.operators:
+        assumptions.append(OPERATOR_TABLE_STEP)
     if w.goodput is not None:
         assumptions.append(Assumption("goodput", f"{w.goodput:g}", "request", "request"))
     else:
@@ -444,8 +470,18 @@ def build_training_scenario(w: TrainingWorkload) -> TrainingSetup:
         active_parameter_count_override=model.active_parameter_count_override,
         model_error_sigma=realisation.model_error_sigma,
         model_error_basis=realisation.model_error_basis,
+        operator_table=operator_table(w.calibration),
     )
     return TrainingSetup(scenario, assumptions, choice.candidates_evaluated)
+
+
+def operator_table(calibration: MeasuredCalibration | None):
+    """The calibration profile's operator table (a workload profile), else None."""
+    if calibration is None or not calibration.profile.operators:
+        return None
+    from flopwatt.estimate.operator_table import OperatorTable
+
+    return OperatorTable(calibration.profile.operators)
 
 
 @dataclass(frozen=True)
@@ -566,8 +602,11 @@ def build_inference_scenario(w: InferenceWorkload) -> tuple[InferenceScenario, l
         w.concurrency,
         w.request_rate_per_second,
         speculation,
+        operator_table=operator_table(w.calibration),
     )
     assumptions = list(model.assumptions) + speculation_assumptions
+    if scenario.operator_table is not None:
+        assumptions.append(OPERATOR_TABLE_DECODE)
     if w.expert_parallel_size > 1:
         assumptions += [
             Assumption(

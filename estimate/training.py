@@ -52,6 +52,9 @@ class TrainingScenario:
     # residuals (stack_realisation.realisation_for); NaN: the pooled σ of every stack.
     model_error_sigma: float = np.nan
     model_error_basis: str = ""
+    # A workload profile's operator table (estimate/operator_table.py): when set and the scenario
+    # is one it covers, the step's device work is timed operator by operator from it.
+    operator_table: Any = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ class TrainingEstimate:
     accelerator_power_watts: ArrayLike
     cost: RunCost
     fits_in_memory: ArrayLike
+    operator_coverage: Any = None  # OperatorStep when the step came from an operator table
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,7 @@ class StepEstimate:
     memory: TrainingMemory
     model_flops_per_token: ArrayLike
     hardware_flops_per_token: ArrayLike
+    operator_coverage: Any = None  # OperatorStep when the step came from an operator table
 
 
 def estimate_step(scenario: TrainingScenario) -> StepEstimate:
@@ -118,11 +123,20 @@ def estimate_step(scenario: TrainingScenario) -> StepEstimate:
     )
     executed_training = executed_forward * (1.0 + BACKWARD_FLOPS_PER_FORWARD_FLOP)
     hardware_per_token = (executed_training + recompute_extra) * model_per_token / per_token.training_model
+    step = training_step_time(arch, seq, plan, hw, scenario.options, counts)
+    coverage = None
+    if scenario.operator_table is not None:
+        from flopwatt.estimate.operator_table import training_step_from_operators
+
+        rebuilt = training_step_from_operators(arch, scenario.sequence_length, plan, hw, step, scenario.operator_table)
+        if rebuilt is not None:
+            step, coverage = rebuilt
     return StepEstimate(
-        step=training_step_time(arch, seq, plan, hw, scenario.options, counts),
+        step=step,
         memory=training_memory(arch, seq, plan, flash, counts),
         model_flops_per_token=model_per_token,
         hardware_flops_per_token=hardware_per_token,
+        operator_coverage=coverage,
     )
 
 
@@ -177,4 +191,5 @@ def estimate_training_run(scenario: TrainingScenario, step_estimate: StepEstimat
         accelerator_power_watts=power,
         cost=run_cost(n, wall, power, scenario.facility),
         fits_in_memory=memory.total <= usable_training_memory_bytes(hw.memory_bytes),
+        operator_coverage=per_step.operator_coverage,
     )

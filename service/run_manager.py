@@ -265,8 +265,9 @@ class RunManager:
 
     # -- commands ----------------------------------------------------------------------------
 
-    async def create(self, suite: str, device: str) -> RunRecord:
-        """Queue a run (suite and device already validated against the bench vocabulary)."""
+    async def create(self, suite: str, device: str, workload_json: str = "") -> RunRecord:
+        """Queue a run (suite and device already validated against the bench vocabulary; the
+        workload suite's WorkloadShape as JSON in `workload_json`, '' for the other suites)."""
         self._refuse_if_draining()
         if self._store_damage():
             raise errors.FailedPrecondition(
@@ -284,7 +285,8 @@ class RunManager:
                 reason="BENCHMARK_QUEUE_FULL",
             )
         try:
-            record = self._store.create(suite, device, device_key)
+            extra = {"workload_json": workload_json} if workload_json else {}
+            record = self._store.create(suite, device, device_key, **extra)
         except sqlite3.Error as error:
             LOG.error("benchmark run not created: %s", error)
             raise storage_failure(error, "the benchmark run could not be recorded") from error
@@ -416,7 +418,12 @@ class RunManager:
         events_parent, events_child = self._context.Pipe(duplex=False)
         control_child, control_parent = self._context.Pipe(duplex=False)
         job = WorkerJob(
-            run_id=run_id, suite=record.suite, device=device_key, runner=self._runner, parent_pid=os.getpid()
+            run_id=run_id,
+            suite=record.suite,
+            device=device_key,
+            runner=self._runner,
+            parent_pid=os.getpid(),
+            workload_json=record.workload_json,
         )
         process = self._context.Process(
             target=worker_main,

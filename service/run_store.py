@@ -10,6 +10,8 @@ Schema version 2 adds `cancel_requested`: a client's cancel is written here befo
 stopped, so a cancel that was answered OK survives a full disk at the moment the run ends and a
 restart (recovery marks such a run CANCELLED, not FAILED). Version 1 files are migrated in place
 (one ALTER TABLE ADD COLUMN with a default, which SQLite does without rewriting rows).
+Schema version 3 adds `workload_json`: the workload a "workload" suite run measures (the
+bench.workload_suite.WorkloadShape as JSON, '' for the other suites), migrated the same way.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import uuid
 from dataclasses import dataclass
 
 SCHEMA_FAMILY = "benchmark_runs"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # SQLite's primary result code for "database or disk is full" (sqlite.org/rescode.html#full).
 SQLITE_FULL = 13
 # Seconds SQLite waits for a lock held by another connection (the profile store) before failing.
@@ -62,6 +64,7 @@ class RunRecord:
     error: str = ""
     profile_id: str = ""
     cancel_requested: bool = False  # a client asked to cancel; recorded before the worker is stopped
+    workload_json: str = ""  # the workload suite's WorkloadShape as JSON; '' for the other suites
 
     @property
     def name(self) -> str:
@@ -93,8 +96,22 @@ _COLUMNS = (
     "error",
     "profile_id",
     "cancel_requested",
+    "workload_json",
 )
-_UPDATABLE = frozenset(_COLUMNS) - {"run_id", "sequence", "suite", "device", "device_key", "create_time_seconds"}
+_UPDATABLE = frozenset(_COLUMNS) - {
+    "run_id",
+    "sequence",
+    "suite",
+    "device",
+    "device_key",
+    "create_time_seconds",
+    "workload_json",
+}
+# Columns added after version 1, with the version that added them (migrations run in order).
+_ADDED_COLUMNS = (
+    (2, "cancel_requested INTEGER NOT NULL DEFAULT 0"),
+    (3, "workload_json TEXT NOT NULL DEFAULT ''"),
+)
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS flopwatt_schema_versions (
@@ -115,7 +132,8 @@ CREATE TABLE IF NOT EXISTS benchmark_runs (
     progress_message TEXT NOT NULL DEFAULT '',
     error TEXT NOT NULL DEFAULT '',
     profile_id TEXT NOT NULL DEFAULT '',
-    cancel_requested INTEGER NOT NULL DEFAULT 0
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    workload_json TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS benchmark_runs_state ON benchmark_runs (state);
 """
@@ -168,24 +186,30 @@ class RunStore:
                     "INSERT OR IGNORE INTO flopwatt_schema_versions (family, version) VALUES (?, ?)",
                     (SCHEMA_FAMILY, SCHEMA_VERSION),
                 )
-            elif row["version"] == 1:  # v1 -> v2: the cancel_requested column
-                try:
-                    self._connection.executescript(
-                        "BEGIN IMMEDIATE;"
-                        "ALTER TABLE benchmark_runs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;"
-                        f"UPDATE flopwatt_schema_versions SET version = {SCHEMA_VERSION} WHERE family = '{SCHEMA_FAMILY}';"
-                        "COMMIT;"
-                    )
-                except sqlite3.OperationalError as error:
-                    if self._connection.in_transaction:
-                        self._connection.execute("ROLLBACK")
-                    if "duplicate column" not in str(error):  # another process migrated it first
-                        raise
+            elif row["version"] < SCHEMA_VERSION:  # v1 -> v2 -> v3: one added column each
+                for version, column in _ADDED_COLUMNS:
+                    if row["version"] < version:
+                        self._add_column(column, version)
             elif row["version"] > SCHEMA_VERSION:
                 raise RunStoreError(
                     f"{self._path}: benchmark_runs schema version {row['version']} is newer than this "
                     f"flopwatt understands ({SCHEMA_VERSION}); upgrade flopwatt"
                 )
+
+    def _add_column(self, column: str, version: int) -> None:
+        """One migration step (caller holds the lock); a column another process added first is fine."""
+        try:
+            self._connection.executescript(
+                "BEGIN IMMEDIATE;"
+                f"ALTER TABLE benchmark_runs ADD COLUMN {column};"
+                f"UPDATE flopwatt_schema_versions SET version = {version} WHERE family = '{SCHEMA_FAMILY}';"
+                "COMMIT;"
+            )
+        except sqlite3.OperationalError as error:
+            if self._connection.in_transaction:
+                self._connection.execute("ROLLBACK")
+            if "duplicate column" not in str(error):  # another process migrated it first
+                raise
 
     @property
     def path(self) -> pathlib.Path:
@@ -205,15 +229,18 @@ class RunStore:
     def _transaction(self) -> "_Transaction":
         return _Transaction(self._connection, self._lock)
 
-    def create(self, suite: str, device: str, device_key: str, now_seconds: float | None = None) -> RunRecord:
+    def create(
+        self, suite: str, device: str, device_key: str, now_seconds: float | None = None, *, workload_json: str = ""
+    ) -> RunRecord:
         """Insert a QUEUED run and return it."""
         run_id = uuid.uuid4().hex
         created = time.time() if now_seconds is None else now_seconds
         with self._transaction() as cursor:
             cursor.execute(
-                "INSERT INTO benchmark_runs (run_id, suite, device, device_key, state, create_time_seconds)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (run_id, suite, device, device_key, RunState.QUEUED.value, created),
+                "INSERT INTO benchmark_runs"
+                " (run_id, suite, device, device_key, state, create_time_seconds, workload_json)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (run_id, suite, device, device_key, RunState.QUEUED.value, created, workload_json),
             )
             row = cursor.execute("SELECT * FROM benchmark_runs WHERE run_id = ?", (run_id,)).fetchone()
         return self._record(row)

@@ -50,6 +50,7 @@ class WorkerJob:
     device: str  # "cpu" or "cuda", already resolved by the parent
     runner: str = DEFAULT_RUNNER  # "module:function"
     parent_pid: int = 0
+    workload_json: str = ""  # the workload suite's WorkloadShape as JSON ('' for the other suites)
 
 
 class RunCancelled(Exception):
@@ -111,7 +112,8 @@ def run(job: WorkerJob, events: Connection, control: Connection) -> None:
         if delay:
             _test_delay(delay, report, cancel)
         runner = load_runner(job.runner)
-        document = runner(job.suite, job.device, progress=report, should_cancel=cancel.is_set)
+        extra = {"workload": json.loads(job.workload_json)} if job.workload_json else {}
+        document = runner(job.suite, job.device, progress=report, should_cancel=cancel.is_set, **extra)
         if cancel.is_set():
             raise RunCancelled()
         _send(events, ("result", json.dumps(document, allow_nan=False)))

@@ -22,10 +22,11 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from flopwatt.v1 import common_pb2 as flopwatt_dot_v1_dot_common__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x66lopwatt/v1/benchmark.proto\x12\x0b\x66lopwatt.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcc\x03\n\x0c\x42\x65nchmarkRun\x12\x0c\n\x04name\x18\x01 \x01(\t\x12.\n\x05state\x18\x02 \x01(\x0e\x32\x1f.flopwatt.v1.BenchmarkRun.State\x12\r\n\x05suite\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstart_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08progress\x18\x08 \x01(\x01\x12\x18\n\x10progress_message\x18\t \x01(\t\x12\r\n\x05\x65rror\x18\n \x01(\t\x12\x14\n\x0cprofile_name\x18\x0b \x01(\t\"\x7f\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x10\n\x0cSTATE_QUEUED\x10\x01\x12\x11\n\rSTATE_RUNNING\x10\x02\x12\x13\n\x0fSTATE_SUCCEEDED\x10\x03\x12\x10\n\x0cSTATE_FAILED\x10\x04\x12\x13\n\x0fSTATE_CANCELLED\x10\x05\":\n\x19\x43reateBenchmarkRunRequest\x12\r\n\x05suite\x18\x01 \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x02 \x01(\t\"N\n\x1a\x43reateBenchmarkRunResponse\x12\x30\n\rbenchmark_run\x18\x01 \x01(\x0b\x32\x19.flopwatt.v1.BenchmarkRun\"&\n\x16GetBenchmarkRunRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"K\n\x17GetBenchmarkRunResponse\x12\x30\n\rbenchmark_run\x18\x01 \x01(\x0b\x32\x19.flopwatt.v1.BenchmarkRun\"A\n\x18ListBenchmarkRunsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"g\n\x19ListBenchmarkRunsResponse\x12\x31\n\x0e\x62\x65nchmark_runs\x18\x01 \x03(\x0b\x32\x19.flopwatt.v1.BenchmarkRun\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"(\n\x18WatchBenchmarkRunRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"M\n\x19WatchBenchmarkRunResponse\x12\x30\n\rbenchmark_run\x18\x01 \x01(\x0b\x32\x19.flopwatt.v1.BenchmarkRun\")\n\x19\x43\x61ncelBenchmarkRunRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"N\n\x1a\x43\x61ncelBenchmarkRunResponse\x12\x30\n\rbenchmark_run\x18\x01 \x01(\x0b\x32\x19.flopwatt.v1.BenchmarkRun\"\xe6\x02\n\x07Profile\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65vice_kind\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65vice_name\x18\x03 \x01(\t\x12\x13\n\x0bhardware_id\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11\x62\x65nchmark_version\x18\x06 \x01(\t\x12\x16\n\x0eschema_version\x18\x07 \x01(\x05\x12\x34\n\x08\x63\x65ilings\x18\x08 \x03(\x0b\x32\".flopwatt.v1.Profile.CeilingsEntry\x12\x0c\n\x04host\x18\t \x01(\t\x12\r\n\x05suite\x18\n \x01(\t\x12\x10\n\x08warnings\x18\x0b \x03(\t\x12\x14\n\x0cprofile_json\x18\x0c \x01(\t\x1a/\n\rCeilingsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"<\n\x13ListProfilesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"W\n\x14ListProfilesResponse\x12&\n\x08profiles\x18\x01 \x03(\x0b\x32\x14.flopwatt.v1.Profile\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"!\n\x11GetProfileRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\";\n\x12GetProfileResponse\x12%\n\x07profile\x18\x01 \x01(\x0b\x32\x14.flopwatt.v1.Profile2\xac\x05\n\x10\x42\x65nchmarkService\x12\x65\n\x12\x43reateBenchmarkRun\x12&.flopwatt.v1.CreateBenchmarkRunRequest\x1a\'.flopwatt.v1.CreateBenchmarkRunResponse\x12\\\n\x0fGetBenchmarkRun\x12#.flopwatt.v1.GetBenchmarkRunRequest\x1a$.flopwatt.v1.GetBenchmarkRunResponse\x12\x62\n\x11ListBenchmarkRuns\x12%.flopwatt.v1.ListBenchmarkRunsRequest\x1a&.flopwatt.v1.ListBenchmarkRunsResponse\x12\x64\n\x11WatchBenchmarkRun\x12%.flopwatt.v1.WatchBenchmarkRunRequest\x1a&.flopwatt.v1.WatchBenchmarkRunResponse0\x01\x12\x65\n\x12\x43\x61ncelBenchmarkRun\x12&.flopwatt.v1.CancelBenchmarkRunRequest\x1a\'.flopwatt.v1.CancelBenchmarkRunResponse\x12S\n\x0cListProfiles\x12 .flopwatt.v1.ListProfilesRequest\x1a!.flopwatt.v1.ListProfilesResponse\x12M\n\nGetProfile\x12\x1e.flopwatt.v1.GetProfileRequest\x1a\x1f.flopwatt.v1.GetProfileResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x66lopwatt/v1/benchmark.proto\x12\x0b\x66lopwatt.v1\x1a\x18\x66lopwatt/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfe\x03\n\x0c\x42\x65nchmarkRun\x12\x0c\n\x04name\x18\x01 \x01(\t\x12.\n\x05state\x18\x02 \x01(\x0e\x32\x1f.flopwatt.v1.BenchmarkRun.State\x12\r\n\x05suite\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstart_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08progress\x18\x08 \x01(\x01\x12\x18\n\x10progress_message\x18\t \x01(\t\x12\r\n\x05\x65rror\x18\n \x01(\t\x12\x14\n\x0cprofile_name\x18\x0b \x01(\t\x12\x30\n\x08workload\x18\x0c \x01(\x0b\x32\x1e.flopwatt.v1.BenchmarkWorkload\"\x7f\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x10\n\x0cSTATE_QUEUED\x10\x01\x12\x11\n\rSTATE_RUNNING\x10\x02\x12\x13\n\x0fSTATE_SUCCEEDED\x10\x03\x12\x10\n\x0cSTATE_FAILED\x10\x04\x12\x13\n\x0fSTATE_CANCELLED\x10\x05\"\x87\x02\n\x11\x42\x65nchmarkWorkload\x12%\n\x05model\x18\x01 \x01(\x0b\x32\x16.flopwatt.v1.ModelSpec\x12\x17\n\x0fsequence_length\x18\x02 \x01(\x05\x12)\n\tprecision\x18\x03 \x01(\x0e\x32\x16.flopwatt.v1.Precision\x12\x18\n\x10micro_batch_size\x18\x04 \x01(\x05\x12\x1c\n\x14tensor_parallel_size\x18\x05 \x01(\x05\x12\x1a\n\x12\x64\x61ta_parallel_size\x18\x06 \x01(\x05\x12\x1a\n\x12\x64\x65\x63ode_batch_sizes\x18\x07 \x03(\x05\x12\x17\n\x0f\x63ontext_lengths\x18\x08 \x03(\x05\"l\n\x19\x43reateBenchmarkRunRequest\x12\r\n\x05suite\x18\x01 \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x02 \x01(\t\x12\x30\n\x08workload\x18\x03 \x01(\x0b\x32\x1e.flopwatt.v1.BenchmarkWorkload\"N\n\x1a\x43reateBenchmarkRunResponse\x12\x30\n\rbenchmark_run\x18\x01 \x01(\x0b\x32\x19.flopwatt.v1.BenchmarkRun\"&\n\x16GetBenchmarkRunRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"K\n\x17GetBenchmarkRunResponse\x12\x30\n\rbenchmark_run\x18\x01 \x01(\x0b\x32\x19.flopwatt.v1.BenchmarkRun\"A\n\x18ListBenchmarkRunsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"g\n\x19ListBenchmarkRunsResponse\x12\x31\n\x0e\x62\x65nchmark_runs\x18\x01 \x03(\x0b\x32\x19.flopwatt.v1.BenchmarkRun\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"(\n\x18WatchBenchmarkRunRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"M\n\x19WatchBenchmarkRunResponse\x12\x30\n\rbenchmark_run\x18\x01 \x01(\x0b\x32\x19.flopwatt.v1.BenchmarkRun\")\n\x19\x43\x61ncelBenchmarkRunRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"N\n\x1a\x43\x61ncelBenchmarkRunResponse\x12\x30\n\rbenchmark_run\x18\x01 \x01(\x0b\x32\x19.flopwatt.v1.BenchmarkRun\"\xe6\x02\n\x07Profile\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65vice_kind\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65vice_name\x18\x03 \x01(\t\x12\x13\n\x0bhardware_id\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11\x62\x65nchmark_version\x18\x06 \x01(\t\x12\x16\n\x0eschema_version\x18\x07 \x01(\x05\x12\x34\n\x08\x63\x65ilings\x18\x08 \x03(\x0b\x32\".flopwatt.v1.Profile.CeilingsEntry\x12\x0c\n\x04host\x18\t \x01(\t\x12\r\n\x05suite\x18\n \x01(\t\x12\x10\n\x08warnings\x18\x0b \x03(\t\x12\x14\n\x0cprofile_json\x18\x0c \x01(\t\x1a/\n\rCeilingsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"<\n\x13ListProfilesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"W\n\x14ListProfilesResponse\x12&\n\x08profiles\x18\x01 \x03(\x0b\x32\x14.flopwatt.v1.Profile\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"!\n\x11GetProfileRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\";\n\x12GetProfileResponse\x12%\n\x07profile\x18\x01 \x01(\x0b\x32\x14.flopwatt.v1.Profile2\xac\x05\n\x10\x42\x65nchmarkService\x12\x65\n\x12\x43reateBenchmarkRun\x12&.flopwatt.v1.CreateBenchmarkRunRequest\x1a\'.flopwatt.v1.CreateBenchmarkRunResponse\x12\\\n\x0fGetBenchmarkRun\x12#.flopwatt.v1.GetBenchmarkRunRequest\x1a$.flopwatt.v1.GetBenchmarkRunResponse\x12\x62\n\x11ListBenchmarkRuns\x12%.flopwatt.v1.ListBenchmarkRunsRequest\x1a&.flopwatt.v1.ListBenchmarkRunsResponse\x12\x64\n\x11WatchBenchmarkRun\x12%.flopwatt.v1.WatchBenchmarkRunRequest\x1a&.flopwatt.v1.WatchBenchmarkRunResponse0\x01\x12\x65\n\x12\x43\x61ncelBenchmarkRun\x12&.flopwatt.v1.CancelBenchmarkRunRequest\x1a\'.flopwatt.v1.CancelBenchmarkRunResponse\x12S\n\x0cListProfiles\x12 .flopwatt.v1.ListProfilesRequest\x1a!.flopwatt.v1.ListProfilesResponse\x12M\n\nGetProfile\x12\x1e.flopwatt.v1.GetProfileRequest\x1a\x1f.flopwatt.v1.GetProfileResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,42 +35,44 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_PROFILE_CEILINGSENTRY']._loaded_options = None
   _globals['_PROFILE_CEILINGSENTRY']._serialized_options = b'8\001'
-  _globals['_BENCHMARKRUN']._serialized_start=78
-  _globals['_BENCHMARKRUN']._serialized_end=538
-  _globals['_BENCHMARKRUN_STATE']._serialized_start=411
-  _globals['_BENCHMARKRUN_STATE']._serialized_end=538
-  _globals['_CREATEBENCHMARKRUNREQUEST']._serialized_start=540
-  _globals['_CREATEBENCHMARKRUNREQUEST']._serialized_end=598
-  _globals['_CREATEBENCHMARKRUNRESPONSE']._serialized_start=600
-  _globals['_CREATEBENCHMARKRUNRESPONSE']._serialized_end=678
-  _globals['_GETBENCHMARKRUNREQUEST']._serialized_start=680
-  _globals['_GETBENCHMARKRUNREQUEST']._serialized_end=718
-  _globals['_GETBENCHMARKRUNRESPONSE']._serialized_start=720
-  _globals['_GETBENCHMARKRUNRESPONSE']._serialized_end=795
-  _globals['_LISTBENCHMARKRUNSREQUEST']._serialized_start=797
-  _globals['_LISTBENCHMARKRUNSREQUEST']._serialized_end=862
-  _globals['_LISTBENCHMARKRUNSRESPONSE']._serialized_start=864
-  _globals['_LISTBENCHMARKRUNSRESPONSE']._serialized_end=967
-  _globals['_WATCHBENCHMARKRUNREQUEST']._serialized_start=969
-  _globals['_WATCHBENCHMARKRUNREQUEST']._serialized_end=1009
-  _globals['_WATCHBENCHMARKRUNRESPONSE']._serialized_start=1011
-  _globals['_WATCHBENCHMARKRUNRESPONSE']._serialized_end=1088
-  _globals['_CANCELBENCHMARKRUNREQUEST']._serialized_start=1090
-  _globals['_CANCELBENCHMARKRUNREQUEST']._serialized_end=1131
-  _globals['_CANCELBENCHMARKRUNRESPONSE']._serialized_start=1133
-  _globals['_CANCELBENCHMARKRUNRESPONSE']._serialized_end=1211
-  _globals['_PROFILE']._serialized_start=1214
-  _globals['_PROFILE']._serialized_end=1572
-  _globals['_PROFILE_CEILINGSENTRY']._serialized_start=1525
-  _globals['_PROFILE_CEILINGSENTRY']._serialized_end=1572
-  _globals['_LISTPROFILESREQUEST']._serialized_start=1574
-  _globals['_LISTPROFILESREQUEST']._serialized_end=1634
-  _globals['_LISTPROFILESRESPONSE']._serialized_start=1636
-  _globals['_LISTPROFILESRESPONSE']._serialized_end=1723
-  _globals['_GETPROFILEREQUEST']._serialized_start=1725
-  _globals['_GETPROFILEREQUEST']._serialized_end=1758
-  _globals['_GETPROFILERESPONSE']._serialized_start=1760
-  _globals['_GETPROFILERESPONSE']._serialized_end=1819
-  _globals['_BENCHMARKSERVICE']._serialized_start=1822
-  _globals['_BENCHMARKSERVICE']._serialized_end=2506
+  _globals['_BENCHMARKRUN']._serialized_start=104
+  _globals['_BENCHMARKRUN']._serialized_end=614
+  _globals['_BENCHMARKRUN_STATE']._serialized_start=487
+  _globals['_BENCHMARKRUN_STATE']._serialized_end=614
+  _globals['_BENCHMARKWORKLOAD']._serialized_start=617
+  _globals['_BENCHMARKWORKLOAD']._serialized_end=880
+  _globals['_CREATEBENCHMARKRUNREQUEST']._serialized_start=882
+  _globals['_CREATEBENCHMARKRUNREQUEST']._serialized_end=990
+  _globals['_CREATEBENCHMARKRUNRESPONSE']._serialized_start=992
+  _globals['_CREATEBENCHMARKRUNRESPONSE']._serialized_end=1070
+  _globals['_GETBENCHMARKRUNREQUEST']._serialized_start=1072
+  _globals['_GETBENCHMARKRUNREQUEST']._serialized_end=1110
+  _globals['_GETBENCHMARKRUNRESPONSE']._serialized_start=1112
+  _globals['_GETBENCHMARKRUNRESPONSE']._serialized_end=1187
+  _globals['_LISTBENCHMARKRUNSREQUEST']._serialized_start=1189
+  _globals['_LISTBENCHMARKRUNSREQUEST']._serialized_end=1254
+  _globals['_LISTBENCHMARKRUNSRESPONSE']._serialized_start=1256
+  _globals['_LISTBENCHMARKRUNSRESPONSE']._serialized_end=1359
+  _globals['_WATCHBENCHMARKRUNREQUEST']._serialized_start=1361
+  _globals['_WATCHBENCHMARKRUNREQUEST']._serialized_end=1401
+  _globals['_WATCHBENCHMARKRUNRESPONSE']._serialized_start=1403
+  _globals['_WATCHBENCHMARKRUNRESPONSE']._serialized_end=1480
+  _globals['_CANCELBENCHMARKRUNREQUEST']._serialized_start=1482
+  _globals['_CANCELBENCHMARKRUNREQUEST']._serialized_end=1523
+  _globals['_CANCELBENCHMARKRUNRESPONSE']._serialized_start=1525
+  _globals['_CANCELBENCHMARKRUNRESPONSE']._serialized_end=1603
+  _globals['_PROFILE']._serialized_start=1606
+  _globals['_PROFILE']._serialized_end=1964
+  _globals['_PROFILE_CEILINGSENTRY']._serialized_start=1917
+  _globals['_PROFILE_CEILINGSENTRY']._serialized_end=1964
+  _globals['_LISTPROFILESREQUEST']._serialized_start=1966
+  _globals['_LISTPROFILESREQUEST']._serialized_end=2026
+  _globals['_LISTPROFILESRESPONSE']._serialized_start=2028
+  _globals['_LISTPROFILESRESPONSE']._serialized_end=2115
+  _globals['_GETPROFILEREQUEST']._serialized_start=2117
+  _globals['_GETPROFILEREQUEST']._serialized_end=2150
+  _globals['_GETPROFILERESPONSE']._serialized_start=2152
+  _globals['_GETPROFILERESPONSE']._serialized_end=2211
+  _globals['_BENCHMARKSERVICE']._serialized_start=2214
+  _globals['_BENCHMARKSERVICE']._serialized_end=2898
 # @@protoc_insertion_point(module_scope)

@@ -1,5 +1,6 @@
 import datetime
 
+from flopwatt.v1 import common_pb2 as _common_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -11,7 +12,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class BenchmarkRun(_message.Message):
-    __slots__ = ("name", "state", "suite", "device", "create_time", "start_time", "end_time", "progress", "progress_message", "error", "profile_name")
+    __slots__ = ("name", "state", "suite", "device", "create_time", "start_time", "end_time", "progress", "progress_message", "error", "profile_name", "workload")
     class State(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         STATE_UNSPECIFIED: _ClassVar[BenchmarkRun.State]
@@ -37,6 +38,7 @@ class BenchmarkRun(_message.Message):
     PROGRESS_MESSAGE_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     PROFILE_NAME_FIELD_NUMBER: _ClassVar[int]
+    WORKLOAD_FIELD_NUMBER: _ClassVar[int]
     name: str
     state: BenchmarkRun.State
     suite: str
@@ -48,15 +50,38 @@ class BenchmarkRun(_message.Message):
     progress_message: str
     error: str
     profile_name: str
-    def __init__(self, name: _Optional[str] = ..., state: _Optional[_Union[BenchmarkRun.State, str]] = ..., suite: _Optional[str] = ..., device: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., progress: _Optional[float] = ..., progress_message: _Optional[str] = ..., error: _Optional[str] = ..., profile_name: _Optional[str] = ...) -> None: ...
+    workload: BenchmarkWorkload
+    def __init__(self, name: _Optional[str] = ..., state: _Optional[_Union[BenchmarkRun.State, str]] = ..., suite: _Optional[str] = ..., device: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., progress: _Optional[float] = ..., progress_message: _Optional[str] = ..., error: _Optional[str] = ..., profile_name: _Optional[str] = ..., workload: _Optional[_Union[BenchmarkWorkload, _Mapping]] = ...) -> None: ...
+
+class BenchmarkWorkload(_message.Message):
+    __slots__ = ("model", "sequence_length", "precision", "micro_batch_size", "tensor_parallel_size", "data_parallel_size", "decode_batch_sizes", "context_lengths")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_LENGTH_FIELD_NUMBER: _ClassVar[int]
+    PRECISION_FIELD_NUMBER: _ClassVar[int]
+    MICRO_BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    TENSOR_PARALLEL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    DATA_PARALLEL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    DECODE_BATCH_SIZES_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_LENGTHS_FIELD_NUMBER: _ClassVar[int]
+    model: _common_pb2.ModelSpec
+    sequence_length: int
+    precision: _common_pb2.Precision
+    micro_batch_size: int
+    tensor_parallel_size: int
+    data_parallel_size: int
+    decode_batch_sizes: _containers.RepeatedScalarFieldContainer[int]
+    context_lengths: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, model: _Optional[_Union[_common_pb2.ModelSpec, _Mapping]] = ..., sequence_length: _Optional[int] = ..., precision: _Optional[_Union[_common_pb2.Precision, str]] = ..., micro_batch_size: _Optional[int] = ..., tensor_parallel_size: _Optional[int] = ..., data_parallel_size: _Optional[int] = ..., decode_batch_sizes: _Optional[_Iterable[int]] = ..., context_lengths: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class CreateBenchmarkRunRequest(_message.Message):
-    __slots__ = ("suite", "device")
+    __slots__ = ("suite", "device", "workload")
     SUITE_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
+    WORKLOAD_FIELD_NUMBER: _ClassVar[int]
     suite: str
     device: str
-    def __init__(self, suite: _Optional[str] = ..., device: _Optional[str] = ...) -> None: ...
+    workload: BenchmarkWorkload
+    def __init__(self, suite: _Optional[str] = ..., device: _Optional[str] = ..., workload: _Optional[_Union[BenchmarkWorkload, _Mapping]] = ...) -> None: ...
 
 class CreateBenchmarkRunResponse(_message.Message):
     __slots__ = ("benchmark_run",)

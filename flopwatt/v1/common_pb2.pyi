@@ -170,7 +170,7 @@ class Quantity(_message.Message):
     def __init__(self, name: _Optional[str] = ..., value: _Optional[float] = ..., unit: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
 
 class Calibration(_message.Message):
-    __slots__ = ("kind", "hardware_id", "profile_name", "source", "date", "values")
+    __slots__ = ("kind", "hardware_id", "profile_name", "source", "date", "values", "operator_table")
     class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         KIND_UNSPECIFIED: _ClassVar[Calibration.Kind]
@@ -185,13 +185,31 @@ class Calibration(_message.Message):
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     DATE_FIELD_NUMBER: _ClassVar[int]
     VALUES_FIELD_NUMBER: _ClassVar[int]
+    OPERATOR_TABLE_FIELD_NUMBER: _ClassVar[int]
     kind: Calibration.Kind
     hardware_id: str
     profile_name: str
     source: str
     date: str
     values: _containers.RepeatedCompositeFieldContainer[Quantity]
-    def __init__(self, kind: _Optional[_Union[Calibration.Kind, str]] = ..., hardware_id: _Optional[str] = ..., profile_name: _Optional[str] = ..., source: _Optional[str] = ..., date: _Optional[str] = ..., values: _Optional[_Iterable[_Union[Quantity, _Mapping]]] = ...) -> None: ...
+    operator_table: OperatorTableCoverage
+    def __init__(self, kind: _Optional[_Union[Calibration.Kind, str]] = ..., hardware_id: _Optional[str] = ..., profile_name: _Optional[str] = ..., source: _Optional[str] = ..., date: _Optional[str] = ..., values: _Optional[_Iterable[_Union[Quantity, _Mapping]]] = ..., operator_table: _Optional[_Union[OperatorTableCoverage, _Mapping]] = ...) -> None: ...
+
+class OperatorTableCoverage(_message.Message):
+    __slots__ = ("operators_measured", "operators_interpolated", "operators_fallback", "measured_share", "interpolated_share", "fallback_share")
+    OPERATORS_MEASURED_FIELD_NUMBER: _ClassVar[int]
+    OPERATORS_INTERPOLATED_FIELD_NUMBER: _ClassVar[int]
+    OPERATORS_FALLBACK_FIELD_NUMBER: _ClassVar[int]
+    MEASURED_SHARE_FIELD_NUMBER: _ClassVar[int]
+    INTERPOLATED_SHARE_FIELD_NUMBER: _ClassVar[int]
+    FALLBACK_SHARE_FIELD_NUMBER: _ClassVar[int]
+    operators_measured: int
+    operators_interpolated: int
+    operators_fallback: int
+    measured_share: float
+    interpolated_share: float
+    fallback_share: float
+    def __init__(self, operators_measured: _Optional[int] = ..., operators_interpolated: _Optional[int] = ..., operators_fallback: _Optional[int] = ..., measured_share: _Optional[float] = ..., interpolated_share: _Optional[float] = ..., fallback_share: _Optional[float] = ...) -> None: ...
 
 class Source(_message.Message):
     __slots__ = ("covers", "citation", "url", "date")

@@ -209,6 +209,21 @@ def calibration_to_proto(hw: HardwareModel) -> common_pb2.Calibration:
     return _DATASHEET_CALIBRATIONS.get((hw.hardware_id, hw.precision), hw, lambda: _calibration_message(hw))
 
 
+def set_operator_coverage(calibration: common_pb2.Calibration, coverage) -> None:
+    """Fill `calibration.operator_table` from an estimate's OperatorStep (estimate/operator_table.py)."""
+    report = coverage.as_dict()
+    calibration.operator_table.CopyFrom(
+        common_pb2.OperatorTableCoverage(
+            operators_measured=report["operators_measured"],
+            operators_interpolated=report["operators_interpolated"],
+            operators_fallback=report["operators_fallback"],
+            measured_share=report["measured_share"],
+            interpolated_share=report["interpolated_share"],
+            fallback_share=report["fallback_share"],
+        )
+    )
+
+
 def _calibration_message(hw: HardwareModel) -> common_pb2.Calibration:
     kind = (
         common_pb2.Calibration.KIND_MEASURED_PROFILE

@@ -218,6 +218,8 @@ def to_response(estimate: InferenceEstimate, assumptions: list[Assumption]) -> e
         kv_cache_bytes_per_token=int64(estimate.kv_cache_bytes_per_token, "kv_cache_bytes_per_token"),
         calibration=convert.calibration_to_proto(estimate.scenario.hardware),
     )
+    if estimate.operator_coverage is not None:
+        convert.set_operator_coverage(response.calibration, estimate.operator_coverage)
     convert.add_quantities(response.breakdown.step_time, estimate.decode_breakdown, "seconds")
     convert.add_quantities(response.breakdown.memory, memory, "bytes")
     convert.add_assumptions(response.assumptions, assumptions)

@@ -14,7 +14,7 @@ from typing import Any, AsyncIterator
 
 from google.protobuf import timestamp_pb2
 
-from flopwatt.bench.vocabulary import DEFAULT_DEVICE, DEFAULT_SUITE, DEVICE_CHOICES, RUNNABLE_SUITES
+from flopwatt.bench.vocabulary import DEFAULT_DEVICE, DEFAULT_SUITE, DEVICE_CHOICES, RUNNABLE_SUITES, WORKLOAD_SUITE
 from flopwatt.service.api.pagination import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -27,7 +27,7 @@ from flopwatt.service.api.pagination import (
 from flopwatt.service.errors import FieldViolation, InvalidArgument, echo
 from flopwatt.service.run_manager import RunManager
 from flopwatt.service.run_store import RunRecord
-from flopwatt.v1 import benchmark_pb2
+from flopwatt.v1 import benchmark_pb2, common_pb2
 
 RUN_NAME_PREFIX = "benchmarkRuns/"
 MAX_NAME_CHARS = 256
@@ -87,6 +87,86 @@ def _timestamp(seconds: float | None) -> timestamp_pb2.Timestamp | None:
     return timestamp_pb2.Timestamp(seconds=whole, nanos=nanos)
 
 
+def workload_json(request: benchmark_pb2.CreateBenchmarkRunRequest) -> str:
+    """The workload suite's WorkloadShape (JSON) of a request, '' for the other suites;
+    InvalidArgument naming the field (`workload.model.hidden_size`, ...) when it cannot be one."""
+    import json
+
+    from flopwatt.bench.workload_suite import WorkloadSpecError
+    from flopwatt.service.api.convert import model_from_spec, precision_name
+    from flopwatt.service.workloads import workload_shape
+
+    has_workload = request.HasField("workload")
+    if request.suite != WORKLOAD_SUITE:
+        if has_workload:
+            raise InvalidArgument.field("workload", f"only the {WORKLOAD_SUITE} suite takes a workload")
+        return ""
+    if not has_workload:
+        raise InvalidArgument.field("workload", f"the {WORKLOAD_SUITE} suite needs a workload (model and shapes)")
+    workload = request.workload
+    if not workload.HasField("model"):
+        raise InvalidArgument.field("workload.model", "is required: a preset_id or the architecture fields")
+    precision = precision_name(workload.precision, "workload.precision")
+    if precision in ("tf32", "fp4"):
+        raise InvalidArgument.field(
+            "workload.precision", f"the workload suite measures fp32, bf16, fp16 or fp8, not {precision}"
+        )
+    architecture, _, _ = model_from_spec(workload.model, "workload.model")
+    try:
+        shape = workload_shape(
+            architecture,
+            model_id=workload.model.preset_id,
+            sequence_length=workload.sequence_length,
+            precision=precision,
+            micro_batch_size=workload.micro_batch_size or 1,
+            tensor_parallel_size=workload.tensor_parallel_size or 1,
+            data_parallel_size=workload.data_parallel_size or 1,
+            decode_batch_sizes=list(workload.decode_batch_sizes),
+            context_lengths=list(workload.context_lengths),
+        )
+    except WorkloadSpecError as error:
+        raise InvalidArgument.field(error.field, error.problem) from None
+    return json.dumps(shape.as_dict(), sort_keys=True)
+
+
+_PRECISION_VALUES = {
+    "fp32": common_pb2.PRECISION_FP32,
+    "bf16": common_pb2.PRECISION_BF16,
+    "fp16": common_pb2.PRECISION_FP16,
+    "fp8": common_pb2.PRECISION_FP8,
+}
+
+
+def workload_to_proto(text: str) -> benchmark_pb2.BenchmarkWorkload | None:
+    """A stored WorkloadShape (JSON) as the API's BenchmarkWorkload (None for '')."""
+    if not text:
+        return None
+    import json
+
+    data = json.loads(text)
+    model = common_pb2.ModelSpec(
+        preset_id=data.get("model_id", ""),
+        layer_count=data["layer_count"],
+        hidden_size=data["hidden_size"],
+        attention_head_count=data["attention_head_count"],
+        kv_head_count=data["kv_head_count"],
+        ffn_hidden_size=data["ffn_hidden_size"],
+        vocab_size=data["vocab_size"],
+        head_dim=data.get("head_dim", 0),
+        gated_mlp=bool(data.get("gated_mlp", True)),
+    )
+    return benchmark_pb2.BenchmarkWorkload(
+        model=model,
+        sequence_length=data.get("sequence_length", 0),
+        precision=_PRECISION_VALUES.get(data.get("precision", "bf16"), common_pb2.PRECISION_UNSPECIFIED),
+        micro_batch_size=data.get("micro_batch_size", 1),
+        tensor_parallel_size=data.get("tensor_parallel_size", 1),
+        data_parallel_size=data.get("data_parallel_size", 1),
+        decode_batch_sizes=data.get("decode_batch_sizes", []),
+        context_lengths=data.get("context_lengths", []),
+    )
+
+
 def run_to_proto(record: RunRecord) -> benchmark_pb2.BenchmarkRun:
     return benchmark_pb2.BenchmarkRun(
         name=record.name,
@@ -100,6 +180,7 @@ def run_to_proto(record: RunRecord) -> benchmark_pb2.BenchmarkRun:
         progress_message=record.progress_message,
         error=record.error,
         profile_name=f"profiles/{record.profile_id}" if record.profile_id else "",
+        workload=workload_to_proto(record.workload_json),
     )
 
 
@@ -113,7 +194,8 @@ async def create_benchmark_run(
         raise InvalidArgument(violations)
     suite = request.suite or DEFAULT_SUITE
     device = request.device or DEFAULT_DEVICE
-    record = await manager.create(suite, device)
+    workload = workload_json(request)
+    record = await manager.create(suite, device, workload) if workload else await manager.create(suite, device)
     return benchmark_pb2.CreateBenchmarkRunResponse(benchmark_run=run_to_proto(record))
 
 

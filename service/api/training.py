@@ -217,6 +217,8 @@ def to_response(estimate: TrainingEstimate, assumptions: list[Assumption]) -> es
         tokens_per_second=_f(estimate.tokens_per_second),
         calibration=convert.calibration_to_proto(s.hardware),
     )
+    if estimate.operator_coverage is not None:
+        convert.set_operator_coverage(response.calibration, estimate.operator_coverage)
     breakdown = response.breakdown
     convert.add_quantities(breakdown.step_time, step, "seconds")
     convert.add_quantities(breakdown.memory, memory, "bytes")

@@ -1,6 +1,9 @@
 """`flopwatt bench`: measure this host and store the hardware profile.
 
     flopwatt bench [--device auto|cpu|cuda] [--suite quick|full] [--output FILE.json] [--data-dir DIR] [--json]
+    flopwatt bench --suite workload --model PRESET [--sequence-length N] [--micro-batch-size N] [--precision P]
+                   [--tensor-parallel-size N] [--data-parallel-size N] [--decode-batch-sizes 1,8]
+                   [--context-lengths 512,2048] [--layer-count N --hidden-size N ...: architecture overrides]
     flopwatt bench collectives [--nprocs N] [--min-bytes B] [--max-bytes B] [--backend gloo|nccl]
     flopwatt bench import FILE...      (profiles or bundles, e.g. from other hosts; all or nothing)
     flopwatt bench export [ID...] --output FILE.json   (default: every stored profile, as a bundle)
@@ -16,10 +19,27 @@ import json
 import sys
 from pathlib import Path
 
-from flopwatt.bench.vocabulary import COLLECTIVES_SUITE, DEFAULT_DEVICE, DEFAULT_SUITE, DEVICE_CHOICES, RUNNABLE_SUITES
+from flopwatt.bench.vocabulary import (
+    COLLECTIVES_SUITE,
+    DEFAULT_DEVICE,
+    DEFAULT_SUITE,
+    DEVICE_CHOICES,
+    RUNNABLE_SUITES,
+    WORKLOAD_SUITE,
+)
 from flopwatt.service.cli.errors import CliError
 
 TARGETS = ("run", "collectives", "import", "export", "list")
+WORKLOAD_ARCHITECTURE_FLAGS = (
+    "layer_count",
+    "hidden_size",
+    "attention_head_count",
+    "kv_head_count",
+    "ffn_hidden_size",
+    "vocab_size",
+    "head_dim",
+)
+WORKLOAD_PRECISIONS = ("fp32", "bf16", "fp16", "fp8")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -53,7 +73,58 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     collectives.add_argument(
         "--warmup", type=int, default=defaults.DEFAULT_WARMUP, help="untimed calls per size (default %(default)s)"
     )
+    workload = parser.add_argument_group("workload suite (--suite workload)")
+    workload.add_argument("--model", default="", help="model preset id (flopwatt estimate models); overrides below")
+    for name in WORKLOAD_ARCHITECTURE_FLAGS:
+        workload.add_argument("--" + name.replace("_", "-"), type=int, default=0, help="architecture override")
+    workload.add_argument("--sequence-length", type=int, default=2048, help="training tokens (0: decode only)")
+    workload.add_argument("--micro-batch-size", type=int, default=1, help="sequences per micro-batch")
+    workload.add_argument("--precision", default="bf16", choices=WORKLOAD_PRECISIONS)
+    workload.add_argument("--tensor-parallel-size", type=int, default=1, help="TP ranks the weights are sharded over")
+    workload.add_argument("--data-parallel-size", type=int, default=1, help="DP ranks (gradient collectives)")
+    workload.add_argument("--decode-batch-sizes", default="", help="comma-separated decode batch sizes, e.g. 1,8,32")
+    workload.add_argument("--context-lengths", default="", help="comma-separated KV-cache lengths, e.g. 512,2048")
     parser.set_defaults(handler=run)
+
+
+def _integers(flag: str, text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise CliError(f"{flag}: expected comma-separated integers, got {text!r}") from None
+
+
+def workload_from_args(args: argparse.Namespace):
+    """The WorkloadShape the workload flags describe (the preset resolved by the estimator)."""
+    from flopwatt.bench.workload_suite import WorkloadSpecError
+    from flopwatt.estimate.catalog import CatalogLookupError
+    from flopwatt.estimate.model_choice import ModelChoice, resolve_model
+    from flopwatt.estimate.scenario_errors import ScenarioError
+    from flopwatt.service.workloads import workload_shape
+
+    overrides = {name: getattr(args, name) for name in WORKLOAD_ARCHITECTURE_FLAGS if getattr(args, name) > 0}
+    if not args.model and not overrides:
+        raise CliError("bench --suite workload: name a model (--model PRESET, or the architecture flags)")
+    try:
+        resolved = resolve_model(ModelChoice(args.model, tuple(sorted(overrides.items()))), "--model")
+        return workload_shape(
+            resolved.architecture,
+            model_id=args.model,
+            sequence_length=args.sequence_length,
+            precision=args.precision,
+            micro_batch_size=args.micro_batch_size,
+            tensor_parallel_size=args.tensor_parallel_size,
+            data_parallel_size=args.data_parallel_size,
+            decode_batch_sizes=_integers("--decode-batch-sizes", args.decode_batch_sizes),
+            context_lengths=_integers("--context-lengths", args.context_lengths),
+        )
+    except CatalogLookupError as error:
+        raise CliError(f"--model: {error}") from None
+    except ScenarioError as error:
+        raise CliError("; ".join(f"{p.field}: {p.description}" for p in error.problems)) from None
+    except WorkloadSpecError as error:
+        flag = "--" + error.field.removeprefix("workload.").removeprefix("model.").replace("_", "-")
+        raise CliError(f"{flag}: {error.problem}") from None
 
 
 def _store(args: argparse.Namespace):
@@ -123,8 +194,11 @@ def _run_suite(args: argparse.Namespace) -> int:
     from flopwatt.bench.progress import ProgressBar
     from flopwatt.bench.suites import run_suite
 
+    if args.suite != WORKLOAD_SUITE and (args.model or any(getattr(args, n) for n in WORKLOAD_ARCHITECTURE_FLAGS)):
+        raise CliError(f"--model and the architecture flags need --suite {WORKLOAD_SUITE}")
+    options = {"workload": workload_from_args(args)} if args.suite == WORKLOAD_SUITE else {}
     try:
-        document = run_suite(args.suite, args.device, progress=ProgressBar())
+        document = run_suite(args.suite, args.device, progress=ProgressBar(), **options)
     except DeviceUnavailable as error:
         raise CliError(str(error)) from None
     profile_id = _save_and_write(args, document)
@@ -132,9 +206,23 @@ def _run_suite(args: argparse.Namespace) -> int:
         print(json.dumps({"profile_id": profile_id, "profile": document}, indent=1))
     else:
         print(summary_table(document))
+        if document.get("operators"):
+            print(operator_table(document))
         if profile_id:
             print(f"stored as profiles/{profile_id}")
     return 0
+
+
+def operator_table(document: dict) -> str:
+    """The workload suite's operator table, one line per measured operator."""
+    lines = [f"  {'operator':<16}{'pass':<16}{'dtype':<6}{'shape':<34}{'median µs':>12}  backend"]
+    for row in document.get("operators", []):
+        seconds = row["seconds"].get("median", row["seconds"].get("mean", 0.0))
+        shape = "x".join(str(v) for v in row["shape"].values())
+        lines.append(
+            f"  {row['kind']:<16}{row['pass']:<16}{row['dtype']:<6}{shape:<34}{seconds * 1e6:>12.1f}  {row['backend']}"
+        )
+    return "\n".join(lines)
 
 
 def _collectives(args: argparse.Namespace) -> int:
@@ -155,10 +243,11 @@ def _collectives(args: argparse.Namespace) -> int:
         )
     except ValueError as error:
         raise CliError(str(error)) from None
-    if collectives.under_torchrun():
+    torchrun = collectives.under_torchrun()
+    if torchrun:
         result = collectives.run_under_torchrun(args.backend, **options)
         if result is None:
-            return 0  # not rank 0
+            _leave_rank()  # not rank 0
     elif args.nprocs >= 2:
         import torch
 
@@ -195,7 +284,19 @@ def _collectives(args: argparse.Namespace) -> int:
                 )
         if profile_id:
             print(f"stored as profiles/{profile_id}")
+    if torchrun:
+        _leave_rank()
     return 0
+
+
+def _leave_rank() -> None:
+    """A torchrun rank ends without interpreter finalisation once its output is written: gloo's
+    worker thread races Py_FinalizeEx and aborts the rank now and then (bench/local_ranks.py)."""
+    import os
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _import(args: argparse.Namespace) -> int:

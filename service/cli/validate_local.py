@@ -6,6 +6,13 @@ on this host, KV-cached decode step), predicts the same steps with the estimator
 now (`--measure`: the CPU quick suite, stored like `flopwatt bench`), with that profile (profile
 path), and reports predicted vs measured seconds. Nothing here is fitted to the measurement.
 
+With a workload profile (`flopwatt bench --suite workload`, or `--measure-workload`: the workload
+suite run now on this model's own shapes), `predicted_seconds` comes from its operator table
+(flopwatt.estimate.operator_table: each operator measured, interpolated or, failing both, timed
+by the profile's hardware model), each check reports its `operator_table` coverage (operators
+measured / interpolated / fallback and their shares of the predicted time), and the ceilings
+path's prediction stays as `ceilings_predicted_seconds`.
+
 Where the result is stored: with a profile, as `closed-loop-<profile id>-<UTC time>.json` in the
 `closed_loop/` folder of the data directory (beside the profile database); the profile document
 itself is left unchanged (its id is derived from its content).
@@ -37,6 +44,11 @@ def register_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--profile-id", help="measured profile to predict with (profile path)")
     group.add_argument("--measure", action="store_true", help="run the CPU quick suite first and use its profile")
+    group.add_argument(
+        "--measure-workload",
+        action="store_true",
+        help="run the workload suite on this model's shapes first and predict from its operator table",
+    )
     group.add_argument("--data-dir", help="data directory (default: $FLOPWATT_DATA_DIR or ~/.local/share/flopwatt)")
     group.add_argument("--checks", default=",".join(CHECKS), help="comma-separated subset of %(default)s")
     for field in dataclasses.fields(ClosedLoopModel):
@@ -119,6 +131,71 @@ def predict(config, hw, measured: dict) -> dict[str, float]:
     return predicted
 
 
+def workload_shape(config) -> dict:
+    """The closed-loop model's own operators as a workload suite input (training at its sequence
+    and micro-batch, decode at its batch and mid-loop context)."""
+    from flopwatt.bench.workload_suite import WorkloadShape
+
+    return WorkloadShape(
+        layer_count=config.layer_count,
+        hidden_size=config.hidden_size,
+        attention_head_count=config.attention_head_count,
+        kv_head_count=config.attention_head_count,
+        ffn_hidden_size=config.ffn_hidden_size,
+        vocab_size=config.vocab_size,
+        sequence_length=config.sequence_length,
+        micro_batch_size=config.micro_batch_size,
+        precision=config.dtype,
+        decode_batch_sizes=(config.decode_batch,),
+        context_lengths=(_decode_context(config),),
+    ).as_dict()
+
+
+def _decode_context(config) -> int:
+    """The cache length in the middle of the timed decode steps."""
+    return config.decode_context + config.warmup_steps + config.decode_tokens // 2
+
+
+def predict_from_operators(config, hw, table, measured: dict) -> tuple[dict[str, float], dict[str, dict]]:
+    """Predicted seconds of each check from the operator table (falling back per operator to `hw`)
+    and each check's coverage. The closed-loop model has no rotary embedding; the DDP step is the
+    per-rank operators at 1/ranks of the host (the ranks share its cores) plus the exposed
+    gradient all-reduce of the analytic model, as in `predict`."""
+    from flopwatt.estimate.operator_table import decode_operator_step, hardware_fallback, training_operator_step
+    from flopwatt.estimate.parallel_plan import ParallelPlan
+    from flopwatt.estimate.step_time import StepOptions, training_step_time
+
+    arch = architecture(config)
+    fallback = hardware_fallback(hw, hw.bytes_per_element)
+    b = config.micro_batch_size
+    predicted: dict[str, float] = {}
+    coverage: dict[str, dict] = {}
+    training = None
+    if "training_step" in measured or "ddp_training_step" in measured:
+        training = training_operator_step(
+            arch, config.sequence_length, b, 1, 1, config.dtype, table, fallback, rotary=False
+        )
+    if "training_step" in measured and training is not None:
+        predicted["training_step"] = training.seconds
+        coverage["training_step"] = training.as_dict()
+    if "ddp_training_step" in measured and training is not None:
+        ranks = config.ddp_world_size
+        plan = ParallelPlan(data_parallel_size=ranks, micro_batch_size=b, global_batch_size=b * ranks)
+        host = dataclasses.replace(hw, accelerators_per_node=max(hw.accelerators_per_node, ranks))
+        step = training_step_time(arch, config.sequence_length, plan, host, StepOptions(flash_attention=True))
+        ddp = training.scaled(ranks).plus(float(step.data_parallel_communication))
+        predicted["ddp_training_step"] = ddp.seconds
+        coverage["ddp_training_step"] = ddp.as_dict()
+    if "decode_step" in measured:
+        decode = decode_operator_step(
+            arch, config.decode_batch, _decode_context(config), 1, config.dtype, table, fallback, rotary=False
+        )
+        if decode is not None:
+            predicted["decode_step"] = decode.seconds
+            coverage["decode_step"] = decode.as_dict()
+    return predicted, coverage
+
+
 def _error_percent(predicted: float | None, measured: float) -> float | None:
     if predicted is None or not (measured > 0) or not math.isfinite(predicted):
         return None
@@ -129,9 +206,17 @@ def _profile(args: argparse.Namespace) -> tuple[str | None, dict | None]:
     """(profile id, document) from --profile-id or a fresh quick-suite run (--measure)."""
     from flopwatt.bench.store import ProfileNotFound, ProfileStore, database_path
 
-    if args.profile_id and args.measure:
-        raise CliError("validate --local: pass --profile-id or --measure, not both")
+    if sum(bool(x) for x in (args.profile_id, args.measure, args.measure_workload)) > 1:
+        raise CliError("validate --local: pass one of --profile-id, --measure and --measure-workload")
     store = ProfileStore(database_path(args.data_dir))
+    if args.measure_workload:
+        from flopwatt.bench.progress import ProgressBar
+        from flopwatt.bench.suites import run_suite
+        from flopwatt.estimate.profile_checks import save_measured_profile
+
+        print("measuring this host: the workload suite on this model's operators", file=sys.stderr)
+        document = run_suite("workload", "cpu", workload=workload_shape(model_config(args)), progress=ProgressBar())
+        return save_measured_profile(store.save, document), document
     if args.measure:
         from flopwatt.bench.suites import run_suite
         from flopwatt.estimate.profile_checks import save_measured_profile
@@ -158,24 +243,34 @@ def closed_loop_result(config, measured: dict, profile_id: str | None, profile_d
 
     spec = get_hardware("cpu")
     datasheet = predict(config, datasheet_hardware_model(spec, config.dtype), measured)
-    profiled, note = None, NO_PROFILE_NOTE
+    profiled, note, from_operators, coverage = None, NO_PROFILE_NOTE, {}, {}
     if profile_document is not None:
         try:
-            hw = profiled_hardware_model(spec, config.dtype, read_profile(profile_document), profile_id or "")
+            profile = read_profile(profile_document)
+            hw = profiled_hardware_model(spec, config.dtype, profile, profile_id or "")
         except (ProfileReadError, ValueError) as error:
             raise CliError(f"validate --local: profile {profile_id}: {error}") from None
         profiled, note = predict(config, hw, measured), None
+        if profile.operators:
+            from flopwatt.estimate.operator_table import OperatorTable
+
+            from_operators, coverage = predict_from_operators(config, hw, OperatorTable(profile.operators), measured)
     checks = {}
     for name, result in measured.items():
-        value = None if profiled is None else profiled[name]
+        ceilings_value = None if profiled is None else profiled[name]
+        value = from_operators.get(name, ceilings_value)
         checks[name] = {
             "predicted_seconds": value,
             "datasheet_predicted_seconds": datasheet[name],
+            "ceilings_predicted_seconds": ceilings_value,
             "measured_seconds": result["median_seconds"],
             "error_percent": _error_percent(value, result["median_seconds"]),
             "datasheet_error_percent": _error_percent(datasheet[name], result["median_seconds"]),
+            "predicted_from": "operator_table" if name in from_operators else ("ceilings" if profiled else None),
             "measurement": result,
         }
+        if name in coverage:
+            checks[name]["operator_table"] = coverage[name]
     return {
         "device": cpu_device(),
         "profile_id": profile_id,
@@ -245,6 +340,15 @@ def run_local(args: argparse.Namespace) -> int:
             f"{_percent(row['error_percent'])} {_seconds(row['datasheet_predicted_seconds'])} "
             f"{_percent(row['datasheet_error_percent'])}"
         )
+    for name, row in result["checks"].items():
+        coverage = row.get("operator_table")
+        if coverage:
+            print(
+                f"{name}: operator table: {coverage['operators_measured']} measured, "
+                f"{coverage['operators_interpolated']} interpolated, {coverage['operators_fallback']} fallback "
+                f"({coverage['measured_share']:.0%} / {coverage['interpolated_share']:.0%} / "
+                f"{coverage['fallback_share']:.0%} of the predicted time)"
+            )
     if stored is not None:
         print(f"stored as {stored}")
     return 0

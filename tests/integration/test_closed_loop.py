@@ -93,3 +93,26 @@ def test_model_shape_matches_the_numbers():
 def test_profile_flags_need_local(capsys):
     assert main(["validate", "--measure"]) != 0
     assert "--local" in capsys.readouterr().err
+
+
+def test_validate_local_predicts_from_a_workload_profiles_operator_table(tmp_path, capsys):
+    """--measure-workload (issue 13 item 2): the workload suite on the model's own shapes, then
+    every operator of the rebuilt steps is found in its table and predicted_seconds comes from it."""
+    code = main(["validate", "--local", "--json", "--measure-workload", f"--data-dir={tmp_path}", *TINY_FLAGS])
+    assert code == 0
+    output = json.loads(capsys.readouterr().out)
+    document = ProfileStore(database_path(tmp_path)).get(output["profile_id"])
+    assert document["suite"] == "workload" and document["workload"]["hidden_size"] == TINY["hidden_size"]
+    for check in ("training_step", "ddp_training_step", "decode_step"):
+        entry = output[check]
+        assert entry["predicted_from"] == "operator_table", check
+        coverage = entry["operator_table"]
+        assert coverage["operators_measured"] > 0 and coverage["operators_fallback"] == 0, (check, coverage)
+        assert coverage["operators_interpolated"] == 0
+        assert entry["predicted_seconds"] > 0 and math.isfinite(entry["error_percent"])
+        assert entry["ceilings_predicted_seconds"] > 0 and entry["datasheet_predicted_seconds"] > 0
+    # the operator sum: the training step is more than its single largest operator
+    largest = max(row["seconds"]["median"] for row in document["operators"] if row["phase"] == "training")
+    assert output["training_step"]["predicted_seconds"] > largest
+    assert main(["validate", "--local", "--measure", "--measure-workload", f"--data-dir={tmp_path}"]) != 0
+    assert "one of --profile-id" in capsys.readouterr().err

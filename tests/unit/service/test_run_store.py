@@ -55,6 +55,7 @@ def test_a_version_1_store_gains_cancel_requested_and_disk_full_is_recognised(tm
     run_id = RunStore(path).create("quick", "cpu", "cpu").run_id
     with sqlite3.connect(path) as connection:  # back to what version 1 wrote
         connection.execute("ALTER TABLE benchmark_runs DROP COLUMN cancel_requested")
+        connection.execute("ALTER TABLE benchmark_runs DROP COLUMN workload_json")
         connection.execute("UPDATE flopwatt_schema_versions SET version = 1 WHERE family = 'benchmark_runs'")
     store = RunStore(path)
     assert store.get(run_id).cancel_requested is False
@@ -66,6 +67,27 @@ def test_a_version_1_store_gains_cancel_requested_and_disk_full_is_recognised(tm
     assert is_disk_full(sqlite3.OperationalError("database or disk is full"))
     assert not is_disk_full(sqlite3.OperationalError("database is locked"))
     assert not is_disk_full(OSError("database or disk is full"))
+
+
+def test_a_version_2_store_gains_workload_json(tmp_path):
+    """Schema 3 (issue 13 item 1): the workload suite's workload is kept with its run."""
+    path = tmp_path / "db.sqlite3"
+    run_id = RunStore(path).create("quick", "cpu", "cpu").run_id
+    with sqlite3.connect(path) as connection:  # back to what version 2 wrote
+        connection.execute("ALTER TABLE benchmark_runs DROP COLUMN workload_json")
+        connection.execute("UPDATE flopwatt_schema_versions SET version = 2 WHERE family = 'benchmark_runs'")
+    store = RunStore(path)
+    assert store.get(run_id).workload_json == ""
+    created = store.create("workload", "cpu", "cpu", workload_json='{"hidden_size": 64}')
+    assert store.get(created.run_id).workload_json == '{"hidden_size": 64}'
+    with sqlite3.connect(path) as connection:
+        assert (
+            connection.execute(
+                "SELECT version FROM flopwatt_schema_versions WHERE family = 'benchmark_runs'"
+            ).fetchone()
+            == (SCHEMA_VERSION,)
+            == (3,)
+        )
 
 
 def test_a_failed_transaction_leaves_no_trace(tmp_path):

@@ -1,0 +1,541 @@
+"""The `workload` suite (issue 13 item 1): measure a model's own operators at their real shapes.
+
+A `WorkloadShape` (plain numbers: the benchmark core imports nothing of the estimator; the CLI
+and the API resolve presets) is enumerated into its distinct operators (`enumerate_operators`):
+
+- training (when `sequence_length` > 0), at `micro_batch_size` × `sequence_length` tokens and
+  Megatron tensor-parallel sharding over `tensor_parallel_size` ranks: every projection GEMM
+  (qkv, attention out, fused MLP gate/up, MLP down, LM head) forward and its two backward GEMMs
+  (input gradient, weight gradient); causal SDPA attention forward and backward (the backend
+  torch selects is recorded); RMSNorm, SwiGLU and rotary forward and backward; the residual add;
+  cross-entropy over the (vocabulary-sharded) logits forward and backward; one AdamW step over
+  one layer's (sharded) parameters in fp32;
+- decode, at each of `decode_batch_sizes`: the GEMV-shaped projection GEMMs (m = batch) and the
+  layer's small elementwise operators, and a KV-cache read (decode attention over the cache) at
+  each of `context_lengths`;
+- collectives at the plan's group sizes when `tensor_parallel_size` or `data_parallel_size` > 1
+  (bench/collectives.py over locally spawned ranks: gloo on the CPU, NCCL on GPUs when enough are
+  visible): TP all-reduces of the activations, DP all-reduce / reduce-scatter / all-gather of one
+  layer's gradients.
+
+Shapes are deduplicated (two uses of one shape are measured once; the table lists every use).
+Operators are timed warm (no cache flush between calls): in a step the operator's inputs are the
+previous operator's outputs. FP8 GEMMs run through torch._scaled_mm only on a GPU with e4m3
+tensor cores; elsewhere they are skipped and noted, the other operators run in bf16.
+
+The result is the profile's operator table (`operators`, docs/benchmarks.md), beside the usual
+`results` (raw samples), `ceilings` and `efficiency` derived from the same measurements.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Callable
+
+from flopwatt.bench.harness import MeasurementPlan
+from flopwatt.bench.runner import SuiteRun
+from flopwatt.kernels.workload import Workload
+
+WORKLOAD_PRECISIONS = ("fp32", "bf16", "fp16", "fp8")
+CPU_PLAN = MeasurementPlan(warmup_iterations=2, samples=10, max_seconds=0.5)
+GPU_PLAN = MeasurementPlan(warmup_iterations=10, samples=30, max_seconds=1.0)
+CPU_MAX_CALL_SECONDS = 1.0  # a GEMM predicted (FLOPs ÷ best rate so far) to take longer is skipped
+GPU_MAX_CALL_SECONDS = 0.5
+MEMORY_FRACTION = 0.25  # an operator whose buffers exceed this share of memory is skipped
+COLLECTIVE_ITERATIONS = 10
+COLLECTIVE_WARMUP = 3
+FP8_DIMENSION_MULTIPLE = 16  # torch._scaled_mm: m, n, k divisible by 16
+MAX_DECODE_SHAPES = 16  # decode batch sizes and context lengths each
+MAX_DIMENSION = 1 << 24
+
+
+class WorkloadSpecError(ValueError):
+    """A workload field is invalid; `field` names it (the API answers INVALID_ARGUMENT with it)."""
+
+    def __init__(self, field_name: str, problem: str) -> None:
+        self.field = field_name
+        self.problem = problem
+        super().__init__(f"{field_name}: {problem}")
+
+
+@dataclass(frozen=True)
+class WorkloadShape:
+    """The workload as plain numbers (names follow the API's ModelSpec and Parallelism)."""
+
+    layer_count: int
+    hidden_size: int
+    attention_head_count: int
+    kv_head_count: int
+    ffn_hidden_size: int
+    vocab_size: int
+    head_dim: int = 0  # 0: hidden_size // attention_head_count
+    gated_mlp: bool = True
+    model_id: str = ""  # the preset id when the shape came from one (a label)
+    sequence_length: int = 0  # 0: no training operators
+    micro_batch_size: int = 1
+    precision: str = "bf16"
+    tensor_parallel_size: int = 1
+    data_parallel_size: int = 1
+    decode_batch_sizes: tuple[int, ...] = ()
+    context_lengths: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "decode_batch_sizes", tuple(self.decode_batch_sizes))
+        object.__setattr__(self, "context_lengths", tuple(self.context_lengths))
+        for name in ("layer_count", "hidden_size", "attention_head_count", "kv_head_count", "ffn_hidden_size"):
+            _check_count(name, getattr(self, name), 1)
+        _check_count("vocab_size", self.vocab_size, 1)
+        _check_count("head_dim", self.head_dim, 0)
+        _check_count("sequence_length", self.sequence_length, 0)
+        for name in ("micro_batch_size", "tensor_parallel_size", "data_parallel_size"):
+            _check_count(name, getattr(self, name), 1)
+        if self.precision not in WORKLOAD_PRECISIONS:
+            raise WorkloadSpecError(
+                "precision", f"must be one of {', '.join(WORKLOAD_PRECISIONS)}, got {self.precision!r}"
+            )
+        if not self.head_dim and self.hidden_size % self.attention_head_count:
+            raise WorkloadSpecError("model.hidden_size", "must be a multiple of attention_head_count (or set head_dim)")
+        if self.effective_head_dim % 2:
+            raise WorkloadSpecError(
+                "model.head_dim", f"rotary needs an even head dimension, got {self.effective_head_dim}"
+            )
+        if self.attention_head_count % self.kv_head_count:
+            raise WorkloadSpecError("model.kv_head_count", "must divide attention_head_count")
+        tp = self.tensor_parallel_size
+        if self.attention_head_count % tp:
+            raise WorkloadSpecError(
+                "tensor_parallel_size", f"must divide attention_head_count ({self.attention_head_count})"
+            )
+        if self.ffn_hidden_size % tp:
+            raise WorkloadSpecError("tensor_parallel_size", f"must divide ffn_hidden_size ({self.ffn_hidden_size})")
+        for name in ("decode_batch_sizes", "context_lengths"):
+            values = getattr(self, name)
+            if len(values) > MAX_DECODE_SHAPES:
+                raise WorkloadSpecError(name, f"at most {MAX_DECODE_SHAPES} values, got {len(values)}")
+            for index, value in enumerate(values):
+                _check_count(f"{name}[{index}]", value, 1)
+        if self.context_lengths and not self.decode_batch_sizes:
+            raise WorkloadSpecError("decode_batch_sizes", "context_lengths need at least one decode batch size")
+        if not self.sequence_length and not self.decode_batch_sizes:
+            raise WorkloadSpecError(
+                "sequence_length", "set a sequence length (training) or decode batch sizes (serving)"
+            )
+
+    @property
+    def effective_head_dim(self) -> int:
+        return self.head_dim or self.hidden_size // self.attention_head_count
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["decode_batch_sizes"] = list(self.decode_batch_sizes)
+        data["context_lengths"] = list(self.context_lengths)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "WorkloadShape":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise WorkloadSpecError(unknown[0], "is not a workload field")
+        return cls(**data)
+
+
+def _check_count(name: str, value: Any, least: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= MAX_DIMENSION:
+        raise WorkloadSpecError(name, f"must be an integer in [{least}, {MAX_DIMENSION}], got {value!r}")
+
+
+@dataclass
+class OperatorCase:
+    """One distinct operator to measure: what it is, its shape, and every use in the workload."""
+
+    kind: str  # gemm | attention | rmsnorm | swiglu | rotary | residual_add | cross_entropy | adamw | kv_cache_read
+    pass_name: str  # forward | backward | backward_input | backward_weight | step
+    dtype: str
+    shape: dict[str, Any]
+    phase: str  # training | decode
+    build: Callable[[str], Workload] = field(repr=False, compare=False)
+    uses: list[str] = field(default_factory=list)
+
+    @property
+    def key(self) -> tuple:
+        """What makes two uses one measurement: a GEMM is the same work whichever pass it serves
+        (forward, input or weight gradient), other operators differ between passes."""
+        pass_name = "" if self.kind == "gemm" else self.pass_name
+        return (self.kind, pass_name, self.dtype, tuple(sorted(self.shape.items())))
+
+    @property
+    def label(self) -> str:
+        dims = "x".join(str(v) for v in self.shape.values())
+        return f"{self.kind} {self.pass_name} {self.dtype} {dims} ({self.uses[0]})"
+
+    @property
+    def size(self) -> int:
+        """Elements the operator's buffers hold, roughly (for ordering and the memory guard)."""
+        s = self.shape
+        if self.kind == "gemm":
+            return s["m"] * s["k"] + s["k"] * s["n"] + s["m"] * s["n"]
+        if self.kind == "adamw":
+            return 4 * s["parameters"]
+        if self.kind == "attention":
+            return 4 * s["batch"] * s["heads"] * s["sequence_length"] * s["head_dim"]
+        if self.kind == "kv_cache_read":
+            return 2 * s["batch"] * s["kv_heads"] * s["context"] * s["head_dim"]
+        return 3 * math.prod(int(v) for v in s.values())
+
+    @property
+    def predicted_flops(self) -> float:
+        s = self.shape
+        return 2.0 * s["m"] * s["n"] * s["k"] if self.kind == "gemm" else 0.0
+
+
+def _projections(shape: WorkloadShape) -> list[tuple[str, int, int]]:
+    """(name, n out, k in) of each projection per tensor-parallel rank (Megatron: qkv and
+    gate/up column-parallel, attention out and down row-parallel, LM head vocabulary-parallel)."""
+    tp, d, h = shape.tensor_parallel_size, shape.effective_head_dim, shape.hidden_size
+    heads = shape.attention_head_count // tp
+    kv_heads = max(1, shape.kv_head_count // tp)
+    ffn = shape.ffn_hidden_size // tp
+    return [
+        ("qkv", (heads + 2 * kv_heads) * d, h),
+        ("attention_out", h, heads * d),
+        ("mlp_gate_up" if shape.gated_mlp else "mlp_up", (2 if shape.gated_mlp else 1) * ffn, h),
+        ("mlp_down", h, ffn),
+        ("lm_head", -(-shape.vocab_size // tp), h),
+    ]
+
+
+def layer_parameter_shapes(shape: WorkloadShape) -> list[tuple[int, ...]]:
+    """One layer's parameters on one tensor-parallel rank: the four projections and two norms."""
+    return [(n, k) for name, n, k in _projections(shape) if name != "lm_head"] + [(shape.hidden_size,)] * 2
+
+
+def enumerate_operators(shape: WorkloadShape, device: str) -> tuple[list[OperatorCase], list[str]]:
+    """The workload's distinct operators (deduplicated, each with its uses) and notes on what
+    is skipped (fp8 without a capable GPU)."""
+    from flopwatt.kernels import operators as ops
+    from flopwatt.kernels.attention import build_attention
+    from flopwatt.kernels.gemm import build_gemm, fp8_supported
+
+    notes: list[str] = []
+    gemm_dtype = shape.precision
+    dtype = "bf16" if shape.precision == "fp8" else shape.precision
+    if gemm_dtype == "fp8" and not fp8_supported(device):
+        notes.append("gemm fp8: skipped, torch._scaled_mm needs a CUDA GPU of compute capability ≥ 8.9")
+    cases: dict[tuple, OperatorCase] = {}
+
+    def add(kind: str, pass_name: str, precision: str, dims: dict, phase: str, use: str, build) -> None:
+        case = OperatorCase(kind, pass_name, precision, dims, phase, build)
+        existing = cases.setdefault(case.key, case)
+        existing.uses.append(f"{phase}.{use}")
+
+    def add_gemm(m: int, n: int, k: int, phase: str, use: str, pass_name: str) -> None:
+        if gemm_dtype == "fp8" and not fp8_supported(device):
+            return
+        if gemm_dtype == "fp8" and any(v % FP8_DIMENSION_MULTIPLE for v in (m, n, k)):
+            notes.append(f"gemm fp8 {m}x{n}x{k} ({use}): skipped, fp8 needs dimensions divisible by 16")
+            return
+        add(
+            "gemm",
+            pass_name,
+            gemm_dtype,
+            {"m": m, "n": n, "k": k},
+            phase,
+            use,
+            lambda dev: build_gemm(gemm_dtype, m, n, k, dev),
+        )
+
+    tp, d, h = shape.tensor_parallel_size, shape.effective_head_dim, shape.hidden_size
+    heads = shape.attention_head_count // tp
+    kv_heads = max(1, shape.kv_head_count // tp)
+    ffn = shape.ffn_hidden_size // tp
+    vocab = -(-shape.vocab_size // tp)
+    projections = _projections(shape)
+    if shape.sequence_length:
+        b, s = shape.micro_batch_size, shape.sequence_length
+        t = b * s
+        for name, n, k in projections:
+            add_gemm(t, n, k, "training", f"{name}.forward", "forward")
+            add_gemm(t, k, n, "training", f"{name}.backward_input", "backward_input")
+            add_gemm(n, k, t, "training", f"{name}.backward_weight", "backward_weight")
+        for pass_name in ("forward", "backward"):
+            attention_dims = {"batch": b, "heads": heads, "sequence_length": s, "head_dim": d}
+            add(
+                "attention",
+                pass_name,
+                dtype,
+                attention_dims,
+                "training",
+                f"attention.{pass_name}",
+                lambda dev, p=pass_name: build_attention(dtype, b, heads, s, d, True, p, dev),
+            )
+            add(
+                "rmsnorm",
+                pass_name,
+                dtype,
+                {"tokens": t, "hidden": h},
+                "training",
+                f"norm.{pass_name}",
+                lambda dev, p=pass_name: ops.build_rmsnorm(dtype, t, h, p, dev),
+            )
+            if shape.gated_mlp:
+                add(
+                    "swiglu",
+                    pass_name,
+                    dtype,
+                    {"tokens": t, "width": ffn},
+                    "training",
+                    f"swiglu.{pass_name}",
+                    lambda dev, p=pass_name: ops.build_swiglu(dtype, t, ffn, p, dev),
+                )
+            rotary_dims = {"batch": b, "sequence_length": s, "heads": heads + kv_heads, "head_dim": d}
+            add(
+                "rotary",
+                pass_name,
+                dtype,
+                rotary_dims,
+                "training",
+                f"rotary_qk.{pass_name}",
+                lambda dev, p=pass_name: ops.build_rotary(dtype, b, s, heads + kv_heads, d, p, dev),
+            )
+            add(
+                "cross_entropy",
+                pass_name,
+                dtype,
+                {"tokens": t, "vocab": vocab},
+                "training",
+                f"loss.{pass_name}",
+                lambda dev, p=pass_name: ops.build_cross_entropy(dtype, t, vocab, p, dev),
+            )
+        add(
+            "residual_add",
+            "forward",
+            dtype,
+            {"tokens": t, "hidden": h},
+            "training",
+            "residual_add",
+            lambda dev: ops.build_residual_add(dtype, t, h, dev),
+        )
+        parameter_shapes = layer_parameter_shapes(shape)
+        parameter_count = sum(math.prod(p) for p in parameter_shapes)
+        add(
+            "adamw",
+            "step",
+            "fp32",
+            {"parameters": parameter_count, "tensors": len(parameter_shapes)},
+            "training",
+            "optimizer.layer",
+            lambda dev: ops.build_adamw(parameter_shapes, dev),
+        )
+    for batch in shape.decode_batch_sizes:
+        for name, n, k in projections:
+            add_gemm(batch, n, k, "decode", f"{name}.forward", "forward")
+        for kind, dims, build in (
+            (
+                "rmsnorm",
+                {"tokens": batch, "hidden": h},
+                lambda dev, bb=batch: ops.build_rmsnorm(dtype, bb, h, "forward", dev),
+            ),
+            (
+                "rotary",
+                {"batch": batch, "sequence_length": 1, "heads": heads + kv_heads, "head_dim": d},
+                lambda dev, bb=batch: ops.build_rotary(dtype, bb, 1, heads + kv_heads, d, "forward", dev),
+            ),
+            (
+                "residual_add",
+                {"tokens": batch, "hidden": h},
+                lambda dev, bb=batch: ops.build_residual_add(dtype, bb, h, dev),
+            ),
+        ):
+            add(kind, "forward", dtype, dims, "decode", kind, build)
+        if shape.gated_mlp:
+            add(
+                "swiglu",
+                "forward",
+                dtype,
+                {"tokens": batch, "width": ffn},
+                "decode",
+                "swiglu",
+                lambda dev, bb=batch: ops.build_swiglu(dtype, bb, ffn, "forward", dev),
+            )
+        for context in shape.context_lengths:
+            add(
+                "kv_cache_read",
+                "forward",
+                dtype,
+                {"batch": batch, "heads": heads, "kv_heads": kv_heads, "context": context, "head_dim": d},
+                "decode",
+                "attention.kv_cache_read",
+                lambda dev, bb=batch, c=context: ops.build_kv_cache_read(dtype, bb, heads, kv_heads, c, d, dev),
+            )
+    ordered = sorted(cases.values(), key=lambda c: (c.kind != "gemm", c.predicted_flops, c.size))
+    return ordered, notes
+
+
+@dataclass(frozen=True)
+class CollectiveCase:
+    group: str  # tensor_parallel | data_parallel
+    group_size: int
+    collective: str
+    size_bytes: int
+    use: str
+
+
+def collective_cases(shape: WorkloadShape) -> list[CollectiveCase]:
+    """The plan's collectives: TP all-reduces of a micro-batch's activations (forward and
+    backward, two per layer each) and of a decode batch's hidden states; DP all-reduce (and the
+    ZeRO reduce-scatter / all-gather pair) of one layer's gradients per TP rank."""
+    element = 4 if shape.precision == "fp32" else 2
+    cases: list[CollectiveCase] = []
+    tp, dp = shape.tensor_parallel_size, shape.data_parallel_size
+    if tp > 1:
+        if shape.sequence_length:
+            activation = shape.micro_batch_size * shape.sequence_length * shape.hidden_size * element
+            cases.append(CollectiveCase("tensor_parallel", tp, "all_reduce", activation, "training.tp_all_reduce"))
+        for batch in shape.decode_batch_sizes:
+            cases.append(
+                CollectiveCase(
+                    "tensor_parallel", tp, "all_reduce", batch * shape.hidden_size * element, "decode.tp_all_reduce"
+                )
+            )
+    if dp > 1 and shape.sequence_length:
+        gradient = sum(math.prod(p) for p in layer_parameter_shapes(shape)) * element
+        for collective in ("all_reduce", "reduce_scatter", "all_gather"):
+            cases.append(CollectiveCase("data_parallel", dp, collective, gradient, f"training.dp_{collective}"))
+    return cases
+
+
+def _collective_rows(run: SuiteRun, cases: list[CollectiveCase], device: str) -> tuple[list[dict], list[dict]]:
+    """Measure the collectives per group size (one process group each); operator rows and the
+    groups' raw results."""
+    from flopwatt.bench import collectives
+
+    operators: list[dict] = []
+    groups: list[dict] = []
+    for group_size in sorted({c.group_size for c in cases}):
+        mine = [c for c in cases if c.group_size == group_size]
+        label = f"collectives over {group_size} ranks"
+        backend = "gloo"
+        if device == "cuda":
+            import torch
+
+            if torch.cuda.device_count() < group_size:
+                run.record_skip(
+                    label, f"{group_size} ranks need {group_size} GPUs, {torch.cuda.device_count()} visible"
+                )
+                run.step(label)
+                continue
+            backend = "nccl"
+        run.announce(f"measuring {label} ({backend})")
+        names = tuple(dict.fromkeys(c.collective for c in mine))
+        sizes = sorted({c.size_bytes for c in mine})
+        result = collectives.spawn_local(
+            group_size,
+            backend,
+            sizes=sizes,
+            collectives=names,
+            iterations=COLLECTIVE_ITERATIONS,
+            warmup=COLLECTIVE_WARMUP,
+        )
+        run.check_cancel()
+        groups.append({"group_size": group_size, **result})
+        for name in names:
+            for size, row in zip(sizes, result.get(name, [])):
+                uses = [c.use for c in mine if c.collective == name and c.size_bytes == size]
+                if not uses:
+                    continue
+                operators.append(
+                    {
+                        "kind": name,
+                        "pass": "forward",
+                        "phase": uses[0].split(".", 1)[0],
+                        "uses": uses,
+                        "shape": {"bytes": row["bytes"], "group_size": group_size},
+                        "dtype": "fp32",
+                        "backend": result["backend"],
+                        "flops": 0.0,
+                        "bytes": float(row["bytes"]),
+                        # the mean of back-to-back calls, the slowest rank's (nccl-tests' method)
+                        "seconds": {"mean": row["seconds"], "n": result["iterations"]},
+                        "busbw_bytes_per_second": row["busbw_bytes_per_second"],
+                        "verified": bool(row["verified"]),
+                    }
+                )
+        run.step(label)
+    return operators, groups
+
+
+def _memory_bytes(device: str) -> int:
+    if device == "cuda":
+        import torch
+
+        return int(torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory)
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError):
+        return 1 << 34
+
+
+def _operator_row(case: OperatorCase, result: dict, index: int) -> dict:
+    backend = result.get("backend")
+    if case.kind == "gemm":
+        backend = "torch._scaled_mm" if case.dtype == "fp8" else "torch.mm"
+    elif case.kind == "attention":
+        backend = f"sdpa:{result.get('sdpa_backend', 'unknown')}"
+    stats = result.get("stats") or {}
+    return {
+        "kind": case.kind,
+        "pass": case.pass_name,
+        "phase": case.phase,
+        "uses": list(case.uses),
+        "shape": dict(result["shape"]),
+        "dtype": result["precision"],
+        "backend": backend or "torch",
+        "flops": result["flops"],
+        "bytes": result["bytes"],
+        "seconds": {k: stats[k] for k in ("median", "mean", "min", "max", "p10", "p90", "cv", "n") if k in stats},
+        "verified": bool(result["verified"]),
+        "result_index": index,
+    }
+
+
+def count_workload_steps(shape: WorkloadShape, device: str) -> int:
+    """Progress steps of measure_workload: one per distinct operator and per collective group."""
+    return len(enumerate_operators(shape, device)[0]) + len({c.group_size for c in collective_cases(shape)})
+
+
+def measure_workload(run: SuiteRun, shape: WorkloadShape) -> tuple[list[dict], list[dict]]:
+    """Measure every distinct operator of `shape` (and its collectives); the operator table and
+    the collective groups' raw results."""
+    device = run.device
+    cases, notes = enumerate_operators(shape, device)
+    run.notes.extend(notes)
+    comms = collective_cases(shape)
+    plan = GPU_PLAN if device == "cuda" else CPU_PLAN
+    cap = GPU_MAX_CALL_SECONDS if device == "cuda" else CPU_MAX_CALL_SECONDS
+    memory_budget = MEMORY_FRACTION * _memory_bytes(device)
+    best_gemm_rate = 0.0
+    table: list[dict] = []
+    for case in cases:
+        label = case.label
+        if case.size * 8 > memory_budget:
+            run.record_skip(label, f"its buffers would exceed {MEMORY_FRACTION:.0%} of the device's memory")
+        elif case.kind == "gemm" and best_gemm_rate and case.predicted_flops / best_gemm_rate > cap:
+            run.record_skip(label, f"predicted call time above {cap} s")
+        else:
+            run.announce(f"measuring {label}")
+            measurement = run.measure(lambda c=case: c.build(device), plan, label)
+            if measurement is not None:
+                result = run.results[-1]
+                table.append(_operator_row(case, result, len(run.results) - 1))
+                rate = result.get("flops_per_second")
+                if case.kind == "gemm" and rate and rate > best_gemm_rate:
+                    best_gemm_rate = rate
+        run.step(label)
+    groups: list[dict] = []
+    if comms:
+        rows, groups = _collective_rows(run, comms, device)
+        table.extend(rows)
+    return table, groups

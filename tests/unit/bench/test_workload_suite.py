@@ -1,0 +1,237 @@
+"""The workload suite (issue 13 item 1): operator enumeration at sharded shapes, deduplication,
+the operator table in a schema-2 profile (validated, stored, exported, read by the estimator),
+progress naming the operator, cancellation and the workload's own validation."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from flopwatt.bench.errors import BenchmarkCancelled, ProfileFormatError
+from flopwatt.bench.profile import SCHEMA_VERSION, bundle, parse_profile_file, validate_profile
+from flopwatt.bench.store import ProfileStore
+from flopwatt.bench.suites import run_suite
+from flopwatt.bench.workload_suite import (
+    WorkloadShape,
+    WorkloadSpecError,
+    collective_cases,
+    enumerate_operators,
+    layer_parameter_shapes,
+)
+from flopwatt.estimate.measured_profile import read_profile
+from tests.profile_documents import minimal_profile
+
+# h = t = 128 so attention out's forward and both backward GEMMs are one shape (deduplicated)
+TINY = dict(
+    layer_count=2,
+    hidden_size=128,
+    attention_head_count=4,
+    kv_head_count=2,
+    ffn_hidden_size=352,
+    vocab_size=1000,
+    sequence_length=128,
+    precision="fp32",
+    decode_batch_sizes=(1, 4, 4),
+    context_lengths=(64,),
+)
+OPERATOR_KEYS = {"kind", "pass", "phase", "uses", "shape", "dtype", "backend", "flops", "bytes", "seconds", "verified"}
+
+
+def _gemms(cases, phase="training"):
+    return {use: case.shape for case in cases if case.kind == "gemm" for use in case.uses if use.startswith(phase)}
+
+
+def test_gemms_are_enumerated_at_their_tensor_parallel_shapes_with_both_backward_gemms():
+    shape = WorkloadShape(**{**TINY, "tensor_parallel_size": 2})
+    cases, notes = enumerate_operators(shape, "cpu")
+    gemms = _gemms(cases)
+    t, h, d = 128, 128, 32
+    heads, kv, ffn, vocab = 2, 1, 176, 500  # per TP rank
+    assert gemms["training.qkv.forward"] == {"m": t, "n": (heads + 2 * kv) * d, "k": h}
+    assert gemms["training.qkv.backward_input"] == {"m": t, "n": h, "k": (heads + 2 * kv) * d}
+    assert gemms["training.qkv.backward_weight"] == {"m": (heads + 2 * kv) * d, "n": h, "k": t}
+    assert gemms["training.attention_out.forward"] == {"m": t, "n": h, "k": heads * d}
+    assert gemms["training.mlp_gate_up.forward"] == {"m": t, "n": 2 * ffn, "k": h}
+    assert gemms["training.mlp_down.forward"] == {"m": t, "n": h, "k": ffn}
+    assert gemms["training.lm_head.forward"] == {"m": t, "n": vocab, "k": h}
+    decode = [c.shape for c in cases if c.kind == "gemm" and any(u.startswith("decode.") for u in c.uses)]
+    assert {g["m"] for g in decode} == {1, 4} and len(decode) == 2 * 5  # 5 projections at 2 batch sizes
+    attention = [c for c in cases if c.kind == "attention"]
+    assert {c.pass_name for c in attention} == {"forward", "backward"}
+    assert all(c.shape == {"batch": 1, "heads": heads, "sequence_length": 128, "head_dim": d} for c in attention)
+    kinds = {c.kind for c in cases}
+    assert kinds == {
+        "gemm",
+        "attention",
+        "rmsnorm",
+        "swiglu",
+        "rotary",
+        "residual_add",
+        "cross_entropy",
+        "adamw",
+        "kv_cache_read",
+    }
+    assert notes == []
+
+
+def test_shapes_are_deduplicated_and_every_use_is_kept():
+    cases, _ = enumerate_operators(WorkloadShape(**TINY), "cpu")
+    keys = [case.key for case in cases]
+    assert len(keys) == len(set(keys))
+    square = [c for c in cases if c.kind == "gemm" and c.shape == {"m": 128, "n": 128, "k": 128}]
+    assert len(square) == 1
+    assert set(square[0].uses) >= {
+        "training.attention_out.forward",
+        "training.attention_out.backward_input",
+        "training.attention_out.backward_weight",
+    }
+    # decode batch 4 listed twice: measured once
+    kv_reads = [c for c in cases if c.kind == "kv_cache_read"]
+    assert sorted(c.shape["batch"] for c in kv_reads) == [1, 4]
+
+
+def test_the_optimizer_step_covers_one_layers_sharded_parameters():
+    shape = WorkloadShape(**{**TINY, "tensor_parallel_size": 2})
+    (adamw,) = [c for c in enumerate_operators(shape, "cpu")[0] if c.kind == "adamw"]
+    expected = 128 * 128 + 128 * 64 + 352 * 128 + 128 * 176 + 2 * 128
+    assert (
+        adamw.shape["parameters"] == expected == sum(a * (b[0] if b else 1) for a, *b in layer_parameter_shapes(shape))
+    )
+
+
+def test_fp8_gemms_are_skipped_with_a_note_without_a_capable_gpu():
+    cases, notes = enumerate_operators(WorkloadShape(**{**TINY, "precision": "fp8"}), "cpu")
+    assert not [c for c in cases if c.kind == "gemm"]
+    assert any("fp8" in note for note in notes)
+    assert {c.dtype for c in cases if c.kind != "adamw"} == {"bf16"}
+
+
+def test_collectives_follow_the_plans_group_sizes():
+    assert collective_cases(WorkloadShape(**TINY)) == []
+    cases = collective_cases(WorkloadShape(**{**TINY, "tensor_parallel_size": 2, "data_parallel_size": 4}))
+    tp = [c for c in cases if c.group == "tensor_parallel"]
+    dp = [c for c in cases if c.group == "data_parallel"]
+    assert {c.group_size for c in tp} == {2} and {c.group_size for c in dp} == {4}
+    assert {c.collective for c in dp} == {"all_reduce", "reduce_scatter", "all_gather"}
+    assert 128 * 128 * 4 in {c.size_bytes for c in tp}  # one micro-batch's fp32 activations
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"tensor_parallel_size": 3}, "tensor_parallel_size"),
+        ({"precision": "int4"}, "precision"),
+        ({"hidden_size": 0}, "hidden_size"),
+        ({"kv_head_count": 3}, "model.kv_head_count"),
+        ({"decode_batch_sizes": (1, -2)}, "decode_batch_sizes[1]"),
+        ({"decode_batch_sizes": (), "context_lengths": (8,)}, "decode_batch_sizes"),
+        ({"sequence_length": 0, "decode_batch_sizes": (), "context_lengths": ()}, "sequence_length"),
+        ({"micro_batch_size": True}, "micro_batch_size"),
+    ],
+)
+def test_a_bad_workload_names_its_field(change, field):
+    with pytest.raises(WorkloadSpecError) as raised:
+        WorkloadShape(**{**TINY, **change})
+    assert raised.value.field == field
+
+
+@pytest.mark.slow
+def test_the_cpu_workload_suite_writes_a_schema_2_operator_table(tmp_path):
+    messages: list[tuple[float, str]] = []
+    document = run_suite("workload", "cpu", workload=dict(TINY), progress=lambda f, m: messages.append((f, m)))
+    assert document["schema_version"] == SCHEMA_VERSION == 2 and document["suite"] == "workload"
+    validate_profile(document)
+    assert document["workload"]["hidden_size"] == 128 and document["topology"]["nodes"] == 1
+    operators = document["operators"]
+    cases, _ = enumerate_operators(WorkloadShape(**TINY), "cpu")
+    assert len(operators) == len(cases)  # every distinct operator measured once, nothing skipped here
+    for row in operators:
+        assert OPERATOR_KEYS <= set(row), row
+        assert row["verified"] and row["seconds"]["median"] > 0 and row["seconds"]["n"] >= 3
+        assert row["seconds"]["p10"] <= row["seconds"]["median"] <= row["seconds"]["p90"]
+        assert row["flops"] > 0 and row["bytes"] > 0
+        raw = document["results"][row["result_index"]]
+        assert raw["kernel"] == row["kind"] and raw["shape"] == row["shape"]
+    attention = [row for row in operators if row["kind"] == "attention"]
+    assert attention and all(row["backend"].startswith("sdpa:") for row in attention)
+    assert {row["backend"] for row in operators if row["kind"] == "gemm"} == {"torch.mm"}
+    # the progress stream names the operator being measured, in order, ending at 1.0
+    measuring = [m for _, m in messages if m.startswith("measuring ")]
+    assert len(measuring) == len(operators) and any("gemm" in m for m in measuring)
+    assert any("kv_cache_read" in m for m in measuring)
+    fractions = [f for f, _ in messages]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    # stored, exported as a bundle and imported again unchanged; the estimator reads version 2
+    store = ProfileStore(tmp_path / "db.sqlite3")
+    profile_id = store.save(document)
+    assert store.get(profile_id)["operators"] == operators
+    again = parse_profile_file(json.dumps(bundle([store.get(profile_id), minimal_profile()])), "bundle.json")
+    assert [d["schema_version"] for d in again] == [2, 1]
+    assert ProfileStore(tmp_path / "other.sqlite3").save_many(again)[0] == profile_id
+    assert read_profile(document).schema_version == 2
+
+
+def test_the_workload_suite_stops_when_cancelled():
+    calls = {"n": 0}
+
+    def should_cancel() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 20
+
+    with pytest.raises(BenchmarkCancelled):
+        run_suite("workload", "cpu", workload=dict(TINY), should_cancel=should_cancel)
+
+
+def test_run_suite_refuses_a_workload_for_other_suites_and_none_for_workload():
+    with pytest.raises(WorkloadSpecError) as raised:
+        run_suite("workload", "cpu")
+    assert raised.value.field == "workload"
+    with pytest.raises(ValueError, match="workload"):
+        run_suite("quick", "cpu", workload=dict(TINY))
+
+
+def _operator_row(**change) -> dict:
+    row = {
+        "kind": "gemm",
+        "pass": "forward",
+        "shape": {"m": 2, "n": 2, "k": 2},
+        "dtype": "fp32",
+        "backend": "torch.mm",
+        "flops": 16.0,
+        "bytes": 48.0,
+        "seconds": {"median": 1e-6, "p10": 1e-6, "p90": 2e-6, "n": 3},
+        "verified": True,
+    }
+    row.update(change)
+    return row
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"kind": ""}, "operators[0].kind"),
+        ({"shape": {"m": -1}}, "operators[0].shape.m"),
+        ({"seconds": {"p50": 1.0}}, "operators[0].seconds"),
+        ({"seconds": {"median": float("nan")}}, "operators[0].seconds.median"),
+        ({"flops": -1}, "operators[0].flops"),
+        ({"verified": "yes"}, "operators[0].verified"),
+    ],
+)
+def test_profile_validation_names_a_bad_operator_field(change, field):
+    document = {**minimal_profile(), "schema_version": 2, "operators": [_operator_row(**change)]}
+    with pytest.raises(ProfileFormatError) as raised:
+        validate_profile(document)
+    assert raised.value.field == field
+
+
+def test_schema_1_profiles_are_still_read_but_cannot_carry_an_operator_table():
+    document = minimal_profile()
+    assert document["schema_version"] == 1
+    validate_profile(document)
+    assert read_profile(document).schema_version == 1
+    with pytest.raises(ProfileFormatError) as raised:
+        validate_profile({**document, "operators": [_operator_row()]})
+    assert raised.value.field == "operators"
+    with pytest.raises(ProfileFormatError):
+        validate_profile({**document, "schema_version": 3})
