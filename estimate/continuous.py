@@ -2,15 +2,18 @@
 
 Requests join and leave the running batch step by step. The model, per replica:
 
-- The engine's parameters are vLLM's defaults as vLLM picks them for the accelerator
-  (`ContinuousBatching.for_hardware`, constants.py with sources).
-- The running batch is bounded by the paged KV cache (blocks of PAGED_KV_BLOCK_TOKENS tokens; a
-  sequence holds its mean context P + O/2 rounded up to whole blocks, so fragmentation is at most
-  one block per sequence), by max_num_seqs, and by the step's token budget: each step carries
+- The engine's parameters are the serving engine's documented defaults for the accelerator
+  (`ContinuousBatching.for_engine`: catalog/data/engines.json, `engine` input; vLLM by default).
+- The running batch is bounded by the paged KV cache, by max_num_seqs, and by the step's token
+  budget. The cache: a sequence holds its mean context P + O/2 (an engine that reserves blocks to
+  completion, TensorRT-LLM's GUARANTEED_NO_EVICT, holds P + O) plus the partly empty last block
+  of its blocks of b tokens, (b − 1)/2 tokens on average (lengths uniform modulo b). Each step carries
   the B decode tokens plus, on average, the prefill of the B/O requests that replace those that
   finished (B·P/O tokens), so B·(1 + P/O) ≤ max_num_batched_tokens.
 - A decode step costs the existing roofline (`serving_metrics`: weights + KV read, compute where
-  it dominates) at the running batch. Chunked prefill: a step that carries a prefill chunk of c
+  it dominates) at the running batch; batches above the engine's largest CUDA-graph capture run
+  eagerly (a launch per kernel). Without chunked prefill (TensorRT-LLM's default) the chunk is the
+  whole prompt. Chunked prefill: a step that carries a prefill chunk of c
   tokens (c = min(P, budget − B)) adds the chunk's share of the prompt's prefill time; a fraction
   f = min(1, (B − 1)·P/O / c) of steps carry
   one (the others' prefill; a request's own comes before its decode). TPOT p50 is the mean per-request TPOT (an average over
@@ -42,6 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from flopwatt.estimate.catalog import EngineSpec
 from flopwatt.estimate.constants import (
     CHUNKED_PREFILL_TOKEN_BUDGET,
     CONTINUOUS_MAX_NUM_SEQS,
@@ -78,13 +82,36 @@ class OverloadedError(ValueError):
         self.capacity = capacity
 
 
+# No max_num_seqs (SGLang's max_running_requests unset): the KV cache alone bounds the batch.
+UNCAPPED_SEQUENCES = 1 << 30
+
+
 @dataclass(frozen=True)
 class ContinuousBatching:
-    """The engine's parameters (defaults: vLLM's, constants.py with sources)."""
+    """The engine's parameters (defaults: vLLM's, constants.py with sources; `for_engine` reads
+    an engine of the catalog)."""
 
     block_tokens: int = PAGED_KV_BLOCK_TOKENS
     token_budget: int = CHUNKED_PREFILL_TOKEN_BUDGET
-    max_num_seqs: int = CONTINUOUS_MAX_NUM_SEQS
+    max_num_seqs: int = CONTINUOUS_MAX_NUM_SEQS  # 0: bounded by the KV cache only
+    chunked_prefill: bool = True  # False: a prompt is prefilled whole in one step
+    cuda_graph_max_batch: int = 0  # largest decode batch in a CUDA graph; 0: every batch
+    full_sequence_reservation: bool = False  # blocks reserved to completion (P + O), not on demand
+
+    @property
+    def sequence_cap(self) -> int:
+        return self.max_num_seqs or UNCAPPED_SEQUENCES
+
+    def step_budget(self, prompt: int, query: float = 1.0) -> int:
+        """Tokens one step may carry. Without chunked prefill a whole prompt (and a decode token
+        per other sequence) must fit: the engine is taken as configured for the prompt."""
+        return self.token_budget if self.chunked_prefill else max(self.token_budget, int(prompt + query))
+
+    def sequence_tokens(self, prompt: int, output: int) -> float:
+        """KV tokens one sequence holds on average: its context (mean P + O/2, or P + O when
+        reserved to completion) and the empty part of its last block, (b − 1)/2."""
+        context = prompt + (output if self.full_sequence_reservation else output / 2.0)
+        return context + (self.block_tokens - 1) / 2.0
 
     @classmethod
     def for_hardware(cls, hw) -> ContinuousBatching:
@@ -93,6 +120,24 @@ class ContinuousBatching:
         if hw.memory_bytes >= LARGE_GPU_MEMORY_BYTES and "a100" not in hw.hardware_id.lower():
             return cls()
         return cls(token_budget=SMALL_GPU_CHUNKED_PREFILL_TOKEN_BUDGET, max_num_seqs=SMALL_GPU_MAX_NUM_SEQS)
+
+    @classmethod
+    def for_engine(cls, spec: EngineSpec, hw, tensor_parallel_size: int) -> ContinuousBatching:
+        """The engine's documented defaults (catalog/data/engines.json) on this accelerator."""
+        tier = spec.defaults_for(hw.hardware_id, hw.memory_bytes)
+        return cls(
+            block_tokens=spec.kv_block_tokens,
+            token_budget=tier.token_budget,
+            max_num_seqs=tier.max_num_seqs,
+            chunked_prefill=spec.chunked_prefill,
+            cuda_graph_max_batch=tier.graph_max_batch(tensor_parallel_size),
+            full_sequence_reservation=spec.kv_reservation == "full-sequence",
+        )
+
+    @classmethod
+    def for_scenario(cls, scenario: InferenceScenario) -> ContinuousBatching:
+        """The scenario's engine (the catalog's default when it names none) on its accelerator."""
+        return cls.for_engine(scenario.serving_engine, scenario.hardware, scenario.accelerator_count)
 
 
 @dataclass(frozen=True)
@@ -124,7 +169,7 @@ def _kv_bytes_per_token_per_device(scenario: InferenceScenario) -> float:
 
 
 def kv_bound(scenario: InferenceScenario, engine: ContinuousBatching) -> int:
-    """Sequences whose paged KV cache fits: mean context P + O/2 in whole blocks per sequence."""
+    """Sequences whose paged KV cache fits (`ContinuousBatching.sequence_tokens` each)."""
     arch, hw, tp, ep = scenario.arch, scenario.hardware, scenario.accelerator_count, scenario.expert_parallel_size
     _, weights, _ = max_batch_size(
         arch,
@@ -135,23 +180,24 @@ def kv_bound(scenario: InferenceScenario, engine: ContinuousBatching) -> int:
         ep,
         scenario.speculation,
     )
-    blocks = math.ceil((scenario.input_tokens + scenario.output_tokens / 2.0) / engine.block_tokens)
+    tokens = engine.sequence_tokens(scenario.input_tokens, scenario.output_tokens)
     per_token = _kv_bytes_per_token_per_device(scenario)
     free = hw.memory_bytes * SERVING_MEMORY_FRACTION - weights - RUNTIME_RESERVED_BYTES
-    return max(int(free // (per_token * blocks * engine.block_tokens)), 0) * ep
+    return max(int(free // (per_token * tokens)), 0) * ep
 
 
 def load_curve(scenario: InferenceScenario, engine: ContinuousBatching | None = None) -> LoadCurve:
     """Step, TTFT and TPOT at every running batch up to the bound (module docstring)."""
-    engine = engine or ContinuousBatching.for_hardware(scenario.hardware)
+    engine = engine or ContinuousBatching.for_scenario(scenario)
     arch, hw, tp, ep = scenario.arch, scenario.hardware, scenario.accelerator_count, scenario.expert_parallel_size
     prompt, output = scenario.input_tokens, scenario.output_tokens
     kv = kv_bound(scenario, engine)
     spec = scenario.speculation
     per_step = spec.expected_tokens if spec is not None else 1.0  # tokens a sequence gains per step
     query = float(spec.query_tokens) if spec is not None else 1.0  # budget tokens a sequence takes per step
-    budget_bound = int(engine.token_budget // (query + per_step * prompt / output))
-    bound = max(1, min(kv, engine.max_num_seqs, budget_bound))
+    budget = engine.step_budget(prompt, query)
+    budget_bound = int(budget // (query + per_step * prompt / output))
+    bound = max(1, min(kv, engine.sequence_cap, budget_bound))
     batches = np.arange(1, bound + 1, dtype=float)
     metrics = serving_metrics(
         arch,
@@ -164,6 +210,7 @@ def load_curve(scenario: InferenceScenario, engine: ContinuousBatching | None = 
         kv_bytes_per_element=scenario.kv_cache_bytes_per_element,
         expert_parallel_size=ep,
         speculation=spec,
+        cuda_graph_max_batch=engine.cuda_graph_max_batch,
     )
     decode = np.broadcast_to(np.asarray(metrics.time_per_output_token_seconds, dtype=float), batches.shape)
     step = decode * per_step  # one decode (verification) step's seconds
@@ -173,7 +220,10 @@ def load_curve(scenario: InferenceScenario, engine: ContinuousBatching | None = 
     if spec is not None and spec.draft_arch is not None:
         prefill_one += float(_prefill_seconds(spec.draft_arch, hw, 1.0, prompt, tp, 1))
     per_token = prefill_one / prompt
-    chunk = np.minimum(float(prompt), np.maximum(engine.token_budget - batches * query, 1.0))
+    if engine.chunked_prefill:
+        chunk = np.minimum(float(prompt), np.maximum(budget - batches * query, 1.0))
+    else:  # the whole prompt in one step
+        chunk = np.full(batches.shape, float(prompt))
     chunk_seconds = chunk * per_token
     # The other B − 1 sequences are replaced at (B − 1)·E/O requests per step (E tokens per step),
     # each bringing P prefill tokens; a request's own prefill comes before its decode (in its TTFT).
@@ -236,7 +286,7 @@ def estimate_continuous(scenario: InferenceScenario, engine: ContinuousBatching 
     """Serving at `scenario.concurrency` clients or `scenario.request_rate_per_second` arrivals.
     Raises OverloadedError when the rate reaches the replica's capacity."""
     check_expert_parallel_size(scenario.arch, scenario.accelerator_count, scenario.expert_parallel_size)
-    engine = engine or ContinuousBatching.for_hardware(scenario.hardware)
+    engine = engine or ContinuousBatching.for_scenario(scenario)
     curve = load_curve(scenario, engine)
     output = scenario.output_tokens
     capacity = curve.bound / float(curve.service[-1])  # requests/s at the full running batch
@@ -280,8 +330,7 @@ def estimate_continuous(scenario: InferenceScenario, engine: ContinuousBatching 
         scenario.speculation,
     )
     per_token = _kv_bytes_per_token_per_device(scenario)
-    blocks = math.ceil((scenario.input_tokens + output / 2.0) / engine.block_tokens)
-    kv_bytes = per_token * blocks * engine.block_tokens * math.ceil(running / ep)
+    kv_bytes = per_token * engine.sequence_tokens(scenario.input_tokens, output) * math.ceil(running / ep)
     return InferenceEstimate(
         scenario=scenario,
         batch_size=int(round(running)),
@@ -370,7 +419,7 @@ def plan_for_slo(
     "required" plans only those. Raises SloUnreachable otherwise."""
     if disaggregation not in DISAGGREGATION_MODES:
         raise ValueError(f"disaggregation must be one of {DISAGGREGATION_MODES}, not {disaggregation!r}")
-    engine = engine or ContinuousBatching.for_hardware(scenario.hardware)
+    engine = engine or ContinuousBatching.for_scenario(scenario)
     best: SloPlan | None = None
     best_ttft = best_tpot = math.inf
     tp = 1

@@ -140,7 +140,7 @@ def plan_demand(
     """Size the serving fleet for `demand` (module docstring, steps 1-4). `replica` is the
     serving scenario with `accelerator_count` = the largest tensor-parallel group to consider.
     Raises continuous.SloUnreachable when no group meets the SLO."""
-    engine = engine or ContinuousBatching.for_hardware(replica.hardware)
+    engine = engine or ContinuousBatching.for_scenario(replica)
     plan = plan_for_slo(
         dataclasses.replace(replica, concurrency=0, request_rate_per_second=0.0), ttft_seconds, tpot_seconds, engine
     )

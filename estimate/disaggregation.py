@@ -137,7 +137,7 @@ def decode_pool(scenario: InferenceScenario, engine) -> DecodePool:
     spec = scenario.speculation
     query = spec.query_tokens if spec is not None else 1
     kv = kv_bound(scenario, engine)
-    bound = max(1, min(kv, engine.max_num_seqs, engine.token_budget // query))
+    bound = max(1, min(kv, engine.sequence_cap, engine.token_budget // query))
     batches = np.arange(1, bound + 1, dtype=float)
     metrics = serving_metrics(
         scenario.arch,
@@ -149,6 +149,7 @@ def decode_pool(scenario: InferenceScenario, engine) -> DecodePool:
         scenario.facility,
         kv_bytes_per_element=scenario.kv_cache_bytes_per_element,
         speculation=spec,
+        cuda_graph_max_batch=engine.cuda_graph_max_batch,
     )
     tpot = np.broadcast_to(np.asarray(metrics.time_per_output_token_seconds, dtype=float), batches.shape)
     output = scenario.output_tokens

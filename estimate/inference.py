@@ -30,6 +30,7 @@ import numpy as np
 
 from flopwatt.estimate.accounting import head_dim, mlp_matrix_count, parameter_counts
 from flopwatt.estimate.architecture import ModelArchitecture
+from flopwatt.estimate.catalog import EngineSpec, default_engine
 from flopwatt.estimate.constants import (
     BYTES_PER_ELEMENT_BY_PRECISION,
     DEFAULT_KV_CACHE_PRECISION,
@@ -124,10 +125,15 @@ def draft_memory(
     )
 
 
-def default_kv_cache_precision(weight_precision: str) -> str:
-    """The KV cache precision engines use with weights at `weight_precision`: FP8 for FP8
-    checkpoints, BF16 otherwise (constants.DEFAULT_KV_CACHE_PRECISION, with its sources)."""
-    return weight_precision if weight_precision in KV_CACHE_PRECISIONS_FOLLOWING_WEIGHTS else DEFAULT_KV_CACHE_PRECISION
+def default_kv_cache_precision(weight_precision: str, engine: EngineSpec | None = None) -> str:
+    """The KV cache precision an engine uses with weights at `weight_precision` when the request
+    names none. Rule "checkpoint" (vLLM, TensorRT-LLM: the checkpoint's KV quantisation): FP8 for
+    FP8 checkpoints, BF16 otherwise (constants.DEFAULT_KV_CACHE_PRECISION, with its sources).
+    Rule "model-dtype" (SGLang's 'auto'): the activation dtype, BF16. None: the default engine."""
+    rule = (engine or default_engine()).kv_cache_precision_rule
+    if rule == "checkpoint" and weight_precision in KV_CACHE_PRECISIONS_FOLLOWING_WEIGHTS:
+        return weight_precision
+    return DEFAULT_KV_CACHE_PRECISION
 
 
 @dataclass(frozen=True)
@@ -148,9 +154,20 @@ class InferenceScenario:
     concurrency: int = 0
     request_rate_per_second: float = 0.0
     speculation: Speculation | None = None  # speculative decoding / MTP (None: one token per step)
+    engine: EngineSpec | None = None  # the serving engine (catalog); None: the default engine (vLLM)
     # A workload profile's operator table: the chosen batch's decode step is timed from it
     # (estimate/operator_table.py) when the scenario is one it covers (static batch, no EP).
     operator_table: Any = None
+
+    @property
+    def serving_engine(self) -> EngineSpec:
+        return self.engine or default_engine()
+
+    @property
+    def cuda_graph_max_batch(self) -> int:
+        """The engine's largest decode batch captured in a CUDA graph on this accelerator and TP."""
+        tier = self.serving_engine.defaults_for(self.hardware.hardware_id, self.hardware.memory_bytes)
+        return tier.graph_max_batch(self.accelerator_count)
 
     @property
     def continuous(self) -> bool:
@@ -158,7 +175,7 @@ class InferenceScenario:
 
     @property
     def resolved_kv_cache_precision(self) -> str:
-        return self.kv_cache_precision or default_kv_cache_precision(self.hardware.precision)
+        return self.kv_cache_precision or default_kv_cache_precision(self.hardware.precision, self.serving_engine)
 
     @property
     def kv_cache_bytes_per_element(self) -> float:
@@ -220,6 +237,14 @@ def _shape(arch: ModelArchitecture, hw: HardwareModel) -> tuple[float, float, fl
     )
 
 
+def _captured(batch: ArrayLike, graph_max_batch: int) -> ArrayLike:
+    """Whether a decode step of `batch` sequences (on the busiest device) replays a CUDA graph:
+    every batch when graph_max_batch is 0, else those up to the engine's largest capture."""
+    if graph_max_batch <= 0:
+        return True
+    return as_float(batch) <= graph_max_batch
+
+
 def _in_graph_seconds(hw: HardwareModel, eager_collective_seconds: ArrayLike, group_size: ArrayLike) -> ArrayLike:
     """A collective inside the decode step's CUDA graph. The collective latency constant is the
     small-message time of nccl-tests, whose operations are launched one by one from the host;
@@ -240,7 +265,15 @@ def _decode_attention_flops_per_head_and_token(arch: ModelArchitecture) -> float
 
 
 def _layer_decode_seconds(
-    arch, hw: HardwareModel, batch, context, tp, kv_bytes_per_element: float, ep: int = 1, query_tokens: float = 1.0
+    arch,
+    hw: HardwareModel,
+    batch,
+    context,
+    tp,
+    kv_bytes_per_element: float,
+    ep: int = 1,
+    query_tokens: float = 1.0,
+    graph_max_batch: int = 0,
 ) -> dict[str, ArrayLike]:
     """One decode step of one layer at `batch` sequences with `context` tokens of history, the
     KV cache stored at `kv_bytes_per_element`, on the busiest device. `query_tokens` positions
@@ -252,7 +285,11 @@ def _layer_decode_seconds(
     each device runs batch/ep sequences through the whole attention and shared experts, holds
     E/ep whole routed experts, and tokens reach their experts by an all-to-all dispatch and come
     back by an all-to-all combine; the busiest device's routed-expert work is
-    EXPERT_PARALLEL_LOAD_IMBALANCE × the mean."""
+    EXPERT_PARALLEL_LOAD_IMBALANCE × the mean.
+
+    CUDA graphs: a step whose batch the engine captured (≤ `graph_max_batch`; 0 = every batch)
+    pays the graph launch overhead per kernel and runs its collectives inside the graph; a larger
+    batch runs eagerly, a host launch per kernel and per collective."""
     h, d, heads, kv, matrices, act_bytes = _shape(arch, hw)
     batch = as_float(batch)
     expert_parallel = ep > 1
@@ -291,15 +328,21 @@ def _layer_decode_seconds(
     )
     attention_flops = rows * heads / attention_tp * context * _decode_attention_flops_per_head_and_token(arch)
     attention = maximum(hw.memory_seconds(kv_bytes), attention_flops / hw.sustained_gemm_flops_per_second)
-    launch = KERNELS_PER_LAYER_FORWARD * hw.graph_launch_overhead_seconds + 0.0 * batch
+    captured = _captured(local, graph_max_batch)
+    launch = KERNELS_PER_LAYER_FORWARD * where(
+        captured, hw.graph_launch_overhead_seconds, hw.launch_overhead_seconds
+    ) + 0.0 * as_float(batch)
     seconds = {"weights_and_gemm": projections + mlp, "kv_cache_and_attention": attention}
     if expert_parallel:
         # Dispatch and combine: each device sends its sequences' k routed copies of h.
         all_to_all = hw.all_to_all_seconds(rows * routed * h * act_bytes, ep, 1.0)
-        seconds["expert_parallel_communication"] = 2.0 * _in_graph_seconds(hw, all_to_all, ep)
+        seconds["expert_parallel_communication"] = 2.0 * where(
+            captured, _in_graph_seconds(hw, all_to_all, ep), all_to_all
+        )
     else:
-        seconds["tensor_parallel_communication"] = 2.0 * _in_graph_seconds(
-            hw, hw.all_reduce_seconds(tokens * h * act_bytes, tp, 1.0), tp
+        all_reduce = hw.all_reduce_seconds(tokens * h * act_bytes, tp, 1.0)
+        seconds["tensor_parallel_communication"] = 2.0 * where(
+            captured, _in_graph_seconds(hw, all_reduce, tp), all_reduce
         )
     seconds["kernel_launch"] = launch
     return seconds
@@ -394,18 +437,20 @@ def serving_metrics(
     kv_bytes_per_element: float,
     expert_parallel_size: int = 1,
     speculation: Speculation | None = None,
+    cuda_graph_max_batch: int = 0,
 ) -> ServingMetrics:
     """The vectorised numeric core: TTFT, TPOT, throughput, power, energy and cost per token at
     `batch` sequences (array allowed), for hardware and facility numbers that may be arrays, the
     KV cache stored at `kv_bytes_per_element` (`InferenceScenario.kv_cache_bytes_per_element`).
     With `speculation` the decode breakdown is per output token: the verification step (and the
-    draft's k steps, `speculative_draft`) divided by the expected tokens per step."""
+    draft's k steps, `speculative_draft`) divided by the expected tokens per step.
+    `cuda_graph_max_batch`: the engine's largest decode batch in a CUDA graph (0: every batch)."""
     batches = as_float(batch)
     context = input_tokens + output_tokens / 2.0  # mean history over the generation
     layers = float(arch.layer_count)
     ep = expert_parallel_size
     query = float(speculation.query_tokens) if speculation is not None else 1.0
-    layer = _layer_decode_seconds(arch, hw, batches, context, tp, kv_bytes_per_element, ep, query)
+    layer = _layer_decode_seconds(arch, hw, batches, context, tp, kv_bytes_per_element, ep, query, cuda_graph_max_batch)
     if ep > 1:  # data-parallel attention: each device its sequences' logits over the whole vocabulary
         head = hw.decode_gemm_seconds(np.ceil(batches / ep) * query, float(arch.vocab_size), float(arch.hidden_size))
     else:
@@ -427,6 +472,7 @@ def serving_metrics(
                 output_tokens,
                 facility,
                 kv_bytes_per_element=kv_bytes_per_element,
+                cuda_graph_max_batch=cuda_graph_max_batch,
             )
             breakdown["speculative_draft"] = speculation.draft_tokens * draft.time_per_output_token_seconds / per_step
             ttft = ttft + draft.time_to_first_token_seconds  # the draft prefills the prompt too
@@ -489,6 +535,7 @@ def estimate_serving(scenario: InferenceScenario) -> InferenceEstimate:
         kv_bytes_per_element=kv_bytes_per_element,
         expert_parallel_size=ep,
         speculation=scenario.speculation,
+        cuda_graph_max_batch=scenario.cuda_graph_max_batch,
     )
     shape = np.shape(batches)
     best = int(np.argmax(np.broadcast_to(metrics.output_tokens_per_second, shape))) if shape else 0

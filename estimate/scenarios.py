@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from flopwatt.estimate import constants as C
 from flopwatt.estimate import fitted_constants
 from flopwatt.estimate.assumptions import Assumption
-from flopwatt.estimate.catalog import get_hardware
+from flopwatt.estimate.catalog import CatalogLookupError, EngineSpec, engine_ids, get_engine, get_hardware
 from flopwatt.estimate.facility_choice import FacilityChoice, facility_inputs
 from flopwatt.estimate.hardware import (
     HardwareModel,
@@ -504,6 +504,7 @@ class InferenceWorkload:
     concurrency: int = 0  # closed loop of this many clients: continuous batching
     request_rate_per_second: float = 0.0  # open loop, Poisson arrivals: continuous batching
     speculation: SpeculationChoice | None = None  # speculative decoding / multi-token prediction
+    engine: str = ""  # serving engine id (catalog/data/engines.json); "": the default engine
 
 
 @dataclass(frozen=True)
@@ -570,6 +571,38 @@ EXPERT_LOAD_IMBALANCE = Assumption(
     "expert placement, 50,302 vs 59,337 tokens/s per node (LMSYS blog, 2025-05-05)",
 )
 DEFAULT_KV_CACHE_PRECISION_SOURCE = "FP8 when the weights are FP8 (FP8 checkpoints are served with an FP8 KV cache: TensorRT Model Optimizer, vLLM), BF16 otherwise"
+ENGINE_KV_PRECISION_SOURCES = {
+    "checkpoint": "the checkpoint's KV quantisation ('auto'): " + DEFAULT_KV_CACHE_PRECISION_SOURCE,
+    "model-dtype": "'auto' uses the model data type: BF16, whatever the weights' precision",
+}
+
+
+def resolve_engine(engine_id: str) -> EngineSpec:
+    """The serving engine of `engine` ("" = the default); ScenarioError naming `engine` otherwise."""
+    try:
+        return get_engine(engine_id)
+    except CatalogLookupError:
+        raise ScenarioError.field(
+            "engine", f"unknown engine {engine_id!r}; one of {', '.join(engine_ids())} (empty: the default)"
+        ) from None
+
+
+def engine_assumptions(engine: EngineSpec, requested: bool, hw) -> list[Assumption]:
+    """Which engine answered and the behaviour of it the serving model uses, with its version."""
+    tier = engine.defaults_for(hw.hardware_id, hw.memory_bytes)
+    why = "request" if requested else f"default engine: {engine.default_basis}"
+    return [
+        Assumption("engine", engine.id, "request" if requested else "default", f"{engine.name}; {why}"),
+        Assumption(
+            "engine_behaviour",
+            f"KV blocks of {engine.kv_block_tokens} tokens ({engine.kv_reservation} reservation); chunked prefill "
+            f"{'on' if engine.chunked_prefill else 'off'}, step budget {tier.token_budget} tokens; max sequences "
+            f"{tier.max_num_seqs or 'KV-bound'}; CUDA graphs up to batch {tier.cuda_graph_max_batch}"
+            + (f" ({tier.cuda_graph_max_batch_tp4} at TP ≥ 4)" if tier.cuda_graph_max_batch_tp4 else ""),
+            "default",
+            f"documented defaults, none fitted: {engine.version}",
+        ),
+    ]
 
 
 def build_inference_scenario(w: InferenceWorkload) -> tuple[InferenceScenario, list[Assumption]]:
@@ -581,7 +614,8 @@ def build_inference_scenario(w: InferenceWorkload) -> tuple[InferenceScenario, l
             "accelerator_count",
             f"tensor parallelism over {w.accelerator_count} must divide the {arch.attention_head_count} attention heads",
         )
-    kv_precision = w.kv_cache_precision or default_kv_cache_precision(w.precision)
+    engine = resolve_engine(w.engine)
+    kv_precision = w.kv_cache_precision or default_kv_cache_precision(w.precision, engine)
     hw, hw_assumptions = hardware_model(w.hardware_id, w.precision, w.calibration)
     facility, facility_assumptions = facility_inputs(w.facility, w.hardware_id)
     try:
@@ -602,9 +636,10 @@ def build_inference_scenario(w: InferenceWorkload) -> tuple[InferenceScenario, l
         w.concurrency,
         w.request_rate_per_second,
         speculation,
+        engine,
         operator_table=operator_table(w.calibration),
     )
-    assumptions = list(model.assumptions) + speculation_assumptions
+    assumptions = list(model.assumptions) + speculation_assumptions + engine_assumptions(engine, bool(w.engine), hw)
     if scenario.operator_table is not None:
         assumptions.append(OPERATOR_TABLE_DECODE)
     if w.expert_parallel_size > 1:
@@ -623,7 +658,9 @@ def build_inference_scenario(w: InferenceWorkload) -> tuple[InferenceScenario, l
             "kv_cache_precision",
             kv_precision,
             "request" if w.kv_cache_precision else "default",
-            "request" if w.kv_cache_precision else DEFAULT_KV_CACHE_PRECISION_SOURCE,
+            "request"
+            if w.kv_cache_precision
+            else f"{engine.id} default: {ENGINE_KV_PRECISION_SOURCES[engine.kv_cache_precision_rule]}",
         ),
     ]
 

@@ -332,6 +332,7 @@ def inference_samples(scenario: InferenceScenario, batch_size: int, draws: Draws
         kv_bytes_per_element=scenario.kv_cache_bytes_per_element,
         expert_parallel_size=scenario.expert_parallel_size,
         speculation=scenario.speculation,
+        cuda_graph_max_batch=scenario.cuda_graph_max_batch,
     )
 
 

@@ -100,3 +100,88 @@ class FrameworkSpec:
             if option.name == name:
                 return option
         raise KeyError(f"framework {self.id} has no step option {name}")
+
+
+# An engine parameter's allowed values: the KV cache precision rule and the KV reservation.
+ENGINE_KV_PRECISION_RULES = ("checkpoint", "model-dtype")
+ENGINE_KV_RESERVATIONS = ("on-demand", "full-sequence")
+ENGINE_PARAMETER_ORIGINS = ("documented-default", "unfitted-assumption")
+
+
+@dataclass(frozen=True)
+class EngineParameter:
+    """One number or rule a serving engine sets in the serving model, with its origin and why."""
+
+    name: str  # kv_block_tokens, kv_cache_precision, kv_reservation, chunked_prefill
+    value: bool | int | str
+    origin: str  # ENGINE_PARAMETER_ORIGINS: nothing here is fitted
+    basis: str
+
+
+@dataclass(frozen=True)
+class EngineHardwareDefaults:
+    """An engine's defaults that depend on the accelerator: one tier by memory size."""
+
+    min_memory_gib: float
+    except_hardware: tuple[str, ...]  # hardware ids containing one of these fall to a lower tier
+    token_budget: int  # tokens one step may carry (vLLM max_num_batched_tokens, SGLang chunked_prefill_size)
+    max_num_seqs: int  # sequences per step; 0: bounded by the KV cache only
+    cuda_graph_max_batch: int  # largest decode batch captured in a CUDA graph
+    cuda_graph_max_batch_tp4: int  # the same at tensor parallelism >= 4 (0: as cuda_graph_max_batch)
+    origin: str
+    basis: str
+
+    def graph_max_batch(self, tensor_parallel_size: int) -> int:
+        if tensor_parallel_size >= 4 and self.cuda_graph_max_batch_tp4:
+            return self.cuda_graph_max_batch_tp4
+        return self.cuda_graph_max_batch
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """A serving engine of the `engine` input: its documented behaviour and the parameters it
+    sets in the continuous-batching model (each backed by a source, none fitted)."""
+
+    id: str
+    name: str
+    description: str
+    version: str  # the source version the values were read at
+    is_default: bool
+    behaviour: Mapping[
+        str, str
+    ]  # kv_cache, kv_cache_precision, scheduler, chunked_prefill, cuda_graphs, prefix_caching
+    parameters: tuple[EngineParameter, ...]
+    hardware_defaults: tuple[EngineHardwareDefaults, ...]  # largest min_memory_gib first, the last at 0
+    sources: tuple[SourceRef, ...] = field(default_factory=tuple)
+    default_basis: str = ""  # why this engine is the default (the default engine only)
+
+    def parameter(self, name: str) -> EngineParameter:
+        for parameter in self.parameters:
+            if parameter.name == name:
+                return parameter
+        raise KeyError(f"engine {self.id} has no parameter {name}")
+
+    @property
+    def kv_block_tokens(self) -> int:
+        return int(self.parameter("kv_block_tokens").value)
+
+    @property
+    def kv_cache_precision_rule(self) -> str:
+        return str(self.parameter("kv_cache_precision").value)
+
+    @property
+    def kv_reservation(self) -> str:
+        return str(self.parameter("kv_reservation").value)
+
+    @property
+    def chunked_prefill(self) -> bool:
+        return bool(self.parameter("chunked_prefill").value)
+
+    def defaults_for(self, hardware_id: str, memory_bytes: float) -> EngineHardwareDefaults:
+        """The tier for this accelerator: the first whose memory it reaches and that does not exclude it."""
+        gib = memory_bytes / 2**30
+        name = hardware_id.lower()
+        for tier in self.hardware_defaults:
+            if gib >= tier.min_memory_gib and not any(word in name for word in tier.except_hardware):
+                return tier
+        return self.hardware_defaults[-1]

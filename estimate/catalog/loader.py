@@ -1,5 +1,5 @@
 """Load and validate the catalog data files (data/hardware.json, data/models.json,
-data/frameworks.json) once.
+data/frameworks.json, data/engines.json) once.
 
 Why validate at load time: every catalog number reaches users through estimates, so a typo
 (a sparse rate, a missing source, a negative bandwidth) must stop the service at start-up with
@@ -9,6 +9,7 @@ as package data and are read through importlib.resources, so an installed wheel 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -20,7 +21,13 @@ from typing import Any, Callable, Mapping, Sequence
 
 from flopwatt.estimate.architecture import ModelArchitecture
 from flopwatt.estimate.catalog.entries import (
+    ENGINE_KV_PRECISION_RULES,
+    ENGINE_KV_RESERVATIONS,
+    ENGINE_PARAMETER_ORIGINS,
     PARAMETER_ORIGINS,
+    EngineHardwareDefaults,
+    EngineParameter,
+    EngineSpec,
     FrameworkSpec,
     HardwareSpec,
     ModelPreset,
@@ -31,6 +38,7 @@ from flopwatt.estimate.catalog.entries import (
 HARDWARE_FILE = "hardware.json"
 MODELS_FILE = "models.json"
 FRAMEWORKS_FILE = "frameworks.json"
+ENGINES_FILE = "engines.json"
 SUPPORTED_SCHEMA_VERSION = 1
 
 # Precision names the API knows (proto `Precision` enum, lower-case without the prefix).
@@ -82,6 +90,41 @@ FRAMEWORK_STEP_OPTION_TYPES: Mapping[str, type] = MappingProxyType(
 )
 _FRAMEWORK_KNOWN_KEYS = frozenset(
     {"id", "aliases", "name", "description", "covers", "behaviour", "step_options", "sources"}
+)
+
+
+# What every serving engine must document, and the parameters it sets in the serving model with
+# their allowed values (a type, or a tuple of the allowed strings).
+ENGINE_BEHAVIOUR_KEYS = (
+    "kv_cache",
+    "kv_cache_precision",
+    "scheduler",
+    "chunked_prefill",
+    "cuda_graphs",
+    "prefix_caching",
+)
+ENGINE_PARAMETER_TYPES: Mapping[str, Any] = MappingProxyType(
+    {
+        "kv_block_tokens": int,
+        "kv_cache_precision": ENGINE_KV_PRECISION_RULES,
+        "kv_reservation": ENGINE_KV_RESERVATIONS,
+        "chunked_prefill": bool,
+    }
+)
+_ENGINE_KNOWN_KEYS = frozenset(
+    {"id", "name", "description", "version", "behaviour", "parameters", "hardware_defaults", "sources"}
+)
+_ENGINE_TIER_KEYS = frozenset(
+    {
+        "min_memory_gib",
+        "except_hardware",
+        "token_budget",
+        "max_num_seqs",
+        "cuda_graph_max_batch",
+        "cuda_graph_max_batch_tp4",
+        "origin",
+        "basis",
+    }
 )
 
 
@@ -407,6 +450,102 @@ def parse_framework_entry(raw: Mapping[str, Any], ctx: _EntryContext) -> Framewo
     )
 
 
+def _parse_engine_parameter(ctx: _EntryContext, name: str, raw: Any, covered: frozenset[str]) -> EngineParameter:
+    """{"value": ..., "origin": documented-default | unfitted-assumption, "basis": why}."""
+    field = f"parameters.{name}"
+    if not isinstance(raw, Mapping) or set(raw) != {"value", "origin", "basis"}:
+        raise ctx.error(field, "must be an object with exactly value, origin, basis")
+    value, kind = raw["value"], ENGINE_PARAMETER_TYPES[name]
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ctx.error(f"{field}.value", f"must be true or false, got {value!r}")
+    elif kind is int:
+        value = ctx.integer(value, f"{field}.value", minimum=1)
+    elif value not in kind:
+        raise ctx.error(f"{field}.value", f"must be one of {', '.join(kind)}, got {value!r}")
+    if raw["origin"] not in ENGINE_PARAMETER_ORIGINS:
+        raise ctx.error(
+            f"{field}.origin",
+            f"must be one of {', '.join(ENGINE_PARAMETER_ORIGINS)} (fitted parameters are not allowed), "
+            f"got {raw['origin']!r}",
+        )
+    _check_covered(ctx, covered, field)
+    return EngineParameter(name=name, value=value, origin=raw["origin"], basis=ctx.string(raw, "basis"))
+
+
+def _parse_engine_tiers(ctx: _EntryContext, raw: Mapping[str, Any]) -> tuple[EngineHardwareDefaults, ...]:
+    """Tiers by accelerator memory, largest first, the last at 0 GiB so that every accelerator has one."""
+    items = ctx.require(raw, "hardware_defaults")
+    if not isinstance(items, list) or not items:
+        raise ctx.error("hardware_defaults", "must be a non-empty list of tiers")
+    tiers = []
+    for index, item in enumerate(items):
+        field = f"hardware_defaults[{index}]"
+        if not isinstance(item, Mapping):
+            raise ctx.error(field, "must be an object")
+        unknown = sorted(set(item) - _ENGINE_TIER_KEYS)
+        if unknown:
+            raise ctx.error(f"{field}.{unknown[0]}", "unknown field (typo?)")
+        memory = ctx.require(item, "min_memory_gib")
+        if isinstance(memory, bool) or not isinstance(memory, (int, float)) or not 0 <= memory < 1e6:
+            raise ctx.error(f"{field}.min_memory_gib", f"must be a number of GiB >= 0, got {memory!r}")
+        if item.get("origin") not in ENGINE_PARAMETER_ORIGINS:
+            raise ctx.error(f"{field}.origin", f"must be one of {', '.join(ENGINE_PARAMETER_ORIGINS)}")
+        tiers.append(
+            EngineHardwareDefaults(
+                min_memory_gib=float(memory),
+                except_hardware=_string_list(ctx, item, "except_hardware", required=False),
+                token_budget=ctx.integer(ctx.require(item, "token_budget"), f"{field}.token_budget", minimum=1),
+                max_num_seqs=ctx.integer(ctx.require(item, "max_num_seqs"), f"{field}.max_num_seqs", minimum=0),
+                cuda_graph_max_batch=ctx.integer(
+                    ctx.require(item, "cuda_graph_max_batch"), f"{field}.cuda_graph_max_batch", minimum=0
+                ),
+                cuda_graph_max_batch_tp4=ctx.integer(
+                    item.get("cuda_graph_max_batch_tp4", 0), f"{field}.cuda_graph_max_batch_tp4", minimum=0
+                ),
+                origin=item["origin"],
+                basis=ctx.string(item, "basis"),
+            )
+        )
+    memories = [tier.min_memory_gib for tier in tiers]
+    if memories != sorted(memories, reverse=True) or len(set(memories)) != len(memories) or memories[-1] != 0:
+        raise ctx.error("hardware_defaults", "tiers must be ordered by min_memory_gib, largest first, the last at 0")
+    return tuple(tiers)
+
+
+def parse_engine_entry(raw: Mapping[str, Any], ctx: _EntryContext) -> EngineSpec:
+    """Validate one serving-engine object and build its EngineSpec."""
+    _check_unknown_keys(ctx, raw, _ENGINE_KNOWN_KEYS)
+    sources = _parse_sources(ctx, raw)
+    covered = _covered_names(sources)
+    behaviour_raw = ctx.require(raw, "behaviour")
+    if not isinstance(behaviour_raw, Mapping) or set(behaviour_raw) != set(ENGINE_BEHAVIOUR_KEYS):
+        raise ctx.error("behaviour", f"must be an object with exactly {', '.join(ENGINE_BEHAVIOUR_KEYS)}")
+    behaviour = {}
+    for key in ENGINE_BEHAVIOUR_KEYS:
+        behaviour[key] = ctx.string(behaviour_raw, key)
+        _check_covered(ctx, covered, f"behaviour.{key}")
+    parameters_raw = ctx.require(raw, "parameters")
+    if not isinstance(parameters_raw, Mapping) or set(parameters_raw) != set(ENGINE_PARAMETER_TYPES):
+        raise ctx.error("parameters", f"must be an object with exactly {', '.join(ENGINE_PARAMETER_TYPES)}")
+    parameters = tuple(
+        _parse_engine_parameter(ctx, name, parameters_raw[name], covered) for name in ENGINE_PARAMETER_TYPES
+    )
+    tiers = _parse_engine_tiers(ctx, raw)
+    _check_covered(ctx, covered, "hardware_defaults")
+    return EngineSpec(
+        id=ctx.entry,
+        name=ctx.string(raw, "name"),
+        description=ctx.string(raw, "description"),
+        version=ctx.string(raw, "version"),
+        is_default=False,
+        behaviour=MappingProxyType(behaviour),
+        parameters=parameters,
+        hardware_defaults=tiers,
+        sources=sources,
+    )
+
+
 def parse_document(
     document: Any, file: str, list_key: str, parse_entry: Callable[[Mapping[str, Any], _EntryContext], Any]
 ) -> tuple[Any, ...]:
@@ -448,6 +587,21 @@ def parse_frameworks_document(document: Any, file: str = FRAMEWORKS_FILE) -> tup
                 raise CatalogError(file, entry.id, "aliases", f"{alias!r} already names framework {owner[alias]!r}")
             owner[alias] = entry.id
     return entries
+
+
+def parse_engines_document(document: Any, file: str = ENGINES_FILE) -> tuple[EngineSpec, ...]:
+    """Validate the serving-engine document; `default_engine` must name one of its engines and
+    `default_basis` say why."""
+    entries = parse_document(document, file, "engines", parse_engine_entry)
+    top = _EntryContext(file, "(document)")
+    default = document.get("default_engine")
+    if default not in {entry.id for entry in entries}:
+        raise top.error("default_engine", f"must name one of the engines, got {default!r}")
+    basis = top.string(document, "default_basis")
+    return tuple(
+        dataclasses.replace(entry, is_default=True, default_basis=basis) if entry.id == default else entry
+        for entry in entries
+    )
 
 
 def _read_data_file(name: str) -> Any:
@@ -506,6 +660,36 @@ def get_framework(name: str) -> FrameworkSpec:
         return _frameworks()[1][name]
     except KeyError:
         raise CatalogLookupError("framework", name) from None
+
+
+@lru_cache(maxsize=1)
+def _engines() -> tuple[EngineSpec, ...]:
+    return parse_engines_document(_read_data_file(ENGINES_FILE))
+
+
+def list_engines() -> tuple[EngineSpec, ...]:
+    """Every serving engine, in data-file order."""
+    return _engines()
+
+
+def engine_ids() -> tuple[str, ...]:
+    """Every id the `engine` input accepts, sorted."""
+    return tuple(sorted(entry.id for entry in _engines()))
+
+
+def default_engine() -> EngineSpec:
+    """The engine an empty `engine` means (engines.json `default_engine`)."""
+    return next(entry for entry in _engines() if entry.is_default)
+
+
+def get_engine(engine_id: str) -> EngineSpec:
+    """The engine with this id ("" = the default); CatalogLookupError("engine", id) when there is none."""
+    if not engine_id:
+        return default_engine()
+    for entry in _engines():
+        if entry.id == engine_id:
+            return entry
+    raise CatalogLookupError("engine", engine_id)
 
 
 def list_hardware() -> tuple[HardwareSpec, ...]:

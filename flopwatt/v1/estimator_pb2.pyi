@@ -152,7 +152,7 @@ class Breakdown(_message.Message):
     def __init__(self, step_time: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ..., memory: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ..., energy: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ..., cost: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ..., wall_clock: _Optional[_Iterable[_Union[_common_pb2.Quantity, _Mapping]]] = ...) -> None: ...
 
 class EstimateInferenceRequest(_message.Message):
-    __slots__ = ("model", "hardware_id", "profile_id", "accelerator_count", "precision", "batch_size", "input_tokens", "output_tokens", "facility", "uncertainty", "kv_cache_precision", "expert_parallel_size", "concurrency", "request_rate_per_second", "slo", "speculative_decoding", "disaggregation")
+    __slots__ = ("model", "hardware_id", "profile_id", "accelerator_count", "precision", "batch_size", "input_tokens", "output_tokens", "facility", "uncertainty", "kv_cache_precision", "expert_parallel_size", "concurrency", "request_rate_per_second", "slo", "speculative_decoding", "disaggregation", "engine")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     HARDWARE_ID_FIELD_NUMBER: _ClassVar[int]
     PROFILE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -170,6 +170,7 @@ class EstimateInferenceRequest(_message.Message):
     SLO_FIELD_NUMBER: _ClassVar[int]
     SPECULATIVE_DECODING_FIELD_NUMBER: _ClassVar[int]
     DISAGGREGATION_FIELD_NUMBER: _ClassVar[int]
+    ENGINE_FIELD_NUMBER: _ClassVar[int]
     model: _common_pb2.ModelSpec
     hardware_id: str
     profile_id: str
@@ -187,7 +188,8 @@ class EstimateInferenceRequest(_message.Message):
     slo: ServingSlo
     speculative_decoding: SpeculativeDecoding
     disaggregation: Disaggregation
-    def __init__(self, model: _Optional[_Union[_common_pb2.ModelSpec, _Mapping]] = ..., hardware_id: _Optional[str] = ..., profile_id: _Optional[str] = ..., accelerator_count: _Optional[int] = ..., precision: _Optional[_Union[_common_pb2.Precision, str]] = ..., batch_size: _Optional[int] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., facility: _Optional[_Union[_common_pb2.Facility, _Mapping]] = ..., uncertainty: _Optional[_Union[_common_pb2.Uncertainty, _Mapping]] = ..., kv_cache_precision: _Optional[_Union[_common_pb2.Precision, str]] = ..., expert_parallel_size: _Optional[int] = ..., concurrency: _Optional[int] = ..., request_rate_per_second: _Optional[float] = ..., slo: _Optional[_Union[ServingSlo, _Mapping]] = ..., speculative_decoding: _Optional[_Union[SpeculativeDecoding, _Mapping]] = ..., disaggregation: _Optional[_Union[Disaggregation, str]] = ...) -> None: ...
+    engine: str
+    def __init__(self, model: _Optional[_Union[_common_pb2.ModelSpec, _Mapping]] = ..., hardware_id: _Optional[str] = ..., profile_id: _Optional[str] = ..., accelerator_count: _Optional[int] = ..., precision: _Optional[_Union[_common_pb2.Precision, str]] = ..., batch_size: _Optional[int] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., facility: _Optional[_Union[_common_pb2.Facility, _Mapping]] = ..., uncertainty: _Optional[_Union[_common_pb2.Uncertainty, _Mapping]] = ..., kv_cache_precision: _Optional[_Union[_common_pb2.Precision, str]] = ..., expert_parallel_size: _Optional[int] = ..., concurrency: _Optional[int] = ..., request_rate_per_second: _Optional[float] = ..., slo: _Optional[_Union[ServingSlo, _Mapping]] = ..., speculative_decoding: _Optional[_Union[SpeculativeDecoding, _Mapping]] = ..., disaggregation: _Optional[_Union[Disaggregation, str]] = ..., engine: _Optional[str] = ...) -> None: ...
 
 class SpeculativeDecoding(_message.Message):
     __slots__ = ("draft_tokens", "acceptance_rate", "draft_model")
@@ -776,3 +778,78 @@ class ListFrameworksResponse(_message.Message):
     frameworks: _containers.RepeatedCompositeFieldContainer[Framework]
     next_page_token: str
     def __init__(self, frameworks: _Optional[_Iterable[_Union[Framework, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ListEnginesRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class EngineParameter(_message.Message):
+    __slots__ = ("name", "value", "origin", "basis")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    BASIS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    value: str
+    origin: str
+    basis: str
+    def __init__(self, name: _Optional[str] = ..., value: _Optional[str] = ..., origin: _Optional[str] = ..., basis: _Optional[str] = ...) -> None: ...
+
+class EngineHardwareDefaults(_message.Message):
+    __slots__ = ("min_memory_gib", "except_hardware", "token_budget", "max_num_seqs", "cuda_graph_max_batch", "cuda_graph_max_batch_tp4", "basis")
+    MIN_MEMORY_GIB_FIELD_NUMBER: _ClassVar[int]
+    EXCEPT_HARDWARE_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_BUDGET_FIELD_NUMBER: _ClassVar[int]
+    MAX_NUM_SEQS_FIELD_NUMBER: _ClassVar[int]
+    CUDA_GRAPH_MAX_BATCH_FIELD_NUMBER: _ClassVar[int]
+    CUDA_GRAPH_MAX_BATCH_TP4_FIELD_NUMBER: _ClassVar[int]
+    BASIS_FIELD_NUMBER: _ClassVar[int]
+    min_memory_gib: float
+    except_hardware: _containers.RepeatedScalarFieldContainer[str]
+    token_budget: int
+    max_num_seqs: int
+    cuda_graph_max_batch: int
+    cuda_graph_max_batch_tp4: int
+    basis: str
+    def __init__(self, min_memory_gib: _Optional[float] = ..., except_hardware: _Optional[_Iterable[str]] = ..., token_budget: _Optional[int] = ..., max_num_seqs: _Optional[int] = ..., cuda_graph_max_batch: _Optional[int] = ..., cuda_graph_max_batch_tp4: _Optional[int] = ..., basis: _Optional[str] = ...) -> None: ...
+
+class Engine(_message.Message):
+    __slots__ = ("id", "name", "description", "version", "is_default", "behaviour", "parameters", "hardware_defaults", "sources")
+    class BehaviourEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    IS_DEFAULT_FIELD_NUMBER: _ClassVar[int]
+    BEHAVIOUR_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    HARDWARE_DEFAULTS_FIELD_NUMBER: _ClassVar[int]
+    SOURCES_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    name: str
+    description: str
+    version: str
+    is_default: bool
+    behaviour: _containers.ScalarMap[str, str]
+    parameters: _containers.RepeatedCompositeFieldContainer[EngineParameter]
+    hardware_defaults: _containers.RepeatedCompositeFieldContainer[EngineHardwareDefaults]
+    sources: _containers.RepeatedCompositeFieldContainer[_common_pb2.Source]
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., version: _Optional[str] = ..., is_default: _Optional[bool] = ..., behaviour: _Optional[_Mapping[str, str]] = ..., parameters: _Optional[_Iterable[_Union[EngineParameter, _Mapping]]] = ..., hardware_defaults: _Optional[_Iterable[_Union[EngineHardwareDefaults, _Mapping]]] = ..., sources: _Optional[_Iterable[_Union[_common_pb2.Source, _Mapping]]] = ...) -> None: ...
+
+class ListEnginesResponse(_message.Message):
+    __slots__ = ("engines", "next_page_token")
+    ENGINES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    engines: _containers.RepeatedCompositeFieldContainer[Engine]
+    next_page_token: str
+    def __init__(self, engines: _Optional[_Iterable[_Union[Engine, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

@@ -77,6 +77,11 @@ class EstimatorServiceStub:
                 request_serializer=flopwatt_dot_v1_dot_estimator__pb2.ListFrameworksRequest.SerializeToString,
                 response_deserializer=flopwatt_dot_v1_dot_estimator__pb2.ListFrameworksResponse.FromString,
                 _registered_method=True)
+        self.ListEngines = channel.unary_unary(
+                '/flopwatt.v1.EstimatorService/ListEngines',
+                request_serializer=flopwatt_dot_v1_dot_estimator__pb2.ListEnginesRequest.SerializeToString,
+                response_deserializer=flopwatt_dot_v1_dot_estimator__pb2.ListEnginesResponse.FromString,
+                _registered_method=True)
 
 
 class EstimatorServiceServicer:
@@ -143,6 +148,13 @@ class EstimatorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListEngines(self, request, context):
+        """Lists the serving engines the inference request's `engine` accepts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EstimatorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -185,6 +197,11 @@ def add_EstimatorServiceServicer_to_server(servicer, server):
                     servicer.ListFrameworks,
                     request_deserializer=flopwatt_dot_v1_dot_estimator__pb2.ListFrameworksRequest.FromString,
                     response_serializer=flopwatt_dot_v1_dot_estimator__pb2.ListFrameworksResponse.SerializeToString,
+            ),
+            'ListEngines': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListEngines,
+                    request_deserializer=flopwatt_dot_v1_dot_estimator__pb2.ListEnginesRequest.FromString,
+                    response_serializer=flopwatt_dot_v1_dot_estimator__pb2.ListEnginesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -406,6 +423,33 @@ class EstimatorService:
             '/flopwatt.v1.EstimatorService/ListFrameworks',
             flopwatt_dot_v1_dot_estimator__pb2.ListFrameworksRequest.SerializeToString,
             flopwatt_dot_v1_dot_estimator__pb2.ListFrameworksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListEngines(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flopwatt.v1.EstimatorService/ListEngines',
+            flopwatt_dot_v1_dot_estimator__pb2.ListEnginesRequest.SerializeToString,
+            flopwatt_dot_v1_dot_estimator__pb2.ListEnginesResponse.FromString,
             options,
             channel_credentials,
             insecure,

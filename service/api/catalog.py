@@ -1,4 +1,4 @@
-"""ListHardware, ListModels and ListFrameworks: the catalog at the API edge (dataclasses -> protobuf).
+"""ListHardware, ListModels, ListFrameworks and ListEngines: the catalog at the API edge (dataclasses -> protobuf).
 
 Paging follows AIP-158: page_size 0 returns everything, a page token is opaque to clients. The
 token encodes the collection and the offset so that a token from one list cannot silently page
@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Sequence, TypeVar
 
 from flopwatt.estimate import catalog
-from flopwatt.estimate.catalog import FrameworkSpec, HardwareSpec, ModelPreset, SourceRef
+from flopwatt.estimate.catalog import EngineSpec, FrameworkSpec, HardwareSpec, ModelPreset, SourceRef
 from flopwatt.service.api.pagination import decode_token_text, encode_token_text, refuse_token, token_number
 from flopwatt.service.errors import InvalidArgument
 from flopwatt.v1 import common_pb2, estimator_pb2
@@ -20,6 +20,7 @@ T = TypeVar("T")
 HARDWARE_COLLECTION = "hardware"
 MODELS_COLLECTION = "models"
 FRAMEWORKS_COLLECTION = "frameworks"
+ENGINES_COLLECTION = "engines"
 
 
 def encode_page_token(collection: str, offset: int) -> str:
@@ -146,4 +147,46 @@ def list_frameworks(request: estimator_pb2.ListFrameworksRequest) -> estimator_p
     page, next_token = paginate(catalog.list_frameworks(), request.page_size, request.page_token, FRAMEWORKS_COLLECTION)
     return estimator_pb2.ListFrameworksResponse(
         frameworks=[framework_to_proto(spec) for spec in page], next_page_token=next_token
+    )
+
+
+def engine_to_proto(spec: EngineSpec) -> estimator_pb2.Engine:
+    """An engine with its documented behaviour, parameters (values as text) and hardware tiers."""
+    return estimator_pb2.Engine(
+        id=spec.id,
+        name=spec.name,
+        description=spec.description,
+        version=spec.version,
+        is_default=spec.is_default,
+        behaviour=dict(spec.behaviour),
+        parameters=[
+            estimator_pb2.EngineParameter(
+                name=p.name,
+                value=str(p.value).lower() if isinstance(p.value, bool) else str(p.value),
+                origin=p.origin,
+                basis=p.basis,
+            )
+            for p in spec.parameters
+        ],
+        hardware_defaults=[
+            estimator_pb2.EngineHardwareDefaults(
+                min_memory_gib=tier.min_memory_gib,
+                except_hardware=list(tier.except_hardware),
+                token_budget=tier.token_budget,
+                max_num_seqs=tier.max_num_seqs,
+                cuda_graph_max_batch=tier.cuda_graph_max_batch,
+                cuda_graph_max_batch_tp4=tier.cuda_graph_max_batch_tp4,
+                basis=tier.basis,
+            )
+            for tier in spec.hardware_defaults
+        ],
+        sources=[source_to_proto(source) for source in spec.sources],
+    )
+
+
+def list_engines(request: estimator_pb2.ListEnginesRequest) -> estimator_pb2.ListEnginesResponse:
+    """ListEngines: the serving engines `engine` accepts, in data-file order."""
+    page, next_token = paginate(catalog.list_engines(), request.page_size, request.page_token, ENGINES_COLLECTION)
+    return estimator_pb2.ListEnginesResponse(
+        engines=[engine_to_proto(spec) for spec in page], next_page_token=next_token
     )

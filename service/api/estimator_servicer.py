@@ -64,6 +64,7 @@ class EstimatorServicer(estimator_pb2_grpc.EstimatorServiceServicer):
         self._list_hardware = catalog.list_hardware
         self._list_models = catalog.list_models
         self._list_frameworks = catalog.list_frameworks
+        self._list_engines = catalog.list_engines
         self._estimate_counters: dict[str, Any] = {}
 
     async def EstimateTraining(
@@ -110,6 +111,9 @@ class EstimatorServicer(estimator_pb2_grpc.EstimatorServiceServicer):
         self, request: estimator_pb2.ListFrameworksRequest, context: grpc.aio.ServicerContext
     ) -> Any:
         return self._list_frameworks(request)
+
+    async def ListEngines(self, request: estimator_pb2.ListEnginesRequest, context: grpc.aio.ServicerContext) -> Any:
+        return self._list_engines(request)
 
     async def _run(self, heavy: bool, handler: Any, request: Any) -> Any:
         """handler(request, deps): in the estimate pool when heavy and there is one, else here."""

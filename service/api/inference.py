@@ -5,6 +5,7 @@ from __future__ import annotations
 from flopwatt.estimate import constants as C
 from flopwatt.estimate import uncertainty
 from flopwatt.estimate.assumptions import Assumption
+from flopwatt.estimate.catalog import engine_ids
 from flopwatt.estimate.continuous import ContinuousBatching, OverloadedError, SloUnreachable, plan_for_slo
 from flopwatt.estimate.disaggregation import DisaggregatedPlan, disaggregated_estimate
 from flopwatt.estimate.inference import InferenceEstimate, InferenceScenario, estimate_serving
@@ -23,7 +24,7 @@ from flopwatt.service.api.request_bounds import (
     check_uncertainty,
     duration_seconds,
 )
-from flopwatt.service.errors import FailedPrecondition, domain_errors
+from flopwatt.service.errors import FailedPrecondition, domain_errors, echo
 from flopwatt.v1 import estimator_pb2
 
 MAX_INFERENCE_BATCH = 1_000_000
@@ -77,6 +78,8 @@ def _validate(request: estimator_pb2.EstimateInferenceRequest) -> None:
         v.add("disaggregation", "needs slo: the SLO planner chooses the pools")
     if request.HasField("speculative_decoding"):
         check_speculative_decoding(request.speculative_decoding, "speculative_decoding", v)
+    if request.engine and request.engine not in engine_ids():
+        v.add("engine", f"unknown engine {echo(request.engine)}; one of {', '.join(engine_ids())} (empty: the default)")
     check_facility(request.facility, "facility", v)
     check_uncertainty(request.uncertainty, "uncertainty", v)
     v.raise_if_any()
@@ -301,7 +304,8 @@ def continuous_assumptions(
 ) -> list[Assumption]:
     """Which model answered (continuous batching) and its parameters, with their sources."""
     scenario = estimate.scenario
-    engine = ContinuousBatching.for_hardware(scenario.hardware)
+    engine = ContinuousBatching.for_scenario(scenario)
+    spec = scenario.serving_engine
     origin = "derived" if request.HasField("slo") else "request"  # an SLO plan splits the load over replicas
     load = (
         Assumption("concurrency", str(scenario.concurrency), origin, "closed loop: Little's law once the batch is full")
@@ -329,22 +333,29 @@ def continuous_assumptions(
         ),
         Assumption(
             "kv_cache_block_tokens",
-            str(C.PAGED_KV_BLOCK_TOKENS),
+            str(engine.block_tokens),
             "default",
-            "vLLM default block_size (engine arguments); fragmentation at most one block per sequence",
+            f"{spec.id} default ({spec.parameter('kv_block_tokens').basis}); the last block of a sequence is on average "
+            f"half empty, (b − 1)/2 tokens; {spec.parameter('kv_reservation').basis}",
         ),
         Assumption(
             "max_num_batched_tokens",
             str(engine.token_budget),
             "default",
-            "vLLM V1 default for the OpenAI server: 8192 on GPUs of 70 GiB or more except the A100, else 2048 "
-            "(vllm/engine/arg_utils.py)",
+            f"{spec.id} step token budget, chunked prefill {'on' if engine.chunked_prefill else 'off (a prompt whole)'}: "
+            + spec.defaults_for(scenario.hardware.hardware_id, scenario.hardware.memory_bytes).basis,
         ),
         Assumption(
             "max_num_seqs",
-            str(engine.max_num_seqs),
+            str(engine.max_num_seqs or "bounded by the KV cache"),
             "default",
-            "vLLM V1 default: 1024 on GPUs of 70 GiB or more except the A100, else 256 (vllm/engine/arg_utils.py)",
+            f"{spec.id} default for this accelerator",
+        ),
+        Assumption(
+            "cuda_graph_max_batch",
+            str(engine.cuda_graph_max_batch),
+            "default",
+            f"{spec.id}: decode batches up to it replay a CUDA graph, larger ones launch each kernel",
         ),
         Assumption(
             "serving_memory_fraction",
@@ -382,6 +393,7 @@ def inference_workload(request: estimator_pb2.EstimateInferenceRequest, deps: Ap
         concurrency=request.concurrency,
         request_rate_per_second=request.request_rate_per_second,
         speculation=speculation_choice(request),
+        engine=request.engine,
     )
 
 

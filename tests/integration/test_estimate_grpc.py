@@ -212,3 +212,29 @@ def test_continuous_batching_over_grpc(server):
         impossible.value.code() == grpc.StatusCode.FAILED_PRECONDITION
         and "best reachable" in impossible.value.details()
     )
+
+
+def test_list_engines_and_the_engine_field_over_grpc(server):
+    """ListEngines lists the serving engines; a listed id is accepted by EstimateInference and an
+    unknown one is INVALID_ARGUMENT naming `engine` with the accepted ids (issue 12, item 4)."""
+    channel, stub = _stub(server)
+    with channel:
+        engines = stub.ListEngines(estimator_pb2.ListEnginesRequest(), timeout=5).engines
+        assert [e.id for e in engines] == ["vllm", "sglang", "tensorrt-llm"]
+        assert [e.id for e in engines if e.is_default] == ["vllm"]
+        request = estimator_pb2.EstimateInferenceRequest(
+            model=common_pb2.ModelSpec(preset_id="llama-3.1-8b"),
+            hardware_id="h100-sxm",
+            accelerator_count=1,
+            input_tokens=1000,
+            output_tokens=200,
+            concurrency=64,
+            engine="sglang",
+        )
+        response = stub.EstimateInference(request, timeout=10)
+        assert {a.name: a.value for a in response.assumptions}["engine"] == "sglang"
+        request.engine = "tgi"
+        with pytest.raises(grpc.RpcError) as error:
+            stub.EstimateInference(request, timeout=10)
+        assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "engine" in error.value.details() and "tensorrt-llm" in error.value.details()

@@ -283,6 +283,7 @@ def scenario_power(scenario, response) -> float:
         scenario.output_tokens,
         scenario.facility,
         kv_bytes_per_element=scenario.kv_cache_bytes_per_element,
+        cuda_graph_max_batch=scenario.cuda_graph_max_batch,
     )
     return float(np.asarray(metrics.accelerator_power_watts).reshape(-1)[0])
 
