@@ -211,6 +211,7 @@ def load_curve(scenario: InferenceScenario, engine: ContinuousBatching | None = 
         expert_parallel_size=ep,
         speculation=spec,
         cuda_graph_max_batch=engine.cuda_graph_max_batch,
+        decode_realisation=scenario.decode_realisation,
     )
     decode = np.broadcast_to(np.asarray(metrics.time_per_output_token_seconds, dtype=float), batches.shape)
     step = decode * per_step  # one decode (verification) step's seconds

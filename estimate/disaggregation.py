@@ -150,6 +150,7 @@ def decode_pool(scenario: InferenceScenario, engine) -> DecodePool:
         kv_bytes_per_element=scenario.kv_cache_bytes_per_element,
         speculation=spec,
         cuda_graph_max_batch=engine.cuda_graph_max_batch,
+        decode_realisation=scenario.decode_realisation,
     )
     tpot = np.broadcast_to(np.asarray(metrics.time_per_output_token_seconds, dtype=float), batches.shape)
     output = scenario.output_tokens

@@ -158,6 +158,9 @@ class InferenceScenario:
     # A workload profile's operator table: the chosen batch's decode step is timed from it
     # (estimate/operator_table.py) when the scenario is one it covers (static batch, no EP).
     operator_table: Any = None
+    # Fraction of the modelled decode step rate the engine sustains on this hardware generation
+    # (estimate/serving_realisation.py, fitted on public serving tables); 1 = the physics alone.
+    decode_realisation: float = 1.0
 
     @property
     def serving_engine(self) -> EngineSpec:
@@ -438,13 +441,16 @@ def serving_metrics(
     expert_parallel_size: int = 1,
     speculation: Speculation | None = None,
     cuda_graph_max_batch: int = 0,
+    decode_realisation: ArrayLike = 1.0,
 ) -> ServingMetrics:
     """The vectorised numeric core: TTFT, TPOT, throughput, power, energy and cost per token at
     `batch` sequences (array allowed), for hardware and facility numbers that may be arrays, the
     KV cache stored at `kv_bytes_per_element` (`InferenceScenario.kv_cache_bytes_per_element`).
     With `speculation` the decode breakdown is per output token: the verification step (and the
     draft's k steps, `speculative_draft`) divided by the expected tokens per step.
-    `cuda_graph_max_batch`: the engine's largest decode batch in a CUDA graph (0: every batch)."""
+    `cuda_graph_max_batch`: the engine's largest decode batch in a CUDA graph (0: every batch).
+    `decode_realisation`: the fraction of the modelled decode step rate the engine sustains (every
+    part of the decode step is divided by it; prefill keeps the physics); an array evaluates a grid."""
     batches = as_float(batch)
     context = input_tokens + output_tokens / 2.0  # mean history over the generation
     layers = float(arch.layer_count)
@@ -455,8 +461,9 @@ def serving_metrics(
         head = hw.decode_gemm_seconds(np.ceil(batches / ep) * query, float(arch.vocab_size), float(arch.hidden_size))
     else:
         head = hw.decode_gemm_seconds(batches * query, float(arch.vocab_size) / tp, float(arch.hidden_size))
-    breakdown = {name: value * layers for name, value in layer.items()}
-    breakdown["lm_head"] = head
+    realisation = as_float(decode_realisation)
+    breakdown = {name: value * layers / realisation for name, value in layer.items()}
+    breakdown["lm_head"] = head / realisation
     ttft = _prefill_seconds(arch, hw, batches, input_tokens, tp, ep)
     busy_parts = ("weights_and_gemm", "kv_cache_and_attention", "lm_head")
     if speculation is not None:
@@ -473,6 +480,7 @@ def serving_metrics(
                 facility,
                 kv_bytes_per_element=kv_bytes_per_element,
                 cuda_graph_max_batch=cuda_graph_max_batch,
+                decode_realisation=decode_realisation,
             )
             breakdown["speculative_draft"] = speculation.draft_tokens * draft.time_per_output_token_seconds / per_step
             ttft = ttft + draft.time_to_first_token_seconds  # the draft prefills the prompt too
@@ -536,6 +544,7 @@ def estimate_serving(scenario: InferenceScenario) -> InferenceEstimate:
         expert_parallel_size=ep,
         speculation=scenario.speculation,
         cuda_graph_max_batch=scenario.cuda_graph_max_batch,
+        decode_realisation=scenario.decode_realisation,
     )
     shape = np.shape(batches)
     best = int(np.argmax(np.broadcast_to(metrics.output_tokens_per_second, shape))) if shape else 0

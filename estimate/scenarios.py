@@ -41,6 +41,7 @@ from flopwatt.estimate.planner import PlanChoice, PlanConstraintError, PlanConst
 from flopwatt.estimate.profile_checks import profile_hardware_id
 from flopwatt.estimate.run_cost import GoodputInputs
 from flopwatt.estimate.scenario_errors import Problem, ScenarioError
+from flopwatt.estimate.serving_realisation import decode_realisation_for
 from flopwatt.estimate.stack_realisation import generation_step_options, realisation_for
 from flopwatt.estimate.step_time import (
     FRAMEWORK_GENERIC,
@@ -623,6 +624,7 @@ def build_inference_scenario(w: InferenceWorkload) -> tuple[InferenceScenario, l
     except ValueError as error:
         raise ScenarioError.field("expert_parallel_size", str(error)) from None
     speculation, speculation_assumptions = _speculation(w)
+    realisation = decode_realisation_for(engine.id, w.hardware_id)
     scenario = InferenceScenario(
         arch,
         hw,
@@ -638,8 +640,21 @@ def build_inference_scenario(w: InferenceWorkload) -> tuple[InferenceScenario, l
         speculation,
         engine,
         operator_table=operator_table(w.calibration),
+        decode_realisation=realisation.value,
     )
     assumptions = list(model.assumptions) + speculation_assumptions + engine_assumptions(engine, bool(w.engine), hw)
+    assumptions.append(
+        Assumption(
+            "decode_realisation",
+            f"{realisation.value:.3f}",
+            "fitted" if realisation.fitted is not None else "default",
+            f"fraction of the modelled decode step rate {engine.id} sustains on this accelerator generation "
+            f"(every decode step part ÷ it; prefill at the physics): {realisation.basis}"
+            + (
+                "; the operator table's measured decode step replaces it" if scenario.operator_table is not None else ""
+            ),
+        )
+    )
     if scenario.operator_table is not None:
         assumptions.append(OPERATOR_TABLE_DECODE)
     if w.expert_parallel_size > 1:

@@ -333,6 +333,7 @@ def inference_samples(scenario: InferenceScenario, batch_size: int, draws: Draws
         expert_parallel_size=scenario.expert_parallel_size,
         speculation=scenario.speculation,
         cuda_graph_max_batch=scenario.cuda_graph_max_batch,
+        decode_realisation=scenario.decode_realisation,
     )
 
 

@@ -1,0 +1,117 @@
+"""How much of the modelled decode step rate a serving engine sustains, per hardware generation.
+
+The serving model's decode step (inference.serving_metrics: weights and KV cache read at the
+roofline, TP collectives, launches) is physics with the hardware constants of the training fit.
+An engine realises a share of it: its attention and GEMM kernels, sampling, scheduling and
+detokenisation between steps, host work the CUDA graph does not hide. One interpretable number
+captures it per engine × hardware generation: `decode_realisation`, the fraction of the modelled
+decode step rate the engine sustains (every part of the decode step is divided by it; prefill
+keeps the physics, since no public TTFT table was fitted).
+
+The values live in catalog/data/serving_calibration.json, written by
+`python -m flopwatt.estimate.validation.serving_calibration --write`, which fits each on named
+public serving tables (objective: mean |log(predicted/published)|, each source weighing the same)
+and reports leave-one-source-out cross-validated error beside the in-sample error
+(`flopwatt validate`).
+
+A request whose engine × generation was never fitted falls back to the same engine's fitted
+values on other generations (their geometric mean), and finally to 1 (the physics alone; also
+for a host CPU, which learns nothing from GPU kernels); the fallback is stated in the estimate's
+assumptions.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from dataclasses import dataclass
+from importlib import resources
+
+from flopwatt.estimate.catalog import get_engine
+from flopwatt.estimate.stack_realisation import ACCELERATOR_GENERATIONS, hardware_generation
+
+DATA_FILE = "serving_calibration.json"
+
+
+@dataclass(frozen=True)
+class FittedDecodeRealisation:
+    """One fitted `decode_realisation` and the evidence behind it."""
+
+    engine: str
+    generation: str
+    value: float
+    rows: int
+    sources: tuple[str, ...]  # the public tables it was fitted on (source ids of `flopwatt validate`)
+    in_sample_mape_percent: float
+    cross_validated_mape_percent: float  # rows of this key, predicted with their own source left out
+
+
+@dataclass(frozen=True)
+class ServingCalibration:
+    fitted_on: str  # date
+    method: str
+    parameters: tuple[FittedDecodeRealisation, ...]
+
+
+@dataclass(frozen=True)
+class DecodeRealisation:
+    """The decode realisation an estimate uses and why."""
+
+    value: float
+    basis: str  # what was fitted (or the fallback taken), with its sources
+    fitted: FittedDecodeRealisation | None
+
+
+def parse_calibration(document: dict) -> ServingCalibration:
+    return ServingCalibration(
+        fitted_on=document["fitted_on"],
+        method=document["method"],
+        parameters=tuple(
+            FittedDecodeRealisation(**{**item, "sources": tuple(item["sources"])}) for item in document["parameters"]
+        ),
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def serving_calibration() -> ServingCalibration:
+    """The committed calibration (catalog/data/serving_calibration.json)."""
+    text = resources.files("flopwatt.estimate.catalog").joinpath("data", DATA_FILE).read_text()
+    return parse_calibration(json.loads(text))
+
+
+def _describe(item: FittedDecodeRealisation) -> str:
+    return (
+        f"{item.value:.3f} fitted for {item.engine} on {item.generation} on {item.rows} rows of "
+        f"{', '.join(item.sources)} (in-sample MAPE {item.in_sample_mape_percent:.1f} %, "
+        f"leave-one-source-out {item.cross_validated_mape_percent:.1f} %)"
+    )
+
+
+def choose_decode_realisation(
+    engine: str, generation: str, calibration: ServingCalibration
+) -> tuple[float, str, FittedDecodeRealisation | None]:
+    """The fitted value for the key, or the documented fallback (value, basis, fitted item)."""
+    for item in calibration.parameters:
+        if item.engine == engine and item.generation == generation:
+            return item.value, _describe(item), item
+    of_engine = [p for p in calibration.parameters if p.engine == engine]
+    if of_engine and generation in ACCELERATOR_GENERATIONS:
+        value = math.exp(sum(math.log(p.value) for p in of_engine) / len(of_engine))
+        generations = ", ".join(sorted({p.generation for p in of_engine}))
+        return (
+            value,
+            f"not fitted for {engine} on {generation}: the geometric mean {value:.3f} of its fitted values on "
+            f"{generations}",
+            None,
+        )
+    return 1.0, f"no public serving table of {engine} on {generation} was fitted: the physics alone (1.0)", None
+
+
+@functools.lru_cache(maxsize=256)
+def decode_realisation_for(engine: str, hardware_id: str) -> DecodeRealisation:
+    """The decode realisation of an engine ("" = the default) on an accelerator (cached: a pure
+    function of its arguments and the committed file)."""
+    engine_id = get_engine(engine).id
+    value, basis, fitted = choose_decode_realisation(engine_id, hardware_generation(hardware_id), serving_calibration())
+    return DecodeRealisation(value, basis, fitted)
