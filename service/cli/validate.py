@@ -134,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
         run_whole_runs,
     )
     from flopwatt.service.cli.validate_calibration import calibration_report, print_calibration
+    from flopwatt.service.cli.validate_serving import print_serving, serving_report
 
     results = run_all()
     runs = run_whole_runs()
@@ -216,6 +217,7 @@ def run(args: argparse.Namespace) -> int:
         ],
     }
     calibration = calibration_report()
+    serving = serving_report()
     if args.json:
         print(
             json.dumps(
@@ -223,6 +225,7 @@ def run(args: argparse.Namespace) -> int:
                     {
                         "fit": fitted_constants.FIT_PROVENANCE,
                         "stack_calibration": calibration,
+                        "serving_calibration": serving,
                         "clusters": {
                             name: {"description": c.description, "source": c.source} for name, c in CLUSTERS.items()
                         },
@@ -277,6 +280,7 @@ def run(args: argparse.Namespace) -> int:
     )
     _print_llm_foundry(llm_foundry, llm_foundry_mape, args.rows)
     print_calibration(calibration)
+    print_serving(serving)
     print(
         f"\n{'whole run (published)':<16} {'accelerator':<11} {'count':>6} {'published h':>12} {'predicted h':>12} {'error':>7} "
         f"{'MFU':>5} {'energy':>7}  plan"

@@ -63,7 +63,18 @@ def test_estimate_reports_bad_input_in_one_line(capsys):
 
 def test_validate_prints_tables_and_json(capsys):
     assert main(["validate"]) == 0
-    assert "vtrain-multi" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "vtrain-multi" in out
+    assert "serving calibration" in out and "amd-rocm-performance-results" in out and "target ≤ 15 %" in out
     assert main(["validate", "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert {d["name"] for d in document["datasets"]} >= {"megatron-selene", "vtrain-single", "vtrain-multi"}
+    serving = document["serving_calibration"]
+    assert serving["committed_matches_fresh_fit"]
+    assert {e["source"] for e in serving["sources"]} >= {
+        "amd-rocm-performance-results",
+        "vllm-ci-performance-benchmark",
+    }
+    assert all(
+        {"physics_mape_percent", "cross_validated_mape_percent", "target_met"} <= set(e) for e in serving["sources"]
+    )

@@ -1,0 +1,107 @@
+"""`flopwatt validate`'s serving section: each engine's fitted decode realisation and the
+leave-one-source-out cross-validated error per source × hardware × engine × metric next to the
+in-sample and the physics-alone error, with issue 12's targets.
+
+Recomputed on every run from validation/data/serving_published.csv (about a second), and compared
+with the committed catalog/data/serving_calibration.json that estimates read, so a stale file shows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Issue 12 / DESIGN §7: serving throughput ≤ 15 %, TTFT/TPOT below saturation ≤ 20 % (LOSO MAPE).
+# The batch-latency rows (a static batch of 1–8, well below saturation; end-to-end latency is
+# TTFT + output × TPOT, decode-dominated) are held to the TTFT/TPOT target.
+TARGET_PERCENT = {"throughput": 15.0, "batch_latency": 20.0}
+
+
+def serving_report() -> dict[str, Any]:
+    """The section as data (the --json document's `serving_calibration`)."""
+    from flopwatt.estimate.serving_realisation import serving_calibration
+    from flopwatt.estimate.validation.serving_calibration import (
+        SOURCES,
+        calibrate,
+        calibration_document,
+        calibration_rows,
+        load_serving_rows,
+        source_errors,
+    )
+
+    rows = calibration_rows()
+    calibration = calibrate(rows)
+    fresh = calibration_document(calibration)
+    committed = serving_calibration()
+    committed_values = {(p.engine, p.generation): round(p.value, 4) for p in committed.parameters}
+    fresh_values = {(p["engine"], p["generation"]): p["value"] for p in fresh["parameters"]}
+    published = {row.name: row for row in load_serving_rows()}
+    return {
+        "method": fresh["method"],
+        "parameters": fresh["parameters"],
+        "sources_cited": SOURCES,
+        "targets_percent": TARGET_PERCENT,
+        "committed_fitted_on": committed.fitted_on,
+        "committed_matches_fresh_fit": committed_values == fresh_values,
+        "sources": [
+            {
+                "source": e.source,
+                "hardware_id": e.hardware_id,
+                "engine": e.engine,
+                "metric": e.metric,
+                "rows": e.rows,
+                "physics_mape_percent": e.physics_mape_percent,
+                "in_sample_mape_percent": e.in_sample_mape_percent,
+                "cross_validated_mape_percent": e.cross_validated_mape_percent,
+                "target_percent": TARGET_PERCENT[e.metric],
+                "target_met": e.cross_validated_mape_percent <= TARGET_PERCENT[e.metric],
+            }
+            for e in source_errors(rows, calibration)
+        ],
+        "rows": [
+            {
+                "row": row.name,
+                "hardware_id": row.hardware_id,
+                "engine": row.engine,
+                "metric": row.metric,
+                "published": row.published,
+                "unit": published[row.name].unit,
+                "predicted_physics": row.predicted_at(1.0),
+                "url": published[row.name].url,
+                "source_date": published[row.name].source_date,
+                "published_text": published[row.name].published,
+                "assumed": published[row.name].assumed,
+            }
+            for row in rows
+        ],
+    }
+
+
+def print_serving(report: dict[str, Any]) -> None:
+    print(
+        "\nserving calibration: decode realisation per engine × generation (LOSO CV = fitted without the row's "
+        "own source; physics = realisation 1; targets: throughput ≤ 15 %, latency below saturation ≤ 20 %)"
+    )
+    print(
+        f"{'source':<30} {'hardware':<10} {'engine':<6} {'metric':<14} {'rows':>5} {'physics':>8} "
+        f"{'in-sample':>9} {'LOSO CV':>8}"
+    )
+    for e in report["sources"]:
+        flag = ""
+        if e["hardware_id"] == "all":
+            flag = f"  (target ≤ {e['target_percent']:.0f} %: {'met' if e['target_met'] else 'NOT met'})"
+        print(
+            f"{e['source']:<30} {e['hardware_id']:<10} {e['engine']:<6} {e['metric']:<14} {e['rows']:>5} "
+            f"{e['physics_mape_percent']:>7.1f}% {e['in_sample_mape_percent']:>8.1f}% "
+            f"{e['cross_validated_mape_percent']:>7.1f}%{flag}"
+        )
+    print(f"{'parameter (engine, generation)':<34} {'value':>6} {'rows':>5}  fit data")
+    for p in report["parameters"]:
+        print(
+            f"{p['engine'] + ', ' + p['generation']:<34} {p['value']:>6.3f} {p['rows']:>5}  {', '.join(p['sources'])}"
+        )
+    state = (
+        "matches a fresh fit"
+        if report["committed_matches_fresh_fit"]
+        else "DIFFERS from a fresh fit: python -m flopwatt.estimate.validation.serving_calibration --write"
+    )
+    print(f"estimates read catalog data/serving_calibration.json (fitted {report['committed_fitted_on']}): {state}")

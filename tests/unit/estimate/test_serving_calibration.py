@@ -1,0 +1,212 @@
+"""Serving calibration (issue 12 item 4, 'a few parameters fitted on public data with leave-one-
+source-out CV'): the public serving table and its loader checks, the fitted decode realisation per
+engine × generation, its LOSO cross-validation, the fallback an estimate takes, and the targets
+held at the level reached."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from importlib import resources
+
+import numpy as np
+import pytest
+
+from flopwatt.estimate.inference import serving_metrics
+from flopwatt.estimate.model_choice import ModelChoice
+from flopwatt.estimate.scenarios import InferenceWorkload, build_inference_scenario
+from flopwatt.estimate.serving_realisation import (
+    FittedDecodeRealisation,
+    ServingCalibration,
+    choose_decode_realisation,
+    decode_realisation_for,
+    serving_calibration,
+)
+from flopwatt.estimate.validation.serving_calibration import (
+    DATA_FILE,
+    ServingDataError,
+    calibrate,
+    calibration_rows,
+    cross_validated_realisations,
+    fit,
+    load_serving_rows,
+    source_errors,
+)
+
+
+@pytest.fixture(scope="module")
+def rows():
+    return calibration_rows()
+
+
+@pytest.fixture(scope="module")
+def calibration(rows):
+    return calibrate(rows)
+
+
+def test_the_committed_calibration_is_what_the_fit_gives(calibration):
+    """Estimates read catalog data/serving_calibration.json: it must not drift from the data."""
+    committed = {(p.engine, p.generation): p.value for p in serving_calibration().parameters}
+    fresh = {(p.engine, p.generation): round(p.value, 4) for p in calibration.parameters}
+    assert committed == fresh and committed
+
+
+def test_every_parameter_cites_its_fit_data_and_no_reserved_source(calibration):
+    reserved = ("tensorrt-llm", "perf-overview", "nim", "lambda")
+    for p in calibration.parameters:
+        assert p.sources and p.rows >= 2, p  # no constant fitted to one row
+        assert 0.3 <= p.value <= 1.5
+    for row in load_serving_rows():
+        assert not any(word in row.url.lower() for word in reserved), row.name
+        assert row.url.startswith("https://") and row.source_date and row.published and row.assumed
+
+
+def test_the_table_has_its_sources_and_rows():
+    loaded = load_serving_rows()
+    assert len(loaded) >= 20
+    assert {row.source for row in loaded} == {"amd-rocm-performance-results", "vllm-ci-performance-benchmark"}
+    assert {row.hardware_id for row in loaded} >= {"mi300x", "a100-80gb", "h100-sxm", "h200"}
+
+
+def _text() -> str:
+    return resources.files("flopwatt.estimate.validation").joinpath("data", DATA_FILE).read_text()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (",vllm,h200,1,llama-3.1-8b", ",nosuchengine,h200,1,llama-3.1-8b", "unknown engine"),
+        (",0.833421,seconds", ",0.9,seconds", "ms of the published text"),  # not the published 833.421 ms
+        (",13279.6,tokens_per_second_total", ",13279.7,tokens_per_second_total", "not in the published text"),
+        (",0,3200,3200,128,2048", ",0,3200,3000,128,2048", "num prompts = max num seqs"),
+        (",8,0,0,32,128,0.833421,seconds", ",8,0,0,32,128,0.833421,tokens_per_second_total", "metric"),
+        (",8,0,0,32,128,0.833421", ",8,0,0,32,64,0.833421", "output 64 not in the published text"),
+    ],
+)
+def test_the_loader_checks_each_row(old, new, message):
+    text = _text()
+    assert old in text
+    with pytest.raises(ServingDataError, match=message):
+        load_serving_rows(text.replace(old, new, 1))
+
+
+def test_the_arithmetic_of_the_published_rows():
+    """vLLM's CI tables publish milliseconds (the loader converts and checks against the text);
+    a static batch's latency covers at least its output tokens at a positive TPOT; AMD's
+    throughput rows ran num prompts = max num seqs."""
+    for row in load_serving_rows():
+        if row.metric == "batch_latency":
+            assert 0 < row.published_value / row.output_tokens < 0.2, row.name  # s per output token
+        else:
+            assert row.num_prompts == row.max_num_seqs and row.unit == "tokens_per_second_total"
+            # throughput_tot of the harness: output tokens/s = total × O / (P + O) below the total
+            output = row.published_value * row.output_tokens / (row.input_tokens + row.output_tokens)
+            assert 0 < output < row.published_value
+
+
+def test_a_source_is_predicted_without_its_own_rows(rows):
+    """Leave-one-source-out: doubling one source's published values moves its in-sample fit but
+    none of the realisations its own rows are cross-validated with."""
+    for source in ("amd-rocm-performance-results", "vllm-ci-performance-benchmark"):
+        before = cross_validated_realisations(rows)
+        changed = [
+            dataclasses.replace(row, published=row.published * 2.0) if row.source == source else row for row in rows
+        ]
+        after = cross_validated_realisations(changed)
+        for row, old, new in zip(rows, before, after):
+            if row.source == source:
+                assert new == old, row.name
+        fitted = {p.generation: p.value for p in fit(rows).parameters}
+        refitted = {p.generation: p.value for p in fit(changed).parameters}
+        assert refitted != fitted
+
+
+# LOSO MAPE reached per source and metric, and why the targets (throughput ≤ 15 %, latency below
+# saturation ≤ 20 %) are missed; held at the reached level, never tuned to pass:
+# - the two sources share no hardware generation, so every LOSO prediction is a transfer from
+#   another generation: MI300X's (0.403) for the A100/H100/H200 rows, the geometric mean of
+#   Ampere's and Hopper's (≈ 0.82) for the MI300X rows;
+# - one decode realisation cannot fit both of AMD's regimes: the batch-1–4 latency rows need
+#   ≈ 0.75, the max-throughput rows (1,500–3,200 sequences, compute-bound in the model) ≈ 0.35–0.5
+#   (the physics overstates them 2.2–4×), so even in sample MI300X is at 37 % / 77 %.
+REACHED_LOSO_PERCENT = {
+    ("amd-rocm-performance-results", "batch_latency"): 13.2,
+    ("amd-rocm-performance-results", "throughput"): 139.9,
+    ("vllm-ci-performance-benchmark", "batch_latency"): 104.0,
+}
+TARGETS = {"throughput": 15.0, "batch_latency": 20.0}
+
+
+def test_cross_validated_error_held_at_the_level_reached(rows, calibration):
+    totals = [e for e in source_errors(rows, calibration) if e.hardware_id == "all" and e.source != "all"]
+    assert {(e.source, e.metric) for e in totals} == set(REACHED_LOSO_PERCENT)
+    for e in totals:
+        assert (
+            e.cross_validated_mape_percent <= max(TARGETS[e.metric], REACHED_LOSO_PERCENT[(e.source, e.metric)]) + 0.1
+        )
+    vllm_ci = next(e for e in totals if e.source == "vllm-ci-performance-benchmark")
+    assert vllm_ci.in_sample_mape_percent < vllm_ci.physics_mape_percent
+
+
+def _calibration(*items: FittedDecodeRealisation) -> ServingCalibration:
+    return ServingCalibration("2026-11-27", "test", tuple(items))
+
+
+def _item(engine, generation, value):
+    return FittedDecodeRealisation(engine, generation, value, 5, ("a",), 1.0, 2.0)
+
+
+def test_fallback_chain_of_an_unfitted_key():
+    cal = _calibration(_item("vllm", "hopper", 0.8), _item("vllm", "ampere", 0.9))
+    assert choose_decode_realisation("vllm", "hopper", cal)[0] == 0.8  # fitted
+    value, basis, fitted = choose_decode_realisation("vllm", "blackwell", cal)
+    assert value == pytest.approx(math.sqrt(0.8 * 0.9)) and fitted is None and "geometric mean" in basis
+    value, basis, _ = choose_decode_realisation("sglang", "hopper", cal)
+    assert value == 1.0 and "physics alone" in basis
+    assert choose_decode_realisation("vllm", "cpu", cal)[0] == 1.0  # a host CPU takes no GPU engine's value
+
+
+def test_an_estimate_states_its_decode_realisation():
+    workload = InferenceWorkload(
+        model=ModelChoice(preset_id="llama-3.1-8b"),
+        hardware_id="h100-sxm",
+        accelerator_count=1,
+        input_tokens=128,
+        output_tokens=128,
+        batch_size=8,
+    )
+    scenario, assumptions = build_inference_scenario(workload)
+    fitted = decode_realisation_for("vllm", "h100-sxm")
+    assert fitted.fitted is not None and scenario.decode_realisation == fitted.value
+    stated = next(a for a in assumptions if a.name == "decode_realisation")
+    assert stated.origin == "fitted" and "vllm-ci-performance-benchmark" in stated.source
+    sglang, assumptions = build_inference_scenario(dataclasses.replace(workload, engine="sglang"))
+    assert sglang.decode_realisation == 1.0
+    assert next(a for a in assumptions if a.name == "decode_realisation").origin == "default"
+
+
+def test_decode_realisation_divides_the_decode_step_and_leaves_prefill():
+    workload = InferenceWorkload(
+        model=ModelChoice(preset_id="llama-3.1-8b"),
+        hardware_id="h100-sxm",
+        accelerator_count=1,
+        input_tokens=512,
+        output_tokens=128,
+        batch_size=4,
+    )
+    scenario, _ = build_inference_scenario(workload)
+    common = dict(kv_bytes_per_element=scenario.kv_cache_bytes_per_element)
+    physics = serving_metrics(scenario.arch, scenario.hardware, 1, 4.0, 512, 128, scenario.facility, **common)
+    grid = serving_metrics(
+        scenario.arch,
+        scenario.hardware,
+        1,
+        4.0,
+        512,
+        128,
+        scenario.facility,
+        decode_realisation=np.array([0.5, 1.0]),
+        **common,
+    )
+    assert grid.time_per_output_token_seconds == pytest.approx(physics.time_per_output_token_seconds * np.array([2, 1]))
+    assert float(grid.time_to_first_token_seconds) == pytest.approx(float(physics.time_to_first_token_seconds))
