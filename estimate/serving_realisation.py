@@ -14,10 +14,14 @@ public serving tables (objective: mean |log(predicted/published)|, each source w
 and reports leave-one-source-out cross-validated error beside the in-sample error
 (`flopwatt validate`).
 
-A request whose engine × generation was never fitted falls back to the same engine's fitted
-values on other generations (their geometric mean), and finally to 1 (the physics alone; also
-for a host CPU, which learns nothing from GPU kernels); the fallback is stated in the estimate's
-assumptions.
+A fitted value reaches an estimate only when its leave-one-source-out error is within the
+issue's latency target (APPLY_MAX_CROSS_VALIDATED_MAPE_PERCENT): a parameter that does not hold
+on the sources it was not fitted on would move answers by an amount nothing validates. Until then
+the estimate uses the physics alone and its assumption says what was fitted and why it is not
+applied. A request whose engine × generation has no applicable value falls back to the same
+engine's applicable values on other generations (their geometric mean), and finally to 1 (the
+physics alone; also for a host CPU, which learns nothing from GPU kernels); the fallback is
+stated in the estimate's assumptions.
 """
 
 from __future__ import annotations
@@ -32,6 +36,9 @@ from flopwatt.estimate.catalog import get_engine
 from flopwatt.estimate.stack_realisation import ACCELERATOR_GENERATIONS, hardware_generation
 
 DATA_FILE = "serving_calibration.json"
+# Issue 12's target for TTFT/TPOT below saturation; the decode realisation is a decode-step
+# parameter, so it must hold that well out of sample before it changes an answer.
+APPLY_MAX_CROSS_VALIDATED_MAPE_PERCENT = 20.0
 
 
 @dataclass(frozen=True)
@@ -88,14 +95,30 @@ def _describe(item: FittedDecodeRealisation) -> str:
     )
 
 
+def applies(item: FittedDecodeRealisation) -> bool:
+    """Whether a fitted value holds out of sample well enough to change an estimate."""
+    return item.cross_validated_mape_percent <= APPLY_MAX_CROSS_VALIDATED_MAPE_PERCENT
+
+
 def choose_decode_realisation(
-    engine: str, generation: str, calibration: ServingCalibration
+    engine: str, generation: str, calibration: ServingCalibration, validated_only: bool = True
 ) -> tuple[float, str, FittedDecodeRealisation | None]:
-    """The fitted value for the key, or the documented fallback (value, basis, fitted item)."""
+    """The fitted value for the key, or the documented fallback (value, basis, fitted item).
+    `validated_only`: only values that hold out of sample (what an estimate uses); the
+    cross-validation itself passes False, since it is what measures them."""
+    usable = applies if validated_only else (lambda item: True)
+    applicable = [p for p in calibration.parameters if usable(p)]
     for item in calibration.parameters:
         if item.engine == engine and item.generation == generation:
-            return item.value, _describe(item), item
-    of_engine = [p for p in calibration.parameters if p.engine == engine]
+            if usable(item):
+                return item.value, _describe(item), item
+            return (
+                1.0,
+                f"the physics alone (1.0): {_describe(item)}, not applied because its leave-one-source-out error "
+                f"exceeds {APPLY_MAX_CROSS_VALIDATED_MAPE_PERCENT:.0f} %",
+                None,
+            )
+    of_engine = [p for p in applicable if p.engine == engine]
     if of_engine and generation in ACCELERATOR_GENERATIONS:
         value = math.exp(sum(math.log(p.value) for p in of_engine) / len(of_engine))
         generations = ", ".join(sorted({p.generation for p in of_engine}))

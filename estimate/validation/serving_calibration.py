@@ -311,7 +311,7 @@ def fit(rows: list[ServingCalibrationRow]) -> ServingCalibration:
 
 
 def given_realisation(row: ServingCalibrationRow, calibration: ServingCalibration) -> float:
-    return choose_decode_realisation(row.engine, row.generation, calibration)[0]
+    return choose_decode_realisation(row.engine, row.generation, calibration, validated_only=False)[0]
 
 
 def cross_validated_realisations(rows: list[ServingCalibrationRow]) -> list[float]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flopwatt.estimate.serving_realisation import APPLY_MAX_CROSS_VALIDATED_MAPE_PERCENT
+
 # Issue 12 / DESIGN §7: serving throughput ≤ 15 %, TTFT/TPOT below saturation ≤ 20 % (LOSO MAPE).
 # The batch-latency rows (a static batch of 1–8, well below saturation; end-to-end latency is
 # TTFT + output × TPOT, decode-dominated) are held to the TTFT/TPOT target.
@@ -94,11 +96,18 @@ def print_serving(report: dict[str, Any]) -> None:
             f"{e['physics_mape_percent']:>7.1f}% {e['in_sample_mape_percent']:>8.1f}% "
             f"{e['cross_validated_mape_percent']:>7.1f}%{flag}"
         )
-    print(f"{'parameter (engine, generation)':<34} {'value':>6} {'rows':>5}  fit data")
+    limit = APPLY_MAX_CROSS_VALIDATED_MAPE_PERCENT
+    print(f"{'parameter (engine, generation)':<34} {'value':>6} {'rows':>5} {'LOSO':>7}  applied  fit data")
     for p in report["parameters"]:
+        applied = "yes" if p["cross_validated_mape_percent"] <= limit else "no"
         print(
-            f"{p['engine'] + ', ' + p['generation']:<34} {p['value']:>6.3f} {p['rows']:>5}  {', '.join(p['sources'])}"
+            f"{p['engine'] + ', ' + p['generation']:<34} {p['value']:>6.3f} {p['rows']:>5} "
+            f"{p['cross_validated_mape_percent']:>6.1f}%  {applied:<7}  {', '.join(p['sources'])}"
         )
+    print(
+        f"a fitted value changes estimates only when its leave-one-source-out error is ≤ {limit:.0f} % "
+        "(serving_realisation.APPLY_MAX_CROSS_VALIDATED_MAPE_PERCENT); the others are reported, not applied"
+    )
     state = (
         "matches a fresh fit"
         if report["committed_matches_fresh_fit"]
