@@ -123,12 +123,17 @@ class OperatorStep:
             dict(self.counts),
             {k: v * factor for k, v in self.seconds_by_source.items()},
             self.added_seconds * factor,
+            {k: v * factor for k, v in self.seconds_by_kind.items()},
         )
 
     def plus(self, seconds: float) -> "OperatorStep":
         """This step with analytic seconds added (communication, host overhead)."""
         return OperatorStep(
-            self.seconds + seconds, dict(self.counts), dict(self.seconds_by_source), self.added_seconds + seconds
+            self.seconds + seconds,
+            dict(self.counts),
+            dict(self.seconds_by_source),
+            self.added_seconds + seconds,
+            dict(self.seconds_by_kind),
         )
 
     @property
