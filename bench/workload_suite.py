@@ -72,6 +72,7 @@ class WorkloadShape:
     vocab_size: int
     head_dim: int = 0  # 0: hidden_size // attention_head_count
     gated_mlp: bool = True
+    tied_embeddings: bool = False  # the LM head reuses the embedding (one fewer optimizer tensor)
     model_id: str = ""  # the preset id when the shape came from one (a label)
     sequence_length: int = 0  # 0: no training operators
     micro_batch_size: int = 1
@@ -212,6 +213,15 @@ def layer_parameter_shapes(shape: WorkloadShape) -> list[tuple[int, ...]]:
     return [(n, k) for name, n, k in _projections(shape) if name != "lm_head"] + [(shape.hidden_size,)] * 2
 
 
+def model_parameter_shapes(shape: WorkloadShape) -> list[tuple[int, ...]]:
+    """Every parameter one tensor-parallel rank's optimizer steps: each layer's, the embedding
+    (vocabulary-sharded), the LM head unless tied, and the final norm (the closed loop's model and
+    ModelArchitecture count the same)."""
+    vocab = -(-shape.vocab_size // shape.tensor_parallel_size)
+    embeddings = [(vocab, shape.hidden_size)] * (1 if shape.tied_embeddings else 2)
+    return layer_parameter_shapes(shape) * shape.layer_count + embeddings + [(shape.hidden_size,)]
+
+
 def enumerate_operators(shape: WorkloadShape, device: str) -> tuple[list[OperatorCase], list[str]]:
     """The workload's distinct operators (deduplicated, each with its uses) and notes on what
     is skipped (fp8 without a capable GPU)."""
@@ -318,17 +328,23 @@ def enumerate_operators(shape: WorkloadShape, device: str) -> tuple[list[Operato
             "residual_add",
             lambda dev: ops.build_residual_add(dtype, t, h, dev),
         )
-        parameter_shapes = layer_parameter_shapes(shape)
-        parameter_count = sum(math.prod(p) for p in parameter_shapes)
-        add(
-            "adamw",
-            "step",
-            "fp32",
-            {"parameters": parameter_count, "tensors": len(parameter_shapes)},
-            "training",
-            "optimizer.layer",
-            lambda dev: ops.build_adamw(parameter_shapes, dev),
-        )
+        # The optimizer over one layer (a rate to scale when the whole model's step does not fit)
+        # and over all of the rank's parameters: a step streams every parameter's four fp32
+        # tensors once, and one layer's (a few MB on a small model) partly stays in the cache,
+        # so the layer row scaled by the parameter count undercounts the real step.
+        for use, parameter_shapes in (
+            ("optimizer.layer", layer_parameter_shapes(shape)),
+            ("optimizer.model", model_parameter_shapes(shape)),
+        ):
+            add(
+                "adamw",
+                "step",
+                "fp32",
+                {"parameters": sum(math.prod(p) for p in parameter_shapes), "tensors": len(parameter_shapes)},
+                "training",
+                use,
+                lambda dev, p=parameter_shapes: ops.build_adamw(p, dev),
+            )
     for batch in shape.decode_batch_sizes:
         for name, n, k in projections:
             add_gemm(batch, n, k, "decode", f"{name}.forward", "forward")

@@ -93,7 +93,7 @@ def test_shapes_are_deduplicated_and_every_use_is_kept():
 
 def test_the_optimizer_step_covers_one_layers_sharded_parameters():
     shape = WorkloadShape(**{**TINY, "tensor_parallel_size": 2})
-    (adamw,) = [c for c in enumerate_operators(shape, "cpu")[0] if c.kind == "adamw"]
+    (adamw,) = [c for c in enumerate_operators(shape, "cpu")[0] if "training.optimizer.layer" in c.uses]
     expected = 128 * 128 + 128 * 64 + 352 * 128 + 128 * 176 + 2 * 128
     assert (
         adamw.shape["parameters"] == expected == sum(a * (b[0] if b else 1) for a, *b in layer_parameter_shapes(shape))
@@ -235,3 +235,48 @@ def test_schema_1_profiles_are_still_read_but_cannot_carry_an_operator_table():
     assert raised.value.field == "operators"
     with pytest.raises(ProfileFormatError):
         validate_profile({**document, "schema_version": 3})
+
+
+@pytest.mark.parametrize("tied", [False, True])
+def test_the_optimizer_step_is_also_measured_over_all_of_the_ranks_parameters(tied):
+    """One layer's AdamW row scaled by the parameter count undercounts the real step (a layer's
+    state partly stays in the cache; the model's does not): the suite also times AdamW over
+    every parameter of the rank, as many tensors as the model has."""
+    shape = WorkloadShape(**{**TINY, "tensor_parallel_size": 2, "tied_embeddings": tied})
+    rows = {c.uses[0]: c for c in enumerate_operators(shape, "cpu")[0] if c.kind == "adamw"}
+    assert set(rows) == {"training.optimizer.layer", "training.optimizer.model"}
+    layer = 128 * 128 + 128 * 64 + 352 * 128 + 128 * 176 + 2 * 128
+    embeddings = (1 if tied else 2) * 500 * 128
+    assert rows["training.optimizer.model"].shape == {
+        "parameters": 2 * layer + embeddings + 128,
+        "tensors": 2 * 6 + (1 if tied else 2) + 1,
+    }
+
+
+def test_the_closed_loop_models_optimizer_row_counts_its_parameters():
+    from flopwatt.bench.closed_loop import ClosedLoopModel, build_model
+    from flopwatt.service.cli.validate_local import workload_shape
+
+    config = ClosedLoopModel(layer_count=2, hidden_size=64, attention_head_count=4, ffn_hidden_size=128, vocab_size=256)
+    model = build_model(config)
+    shape = WorkloadShape.from_dict(workload_shape(config))
+    (row,) = [c for c in enumerate_operators(shape, "cpu")[0] if "training.optimizer.model" in c.uses]
+    assert row.shape == {
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "tensors": len(list(model.parameters())),
+    }
+
+
+def test_adamw_runs_the_implementation_torch_picks_for_the_device():
+    """A training loop that does not choose gets torch's default: the for-loop AdamW on the CPU
+    (foreach is the CUDA default); the suite times that one, not foreach everywhere."""
+    import torch
+
+    from flopwatt.kernels.operators import build_adamw
+
+    workload = build_adamw([(64, 32), (32,)], "cpu")
+    assert workload.extra["backend"] == "torch.optim.AdamW(for-loop)"
+    workload.verify()
+    forced = build_adamw([(64, 32), (32,)], "cpu", foreach=True)
+    assert forced.extra["backend"] == "torch.optim.AdamW(foreach)"
+    assert not torch.optim.AdamW([torch.zeros(2, requires_grad=True)]).defaults["foreach"]

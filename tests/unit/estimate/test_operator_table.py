@@ -171,3 +171,19 @@ def test_the_per_kind_split_survives_scaling_and_added_terms():
     assert step.plus(0.25).seconds_by_kind == step.seconds_by_kind
     decode = decode_operator_step(ARCH, 4, 256, 1, "fp32", table, _fallback)
     assert sum(decode.seconds_by_kind.values()) == pytest.approx(decode.seconds)
+
+
+def test_the_optimizer_comes_from_the_whole_model_row_when_the_table_has_it():
+    """The suite's AdamW row over all parameters is used as measured; the one-layer row scaled
+    by the parameter count only without it."""
+    rows = _synthetic_table()
+    layer = next(r for r in rows if r.kind == "adamw" and dict(r.shape)["tensors"] == 6)
+    whole = next(r for r in rows if r.kind == "adamw" and dict(r.shape)["tensors"] != 6)
+    slow = [r if r is not whole else _row("adamw", "step", whole.dimensions, 7.0) for r in rows]
+    step = training_operator_step(ARCH, 64, 2, 1, 1, "fp32", OperatorTable(slow), _fallback)
+    assert step.kind_seconds("adamw") == 7.0 and step.counts["fallback"] == 0
+    without = training_operator_step(
+        ARCH, 64, 2, 1, 1, "fp32", OperatorTable([r for r in rows if r is not whole]), _fallback
+    )
+    params = dict(whole.shape)["parameters"]
+    assert without.kind_seconds("adamw") == pytest.approx(layer.seconds * params / dict(layer.shape)["parameters"])
