@@ -280,3 +280,39 @@ def test_adamw_runs_the_implementation_torch_picks_for_the_device():
     forced = build_adamw([(64, 32), (32,)], "cpu", foreach=True)
     assert forced.extra["backend"] == "torch.optim.AdamW(foreach)"
     assert not torch.optim.AdamW([torch.zeros(2, requires_grad=True)]).defaults["foreach"]
+
+
+def test_decode_gemms_and_kv_reads_are_timed_cold_when_the_weights_exceed_the_cache():
+    """A decode step reads every layer's weights once: when they exceed the last-level cache,
+    back-to-back calls on one buffer (weights in the cache) would time the wrong memory."""
+    from flopwatt.bench.workload_suite import decode_weight_bytes, times_cold
+
+    shape = WorkloadShape(**TINY)
+    weights = decode_weight_bytes(shape)
+    layer = 128 * 256 + 128 * 128 + 704 * 128 + 128 * 352
+    assert weights == (2 * layer + 1000 * 128) * 4
+    cases = enumerate_operators(shape, "cpu")[0]
+    cold = {(c.phase, c.kind) for c in cases if times_cold(c, shape, weights - 1)}
+    assert cold == {("decode", "gemm"), ("decode", "kv_cache_read")}
+    assert not any(times_cold(c, shape, weights) for c in cases)  # all of it fits: warm
+
+
+def test_the_suite_flushes_the_cache_before_cold_rows_and_says_so(monkeypatch):
+    from flopwatt.bench import harness, workload_suite
+
+    monkeypatch.setattr(workload_suite, "last_level_cache_bytes", lambda device: 1)
+    flushes: list[int] = []
+    real = harness.Harness._before_call
+
+    def counting(self, workload, plan):
+        if plan.flush_cache:
+            flushes.append(1)
+        return real(self, workload, plan)
+
+    monkeypatch.setattr(harness.Harness, "_before_call", counting)
+    small = {**TINY, "decode_batch_sizes": (4,), "sequence_length": 16}
+    document = run_suite("workload", "cpu", workload=small)
+    caches = {(row["phase"], row["kind"], row["cache"]) for row in document["operators"] if "cache" in row}
+    assert ("decode", "gemm", "cold") in caches and ("decode", "kv_cache_read", "cold") in caches
+    assert ("training", "gemm", "warm") in caches and ("decode", "rmsnorm", "warm") in caches
+    assert flushes
