@@ -316,3 +316,71 @@ def test_the_suite_flushes_the_cache_before_cold_rows_and_says_so(monkeypatch):
     assert ("decode", "gemm", "cold") in caches and ("decode", "kv_cache_read", "cold") in caches
     assert ("training", "gemm", "warm") in caches and ("decode", "rmsnorm", "warm") in caches
     assert flushes
+
+
+def test_ddp_reduces_every_gradient_so_the_suite_measures_that_all_reduce():
+    shape = WorkloadShape(**{**TINY, "data_parallel_size": 2})
+    (whole,) = [c for c in collective_cases(shape) if c.use == "training.dp_all_reduce.model"]
+    from flopwatt.bench.workload_suite import model_parameter_shapes
+
+    assert whole.collective == "all_reduce" and whole.group_size == 2
+    assert whole.size_bytes == 4 * sum(a * (b[0] if b else 1) for a, *b in model_parameter_shapes(shape))
+
+
+def _row(kind, shape, medians, index=0, phase="training"):
+    return {
+        "kind": kind,
+        "pass": "forward",
+        "phase": phase,
+        "dtype": "fp32",
+        "shape": shape,
+        "uses": [f"{phase}.{kind}"],
+        "seconds": {"median": medians, "min": medians / 2, "n": 3},
+        "result_index": index,
+        "verified": True,
+    }
+
+
+def test_rounds_merge_to_each_phases_least_round_with_its_own_samples():
+    """Interleaved rounds (validate --local --repeats): each phase takes its rows from the round
+    whose rows add up to the least time (median x uses), as the real steps keep their least
+    whole-step median, not a mix of each operator's best round; the rows keep that round's raw
+    samples (the result index follows) and list every round's median."""
+    from flopwatt.bench.workload_suite import best_of_rounds
+
+    def document(gemm, norm, decode, samples):
+        return {
+            "suite": "workload",
+            "operators": [
+                _row("gemm", {"m": 2, "n": 2, "k": 2}, gemm, 0),
+                _row("rmsnorm", {"t": 2}, norm, 1),
+                _row("gemm", {"m": 1, "n": 2, "k": 2}, decode, 2, phase="decode"),
+            ],
+            "results": [{"samples_seconds": samples}] * 3,
+            "duration_seconds": 1.0,
+            "notes": ["a"],
+        }
+
+    # training: round 0 adds up to 4.0, round 1 to 6.0 (its GEMM alone is faster); decode: round 1
+    merged = best_of_rounds([document(3.0, 1.0, 0.5, [3.0]), document(2.0, 4.0, 0.25, [2.0])])
+    gemm, norm, decode = merged["operators"]
+    assert merged["best_round_by_phase"] == {"training": 0, "decode": 1}
+    assert gemm["seconds"]["median"] == 3.0 and norm["seconds"]["median"] == 1.0
+    assert merged["results"][gemm["result_index"]]["samples_seconds"] == [3.0]
+    assert decode["seconds"]["median"] == 0.25 and merged["results"][decode["result_index"]]["samples_seconds"] == [2.0]
+    assert gemm["round_medians_seconds"] == [3.0, 2.0] and norm["round_medians_seconds"] == [1.0, 4.0]
+    assert merged["rounds"] == 2 and merged["duration_seconds"] == 2.0 and merged["notes"] == ["a"]
+    assert len(merged["results"]) == 6
+
+
+def test_closed_loop_rounds_merge_to_each_checks_least_median():
+    from flopwatt.bench.closed_loop import best_of_rounds
+
+    rounds = [
+        {"training_step": {"median_seconds": 2.0, "samples_seconds": [2.0]}, "decode_step": {"median_seconds": 0.1}},
+        {"training_step": {"median_seconds": 1.0, "samples_seconds": [1.0]}, "decode_step": {"median_seconds": 0.3}},
+    ]
+    merged = best_of_rounds(rounds)
+    assert merged["training_step"]["median_seconds"] == 1.0 and merged["training_step"]["samples_seconds"] == [1.0]
+    assert merged["training_step"]["round_medians_seconds"] == [2.0, 1.0]
+    assert merged["decode_step"]["median_seconds"] == 0.1
