@@ -530,9 +530,10 @@ def times_cold(case: OperatorCase, shape: WorkloadShape, cache_bytes: int) -> bo
     step exceeds the last-level cache, each call finds its operands in memory, not in the cache
     where back-to-back calls on one buffer leave them. Decode GEMMs: the weights (measured on
     the 2-core CI host: the closed-loop model's 68 MB over a 32 MB L3, GEMMs 2.5-4x slower cold,
-    as the real step ran them). KV-cache reads: the cache (the same model's 17 MB of cache fits:
-    the real step's SDPA took 0.39 ms per layer, 0.2 ms warm and 0.8-0.9 ms cold, so warm is
-    the nearer bound). Everything else runs on the previous operator's output: warm."""
+    as the real step ran them). KV-cache reads: the cache of every layer (the same model at
+    batch 4 and context 522: 34.2 MB, just over the 32 MiB L3, so cold; its real step's SDPA
+    took 0.39-0.73 ms per layer, between 0.2 ms warm and 0.7-1.1 ms cold: the edge of the cache
+    is gradual, the rule is not). Everything else runs on the previous operator's output: warm."""
     if case.phase != "decode" or case.kind not in COLD_DECODE_KINDS:
         return False
     if case.kind == "kv_cache_read":
