@@ -631,8 +631,8 @@ def best_of_rounds(documents: list[dict]) -> dict:
     the least one the best estimate. Whole rounds, not each operator's least median: the real
     steps are reduced as whole steps (bench.closed_loop.best_of_rounds, the least median), and a
     sum of per-operator minima over rounds is lower than any one round ran (measured: 220 ms of
-    layer GEMMs from per-operator minima against 242 ms for the best whole round), so the two
-    sides of the comparison would not carry the same estimator."""
+    layer GEMMs from per-operator minima against 224-242 ms for the three whole rounds), so the
+    two sides of the comparison would not carry the same estimator."""
     if not documents:
         raise ValueError("documents: need at least one workload profile")
     base = dict(documents[0])
