@@ -253,6 +253,92 @@ def measure_decode(config: ClosedLoopModel) -> dict:
     )
 
 
+GEMM_OPS = frozenset({"aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm"})
+ATTENTION_MARK = "scaled_dot_product"
+LOSS_OPS = frozenset(
+    {
+        "aten::cross_entropy_loss",
+        "aten::log_softmax",
+        "aten::_log_softmax",
+        "aten::_log_softmax_backward_data",
+        "aten::nll_loss",
+        "aten::nll_loss_forward",
+        "aten::nll_loss_nd",
+        "aten::nll_loss_backward",
+    }
+)
+OPTIMIZER_MARK = "Optimizer.step#"
+OPERATOR_GROUPS = ("gemm", "lm_head", "attention", "loss", "optimizer", "other")
+
+
+def _operator_group(event, vocab_size: int) -> str:
+    """The chart's group of one profiled op: what it runs under (the optimizer step, the loss)
+    or what it is (a GEMM, with the LM head's told apart by the vocabulary dimension; SDPA)."""
+    parent = event
+    while parent is not None:
+        if parent.name.startswith(OPTIMIZER_MARK):
+            return "optimizer"
+        if parent.name in LOSS_OPS:
+            return "loss"
+        parent = parent.cpu_parent
+    if event.name in GEMM_OPS:
+        shapes = [tuple(shape) for shape in (event.input_shapes or []) if shape]
+        return "lm_head" if any(vocab_size in shape for shape in shapes) else "gemm"
+    if ATTENTION_MARK in event.name:
+        return "attention"
+    return "other"
+
+
+def profile_step(step, vocab_size: int, repeats: int = 2) -> dict:
+    """One step's time by operator group under torch.profiler (CPU ops' self time, averaged over
+    `repeats` steps after one untimed): `seconds` by group, with the step's wall time not inside
+    any op (Python, dispatch) counted as `other`, and `wall_seconds` of the profiled steps. The
+    profiler adds a little to each op: compare shares, or scale to the unprofiled median."""
+    from torch.profiler import ProfilerActivity, profile
+
+    step()
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as profiler:
+        started = time.perf_counter()
+        for _ in range(repeats):
+            step()
+        wall = (time.perf_counter() - started) / repeats
+    seconds = {group: 0.0 for group in OPERATOR_GROUPS}
+    for event in profiler.events():
+        seconds[_operator_group(event, vocab_size)] += event.self_cpu_time_total * 1e-6 / repeats
+    inside = sum(seconds.values())
+    seconds["other"] += max(0.0, wall - inside)
+    return {"seconds": seconds, "wall_seconds": wall}
+
+
+def profile_training(config: ClosedLoopModel) -> dict:
+    """`profile_step` of the training step (`measure_training`'s model, batch and optimizer)."""
+    import torch
+
+    model = build_model(config)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    inputs, targets = _batch(config)
+    one = ClosedLoopModel(**{**config.as_dict(), "warmup_steps": 0, "timed_steps": 1})
+    return profile_step(lambda: _train_step_seconds(model, optimizer, inputs, targets, one), config.vocab_size)
+
+
+def profile_decode(config: ClosedLoopModel) -> dict:
+    """`profile_step` of one decode step at the timed steps' cache length (`measure_decode`)."""
+    import torch
+
+    model = build_model(config).eval()
+    b, heads = config.decode_batch, config.attention_head_count
+    d = config.hidden_size // heads
+    dtype = _torch_dtype(config.dtype)
+    position = config.decode_context + config.warmup_steps + config.decode_tokens // 2
+    with torch.inference_mode():
+        caches = [
+            (torch.randn(b, heads, position + 1, d, dtype=dtype), torch.randn(b, heads, position + 1, d, dtype=dtype))
+            for _ in range(config.layer_count)
+        ]
+        token = torch.randint(0, config.vocab_size, (b, 1), generator=torch.Generator().manual_seed(SEED))
+        return profile_step(lambda: model(token, caches, position)[:, -1:].argmax(-1), config.vocab_size)
+
+
 def run_closed_loop(
     config: ClosedLoopModel, checks: tuple[str, ...] = ("training_step", "ddp_training_step", "decode_step")
 ) -> dict:
@@ -266,3 +352,25 @@ def run_closed_loop(
     if unknown:
         raise ValueError(f"checks: unknown {sorted(unknown)}; expected some of {sorted(runners)}")
     return {name: runners[name](config) for name in checks}
+
+
+def profile_closed_loop(config: ClosedLoopModel, checks: tuple[str, ...]) -> dict:
+    """Per-operator-group breakdowns (`profile_step`) of the training and decode steps among
+    `checks` (the DDP step is not profiled: its ranks are other processes)."""
+    profilers = {"training_step": profile_training, "decode_step": profile_decode}
+    return {name: profilers[name](config) for name in checks if name in profilers}
+
+
+def best_of_rounds(rounds: list[dict]) -> dict:
+    """The closed loop's checks over several interleaved rounds: each check keeps the round with
+    the smallest median (its samples and details) and lists every round's median in
+    `round_medians_seconds` (why the minimum: bench.workload_suite.best_of_rounds)."""
+    if not rounds:
+        raise ValueError("rounds: need at least one closed-loop result")
+    merged = {}
+    for name in rounds[0]:
+        results = [r[name] for r in rounds if name in r]
+        best = dict(min(results, key=lambda result: result["median_seconds"]))
+        best["round_medians_seconds"] = [result["median_seconds"] for result in results]
+        merged[name] = best
+    return merged

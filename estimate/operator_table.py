@@ -16,11 +16,11 @@ operator by operator, and each operator is timed:
 What the rebuild covers: a dense decoder layer (qkv, attention out, MLP gate/up or up, MLP down
 GEMMs forward and both backward GEMMs; fused causal attention forward and backward; two RMSNorms,
 SwiGLU, rotary, two residual adds, each forward and backward where they have one), the LM head
-and loss, and one AdamW step over the rank's parameters (one layer's AdamW row scaled by the
-parameter count). Communication (TP all-reduces, the DP gradient reduction), the pipeline and the
-per-step host overhead stay with the analytic model (`training_step_time`), added unchanged. Not
-covered, so `None` (the caller keeps the analytic path): mixture-of-experts, MLA, pipeline or
-context parallelism, and arrays of scenarios.
+and loss, and one AdamW step over the rank's parameters (the table's row over all of them,
+else one layer's row scaled by the parameter count). Communication (TP all-reduces, the DP
+gradient reduction), the pipeline and the per-step host overhead stay with the analytic model
+(`training_step_time`), added unchanged. Not covered, so `None` (the caller keeps the analytic
+path): mixture-of-experts, MLA, pipeline or context parallelism, and arrays of scenarios.
 """
 
 from __future__ import annotations
@@ -123,12 +123,17 @@ class OperatorStep:
             dict(self.counts),
             {k: v * factor for k, v in self.seconds_by_source.items()},
             self.added_seconds * factor,
+            {k: v * factor for k, v in self.seconds_by_kind.items()},
         )
 
     def plus(self, seconds: float) -> "OperatorStep":
         """This step with analytic seconds added (communication, host overhead)."""
         return OperatorStep(
-            self.seconds + seconds, dict(self.counts), dict(self.seconds_by_source), self.added_seconds + seconds
+            self.seconds + seconds,
+            dict(self.counts),
+            dict(self.seconds_by_source),
+            self.added_seconds + seconds,
+            dict(self.seconds_by_kind),
         )
 
     @property
@@ -246,12 +251,20 @@ def training_operator_step(
         head("cross_entropy", pass_name, {"tokens": t, "vocab": vocab})
     step = _merge([per_microbatch, head.step]).scaled(micro_batches)
     layer_parameters = sum(n * k for _, n, k in projections(arch, tp)[:4]) + 2 * h
+    tensors = arch.layer_count * 6 + (1 if arch.tied_embeddings else 2) + 1
     if optimizer_parameters is None:
         embeddings = (1 if arch.tied_embeddings else 2) * vocab * h
         optimizer_parameters = arch.layer_count * layer_parameters + embeddings + h
-    optimizer = _Timer(table, "fp32", fallback)
-    optimizer("adamw", "step", {"parameters": layer_parameters, "tensors": 6}, dtype="fp32")
-    adamw = optimizer.step.scaled(optimizer_parameters / layer_parameters)
+    # the whole optimizer step as measured (the suite's `optimizer.model` row), else one layer's
+    # row scaled by the parameter count (which undercounts where a layer's state fits the cache)
+    whole = table.lookup("adamw", "step", "fp32", {"parameters": optimizer_parameters, "tensors": tensors})
+    if whole is not None:
+        adamw = OperatorStep()
+        adamw.add(whole, 1.0, "adamw")
+    else:
+        optimizer = _Timer(table, "fp32", fallback)
+        optimizer("adamw", "step", {"parameters": layer_parameters, "tensors": 6}, dtype="fp32")
+        adamw = optimizer.step.scaled(optimizer_parameters / layer_parameters)
     return _merge([step, adamw])
 
 

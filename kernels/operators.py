@@ -334,10 +334,24 @@ def build_cross_entropy(
     )
 
 
-def build_adamw(parameter_shapes: list[tuple[int, ...]], device: str, seed: int = 0) -> Workload:
-    """One torch.optim.AdamW step (foreach implementation) over fp32 parameters of these shapes
-    (mixed-precision training keeps fp32 master weights and moments). The check replays a first
-    step on fresh copies against Adam's closed form: p·(1 − lr·wd) − lr·g / (|g| + eps)."""
+def adamw_implementation(parameters) -> str:
+    """The implementation torch.optim.AdamW picks for these parameters when the caller does not
+    say (`foreach=None`, as training loops leave it): "foreach" for CUDA tensors, "for-loop"
+    (one tensor at a time) on the CPU."""
+    from torch.optim.optimizer import _default_to_fused_or_foreach
+
+    _, foreach = _default_to_fused_or_foreach(list(parameters), differentiable=False, use_fused=False)
+    return "foreach" if foreach else "for-loop"
+
+
+def build_adamw(
+    parameter_shapes: list[tuple[int, ...]], device: str, seed: int = 0, foreach: bool | None = None
+) -> Workload:
+    """One torch.optim.AdamW step over fp32 parameters of these shapes (mixed-precision training
+    keeps fp32 master weights and moments), by default with the implementation torch picks for
+    the device (`foreach=None`, what a training loop that does not choose runs: the for-loop one
+    on the CPU, foreach on CUDA). The check replays a first step on fresh copies against Adam's
+    closed form: p·(1 − lr·wd) − lr·g / (|g| + eps)."""
     import torch
 
     if not parameter_shapes or any(not shape or any(d <= 0 for d in shape) for shape in parameter_shapes):
@@ -347,7 +361,8 @@ def build_adamw(parameter_shapes: list[tuple[int, ...]], device: str, seed: int 
     parameters = [p.requires_grad_(True) for p in parameters]
     for p in parameters:
         p.grad = torch.randn(p.shape, device=device, generator=generator)
-    options = dict(lr=ADAMW_LEARNING_RATE, weight_decay=ADAMW_WEIGHT_DECAY, eps=ADAMW_EPSILON, foreach=True)
+    implementation = adamw_implementation(parameters) if foreach is None else ("foreach" if foreach else "for-loop")
+    options = dict(lr=ADAMW_LEARNING_RATE, weight_decay=ADAMW_WEIGHT_DECAY, eps=ADAMW_EPSILON, foreach=foreach)
     optimizer = torch.optim.AdamW(parameters, **options)
     count = sum(p.numel() for p in parameters)
 
@@ -379,7 +394,7 @@ def build_adamw(parameter_shapes: list[tuple[int, ...]], device: str, seed: int 
         run=run,
         verify=verify,
         working_set_bytes=int(ADAMW_BYTES_PER_PARAMETER * count),
-        extra={"pass": "step", "backend": "torch.optim.AdamW(foreach)"},
+        extra={"pass": "step", "backend": f"torch.optim.AdamW({implementation})"},
     )
 
 

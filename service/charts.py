@@ -166,3 +166,106 @@ def serving_load_chart(responses, concurrencies: Sequence[int], path: Path, titl
     figure.savefig(path)
     plt.close(figure)
     return path
+
+
+CLOSED_LOOP_CHECKS = ("training_step", "ddp_training_step", "decode_step")
+# The operator table's kinds (flopwatt.estimate.operator_table) → the groups the real step is
+# profiled into (flopwatt.bench.closed_loop.OPERATOR_GROUPS).
+PREDICTED_GROUP = {
+    "gemm": "gemm",
+    "lm_head": "lm_head",
+    "attention": "attention",
+    "kv_cache_read": "attention",
+    "cross_entropy": "loss",
+    "adamw": "optimizer",
+}
+GROUP_LABELS = {
+    "gemm": "GEMMs",
+    "lm_head": "LM head",
+    "attention": "attention",
+    "loss": "loss",
+    "optimizer": "AdamW",
+    "other": "norms, activations,\nadds, copies, host",
+}
+
+
+def closed_loop_operator_groups(check: dict) -> tuple[list[str], list[float], list[float]] | None:
+    """(groups, predicted seconds, measured seconds) of one closed-loop check by operator group:
+    predicted from the operator table's per-kind split (`operator_table.seconds_by_kind`),
+    measured from the profiled real step (`measurement.operator_profile`), its groups scaled
+    so they add up to the measured median (the profiler slows each op a little). None when the
+    result has either side missing (no workload profile, or a check that was not profiled)."""
+    from flopwatt.bench.closed_loop import OPERATOR_GROUPS
+
+    kinds = (check.get("operator_table") or {}).get("seconds_by_kind")
+    profiled = (check.get("measurement") or {}).get("operator_profile")
+    if not kinds or not profiled:
+        return None
+    predicted = {group: 0.0 for group in OPERATOR_GROUPS}
+    for kind, seconds in kinds.items():
+        predicted[PREDICTED_GROUP.get(kind, "other")] += seconds
+    wall = sum(profiled["seconds"].values())
+    scale = check["measured_seconds"] / wall if wall > 0 else 0.0
+    groups = [g for g in OPERATOR_GROUPS if predicted[g] > 0 or profiled["seconds"].get(g, 0.0) > 0]
+    return groups, [predicted[g] for g in groups], [profiled["seconds"].get(g, 0.0) * scale for g in groups]
+
+
+def closed_loop_chart(result: dict, path: Path, title: str = "") -> Path:
+    """Predicted vs measured for a closed-loop result (`flopwatt validate --local --json`, or the
+    file it stores): one panel per profiled check (training, decode) with the operator table's
+    prediction and the profiled real step by operator group, and one panel of whole steps
+    (training, DDP, decode) with the datasheet path, the operator-table (or ceilings) path and
+    the measured median, each bar's error against the measurement on it."""
+    _check_suffix(path)
+    checks = {name: result[name] for name in CLOSED_LOOP_CHECKS if isinstance(result.get(name), dict)}
+    if not checks:
+        raise ValueError("not a closed-loop result: no training_step, ddp_training_step or decode_step")
+    panels = [(name, closed_loop_operator_groups(check)) for name, check in checks.items()]
+    panels = [(name, groups) for name, groups in panels if groups]
+    plt = _figure()
+    figure, axes = plt.subplots(1, len(panels) + 1, figsize=(6 * (len(panels) + 1), 4.6), squeeze=False)
+    width = 0.38
+    for axis, (name, (groups, predicted, measured)) in zip(axes[0], panels):
+        x = np.arange(len(groups))
+        axis.bar(x - width / 2, predicted, width, label="operator table", color="#3b6ea5")
+        axis.bar(x + width / 2, measured, width, label="measured (profiled)", color="#d08c2c")
+        axis.set_xticks(x, [GROUP_LABELS[g] for g in groups], rotation=30, ha="right", fontsize=8)
+        axis.set_ylabel("seconds per step")
+        axis.set_title(name.replace("_", " ") + " by operator")
+        axis.legend(fontsize=8)
+    whole = axes[0][-1]
+    x = np.arange(len(checks))
+    paths = (
+        ("datasheet", "datasheet_predicted_seconds", "#8c8c8c"),
+        ("operator table / profile", "predicted_seconds", "#3b6ea5"),
+        ("measured", "measured_seconds", "#d08c2c"),
+    )
+    for offset, (label, key, color) in zip((-1, 0, 1), paths):
+        values = [float(check.get(key) or 0.0) for check in checks.values()]
+        measured = [float(check["measured_seconds"]) for check in checks.values()]
+        bars = whole.bar(x + offset * width / 1.5, values, width / 1.5, label=label, color=color)
+        if key != "measured_seconds":
+            errors = [f"{(v - m) / m:+.0%}" if v > 0 and m > 0 else "—" for v, m in zip(values, measured)]
+            whole.bar_label(bars, labels=errors, fontsize=7)
+    whole.set_xticks(x, [name.replace("_", " ") for name in checks], fontsize=8)
+    whole.set_yscale("log")
+    whole.set_ylabel("seconds per step")
+    whole.set_title("whole step: predicted vs measured")
+    whole.legend(fontsize=8)
+    figure.suptitle(title or _closed_loop_title(result))
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+    return path
+
+
+def _closed_loop_title(result: dict) -> str:
+    model = result.get("model") or {}
+    device = (result.get("device") or {}).get("name", "this host")
+    shape = ", ".join(
+        f"{label} {model[key]}"
+        for key, label in (("layer_count", "layers"), ("hidden_size", "hidden"), ("sequence_length", "seq"))
+        if key in model
+    )
+    profile = result.get("profile_id") or "no profile"
+    return f"closed loop on {device}: {shape}; profile {profile}"

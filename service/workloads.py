@@ -42,6 +42,7 @@ def workload_shape(
             **{name: getattr(architecture, name) for name in MODEL_FIELDS},
             head_dim=architecture.effective_head_dim,
             gated_mlp=architecture.gated_mlp,
+            tied_embeddings=architecture.tied_embeddings,
             model_id=model_id,
             sequence_length=sequence_length,
             micro_batch_size=micro_batch_size,

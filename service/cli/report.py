@@ -17,6 +17,11 @@
   (`EstimateInference` with `concurrency`).
 - `report sweep POINTS --output pareto.png`: the time-vs-cost Pareto front of a sweep's points
   (`flopwatt sweep` output, JSON lines or CSV).
+- `report closed-loop [RESULT] --output loop.png`: predicted vs measured of a closed-loop result
+  (`flopwatt validate --local --json` output, or the file it stores; without RESULT the newest
+  in the data directory's `closed_loop/`): per operator group for the training and decode steps
+  (operator table vs the profiled real step) and for the whole steps (datasheet path, operator
+  table path, measured).
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ CAMPUS_BREAKDOWNS = ("power", "cost")
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "report", help="draw charts: a profile's roofline, a campus breakdown, a sweep's Pareto front"
+        "report",
+        help="draw charts: a profile's roofline, a campus breakdown, a sweep's Pareto front, a closed loop",
     )
     kinds = parser.add_subparsers(dest="kind", metavar="KIND")
     kinds.required = True
@@ -73,6 +79,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     load.add_argument("--output", type=Path, required=True, help="chart file, .png or .svg")
     load.set_defaults(handler=run_serving_load)
+    loop = kinds.add_parser(
+        "closed-loop", help="predicted vs measured, per operator and per step, of `flopwatt validate --local`"
+    )
+    loop.add_argument("result", nargs="?", type=Path, help="closed-loop result JSON (default: the newest stored one)")
+    loop.add_argument("--output", type=Path, required=True, help="chart file, .png or .svg")
+    loop.add_argument(
+        "--data-dir",
+        help="data directory, as for validate --local (default: $FLOPWATT_DATA_DIR or ~/.local/share/flopwatt)",
+    )
+    loop.set_defaults(handler=run_closed_loop)
 
 
 def load_profile(reference: str, data_dir: str | None) -> dict:
@@ -238,4 +254,37 @@ def run_serving_load(args: argparse.Namespace) -> int:
         print(f"wrote {charts.serving_load_chart(responses, concurrencies, args.output, title)}")
     except ValueError as error:
         raise CliError(str(error)) from None
+    return 0
+
+
+def newest_closed_loop_result(data_dir: str | None) -> Path:
+    """The newest `closed-loop-*.json` that `flopwatt validate --local` stored (its names end in
+    a UTC time, so the newest sorts last within a profile; across profiles the file time decides)."""
+    from flopwatt.bench.store import database_path
+    from flopwatt.service.cli.validate_local import CLOSED_LOOP_FOLDER
+
+    folder = database_path(data_dir).parent / CLOSED_LOOP_FOLDER
+    stored = sorted(folder.glob("closed-loop-*.json"), key=lambda p: (p.stat().st_mtime, p.name))
+    if not stored:
+        raise CliError(
+            f"no closed-loop result in {folder}: run `flopwatt validate --local` with a profile, or name a file"
+        )
+    return stored[-1]
+
+
+def run_closed_loop(args: argparse.Namespace) -> int:
+    import json
+
+    from flopwatt.service import charts
+
+    path = args.result or newest_closed_loop_result(args.data_dir)
+    try:
+        result = json.loads(path.read_text())
+        print(f"wrote {charts.closed_loop_chart(result, args.output)}")
+    except OSError as error:
+        raise CliError(f"{path}: {error.strerror}") from None
+    except json.JSONDecodeError as error:
+        raise CliError(f"{path}: not JSON: {error}") from None
+    except (ValueError, KeyError, TypeError) as error:
+        raise CliError(f"{path}: {error}") from None
     return 0

@@ -93,7 +93,7 @@ def test_shapes_are_deduplicated_and_every_use_is_kept():
 
 def test_the_optimizer_step_covers_one_layers_sharded_parameters():
     shape = WorkloadShape(**{**TINY, "tensor_parallel_size": 2})
-    (adamw,) = [c for c in enumerate_operators(shape, "cpu")[0] if c.kind == "adamw"]
+    (adamw,) = [c for c in enumerate_operators(shape, "cpu")[0] if "training.optimizer.layer" in c.uses]
     expected = 128 * 128 + 128 * 64 + 352 * 128 + 128 * 176 + 2 * 128
     assert (
         adamw.shape["parameters"] == expected == sum(a * (b[0] if b else 1) for a, *b in layer_parameter_shapes(shape))
@@ -235,3 +235,156 @@ def test_schema_1_profiles_are_still_read_but_cannot_carry_an_operator_table():
     assert raised.value.field == "operators"
     with pytest.raises(ProfileFormatError):
         validate_profile({**document, "schema_version": 3})
+
+
+@pytest.mark.parametrize("tied", [False, True])
+def test_the_optimizer_step_is_also_measured_over_all_of_the_ranks_parameters(tied):
+    """One layer's AdamW row scaled by the parameter count undercounts the real step (a layer's
+    state partly stays in the cache; the model's does not): the suite also times AdamW over
+    every parameter of the rank, as many tensors as the model has."""
+    shape = WorkloadShape(**{**TINY, "tensor_parallel_size": 2, "tied_embeddings": tied})
+    rows = {c.uses[0]: c for c in enumerate_operators(shape, "cpu")[0] if c.kind == "adamw"}
+    assert set(rows) == {"training.optimizer.layer", "training.optimizer.model"}
+    layer = 128 * 128 + 128 * 64 + 352 * 128 + 128 * 176 + 2 * 128
+    embeddings = (1 if tied else 2) * 500 * 128
+    assert rows["training.optimizer.model"].shape == {
+        "parameters": 2 * layer + embeddings + 128,
+        "tensors": 2 * 6 + (1 if tied else 2) + 1,
+    }
+
+
+def test_the_closed_loop_models_optimizer_row_counts_its_parameters():
+    from flopwatt.bench.closed_loop import ClosedLoopModel, build_model
+    from flopwatt.service.cli.validate_local import workload_shape
+
+    config = ClosedLoopModel(layer_count=2, hidden_size=64, attention_head_count=4, ffn_hidden_size=128, vocab_size=256)
+    model = build_model(config)
+    shape = WorkloadShape.from_dict(workload_shape(config))
+    (row,) = [c for c in enumerate_operators(shape, "cpu")[0] if "training.optimizer.model" in c.uses]
+    assert row.shape == {
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "tensors": len(list(model.parameters())),
+    }
+
+
+def test_adamw_runs_the_implementation_torch_picks_for_the_device():
+    """A training loop that does not choose gets torch's default: the for-loop AdamW on the CPU
+    (foreach is the CUDA default); the suite times that one, not foreach everywhere."""
+    import torch
+
+    from flopwatt.kernels.operators import build_adamw
+
+    workload = build_adamw([(64, 32), (32,)], "cpu")
+    assert workload.extra["backend"] == "torch.optim.AdamW(for-loop)"
+    workload.verify()
+    forced = build_adamw([(64, 32), (32,)], "cpu", foreach=True)
+    assert forced.extra["backend"] == "torch.optim.AdamW(foreach)"
+    assert not torch.optim.AdamW([torch.zeros(2, requires_grad=True)]).defaults["foreach"]
+
+
+def test_decode_gemms_and_kv_reads_are_timed_cold_when_the_weights_exceed_the_cache():
+    """A decode step reads every layer's weights once: when they exceed the last-level cache,
+    back-to-back calls on one buffer (weights in the cache) would time the wrong memory."""
+    from flopwatt.bench.workload_suite import decode_weight_bytes, times_cold
+
+    shape = WorkloadShape(**TINY)
+    weights = decode_weight_bytes(shape)
+    layer = 128 * 256 + 128 * 128 + 704 * 128 + 128 * 352
+    assert weights == (2 * layer + 1000 * 128) * 4
+    cases = enumerate_operators(shape, "cpu")[0]
+    cold = {(c.phase, c.kind) for c in cases if times_cold(c, shape, weights - 1)}
+    assert cold == {("decode", "gemm")}  # the weights exceed the cache, the KV cache does not
+    assert not any(times_cold(c, shape, weights) for c in cases)  # all of it fits: warm
+    # the KV cache of every layer at the largest batch (4) and the context (64): 2 x 2 x 4 x 2 x 64 x 32 x 4
+    kv = 2 * 2 * 4 * 2 * 64 * 32 * 4
+    cold_reads = [c.shape["batch"] for c in cases if c.kind == "kv_cache_read" and times_cold(c, shape, kv - 1)]
+    assert cold_reads == [4]  # batch 1's cache fits
+
+
+def test_the_suite_flushes_the_cache_before_cold_rows_and_says_so(monkeypatch):
+    from flopwatt.bench import harness, workload_suite
+
+    monkeypatch.setattr(workload_suite, "last_level_cache_bytes", lambda device: 1)
+    flushes: list[int] = []
+    real = harness.Harness._before_call
+
+    def counting(self, workload, plan):
+        if plan.flush_cache:
+            flushes.append(1)
+        return real(self, workload, plan)
+
+    monkeypatch.setattr(harness.Harness, "_before_call", counting)
+    small = {**TINY, "decode_batch_sizes": (4,), "sequence_length": 16}
+    document = run_suite("workload", "cpu", workload=small)
+    caches = {(row["phase"], row["kind"], row["cache"]) for row in document["operators"] if "cache" in row}
+    assert ("decode", "gemm", "cold") in caches and ("decode", "kv_cache_read", "cold") in caches
+    assert ("training", "gemm", "warm") in caches and ("decode", "rmsnorm", "warm") in caches
+    assert flushes
+
+
+def test_ddp_reduces_every_gradient_so_the_suite_measures_that_all_reduce():
+    shape = WorkloadShape(**{**TINY, "data_parallel_size": 2})
+    (whole,) = [c for c in collective_cases(shape) if c.use == "training.dp_all_reduce.model"]
+    from flopwatt.bench.workload_suite import model_parameter_shapes
+
+    assert whole.collective == "all_reduce" and whole.group_size == 2
+    assert whole.size_bytes == 4 * sum(a * (b[0] if b else 1) for a, *b in model_parameter_shapes(shape))
+
+
+def _row(kind, shape, medians, index=0, phase="training"):
+    return {
+        "kind": kind,
+        "pass": "forward",
+        "phase": phase,
+        "dtype": "fp32",
+        "shape": shape,
+        "uses": [f"{phase}.{kind}"],
+        "seconds": {"median": medians, "min": medians / 2, "n": 3},
+        "result_index": index,
+        "verified": True,
+    }
+
+
+def test_rounds_merge_to_each_phases_least_round_with_its_own_samples():
+    """Interleaved rounds (validate --local --repeats): each phase takes its rows from the round
+    whose rows add up to the least time (median x uses), as the real steps keep their least
+    whole-step median, not a mix of each operator's best round; the rows keep that round's raw
+    samples (the result index follows) and list every round's median."""
+    from flopwatt.bench.workload_suite import best_of_rounds
+
+    def document(gemm, norm, decode, samples):
+        return {
+            "suite": "workload",
+            "operators": [
+                _row("gemm", {"m": 2, "n": 2, "k": 2}, gemm, 0),
+                _row("rmsnorm", {"t": 2}, norm, 1),
+                _row("gemm", {"m": 1, "n": 2, "k": 2}, decode, 2, phase="decode"),
+            ],
+            "results": [{"samples_seconds": samples}] * 3,
+            "duration_seconds": 1.0,
+            "notes": ["a"],
+        }
+
+    # training: round 0 adds up to 4.0, round 1 to 6.0 (its GEMM alone is faster); decode: round 1
+    merged = best_of_rounds([document(3.0, 1.0, 0.5, [3.0]), document(2.0, 4.0, 0.25, [2.0])])
+    gemm, norm, decode = merged["operators"]
+    assert merged["best_round_by_phase"] == {"training": 0, "decode": 1}
+    assert gemm["seconds"]["median"] == 3.0 and norm["seconds"]["median"] == 1.0
+    assert merged["results"][gemm["result_index"]]["samples_seconds"] == [3.0]
+    assert decode["seconds"]["median"] == 0.25 and merged["results"][decode["result_index"]]["samples_seconds"] == [2.0]
+    assert gemm["round_medians_seconds"] == [3.0, 2.0] and norm["round_medians_seconds"] == [1.0, 4.0]
+    assert merged["rounds"] == 2 and merged["duration_seconds"] == 2.0 and merged["notes"] == ["a"]
+    assert len(merged["results"]) == 6
+
+
+def test_closed_loop_rounds_merge_to_each_checks_least_median():
+    from flopwatt.bench.closed_loop import best_of_rounds
+
+    rounds = [
+        {"training_step": {"median_seconds": 2.0, "samples_seconds": [2.0]}, "decode_step": {"median_seconds": 0.1}},
+        {"training_step": {"median_seconds": 1.0, "samples_seconds": [1.0]}, "decode_step": {"median_seconds": 0.3}},
+    ]
+    merged = best_of_rounds(rounds)
+    assert merged["training_step"]["median_seconds"] == 1.0 and merged["training_step"]["samples_seconds"] == [1.0]
+    assert merged["training_step"]["round_medians_seconds"] == [2.0, 1.0]
+    assert merged["decode_step"]["median_seconds"] == 0.1

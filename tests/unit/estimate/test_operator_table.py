@@ -158,3 +158,32 @@ def test_the_profile_reader_keeps_verified_operator_rows_only():
     assert [(o.kind, o.seconds, o.group_size) for o in operators] == [("gemm", 1e-6, 1), ("all_reduce", 1e-5, 2)]
     assert operators[1].dimensions == {"bytes": 64.0}
     assert read_profile(minimal_profile()).operators == ()
+
+
+def test_the_per_kind_split_survives_scaling_and_added_terms():
+    """Scaling by the layer count or micro-batches and adding analytic seconds keep the per-kind
+    split (the training breakdown's GEMM/attention/elementwise terms and the closed-loop chart
+    read it): it adds up to the operator seconds."""
+    table = OperatorTable(_synthetic_table())
+    step = training_operator_step(ARCH, 64, 2, 3, 1, "fp32", table, _fallback)
+    assert sum(step.seconds_by_kind.values()) == pytest.approx(step.seconds)
+    assert step.kind_seconds("gemm") > 0 and step.kind_seconds("attention") > 0
+    assert step.plus(0.25).seconds_by_kind == step.seconds_by_kind
+    decode = decode_operator_step(ARCH, 4, 256, 1, "fp32", table, _fallback)
+    assert sum(decode.seconds_by_kind.values()) == pytest.approx(decode.seconds)
+
+
+def test_the_optimizer_comes_from_the_whole_model_row_when_the_table_has_it():
+    """The suite's AdamW row over all parameters is used as measured; the one-layer row scaled
+    by the parameter count only without it."""
+    rows = _synthetic_table()
+    layer = next(r for r in rows if r.kind == "adamw" and dict(r.shape)["tensors"] == 6)
+    whole = next(r for r in rows if r.kind == "adamw" and dict(r.shape)["tensors"] != 6)
+    slow = [r if r is not whole else _row("adamw", "step", whole.dimensions, 7.0) for r in rows]
+    step = training_operator_step(ARCH, 64, 2, 1, 1, "fp32", OperatorTable(slow), _fallback)
+    assert step.kind_seconds("adamw") == 7.0 and step.counts["fallback"] == 0
+    without = training_operator_step(
+        ARCH, 64, 2, 1, 1, "fp32", OperatorTable([r for r in rows if r is not whole]), _fallback
+    )
+    params = dict(whole.shape)["parameters"]
+    assert without.kind_seconds("adamw") == pytest.approx(layer.seconds * params / dict(layer.shape)["parameters"])

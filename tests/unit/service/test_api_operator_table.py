@@ -90,11 +90,14 @@ def test_a_workload_profile_times_the_step_from_its_operators_and_reports_the_co
     slow, fast = _estimate(_profile(2e-11)), _estimate(_profile(1e-11))
     coverage = fast.calibration.operator_table
     assert fast.calibration.HasField("operator_table")
-    assert coverage.operators_measured > 20 and coverage.operators_interpolated == 0
+    # the optimizer: the suite's whole-model AdamW row counts the final norm, the estimator's
+    # local parameters do not (64 fewer): interpolated from that row at its rate
+    assert coverage.operators_measured > 20 and coverage.operators_interpolated == 1
     assert coverage.operators_fallback == 0
     total = fast.step_duration.seconds + fast.step_duration.nanos * 1e-9
-    assert coverage.measured_share == pytest.approx(_device_seconds(fast) / total, rel=1e-3)
-    assert coverage.measured_share + coverage.fallback_share == pytest.approx(1.0)
+    device_share = coverage.measured_share + coverage.interpolated_share
+    assert device_share == pytest.approx(_device_seconds(fast) / total, rel=1e-3)
+    assert device_share + coverage.fallback_share == pytest.approx(1.0)
     # twice the operator times: twice the device work, the analytic terms unchanged
     assert _device_seconds(slow) == pytest.approx(2 * _device_seconds(fast), rel=1e-9)
     rest = total - _device_seconds(fast)
