@@ -63,6 +63,13 @@ from flopwatt.estimate.serving_realisation import (
     choose_decode_realisation,
 )
 from flopwatt.estimate.stack_realisation import hardware_generation
+from flopwatt.estimate.validation.grid_fit import (
+    at_realisation,
+    best_on_grid,
+    group_by_key,
+    leave_one_source_out,
+    mean_absolute_percentage_error,
+)
 
 DATA_FILE = "serving_published.csv"
 # Realisations the fit may choose: 0.3 … 1.5 on a log grid (1.3 % apart).
@@ -191,7 +198,7 @@ class ServingCalibrationRow:
 
     def predicted_at(self, realisation: float) -> float:
         """The metric at a realisation (log-log interpolation on the grid, clamped at its ends)."""
-        return float(np.exp(np.interp(np.log(realisation), np.log(REALISATION_GRID), np.log(self.predicted))))
+        return at_realisation(REALISATION_GRID, self.predicted, realisation)
 
 
 def _scenario(row: ServingRow, batch_size: int, concurrency: int):
@@ -266,35 +273,19 @@ def calibration_rows() -> list[ServingCalibrationRow]:
     return list(_cached_rows())
 
 
-def _source_weights(rows: list[ServingCalibrationRow]) -> np.ndarray:
-    counts: dict[str, int] = {}
-    for row in rows:
-        counts[row.source] = counts.get(row.source, 0) + 1
-    return np.array([1.0 / counts[row.source] for row in rows])
-
-
 def _mape(rows: list[ServingCalibrationRow], realisations: Iterable[float]) -> float:
-    errors = [abs(row.predicted_at(r) / row.published - 1.0) for row, r in zip(rows, realisations)]
-    return float(np.mean(errors) * 100.0) if errors else float("nan")
+    return mean_absolute_percentage_error(rows, realisations, REALISATION_GRID)
 
 
 def fit_group(rows: list[ServingCalibrationRow]) -> float:
     """The grid realisation minimising the source-balanced mean |log error| of the rows."""
-    log_errors = np.abs(np.log(np.stack([row.predicted / row.published for row in rows])))
-    return float(REALISATION_GRID[int(np.argmin(_source_weights(rows) @ log_errors))])
-
-
-def _groups(rows: list[ServingCalibrationRow]) -> dict[tuple[str, str], list[ServingCalibrationRow]]:
-    groups: dict[tuple[str, str], list[ServingCalibrationRow]] = {}
-    for row in rows:
-        groups.setdefault(row.key, []).append(row)
-    return groups
+    return best_on_grid(rows, REALISATION_GRID)
 
 
 def fit(rows: list[ServingCalibrationRow]) -> ServingCalibration:
     """Parameters fitted on `rows` (CV fields empty: see calibrate)."""
     parameters = []
-    for (engine, generation), group in sorted(_groups(rows).items()):
+    for (engine, generation), group in sorted(group_by_key(rows).items()):
         value = fit_group(group)
         parameters.append(
             FittedDecodeRealisation(
@@ -316,13 +307,7 @@ def given_realisation(row: ServingCalibrationRow, calibration: ServingCalibratio
 
 def cross_validated_realisations(rows: list[ServingCalibrationRow]) -> list[float]:
     """For each row, the realisation fitted without its source (the estimator's fallback applies)."""
-    given: dict[int, float] = {}
-    for source in sorted({row.source for row in rows}):
-        training = fit([row for row in rows if row.source != source])
-        for index, row in enumerate(rows):
-            if row.source == source:
-                given[index] = given_realisation(row, training)
-    return [given[i] for i in range(len(rows))]
+    return leave_one_source_out(rows, fit, given_realisation)
 
 
 def calibrate(rows: list[ServingCalibrationRow] | None = None) -> ServingCalibration:

@@ -43,6 +43,14 @@ from flopwatt.estimate.stack_realisation import (
     precision_class,
 )
 from flopwatt.estimate.validation import fms_fsdp, llm_foundry, mlperf, scale_anchors
+from flopwatt.estimate.validation.grid_fit import (
+    at_realisation,
+    best_on_grid,
+    group_by_key,
+    leave_one_source_out,
+    mean_absolute_percentage_error,
+    source_weights,
+)
 from flopwatt.estimate.validation.scale_anchors import ScaleAnchor, anchor_step_time, published_step_seconds
 
 # Realisations the fit may choose: 0.2 … 1.6 on a log grid (0.7 % apart).
@@ -76,9 +84,17 @@ class CalibrationRow:
     def key(self) -> tuple[str, str, str]:
         return (self.stack, self.generation, self.precision_class)
 
+    @property
+    def published(self) -> float:
+        return self.published_seconds
+
+    @property
+    def predicted(self) -> np.ndarray:
+        return self.predicted_seconds
+
     def predicted_at(self, realisation: float) -> float:
         """Step seconds at a realisation (log-log interpolation on the grid, clamped at its ends)."""
-        return float(np.exp(np.interp(np.log(realisation), np.log(REALISATION_GRID), np.log(self.predicted_seconds))))
+        return at_realisation(REALISATION_GRID, self.predicted_seconds, realisation)
 
     def needed_realisation(self) -> float:
         """The realisation at which the model meets the published time (clamped to the grid)."""
@@ -121,36 +137,19 @@ def calibration_rows() -> list[CalibrationRow]:
     return [calibration_row(anchor, source) for anchor, source in anchors if anchor.scored]
 
 
-def _source_weights(rows: list[CalibrationRow]) -> np.ndarray:
-    counts: dict[str, int] = {}
-    for row in rows:
-        counts[row.source] = counts.get(row.source, 0) + 1
-    return np.array([1.0 / counts[row.source] for row in rows])
-
-
 def _mape(rows: list[CalibrationRow], realisations: Iterable[float]) -> float:
-    errors = [abs(row.predicted_at(r) / row.published_seconds - 1.0) for row, r in zip(rows, realisations)]
-    return float(np.mean(errors) * 100.0) if errors else float("nan")
+    return mean_absolute_percentage_error(rows, realisations, REALISATION_GRID)
 
 
 def fit_group(rows: list[CalibrationRow]) -> float:
     """The grid realisation minimising the source-balanced mean |log error| of the rows."""
-    log_errors = np.abs(np.log(np.stack([row.predicted_seconds / row.published_seconds for row in rows])))
-    weights = _source_weights(rows)
-    return float(REALISATION_GRID[int(np.argmin(weights @ log_errors))])
-
-
-def _groups(rows: list[CalibrationRow]) -> dict[tuple[str, str, str], list[CalibrationRow]]:
-    groups: dict[tuple[str, str, str], list[CalibrationRow]] = {}
-    for row in rows:
-        groups.setdefault(row.key, []).append(row)
-    return groups
+    return best_on_grid(rows, REALISATION_GRID)
 
 
 def fit(rows: list[CalibrationRow]) -> StackCalibration:
     """Parameters fitted on `rows` (CV and σ fields empty: see calibrate)."""
     parameters = []
-    for (stack, generation, precision), group in sorted(_groups(rows).items()):
+    for (stack, generation, precision), group in sorted(group_by_key(rows).items()):
         value = fit_group(group)
         parameters.append(
             FittedRealisation(
@@ -183,17 +182,13 @@ def given_realisation(row: CalibrationRow, calibration: StackCalibration) -> flo
 def cross_validated(rows: list[CalibrationRow]) -> tuple[list[float], list[bool]]:
     """For each row, the realisation fitted without its source (the estimator's fallback applies),
     and whether its fold had fitted the row's own stack × generation × precision (else: transfer)."""
-    sources = sorted({row.source for row in rows})
-    given: dict[int, float] = {}
-    exact: dict[int, bool] = {}
-    for source in sources:
-        training = fit([row for row in rows if row.source != source])
+
+    def given(row: CalibrationRow, training: StackCalibration) -> tuple[float, bool]:
         fitted_keys = {(p.stack, p.generation, p.precision_class) for p in training.parameters}
-        for index, row in enumerate(rows):
-            if row.source == source:
-                given[index] = given_realisation(row, training)
-                exact[index] = row.key in fitted_keys
-    return [given[i] for i in range(len(rows))], [exact[i] for i in range(len(rows))]
+        return given_realisation(row, training), row.key in fitted_keys
+
+    answers = leave_one_source_out(rows, fit, given)
+    return [value for value, _ in answers], [exact for _, exact in answers]
 
 
 def cross_validated_realisations(rows: list[CalibrationRow]) -> list[float]:
@@ -207,7 +202,7 @@ def realisation_residuals(rows: list[CalibrationRow], realisations: list[float])
 
 
 def weighted_rms(values: np.ndarray, rows: list[CalibrationRow]) -> float:
-    weights = _source_weights(rows)
+    weights = source_weights(rows)
     return float(np.sqrt(np.sum(weights * values**2) / np.sum(weights)))
 
 
@@ -331,7 +326,7 @@ def interval_coverage(rows: list[CalibrationRow], z: float = 1.6449) -> float:
             pool = same_stack or same_kind or others
             sigma = weighted_rms(residuals[pool], [rows[j] for j in pool])
             inside[i] = float(abs(np.log(row.needed_realisation() / cv[i])) <= z * sigma)
-    weights = _source_weights(rows)
+    weights = source_weights(rows)
     return float(np.sum(weights * inside) / np.sum(weights))
 
 
