@@ -64,7 +64,7 @@ from flopwatt.estimate.inference import (
     check_expert_parallel_size,
     draft_memory,
     max_batch_size,
-    serving_metrics,
+    scenario_serving_metrics,
 )
 from flopwatt.estimate.memory import kv_cache_bytes_per_token, kv_cache_bytes_per_token_per_device
 from flopwatt.estimate.run_cost import RunCost, run_cost
@@ -189,7 +189,7 @@ def kv_bound(scenario: InferenceScenario, engine: ContinuousBatching) -> int:
 def load_curve(scenario: InferenceScenario, engine: ContinuousBatching | None = None) -> LoadCurve:
     """Step, TTFT and TPOT at every running batch up to the bound (module docstring)."""
     engine = engine or ContinuousBatching.for_scenario(scenario)
-    arch, hw, tp, ep = scenario.arch, scenario.hardware, scenario.accelerator_count, scenario.expert_parallel_size
+    arch, hw, tp = scenario.arch, scenario.hardware, scenario.accelerator_count
     prompt, output = scenario.input_tokens, scenario.output_tokens
     kv = kv_bound(scenario, engine)
     spec = scenario.speculation
@@ -199,20 +199,7 @@ def load_curve(scenario: InferenceScenario, engine: ContinuousBatching | None = 
     budget_bound = int(budget // (query + per_step * prompt / output))
     bound = max(1, min(kv, engine.sequence_cap, budget_bound))
     batches = np.arange(1, bound + 1, dtype=float)
-    metrics = serving_metrics(
-        arch,
-        hw,
-        tp,
-        batches,
-        prompt,
-        output,
-        scenario.facility,
-        kv_bytes_per_element=scenario.kv_cache_bytes_per_element,
-        expert_parallel_size=ep,
-        speculation=spec,
-        cuda_graph_max_batch=engine.cuda_graph_max_batch,
-        decode_realisation=scenario.decode_realisation,
-    )
+    metrics = scenario_serving_metrics(scenario, batches, cuda_graph_max_batch=engine.cuda_graph_max_batch)
     decode = np.broadcast_to(np.asarray(metrics.time_per_output_token_seconds, dtype=float), batches.shape)
     step = decode * per_step  # one decode (verification) step's seconds
     # One prompt's prefill, spread over its tokens: a chunk of c tokens costs c/P of it (the mean

@@ -45,7 +45,7 @@ from flopwatt.estimate.inference import (
     InferenceScenario,
     _prefill_seconds,
     max_batch_size,
-    serving_metrics,
+    scenario_serving_metrics,
 )
 from flopwatt.estimate.memory import kv_cache_bytes_per_token
 from flopwatt.estimate.run_cost import RunCost, run_cost
@@ -139,18 +139,8 @@ def decode_pool(scenario: InferenceScenario, engine) -> DecodePool:
     kv = kv_bound(scenario, engine)
     bound = max(1, min(kv, engine.sequence_cap, engine.token_budget // query))
     batches = np.arange(1, bound + 1, dtype=float)
-    metrics = serving_metrics(
-        scenario.arch,
-        scenario.hardware,
-        scenario.accelerator_count,
-        batches,
-        scenario.input_tokens,
-        scenario.output_tokens,
-        scenario.facility,
-        kv_bytes_per_element=scenario.kv_cache_bytes_per_element,
-        speculation=spec,
-        cuda_graph_max_batch=engine.cuda_graph_max_batch,
-        decode_realisation=scenario.decode_realisation,
+    metrics = scenario_serving_metrics(
+        scenario, batches, expert_parallel_size=1, cuda_graph_max_batch=engine.cuda_graph_max_batch
     )
     tpot = np.broadcast_to(np.asarray(metrics.time_per_output_token_seconds, dtype=float), batches.shape)
     output = scenario.output_tokens

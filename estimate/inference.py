@@ -428,6 +428,36 @@ class ServingMetrics:
     cost: RunCost  # of one batch
 
 
+def scenario_serving_metrics(
+    scenario: InferenceScenario,
+    batch: ArrayLike,
+    *,
+    hardware: HardwareModel | None = None,
+    facility: FacilityInputs | None = None,
+    expert_parallel_size: int | None = None,
+    cuda_graph_max_batch: int | None = None,
+) -> ServingMetrics:
+    """`serving_metrics` for a scenario at `batch` sequences: its model, replica size, lengths, KV
+    precision, speculation, engine graph limit and decode realisation, so every caller (static
+    batch, continuous batching, disaggregation, the Monte Carlo, the serving calibration) hands
+    the core the same scenario. The keywords replace one of them (drawn hardware or facility, an
+    engine's own graph limit, a pool without expert parallelism)."""
+    return serving_metrics(
+        scenario.arch,
+        scenario.hardware if hardware is None else hardware,
+        scenario.accelerator_count,
+        batch,
+        scenario.input_tokens,
+        scenario.output_tokens,
+        scenario.facility if facility is None else facility,
+        kv_bytes_per_element=scenario.kv_cache_bytes_per_element,
+        expert_parallel_size=scenario.expert_parallel_size if expert_parallel_size is None else expert_parallel_size,
+        speculation=scenario.speculation,
+        cuda_graph_max_batch=scenario.cuda_graph_max_batch if cuda_graph_max_batch is None else cuda_graph_max_batch,
+        decode_realisation=scenario.decode_realisation,
+    )
+
+
 def serving_metrics(
     arch: ModelArchitecture,
     hw: HardwareModel,
@@ -532,20 +562,7 @@ def estimate_serving(scenario: InferenceScenario) -> InferenceEstimate:
         batches = as_float(scenario.batch_size)
     else:
         batches = np.arange(1, max(min(limit, SERVING_MAX_BATCH_SIZE), 1) + 1, dtype=float)
-    metrics = serving_metrics(
-        arch,
-        hw,
-        tp,
-        batches,
-        prompt,
-        output,
-        scenario.facility,
-        kv_bytes_per_element=kv_bytes_per_element,
-        expert_parallel_size=ep,
-        speculation=scenario.speculation,
-        cuda_graph_max_batch=scenario.cuda_graph_max_batch,
-        decode_realisation=scenario.decode_realisation,
-    )
+    metrics = scenario_serving_metrics(scenario, batches)
     shape = np.shape(batches)
     best = int(np.argmax(np.broadcast_to(metrics.output_tokens_per_second, shape))) if shape else 0
     batch = int(batches[best]) if shape else int(batches)

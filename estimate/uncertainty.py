@@ -17,7 +17,7 @@ import numpy as np
 
 from flopwatt.estimate.assumptions import Assumption
 from flopwatt.estimate.hardware import HardwareModel, MeasuredGemmMap
-from flopwatt.estimate.inference import InferenceScenario, ServingMetrics, serving_metrics
+from flopwatt.estimate.inference import InferenceScenario, ServingMetrics, scenario_serving_metrics
 from flopwatt.estimate.stack_realisation import stack_calibration
 from flopwatt.estimate.training import TrainingEstimate, TrainingScenario, estimate_training_run
 
@@ -321,19 +321,8 @@ INFERENCE_INPUTS = (COMPUTE_EFFICIENCY.name, POWER_DRAW.name, PUE.name, ELECTRIC
 def inference_samples(scenario: InferenceScenario, batch_size: int, draws: Draws) -> ServingMetrics:
     """Serving at `batch_size` (the deterministic choice) at the drawn inputs, in one call."""
     hw = scale_hardware(scenario.hardware, draws[COMPUTE_EFFICIENCY.name], draws[POWER_DRAW.name])
-    return serving_metrics(
-        scenario.arch,
-        hw,
-        scenario.accelerator_count,
-        float(batch_size),
-        scenario.input_tokens,
-        scenario.output_tokens,
-        scale_facility(scenario.facility, draws),
-        kv_bytes_per_element=scenario.kv_cache_bytes_per_element,
-        expert_parallel_size=scenario.expert_parallel_size,
-        speculation=scenario.speculation,
-        cuda_graph_max_batch=scenario.cuda_graph_max_batch,
-        decode_realisation=scenario.decode_realisation,
+    return scenario_serving_metrics(
+        scenario, float(batch_size), hardware=hw, facility=scale_facility(scenario.facility, draws)
     )
 
 
