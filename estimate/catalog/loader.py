@@ -419,18 +419,27 @@ def _parse_step_option(ctx: _EntryContext, name: str, raw: Any, covered: frozens
     return StepOptionValue(name=name, value=value, origin=raw["origin"], basis=basis)
 
 
+def _parse_behaviour(
+    ctx: _EntryContext, raw: Mapping[str, Any], keys: Sequence[str], covered: frozenset[str]
+) -> dict[str, str]:
+    """The `behaviour` object of a stack or an engine: exactly `keys`, each a sentence some source
+    covers."""
+    behaviour_raw = ctx.require(raw, "behaviour")
+    if not isinstance(behaviour_raw, Mapping) or set(behaviour_raw) != set(keys):
+        raise ctx.error("behaviour", f"must be an object with exactly {', '.join(keys)}")
+    behaviour = {}
+    for key in keys:
+        behaviour[key] = ctx.string(behaviour_raw, key)
+        _check_covered(ctx, covered, f"behaviour.{key}")
+    return behaviour
+
+
 def parse_framework_entry(raw: Mapping[str, Any], ctx: _EntryContext) -> FrameworkSpec:
     """Validate one software-stack object and build its FrameworkSpec."""
     _check_unknown_keys(ctx, raw, _FRAMEWORK_KNOWN_KEYS)
     sources = _parse_sources(ctx, raw)
     covered = _covered_names(sources)
-    behaviour_raw = ctx.require(raw, "behaviour")
-    if not isinstance(behaviour_raw, Mapping) or set(behaviour_raw) != set(FRAMEWORK_BEHAVIOUR_KEYS):
-        raise ctx.error("behaviour", f"must be an object with exactly {', '.join(FRAMEWORK_BEHAVIOUR_KEYS)}")
-    behaviour = {}
-    for key in FRAMEWORK_BEHAVIOUR_KEYS:
-        behaviour[key] = ctx.string(behaviour_raw, key)
-        _check_covered(ctx, covered, f"behaviour.{key}")
+    behaviour = _parse_behaviour(ctx, raw, FRAMEWORK_BEHAVIOUR_KEYS, covered)
     options_raw = ctx.require(raw, "step_options")
     if not isinstance(options_raw, Mapping) or set(options_raw) != set(FRAMEWORK_STEP_OPTION_TYPES):
         raise ctx.error("step_options", f"must be an object with exactly {', '.join(FRAMEWORK_STEP_OPTION_TYPES)}")
@@ -518,13 +527,7 @@ def parse_engine_entry(raw: Mapping[str, Any], ctx: _EntryContext) -> EngineSpec
     _check_unknown_keys(ctx, raw, _ENGINE_KNOWN_KEYS)
     sources = _parse_sources(ctx, raw)
     covered = _covered_names(sources)
-    behaviour_raw = ctx.require(raw, "behaviour")
-    if not isinstance(behaviour_raw, Mapping) or set(behaviour_raw) != set(ENGINE_BEHAVIOUR_KEYS):
-        raise ctx.error("behaviour", f"must be an object with exactly {', '.join(ENGINE_BEHAVIOUR_KEYS)}")
-    behaviour = {}
-    for key in ENGINE_BEHAVIOUR_KEYS:
-        behaviour[key] = ctx.string(behaviour_raw, key)
-        _check_covered(ctx, covered, f"behaviour.{key}")
+    behaviour = _parse_behaviour(ctx, raw, ENGINE_BEHAVIOUR_KEYS, covered)
     parameters_raw = ctx.require(raw, "parameters")
     if not isinstance(parameters_raw, Mapping) or set(parameters_raw) != set(ENGINE_PARAMETER_TYPES):
         raise ctx.error("parameters", f"must be an object with exactly {', '.join(ENGINE_PARAMETER_TYPES)}")
