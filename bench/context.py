@@ -37,6 +37,9 @@ def _software_versions() -> dict:
         "platform": platform.platform(),
     }
     try:
+        from flopwatt.kernels.numba_cuda_compat import restore_numpy_aliases_numba_cuda_needs
+
+        restore_numpy_aliases_numba_cuda_needs()
         from numba import cuda as numba_cuda
 
         versions["numba_cuda_implementation"] = getattr(numba_cuda, "implementation", "built-in")

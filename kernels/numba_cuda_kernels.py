@@ -3,9 +3,13 @@
 name captured in a closure. Launch them through numba_cuda_stream, which owns sizes and checks.
 """
 
-from numba import cuda, float64
+from flopwatt.kernels.numba_cuda_compat import restore_numpy_aliases_numba_cuda_needs
 
-from flopwatt.kernels.numba_cuda_kernels_config import REDUCTION_THREADS_PER_BLOCK
+restore_numpy_aliases_numba_cuda_needs()
+
+from numba import cuda, float64  # noqa: E402 (after the NumPy alias numba.cuda needs)
+
+from flopwatt.kernels.numba_cuda_kernels_config import REDUCTION_THREADS_PER_BLOCK  # noqa: E402
 
 
 @cuda.jit

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
+from flopwatt.kernels.numba_cuda_compat import restore_numpy_aliases_numba_cuda_needs
 from flopwatt.kernels.numba_cuda_kernels_config import REDUCTION_THREADS_PER_BLOCK
 from flopwatt.kernels.stream_reference import (
     STREAM_SCALAR,
@@ -86,6 +87,7 @@ class _Arrays:
 
 
 def _allocate(elements: int, reduction_blocks: int, seed: int) -> _Arrays:
+    restore_numpy_aliases_numba_cuda_needs()
     from numba import cuda
 
     if simulator_enabled():

@@ -38,7 +38,11 @@ def test_a_llama_8b_layer_is_measured_operator_by_operator_on_the_gpu():
     document = run_suite("workload", "cuda", workload=dict(LLAMA_8B_LAYER))
     operators = document["operators"]
     cases, _ = enumerate_operators(WorkloadShape(**LLAMA_8B_LAYER), "cuda")
-    assert len(operators) == len(cases), document["notes"]
+    # An operator whose buffers would not fit the suite's share of device memory is skipped with
+    # a note naming it (the optimizer step of a 1.3 B-parameter stand-in on an 80 GB H100).
+    skipped = [note for note in document["notes"] if ": skipped, " in note]
+    assert len(operators) + len(skipped) == len(cases), document["notes"]
+    assert all("device's memory" in note for note in skipped), skipped
     assert all(row["verified"] and row["seconds"]["median"] > 0 for row in operators)
     attention = [row for row in operators if row["kind"] == "attention"]
     assert attention and all(row["backend"] != "sdpa:unknown" for row in attention)
