@@ -362,6 +362,34 @@ def bench_cpu(run: Runner) -> str:
     )
 
 
+MEASURED_PROFILES = ROOT / "bench" / "results"
+
+
+def h100_profiles(run: Runner) -> str:
+    """The committed H100 profiles' ceilings (files under bench/results/, never edited): exact, so checked."""
+    full = json.loads((MEASURED_PROFILES / "h100-sxm-full.json").read_text())
+    quick = json.loads((MEASURED_PROFILES / "h100-sxm-quick.json").read_text())
+    gemm = full["ceilings"]["matmul_flops_per_second"]
+    attention = full["ceilings"]["attention_flops_per_second"]
+    memory = quick["ceilings"]["memory_bytes_per_second"]
+    power = full["power"]
+    load_bf16 = power["load_watts"]["gemm_bf16"]
+    return prose(
+        f"Measured on a lent {full['device']['name']} on {full['created_time'][:10]} (driver "
+        f"{full['environment']['driver']}, torch {full['environment']['torch']}; "
+        f"`bench/results/`, committed as written): the full suite ({full['duration_seconds']:.0f} s) found "
+        f"{gemm['bf16'] / 1e12:.0f} TFLOP/s bf16, {gemm['fp8'] / 1e12:.0f} fp8, {gemm['tf32'] / 1e12:.0f} tf32 and "
+        f"{gemm['fp32'] / 1e12:.1f} fp32 GEMM, {attention['bf16'] / 1e12:.0f} TFLOP/s bf16 attention forward, "
+        f"{full['ceilings']['memory_bytes_per_second']['copy'] / 1e12:.2f} TB/s device copy, "
+        f"{full['ceilings']['host_to_device_bytes_per_second'] / 1e9:.0f} GB/s pinned host-to-device, "
+        f"{full['ceilings']['launch_overhead_graph_seconds'] * 1e6:.1f} µs per kernel in a CUDA graph, "
+        f"{power['idle_watts']:.0f} W idle and {load_bf16:.0f} W under bf16 GEMM load; the quick suite's Numba "
+        f"STREAM triad {memory['triad'] / 1e12:.2f} TB/s and read {memory['read'] / 1e12:.2f} TB/s. Use one in an "
+        "estimate with `flopwatt bench import bench/results/h100-sxm-full.json` and then "
+        "`flopwatt estimate training ... --profile ID` (the id `bench import` prints; `--data-dir` as for `bench`)."
+    )
+
+
 @dataclass(frozen=True)
 class Region:
     render: Callable[[Runner], str] | None  # None: measured by hand (the region says how)
@@ -382,6 +410,7 @@ REGIONS: dict[str, Region] = {
     "validation-table": Region(validation_table),
     "validation-prose": Region(validation_prose),
     "bench-cpu-quick": Region(bench_cpu, measured=True),
+    "h100-profiles": Region(h100_profiles),
     # Written by hand from `python bench/service_benchmarks/sweep_throughput.py` (it needs a server for
     # the gRPC figure); listed so that --check names it as skipped rather than unknown.
     "sweep-throughput": Region(None, measured=True),

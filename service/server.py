@@ -22,9 +22,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from flopwatt.bench.store import RECOVERY_HINT, ProfileStore
 from flopwatt.estimate.profile_checks import save_measured_profile
-from flopwatt.service import errors
 from flopwatt.service.api.benchmark_servicer import BenchmarkServicer
-from flopwatt.service.api.deps import ApiDependencies
+from flopwatt.service.api.deps import ApiDependencies, stored_profile_lookup
 from flopwatt.service.api.estimator_servicer import EstimatorServicer
 from flopwatt.service.config import Settings
 from flopwatt.service.interceptors.admission import AdmissionInterceptor
@@ -106,17 +105,6 @@ def _open_run_manager(settings: Settings, profile_store: ProfileStore, metrics: 
         metrics,
         store_damage=lambda: profile_store.damage,
     )
-
-
-def _profile_document_lookup(store: ProfileStore) -> Any:
-    def lookup(name: str) -> Any:
-        profile_id = name.removeprefix("profiles/")
-        try:
-            return store.get(profile_id)
-        except LookupError:
-            raise errors.NotFound("profile", name) from None
-
-    return lookup
 
 
 def _server_credentials(settings: Settings) -> grpc.ServerCredentials:
@@ -212,7 +200,7 @@ async def start_server(settings: Settings) -> RunningServer:
     metrics = create_metrics()
     profile_store = _open_profile_store(settings)
     metrics.register_collector(ProfileCollector(profile_store))
-    deps = ApiDependencies(profile_document=_profile_document_lookup(profile_store))
+    deps = ApiDependencies(profile_document=stored_profile_lookup(lambda: profile_store))
 
     # The stream writer first: it is what writes streamed messages (see its module docstring).
     # Admission after metrics (refusals are counted) and before everything else (a refused call

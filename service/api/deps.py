@@ -17,6 +17,24 @@ def _no_profiles(name: str) -> Mapping[str, Any]:
     raise NotFound("profile", name)
 
 
+def stored_profile_lookup(open_store: Callable[[], Any]) -> ProfileDocumentLookup:
+    """A lookup over a profile store (anything with `get(profile_id)` raising LookupError).
+
+    Why a store factory rather than a store: the CLI's estimate commands must not create a data
+    directory or database for a user who never asked for a profile, so the store is opened on the
+    first lookup; the server passes a factory of the store it already opened."""
+    from flopwatt.service.errors import NotFound
+
+    def lookup(name: str) -> Mapping[str, Any]:
+        profile_id = name.removeprefix("profiles/")
+        try:
+            return open_store().get(profile_id)
+        except LookupError:
+            raise NotFound("profile", name) from None
+
+    return lookup
+
+
 @dataclass(frozen=True)
 class ApiDependencies:
     """Shared collaborators of the API handlers."""

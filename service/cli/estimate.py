@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from flopwatt.service.cli.errors import user_errors
+from flopwatt.service.cli.profile_lookup import add_data_dir_argument, cli_dependencies
 from flopwatt.service.cli.request_file import load_request, set_field, whole_number
 
 KINDS = ("training", "inference")
@@ -47,7 +48,8 @@ def register(subparsers) -> None:
         sub.add_argument("--model", help="model preset id, e.g. llama-3.1-70b")
         sub.add_argument("--parameters", type=float, help="parameter count when no preset is given")
         sub.add_argument("--hardware", help="hardware id, e.g. h100-sxm")
-        sub.add_argument("--profile", help="measured profile id")
+        sub.add_argument("--profile", help="measured profile id (stored by `flopwatt bench` in --data-dir)")
+        add_data_dir_argument(sub)
         sub.add_argument("--accelerators", type=int, help="accelerator count")
         sub.add_argument("--precision", choices=("fp32", "tf32", "bf16", "fp16", "fp8", "fp4"))
         sub.add_argument("--pue", type=float)
@@ -325,10 +327,8 @@ def format_table(rows: list[tuple[str, str]]) -> str:
 def run(args: argparse.Namespace) -> int:
     from google.protobuf import json_format
 
-    from flopwatt.service.api.deps import ApiDependencies
-
     request = build_request(args)
-    deps = ApiDependencies()
+    deps = cli_dependencies(args.data_dir)
     with user_errors():
         if args.kind == "training":
             from flopwatt.service.api.training import estimate_training

@@ -15,6 +15,7 @@ import math
 from pathlib import Path
 
 from flopwatt.service.cli.errors import CliError, user_errors
+from flopwatt.service.cli.profile_lookup import add_data_dir_argument, cli_dependencies
 from flopwatt.service.cli.request_file import load_request, set_field, whole_number
 
 SECONDS_PER_YEAR = 365.25 * 86400
@@ -38,6 +39,7 @@ def register(kinds) -> None:
     sub = kinds.add_parser("campus", help="size a campus from power, accelerators or a budget")
     sub.add_argument("--request", type=Path, help="JSON or YAML EstimateCampusRequest (proto JSON mapping)")
     sub.add_argument("--hardware", help="hardware id, e.g. gb200")
+    add_data_dir_argument(sub)
     capacity = sub.add_mutually_exclusive_group()
     capacity.add_argument("--power-watts", type=float, help="facility power budget, PUE included (W)")
     capacity.add_argument("--accelerators", type=int, help="accelerators installed")
@@ -233,10 +235,9 @@ def run(args: argparse.Namespace) -> int:
 
     from flopwatt.service import charts
     from flopwatt.service.api.campus import estimate_campus
-    from flopwatt.service.api.deps import ApiDependencies
 
     with user_errors():
-        response = estimate_campus(build_request(args), ApiDependencies())
+        response = estimate_campus(build_request(args), cli_dependencies(args.data_dir))
     print(json.dumps(json_format.MessageToDict(response), indent=2) if args.json else table(response))
     try:
         if args.chart_power:

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from flopwatt.service.cli.errors import CliError, user_errors
+from flopwatt.service.cli.profile_lookup import add_data_dir_argument, cli_dependencies
 from flopwatt.service.cli.request_file import load_request
 
 COLUMNS = (
@@ -51,6 +52,7 @@ def _add_grid_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FIELD=V1,V2,...",
         help="an axis of the grid (repeatable); hardware_id and precision take names",
     )
+    add_data_dir_argument(parser)
 
 
 def register(subparsers) -> None:
@@ -169,7 +171,6 @@ def _warn_unpriced(energy_only: int, total: int) -> None:
 def run(args: argparse.Namespace) -> int:
     from flopwatt.service import charts
     from flopwatt.service.api import sweep as sweep_api
-    from flopwatt.service.api.deps import ApiDependencies
 
     request = build_request(args)
     axis_names = [axis.field for axis in request.axes]
@@ -177,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
     if args.format in COLUMNAR_FORMATS and not args.output:
         raise CliError(f"--format {args.format} writes a binary file: give --output FILE")
     with user_errors():  # the grid and its base are validated before any output is opened
-        evaluator, chunk = sweep_api.prepare(request, ApiDependencies())
+        evaluator, chunk = sweep_api.prepare(request, cli_dependencies(args.data_dir))
     total = evaluator.grid.size
     kept = []
     energy_only = 0
@@ -270,11 +271,10 @@ def run_rank(args: argparse.Namespace) -> int:
     from google.protobuf import json_format
 
     from flopwatt.service.api import sweep as sweep_api
-    from flopwatt.service.api.deps import ApiDependencies
 
     request = rank_request(args)
     with user_errors():
-        response = sweep_api.rank_training(request, ApiDependencies())
+        response = sweep_api.rank_training(request, cli_dependencies(args.data_dir))
     if args.format == "json":
         print(json_format.MessageToJson(response, indent=2))
     else:

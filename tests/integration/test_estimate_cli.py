@@ -78,3 +78,46 @@ def test_validate_prints_tables_and_json(capsys):
     assert all(
         {"physics_mape_percent", "cross_validated_mape_percent", "target_met"} <= set(e) for e in serving["sources"]
     )
+
+
+def _training_flags(*extra: str) -> list[str]:
+    return [
+        "estimate",
+        "training",
+        "--model",
+        "llama-3.1-8b",
+        "--hardware",
+        "h100-sxm",
+        "--accelerators",
+        "8",
+        "--tokens",
+        "1e9",
+        "--sequence-length",
+        "8192",
+        "--json",
+        *extra,
+    ]
+
+
+def test_estimate_reads_a_profile_flopwatt_bench_stored_in_the_data_directory(tmp_path, capsys):
+    """The committed H100 profile, imported as a user would, calibrates an in-process estimate."""
+    import pathlib
+
+    from flopwatt.bench.profile import content_id
+
+    profile_path = pathlib.Path(__file__).resolve().parents[2] / "bench" / "results" / "h100-sxm-quick.json"
+    profile_id = content_id(json.loads(profile_path.read_text()))
+    assert main(["bench", "import", str(profile_path), "--data-dir", str(tmp_path)]) == 0
+    capsys.readouterr()
+    assert main(_training_flags("--profile", profile_id, "--data-dir", str(tmp_path))) == 0
+    response = json.loads(capsys.readouterr().out)
+    calibration = {a["name"]: a for a in response["assumptions"]}["calibration"]
+    assert calibration["origin"] == "profile" and profile_id in calibration["value"]
+    assert main(_training_flags("--profile", f"profiles/{profile_id}", "--data-dir", str(tmp_path))) == 0
+
+
+def test_estimate_with_an_unknown_profile_says_not_found_and_creates_no_database(tmp_path, capsys):
+    empty = tmp_path / "data"
+    assert main(_training_flags("--profile", "0123456789abcdef", "--data-dir", str(empty))) == 2
+    assert "not found" in capsys.readouterr().err
+    assert not empty.exists()
