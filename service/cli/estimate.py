@@ -223,6 +223,25 @@ def _money(value) -> str:
     return f"${value.units + value.nanos / 1e9:,.2f}"
 
 
+def _scaled(value: float, small_unit: str, large_unit: str, large: float) -> str:
+    """`value` (in the small unit) in the large unit from `large` up, else the small one.
+
+    Why: a fixed unit printed a 32 GPU-hour run's 0.02 MWh as "0 MWh" and its 10 kg as "0 t"."""
+    if abs(value) >= 100 * large:
+        return f"{value / large:,.0f} {large_unit}"
+    if abs(value) >= large:
+        return f"{value / large:,.1f} {large_unit}"
+    return f"{value:,.1f} {small_unit}"
+
+
+def _energy(joules: float) -> str:
+    return _scaled(joules / 3.6e6, "kWh", "MWh", 1000.0)
+
+
+def _duration_days(seconds: float) -> str:
+    return f"{seconds / 86400:.1f} days" if seconds >= 86400 else f"{seconds / 3600:.1f} hours"
+
+
 def _training_rows(r) -> list[tuple[str, str]]:
     p = r.parallelism
     return [
@@ -235,16 +254,16 @@ def _training_rows(r) -> list[tuple[str, str]]:
         ("step time", f"{_seconds(r.step_duration):.3f} s × {r.step_count:,} steps"),
         ("MFU / HFU", f"{r.model_flops_utilization:.1%} / {r.hardware_flops_utilization:.1%}"),
         ("goodput", f"{r.goodput:.1%}"),
-        ("wall clock", f"{_seconds(r.wall_clock_duration) / 86400:.1f} days"),
+        ("wall clock", _duration_days(_seconds(r.wall_clock_duration))),
         ("accelerator-hours", f"{r.accelerator_hours:,.0f}"),
         (
             "memory / accelerator",
             f"{r.memory_per_accelerator_bytes / 2**30:.1f} GiB of {r.accelerator_memory_bytes / 2**30:.1f} GiB ({'fits' if r.fits_in_memory else 'DOES NOT FIT'})",
         ),
-        ("accelerator energy", f"{r.accelerator_energy_joules / 3.6e9:,.0f} MWh"),
-        ("facility energy", f"{r.facility_energy_joules / 3.6e9:,.0f} MWh"),
+        ("accelerator energy", _energy(r.accelerator_energy_joules)),
+        ("facility energy", _energy(r.facility_energy_joules)),
         ("cost", _money(r.cost)),
-        ("CO2e", f"{r.co2e_kilograms / 1000:,.0f} t"),
+        ("CO2e", _scaled(r.co2e_kilograms, "kg", "t", 1000.0)),
     ]
 
 

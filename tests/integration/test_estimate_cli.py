@@ -121,3 +121,15 @@ def test_estimate_with_an_unknown_profile_says_not_found_and_creates_no_database
     assert main(_training_flags("--profile", "0123456789abcdef", "--data-dir", str(empty))) == 2
     assert "not found" in capsys.readouterr().err
     assert not empty.exists()
+
+
+def test_a_small_run_prints_energy_and_carbon_in_units_that_show_them(capsys):
+    flags = [flag for flag in _training_flags() if flag != "--json"]
+    assert main(flags) == 0
+    out = capsys.readouterr().out
+    energy = next(line for line in out.splitlines() if line.startswith("accelerator energy"))
+    carbon = next(line for line in out.splitlines() if line.startswith("CO2e"))
+    wall = next(line for line in out.splitlines() if line.startswith("wall clock"))
+    assert energy.endswith(" kWh") and float(energy.split()[-2].replace(",", "")) > 0, energy
+    assert carbon.endswith(" kg") and float(carbon.split()[-2].replace(",", "")) > 0, carbon
+    assert wall.endswith(" hours"), wall
