@@ -134,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
         run_whole_runs,
     )
     from flopwatt.service.cli.validate_calibration import calibration_report, print_calibration
+    from flopwatt.service.cli.validate_profiles import measured_profiles_report, print_measured_profiles
     from flopwatt.service.cli.validate_serving import print_serving, serving_report
 
     results = run_all()
@@ -218,6 +219,7 @@ def run(args: argparse.Namespace) -> int:
     }
     calibration = calibration_report()
     serving = serving_report()
+    measured_profiles = measured_profiles_report()
     if args.json:
         print(
             json.dumps(
@@ -247,6 +249,7 @@ def run(args: argparse.Namespace) -> int:
                         "mlperf_training": mlperf_training,
                         "llm_foundry_mpt": llm_foundry_mpt,
                         "whole_runs": whole_runs,
+                        "measured_profiles": measured_profiles,
                     }
                 ),
                 indent=2,
@@ -297,6 +300,7 @@ def run(args: argparse.Namespace) -> int:
         f"nothing fitted to a run); energy: no metered figure "
         f"published (nameplate GPU-hours × TDP rows shown, not scored); scope of each row: flopwatt validate --json"
     )
+    print_measured_profiles(measured_profiles)
     print(f"\nfitted constants: {fitted_constants.FIT_PROVENANCE}")
     for name, cluster in CLUSTERS.items():
         print(f"{name}: {cluster.description} ({cluster.source})")
