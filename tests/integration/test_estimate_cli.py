@@ -40,23 +40,27 @@ def test_estimate_inference_from_yaml_file(tmp_path, capsys):
     assert "time per output token" in out and "assumptions:" in out
 
 
+def _training_flags(*extra: str, accelerators: str = "8", sequence_length: str = "8192") -> list[str]:
+    """`estimate training` of Llama 3.1 8B on H100s for 1e9 tokens, plus `extra` flags."""
+    return [
+        "estimate",
+        "training",
+        "--model",
+        "llama-3.1-8b",
+        "--hardware",
+        "h100-sxm",
+        "--accelerators",
+        accelerators,
+        "--tokens",
+        "1e9",
+        "--sequence-length",
+        sequence_length,
+        *extra,
+    ]
+
+
 def test_estimate_reports_bad_input_in_one_line(capsys):
-    code = main(
-        [
-            "estimate",
-            "training",
-            "--model",
-            "llama-3.1-8b",
-            "--hardware",
-            "h100-sxm",
-            "--accelerators",
-            "0",
-            "--tokens",
-            "1e9",
-            "--sequence-length",
-            "4096",
-        ]
-    )
+    code = main(_training_flags(accelerators="0", sequence_length="4096"))
     assert code == 2
     assert "accelerator_count: must be positive" in capsys.readouterr().err
 
@@ -80,25 +84,6 @@ def test_validate_prints_tables_and_json(capsys):
     )
 
 
-def _training_flags(*extra: str) -> list[str]:
-    return [
-        "estimate",
-        "training",
-        "--model",
-        "llama-3.1-8b",
-        "--hardware",
-        "h100-sxm",
-        "--accelerators",
-        "8",
-        "--tokens",
-        "1e9",
-        "--sequence-length",
-        "8192",
-        "--json",
-        *extra,
-    ]
-
-
 def test_estimate_reads_a_profile_flopwatt_bench_stored_in_the_data_directory(tmp_path, capsys):
     """The committed H100 profile, imported as a user would, calibrates an in-process estimate."""
     import pathlib
@@ -109,11 +94,11 @@ def test_estimate_reads_a_profile_flopwatt_bench_stored_in_the_data_directory(tm
     profile_id = content_id(json.loads(profile_path.read_text()))
     assert main(["bench", "import", str(profile_path), "--data-dir", str(tmp_path)]) == 0
     capsys.readouterr()
-    assert main(_training_flags("--profile", profile_id, "--data-dir", str(tmp_path))) == 0
+    assert main(_training_flags("--profile", profile_id, "--data-dir", str(tmp_path), "--json")) == 0
     response = json.loads(capsys.readouterr().out)
     calibration = {a["name"]: a for a in response["assumptions"]}["calibration"]
     assert calibration["origin"] == "profile" and profile_id in calibration["value"]
-    assert main(_training_flags("--profile", f"profiles/{profile_id}", "--data-dir", str(tmp_path))) == 0
+    assert main(_training_flags("--profile", f"profiles/{profile_id}", "--data-dir", str(tmp_path), "--json")) == 0
 
 
 def test_estimate_with_an_unknown_profile_says_not_found_and_creates_no_database(tmp_path, capsys):
@@ -124,8 +109,7 @@ def test_estimate_with_an_unknown_profile_says_not_found_and_creates_no_database
 
 
 def test_a_small_run_prints_energy_and_carbon_in_units_that_show_them(capsys):
-    flags = [flag for flag in _training_flags() if flag != "--json"]
-    assert main(flags) == 0
+    assert main(_training_flags()) == 0
     out = capsys.readouterr().out
     energy = next(line for line in out.splitlines() if line.startswith("accelerator energy"))
     carbon = next(line for line in out.splitlines() if line.startswith("CO2e"))
