@@ -9,11 +9,10 @@ from flopwatt.bench.runner import SuiteRun
 from flopwatt.bench.suite_config import SuiteConfig
 from flopwatt.kernels.attention import PASSES, attention_flops, build_attention
 from flopwatt.kernels.copy import build_device_copy, build_host_device_copy
-from flopwatt.kernels.gemm import build_gemm, fp8_supported, gemm_flops
+from flopwatt.kernels.gemm import build_gemm, fp8_shape_problem, fp8_supported, gemm_flops
 from flopwatt.kernels.launch import build_launch
 from flopwatt.kernels.stream_reference import FLOAT64_BYTES, STREAM_OPERATIONS
 
-FP8_DIMENSION_MULTIPLE = 16  # torch._scaled_mm requires m, n, k divisible by 16 (torch 2.5+ docs)
 ATTENTION_CAUSAL_MODES = (True, False)
 
 
@@ -40,8 +39,8 @@ def run_gemm_probe(run: SuiteRun, config: SuiteConfig) -> dict[str, tuple[int, i
             if precision == "fp8" and not fp8_supported(config.device):
                 run.step(label)
                 continue
-            if precision == "fp8" and any(d % FP8_DIMENSION_MULTIPLE for d in shape):
-                run.record_skip(label, f"fp8 needs dimensions divisible by {FP8_DIMENSION_MULTIPLE}")
+            if precision == "fp8" and fp8_shape_problem(*shape):
+                run.record_skip(label, fp8_shape_problem(*shape))
             elif best_rate and gemm_flops(*shape) / best_rate > config.max_call_seconds:
                 run.record_skip(label, f"predicted call time above {config.max_call_seconds} s")
             else:

@@ -48,7 +48,6 @@ GPU_MAX_CALL_SECONDS = 0.5
 MEMORY_FRACTION = 0.25  # an operator whose buffers exceed this share of memory is skipped
 COLLECTIVE_ITERATIONS = 10
 COLLECTIVE_WARMUP = 3
-FP8_DIMENSION_MULTIPLE = 16  # torch._scaled_mm: m, n, k divisible by 16
 MAX_DECODE_SHAPES = 16  # decode batch sizes and context lengths each
 MAX_DIMENSION = 1 << 24
 COLD_DECODE_KINDS = ("gemm", "kv_cache_read")  # decode operators that read weights or the KV cache
@@ -230,7 +229,7 @@ def enumerate_operators(shape: WorkloadShape, device: str) -> tuple[list[Operato
     is skipped (fp8 without a capable GPU)."""
     from flopwatt.kernels import operators as ops
     from flopwatt.kernels.attention import build_attention
-    from flopwatt.kernels.gemm import build_gemm, fp8_supported
+    from flopwatt.kernels.gemm import build_gemm, fp8_shape_problem, fp8_supported
 
     notes: list[str] = []
     gemm_dtype = shape.precision
@@ -247,8 +246,8 @@ def enumerate_operators(shape: WorkloadShape, device: str) -> tuple[list[Operato
     def add_gemm(m: int, n: int, k: int, phase: str, use: str, pass_name: str) -> None:
         if gemm_dtype == "fp8" and not fp8_supported(device):
             return
-        if gemm_dtype == "fp8" and any(v % FP8_DIMENSION_MULTIPLE for v in (m, n, k)):
-            notes.append(f"gemm fp8 {m}x{n}x{k} ({use}): skipped, fp8 needs dimensions divisible by 16")
+        if gemm_dtype == "fp8" and fp8_shape_problem(m, n, k):
+            notes.append(f"gemm fp8 {m}x{n}x{k} ({use}): skipped, {fp8_shape_problem(m, n, k)}")
             return
         add(
             "gemm",

@@ -14,6 +14,8 @@ from flopwatt.kernels.precision import FP8_MIN_COMPUTE_CAPABILITY, MatmulPrecisi
 from flopwatt.kernels.workload import Workload, check_relative_error
 
 VERIFY_ROWS = 64  # sampled output rows checked against float64; cost stays ≪ one GEMM
+# torch._scaled_mm (cuBLASLt FP8) needs m, n and k divisible by 16 (torch 2.5+ docs).
+FP8_DIMENSION_MULTIPLE = 16
 
 
 def gemm_flops(m: int, n: int, k: int) -> float:
@@ -22,6 +24,24 @@ def gemm_flops(m: int, n: int, k: int) -> float:
 
 def gemm_bytes(m: int, n: int, k: int, precision: MatmulPrecision) -> float:
     return float((m * k + k * n) * precision.element_bytes + m * n * precision.output_element_bytes)
+
+
+def fp8_padded_rows(m: int) -> int:
+    """Rows an FP8 GEMM of m rows runs with: m rounded up to FP8_DIMENSION_MULTIPLE.
+
+    Why pad rather than skip: decode GEMMs have m = tokens in flight (1, 8, ...), and an FP8
+    serving path that calls cuBLASLt pads its activations the same way, so the padded GEMM's time
+    is what such a step pays (the weight read, n·k bytes, dominates it). The FLOPs and bytes
+    recorded stay those of the m useful rows; `padded_m` in the result says what ran."""
+    return -(-m // FP8_DIMENSION_MULTIPLE) * FP8_DIMENSION_MULTIPLE
+
+
+def fp8_shape_problem(m: int, n: int, k: int) -> str | None:
+    """Why an FP8 GEMM of this shape cannot be measured, or None. Rows are padded
+    (fp8_padded_rows); n and k are weight dimensions, which a model would have to be built with."""
+    if n % FP8_DIMENSION_MULTIPLE or k % FP8_DIMENSION_MULTIPLE:
+        return f"fp8 needs n and k divisible by {FP8_DIMENSION_MULTIPLE}"
+    return None
 
 
 def fp8_supported(device: str) -> bool:
@@ -59,14 +79,21 @@ def build_gemm(precision_name: str, m: int, n: int, k: int, device: str, seed: i
     if precision.scaled_mm and not fp8_supported(device):
         raise ValueError("precision: fp8 needs torch._scaled_mm on compute capability ≥ 8.9")
     generator = torch.Generator(device=device).manual_seed(seed)
+    extra: dict = {}
     if precision.scaled_mm:
-        a_wide = torch.randn(m, k, device=device, generator=generator)
+        problem = fp8_shape_problem(m, n, k)
+        if problem:
+            raise ValueError(f"shape: {problem}, got {m}x{n}x{k}")
+        rows = fp8_padded_rows(m)
+        if rows != m:
+            extra["padded_m"] = rows
+        a_wide = torch.randn(rows, k, device=device, generator=generator)  # random padding rows, never zeros
         b_t_wide = torch.randn(n, k, device=device, generator=generator)
         a = a_wide.to(torch.float8_e4m3fn)
         b = b_t_wide.to(torch.float8_e4m3fn).t()  # column-major (k×n), as _scaled_mm wants
         del a_wide, b_t_wide
         scale = torch.ones((), device=device, dtype=torch.float32)
-        c = torch.empty(m, n, device=device, dtype=torch.bfloat16)
+        c = torch.empty(rows, n, device=device, dtype=torch.bfloat16)
 
         def run() -> object:
             return torch._scaled_mm(a, b, scale_a=scale, scale_b=scale, out_dtype=torch.bfloat16, out=c)
@@ -113,4 +140,5 @@ def build_gemm(precision_name: str, m: int, n: int, k: int, device: str, seed: i
         verify=verify,
         working_set_bytes=int(gemm_bytes(m, n, k, precision)),
         release=release,
+        extra=extra,
     )

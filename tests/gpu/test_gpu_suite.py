@@ -122,6 +122,9 @@ def test_fp8_graph_launch_and_attention_backend():
     assert torch.backends.cuda.matmul.allow_tf32 == allow_tf32
     if fp8_supported("cuda"):
         assert harness.measure(build_gemm("fp8", 4096, 4096, 4096, device="cuda"), MeasurementPlan(samples=5)).verified
+        decode = harness.measure(build_gemm("fp8", 1, 4096, 4096, device="cuda"), MeasurementPlan(samples=5))
+        result = decode.to_result()  # batch-1 decode GEMV: run on 16 padded rows, counted as 1
+        assert result["verified"] and result["padded_m"] == 16 and result["flops"] == 2 * 4096 * 4096
     if torch.cuda.get_device_capability() >= (8, 0):
         for pass_name in ("forward", "backward"):
             result = harness.measure(

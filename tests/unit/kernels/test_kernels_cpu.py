@@ -103,3 +103,18 @@ def test_numba_cpu_stream_byte_counts():
         build_numba_cpu_stream("dot", 10)
     with pytest.raises(ValueError, match="elements"):
         build_numba_cpu_stream("copy", 0)
+
+
+@pytest.mark.parametrize(("m", "rows"), [(1, 16), (8, 16), (16, 16), (17, 32), (4096, 4096)])
+def test_fp8_gemm_rows_are_padded_to_what_scaled_mm_accepts(m, rows):
+    from flopwatt.kernels.gemm import fp8_padded_rows
+
+    assert fp8_padded_rows(m) == rows
+
+
+def test_fp8_shapes_are_refused_only_for_weight_dimensions_scaled_mm_cannot_take():
+    from flopwatt.kernels.gemm import fp8_shape_problem
+
+    assert fp8_shape_problem(1, 4096, 14336) is None  # decode: rows are padded
+    assert "n and k" in fp8_shape_problem(16, 4100, 4096)
+    assert "n and k" in fp8_shape_problem(16, 4096, 100)
