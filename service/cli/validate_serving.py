@@ -34,8 +34,8 @@ def serving_report() -> dict[str, Any]:
     calibration = calibrate(rows)
     fresh = calibration_document(calibration)
     committed = serving_calibration()
-    committed_values = {(p.engine, p.generation): round(p.value, 4) for p in committed.parameters}
-    fresh_values = {(p["engine"], p["generation"]): p["value"] for p in fresh["parameters"]}
+    committed_values = {p.engine: round(p.value, 4) for p in committed.parameters}
+    fresh_values = {p["engine"]: p["value"] for p in fresh["parameters"]}
     published = {row.name: row for row in load_serving_rows()}
     return {
         "method": fresh["method"],
@@ -80,7 +80,7 @@ def serving_report() -> dict[str, Any]:
 
 def print_serving(report: dict[str, Any]) -> None:
     print(
-        "\nserving calibration: decode realisation per engine × generation (LOSO CV = fitted without the row's "
+        "\nserving calibration: decode realisation per engine, shared by generations (LOSO CV = fitted without the row's "
         "own source; physics = realisation 1; targets: throughput ≤ 15 %, latency below saturation ≤ 20 %)"
     )
     print(
@@ -97,11 +97,11 @@ def print_serving(report: dict[str, Any]) -> None:
             f"{e['cross_validated_mape_percent']:>7.1f}%{flag}"
         )
     limit = APPLY_MAX_CROSS_VALIDATED_MAPE_PERCENT
-    print(f"{'parameter (engine, generation)':<34} {'value':>6} {'rows':>5} {'LOSO':>7}  applied  fit data")
+    print(f"{'parameter (engine: generations)':<34} {'value':>6} {'rows':>5} {'LOSO':>7}  applied  fit data")
     for p in report["parameters"]:
         applied = "yes" if p["cross_validated_mape_percent"] <= limit else "no"
         print(
-            f"{p['engine'] + ', ' + p['generation']:<34} {p['value']:>6.3f} {p['rows']:>5} "
+            f"{p['engine'] + ': ' + ', '.join(p['generations']):<34} {p['value']:>6.3f} {p['rows']:>5} "
             f"{p['cross_validated_mape_percent']:>6.1f}%  {applied:<7}  {', '.join(p['sources'])}"
         )
     print(
