@@ -59,6 +59,7 @@ def serving_report() -> dict[str, Any]:
             }
             for e in source_errors(rows, calibration)
         ],
+        "mlenergy_comparison": energy_report(),
         "rows": [
             {
                 "row": row.name,
@@ -76,6 +77,53 @@ def serving_report() -> dict[str, Any]:
             for row in rows
         ],
     }
+
+
+def energy_report() -> dict[str, Any]:
+    """J per output token predicted (accelerators only) vs measured on the ML.ENERGY leaderboard: a
+    comparison, not a fit (validation/mlenergy.py)."""
+    import statistics
+
+    from flopwatt.estimate.validation import mlenergy
+
+    comparisons = mlenergy.compare()
+    return {
+        "source": mlenergy.SOURCE,
+        "assumed_input_tokens": mlenergy.ASSUMED_INPUT_TOKENS,
+        "sensitivity_input_tokens": mlenergy.SENSITIVITY_INPUT_TOKENS,
+        "median_abs_error_percent": statistics.median(abs(c.error_percent) for c in comparisons),
+        "rows": [
+            {
+                "row": c.row,
+                "model": c.model,
+                "hardware_id": c.hardware_id,
+                "accelerator_count": c.accelerator_count,
+                "running_batch": c.running_batch,
+                "measured_joules_per_output_token": c.measured_joules_per_output_token,
+                "predicted_joules_per_output_token": c.predicted_joules_per_output_token,
+                "predicted_at_sensitivity_input": c.predicted_at_sensitivity_input,
+                "error_percent": c.error_percent,
+            }
+            for c in comparisons
+        ],
+    }
+
+
+def print_energy(report: dict[str, Any]) -> None:
+    print(
+        f"\nenergy per output token vs {report['source']} (a comparison, not a fit; accelerator energy; prompts "
+        f"{report['assumed_input_tokens']} tokens assumed, the leaderboard does not publish them)"
+    )
+    print(
+        f"{'row':<34} {'batch':>5} {'measured J':>10} {'predicted J':>11} {'error':>7} {'@' + str(report['sensitivity_input_tokens']) + ' in':>9}"
+    )
+    for r in report["rows"]:
+        print(
+            f"{r['row']:<34} {r['running_batch']:>5} {r['measured_joules_per_output_token']:>10.4f} "
+            f"{r['predicted_joules_per_output_token']:>11.4f} {r['error_percent']:>+6.1f}% "
+            f"{r['predicted_at_sensitivity_input']:>9.4f}"
+        )
+    print(f"median |error| {report['median_abs_error_percent']:.1f} %")
 
 
 def print_serving(report: dict[str, Any]) -> None:
@@ -114,3 +162,4 @@ def print_serving(report: dict[str, Any]) -> None:
         else "DIFFERS from a fresh fit: python -m flopwatt.estimate.validation.serving_calibration --write"
     )
     print(f"estimates read catalog data/serving_calibration.json (fitted {report['committed_fitted_on']}): {state}")
+    print_energy(report["mlenergy_comparison"])
