@@ -100,6 +100,10 @@ CAUSAL_WORK_FRACTION = 0.5
 # nccl-tests all_reduce on DGX A100 reaches ~230 GB/s busbw over NVLink3's 300 GB/s (NVIDIA
 # DGX A100 user guide / nccl-tests results, 2021) and ~190 GB/s over 8×HDR (200 GB/s).
 INTRA_NODE_COLLECTIVE_EFFICIENCY = 0.77
+# Where a scale-up fabric's measured all-reduce departs from it: 8× MI300X RCCL all_reduce reaches
+# 316.8 GB/s busbw at 8 GiB over Infinity Fabric's 448 GB/s (Azure AI-benchmarking-guide,
+# ND_MI300X_v5_results.md, "RCCL Bandwidth", 2025), 0.71. Keyed by catalog id.
+INTRA_NODE_COLLECTIVE_EFFICIENCY_BY_HARDWARE = {"mi300x": 316.82 / 448.0}
 SCALE_OUT_COLLECTIVE_EFFICIENCY = 0.90
 # Fixed latency per collective (small-message time of nccl-tests all_reduce: ~10 µs inside an
 # NVLink node, ~25 µs across InfiniBand, A100/H100, nccl-tests results 2021-2023).
@@ -186,7 +190,13 @@ JOULES_PER_KWH = 3.6e6
 # compute/accelerator/README.md, MAMF table, 2024-2025): A100 SXM bf16 271.2 of 312 TFLOP/s;
 # H100 SXM bf16 794.5 of 989 (H200 the same), fp8 1402.6 of 1979; H200 fp8 1453.4 of 1979;
 # B200 bf16 1745 of 2250, fp8 3432.5 of 4500; GB200 bf16 1822 of 2500, fp8 3615.6 of 5000;
-# MI300X bf16 668.4 of 1300 (TunableOp). Keyed by catalog id, then precision; fp16 runs on the
+# MI300X bf16 668.4 of 1300 (TunableOp). MI300X fp8 (no mamf-finder figure): AMD's own
+# Max-Achievable FLOPs, 1,273 TFLOP/s of 2,614.9 (hipBLASLt-bench 4096×3648×32896, fp8 e4m3fnuz,
+# "Measuring Max-Achievable FLOPs – Part 2", rocm.blogs.amd.com, Table 1, 2025-02; its footnote 4
+# gives 1,223.6: the table value is taken), independently Microsoft's ND MI300X v5 hipBLASLt fp8
+# sweep peaks at 1,222.9 (Azure AI-benchmarking-guide, ND_MI300X_v5_results.md, 8192³). Without it
+# MI300X fp8 took the A100 default 0.87 = 2,273 TFLOP/s, 1.8× what the chip sustains (issue 12:
+# the MI300X serving rows 2-4× optimistic). Keyed by catalog id, then precision; fp16 runs on the
 # same tensor-core path as bf16. A large GEMM never exceeds this; smaller shapes fall below it.
 GEMM_MAX_FRACTION_OF_PEAK_BY_HARDWARE = {
     "a100-80gb": {"bf16": 271.2 / 312.0},
@@ -196,7 +206,7 @@ GEMM_MAX_FRACTION_OF_PEAK_BY_HARDWARE = {
     "h200": {"bf16": 794.5 / 989.0, "fp8": 1453.4 / 1979.0},
     "b200": {"bf16": 1745.0 / 2250.0, "fp8": 3432.5 / 4500.0},
     "gb200": {"bf16": 1822.0 / 2500.0, "fp8": 3615.6 / 5000.0},
-    "mi300x": {"bf16": 668.4 / 1300.0},
+    "mi300x": {"bf16": 668.4 / 1300.0, "fp8": 1273.0 / 2614.9},
 }
 # Accelerators (or precisions) without a published mamf-finder figure use the A100 SXM bf16
 # fraction, the GPU on which the shape model of `fitted_constants.py` was fitted and validated.
@@ -205,6 +215,12 @@ DEFAULT_GEMM_MAX_FRACTION_OF_PEAK = 271.2 / 312.0
 # A100 SXM4 80 GB ~1.75 of 2.04 TB/s and on H100 SXM ~2.9-3.0 of 3.35 TB/s (BabelStream results,
 # Deakin et al.; stas00/ml-engineering, 2024) → 0.86.
 MEMORY_BANDWIDTH_FRACTION_OF_DATASHEET = 0.86
+# Where an accelerator's measured copy bandwidth departs from that fraction, its own: MI300X copies
+# at 4.15 of 5.3 TB/s (triad 4.10; Microsoft Azure AI-benchmarking-guide, ND_MI300X_v5_results.md,
+# "HBM Bandwidth", ROCm 6.8.5; read in fork yosoyjay/AI-benchmarking-guide at a8263ef, 2025), 0.78;
+# the same page set gives H100 2.90 of 3.35 (0.87) and H200 4.01 of 4.8 (0.84), both within 3 % of
+# the default, so they keep it. Keyed by catalog id.
+MEMORY_BANDWIDTH_FRACTION_OF_DATASHEET_BY_HARDWARE = {"mi300x": 4.15 / 5.3}
 # FlashAttention-2 (Dao 2023, arXiv 2307.08691, §4.1): forward up to 73 % and backward up to 63 %
 # of A100 peak at long sequences; end-to-end mean about 0.6 of peak.
 FLASH_ATTENTION_FRACTION_OF_PEAK = 0.6

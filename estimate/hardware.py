@@ -26,8 +26,10 @@ from flopwatt.estimate.constants import (
     GEMM_MAX_FRACTION_OF_PEAK_BY_HARDWARE,
     IDLE_POWER_FRACTION_OF_TDP,
     INTRA_NODE_COLLECTIVE_EFFICIENCY,
+    INTRA_NODE_COLLECTIVE_EFFICIENCY_BY_HARDWARE,
     INTRA_NODE_COLLECTIVE_LATENCY_SECONDS,
     MEMORY_BANDWIDTH_FRACTION_OF_DATASHEET,
+    MEMORY_BANDWIDTH_FRACTION_OF_DATASHEET_BY_HARDWARE,
     SCALE_OUT_COLLECTIVE_EFFICIENCY,
     SCALE_OUT_COLLECTIVE_LATENCY_SECONDS,
     TRAINING_POWER_FRACTION_OF_TDP,
@@ -320,6 +322,18 @@ def gemm_max_fraction_of_peak(hardware_id: str, precision: str) -> float:
     return by_precision.get(key, DEFAULT_GEMM_MAX_FRACTION_OF_PEAK)
 
 
+def memory_bandwidth_fraction(hardware_id: str) -> float:
+    """Sustained (copy) HBM bandwidth over the datasheet figure: the accelerator's own published
+    measurement where it departs from the STREAM default (constants.py), else the default."""
+    return MEMORY_BANDWIDTH_FRACTION_OF_DATASHEET_BY_HARDWARE.get(hardware_id, MEMORY_BANDWIDTH_FRACTION_OF_DATASHEET)
+
+
+def intra_node_collective_efficiency(hardware_id: str) -> float:
+    """Large all-reduce bus bandwidth over the datasheet scale-up bandwidth: the accelerator's own
+    published nccl/rccl-tests figure where it departs from the default, else the default."""
+    return INTRA_NODE_COLLECTIVE_EFFICIENCY_BY_HARDWARE.get(hardware_id, INTRA_NODE_COLLECTIVE_EFFICIENCY)
+
+
 def gemm_half_efficiency_dimension(
     peak_flops_per_second: float, memory_bandwidth_bytes_per_second: float, bytes_per_element: float
 ) -> float:
@@ -343,8 +357,10 @@ def datasheet_hardware_model(spec: HardwareSpec, precision: str) -> HardwareMode
     peak = spec.peak_for(precision)
     gemm_fraction = gemm_max_fraction_of_peak(spec.id, precision)
     sustained = peak * gemm_fraction
-    bandwidth = spec.memory_bandwidth_bytes_per_second * MEMORY_BANDWIDTH_FRACTION_OF_DATASHEET
-    intra = spec.intra_node_bandwidth_bytes_per_second * INTRA_NODE_COLLECTIVE_EFFICIENCY
+    memory_fraction = memory_bandwidth_fraction(spec.id)
+    collective_efficiency = intra_node_collective_efficiency(spec.id)
+    bandwidth = spec.memory_bandwidth_bytes_per_second * memory_fraction
+    intra = spec.intra_node_bandwidth_bytes_per_second * collective_efficiency
     scale_out = spec.scale_out_bandwidth_bytes_per_second * SCALE_OUT_COLLECTIVE_EFFICIENCY
     source = "; ".join(f"{s.citation} ({s.date})" for s in spec.sources) or f"catalog entry {spec.id}"
     half = gemm_half_efficiency_dimension(
@@ -369,13 +385,14 @@ def datasheet_hardware_model(spec: HardwareSpec, precision: str) -> HardwareMode
             "memory_bandwidth_bytes_per_second",
             bandwidth,
             "bytes_per_second",
-            f"datasheet × {MEMORY_BANDWIDTH_FRACTION_OF_DATASHEET} (STREAM-like sustained fraction)",
+            f"datasheet × {memory_fraction:.3f} (sustained copy fraction, constants.MEMORY_BANDWIDTH_FRACTION_OF_DATASHEET"
+            "[_BY_HARDWARE])",
         ),
         CalibrationValue(
             "intra_node_bus_bandwidth_bytes_per_second",
             intra,
             "bytes_per_second",
-            f"datasheet scale-up bandwidth × {INTRA_NODE_COLLECTIVE_EFFICIENCY} (nccl-tests busbw)",
+            f"datasheet scale-up bandwidth × {collective_efficiency:.3f} (nccl/rccl-tests busbw)",
         ),
         CalibrationValue(
             "scale_out_bandwidth_bytes_per_second",

@@ -1,12 +1,16 @@
-"""How much of the modelled decode step rate a serving engine sustains, per hardware generation.
+"""How much of the modelled decode step rate a serving engine sustains.
 
 The serving model's decode step (inference.serving_metrics: weights and KV cache read at the
-roofline, TP collectives, launches) is physics with the hardware constants of the training fit.
-An engine realises a share of it: its attention and GEMM kernels, sampling, scheduling and
+roofline, TP collectives, launches) is physics with each accelerator's own sustained fractions of
+its datasheet (GEMM, HBM copy, all-reduce; constants.py, from published microbenchmarks). An
+engine realises a share of it: its attention and GEMM kernels, sampling, scheduling and
 detokenisation between steps, host work the CUDA graph does not hide. One interpretable number
-captures it per engine × hardware generation: `decode_realisation`, the fraction of the modelled
-decode step rate the engine sustains (every part of the decode step is divided by it; prefill
-keeps the physics, since no public TTFT table was fitted).
+captures it per engine, shared by every hardware generation: `decode_realisation`, the fraction of
+the modelled decode step rate the engine sustains (every part of the decode step is divided by it;
+prefill keeps the physics, since no public TTFT table was fitted). One value per engine rather than
+per engine × generation: the public tables each cover their own generations, so a per-generation
+value is never predicted by another source, and what differs between accelerators is a hardware
+property the hardware model carries.
 
 The values live in catalog/data/serving_calibration.json, written by
 `python -m flopwatt.estimate.validation.serving_calibration --write`, which fits each on named
@@ -18,17 +22,14 @@ A fitted value reaches an estimate only when its leave-one-source-out error is w
 issue's latency target (APPLY_MAX_CROSS_VALIDATED_MAPE_PERCENT): a parameter that does not hold
 on the sources it was not fitted on would move answers by an amount nothing validates. Until then
 the estimate uses the physics alone and its assumption says what was fitted and why it is not
-applied. A request whose engine × generation has no applicable value falls back to the same
-engine's applicable values on other generations (their geometric mean), and finally to 1 (the
-physics alone; also for a host CPU, which learns nothing from GPU kernels); the fallback is
-stated in the estimate's assumptions.
+applied. An engine with no fitted value, and a host CPU (which learns nothing from GPU kernels),
+get 1 (the physics alone); the choice is stated in the estimate's assumptions.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import math
 from dataclasses import dataclass
 from importlib import resources
 
@@ -46,7 +47,7 @@ class FittedDecodeRealisation:
     """One fitted `decode_realisation` and the evidence behind it."""
 
     engine: str
-    generation: str
+    generations: tuple[str, ...]  # the hardware generations of its fit data
     value: float
     rows: int
     sources: tuple[str, ...]  # the public tables it was fitted on (source ids of `flopwatt validate`)
@@ -75,7 +76,10 @@ def parse_calibration(document: dict) -> ServingCalibration:
         fitted_on=document["fitted_on"],
         method=document["method"],
         parameters=tuple(
-            FittedDecodeRealisation(**{**item, "sources": tuple(item["sources"])}) for item in document["parameters"]
+            FittedDecodeRealisation(
+                **{**item, "sources": tuple(item["sources"]), "generations": tuple(item["generations"])}
+            )
+            for item in document["parameters"]
         ),
     )
 
@@ -89,7 +93,7 @@ def serving_calibration() -> ServingCalibration:
 
 def _describe(item: FittedDecodeRealisation) -> str:
     return (
-        f"{item.value:.3f} fitted for {item.engine} on {item.generation} on {item.rows} rows of "
+        f"{item.value:.3f} fitted for {item.engine} on {item.rows} rows ({', '.join(item.generations)}) of "
         f"{', '.join(item.sources)} (in-sample MAPE {item.in_sample_mape_percent:.1f} %, "
         f"leave-one-source-out {item.cross_validated_mape_percent:.1f} %)"
     )
@@ -103,32 +107,23 @@ def applies(item: FittedDecodeRealisation) -> bool:
 def choose_decode_realisation(
     engine: str, generation: str, calibration: ServingCalibration, validated_only: bool = True
 ) -> tuple[float, str, FittedDecodeRealisation | None]:
-    """The fitted value for the key, or the documented fallback (value, basis, fitted item).
-    `validated_only`: only values that hold out of sample (what an estimate uses); the
-    cross-validation itself passes False, since it is what measures them."""
-    usable = applies if validated_only else (lambda item: True)
-    applicable = [p for p in calibration.parameters if usable(p)]
-    for item in calibration.parameters:
-        if item.engine == engine and item.generation == generation:
-            if usable(item):
-                return item.value, _describe(item), item
-            return (
-                1.0,
-                f"the physics alone (1.0): {_describe(item)}, not applied because its leave-one-source-out error "
-                f"exceeds {APPLY_MAX_CROSS_VALIDATED_MAPE_PERCENT:.0f} %",
-                None,
-            )
-    of_engine = [p for p in applicable if p.engine == engine]
-    if of_engine and generation in ACCELERATOR_GENERATIONS:
-        value = math.exp(sum(math.log(p.value) for p in of_engine) / len(of_engine))
-        generations = ", ".join(sorted({p.generation for p in of_engine}))
+    """The engine's fitted value, or the physics alone (value, basis, fitted item).
+    `validated_only`: only a value that holds out of sample (what an estimate uses); the
+    cross-validation itself passes False, since it is what measures it."""
+    if generation not in ACCELERATOR_GENERATIONS:
+        return 1.0, f"{generation} is no accelerator a public serving table measured: the physics alone (1.0)", None
+    item = next((p for p in calibration.parameters if p.engine == engine), None)
+    if item is None:
+        return 1.0, f"no public serving table of {engine} was fitted: the physics alone (1.0)", None
+    if validated_only and not applies(item):
         return (
-            value,
-            f"not fitted for {engine} on {generation}: the geometric mean {value:.3f} of its fitted values on "
-            f"{generations}",
+            1.0,
+            f"the physics alone (1.0): {_describe(item)}, not applied because its leave-one-source-out error "
+            f"exceeds {APPLY_MAX_CROSS_VALIDATED_MAPE_PERCENT:.0f} %",
             None,
         )
-    return 1.0, f"no public serving table of {engine} on {generation} was fitted: the physics alone (1.0)", None
+    where = "" if generation in item.generations else f"; carried to {generation}, which no fitted table measured"
+    return item.value, _describe(item) + where, item
 
 
 @functools.lru_cache(maxsize=256)

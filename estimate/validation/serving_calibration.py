@@ -2,14 +2,20 @@
 
 Run offline:  python -m flopwatt.estimate.validation.serving_calibration [--write]
 
-What is fitted (estimate/serving_realisation.py): one number per serving engine × hardware
-generation, `decode_realisation`, the fraction of the modelled decode step rate the engine
-sustains. Fit data (validation/data/serving_published.csv, one LOSO unit per publication):
+What is fitted (estimate/serving_realisation.py): one number per serving engine, shared by every
+hardware generation, `decode_realisation`, the fraction of the modelled decode step rate the
+engine sustains. What differs between accelerators is the hardware's own sustained fraction of its
+datasheet (GEMM, HBM copy, all-reduce: constants.py, from published microbenchmarks), not an
+engine term; a per-generation engine value could not be cross-validated, since each source covers
+its own generations. Fit data (validation/data/serving_published.csv, one LOSO unit per publication):
 
 - `amd-rocm-performance-results`: AMD's published vLLM results on 8× MI300X (Llama 3.1 70B and
-  405B FP8, TP 8): offline throughput at four input/output shapes with num prompts = max num
-  seqs (vLLM benchmark_throughput), and the end-to-end latency of a batch of 1, 2 and 4 at
-  128/2048 (vLLM benchmark_latency).
+  405B FP8, TP 8): offline throughput (output tokens/s) at four input/output shapes with num
+  prompts = max num seqs (vLLM benchmark_throughput), and the end-to-end latency of a batch of 1,
+  2 and 4 at 128/2048 (vLLM benchmark_latency).
+- `azure-ai-benchmarking-guide`: Microsoft's ND MI300X v5 results (Llama 3.1 8B TP1, 70B and 405B
+  TP8, FP8): vLLM benchmark_throughput, 1000 prompts at once, six input/output shapes, chunked
+  prefill off with a 131,072-token step budget (output tokens/s, as its harness parses them).
 - `vllm-ci-performance-benchmark`: vLLM's own nightly performance benchmark, latency tests
   (a fixed batch of 8, 32 input and 128 output tokens; Llama 3.1 8B TP1, Llama 3 70B TP4,
   Mixtral 8x7B TP2) on A100-SXM4-80GB, H100 and H200.
@@ -20,8 +26,9 @@ hardware, TP, precision and KV precision):
   output × TPOT of `serving_metrics` (the whole batch's prefill, then its decode steps).
 - throughput (benchmark_throughput, all prompts submitted at once): continuous batching
   (`continuous.estimate_continuous`) at concurrency = num prompts with the engine's max_num_seqs
-  set to the run's; the steady-state output tokens/s, × (input + output) / output where the
-  published figure counts prompt and output tokens.
+  and step budget / chunked prefill set to the run's where it states them; the steady-state
+  output tokens/s, × (input + output) / output where a published figure counts prompt and output
+  tokens.
 
 Objective per parameter: mean |log(predicted / published)| with every source weighing the same,
 minimised on a log grid of realisations (a static-batch row is evaluated once on the whole grid:
@@ -76,14 +83,17 @@ DATA_FILE = "serving_published.csv"
 REALISATION_GRID = np.exp(np.linspace(np.log(0.3), np.log(1.5), 121))
 SOURCES = {
     "amd-rocm-performance-results": "AMD, 'Performance results with AMD ROCm software' (amd.com), vLLM on 8x MI300X",
+    "azure-ai-benchmarking-guide": "Microsoft Azure AI-benchmarking-guide, ND MI300X v5 results, vLLM on MI300X",
     "vllm-ci-performance-benchmark": "vLLM nightly performance benchmark (buildkite.com/vllm/performance-benchmark)",
 }
 METRICS = {"throughput": ("tokens_per_second_total", "tokens_per_second_output"), "batch_latency": ("seconds",)}
 METHOD = (
-    "decode_realisation per engine × hardware generation: argmin on a log grid (0.3-1.5) of the source-balanced "
-    "mean |log(predicted/published)|; leave-one-source-out CV with the estimator's fallback (same engine's other "
-    "generations, geometric mean, else 1)"
+    "decode_realisation per engine, shared across hardware generations (hardware differences are the "
+    "accelerators' published sustained fractions): argmin on a log grid (0.3-1.5) of the source-balanced mean "
+    "|log(predicted/published)|; leave-one-source-out CV: each source's rows predicted by the engine's value "
+    "fitted on the other sources (the physics alone, 1, where no other source has the engine)"
 )
+CHUNKED_PREFILL = {"default": None, "on": True, "off": False}
 
 
 class ServingDataError(ValueError):
@@ -106,6 +116,8 @@ class ServingRow:
     batch_size: int  # batch_latency: the static batch
     num_prompts: int  # throughput: prompts submitted at once
     max_num_seqs: int  # throughput: the engine's max_num_seqs in the run
+    max_num_batched_tokens: int  # the run's step token budget; 0: the engine's default
+    chunked_prefill: str  # default | on | off, as the run set it
     input_tokens: int
     output_tokens: int
     published_value: float
@@ -137,8 +149,10 @@ def _check(row: ServingRow) -> None:
         raise ServingDataError(f"{where}: non-positive value, token count or accelerator count")
     if row.metric == "batch_latency" and (row.batch_size < 1 or row.num_prompts):
         raise ServingDataError(f"{where}: a latency row needs a batch size and no prompt count")
-    if row.metric == "throughput" and (row.batch_size or row.num_prompts < 1 or row.max_num_seqs != row.num_prompts):
-        raise ServingDataError(f"{where}: a throughput row has num prompts = max num seqs (the tables' setting)")
+    if row.metric == "throughput" and (row.batch_size or row.num_prompts < 1 or row.max_num_seqs < row.num_prompts):
+        raise ServingDataError(f"{where}: a throughput row has num prompts ≤ max num seqs (all prompts run at once)")
+    if row.chunked_prefill not in CHUNKED_PREFILL or row.max_num_batched_tokens < 0:
+        raise ServingDataError(f"{where}: chunked prefill {row.chunked_prefill!r} / step budget not a run setting")
     if row.source == "vllm-ci-performance-benchmark":
         published_ms = f"{row.published_value * 1000:.6g}"
         if f"{published_ms} ms" not in row.published:
@@ -157,7 +171,15 @@ def load_serving_rows(text: str | None = None) -> list[ServingRow]:
     """Every row of validation/data/serving_published.csv, checked (ServingDataError otherwise)."""
     if text is None:
         text = resources.files("flopwatt.estimate.validation").joinpath("data", DATA_FILE).read_text()
-    ints = {"accelerator_count", "batch_size", "num_prompts", "max_num_seqs", "input_tokens", "output_tokens"}
+    ints = {
+        "accelerator_count",
+        "batch_size",
+        "num_prompts",
+        "max_num_seqs",
+        "max_num_batched_tokens",
+        "input_tokens",
+        "output_tokens",
+    }
     rows = []
     for record in csv.DictReader(text.splitlines()):
         values = {
@@ -193,8 +215,8 @@ class ServingCalibrationRow:
     predicted: np.ndarray  # one per REALISATION_GRID value
 
     @property
-    def key(self) -> tuple[str, str]:
-        return (self.engine, self.generation)
+    def key(self) -> str:
+        return self.engine
 
     def predicted_at(self, realisation: float) -> float:
         """The metric at a realisation (log-log interpolation on the grid, clamped at its ends)."""
@@ -238,7 +260,7 @@ def predicted_on_grid(row: ServingRow, grid: np.ndarray = REALISATION_GRID) -> n
         latency = metrics.time_to_first_token_seconds + row.output_tokens * metrics.time_per_output_token_seconds
         return np.broadcast_to(np.asarray(latency, dtype=float), grid.shape).copy()
     scenario = _scenario(row, 0, row.num_prompts)
-    engine = replace(ContinuousBatching.for_scenario(scenario), max_num_seqs=row.max_num_seqs)
+    engine = run_engine(row, ContinuousBatching.for_scenario(scenario))
     tokens = row.input_tokens + row.output_tokens if row.unit == "tokens_per_second_total" else row.output_tokens
     output = np.array(
         [
@@ -247,6 +269,16 @@ def predicted_on_grid(row: ServingRow, grid: np.ndarray = REALISATION_GRID) -> n
         ]
     )
     return output * tokens / row.output_tokens
+
+
+def run_engine(row: ServingRow, default: ContinuousBatching) -> ContinuousBatching:
+    """The engine as the run configured it: its max_num_seqs, and its step budget and chunked
+    prefill where the source states them (the engine's defaults otherwise)."""
+    engine = replace(default, max_num_seqs=row.max_num_seqs)
+    if row.max_num_batched_tokens:
+        engine = replace(engine, token_budget=row.max_num_batched_tokens)
+    chunked = CHUNKED_PREFILL[row.chunked_prefill]
+    return engine if chunked is None else replace(engine, chunked_prefill=chunked)
 
 
 @functools.lru_cache(maxsize=1)
@@ -285,12 +317,12 @@ def fit_group(rows: list[ServingCalibrationRow]) -> float:
 def fit(rows: list[ServingCalibrationRow]) -> ServingCalibration:
     """Parameters fitted on `rows` (CV fields empty: see calibrate)."""
     parameters = []
-    for (engine, generation), group in sorted(group_by_key(rows).items()):
+    for engine, group in sorted(group_by_key(rows).items()):
         value = fit_group(group)
         parameters.append(
             FittedDecodeRealisation(
                 engine=engine,
-                generation=generation,
+                generations=tuple(sorted({row.generation for row in group})),
                 value=value,
                 rows=len(group),
                 sources=tuple(sorted({row.source for row in group})),
@@ -317,7 +349,7 @@ def calibrate(rows: list[ServingCalibrationRow] | None = None) -> ServingCalibra
     cv = cross_validated_realisations(rows)
     parameters = []
     for item in calibration.parameters:
-        members = [i for i, row in enumerate(rows) if row.key == (item.engine, item.generation)]
+        members = [i for i, row in enumerate(rows) if row.key == item.engine]
         cv_mape = _mape([rows[i] for i in members], [cv[i] for i in members])
         parameters.append(replace(item, cross_validated_mape_percent=cv_mape))
     return replace(calibration, parameters=tuple(parameters))
@@ -333,7 +365,7 @@ def calibration_document(calibration: ServingCalibration) -> dict:
         "parameters": [
             {
                 "engine": p.engine,
-                "generation": p.generation,
+                "generations": list(p.generations),
                 "value": round(p.value, 4),
                 "rows": p.rows,
                 "sources": list(p.sources),

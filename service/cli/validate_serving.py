@@ -34,8 +34,8 @@ def serving_report() -> dict[str, Any]:
     calibration = calibrate(rows)
     fresh = calibration_document(calibration)
     committed = serving_calibration()
-    committed_values = {(p.engine, p.generation): round(p.value, 4) for p in committed.parameters}
-    fresh_values = {(p["engine"], p["generation"]): p["value"] for p in fresh["parameters"]}
+    committed_values = {p.engine: round(p.value, 4) for p in committed.parameters}
+    fresh_values = {p["engine"]: p["value"] for p in fresh["parameters"]}
     published = {row.name: row for row in load_serving_rows()}
     return {
         "method": fresh["method"],
@@ -59,6 +59,7 @@ def serving_report() -> dict[str, Any]:
             }
             for e in source_errors(rows, calibration)
         ],
+        "mlenergy_comparison": energy_report(),
         "rows": [
             {
                 "row": row.name,
@@ -78,9 +79,56 @@ def serving_report() -> dict[str, Any]:
     }
 
 
+def energy_report() -> dict[str, Any]:
+    """J per output token predicted (accelerators only) vs measured on the ML.ENERGY leaderboard: a
+    comparison, not a fit (validation/mlenergy.py)."""
+    import statistics
+
+    from flopwatt.estimate.validation import mlenergy
+
+    comparisons = mlenergy.compare()
+    return {
+        "source": mlenergy.SOURCE,
+        "assumed_input_tokens": mlenergy.ASSUMED_INPUT_TOKENS,
+        "sensitivity_input_tokens": mlenergy.SENSITIVITY_INPUT_TOKENS,
+        "median_abs_error_percent": statistics.median(abs(c.error_percent) for c in comparisons),
+        "rows": [
+            {
+                "row": c.row,
+                "model": c.model,
+                "hardware_id": c.hardware_id,
+                "accelerator_count": c.accelerator_count,
+                "running_batch": c.running_batch,
+                "measured_joules_per_output_token": c.measured_joules_per_output_token,
+                "predicted_joules_per_output_token": c.predicted_joules_per_output_token,
+                "predicted_at_sensitivity_input": c.predicted_at_sensitivity_input,
+                "error_percent": c.error_percent,
+            }
+            for c in comparisons
+        ],
+    }
+
+
+def print_energy(report: dict[str, Any]) -> None:
+    print(
+        f"\nenergy per output token vs {report['source']} (a comparison, not a fit; accelerator energy; prompts "
+        f"{report['assumed_input_tokens']} tokens assumed, the leaderboard does not publish them)"
+    )
+    print(
+        f"{'row':<34} {'batch':>5} {'measured J':>10} {'predicted J':>11} {'error':>7} {'@' + str(report['sensitivity_input_tokens']) + ' in':>9}"
+    )
+    for r in report["rows"]:
+        print(
+            f"{r['row']:<34} {r['running_batch']:>5} {r['measured_joules_per_output_token']:>10.4f} "
+            f"{r['predicted_joules_per_output_token']:>11.4f} {r['error_percent']:>+6.1f}% "
+            f"{r['predicted_at_sensitivity_input']:>9.4f}"
+        )
+    print(f"median |error| {report['median_abs_error_percent']:.1f} %")
+
+
 def print_serving(report: dict[str, Any]) -> None:
     print(
-        "\nserving calibration: decode realisation per engine × generation (LOSO CV = fitted without the row's "
+        "\nserving calibration: decode realisation per engine, shared by generations (LOSO CV = fitted without the row's "
         "own source; physics = realisation 1; targets: throughput ≤ 15 %, latency below saturation ≤ 20 %)"
     )
     print(
@@ -97,11 +145,11 @@ def print_serving(report: dict[str, Any]) -> None:
             f"{e['cross_validated_mape_percent']:>7.1f}%{flag}"
         )
     limit = APPLY_MAX_CROSS_VALIDATED_MAPE_PERCENT
-    print(f"{'parameter (engine, generation)':<34} {'value':>6} {'rows':>5} {'LOSO':>7}  applied  fit data")
+    print(f"{'parameter (engine: generations)':<34} {'value':>6} {'rows':>5} {'LOSO':>7}  applied  fit data")
     for p in report["parameters"]:
         applied = "yes" if p["cross_validated_mape_percent"] <= limit else "no"
         print(
-            f"{p['engine'] + ', ' + p['generation']:<34} {p['value']:>6.3f} {p['rows']:>5} "
+            f"{p['engine'] + ': ' + ', '.join(p['generations']):<34} {p['value']:>6.3f} {p['rows']:>5} "
             f"{p['cross_validated_mape_percent']:>6.1f}%  {applied:<7}  {', '.join(p['sources'])}"
         )
     print(
@@ -114,3 +162,4 @@ def print_serving(report: dict[str, Any]) -> None:
         else "DIFFERS from a fresh fit: python -m flopwatt.estimate.validation.serving_calibration --write"
     )
     print(f"estimates read catalog data/serving_calibration.json (fitted {report['committed_fitted_on']}): {state}")
+    print_energy(report["mlenergy_comparison"])

@@ -70,6 +70,7 @@ def test_validate_prints_tables_and_json(capsys):
     out = capsys.readouterr().out
     assert "vtrain-multi" in out
     assert "serving calibration" in out and "amd-rocm-performance-results" in out and "target ≤ 15 %" in out
+    assert "energy per output token vs ML.ENERGY" in out
     assert main(["validate", "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert {d["name"] for d in document["datasets"]} >= {"megatron-selene", "vtrain-single", "vtrain-multi"}
@@ -77,8 +78,16 @@ def test_validate_prints_tables_and_json(capsys):
     assert serving["committed_matches_fresh_fit"]
     assert {e["source"] for e in serving["sources"]} >= {
         "amd-rocm-performance-results",
+        "azure-ai-benchmarking-guide",
         "vllm-ci-performance-benchmark",
     }
+    assert any(r["row"].startswith("azure-ai-benchmarking-guide/") for r in serving["rows"])
+    energy = serving["mlenergy_comparison"]
+    assert len(energy["rows"]) >= 30 and energy["assumed_input_tokens"] > 0
+    assert all(
+        r["measured_joules_per_output_token"] > 0 < r["predicted_joules_per_output_token"] for r in energy["rows"]
+    )
+
     assert all(
         {"physics_mape_percent", "cross_validated_mape_percent", "target_met"} <= set(e) for e in serving["sources"]
     )

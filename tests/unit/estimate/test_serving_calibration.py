@@ -46,8 +46,8 @@ def calibration(rows):
 
 def test_the_committed_calibration_is_what_the_fit_gives(calibration):
     """Estimates read catalog data/serving_calibration.json: it must not drift from the data."""
-    committed = {(p.engine, p.generation): p.value for p in serving_calibration().parameters}
-    fresh = {(p.engine, p.generation): round(p.value, 4) for p in calibration.parameters}
+    committed = {p.engine: p.value for p in serving_calibration().parameters}
+    fresh = {p.engine: round(p.value, 4) for p in calibration.parameters}
     assert committed == fresh and committed
 
 
@@ -64,8 +64,14 @@ def test_every_parameter_cites_its_fit_data_and_no_reserved_source(calibration):
 def test_the_table_has_its_sources_and_rows():
     loaded = load_serving_rows()
     assert len(loaded) >= 20
-    assert {row.source for row in loaded} == {"amd-rocm-performance-results", "vllm-ci-performance-benchmark"}
+    assert {row.source for row in loaded} == {
+        "amd-rocm-performance-results",
+        "azure-ai-benchmarking-guide",
+        "vllm-ci-performance-benchmark",
+    }
     assert {row.hardware_id for row in loaded} >= {"mi300x", "a100-80gb", "h100-sxm", "h200"}
+    # every source is a LOSO unit with at least two rows, and MI300X is measured by two of them
+    assert len({row.source for row in loaded if row.hardware_id == "mi300x"}) == 2
 
 
 def _text() -> str:
@@ -77,10 +83,15 @@ def _text() -> str:
     [
         (",vllm,h200,1,llama-3.1-8b", ",nosuchengine,h200,1,llama-3.1-8b", "unknown engine"),
         (",0.833421,seconds", ",0.9,seconds", "ms of the published text"),  # not the published 833.421 ms
-        (",13279.6,tokens_per_second_total", ",13279.7,tokens_per_second_total", "not in the published text"),
-        (",0,3200,3200,128,2048", ",0,3200,3000,128,2048", "num prompts = max num seqs"),
-        (",8,0,0,32,128,0.833421,seconds", ",8,0,0,32,128,0.833421,tokens_per_second_total", "metric"),
-        (",8,0,0,32,128,0.833421", ",8,0,0,32,64,0.833421", "output 64 not in the published text"),
+        (",13279.6,tokens_per_second_output", ",13279.7,tokens_per_second_output", "not in the published text"),
+        (",0,3200,3200,0,default,128,2048", ",0,3200,3000,0,default,128,2048", "num prompts ≤ max num seqs"),
+        (",3000,131072,off,128,128,", ",3000,131072,maybe,128,128,", "chunked prefill"),
+        (
+            ",8,0,0,0,default,32,128,0.833421,seconds",
+            ",8,0,0,0,default,32,128,0.833421,tokens_per_second_total",
+            "metric",
+        ),
+        (",0,default,32,128,0.833421", ",0,default,32,64,0.833421", "output 64 not in the published text"),
     ],
 )
 def test_the_loader_checks_each_row(old, new, message):
@@ -92,22 +103,33 @@ def test_the_loader_checks_each_row(old, new, message):
 
 def test_the_arithmetic_of_the_published_rows():
     """vLLM's CI tables publish milliseconds (the loader converts and checks against the text);
-    a static batch's latency covers at least its output tokens at a positive TPOT; AMD's
-    throughput rows ran num prompts = max num seqs."""
+    a static batch's latency covers at least its output tokens at a positive TPOT; the
+    throughput rows ran every prompt at once (num prompts ≤ max num seqs) and publish output tokens/s."""
     for row in load_serving_rows():
         if row.metric == "batch_latency":
             assert 0 < row.published_value / row.output_tokens < 0.2, row.name  # s per output token
         else:
-            assert row.num_prompts == row.max_num_seqs and row.unit == "tokens_per_second_total"
-            # throughput_tot of the harness: output tokens/s = total × O / (P + O) below the total
-            output = row.published_value * row.output_tokens / (row.input_tokens + row.output_tokens)
-            assert 0 < output < row.published_value
+            assert row.num_prompts <= row.max_num_seqs and row.unit == "tokens_per_second_output"
+
+
+def test_amd_and_microsoft_publish_the_same_quantity():
+    """The cause of most of AMD's MI300X gap in issue 12 (178.7 % physics error): its throughput
+    column was read as prompt + output tokens/s. Microsoft's harness provably keeps vLLM's output
+    tokens/s; both ran vLLM benchmark_throughput of the same FP8-KV checkpoints on 8× MI300X, and at
+    2048/2048 (where total = 2 × output) they agree within 5 %: the same quantity, output tokens/s."""
+    by_name = {row.name: row for row in load_serving_rows()}
+    for size in ("70b", "405b"):
+        amd = by_name[f"amd-rocm-performance-results/{size}-fp8-2048-2048"]
+        azure = by_name[f"azure-ai-benchmarking-guide/{size}-fp8-2048-2048"]
+        assert amd.unit == azure.unit == "tokens_per_second_output"
+        assert abs(amd.published_value / azure.published_value - 1.0) < 0.2  # not a factor 2
+        assert "output tokens/s" in azure.published_basis
 
 
 def test_a_source_is_predicted_without_its_own_rows(rows):
     """Leave-one-source-out: doubling one source's published values moves its in-sample fit but
     none of the realisations its own rows are cross-validated with."""
-    for source in ("amd-rocm-performance-results", "vllm-ci-performance-benchmark"):
+    for source in ("amd-rocm-performance-results", "azure-ai-benchmarking-guide", "vllm-ci-performance-benchmark"):
         before = cross_validated_realisations(rows)
         changed = [
             dataclasses.replace(row, published=row.published * 2.0) if row.source == source else row for row in rows
@@ -116,23 +138,31 @@ def test_a_source_is_predicted_without_its_own_rows(rows):
         for row, old, new in zip(rows, before, after):
             if row.source == source:
                 assert new == old, row.name
-        fitted = {p.generation: p.value for p in fit(rows).parameters}
-        refitted = {p.generation: p.value for p in fit(changed).parameters}
+        fitted = {p.engine: p.value for p in fit(rows).parameters}
+        refitted = {p.engine: p.value for p in fit(changed).parameters}
         assert refitted != fitted
+
+
+def test_one_engine_value_serves_every_generation(calibration):
+    """The parameter is shared by generations (hardware differences live in the hardware model), so
+    every source's rows are predicted out of sample by the other sources' rows of the same engine."""
+    (vllm,) = calibration.parameters
+    assert vllm.engine == "vllm" and set(vllm.generations) == {"ampere", "cdna3", "hopper"}
+    assert len(vllm.sources) == 3 and math.isfinite(vllm.cross_validated_mape_percent)
 
 
 # LOSO MAPE reached per source and metric, and why the targets (throughput ≤ 15 %, latency below
 # saturation ≤ 20 %) are missed; held at the reached level, never tuned to pass:
-# - the two sources share no hardware generation, so every LOSO prediction is a transfer from
-#   another generation: MI300X's (0.403) for the A100/H100/H200 rows, the geometric mean of
-#   Ampere's and Hopper's (≈ 0.82) for the MI300X rows;
-# - one decode realisation cannot fit both of AMD's regimes: the batch-1–4 latency rows need
-#   ≈ 0.75, the max-throughput rows (1,500–3,200 sequences, compute-bound in the model) ≈ 0.35–0.5
-#   (the physics overstates them 2.2–4×), so even in sample MI300X is at 37 % / 77 %.
+# - after the MI300X fixes (output tokens/s; its own fp8 GEMM, HBM and all-reduce fractions) the
+#   physics is 1.4-2× optimistic on the max-throughput rows (1,000-3,200 sequences) and 0.8×
+#   pessimistic-to-right on the batch-1-8 latency rows: one engine number cannot serve both regimes,
+#   so leaving out the latency-only vLLM CI source fits ≈ 0.6 and overstates its latencies, and
+#   leaving out one MI300X throughput source leaves the other's and the latency rows' compromise.
 REACHED_LOSO_PERCENT = {
-    ("amd-rocm-performance-results", "batch_latency"): 13.2,
-    ("amd-rocm-performance-results", "throughput"): 139.9,
-    ("vllm-ci-performance-benchmark", "batch_latency"): 104.0,
+    ("amd-rocm-performance-results", "batch_latency"): 7.7,
+    ("amd-rocm-performance-results", "throughput"): 32.8,
+    ("azure-ai-benchmarking-guide", "throughput"): 29.8,
+    ("vllm-ci-performance-benchmark", "batch_latency"): 38.7,
 }
 TARGETS = {"throughput": 15.0, "batch_latency": 20.0}
 
@@ -144,36 +174,35 @@ def test_cross_validated_error_held_at_the_level_reached(rows, calibration):
         assert (
             e.cross_validated_mape_percent <= max(TARGETS[e.metric], REACHED_LOSO_PERCENT[(e.source, e.metric)]) + 0.1
         )
-    vllm_ci = next(e for e in totals if e.source == "vllm-ci-performance-benchmark")
-    assert vllm_ci.in_sample_mape_percent < vllm_ci.physics_mape_percent
+    # over every source, the one fitted engine value improves on the physics for each metric
+    for e in source_errors(rows, calibration):
+        if e.source == "all":
+            assert e.in_sample_mape_percent < e.physics_mape_percent, e.metric
 
 
 def _calibration(*items: FittedDecodeRealisation) -> ServingCalibration:
     return ServingCalibration("2026-11-27", "test", tuple(items))
 
 
-def _item(engine, generation, value):
-    return FittedDecodeRealisation(engine, generation, value, 5, ("a",), 1.0, 2.0)
+def _item(engine, value, cv_percent=2.0):
+    return FittedDecodeRealisation(engine, ("ampere", "hopper"), value, 5, ("a",), 1.0, cv_percent)
 
 
-def test_fallback_chain_of_an_unfitted_key():
-    cal = _calibration(_item("vllm", "hopper", 0.8), _item("vllm", "ampere", 0.9))
-    assert choose_decode_realisation("vllm", "hopper", cal)[0] == 0.8  # fitted
+def test_the_engine_value_and_its_fallbacks():
+    cal = _calibration(_item("vllm", 0.8))
+    assert choose_decode_realisation("vllm", "hopper", cal)[0] == 0.8  # fitted on Hopper rows
     value, basis, fitted = choose_decode_realisation("vllm", "blackwell", cal)
-    assert value == pytest.approx(math.sqrt(0.8 * 0.9)) and fitted is None and "geometric mean" in basis
+    assert value == 0.8 and fitted is not None and "carried to blackwell" in basis  # an engine property
     value, basis, _ = choose_decode_realisation("sglang", "hopper", cal)
     assert value == 1.0 and "physics alone" in basis
     assert choose_decode_realisation("vllm", "cpu", cal)[0] == 1.0  # a host CPU takes no GPU engine's value
 
 
 def test_a_value_that_fails_out_of_sample_is_reported_not_applied():
-    weak = FittedDecodeRealisation("vllm", "hopper", 0.6, 5, ("a",), 1.0, 35.0)  # LOSO 35 % > 20 %
-    cal = _calibration(weak, _item("vllm", "ampere", 0.9))
+    cal = _calibration(_item("vllm", 0.6, cv_percent=35.0))  # LOSO 35 % > 20 %
     value, basis, fitted = choose_decode_realisation("vllm", "hopper", cal)
     assert value == 1.0 and fitted is None and "not applied" in basis and "0.600" in basis
     assert choose_decode_realisation("vllm", "hopper", cal, validated_only=False)[0] == 0.6  # what CV scores
-    # the geometric mean of another generation uses only values that hold out of sample
-    assert choose_decode_realisation("vllm", "blackwell", cal)[0] == pytest.approx(0.9)
 
 
 def test_an_estimate_states_its_decode_realisation():
@@ -190,8 +219,8 @@ def test_an_estimate_states_its_decode_realisation():
     assert scenario.decode_realisation == used.value
     stated = next(a for a in assumptions if a.name == "decode_realisation")
     assert "vllm-ci-performance-benchmark" in stated.source  # what was fitted, applied or not
-    # vLLM on Hopper was fitted (0.83 in sample) but holds 103 % out of sample: not applied
-    # until a second Hopper source validates it (serving_realisation.APPLY_MAX_CROSS_VALIDATED_MAPE_PERCENT)
+    # vLLM was fitted (0.68 in sample) but holds 31 % out of sample: not applied
+    # (serving_realisation.APPLY_MAX_CROSS_VALIDATED_MAPE_PERCENT)
     assert used.value == 1.0 and "not applied" in stated.source
     sglang, assumptions = build_inference_scenario(dataclasses.replace(workload, engine="sglang"))
     assert sglang.decode_realisation == 1.0

@@ -1,0 +1,30 @@
+"""Issue 12 item 5: energy per output token compared with the ML.ENERGY leaderboard (a comparison,
+never a fit): the transcribed rows keep their arithmetic, and the prediction moves with the load
+the way the measurement does."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import pytest
+
+from flopwatt.estimate.validation.mlenergy import DATA_FILE, EnergyDataError, compare, load_energy_rows
+
+
+def test_rows_keep_their_arithmetic_and_source():
+    rows = load_energy_rows()
+    assert len(rows) >= 30 and {row.model for row in rows} == {"llama-3.1-8b", "llama-3.1-70b", "llama-3.1-405b"}
+    assert all(row.source_file.endswith("__lm-arena-chat.json") and row.hardware_id == "h100-sxm" for row in rows)
+    text = resources.files("flopwatt.estimate.validation").joinpath("data", DATA_FILE).read_text()
+    with pytest.raises(EnergyDataError, match="J/token"):
+        load_energy_rows(text.replace(",0.4548,", ",0.5548,", 1))  # J/token no longer power ÷ throughput
+
+
+def test_predicted_energy_per_token_falls_with_the_running_batch_like_the_measured():
+    by_model: dict[str, list] = {}
+    for c in compare():
+        by_model.setdefault(c.model, []).append(c)
+    for comparisons in by_model.values():
+        comparisons.sort(key=lambda c: c.running_batch)
+        assert comparisons[0].predicted_joules_per_output_token > comparisons[-1].predicted_joules_per_output_token
+        assert comparisons[0].measured_joules_per_output_token > comparisons[-1].measured_joules_per_output_token
