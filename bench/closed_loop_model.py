@@ -100,12 +100,14 @@ def _check_at_least(name: str, value: object, least: int, why: str = "") -> None
 
 
 # Presets: `small` is the CPU default (the model the CPU closed loop was measured with);
-# `llama-3.2-1b-class` is the CUDA default: meta-llama/Llama-3.2-1B's config.json shape (16 layers,
-# hidden 2048, 32 heads with 8 key/value heads, head dim 64, SwiGLU 8192, vocabulary 128256; read
-# 2026-11) at sequence 2048, with the untied LM head of this model (Llama-3.2-1B ties it: 1.50 B
-# parameters here against its 1.24 B). Micro-batch 4 fits an 80 GB card (about 41 GB by
-# `training_memory_bytes`, 71 GB at 8); `fit_micro_batch` halves it on smaller ones. The 8B preset
-# is Llama-3.1-8B's layer shape (catalog `llama-3.1-8b`) at TP 1, 8 of its 32 layers.
+# `llama-3.2-1b-class` is the CUDA default: the Llama-3.2-1B shape (16 layers, hidden 2048, 32
+# heads with 8 key/value heads, head dim 64, SwiGLU 8192, vocabulary 128256, as issue 13 states it
+# and meta-llama/Llama-3.2-1B's config.json publishes it; the catalog has no llama-3.2-1b preset)
+# at sequence 2048, with this model's untied LM head (Llama-3.2-1B ties it: 1.50 B parameters here
+# against its 1.24 B). Micro-batch 4 fits an 80 GB card (about 41 GB by `training_memory_bytes`;
+# 71 GB at 8, too close to 80 GB for a count that leaves out a few tensors); `fit_micro_batch`
+# halves it on smaller cards. `llama-3.1-8b-layers` is Llama-3.1-8B's layer shape (catalog
+# `llama-3.1-8b`) at TP 1, 8 of its 32 layers (about 37 GB at micro-batch 2).
 PRESETS: dict[str, ClosedLoopModel] = {
     "small": ClosedLoopModel(),
     "llama-3.2-1b-class": ClosedLoopModel(
