@@ -108,6 +108,16 @@ def _check_at_least(name: str, value: object, least: int, why: str = "") -> None
 # 71 GB at 8, too close to 80 GB for a count that leaves out a few tensors); `fit_micro_batch`
 # halves it on smaller cards. `llama-3.1-8b-layers` is Llama-3.1-8B's layer shape (catalog
 # `llama-3.1-8b`) at TP 1, 8 of its 32 layers (about 37 GB at micro-batch 2).
+# What the GPU presets run: sequence 2048 in bf16, decode batch 8 after a 2048-token prefill.
+_GPU_WORKLOAD = dict(
+    sequence_length=2048,
+    dtype="bf16",
+    warmup_steps=3,
+    timed_steps=10,
+    decode_batch=8,
+    decode_context=2048,
+    decode_tokens=32,
+)
 PRESETS: dict[str, ClosedLoopModel] = {
     "small": ClosedLoopModel(),
     "llama-3.2-1b-class": ClosedLoopModel(
@@ -117,14 +127,8 @@ PRESETS: dict[str, ClosedLoopModel] = {
         kv_head_count=8,
         ffn_hidden_size=8192,
         vocab_size=128256,
-        sequence_length=2048,
         micro_batch_size=4,
-        dtype="bf16",
-        warmup_steps=3,
-        timed_steps=10,
-        decode_batch=8,
-        decode_context=2048,
-        decode_tokens=32,
+        **_GPU_WORKLOAD,
     ),
     "llama-3.1-8b-layers": ClosedLoopModel(
         layer_count=8,
@@ -133,14 +137,8 @@ PRESETS: dict[str, ClosedLoopModel] = {
         kv_head_count=8,
         ffn_hidden_size=14336,
         vocab_size=128256,
-        sequence_length=2048,
         micro_batch_size=2,
-        dtype="bf16",
-        warmup_steps=3,
-        timed_steps=10,
-        decode_batch=8,
-        decode_context=2048,
-        decode_tokens=32,
+        **_GPU_WORKLOAD,
     ),
 }
 DEFAULT_PRESET = {"cpu": "small", "cuda": "llama-3.2-1b-class"}
