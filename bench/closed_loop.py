@@ -1,15 +1,20 @@
 """Closed loop (issue 13 item 3): run a real, randomly initialised decoder-only model and time it.
 
-A small Llama-like transformer in plain PyTorch (token embedding, pre-norm RMSNorm blocks with
-causal multi-head attention and a SwiGLU MLP, final RMSNorm, untied LM head; no rotary embedding,
-no dropout, no biases) is built from plain numbers (`ClosedLoopModel`), so this module needs
-nothing from the estimator. Three measurements, each a median over timed repeats after untimed
-warm-up:
+The model (bench/closed_loop_model.py: a Llama-like transformer in plain PyTorch, multi-head or
+grouped-query attention) is built from plain numbers (`ClosedLoopModel`), so this module needs
+nothing from the estimator. It runs on the CPU or on a CUDA device (`device`), in its dtype.
+Three measurements, each the median of `timed_steps` after untimed warm-up, timed by the bench
+harness (bench/harness.py: on the CPU `perf_counter_ns` around each step; on CUDA a pair of CUDA
+events on the stream around each step, the host synchronising once per chunk of steps, so the
+host's launch time counts only where the device waits for it). The harness warms up at least
+once, so a step runs max(1, `warmup_steps`) untimed times.
 
 - `measure_training`: one optimizer step (forward, cross-entropy loss, backward, AdamW step,
   zero_grad) in one process.
-- `measure_ddp_training`: the same step under DistributedDataParallel on `world_size` gloo ranks
-  spawned on this host (rendezvous on 127.0.0.1); the time is the slowest rank's median.
+- `measure_ddp_training`: the same step under DistributedDataParallel on `ddp_world_size` ranks
+  spawned on this host (rendezvous on 127.0.0.1): gloo processes sharing the CPU, or one CUDA
+  device per rank over NCCL (`ddp_unavailable_reason` says when there are too few); the time
+  is the slowest rank's median.
 - `measure_decode`: greedy decoding with a preallocated KV cache: a prefill of `decode_context`
   tokens per sequence, then `decode_tokens` single-token steps at `decode_batch` sequences;
   the time is seconds per decode step (one token for every sequence in the batch).
@@ -20,182 +25,165 @@ The caller (flopwatt validate --local) predicts the same steps with the estimato
 from __future__ import annotations
 
 import json
+import math
 import statistics
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
+from flopwatt.bench.closed_loop_model import (
+    DEVICES,
+    SEED,
+    ClosedLoopModel,
+    build_model,
+    decode_mid_context,
+    decode_warmup_steps,
+    kv_caches,
+    training_memory_bytes,
+)
 from flopwatt.bench.local_ranks import run_local_ranks
 
-DTYPES = ("fp32", "bf16")
-SEED = 20261127
+__all__ = ["ClosedLoopModel", "build_model"]  # re-exported: the model's home is closed_loop_model
+DDP_BACKEND = {"cpu": "gloo", "cuda": "nccl"}
 
 
-@dataclass(frozen=True)
-class ClosedLoopModel:
-    """The model and the workload, as plain numbers (the validate command maps them onto
-    the estimator's ModelArchitecture, ParallelPlan and serving scenario)."""
-
-    layer_count: int = 4
-    hidden_size: int = 512
-    attention_head_count: int = 8
-    ffn_hidden_size: int = 1408  # SwiGLU width ≈ 8/3 · hidden, rounded to a multiple of 64
-    vocab_size: int = 8192
-    sequence_length: int = 512
-    micro_batch_size: int = 1  # sequences per rank and step
-    dtype: str = "fp32"
-    warmup_steps: int = 2
-    timed_steps: int = 5
-    decode_batch: int = 4
-    decode_context: int = 512  # prompt tokens in the cache before the timed decode steps
-    decode_tokens: int = 16  # timed decode steps (one token per sequence each)
-    ddp_world_size: int = 2
-
-    def __post_init__(self) -> None:
-        if self.dtype not in DTYPES:
-            raise ValueError(f"dtype: expected one of {DTYPES}, got {self.dtype!r}")
-        if self.hidden_size % self.attention_head_count:
-            raise ValueError("hidden_size must be a multiple of attention_head_count")
-        for name in ("layer_count", "hidden_size", "ffn_hidden_size", "vocab_size", "sequence_length"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}: must be ≥ 1")
-        if self.timed_steps < 1 or self.warmup_steps < 0 or self.decode_tokens < 1 or self.decode_batch < 1:
-            raise ValueError("timed_steps, decode_tokens and decode_batch must be ≥ 1, warmup_steps ≥ 0")
-        if self.ddp_world_size < 2:
-            raise ValueError(f"ddp_world_size: DDP needs at least 2 ranks, got {self.ddp_world_size}")
-
-    def as_dict(self) -> dict:
-        return asdict(self)
+def _check_device(device: str) -> None:
+    if device not in DEVICES:
+        raise ValueError(f"device: expected one of {DEVICES}, got {device!r}")
 
 
-def _torch_dtype(name: str):
-    import torch
-
-    return {"fp32": torch.float32, "bf16": torch.bfloat16}[name]
-
-
-def build_model(config: ClosedLoopModel):
-    """A randomly initialised decoder-only transformer (torch.nn.Module) of `config`'s shape."""
-    import torch
-    import torch.nn.functional as F
-    from torch import nn
-
-    h, heads, d = config.hidden_size, config.attention_head_count, config.hidden_size // config.attention_head_count
-
-    class Block(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.attention_norm = nn.RMSNorm(h)
-            self.qkv = nn.Linear(h, 3 * h, bias=False)
-            self.out = nn.Linear(h, h, bias=False)
-            self.mlp_norm = nn.RMSNorm(h)
-            self.gate_up = nn.Linear(h, 2 * config.ffn_hidden_size, bias=False)
-            self.down = nn.Linear(config.ffn_hidden_size, h, bias=False)
-
-        def forward(self, x, cache=None, position: int = 0):
-            b, s, _ = x.shape
-            q, k, v = self.qkv(self.attention_norm(x)).view(b, s, 3, heads, d).permute(2, 0, 3, 1, 4)
-            if cache is None:
-                a = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-            else:
-                keys, values = cache
-                keys[:, :, position : position + s] = k
-                values[:, :, position : position + s] = v
-                k, v = keys[:, :, : position + s], values[:, :, : position + s]
-                # a prefill (s > 1 from position 0) is causal; one new token sees the whole cache
-                a = F.scaled_dot_product_attention(q, k, v, is_causal=s > 1)
-            x = x + self.out(a.transpose(1, 2).reshape(b, s, h))
-            gate, up = self.gate_up(self.mlp_norm(x)).chunk(2, dim=-1)
-            return x + self.down(F.silu(gate) * up)
-
-    class Decoder(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.embedding = nn.Embedding(config.vocab_size, h)
-            self.blocks = nn.ModuleList(Block() for _ in range(config.layer_count))
-            self.norm = nn.RMSNorm(h)
-            self.head = nn.Linear(h, config.vocab_size, bias=False)
-
-        def forward(self, tokens, caches=None, position: int = 0):
-            x = self.embedding(tokens)
-            for i, block in enumerate(self.blocks):
-                x = block(x, None if caches is None else caches[i], position)
-            return self.head(self.norm(x))
-
-    torch.manual_seed(SEED)
-    return Decoder().to(_torch_dtype(config.dtype))
-
-
-def _batch(config: ClosedLoopModel, rank: int = 0):
+def _batch(config: ClosedLoopModel, rank: int = 0, device: str = "cpu"):
     import torch
 
     generator = torch.Generator().manual_seed(SEED + rank)
     shape = (config.micro_batch_size, config.sequence_length + 1)
-    tokens = torch.randint(0, config.vocab_size, shape, generator=generator)
+    tokens = torch.randint(0, config.vocab_size, shape, generator=generator).to(device)
     return tokens[:, :-1], tokens[:, 1:]
 
 
-def _train_step_seconds(model, optimizer, inputs, targets, config: ClosedLoopModel) -> list[float]:
-    """Run warm-up then timed optimizer steps; the timed steps' seconds."""
+def _train_step(model, optimizer, inputs, targets, vocab_size: int):
+    """One optimizer step; its loss (a device tensor: reading it would synchronise)."""
     import torch.nn.functional as F
 
-    seconds = []
-    for step in range(config.warmup_steps + config.timed_steps):
-        started = time.perf_counter()
-        logits = model(inputs)
-        loss = F.cross_entropy(logits.float().reshape(-1, config.vocab_size), targets.reshape(-1))
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        if step >= config.warmup_steps:
-            seconds.append(time.perf_counter() - started)
-    return seconds
+    logits = model(inputs)
+    loss = F.cross_entropy(logits.float().reshape(-1, vocab_size), targets.reshape(-1))
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss.detach()
+
+
+def timed_seconds(
+    run: Callable[[], object], check: Callable[[], None], device: str, warmup_steps: int, timed_steps: int
+) -> list[float]:
+    """Seconds of each of `timed_steps` calls of `run` after max(1, `warmup_steps`) untimed
+    ones, through the bench harness (`check` runs once after the warm-up, as a kernel's
+    verification does: a step that went wrong is never reported as timed)."""
+    from flopwatt.bench.harness import Harness, MeasurementPlan
+    from flopwatt.kernels.workload import Workload
+
+    workload = Workload("closed_loop", "", {}, 0.0, 0.0, device, run, check)
+    plan = MeasurementPlan(warmup_iterations=warmup_steps, samples=timed_steps, max_seconds=math.inf)
+    measurement = Harness(device).measure(workload, plan)
+    if measurement.error:
+        raise RuntimeError(f"closed loop on {device}: {measurement.error}")
+    return measurement.samples_seconds
+
+
+def _training_seconds(
+    model, config: ClosedLoopModel, rank: int, device: str, tensor_device: str | None = None
+) -> list[float]:
+    """The timed optimizer steps of `model` (AdamW, torch's default implementation for the
+    device) on `device` ("cpu" or "cuda"; the batch on `tensor_device`, default `device`)."""
+    import torch
+
+    from flopwatt.kernels.workload import VerificationError
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    inputs, targets = _batch(config, rank, tensor_device or device)
+    last_loss = []
+
+    def run() -> None:
+        last_loss[:] = [_train_step(model, optimizer, inputs, targets, config.vocab_size)]
+
+    def check() -> None:
+        loss = float(last_loss[0])
+        if not math.isfinite(loss):
+            raise VerificationError(f"training step: the loss is {loss}")
+
+    return timed_seconds(run, check, device, config.warmup_steps, config.timed_steps)
 
 
 def _summary(seconds: list[float], **extra) -> dict:
     return {"median_seconds": statistics.median(seconds), "samples_seconds": seconds, **extra}
 
 
-def measure_training(config: ClosedLoopModel) -> dict:
+def _memory_fields(config: ClosedLoopModel, device: str) -> dict:
+    """On CUDA, the step's peak allocated bytes beside `training_memory_bytes`' count (a check
+    of the count that chose the micro-batch); nothing on the CPU."""
+    if device != "cuda":
+        return {}
+    import torch
+
+    return {
+        "peak_memory_bytes": int(torch.cuda.max_memory_allocated()),
+        "estimated_memory_bytes": training_memory_bytes(config),
+    }
+
+
+def measure_training(config: ClosedLoopModel, device: str = "cpu") -> dict:
     """Median seconds of one optimizer step (forward, backward, AdamW) in this process."""
     import torch
 
-    model = build_model(config)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    inputs, targets = _batch(config)
-    seconds = _train_step_seconds(model, optimizer, inputs, targets, config)
-    return _summary(seconds, threads=torch.get_num_threads(), parameters=sum(p.numel() for p in model.parameters()))
+    _check_device(device)
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    model = build_model(config, device)
+    seconds = _training_seconds(model, config, 0, device)
+    extra = {"threads": torch.get_num_threads()} if device == "cpu" else {"device": device}
+    return _summary(
+        seconds,
+        **extra,
+        parameters=sum(p.numel() for p in model.parameters()),
+        **_memory_fields(config, device),
+    )
 
 
-def _ddp_steps(rank: int, output: str, config: ClosedLoopModel, threads: int) -> None:
-    """The timed DDP steps of one rank (a `run_local_ranks` body); rank 0 writes the result."""
+def _ddp_steps(rank: int, output: str, config: ClosedLoopModel, threads: int, device: str) -> None:
+    """The timed DDP steps of one rank (a `run_local_ranks` body); rank 0 writes the result.
+    On CUDA rank r runs on device r (run_local_ranks set it) and DDP's NCCL all-reduce is
+    ordered before the optimizer step on the timed stream."""
     import torch
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel
 
-    torch.set_num_threads(threads)
     world_size = config.ddp_world_size
-    model = DistributedDataParallel(build_model(config))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    inputs, targets = _batch(config, rank)
+    if device == "cuda":
+        rank_device = f"cuda:{rank}"
+        model = DistributedDataParallel(build_model(config, rank_device), device_ids=[rank])
+    else:
+        torch.set_num_threads(threads)
+        rank_device = "cpu"
+        model = DistributedDataParallel(build_model(config))
     dist.barrier()
-    seconds = _train_step_seconds(model, optimizer, inputs, targets, config)
-    median = torch.tensor([statistics.median(seconds)], dtype=torch.float64)
+    seconds = _training_seconds(model, config, rank, device, rank_device)
+    median = torch.tensor([statistics.median(seconds)], dtype=torch.float64, device=rank_device)
     dist.all_reduce(median, op=dist.ReduceOp.MAX)  # the step ends when the slowest rank's does
     # every rank must hold the same weights after the steps: DDP averaged the gradients
     with torch.no_grad():
-        checksum = torch.tensor([float(sum(p.double().sum() for p in model.parameters()))], dtype=torch.float64)
+        checksum = sum(p.double().sum() for p in model.parameters()).reshape(1)
     gathered = [torch.zeros_like(checksum) for _ in range(world_size)]
     dist.all_gather(gathered, checksum)
     if rank == 0:
+        threads_field = {"threads_per_rank": threads} if device == "cpu" else {"devices": world_size}
         Path(output).write_text(
             json.dumps(
                 {
                     "median_seconds": float(median.item()),
                     "samples_seconds": seconds,
                     "world_size": world_size,
-                    "backend": "gloo",
-                    "threads_per_rank": threads,
+                    "backend": DDP_BACKEND[device],
+                    **threads_field,
                     "replicas_identical": len({float(g.item()) for g in gathered}) == 1,
                 }
             )
@@ -209,46 +197,76 @@ def ddp_threads_per_rank(world_size: int) -> int:
     return max(1, torch.get_num_threads() // world_size)
 
 
-def measure_ddp_training(config: ClosedLoopModel) -> dict:
-    """Median seconds of one DDP optimizer step over `ddp_world_size` gloo ranks on this host
-    (each rank `micro_batch_size` sequences, the host's threads split between the ranks)."""
+def ddp_unavailable_reason(config: ClosedLoopModel, device: str, visible_devices: int | None = None) -> str | None:
+    """Why the DDP check cannot run here, or None: on CUDA each rank needs its own device
+    (`visible_devices`: default torch.cuda.device_count()); gloo ranks share the CPU."""
+    _check_device(device)
+    if device == "cpu":
+        return None
+    if visible_devices is None:
+        import torch
+
+        visible_devices = torch.cuda.device_count()
+    if visible_devices < config.ddp_world_size:
+        return f"DDP over NCCL needs {config.ddp_world_size} CUDA devices (one per rank), {visible_devices} visible"
+    return None
+
+
+def measure_ddp_training(config: ClosedLoopModel, device: str = "cpu") -> dict:
+    """Median seconds of one DDP optimizer step over `ddp_world_size` ranks on this host, each
+    rank `micro_batch_size` sequences: gloo processes with the host's threads split between them,
+    or NCCL with one CUDA device per rank."""
+    reason = ddp_unavailable_reason(config, device)
+    if reason:
+        raise ValueError(f"ddp_world_size: {reason}")
     threads = ddp_threads_per_rank(config.ddp_world_size)
-    return json.loads(run_local_ranks(config.ddp_world_size, "gloo", _ddp_steps, config, threads))
+    output = run_local_ranks(config.ddp_world_size, DDP_BACKEND[device], _ddp_steps, config, threads, device)
+    return json.loads(output)
 
 
-def measure_decode(config: ClosedLoopModel) -> dict:
+def _synchronized_seconds(started: float, device: str) -> float:
+    if device == "cuda":
+        import torch
+
+        torch.cuda.synchronize()
+    return time.perf_counter() - started
+
+
+def measure_decode(config: ClosedLoopModel, device: str = "cpu") -> dict:
     """Seconds per decode step (one new token for each of `decode_batch` sequences) with a KV
     cache holding `decode_context` prompt tokens plus the tokens generated so far."""
     import torch
 
-    model = build_model(config).eval()
-    b, heads = config.decode_batch, config.attention_head_count
-    d = config.hidden_size // heads
-    capacity = config.decode_context + config.warmup_steps + config.decode_tokens
-    dtype = _torch_dtype(config.dtype)
+    from flopwatt.kernels.workload import VerificationError
+
+    _check_device(device)
+    model = build_model(config, device).eval()
+    b = config.decode_batch
+    warmup = decode_warmup_steps(config)
     generator = torch.Generator().manual_seed(SEED)
-    prompt = torch.randint(0, config.vocab_size, (b, config.decode_context), generator=generator)
+    prompt = torch.randint(0, config.vocab_size, (b, config.decode_context), generator=generator).to(device)
+    state = {"position": config.decode_context}
     with torch.inference_mode():
-        caches = [
-            (torch.zeros(b, heads, capacity, d, dtype=dtype), torch.zeros(b, heads, capacity, d, dtype=dtype))
-            for _ in range(config.layer_count)
-        ]
+        caches = kv_caches(config, b, config.decode_context + warmup + config.decode_tokens, device)
         started = time.perf_counter()
-        token = model(prompt, caches, 0)[:, -1:].argmax(-1)
-        prefill = time.perf_counter() - started
-        position, seconds = config.decode_context, []
-        for step in range(config.warmup_steps + config.decode_tokens):
-            started = time.perf_counter()
-            token = model(token, caches, position)[:, -1:].argmax(-1)
-            elapsed = time.perf_counter() - started
-            position += 1
-            if step >= config.warmup_steps:
-                seconds.append(elapsed)
+        state["token"] = model(prompt, caches, 0)[:, -1:].argmax(-1)
+        prefill = _synchronized_seconds(started, device)
+
+        def step() -> None:
+            state["token"] = model(state["token"], caches, state["position"])[:, -1:].argmax(-1)
+            state["position"] += 1
+
+        def check() -> None:
+            token = state["token"]
+            if token.shape != (b, 1) or not bool(((token >= 0) & (token < config.vocab_size)).all()):
+                raise VerificationError(f"decode step: tokens {tuple(token.shape)} outside the vocabulary")
+
+        seconds = timed_seconds(step, check, device, warmup, config.decode_tokens)
     return _summary(
         seconds,
         batch=b,
-        context_start=config.decode_context + config.warmup_steps,
-        context_end=position,
+        context_start=config.decode_context + warmup,
+        context_end=state["position"],
         prefill_seconds=prefill,
     )
 
@@ -289,60 +307,75 @@ def _operator_group(event, vocab_size: int) -> str:
     return "other"
 
 
-def profile_step(step, vocab_size: int, repeats: int = 2) -> dict:
-    """One step's time by operator group under torch.profiler (CPU ops' self time, averaged over
-    `repeats` steps after one untimed): `seconds` by group, with the step's wall time not inside
-    any op (Python, dispatch) counted as `other`, and `wall_seconds` of the profiled steps. The
+def _self_seconds(event, device: str) -> float:
+    """An op's own time: on the CPU its host self time; on CUDA the device time of the kernels
+    it launched itself (kernel rows, which have no host time, are skipped: their time is
+    already their launching op's)."""
+    if device == "cpu":
+        return event.self_cpu_time_total * 1e-6
+    if str(getattr(event, "device_type", "")).endswith("CPU"):
+        microseconds = getattr(event, "self_device_time_total", None)
+        if microseconds is None:  # torch < 2.4 named it for CUDA
+            microseconds = getattr(event, "self_cuda_time_total", 0.0)
+        return microseconds * 1e-6
+    return 0.0
+
+
+def profile_step(step, vocab_size: int, repeats: int = 2, device: str = "cpu") -> dict:
+    """One step's time by operator group under torch.profiler (ops' self time, averaged over
+    `repeats` steps after one untimed; on CUDA the device time of each op's kernels): `seconds`
+    by group, with the step's wall time not inside any op (Python, dispatch; on CUDA the device
+    idle between kernels) counted as `other`, and `wall_seconds` of the profiled steps. The
     profiler adds a little to each op: compare shares, or scale to the unprofiled median."""
     from torch.profiler import ProfilerActivity, profile
 
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == "cuda" else [])
     step()
-    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as profiler:
+    _synchronized_seconds(0.0, device)
+    with profile(activities=activities, record_shapes=True) as profiler:
         started = time.perf_counter()
         for _ in range(repeats):
             step()
-        wall = (time.perf_counter() - started) / repeats
+        wall = _synchronized_seconds(started, device) / repeats
     seconds = {group: 0.0 for group in OPERATOR_GROUPS}
     for event in profiler.events():
-        seconds[_operator_group(event, vocab_size)] += event.self_cpu_time_total * 1e-6 / repeats
+        seconds[_operator_group(event, vocab_size)] += _self_seconds(event, device) / repeats
     inside = sum(seconds.values())
     seconds["other"] += max(0.0, wall - inside)
     return {"seconds": seconds, "wall_seconds": wall}
 
 
-def profile_training(config: ClosedLoopModel) -> dict:
+def profile_training(config: ClosedLoopModel, device: str = "cpu") -> dict:
     """`profile_step` of the training step (`measure_training`'s model, batch and optimizer)."""
     import torch
 
-    model = build_model(config)
+    model = build_model(config, device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    inputs, targets = _batch(config)
-    one = ClosedLoopModel(**{**config.as_dict(), "warmup_steps": 0, "timed_steps": 1})
-    return profile_step(lambda: _train_step_seconds(model, optimizer, inputs, targets, one), config.vocab_size)
+    inputs, targets = _batch(config, 0, device)
+    return profile_step(
+        lambda: _train_step(model, optimizer, inputs, targets, config.vocab_size), config.vocab_size, device=device
+    )
 
 
-def profile_decode(config: ClosedLoopModel) -> dict:
-    """`profile_step` of one decode step at the timed steps' cache length (`measure_decode`)."""
+def profile_decode(config: ClosedLoopModel, device: str = "cpu") -> dict:
+    """`profile_step` of one decode step at the timed steps' mid-loop cache length (`measure_decode`)."""
     import torch
 
-    model = build_model(config).eval()
-    b, heads = config.decode_batch, config.attention_head_count
-    d = config.hidden_size // heads
-    dtype = _torch_dtype(config.dtype)
-    position = config.decode_context + config.warmup_steps + config.decode_tokens // 2
+    model = build_model(config, device).eval()
+    b = config.decode_batch
+    position = decode_mid_context(config)
     with torch.inference_mode():
-        caches = [
-            (torch.randn(b, heads, position + 1, d, dtype=dtype), torch.randn(b, heads, position + 1, d, dtype=dtype))
-            for _ in range(config.layer_count)
-        ]
-        token = torch.randint(0, config.vocab_size, (b, 1), generator=torch.Generator().manual_seed(SEED))
-        return profile_step(lambda: model(token, caches, position)[:, -1:].argmax(-1), config.vocab_size)
+        caches = kv_caches(config, b, position + 1, device, fill=torch.randn)
+        token = torch.randint(0, config.vocab_size, (b, 1), generator=torch.Generator().manual_seed(SEED)).to(device)
+        return profile_step(lambda: model(token, caches, position)[:, -1:].argmax(-1), config.vocab_size, device=device)
 
 
 def run_closed_loop(
-    config: ClosedLoopModel, checks: tuple[str, ...] = ("training_step", "ddp_training_step", "decode_step")
+    config: ClosedLoopModel,
+    checks: tuple[str, ...] = ("training_step", "ddp_training_step", "decode_step"),
+    device: str = "cpu",
 ) -> dict:
-    """Every requested measurement, keyed by check name."""
+    """Every requested measurement on `device`, keyed by check name."""
     runners = {
         "training_step": measure_training,
         "ddp_training_step": measure_ddp_training,
@@ -351,14 +384,15 @@ def run_closed_loop(
     unknown = set(checks) - set(runners)
     if unknown:
         raise ValueError(f"checks: unknown {sorted(unknown)}; expected some of {sorted(runners)}")
-    return {name: runners[name](config) for name in checks}
+    _check_device(device)
+    return {name: runners[name](config, device) for name in checks}
 
 
-def profile_closed_loop(config: ClosedLoopModel, checks: tuple[str, ...]) -> dict:
+def profile_closed_loop(config: ClosedLoopModel, checks: tuple[str, ...], device: str = "cpu") -> dict:
     """Per-operator-group breakdowns (`profile_step`) of the training and decode steps among
     `checks` (the DDP step is not profiled: its ranks are other processes)."""
     profilers = {"training_step": profile_training, "decode_step": profile_decode}
-    return {name: profilers[name](config) for name in checks if name in profilers}
+    return {name: profilers[name](config, device) for name in checks if name in profilers}
 
 
 def best_of_rounds(rounds: list[dict]) -> dict:

@@ -217,7 +217,11 @@ def closed_loop_chart(result: dict, path: Path, title: str = "") -> Path:
     (training, DDP, decode) with the datasheet path, the operator-table (or ceilings) path and
     the measured median, each bar's error against the measurement on it."""
     _check_suffix(path)
-    checks = {name: result[name] for name in CLOSED_LOOP_CHECKS if isinstance(result.get(name), dict)}
+    checks = {
+        name: result[name]
+        for name in CLOSED_LOOP_CHECKS
+        if isinstance(result.get(name), dict) and result[name].get("measured_seconds") is not None  # not skipped
+    }
     if not checks:
         raise ValueError("not a closed-loop result: no training_step, ddp_training_step or decode_step")
     panels = [(name, closed_loop_operator_groups(check)) for name, check in checks.items()]

@@ -1,10 +1,19 @@
 """`flopwatt validate --local`: the closed loop (issue 13 item 3) on this host.
 
-Runs a real model (flopwatt.bench.closed_loop: training step, DDP training step over gloo ranks
-on this host, KV-cached decode step), predicts the same steps with the estimator on the catalog
-`cpu` entry (datasheet path) and, when a measured profile is given (`--profile-id`) or measured
-now (`--measure`: the CPU quick suite, stored like `flopwatt bench`), with that profile (profile
-path), and reports predicted vs measured seconds. Nothing here is fitted to the measurement.
+Runs a real model (flopwatt.bench.closed_loop: training step, DDP training step over ranks on
+this host, KV-cached decode step) on the CPU or on a CUDA device (`--device`), predicts the same
+steps with the estimator on the catalog entry of that device (the `cpu` entry, or the GPU the
+driver names: estimate/profile_checks.identify_hardware; datasheet path) and, when a measured
+profile is given (`--profile-id`) or measured now (`--measure`: the quick suite on the device,
+stored like `flopwatt bench`), with that profile (profile path), and reports predicted vs
+measured seconds. Nothing here is fitted to the measurement.
+
+The model is a preset (`--preset`; bench/closed_loop_model.PRESETS: `small` on the CPU, the
+Llama-3.2-1B-class shape on CUDA) with any of its numbers overridden by flags; the dtype
+defaults to fp32 on the CPU and bf16 on CUDA. On CUDA the preset's micro-batch is halved until
+the model's own count of its training memory fits the device (a micro-batch given as a flag is
+kept); the DDP check needs one CUDA device per rank and is reported as skipped, with the
+reason, where there are fewer.
 
 With a workload profile (`flopwatt bench --suite workload`, or `--measure-workload`: the workload
 suite run now on this model's own shapes), `predicted_seconds` comes from its operator table
@@ -32,13 +41,15 @@ from flopwatt.service.cli.errors import CliError
 CHECKS = ("training_step", "ddp_training_step", "decode_step")
 CLOSED_LOOP_FOLDER = "closed_loop"
 DEFAULT_REPEATS = 3
+DEVICE_CHOICES = ("cpu", "cuda", "auto")
+# The binding keys a skipped check keeps (null), so a reader finds every check it asked for.
+SKIPPED_KEYS = ("predicted_seconds", "datasheet_predicted_seconds", "measured_seconds", "error_percent")
 NO_PROFILE_NOTE = "no measured profile (pass --profile-id ID or --measure): predicted_seconds is null"
 
 
 def register_arguments(parser: argparse.ArgumentParser) -> None:
-    from flopwatt.bench.closed_loop import ClosedLoopModel
+    from flopwatt.bench.closed_loop_model import DEFAULT_PRESET, PRESETS, ClosedLoopModel
 
-    defaults = ClosedLoopModel()
     group = parser.add_argument_group("closed loop (--local)")
     group.add_argument(
         "--local", action="store_true", help="run a real model on this host and compare with the estimate"
@@ -59,34 +70,74 @@ def register_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--data-dir", help="data directory (default: $FLOPWATT_DATA_DIR or ~/.local/share/flopwatt)")
     group.add_argument("--checks", default=",".join(CHECKS), help="comma-separated subset of %(default)s")
+    group.add_argument(
+        "--device",
+        default="cpu",
+        help="cpu (default), cuda (the first CUDA device; DDP over NCCL needs one per rank) or auto (cuda when "
+        "torch sees one)",
+    )
+    group.add_argument(
+        "--preset",
+        help=f"model preset, one of {', '.join(PRESETS)} (default: {DEFAULT_PRESET['cpu']} on the CPU, "
+        f"{DEFAULT_PRESET['cuda']} on CUDA); the flags below override its numbers",
+    )
     for field in dataclasses.fields(ClosedLoopModel):
         kind = str if field.name == "dtype" else int
-        group.add_argument(
-            "--" + field.name.replace("_", "-"),
-            type=kind,
-            default=getattr(defaults, field.name),
-            help="default %(default)s",
+        default = "fp32 on the CPU, bf16 on CUDA" if field.name == "dtype" else "the preset's"
+        group.add_argument("--" + field.name.replace("_", "-"), type=kind, default=None, help=f"default: {default}")
+
+
+def resolve_device(requested: str, cuda_available: bool) -> str:
+    """The device --device names: cpu, cuda (which must be visible) or auto (cuda when visible)."""
+    if requested not in DEVICE_CHOICES:
+        raise CliError(f"validate --local: --device: expected one of {', '.join(DEVICE_CHOICES)}, got {requested!r}")
+    if requested == "auto":
+        return "cuda" if cuda_available else "cpu"
+    if requested == "cuda" and not cuda_available:
+        raise CliError(
+            "validate --local: --device cuda: torch sees no CUDA device (torch.cuda.is_available() is False)"
         )
+    return requested
 
 
-def model_config(args: argparse.Namespace):
-    from flopwatt.bench.closed_loop import ClosedLoopModel
+def model_config(args: argparse.Namespace, device: str = "cpu", device_memory_bytes: int | None = None):
+    """The closed-loop model: the preset (--preset, else the device's default), the device's
+    default dtype, then every number given as a flag. With `device_memory_bytes` (CUDA) and no
+    --micro-batch-size, the micro-batch is halved until the training step fits
+    (bench.closed_loop_model.fit_micro_batch)."""
+    from flopwatt.bench.closed_loop_model import (
+        DEFAULT_DTYPE,
+        DEFAULT_PRESET,
+        PRESETS,
+        ClosedLoopModel,
+        fit_micro_batch,
+    )
 
+    preset = getattr(args, "preset", None) or DEFAULT_PRESET[device]
+    if preset not in PRESETS:
+        raise CliError(f"validate --local: --preset: expected one of {', '.join(PRESETS)}, got {preset!r}")
+    values = {**PRESETS[preset].as_dict(), "dtype": DEFAULT_DTYPE[device]}
+    given = {f.name: getattr(args, f.name, None) for f in dataclasses.fields(ClosedLoopModel)}
+    values.update({name: value for name, value in given.items() if value is not None})
     try:
-        return ClosedLoopModel(**{f.name: getattr(args, f.name) for f in dataclasses.fields(ClosedLoopModel)})
+        config = ClosedLoopModel(**values)
+        if device_memory_bytes is not None and given["micro_batch_size"] is None:
+            config = fit_micro_batch(config, device_memory_bytes)
     except ValueError as error:
         raise CliError(f"validate --local: {error}") from None
+    return config
 
 
 def architecture(config):
-    """The closed-loop model as the estimator's ModelArchitecture (no dropout, untied, SwiGLU, MHA)."""
+    """The closed-loop model as the estimator's ModelArchitecture (no dropout, untied, SwiGLU;
+    multi-head or grouped-query attention as built)."""
     from flopwatt.estimate.architecture import ModelArchitecture
 
     return ModelArchitecture(
         layer_count=config.layer_count,
         hidden_size=config.hidden_size,
         attention_head_count=config.attention_head_count,
-        kv_head_count=config.attention_head_count,
+        kv_head_count=config.key_value_heads,
         ffn_hidden_size=config.ffn_hidden_size,
         vocab_size=config.vocab_size,
         gated_mlp=True,
@@ -95,21 +146,37 @@ def architecture(config):
     )
 
 
-def predict(config, hw, measured: dict) -> dict[str, float]:
+def ddp_step_time(config, hw):
+    """The estimator's step of the DDP check: DP = ranks, each rank the micro-batch, all ranks in
+    one node (accelerators_per_node ≥ ranks: they are on this host), SDPA's fused attention."""
+    from flopwatt.estimate.parallel_plan import ParallelPlan
+    from flopwatt.estimate.step_time import StepOptions, training_step_time
+
+    ranks, b = config.ddp_world_size, config.micro_batch_size
+    plan = ParallelPlan(data_parallel_size=ranks, micro_batch_size=b, global_batch_size=b * ranks)
+    host = dataclasses.replace(hw, accelerators_per_node=max(hw.accelerators_per_node, ranks))
+    return training_step_time(
+        architecture(config), config.sequence_length, plan, host, StepOptions(flash_attention=True)
+    )
+
+
+def predict(config, hw, measured: dict, device: str = "cpu") -> dict[str, float]:
     """Predicted seconds of each measured check on hardware model `hw`.
 
-    DDP: the ranks are processes on this one host, so (stated assumptions, not fits) the
-    all-reduce stays inside the host (accelerators_per_node = ranks: the catalog `cpu` entry's
-    intra-node figure is its memory bandwidth, "processes on one host exchange data through this
-    memory"), and the ranks share the host's cores, so each rank computes at 1/ranks of the
-    host's rate: compute parts × ranks, plus the exposed gradient all-reduce."""
+    DDP on the CPU: the ranks are processes on this one host, so (stated assumptions, not fits)
+    the all-reduce stays inside the host (accelerators_per_node = ranks: the catalog `cpu`
+    entry's intra-node figure is its memory bandwidth, "processes on one host exchange data
+    through this memory"), and the ranks share the host's cores, so each rank computes at
+    1/ranks of the host's rate: compute parts × ranks, plus the exposed gradient all-reduce.
+    DDP on CUDA: one device per rank, so the estimator's DP step as it is (its exposed share of
+    the all-reduce over the node's interconnect)."""
     from flopwatt.estimate.facility_choice import FacilityChoice, facility_inputs
     from flopwatt.estimate.inference import serving_metrics
     from flopwatt.estimate.parallel_plan import ParallelPlan
     from flopwatt.estimate.step_time import StepOptions, training_step_time
 
     arch = architecture(config)
-    options = StepOptions(flash_attention=True)  # torch SDPA's fused CPU kernel
+    options = StepOptions(flash_attention=True)  # torch SDPA's fused kernel (flash on CUDA and the CPU)
     b = config.micro_batch_size
     predicted = {}
     if "training_step" in measured:
@@ -117,11 +184,10 @@ def predict(config, hw, measured: dict) -> dict[str, float]:
         predicted["training_step"] = float(training_step_time(arch, config.sequence_length, plan, hw, options).total)
     if "ddp_training_step" in measured:
         ranks = config.ddp_world_size
-        plan = ParallelPlan(data_parallel_size=ranks, micro_batch_size=b, global_batch_size=b * ranks)
-        host = dataclasses.replace(hw, accelerators_per_node=max(hw.accelerators_per_node, ranks))
-        step = training_step_time(arch, config.sequence_length, plan, host, options)
+        step = ddp_step_time(config, hw)
         communication = float(step.data_parallel_communication)
-        predicted["ddp_training_step"] = ranks * (float(step.total) - communication) + communication
+        shared = ranks if device == "cpu" else 1  # gloo ranks share the host's cores; GPUs are one per rank
+        predicted["ddp_training_step"] = shared * (float(step.total) - communication) + communication
     if "decode_step" in measured:
         decode = measured["decode_step"]
         facility, _ = facility_inputs(FacilityChoice(), hw.hardware_id)
@@ -143,13 +209,14 @@ def workload_shape(config, checks: tuple[str, ...] = CHECKS) -> dict:
     """The closed-loop model's own operators as a workload suite input (training at its sequence
     and micro-batch, decode at its batch and mid-loop context; with the DDP check, the data
     parallel collectives over its ranks, the gradient all-reduce among them)."""
+    from flopwatt.bench.closed_loop_model import decode_mid_context
     from flopwatt.bench.workload_suite import WorkloadShape
 
     return WorkloadShape(
         layer_count=config.layer_count,
         hidden_size=config.hidden_size,
         attention_head_count=config.attention_head_count,
-        kv_head_count=config.attention_head_count,
+        kv_head_count=config.key_value_heads,
         ffn_hidden_size=config.ffn_hidden_size,
         vocab_size=config.vocab_size,
         sequence_length=config.sequence_length,
@@ -157,26 +224,25 @@ def workload_shape(config, checks: tuple[str, ...] = CHECKS) -> dict:
         precision=config.dtype,
         data_parallel_size=config.ddp_world_size if "ddp_training_step" in checks else 1,
         decode_batch_sizes=(config.decode_batch,),
-        context_lengths=(_decode_context(config),),
+        context_lengths=(decode_mid_context(config),),
     ).as_dict()
 
 
-def _decode_context(config) -> int:
-    """The cache length in the middle of the timed decode steps."""
-    return config.decode_context + config.warmup_steps + config.decode_tokens // 2
-
-
-def predict_from_operators(config, hw, table, measured: dict) -> tuple[dict[str, float], dict[str, dict]]:
+def predict_from_operators(
+    config, hw, table, measured: dict, device: str = "cpu"
+) -> tuple[dict[str, float], dict[str, dict]]:
     """Predicted seconds of each check from the operator table (falling back per operator to `hw`)
     and each check's coverage. The closed-loop model has no rotary embedding; the DDP step is the
     per-rank operators at 1/ranks of the host (the ranks share its cores: measured, two 1-thread
     steps side by side took 0.81-0.96 s against 2 x 0.42-0.48 s for one 2-thread step) plus the
     all-reduce of all gradients, the table's measured gloo row, fully exposed (the ranks' cores
     are busy computing, so gloo's threads find none free to overlap on; the analytic model's
-    exposed reduction where the table has no row)."""
+    exposed reduction where the table has no row). On CUDA each rank has its own device: the DDP
+    step is one rank's operators plus the analytic model's exposed share of the all-reduce
+    (NCCL runs on its own stream, overlapped with the backward bucket by bucket, which a fully
+    exposed table row would overstate)."""
+    from flopwatt.bench.closed_loop_model import decode_mid_context
     from flopwatt.estimate.operator_table import decode_operator_step, hardware_fallback, training_operator_step
-    from flopwatt.estimate.parallel_plan import ParallelPlan
-    from flopwatt.estimate.step_time import StepOptions, training_step_time
 
     arch = architecture(config)
     fallback = hardware_fallback(hw, hw.bytes_per_element)
@@ -193,21 +259,21 @@ def predict_from_operators(config, hw, table, measured: dict) -> tuple[dict[str,
         coverage["training_step"] = {**training.as_dict(), "seconds_by_kind": dict(training.seconds_by_kind)}
     if "ddp_training_step" in measured and training is not None:
         ranks = config.ddp_world_size
-        plan = ParallelPlan(data_parallel_size=ranks, micro_batch_size=b, global_batch_size=b * ranks)
-        host = dataclasses.replace(hw, accelerators_per_node=max(hw.accelerators_per_node, ranks))
-        step = training_step_time(arch, config.sequence_length, plan, host, StepOptions(flash_attention=True))
+        exposed = float(ddp_step_time(config, hw).data_parallel_communication)
         gradient_bytes = ddp_gradient_bytes(config)
         reduction = table.lookup("all_reduce", "forward", "fp32", {"bytes": gradient_bytes}, group_size=ranks)
-        ddp = training.scaled(ranks)
-        if reduction is None:
-            ddp = ddp.plus(float(step.data_parallel_communication))
+        if device != "cpu":
+            ddp = training.plus(exposed)
+        elif reduction is None:
+            ddp = training.scaled(ranks).plus(exposed)
         else:
+            ddp = training.scaled(ranks)
             ddp.add(reduction, 1.0, "all_reduce")
         predicted["ddp_training_step"] = ddp.seconds
         coverage["ddp_training_step"] = ddp.as_dict()
     if "decode_step" in measured:
         decode = decode_operator_step(
-            arch, config.decode_batch, _decode_context(config), 1, config.dtype, table, fallback, rotary=False
+            arch, config.decode_batch, decode_mid_context(config), 1, config.dtype, table, fallback, rotary=False
         )
         if decode is not None:
             predicted["decode_step"] = decode.seconds
@@ -231,8 +297,43 @@ def _error_percent(predicted: float | None, measured: float) -> float | None:
     return (predicted - measured) / measured * 100.0
 
 
-def _profile(args: argparse.Namespace) -> tuple[str | None, dict | None]:
-    """(profile id, document) from --profile-id or a fresh quick-suite run (--measure)."""
+@dataclasses.dataclass(frozen=True)
+class LocalDevice:
+    """Where the closed loop runs: `kind` (cpu or cuda), the device as profiles describe it
+    (bench.context) and the catalog entry the estimator predicts it with."""
+
+    kind: str
+    description: dict
+    spec: object  # estimate.catalog.entries.HardwareSpec
+
+    @property
+    def label(self) -> str:
+        return "CPU" if self.kind == "cpu" else "CUDA"
+
+
+def local_device(kind: str) -> LocalDevice:
+    """The CPU with the catalog `cpu` entry, or CUDA device 0 with the catalog entry its driver
+    name maps to (estimate.profile_checks.identify_hardware); CliError for a GPU the catalog
+    does not know (the estimator has no datasheet to predict it with)."""
+    from flopwatt.bench.context import cpu_device, cuda_device
+    from flopwatt.estimate.catalog.loader import get_hardware
+    from flopwatt.estimate.profile_checks import identify_hardware
+
+    if kind == "cpu":
+        return LocalDevice("cpu", cpu_device(), get_hardware("cpu"))
+    description = cuda_device(0)
+    hardware_id = identify_hardware(description)
+    if hardware_id is None:
+        raise CliError(
+            f"validate --local: --device cuda: {description['name']!r} is not in the hardware catalog "
+            "(estimate/profile_checks.NAME_PATTERNS); the estimator has no datasheet to predict it with"
+        )
+    description["hardware_id"] = hardware_id
+    return LocalDevice("cuda", description, get_hardware(hardware_id))
+
+
+def _profile(args: argparse.Namespace, device: str = "cpu") -> tuple[str | None, dict | None]:
+    """(profile id, document) from --profile-id or a fresh quick-suite run on `device` (--measure)."""
     from flopwatt.bench.store import ProfileNotFound, ProfileStore, database_path
 
     if sum(bool(x) for x in (args.profile_id, args.measure, args.measure_workload)) > 1:
@@ -242,8 +343,8 @@ def _profile(args: argparse.Namespace) -> tuple[str | None, dict | None]:
         from flopwatt.bench.suites import run_suite
         from flopwatt.estimate.profile_checks import save_measured_profile
 
-        print("measuring this host: the CPU quick suite (about a minute)", file=sys.stderr)
-        document = run_suite("quick", "cpu")
+        print(f"measuring this host: the {device} quick suite (about a minute)", file=sys.stderr)
+        document = run_suite("quick", device)
         return save_measured_profile(store.save, document), document
     if args.profile_id:
         profile_id = args.profile_id.removeprefix("profiles/")
@@ -255,19 +356,19 @@ def _profile(args: argparse.Namespace) -> tuple[str | None, dict | None]:
 
 
 def measure_interleaved(
-    args: argparse.Namespace, config, checks: tuple[str, ...]
+    args: argparse.Namespace, config, checks: tuple[str, ...], device: str = "cpu"
 ) -> tuple[str | None, dict | None, dict]:
     """(profile id, profile, measured checks) over `--repeats` interleaved rounds. With
     --measure-workload each round runs the workload suite on this model's shapes and then the
     real steps, so both sides see the same spells of load; each check keeps its least median over
     the rounds and each phase of the operator table its least round (bench.workload_suite.
-    best_of_rounds says why), and the merged workload profile is stored. Otherwise the profile comes from `_profile` and only the real
-    steps repeat."""
+    best_of_rounds says why), and the merged workload profile is stored. Otherwise the
+    profile comes from `_profile` and only the real steps repeat. Everything runs on `device`."""
     from flopwatt.bench import closed_loop
 
     if args.repeats < 1:
         raise CliError(f"validate --local: --repeats must be ≥ 1, got {args.repeats}")
-    profile_id, document = _profile(args)
+    profile_id, document = _profile(args, device)
     rounds = []
     documents = []
     for index in range(args.repeats):
@@ -280,10 +381,10 @@ def measure_interleaved(
                 file=sys.stderr,
             )
             shape = workload_shape(config, checks)
-            documents.append(run_suite("workload", "cpu", workload=shape, progress=ProgressBar()))
-        rounds.append(closed_loop.run_closed_loop(config, checks))
+            documents.append(run_suite("workload", device, workload=shape, progress=ProgressBar()))
+        rounds.append(closed_loop.run_closed_loop(config, checks, device))
     measured = closed_loop.best_of_rounds(rounds)
-    for name, breakdown in closed_loop.profile_closed_loop(config, checks).items():
+    for name, breakdown in closed_loop.profile_closed_loop(config, checks, device).items():
         measured[name]["operator_profile"] = breakdown
     if documents:
         from flopwatt.bench.store import ProfileStore, database_path
@@ -295,28 +396,38 @@ def measure_interleaved(
     return profile_id, document, measured
 
 
-def closed_loop_result(config, measured: dict, profile_id: str | None, profile_document: dict | None) -> dict:
+def closed_loop_result(
+    config,
+    measured: dict,
+    profile_id: str | None,
+    profile_document: dict | None,
+    device: LocalDevice | None = None,
+    skipped: dict[str, str] | None = None,
+) -> dict:
     """The binding output: one entry per check with predicted (profile path), datasheet-predicted
-    and measured seconds and the profile path's signed error."""
-    from flopwatt.bench.context import cpu_device
-    from flopwatt.estimate.catalog.loader import get_hardware
+    and measured seconds and the profile path's signed error; a check in `skipped` keeps those
+    keys, null, beside `skipped` (its reason). `device`: default the CPU."""
     from flopwatt.estimate.hardware import datasheet_hardware_model, profiled_hardware_model
     from flopwatt.estimate.measured_profile import ProfileReadError, read_profile
 
-    spec = get_hardware("cpu")
-    datasheet = predict(config, datasheet_hardware_model(spec, config.dtype), measured)
+    device = device or local_device("cpu")
+    spec, kind = device.spec, device.kind
+    datasheet = predict(config, datasheet_hardware_model(spec, config.dtype), measured, kind)
     profiled, note, from_operators, coverage = None, NO_PROFILE_NOTE, {}, {}
     if profile_document is not None:
         try:
             profile = read_profile(profile_document)
+            if profile.device_kind != kind:
+                raise ValueError(f"measured on {profile.device_kind}, the closed loop runs on {kind} (--device)")
             hw = profiled_hardware_model(spec, config.dtype, profile, profile_id or "")
         except (ProfileReadError, ValueError) as error:
             raise CliError(f"validate --local: profile {profile_id}: {error}") from None
-        profiled, note = predict(config, hw, measured), None
+        profiled, note = predict(config, hw, measured, kind), None
         if profile.operators:
             from flopwatt.estimate.operator_table import OperatorTable
 
-            from_operators, coverage = predict_from_operators(config, hw, OperatorTable(profile.operators), measured)
+            table = OperatorTable(profile.operators)
+            from_operators, coverage = predict_from_operators(config, hw, table, measured, kind)
     checks = {}
     for name, result in measured.items():
         ceilings_value = None if profiled is None else profiled[name]
@@ -333,8 +444,10 @@ def closed_loop_result(config, measured: dict, profile_id: str | None, profile_d
         }
         if name in coverage:
             checks[name]["operator_table"] = coverage[name]
+    for name, reason in (skipped or {}).items():
+        checks[name] = {key: None for key in SKIPPED_KEYS} | {"skipped": reason}
     return {
-        "device": cpu_device(),
+        "device": device.description,
         "profile_id": profile_id,
         "note": note,
         "model": config.as_dict(),
@@ -369,15 +482,58 @@ def _percent(value: float | None) -> str:
     return f"{'—':>9}" if value is None else f"{value:>+8.1f}%"
 
 
-def run_local(args: argparse.Namespace) -> int:
-    config = model_config(args)
+def _cuda_memory_bytes() -> int:
+    import torch
+
+    return int(torch.cuda.get_device_properties(0).total_memory)
+
+
+def _runnable_checks(args: argparse.Namespace, config, device: str) -> tuple[tuple[str, ...], dict[str, str]]:
+    """(checks to run, skipped checks with their reasons) from --checks on `device`."""
+    from flopwatt.bench.closed_loop import ddp_unavailable_reason
+
     checks = tuple(c for c in args.checks.split(",") if c)
     unknown = sorted(set(checks) - set(CHECKS))
     if unknown or not checks:
         raise CliError(f"validate --local: --checks: expected some of {','.join(CHECKS)}, got {args.checks!r}")
-    profile_id, document, measured = measure_interleaved(args, config, checks)
-    result = closed_loop_result(config, measured, profile_id, document)
+    skipped = {}
+    reason = ddp_unavailable_reason(config, device) if "ddp_training_step" in checks else None
+    if reason:
+        skipped["ddp_training_step"] = reason
+        checks = tuple(c for c in checks if c != "ddp_training_step")
+    if not checks:
+        raise CliError(f"validate --local: --checks: nothing left to run ({reason})")
+    return checks, skipped
+
+
+def _memory_statement(config, device_memory_bytes: int) -> dict:
+    """The fitted micro-batch's reason: the model's count of its training step against the device."""
+    from flopwatt.bench.closed_loop_model import FIT_MEMORY_FRACTION, training_memory_bytes
+
+    return {
+        "micro_batch_size": config.micro_batch_size,
+        "estimated_training_bytes": training_memory_bytes(config),
+        "device_memory_bytes": device_memory_bytes,
+        "fit_fraction": FIT_MEMORY_FRACTION,
+    }
+
+
+def run_local(args: argparse.Namespace) -> int:
+    import torch
+
+    device_kind = resolve_device(args.device, torch.cuda.is_available())
+    device_memory = _cuda_memory_bytes() if device_kind == "cuda" else None
+    config = model_config(args, device_kind, device_memory)
+    checks, skipped = _runnable_checks(args, config, device_kind)
+    device = local_device(device_kind)
+    profile_id, document, measured = measure_interleaved(args, config, checks, device_kind)
+    result = closed_loop_result(config, measured, profile_id, document, device, skipped)
     result["repeats"] = args.repeats
+    if device_memory is not None:
+        from flopwatt.bench.closed_loop_model import DEFAULT_PRESET
+
+        result["preset"] = args.preset or DEFAULT_PRESET[device_kind]
+        result["training_memory"] = _memory_statement(config, device_memory)
     stored = store_result(args, result)
     if stored is not None:
         result["stored_as"] = str(stored)
@@ -385,16 +541,49 @@ def run_local(args: argparse.Namespace) -> int:
         output = {k: v for k, v in result.items() if k != "checks"}
         print(json.dumps(output, indent=1, allow_nan=False))
         return 0
+    print_table(result, config, profile_id, stored)
+    return 0
+
+
+def _header(result: dict, config) -> str:
+    """The text form's first line: the device, the model and the workload."""
     c = config
-    print(
+    heads = f"{c.attention_head_count} heads" + (
+        f" ({c.key_value_heads} KV heads)" if c.key_value_heads != c.attention_head_count else ""
+    )
+    return (
         f"closed loop on {result['device']['name']}: {c.layer_count} layers, hidden {c.hidden_size}, "
-        f"{c.attention_head_count} heads, ffn {c.ffn_hidden_size}, vocab {c.vocab_size}, {c.dtype}; "
-        f"training seq {c.sequence_length} × batch {c.micro_batch_size} per rank, DDP {c.ddp_world_size} gloo ranks; "
+        f"{heads}, ffn {c.ffn_hidden_size}, vocab {c.vocab_size}, {c.dtype}; "
+        f"training seq {c.sequence_length} × batch {c.micro_batch_size} per rank, {_ddp_label(result, c)}; "
         f"decode batch {c.decode_batch} at context {c.decode_context}+"
     )
+
+
+def _ddp_label(result: dict, config) -> str:
+    skipped = (result.get("ddp_training_step") or {}).get("skipped")
+    if skipped:
+        return "DDP skipped"
+    backend = "gloo" if result["device"]["kind"] == "cpu" else "NCCL"
+    return f"DDP {config.ddp_world_size} {backend} ranks"
+
+
+def print_table(result: dict, config, profile_id: str | None, stored: Path | None) -> None:
+    """The text form of `result`: the header, the profile, predicted vs measured per check,
+    the operator table's coverage and where the result was stored."""
+    print(_header(result, config))
+    memory = result.get("training_memory")
+    if memory:
+        print(
+            f"micro-batch {memory['micro_batch_size']}: the training step needs about "
+            f"{memory['estimated_training_bytes'] / 1e9:.1f} GB of the device's {memory['device_memory_bytes'] / 1e9:.1f} GB "
+            f"(bench/closed_loop_model.training_memory_bytes; fitted to {memory['fit_fraction']:.0%} unless given)"
+        )
     print(f"profile: {profile_id or '— (' + NO_PROFILE_NOTE + ')'}")
     print(f"{'check':<20} {'measured s':>12} {'profile s':>12} {'error':>9} {'datasheet s':>12} {'error':>9}")
     for name, row in result["checks"].items():
+        if row.get("skipped"):
+            print(f"{name:<20} skipped: {row['skipped']}")
+            continue
         print(
             f"{name:<20} {_seconds(row['measured_seconds'])} {_seconds(row['predicted_seconds'])} "
             f"{_percent(row['error_percent'])} {_seconds(row['datasheet_predicted_seconds'])} "
@@ -411,4 +600,3 @@ def run_local(args: argparse.Namespace) -> int:
             )
     if stored is not None:
         print(f"stored as {stored}")
-    return 0
