@@ -9,7 +9,7 @@
 # estimated at about 150 s in docs/benchmarks.md); the closed loop gets whatever is left.
 # Everything lands under $OUT, at most 8 files (the device returns no more): environment.txt,
 # h100-quick.json, pytest-gpu.log, bench-full.log, h100-full.json, closed-loop-h100.json,
-# closed-loop-h100.log, h100-workload.json.
+# closed-loop-h100.log, h100-workload.json (stream-sizes.json instead of one of them when fewer ran).
 #
 # Usage on the device machine (repository root):  OUT=/some/dir bash scripts/first_gpu_session.sh
 # Optional: .whl/ holding wheels for packages the device image lacks (grpcio-status,
@@ -68,6 +68,14 @@ if [ "$remaining" -gt 60 ]; then
     && python3 -m flopwatt bench export "$profile_id" --data-dir "$data_dir" --output "$OUT/h100-workload.json"
 else
   echo "closed loop skipped: ${remaining} s left"
+fi
+
+# A 15 s diagnostic of the Numba STREAM shortfall (bench/results/README.md), when time and the
+# device's 8-file limit allow.
+remaining=$((DEADLINE_SECONDS - SECONDS))
+if [ "$remaining" -gt 30 ] && [ "$(ls "$OUT" | wc -l)" -lt 8 ]; then
+  timeout "$remaining" python3 -m flopwatt.bench.diagnostics.stream_sizes --output "$OUT/stream-sizes.json" >/dev/null
+  echo "stream sizes: exit $?, at ${SECONDS} s"
 fi
 
 ls -la "$OUT"
