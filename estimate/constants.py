@@ -181,6 +181,18 @@ SERVING_MEMORY_FRACTION = 0.9
 # (2024) — we allow 4× that.
 SERVING_MAX_BATCH_SIZE = 1024
 
+# Sampling the next token of one sequence, per vocabulary entry and decode step, counted from
+# vLLM's V1 sampler (vllm/v1/sample/sampler.py, Sampler.forward for random sampling without
+# top-k/top-p, as vLLM's benchmark_throughput and benchmark_latency run it: temperature 1, top_p 1):
+# logits.to(float32) reads 2 B and writes 4 B; the in-place temperature divide reads and writes
+# 4 B; softmax in float32 reads the row twice (max and sum, then normalise) and writes it, 12 B;
+# exponential_() writes the noise q, 4 B; probs.div_(q) reads 8 B and writes 4 B; argmax reads
+# 4 B: 46 B per entry. The sampler runs on the whole vocabulary (the logits are gathered over
+# the tensor-parallel group first, vLLM LogitsProcessor) and outside the decode step's CUDA
+# graph, one host launch per kernel (those six and the gather).
+SAMPLER_BYTES_PER_VOCAB_ENTRY = 6.0 + 8.0 + 12.0 + 4.0 + 12.0 + 4.0
+SAMPLER_KERNELS_PER_STEP = 7.0
+
 SECONDS_PER_HOUR = 3600.0
 JOULES_PER_KWH = 3.6e6
 

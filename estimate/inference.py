@@ -39,6 +39,8 @@ from flopwatt.estimate.constants import (
     KV_CACHE_PRECISIONS_FOLLOWING_WEIGHTS,
     MIN_ACTIVATION_BYTES_PER_ELEMENT,
     RUNTIME_RESERVED_BYTES,
+    SAMPLER_BYTES_PER_VOCAB_ENTRY,
+    SAMPLER_KERNELS_PER_STEP,
     SERVING_MAX_BATCH_SIZE,
     SERVING_MEMORY_FRACTION,
 )
@@ -161,6 +163,10 @@ class InferenceScenario:
     # Fraction of the modelled decode step rate the engine sustains on this hardware generation
     # (estimate/serving_realisation.py, fitted on public serving tables); 1 = the physics alone.
     decode_realisation: float = 1.0
+    # Seconds the engine's host spends per running sequence per step while the accelerator waits
+    # (scheduling, input preparation, output processing; serving_realisation.py, fitted with the
+    # realisation); 0 = none.
+    per_sequence_step_seconds: float = 0.0
 
     @property
     def serving_engine(self) -> EngineSpec:
@@ -351,6 +357,25 @@ def _layer_decode_seconds(
     return seconds
 
 
+def sampling_seconds(arch: ModelArchitecture, hw: HardwareModel, sequences: ArrayLike, tp: int) -> ArrayLike:
+    """The engine's sampler in one decode step for `sequences` rows of logits on the busiest
+    device: the logits gathered over the tensor-parallel group (at the activation precision), then
+    SAMPLER_BYTES_PER_VOCAB_ENTRY of memory traffic per row and vocabulary entry over the whole
+    vocabulary (float32 cast, temperature, softmax, exponential noise, divide, argmax: constants.py,
+    counted from vLLM's V1 sampler), and its SAMPLER_KERNELS_PER_STEP kernels launched from the host
+    outside the step's CUDA graph. The LM head GEMM before it is in `serving_metrics`; the sampler
+    is what it left out: per-sequence work that grows with the running batch, not divided by TP."""
+    rows = as_float(sequences)
+    vocab = float(arch.vocab_size)
+    act_bytes = max(hw.bytes_per_element, MIN_ACTIVATION_BYTES_PER_ELEMENT)
+    gather = hw.all_gather_seconds(rows * vocab * act_bytes, tp, 1.0)
+    return (
+        hw.memory_seconds(rows * vocab * SAMPLER_BYTES_PER_VOCAB_ENTRY)
+        + gather
+        + SAMPLER_KERNELS_PER_STEP * hw.launch_overhead_seconds
+    )
+
+
 def _prefill_seconds(arch, hw: HardwareModel, batch, prompt, tp, ep: int = 1) -> ArrayLike:
     """Forward pass over the batch's prompts (compute-bound), causal flash attention. With
     expert parallelism (ep = tp > 1) each device runs its batch/ep prompts with data-parallel
@@ -455,6 +480,7 @@ def scenario_serving_metrics(
         speculation=scenario.speculation,
         cuda_graph_max_batch=scenario.cuda_graph_max_batch if cuda_graph_max_batch is None else cuda_graph_max_batch,
         decode_realisation=scenario.decode_realisation,
+        per_sequence_step_seconds=scenario.per_sequence_step_seconds,
     )
 
 
@@ -472,6 +498,7 @@ def serving_metrics(
     speculation: Speculation | None = None,
     cuda_graph_max_batch: int = 0,
     decode_realisation: ArrayLike = 1.0,
+    per_sequence_step_seconds: ArrayLike = 0.0,
 ) -> ServingMetrics:
     """The vectorised numeric core: TTFT, TPOT, throughput, power, energy and cost per token at
     `batch` sequences (array allowed), for hardware and facility numbers that may be arrays, the
@@ -480,7 +507,11 @@ def serving_metrics(
     draft's k steps, `speculative_draft`) divided by the expected tokens per step.
     `cuda_graph_max_batch`: the engine's largest decode batch in a CUDA graph (0: every batch).
     `decode_realisation`: the fraction of the modelled decode step rate the engine sustains (every
-    part of the decode step is divided by it; prefill keeps the physics); an array evaluates a grid."""
+    part of the decode step is divided by it; prefill keeps the physics); an array evaluates a grid.
+    The decode step also samples each sequence's next token (`sampling_seconds`) and, per
+    `per_sequence_step_seconds`, waits for the engine's host work on each running sequence
+    (`engine_host`: not accelerator work, so neither divided by the realisation nor counted busy);
+    the prefill step pays that host work once per sequence too."""
     batches = as_float(batch)
     context = input_tokens + output_tokens / 2.0  # mean history over the generation
     layers = float(arch.layer_count)
@@ -489,13 +520,18 @@ def serving_metrics(
     layer = _layer_decode_seconds(arch, hw, batches, context, tp, kv_bytes_per_element, ep, query, cuda_graph_max_batch)
     if ep > 1:  # data-parallel attention: each device its sequences' logits over the whole vocabulary
         head = hw.decode_gemm_seconds(np.ceil(batches / ep) * query, float(arch.vocab_size), float(arch.hidden_size))
+        sampling = sampling_seconds(arch, hw, np.ceil(batches / ep) * query, 1)
     else:
         head = hw.decode_gemm_seconds(batches * query, float(arch.vocab_size) / tp, float(arch.hidden_size))
+        sampling = sampling_seconds(arch, hw, batches * query, tp)
     realisation = as_float(decode_realisation)
     breakdown = {name: value * layers / realisation for name, value in layer.items()}
     breakdown["lm_head"] = head / realisation
-    ttft = _prefill_seconds(arch, hw, batches, input_tokens, tp, ep)
-    busy_parts = ("weights_and_gemm", "kv_cache_and_attention", "lm_head")
+    breakdown["sampling"] = sampling / realisation
+    host = batches * as_float(per_sequence_step_seconds)
+    breakdown["engine_host"] = host
+    ttft = _prefill_seconds(arch, hw, batches, input_tokens, tp, ep) + host
+    busy_parts = ("weights_and_gemm", "kv_cache_and_attention", "lm_head", "sampling")
     if speculation is not None:
         per_step = speculation.expected_tokens
         breakdown = {name: value / per_step for name, value in breakdown.items()}

@@ -435,7 +435,8 @@ def decode_step_from_operators(arch: ModelArchitecture, hw, tp: int, batch: int,
     """(decode breakdown, OperatorStep) of one decode step at `batch` sequences and `context`
     cached tokens timed from the operator table, or None where the rebuild does not cover it
     (MoE, MLA). `analytic` is the analytic decode breakdown at the same batch (seconds per step,
-    all layers): its TP communication and kernel-launch terms are kept unchanged."""
+    all layers): its TP communication, kernel-launch, sampler and engine host terms are kept unchanged
+    (the table times the model's operators, not the sampler after them or the host between steps)."""
     if not table or not supported(arch):
         return None
     op = decode_operator_step(
@@ -444,7 +445,9 @@ def decode_step_from_operators(arch: ModelArchitecture, hw, tp: int, batch: int,
     if op is None:
         return None
     kept = {
-        name: float(analytic[name]) for name in ("tensor_parallel_communication", "kernel_launch") if name in analytic
+        name: float(analytic[name])
+        for name in ("tensor_parallel_communication", "kernel_launch", "sampling", "engine_host")
+        if name in analytic
     }
     gemm, head = op.kind_seconds("gemm"), op.kind_seconds("lm_head")
     kv = op.kind_seconds("kv_cache_read")

@@ -641,6 +641,7 @@ def build_inference_scenario(w: InferenceWorkload) -> tuple[InferenceScenario, l
         engine,
         operator_table=operator_table(w.calibration),
         decode_realisation=realisation.value,
+        per_sequence_step_seconds=realisation.per_sequence_step_seconds,
     )
     assumptions = list(model.assumptions) + speculation_assumptions + engine_assumptions(engine, bool(w.engine), hw)
     assumptions.append(
@@ -653,6 +654,16 @@ def build_inference_scenario(w: InferenceWorkload) -> tuple[InferenceScenario, l
             + (
                 "; the operator table's measured decode step replaces it" if scenario.operator_table is not None else ""
             ),
+        )
+    )
+    assumptions.append(
+        Assumption(
+            "per_sequence_step_seconds",
+            f"{realisation.per_sequence_step_seconds:.3g}",
+            "fitted" if realisation.fitted is not None else "default",
+            f"host seconds {engine.id} spends per running sequence per step while the accelerator waits "
+            "(scheduling, input preparation, output processing; vLLM blog 2024-09-05), fitted with the "
+            f"decode realisation: {realisation.basis}",
         )
     )
     if scenario.operator_table is not None:

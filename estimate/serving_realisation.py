@@ -12,6 +12,18 @@ per engine × generation: the public tables each cover their own generations, so
 value is never predicted by another source, and what differs between accelerators is a hardware
 property the hardware model carries.
 
+A second number per engine, `per_sequence_step_seconds`, is the host time the engine spends per
+running sequence per step while the accelerator waits: scheduling, input preparation and output
+processing (detokenisation, stop checks) run in Python between the steps. vLLM's own profile of
+Llama 3 8B on one H100 (v0.5.3) put 29 % of the time in scheduling and input preparation and only
+38 % in GPU execution, with output processing "increasing as batch sizes grew" (vLLM blog, "vLLM
+v0.6.0: 2.7x Throughput Improvement and 5x Latency Reduction", 2024-09-05); v0.6 overlapped part
+of it, the rest remains on the critical path of each step. A multiplicative realisation cannot
+express it: it is nothing at batch 8 and tens of milliseconds at batch 1,000 (a step of 1,000
+sequences in microseconds each). It is fitted jointly with the realisation (a 2-D grid), on the
+same tables and with the same leave-one-source-out rule. The accelerator work that also grows
+per sequence, the sampler over the whole vocabulary, is physics (inference.sampling_seconds).
+
 The values live in catalog/data/serving_calibration.json, written by
 `python -m flopwatt.estimate.validation.serving_calibration --write`, which fits each on named
 public serving tables (objective: mean |log(predicted/published)|, each source weighing the same)
@@ -48,11 +60,13 @@ class FittedDecodeRealisation:
 
     engine: str
     generations: tuple[str, ...]  # the hardware generations of its fit data
-    value: float
+    value: float  # decode realisation
     rows: int
     sources: tuple[str, ...]  # the public tables it was fitted on (source ids of `flopwatt validate`)
     in_sample_mape_percent: float
     cross_validated_mape_percent: float  # rows of this key, predicted with their own source left out
+    # host seconds per running sequence per step, fitted with `value` (0 in files that predate it)
+    per_sequence_step_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -64,11 +78,15 @@ class ServingCalibration:
 
 @dataclass(frozen=True)
 class DecodeRealisation:
-    """The decode realisation an estimate uses and why."""
+    """The decode realisation and engine host time an estimate uses and why."""
 
     value: float
+    per_sequence_step_seconds: float
     basis: str  # what was fitted (or the fallback taken), with its sources
     fitted: FittedDecodeRealisation | None
+
+
+PHYSICS_ALONE = "the physics alone (realisation 1.0, no engine host time)"
 
 
 def parse_calibration(document: dict) -> ServingCalibration:
@@ -93,7 +111,8 @@ def serving_calibration() -> ServingCalibration:
 
 def _describe(item: FittedDecodeRealisation) -> str:
     return (
-        f"{item.value:.3f} fitted for {item.engine} on {item.rows} rows ({', '.join(item.generations)}) of "
+        f"{item.value:.3f} and {item.per_sequence_step_seconds * 1e6:.2f} µs of host time per running sequence per "
+        f"step fitted for {item.engine} on {item.rows} rows ({', '.join(item.generations)}) of "
         f"{', '.join(item.sources)} (in-sample MAPE {item.in_sample_mape_percent:.1f} %, "
         f"leave-one-source-out {item.cross_validated_mape_percent:.1f} %)"
     )
@@ -106,30 +125,32 @@ def applies(item: FittedDecodeRealisation) -> bool:
 
 def choose_decode_realisation(
     engine: str, generation: str, calibration: ServingCalibration, validated_only: bool = True
-) -> tuple[float, str, FittedDecodeRealisation | None]:
-    """The engine's fitted value, or the physics alone (value, basis, fitted item).
-    `validated_only`: only a value that holds out of sample (what an estimate uses); the
-    cross-validation itself passes False, since it is what measures it."""
+) -> DecodeRealisation:
+    """The engine's fitted pair (realisation, host seconds per sequence per step), or the physics
+    alone (1, 0). `validated_only`: only a pair that holds out of sample (what an estimate uses);
+    the cross-validation itself passes False, since it is what measures it."""
     if generation not in ACCELERATOR_GENERATIONS:
-        return 1.0, f"{generation} is no accelerator a public serving table measured: the physics alone (1.0)", None
+        return DecodeRealisation(
+            1.0, 0.0, f"{generation} is no accelerator a public serving table measured: {PHYSICS_ALONE}", None
+        )
     item = next((p for p in calibration.parameters if p.engine == engine), None)
     if item is None:
-        return 1.0, f"no public serving table of {engine} was fitted: the physics alone (1.0)", None
+        return DecodeRealisation(1.0, 0.0, f"no public serving table of {engine} was fitted: {PHYSICS_ALONE}", None)
     if validated_only and not applies(item):
-        return (
+        return DecodeRealisation(
             1.0,
-            f"the physics alone (1.0): {_describe(item)}, not applied because its leave-one-source-out error "
+            0.0,
+            f"{PHYSICS_ALONE}: {_describe(item)}, not applied because its leave-one-source-out error "
             f"exceeds {APPLY_MAX_CROSS_VALIDATED_MAPE_PERCENT:.0f} %",
             None,
         )
     where = "" if generation in item.generations else f"; carried to {generation}, which no fitted table measured"
-    return item.value, _describe(item) + where, item
+    return DecodeRealisation(item.value, item.per_sequence_step_seconds, _describe(item) + where, item)
 
 
 @functools.lru_cache(maxsize=256)
 def decode_realisation_for(engine: str, hardware_id: str) -> DecodeRealisation:
-    """The decode realisation of an engine ("" = the default) on an accelerator (cached: a pure
-    function of its arguments and the committed file)."""
+    """The decode realisation and host time of an engine ("" = the default) on an accelerator
+    (cached: a pure function of its arguments and the committed file)."""
     engine_id = get_engine(engine).id
-    value, basis, fitted = choose_decode_realisation(engine_id, hardware_generation(hardware_id), serving_calibration())
-    return DecodeRealisation(value, basis, fitted)
+    return choose_decode_realisation(engine_id, hardware_generation(hardware_id), serving_calibration())

@@ -52,10 +52,16 @@ def mean_absolute_percentage_error(rows: Sequence[GridRow], realisations: Iterab
     return float(np.mean(errors) * 100.0) if errors else float("nan")
 
 
+def best_index_on_grid(rows: Sequence[GridRow]) -> int:
+    """Index of the grid point minimising the source-balanced mean |log(predicted / published)|
+    (a grid of any dimension, flattened: each row's `predicted` holds one value per point)."""
+    log_errors = np.abs(np.log(np.stack([row.predicted / row.published for row in rows])))
+    return int(np.argmin(source_weights(rows) @ log_errors))
+
+
 def best_on_grid(rows: Sequence[GridRow], grid: np.ndarray) -> float:
     """The grid value minimising the source-balanced mean |log(predicted / published)|."""
-    log_errors = np.abs(np.log(np.stack([row.predicted / row.published for row in rows])))
-    return float(grid[int(np.argmin(source_weights(rows) @ log_errors))])
+    return float(grid[best_index_on_grid(rows)])
 
 
 def group_by_key(rows: Iterable[Row]) -> dict[Any, list[Row]]:

@@ -2,9 +2,10 @@
 
 Run offline:  python -m flopwatt.estimate.validation.serving_calibration [--write]
 
-What is fitted (estimate/serving_realisation.py): one number per serving engine, shared by every
-hardware generation, `decode_realisation`, the fraction of the modelled decode step rate the
-engine sustains. What differs between accelerators is the hardware's own sustained fraction of its
+What is fitted (estimate/serving_realisation.py): two numbers per serving engine, shared by every
+hardware generation: `decode_realisation`, the fraction of the modelled decode step rate the
+engine sustains, and `per_sequence_step_seconds`, the engine's host time per running sequence per
+step (scheduling, input preparation, output processing) during which the accelerator waits. What differs between accelerators is the hardware's own sustained fraction of its
 datasheet (GEMM, HBM copy, all-reduce: constants.py, from published microbenchmarks), not an
 engine term; a per-generation engine value could not be cross-validated, since each source covers
 its own generations. Fit data (validation/data/serving_published.csv, one LOSO unit per publication):
@@ -30,11 +31,16 @@ hardware, TP, precision and KV precision):
   output tokens/s, × (input + output) / output where a published figure counts prompt and output
   tokens.
 
-Objective per parameter: mean |log(predicted / published)| with every source weighing the same,
-minimised on a log grid of realisations (a static-batch row is evaluated once on the whole grid:
-serving_metrics takes arrays; a continuous row once per grid value). Leave-one-source-out: each
-source's rows are predicted by parameters fitted on the other sources only, with the same fallback
-an estimate takes when its key was not fitted (serving_realisation.choose_decode_realisation).
+Objective per engine: mean |log(predicted / published)| with every source weighing the same,
+minimised on a 2-D grid (realisation on a log grid × host seconds per sequence-step: 0 and a log
+grid). Each row is evaluated through the estimator at four parameter points: its time (latency, or
+seconds per output token of a throughput run) is affine in 1 / realisation and in the host seconds
+(every accelerator part of a decode step is divided by the one, the host part is the running batch
+times the other; prefill and the running batch depend on neither), so three points give the
+row's three coefficients and the fourth checks the affinity (`RowResponse`); the grid is then exact
+arithmetic. Leave-one-source-out: each source's rows are predicted by parameters fitted on the
+other sources only, with the same fallback an estimate takes when its key was not fitted
+(serving_realisation.choose_decode_realisation).
 
 Not used, and why (validation/data/README.md): MLPerf Inference Llama 2 70B (the mean input length
 of its OpenOrca sample is not published in any text read, and the data set is a members-only
@@ -51,6 +57,7 @@ import dataclasses
 import datetime as dt
 import functools
 import json
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from importlib import resources
@@ -61,26 +68,29 @@ import numpy as np
 from flopwatt.estimate import serving_realisation
 from flopwatt.estimate.catalog import engine_ids, get_engine, get_hardware
 from flopwatt.estimate.continuous import ContinuousBatching, estimate_continuous
-from flopwatt.estimate.inference import serving_metrics
+from flopwatt.estimate.inference import scenario_serving_metrics
 from flopwatt.estimate.model_choice import ModelChoice
 from flopwatt.estimate.scenarios import InferenceWorkload, build_inference_scenario
 from flopwatt.estimate.serving_realisation import (
+    DecodeRealisation,
     FittedDecodeRealisation,
     ServingCalibration,
     choose_decode_realisation,
 )
 from flopwatt.estimate.stack_realisation import hardware_generation
-from flopwatt.estimate.validation.grid_fit import (
-    at_realisation,
-    best_on_grid,
-    group_by_key,
-    leave_one_source_out,
-    mean_absolute_percentage_error,
-)
+from flopwatt.estimate.validation.grid_fit import best_index_on_grid, group_by_key, leave_one_source_out
 
 DATA_FILE = "serving_published.csv"
 # Realisations the fit may choose: 0.3 … 1.5 on a log grid (1.3 % apart).
 REALISATION_GRID = np.exp(np.linspace(np.log(0.3), np.log(1.5), 121))
+# Host seconds per running sequence per step the fit may choose: none, or 0.25 µs … 256 µs on a
+# log grid (26 % apart): from a compiled scheduler's sub-microsecond bookkeeping to a Python
+# engine's tens of microseconds per request and step.
+PER_SEQUENCE_STEP_GRID = np.concatenate([[0.0], np.geomspace(0.25e-6, 256e-6, 31)])
+# The 2-D grid, flattened (realisation-major): the parameter pair of each point.
+GRID_REALISATION, GRID_PER_SEQUENCE = (
+    a.ravel() for a in np.meshgrid(REALISATION_GRID, PER_SEQUENCE_STEP_GRID, indexing="ij")
+)
 SOURCES = {
     "amd-rocm-performance-results": "AMD, 'Performance results with AMD ROCm software' (amd.com), vLLM on 8x MI300X",
     "azure-ai-benchmarking-guide": "Microsoft Azure AI-benchmarking-guide, ND MI300X v5 results, vLLM on MI300X",
@@ -88,10 +98,12 @@ SOURCES = {
 }
 METRICS = {"throughput": ("tokens_per_second_total", "tokens_per_second_output"), "batch_latency": ("seconds",)}
 METHOD = (
-    "decode_realisation per engine, shared across hardware generations (hardware differences are the "
-    "accelerators' published sustained fractions): argmin on a log grid (0.3-1.5) of the source-balanced mean "
-    "|log(predicted/published)|; leave-one-source-out CV: each source's rows predicted by the engine's value "
-    "fitted on the other sources (the physics alone, 1, where no other source has the engine)"
+    "decode_realisation and per_sequence_step_seconds (engine host time per running sequence per step) per "
+    "engine, shared across hardware generations (hardware differences are the accelerators' published sustained "
+    "fractions): argmin on a 2-D grid (realisation 0.3-1.5 on a log grid x host time 0 or 0.25-256 us on a log "
+    "grid) of the source-balanced mean |log(predicted/published)|; leave-one-source-out CV: each source's rows "
+    "predicted by the engine's pair fitted on the other sources (the physics alone, 1 and 0, where no other "
+    "source has the engine)"
 )
 CHUNKED_PREFILL = {"default": None, "on": True, "off": False}
 
@@ -202,8 +214,24 @@ def load_serving_rows(text: str | None = None) -> list[ServingRow]:
 
 
 @dataclass(frozen=True)
+class RowResponse:
+    """A published row's metric as a function of the two parameters: its time y (a latency in
+    seconds, or for a throughput row the seconds per counted token, 1 / tokens/s) is
+    `fixed + accelerator / realisation + host_steps × per_sequence_step_seconds`."""
+
+    fixed: float  # seconds no parameter moves (prefill at the physics)
+    accelerator: float  # seconds of accelerator work in decode steps at realisation 1
+    host_steps: float  # running sequences × steps: what one second per sequence-step adds
+    inverse: bool  # True: the metric is 1 / y (a throughput)
+
+    def metric(self, realisation: np.ndarray | float, per_sequence_step_seconds: np.ndarray | float) -> np.ndarray:
+        y = self.fixed + self.accelerator / realisation + self.host_steps * per_sequence_step_seconds
+        return 1.0 / y if self.inverse else y
+
+
+@dataclass(frozen=True)
 class ServingCalibrationRow:
-    """One scored published row, evaluated on the whole realisation grid."""
+    """One scored published row and its response to the two parameters."""
 
     name: str
     source: str  # the LOSO unit
@@ -212,15 +240,20 @@ class ServingCalibrationRow:
     generation: str
     metric: str
     published: float
-    predicted: np.ndarray  # one per REALISATION_GRID value
+    response: RowResponse
 
     @property
     def key(self) -> str:
         return self.engine
 
-    def predicted_at(self, realisation: float) -> float:
-        """The metric at a realisation (log-log interpolation on the grid, clamped at its ends)."""
-        return at_realisation(REALISATION_GRID, self.predicted, realisation)
+    @property
+    def predicted(self) -> np.ndarray:
+        """The metric at every point of the flattened 2-D grid (GRID_REALISATION, GRID_PER_SEQUENCE)."""
+        return self.response.metric(GRID_REALISATION, GRID_PER_SEQUENCE)
+
+    def predicted_at(self, realisation: float, per_sequence_step_seconds: float = 0.0) -> float:
+        """The metric at a parameter pair (exact: the row's affine response)."""
+        return float(self.response.metric(realisation, per_sequence_step_seconds))
 
 
 def _scenario(row: ServingRow, batch_size: int, concurrency: int):
@@ -238,37 +271,51 @@ def _scenario(row: ServingRow, batch_size: int, concurrency: int):
         engine=row.engine,
     )
     scenario, _ = build_inference_scenario(workload)
-    return replace(scenario, decode_realisation=1.0)
+    return replace(scenario, decode_realisation=1.0, per_sequence_step_seconds=0.0)
 
 
-def predicted_on_grid(row: ServingRow, grid: np.ndarray = REALISATION_GRID) -> np.ndarray:
-    """The row's metric as the estimator predicts it at each decode realisation of `grid`."""
+def predicted_metric(row: ServingRow, realisation: float, per_sequence_step_seconds: float) -> float:
+    """The row's metric as the estimator predicts it at one parameter pair."""
     if row.metric == "batch_latency":
-        scenario = _scenario(row, row.batch_size, 0)
-        metrics = serving_metrics(
-            scenario.arch,
-            scenario.hardware,
-            scenario.accelerator_count,
-            float(row.batch_size),
-            row.input_tokens,
-            row.output_tokens,
-            scenario.facility,
-            kv_bytes_per_element=scenario.kv_cache_bytes_per_element,
-            cuda_graph_max_batch=scenario.cuda_graph_max_batch,
-            decode_realisation=grid,
+        scenario = replace(
+            _scenario(row, row.batch_size, 0),
+            decode_realisation=realisation,
+            per_sequence_step_seconds=per_sequence_step_seconds,
         )
-        latency = metrics.time_to_first_token_seconds + row.output_tokens * metrics.time_per_output_token_seconds
-        return np.broadcast_to(np.asarray(latency, dtype=float), grid.shape).copy()
-    scenario = _scenario(row, 0, row.num_prompts)
+        metrics = scenario_serving_metrics(scenario, float(row.batch_size))
+        return float(metrics.time_to_first_token_seconds + row.output_tokens * metrics.time_per_output_token_seconds)
+    scenario = replace(
+        _scenario(row, 0, row.num_prompts),
+        decode_realisation=realisation,
+        per_sequence_step_seconds=per_sequence_step_seconds,
+    )
     engine = run_engine(row, ContinuousBatching.for_scenario(scenario))
     tokens = row.input_tokens + row.output_tokens if row.unit == "tokens_per_second_total" else row.output_tokens
-    output = np.array(
-        [
-            estimate_continuous(replace(scenario, decode_realisation=float(r)), engine).output_tokens_per_second
-            for r in grid
-        ]
-    )
-    return output * tokens / row.output_tokens
+    return estimate_continuous(scenario, engine).output_tokens_per_second * tokens / row.output_tokens
+
+
+# The parameter points a row is evaluated at (three give its coefficients, the fourth checks them).
+_HOST_PROBE_SECONDS = 10e-6
+_CHECK_POINT = (0.7, 37e-6)
+
+
+def row_response(row: ServingRow) -> RowResponse:
+    """The row's affine response, from the estimator at (1, 0), (0.5, 0) and (1, 10 µs), checked at
+    (0.7, 37 µs): a model change that broke the affinity raises instead of fitting a wrong grid."""
+    inverse = row.metric == "throughput"
+
+    def time(realisation: float, host: float) -> float:
+        value = predicted_metric(row, realisation, host)
+        return 1.0 / value if inverse else value
+
+    base = time(1.0, 0.0)
+    accelerator = time(0.5, 0.0) - base
+    host_steps = (time(1.0, _HOST_PROBE_SECONDS) - base) / _HOST_PROBE_SECONDS
+    response = RowResponse(base - accelerator, accelerator, host_steps, inverse)
+    direct = predicted_metric(row, *_CHECK_POINT)
+    if not math.isclose(float(response.metric(*_CHECK_POINT)), direct, rel_tol=1e-6):
+        raise ServingDataError(f"{row.name}: the estimate is not affine in 1 / realisation and host seconds")
+    return response
 
 
 def run_engine(row: ServingRow, default: ContinuousBatching) -> ContinuousBatching:
@@ -295,30 +342,35 @@ def calibration_row(row: ServingRow) -> ServingCalibrationRow:
         generation=hardware_generation(row.hardware_id),
         metric=row.metric,
         published=row.published_value,
-        predicted=predicted_on_grid(row),
+        response=row_response(row),
     )
 
 
 def calibration_rows() -> list[ServingCalibrationRow]:
-    """Every scored row of the serving table (computed once per process: about 15 s of continuous
-    batching on the grid)."""
+    """Every scored row of the serving table (computed once per process: four estimates a row)."""
     return list(_cached_rows())
 
 
-def _mape(rows: list[ServingCalibrationRow], realisations: Iterable[float]) -> float:
-    return mean_absolute_percentage_error(rows, realisations, REALISATION_GRID)
+Parameters = tuple[float, float]  # (decode realisation, host seconds per sequence per step)
 
 
-def fit_group(rows: list[ServingCalibrationRow]) -> float:
-    """The grid realisation minimising the source-balanced mean |log error| of the rows."""
-    return best_on_grid(rows, REALISATION_GRID)
+def _mape(rows: list[ServingCalibrationRow], parameters: Iterable[Parameters]) -> float:
+    """MAPE in percent of the rows at their parameter pairs (NaN for no rows)."""
+    errors = [abs(row.predicted_at(*pair) / row.published - 1.0) for row, pair in zip(rows, parameters)]
+    return float(np.mean(errors) * 100.0) if errors else float("nan")
+
+
+def fit_group(rows: list[ServingCalibrationRow]) -> Parameters:
+    """The grid pair minimising the source-balanced mean |log error| of the rows."""
+    index = best_index_on_grid(rows)
+    return float(GRID_REALISATION[index]), float(GRID_PER_SEQUENCE[index])
 
 
 def fit(rows: list[ServingCalibrationRow]) -> ServingCalibration:
     """Parameters fitted on `rows` (CV fields empty: see calibrate)."""
     parameters = []
     for engine, group in sorted(group_by_key(rows).items()):
-        value = fit_group(group)
+        value, per_sequence = fit_group(group)
         parameters.append(
             FittedDecodeRealisation(
                 engine=engine,
@@ -326,27 +378,29 @@ def fit(rows: list[ServingCalibrationRow]) -> ServingCalibration:
                 value=value,
                 rows=len(group),
                 sources=tuple(sorted({row.source for row in group})),
-                in_sample_mape_percent=_mape(group, [value] * len(group)),
+                in_sample_mape_percent=_mape(group, [(value, per_sequence)] * len(group)),
                 cross_validated_mape_percent=float("nan"),
+                per_sequence_step_seconds=per_sequence,
             )
         )
     return ServingCalibration(fitted_on=dt.date.today().isoformat(), method=METHOD, parameters=tuple(parameters))
 
 
-def given_realisation(row: ServingCalibrationRow, calibration: ServingCalibration) -> float:
-    return choose_decode_realisation(row.engine, row.generation, calibration, validated_only=False)[0]
+def given_parameters(row: ServingCalibrationRow, calibration: ServingCalibration) -> Parameters:
+    chosen: DecodeRealisation = choose_decode_realisation(row.engine, row.generation, calibration, validated_only=False)
+    return chosen.value, chosen.per_sequence_step_seconds
 
 
-def cross_validated_realisations(rows: list[ServingCalibrationRow]) -> list[float]:
-    """For each row, the realisation fitted without its source (the estimator's fallback applies)."""
-    return leave_one_source_out(rows, fit, given_realisation)
+def cross_validated_parameters(rows: list[ServingCalibrationRow]) -> list[Parameters]:
+    """For each row, the parameter pair fitted without its source (the estimator's fallback applies)."""
+    return leave_one_source_out(rows, fit, given_parameters)
 
 
 def calibrate(rows: list[ServingCalibrationRow] | None = None) -> ServingCalibration:
     """Parameters on all rows with their LOSO CV error."""
     rows = calibration_rows() if rows is None else rows
     calibration = fit(rows)
-    cv = cross_validated_realisations(rows)
+    cv = cross_validated_parameters(rows)
     parameters = []
     for item in calibration.parameters:
         members = [i for i, row in enumerate(rows) if row.key == item.engine]
@@ -367,6 +421,7 @@ def calibration_document(calibration: ServingCalibration) -> dict:
                 "engine": p.engine,
                 "generations": list(p.generations),
                 "value": round(p.value, 4),
+                "per_sequence_step_seconds": float(f"{p.per_sequence_step_seconds:.4g}"),
                 "rows": p.rows,
                 "sources": list(p.sources),
                 "in_sample_mape_percent": round(p.in_sample_mape_percent, 2),
@@ -386,7 +441,7 @@ class ServingSourceError:
     engine: str
     metric: str
     rows: int
-    physics_mape_percent: float  # decode realisation 1
+    physics_mape_percent: float  # decode realisation 1, no engine host time
     in_sample_mape_percent: float  # parameters fitted on every source, this one included
     cross_validated_mape_percent: float  # parameters fitted without this source
 
@@ -394,8 +449,8 @@ class ServingSourceError:
 def source_errors(rows: list[ServingCalibrationRow], calibration: ServingCalibration) -> list[ServingSourceError]:
     """The per source × hardware × engine × metric table of `flopwatt validate`, a row per source
     and metric ('all' hardware), and a row per metric over every source ('all')."""
-    cv = cross_validated_realisations(rows)
-    in_sample = [given_realisation(row, calibration) for row in rows]
+    cv = cross_validated_parameters(rows)
+    in_sample = [given_parameters(row, calibration) for row in rows]
     groups: dict[tuple[str, str, str, str], list[int]] = {}
     for i, row in enumerate(rows):
         groups.setdefault((row.source, row.hardware_id, row.engine, row.metric), []).append(i)
@@ -413,7 +468,7 @@ def source_errors(rows: list[ServingCalibrationRow], calibration: ServingCalibra
                 engine,
                 metric,
                 len(members),
-                _mape(chosen, [1.0] * len(chosen)),
+                _mape(chosen, [(1.0, 0.0)] * len(chosen)),
                 _mape(chosen, [in_sample[i] for i in members]),
                 _mape(chosen, [cv[i] for i in members]),
             )

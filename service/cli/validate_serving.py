@@ -1,5 +1,5 @@
-"""`flopwatt validate`'s serving section: each engine's fitted decode realisation and the
-leave-one-source-out cross-validated error per source × hardware × engine × metric next to the
+"""`flopwatt validate`'s serving section: each engine's fitted decode realisation and host seconds
+per running sequence per step, and the leave-one-source-out cross-validated error per source × hardware × engine × metric next to the
 in-sample and the physics-alone error, with issue 12's targets.
 
 Recomputed on every run from validation/data/serving_published.csv (about a second), and compared
@@ -34,8 +34,10 @@ def serving_report() -> dict[str, Any]:
     calibration = calibrate(rows)
     fresh = calibration_document(calibration)
     committed = serving_calibration()
-    committed_values = {p.engine: round(p.value, 4) for p in committed.parameters}
-    fresh_values = {p["engine"]: p["value"] for p in fresh["parameters"]}
+    committed_values = {
+        p.engine: (round(p.value, 4), float(f"{p.per_sequence_step_seconds:.4g}")) for p in committed.parameters
+    }
+    fresh_values = {p["engine"]: (p["value"], p["per_sequence_step_seconds"]) for p in fresh["parameters"]}
     published = {row.name: row for row in load_serving_rows()}
     return {
         "method": fresh["method"],
@@ -68,7 +70,7 @@ def serving_report() -> dict[str, Any]:
                 "metric": row.metric,
                 "published": row.published,
                 "unit": published[row.name].unit,
-                "predicted_physics": row.predicted_at(1.0),
+                "predicted_physics": row.predicted_at(1.0, 0.0),
                 "url": published[row.name].url,
                 "source_date": published[row.name].source_date,
                 "published_text": published[row.name].published,
@@ -128,8 +130,9 @@ def print_energy(report: dict[str, Any]) -> None:
 
 def print_serving(report: dict[str, Any]) -> None:
     print(
-        "\nserving calibration: decode realisation per engine, shared by generations (LOSO CV = fitted without the row's "
-        "own source; physics = realisation 1; targets: throughput ≤ 15 %, latency below saturation ≤ 20 %)"
+        "\nserving calibration: decode realisation and engine host seconds per running sequence per step, per engine, "
+        "shared by generations (LOSO CV = fitted without the row's own source; physics = realisation 1, no host "
+        "time; targets: throughput ≤ 15 %, latency below saturation ≤ 20 %)"
     )
     print(
         f"{'source':<30} {'hardware':<10} {'engine':<6} {'metric':<14} {'rows':>5} {'physics':>8} "
@@ -145,16 +148,21 @@ def print_serving(report: dict[str, Any]) -> None:
             f"{e['cross_validated_mape_percent']:>7.1f}%{flag}"
         )
     limit = APPLY_MAX_CROSS_VALIDATED_MAPE_PERCENT
-    print(f"{'parameter (engine: generations)':<34} {'value':>6} {'rows':>5} {'LOSO':>7}  applied  fit data")
+    print(
+        f"{'parameters (engine: generations)':<34} {'realisation':>11} {'host µs/seq/step':>16} {'rows':>5} "
+        f"{'LOSO':>7}  applied  fit data"
+    )
     for p in report["parameters"]:
         applied = "yes" if p["cross_validated_mape_percent"] <= limit else "no"
         print(
-            f"{p['engine'] + ': ' + ', '.join(p['generations']):<34} {p['value']:>6.3f} {p['rows']:>5} "
+            f"{p['engine'] + ': ' + ', '.join(p['generations']):<34} {p['value']:>11.3f} "
+            f"{p['per_sequence_step_seconds'] * 1e6:>16.2f} {p['rows']:>5} "
             f"{p['cross_validated_mape_percent']:>6.1f}%  {applied:<7}  {', '.join(p['sources'])}"
         )
     print(
         f"a fitted value changes estimates only when its leave-one-source-out error is ≤ {limit:.0f} % "
-        "(serving_realisation.APPLY_MAX_CROSS_VALIDATED_MAPE_PERCENT); the others are reported, not applied"
+        "(serving_realisation.APPLY_MAX_CROSS_VALIDATED_MAPE_PERCENT); the others are reported, not applied; "
+        "host time: scheduling, input preparation and output processing between steps (vLLM blog, 2024-09-05)"
     )
     state = (
         "matches a fresh fit"

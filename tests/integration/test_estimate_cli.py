@@ -71,6 +71,10 @@ def test_validate_prints_tables_and_json(capsys):
     assert "vtrain-multi" in out
     assert "serving calibration" in out and "amd-rocm-performance-results" in out and "target ≤ 15 %" in out
     assert "energy per output token vs ML.ENERGY" in out
+    # both fitted engine parameters, with their fit data (the printed row names the sources)
+    assert "host µs/seq/step" in out
+    fitted = next(line for line in out.splitlines() if line.startswith("vllm: "))
+    assert "vllm-ci-performance-benchmark" in fitted and "azure-ai-benchmarking-guide" in fitted
     assert main(["validate", "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert {d["name"] for d in document["datasets"]} >= {"megatron-selene", "vtrain-single", "vtrain-multi"}
@@ -82,6 +86,8 @@ def test_validate_prints_tables_and_json(capsys):
         "vllm-ci-performance-benchmark",
     }
     assert any(r["row"].startswith("azure-ai-benchmarking-guide/") for r in serving["rows"])
+    (vllm,) = serving["parameters"]
+    assert vllm["per_sequence_step_seconds"] > 0 and 0 < vllm["value"] < 1 and len(vllm["sources"]) == 3
     energy = serving["mlenergy_comparison"]
     assert len(energy["rows"]) >= 30 and energy["assumed_input_tokens"] > 0
     assert all(

@@ -272,19 +272,9 @@ def test_inference_identities(preset, hardware, count, prompt, output, batch, pr
 
 def scenario_power(scenario, response) -> float:
     """The accelerator power the serving model used at the response's batch."""
-    from flopwatt.estimate.inference import serving_metrics
+    from flopwatt.estimate.inference import scenario_serving_metrics
 
-    metrics = serving_metrics(
-        scenario.arch,
-        scenario.hardware,
-        scenario.accelerator_count,
-        np.array([float(response.batch_size)]),
-        scenario.input_tokens,
-        scenario.output_tokens,
-        scenario.facility,
-        kv_bytes_per_element=scenario.kv_cache_bytes_per_element,
-        cuda_graph_max_batch=scenario.cuda_graph_max_batch,
-    )
+    metrics = scenario_serving_metrics(scenario, np.array([float(response.batch_size)]))
     return float(np.asarray(metrics.accelerator_power_watts).reshape(-1)[0])
 
 

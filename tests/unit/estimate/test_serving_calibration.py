@@ -1,7 +1,7 @@
 """Serving calibration (issue 12 item 4, 'a few parameters fitted on public data with leave-one-
-source-out CV'): the public serving table and its loader checks, the fitted decode realisation per
-engine × generation, its LOSO cross-validation, the fallback an estimate takes, and the targets
-held at the level reached."""
+source-out CV'): the public serving table and its loader checks, the fitted decode realisation and
+engine host seconds per running sequence per step per engine, their LOSO cross-validation, the
+fallback an estimate takes, and the targets held at the level reached."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from importlib import resources
 import numpy as np
 import pytest
 
-from flopwatt.estimate.inference import serving_metrics
+from flopwatt.estimate.inference import scenario_serving_metrics, serving_metrics
 from flopwatt.estimate.model_choice import ModelChoice
 from flopwatt.estimate.scenarios import InferenceWorkload, build_inference_scenario
 from flopwatt.estimate.serving_realisation import (
@@ -27,9 +27,10 @@ from flopwatt.estimate.validation.serving_calibration import (
     ServingDataError,
     calibrate,
     calibration_rows,
-    cross_validated_realisations,
+    cross_validated_parameters,
     fit,
     load_serving_rows,
+    predicted_metric,
     source_errors,
 )
 
@@ -46,8 +47,8 @@ def calibration(rows):
 
 def test_the_committed_calibration_is_what_the_fit_gives(calibration):
     """Estimates read catalog data/serving_calibration.json: it must not drift from the data."""
-    committed = {p.engine: p.value for p in serving_calibration().parameters}
-    fresh = {p.engine: round(p.value, 4) for p in calibration.parameters}
+    committed = {p.engine: (p.value, p.per_sequence_step_seconds) for p in serving_calibration().parameters}
+    fresh = {p.engine: (round(p.value, 4), float(f"{p.per_sequence_step_seconds:.4g}")) for p in calibration.parameters}
     assert committed == fresh and committed
 
 
@@ -56,6 +57,7 @@ def test_every_parameter_cites_its_fit_data_and_no_reserved_source(calibration):
     for p in calibration.parameters:
         assert p.sources and p.rows >= 2, p  # no constant fitted to one row
         assert 0.3 <= p.value <= 1.5
+        assert 0.0 <= p.per_sequence_step_seconds <= 256e-6
     for row in load_serving_rows():
         assert not any(word in row.url.lower() for word in reserved), row.name
         assert row.url.startswith("https://") and row.source_date and row.published and row.assumed
@@ -127,42 +129,66 @@ def test_amd_and_microsoft_publish_the_same_quantity():
 
 
 def test_a_source_is_predicted_without_its_own_rows(rows):
-    """Leave-one-source-out: doubling one source's published values moves its in-sample fit but
-    none of the realisations its own rows are cross-validated with."""
+    """Leave-one-source-out: scaling one source's published values moves the in-sample fit of both
+    parameters but neither the realisation nor the host seconds its own rows are cross-validated
+    with. Throughput halved and latency doubled (the engine slower) moves each parameter's fit."""
     for source in ("amd-rocm-performance-results", "azure-ai-benchmarking-guide", "vllm-ci-performance-benchmark"):
-        before = cross_validated_realisations(rows)
+        before = cross_validated_parameters(rows)
+        factor = {"throughput": 0.5, "batch_latency": 2.0}
         changed = [
-            dataclasses.replace(row, published=row.published * 2.0) if row.source == source else row for row in rows
+            dataclasses.replace(row, published=row.published * factor[row.metric]) if row.source == source else row
+            for row in rows
         ]
-        after = cross_validated_realisations(changed)
+        after = cross_validated_parameters(changed)
         for row, old, new in zip(rows, before, after):
             if row.source == source:
                 assert new == old, row.name
-        fitted = {p.engine: p.value for p in fit(rows).parameters}
-        refitted = {p.engine: p.value for p in fit(changed).parameters}
+        fitted = {p.engine: (p.value, p.per_sequence_step_seconds) for p in fit(rows).parameters}
+        refitted = {p.engine: (p.value, p.per_sequence_step_seconds) for p in fit(changed).parameters}
         assert refitted != fitted
 
 
+def test_each_row_responds_to_the_parameters_as_the_estimator_does(rows):
+    """The fit's grid is exact arithmetic on each row's affine response (fixed + accelerator /
+    realisation + sequence-steps × host seconds): it matches the estimator run at other points, and
+    host seconds move a max-throughput row (1,000+ sequences per step) far more than a batch-8 one."""
+    published = {row.name: row for row in load_serving_rows()}
+    for name in (
+        "azure-ai-benchmarking-guide/70b-fp8-128-2048",
+        "vllm-ci-performance-benchmark/latency_llama8B_tp1-h100",
+    ):
+        row = next(r for r in rows if r.name == name)
+        for realisation, host in ((0.45, 0.0), (1.2, 3e-6), (0.8, 150e-6)):
+            direct = predicted_metric(published[name], realisation, host)
+            assert row.predicted_at(realisation, host) == pytest.approx(direct, rel=1e-9)
+    throughput = next(r for r in rows if r.name == "azure-ai-benchmarking-guide/70b-fp8-128-2048")
+    latency = next(r for r in rows if r.name == "vllm-ci-performance-benchmark/latency_llama8B_tp1-h100")
+    # relative time a 20 µs host cost adds: ≈ 1,000 sequences × 20 µs on a ~50 ms step vs 8 × 20 µs on ~6 ms
+    slow_throughput = throughput.predicted_at(1.0) / throughput.predicted_at(1.0, 20e-6) - 1.0
+    slow_latency = latency.predicted_at(1.0, 20e-6) / latency.predicted_at(1.0) - 1.0
+    assert slow_throughput > 0.2 and slow_latency < 0.05
+
+
 def test_one_engine_value_serves_every_generation(calibration):
-    """The parameter is shared by generations (hardware differences live in the hardware model), so
+    """The parameters are shared by generations (hardware differences live in the hardware model), so
     every source's rows are predicted out of sample by the other sources' rows of the same engine."""
     (vllm,) = calibration.parameters
     assert vllm.engine == "vllm" and set(vllm.generations) == {"ampere", "cdna3", "hopper"}
     assert len(vllm.sources) == 3 and math.isfinite(vllm.cross_validated_mape_percent)
 
 
-# LOSO MAPE reached per source and metric, and why the targets (throughput ≤ 15 %, latency below
-# saturation ≤ 20 %) are missed; held at the reached level, never tuned to pass:
-# - after the MI300X fixes (output tokens/s; its own fp8 GEMM, HBM and all-reduce fractions) the
-#   physics is 1.4-2× optimistic on the max-throughput rows (1,000-3,200 sequences) and 0.8×
-#   pessimistic-to-right on the batch-1-8 latency rows: one engine number cannot serve both regimes,
-#   so leaving out the latency-only vLLM CI source fits ≈ 0.6 and overstates its latencies, and
-#   leaving out one MI300X throughput source leaves the other's and the latency rows' compromise.
+# LOSO MAPE reached per source and metric; held at the reached level, never tuned to pass. With one
+# realisation alone (30.7 % throughput, 30.9 % latency over all sources) the max-throughput rows
+# (1,000-3,200 sequences) wanted ≈ 0.6 and the batch-1-8 latency rows ≈ 0.8; the engine's host time
+# per running sequence per step (≈ 20 µs) carries the difference. Over all sources both targets are
+# now met (throughput 13.5 %, latency 17.8 %); per source, AMD's throughput (16.1 %, its 405B rows
+# at 128/4096 and 500/2000 are 25-30 % slow) and vLLM CI's latency (21.0 %: leaving it out fits
+# realisation 0.69 from the MI300X rows alone, 27 % slow on H100) still miss theirs.
 REACHED_LOSO_PERCENT = {
-    ("amd-rocm-performance-results", "batch_latency"): 7.7,
-    ("amd-rocm-performance-results", "throughput"): 32.8,
-    ("azure-ai-benchmarking-guide", "throughput"): 29.8,
-    ("vllm-ci-performance-benchmark", "batch_latency"): 38.7,
+    ("amd-rocm-performance-results", "batch_latency"): 8.1,
+    ("amd-rocm-performance-results", "throughput"): 16.1,
+    ("azure-ai-benchmarking-guide", "throughput"): 12.3,
+    ("vllm-ci-performance-benchmark", "batch_latency"): 21.0,
 }
 TARGETS = {"throughput": 15.0, "batch_latency": 20.0}
 
@@ -174,35 +200,41 @@ def test_cross_validated_error_held_at_the_level_reached(rows, calibration):
         assert (
             e.cross_validated_mape_percent <= max(TARGETS[e.metric], REACHED_LOSO_PERCENT[(e.source, e.metric)]) + 0.1
         )
-    # over every source, the one fitted engine value improves on the physics for each metric
+    # over every source, the fitted engine pair improves on the physics for each metric, and out of
+    # sample meets issue 12's targets (throughput ≤ 15 %, latency ≤ 20 %)
     for e in source_errors(rows, calibration):
         if e.source == "all":
             assert e.in_sample_mape_percent < e.physics_mape_percent, e.metric
+            assert e.cross_validated_mape_percent <= TARGETS[e.metric], e.metric
 
 
 def _calibration(*items: FittedDecodeRealisation) -> ServingCalibration:
     return ServingCalibration("2026-11-27", "test", tuple(items))
 
 
-def _item(engine, value, cv_percent=2.0):
-    return FittedDecodeRealisation(engine, ("ampere", "hopper"), value, 5, ("a",), 1.0, cv_percent)
+def _item(engine, value, cv_percent=2.0, per_sequence=5e-6):
+    return FittedDecodeRealisation(engine, ("ampere", "hopper"), value, 5, ("a",), 1.0, cv_percent, per_sequence)
 
 
 def test_the_engine_value_and_its_fallbacks():
     cal = _calibration(_item("vllm", 0.8))
-    assert choose_decode_realisation("vllm", "hopper", cal)[0] == 0.8  # fitted on Hopper rows
-    value, basis, fitted = choose_decode_realisation("vllm", "blackwell", cal)
-    assert value == 0.8 and fitted is not None and "carried to blackwell" in basis  # an engine property
-    value, basis, _ = choose_decode_realisation("sglang", "hopper", cal)
-    assert value == 1.0 and "physics alone" in basis
-    assert choose_decode_realisation("vllm", "cpu", cal)[0] == 1.0  # a host CPU takes no GPU engine's value
+    chosen = choose_decode_realisation("vllm", "hopper", cal)  # fitted on Hopper rows
+    assert (chosen.value, chosen.per_sequence_step_seconds) == (0.8, 5e-6)
+    chosen = choose_decode_realisation("vllm", "blackwell", cal)
+    assert chosen.value == 0.8 and chosen.fitted is not None and "carried to blackwell" in chosen.basis
+    chosen = choose_decode_realisation("sglang", "hopper", cal)
+    assert (chosen.value, chosen.per_sequence_step_seconds) == (1.0, 0.0) and "physics alone" in chosen.basis
+    cpu = choose_decode_realisation("vllm", "cpu", cal)  # a host CPU takes no GPU engine's values
+    assert (cpu.value, cpu.per_sequence_step_seconds) == (1.0, 0.0)
 
 
 def test_a_value_that_fails_out_of_sample_is_reported_not_applied():
     cal = _calibration(_item("vllm", 0.6, cv_percent=35.0))  # LOSO 35 % > 20 %
-    value, basis, fitted = choose_decode_realisation("vllm", "hopper", cal)
-    assert value == 1.0 and fitted is None and "not applied" in basis and "0.600" in basis
-    assert choose_decode_realisation("vllm", "hopper", cal, validated_only=False)[0] == 0.6  # what CV scores
+    chosen = choose_decode_realisation("vllm", "hopper", cal)
+    assert (chosen.value, chosen.per_sequence_step_seconds, chosen.fitted) == (1.0, 0.0, None)
+    assert "not applied" in chosen.basis and "0.600" in chosen.basis and "5.00 µs" in chosen.basis
+    scored = choose_decode_realisation("vllm", "hopper", cal, validated_only=False)  # what CV scores
+    assert (scored.value, scored.per_sequence_step_seconds) == (0.6, 5e-6)
 
 
 def test_an_estimate_states_its_decode_realisation():
@@ -217,13 +249,16 @@ def test_an_estimate_states_its_decode_realisation():
     scenario, assumptions = build_inference_scenario(workload)
     used = decode_realisation_for("vllm", "h100-sxm")
     assert scenario.decode_realisation == used.value
+    assert scenario.per_sequence_step_seconds == used.per_sequence_step_seconds
     stated = next(a for a in assumptions if a.name == "decode_realisation")
-    assert "vllm-ci-performance-benchmark" in stated.source  # what was fitted, applied or not
-    # vLLM was fitted (0.68 in sample) but holds 31 % out of sample: not applied
-    # (serving_realisation.APPLY_MAX_CROSS_VALIDATED_MAPE_PERCENT)
-    assert used.value == 1.0 and "not applied" in stated.source
+    host = next(a for a in assumptions if a.name == "per_sequence_step_seconds")
+    assert "vllm-ci-performance-benchmark" in stated.source and "vLLM blog" in host.source
+    # vLLM's pair holds 14.8 % out of sample (≤ 20 %, serving_realisation.APPLY_MAX_CROSS_VALIDATED_MAPE_PERCENT):
+    # applied, as fitted
+    assert used.fitted is not None and stated.origin == host.origin == "fitted"
+    assert 0.3 <= used.value < 1.0 and used.per_sequence_step_seconds > 0
     sglang, assumptions = build_inference_scenario(dataclasses.replace(workload, engine="sglang"))
-    assert sglang.decode_realisation == 1.0
+    assert (sglang.decode_realisation, sglang.per_sequence_step_seconds) == (1.0, 0.0)
     assert next(a for a in assumptions if a.name == "decode_realisation").origin == "default"
 
 
@@ -252,3 +287,48 @@ def test_decode_realisation_divides_the_decode_step_and_leaves_prefill():
     )
     assert grid.time_per_output_token_seconds == pytest.approx(physics.time_per_output_token_seconds * np.array([2, 1]))
     assert float(grid.time_to_first_token_seconds) == pytest.approx(float(physics.time_to_first_token_seconds))
+
+
+def _llama_8b(batch: int, accelerators: int = 1):
+    workload = InferenceWorkload(
+        model=ModelChoice(preset_id="llama-3.1-8b"),
+        hardware_id="h100-sxm",
+        accelerator_count=accelerators,
+        input_tokens=512,
+        output_tokens=128,
+        batch_size=batch,
+    )
+    scenario, _ = build_inference_scenario(workload)
+    return dataclasses.replace(scenario, decode_realisation=1.0, per_sequence_step_seconds=0.0)
+
+
+def test_the_decode_step_samples_every_sequence_over_the_whole_vocabulary():
+    """Physics the decode step left out: the sampler (float32 cast, temperature, softmax, noise,
+    divide, argmax over 128,256 entries: 46 B per entry, vLLM V1's Sampler) per sequence, on the
+    whole vocabulary after the logits are gathered, not divided by tensor parallelism."""
+    small, large = _llama_8b(8), _llama_8b(1024)
+    hw = large.hardware
+    per_row = 128256 * 46.0 / hw.memory_bandwidth_bytes_per_second
+    for scenario, batch in ((small, 8), (large, 1024)):
+        metrics = scenario_serving_metrics(scenario, float(batch))
+        launches = 7 * hw.launch_overhead_seconds
+        assert float(metrics.decode_breakdown["sampling"]) == pytest.approx(batch * per_row + launches)
+    # 1,024 sequences: ≈ 2 ms a step on an H100, beside the 16 GB of weights it streams
+    assert 1.5e-3 < 1024 * per_row < 2.5e-3
+    tp8 = scenario_serving_metrics(_llama_8b(1024, 8), 1024.0)
+    gathered = float(tp8.decode_breakdown["sampling"]) - 1024 * per_row
+    assert gathered > 7 * hw.launch_overhead_seconds  # the gather over 8 devices, and the sampler undivided
+
+
+def test_engine_host_time_adds_batch_times_seconds_per_step_and_is_not_accelerator_work():
+    scenario = _llama_8b(256)
+    base = scenario_serving_metrics(scenario, 256.0)
+    host = scenario_serving_metrics(dataclasses.replace(scenario, per_sequence_step_seconds=20e-6), 256.0)
+    slower = scenario_serving_metrics(
+        dataclasses.replace(scenario, per_sequence_step_seconds=20e-6, decode_realisation=0.5), 256.0
+    )
+    assert float(host.time_per_output_token_seconds - base.time_per_output_token_seconds) == pytest.approx(256 * 20e-6)
+    assert float(host.decode_breakdown["engine_host"]) == pytest.approx(256 * 20e-6)
+    assert float(slower.decode_breakdown["engine_host"]) == pytest.approx(256 * 20e-6)  # not ÷ the realisation
+    assert float(host.accelerator_power_watts) < float(base.accelerator_power_watts)  # the GPU waits
+    assert float(host.energy_per_output_token_joules) > float(base.energy_per_output_token_joules)
