@@ -64,6 +64,8 @@ GOODPUT_INPUT_MAXIMA = {
 RESPONSE_CACHE_SIZE = 1024
 RESPONSE_CACHE_MAX_REQUEST_BYTES = 2048
 _NO_PROFILES = ApiDependencies()
+# Known ActivationRecompute numbers, read once: the enum wrapper's values() builds a new list per call.
+_RECOMPUTE_VALUES = frozenset(common_pb2.ActivationRecompute.values())
 
 
 def _validate(request: estimator_pb2.EstimateTrainingRequest) -> None:
@@ -80,7 +82,7 @@ def _validate(request: estimator_pb2.EstimateTrainingRequest) -> None:
             v.integer(f"parallelism.{name}", getattr(p, name), maximum=maximum)
     if p.HasField("zero_stage") and not 0 <= p.zero_stage <= 3:
         v.add("parallelism.zero_stage", "must be 0, 1, 2 or 3")
-    if p.activation_recompute not in common_pb2.ActivationRecompute.values():  # as an unknown Precision is
+    if p.activation_recompute not in _RECOMPUTE_VALUES:  # as an unknown Precision is
         v.add("parallelism.activation_recompute", f"unknown ActivationRecompute value {p.activation_recompute}")
     fraction = p.activation_recompute_layer_fraction
     v.real("parallelism.activation_recompute_layer_fraction", fraction, minimum=0.0, maximum=1.0)
@@ -169,10 +171,14 @@ def constraints_complete(request: estimator_pb2.EstimateTrainingRequest) -> bool
     return effective_constraints(convert.plan_constraints(request.parallelism)).complete
 
 
+_SCALAR_TYPES = (float, int, np.floating, np.integer, np.bool_)
+
+
 def _f(value) -> float:
     """The first element of a scalar or array output as a float (scalars take the fast path:
-    the fixed-plan estimate converts ~50 of them and must stay under 1 ms)."""
-    if isinstance(value, (float, int, np.floating, np.integer)):
+    the fixed-plan estimate converts ~50 of them and must stay under 1 ms; `fits_in_memory` is an
+    np.bool_)."""
+    if isinstance(value, _SCALAR_TYPES):
         return float(value)
     return float(np.asarray(value).reshape(-1)[0])
 
