@@ -225,7 +225,7 @@ def to_response(estimate: InferenceEstimate, assumptions: list[Assumption]) -> e
         convert.set_operator_coverage(response.calibration, estimate.operator_coverage)
     convert.add_quantities(response.breakdown.step_time, estimate.decode_breakdown, "seconds")
     convert.add_quantities(response.breakdown.memory, memory, "bytes")
-    convert.add_assumptions(response.assumptions, assumptions)
+    convert.add_assumptions(response, assumptions)
     return response
 
 

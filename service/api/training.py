@@ -234,7 +234,7 @@ def to_response(estimate: TrainingEstimate, assumptions: list[Assumption]) -> es
     if not np.isfinite(_f(s.goodput_override)):  # the model's parts only; the fixed goodput's loss otherwise
         del wall_clock["request_goodput_loss"]
     convert.add_quantities(breakdown.wall_clock, wall_clock, "seconds")
-    convert.add_assumptions(response.assumptions, assumptions)
+    convert.add_assumptions(response, assumptions)
     return response
 
 

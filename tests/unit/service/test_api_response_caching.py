@@ -88,6 +88,7 @@ REQUESTS = {
 def _clear_caches() -> None:
     hardware._SHARED_DATASHEET_MODELS.clear()
     convert._DATASHEET_CALIBRATIONS.clear()
+    convert._encoded_assumption.cache_clear()
     model_choice._PRESET_BASES.clear()
     model_choice._PLAIN_PRESETS.clear()
     stack_realisation.calibrated_step_options.cache_clear()
