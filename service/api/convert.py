@@ -8,7 +8,6 @@ estimator's (estimate/model_choice.py, facility_choice.py, scenarios.py), not th
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import Iterable, Mapping
 
@@ -28,6 +27,7 @@ from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_NONE, RECO
 from flopwatt.estimate.planner import PlanConstraints
 from flopwatt.estimate.scenarios import MeasuredCalibration
 from flopwatt.estimate.uncertainty import OUTPUT_UNITS
+from flopwatt.service.api import wire
 from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.service.api.finite import int64
 from flopwatt.service.errors import InvalidArgument, domain_errors
@@ -171,48 +171,18 @@ def assumptions_to_proto(items: Iterable[Assumption]) -> list[common_pb2.Assumpt
     return [common_pb2.Assumption(name=a.name, value=a.value, origin=a.origin, source=a.source) for a in items]
 
 
-# Encoded Assumption elements kept (see add_assumptions): a response lists ~25, most of them
-# constants of the catalog, stack or goodput model shared by every request; ~300 B each.
-MAX_ENCODED_ASSUMPTIONS = 4096
-
-
 def add_assumptions(message: Message, items: Iterable[Assumption], field: str = "assumptions") -> None:
-    """Append Assumption messages to `message`'s repeated `field`, merged from their wire
-    encoding in one parse: building each message from keyword arguments (~1 µs each, copying its
-    long source text) was ~7 % of a fixed-plan estimate (issue 14 item 23). The bytes are those
-    protobuf writes for the same messages, so the response serializes to the same bytes."""
-    number = message.DESCRIPTOR.fields_by_name[field].number
-    message.MergeFromString(b"".join([_encoded_assumption(number, a) for a in items]))
+    """Append Assumption messages to `message`'s repeated `field` (see wire.py for why so)."""
+    message.MergeFromString(wire.assumption_elements(wire.field_number(message, field), items))
 
 
-@functools.lru_cache(maxsize=MAX_ENCODED_ASSUMPTIONS)
-def _encoded_assumption(field_number: int, assumption: Assumption) -> bytes:
-    """One element of a repeated Assumption field `field_number`: its tag, length and message."""
-    body = common_pb2.Assumption(
-        name=assumption.name, value=assumption.value, origin=assumption.origin, source=assumption.source
-    ).SerializeToString()
-    return _varint(field_number << 3 | _LENGTH_DELIMITED) + _varint(len(body)) + body
-
-
-_LENGTH_DELIMITED = 2  # protobuf wire type of messages, strings and bytes
-
-
-def _varint(value: int) -> bytes:
-    """Protobuf's base-128 varint of a non-negative int."""
-    out = bytearray()
-    while value > 0x7F:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def add_quantities(repeated, values: Mapping[str, float], unit: str) -> None:
-    """Append Quantity messages (no descriptions) in place: half the cost of building a list and
-    passing it to the constructor, which copies every message again."""
-    add = repeated.add
-    for name, value in values.items():
-        add(name=name, value=float(value), unit=unit)
+def add_quantities(message: Message, groups: Mapping[str, tuple[Mapping[str, float], str]]) -> None:
+    """Append Quantity messages (no descriptions) to repeated fields of `message`: {field:
+    ({name: value}, unit)}, all merged in one parse (see wire.py)."""
+    elements: list[bytes] = []
+    for field, (values, unit) in groups.items():
+        elements += wire.quantity_elements(wire.field_number(message, field), values, unit)
+    message.MergeFromString(b"".join(elements))
 
 
 def quantities(

@@ -225,15 +225,19 @@ def to_response(estimate: TrainingEstimate, assumptions: list[Assumption]) -> es
     )
     if estimate.operator_coverage is not None:
         convert.set_operator_coverage(response.calibration, estimate.operator_coverage)
-    breakdown = response.breakdown
-    convert.add_quantities(breakdown.step_time, step, "seconds")
-    convert.add_quantities(breakdown.memory, memory, "bytes")
-    convert.add_quantities(breakdown.energy, energy, "joules")
-    convert.add_quantities(breakdown.cost, money, "usd")
     wall_clock = {k: _f(v) for k, v in estimate.wall_clock.as_dict().items()}
     if not np.isfinite(_f(s.goodput_override)):  # the model's parts only; the fixed goodput's loss otherwise
         del wall_clock["request_goodput_loss"]
-    convert.add_quantities(breakdown.wall_clock, wall_clock, "seconds")
+    convert.add_quantities(
+        response.breakdown,
+        {
+            "step_time": (step, "seconds"),
+            "memory": (memory, "bytes"),
+            "energy": (energy, "joules"),
+            "cost": (money, "usd"),
+            "wall_clock": (wall_clock, "seconds"),
+        },
+    )
     convert.add_assumptions(response, assumptions)
     return response
 
