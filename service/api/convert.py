@@ -66,7 +66,7 @@ def catalog_hardware(hardware_id: str) -> HardwareSpec:
 def model_choice(spec) -> ModelChoice:
     """The ModelSpec message as the estimator's ModelChoice (set fields only)."""
     overrides: dict[str, int | bool] = {
-        name: getattr(spec, name) for name in ARCHITECTURE_FIELDS if getattr(spec, name) > 0
+        name: value for name in ARCHITECTURE_FIELDS if (value := getattr(spec, name)) > 0
     }
     for name in ARCHITECTURE_FLAGS:
         if spec.HasField(name):

@@ -4,6 +4,7 @@ estimator's), estimate, explain."""
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
@@ -226,7 +227,7 @@ def to_response(estimate: TrainingEstimate, assumptions: list[Assumption]) -> es
     if estimate.operator_coverage is not None:
         convert.set_operator_coverage(response.calibration, estimate.operator_coverage)
     wall_clock = {k: _f(v) for k, v in estimate.wall_clock.as_dict().items()}
-    if not np.isfinite(_f(s.goodput_override)):  # the model's parts only; the fixed goodput's loss otherwise
+    if not math.isfinite(_f(s.goodput_override)):  # the model's parts only; the fixed goodput's loss otherwise
         del wall_clock["request_goodput_loss"]
     convert.add_quantities(
         response.breakdown,
