@@ -399,14 +399,15 @@ def build_training_scenario(w: TrainingWorkload) -> TrainingSetup:
         raise ScenarioError.field(
             "parallelism.tensor_parallel_size", f"must divide the {arch.attention_head_count} attention heads"
         )
-    if constraints.complete:  # nothing to search: the request's plan is evaluated once
+    complete = constraints.complete
+    if complete:  # nothing to search: the request's plan is evaluated once
         choice = PlanChoice(complete_plan(constraints), math.nan, math.nan, True, 1)
     else:
         try:
             choice = choose_plan(arch, w.accelerator_count, w.sequence_length, hw, constraints, options)
         except PlanConstraintError as error:
             raise ScenarioError.field(f"parallelism.{error.constraint}", error.description) from None
-    chosen_by = "request" if constraints.complete else "derived"
+    chosen_by = "request" if complete else "derived"
     assumptions = (
         list(model.assumptions)
         + hw_assumptions
