@@ -65,6 +65,11 @@ GOODPUT_INPUT_MAXIMA = {
 RESPONSE_CACHE_SIZE = 1024
 RESPONSE_CACHE_MAX_REQUEST_BYTES = 2048
 _NO_PROFILES = ApiDependencies()
+# (field, path, maximum) of the Parallelism integers checked alike; zero_stage is optional, with
+# its own message. Paths built once, not per request.
+_PARALLELISM_BOUNDS = tuple(
+    (name, f"parallelism.{name}", maximum) for name, maximum in PARALLELISM_MAXIMA.items() if name != "zero_stage"
+)
 # Known ActivationRecompute numbers, read once: the enum wrapper's values() builds a new list per call.
 _RECOMPUTE_VALUES = frozenset(common_pb2.ActivationRecompute.values())
 
@@ -78,9 +83,8 @@ def _validate(request: estimator_pb2.EstimateTrainingRequest) -> None:
     if not request.hardware_id:
         v.add("hardware_id", "required (see ListHardware)")
     p = request.parallelism
-    for name, maximum in PARALLELISM_MAXIMA.items():
-        if name != "zero_stage":  # optional, with its own message below
-            v.integer(f"parallelism.{name}", getattr(p, name), maximum=maximum)
+    for name, path, maximum in _PARALLELISM_BOUNDS:
+        v.integer(path, getattr(p, name), maximum=maximum)
     if p.HasField("zero_stage") and not 0 <= p.zero_stage <= 3:
         v.add("parallelism.zero_stage", "must be 0, 1, 2 or 3")
     if p.activation_recompute not in _RECOMPUTE_VALUES:  # as an unknown Precision is
