@@ -155,8 +155,11 @@ class HardwareModel:
         under-utilisation of small dimensions (`half` fitted on A100, `fitted_constants.py`, and carried to
         other accelerators by their ops:byte ratio, `gemm_half_efficiency_dimension`).
         """
+        return self._size_curve(as_float(m), as_float(n), as_float(k))
+
+    def _size_curve(self, m: ArrayLike, n: ArrayLike, k: ArrayLike) -> ArrayLike:
+        """gemm_efficiency of dimensions already converted by as_float (the roofline has them)."""
         half = self.gemm_half_efficiency_dimension_elements
-        m, n, k = as_float(m), as_float(n), as_float(k)
         return (m / (m + half)) * (n / (n + half)) * (k / (k + half))
 
     def gemm_seconds(self, m: ArrayLike, n: ArrayLike, k: ArrayLike, batch: ArrayLike = 1.0) -> ArrayLike:
@@ -189,7 +192,7 @@ class HardwareModel:
             rate = self.gemm_map.rate(m, n, k)
         else:
             half = self.gemm_half_efficiency_dimension_elements
-            efficiency = self.gemm_efficiency(m, n, k) if size_curve_on_m else (n / (n + half)) * (k / (k + half))
+            efficiency = self._size_curve(m, n, k) if size_curve_on_m else (n / (n + half)) * (k / (k + half))
             rate = self.sustained_gemm_flops_per_second * efficiency
         traffic = (m * k + k * n + m * n) * self.bytes_per_element * batch
         return maximum(flops / rate, traffic / self.memory_bandwidth_bytes_per_second)

@@ -63,7 +63,8 @@ def where(condition: ArrayLike, if_true: ArrayLike, if_false: ArrayLike) -> Arra
     if type(condition) in _BOOL_TYPES:
         ta, tb = type(if_true), type(if_false)
         if ta in _NUMBER_TYPES and tb in _NUMBER_TYPES and (ta in _FLOAT_TYPES or tb in _FLOAT_TYPES):
-            return _FLOAT64(if_true if condition else if_false)
+            chosen = if_true if condition else if_false
+            return chosen if type(chosen) is _FLOAT64 else _FLOAT64(chosen)  # an np.float64 is immutable: as is
     return np.where(condition, if_true, if_false)
 
 
@@ -71,7 +72,8 @@ def maximum(a: ArrayLike, b: ArrayLike) -> ArrayLike:
     """`np.maximum(a, b)`: NaN propagates; on a tie (±0) the second argument wins, as in NumPy."""
     ta, tb = type(a), type(b)
     if ta in _NUMBER_TYPES and tb in _NUMBER_TYPES and (ta in _FLOAT_TYPES or tb in _FLOAT_TYPES):
-        return _FLOAT64(a if (a > b or a != a) else b)
+        chosen = a if (a > b or a != a) else b
+        return chosen if type(chosen) is _FLOAT64 else _FLOAT64(chosen)
     return np.maximum(a, b)
 
 
@@ -79,7 +81,8 @@ def minimum(a: ArrayLike, b: ArrayLike) -> ArrayLike:
     """`np.minimum(a, b)`: NaN propagates; on a tie (±0) the second argument wins, as in NumPy."""
     ta, tb = type(a), type(b)
     if ta in _NUMBER_TYPES and tb in _NUMBER_TYPES and (ta in _FLOAT_TYPES or tb in _FLOAT_TYPES):
-        return _FLOAT64(a if (a < b or a != a) else b)
+        chosen = a if (a < b or a != a) else b
+        return chosen if type(chosen) is _FLOAT64 else _FLOAT64(chosen)
     return np.minimum(a, b)
 
 

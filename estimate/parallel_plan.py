@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from flopwatt.estimate.numeric import as_float
+
 ArrayLike = Any
 
 RECOMPUTE_NONE = 0
@@ -60,14 +62,13 @@ class ParallelPlan:
     def gradient_reduction_size(self) -> ArrayLike:
         """Ranks that hold the same (dense) weights and reduce their gradients together: DP × CP
         (Megatron-Core's data-parallel-with-context-parallel group; ZeRO shards over it too)."""
-        return np.asarray(self.data_parallel_size, float) * np.asarray(self.context_parallel_size, float)
+        return as_float(self.data_parallel_size) * as_float(self.context_parallel_size)
 
     @property
     def micro_batch_count(self) -> ArrayLike:
-        """Micro-batches per replica per step (gradient-accumulation steps)."""
-        return np.asarray(self.global_batch_size, float) / (
-            np.asarray(self.data_parallel_size, float) * self.micro_batch_size
-        )
+        """Micro-batches per replica per step (gradient-accumulation steps). `as_float` is
+        `np.asarray(x, float)` with a scalar fast path (the same np.float64 result for numbers)."""
+        return as_float(self.global_batch_size) / (as_float(self.data_parallel_size) * self.micro_batch_size)
 
     def select(self, index: int) -> "ParallelPlan":
         """The plan at one position of a vectorised candidate set, as plain Python numbers."""

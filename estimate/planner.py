@@ -324,4 +324,4 @@ def complete_plan(fixed: PlanConstraints) -> ParallelPlan:
     values = {name: getattr(fixed, name) for name in fixed.__dataclass_fields__}
     if values["recompute_layer_fraction"] is None:
         values["recompute_layer_fraction"] = 1.0
-    return replace(ParallelPlan(), **values)
+    return ParallelPlan(**values)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from flopwatt.estimate import constants as C
 from flopwatt.estimate import fitted_constants
@@ -42,7 +42,7 @@ from flopwatt.estimate.profile_checks import profile_hardware_id
 from flopwatt.estimate.run_cost import GoodputInputs
 from flopwatt.estimate.scenario_errors import Problem, ScenarioError
 from flopwatt.estimate.serving_realisation import decode_realisation_for
-from flopwatt.estimate.stack_realisation import generation_step_options, realisation_for
+from flopwatt.estimate.stack_realisation import calibrated_step_options, realisation_for
 from flopwatt.estimate.step_time import (
     FRAMEWORK_GENERIC,
     FRAMEWORK_STEP_OPTIONS,
@@ -137,7 +137,9 @@ class GoodputChoice:
     evaluation_fraction: float | None = None
 
     def inputs(self) -> GoodputInputs:
-        return GoodputInputs(**{k: v for k, v in dataclasses.asdict(self).items() if v is not None})
+        # Shallow (dataclasses.asdict deep-copies every value, once per estimate).
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return GoodputInputs(**{k: v for k, v in values.items() if v is not None})
 
     def assumptions(self) -> list[Assumption]:
         """One per input: the request's value (origin "request") or the default with its source."""
@@ -387,7 +389,7 @@ def build_training_scenario(w: TrainingWorkload) -> TrainingSetup:
         )
     facility, facility_assumptions = facility_inputs(w.facility, w.hardware_id)
     realisation = realisation_for(w.framework, w.hardware_id, w.precision)
-    options = replace(generation_step_options(w.framework, w.hardware_id), compute_realisation=realisation.value)
+    options = calibrated_step_options(w.framework, w.hardware_id, w.precision)
     try:
         check_scale_out(hw, w.accelerator_count)
     except ScaleOutUnavailableError as error:
@@ -397,14 +399,15 @@ def build_training_scenario(w: TrainingWorkload) -> TrainingSetup:
         raise ScenarioError.field(
             "parallelism.tensor_parallel_size", f"must divide the {arch.attention_head_count} attention heads"
         )
-    if constraints.complete:  # nothing to search: the request's plan is evaluated once
+    complete = constraints.complete
+    if complete:  # nothing to search: the request's plan is evaluated once
         choice = PlanChoice(complete_plan(constraints), math.nan, math.nan, True, 1)
     else:
         try:
             choice = choose_plan(arch, w.accelerator_count, w.sequence_length, hw, constraints, options)
         except PlanConstraintError as error:
             raise ScenarioError.field(f"parallelism.{error.constraint}", error.description) from None
-    chosen_by = "request" if constraints.complete else "derived"
+    chosen_by = "request" if complete else "derived"
     assumptions = (
         list(model.assumptions)
         + hw_assumptions

@@ -257,8 +257,11 @@ def generation_step_options(framework: str, hardware_id: str) -> StepOptions:
     return options if cited is None else replace(options, attention_fraction_of_peak=cited[0])
 
 
+@functools.lru_cache(maxsize=1024)
 def calibrated_step_options(framework: str, hardware_id: str, precision: str) -> StepOptions:
-    """The stack's StepOptions on this generation with its fitted compute realisation."""
+    """The stack's StepOptions on this generation with its fitted compute realisation (a pure
+    function of its arguments and the committed files, like realisation_for: cached, every
+    training estimate asks)."""
     return replace(
         generation_step_options(framework, hardware_id),
         compute_realisation=realisation_for(framework, hardware_id, precision).value,

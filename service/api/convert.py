@@ -12,6 +12,7 @@ import math
 from typing import Iterable, Mapping
 
 from google.protobuf.duration_pb2 import Duration
+from google.protobuf.message import Message
 from google.type.money_pb2 import Money
 
 from flopwatt.estimate.architecture import ModelArchitecture
@@ -26,6 +27,7 @@ from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_NONE, RECO
 from flopwatt.estimate.planner import PlanConstraints
 from flopwatt.estimate.scenarios import MeasuredCalibration
 from flopwatt.estimate.uncertainty import OUTPUT_UNITS
+from flopwatt.service.api import wire
 from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.service.api.finite import int64
 from flopwatt.service.errors import InvalidArgument, domain_errors
@@ -64,7 +66,7 @@ def catalog_hardware(hardware_id: str) -> HardwareSpec:
 def model_choice(spec) -> ModelChoice:
     """The ModelSpec message as the estimator's ModelChoice (set fields only)."""
     overrides: dict[str, int | bool] = {
-        name: getattr(spec, name) for name in ARCHITECTURE_FIELDS if getattr(spec, name) > 0
+        name: value for name in ARCHITECTURE_FIELDS if (value := getattr(spec, name)) > 0
     }
     for name in ARCHITECTURE_FLAGS:
         if spec.HasField(name):
@@ -169,19 +171,18 @@ def assumptions_to_proto(items: Iterable[Assumption]) -> list[common_pb2.Assumpt
     return [common_pb2.Assumption(name=a.name, value=a.value, origin=a.origin, source=a.source) for a in items]
 
 
-def add_assumptions(repeated, items: Iterable[Assumption]) -> None:
-    """Append Assumption messages to a response's repeated field in place: half the cost of
-    building a list and passing it to the constructor, which copies every message again."""
-    add = repeated.add
-    for a in items:
-        add(name=a.name, value=a.value, origin=a.origin, source=a.source)
+def add_assumptions(message: Message, items: Iterable[Assumption], field: str = "assumptions") -> None:
+    """Append Assumption messages to `message`'s repeated `field` (see wire.py for why so)."""
+    message.MergeFromString(wire.assumption_elements(wire.field_number(message, field), items))
 
 
-def add_quantities(repeated, values: Mapping[str, float], unit: str) -> None:
-    """Append Quantity messages (no descriptions) in place; see add_assumptions for why."""
-    add = repeated.add
-    for name, value in values.items():
-        add(name=name, value=float(value), unit=unit)
+def add_quantities(message: Message, groups: Mapping[str, tuple[Mapping[str, float], str]]) -> None:
+    """Append Quantity messages (no descriptions) to repeated fields of `message`: {field:
+    ({name: value}, unit)}, all merged in one parse (see wire.py)."""
+    elements: list[bytes] = []
+    for field, (values, unit) in groups.items():
+        elements += wire.quantity_elements(wire.field_number(message, field), values, unit)
+    message.MergeFromString(b"".join(elements))
 
 
 def quantities(

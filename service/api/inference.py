@@ -223,9 +223,10 @@ def to_response(estimate: InferenceEstimate, assumptions: list[Assumption]) -> e
     )
     if estimate.operator_coverage is not None:
         convert.set_operator_coverage(response.calibration, estimate.operator_coverage)
-    convert.add_quantities(response.breakdown.step_time, estimate.decode_breakdown, "seconds")
-    convert.add_quantities(response.breakdown.memory, memory, "bytes")
-    convert.add_assumptions(response.assumptions, assumptions)
+    convert.add_quantities(
+        response.breakdown, {"step_time": (estimate.decode_breakdown, "seconds"), "memory": (memory, "bytes")}
+    )
+    convert.add_assumptions(response, assumptions)
     return response
 
 

@@ -4,6 +4,7 @@ estimator's), estimate, explain."""
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
@@ -64,6 +65,13 @@ GOODPUT_INPUT_MAXIMA = {
 RESPONSE_CACHE_SIZE = 1024
 RESPONSE_CACHE_MAX_REQUEST_BYTES = 2048
 _NO_PROFILES = ApiDependencies()
+# (field, path, maximum) of the Parallelism integers checked alike; zero_stage is optional, with
+# its own message. Paths built once, not per request.
+_PARALLELISM_BOUNDS = tuple(
+    (name, f"parallelism.{name}", maximum) for name, maximum in PARALLELISM_MAXIMA.items() if name != "zero_stage"
+)
+# Known ActivationRecompute numbers, read once: the enum wrapper's values() builds a new list per call.
+_RECOMPUTE_VALUES = frozenset(common_pb2.ActivationRecompute.values())
 
 
 def _validate(request: estimator_pb2.EstimateTrainingRequest) -> None:
@@ -75,12 +83,11 @@ def _validate(request: estimator_pb2.EstimateTrainingRequest) -> None:
     if not request.hardware_id:
         v.add("hardware_id", "required (see ListHardware)")
     p = request.parallelism
-    for name, maximum in PARALLELISM_MAXIMA.items():
-        if name != "zero_stage":  # optional, with its own message below
-            v.integer(f"parallelism.{name}", getattr(p, name), maximum=maximum)
+    for name, path, maximum in _PARALLELISM_BOUNDS:
+        v.integer(path, getattr(p, name), maximum=maximum)
     if p.HasField("zero_stage") and not 0 <= p.zero_stage <= 3:
         v.add("parallelism.zero_stage", "must be 0, 1, 2 or 3")
-    if p.activation_recompute not in common_pb2.ActivationRecompute.values():  # as an unknown Precision is
+    if p.activation_recompute not in _RECOMPUTE_VALUES:  # as an unknown Precision is
         v.add("parallelism.activation_recompute", f"unknown ActivationRecompute value {p.activation_recompute}")
     fraction = p.activation_recompute_layer_fraction
     v.real("parallelism.activation_recompute_layer_fraction", fraction, minimum=0.0, maximum=1.0)
@@ -169,10 +176,14 @@ def constraints_complete(request: estimator_pb2.EstimateTrainingRequest) -> bool
     return effective_constraints(convert.plan_constraints(request.parallelism)).complete
 
 
+_SCALAR_TYPES = (float, int, np.floating, np.integer, np.bool_)
+
+
 def _f(value) -> float:
     """The first element of a scalar or array output as a float (scalars take the fast path:
-    the fixed-plan estimate converts ~50 of them and must stay under 1 ms)."""
-    if isinstance(value, (float, int, np.floating, np.integer)):
+    the fixed-plan estimate converts ~50 of them and must stay under 1 ms; `fits_in_memory` is an
+    np.bool_)."""
+    if isinstance(value, _SCALAR_TYPES):
         return float(value)
     return float(np.asarray(value).reshape(-1)[0])
 
@@ -219,16 +230,20 @@ def to_response(estimate: TrainingEstimate, assumptions: list[Assumption]) -> es
     )
     if estimate.operator_coverage is not None:
         convert.set_operator_coverage(response.calibration, estimate.operator_coverage)
-    breakdown = response.breakdown
-    convert.add_quantities(breakdown.step_time, step, "seconds")
-    convert.add_quantities(breakdown.memory, memory, "bytes")
-    convert.add_quantities(breakdown.energy, energy, "joules")
-    convert.add_quantities(breakdown.cost, money, "usd")
     wall_clock = {k: _f(v) for k, v in estimate.wall_clock.as_dict().items()}
-    if not np.isfinite(_f(s.goodput_override)):  # the model's parts only; the fixed goodput's loss otherwise
+    if not math.isfinite(_f(s.goodput_override)):  # the model's parts only; the fixed goodput's loss otherwise
         del wall_clock["request_goodput_loss"]
-    convert.add_quantities(breakdown.wall_clock, wall_clock, "seconds")
-    convert.add_assumptions(response.assumptions, assumptions)
+    convert.add_quantities(
+        response.breakdown,
+        {
+            "step_time": (step, "seconds"),
+            "memory": (memory, "bytes"),
+            "energy": (energy, "joules"),
+            "cost": (money, "usd"),
+            "wall_clock": (wall_clock, "seconds"),
+        },
+    )
+    convert.add_assumptions(response, assumptions)
     return response
 
 

@@ -11,9 +11,9 @@ import dataclasses
 import grpc
 import pytest
 
-from flopwatt.estimate import accounting, facility_choice, hardware, model_choice, numeric, scenarios
+from flopwatt.estimate import accounting, facility_choice, hardware, model_choice, numeric, scenarios, stack_realisation
 from flopwatt.estimate.catalog import get_hardware
-from flopwatt.service.api import convert, training
+from flopwatt.service.api import convert, training, wire
 from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.service.api.inference import estimate_inference
 from flopwatt.service.api.training import estimate_training
@@ -88,7 +88,11 @@ REQUESTS = {
 def _clear_caches() -> None:
     hardware._SHARED_DATASHEET_MODELS.clear()
     convert._DATASHEET_CALIBRATIONS.clear()
+    wire.assumption_element.cache_clear()
+    wire._quantity_parts.cache_clear()
     model_choice._PRESET_BASES.clear()
+    model_choice._PLAIN_PRESETS.clear()
+    stack_realisation.calibrated_step_options.cache_clear()
     facility_choice._facility_inputs.cache_clear()
     scenarios._framework_assumptions.cache_clear()
     accounting._memoised_parameter_counts.cache_clear()
