@@ -385,7 +385,7 @@ def h100_profiles(run: Runner) -> str:
         f"{full['ceilings']['launch_overhead_graph_seconds'] * 1e6:.1f} µs per kernel in a CUDA graph, "
         f"{power['idle_watts']:.0f} W idle and {load_bf16:.0f} W under bf16 GEMM load; the quick suite's Numba "
         f"STREAM triad {memory['triad'] / 1e12:.2f} TB/s and read {memory['read'] / 1e12:.2f} TB/s. Use one in an "
-        "estimate with `flopwatt bench import bench/results/h100-sxm-full.json` and then "
+        "estimate with `flopwatt bench import --shipped` (the profiles that ship with flopwatt) and then "
         "`flopwatt estimate training ... --profile ID` (the id `bench import` prints; `--data-dir` as for `bench`)."
     )
 

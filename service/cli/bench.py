@@ -48,6 +48,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("target", nargs="?", default="run", choices=TARGETS, help="what to do (default: run the suite)")
     parser.add_argument("paths", nargs="*", help="files for import; profile ids for export")
+    parser.add_argument(
+        "--shipped",
+        action="store_true",
+        help="import: also the measured profiles that ship with flopwatt (bench/results/, e.g. an H100)",
+    )
     parser.add_argument("--device", default=DEFAULT_DEVICE, choices=DEVICE_CHOICES)
     parser.add_argument("--suite", default=DEFAULT_SUITE, choices=RUNNABLE_SUITES)
     parser.add_argument("--output", help="also write the profile (or export bundle) to this JSON file")
@@ -303,14 +308,20 @@ def _import(args: argparse.Namespace) -> int:
     from flopwatt.bench.errors import ProfileFormatError
     from flopwatt.bench.profile import parse_profile_file
 
-    if not args.paths:
-        raise CliError("import: name at least one profile file")
-    documents = []
+    if not args.paths and not args.shipped:
+        raise CliError("import: name at least one profile file (or --shipped)")
+    texts = []
     for path in args.paths:
         try:
-            text = Path(path).read_text()
+            texts.append((path, Path(path).read_text()))
         except OSError as error:
             raise CliError(f"import: cannot read {path}: {error.strerror}") from None
+    if args.shipped:
+        from flopwatt.bench.shipped_profiles import shipped_profile_texts
+
+        texts.extend(shipped_profile_texts())
+    documents = []
+    for path, text in texts:
         try:
             documents.extend(parse_profile_file(text, path))
         except ProfileFormatError as error:
@@ -370,4 +381,6 @@ def run(args: argparse.Namespace) -> int:
     handlers = {"run": _run_suite, "collectives": _collectives, "import": _import, "export": _export, "list": _list}
     if args.target != "import" and args.target != "export" and args.paths:
         raise CliError(f"{args.target}: unexpected arguments {args.paths}")
+    if args.shipped and args.target != "import":
+        raise CliError(f"{args.target}: --shipped goes with import")
     return handlers[args.target](args)

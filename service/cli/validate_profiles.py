@@ -6,24 +6,11 @@ and under "measured_profiles" in --json."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
-from importlib import resources
-
-
-def shipped_gpu_profiles() -> list[tuple[str, dict]]:
-    """(file name, document) of every shipped profile measured on a CUDA device."""
-    folder = resources.files("flopwatt.bench") / "results"
-    documents = []
-    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".json"):
-            document = json.loads(entry.read_text())
-            if document.get("device", {}).get("kind") == "cuda":
-                documents.append((entry.name, document))
-    return documents
 
 
 def measured_profiles_report() -> list[dict]:
+    from flopwatt.bench.shipped_profiles import shipped_gpu_profiles
     from flopwatt.estimate.validation.measured_profiles import compare_profile
 
     return [asdict(compare_profile(document, name)) for name, document in shipped_gpu_profiles()]

@@ -132,3 +132,14 @@ def test_a_small_run_prints_energy_and_carbon_in_units_that_show_them(capsys):
     assert energy.endswith(" kWh") and float(energy.split()[-2].replace(",", "")) > 0, energy
     assert carbon.endswith(" kg") and float(carbon.split()[-2].replace(",", "")) > 0, carbon
     assert wall.endswith(" hours"), wall
+
+
+def test_bench_import_shipped_stores_the_profiles_that_ship_with_flopwatt(tmp_path, capsys):
+    from flopwatt.bench.shipped_profiles import shipped_profile_texts
+
+    assert main(["bench", "import", "--shipped", "--data-dir", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(shipped_profile_texts()) >= 2
+    assert all(line.startswith("profiles/") and "H100" in line for line in lines)
+    assert main(["bench", "list", "--shipped", "--data-dir", str(tmp_path)]) == 2
+    assert "--shipped goes with import" in capsys.readouterr().err
