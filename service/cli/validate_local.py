@@ -210,15 +210,10 @@ def workload_shape(config, checks: tuple[str, ...] = CHECKS) -> dict:
     and micro-batch, decode at its batch and mid-loop context; with the DDP check, the data
     parallel collectives over its ranks, the gradient all-reduce among them)."""
     from flopwatt.bench.closed_loop_model import decode_mid_context
-    from flopwatt.bench.workload_suite import WorkloadShape
+    from flopwatt.service.workloads import workload_shape as shape_of_architecture
 
-    return WorkloadShape(
-        layer_count=config.layer_count,
-        hidden_size=config.hidden_size,
-        attention_head_count=config.attention_head_count,
-        kv_head_count=config.key_value_heads,
-        ffn_hidden_size=config.ffn_hidden_size,
-        vocab_size=config.vocab_size,
+    return shape_of_architecture(
+        architecture(config),
         sequence_length=config.sequence_length,
         micro_batch_size=config.micro_batch_size,
         precision=config.dtype,
