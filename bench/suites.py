@@ -145,22 +145,7 @@ def run_suite(
             run.notes.append(f"power: not measured, {error}")
     if meter is not None:
         env["clocks_after"] = meter.context()["clocks"]
-    ceilings = derive_ceilings(run.results)
-    document = {
-        "schema_version": SCHEMA_VERSION,
-        "benchmark_version": BENCHMARK_VERSION,
-        "created_time": created_time,
-        "suite": suite,
-        "host": host_name(),
-        "device": device_info,
-        "environment": env,
-        "results": run.results,
-        "ceilings": ceilings,
-        "efficiency": derive_efficiency(run.results, ceilings),
-        "duration_seconds": run.elapsed_seconds,
-        "notes": run.notes,
-        "warnings": [],
-    }
+    document = _profile_document(suite, created_time, device_info, env, run)
     if power is not None:
         document["power"] = power
     else:
@@ -168,6 +153,28 @@ def run_suite(
     if progress is not None:
         progress(1.0, "done")
     return document
+
+
+def _profile_document(suite: str, created_time: str, device_info: dict, env: dict, run: SuiteRun, **body) -> dict:
+    """A profile document of `run` (docs/benchmarks.md keys, in their order): the header, the
+    suite's own `body` keys after the environment, then the results and what derives from them."""
+    ceilings = derive_ceilings(run.results)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "benchmark_version": BENCHMARK_VERSION,
+        "created_time": created_time,
+        "suite": suite,
+        "host": host_name(),
+        "device": device_info,
+        "environment": env,
+        **body,
+        "results": run.results,
+        "ceilings": ceilings,
+        "efficiency": derive_efficiency(run.results, ceilings),
+        "duration_seconds": run.elapsed_seconds,
+        "notes": run.notes,
+        "warnings": [],
+    }
 
 
 def run_workload_suite(
@@ -195,27 +202,18 @@ def run_workload_suite(
         _warm_up_gpu(run, GPU_WORKLOAD_WARMUP_SECONDS)
     run.step("warm-up")
     operators, groups = measure_workload(run, shape)
-    ceilings = derive_ceilings(run.results)
     largest_group = max((g["group_size"] for g in groups), default=1)
-    document = {
-        "schema_version": SCHEMA_VERSION,
-        "benchmark_version": BENCHMARK_VERSION,
-        "created_time": created_time,
-        "suite": WORKLOAD_SUITE,
-        "host": host_name(),
-        "device": device_info,
-        "environment": environment(resolved),
-        "workload": shape.as_dict(),
-        "operators": operators,
-        "topology": {"nodes": 1, "processes_per_node": largest_group, "launcher": "local spawn"},
-        "results": run.results,
-        "ceilings": ceilings,
-        "efficiency": derive_efficiency(run.results, ceilings),
-        "duration_seconds": run.elapsed_seconds,
-        "notes": run.notes,
-        "warnings": [],
-        "power_unavailable_reason": "the workload suite times operators; it does not measure power",
-    }
+    document = _profile_document(
+        WORKLOAD_SUITE,
+        created_time,
+        device_info,
+        environment(resolved),
+        run,
+        workload=shape.as_dict(),
+        operators=operators,
+        topology={"nodes": 1, "processes_per_node": largest_group, "launcher": "local spawn"},
+    )
+    document["power_unavailable_reason"] = "the workload suite times operators; it does not measure power"
     if groups:
         document["collective_groups"] = groups
     if progress is not None:
