@@ -26,7 +26,7 @@ from flopwatt.estimate.architecture import ModelArchitecture
 from flopwatt.estimate.campus_defaults import it_capex_usd_per_accelerator
 from flopwatt.estimate.catalog import get_hardware, get_model_preset
 from flopwatt.estimate.hardware import datasheet_hardware_model
-from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL
+from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_NAMES
 from flopwatt.estimate.planner import PlanConstraints, choose_plan
 from flopwatt.estimate.run_cost import FacilityInputs
 from flopwatt.estimate.stack_realisation import calibrated_step_options
@@ -51,6 +51,7 @@ ARCHITECTURES = {
     ),
 }
 ENERGY_SCORED_KINDS = ("metered",)
+RECOMPUTE_BY_NAME = {name: code for code, name in RECOMPUTE_NAMES.items()}
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,13 @@ class PublishedRun:
     tensor_parallel_size: int | None
     pipeline_parallel_size: int | None
     context_parallel_size: int | None  # 1 where the plan is published (no CP); None: the planner chooses
+    # The rest of the plan where the run's own publications state it (None: the planner chooses).
+    # A published field is always fixed, whichever way it moves the row: choosing which published
+    # inputs to honour would be fitting by selection.
+    expert_parallel_size: int | None
+    micro_batch_size: int | None
+    zero_stage: int | None
+    activation_recompute: int | None  # RECOMPUTE_NONE / _SELECTIVE / _FULL
     published_accelerator_hours: float
     published_energy_joules: float  # NaN when none is published
     energy_kind: str  # "nameplate" (hours × TDP), "metered", or "none"
@@ -117,6 +125,16 @@ def _optional_int(text: str) -> int | None:
     return int(text) if text.strip() else None
 
 
+def _optional_recompute(text: str) -> int | None:
+    """none / selective / full (parallel_plan.RECOMPUTE_NAMES), or None when not published."""
+    name = text.strip()
+    if not name:
+        return None
+    if name not in RECOMPUTE_BY_NAME:
+        raise ValueError(f"activation_recompute {name!r} is not one of {sorted(RECOMPUTE_BY_NAME)}")
+    return RECOMPUTE_BY_NAME[name]
+
+
 def load_published_runs() -> list[PublishedRun]:
     text = resources.files("flopwatt.estimate.validation").joinpath("data", DATA_FILE).read_text()
     runs = []
@@ -139,6 +157,10 @@ def load_published_runs() -> list[PublishedRun]:
                 tensor_parallel_size=_optional_int(row["tensor_parallel"]),
                 pipeline_parallel_size=_optional_int(row["pipeline_parallel"]),
                 context_parallel_size=_optional_int(row["context_parallel"]),
+                expert_parallel_size=_optional_int(row["expert_parallel"]),
+                micro_batch_size=_optional_int(row["micro_batch"]),
+                zero_stage=_optional_int(row["zero_stage"]),
+                activation_recompute=_optional_recompute(row["activation_recompute"]),
                 published_accelerator_hours=float(row["published_accelerator_hours"]),
                 published_energy_joules=energy,
                 energy_kind=row["energy_kind"],
@@ -178,6 +200,10 @@ def estimate_run(run: PublishedRun) -> WholeRunResult:
         tensor_parallel_size=run.tensor_parallel_size,
         pipeline_parallel_size=run.pipeline_parallel_size,
         context_parallel_size=run.context_parallel_size,
+        expert_parallel_size=run.expert_parallel_size,
+        micro_batch_size=run.micro_batch_size,
+        zero_stage=run.zero_stage,
+        activation_recompute=run.activation_recompute,
         global_batch_size=run.global_batch_sequences,
     )
     choice = choose_plan(run.arch, run.accelerator_count, run.sequence_length, hw, fixed, options)

@@ -8,6 +8,12 @@ than one pre-training run, see the row's reason) against the DESIGN §7 target o
 405B is +4.5 % (it was +32 % when the planner could only recompute every layer to fit the
 published plan in 80 GB) and DeepSeek-V3 +17.7 % (+4.9 % before the 5 % memory headroom and the per-NIC all-to-all); the A100 runs imply ~40-46 % MFU where the model predicts 53-75 %. This
 test holds the level so regressions fail; it is not a pass of the target.
+
+2026-11-27: the stack calibration made the 405B run +19.5 %, and every plan field a run's own
+publications state is now fixed (BLOOM's full recompute, micro-batch 2 and ZeRO-1 from the
+BigScience tr11 README and slurm script: -33.9 % → -18.4 %; DeepSeek-V3's EP64 and ZeRO-1 from
+§3.2: +15.7 % → +93.3 %, because neither its node-limited routing nor DualPipe's overlap of the
+all-to-all is modelled). Median 30.5 % over the 7 scored rows, unchanged.
 """
 
 import math
@@ -15,14 +21,16 @@ import math
 import numpy as np
 import pytest
 
+from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_SELECTIVE
 from flopwatt.estimate.validation.whole_runs import (
+    _optional_recompute,
     load_published_runs,
     median_absolute_energy_error,
     median_absolute_hours_error,
     run_whole_runs,
 )
 
-REACHED_MEDIAN_ABSOLUTE_HOURS_ERROR = 0.339
+REACHED_MEDIAN_ABSOLUTE_HOURS_ERROR = 0.305
 MARGIN = 0.02
 
 
@@ -74,9 +82,34 @@ def test_hours_error_stays_at_the_reached_level(results):
     # (where the physics alone was 5-9 % fast), so the run's step is slower and what the run spent
     # beyond the steps (the modelled goodput) now overshoots; nothing is fitted to the hours.
     assert abs(by_run["llama-3.1-405b"].hours_error) < 0.25
-    assert abs(by_run["deepseek-v3"].hours_error) < 0.20
+    # DeepSeek-V3 at its published EP64 over 8 nodes: every routed token's copies cross the NIC
+    # and nothing overlaps them (DeepSeek's DualPipe hides its all-to-all; its routing sends a
+    # token to at most 4 nodes): the model is too slow, held here so it cannot get worse unseen.
+    assert "EP64" in by_run["deepseek-v3"].plan and 0.0 < by_run["deepseek-v3"].hours_error < 1.0
+    assert abs(by_run["bloom-176b"].hours_error) < 0.25
     plan = by_run["llama-3.1-405b"].plan
     assert "rc0" in plan or float(plan.split("rc2(")[1].rstrip(")")) <= 0.25
+
+
+def test_published_plan_fields_are_fixed(results):
+    """Each plan field a run's own publications state is a fixed input, whichever way it moves the
+    row (honouring only the helpful ones would be fitting by selection); the rest is planned."""
+    runs = {r.run: r for r in load_published_runs()}
+    bloom = runs["bloom-176b"]  # BigScience tr11-176B-ml: MBS=2, --checkpoint-activations, BF16 ZeRO-1
+    assert (bloom.micro_batch_size, bloom.zero_stage, bloom.activation_recompute) == (2, 1, RECOMPUTE_FULL)
+    deepseek = runs["deepseek-v3"]  # §3.2: PP16, EP64 over 8 nodes, ZeRO-1 DP
+    assert (deepseek.expert_parallel_size, deepseek.zero_stage) == (64, 1)
+    assert deepseek.activation_recompute is None  # RMSNorm/MLA up-projection recompute: no category
+    assert runs["llama-2-7b"].activation_recompute is None and runs["llama-2-7b"].micro_batch_size is None
+    plans = {r.run.run: r.plan for r in results}
+    assert plans["bloom-176b"].endswith("mb2 ZeRO1 rc2")  # full recompute of every layer, as run
+    assert "EP64" in plans["deepseek-v3"] and "ZeRO1" in plans["deepseek-v3"]
+
+
+def test_an_unknown_recompute_name_is_refused():
+    with pytest.raises(ValueError, match="activation_recompute 'partial'"):
+        _optional_recompute("partial")
+    assert _optional_recompute(" ") is None and _optional_recompute("selective") == RECOMPUTE_SELECTIVE
 
 
 def test_excluded_rows_say_why_and_published_frameworks_are_used():
