@@ -45,6 +45,11 @@ class ModelArchitecture:
     # (kv_head_count, head_dim) for parameter counts and projection GEMMs.
     kv_lora_rank: int = 0
     qk_rope_head_dim: int = 0
+    # Node-limited routing (DeepSeek-V3, arXiv 2412.19437 §2.1.2 and §4.2: M = 4): the router picks
+    # a token's experts from at most this many nodes, which bounds how many nodes its dispatch
+    # reaches when the stack sends one copy per node (StepOptions.expert_dispatch_per_node).
+    # 0: no limit.
+    max_routed_nodes_per_token: int = 0
 
     @property
     def effective_head_dim(self) -> int:

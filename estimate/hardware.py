@@ -266,6 +266,13 @@ class HardwareModel:
         )
         return where(n > 1, seconds, 0.0)
 
+    def group_ranks_per_node(self, group_size: ArrayLike, group_stride: ArrayLike = 1.0) -> ArrayLike:
+        """Ranks of a `group_size` group, `group_stride` apart, that share one node (at least 1,
+        at most the group): consecutive groups (stride 1) fill a node, strided ones spread out."""
+        n = as_float(group_size)
+        per_node = self.accelerators_per_node
+        return minimum(maximum(np.floor(per_node / maximum(as_float(group_stride), 1.0)), 1.0), n)
+
     def all_to_all_seconds(
         self, message_bytes: ArrayLike, group_size: ArrayLike, group_stride: ArrayLike = 1.0
     ) -> ArrayLike:
@@ -281,8 +288,7 @@ class HardwareModel:
         r-fold (issue 11 item 2: a 470 MB DeepSeek-V3 dispatch at EP256 took 1.4 ms, ≥ 9.1 ms
         at 50 GB/s)."""
         n = as_float(group_size)
-        per_node = self.accelerators_per_node
-        ranks_on_node = minimum(maximum(np.floor(per_node / maximum(as_float(group_stride), 1.0)), 1.0), n)
+        ranks_on_node = self.group_ranks_per_node(n, group_stride)
         off_node = (n - ranks_on_node) / maximum(n, 1.0) * message_bytes
         on_node = (ranks_on_node - 1.0) / maximum(n, 1.0) * message_bytes
         seconds = (

@@ -40,6 +40,7 @@ ARCHITECTURE_FIELDS = (
     "dense_ffn_hidden_size",
     "kv_lora_rank",
     "qk_rope_head_dim",
+    "max_routed_nodes_per_token",
 )
 ARCHITECTURE_FLAGS = ("tied_embeddings", "gated_mlp", "dropout")
 REQUIRED_ARCHITECTURE_FIELDS = ("layer_count", "hidden_size", "attention_head_count", "ffn_hidden_size", "vocab_size")

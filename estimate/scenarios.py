@@ -279,6 +279,35 @@ def _framework_assumptions(framework: str) -> tuple[Assumption, ...]:
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _expert_dispatch_assumption(framework: str, max_routed_nodes_per_token: int) -> Assumption:
+    """How the stack moves MoE tokens over the expert-parallel group (estimate/expert_dispatch.py)."""
+    options = framework_step_options(framework)
+    copies = (
+        "one copy per destination node over the scale-out network, fanned out over the scale-up links"
+        + (
+            f" (routing reaches at most {max_routed_nodes_per_token} nodes per token)"
+            if max_routed_nodes_per_token
+            else ""
+        )
+        if options.expert_dispatch_per_node
+        else "one copy per routed expert"
+    )
+    fp8 = "; dispatched in FP8 when the run is FP8" if options.expert_dispatch_fp8 else ""
+    overlap = options.expert_parallel_overlap_fraction
+    hidden = f"; {overlap:.0%} of it hidden behind another micro-batch's compute, never more than that compute"
+    share = options.compute_share_beside_communication
+    reserved = f"; compute runs on {share:.1%} of the device (the rest runs communication)" if share < 1 else ""
+    return Assumption(
+        "expert_dispatch",
+        copies,
+        "derived",
+        f"the {framework_spec(framework).id} stack's token dispatcher (catalog data/frameworks.json){fp8}"
+        + (hidden if overlap > 0 else "; not overlapped with compute")
+        + reserved,
+    )
+
+
 @functools.lru_cache(maxsize=256)
 def _realisation_assumption(framework: str, hardware_id: str, precision: str) -> Assumption:
     """The stack's fitted compute realisation on this accelerator (a pure function of the key)."""
@@ -454,6 +483,8 @@ def build_training_scenario(w: TrainingWorkload) -> TrainingSetup:
         )
     if int(choice.plan.context_parallel_size) > 1:
         assumptions.append(CONTEXT_PARALLEL)
+    if arch.is_moe and int(choice.plan.expert_parallel_size) > 1:
+        assumptions.append(_expert_dispatch_assumption(w.framework, arch.max_routed_nodes_per_token))
     if w.calibration is not None and w.calibration.profile.operators:
         assumptions.append(OPERATOR_TABLE_STEP)
     if w.goodput is not None:

@@ -44,6 +44,7 @@ from flopwatt.estimate.constants import (
     MIN_ACTIVATION_BYTES_PER_ELEMENT,
     OPTIMIZER_STEP_BYTES_PER_PARAMETER,
 )
+from flopwatt.estimate.expert_dispatch import expert_dispatch_forward_seconds
 from flopwatt.estimate.hardware import HardwareModel
 from flopwatt.estimate.memory import expert_data_parallel_size, kv_heads_per_device, local_parameters, tokens_per_rank
 from flopwatt.estimate.numeric import any_true, as_bool, as_float, clip, maximum, minimum, where
@@ -73,6 +74,18 @@ class StepOptions:
     # (datasheet mode): FlashAttention-2's 0.6 unless the stack's kernel is known to differ there
     # (stack_realisation.ATTENTION_KERNEL_FRACTION_OF_PEAK, cited).
     attention_fraction_of_peak: ArrayLike = FLASH_ATTENTION_FRACTION_OF_PEAK
+    # MoE dispatch (estimate/expert_dispatch.py): True sends a token once per destination node and
+    # fans it out over NVLink (DeepEP, DeepSeek-V3 §3.2.2); False, one copy per routed expert
+    # (Megatron-Core's alltoall dispatcher).
+    expert_dispatch_per_node: ArrayLike = False
+    # Dispatch quantised to FP8 when the run computes in FP8 (DeepSeek-V3 §3.3.2); combine unchanged.
+    expert_dispatch_fp8: ArrayLike = False
+    # Share of the expert-parallel all-to-all hidden behind the compute of another micro-batch
+    # (DualPipe, DeepSeek-V3 §3.2.1), never more than that compute.
+    expert_parallel_overlap_fraction: ArrayLike = 0.0
+    # Share of the device's compute units the model's kernels run on: a stack that reserves
+    # SMs for communication kernels (DeepSeek-V3 §3.2.2: 20 of an H800's 132) computes slower.
+    compute_share_beside_communication: ArrayLike = 1.0
 
 
 # Software stacks with documented behaviour (the `framework` input of a training estimate): the
@@ -193,7 +206,9 @@ def _layer_times(
         mlp = mlp + where(shared > 0, _mlp_gemms(hw, tokens, h, shared * arch.ffn_hidden_size, matrices, tp), 0.0)
         ffn_elements = (routed + shared) * arch.ffn_hidden_size
         # dispatch + combine all-to-all of the routed tokens over the EP group (stride: TP size)
-        ep_forward = 2.0 * hw.all_to_all_seconds(tokens * routed * h * act_bytes, ep, tp)
+        ep_forward = expert_dispatch_forward_seconds(
+            hw, tokens, arch, ep, tp, act_bytes, options.expert_dispatch_per_node, options.expert_dispatch_fp8
+        )
     else:
         dense_ffn = where(as_float(arch.dense_ffn_hidden_size) > 0, arch.dense_ffn_hidden_size, arch.ffn_hidden_size)
         mlp = _mlp_gemms(hw, tokens, h, as_float(dense_ffn), matrices, tp)
@@ -250,12 +265,18 @@ def _realised(times: _LayerTimes, realisation: ArrayLike) -> _LayerTimes:
     )
 
 
+def device_rate(options: StepOptions) -> ArrayLike:
+    """The share of the modelled device rate the step's kernels get: the stack's realisation on
+    the compute units it leaves to them."""
+    return as_float(options.compute_realisation) * as_float(options.compute_share_beside_communication)
+
+
 def _stage_microbatch_seconds(arch, seq, plan, hw, options, moe: bool):
     """(gemm, attention, elementwise, recompute, host_overhead, tp, ep, cp, backward_compute) per
     micro-batch per layer, fwd+bwd, one device. `backward_compute` is the part of the device work
     run in the backward pass (its GEMMs, attention and elementwise work, and any recompute):
     the only time a bucketed gradient reduction can hide behind."""
-    t = _realised(_layer_times(arch, seq, plan, hw, options, moe), options.compute_realisation)
+    t = _realised(_layer_times(arch, seq, plan, hw, options, moe), device_rate(options))
     recompute = np.asarray(plan.activation_recompute)
     flash = as_bool(options.flash_attention)
     gemm = t.gemm_forward * (1.0 + BACKWARD_FLOPS_PER_FORWARD_FLOP)
@@ -319,7 +340,7 @@ def training_step_time(
     # LM head and loss on the last stage: forward + backward GEMMs and fp32 logits traffic.
     tokens = tokens_per_rank(plan, seq)
     vocab_local = as_float(arch.vocab_size) / tp
-    realisation = as_float(options.compute_realisation)
+    realisation = device_rate(options)
     head_forward = hw.gemm_seconds(tokens, vocab_local, arch.hidden_size) / realisation
     head = head_forward * (1.0 + BACKWARD_FLOPS_PER_FORWARD_FLOP)
     logits = hw.memory_seconds(tokens * vocab_local * 4.0 * 3.0) / realisation
@@ -327,6 +348,10 @@ def training_step_time(
     elementwise = elementwise + logits
     backward_compute = backward_compute + head_forward * BACKWARD_FLOPS_PER_FORWARD_FLOP
 
+    # An overlapping schedule (DualPipe) runs one micro-batch's all-to-all beside another's
+    # compute: hidden ≤ that compute, like the data-parallel overlap below.
+    ep_overlap = clip(options.expert_parallel_overlap_fraction, 0.0, 1.0)
+    ep_comm = ep_comm - ep_overlap * minimum(ep_comm, gemm + attention + elementwise + recompute)
     per_microbatch = gemm + attention + elementwise + recompute + host + tp_comm + ep_comm + cp_comm
     bubble_microbatches = (pp - 1.0) / v
     scale = m  # micro-batches each stage runs per step

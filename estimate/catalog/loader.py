@@ -69,6 +69,7 @@ _ARCHITECTURE_OPTIONAL_INTS = frozenset(
         "dense_ffn_hidden_size",
         "kv_lora_rank",
         "qk_rope_head_dim",
+        "max_routed_nodes_per_token",
     }
 )
 _ARCHITECTURE_FIELDS = {f.name: f for f in fields(ModelArchitecture)}
@@ -84,9 +85,17 @@ FRAMEWORK_BEHAVIOUR_KEYS = (
     "sharding_default",
     "tensor_parallel",
     "pipeline_parallel",
+    "expert_parallel",
 )
 FRAMEWORK_STEP_OPTION_TYPES: Mapping[str, type] = MappingProxyType(
-    {"flash_attention": bool, "data_parallel_overlap_fraction": float}
+    {
+        "flash_attention": bool,
+        "data_parallel_overlap_fraction": float,
+        "expert_dispatch_per_node": bool,
+        "expert_dispatch_fp8": bool,
+        "expert_parallel_overlap_fraction": float,
+        "compute_share_beside_communication": float,
+    }
 )
 _FRAMEWORK_KNOWN_KEYS = frozenset(
     {"id", "aliases", "name", "description", "covers", "behaviour", "step_options", "sources"}

@@ -36,7 +36,7 @@ ACTIVATION_RECOMPUTE_SELECTIVE: ActivationRecompute
 ACTIVATION_RECOMPUTE_FULL: ActivationRecompute
 
 class ModelSpec(_message.Message):
-    __slots__ = ("preset_id", "parameter_count", "active_parameter_count", "layer_count", "hidden_size", "attention_head_count", "kv_head_count", "ffn_hidden_size", "vocab_size", "expert_count", "experts_per_token", "tied_embeddings", "gated_mlp", "head_dim", "shared_expert_count", "dense_layer_count", "dense_ffn_hidden_size", "dropout", "kv_lora_rank", "qk_rope_head_dim")
+    __slots__ = ("preset_id", "parameter_count", "active_parameter_count", "layer_count", "hidden_size", "attention_head_count", "kv_head_count", "ffn_hidden_size", "vocab_size", "expert_count", "experts_per_token", "tied_embeddings", "gated_mlp", "head_dim", "shared_expert_count", "dense_layer_count", "dense_ffn_hidden_size", "dropout", "kv_lora_rank", "qk_rope_head_dim", "max_routed_nodes_per_token")
     PRESET_ID_FIELD_NUMBER: _ClassVar[int]
     PARAMETER_COUNT_FIELD_NUMBER: _ClassVar[int]
     ACTIVE_PARAMETER_COUNT_FIELD_NUMBER: _ClassVar[int]
@@ -57,6 +57,7 @@ class ModelSpec(_message.Message):
     DROPOUT_FIELD_NUMBER: _ClassVar[int]
     KV_LORA_RANK_FIELD_NUMBER: _ClassVar[int]
     QK_ROPE_HEAD_DIM_FIELD_NUMBER: _ClassVar[int]
+    MAX_ROUTED_NODES_PER_TOKEN_FIELD_NUMBER: _ClassVar[int]
     preset_id: str
     parameter_count: int
     active_parameter_count: int
@@ -77,7 +78,8 @@ class ModelSpec(_message.Message):
     dropout: bool
     kv_lora_rank: int
     qk_rope_head_dim: int
-    def __init__(self, preset_id: _Optional[str] = ..., parameter_count: _Optional[int] = ..., active_parameter_count: _Optional[int] = ..., layer_count: _Optional[int] = ..., hidden_size: _Optional[int] = ..., attention_head_count: _Optional[int] = ..., kv_head_count: _Optional[int] = ..., ffn_hidden_size: _Optional[int] = ..., vocab_size: _Optional[int] = ..., expert_count: _Optional[int] = ..., experts_per_token: _Optional[int] = ..., tied_embeddings: _Optional[bool] = ..., gated_mlp: _Optional[bool] = ..., head_dim: _Optional[int] = ..., shared_expert_count: _Optional[int] = ..., dense_layer_count: _Optional[int] = ..., dense_ffn_hidden_size: _Optional[int] = ..., dropout: _Optional[bool] = ..., kv_lora_rank: _Optional[int] = ..., qk_rope_head_dim: _Optional[int] = ...) -> None: ...
+    max_routed_nodes_per_token: int
+    def __init__(self, preset_id: _Optional[str] = ..., parameter_count: _Optional[int] = ..., active_parameter_count: _Optional[int] = ..., layer_count: _Optional[int] = ..., hidden_size: _Optional[int] = ..., attention_head_count: _Optional[int] = ..., kv_head_count: _Optional[int] = ..., ffn_hidden_size: _Optional[int] = ..., vocab_size: _Optional[int] = ..., expert_count: _Optional[int] = ..., experts_per_token: _Optional[int] = ..., tied_embeddings: _Optional[bool] = ..., gated_mlp: _Optional[bool] = ..., head_dim: _Optional[int] = ..., shared_expert_count: _Optional[int] = ..., dense_layer_count: _Optional[int] = ..., dense_ffn_hidden_size: _Optional[int] = ..., dropout: _Optional[bool] = ..., kv_lora_rank: _Optional[int] = ..., qk_rope_head_dim: _Optional[int] = ..., max_routed_nodes_per_token: _Optional[int] = ...) -> None: ...
 
 class Parallelism(_message.Message):
     __slots__ = ("tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size", "expert_parallel_size", "pipeline_interleaving", "micro_batch_size", "global_batch_size", "zero_stage", "activation_recompute", "sequence_parallel", "activation_recompute_layer_fraction", "context_parallel_size")

@@ -97,6 +97,7 @@ def model_to_proto(preset: ModelPreset) -> estimator_pb2.Model:
         dense_ffn_hidden_size=arch.dense_ffn_hidden_size,
         kv_lora_rank=arch.kv_lora_rank,
         qk_rope_head_dim=arch.qk_rope_head_dim,
+        max_routed_nodes_per_token=arch.max_routed_nodes_per_token,
     )
     return estimator_pb2.Model(
         id=preset.id,

@@ -69,6 +69,7 @@ MODEL_SPEC_MAXIMA = {
     "dense_ffn_hidden_size": MAX_WIDTH_ELEMENTS,
     "kv_lora_rank": MAX_WIDTH_ELEMENTS,
     "qk_rope_head_dim": MAX_WIDTH_ELEMENTS,
+    "max_routed_nodes_per_token": MAX_EXPERT_COUNT,
     "parameter_count": MAX_PARAMETER_COUNT,
     "active_parameter_count": MAX_PARAMETER_COUNT,
 }

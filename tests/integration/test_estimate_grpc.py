@@ -160,7 +160,15 @@ def test_list_frameworks_and_the_framework_field_over_grpc(server):
         first = stub.ListFrameworks(estimator_pb2.ListFrameworksRequest(page_size=4), timeout=5)
         rest = stub.ListFrameworks(estimator_pb2.ListFrameworksRequest(page_token=first.next_page_token), timeout=5)
         ids = [f.id for f in first.frameworks] + [f.id for f in rest.frameworks]
-        assert ids == ["megatron-core", "pytorch-fsdp", "deepspeed", "jax", "megatron-lm-2022", "megatron-deepspeed"]
+        assert ids == [
+            "megatron-core",
+            "pytorch-fsdp",
+            "deepspeed",
+            "jax",
+            "megatron-lm-2022",
+            "megatron-deepspeed",
+            "hai-llm",
+        ]
         assert rest.next_page_token == ""
         request = estimator_pb2.EstimateTrainingRequest(
             model=common_pb2.ModelSpec(preset_id="llama-3.1-8b"),

@@ -26,12 +26,14 @@ from flopwatt.service.errors import InvalidArgument
 from flopwatt.v1 import common_pb2, estimator_pb2
 
 BINDING_IDS = ("megatron-core", "pytorch-fsdp", "deepspeed", "jax", "megatron-lm-2022", "megatron-deepspeed")
+# Stacks added beyond the issue's binding ids (a published run's own framework).
+ADDED_IDS = ("hai-llm",)
 REPO = Path(__file__).resolve().parents[3]
 
 
 def test_binding_ids_and_aliases():
-    assert tuple(spec.id for spec in list_frameworks()) == BINDING_IDS
-    assert set(framework_names()) == set(BINDING_IDS) | {"megatron-lm", "generic"}
+    assert tuple(spec.id for spec in list_frameworks()) == BINDING_IDS + ADDED_IDS
+    assert set(framework_names()) == set(BINDING_IDS + ADDED_IDS) | {"megatron-lm", "generic", "deepseek"}
     assert get_framework("generic").id == get_framework("megatron-lm").id == "megatron-core"
     assert framework_spec("").id == "megatron-core"  # an empty request means generic = megatron-core
     with pytest.raises(CatalogLookupError):
@@ -67,6 +69,24 @@ def test_existing_stacks_keep_their_behaviour():
     )
     legacy = StepOptions(flash_attention=False, data_parallel_overlap_fraction=0.0)
     assert framework_step_options("megatron-lm-2022") == framework_step_options("megatron-deepspeed") == legacy
+
+
+def test_hai_llm_declares_deepseek_v3s_documented_moe_behaviour():
+    """DeepSeek-V3 §3.2: per-node dispatch (IB then NVLink), FP8 dispatch, DualPipe hiding the
+    all-to-all, 20 of 132 SMs for communication; every other stack keeps the per-expert copy,
+    unoverlapped, on all compute units (Megatron-Core's documented alltoall default)."""
+    hai = framework_step_options("deepseek")
+    assert hai.expert_dispatch_per_node and hai.expert_dispatch_fp8
+    assert hai.expert_parallel_overlap_fraction == 1.0
+    assert hai.compute_share_beside_communication == pytest.approx(112 / 132)
+    spec = get_framework("hai-llm")
+    for name in ("expert_dispatch_per_node", "expert_dispatch_fp8", "expert_parallel_overlap_fraction"):
+        assert spec.option(name).origin == "documented-default"
+    for stack in BINDING_IDS:
+        options = framework_step_options(stack)
+        assert not options.expert_dispatch_per_node and not options.expert_dispatch_fp8, stack
+        assert options.expert_parallel_overlap_fraction == 0.0 and options.compute_share_beside_communication == 1.0
+    assert get_framework("megatron-core").option("expert_dispatch_per_node").origin == "documented-default"
 
 
 def test_new_stacks_use_documented_defaults_or_the_unfitted_default():
@@ -175,7 +195,7 @@ def test_list_frameworks_pages_every_stack_once(page_size):
         token = response.next_page_token
         if not token:
             break
-    assert ids == list(BINDING_IDS)
+    assert ids == list(BINDING_IDS + ADDED_IDS)
 
 
 def test_list_frameworks_converts_every_field():
@@ -278,7 +298,7 @@ def test_cli_lists_frameworks(capsys):
     assert "unfitted-assumption" in text and "documented-default" in text
     assert main(["estimate", "frameworks", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
-    assert [stack["id"] for stack in listed["frameworks"]] == list(BINDING_IDS)
+    assert [stack["id"] for stack in listed["frameworks"]] == list(BINDING_IDS + ADDED_IDS)
 
 
 def test_cli_training_framework_flag_sets_the_request():
@@ -319,6 +339,6 @@ def test_list_frameworks_refuses_a_token_with_a_huge_offset():
     with pytest.raises(InvalidArgument) as caught:
         api.list_frameworks(estimator_pb2.ListFrameworksRequest(page_token=token))
     assert caught.value.violations[0].field == "page_token"
-    past_the_end = api.encode_page_token(api.FRAMEWORKS_COLLECTION, len(BINDING_IDS) + 1)
+    past_the_end = api.encode_page_token(api.FRAMEWORKS_COLLECTION, len(BINDING_IDS + ADDED_IDS) + 1)
     with pytest.raises(InvalidArgument):
         api.list_frameworks(estimator_pb2.ListFrameworksRequest(page_token=past_the_end))

@@ -13,7 +13,10 @@ test holds the level so regressions fail; it is not a pass of the target.
 publications state is now fixed (BLOOM's full recompute, micro-batch 2 and ZeRO-1 from the
 BigScience tr11 README and slurm script: -33.9 % → -18.4 %; DeepSeek-V3's EP64 and ZeRO-1 from
 §3.2: +15.7 % → +93.3 %, because neither its node-limited routing nor DualPipe's overlap of the
-all-to-all is modelled). Median 30.5 % over the 7 scored rows, unchanged.
+all-to-all is modelled). Median 30.5 % over the 7 scored rows, unchanged. With DeepSeek-V3 on its
+published framework, HAI-LLM (the `hai-llm` stack: per-node FP8 dispatch, node-limited routing,
+DualPipe overlap, 20 SMs for communication; nothing fitted), the row is +0.2 % and the median
+22.6 %.
 """
 
 import math
@@ -30,7 +33,7 @@ from flopwatt.estimate.validation.whole_runs import (
     run_whole_runs,
 )
 
-REACHED_MEDIAN_ABSOLUTE_HOURS_ERROR = 0.305
+REACHED_MEDIAN_ABSOLUTE_HOURS_ERROR = 0.226
 MARGIN = 0.02
 
 
@@ -82,10 +85,10 @@ def test_hours_error_stays_at_the_reached_level(results):
     # (where the physics alone was 5-9 % fast), so the run's step is slower and what the run spent
     # beyond the steps (the modelled goodput) now overshoots; nothing is fitted to the hours.
     assert abs(by_run["llama-3.1-405b"].hours_error) < 0.25
-    # DeepSeek-V3 at its published EP64 over 8 nodes: every routed token's copies cross the NIC
-    # and nothing overlaps them (DeepSeek's DualPipe hides its all-to-all; its routing sends a
-    # token to at most 4 nodes): the model is too slow, held here so it cannot get worse unseen.
-    assert "EP64" in by_run["deepseek-v3"].plan and 0.0 < by_run["deepseek-v3"].hours_error < 1.0
+    # DeepSeek-V3 at its published EP64 over 8 nodes on its published stack (hai-llm): errors
+    # that partly cancel (half the layers recomputed by the planner, DualPipe's PP overlap and
+    # smaller bubble not modelled, realisation unfitted), see docs/estimation.md.
+    assert "EP64" in by_run["deepseek-v3"].plan and abs(by_run["deepseek-v3"].hours_error) < 0.20
     assert abs(by_run["bloom-176b"].hours_error) < 0.25
     plan = by_run["llama-3.1-405b"].plan
     assert "rc0" in plan or float(plan.split("rc2(")[1].rstrip(")")) <= 0.25
@@ -117,6 +120,7 @@ def test_excluded_rows_say_why_and_published_frameworks_are_used():
     assert not runs["llama-3.1-8b"].scored and "MFU" in runs["llama-3.1-8b"].exclusion_reason
     assert sum(r.scored for r in runs.values()) == 7
     assert runs["bloom-176b"].framework == "megatron-deepspeed"  # BigScience trained with Megatron-DeepSpeed
+    assert runs["deepseek-v3"].framework == "hai-llm"  # "trained on the HAI-LLM framework" (§3.2)
     # Jean Zay: 4 × 100 Gb/s Omni-Path per 8-GPU node (BigScience 2022 §3.4); others: catalog node.
     assert runs["bloom-176b"].scale_out_bytes_per_second == pytest.approx(6.25e9)
     assert math.isnan(runs["llama-2-70b"].scale_out_bytes_per_second)

@@ -224,6 +224,8 @@ def test_framework_is_reported_and_sets_the_step_options():
         "pytorch-fsdp",
         "deepspeed",
         "jax",
+        "hai-llm",
+        "deepseek",
     }
     with pytest.raises(KeyError):
         framework_step_options("caffe")  # "jax" became a catalog stack (issue 11)
@@ -379,3 +381,39 @@ def test_tpu_v5p_refuses_fp8():
     with pytest.raises(InvalidArgument) as error:
         estimate_training(request, DEPS)
     assert error.value.violations[0].field == "precision"
+
+
+def _deepseek_request(framework: str, **spec) -> estimator_pb2.EstimateTrainingRequest:
+    """DeepSeek-V3's published pre-training plan (arXiv 2412.19437 §3.2): PP16, EP64, ZeRO-1."""
+    return estimator_pb2.EstimateTrainingRequest(
+        model=common_pb2.ModelSpec(preset_id="deepseek-v3", **spec),
+        training_tokens=14_800_000_000_000,
+        sequence_length=4096,
+        hardware_id="h800",
+        accelerator_count=2048,
+        precision=common_pb2.PRECISION_FP8,
+        framework=framework,
+        parallelism=common_pb2.Parallelism(
+            tensor_parallel_size=1,
+            pipeline_parallel_size=16,
+            expert_parallel_size=64,
+            global_batch_size=15360,
+            zero_stage=1,
+        ),
+    )
+
+
+def test_expert_dispatch_is_explained_and_node_limited_routing_is_an_input():
+    generic = estimate_training(_deepseek_request(""), DEPS)
+    hai = estimate_training(_deepseek_request("hai-llm"), DEPS)
+    two_nodes = estimate_training(_deepseek_request("hai-llm", max_routed_nodes_per_token=2), DEPS)
+    dispatch = {
+        name: {a.name: a for a in r.assumptions}["expert_dispatch"] for name, r in [("generic", generic), ("hai", hai)]
+    }
+    assert dispatch["generic"].value == "one copy per routed expert"
+    assert "at most 4 nodes" in dispatch["hai"].value and "84.8%" in dispatch["hai"].source
+    # DualPipe hides the per-node FP8 all-to-all that dominates the generic stack's step at EP64
+    assert hai.step_duration.ToTimedelta() < generic.step_duration.ToTimedelta()
+    assert two_nodes.step_duration.ToTimedelta() <= hai.step_duration.ToTimedelta()
+    dense = estimate_training(llama_405b_request(), DEPS)
+    assert "expert_dispatch" not in {a.name for a in dense.assumptions}

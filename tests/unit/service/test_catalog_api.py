@@ -80,4 +80,5 @@ def test_model_conversion_sets_presence_of_booleans():
     assert mixtral.spec.expert_count == 8 and mixtral.spec.experts_per_token == 2
     assert mixtral.spec.active_parameter_count < mixtral.spec.parameter_count
     assert deepseek.spec.dense_layer_count == 3 and deepseek.spec.shared_expert_count == 1
+    assert deepseek.spec.max_routed_nodes_per_token == 4 and mixtral.spec.max_routed_nodes_per_token == 0
     assert models["llama-2-7b"].spec.head_dim == 128  # derived width is filled in for clients
