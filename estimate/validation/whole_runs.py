@@ -75,6 +75,8 @@ class PublishedRun:
     micro_batch_size: int | None
     zero_stage: int | None
     activation_recompute: int | None  # RECOMPUTE_NONE / _SELECTIVE / _FULL
+    # The run's published effective-training-time share, a request's fixed goodput (NaN: modelled).
+    published_goodput: float
     published_accelerator_hours: float
     published_energy_joules: float  # NaN when none is published
     energy_kind: str  # "nameplate" (hours × TDP), "metered", or "none"
@@ -161,6 +163,7 @@ def load_published_runs() -> list[PublishedRun]:
                 micro_batch_size=_optional_int(row["micro_batch"]),
                 zero_stage=_optional_int(row["zero_stage"]),
                 activation_recompute=_optional_recompute(row["activation_recompute"]),
+                published_goodput=float(row["goodput"]) if row["goodput"].strip() else math.nan,
                 published_accelerator_hours=float(row["published_accelerator_hours"]),
                 published_energy_joules=energy,
                 energy_kind=row["energy_kind"],
@@ -215,6 +218,7 @@ def estimate_run(run: PublishedRun) -> WholeRunResult:
         plan=choice.plan,
         facility=_default_facility(run.hardware_id),
         options=options,
+        goodput_override=run.published_goodput,
     )
     estimate = estimate_training_run(scenario)
     scalar = lambda value: float(np.asarray(value, float).reshape(-1)[0])  # noqa: E731

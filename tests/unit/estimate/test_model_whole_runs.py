@@ -16,7 +16,8 @@ BigScience tr11 README and slurm script: -33.9 % → -18.4 %; DeepSeek-V3's EP64
 all-to-all is modelled). Median 30.5 % over the 7 scored rows, unchanged. With DeepSeek-V3 on its
 published framework, HAI-LLM (the `hai-llm` stack: per-node FP8 dispatch, node-limited routing,
 DualPipe overlap, 20 SMs for communication; nothing fitted), the row is +0.2 % and the median
-22.6 %.
+22.6 %. Llama 3.1 405B takes Meta's published "> 90 %" effective training time as its goodput
+(+19.5 → +14.7 %); the median stays 22.6 %.
 """
 
 import math
@@ -84,7 +85,8 @@ def test_hours_error_stays_at_the_reached_level(results):
     # megatron-core on Hopper at 16-bit realises 0.894, fitted on the Llama 3 paper's step rows
     # (where the physics alone was 5-9 % fast), so the run's step is slower and what the run spent
     # beyond the steps (the modelled goodput) now overshoots; nothing is fitted to the hours.
-    assert abs(by_run["llama-3.1-405b"].hours_error) < 0.25
+    assert abs(by_run["llama-3.1-405b"].hours_error) < 0.17
+    assert by_run["llama-3.1-405b"].goodput == pytest.approx(0.90)  # the published figure, an input
     # DeepSeek-V3 at its published EP64 over 8 nodes on its published stack (hai-llm): errors
     # that partly cancel (half the layers recomputed by the planner, DualPipe's PP overlap and
     # smaller bubble not modelled, realisation unfitted), see docs/estimation.md.
