@@ -21,6 +21,7 @@ from typing import Any
 from flopwatt.estimate.architecture import ModelArchitecture
 from flopwatt.estimate.constants import BACKWARD_FLOPS_PER_FORWARD_FLOP
 from flopwatt.estimate.numeric import as_bool, as_float, maximum, where
+from flopwatt.estimate.quick_init import quick_init
 
 ArrayLike = Any  # float | np.ndarray
 
@@ -138,6 +139,7 @@ def attention_flops_per_token_forward(arch: ModelArchitecture, sequence_length: 
     return 4.0 * as_float(arch.layer_count) * sequence_length * arch.attention_head_count * head_dim(arch)
 
 
+@quick_init
 @dataclass(frozen=True)
 class FlopsPerToken:
     """FLOPs per token (arrays when inputs are)."""

@@ -14,6 +14,7 @@ from functools import lru_cache
 from flopwatt.estimate import constants as C
 from flopwatt.estimate.assumptions import Assumption
 from flopwatt.estimate.campus_defaults import capital_cost_defaults, it_capex_usd_per_accelerator
+from flopwatt.estimate.quick_init import quick_init
 from flopwatt.estimate.run_cost import FacilityInputs
 
 # Each defaulted facility input with its source.
@@ -42,6 +43,7 @@ FACILITY_FIELDS = (*FACILITY_DEFAULTS, "accelerator_hour_price_usd")
 MAX_CACHED_FACILITIES = 256
 
 
+@quick_init
 @dataclass(frozen=True)
 class FacilityChoice:
     """The facility values a request set, as sorted (name, value) pairs; unset ones default."""

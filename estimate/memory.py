@@ -24,8 +24,9 @@ from flopwatt.estimate.constants import (
     TRAINING_MEMORY_HEADROOM_FRACTION,
     WEIGHT_BYTES_PER_PARAMETER_TRAINING,
 )
-from flopwatt.estimate.numeric import as_bool, as_float, clip, maximum, minimum, where
+from flopwatt.estimate.numeric import as_array, as_bool, as_float, clip, maximum, minimum, where
 from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_SELECTIVE, ParallelPlan
+from flopwatt.estimate.quick_init import quick_init
 
 ArrayLike = Any
 
@@ -37,6 +38,7 @@ def usable_training_memory_bytes(accelerator_memory_bytes: ArrayLike) -> ArrayLi
     return as_float(accelerator_memory_bytes) * (1.0 - TRAINING_MEMORY_HEADROOM_FRACTION)
 
 
+@quick_init
 @dataclass(frozen=True)
 class TrainingMemory:
     """Bytes on the most loaded accelerator (arrays when inputs are)."""
@@ -53,6 +55,7 @@ class TrainingMemory:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
+@quick_init
 @dataclass(frozen=True)
 class LocalParameters:
     """Parameters one accelerator holds before ZeRO sharding, split by the data-parallel group
@@ -137,7 +140,7 @@ def activation_bytes_per_layer(
     )
     replicated = replicated_per_hidden * h / where(sp, tp, 1.0)
     scores = ACTIVATION_ATTENTION_SCORE_BYTES_PER_HEAD_TOKEN * heads * sequence_length / tp
-    recompute = np.asarray(plan.activation_recompute)
+    recompute = as_array(plan.activation_recompute)
     keep_scores = (recompute != RECOMPUTE_SELECTIVE) & ~as_bool(flash_attention)
     stored = replicated + (attention_bytes + ffn_bytes) / tp + where(keep_scores, scores, 0.0)
     full = ACTIVATION_FULL_RECOMPUTE_BYTES_PER_HIDDEN * h / where(sp, tp, 1.0)

@@ -16,6 +16,7 @@ from flopwatt.estimate.architecture import ModelArchitecture
 from flopwatt.estimate.assumptions import Assumption
 from flopwatt.estimate.catalog import ModelPreset, get_model_preset
 from flopwatt.estimate.memo import IdentityMemo
+from flopwatt.estimate.quick_init import quick_init
 from flopwatt.estimate.scenario_errors import Problem, ScenarioError
 
 # Shape of a model synthesised from a bare parameter count: N ≈ 12·L·h² with the aspect ratio
@@ -50,6 +51,7 @@ REQUIRED_ARCHITECTURE_FIELDS = ("layer_count", "hidden_size", "attention_head_co
 MAX_MODEL_PARAMETERS = 10**15
 
 
+@quick_init
 @dataclass(frozen=True)
 class ModelChoice:
     """A request's model: `overrides` holds the architecture fields and flags it set, sorted by name."""

@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from flopwatt.estimate.numeric import as_float
+from flopwatt.estimate.numeric import as_array, as_float
+from flopwatt.estimate.quick_init import quick_init
 
 ArrayLike = Any
 
@@ -22,6 +23,7 @@ _FLOAT_FIELDS = ("recompute_layer_fraction",)
 RECOMPUTE_NAMES = {RECOMPUTE_NONE: "none", RECOMPUTE_SELECTIVE: "selective", RECOMPUTE_FULL: "full"}
 
 
+@quick_init
 @dataclass(frozen=True)
 class ParallelPlan:
     """Degrees of parallelism and memory-saving options (Megatron-Core rank order tp-cp-ep-dp-pp:
@@ -52,7 +54,7 @@ class ParallelPlan:
     @property
     def accelerator_count(self) -> ArrayLike:
         return (
-            np.asarray(self.tensor_parallel_size)
+            as_array(self.tensor_parallel_size)
             * self.context_parallel_size
             * self.pipeline_parallel_size
             * self.data_parallel_size

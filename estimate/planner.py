@@ -23,6 +23,7 @@ from flopwatt.estimate.constants import LARGEST_PUBLISHED_GLOBAL_BATCH_TOKENS
 from flopwatt.estimate.hardware import HardwareModel, check_scale_out
 from flopwatt.estimate.memory import training_memory, usable_training_memory_bytes
 from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_NONE, RECOMPUTE_SELECTIVE, ParallelPlan
+from flopwatt.estimate.quick_init import quick_init
 from flopwatt.estimate.step_time import StepOptions, training_step_time
 
 MICRO_BATCH_CHOICES = (1, 2, 4, 8)
@@ -39,6 +40,7 @@ MIN_CONTEXT_PARALLEL_TOKENS_PER_RANK = 4096
 MAX_CONTEXT_PARALLEL_SIZE = 64
 
 
+@quick_init
 @dataclass(frozen=True)
 class PlanConstraints:
     """Fields fixed by the request; None = the planner chooses."""
@@ -63,6 +65,7 @@ class PlanConstraints:
         return all(getattr(self, name) is not None for name in _REQUIRED_CONSTRAINTS)
 
 
+@quick_init
 @dataclass(frozen=True)
 class PlanChoice:
     plan: ParallelPlan

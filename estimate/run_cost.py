@@ -26,10 +26,12 @@ from flopwatt.estimate.constants import (
     SECONDS_PER_HOUR,
 )
 from flopwatt.estimate.numeric import as_float, isfinite, where
+from flopwatt.estimate.quick_init import quick_init
 
 ArrayLike = Any
 
 
+@quick_init
 @dataclass(frozen=True)
 class GoodputInputs:
     """Inputs of the goodput model (numbers may be arrays). The defaults are constants.py's,
@@ -49,6 +51,7 @@ class GoodputInputs:
     evaluation_fraction: ArrayLike = 0.0
 
 
+@quick_init
 @dataclass(frozen=True)
 class WallClockParts:
     """Where a run's wall clock goes (seconds); the parts sum to the wall clock (`total`).
@@ -126,6 +129,7 @@ def parts_goodput(parts: WallClockParts) -> ArrayLike:
     return where(total > 0, parts.compute / where(total > 0, total, 1.0), 1.0)
 
 
+@quick_init
 @dataclass(frozen=True)
 class FacilityInputs:
     """Facility and prices (numbers may be arrays). Hour price 0 or NaN: TCO from capex + energy."""
@@ -140,6 +144,7 @@ class FacilityInputs:
     wue_liters_per_kwh: ArrayLike = 0.0
 
 
+@quick_init
 @dataclass(frozen=True)
 class RunCost:
     accelerator_energy_joules: ArrayLike

@@ -39,6 +39,7 @@ from flopwatt.estimate.model_choice import ModelChoice, resolve_model
 from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_NAMES, ParallelPlan
 from flopwatt.estimate.planner import PlanChoice, PlanConstraintError, PlanConstraints, choose_plan, complete_plan
 from flopwatt.estimate.profile_checks import profile_hardware_id
+from flopwatt.estimate.quick_init import quick_init
 from flopwatt.estimate.run_cost import GoodputInputs, goodput
 from flopwatt.estimate.scenario_errors import Problem, ScenarioError
 from flopwatt.estimate.serving_realisation import decode_realisation_for
@@ -129,6 +130,7 @@ MODELLED_GOODPUT = tuple(
 )
 
 
+@quick_init
 @dataclass(frozen=True)
 class GoodputChoice:
     """A request's goodput-model inputs; None = the default (GOODPUT_DEFAULTS). A checkpoint
@@ -327,6 +329,7 @@ def _realisation_assumption(framework: str, hardware_id: str, precision: str) ->
     )
 
 
+@quick_init
 @dataclass(frozen=True)
 class TrainingWorkload:
     """A training request in domain terms. `precision_set` says whether the request chose the
@@ -347,6 +350,7 @@ class TrainingWorkload:
     goodput_inputs: GoodputChoice = GoodputChoice()  # ignored when `goodput` fixes it
 
 
+@quick_init
 @dataclass(frozen=True)
 class TrainingSetup:
     scenario: TrainingScenario
@@ -524,6 +528,7 @@ def operator_table(calibration: MeasuredCalibration | None):
     return OperatorTable(calibration.profile.operators)
 
 
+@quick_init
 @dataclass(frozen=True)
 class InferenceWorkload:
     """A serving request in domain terms: one replica of `accelerator_count` (tensor parallel,

@@ -47,8 +47,9 @@ from flopwatt.estimate.constants import (
 from flopwatt.estimate.expert_dispatch import expert_dispatch_forward_seconds
 from flopwatt.estimate.hardware import HardwareModel
 from flopwatt.estimate.memory import expert_data_parallel_size, kv_heads_per_device, local_parameters, tokens_per_rank
-from flopwatt.estimate.numeric import any_true, as_bool, as_float, clip, maximum, minimum, where
+from flopwatt.estimate.numeric import any_true, as_array, as_bool, as_float, clip, maximum, minimum, where
 from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_SELECTIVE, ParallelPlan
+from flopwatt.estimate.quick_init import quick_init
 
 ArrayLike = Any
 # K/V exchanges per layer and micro-batch for each forward one: the forward all-gather, the
@@ -127,6 +128,7 @@ def framework_step_options(framework: str) -> StepOptions:
     return FRAMEWORK_STEP_OPTIONS[framework or FRAMEWORK_GENERIC]
 
 
+@quick_init
 @dataclass(frozen=True)
 class StepTime:
     """Parts of one optimizer step on the slowest pipeline stage (seconds; arrays when inputs are)."""
@@ -151,6 +153,7 @@ class StepTime:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
+@quick_init
 @dataclass(frozen=True)
 class _LayerTimes:
     """Per micro-batch, per layer, one device (seconds)."""
@@ -277,7 +280,7 @@ def _stage_microbatch_seconds(arch, seq, plan, hw, options, moe: bool):
     run in the backward pass (its GEMMs, attention and elementwise work, and any recompute):
     the only time a bucketed gradient reduction can hide behind."""
     t = _realised(_layer_times(arch, seq, plan, hw, options, moe), device_rate(options))
-    recompute = np.asarray(plan.activation_recompute)
+    recompute = as_array(plan.activation_recompute)
     flash = as_bool(options.flash_attention)
     gemm = t.gemm_forward * (1.0 + BACKWARD_FLOPS_PER_FORWARD_FLOP)
     attention = t.attention_forward + t.attention_backward

@@ -17,8 +17,9 @@ from flopwatt.estimate.architecture import ModelArchitecture
 from flopwatt.estimate.constants import BACKWARD_FLOPS_PER_FORWARD_FLOP, CAUSAL_WORK_FRACTION, SECONDS_PER_HOUR
 from flopwatt.estimate.hardware import HardwareModel
 from flopwatt.estimate.memory import TrainingMemory, training_memory, usable_training_memory_bytes
-from flopwatt.estimate.numeric import as_bool, as_float, clip, isfinite, where
+from flopwatt.estimate.numeric import as_array, as_bool, as_float, clip, isfinite, where
 from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_SELECTIVE, ParallelPlan
+from flopwatt.estimate.quick_init import quick_init
 from flopwatt.estimate.run_cost import (
     FacilityInputs,
     GoodputInputs,
@@ -33,6 +34,7 @@ from flopwatt.estimate.step_time import StepOptions, StepTime, training_step_tim
 ArrayLike = Any
 
 
+@quick_init
 @dataclass(frozen=True)
 class TrainingScenario:
     """Everything a training estimate depends on, in domain units."""
@@ -57,6 +59,7 @@ class TrainingScenario:
     operator_table: Any = None
 
 
+@quick_init
 @dataclass(frozen=True)
 class TrainingEstimate:
     """Outputs of a training estimate (arrays when the scenario holds arrays)."""
@@ -83,6 +86,7 @@ class TrainingEstimate:
     operator_coverage: Any = None  # OperatorStep when the step came from an operator table
 
 
+@quick_init
 @dataclass(frozen=True)
 class StepEstimate:
     """The per-step part of an estimate: FLOPs per token, step time and memory. It depends only
@@ -109,7 +113,7 @@ def estimate_step(scenario: TrainingScenario) -> StepEstimate:
         training_flops_from_parameter_count(where(isfinite(override), override, 0.0), 1.0),
         per_token.training_model,
     )
-    recompute = np.asarray(plan.activation_recompute)
+    recompute = as_array(plan.activation_recompute)
     flash = as_bool(scenario.options.flash_attention)
     # HFU counts the work the step executes; MFU keeps the convention of full (non-causal)
     # attention. A fused causal kernel computes about half the score matrix; unfused attention

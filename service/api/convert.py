@@ -179,10 +179,14 @@ def add_assumptions(message: Message, items: Iterable[Assumption], field: str = 
 def add_quantities(message: Message, groups: Mapping[str, tuple[Mapping[str, float], str]]) -> None:
     """Append Quantity messages (no descriptions) to repeated fields of `message`: {field:
     ({name: value}, unit)}, all merged in one parse (see wire.py)."""
-    elements: list[bytes] = []
-    for field, (values, unit) in groups.items():
-        elements += wire.quantity_elements(wire.field_number(message, field), values, unit)
-    message.MergeFromString(b"".join(elements))
+    message.MergeFromString(
+        b"".join(
+            [
+                wire.quantity_elements(wire.field_number(message, field), values, unit)
+                for field, (values, unit) in groups.items()
+            ]
+        )
+    )
 
 
 def quantities(

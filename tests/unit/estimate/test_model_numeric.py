@@ -68,6 +68,21 @@ def test_clip_where_isfinite_as_float_as_bool_match_numpy(value):
     assert numeric.any_true(np.asarray(value, bool)[()]) == bool(np.any(np.asarray(value, bool)))
 
 
+@pytest.mark.parametrize("value", [*SPECIAL, 2**63 - 1, -(2**63), 2**63, 2**70, -(2**64)])
+def test_as_array_gives_what_operations_on_the_0d_array_give(value):
+    fast, array = numeric.as_array(value), np.asarray(value)
+    if type(value) is int and not -(2**63) <= value < 2**63:  # not an int64: NumPy's own 0-d array
+        assert isinstance(fast, np.ndarray) and fast.dtype == array.dtype and fast.tolist() == value
+        return
+    _same(fast, array)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if array.dtype != object:
+            for other in (2, 2.5, True, np.int64(3)):
+                _same(fast == other, array == other)
+                _same(fast * other, array * other)
+
+
 def test_arrays_take_numpy_path_unchanged():
     values = np.array([-1.0, -0.0, 0.0, 0.25, 2.0, np.inf, np.nan])
     np.testing.assert_array_equal(numeric.maximum(values, 0.0), np.maximum(values, 0.0))
@@ -75,6 +90,7 @@ def test_arrays_take_numpy_path_unchanged():
     np.testing.assert_array_equal(numeric.clip(values, 0.0, 1.0), np.clip(values, 0.0, 1.0))
     np.testing.assert_array_equal(numeric.where(values > 0, values, -values), np.where(values > 0, values, -values))
     np.testing.assert_array_equal(numeric.isfinite(values), np.isfinite(values))
+    assert numeric.as_array(values) is values and numeric.as_array([1, 2]).tolist() == [1, 2]
     assert numeric.as_float([1, 2]).dtype == np.float64 and numeric.as_bool([0, 3]).tolist() == [False, True]
     assert numeric.any_true(values > 1.5) and not numeric.any_true(values > np.inf)
 

@@ -90,6 +90,7 @@ def _clear_caches() -> None:
     convert._DATASHEET_CALIBRATIONS.clear()
     wire.assumption_element.cache_clear()
     wire._quantity_parts.cache_clear()
+    wire._quantity_layout.cache_clear()
     model_choice._PRESET_BASES.clear()
     model_choice._PLAIN_PRESETS.clear()
     stack_realisation.calibrated_step_options.cache_clear()

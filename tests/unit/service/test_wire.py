@@ -28,7 +28,7 @@ def test_quantity_elements_match_add(unit):
         expected.breakdown.energy.add(name=name, value=value, unit=unit)
     merged = estimator_pb2.EstimateTrainingResponse()
     number = wire.field_number(merged.breakdown, "energy")
-    merged.breakdown.MergeFromString(b"".join(wire.quantity_elements(number, VALUES, unit)))
+    merged.breakdown.MergeFromString(wire.quantity_elements(number, VALUES, unit))
     assert merged.SerializeToString(deterministic=True) == expected.SerializeToString(deterministic=True)
 
 
