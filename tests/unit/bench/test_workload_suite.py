@@ -305,7 +305,10 @@ def test_decode_gemms_and_kv_reads_are_timed_cold_when_the_weights_exceed_the_ca
     assert cold_reads == [4]  # batch 1's cache fits
 
 
-def test_the_suite_flushes_the_cache_before_cold_rows_and_says_so(monkeypatch):
+def test_cold_rows_rotate_over_copies_holding_what_the_step_reads_and_say_so(monkeypatch):
+    """A cold decode GEMM reads a weight last used a whole step's weights ago (a KV read: a whole
+    step's KV cache ago): each timed call runs on the next of as many copies as hold that, never
+    after a cache flush (whose dirty lines the step does not leave)."""
     from flopwatt.bench import harness, workload_suite
 
     monkeypatch.setattr(workload_suite, "last_level_cache_bytes", lambda device: 1)
@@ -323,7 +326,31 @@ def test_the_suite_flushes_the_cache_before_cold_rows_and_says_so(monkeypatch):
     caches = {(row["phase"], row["kind"], row["cache"]) for row in document["operators"] if "cache" in row}
     assert ("decode", "gemm", "cold") in caches and ("decode", "kv_cache_read", "cold") in caches
     assert ("training", "gemm", "warm") in caches and ("decode", "rmsnorm", "streamed") in caches
-    assert flushes
+    weights = workload_suite.decode_weight_bytes(WorkloadShape(**small))
+    for row in document["operators"]:
+        if row["phase"] == "decode" and row["kind"] == "gemm":
+            assert row["copies"] == -(-weights // (row["shape"]["n"] * row["shape"]["k"] * 4)), row
+        if row["kind"] == "kv_cache_read":
+            assert row["copies"] == TINY["layer_count"]  # one layer's cache per copy, every layer's in all
+    assert flushes == []
+
+
+def test_a_rotating_workload_runs_each_call_on_the_next_copy():
+    from flopwatt.bench.workload_suite import _rotating
+    from flopwatt.kernels.workload import Workload
+
+    ran: list[int] = []
+    built = iter(range(3))
+
+    def build() -> Workload:
+        index = next(built)
+        return Workload("k", "fp32", {}, 0.0, 1.0, "cpu", lambda: ran.append(index), lambda: None, 8)
+
+    workload = _rotating(build, 3)
+    for _ in range(4):
+        workload.prepare()
+        workload.run()
+    assert ran == [1, 2, 0, 1] and workload.working_set_bytes == 24
 
 
 def test_ddp_reduces_every_gradient_so_the_suite_measures_that_all_reduce():
