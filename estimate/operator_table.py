@@ -19,8 +19,11 @@ SwiGLU, rotary, two residual adds, each forward and backward where they have one
 and loss, and one AdamW step over the rank's parameters (the table's row over all of them,
 else one layer's row scaled by the parameter count). Communication (TP all-reduces, the DP
 gradient reduction), the pipeline and the per-step host overhead stay with the analytic model
-(`training_step_time`), added unchanged. Not covered, so `None` (the caller keeps the analytic
-path): mixture-of-experts, MLA, pipeline or context parallelism, and arrays of scenarios.
+(`training_step_time`), added unchanged. A decode step is the layer's forward at one token per
+sequence, with the write of the new keys and values into the KV cache and the read of it, the
+embedding lookup and the LM head (and, for a greedy loop, the argmax). Not covered, so `None`
+(the caller keeps the analytic path): mixture-of-experts, MLA, pipeline or context parallelism,
+and arrays of scenarios.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ WORK_DIMENSIONS = {
     "gemm": ("m", "n", "k"),
     "attention": ("batch", "heads", "sequence_length", "sequence_length", "head_dim"),
     "kv_cache_read": ("batch", "kv_heads", "context", "head_dim"),
+    "kv_cache_write": ("batch", "kv_heads", "head_dim"),  # one position; the context only places it
     "adamw": ("parameters",),
 }
 ADAMW_STATE_BYTES_PER_PARAMETER = 28.0  # fp32 param, grad, two moments read; param and moments written
@@ -278,9 +282,15 @@ def decode_operator_step(
     fallback: Callable[[str, str, dict], float],
     *,
     rotary: bool = True,
+    greedy_sampling: bool = False,
 ) -> OperatorStep | None:
     """One decode step (one new token for each of `batch` sequences at `context` cached tokens)
-    on one rank, operator by operator; None when the architecture is not covered."""
+    on one rank, operator by operator: the new tokens' embedding lookup; per layer the four
+    projection GEMMs, two norms, two residual adds, SwiGLU, rotary, the write of the new keys
+    and values into the KV cache and the read of it; the final norm and the LM head; with
+    `greedy_sampling`, the argmax over the logits (a serving engine's sampler is the analytic
+    `sampling` term instead: decode_step_from_operators). None when the architecture is not
+    covered."""
     if not supported(arch):
         return None
     tp = tensor_parallel_size
@@ -295,13 +305,17 @@ def decode_operator_step(
         layer("swiglu", "forward", {"tokens": batch, "width": ffn})
     if rotary:
         layer("rotary", "forward", {"batch": batch, "sequence_length": 1, "heads": heads + kv, "head_dim": d})
+    layer("kv_cache_write", "forward", {"batch": batch, "kv_heads": kv, "context": context, "head_dim": d})
     layer(
         "kv_cache_read", "forward", {"batch": batch, "heads": heads, "kv_heads": kv, "context": context, "head_dim": d}
     )
     head = _Timer(table, dtype, fallback)
+    head("embedding", "forward", {"tokens": batch, "hidden": h})
     _, n, k = projections(arch, tp)[4]
     head("gemm", "forward", {"m": batch, "n": n, "k": k}, dtype=precision, label="lm_head")
     head("rmsnorm", "forward", {"tokens": batch, "hidden": h})
+    if greedy_sampling:
+        head("argmax", "forward", {"batch": batch, "vocab": arch.vocab_size})
     return _merge([layer.step.scaled(arch.layer_count), head.step])
 
 
@@ -338,6 +352,8 @@ def hardware_fallback(hw, bytes_per_element: float) -> Callable[[str, str, dict]
         if kind == "kv_cache_read":
             cache = 2.0 * s["batch"] * s["kv_heads"] * s["context"] * s["head_dim"] * e
             return float(hw.memory_seconds(cache + 2.0 * s["batch"] * s["heads"] * s["head_dim"] * e))
+        if kind == "kv_cache_write":  # one position's keys and values, read and written
+            return float(hw.memory_seconds(2.0 * 2.0 * s["batch"] * s["kv_heads"] * s["head_dim"] * e))
         if kind == "adamw":
             return float(hw.memory_seconds(ADAMW_STATE_BYTES_PER_PARAMETER * s["parameters"]))
         if kind == "cross_entropy":
@@ -450,7 +466,7 @@ def decode_step_from_operators(arch: ModelArchitecture, hw, tp: int, batch: int,
         if name in analytic
     }
     gemm, head = op.kind_seconds("gemm"), op.kind_seconds("lm_head")
-    kv = op.kind_seconds("kv_cache_read")
+    kv = op.kind_seconds("kv_cache_read", "kv_cache_write")
     breakdown = {
         "weights_and_gemm": gemm,
         "kv_cache_and_attention": kv,

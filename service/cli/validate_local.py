@@ -227,7 +227,8 @@ def predict_from_operators(
     config, hw, table, measured: dict, device: str = "cpu"
 ) -> tuple[dict[str, float], dict[str, dict]]:
     """Predicted seconds of each check from the operator table (falling back per operator to `hw`)
-    and each check's coverage. The closed-loop model has no rotary embedding; the DDP step is the
+    and each check's coverage. The closed-loop model has no rotary embedding and decodes greedily
+    (the argmax of the logits is part of its step); the DDP step is the
     per-rank operators at 1/ranks of the host (the ranks share its cores: measured, two 1-thread
     steps side by side took 0.81-0.96 s against 2 x 0.42-0.48 s for one 2-thread step) plus the
     all-reduce of all gradients, the table's measured gloo row, fully exposed (the ranks' cores
@@ -268,7 +269,15 @@ def predict_from_operators(
         coverage["ddp_training_step"] = ddp.as_dict()
     if "decode_step" in measured:
         decode = decode_operator_step(
-            arch, config.decode_batch, decode_mid_context(config), 1, config.dtype, table, fallback, rotary=False
+            arch,
+            config.decode_batch,
+            decode_mid_context(config),
+            1,
+            config.dtype,
+            table,
+            fallback,
+            rotary=False,
+            greedy_sampling=True,  # the real loop takes the argmax of the logits
         )
         if decode is not None:
             predicted["decode_step"] = decode.seconds

@@ -21,6 +21,11 @@ changing from run to run) but not reliably, so the test holds the level reached,
 - decode: the real step's KV-cache reads sit between the warm and the cold rows (0.39-0.73 ms
   per layer against 0.2 warm and 0.7-1.1 cold; the model's 34 MB of cache just exceeds the
   32 MiB L3, so the rows are cold) and the decode step itself moves 13-21 ms between rounds;
+  its small operators (norms, adds, SwiGLU, embedding, KV-cache write, argmax) are timed right
+  after a weight-streaming GEMV, as the step runs them (timed back to back they ran 3-8x faster
+  than in the step: decode -12.5 % in a quiet run), and its cold GEMMs and KV reads over rotating
+  copies of their operands (the cache flush overstated them: +19 % and +28 % in quiet runs;
+  docs/benchmarks.md, "third look");
 - DDP: the two ranks and gloo's threads share two cores with the other jobs.
 
 A precondition, not a loosening: the comparison needs spells in which the machine is not

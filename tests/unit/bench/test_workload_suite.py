@@ -20,6 +20,7 @@ from flopwatt.bench.workload_suite import (
     layer_parameter_shapes,
 )
 from flopwatt.estimate.measured_profile import read_profile
+from flopwatt.kernels.decode_operators import DATA_MOVEMENT_KINDS
 from tests.profile_documents import minimal_profile
 
 # h = t = 128 so attention out's forward and both backward GEMMs are one shape (deduplicated)
@@ -71,6 +72,9 @@ def test_gemms_are_enumerated_at_their_tensor_parallel_shapes_with_both_backward
         "cross_entropy",
         "adamw",
         "kv_cache_read",
+        "kv_cache_write",
+        "embedding",
+        "argmax",
     }
     assert notes == []
 
@@ -150,7 +154,7 @@ def test_the_cpu_workload_suite_writes_a_schema_2_operator_table(tmp_path):
         assert OPERATOR_KEYS <= set(row), row
         assert row["verified"] and row["seconds"]["median"] > 0 and row["seconds"]["n"] >= 3
         assert row["seconds"]["p10"] <= row["seconds"]["median"] <= row["seconds"]["p90"]
-        assert row["flops"] > 0 and row["bytes"] > 0
+        assert (row["flops"] > 0 or row["kind"] in DATA_MOVEMENT_KINDS) and row["bytes"] > 0
         raw = document["results"][row["result_index"]]
         assert raw["kernel"] == row["kind"] and raw["shape"] == row["shape"]
     attention = [row for row in operators if row["kind"] == "attention"]
@@ -301,7 +305,10 @@ def test_decode_gemms_and_kv_reads_are_timed_cold_when_the_weights_exceed_the_ca
     assert cold_reads == [4]  # batch 1's cache fits
 
 
-def test_the_suite_flushes_the_cache_before_cold_rows_and_says_so(monkeypatch):
+def test_cold_rows_rotate_over_copies_holding_what_the_step_reads_and_say_so(monkeypatch):
+    """A cold decode GEMM reads a weight last used a whole step's weights ago (a KV read: a whole
+    step's KV cache ago): each timed call runs on the next of as many copies as hold that, never
+    after a cache flush (whose dirty lines the step does not leave)."""
     from flopwatt.bench import harness, workload_suite
 
     monkeypatch.setattr(workload_suite, "last_level_cache_bytes", lambda device: 1)
@@ -318,8 +325,32 @@ def test_the_suite_flushes_the_cache_before_cold_rows_and_says_so(monkeypatch):
     document = run_suite("workload", "cpu", workload=small)
     caches = {(row["phase"], row["kind"], row["cache"]) for row in document["operators"] if "cache" in row}
     assert ("decode", "gemm", "cold") in caches and ("decode", "kv_cache_read", "cold") in caches
-    assert ("training", "gemm", "warm") in caches and ("decode", "rmsnorm", "warm") in caches
-    assert flushes
+    assert ("training", "gemm", "warm") in caches and ("decode", "rmsnorm", "streamed") in caches
+    weights = workload_suite.decode_weight_bytes(WorkloadShape(**small))
+    for row in document["operators"]:
+        if row["phase"] == "decode" and row["kind"] == "gemm":
+            assert row["copies"] == -(-weights // (row["shape"]["n"] * row["shape"]["k"] * 4)), row
+        if row["kind"] == "kv_cache_read":
+            assert row["copies"] == TINY["layer_count"]  # one layer's cache per copy, every layer's in all
+    assert flushes == []
+
+
+def test_a_rotating_workload_runs_each_call_on_the_next_copy():
+    from flopwatt.bench.workload_suite import _rotating
+    from flopwatt.kernels.workload import Workload
+
+    ran: list[int] = []
+    built = iter(range(3))
+
+    def build() -> Workload:
+        index = next(built)
+        return Workload("k", "fp32", {}, 0.0, 1.0, "cpu", lambda: ran.append(index), lambda: None, 8)
+
+    workload = _rotating(build, 3)
+    for _ in range(4):
+        workload.prepare()
+        workload.run()
+    assert ran == [1, 2, 0, 1] and workload.working_set_bytes == 24
 
 
 def test_ddp_reduces_every_gradient_so_the_suite_measures_that_all_reduce():
@@ -388,3 +419,58 @@ def test_closed_loop_rounds_merge_to_each_checks_least_median():
     assert merged["training_step"]["median_seconds"] == 1.0 and merged["training_step"]["samples_seconds"] == [1.0]
     assert merged["training_step"]["round_medians_seconds"] == [2.0, 1.0]
     assert merged["decode_step"]["median_seconds"] == 0.1
+
+
+def test_decode_enumerates_the_embedding_the_kv_cache_write_and_the_argmax_at_the_loops_shapes():
+    """The decode step's operators around the GEMMs: the new tokens' embedding rows, each layer's
+    new keys and values written into the cache (kv heads per TP rank, at every context), and the
+    greedy sampler's argmax over the whole vocabulary (the logits are gathered over TP ranks)."""
+    shape = WorkloadShape(**{**TINY, "tensor_parallel_size": 2})
+    decode = {
+        (c.kind, tuple(sorted(c.shape.items()))) for c in enumerate_operators(shape, "cpu")[0] if c.phase == "decode"
+    }
+    for batch in (1, 4):
+        assert ("embedding", (("hidden", 128), ("tokens", batch))) in decode
+        assert ("argmax", (("batch", batch), ("vocab", 1000))) in decode
+        write = {"batch": batch, "kv_heads": 1, "context": 64, "head_dim": 32}
+        assert ("kv_cache_write", tuple(sorted(write.items()))) in decode
+
+
+def test_small_decode_operators_are_timed_right_after_a_weight_streaming_gemv():
+    """A decode step runs its norms, adds, activations, embedding, KV-cache write and argmax
+    between GEMVs streaming the step's weights: each is timed right after such a GEMV (the
+    layer's gate/up projection at the operator's batch, over copies as large as the step's
+    weights, capped at the flush size); GEMMs and KV reads keep their cold/warm rule, training
+    operators run nothing first."""
+    from flopwatt.bench.workload_suite import decode_gemv_shape, decode_weight_bytes, stream_bytes_before
+
+    shape = WorkloadShape(**TINY)
+    cases = enumerate_operators(shape, "cpu")[0]
+    weights = decode_weight_bytes(shape)
+    streamed = {c.kind for c in cases if stream_bytes_before(c, shape, 1 << 30) == weights}
+    assert streamed == {"rmsnorm", "residual_add", "swiglu", "rotary", "embedding", "kv_cache_write", "argmax"}
+    assert all(c.phase == "decode" for c in cases if stream_bytes_before(c, shape, 1 << 30))
+    assert {stream_bytes_before(c, shape, 1000) for c in cases if c.kind == "rmsnorm" and c.phase == "decode"} == {1000}
+    gemvs = {decode_gemv_shape(c, shape) for c in cases if c.phase == "decode" and c.kind in ("embedding", "argmax")}
+    assert gemvs == {(1, 704, 128), (4, 704, 128)}  # the gate/up projection (2 x 352 wide) at each batch
+
+
+def test_streamed_rows_run_the_gemv_before_every_call_and_say_how_much(monkeypatch):
+    from flopwatt.bench import cache, workload_suite
+
+    calls: list[int] = []
+
+    class CountingGemv(cache.StreamingGemv):
+        def __call__(self) -> None:
+            calls.append(self.size_bytes)
+            super().__call__()
+
+    monkeypatch.setattr(workload_suite, "StreamingGemv", CountingGemv)
+    small = {**TINY, "decode_batch_sizes": (4,), "sequence_length": 0}
+    document = run_suite("workload", "cpu", workload=small)
+    weights = workload_suite.decode_weight_bytes(WorkloadShape(**small))
+    streamed = [row for row in document["operators"] if row["cache"] == "streamed"]
+    assert {row["kind"] for row in streamed} >= {"rmsnorm", "embedding", "kv_cache_write", "argmax"}
+    assert all(row["stream_bytes"] == weights for row in streamed)
+    timed_calls = sum(document["results"][row["result_index"]]["stats"]["n"] for row in streamed)
+    assert len(calls) >= timed_calls and min(calls) >= weights  # whole weight copies

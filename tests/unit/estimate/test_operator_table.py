@@ -187,3 +187,32 @@ def test_the_optimizer_comes_from_the_whole_model_row_when_the_table_has_it():
     )
     params = dict(whole.shape)["parameters"]
     assert without.kind_seconds("adamw") == pytest.approx(layer.seconds * params / dict(layer.shape)["parameters"])
+
+
+def test_the_decode_step_writes_the_kv_cache_per_layer_and_looks_up_the_embedding_once():
+    """A decode step writes each layer's new keys and values into the cache and looks up the new
+    tokens' embeddings; a greedy loop also takes the argmax of the logits (the real closed-loop
+    step runs all three: bench/closed_loop_model.py). Each at the shape the loop runs."""
+    table = OperatorTable(_synthetic_table())
+    plain = decode_operator_step(ARCH, 4, 256, 1, "fp32", table, _fallback)
+    greedy = decode_operator_step(ARCH, 4, 256, 1, "fp32", table, _fallback, greedy_sampling=True)
+    write = {"batch": 4, "kv_heads": 2, "context": 256, "head_dim": 32}
+    assert plain.seconds_by_kind["kv_cache_write"] == pytest.approx(
+        ARCH.layer_count * _seconds("kv_cache_write", write)
+    )
+    assert plain.seconds_by_kind["embedding"] == pytest.approx(_seconds("embedding", {"tokens": 4, "hidden": 128}))
+    assert "argmax" not in plain.seconds_by_kind  # a serving engine's sampler is the analytic term
+    argmax = _seconds("argmax", {"batch": 4, "vocab": 1000})
+    assert greedy.seconds_by_kind["argmax"] == pytest.approx(argmax)
+    assert greedy.seconds == pytest.approx(plain.seconds + argmax)
+    assert greedy.counts["fallback"] == 0
+
+
+def test_a_kv_cache_write_scales_with_the_new_position_not_the_context():
+    """Writing one position costs the same whatever the cache holds: interpolating between
+    contexts keeps the time (the context only places the write)."""
+    rows = [_row("kv_cache_write", "forward", {"batch": 4, "kv_heads": 2, "context": 256, "head_dim": 32}, 1e-5)]
+    found = OperatorTable(rows).lookup(
+        "kv_cache_write", "forward", "fp32", {"batch": 4, "kv_heads": 2, "context": 1024, "head_dim": 32}
+    )
+    assert found.source == "interpolated" and found.seconds == pytest.approx(1e-5)
