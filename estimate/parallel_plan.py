@@ -21,6 +21,7 @@ RECOMPUTE_SELECTIVE = 1
 RECOMPUTE_FULL = 2
 _FLOAT_FIELDS = ("recompute_layer_fraction",)
 RECOMPUTE_NAMES = {RECOMPUTE_NONE: "none", RECOMPUTE_SELECTIVE: "selective", RECOMPUTE_FULL: "full"}
+RECOMPUTE_BY_NAME = {name: code for code, name in RECOMPUTE_NAMES.items()}  # as data files spell them
 
 
 @quick_init

@@ -28,7 +28,7 @@ from flopwatt.estimate.architecture import ModelArchitecture
 from flopwatt.estimate.catalog import get_hardware, get_model_preset
 from flopwatt.estimate.hardware import HardwareModel, datasheet_hardware_model
 from flopwatt.estimate.memory import training_memory, usable_training_memory_bytes
-from flopwatt.estimate.parallel_plan import RECOMPUTE_NAMES, ParallelPlan
+from flopwatt.estimate.parallel_plan import RECOMPUTE_BY_NAME, ParallelPlan
 from flopwatt.estimate.stack_realisation import generation_step_options
 from flopwatt.estimate.step_time import StepOptions, StepTime, training_step_time
 
@@ -37,7 +37,6 @@ METRIC_TOKENS = "tokens_per_second_per_accelerator"
 METRIC_TFLOPS = "model_tflops_per_accelerator"
 METRIC_STEP_SECONDS = "step_seconds"  # a step time read directly from a run's log (MLPerf rows)
 SCORED = "yes"
-_RECOMPUTE_BY_NAME = {name: code for code, name in RECOMPUTE_NAMES.items()}
 
 
 @dataclass(frozen=True)
@@ -101,7 +100,7 @@ def plan_from_row(row: dict[str, str]) -> ParallelPlan:
         micro_batch_size=int(row["micro_batch"]),
         global_batch_size=int(row["global_batch_sequences"]),
         zero_stage=int(row["zero_stage"]),
-        activation_recompute=_RECOMPUTE_BY_NAME[row["activation_recompute"]],
+        activation_recompute=RECOMPUTE_BY_NAME[row["activation_recompute"]],
         sequence_parallel=tp > 1,
         context_parallel_size=cp,
     )

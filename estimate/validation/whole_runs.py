@@ -26,7 +26,7 @@ from flopwatt.estimate.architecture import ModelArchitecture
 from flopwatt.estimate.campus_defaults import it_capex_usd_per_accelerator
 from flopwatt.estimate.catalog import get_hardware, get_model_preset
 from flopwatt.estimate.hardware import datasheet_hardware_model
-from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_NAMES
+from flopwatt.estimate.parallel_plan import RECOMPUTE_BY_NAME, RECOMPUTE_FULL
 from flopwatt.estimate.planner import PlanConstraints, choose_plan
 from flopwatt.estimate.run_cost import FacilityInputs
 from flopwatt.estimate.stack_realisation import calibrated_step_options
@@ -51,7 +51,6 @@ ARCHITECTURES = {
     ),
 }
 ENERGY_SCORED_KINDS = ("metered",)
-RECOMPUTE_BY_NAME = {name: code for code, name in RECOMPUTE_NAMES.items()}
 
 
 @dataclass(frozen=True)
