@@ -119,3 +119,21 @@ def process_alive(pid: int) -> bool:
             return stat.read().rsplit(") ", 1)[1][0] != "Z"
     except OSError:
         return False
+
+
+# Every operator kind the workload suite measures, spelled out (not read from the suite) so that
+# a kind added or dropped there fails the tests that expect this set.
+WORKLOAD_OPERATOR_KINDS = (
+    "gemm",
+    "attention",
+    "rmsnorm",
+    "swiglu",
+    "rotary",
+    "residual_add",
+    "cross_entropy",
+    "adamw",
+    "kv_cache_read",
+    "embedding",
+    "kv_cache_write",
+    "argmax",
+)

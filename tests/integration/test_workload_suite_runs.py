@@ -11,25 +11,10 @@ import pytest
 
 from flopwatt.service.cli import main
 from flopwatt.v1 import benchmark_pb2, benchmark_pb2_grpc, common_pb2
-from tests.conftest import field_violations
+from tests.conftest import WORKLOAD_OPERATOR_KINDS, field_violations
 
 State = benchmark_pb2.BenchmarkRun.State
-# every kind the workload suite measures (the decode step's embedding, KV-cache write and argmax since the
-# closed-loop decode accounting, issue 13)
-KINDS = (
-    "gemm",
-    "attention",
-    "rmsnorm",
-    "swiglu",
-    "rotary",
-    "residual_add",
-    "cross_entropy",
-    "adamw",
-    "kv_cache_read",
-    "embedding",
-    "kv_cache_write",
-    "argmax",
-)
+KINDS = WORKLOAD_OPERATOR_KINDS
 # llama-3.1-8b's layout (GQA, SwiGLU, untied) shrunk to seconds of CPU work
 TINY_MODEL = dict(
     preset_id="llama-3.1-8b",

@@ -21,6 +21,7 @@ from flopwatt.bench.workload_suite import (
 )
 from flopwatt.estimate.measured_profile import read_profile
 from flopwatt.kernels.decode_operators import DATA_MOVEMENT_KINDS
+from tests.conftest import WORKLOAD_OPERATOR_KINDS
 from tests.profile_documents import minimal_profile
 
 # h = t = 128 so attention out's forward and both backward GEMMs are one shape (deduplicated)
@@ -62,20 +63,7 @@ def test_gemms_are_enumerated_at_their_tensor_parallel_shapes_with_both_backward
     assert {c.pass_name for c in attention} == {"forward", "backward"}
     assert all(c.shape == {"batch": 1, "heads": heads, "sequence_length": 128, "head_dim": d} for c in attention)
     kinds = {c.kind for c in cases}
-    assert kinds == {
-        "gemm",
-        "attention",
-        "rmsnorm",
-        "swiglu",
-        "rotary",
-        "residual_add",
-        "cross_entropy",
-        "adamw",
-        "kv_cache_read",
-        "kv_cache_write",
-        "embedding",
-        "argmax",
-    }
+    assert kinds == set(WORKLOAD_OPERATOR_KINDS)
     assert notes == []
 
 
