@@ -27,6 +27,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from flopwatt.estimate.architecture import ModelArchitecture
 from flopwatt.estimate.hardware import HardwareModel, transfer_seconds
 from flopwatt.estimate.numeric import as_bool, as_float, maximum, minimum, where
@@ -98,9 +100,17 @@ def expert_dispatch_forward_seconds(
     routed = as_float(arch.experts_per_token)
     dispatch_bytes = dispatch_bytes_per_element(activation_bytes, hw.bytes_per_element, fp8_dispatch)
 
+    by_node = as_bool(per_node)
+
     def one_way(bytes_per_element: ArrayLike) -> ArrayLike:
-        per_expert = hw.all_to_all_seconds(as_float(tokens) * routed * h * bytes_per_element, group_size, group_stride)
-        per_node_seconds = per_node_all_to_all_seconds(hw, tokens, h, bytes_per_element, arch, group_size, group_stride)
-        return where(as_bool(per_node), per_node_seconds, per_expert)
+        def per_expert() -> ArrayLike:
+            return hw.all_to_all_seconds(as_float(tokens) * routed * h * bytes_per_element, group_size, group_stride)
+
+        def per_node_seconds() -> ArrayLike:
+            return per_node_all_to_all_seconds(hw, tokens, h, bytes_per_element, arch, group_size, group_stride)
+
+        if np.ndim(by_node) == 0:  # one stack for every plan (the usual case): only its dispatcher is timed
+            return per_node_seconds() if by_node else per_expert()
+        return where(by_node, per_node_seconds(), per_expert())
 
     return one_way(dispatch_bytes) + one_way(as_float(activation_bytes))
