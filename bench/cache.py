@@ -65,11 +65,12 @@ class CacheFlusher:
 
 
 class StreamingGemv:
-    """A decode GEMV (`rows` tokens through an `n` × `k` linear layer, x · Wᵀ) on the next of
-    several weight copies of `size_bytes` in all, once per call: what a decode step runs between
-    its small operators (the layer's projections), with what it does to the caches (the weights
-    streamed from memory when `size_bytes` exceeds the last-level cache) and to the core (the
-    GEMM library's code and threads). A plain read of the same bytes does not do it: the small
+    """A projection GEMM (`rows` tokens through an `n` × `k` linear layer, x · Wᵀ: a GEMV at a
+    decode batch, a GEMM at a training micro-batch) on the next of several weight copies of
+    `size_bytes` in all, once per call: what a step runs between its small operators (the layer's
+    projections), with what it does to the caches (the weights streamed from memory when
+    `size_bytes` exceeds the last-level cache) and to the core (the GEMM library's code and
+    threads). A plain read of the same bytes does not do it: the small
     operators timed after one stayed near their back-to-back times (see
     bench/workload_suite.stream_bytes_before)."""
 

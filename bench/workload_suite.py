@@ -8,8 +8,9 @@ and the API resolve presets) is enumerated into its distinct operators (`enumera
   (qkv, attention out, fused MLP gate/up, MLP down, LM head) forward and its two backward GEMMs
   (input gradient, weight gradient); causal SDPA attention forward and backward (the backend
   torch selects is recorded); RMSNorm, SwiGLU and rotary forward and backward; the residual add;
-  cross-entropy over the (vocabulary-sharded) logits forward and backward; one AdamW step over
-  one layer's (sharded) parameters in fp32;
+  the embedding lookup and its backward (the table's dense gradient); cross-entropy over the
+  (vocabulary-sharded) logits forward and backward; one AdamW step over one layer's (sharded)
+  parameters in fp32, and over all of the rank's;
 - decode, at each of `decode_batch_sizes`: the GEMV-shaped projection GEMMs (m = batch), the
   layer's small elementwise operators, the new tokens' embedding lookup and the greedy sampler's
   argmax over the vocabulary, and at each of `context_lengths` a KV-cache read (decode attention
@@ -24,9 +25,10 @@ Operators are timed warm (no cache flush between calls): in a step the operator'
 previous operator's outputs; except a decode step's GEMMs and KV-cache reads when the model's
 weights exceed the last-level cache (`times_cold`): those are timed cold, as the step finds
 them, each call on the next of several copies of its operands (`cold_copies`; the cache flushed
-before each call where one copy already holds what the step reads); the small decode operators
-between those GEMMs are timed right after a decode GEMV streaming the step's weights, as the
-step runs them (`stream_bytes_before`; the row's `cache` says which). FP8 GEMMs run through
+before each call where one copy already holds what the step reads); and the small operators
+between a step's GEMMs, which are timed right after a GEMM of the layer's gate/up projection at
+the step's tokens (in decode streaming the step's weights), as the step runs them
+(`stream_bytes_before`; the row's `cache` says which). FP8 GEMMs run through
 torch._scaled_mm only on a GPU with e4m3 tensor cores; elsewhere they are skipped and noted, the
 other operators run in bf16.
 
@@ -196,6 +198,10 @@ class OperatorCase:
             return 4 * s["batch"] * s["heads"] * s["sequence_length"] * s["head_dim"]
         if self.kind == "kv_cache_read":
             return 2 * s["batch"] * s["kv_heads"] * s["context"] * s["head_dim"]
+        if self.kind == "embedding":  # the table (and, backward, its gradient) and the rows
+            return (2 if self.pass_name == "backward" else 1) * s.get("vocab", 0) * s["hidden"] + 2 * s["tokens"] * s[
+                "hidden"
+            ]
         return 3 * math.prod(int(v) for v in s.values())
 
     @property
@@ -340,6 +346,26 @@ def enumerate_operators(shape: WorkloadShape, device: str) -> tuple[list[Operato
             "training",
             "residual_add",
             lambda dev: ops.build_residual_add(dtype, t, h, dev),
+        )
+        # The tokens' embedding lookup, and its backward: the (vocabulary-sharded) table's dense
+        # gradient written whole, however few tokens the step has.
+        add(
+            "embedding",
+            "forward",
+            dtype,
+            {"tokens": t, "hidden": h},
+            "training",
+            "embedding.forward",
+            lambda dev: decode_ops.build_embedding(dtype, t, h, vocab, dev),
+        )
+        add(
+            "embedding",
+            "backward",
+            dtype,
+            {"tokens": t, "hidden": h, "vocab": vocab},
+            "training",
+            "embedding.backward",
+            lambda dev: decode_ops.build_embedding(dtype, t, h, vocab, dev, pass_name="backward"),
         )
         # The optimizer over one layer (a rate to scale when the whole model's step does not fit)
         # and over all of the rank's parameters: a step streams every parameter's four fp32
@@ -572,8 +598,9 @@ def times_cold(case: OperatorCase, shape: WorkloadShape, cache_bytes: int) -> bo
     as the real step ran them). KV-cache reads: the cache of every layer (the same model at
     batch 4 and context 522: 34.2 MB, just over the 32 MiB L3, so cold; its real step's SDPA
     took 0.39-0.73 ms per layer, between 0.2 ms warm and 0.7-1.1 ms cold: the edge of the cache
-    is gradual, the rule is not). The other decode operators run between those reads
-    (`stream_bytes_before`); training operators run on the previous operator's output: warm."""
+    is gradual, the rule is not). The other decode operators run between those reads, and
+    training's small operators between its GEMMs (`stream_bytes_before`); training GEMMs,
+    attention and the optimizer step are timed warm."""
     if case.phase != "decode" or case.kind not in COLD_DECODE_KINDS:
         return False
     if case.kind == "kv_cache_read":
@@ -581,27 +608,49 @@ def times_cold(case: OperatorCase, shape: WorkloadShape, cache_bytes: int) -> bo
     return decode_weight_bytes(shape) > cache_bytes
 
 
+# Training operators timed right after a GEMM (`stream_bytes_before`): all but the GEMMs, the
+# attention and the optimizer step, which run long enough that what ran before them does not
+# move their time.
+TRAINING_AFTER_GEMM_KINDS = ("rmsnorm", "swiglu", "rotary", "residual_add", "cross_entropy", "embedding")
+
+
 def stream_bytes_before(case: OperatorCase, shape: WorkloadShape, flush_size_bytes: int) -> int:
-    """Bytes of weights a decode GEMV (bench.cache.StreamingGemv) streams before each timed call
-    of `case`, outside the timed region; 0 for none. A decode step runs its small operators
-    (norms, residual adds, SwiGLU, rotary, the embedding lookup, the KV-cache write, the argmax)
-    between the layer's projection GEMVs; timed back to back they keep what the step takes from
-    them. Measured inside the closed-loop model's real decode step on the 2-core CI host
-    (perf_counter around each call, 10 repetitions, 1 and 2 threads): RMSNorm 59-97 µs against
-    16-22 µs back to back, the embedding 54-73 against 6-9, the KV-cache write 13-18 against
-    3-4, SiLU 20-27 against 5, the argmax 68-105 against 32-59; outside its GEMMs and SDPA the
-    step took 2.1-2.8 ms, against 0.4-0.7 ms for the same step with the GEMMs and SDPA replaced
-    by stand-ins. Timed after one GEMV streaming its weights from memory (1 thread): RMSNorm
-    90 µs, the embedding 58, the KV-cache write 28, the argmax 84; after a plain read of one
-    layer's weights they stayed near their back-to-back times in one suite run and doubled in
-    another, and after the 128 MB flush they took 2-4x the in-step times. So each is timed after
-    a GEMV of the layer's gate/up (or up) projection at the operator's batch, over weight copies
-    as large as the step's weights (capped at `flush_size_bytes`): from memory when the step's
-    weights exceed the cache, warm when they fit, as in the step. GEMMs and KV-cache reads are
-    timed cold or warm (`times_cold`), training operators warm."""
-    if case.phase != "decode" or case.kind in COLD_DECODE_KINDS:
-        return 0
-    return min(decode_weight_bytes(shape), flush_size_bytes)
+    """Bytes of weights a GEMM (bench.cache.StreamingGemv, of `preceding_gemm_shape`) runs over
+    before each timed call of `case`, outside the timed region; 0 for none.
+
+    Decode: a decode step runs its small operators (norms, residual adds, SwiGLU, rotary, the
+    embedding lookup, the KV-cache write, the argmax) between the layer's projection GEMVs;
+    timed back to back they keep what the step takes from them. Measured inside the closed-loop
+    model's real decode step on the 2-core CI host (perf_counter around each call, 10
+    repetitions, 1 and 2 threads): RMSNorm 59-97 µs against 16-22 µs back to back, the embedding
+    54-73 against 6-9, the KV-cache write 13-18 against 3-4, SiLU 20-27 against 5, the argmax
+    68-105 against 32-59; outside its GEMMs and SDPA the step took 2.1-2.8 ms, against 0.4-0.7 ms
+    for the same step with the GEMMs and SDPA replaced by stand-ins. Timed after one GEMV
+    streaming its weights from memory (1 thread): RMSNorm 90 µs, the embedding 58, the KV-cache
+    write 28, the argmax 84; after a plain read of one layer's weights they stayed near their
+    back-to-back times in one suite run and doubled in another, and after the 128 MB flush they
+    took 2-4x the in-step times. So each is timed after a GEMV of the layer's gate/up (or up)
+    projection at the operator's batch, over weight copies as large as the step's weights (capped
+    at `flush_size_bytes`): from memory when the step's weights exceed the cache, warm when they
+    fit, as in the step.
+
+    Training: the same holds between a training step's GEMMs. Inside the closed-loop model's CPU
+    training step (torch.profiler, 2 threads, 4 layers of hidden 512 at 512 tokens) its norms and
+    SwiGLU took 15-17 ms per step against 8.4 ms for the same operators timed back to back, the
+    residual adds ~135 µs each against 23-29 µs; timed right after a GEMM of the layer's gate/up
+    projection at the step's tokens (512 x 2816 x 512), RMSNorm forward took 604 µs against 299
+    back to back, its backward 1,333 against 570, SwiGLU 608 / 1,266 against 298 / 711, the add
+    183 against 29: the step's ratio. So each (`TRAINING_AFTER_GEMM_KINDS`) is timed after that
+    GEMM over one copy of its weights (the layer's GEMMs run on weights the cache holds or not
+    as the model's size decides; the GEMM's own traffic and threads are what the operator
+    follows). GEMMs and KV reads keep their cold/warm rule (`times_cold`); attention and the
+    optimizer step run nothing first."""
+    if case.phase == "decode":
+        return 0 if case.kind in COLD_DECODE_KINDS else min(decode_weight_bytes(shape), flush_size_bytes)
+    if case.phase == "training" and case.kind in TRAINING_AFTER_GEMM_KINDS:
+        _, n, k = preceding_gemm_shape(case, shape)
+        return n * k * WEIGHT_BYTES_PER_ELEMENT[case.dtype]
+    return 0
 
 
 def cold_copies(case: OperatorCase, shape: WorkloadShape, flush_size_bytes: int) -> int:
@@ -646,10 +695,14 @@ def _rotating(build: Callable[[], Workload], copies: int) -> Workload:
     )
 
 
-def decode_gemv_shape(case: OperatorCase, shape: WorkloadShape) -> tuple[int, int, int]:
-    """(rows, n, k) of the GEMV run before `case`: the layer's gate/up (or up) projection at the
+def preceding_gemm_shape(case: OperatorCase, shape: WorkloadShape) -> tuple[int, int, int]:
+    """(rows, n, k) of the GEMM run before `case`: the layer's gate/up (or up) projection at the
+    operator's tokens: in training the micro-batch's (micro-batch × sequence), in decode the
     operator's batch (its `batch`, or its `tokens`: one per sequence)."""
-    rows = int(case.shape.get("batch", case.shape.get("tokens", 1)))
+    if case.phase == "training":
+        rows = shape.micro_batch_size * shape.sequence_length
+    else:
+        rows = int(case.shape.get("batch", case.shape.get("tokens", 1)))
     _, n, k = _projections(shape)[2]
     return rows, n, k
 
@@ -682,14 +735,14 @@ def _operator_row(case: OperatorCase, result: dict, index: int, cold: bool = Fal
 def _after_gemv(
     case: OperatorCase, shape: WorkloadShape, device: str, gemvs: dict[tuple, StreamingGemv], stream_bytes: int
 ) -> Callable[[], Workload]:
-    """The builder of `case`'s workload, running a streaming GEMV (`decode_gemv_shape`) before
+    """The builder of `case`'s workload, running a GEMM (`preceding_gemm_shape`) before
     each call when `stream_bytes` is non-zero (one GEMV's weights held at a time: consecutive
     cases of one shape share it, another shape replaces it)."""
     if not stream_bytes:
         return lambda: case.build(device)
 
     def build() -> Workload:
-        key = (*decode_gemv_shape(case, shape), stream_bytes, case.dtype)
+        key = (*preceding_gemm_shape(case, shape), stream_bytes, case.dtype)
         if key not in gemvs:
             gemvs.clear()
             gemvs[key] = StreamingGemv(device, *key[:4], ELEMENTWISE_DTYPES[case.dtype])

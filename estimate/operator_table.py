@@ -15,8 +15,9 @@ operator by operator, and each operator is timed:
 
 What the rebuild covers: a dense decoder layer (qkv, attention out, MLP gate/up or up, MLP down
 GEMMs forward and both backward GEMMs; fused causal attention forward and backward; two RMSNorms,
-SwiGLU, rotary, two residual adds, each forward and backward where they have one), the LM head
-and loss, and one AdamW step over the rank's parameters (the table's row over all of them,
+SwiGLU, rotary, each forward and backward; two residual adds forward and the two gradient sums
+they cause in the backward), the embedding lookup and its backward, the LM head and loss, and
+one AdamW step over the rank's parameters (the table's row over all of them,
 else one layer's row scaled by the parameter count). Communication (TP all-reduces, the DP
 gradient reduction), the pipeline and the per-step host overhead stay with the analytic model
 (`training_step_time`), added unchanged. A decode step is the layer's forward at one token per
@@ -46,6 +47,9 @@ WORK_DIMENSIONS = {
     "kv_cache_write": ("batch", "kv_heads", "head_dim"),  # one position; the context only places it
     "adamw": ("parameters",),
 }
+# A training layer's residual adds: two in the forward, and the two backward sums of the gradient
+# through each residual branch with the one around it (autograd adds them where they meet).
+RESIDUAL_ADDS_PER_LAYER = 4
 ADAMW_STATE_BYTES_PER_PARAMETER = 28.0  # fp32 param, grad, two moments read; param and moments written
 CROSS_ENTROPY_BYTES_FACTOR = 3.0  # fp32 logits read, softmax written and read back (analytic fallback)
 
@@ -57,6 +61,8 @@ class OperatorTime:
 
 
 def _work(kind: str, dims: dict[str, float]) -> float:
+    if kind == "embedding" and "vocab" in dims:  # the backward: the table's gradient written, the rows added
+        return (dims["vocab"] + 2.0 * dims["tokens"]) * dims["hidden"]
     names = WORK_DIMENSIONS.get(kind)
     if names is None:
         return math.prod(dims.values())
@@ -244,12 +250,16 @@ def training_operator_step(
             layer("swiglu", pass_name, {"tokens": t, "width": ffn})
         if rotary:
             layer("rotary", pass_name, {"batch": b, "sequence_length": s, "heads": heads + kv, "head_dim": d})
-    layer("residual_add", "forward", {"tokens": t, "hidden": h}, repeats=2)
+    # two residual adds in the forward; in the backward, at each residual's input the gradient
+    # through the branch and the one around it are summed: one more add of the same shape each
+    layer("residual_add", "forward", {"tokens": t, "hidden": h}, repeats=RESIDUAL_ADDS_PER_LAYER)
     per_microbatch = layer.step.scaled(arch.layer_count)
     head = _Timer(table, dtype, fallback)
     _, n, k = projections(arch, tp)[4]
     for shape in ({"m": t, "n": n, "k": k}, {"m": t, "n": k, "k": n}, {"m": n, "n": k, "k": t}):
         head("gemm", "forward", shape, dtype=gemm_dtype, label="lm_head")
+    head("embedding", "forward", {"tokens": t, "hidden": h})
+    head("embedding", "backward", {"tokens": t, "hidden": h, "vocab": vocab})
     for pass_name in ("forward", "backward"):
         head("rmsnorm", pass_name, {"tokens": t, "hidden": h})
         head("cross_entropy", pass_name, {"tokens": t, "vocab": vocab})
@@ -356,6 +366,9 @@ def hardware_fallback(hw, bytes_per_element: float) -> Callable[[str, str, dict]
             return float(hw.memory_seconds(2.0 * 2.0 * s["batch"] * s["kv_heads"] * s["head_dim"] * e))
         if kind == "adamw":
             return float(hw.memory_seconds(ADAMW_STATE_BYTES_PER_PARAMETER * s["parameters"]))
+        if kind == "embedding":  # rows gathered; backward: the table's dense gradient written, the rows added
+            rows = 2.0 * s["tokens"] * s["hidden"] * e
+            return float(hw.memory_seconds(rows + (s["vocab"] * s["hidden"] * e if "vocab" in s else 0.0)))
         if kind == "cross_entropy":
             return float(hw.memory_seconds(CROSS_ENTROPY_BYTES_FACTOR * 4.0 * s["tokens"] * s["vocab"])) * backward
         elements = math.prod(s.values())

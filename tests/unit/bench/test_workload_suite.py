@@ -428,19 +428,44 @@ def test_small_decode_operators_are_timed_right_after_a_weight_streaming_gemv():
     """A decode step runs its norms, adds, activations, embedding, KV-cache write and argmax
     between GEMVs streaming the step's weights: each is timed right after such a GEMV (the
     layer's gate/up projection at the operator's batch, over copies as large as the step's
-    weights, capped at the flush size); GEMMs and KV reads keep their cold/warm rule, training
-    operators run nothing first."""
-    from flopwatt.bench.workload_suite import decode_gemv_shape, decode_weight_bytes, stream_bytes_before
+    weights, capped at the flush size); GEMMs and KV reads keep their cold/warm rule."""
+    from flopwatt.bench.workload_suite import decode_weight_bytes, preceding_gemm_shape, stream_bytes_before
 
     shape = WorkloadShape(**TINY)
-    cases = enumerate_operators(shape, "cpu")[0]
+    cases = [c for c in enumerate_operators(shape, "cpu")[0] if c.phase == "decode"]
     weights = decode_weight_bytes(shape)
     streamed = {c.kind for c in cases if stream_bytes_before(c, shape, 1 << 30) == weights}
     assert streamed == {"rmsnorm", "residual_add", "swiglu", "rotary", "embedding", "kv_cache_write", "argmax"}
-    assert all(c.phase == "decode" for c in cases if stream_bytes_before(c, shape, 1 << 30))
-    assert {stream_bytes_before(c, shape, 1000) for c in cases if c.kind == "rmsnorm" and c.phase == "decode"} == {1000}
-    gemvs = {decode_gemv_shape(c, shape) for c in cases if c.phase == "decode" and c.kind in ("embedding", "argmax")}
+    assert not any(stream_bytes_before(c, shape, 1 << 30) for c in cases if c.kind in ("gemm", "kv_cache_read"))
+    assert {stream_bytes_before(c, shape, 1000) for c in cases if c.kind == "rmsnorm"} == {1000}
+    gemvs = {preceding_gemm_shape(c, shape) for c in cases if c.kind in ("embedding", "argmax")}
     assert gemvs == {(1, 704, 128), (4, 704, 128)}  # the gate/up projection (2 x 352 wide) at each batch
+
+
+def test_small_training_operators_are_timed_right_after_the_layers_gate_up_gemm():
+    """A training step runs its norms, SwiGLU, rotary, residual adds, loss and embedding between
+    its GEMMs, 2-4x slower there than back to back on the CPU (stream_bytes_before): each is timed
+    after the layer's gate/up GEMM at the micro-batch's tokens over one copy of its weights;
+    GEMMs, attention and the optimizer step run nothing first."""
+    from flopwatt.bench.workload_suite import preceding_gemm_shape, stream_bytes_before
+
+    shape = WorkloadShape(**{**TINY, "micro_batch_size": 2})
+    cases = [c for c in enumerate_operators(shape, "cpu")[0] if c.phase == "training"]
+    one_copy = 704 * 128 * 4
+    after = {c.kind for c in cases if stream_bytes_before(c, shape, 1 << 30) == one_copy}
+    assert after == {"rmsnorm", "swiglu", "rotary", "residual_add", "cross_entropy", "embedding"}
+    assert not any(stream_bytes_before(c, shape, 1 << 30) for c in cases if c.kind in ("gemm", "attention", "adamw"))
+    assert {preceding_gemm_shape(c, shape) for c in cases if c.kind != "gemm"} == {(256, 704, 128)}
+
+
+def test_training_embedding_rows_carry_the_vocabulary_of_the_dense_gradient():
+    shape = WorkloadShape(**{**TINY, "tensor_parallel_size": 2})
+    rows = {
+        c.pass_name: c for c in enumerate_operators(shape, "cpu")[0] if c.kind == "embedding" and c.phase == "training"
+    }
+    assert rows["forward"].shape == {"tokens": 128, "hidden": 128}
+    assert rows["backward"].shape == {"tokens": 128, "hidden": 128, "vocab": 500}  # the rank's vocabulary shard
+    assert rows["backward"].uses == ["training.embedding.backward"]
 
 
 def test_streamed_rows_run_the_gemv_before_every_call_and_say_how_much(monkeypatch):

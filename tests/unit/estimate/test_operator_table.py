@@ -216,3 +216,32 @@ def test_a_kv_cache_write_scales_with_the_new_position_not_the_context():
         "kv_cache_write", "forward", "fp32", {"batch": 4, "kv_heads": 2, "context": 1024, "head_dim": 32}
     )
     assert found.source == "interpolated" and found.seconds == pytest.approx(1e-5)
+
+
+def test_the_training_step_counts_the_embedding_once_per_micro_batch_and_four_adds_per_layer():
+    """Beside the layers, a micro-batch looks up the embedding and its backward writes the
+    table's dense gradient (the rank's vocabulary × hidden, whatever the tokens); each layer has
+    two residual adds forward and the two gradient sums they cause in the backward."""
+    table = OperatorTable(_synthetic_table())
+    two = training_operator_step(ARCH, 64, 2, 2, 1, "fp32", table, _fallback)
+    forward = _seconds("embedding", {"tokens": 128, "hidden": 128})
+    backward = _seconds("embedding", {"tokens": 128, "hidden": 128, "vocab": 1000})
+    assert two.seconds_by_kind["embedding"] == pytest.approx(2 * (forward + backward))
+    add = _seconds("residual_add", {"tokens": 128, "hidden": 128})
+    assert two.seconds_by_kind["residual_add"] == pytest.approx(2 * 3 * 4 * add)
+
+
+def test_the_embedding_backward_falls_back_to_the_tables_gradient_bytes():
+    from flopwatt.estimate.catalog import get_hardware
+    from flopwatt.estimate.hardware import datasheet_hardware_model
+    from flopwatt.estimate.operator_table import hardware_fallback
+
+    hw = datasheet_hardware_model(get_hardware("h100-sxm"), "bf16")
+    seconds = hardware_fallback(hw, 2.0)
+    rows = 2.0 * 512 * 4096 * 2
+    table_gradient = 128256 * 4096 * 2
+    backward = seconds("embedding", "backward", {"tokens": 512, "hidden": 4096, "vocab": 128256})
+    assert backward == pytest.approx(float(hw.memory_seconds(rows + table_gradient)))
+    assert seconds("embedding", "forward", {"tokens": 512, "hidden": 4096}) == pytest.approx(
+        float(hw.memory_seconds(rows))
+    )

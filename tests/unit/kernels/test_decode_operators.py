@@ -52,3 +52,28 @@ def test_a_wrong_argmax_or_embedding_is_caught(monkeypatch):
 def test_bad_shapes_are_refused(builder, args):
     with pytest.raises(ValueError, match="shape"):
         builder("fp32", *args, "cpu")
+
+
+def test_the_embedding_backward_writes_the_whole_tables_gradient():
+    """A training step's embedding backward is the (vocab × hidden) dense gradient, zeroed and
+    the rows' gradients added at their ids (repeated ids summed): its bytes count the whole table
+    whatever the tokens, and its shape names the vocabulary that sets them."""
+    backward = build_embedding("fp32", 6, 8, 50, "cpu", pass_name="backward")
+    assert backward.shape == {"tokens": 6, "hidden": 8, "vocab": 50} and backward.extra["pass"] == "backward"
+    assert backward.bytes == 50 * 8 * 4 + 2 * 6 * 8 * 4 + 6 * 8 and backward.flops == 0.0
+    backward.verify()
+    grad = backward.run()
+    assert grad.shape == (50, 8) and int((grad.abs().sum(1) > 0).sum()) <= 6  # only the looked-up rows
+
+
+def test_a_wrong_embedding_gradient_is_caught(monkeypatch):
+    backward = build_embedding("fp32", 6, 8, 50, "cpu", pass_name="backward")
+    real_grad = torch.autograd.grad
+    monkeypatch.setattr(torch.autograd, "grad", lambda *a, **k: tuple(g * 1.01 for g in real_grad(*a, **k)))
+    with pytest.raises(VerificationError, match="embedding"):
+        backward.verify()
+
+
+def test_an_unknown_embedding_pass_is_refused():
+    with pytest.raises(ValueError, match="pass"):
+        build_embedding("fp32", 4, 8, 20, "cpu", pass_name="backward_weight")
