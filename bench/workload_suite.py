@@ -198,10 +198,9 @@ class OperatorCase:
             return 4 * s["batch"] * s["heads"] * s["sequence_length"] * s["head_dim"]
         if self.kind == "kv_cache_read":
             return 2 * s["batch"] * s["kv_heads"] * s["context"] * s["head_dim"]
-        if self.kind == "embedding":  # the table (and, backward, its gradient) and the rows
-            return (2 if self.pass_name == "backward" else 1) * s.get("vocab", 0) * s["hidden"] + 2 * s["tokens"] * s[
-                "hidden"
-            ]
+        if self.kind == "embedding":  # the rows, and backward the table and its gradient
+            tables = 2 * s.get("vocab", 0)  # only the backward's shape names the vocabulary
+            return (tables + 2 * s["tokens"]) * s["hidden"]
         return 3 * math.prod(int(v) for v in s.values())
 
     @property
@@ -641,10 +640,10 @@ def stream_bytes_before(case: OperatorCase, shape: WorkloadShape, flush_size_byt
     projection at the step's tokens (512 x 2816 x 512), RMSNorm forward took 604 µs against 299
     back to back, its backward 1,333 against 570, SwiGLU 608 / 1,266 against 298 / 711, the add
     183 against 29: the step's ratio. So each (`TRAINING_AFTER_GEMM_KINDS`) is timed after that
-    GEMM over one copy of its weights (the layer's GEMMs run on weights the cache holds or not
-    as the model's size decides; the GEMM's own traffic and threads are what the operator
-    follows). GEMMs and KV reads keep their cold/warm rule (`times_cold`); attention and the
-    optimizer step run nothing first."""
+    GEMM over one copy of its weights: what the operator follows in the step is a GEMM's traffic
+    through the caches and its threads, not a stream of every layer's weights (a training GEMM
+    reuses its weights over the micro-batch's tokens). GEMMs and KV reads keep their cold/warm
+    rule (`times_cold`); attention and the optimizer step run nothing first."""
     if case.phase == "decode":
         return 0 if case.kind in COLD_DECODE_KINDS else min(decode_weight_bytes(shape), flush_size_bytes)
     if case.phase == "training" and case.kind in TRAINING_AFTER_GEMM_KINDS:
