@@ -1,5 +1,6 @@
 """Power and energy of the suite's workloads: an idle baseline first, then one steady window
-(≥ 5 s) per GEMM precision at its best shape and one for the STREAM triad.
+(≥ 5 s) per GEMM precision at its best shape and one memory-bound window (the STREAM triad, or
+torch's device copy where Numba's CUDA target cannot run).
 
 Joules per FLOP / per byte are reported total (energy ÷ work) and dynamic (idle power
 subtracted), as anchors-microbench §9 proposes. When NVML is unavailable the caller leaves
@@ -16,7 +17,8 @@ from flopwatt.bench.runner import SuiteRun
 from flopwatt.bench.suite_config import POWER_UNIT_OF_WORK_SECONDS, SuiteConfig
 from flopwatt.kernels.workload import Workload
 
-IDLE_SETTLE_SECONDS = 1.0  # let clocks drop after set-up before the idle window opens
+IDLE_SETTLE_SECONDS = 1.0
+FLOAT64_BYTES = 8  # the triad's element: the copy fallback moves arrays of the same bytes  # let clocks drop after set-up before the idle window opens
 
 
 def _repeat_batch(workload: Workload, median_seconds: float):
@@ -59,11 +61,27 @@ def _dynamic_joules(window: PowerWindow, idle_watts: float) -> float | None:
     return dynamic if dynamic > 0 else None
 
 
+def _memory_bound_workload(config: SuiteConfig) -> tuple[str, Workload, str]:
+    """(window label, workload, note) of the memory-bound power window: the STREAM triad through
+    Numba CUDA, or where Numba's CUDA target cannot run, torch's device copy over the same array
+    size. Why always one: the power of moving memory is what serving's bandwidth-bound decode
+    draws, and without it a profile has only the GEMM windows' (the 2026-11-23 H100 session had
+    no Numba CUDA, so its profiles have no memory-bound power)."""
+    from flopwatt.bench.probes import stream_elements
+    from flopwatt.kernels.copy import build_device_copy
+    from flopwatt.kernels.numba_cuda_stream import build_numba_cuda_stream, numba_cuda_unavailable_reason
+
+    elements = stream_elements(config)
+    reason = numba_cuda_unavailable_reason()
+    if not reason:
+        return "triad_fp64", build_numba_cuda_stream("triad", elements), ""
+    note = f"power: the memory-bound window is torch's device copy (Numba CUDA cannot run here: {reason})"
+    return "copy_fp32", build_device_copy(elements * FLOAT64_BYTES, "cuda"), note
+
+
 def run_power_probe(run: SuiteRun, config: SuiteConfig, meter: NvmlDevice, best_gemm_shapes: dict) -> dict:
     """Returns the profile's "power" object."""
-    from flopwatt.bench.probes import stream_elements
     from flopwatt.kernels.gemm import build_gemm
-    from flopwatt.kernels.numba_cuda_stream import build_numba_cuda_stream, numba_cuda_unavailable_reason
 
     time.sleep(IDLE_SETTLE_SECONDS)
     idle = meter.measure_window(
@@ -95,20 +113,19 @@ def run_power_probe(run: SuiteRun, config: SuiteConfig, meter: NvmlDevice, best_
                     power["dynamic_joules_per_flop"][precision] = dynamic / work_flops
                 windows.append(window)
         run.step(f"power gemm {precision}")
-    numba_reason = numba_cuda_unavailable_reason()
-    if numba_reason:
-        run.record_skip("power triad", f"Numba CUDA cannot run here ({numba_reason})")
-    else:
-        workload = build_numba_cuda_stream("triad", stream_elements(config))
-        loaded = _loaded_window(run, meter, config, "triad_fp64", workload, workload.bytes)
-        if loaded is not None:
-            window, work_bytes = loaded
-            power["load_watts"]["triad_fp64"] = window.average_watts
-            power["joules_per_byte"] = window.energy_joules / work_bytes
-            dynamic = _dynamic_joules(window, idle_watts)
-            if dynamic is not None:
-                power["dynamic_joules_per_byte"] = dynamic / work_bytes
-            windows.append(window)
+    label, workload, note = _memory_bound_workload(config)
+    if note:
+        run.notes.append(note)
+    loaded = _loaded_window(run, meter, config, label, workload, workload.bytes)
+    if loaded is not None:
+        window, work_bytes = loaded
+        power["load_watts"][label] = window.average_watts
+        power["joules_per_byte"] = window.energy_joules / work_bytes
+        power["memory_bound_window"] = label
+        dynamic = _dynamic_joules(window, idle_watts)
+        if dynamic is not None:
+            power["dynamic_joules_per_byte"] = dynamic / work_bytes
+        windows.append(window)
     run.step("power triad")
     power["windows"] = [w.summary() for w in windows]
     throttled = [w.label for w in windows if w.summary()["throttled"]]

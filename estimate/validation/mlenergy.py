@@ -14,6 +14,13 @@ run's mean output length, as accelerator energy (accelerator power × accelerato
 tokens/s), the same boundary as the measurement (no host, no PUE). The leaderboard does not publish
 the prompts' lengths (LM Arena conversations, earlier turns included), so the prediction is made at
 ASSUMED_INPUT_TOKENS and at SENSITIVITY_INPUT_TOKENS, both stated beside the result.
+
+Each row also splits J/token into its factors, output tokens/s and power, measured and predicted:
+an energy error of a throughput model and of a power model mean different fixes. (Measured
+2026-11-28: throughput within −22 … +6 %, power −0 … −49 % and falling with the running batch
+where the measured power rises towards TDP: accelerator power is modelled as idle + (0.76 × TDP −
+idle) × the busy share of the step, and the fitted engine host time per running sequence counts
+as idle; docs/estimation.md.)
 """
 
 from __future__ import annotations
@@ -92,6 +99,9 @@ def load_energy_rows(text: str | None = None) -> list[EnergyRow]:
 
 @dataclass(frozen=True)
 class EnergyComparison:
+    """One leaderboard row against the prediction, with J/token = power ÷ throughput split into
+    its two factors on both sides, so the comparison says which one is off."""
+
     row: str
     model: str
     hardware_id: str
@@ -100,14 +110,41 @@ class EnergyComparison:
     measured_joules_per_output_token: float
     predicted_joules_per_output_token: float  # at ASSUMED_INPUT_TOKENS
     predicted_at_sensitivity_input: float  # at SENSITIVITY_INPUT_TOKENS
+    measured_output_tokens_per_second: float
+    predicted_output_tokens_per_second: float  # at ASSUMED_INPUT_TOKENS
+    measured_power_watts: float  # all the replica's accelerators
+    predicted_power_watts: float  # at ASSUMED_INPUT_TOKENS, all the replica's accelerators
 
     @property
     def error_percent(self) -> float:
         return (self.predicted_joules_per_output_token / self.measured_joules_per_output_token - 1.0) * 100.0
 
+    @property
+    def throughput_error_percent(self) -> float:
+        return (self.predicted_output_tokens_per_second / self.measured_output_tokens_per_second - 1.0) * 100.0
+
+    @property
+    def power_error_percent(self) -> float:
+        return (self.predicted_power_watts / self.measured_power_watts - 1.0) * 100.0
+
+
+@dataclass(frozen=True)
+class EnergyPrediction:
+    output_tokens_per_second: float
+    power_watts: float  # all the replica's accelerators
+
+    @property
+    def joules_per_output_token(self) -> float:
+        return self.power_watts / self.output_tokens_per_second
+
 
 def predicted_joules_per_output_token(row: EnergyRow, input_tokens: int) -> float:
     """Accelerator energy per output token of the estimator's continuous-batching answer."""
+    return predict(row, input_tokens).joules_per_output_token
+
+
+def predict(row: EnergyRow, input_tokens: int) -> EnergyPrediction:
+    """The estimator's continuous-batching throughput and accelerator power for the row's load."""
     workload = InferenceWorkload(
         model=ModelChoice(preset_id=row.model),
         hardware_id=row.hardware_id,
@@ -122,21 +159,30 @@ def predicted_joules_per_output_token(row: EnergyRow, input_tokens: int) -> floa
     )
     scenario, _ = build_inference_scenario(workload)
     estimate = estimate_continuous(scenario)
-    return estimate.accelerator_power_watts * row.accelerator_count / estimate.output_tokens_per_second
+    return EnergyPrediction(
+        float(estimate.output_tokens_per_second), float(estimate.accelerator_power_watts) * row.accelerator_count
+    )
 
 
 def compare(rows: list[EnergyRow] | None = None) -> list[EnergyComparison]:
     rows = load_energy_rows() if rows is None else rows
-    return [
-        EnergyComparison(
-            row=row.row,
-            model=row.model,
-            hardware_id=row.hardware_id,
-            accelerator_count=row.accelerator_count,
-            running_batch=int(round(row.avg_batch_size)),
-            measured_joules_per_output_token=row.energy_per_output_token_joules,
-            predicted_joules_per_output_token=predicted_joules_per_output_token(row, ASSUMED_INPUT_TOKENS),
-            predicted_at_sensitivity_input=predicted_joules_per_output_token(row, SENSITIVITY_INPUT_TOKENS),
+    comparisons = []
+    for row in rows:
+        assumed = predict(row, ASSUMED_INPUT_TOKENS)
+        comparisons.append(
+            EnergyComparison(
+                row=row.row,
+                model=row.model,
+                hardware_id=row.hardware_id,
+                accelerator_count=row.accelerator_count,
+                running_batch=int(round(row.avg_batch_size)),
+                measured_joules_per_output_token=row.energy_per_output_token_joules,
+                predicted_joules_per_output_token=assumed.joules_per_output_token,
+                predicted_at_sensitivity_input=predicted_joules_per_output_token(row, SENSITIVITY_INPUT_TOKENS),
+                measured_output_tokens_per_second=row.output_tokens_per_second,
+                predicted_output_tokens_per_second=assumed.output_tokens_per_second,
+                measured_power_watts=row.avg_power_watts,
+                predicted_power_watts=assumed.power_watts,
+            )
         )
-        for row in rows
-    ]
+    return comparisons

@@ -94,6 +94,8 @@ def energy_report() -> dict[str, Any]:
         "assumed_input_tokens": mlenergy.ASSUMED_INPUT_TOKENS,
         "sensitivity_input_tokens": mlenergy.SENSITIVITY_INPUT_TOKENS,
         "median_abs_error_percent": statistics.median(abs(c.error_percent) for c in comparisons),
+        "median_abs_throughput_error_percent": statistics.median(abs(c.throughput_error_percent) for c in comparisons),
+        "median_abs_power_error_percent": statistics.median(abs(c.power_error_percent) for c in comparisons),
         "rows": [
             {
                 "row": c.row,
@@ -105,6 +107,12 @@ def energy_report() -> dict[str, Any]:
                 "predicted_joules_per_output_token": c.predicted_joules_per_output_token,
                 "predicted_at_sensitivity_input": c.predicted_at_sensitivity_input,
                 "error_percent": c.error_percent,
+                "measured_output_tokens_per_second": c.measured_output_tokens_per_second,
+                "predicted_output_tokens_per_second": c.predicted_output_tokens_per_second,
+                "throughput_error_percent": c.throughput_error_percent,
+                "measured_power_watts": c.measured_power_watts,
+                "predicted_power_watts": c.predicted_power_watts,
+                "power_error_percent": c.power_error_percent,
             }
             for c in comparisons
         ],
@@ -116,16 +124,24 @@ def print_energy(report: dict[str, Any]) -> None:
         f"\nenergy per output token vs {report['source']} (a comparison, not a fit; accelerator energy; prompts "
         f"{report['assumed_input_tokens']} tokens assumed, the leaderboard does not publish them)"
     )
+    sensitivity = "@" + str(report["sensitivity_input_tokens"]) + " in"
     print(
-        f"{'row':<34} {'batch':>5} {'measured J':>10} {'predicted J':>11} {'error':>7} {'@' + str(report['sensitivity_input_tokens']) + ' in':>9}"
+        f"{'row':<34} {'batch':>5} {'measured J':>10} {'predicted J':>11} {'error':>7} {sensitivity:>9}"
+        f" {'tokens/s error':>14} {'power W meas/pred':>17} {'error':>7}"
     )
     for r in report["rows"]:
+        power = f"{r['measured_power_watts']:.0f}/{r['predicted_power_watts']:.0f}"
         print(
             f"{r['row']:<34} {r['running_batch']:>5} {r['measured_joules_per_output_token']:>10.4f} "
             f"{r['predicted_joules_per_output_token']:>11.4f} {r['error_percent']:>+6.1f}% "
-            f"{r['predicted_at_sensitivity_input']:>9.4f}"
+            f"{r['predicted_at_sensitivity_input']:>9.4f} {r['throughput_error_percent']:>+13.1f}% "
+            f"{power:>17} {r['power_error_percent']:>+6.1f}%"
         )
-    print(f"median |error| {report['median_abs_error_percent']:.1f} %")
+    print(
+        f"median |error| {report['median_abs_error_percent']:.1f} % (J/token), of its factors: output tokens/s "
+        f"{report['median_abs_throughput_error_percent']:.1f} %, accelerator power "
+        f"{report['median_abs_power_error_percent']:.1f} %"
+    )
 
 
 def print_serving(report: dict[str, Any]) -> None:

@@ -102,3 +102,32 @@ def test_unreported_fields_stay_none_not_zero():
 
 def test_reason_names():
     assert reason_names(0x1 | 0x40) == ["gpu_idle", "hw_thermal_slowdown"]
+
+
+def test_the_memory_bound_power_window_falls_back_to_a_torch_copy_without_numba_cuda(monkeypatch):
+    """Serving's decode is bandwidth-bound, so a profile needs the power of moving memory: the
+    STREAM triad through Numba CUDA where it runs, else torch's device copy over the same array
+    bytes (the 2026-11-23 H100 session had no Numba CUDA and so no memory-bound window), with a
+    note saying which kernel loaded the GPU."""
+    from flopwatt.bench import power_probe
+    from flopwatt.bench.suite_config import suite_config
+    from flopwatt.kernels import copy, numba_cuda_stream
+
+    config = suite_config("quick", "cuda")
+    monkeypatch.setattr("flopwatt.bench.probes.stream_elements", lambda _config: 1000)
+    built: dict = {}
+    real_copy = copy.build_device_copy
+
+    def device_copy(size_bytes, device, seed=0):
+        built["copy"] = (size_bytes, device)
+        return real_copy(size_bytes, "cpu", seed)
+
+    monkeypatch.setattr(copy, "build_device_copy", device_copy)
+    monkeypatch.setattr(numba_cuda_stream, "numba_cuda_unavailable_reason", lambda: "no CUDA driver")
+    label, workload, note = power_probe._memory_bound_workload(config)
+    assert label == "copy_fp32" and built["copy"] == (8000, "cuda")  # the triad's 1000 fp64 elements per array
+    assert workload.bytes == 2 * 8000 and "torch's device copy" in note and "no CUDA driver" in note
+
+    monkeypatch.setattr(numba_cuda_stream, "numba_cuda_unavailable_reason", lambda: "")
+    monkeypatch.setattr(numba_cuda_stream, "build_numba_cuda_stream", lambda operation, elements: (operation, elements))
+    assert power_probe._memory_bound_workload(config) == ("triad_fp64", ("triad", 1000), "")

@@ -28,3 +28,28 @@ def test_predicted_energy_per_token_falls_with_the_running_batch_like_the_measur
         comparisons.sort(key=lambda c: c.running_batch)
         assert comparisons[0].predicted_joules_per_output_token > comparisons[-1].predicted_joules_per_output_token
         assert comparisons[0].measured_joules_per_output_token > comparisons[-1].measured_joules_per_output_token
+
+
+def test_each_comparison_splits_energy_into_throughput_and_power_on_both_sides():
+    """J/token = power ÷ output tokens/s, measured and predicted, so the table says which factor
+    an energy error comes from (a throughput model and a power model have different fixes)."""
+    for c in compare():
+        assert c.measured_power_watts / c.measured_output_tokens_per_second == pytest.approx(
+            c.measured_joules_per_output_token, rel=0.01
+        )
+        assert c.predicted_power_watts / c.predicted_output_tokens_per_second == pytest.approx(
+            c.predicted_joules_per_output_token
+        )
+        assert 1 + c.error_percent / 100 == pytest.approx(  # the published J/token: power ÷ tokens/s within 1 %
+            (1 + c.power_error_percent / 100) / (1 + c.throughput_error_percent / 100), rel=0.01
+        )
+
+
+def test_the_validate_report_carries_the_factors_medians():
+    from flopwatt.service.cli.validate_serving import energy_report
+
+    report = energy_report()
+    assert {"median_abs_throughput_error_percent", "median_abs_power_error_percent"} <= set(report)
+    assert all(
+        {"throughput_error_percent", "power_error_percent", "predicted_power_watts"} <= set(r) for r in report["rows"]
+    )
