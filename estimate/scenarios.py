@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from flopwatt.estimate import constants as C
 from flopwatt.estimate import fitted_constants
+from flopwatt.estimate.architecture import ModelArchitecture
 from flopwatt.estimate.assumptions import Assumption
 from flopwatt.estimate.catalog import CatalogLookupError, EngineSpec, engine_ids, get_engine, get_hardware
 from flopwatt.estimate.facility_choice import FacilityChoice, facility_inputs
@@ -37,7 +38,14 @@ from flopwatt.estimate.inference import (
 from flopwatt.estimate.measured_profile import MeasuredProfile
 from flopwatt.estimate.model_choice import ModelChoice, resolve_model
 from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_NAMES, ParallelPlan
-from flopwatt.estimate.planner import PlanChoice, PlanConstraintError, PlanConstraints, choose_plan, complete_plan
+from flopwatt.estimate.planner import (
+    PlanChoice,
+    PlanConstraintError,
+    PlanConstraints,
+    choose_plan,
+    complete_plan,
+    expert_parallel_fits,
+)
 from flopwatt.estimate.profile_checks import profile_hardware_id
 from flopwatt.estimate.quick_init import quick_init
 from flopwatt.estimate.run_cost import GoodputInputs, goodput
@@ -407,6 +415,28 @@ def _plan_problems(w: TrainingWorkload) -> list[Problem]:
     return problems
 
 
+def _check_fixed_expert_parallel(arch: ModelArchitecture, constraints: PlanConstraints) -> None:
+    """A fixed expert_parallel_size > 1 splits the routed experts of an MoE model evenly (as the
+    planner's own choices do and Megatron-Core requires) and, in a fully fixed plan, divides
+    DP × CP; the planner keeps to the latter when it chooses the rest. Without these checks a
+    dense model or an EP wider than the plan was answered as if the plan existed."""
+    ep = constraints.expert_parallel_size
+    if not ep or ep == 1:
+        return
+    path = "parallelism.expert_parallel_size"
+    if not arch.is_moe:
+        raise ScenarioError.field(path, "applies only to MoE models (expert_count > 1): leave it unset or 1")
+    if arch.expert_count % ep:
+        raise ScenarioError.field(path, f"must divide the {arch.expert_count} routed experts")
+    dp, cp = constraints.data_parallel_size, constraints.context_parallel_size
+    if constraints.complete and not expert_parallel_fits(ep, dp, cp):
+        raise ScenarioError.field(
+            path,
+            f"must divide data_parallel_size × context_parallel_size ({dp} × {cp}): "
+            "the expert-parallel group spans data-parallel ranks",
+        )
+
+
 def build_training_scenario(w: TrainingWorkload) -> TrainingSetup:
     """The scenario of a training workload, its plan chosen (or the fixed plan completed), with
     the assumptions of every input and choice."""
@@ -437,6 +467,7 @@ def build_training_scenario(w: TrainingWorkload) -> TrainingSetup:
         raise ScenarioError.field(
             "parallelism.tensor_parallel_size", f"must divide the {arch.attention_head_count} attention heads"
         )
+    _check_fixed_expert_parallel(arch, constraints)
     complete = constraints.complete
     if complete:  # nothing to search: the request's plan is evaluated once
         choice = PlanChoice(complete_plan(constraints), math.nan, math.nan, True, 1)

@@ -130,3 +130,45 @@ def test_hard_cases_are_answered_or_refused_deliberately(case, expected):
 )
 def test_no_request_yields_internal_or_nan(preset, hardware, count, batch, sequence, tokens):
     outcome(preset, hardware, count, batch, sequence, tokens)
+
+
+def _expert_parallel_request(
+    preset: str, hardware: str, count: int, **parallelism
+) -> estimator_pb2.EstimateTrainingRequest:
+    request = _request(preset, hardware, count, 0, 4096)
+    request.parallelism.CopyFrom(common_pb2.Parallelism(**parallelism))
+    return request
+
+
+# A fixed expert_parallel_size was never checked: an EP group wider than the plan's DP × CP was
+# priced across pods that do not exist (MI325X has no scale-out: infinite all-to-all, NaN step,
+# INTERNAL "cannot convert float NaN to integer"); elsewhere it was answered OK with a plan no
+# cluster runs (EP 16 over Mixtral's 8 experts, EP 64 on a dense model).
+BAD_EXPERT_PARALLEL = [
+    (("mixtral-8x7b", "mi325x", 8), {"expert_parallel_size": 2, "tensor_parallel_size": 8, "global_batch_size": 64}),
+    (
+        ("mixtral-8x7b", "h100-sxm", 64),
+        {"expert_parallel_size": 8, "tensor_parallel_size": 8, "pipeline_parallel_size": 8},
+    ),
+    (
+        ("mixtral-8x7b", "h100-sxm", 64),
+        {"expert_parallel_size": 8, "tensor_parallel_size": 8, "pipeline_parallel_size": 4, "data_parallel_size": 2},
+    ),
+    (("mixtral-8x7b", "h100-sxm", 64), {"expert_parallel_size": 16}),
+    (("deepseek-v3", "h800", 2048), {"expert_parallel_size": 1000}),
+    (("llama-2-7b", "h100-sxm", 8), {"expert_parallel_size": 64}),
+]
+
+
+@pytest.mark.parametrize(("case", "parallelism"), BAD_EXPERT_PARALLEL, ids=lambda x: str(x))
+def test_a_fixed_expert_parallel_size_the_plan_cannot_hold_is_refused_naming_it(case, parallelism):
+    with pytest.raises(InvalidArgument) as error:
+        estimate_training(_expert_parallel_request(*case, **parallelism), DEPS)
+    assert [v.field for v in error.value.violations] == ["parallelism.expert_parallel_size"]
+
+
+def test_a_fixed_expert_parallel_size_steers_the_planner_to_plans_that_hold_it():
+    response = estimate_training(_expert_parallel_request("mixtral-8x7b", "h100-sxm", 64, expert_parallel_size=8), DEPS)
+    plan = response.parallelism
+    assert plan.expert_parallel_size == 8
+    assert (plan.data_parallel_size * plan.context_parallel_size) % 8 == 0
