@@ -693,6 +693,13 @@ def build_inference_scenario(w: InferenceWorkload) -> tuple[InferenceScenario, l
     engine = resolve_engine(w.engine)
     kv_precision = w.kv_cache_precision or default_kv_cache_precision(w.precision, engine)
     hw, hw_assumptions = hardware_model(w.hardware_id, w.precision, w.calibration)
+    try:
+        # One replica is one tensor-parallel group: past a scale-up domain without a published
+        # link between domains (MI325X, MI355X, TPU v3/v6e) its all-reduces have no rate, and the
+        # infinite step gave NaN busy fractions, costs out of range and INTERNAL errors.
+        check_scale_out(hw, w.accelerator_count)
+    except ScaleOutUnavailableError as error:
+        raise ScenarioError.field("accelerator_count", str(error)) from None
     facility, facility_assumptions = facility_inputs(w.facility, w.hardware_id)
     try:
         check_expert_parallel_size(arch, w.accelerator_count, w.expert_parallel_size)
