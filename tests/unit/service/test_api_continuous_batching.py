@@ -132,3 +132,13 @@ def test_a_replica_too_small_says_it_does_not_fit():
         request_70b(accelerator_count=1, precision=common_pb2.PRECISION_BF16, concurrency=4), DEPS
     )
     assert not response.fits_in_memory and "fits_in_memory" in {a.name for a in response.assumptions}
+
+
+@pytest.mark.parametrize("rate", [0.001, 0.05, 0.2, 1.0])
+def test_a_rate_answers_the_running_batch_its_step_is_timed_at(rate):
+    """batch_size was the mean running batch rounded: 0 sequences at a light load (0.001
+    requests/s with a ~20 s service time), while TPOT and power were a batch of 1's. It is the
+    batch whose step the answer times: at least the mean, less than one above it."""
+    response = estimate_inference(request_70b(request_rate_per_second=rate), DEPS)
+    assert response.batch_size >= 1
+    assert response.running_batch_size <= response.batch_size < response.running_batch_size + 1
