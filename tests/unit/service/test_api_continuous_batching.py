@@ -142,3 +142,17 @@ def test_a_rate_answers_the_running_batch_its_step_is_timed_at(rate):
     response = estimate_inference(request_70b(request_rate_per_second=rate), DEPS)
     assert response.batch_size >= 1
     assert response.running_batch_size <= response.batch_size < response.running_batch_size + 1
+
+
+@pytest.mark.parametrize(
+    "disaggregation", [estimator_pb2.DISAGGREGATION_COLOCATED, estimator_pb2.DISAGGREGATION_REQUIRED]
+)
+def test_an_slo_load_past_any_campus_is_refused_naming_the_rate(disaggregation):
+    """1e6 requests/s of million-token answers need ~4e9 replicas: the count overflowed
+    ServingPlan.replicas (int32) and the answer was INTERNAL ("Value out of range")."""
+    request = slo_request(0.0, 1.0, request_rate_per_second=1e6, disaggregation=disaggregation)
+    request.model.preset_id = "llama-3.1-8b"
+    request.input_tokens, request.output_tokens = 1000, 1_000_000
+    with pytest.raises(InvalidArgument) as error:
+        estimate_inference(request, DEPS)
+    assert [v.field for v in error.value.violations] == ["request_rate_per_second"]
