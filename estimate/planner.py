@@ -194,6 +194,8 @@ def _structures(
                 dp = fixed.data_parallel_size or max(accelerator_count // (tp * cp * pp), 1)
                 if tp * cp * pp * dp != accelerator_count:
                     continue  # a fixed DP admits only the (TP, CP, PP) that complete the count
+                if fixed.pipeline_interleaving and pp > 1 and pp * fixed.pipeline_interleaving > layers:
+                    continue  # a fixed interleaving admits only the PP whose virtual stages each hold a layer
                 if fixed.expert_parallel_size and not expert_parallel_fits(fixed.expert_parallel_size, dp, cp):
                     widest_data_parallel = max(widest_data_parallel, dp * cp)
                     continue  # a fixed EP admits only the rows whose DP × CP it divides
@@ -214,6 +216,17 @@ def _structures(
             f"must divide data_parallel_size × context_parallel_size (the expert-parallel group spans data-parallel "
             f"ranks); no plan of {accelerator_count} accelerators that honours the other fixed fields has a DP × CP "
             f"that {fixed.expert_parallel_size} divides (the largest DP × CP here is {widest_data_parallel})",
+        )
+    if not outer and fixed.data_parallel_size:
+        # Evaluating the fixed fields alone described a smaller cluster than the request's (TP 8 ×
+        # DP 1 of Llama 2 7B on 4,096 GPUs was answered as 8 GPUs' plan, OK).
+        others = accelerator_count // fixed.data_parallel_size
+        raise PlanConstraintError(
+            "data_parallel_size",
+            f"leaves {others} accelerators per replica, and no tensor × context × pipeline split of them honours the "
+            f"other fixed fields (pipeline stages at most {min(layers, MAX_PIPELINE_STAGES)} and each holding a layer, "
+            "context parallel sizes the sequence length allows): fix those sizes or another "
+            "data_parallel_size",
         )
     if not outer:  # no free choice completes the count: evaluate the fixed fields and let the caller report
         outer = [
