@@ -12,7 +12,7 @@ from flopwatt.estimate.inference import InferenceEstimate, InferenceScenario, es
 from flopwatt.estimate.scenarios import InferenceWorkload, SpeculationChoice, build_inference_scenario
 from flopwatt.service.api import convert
 from flopwatt.service.api.deps import ApiDependencies
-from flopwatt.service.api.finite import ensure_finite, int64
+from flopwatt.service.api.finite import ensure_finite, int32, int64
 from flopwatt.service.api.request_bounds import (
     MAX_ACCELERATOR_COUNT,
     MAX_CAMPUS_ACCELERATORS,
@@ -215,9 +215,9 @@ def to_response(estimate: InferenceEstimate, assumptions: list[Assumption]) -> e
         cost_per_million_output_tokens=convert.money(
             estimate.cost_per_million_output_tokens_usd, "cost_per_million_output_tokens"
         ),
-        max_batch_size=estimate.max_batch_size,
+        max_batch_size=int32(estimate.max_batch_size, "max_batch_size"),
         fits_in_memory=estimate.fits_in_memory,
-        batch_size=estimate.batch_size,
+        batch_size=int32(estimate.batch_size, "batch_size"),
         requests_per_second=estimate.requests_per_second,
         memory_per_accelerator_bytes=int64(estimate.memory_per_accelerator_bytes, "memory_per_accelerator_bytes"),
         kv_cache_bytes_per_token=int64(estimate.kv_cache_bytes_per_token, "kv_cache_bytes_per_token"),

@@ -402,3 +402,39 @@ def test_a_campus_replica_past_a_scale_up_domain_without_scale_out_names_acceler
     with pytest.raises(InvalidArgument) as error:
         estimate_campus(request, DEPS)
     assert [v.field for v in error.value.violations] == ["inference.accelerators_per_replica"]
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},
+        {
+            "slo": estimator_pb2.ServingSlo(
+                time_to_first_token=Duration(seconds=10**9), time_per_output_token=Duration(seconds=10**9)
+            ),
+            "request_rate_per_second": 1.0,
+            "disaggregation": estimator_pb2.DISAGGREGATION_REQUIRED,
+            "engine": "sglang",
+        },
+    ],
+    ids=["static", "disaggregated-slo"],
+)
+def test_a_kv_bound_past_int32_is_failed_precondition_naming_max_batch_size(fields):
+    """A 1-layer model of latent KV rank 1 keeps 8 bytes per 2-token sequence: 4 TPU v6e hold
+    3.6e9 of them, and setting the int32 max_batch_size raised "Value out of range" (INTERNAL)."""
+    model = common_pb2.ModelSpec(
+        layer_count=1,
+        hidden_size=8192,
+        attention_head_count=64,
+        kv_head_count=2,
+        ffn_hidden_size=2,
+        vocab_size=1,
+        kv_lora_rank=1,
+        qk_rope_head_dim=1,
+    )
+    request = estimator_pb2.EstimateInferenceRequest(
+        model=model, hardware_id="tpu-v6e", accelerator_count=4, input_tokens=1, output_tokens=1, **fields
+    )
+    with pytest.raises(FailedPrecondition) as raised:
+        inference.estimate_inference(request, DEPS)
+    assert "(max_batch_size)" in raised.value.message
