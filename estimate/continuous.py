@@ -321,7 +321,9 @@ def estimate_continuous(scenario: InferenceScenario, engine: ContinuousBatching 
     kv_bytes = per_token * engine.sequence_tokens(scenario.input_tokens, output) * math.ceil(running / ep)
     return InferenceEstimate(
         scenario=scenario,
-        batch_size=int(round(running)),
+        # The running batch whose step the TPOT, power and breakdown describe (the mean `running`
+        # rounded was 0 at a light load: a served request "in a batch of 0 sequences").
+        batch_size=int(curve.batches[index]),
         max_batch_size=curve.kv_bound,
         fits_in_memory=curve.kv_bound >= 1,
         time_to_first_token_seconds=float(curve.ttft[index]) + wait,

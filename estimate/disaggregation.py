@@ -362,10 +362,11 @@ def disaggregated_estimate(plan: DisaggregatedPlan) -> InferenceEstimate:
         1,
         scenario.speculation,
     )
-    kv_bytes = per_sequence * math.ceil(running)
+    in_memory = math.ceil(running)  # sequences whose KV cache an instance holds (running > 0: a rate is served)
+    kv_bytes = per_sequence * in_memory
     return InferenceEstimate(
         scenario=scenario,
-        batch_size=int(round(running)),
+        batch_size=in_memory,  # the mean rounded was 0 at a light load: requests served "in a batch of 0"
         max_batch_size=plan.decode.kv_bound,
         fits_in_memory=True,
         time_to_first_token_seconds=plan.ttft_seconds,

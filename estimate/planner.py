@@ -144,6 +144,14 @@ def context_parallel_options(sequence_length: int, accelerator_count: int, tenso
     ]
 
 
+def expert_parallel_fits(expert_parallel_size: int, data_parallel_size: int, context_parallel_size: int) -> bool:
+    """Whether an expert-parallel group of `expert_parallel_size` ranks (stride: the TP size) lies
+    within one pipeline stage's data × context parallel ranks, as Megatron-Core requires (EP
+    divides DP × CP). A wider group would reach ranks the plan does not have: its all-to-all was
+    priced across pods that do not exist (infinite on hardware without scale-out, then NaN)."""
+    return (data_parallel_size * context_parallel_size) % expert_parallel_size == 0
+
+
 def _structures(
     arch: ModelArchitecture, accelerator_count: int, sequence_length: int, hw: HardwareModel, fixed: PlanConstraints
 ) -> np.ndarray:
@@ -166,6 +174,7 @@ def _structures(
     rc_options = [fixed.activation_recompute] if fixed.activation_recompute is not None else list(RECOMPUTE_CHOICES)
     zero_options = [fixed.zero_stage] if fixed.zero_stage is not None else list(ZERO_CHOICES)
     outer = []  # (tp, pp, dp, ep, v, sp, cp) rows
+    widest_data_parallel = 0  # of the (TP, CP, PP, DP) rows a fixed EP ruled out, the largest DP × CP
     for tp in tp_options or [1]:
         cp_options = (
             [fixed.context_parallel_size]
@@ -185,6 +194,11 @@ def _structures(
                 dp = fixed.data_parallel_size or max(accelerator_count // (tp * cp * pp), 1)
                 if tp * cp * pp * dp != accelerator_count:
                     continue  # a fixed DP admits only the (TP, CP, PP) that complete the count
+                if fixed.pipeline_interleaving and pp > 1 and pp * fixed.pipeline_interleaving > layers:
+                    continue  # a fixed interleaving admits only the PP whose virtual stages each hold a layer
+                if fixed.expert_parallel_size and not expert_parallel_fits(fixed.expert_parallel_size, dp, cp):
+                    widest_data_parallel = max(widest_data_parallel, dp * cp)
+                    continue  # a fixed EP admits only the rows whose DP × CP it divides
                 ep_options = (
                     [fixed.expert_parallel_size]
                     if fixed.expert_parallel_size
@@ -196,6 +210,24 @@ def _structures(
                     else [v for v in INTERLEAVING_CHOICES if pp > 1 and layers >= pp * v] or [1]
                 )
                 outer += [(tp, pp, dp, ep, v, sp, cp) for ep in ep_options or [1] for v in v_options]
+    if not outer and widest_data_parallel:
+        raise PlanConstraintError(
+            "expert_parallel_size",
+            f"must divide data_parallel_size × context_parallel_size (the expert-parallel group spans data-parallel "
+            f"ranks); no plan of {accelerator_count} accelerators that honours the other fixed fields has a DP × CP "
+            f"that {fixed.expert_parallel_size} divides (the largest DP × CP here is {widest_data_parallel})",
+        )
+    if not outer and fixed.data_parallel_size:
+        # Evaluating the fixed fields alone described a smaller cluster than the request's (TP 8 ×
+        # DP 1 of Llama 2 7B on 4,096 GPUs was answered as 8 GPUs' plan, OK).
+        others = accelerator_count // fixed.data_parallel_size
+        raise PlanConstraintError(
+            "data_parallel_size",
+            f"leaves {others} accelerators per replica, and no tensor × context × pipeline split of them honours the "
+            f"other fixed fields (pipeline stages at most {min(layers, MAX_PIPELINE_STAGES)} and each holding a layer, "
+            "context parallel sizes the sequence length allows): fix those sizes or another "
+            "data_parallel_size",
+        )
     if not outer:  # no free choice completes the count: evaluate the fixed fields and let the caller report
         outer = [
             (

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from flopwatt.estimate import constants as C
 from flopwatt.estimate import fitted_constants
+from flopwatt.estimate.architecture import ModelArchitecture
 from flopwatt.estimate.assumptions import Assumption
 from flopwatt.estimate.catalog import CatalogLookupError, EngineSpec, engine_ids, get_engine, get_hardware
 from flopwatt.estimate.facility_choice import FacilityChoice, facility_inputs
@@ -37,7 +38,14 @@ from flopwatt.estimate.inference import (
 from flopwatt.estimate.measured_profile import MeasuredProfile
 from flopwatt.estimate.model_choice import ModelChoice, resolve_model
 from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_NAMES, ParallelPlan
-from flopwatt.estimate.planner import PlanChoice, PlanConstraintError, PlanConstraints, choose_plan, complete_plan
+from flopwatt.estimate.planner import (
+    PlanChoice,
+    PlanConstraintError,
+    PlanConstraints,
+    choose_plan,
+    complete_plan,
+    expert_parallel_fits,
+)
 from flopwatt.estimate.profile_checks import profile_hardware_id
 from flopwatt.estimate.quick_init import quick_init
 from flopwatt.estimate.run_cost import GoodputInputs, goodput
@@ -407,6 +415,46 @@ def _plan_problems(w: TrainingWorkload) -> list[Problem]:
     return problems
 
 
+def _check_fixed_pipeline(arch: ModelArchitecture, constraints: PlanConstraints) -> None:
+    """A fixed pipeline gives every stage, and with interleaving every virtual stage, at least one
+    layer (the planner's own choices do; Megatron-LM refuses fewer layers than stages). Without
+    this check PP 1,024 of a 32-layer model was answered OK at 0.5 % MFU, 992 stages holding
+    nothing, and PP 4 × 100 virtual stages shrank the bubble a hundredfold over 32 layers."""
+    pp, v, layers = constraints.pipeline_parallel_size, constraints.pipeline_interleaving, arch.layer_count
+    if pp and pp > layers:
+        raise ScenarioError.field(
+            "parallelism.pipeline_parallel_size", f"must be at most the {layers} layers: each stage holds at least one"
+        )
+    if pp and pp > 1 and v and pp * v > layers:
+        raise ScenarioError.field(
+            "parallelism.pipeline_interleaving",
+            f"pipeline_parallel_size × pipeline_interleaving = {pp * v} must be at most the {layers} layers: "
+            "each virtual stage holds at least one",
+        )
+
+
+def _check_fixed_expert_parallel(arch: ModelArchitecture, constraints: PlanConstraints) -> None:
+    """A fixed expert_parallel_size > 1 splits the routed experts of an MoE model evenly (as the
+    planner's own choices do and Megatron-Core requires) and, in a fully fixed plan, divides
+    DP × CP; the planner keeps to the latter when it chooses the rest. Without these checks a
+    dense model or an EP wider than the plan was answered as if the plan existed."""
+    ep = constraints.expert_parallel_size
+    if not ep or ep == 1:
+        return
+    path = "parallelism.expert_parallel_size"
+    if not arch.is_moe:
+        raise ScenarioError.field(path, "applies only to MoE models (expert_count > 1): leave it unset or 1")
+    if arch.expert_count % ep:
+        raise ScenarioError.field(path, f"must divide the {arch.expert_count} routed experts")
+    dp, cp = constraints.data_parallel_size, constraints.context_parallel_size
+    if constraints.complete and not expert_parallel_fits(ep, dp, cp):
+        raise ScenarioError.field(
+            path,
+            f"must divide data_parallel_size × context_parallel_size ({dp} × {cp}): "
+            "the expert-parallel group spans data-parallel ranks",
+        )
+
+
 def build_training_scenario(w: TrainingWorkload) -> TrainingSetup:
     """The scenario of a training workload, its plan chosen (or the fixed plan completed), with
     the assumptions of every input and choice."""
@@ -437,6 +485,8 @@ def build_training_scenario(w: TrainingWorkload) -> TrainingSetup:
         raise ScenarioError.field(
             "parallelism.tensor_parallel_size", f"must divide the {arch.attention_head_count} attention heads"
         )
+    _check_fixed_pipeline(arch, constraints)
+    _check_fixed_expert_parallel(arch, constraints)
     complete = constraints.complete
     if complete:  # nothing to search: the request's plan is evaluated once
         choice = PlanChoice(complete_plan(constraints), math.nan, math.nan, True, 1)
@@ -662,6 +712,13 @@ def build_inference_scenario(w: InferenceWorkload) -> tuple[InferenceScenario, l
     engine = resolve_engine(w.engine)
     kv_precision = w.kv_cache_precision or default_kv_cache_precision(w.precision, engine)
     hw, hw_assumptions = hardware_model(w.hardware_id, w.precision, w.calibration)
+    try:
+        # One replica is one tensor-parallel group: past a scale-up domain without a published
+        # link between domains (MI325X, MI355X, TPU v3/v6e) its all-reduces have no rate, and the
+        # infinite step gave NaN busy fractions, costs out of range and INTERNAL errors.
+        check_scale_out(hw, w.accelerator_count)
+    except ScaleOutUnavailableError as error:
+        raise ScenarioError.field("accelerator_count", str(error)) from None
     facility, facility_assumptions = facility_inputs(w.facility, w.hardware_id)
     try:
         check_expert_parallel_size(arch, w.accelerator_count, w.expert_parallel_size)

@@ -22,7 +22,7 @@ from flopwatt.estimate.buildout import MAX_MONTHS, RampInputs, quarterly_periods
 from flopwatt.estimate.constants import IT_DEPRECIATION_YEARS, SECONDS_PER_HOUR
 from flopwatt.estimate.facility_choice import facility_inputs
 from flopwatt.estimate.inference import estimate_serving
-from flopwatt.estimate.scenario_errors import ScenarioError
+from flopwatt.estimate.scenario_errors import Problem, ScenarioError
 from flopwatt.estimate.scenarios import (
     InferenceWorkload,
     TrainingSetup,
@@ -408,7 +408,7 @@ def _size_inference(
         try:
             scenario, _ = build_inference_scenario(replace(workload, accelerator_count=tp))
         except ScenarioError as error:
-            raise from_domain(error.rerooted("inference.")) from None
+            raise from_domain(_replica_error(error)) from None
         estimate = estimate_serving(scenario)
         if estimate.fits_in_memory:
             replicas = fleet // tp
@@ -420,6 +420,17 @@ def _size_inference(
                 estimate.batch_size,
             )
     return _ServingResult(0.0, sizes[-1], 0, None, 0)
+
+
+def _replica_error(error: ScenarioError) -> ScenarioError:
+    """The serving builder's problems as paths of this request: its `accelerator_count` (one
+    replica's tensor-parallel group) is `inference.accelerators_per_replica` here, a field the
+    client can change; `inference.accelerator_count` does not exist."""
+    renamed = [
+        Problem("accelerators_per_replica" if p.field == "accelerator_count" else p.field, p.description)
+        for p in error.problems
+    ]
+    return ScenarioError(renamed).rerooted("inference.")
 
 
 def _scalar(value) -> float:

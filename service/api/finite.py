@@ -26,6 +26,8 @@ _FLOAT_TYPES = frozenset({FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOA
 MAX_FIELDS_NAMED = 5
 # Largest value of an int64 field (memory bytes, step counts, Money units).
 INT64_MAX = 2**63 - 1
+# Largest value of an int32 field (batch sizes).
+INT32_MAX = 2**31 - 1
 
 
 @functools.lru_cache(maxsize=None)  # one entry per message type of the API: a fixed, small set
@@ -135,6 +137,16 @@ def int64(value: float, field: str) -> int:
     accelerator-hour cost 10^25 USD."""
     value = float(value)
     if not math.isfinite(value) or abs(value) > INT64_MAX:
+        raise not_representable([field])
+    return int(value)
+
+
+def int32(value: float, field: str) -> int:
+    """`value` for an int32 response field, as `int64` does for int64 fields: a KV cache of a few
+    bytes per sequence (a 1-layer model of latent rank 1) holds billions of sequences, and
+    protobuf raised "Value out of range" (INTERNAL) setting max_batch_size."""
+    value = float(value)
+    if not math.isfinite(value) or abs(value) > INT32_MAX:
         raise not_representable([field])
     return int(value)
 

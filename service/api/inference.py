@@ -6,15 +6,16 @@ from flopwatt.estimate import constants as C
 from flopwatt.estimate import uncertainty
 from flopwatt.estimate.assumptions import Assumption
 from flopwatt.estimate.catalog import engine_ids
-from flopwatt.estimate.continuous import ContinuousBatching, OverloadedError, SloUnreachable, plan_for_slo
+from flopwatt.estimate.continuous import ContinuousBatching, OverloadedError, SloPlan, SloUnreachable, plan_for_slo
 from flopwatt.estimate.disaggregation import DisaggregatedPlan, disaggregated_estimate
 from flopwatt.estimate.inference import InferenceEstimate, InferenceScenario, estimate_serving
 from flopwatt.estimate.scenarios import InferenceWorkload, SpeculationChoice, build_inference_scenario
 from flopwatt.service.api import convert
 from flopwatt.service.api.deps import ApiDependencies
-from flopwatt.service.api.finite import ensure_finite, int64
+from flopwatt.service.api.finite import ensure_finite, int32, int64
 from flopwatt.service.api.request_bounds import (
     MAX_ACCELERATOR_COUNT,
+    MAX_CAMPUS_ACCELERATORS,
     MAX_SEQUENCE_LENGTH,
     Violations,
     check_facility,
@@ -24,7 +25,7 @@ from flopwatt.service.api.request_bounds import (
     check_uncertainty,
     duration_seconds,
 )
-from flopwatt.service.errors import FailedPrecondition, domain_errors, echo
+from flopwatt.service.errors import FailedPrecondition, InvalidArgument, domain_errors, echo
 from flopwatt.v1 import estimator_pb2
 
 MAX_INFERENCE_BATCH = 1_000_000
@@ -109,6 +110,7 @@ def estimate_for_slo(
         raise FailedPrecondition(str(error), reason="SLO_UNREACHABLE") from None
     except OverloadedError as error:  # cannot happen: replicas are sized below capacity
         raise FailedPrecondition(str(error)) from None
+    _check_fleet(request, plan)
     considered = {
         "colocated": "prefill and decode colocated (disaggregation not requested)",
         "allowed": "colocated replicas and separate prefill/decode pools weighed, the better kept",
@@ -213,9 +215,9 @@ def to_response(estimate: InferenceEstimate, assumptions: list[Assumption]) -> e
         cost_per_million_output_tokens=convert.money(
             estimate.cost_per_million_output_tokens_usd, "cost_per_million_output_tokens"
         ),
-        max_batch_size=estimate.max_batch_size,
+        max_batch_size=int32(estimate.max_batch_size, "max_batch_size"),
         fits_in_memory=estimate.fits_in_memory,
-        batch_size=estimate.batch_size,
+        batch_size=int32(estimate.batch_size, "batch_size"),
         requests_per_second=estimate.requests_per_second,
         memory_per_accelerator_bytes=int64(estimate.memory_per_accelerator_bytes, "memory_per_accelerator_bytes"),
         kv_cache_bytes_per_token=int64(estimate.kv_cache_bytes_per_token, "kv_cache_bytes_per_token"),
@@ -371,6 +373,20 @@ def continuous_assumptions(
             "chunked prefill (vLLM docs, Optimization and Tuning); p50 and p99 across requests",
         ),
     ]
+
+
+def _check_fleet(request: estimator_pb2.EstimateInferenceRequest, plan: SloPlan) -> None:
+    """Refuse a load whose SLO plan needs more accelerators than any campus holds (the bound
+    EstimateCampus's demand planner keeps): its replica counts overflowed ServingPlan's int32
+    fields (1e6 requests/s of 100,000-token answers: 12 billion replicas, then INTERNAL)."""
+    if plan.accelerator_count > MAX_CAMPUS_ACCELERATORS:
+        field = "concurrency" if request.concurrency else "request_rate_per_second"
+        raise InvalidArgument.field(
+            field,
+            f"needs {plan.accelerator_count:.3g} {request.hardware_id} ({plan.replicas:,} "
+            f"{'decode ' if plan.disaggregated is not None else ''}replicas of TP {plan.tensor_parallel_size}) to meet the SLO; at most {MAX_CAMPUS_ACCELERATORS:,} accelerators: "
+            "lower the load or relax the SLO",
+        )
 
 
 def inference_workload(request: estimator_pb2.EstimateInferenceRequest, deps: ApiDependencies) -> InferenceWorkload:

@@ -195,14 +195,18 @@ def to_response(estimate: TrainingEstimate, assumptions: list[Assumption]) -> es
     step = {k: _f(v) for k, v in estimate.step.as_dict().items() if k not in ("total", "busy_fraction")}
     memory = {k: _f(v) for k, v in estimate.memory.as_dict().items() if k != "total"}
     cost = estimate.cost
+    accelerators, hosts, network = (
+        _f(cost.accelerator_energy_joules),
+        _f(cost.host_energy_joules),
+        _f(cost.network_energy_joules),
+    )
     energy = {
-        "accelerators": _f(cost.accelerator_energy_joules),
-        "hosts": _f(cost.host_energy_joules),
-        "network": _f(cost.network_energy_joules),
-        "facility_overhead": _f(cost.facility_energy_joules)
-        - _f(cost.accelerator_energy_joules)
-        - _f(cost.host_energy_joules)
-        - _f(cost.network_energy_joules),
+        "accelerators": accelerators,
+        "hosts": hosts,
+        "network": network,
+        # IT energy summed as run_cost sums it, so that PUE 1 leaves exactly 0 (subtracting the
+        # parts one by one left rounding residues down to -224 J: a negative energy).
+        "facility_overhead": _f(cost.facility_energy_joules) - (accelerators + hosts + network),
     }
     money = {
         "rental": _f(cost.rental_cost_usd),

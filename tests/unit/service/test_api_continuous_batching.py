@@ -132,3 +132,27 @@ def test_a_replica_too_small_says_it_does_not_fit():
         request_70b(accelerator_count=1, precision=common_pb2.PRECISION_BF16, concurrency=4), DEPS
     )
     assert not response.fits_in_memory and "fits_in_memory" in {a.name for a in response.assumptions}
+
+
+@pytest.mark.parametrize("rate", [0.001, 0.05, 0.2, 1.0])
+def test_a_rate_answers_the_running_batch_its_step_is_timed_at(rate):
+    """batch_size was the mean running batch rounded: 0 sequences at a light load (0.001
+    requests/s with a ~20 s service time), while TPOT and power were a batch of 1's. It is the
+    batch whose step the answer times: at least the mean, less than one above it."""
+    response = estimate_inference(request_70b(request_rate_per_second=rate), DEPS)
+    assert response.batch_size >= 1
+    assert response.running_batch_size <= response.batch_size < response.running_batch_size + 1
+
+
+@pytest.mark.parametrize(
+    "disaggregation", [estimator_pb2.DISAGGREGATION_COLOCATED, estimator_pb2.DISAGGREGATION_REQUIRED]
+)
+def test_an_slo_load_past_any_campus_is_refused_naming_the_rate(disaggregation):
+    """1e6 requests/s of million-token answers need ~4e9 replicas: the count overflowed
+    ServingPlan.replicas (int32) and the answer was INTERNAL ("Value out of range")."""
+    request = slo_request(0.0, 1.0, request_rate_per_second=1e6, disaggregation=disaggregation)
+    request.model.preset_id = "llama-3.1-8b"
+    request.input_tokens, request.output_tokens = 1000, 1_000_000
+    with pytest.raises(InvalidArgument) as error:
+        estimate_inference(request, DEPS)
+    assert [v.field for v in error.value.violations] == ["request_rate_per_second"]

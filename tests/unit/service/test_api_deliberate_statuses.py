@@ -19,7 +19,7 @@ from google.protobuf.duration_pb2 import Duration
 from google.type.money_pb2 import Money
 
 from flopwatt.bench.store import ProfileStore
-from flopwatt.service.api import catalog, finite, profiles, runs, sweep
+from flopwatt.service.api import catalog, finite, inference, profiles, runs, sweep
 from flopwatt.service.api.campus import estimate_campus
 from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.service.api.request_bounds import TRAINING_INTEGER_MAXIMA
@@ -354,3 +354,87 @@ def test_violations_are_capped_with_a_count_of_the_rest():
     assert len(violations) == MAX_VIOLATIONS + 1 and all(v.field for v in violations)
     assert violations[-1].field == f"axes[{MAX_VIOLATIONS}].field"
     assert "980 more violations" in violations[-1].description
+
+
+def _mi355x_serving(**fields) -> estimator_pb2.EstimateInferenceRequest:
+    return estimator_pb2.EstimateInferenceRequest(
+        model=common_pb2.ModelSpec(preset_id="llama-3.1-8b"),
+        hardware_id="mi355x",
+        accelerator_count=16,
+        input_tokens=1000,
+        output_tokens=100,
+        **fields,
+    )
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},
+        {"request_rate_per_second": 1.0},
+        {"concurrency": 8},
+        {"slo": estimator_pb2.ServingSlo(time_per_output_token=Duration(nanos=200_000_000))},
+    ],
+    ids=["static", "rate", "concurrency", "slo"],
+)
+def test_a_replica_past_a_scale_up_domain_without_scale_out_is_refused_naming_accelerator_count(fields):
+    """MI355X publishes no bandwidth between its 8-GPU nodes: a 16-GPU tensor-parallel replica's
+    all-reduces had no rate, and the infinite decode step was answered ESTIMATE_NOT_FINITE
+    (static), a "capacity of 0 requests/s" (a rate) or OK after NaN warnings (an SLO), and in
+    MLA models INTERNAL ("cannot convert float NaN to integer"); training refuses such a count."""
+    with pytest.raises(InvalidArgument) as error:
+        inference.estimate_inference(_mi355x_serving(**fields), DEPS)
+    assert [v.field for v in error.value.violations] == ["accelerator_count"]
+    assert "at most 8" in str(error.value)
+
+
+def test_a_campus_replica_past_a_scale_up_domain_without_scale_out_names_accelerators_per_replica():
+    request = estimator_pb2.EstimateCampusRequest(
+        accelerator_count=64,
+        hardware_id="mi325x",
+        inference=estimator_pb2.CampusInferenceWorkload(
+            model=common_pb2.ModelSpec(preset_id="llama-3.1-8b"),
+            input_tokens=1000,
+            output_tokens=100,
+            accelerators_per_replica=16,
+        ),
+    )
+    with pytest.raises(InvalidArgument) as error:
+        estimate_campus(request, DEPS)
+    assert [v.field for v in error.value.violations] == ["inference.accelerators_per_replica"]
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},
+        {
+            "slo": estimator_pb2.ServingSlo(
+                time_to_first_token=Duration(seconds=10**9), time_per_output_token=Duration(seconds=10**9)
+            ),
+            "request_rate_per_second": 1.0,
+            "disaggregation": estimator_pb2.DISAGGREGATION_REQUIRED,
+            "engine": "sglang",
+        },
+    ],
+    ids=["static", "disaggregated-slo"],
+)
+def test_a_kv_bound_past_int32_is_failed_precondition_naming_max_batch_size(fields):
+    """A 1-layer model of latent KV rank 1 keeps 8 bytes per 2-token sequence: 4 TPU v6e hold
+    3.6e9 of them, and setting the int32 max_batch_size raised "Value out of range" (INTERNAL)."""
+    model = common_pb2.ModelSpec(
+        layer_count=1,
+        hidden_size=8192,
+        attention_head_count=64,
+        kv_head_count=2,
+        ffn_hidden_size=2,
+        vocab_size=1,
+        kv_lora_rank=1,
+        qk_rope_head_dim=1,
+    )
+    request = estimator_pb2.EstimateInferenceRequest(
+        model=model, hardware_id="tpu-v6e", accelerator_count=4, input_tokens=1, output_tokens=1, **fields
+    )
+    with pytest.raises(FailedPrecondition) as raised:
+        inference.estimate_inference(request, DEPS)
+    assert "(max_batch_size)" in raised.value.message

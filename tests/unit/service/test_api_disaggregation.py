@@ -89,3 +89,15 @@ def test_an_unreachable_ttft_when_required_is_failed_precondition_with_the_best_
     with pytest.raises(FailedPrecondition) as error:
         estimate_inference(request(ttft_ms=50, mode=estimator_pb2.DISAGGREGATION_REQUIRED), DEPS)
     assert "best reachable p99" in str(error.value)
+
+
+@pytest.mark.parametrize("rate", [0.001, 0.05])
+def test_a_light_load_on_disaggregated_pools_answers_a_batch_of_at_least_one(rate):
+    """batch_size was the decode instances' mean running batch rounded: 0 at 0.001 requests/s,
+    while the memory counted one sequence's KV cache. It is the sequences an instance holds."""
+    message = request(mode=estimator_pb2.DISAGGREGATION_REQUIRED)
+    message.request_rate_per_second = rate
+    response = estimate_inference(message, DEPS)
+    assert response.slo_plan.disaggregated
+    assert response.batch_size >= 1
+    assert response.running_batch_size <= response.batch_size < response.running_batch_size + 1

@@ -417,3 +417,27 @@ def test_expert_dispatch_is_explained_and_node_limited_routing_is_an_input():
     assert two_nodes.step_duration.ToTimedelta() <= hai.step_duration.ToTimedelta()
     dense = estimate_training(llama_405b_request(), DEPS)
     assert "expert_dispatch" not in {a.name for a in dense.assumptions}
+
+
+@pytest.mark.parametrize(
+    ("preset", "hardware", "count", "sequence", "host_watts"),
+    [
+        ("mixtral-8x7b", "h100-pcie", 200_000, 1, 300.0),  # once -224 J
+        ("megatron-1t", "h100-sxm", 4096, 2048, 0.0),
+        ("gpt-3-2.7b", "h200", 72, 4096, 0.0),
+    ],
+)
+def test_facility_overhead_at_pue_one_is_zero_never_negative(preset, hardware, count, sequence, host_watts):
+    """The overhead is facility − IT energy; subtracting the IT parts one at a time left
+    rounding residues below zero at PUE 1 (a negative energy in the breakdown)."""
+    request = estimator_pb2.EstimateTrainingRequest(
+        model=common_pb2.ModelSpec(preset_id=preset),
+        training_tokens=10**17 if sequence == 1 else 15_600_000_000_000,
+        sequence_length=sequence,
+        hardware_id=hardware,
+        accelerator_count=count,
+        facility=common_pb2.Facility(pue=1.0, host_power_watts_per_accelerator=host_watts),
+    )
+    energy = {q.name: q.value for q in estimate_training(request, DEPS).breakdown.energy}
+    assert energy["facility_overhead"] == 0.0
+    assert min(energy.values()) >= 0.0

@@ -130,3 +130,78 @@ def test_hard_cases_are_answered_or_refused_deliberately(case, expected):
 )
 def test_no_request_yields_internal_or_nan(preset, hardware, count, batch, sequence, tokens):
     outcome(preset, hardware, count, batch, sequence, tokens)
+
+
+def _expert_parallel_request(
+    preset: str, hardware: str, count: int, **parallelism
+) -> estimator_pb2.EstimateTrainingRequest:
+    request = _request(preset, hardware, count, 0, 4096)
+    request.parallelism.CopyFrom(common_pb2.Parallelism(**parallelism))
+    return request
+
+
+# A fixed expert_parallel_size was never checked: an EP group wider than the plan's DP × CP was
+# priced across pods that do not exist (MI325X has no scale-out: infinite all-to-all, NaN step,
+# INTERNAL "cannot convert float NaN to integer"); elsewhere it was answered OK with a plan no
+# cluster runs (EP 16 over Mixtral's 8 experts, EP 64 on a dense model).
+BAD_EXPERT_PARALLEL = [
+    (("mixtral-8x7b", "mi325x", 8), {"expert_parallel_size": 2, "tensor_parallel_size": 8, "global_batch_size": 64}),
+    (
+        ("mixtral-8x7b", "h100-sxm", 64),
+        {"expert_parallel_size": 8, "tensor_parallel_size": 8, "pipeline_parallel_size": 8},
+    ),
+    (
+        ("mixtral-8x7b", "h100-sxm", 64),
+        {"expert_parallel_size": 8, "tensor_parallel_size": 8, "pipeline_parallel_size": 4, "data_parallel_size": 2},
+    ),
+    (("mixtral-8x7b", "h100-sxm", 64), {"expert_parallel_size": 16}),
+    (("deepseek-v3", "h800", 2048), {"expert_parallel_size": 1000}),
+    (("llama-2-7b", "h100-sxm", 8), {"expert_parallel_size": 64}),
+]
+
+
+@pytest.mark.parametrize(("case", "parallelism"), BAD_EXPERT_PARALLEL, ids=lambda x: str(x))
+def test_a_fixed_expert_parallel_size_the_plan_cannot_hold_is_refused_naming_it(case, parallelism):
+    with pytest.raises(InvalidArgument) as error:
+        estimate_training(_expert_parallel_request(*case, **parallelism), DEPS)
+    assert [v.field for v in error.value.violations] == ["parallelism.expert_parallel_size"]
+
+
+def test_a_fixed_expert_parallel_size_steers_the_planner_to_plans_that_hold_it():
+    response = estimate_training(_expert_parallel_request("mixtral-8x7b", "h100-sxm", 64, expert_parallel_size=8), DEPS)
+    plan = response.parallelism
+    assert plan.expert_parallel_size == 8
+    assert (plan.data_parallel_size * plan.context_parallel_size) % 8 == 0
+
+
+# Fixed pipelines with stages (or interleaved virtual stages) that hold no layer were answered
+# OK: PP 1,024 of Llama 2 7B's 32 layers at 0.5 % MFU, PP 4 × 100 virtual stages with a bubble
+# a hundredfold smaller than any real schedule's.
+EMPTY_PIPELINE_STAGES = [
+    (1024, {"pipeline_parallel_size": 1024}, "parallelism.pipeline_parallel_size"),
+    (64, {"pipeline_parallel_size": 64}, "parallelism.pipeline_parallel_size"),
+    (64, {"pipeline_parallel_size": 4, "pipeline_interleaving": 100}, "parallelism.pipeline_interleaving"),
+]
+
+
+@pytest.mark.parametrize(("count", "parallelism", "field"), EMPTY_PIPELINE_STAGES)
+def test_a_fixed_pipeline_with_empty_stages_is_refused_naming_it(count, parallelism, field):
+    with pytest.raises(InvalidArgument) as error:
+        estimate_training(_expert_parallel_request("llama-2-7b", "h100-sxm", count, **parallelism), DEPS)
+    assert [v.field for v in error.value.violations] == [field]
+
+
+# Fixed sizes the planner cannot complete were evaluated alone, a plan of fewer accelerators than
+# the request's: TP 8 × DP 1 of Llama 2 7B on 4,096 GPUs was answered OK as an 8-GPU plan; with
+# interleaving 16 and DP 8 on 256 GPUs the planner chose PP 4 × 16 virtual stages over 32 layers.
+UNPLANNABLE_DATA_PARALLEL = [
+    (4096, {"tensor_parallel_size": 8, "data_parallel_size": 1}),
+    (256, {"tensor_parallel_size": 8, "data_parallel_size": 8, "pipeline_interleaving": 16}),
+]
+
+
+@pytest.mark.parametrize(("count", "parallelism"), UNPLANNABLE_DATA_PARALLEL)
+def test_fixed_sizes_no_plan_of_the_count_completes_are_refused_naming_data_parallel_size(count, parallelism):
+    with pytest.raises(InvalidArgument) as error:
+        estimate_training(_expert_parallel_request("llama-2-7b", "h100-sxm", count, **parallelism), DEPS)
+    assert [v.field for v in error.value.violations] == ["parallelism.data_parallel_size"]
