@@ -395,16 +395,20 @@ def profile_closed_loop(config: ClosedLoopModel, checks: tuple[str, ...], device
     return {name: profilers[name](config, device) for name in checks if name in profilers}
 
 
-def best_of_rounds(rounds: list[dict]) -> dict:
-    """The closed loop's checks over several interleaved rounds: each check keeps the round with
-    the smallest median (its samples and details) and lists every round's median in
-    `round_medians_seconds` (why the minimum: bench.workload_suite.best_of_rounds)."""
+def median_of_rounds(rounds: list[dict]) -> dict:
+    """The closed loop's checks over several interleaved rounds: each check keeps the round whose
+    median is the median over the rounds (its samples and details; the lesser of the middle two
+    for an even count) and lists every round's median in `round_medians_seconds` (why the median:
+    bench.workload_suite.median_of_rounds)."""
+    from flopwatt.bench.workload_suite import median_round
+
     if not rounds:
         raise ValueError("rounds: need at least one closed-loop result")
     merged = {}
     for name in rounds[0]:
         results = [r[name] for r in rounds if name in r]
-        best = dict(min(results, key=lambda result: result["median_seconds"]))
-        best["round_medians_seconds"] = [result["median_seconds"] for result in results]
-        merged[name] = best
+        medians = [result["median_seconds"] for result in results]
+        chosen = dict(results[median_round(medians)])
+        chosen["round_medians_seconds"] = medians
+        merged[name] = chosen
     return merged

@@ -817,20 +817,36 @@ def _phase_seconds(document: dict, phase: str) -> float:
     return sum(_typical_seconds(row) * max(1, len(row.get("uses", []))) for row in rows)
 
 
-def best_of_rounds(documents: list[dict]) -> dict:
+def median_round(totals: list[float]) -> int:
+    """Index of the median of `totals` (the lower of the two middle ones for an even count: with
+    two rounds, the lesser)."""
+    order = sorted(range(len(totals)), key=lambda i: totals[i])
+    return order[(len(order) - 1) // 2]
+
+
+def median_of_rounds(documents: list[dict]) -> dict:
     """One workload profile from `documents`, the same suite run several times (interleaved with
     the closed loop's real steps): for each phase (training, decode) the round whose rows add up
-    to the least time (each row's median times its uses) gives that phase's rows, with their
-    statistics and raw samples; every row lists every round's median (`round_medians_seconds`).
+    to the median time over the rounds (each row's median times its uses; `median_round`) gives
+    that phase's rows, with their statistics and raw samples; every row lists every round's
+    median (`round_medians_seconds`).
 
-    Why the least round: on a shared host another job's burst adds scheduler slices to whatever
-    runs then (a 2-thread RMSNorm of 512 x 512 took 0.4 ms alone and 27-32 ms while another
-    process held a core: each parallel region waits a slice), so a round is an upper bound and
-    the least one the best estimate. Whole rounds, not each operator's least median: the real
-    steps are reduced as whole steps (bench.closed_loop.best_of_rounds, the least median), and a
-    sum of per-operator minima over rounds is lower than any one round ran (measured: 220 ms of
-    layer GEMMs from per-operator minima against 224-242 ms for the three whole rounds), so the
-    two sides of the comparison would not carry the same estimator."""
+    Why the median round: a round is off in either direction. On a shared host another job's
+    burst adds scheduler slices to whatever runs then (a 2-thread RMSNorm of 512 x 512 took 0.4 ms
+    alone and 27-32 ms while another process held a core: each parallel region waits a slice),
+    and on an idle VM whole rounds still run in a faster or a slower regime (2026-11-28, the CPU
+    host idle but for these runs: the real decode step's rounds 13.7 / 18.1 / 23.3 ms and
+    16.1 / 20.9 / 18.3 ms, each round's 16 samples within ±3 %; the suite's training rows adding up
+    to 346 against 389 and 419 ms in one run). The least round, used before, is robust to the
+    first only, and took each side's fast outlier independently: six runs of the closed loop
+    (3 rounds each, docs/benchmarks.md "fourth look") gave decode errors of -4.0, -21.9, +27.1,
+    +6.1, +23.5, -27.6 % from the least rounds and -5.0, -28.9, -4.4, +2.1, -6.3, -10.1 % from
+    the median rounds of the same data (the second run under another process's load throughout),
+    training -14.5 … +2.9 % against -11.5 … -0.4 %. With three rounds the median drops one
+    outlier of either kind. Whole rounds, not each operator's own median: the real
+    steps are reduced as whole steps (bench.closed_loop.median_of_rounds), and a sum of
+    per-operator picks over rounds is no round that ran, so the two sides of the comparison
+    would not carry the same estimator."""
     if not documents:
         raise ValueError("documents: need at least one workload profile")
     base = dict(documents[0])
@@ -840,8 +856,8 @@ def best_of_rounds(documents: list[dict]) -> dict:
         offsets.append(len(results))
         results.extend(document.get("results", []))
     phases = list(dict.fromkeys(row.get("phase") for d in documents for row in d.get("operators", [])))
-    best_round = {
-        phase: min(range(len(documents)), key=lambda i: _phase_seconds(documents[i], phase)) for phase in phases
+    chosen_round = {
+        phase: median_round([_phase_seconds(document, phase) for document in documents]) for phase in phases
     }
 
     def key(row: dict) -> tuple:
@@ -853,7 +869,7 @@ def best_of_rounds(documents: list[dict]) -> dict:
             medians.setdefault(key(row), []).append(_typical_seconds(row))
     operators = []
     for phase in phases:
-        round_index = best_round[phase]
+        round_index = chosen_round[phase]
         for row in documents[round_index].get("operators", []):
             if row.get("phase") != phase:
                 continue
@@ -866,7 +882,7 @@ def best_of_rounds(documents: list[dict]) -> dict:
         operators=operators,
         results=results,
         rounds=len(documents),
-        best_round_by_phase=best_round,
+        median_round_by_phase=chosen_round,
         duration_seconds=sum(float(d.get("duration_seconds", 0.0)) for d in documents),
         notes=list(dict.fromkeys(note for d in documents for note in d.get("notes", []))),
     )

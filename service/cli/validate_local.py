@@ -65,7 +65,7 @@ def register_arguments(parser: argparse.ArgumentParser) -> None:
         "--repeats",
         type=int,
         default=DEFAULT_REPEATS,
-        help="interleaved rounds (workload suite, then the real steps); each side keeps its least round "
+        help="interleaved rounds (workload suite, then the real steps); each side keeps its median round "
         "(default %(default)s)",
     )
     group.add_argument("--data-dir", help="data directory (default: $FLOPWATT_DATA_DIR or ~/.local/share/flopwatt)")
@@ -364,9 +364,9 @@ def measure_interleaved(
 ) -> tuple[str | None, dict | None, dict]:
     """(profile id, profile, measured checks) over `--repeats` interleaved rounds. With
     --measure-workload each round runs the workload suite on this model's shapes and then the
-    real steps, so both sides see the same spells of load; each check keeps its least median over
-    the rounds and each phase of the operator table its least round (bench.workload_suite.
-    best_of_rounds says why), and the merged workload profile is stored. Otherwise the
+    real steps, so both sides see the same spells of load; each check keeps its median round and
+    each phase of the operator table its median round (bench.workload_suite.median_of_rounds says
+    why), and the merged workload profile is stored. Otherwise the
     profile comes from `_profile` and only the real steps repeat. Everything runs on `device`."""
     from flopwatt.bench import closed_loop
 
@@ -387,15 +387,15 @@ def measure_interleaved(
             shape = workload_shape(config, checks)
             documents.append(run_suite("workload", device, workload=shape, progress=ProgressBar()))
         rounds.append(closed_loop.run_closed_loop(config, checks, device))
-    measured = closed_loop.best_of_rounds(rounds)
+    measured = closed_loop.median_of_rounds(rounds)
     for name, breakdown in closed_loop.profile_closed_loop(config, checks, device).items():
         measured[name]["operator_profile"] = breakdown
     if documents:
         from flopwatt.bench.store import ProfileStore, database_path
-        from flopwatt.bench.workload_suite import best_of_rounds
+        from flopwatt.bench.workload_suite import median_of_rounds
         from flopwatt.estimate.profile_checks import save_measured_profile
 
-        document = best_of_rounds(documents)
+        document = median_of_rounds(documents)
         profile_id = save_measured_profile(ProfileStore(database_path(args.data_dir)).save, document)
     return profile_id, document, measured
 

@@ -364,12 +364,12 @@ def _row(kind, shape, medians, index=0, phase="training"):
     }
 
 
-def test_rounds_merge_to_each_phases_least_round_with_its_own_samples():
+def test_rounds_merge_to_each_phases_median_round_with_its_own_samples():
     """Interleaved rounds (validate --local --repeats): each phase takes its rows from the round
-    whose rows add up to the least time (median x uses), as the real steps keep their least
-    whole-step median, not a mix of each operator's best round; the rows keep that round's raw
-    samples (the result index follows) and list every round's median."""
-    from flopwatt.bench.workload_suite import best_of_rounds
+    whose rows add up to the median time (median x uses; of two rounds the lesser), as the real
+    steps keep their median whole-step round, not a mix of each operator's rounds; the rows keep
+    that round's raw samples (the result index follows) and list every round's median."""
+    from flopwatt.bench.workload_suite import median_of_rounds
 
     def document(gemm, norm, decode, samples):
         return {
@@ -385,9 +385,9 @@ def test_rounds_merge_to_each_phases_least_round_with_its_own_samples():
         }
 
     # training: round 0 adds up to 4.0, round 1 to 6.0 (its GEMM alone is faster); decode: round 1
-    merged = best_of_rounds([document(3.0, 1.0, 0.5, [3.0]), document(2.0, 4.0, 0.25, [2.0])])
+    merged = median_of_rounds([document(3.0, 1.0, 0.5, [3.0]), document(2.0, 4.0, 0.25, [2.0])])
     gemm, norm, decode = merged["operators"]
-    assert merged["best_round_by_phase"] == {"training": 0, "decode": 1}
+    assert merged["median_round_by_phase"] == {"training": 0, "decode": 1}
     assert gemm["seconds"]["median"] == 3.0 and norm["seconds"]["median"] == 1.0
     assert merged["results"][gemm["result_index"]]["samples_seconds"] == [3.0]
     assert decode["seconds"]["median"] == 0.25 and merged["results"][decode["result_index"]]["samples_seconds"] == [2.0]
@@ -396,14 +396,29 @@ def test_rounds_merge_to_each_phases_least_round_with_its_own_samples():
     assert len(merged["results"]) == 6
 
 
-def test_closed_loop_rounds_merge_to_each_checks_least_median():
-    from flopwatt.bench.closed_loop import best_of_rounds
+def test_three_rounds_keep_the_median_round_not_an_outlier_of_either_side():
+    """A fast or a slow outlier round (both seen on the idle CI VM) is dropped on both sides."""
+    from flopwatt.bench.closed_loop import median_of_rounds as steps
+    from flopwatt.bench.workload_suite import median_of_rounds as tables
+
+    def document(gemm):
+        return {"suite": "workload", "operators": [_row("gemm", {"m": 2, "n": 2, "k": 2}, gemm, 0)], "results": [{}]}
+
+    merged = tables([document(5.0), document(2.0), document(3.0)])  # 2.0: a fast outlier
+    assert merged["median_round_by_phase"] == {"training": 2} and merged["operators"][0]["seconds"]["median"] == 3.0
+    decode = [{"decode_step": {"median_seconds": m, "samples_seconds": [m]}} for m in (0.0233, 0.0181, 0.0137)]
+    assert steps(decode)["decode_step"]["median_seconds"] == 0.0181
+    assert steps(decode)["decode_step"]["round_medians_seconds"] == [0.0233, 0.0181, 0.0137]
+
+
+def test_closed_loop_rounds_merge_to_each_checks_median_round():
+    from flopwatt.bench.closed_loop import median_of_rounds
 
     rounds = [
         {"training_step": {"median_seconds": 2.0, "samples_seconds": [2.0]}, "decode_step": {"median_seconds": 0.1}},
         {"training_step": {"median_seconds": 1.0, "samples_seconds": [1.0]}, "decode_step": {"median_seconds": 0.3}},
     ]
-    merged = best_of_rounds(rounds)
+    merged = median_of_rounds(rounds)  # of two rounds, the lesser
     assert merged["training_step"]["median_seconds"] == 1.0 and merged["training_step"]["samples_seconds"] == [1.0]
     assert merged["training_step"]["round_medians_seconds"] == [2.0, 1.0]
     assert merged["decode_step"]["median_seconds"] == 0.1
