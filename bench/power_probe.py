@@ -17,8 +17,8 @@ from flopwatt.bench.runner import SuiteRun
 from flopwatt.bench.suite_config import POWER_UNIT_OF_WORK_SECONDS, SuiteConfig
 from flopwatt.kernels.workload import Workload
 
-IDLE_SETTLE_SECONDS = 1.0
-FLOAT64_BYTES = 8  # the triad's element: the copy fallback moves arrays of the same bytes  # let clocks drop after set-up before the idle window opens
+IDLE_SETTLE_SECONDS = 1.0  # let clocks drop after set-up before the idle window opens
+FLOAT64_BYTES = 8  # the triad's element: the copy fallback moves arrays of the same bytes
 
 
 def _repeat_batch(workload: Workload, median_seconds: float):
