@@ -132,7 +132,7 @@ def test_no_request_yields_internal_or_nan(preset, hardware, count, batch, seque
     outcome(preset, hardware, count, batch, sequence, tokens)
 
 
-def _expert_parallel_request(
+def _request_with_parallelism(
     preset: str, hardware: str, count: int, **parallelism
 ) -> estimator_pb2.EstimateTrainingRequest:
     request = _request(preset, hardware, count, 0, 4096)
@@ -163,12 +163,14 @@ BAD_EXPERT_PARALLEL = [
 @pytest.mark.parametrize(("case", "parallelism"), BAD_EXPERT_PARALLEL, ids=lambda x: str(x))
 def test_a_fixed_expert_parallel_size_the_plan_cannot_hold_is_refused_naming_it(case, parallelism):
     with pytest.raises(InvalidArgument) as error:
-        estimate_training(_expert_parallel_request(*case, **parallelism), DEPS)
+        estimate_training(_request_with_parallelism(*case, **parallelism), DEPS)
     assert [v.field for v in error.value.violations] == ["parallelism.expert_parallel_size"]
 
 
 def test_a_fixed_expert_parallel_size_steers_the_planner_to_plans_that_hold_it():
-    response = estimate_training(_expert_parallel_request("mixtral-8x7b", "h100-sxm", 64, expert_parallel_size=8), DEPS)
+    response = estimate_training(
+        _request_with_parallelism("mixtral-8x7b", "h100-sxm", 64, expert_parallel_size=8), DEPS
+    )
     plan = response.parallelism
     assert plan.expert_parallel_size == 8
     assert (plan.data_parallel_size * plan.context_parallel_size) % 8 == 0
@@ -187,7 +189,7 @@ EMPTY_PIPELINE_STAGES = [
 @pytest.mark.parametrize(("count", "parallelism", "field"), EMPTY_PIPELINE_STAGES)
 def test_a_fixed_pipeline_with_empty_stages_is_refused_naming_it(count, parallelism, field):
     with pytest.raises(InvalidArgument) as error:
-        estimate_training(_expert_parallel_request("llama-2-7b", "h100-sxm", count, **parallelism), DEPS)
+        estimate_training(_request_with_parallelism("llama-2-7b", "h100-sxm", count, **parallelism), DEPS)
     assert [v.field for v in error.value.violations] == [field]
 
 
@@ -203,5 +205,5 @@ UNPLANNABLE_DATA_PARALLEL = [
 @pytest.mark.parametrize(("count", "parallelism"), UNPLANNABLE_DATA_PARALLEL)
 def test_fixed_sizes_no_plan_of_the_count_completes_are_refused_naming_data_parallel_size(count, parallelism):
     with pytest.raises(InvalidArgument) as error:
-        estimate_training(_expert_parallel_request("llama-2-7b", "h100-sxm", count, **parallelism), DEPS)
+        estimate_training(_request_with_parallelism("llama-2-7b", "h100-sxm", count, **parallelism), DEPS)
     assert [v.field for v in error.value.violations] == ["parallelism.data_parallel_size"]
