@@ -78,7 +78,8 @@ FLOP_CONVENTION = Assumption(
     "default",
     "MFU counts the full score matrix, the PaLM (appendix B) / Megatron convention (Kaplan 2020 for 6·N); HFU counts the work "
     "the step executes: a fused causal kernel computes about half the score matrix (FlashAttention-2), unfused attention all "
-    "of it, and recomputation adds its forward (Korthikanti 2022). At long context HFU is therefore below MFU",
+    "of it, and recomputation adds its forward (Korthikanti 2022). At long context HFU is therefore below MFU, and where "
+    "attention dominates the step MFU can pass 1 (it counts score-matrix work the causal kernel skips)",
 )
 MEMORY_HEADROOM = Assumption(
     "memory_headroom",

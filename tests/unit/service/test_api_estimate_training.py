@@ -441,3 +441,32 @@ def test_facility_overhead_at_pue_one_is_zero_never_negative(preset, hardware, c
     energy = {q.name: q.value for q in estimate_training(request, DEPS).breakdown.energy}
     assert energy["facility_overhead"] == 0.0
     assert min(energy.values()) >= 0.0
+
+
+def test_mfu_past_one_where_attention_dominates_is_the_stated_convention_not_executed_work():
+    """MFU counts the full score matrix (PaLM / Megatron); a fused causal kernel runs about half
+    of it. On a small model at 32K tokens attention is most of the step, so MFU passes 1 while
+    HFU, the executed work, stays below it (found by a fuzz pass, 2026-11-28); the flop_convention
+    assumption says so rather than the answer hiding it."""
+    request = estimator_pb2.EstimateTrainingRequest(
+        model=common_pb2.ModelSpec(
+            layer_count=12,
+            hidden_size=512,
+            attention_head_count=8,
+            kv_head_count=4,
+            ffn_hidden_size=64,
+            vocab_size=256,
+            expert_count=8,
+            experts_per_token=1,
+        ),
+        training_tokens=10**12,
+        sequence_length=32768,
+        hardware_id="gb300",
+        accelerator_count=1000,
+        framework="deepspeed",
+        precision=common_pb2.PRECISION_FP32,
+    )
+    response = estimate_training(request, DEPS)
+    assert response.model_flops_utilization > 1.0 > response.hardware_flops_utilization
+    (convention,) = [a for a in response.assumptions if a.name == "flop_convention"]
+    assert "MFU can pass 1" in convention.source
