@@ -175,6 +175,7 @@ def _structures(
     zero_options = [fixed.zero_stage] if fixed.zero_stage is not None else list(ZERO_CHOICES)
     outer = []  # (tp, pp, dp, ep, v, sp, cp) rows
     widest_data_parallel = 0  # of the (TP, CP, PP, DP) rows a fixed EP ruled out, the largest DP × CP
+    interleaving_without_pipeline = False  # a fixed interleaving > 1 ruled out a one-stage row
     for tp in tp_options or [1]:
         cp_options = (
             [fixed.context_parallel_size]
@@ -196,6 +197,9 @@ def _structures(
                     continue  # a fixed DP admits only the (TP, CP, PP) that complete the count
                 if fixed.pipeline_interleaving and pp > 1 and pp * fixed.pipeline_interleaving > layers:
                     continue  # a fixed interleaving admits only the PP whose virtual stages each hold a layer
+                if fixed.pipeline_interleaving and fixed.pipeline_interleaving > 1 and pp == 1:
+                    interleaving_without_pipeline = True
+                    continue  # virtual stages split pipeline stages: one stage has none to split
                 if fixed.expert_parallel_size and not expert_parallel_fits(fixed.expert_parallel_size, dp, cp):
                     widest_data_parallel = max(widest_data_parallel, dp * cp)
                     continue  # a fixed EP admits only the rows whose DP × CP it divides
@@ -216,6 +220,13 @@ def _structures(
             f"must divide data_parallel_size × context_parallel_size (the expert-parallel group spans data-parallel "
             f"ranks); no plan of {accelerator_count} accelerators that honours the other fixed fields has a DP × CP "
             f"that {fixed.expert_parallel_size} divides (the largest DP × CP here is {widest_data_parallel})",
+        )
+    if not outer and interleaving_without_pipeline:
+        raise PlanConstraintError(
+            "pipeline_interleaving",
+            f"{fixed.pipeline_interleaving} virtual stages per pipeline stage need pipeline_parallel_size > 1, and no "
+            f"plan of {accelerator_count} accelerators that honours the other fixed fields has a pipeline of two or "
+            "more stages: leave it unset or 1, or allow a pipeline",
         )
     if not outer and fixed.data_parallel_size:
         # Evaluating the fixed fields alone described a smaller cluster than the request's (TP 8 ×

@@ -418,10 +418,16 @@ def _plan_problems(w: TrainingWorkload) -> list[Problem]:
 
 def _check_fixed_pipeline(arch: ModelArchitecture, constraints: PlanConstraints) -> None:
     """A fixed pipeline gives every stage, and with interleaving every virtual stage, at least one
-    layer (the planner's own choices do; Megatron-LM refuses fewer layers than stages). Without
+    layer (the planner's own choices do; Megatron-LM refuses fewer layers than stages), and
+    interleaving splits stages of a pipeline: with one stage it has nothing to split. Without
     this check PP 1,024 of a 32-layer model was answered OK at 0.5 % MFU, 992 stages holding
     nothing, and PP 4 × 100 virtual stages shrank the bubble a hundredfold over 32 layers."""
     pp, v, layers = constraints.pipeline_parallel_size, constraints.pipeline_interleaving, arch.layer_count
+    if pp == 1 and v and v > 1:  # answered OK as "PP 1 × 4" before, a schedule that does not exist
+        raise ScenarioError.field(
+            "parallelism.pipeline_interleaving",
+            f"{v} virtual stages per pipeline stage need pipeline_parallel_size > 1: leave it unset or 1",
+        )
     if pp and pp > layers:
         raise ScenarioError.field(
             "parallelism.pipeline_parallel_size", f"must be at most the {layers} layers: each stage holds at least one"

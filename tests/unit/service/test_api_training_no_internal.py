@@ -183,6 +183,9 @@ EMPTY_PIPELINE_STAGES = [
     (1024, {"pipeline_parallel_size": 1024}, "parallelism.pipeline_parallel_size"),
     (64, {"pipeline_parallel_size": 64}, "parallelism.pipeline_parallel_size"),
     (64, {"pipeline_parallel_size": 4, "pipeline_interleaving": 100}, "parallelism.pipeline_interleaving"),
+    # interleaving splits pipeline stages: with one stage it was echoed back as "PP 1 × 4"
+    (64, {"pipeline_parallel_size": 1, "pipeline_interleaving": 4}, "parallelism.pipeline_interleaving"),
+    (1, {"pipeline_interleaving": 2}, "parallelism.pipeline_interleaving"),
 ]
 
 
@@ -207,3 +210,12 @@ def test_fixed_sizes_no_plan_of_the_count_completes_are_refused_naming_data_para
     with pytest.raises(InvalidArgument) as error:
         estimate_training(_request_with_parallelism("llama-2-7b", "h100-sxm", count, **parallelism), DEPS)
     assert [v.field for v in error.value.violations] == ["parallelism.data_parallel_size"]
+
+
+def test_a_fixed_interleaving_steers_the_planner_to_a_pipeline_it_can_split():
+    """Only interleaving fixed (PP left to the planner): a plan of PP ≥ 2 whose virtual stages
+    each hold a layer, where the planner used to answer PP 1 × 2."""
+    response = estimate_training(_request_with_parallelism("llama-2-7b", "h100-sxm", 8, pipeline_interleaving=2), DEPS)
+    plan = response.parallelism
+    assert plan.pipeline_interleaving == 2 and plan.pipeline_parallel_size >= 2
+    assert plan.pipeline_parallel_size * plan.pipeline_interleaving <= 32
