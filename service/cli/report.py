@@ -171,10 +171,21 @@ def run_campus(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep_flag(value: object) -> bool:
+    """A boolean column of `flopwatt sweep` output: JSON true/false, or CSV's "True"/"False"."""
+    if isinstance(value, str):
+        return value.strip().lower() == "true"
+    return bool(value)
+
+
 def _sweep_points(path: Path) -> list:
-    """Rows of `flopwatt sweep` output as objects with the chart's attributes."""
+    """Rows of `flopwatt sweep` output as objects with the chart's attributes: time, cost, and
+    whether the point is infeasible or priced by energy only (the chart leaves those out, so
+    they must come from the file too; files written before those columns existed have neither,
+    and their points count as feasible and priced)."""
     import csv
     import json
+    import math
     from types import SimpleNamespace
 
     text = path.read_text()
@@ -185,11 +196,17 @@ def _sweep_points(path: Path) -> list:
     points = []
     for number, row in enumerate(rows, start=1):
         try:
-            points.append(
-                SimpleNamespace(wall_clock_seconds=float(row["wall_clock_seconds"]), cost_usd=float(row["cost_usd"]))
+            point = SimpleNamespace(
+                wall_clock_seconds=float(row["wall_clock_seconds"]),
+                cost_usd=float(row["cost_usd"]),
+                infeasible_reason=str(row.get("infeasible_reason") or ""),
+                cost_energy_only=_sweep_flag(row.get("cost_energy_only", False)),
             )
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, AttributeError):
             raise ValueError(f"row {number} has no numeric wall_clock_seconds and cost_usd") from None
+        if not (math.isfinite(point.wall_clock_seconds) and math.isfinite(point.cost_usd)):
+            raise ValueError(f"row {number}: wall_clock_seconds and cost_usd must be finite numbers")
+        points.append(point)
     if not points:
         raise ValueError("no sweep points")
     return points
