@@ -219,11 +219,14 @@ def run_sweep(args: argparse.Namespace) -> int:
 
     try:
         points = _sweep_points(args.points)
-        print(f"wrote {charts.sweep_pareto_chart(points, args.output)}")
     except OSError as error:
         raise CliError(f"{args.points}: {error.strerror}") from None
     except (ValueError, json.JSONDecodeError) as error:
         raise CliError(f"{args.points}: {error}") from None
+    try:  # the chart's own errors (suffix, unwritable output) name the output, not the points file
+        print(f"wrote {charts.sweep_pareto_chart(points, args.output)}")
+    except ValueError as error:
+        raise CliError(str(error)) from None
     return 0
 
 

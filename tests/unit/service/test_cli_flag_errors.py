@@ -244,3 +244,54 @@ def test_report_profile_reads_the_serve_and_bench_store_and_says_where_it_looked
     assert main(["report", "profile", "profiles/nope", "--output", str(tmp_path / "r.png")]) == 2
     error = capsys.readouterr().err
     assert str(database_path(tmp_path)) in error and "FLOPWATT_DATA_DIR" in error and "no such profile" in error
+
+
+def _chart_commands(tmp_path) -> dict[str, list[str]]:
+    """Every command that draws a chart, with inputs that draw one (the output added by the test)."""
+    base = tmp_path / "base.json"
+    base.write_text(
+        json.dumps(
+            {
+                "model": {"presetId": "llama-3.1-8b"},
+                "hardwareId": "h100-sxm",
+                "acceleratorCount": 8,
+                "trainingTokens": "1000000000",
+                "sequenceLength": 4096,
+            }
+        )
+    )
+    points = tmp_path / "points.jsonl"
+    points.write_text('{"wall_clock_seconds": 86400, "cost_usd": 10}\n')
+    campus = tmp_path / "campus.json"
+    assert main(["estimate", "campus", "--hardware", "h100-sxm", "--accelerators", "1000", "--json"]) == 0
+    return {
+        "sweep": ["sweep", "--request", str(base), "--chart"],
+        "estimate campus": ["estimate", "campus", "--hardware", "h100-sxm", "--accelerators", "1000", "--chart-power"],
+        "report campus": ["report", "campus", str(campus), "--output"],
+        "report sweep": ["report", "sweep", str(points), "--output"],
+        "report serving-load": [
+            *("report", "serving-load", "--model", "llama-3.1-8b", "--hardware", "h100-sxm"),
+            *("--max-concurrency", "2", "--output"),
+        ],
+        "report profile": ["report", "profile", "bench/results/h100-sxm-quick.json", "--output"],
+    }
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["sweep", "estimate campus", "report campus", "report sweep", "report serving-load", "report profile"],
+)
+def test_a_chart_that_cannot_be_written_is_one_line(command, tmp_path, capsys, monkeypatch):
+    """A chart path whose folder is a regular file (unwritable even for root): one line naming
+    the chart file, exit 2; savefig's OSError once escaped every chart-drawing command."""
+    import pathlib
+
+    monkeypatch.chdir(pathlib.Path(__file__).resolve().parents[3])  # bench/results/ is relative to the root
+    commands = _chart_commands(tmp_path)
+    (tmp_path / "campus.json").write_text(capsys.readouterr().out)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    chart = blocker / "chart.png"
+    assert main([*commands[command], str(chart)]) == 2
+    error = capsys.readouterr().err
+    assert "Traceback" not in error and error.count("\n") == 1 and str(chart) in error
