@@ -28,6 +28,7 @@ from flopwatt.bench.vocabulary import (
     WORKLOAD_SUITE,
 )
 from flopwatt.service.cli.errors import CliError
+from flopwatt.service.cli.request_file import not_utf8
 
 TARGETS = ("run", "collectives", "import", "export", "list")
 WORKLOAD_ARCHITECTURE_FLAGS = (
@@ -316,6 +317,8 @@ def _import(args: argparse.Namespace) -> int:
             texts.append((path, Path(path).read_text()))
         except OSError as error:
             raise CliError(f"import: cannot read {path}: {error.strerror}") from None
+        except UnicodeDecodeError as error:
+            raise CliError(f"import: refused, {path}: not UTF-8 text: {not_utf8(error)}") from None
     if args.shipped:
         from flopwatt.bench.shipped_profiles import shipped_profile_texts
 

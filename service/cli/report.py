@@ -30,6 +30,7 @@ import argparse
 from pathlib import Path
 
 from flopwatt.service.cli.errors import CliError
+from flopwatt.service.cli.request_file import not_utf8
 
 CAMPUS_BREAKDOWNS = ("power", "cost")
 
@@ -102,6 +103,8 @@ def load_profile(reference: str, data_dir: str | None) -> dict:
             documents = parse_profile_file(path.read_text(), reference)
         except ProfileFormatError as error:
             raise CliError(str(error)) from None
+        except UnicodeDecodeError as error:
+            raise CliError(f"{reference}: not UTF-8 text: {not_utf8(error)}") from None
         if len(documents) != 1:
             raise CliError(f"{reference}: holds {len(documents)} profiles; export one and chart that")
         return documents[0]
@@ -160,6 +163,8 @@ def run_campus(args: argparse.Namespace) -> int:
         response = json_format.Parse(args.response.read_text(), estimator_pb2.EstimateCampusResponse())
     except OSError as error:
         raise CliError(f"{args.response}: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise CliError(f"{args.response}: not UTF-8 text: {not_utf8(error)}") from None
     except json_format.ParseError as error:
         raise CliError(f"{args.response}: not an EstimateCampusResponse: {error}") from None
     try:

@@ -23,6 +23,8 @@ def read_document(path: Path) -> Any:
         text = path.read_text()
     except OSError as error:
         raise CliError(f"cannot read {path}: {error.strerror}") from None
+    except UnicodeDecodeError as error:  # a ValueError, not an OSError: it escaped as a traceback
+        raise CliError(f"{path}: not UTF-8 text: {not_utf8(error)}") from None
     try:
         if path.suffix in (".yaml", ".yml"):
             import yaml
@@ -31,6 +33,11 @@ def read_document(path: Path) -> Any:
         return json.loads(text)
     except Exception as error:  # json.JSONDecodeError, yaml.YAMLError (yaml is imported lazily)
         raise CliError(f"{path}: not valid {'YAML' if path.suffix in ('.yaml', '.yml') else 'JSON'}: {error}") from None
+
+
+def not_utf8(error: UnicodeDecodeError) -> str:
+    """Where a file stops being UTF-8, for a one-line error (the exception's own text runs on)."""
+    return f"byte {error.start} ({error.object[error.start : error.start + 1]!r}): {error.reason}"
 
 
 def load_request(path: Path, message: Any, wrap_in: str | None = None) -> None:

@@ -295,3 +295,27 @@ def test_a_chart_that_cannot_be_written_is_one_line(command, tmp_path, capsys, m
     assert main([*commands[command], str(chart)]) == 2
     error = capsys.readouterr().err
     assert "Traceback" not in error and error.count("\n") == 1 and str(chart) in error
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["estimate", "training", "--request"],
+        ["estimate", "campus", "--request"],
+        ["sweep", "--request"],
+        ["rank", "--request"],
+        ["report", "campus", "--output", "c.png"],
+        ["report", "profile", "--output", "r.png"],
+        ["bench", "import"],
+    ],
+)
+def test_an_input_file_that_is_not_utf8_is_one_line(command, tmp_path, capsys, monkeypatch):
+    """A binary file given where JSON/YAML is read: one line naming it, exit 2; read_text's
+    UnicodeDecodeError is a ValueError, not the OSError these commands caught, and escaped."""
+    monkeypatch.setenv("FLOPWATT_DATA_DIR", str(tmp_path / "data"))
+    binary = tmp_path / "binary.json"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    argv = [*command[:2], str(binary), *command[2:]] if command[0] == "report" else [*command, str(binary)]
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert "Traceback" not in error and error.count("\n") == 1 and str(binary) in error and "UTF-8" in error
