@@ -134,9 +134,10 @@ def workload_from_args(args: argparse.Namespace):
 
 
 def _store(args: argparse.Namespace):
-    from flopwatt.bench.store import ProfileStore, database_path
+    from flopwatt.bench.store import database_path
+    from flopwatt.service.cli.profile_lookup import open_profile_store
 
-    return ProfileStore(database_path(args.data_dir))
+    return open_profile_store(database_path(args.data_dir))
 
 
 def _format_rate(value: float | None, unit: str) -> str:

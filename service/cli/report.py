@@ -95,7 +95,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def load_profile(reference: str, data_dir: str | None) -> dict:
     from flopwatt.bench.errors import ProfileFormatError
     from flopwatt.bench.profile import parse_profile_file
-    from flopwatt.bench.store import DATA_DIR_ENV, ProfileNotFound, ProfileStore, database_path
+    from flopwatt.bench.store import DATA_DIR_ENV, ProfileNotFound, database_path
+    from flopwatt.service.cli.profile_lookup import open_profile_store
 
     path = Path(reference)
     if path.is_file():
@@ -114,7 +115,7 @@ def load_profile(reference: str, data_dir: str | None) -> dict:
             f"{reference}: no such file, and no profile store at {database} (--data-dir or ${DATA_DIR_ENV} picks another)"
         )
     try:
-        return ProfileStore(database).get(reference.removeprefix("profiles/"))
+        return open_profile_store(database).get(reference.removeprefix("profiles/"))
     except ProfileNotFound:
         raise CliError(
             f"{reference}: no such file, and no such profile in the store at {database} "

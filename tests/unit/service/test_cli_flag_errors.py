@@ -319,3 +319,34 @@ def test_an_input_file_that_is_not_utf8_is_one_line(command, tmp_path, capsys, m
     assert main(argv) == 2
     error = capsys.readouterr().err
     assert "Traceback" not in error and error.count("\n") == 1 and str(binary) in error and "UTF-8" in error
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["bench", "list"],
+        ["bench", "export", "--output", "out.json"],
+        ["report", "profile", "profiles/nope", "--output", "r.png"],
+        ["validate", "--local", "--profile-id", "nope"],
+        [*TRAINING, "--profile", "nope"],
+    ],
+)
+@pytest.mark.parametrize("damage", ["not a database", "data dir is a file"])
+def test_a_profile_store_that_cannot_be_opened_is_one_line(command, damage, tmp_path, capsys, monkeypatch):
+    """A database file that is not SQLite, or a --data-dir that is a regular file: one line
+    naming the store, exit 2, as `flopwatt serve` says it; the other commands that open the store
+    ended in a sqlite3.DatabaseError or FileExistsError traceback."""
+    from flopwatt.bench.store import database_path
+
+    monkeypatch.chdir(tmp_path)
+    data_dir = tmp_path / "data"
+    if damage == "not a database":
+        data_dir.mkdir()
+        database_path(data_dir).write_bytes(b"this is not a SQLite file" * 400)
+    else:
+        data_dir.write_text("")
+    assert main([*command, "--data-dir", str(data_dir)]) == 2
+    error = capsys.readouterr().err
+    assert "Traceback" not in error and error.count("\n") == 1
+    if damage == "not a database" or command[0] in ("bench", "validate"):  # the others only read an existing store
+        assert f"cannot open the profile store {database_path(data_dir)}" in error
