@@ -30,7 +30,7 @@ import argparse
 from pathlib import Path
 
 from flopwatt.service.cli.errors import CliError
-from flopwatt.service.cli.request_file import not_utf8
+from flopwatt.service.cli.request_file import not_utf8, set_field
 
 CAMPUS_BREAKDOWNS = ("power", "cost")
 
@@ -265,12 +265,12 @@ def run_serving_load(args: argparse.Namespace) -> int:
     if args.max_concurrency < 1:
         raise CliError("--max-concurrency must be at least 1")
     request = estimator_pb2.EstimateInferenceRequest(
-        hardware_id=args.hardware,
-        accelerator_count=args.accelerators,
-        precision=common_pb2.Precision.Value(f"PRECISION_{args.precision.upper()}"),
-        input_tokens=args.input_tokens,
-        output_tokens=args.output_tokens,
+        hardware_id=args.hardware, precision=common_pb2.Precision.Value(f"PRECISION_{args.precision.upper()}")
     )
+    # int32 fields: protobuf's ValueError for a value past them is reported against the flag
+    for flag in ("accelerators", "input_tokens", "output_tokens"):
+        field = "accelerator_count" if flag == "accelerators" else flag
+        set_field(request, field, getattr(args, flag), "--" + flag.replace("_", "-"))
     request.model.preset_id = args.model
     concurrencies = concurrency_sweep(args.max_concurrency)
     with user_errors():

@@ -350,3 +350,26 @@ def test_a_profile_store_that_cannot_be_opened_is_one_line(command, damage, tmp_
     assert "Traceback" not in error and error.count("\n") == 1
     if damage == "not a database" or command[0] in ("bench", "validate"):  # the others only read an existing store
         assert f"cannot open the profile store {database_path(data_dir)}" in error
+
+
+@pytest.mark.parametrize(
+    ("command", "named"),
+    [
+        (["rank", "--request", "{base}", "--limit", "99999999999999999999"], "--limit"),
+        (["report", "serving-load", *("--model", "llama-3.1-8b", "--hardware", "h100-sxm"), "--accelerators"], None),
+        (["report", "serving-load", *("--model", "llama-3.1-8b", "--hardware", "h100-sxm"), "--input-tokens"], None),
+        (["report", "serving-load", *("--model", "llama-3.1-8b", "--hardware", "h100-sxm"), "--output-tokens"], None),
+    ],
+)
+def test_integers_past_int32_are_one_line_naming_the_flag(command, named, tmp_path, capsys):
+    """Integers put straight into int32 request fields (rank's limit, serving-load's counts):
+    protobuf's ValueError was a traceback; now one line naming the flag, exit 2."""
+    base = tmp_path / "base.json"
+    base.write_text(json.dumps({"model": {"presetId": "llama-3.1-8b"}, "hardwareId": "h100-sxm"}))
+    argv = [part.replace("{base}", str(base)) for part in command]
+    if named is None:  # serving-load: the flag is the last part, its value follows
+        named = argv[-1]
+        argv += ["99999999999", "--output", str(tmp_path / "load.png")]
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert "Traceback" not in error and error.count("\n") == 1 and named in error
