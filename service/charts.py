@@ -227,6 +227,8 @@ def closed_loop_chart(result: dict, path: Path, title: str = "") -> Path:
     (training, DDP, decode) with the datasheet path, the operator-table (or ceilings) path and
     the measured median, each bar's error against the measurement on it."""
     _check_suffix(path)
+    if not isinstance(result, dict):  # a JSON list or number: .get below was an AttributeError traceback
+        raise ValueError(f"not a closed-loop result: expected a JSON object, got {type(result).__name__}")
     checks = {
         name: result[name]
         for name in CLOSED_LOOP_CHECKS
