@@ -373,3 +373,13 @@ def test_integers_past_int32_are_one_line_naming_the_flag(command, named, tmp_pa
     assert main(argv) == 2
     error = capsys.readouterr().err
     assert "Traceback" not in error and error.count("\n") == 1 and named in error
+
+
+@pytest.mark.parametrize("timeout", ["inf", "1e400", "1e12", "nan", "0", "-1"])
+def test_health_refuses_a_timeout_grpc_cannot_wait(timeout, capsys):
+    """`health --timeout inf` (or 1e12) made gRPC's deadline overflow: the call failed at once
+    with DEADLINE_EXCEEDED and a SERVING server was reported unhealthy (exit 1). Refused before
+    connecting: one line naming --timeout, exit 2."""
+    assert main(["health", "--address", "127.0.0.1:1", "--timeout", timeout]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "--timeout" in error
