@@ -30,7 +30,7 @@ import argparse
 from pathlib import Path
 
 from flopwatt.service.cli.errors import CliError
-from flopwatt.service.cli.request_file import not_utf8, set_field
+from flopwatt.service.cli.request_file import not_utf8, one_line, set_field
 
 CAMPUS_BREAKDOWNS = ("power", "cost")
 
@@ -167,7 +167,7 @@ def run_campus(args: argparse.Namespace) -> int:
     except UnicodeDecodeError as error:
         raise CliError(f"{args.response}: not UTF-8 text: {not_utf8(error)}") from None
     except json_format.ParseError as error:
-        raise CliError(f"{args.response}: not an EstimateCampusResponse: {error}") from None
+        raise CliError(f"{args.response}: not an EstimateCampusResponse: {one_line(error)}") from None
     try:
         draw = {"power": charts.campus_power_chart, "cost": charts.campus_cost_chart}
         for output, breakdown in charts_to_draw:

@@ -32,7 +32,20 @@ def read_document(path: Path) -> Any:
             return yaml.safe_load(text) or {}
         return json.loads(text)
     except Exception as error:  # json.JSONDecodeError, yaml.YAMLError (yaml is imported lazily)
-        raise CliError(f"{path}: not valid {'YAML' if path.suffix in ('.yaml', '.yml') else 'JSON'}: {error}") from None
+        raise CliError(
+            f"{path}: not valid {'YAML' if path.suffix in ('.yaml', '.yml') else 'JSON'}: {one_line(error)}"
+        ) from None
+
+
+def one_line(error: Exception) -> str:
+    """An exception's message on one line, as CliError promises. Why: YAML errors quote the bad
+    line with a caret under it, and protobuf's ParseError appends the list of fields on a second
+    line; printed as they are, the error ran over several lines. A YAML error keeps its problem
+    and position; any other message has its line breaks and runs of spaces folded."""
+    problem, mark = getattr(error, "problem", None), getattr(error, "problem_mark", None)
+    if problem and mark is not None:  # yaml.MarkedYAMLError
+        return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
+    return " ".join(str(error).split())
 
 
 def not_utf8(error: UnicodeDecodeError) -> str:
@@ -53,7 +66,7 @@ def load_request(path: Path, message: Any, wrap_in: str | None = None) -> None:
     try:
         json_format.ParseDict(document, message)
     except (json_format.ParseError, ValueError, TypeError) as error:
-        raise CliError(f"{path}: not a valid request: {error}") from None
+        raise CliError(f"{path}: not a valid request: {one_line(error)}") from None
 
 
 def whole_number(value: float, flag: str) -> int:

@@ -383,3 +383,31 @@ def test_health_refuses_a_timeout_grpc_cannot_wait(timeout, capsys):
     assert main(["health", "--address", "127.0.0.1:1", "--timeout", timeout]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "--timeout" in error
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "words"),
+    [
+        ("bad.yaml", "a: [\n", "line 2, column 1"),
+        ("bad.yml", "a: b\n  c: d: e\n", "mapping values are not allowed here at line 2"),
+        ("unknown.json", '{"bogusField": 1}', 'no field named "bogusField"'),
+    ],
+)
+@pytest.mark.parametrize("command", [["sweep"], ["estimate", "training"], ["estimate", "campus"]])
+def test_a_malformed_request_file_is_one_line(name, text, words, command, tmp_path, capsys):
+    """YAML errors quote the line with a caret under it and protobuf's ParseError lists the
+    fields on a second line: both reached the terminal over several lines. Now one line that
+    keeps the problem and where it is."""
+    path = tmp_path / name
+    path.write_text(text)
+    assert main([*command, "--request", str(path)]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and str(path) in error and words in error
+
+
+def test_report_campus_of_another_message_is_one_line(tmp_path, capsys):
+    response = tmp_path / "other.json"
+    response.write_text('{"x": 1}')
+    assert main(["report", "campus", str(response), "--output", str(tmp_path / "c.png")]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "not an EstimateCampusResponse" in error
