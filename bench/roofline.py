@@ -98,7 +98,11 @@ def draw_roofline(document: dict, roof: Roof, output: Path | str) -> Path:
     map_axes.legend(fontsize=7)
     map_axes.grid(True, which="both", alpha=0.3)
     figure.tight_layout()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(output, dpi=DPI)
-    plt.close(figure)
+    try:  # an unwritable output is a ValueError naming it, as a wrong suffix is (callers report those)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(output, dpi=DPI)
+    except OSError as error:
+        raise ValueError(f"output: cannot write chart {output}: {error.strerror or error}") from None
+    finally:
+        plt.close(figure)
     return output

@@ -28,6 +28,19 @@ def _check_suffix(path: Path) -> None:
         raise ValueError(f"chart file must end in {' or '.join(SUFFIXES)}, got {path.name!r}")
 
 
+def _save(plt, figure, path: Path) -> None:
+    """Write the figure and close it. An unwritable path (missing folder, a directory, no
+    permission) is a ValueError naming the file, like a wrong suffix: every command that draws a
+    chart reports ValueError as one line, and the OSError savefig raises escaped them all as a
+    traceback. The figure is closed either way (pyplot keeps open figures alive)."""
+    try:
+        figure.savefig(path)
+    except OSError as error:
+        raise ValueError(f"cannot write chart {path}: {error.strerror or error}") from None
+    finally:
+        plt.close(figure)
+
+
 def _bar_chart(path: Path, labels: Sequence[str], values: Sequence[float], ylabel: str, title: str) -> Path:
     _check_suffix(path)
     plt = _figure()
@@ -37,8 +50,7 @@ def _bar_chart(path: Path, labels: Sequence[str], values: Sequence[float], ylabe
     axes.set_ylabel(ylabel)
     axes.set_title(title)
     figure.tight_layout()
-    figure.savefig(path)
-    plt.close(figure)
+    _save(plt, figure, path)
     return path
 
 
@@ -130,8 +142,7 @@ def sweep_pareto_chart(points, path: Path, labels: Sequence[str] | None = None) 
         axes.set_ylabel("cost (US$)")
         axes.legend()
         figure.tight_layout()
-        figure.savefig(path)
-        plt.close(figure)
+        _save(plt, figure, path)
     return path
 
 
@@ -163,8 +174,7 @@ def serving_load_chart(responses, concurrencies: Sequence[int], path: Path, titl
     if title:
         figure.suptitle(title)
     figure.tight_layout()
-    figure.savefig(path)
-    plt.close(figure)
+    _save(plt, figure, path)
     return path
 
 
@@ -217,6 +227,8 @@ def closed_loop_chart(result: dict, path: Path, title: str = "") -> Path:
     (training, DDP, decode) with the datasheet path, the operator-table (or ceilings) path and
     the measured median, each bar's error against the measurement on it."""
     _check_suffix(path)
+    if not isinstance(result, dict):  # a JSON list or number: .get below was an AttributeError traceback
+        raise ValueError(f"not a closed-loop result: expected a JSON object, got {type(result).__name__}")
     checks = {
         name: result[name]
         for name in CLOSED_LOOP_CHECKS
@@ -258,8 +270,7 @@ def closed_loop_chart(result: dict, path: Path, title: str = "") -> Path:
     whole.legend(fontsize=8)
     figure.suptitle(title or _closed_loop_title(result))
     figure.tight_layout()
-    figure.savefig(path)
-    plt.close(figure)
+    _save(plt, figure, path)
     return path
 
 

@@ -94,6 +94,7 @@ def workload_json(request: benchmark_pb2.CreateBenchmarkRunRequest) -> str:
 
     from flopwatt.bench.workload_suite import WorkloadSpecError
     from flopwatt.service.api.convert import model_from_spec, precision_name
+    from flopwatt.service.api.request_bounds import Violations, check_model_spec
     from flopwatt.service.workloads import workload_shape
 
     has_workload = request.HasField("workload")
@@ -106,6 +107,12 @@ def workload_json(request: benchmark_pb2.CreateBenchmarkRunRequest) -> str:
     workload = request.workload
     if not workload.HasField("model"):
         raise InvalidArgument.field("workload.model", "is required: a preset_id or the architecture fields")
+    # The ModelSpec bounds every estimate applies (request_bounds): without them a parameter_count
+    # of 2^62 was turned into a 28,626-layer architecture and queued, and a negative one answered
+    # that the architecture fields were "required".
+    violations = Violations()
+    check_model_spec(workload.model, "workload.model", violations)
+    violations.raise_if_any()
     precision = precision_name(workload.precision, "workload.precision")
     if precision in ("tf32", "fp4"):
         raise InvalidArgument.field(

@@ -28,6 +28,7 @@ from flopwatt.bench.vocabulary import (
     WORKLOAD_SUITE,
 )
 from flopwatt.service.cli.errors import CliError
+from flopwatt.service.cli.request_file import not_utf8
 
 TARGETS = ("run", "collectives", "import", "export", "list")
 WORKLOAD_ARCHITECTURE_FLAGS = (
@@ -133,9 +134,10 @@ def workload_from_args(args: argparse.Namespace):
 
 
 def _store(args: argparse.Namespace):
-    from flopwatt.bench.store import ProfileStore, database_path
+    from flopwatt.bench.store import database_path
+    from flopwatt.service.cli.profile_lookup import open_profile_store
 
-    return ProfileStore(database_path(args.data_dir))
+    return open_profile_store(database_path(args.data_dir))
 
 
 def _format_rate(value: float | None, unit: str) -> str:
@@ -316,6 +318,8 @@ def _import(args: argparse.Namespace) -> int:
             texts.append((path, Path(path).read_text()))
         except OSError as error:
             raise CliError(f"import: cannot read {path}: {error.strerror}") from None
+        except UnicodeDecodeError as error:
+            raise CliError(f"import: refused, {path}: not UTF-8 text: {not_utf8(error)}") from None
     if args.shipped:
         from flopwatt.bench.shipped_profiles import shipped_profile_texts
 

@@ -7,6 +7,10 @@ import os
 import pathlib
 import sys
 
+# Longest --timeout: a day. Why a bound: past about 1e9 s (and for inf) gRPC's deadline overflows
+# and the call fails at once with DEADLINE_EXCEEDED, so a healthy server was reported unhealthy.
+MAX_TIMEOUT_SECONDS = 86_400.0
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("health", help="check that a server answers SERVING (exit 0) or not (exit 1)")
@@ -35,8 +39,10 @@ def run(args: argparse.Namespace) -> int:
 
     from flopwatt.service.cli.errors import CliError
 
-    if not args.timeout > 0:
-        raise CliError("--timeout must be positive")
+    if not 0 < args.timeout <= MAX_TIMEOUT_SECONDS:  # NaN fails both comparisons
+        raise CliError(
+            f"--timeout must be positive and at most {MAX_TIMEOUT_SECONDS:,.0f} seconds, got {args.timeout!r}"
+        )
     address = args.address or default_address()
     if (args.tls_cert or args.tls_key) and not args.tls_ca:  # else they would be silently unused
         raise CliError(

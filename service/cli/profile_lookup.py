@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import argparse
 import functools
+from pathlib import Path
+
+from flopwatt.service.cli.errors import CliError
 
 
 def add_data_dir_argument(parser: argparse.ArgumentParser) -> None:
@@ -25,14 +28,30 @@ def cli_dependencies(data_dir: str | None):
 
     @functools.cache
     def open_store():
-        from flopwatt.bench.store import ProfileStore, database_path
+        from flopwatt.bench.store import database_path
 
         path = database_path(data_dir)
         if not path.exists():
             return _EmptyStore()
-        return ProfileStore(path)
+        return open_profile_store(path)
 
     return ApiDependencies(profile_document=stored_profile_lookup(open_store))
+
+
+def open_profile_store(path: Path):
+    """The ProfileStore at `path`, or a one-line CliError naming it: a data directory that is a
+    file or cannot be created, a file that is not a SQLite database, a newer schema. `flopwatt
+    serve` refuses to start with the same words; the other commands (bench list|export|import,
+    estimate --profile, report profile, validate --local) ended in a sqlite3 or OSError traceback."""
+    import sqlite3
+
+    from flopwatt.bench.store import ProfileStore
+
+    try:
+        return ProfileStore(path)
+    except (OSError, sqlite3.Error, RuntimeError) as error:  # unreadable or damaged file, locked, newer schema
+        detail = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise CliError(f"cannot open the profile store {path}: {detail}") from None
 
 
 class _EmptyStore:

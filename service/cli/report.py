@@ -30,6 +30,7 @@ import argparse
 from pathlib import Path
 
 from flopwatt.service.cli.errors import CliError
+from flopwatt.service.cli.request_file import not_utf8, one_line, set_field
 
 CAMPUS_BREAKDOWNS = ("power", "cost")
 
@@ -94,7 +95,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def load_profile(reference: str, data_dir: str | None) -> dict:
     from flopwatt.bench.errors import ProfileFormatError
     from flopwatt.bench.profile import parse_profile_file
-    from flopwatt.bench.store import DATA_DIR_ENV, ProfileNotFound, ProfileStore, database_path
+    from flopwatt.bench.store import DATA_DIR_ENV, ProfileNotFound, database_path
+    from flopwatt.service.cli.profile_lookup import open_profile_store
 
     path = Path(reference)
     if path.is_file():
@@ -102,6 +104,8 @@ def load_profile(reference: str, data_dir: str | None) -> dict:
             documents = parse_profile_file(path.read_text(), reference)
         except ProfileFormatError as error:
             raise CliError(str(error)) from None
+        except UnicodeDecodeError as error:
+            raise CliError(f"{reference}: not UTF-8 text: {not_utf8(error)}") from None
         if len(documents) != 1:
             raise CliError(f"{reference}: holds {len(documents)} profiles; export one and chart that")
         return documents[0]
@@ -111,7 +115,7 @@ def load_profile(reference: str, data_dir: str | None) -> dict:
             f"{reference}: no such file, and no profile store at {database} (--data-dir or ${DATA_DIR_ENV} picks another)"
         )
     try:
-        return ProfileStore(database).get(reference.removeprefix("profiles/"))
+        return open_profile_store(database).get(reference.removeprefix("profiles/"))
     except ProfileNotFound:
         raise CliError(
             f"{reference}: no such file, and no such profile in the store at {database} "
@@ -160,8 +164,10 @@ def run_campus(args: argparse.Namespace) -> int:
         response = json_format.Parse(args.response.read_text(), estimator_pb2.EstimateCampusResponse())
     except OSError as error:
         raise CliError(f"{args.response}: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise CliError(f"{args.response}: not UTF-8 text: {not_utf8(error)}") from None
     except json_format.ParseError as error:
-        raise CliError(f"{args.response}: not an EstimateCampusResponse: {error}") from None
+        raise CliError(f"{args.response}: not an EstimateCampusResponse: {one_line(error)}") from None
     try:
         draw = {"power": charts.campus_power_chart, "cost": charts.campus_cost_chart}
         for output, breakdown in charts_to_draw:
@@ -171,10 +177,21 @@ def run_campus(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep_flag(value: object) -> bool:
+    """A boolean column of `flopwatt sweep` output: JSON true/false, or CSV's "True"/"False"."""
+    if isinstance(value, str):
+        return value.strip().lower() == "true"
+    return bool(value)
+
+
 def _sweep_points(path: Path) -> list:
-    """Rows of `flopwatt sweep` output as objects with the chart's attributes."""
+    """Rows of `flopwatt sweep` output as objects with the chart's attributes: time, cost, and
+    whether the point is infeasible or priced by energy only (the chart leaves those out, so
+    they must come from the file too; files written before those columns existed have neither,
+    and their points count as feasible and priced)."""
     import csv
     import json
+    import math
     from types import SimpleNamespace
 
     text = path.read_text()
@@ -185,11 +202,17 @@ def _sweep_points(path: Path) -> list:
     points = []
     for number, row in enumerate(rows, start=1):
         try:
-            points.append(
-                SimpleNamespace(wall_clock_seconds=float(row["wall_clock_seconds"]), cost_usd=float(row["cost_usd"]))
+            point = SimpleNamespace(
+                wall_clock_seconds=float(row["wall_clock_seconds"]),
+                cost_usd=float(row["cost_usd"]),
+                infeasible_reason=str(row.get("infeasible_reason") or ""),
+                cost_energy_only=_sweep_flag(row.get("cost_energy_only", False)),
             )
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, AttributeError):
             raise ValueError(f"row {number} has no numeric wall_clock_seconds and cost_usd") from None
+        if not (math.isfinite(point.wall_clock_seconds) and math.isfinite(point.cost_usd)):
+            raise ValueError(f"row {number}: wall_clock_seconds and cost_usd must be finite numbers")
+        points.append(point)
     if not points:
         raise ValueError("no sweep points")
     return points
@@ -202,11 +225,14 @@ def run_sweep(args: argparse.Namespace) -> int:
 
     try:
         points = _sweep_points(args.points)
-        print(f"wrote {charts.sweep_pareto_chart(points, args.output)}")
     except OSError as error:
         raise CliError(f"{args.points}: {error.strerror}") from None
     except (ValueError, json.JSONDecodeError) as error:
         raise CliError(f"{args.points}: {error}") from None
+    try:  # the chart's own errors (suffix, unwritable output) name the output, not the points file
+        print(f"wrote {charts.sweep_pareto_chart(points, args.output)}")
+    except ValueError as error:
+        raise CliError(str(error)) from None
     return 0
 
 
@@ -239,12 +265,12 @@ def run_serving_load(args: argparse.Namespace) -> int:
     if args.max_concurrency < 1:
         raise CliError("--max-concurrency must be at least 1")
     request = estimator_pb2.EstimateInferenceRequest(
-        hardware_id=args.hardware,
-        accelerator_count=args.accelerators,
-        precision=common_pb2.Precision.Value(f"PRECISION_{args.precision.upper()}"),
-        input_tokens=args.input_tokens,
-        output_tokens=args.output_tokens,
+        hardware_id=args.hardware, precision=common_pb2.Precision.Value(f"PRECISION_{args.precision.upper()}")
     )
+    # int32 fields: protobuf's ValueError for a value past them is reported against the flag
+    for flag in ("accelerators", "input_tokens", "output_tokens"):
+        field = "accelerator_count" if flag == "accelerators" else flag
+        set_field(request, field, getattr(args, flag), "--" + flag.replace("_", "-"))
     request.model.preset_id = args.model
     concurrencies = concurrency_sweep(args.max_concurrency)
     with user_errors():

@@ -23,6 +23,8 @@ def read_document(path: Path) -> Any:
         text = path.read_text()
     except OSError as error:
         raise CliError(f"cannot read {path}: {error.strerror}") from None
+    except UnicodeDecodeError as error:  # a ValueError, not an OSError: it escaped as a traceback
+        raise CliError(f"{path}: not UTF-8 text: {not_utf8(error)}") from None
     try:
         if path.suffix in (".yaml", ".yml"):
             import yaml
@@ -30,7 +32,25 @@ def read_document(path: Path) -> Any:
             return yaml.safe_load(text) or {}
         return json.loads(text)
     except Exception as error:  # json.JSONDecodeError, yaml.YAMLError (yaml is imported lazily)
-        raise CliError(f"{path}: not valid {'YAML' if path.suffix in ('.yaml', '.yml') else 'JSON'}: {error}") from None
+        raise CliError(
+            f"{path}: not valid {'YAML' if path.suffix in ('.yaml', '.yml') else 'JSON'}: {one_line(error)}"
+        ) from None
+
+
+def one_line(error: Exception) -> str:
+    """An exception's message on one line, as CliError promises. Why: YAML errors quote the bad
+    line with a caret under it, and protobuf's ParseError appends the list of fields on a second
+    line; printed as they are, the error ran over several lines. A YAML error keeps its problem
+    and position; any other message has its line breaks and runs of spaces folded."""
+    problem, mark = getattr(error, "problem", None), getattr(error, "problem_mark", None)
+    if problem and mark is not None:  # yaml.MarkedYAMLError
+        return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
+    return " ".join(str(error).split())
+
+
+def not_utf8(error: UnicodeDecodeError) -> str:
+    """Where a file stops being UTF-8, for a one-line error (the exception's own text runs on)."""
+    return f"byte {error.start} ({error.object[error.start : error.start + 1]!r}): {error.reason}"
 
 
 def load_request(path: Path, message: Any, wrap_in: str | None = None) -> None:
@@ -46,7 +66,7 @@ def load_request(path: Path, message: Any, wrap_in: str | None = None) -> None:
     try:
         json_format.ParseDict(document, message)
     except (json_format.ParseError, ValueError, TypeError) as error:
-        raise CliError(f"{path}: not a valid request: {error}") from None
+        raise CliError(f"{path}: not a valid request: {one_line(error)}") from None
 
 
 def whole_number(value: float, flag: str) -> int:

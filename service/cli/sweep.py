@@ -18,7 +18,7 @@ from pathlib import Path
 
 from flopwatt.service.cli.errors import CliError, user_errors
 from flopwatt.service.cli.profile_lookup import add_data_dir_argument, cli_dependencies
-from flopwatt.service.cli.request_file import load_request
+from flopwatt.service.cli.request_file import load_request, set_field
 
 COLUMNS = (
     "index",
@@ -231,13 +231,14 @@ def rank_request(args: argparse.Namespace):
 
     if args.deadline_days < 0 or args.budget_usd < 0 or args.limit < 1:
         raise CliError("--deadline-days and --budget-usd must be 0 (none) or positive, --limit at least 1")
-    return estimator_pb2.RankTrainingRequest(
+    request = estimator_pb2.RankTrainingRequest(
         sweep=build_request(args),
         by=estimator_pb2.RankObjective.Value(f"RANK_OBJECTIVE_{args.by.upper()}"),
         max_wall_clock_seconds=args.deadline_days * SECONDS_PER_DAY,
         max_cost_usd=args.budget_usd,
-        limit=args.limit,
     )
+    set_field(request, "limit", args.limit, "--limit")  # int32: a larger --limit is refused naming it
+    return request
 
 
 def format_ranking(response, axis_names) -> str:

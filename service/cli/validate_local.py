@@ -338,11 +338,12 @@ def local_device(kind: str) -> LocalDevice:
 
 def _profile(args: argparse.Namespace, device: str = "cpu") -> tuple[str | None, dict | None]:
     """(profile id, document) from --profile-id or a fresh quick-suite run on `device` (--measure)."""
-    from flopwatt.bench.store import ProfileNotFound, ProfileStore, database_path
+    from flopwatt.bench.store import ProfileNotFound, database_path
+    from flopwatt.service.cli.profile_lookup import open_profile_store
 
     if sum(bool(x) for x in (args.profile_id, args.measure, args.measure_workload)) > 1:
         raise CliError("validate --local: pass one of --profile-id, --measure and --measure-workload")
-    store = ProfileStore(database_path(args.data_dir))
+    store = open_profile_store(database_path(args.data_dir))
     if args.measure:
         from flopwatt.bench.suites import run_suite
         from flopwatt.estimate.profile_checks import save_measured_profile
@@ -391,12 +392,13 @@ def measure_interleaved(
     for name, breakdown in closed_loop.profile_closed_loop(config, checks, device).items():
         measured[name]["operator_profile"] = breakdown
     if documents:
-        from flopwatt.bench.store import ProfileStore, database_path
+        from flopwatt.bench.store import database_path
         from flopwatt.bench.workload_suite import median_of_rounds
         from flopwatt.estimate.profile_checks import save_measured_profile
+        from flopwatt.service.cli.profile_lookup import open_profile_store
 
         document = median_of_rounds(documents)
-        profile_id = save_measured_profile(ProfileStore(database_path(args.data_dir)).save, document)
+        profile_id = save_measured_profile(open_profile_store(database_path(args.data_dir)).save, document)
     return profile_id, document, measured
 
 

@@ -244,3 +244,170 @@ def test_report_profile_reads_the_serve_and_bench_store_and_says_where_it_looked
     assert main(["report", "profile", "profiles/nope", "--output", str(tmp_path / "r.png")]) == 2
     error = capsys.readouterr().err
     assert str(database_path(tmp_path)) in error and "FLOPWATT_DATA_DIR" in error and "no such profile" in error
+
+
+def _chart_commands(tmp_path) -> dict[str, list[str]]:
+    """Every command that draws a chart, with inputs that draw one (the output added by the test)."""
+    base = tmp_path / "base.json"
+    base.write_text(
+        json.dumps(
+            {
+                "model": {"presetId": "llama-3.1-8b"},
+                "hardwareId": "h100-sxm",
+                "acceleratorCount": 8,
+                "trainingTokens": "1000000000",
+                "sequenceLength": 4096,
+            }
+        )
+    )
+    points = tmp_path / "points.jsonl"
+    points.write_text('{"wall_clock_seconds": 86400, "cost_usd": 10}\n')
+    campus = tmp_path / "campus.json"
+    assert main(["estimate", "campus", "--hardware", "h100-sxm", "--accelerators", "1000", "--json"]) == 0
+    return {
+        "sweep": ["sweep", "--request", str(base), "--chart"],
+        "estimate campus": ["estimate", "campus", "--hardware", "h100-sxm", "--accelerators", "1000", "--chart-power"],
+        "report campus": ["report", "campus", str(campus), "--output"],
+        "report sweep": ["report", "sweep", str(points), "--output"],
+        "report serving-load": [
+            *("report", "serving-load", "--model", "llama-3.1-8b", "--hardware", "h100-sxm"),
+            *("--max-concurrency", "2", "--output"),
+        ],
+        "report profile": ["report", "profile", "bench/results/h100-sxm-quick.json", "--output"],
+    }
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["sweep", "estimate campus", "report campus", "report sweep", "report serving-load", "report profile"],
+)
+def test_a_chart_that_cannot_be_written_is_one_line(command, tmp_path, capsys, monkeypatch):
+    """A chart path whose folder is a regular file (unwritable even for root): one line naming
+    the chart file, exit 2; savefig's OSError once escaped every chart-drawing command."""
+    import pathlib
+
+    monkeypatch.chdir(pathlib.Path(__file__).resolve().parents[3])  # bench/results/ is relative to the root
+    commands = _chart_commands(tmp_path)
+    (tmp_path / "campus.json").write_text(capsys.readouterr().out)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    chart = blocker / "chart.png"
+    assert main([*commands[command], str(chart)]) == 2
+    error = capsys.readouterr().err
+    assert "Traceback" not in error and error.count("\n") == 1 and str(chart) in error
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["estimate", "training", "--request"],
+        ["estimate", "campus", "--request"],
+        ["sweep", "--request"],
+        ["rank", "--request"],
+        ["report", "campus", "--output", "c.png"],
+        ["report", "profile", "--output", "r.png"],
+        ["bench", "import"],
+    ],
+)
+def test_an_input_file_that_is_not_utf8_is_one_line(command, tmp_path, capsys, monkeypatch):
+    """A binary file given where JSON/YAML is read: one line naming it, exit 2; read_text's
+    UnicodeDecodeError is a ValueError, not the OSError these commands caught, and escaped."""
+    monkeypatch.setenv("FLOPWATT_DATA_DIR", str(tmp_path / "data"))
+    binary = tmp_path / "binary.json"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    argv = [*command[:2], str(binary), *command[2:]] if command[0] == "report" else [*command, str(binary)]
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert "Traceback" not in error and error.count("\n") == 1 and str(binary) in error and "UTF-8" in error
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["bench", "list"],
+        ["bench", "export", "--output", "out.json"],
+        ["report", "profile", "profiles/nope", "--output", "r.png"],
+        ["validate", "--local", "--profile-id", "nope"],
+        [*TRAINING, "--profile", "nope"],
+    ],
+)
+@pytest.mark.parametrize("damage", ["not a database", "data dir is a file"])
+def test_a_profile_store_that_cannot_be_opened_is_one_line(command, damage, tmp_path, capsys, monkeypatch):
+    """A database file that is not SQLite, or a --data-dir that is a regular file: one line
+    naming the store, exit 2, as `flopwatt serve` says it; the other commands that open the store
+    ended in a sqlite3.DatabaseError or FileExistsError traceback."""
+    from flopwatt.bench.store import database_path
+
+    monkeypatch.chdir(tmp_path)
+    data_dir = tmp_path / "data"
+    if damage == "not a database":
+        data_dir.mkdir()
+        database_path(data_dir).write_bytes(b"this is not a SQLite file" * 400)
+    else:
+        data_dir.write_text("")
+    assert main([*command, "--data-dir", str(data_dir)]) == 2
+    error = capsys.readouterr().err
+    assert "Traceback" not in error and error.count("\n") == 1
+    if damage == "not a database" or command[0] in ("bench", "validate"):  # the others only read an existing store
+        assert f"cannot open the profile store {database_path(data_dir)}" in error
+
+
+@pytest.mark.parametrize(
+    ("command", "named"),
+    [
+        (["rank", "--request", "{base}", "--limit", "99999999999999999999"], "--limit"),
+        (["report", "serving-load", *("--model", "llama-3.1-8b", "--hardware", "h100-sxm"), "--accelerators"], None),
+        (["report", "serving-load", *("--model", "llama-3.1-8b", "--hardware", "h100-sxm"), "--input-tokens"], None),
+        (["report", "serving-load", *("--model", "llama-3.1-8b", "--hardware", "h100-sxm"), "--output-tokens"], None),
+    ],
+)
+def test_integers_past_int32_are_one_line_naming_the_flag(command, named, tmp_path, capsys):
+    """Integers put straight into int32 request fields (rank's limit, serving-load's counts):
+    protobuf's ValueError was a traceback; now one line naming the flag, exit 2."""
+    base = tmp_path / "base.json"
+    base.write_text(json.dumps({"model": {"presetId": "llama-3.1-8b"}, "hardwareId": "h100-sxm"}))
+    argv = [part.replace("{base}", str(base)) for part in command]
+    if named is None:  # serving-load: the flag is the last part, its value follows
+        named = argv[-1]
+        argv += ["99999999999", "--output", str(tmp_path / "load.png")]
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert "Traceback" not in error and error.count("\n") == 1 and named in error
+
+
+@pytest.mark.parametrize("timeout", ["inf", "1e400", "1e12", "nan", "0", "-1"])
+def test_health_refuses_a_timeout_grpc_cannot_wait(timeout, capsys):
+    """`health --timeout inf` (or 1e12) made gRPC's deadline overflow: the call failed at once
+    with DEADLINE_EXCEEDED and a SERVING server was reported unhealthy (exit 1). Refused before
+    connecting: one line naming --timeout, exit 2."""
+    assert main(["health", "--address", "127.0.0.1:1", "--timeout", timeout]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "--timeout" in error
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "words"),
+    [
+        ("bad.yaml", "a: [\n", "line 2, column 1"),
+        ("bad.yml", "a: b\n  c: d: e\n", "mapping values are not allowed here at line 2"),
+        ("unknown.json", '{"bogusField": 1}', 'no field named "bogusField"'),
+    ],
+)
+@pytest.mark.parametrize("command", [["sweep"], ["estimate", "training"], ["estimate", "campus"]])
+def test_a_malformed_request_file_is_one_line(name, text, words, command, tmp_path, capsys):
+    """YAML errors quote the line with a caret under it and protobuf's ParseError lists the
+    fields on a second line: both reached the terminal over several lines. Now one line that
+    keeps the problem and where it is."""
+    path = tmp_path / name
+    path.write_text(text)
+    assert main([*command, "--request", str(path)]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and str(path) in error and words in error
+
+
+def test_report_campus_of_another_message_is_one_line(tmp_path, capsys):
+    response = tmp_path / "other.json"
+    response.write_text('{"x": 1}')
+    assert main(["report", "campus", str(response), "--output", str(tmp_path / "c.png")]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "not an EstimateCampusResponse" in error

@@ -88,3 +88,13 @@ def test_report_closed_loop_says_what_is_missing(tmp_path, capsys):
     other.write_text(json.dumps({"profile_id": None}))
     assert main(["report", "closed-loop", str(other), "--output", str(tmp_path / "x.png")]) != 0
     assert "not a closed-loop result" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("document", [[1, 2], 3, "text", None])
+def test_report_closed_loop_refuses_json_that_is_not_an_object(document, tmp_path, capsys):
+    """Valid JSON of another shape: one line, exit 2, not an AttributeError traceback."""
+    other = tmp_path / "list.json"
+    other.write_text(json.dumps(document))
+    assert main(["report", "closed-loop", str(other), "--output", str(tmp_path / "x.png")]) == 2
+    error = capsys.readouterr().err
+    assert "Traceback" not in error and error.count("\n") == 1 and "not a closed-loop result" in error
