@@ -138,13 +138,9 @@ class EnergyPrediction:
         return self.power_watts / self.output_tokens_per_second
 
 
-def predicted_joules_per_output_token(row: EnergyRow, input_tokens: int) -> float:
-    """Accelerator energy per output token of the estimator's continuous-batching answer."""
-    return predict(row, input_tokens).joules_per_output_token
-
-
 def predict(row: EnergyRow, input_tokens: int) -> EnergyPrediction:
-    """The estimator's continuous-batching throughput and accelerator power for the row's load."""
+    """The estimator's continuous-batching throughput and accelerator power for the row's load
+    (its J per output token: accelerator energy, the measurement's boundary)."""
     workload = InferenceWorkload(
         model=ModelChoice(preset_id=row.model),
         hardware_id=row.hardware_id,
@@ -178,7 +174,7 @@ def compare(rows: list[EnergyRow] | None = None) -> list[EnergyComparison]:
                 running_batch=int(round(row.avg_batch_size)),
                 measured_joules_per_output_token=row.energy_per_output_token_joules,
                 predicted_joules_per_output_token=assumed.joules_per_output_token,
-                predicted_at_sensitivity_input=predicted_joules_per_output_token(row, SENSITIVITY_INPUT_TOKENS),
+                predicted_at_sensitivity_input=predict(row, SENSITIVITY_INPUT_TOKENS).joules_per_output_token,
                 measured_output_tokens_per_second=row.output_tokens_per_second,
                 predicted_output_tokens_per_second=assumed.output_tokens_per_second,
                 measured_power_watts=row.avg_power_watts,
