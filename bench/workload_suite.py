@@ -731,11 +731,11 @@ def _operator_row(case: OperatorCase, result: dict, index: int, cold: bool = Fal
     }
 
 
-def _after_gemv(
+def _after_preceding_gemm(
     case: OperatorCase, shape: WorkloadShape, device: str, gemvs: dict[tuple, StreamingGemv], stream_bytes: int
 ) -> Callable[[], Workload]:
     """The builder of `case`'s workload, running a GEMM (`preceding_gemm_shape`) before
-    each call when `stream_bytes` is non-zero (one GEMV's weights held at a time: consecutive
+    each call when `stream_bytes` is non-zero (one such GEMM's weights held at a time: consecutive
     cases of one shape share it, another shape replaces it)."""
     if not stream_bytes:
         return lambda: case.build(device)
@@ -788,7 +788,7 @@ def measure_workload(run: SuiteRun, shape: WorkloadShape) -> tuple[list[dict], l
             if copies > 1:
                 build = partial(_rotating, partial(case.build, device), copies)
             else:
-                build = _after_gemv(case, shape, device, gemvs, stream_bytes)
+                build = _after_preceding_gemm(case, shape, device, gemvs, stream_bytes)
             measurement = run.measure(build, replace(plan, flush_cache=cold and copies == 1), label)
             if measurement is not None:
                 result = run.results[-1]
