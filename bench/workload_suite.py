@@ -46,6 +46,7 @@ from typing import Any, Callable
 
 from flopwatt.bench.cache import StreamingGemv, flush_bytes
 from flopwatt.bench.harness import MeasurementPlan
+from flopwatt.bench.profile import derive_ceilings, derive_efficiency
 from flopwatt.bench.runner import SuiteRun
 from flopwatt.kernels.operators import ELEMENTWISE_DTYPES
 from flopwatt.kernels.workload import Workload
@@ -886,4 +887,9 @@ def median_of_rounds(documents: list[dict]) -> dict:
         duration_seconds=sum(float(d.get("duration_seconds", 0.0)) for d in documents),
         notes=list(dict.fromkeys(note for d in documents for note in d.get("notes", []))),
     )
+    # Ceilings and efficiency follow from the merged results (every round's), as in any profile;
+    # kept from the first round they disagreed with the results stored beside them (the H100 run of
+    # 2026-11-28: bf16 attention 382.6 TFLOP/s stored, 387.4 in the results).
+    base["ceilings"] = derive_ceilings(results)
+    base["efficiency"] = derive_efficiency(results, base["ceilings"])
     return base

@@ -396,6 +396,30 @@ def test_rounds_merge_to_each_phases_median_round_with_its_own_samples():
     assert len(merged["results"]) == 6
 
 
+def test_merged_rounds_derive_their_ceilings_from_every_rounds_results():
+    """A stored profile's ceilings follow from its results (tests/unit/bench/test_committed_profiles):
+    the merge kept round one's, which the H100 run of 2026-11-28 showed disagree with the results."""
+    from flopwatt.bench.profile import derive_ceilings
+    from flopwatt.bench.workload_suite import median_of_rounds
+
+    def document(rate):
+        result = {
+            "kernel": "attention",
+            "precision": "bf16",
+            "verified": True,
+            "shape": {"b": 1, "h": 1, "s": 2, "d": 2},
+            "stats": {"median": 1.0},
+            "flops_per_second": rate,
+            "samples_seconds": [1.0],
+        }
+        return {"suite": "workload", "operators": [], "results": [result], "ceilings": derive_ceilings([result])}
+
+    merged = median_of_rounds([document(1.0), document(3.0), document(2.0)])
+    assert merged["ceilings"]["attention_flops_per_second"]["bf16"] == 3.0
+    assert merged["ceilings"] == derive_ceilings(merged["results"])
+    assert merged["efficiency"]["attention"]["bf16"][1]["flops_per_second"] == 3.0
+
+
 def test_three_rounds_keep_the_median_round_not_an_outlier_of_either_side():
     """A fast or a slow outlier round (both seen on the idle CI VM) is dropped on both sides."""
     from flopwatt.bench.closed_loop import median_of_rounds as steps
