@@ -372,25 +372,27 @@ MEASURED_PROFILES = ROOT / "bench" / "results"
 
 
 def h100_profiles(run: Runner) -> str:
-    """The committed H100 profiles' ceilings (files under bench/results/, never edited): exact, so checked."""
-    full = json.loads((MEASURED_PROFILES / "h100-sxm-full.json").read_text())
-    quick = json.loads((MEASURED_PROFILES / "h100-sxm-quick.json").read_text())
+    """The committed H100 full profile's ceilings (bench/results/, never edited): exact, so checked.
+    The 2026-11-28 one: the first with Numba STREAM rows and a memory-bound power window."""
+    full = json.loads((MEASURED_PROFILES / "h100-sxm-full-2026-11-28.json").read_text())
     gemm = full["ceilings"]["matmul_flops_per_second"]
     attention = full["ceilings"]["attention_flops_per_second"]
-    memory = quick["ceilings"]["memory_bytes_per_second"]
+    memory = full["ceilings"]["memory_bytes_per_second"]
     power = full["power"]
     load_bf16 = power["load_watts"]["gemm_bf16"]
+    load_memory = power["load_watts"][power["memory_bound_window"]]
     return prose(
         f"Measured on a lent {full['device']['name']} on {full['created_time'][:10]} (driver "
         f"{full['environment']['driver']}, torch {full['environment']['torch']}; "
         f"`bench/results/`, committed as written): the full suite ({full['duration_seconds']:.0f} s) found "
         f"{gemm['bf16'] / 1e12:.0f} TFLOP/s bf16, {gemm['fp8'] / 1e12:.0f} fp8, {gemm['tf32'] / 1e12:.0f} tf32 and "
         f"{gemm['fp32'] / 1e12:.1f} fp32 GEMM, {attention['bf16'] / 1e12:.0f} TFLOP/s bf16 attention forward, "
-        f"{full['ceilings']['memory_bytes_per_second']['copy'] / 1e12:.2f} TB/s device copy, "
+        f"{memory['copy'] / 1e12:.2f} TB/s device copy, Numba STREAM triad {memory['triad'] / 1e12:.2f} and "
+        f"read {memory['read'] / 1e12:.2f} TB/s, "
         f"{full['ceilings']['host_to_device_bytes_per_second'] / 1e9:.0f} GB/s pinned host-to-device, "
         f"{full['ceilings']['launch_overhead_graph_seconds'] * 1e6:.1f} µs per kernel in a CUDA graph, "
-        f"{power['idle_watts']:.0f} W idle and {load_bf16:.0f} W under bf16 GEMM load; the quick suite's Numba "
-        f"STREAM triad {memory['triad'] / 1e12:.2f} TB/s and read {memory['read'] / 1e12:.2f} TB/s. Use one in an "
+        f"{power['idle_watts']:.0f} W idle, {load_bf16:.0f} W under bf16 GEMM load and {load_memory:.0f} W "
+        "streaming memory. Use one in an "
         "estimate with `flopwatt bench import --shipped` (the profiles that ship with flopwatt) and then "
         "`flopwatt estimate training ... --profile ID` (the id `bench import` prints; `--data-dir` as for `bench`)."
     )
