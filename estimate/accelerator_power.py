@@ -29,7 +29,8 @@ the time, so a second of the same kind of work draws it as measured, with three 
 reader can check against the windows; the estimator already knows each part's seconds and which
 unit sets them; and the per-unit-of-work form needs the FLOPs and bytes of parts the model only
 knows as time (the engine's decode realisation, the fitted host time) plus a cap the GEMM window
-already sits at (dynamic J/FLOP × the sustained rate is above TDP on the H100). The time-share form
+already sits at (idle + dynamic J/FLOP × the bf16 ceiling is 787 W on the H100, above its 700 W
+TDP). The time-share form
 keeps a part slowed by the decode realisation in its unit: the realisation stands for kernels
 running below the roofline as much as for gaps, and the gaps the model does know (host time) are
 idle.
