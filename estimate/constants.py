@@ -242,6 +242,24 @@ FLASH_ATTENTION_FRACTION_OF_PEAK = 0.6
 # Idle power as a fraction of TDP: H100 SXM idles at ~70-90 W of 700 W (nvidia-smi, NVML
 # readings reported by Zeus/ML.ENERGY, 2024) → 0.12.
 IDLE_POWER_FRACTION_OF_TDP = 0.12
+# Serving power (accelerator_power.py: each second of a step draws the power of the unit bounding
+# it): this project's H100 SXM measurement of 2026-11-28, bench/results/h100-sxm-full-2026-11-28.json
+# (`power`, NVML energy over ≥ 5 s windows, power limit 700 W = TDP), as fractions of the 700 W TDP;
+# on the datasheet path they are applied to any accelerator's TDP, a stated assumption
+# (scenarios.serving_power_assumptions). The quick profile of the same session
+# (h100-sxm-quick-2026-11-28.json) gives 0.175 / 1.005 / 0.775.
+SERVING_POWER_MEASUREMENT_TDP_WATTS = 700.0
+# Idle with the clocks up (SM 1980 MHz, the process holding the GPU): 127.93 W → 0.183. Not the
+# 0.12 above (70-90 W): that GPU has had no work for seconds and lowered its clocks; a serving
+# engine's gaps (host work, launches) last microseconds to milliseconds.
+SERVING_IDLE_POWER_FRACTION_OF_TDP = 127.93 / SERVING_POWER_MEASUREMENT_TDP_WATTS
+# Compute-bound: bf16 GEMM window, 699.18 W → 0.999 (fp32 691, tf32 698, fp16 709, fp8 706 W: every
+# precision sits at the 700 W limit, `sw_power_cap`). Not TRAINING_POWER_FRACTION_OF_TDP's 0.76,
+# a whole-node figure (Brookhaven's DGX), which training keeps (docs/estimation.md, "Serving power").
+SERVING_COMPUTE_BOUND_POWER_FRACTION_OF_TDP = 699.18 / SERVING_POWER_MEASUREMENT_TDP_WATTS
+# Memory-bound: the `memory_bound_window`, Numba STREAM triad fp64 at 3.0 TB/s, 554.10 W → 0.792
+# (SM clock 1980 MHz, not throttled).
+SERVING_MEMORY_BOUND_POWER_FRACTION_OF_TDP = 554.10 / SERVING_POWER_MEASUREMENT_TDP_WATTS
 
 # --- planner defaults: the global batch when the request sets none (planner.batch_policy) -------
 # The smallest batch the planner considers for a large model: ~4M tokens per step, the common

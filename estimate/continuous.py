@@ -45,6 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from flopwatt.estimate.accelerator_power import BoundSeconds, total_seconds
 from flopwatt.estimate.catalog import EngineSpec
 from flopwatt.estimate.constants import (
     CHUNKED_PREFILL_TOKEN_BUDGET,
@@ -60,7 +61,7 @@ from flopwatt.estimate.constants import (
 from flopwatt.estimate.inference import (
     InferenceEstimate,
     InferenceScenario,
-    _prefill_seconds,
+    _prefill_work,
     check_expert_parallel_size,
     draft_memory,
     max_batch_size,
@@ -157,6 +158,7 @@ class LoadCurve:
     kv_bound: int  # sequences the paged KV cache holds
     bound: int  # the running batch's bound (KV, max_num_seqs, token budget)
     metrics: object  # serving_metrics at the batches
+    power_watts: np.ndarray  # mean accelerator power of a step: the decode step and its share of a prefill chunk
 
 
 def _kv_bytes_per_token_per_device(scenario: InferenceScenario) -> float:
@@ -204,9 +206,10 @@ def load_curve(scenario: InferenceScenario, engine: ContinuousBatching | None = 
     step = decode * per_step  # one decode (verification) step's seconds
     # One prompt's prefill, spread over its tokens: a chunk of c tokens costs c/P of it (the mean
     # attention context of the prompt's tokens; compute-bound like the whole prefill).
-    prefill_one = float(_prefill_seconds(arch, hw, 1.0, prompt, tp, 1))
+    prefill_work = _prefill_work(arch, hw, 1.0, prompt, tp, 1)
     if spec is not None and spec.draft_arch is not None:
-        prefill_one += float(_prefill_seconds(spec.draft_arch, hw, 1.0, prompt, tp, 1))
+        prefill_work = prefill_work + _prefill_work(spec.draft_arch, hw, 1.0, prompt, tp, 1)
+    prefill_one = float(prefill_work.seconds)
     per_token = prefill_one / prompt
     if engine.chunked_prefill:
         chunk = np.minimum(float(prompt), np.maximum(budget - batches * query, 1.0))
@@ -231,6 +234,7 @@ def load_curve(scenario: InferenceScenario, engine: ContinuousBatching | None = 
     ttft = prefill + np.where(others, 0.5 * (step + fraction * chunk_seconds), 0.0)
     ttft_p99 = prefill + np.where(others, in_flight_p99, 0.0)
     service = ttft + (output - 1) * tpot
+    power = step_power_watts(hw, metrics.decode_work, prefill_work, fraction * chunk / prompt / per_step)
     return LoadCurve(
         batches,
         step,
@@ -245,7 +249,20 @@ def load_curve(scenario: InferenceScenario, engine: ContinuousBatching | None = 
         kv,
         bound,
         metrics,
+        np.broadcast_to(np.asarray(power, dtype=float), batches.shape),
     )
+
+
+def step_power_watts(
+    hw, decode_work: dict[str, BoundSeconds], prefill_work: BoundSeconds, prompts_per_token: np.ndarray
+) -> np.ndarray:
+    """Mean accelerator power of the running batch's steps, per output token: the decode step's
+    seconds plus the prefill chunks' (`prompts_per_token` prompts' prefill per output token: the
+    chunk-carrying share of steps × the chunk's share of a prompt ÷ tokens per step), each second
+    at the power of the unit bounding it (accelerator_power.py). The chunks are compute-bound
+    prefill, so power rises with the running batch as they take a larger share of the step."""
+    step = total_seconds(decode_work) + prefill_work.scaled(prompts_per_token)
+    return hw.serving_power_watts(step)
 
 
 def erlang_c(servers: int, offered: float) -> float:
@@ -302,7 +319,7 @@ def estimate_continuous(scenario: InferenceScenario, engine: ContinuousBatching 
         for name, value in metrics.decode_breakdown.items()
     }
     breakdown["prefill_chunks"] = float(curve.chunk_fraction[index] * curve.chunk_seconds[index])
-    power = float(np.broadcast_to(metrics.accelerator_power_watts, curve.batches.shape)[index])
+    power = float(curve.power_watts[index])
     service = float(curve.service[index])
     tokens_per_second = rate * output
     cost = run_cost(scenario.accelerator_count, service, power, scenario.facility)

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from flopwatt.estimate.accelerator_power import BoundSeconds
 from flopwatt.estimate.constants import (
     INTRA_NODE_COLLECTIVE_LATENCY_SECONDS,
     RUNTIME_RESERVED_BYTES,
@@ -43,7 +44,7 @@ from flopwatt.estimate.continuous import erlang_c, kv_bound
 from flopwatt.estimate.inference import (
     InferenceEstimate,
     InferenceScenario,
-    _prefill_seconds,
+    _prefill_work,
     max_batch_size,
     scenario_serving_metrics,
 )
@@ -97,12 +98,17 @@ def kv_transfer(scenario: InferenceScenario, prefill_tp: int, decode_tp: int) ->
 
 def prefill_instance_seconds(scenario: InferenceScenario, prefill_tp: int) -> float:
     """One prompt's prefill on a prefill instance of `prefill_tp` accelerators (and the draft's)."""
+    return float(prefill_instance_work(scenario, prefill_tp).seconds)
+
+
+def prefill_instance_work(scenario: InferenceScenario, prefill_tp: int) -> BoundSeconds:
+    """`prefill_instance_seconds` by the unit bounding each second (accelerator_power.py)."""
     arch, hw, prompt = scenario.arch, scenario.hardware, scenario.input_tokens
-    seconds = float(_prefill_seconds(arch, hw, 1.0, prompt, prefill_tp, 1))
+    work = _prefill_work(arch, hw, 1.0, prompt, prefill_tp, 1)
     spec = scenario.speculation
     if spec is not None and spec.draft_arch is not None:
-        seconds += float(_prefill_seconds(spec.draft_arch, hw, 1.0, prompt, prefill_tp, 1))
-    return seconds
+        work = work + _prefill_work(spec.draft_arch, hw, 1.0, prompt, prefill_tp, 1)
+    return work
 
 
 def prefill_fits(scenario: InferenceScenario, prefill_tp: int) -> bool:
@@ -336,10 +342,11 @@ def disaggregated_estimate(plan: DisaggregatedPlan) -> InferenceEstimate:
     hw, facility, index = scenario.hardware, scenario.facility, plan.batch_index
     metrics = plan.decode.metrics
     shape = plan.decode.batches.shape
-    decode_power = float(np.broadcast_to(metrics.accelerator_power_watts, shape)[index])
-    # Prefill instances are busy the share ρ = λ·T_p / instances of the time (compute-bound).
+    decode_power = float(np.broadcast_to(metrics.decode_power_watts, shape)[index])  # no prefill in its steps
+    # Prefill instances run prompts the share ρ = λ·T_p / instances of the time and idle the rest.
     utilisation = plan.request_rate * plan.prefill_seconds / plan.prefill_instances
-    prefill_power = float(hw.power_watts(utilisation))
+    prefill_work = prefill_instance_work(scenario, plan.prefill_tensor_parallel_size)
+    prefill_power = float(hw.serving_power_levels().busy_for(prefill_work, utilisation))
     decode_count = plan.decode_instances * plan.decode_tensor_parallel_size
     prefill_count = plan.prefill_instances * plan.prefill_tensor_parallel_size
     decode_cost = run_cost(decode_count, 1.0, decode_power, facility)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from flopwatt.estimate import fitted_constants
+from flopwatt.estimate.accelerator_power import BoundSeconds, PowerLevels
 from flopwatt.estimate.catalog.entries import HardwareSpec
 from flopwatt.estimate.constants import (
     BYTES_PER_ELEMENT_BY_PRECISION,
@@ -32,6 +33,9 @@ from flopwatt.estimate.constants import (
     MEMORY_BANDWIDTH_FRACTION_OF_DATASHEET_BY_HARDWARE,
     SCALE_OUT_COLLECTIVE_EFFICIENCY,
     SCALE_OUT_COLLECTIVE_LATENCY_SECONDS,
+    SERVING_COMPUTE_BOUND_POWER_FRACTION_OF_TDP,
+    SERVING_IDLE_POWER_FRACTION_OF_TDP,
+    SERVING_MEMORY_BOUND_POWER_FRACTION_OF_TDP,
     TRAINING_POWER_FRACTION_OF_TDP,
 )
 from flopwatt.estimate.measured_profile import MeasuredProfile
@@ -128,6 +132,7 @@ class HardwareModel:
     graph_launch_overhead_seconds: float
     idle_watts: float | None = None  # measured; None in datasheet mode
     load_watts: float | None = None  # measured under GEMM load at `precision`
+    memory_bound_watts: float | None = None  # measured streaming memory (the profile's memory-bound window)
     attention_flops_per_second: float | None = None  # measured attention rate
     gemm_map: MeasuredGemmMap | None = None
     calibration_kind: str = "datasheet"  # or "measured_profile"
@@ -181,11 +186,28 @@ class HardwareModel:
         measured: its small-m points already include their memory time."""
         return self._gemm_roofline_seconds(m, n, k, batch, size_curve_on_m=False)
 
+    def gemm_work(self, m: ArrayLike, n: ArrayLike, k: ArrayLike, batch: ArrayLike = 1.0) -> BoundSeconds:
+        """`gemm_seconds`, held by the unit that bounds it (the power model's input)."""
+        return BoundSeconds.roofline(*self._gemm_roofline_parts(m, n, k, batch, size_curve_on_m=True))
+
+    def decode_gemm_work(self, m: ArrayLike, n: ArrayLike, k: ArrayLike, batch: ArrayLike = 1.0) -> BoundSeconds:
+        """`decode_gemm_seconds`, held by the unit that bounds it: at decode batch sizes a
+        projection's weights take longer to stream than its FLOPs to compute (memory-bound); at
+        hundreds of sequences on an H100 it turns compute-bound."""
+        return BoundSeconds.roofline(*self._gemm_roofline_parts(m, n, k, batch, size_curve_on_m=False))
+
     def _gemm_roofline_seconds(
         self, m: ArrayLike, n: ArrayLike, k: ArrayLike, batch: ArrayLike, size_curve_on_m: bool
     ) -> ArrayLike:
-        """max(FLOPs ÷ rate, (m·k + k·n + m·n) elements ÷ sustained bandwidth); the datasheet rate
-        is the sustained ceiling × the size curve, with or without its m factor."""
+        """max(FLOPs ÷ rate, (m·k + k·n + m·n) elements ÷ sustained bandwidth)."""
+        return maximum(*self._gemm_roofline_parts(m, n, k, batch, size_curve_on_m))
+
+    def _gemm_roofline_parts(
+        self, m: ArrayLike, n: ArrayLike, k: ArrayLike, batch: ArrayLike, size_curve_on_m: bool
+    ) -> tuple[ArrayLike, ArrayLike]:
+        """(compute seconds, memory seconds) of the roofline: FLOPs ÷ rate and (m·k + k·n + m·n)
+        elements ÷ sustained bandwidth; the datasheet rate is the sustained ceiling × the size
+        curve, with or without its m factor."""
         m, n, k = maximum(as_float(m), 1.0), maximum(as_float(n), 1.0), maximum(as_float(k), 1.0)
         flops = 2.0 * m * n * k * batch
         if self.gemm_map is not None:
@@ -195,7 +217,7 @@ class HardwareModel:
             efficiency = self._size_curve(m, n, k) if size_curve_on_m else (n / (n + half)) * (k / (k + half))
             rate = self.sustained_gemm_flops_per_second * efficiency
         traffic = (m * k + k * n + m * n) * self.bytes_per_element * batch
-        return maximum(flops / rate, traffic / self.memory_bandwidth_bytes_per_second)
+        return flops / rate, traffic / self.memory_bandwidth_bytes_per_second
 
     def attention_seconds(
         self,
@@ -309,7 +331,8 @@ class HardwareModel:
     # --- power ---------------------------------------------------------------------------------
 
     def power_watts(self, busy_fraction: ArrayLike) -> ArrayLike:
-        """Mean accelerator power when a fraction `busy_fraction` of the time runs kernels.
+        """Mean accelerator power when a fraction `busy_fraction` of the time runs kernels: the
+        training (and campus) power model; serving uses `serving_power_levels`.
 
         Measured: idle + (load − idle) × busy. Datasheet: from an idle floor (a fraction of TDP)
         up to TDP × the measured training fraction (76 %) at full busy."""
@@ -319,6 +342,39 @@ class HardwareModel:
         loaded = self.tdp_watts * TRAINING_POWER_FRACTION_OF_TDP
         idle = self.tdp_watts * IDLE_POWER_FRACTION_OF_TDP
         return idle + (loaded - idle) * busy
+
+    @property
+    def has_measured_power(self) -> bool:
+        return self.idle_watts is not None and self.load_watts is not None
+
+    def serving_power_levels(self) -> PowerLevels:
+        """Idle, compute-bound and memory-bound power for serving (accelerator_power.py).
+
+        Measured: the profile's idle, GEMM load (at this precision) and memory-bound windows; a
+        profile without a memory-bound window (measured before the probe had one) puts memory-bound
+        work at the same share of its GEMM dynamic power as the H100 measurement does (0.75,
+        `memory_bound_dynamic_share`). Datasheet: the H100 measurement's fractions of TDP."""
+        if self.has_measured_power:
+            memory = self.memory_bound_watts
+            if memory is None:
+                memory = self.idle_watts + (self.load_watts - self.idle_watts) * memory_bound_dynamic_share()
+            return PowerLevels(self.idle_watts, self.load_watts, memory)
+        return PowerLevels(
+            self.tdp_watts * SERVING_IDLE_POWER_FRACTION_OF_TDP,
+            self.tdp_watts * SERVING_COMPUTE_BOUND_POWER_FRACTION_OF_TDP,
+            self.tdp_watts * SERVING_MEMORY_BOUND_POWER_FRACTION_OF_TDP,
+        )
+
+    def serving_power_watts(self, work: BoundSeconds) -> ArrayLike:
+        """Mean serving power over `work` (each second at the power of the unit bounding it)."""
+        return self.serving_power_levels().power_watts(work)
+
+
+def memory_bound_dynamic_share() -> float:
+    """Memory-bound dynamic power over GEMM dynamic power in the H100 measurement of 2026-11-28:
+    (554.1 − 127.9) / (699.2 − 127.9) ≈ 0.75 (constants.SERVING_*_POWER_FRACTION_OF_TDP)."""
+    idle = SERVING_IDLE_POWER_FRACTION_OF_TDP
+    return (SERVING_MEMORY_BOUND_POWER_FRACTION_OF_TDP - idle) / (SERVING_COMPUTE_BOUND_POWER_FRACTION_OF_TDP - idle)
 
 
 def gemm_max_fraction_of_peak(hardware_id: str, precision: str) -> float:
@@ -467,6 +523,8 @@ def profiled_hardware_model(
     attention = profile.attention_flops_per_second.get(precision)
     idle = profile.idle_watts
     load = profile.load_watts.get(f"gemm_{precision}")
+    measured_power = idle is not None and load is not None
+    memory_bound = profile.memory_bound_watts if measured_power else None
     measured_busbw = profile.all_reduce_bus_bytes_per_second
     intra = max(measured_busbw) if measured_busbw else base.intra_node_bus_bandwidth_bytes_per_second
     gemm_map = _gemm_map_from_profile(profile, precision)
@@ -502,10 +560,19 @@ def profiled_hardware_model(
         values.append(
             CalibrationValue("attention_flops_per_second", attention, "flops_per_second", "measured attention ceiling")
         )
-    if idle is not None and load is not None:
+    if measured_power:
         values.append(CalibrationValue("idle_watts", idle, "watts", "measured idle power (NVML)"))
         values.append(
             CalibrationValue("load_watts", load, "watts", f"measured power under {precision} GEMM load (NVML)")
+        )
+    if memory_bound is not None:
+        values.append(
+            CalibrationValue(
+                "memory_bound_watts",
+                memory_bound,
+                "watts",
+                f"measured power streaming memory ({profile.memory_bound_window} window, NVML)",
+            )
         )
     return HardwareModel(
         hardware_id=spec.id,
@@ -523,6 +590,7 @@ def profiled_hardware_model(
         graph_launch_overhead_seconds=graph_launch,
         idle_watts=idle if load is not None else None,
         load_watts=load if idle is not None else None,
+        memory_bound_watts=memory_bound,
         attention_flops_per_second=attention,
         gemm_map=gemm_map,
         gemm_half_efficiency_dimension_elements=base.gemm_half_efficiency_dimension_elements,

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from flopwatt.estimate.accelerator_power import BoundSeconds, total_seconds
 from flopwatt.estimate.accounting import head_dim, mlp_matrix_count, parameter_counts
 from flopwatt.estimate.architecture import ModelArchitecture
 from flopwatt.estimate.catalog import EngineSpec, default_engine
@@ -273,7 +274,7 @@ def _decode_attention_flops_per_head_and_token(arch: ModelArchitecture) -> float
     return 4.0 * float(head_dim(arch))
 
 
-def _layer_decode_seconds(
+def _layer_decode_work(
     arch,
     hw: HardwareModel,
     batch,
@@ -283,8 +284,9 @@ def _layer_decode_seconds(
     ep: int = 1,
     query_tokens: float = 1.0,
     graph_max_batch: int = 0,
-) -> dict[str, ArrayLike]:
-    """One decode step of one layer at `batch` sequences with `context` tokens of history, the
+) -> dict[str, BoundSeconds]:
+    """Seconds of one decode step of one layer, by part and by the unit bounding each (GEMMs and
+    attention by their roofline; collectives and launches at idle power), at `batch` sequences with `context` tokens of history, the
     KV cache stored at `kv_bytes_per_element`, on the busiest device. `query_tokens` positions
     per sequence (speculative verification: k + 1): the GEMMs, attention FLOPs and collectives
     see batch·query_tokens rows, the KV cache is read once per sequence.
@@ -307,7 +309,7 @@ def _layer_decode_seconds(
     rows = local * query_tokens  # GEMM rows of the busiest device
     tokens = batch * query_tokens
     expert_tp = float(tp) / ep  # devices one routed expert is split over
-    projections = hw.decode_gemm_seconds(rows, (heads + 2 * kv) * d / attention_tp, h) + hw.decode_gemm_seconds(
+    projections = hw.decode_gemm_work(rows, (heads + 2 * kv) * d / attention_tp, h) + hw.decode_gemm_work(
         rows, h, heads * d / attention_tp
     )
     experts = max(float(arch.expert_count), 1.0)
@@ -317,17 +319,17 @@ def _layer_decode_seconds(
     tokens_per_expert = tokens * routed / touched
     width = float(arch.ffn_hidden_size if experts > 1 else (arch.dense_ffn_hidden_size or arch.ffn_hidden_size))
     touched_here = touched / ep  # experts of this device the batch touches
-    mlp = hw.decode_gemm_seconds(
+    mlp = hw.decode_gemm_work(
         tokens_per_expert, (matrices - 1) * width / expert_tp, h, touched_here
-    ) + hw.decode_gemm_seconds(tokens_per_expert, h, width / expert_tp, touched_here)
+    ) + hw.decode_gemm_work(tokens_per_expert, h, width / expert_tp, touched_here)
     if expert_parallel:
-        mlp = mlp * EXPERT_PARALLEL_LOAD_IMBALANCE
+        mlp = mlp.scaled(EXPERT_PARALLEL_LOAD_IMBALANCE)
     shared = float(arch.shared_expert_count)
     if shared > 0:
         mlp = (
             mlp
-            + hw.decode_gemm_seconds(rows, (matrices - 1) * shared * width / attention_tp, h)
-            + hw.decode_gemm_seconds(rows, h, shared * width / attention_tp)
+            + hw.decode_gemm_work(rows, (matrices - 1) * shared * width / attention_tp, h)
+            + hw.decode_gemm_work(rows, h, shared * width / attention_tp)
         )
     kv_bytes = (
         local
@@ -336,48 +338,59 @@ def _layer_decode_seconds(
         / float(arch.layer_count)
     )
     attention_flops = rows * heads / attention_tp * context * _decode_attention_flops_per_head_and_token(arch)
-    attention = maximum(hw.memory_seconds(kv_bytes), attention_flops / hw.sustained_gemm_flops_per_second)
+    attention = BoundSeconds.roofline(attention_flops / hw.sustained_gemm_flops_per_second, hw.memory_seconds(kv_bytes))
     captured = _captured(local, graph_max_batch)
     launch = KERNELS_PER_LAYER_FORWARD * where(
         captured, hw.graph_launch_overhead_seconds, hw.launch_overhead_seconds
     ) + 0.0 * as_float(batch)
-    seconds = {"weights_and_gemm": projections + mlp, "kv_cache_and_attention": attention}
+    work = {"weights_and_gemm": projections + mlp, "kv_cache_and_attention": attention}
     if expert_parallel:
         # Dispatch and combine: each device sends its sequences' k routed copies of h.
         all_to_all = hw.all_to_all_seconds(rows * routed * h * act_bytes, ep, 1.0)
-        seconds["expert_parallel_communication"] = 2.0 * where(
-            captured, _in_graph_seconds(hw, all_to_all, ep), all_to_all
+        work["expert_parallel_communication"] = BoundSeconds.idle(
+            2.0 * where(captured, _in_graph_seconds(hw, all_to_all, ep), all_to_all)
         )
     else:
         all_reduce = hw.all_reduce_seconds(tokens * h * act_bytes, tp, 1.0)
-        seconds["tensor_parallel_communication"] = 2.0 * where(
-            captured, _in_graph_seconds(hw, all_reduce, tp), all_reduce
+        work["tensor_parallel_communication"] = BoundSeconds.idle(
+            2.0 * where(captured, _in_graph_seconds(hw, all_reduce, tp), all_reduce)
         )
-    seconds["kernel_launch"] = launch
-    return seconds
+    work["kernel_launch"] = BoundSeconds.idle(launch)
+    return work
 
 
 def sampling_seconds(arch: ModelArchitecture, hw: HardwareModel, sequences: ArrayLike, tp: int) -> ArrayLike:
+    """Seconds of the engine's sampler in one decode step (`sampling_work`)."""
+    return sampling_work(arch, hw, sequences, tp).seconds
+
+
+def sampling_work(arch: ModelArchitecture, hw: HardwareModel, sequences: ArrayLike, tp: int) -> BoundSeconds:
     """The engine's sampler in one decode step for `sequences` rows of logits on the busiest
     device: the logits gathered over the tensor-parallel group (at the activation precision), then
     SAMPLER_BYTES_PER_VOCAB_ENTRY of memory traffic per row and vocabulary entry over the whole
     vocabulary (float32 cast, temperature, softmax, exponential noise, divide, argmax: constants.py,
     counted from vLLM's V1 sampler), and its SAMPLER_KERNELS_PER_STEP kernels launched from the host
     outside the step's CUDA graph. The LM head GEMM before it is in `serving_metrics`; the sampler
-    is what it left out: per-sequence work that grows with the running batch, not divided by TP."""
+    is what it left out: per-sequence work that grows with the running batch, not divided by TP.
+    Its traffic is memory-bound; the gather and the launches draw idle power."""
     rows = as_float(sequences)
     vocab = float(arch.vocab_size)
     act_bytes = max(hw.bytes_per_element, MIN_ACTIVATION_BYTES_PER_ELEMENT)
     gather = hw.all_gather_seconds(rows * vocab * act_bytes, tp, 1.0)
-    return (
-        hw.memory_seconds(rows * vocab * SAMPLER_BYTES_PER_VOCAB_ENTRY)
-        + gather
-        + SAMPLER_KERNELS_PER_STEP * hw.launch_overhead_seconds
+    return BoundSeconds(
+        memory_bound_seconds=hw.memory_seconds(rows * vocab * SAMPLER_BYTES_PER_VOCAB_ENTRY),
+        idle_seconds=gather + SAMPLER_KERNELS_PER_STEP * hw.launch_overhead_seconds,
     )
 
 
 def _prefill_seconds(arch, hw: HardwareModel, batch, prompt, tp, ep: int = 1) -> ArrayLike:
-    """Forward pass over the batch's prompts (compute-bound), causal flash attention. With
+    """Seconds of the forward pass over the batch's prompts (`_prefill_work`)."""
+    return _prefill_work(arch, hw, batch, prompt, tp, ep).seconds
+
+
+def _prefill_work(arch, hw: HardwareModel, batch, prompt, tp, ep: int = 1) -> BoundSeconds:
+    """Forward pass over the batch's prompts (compute-bound: GEMMs by their roofline, attention
+    at the attention rate; collectives and launches at idle power), causal flash attention. With
     expert parallelism (ep = tp > 1) each device runs its batch/ep prompts with data-parallel
     attention and its share of the routed tokens (the same FLOPs as one device serving batch/ep
     alone), plus a dispatch and a combine all-to-all per layer."""
@@ -385,7 +398,7 @@ def _prefill_seconds(arch, hw: HardwareModel, batch, prompt, tp, ep: int = 1) ->
         h, _, _, _, _, act_bytes = _shape(arch, hw)
         local = np.ceil(as_float(batch) / ep)  # the busiest device's prompts
         all_to_all = hw.all_to_all_seconds(local * prompt * float(arch.experts_per_token) * h * act_bytes, ep, 1.0)
-        return _prefill_seconds(arch, hw, local, prompt, 1) + float(arch.layer_count) * 2.0 * all_to_all
+        return _prefill_work(arch, hw, local, prompt, 1) + BoundSeconds.idle(float(arch.layer_count) * 2.0 * all_to_all)
     h, d, heads, kv, matrices, act_bytes = _shape(arch, hw)
     tokens = as_float(batch) * prompt
     experts = max(float(arch.expert_count), 1.0)
@@ -393,19 +406,17 @@ def _prefill_seconds(arch, hw: HardwareModel, batch, prompt, tp, ep: int = 1) ->
     width = float(arch.ffn_hidden_size if experts > 1 else (arch.dense_ffn_hidden_size or arch.ffn_hidden_size))
     active = routed + float(arch.shared_expert_count)
     gemm = (
-        hw.gemm_seconds(tokens, (heads + 2 * kv) * d / tp, h)
-        + hw.gemm_seconds(tokens, h, heads * d / tp)
-        + hw.gemm_seconds(tokens * active, (matrices - 1) * width / tp, h)
-        + hw.gemm_seconds(tokens * active, h, width / tp)
+        hw.gemm_work(tokens, (heads + 2 * kv) * d / tp, h)
+        + hw.gemm_work(tokens, h, heads * d / tp)
+        + hw.gemm_work(tokens * active, (matrices - 1) * width / tp, h)
+        + hw.gemm_work(tokens * active, h, width / tp)
     )
     attention = hw.attention_seconds(2.0 * as_float(batch) * heads / tp * prompt * prompt * d, prompt, d)
     communication = 2.0 * hw.all_reduce_seconds(tokens * h * act_bytes, tp, 1.0)
     launch = KERNELS_PER_LAYER_FORWARD * hw.launch_overhead_seconds
-    layer = gemm + attention + communication + launch
-    head = hw.decode_gemm_seconds(
-        as_float(batch), float(arch.vocab_size) / tp, h
-    )  # logits of the last position: skinny
-    return float(arch.layer_count) * layer + head
+    layer = gemm + BoundSeconds(compute_bound_seconds=attention, idle_seconds=communication + launch)
+    head = hw.decode_gemm_work(as_float(batch), float(arch.vocab_size) / tp, h)  # logits of the last position: skinny
+    return layer.scaled(float(arch.layer_count)) + head
 
 
 def max_batch_size(
@@ -447,10 +458,16 @@ class ServingMetrics:
     time_per_output_token_seconds: ArrayLike
     output_tokens_per_second: ArrayLike
     decode_breakdown: dict[str, ArrayLike]  # seconds per decode step, whole model
-    accelerator_power_watts: ArrayLike
+    accelerator_power_watts: ArrayLike  # mean over the batch: its prefill, then its decode steps
     energy_per_output_token_joules: ArrayLike
     cost_per_million_output_tokens_usd: ArrayLike
     cost: RunCost  # of one batch
+    # The breakdown's seconds by the unit bounding them (accelerator_power.py), the prefill's
+    # (TTFT: the batch's prompts and the host's per-sequence work), and the decode step's power
+    # alone (a disaggregated decode instance, or a continuous batch that adds its prefill chunks).
+    decode_work: dict[str, BoundSeconds]
+    prefill_work: BoundSeconds
+    decode_power_watts: ArrayLike
 
 
 def scenario_serving_metrics(
@@ -510,31 +527,32 @@ def serving_metrics(
     part of the decode step is divided by it; prefill keeps the physics); an array evaluates a grid.
     The decode step also samples each sequence's next token (`sampling_seconds`) and, per
     `per_sequence_step_seconds`, waits for the engine's host work on each running sequence
-    (`engine_host`: not accelerator work, so neither divided by the realisation nor counted busy);
-    the prefill step pays that host work once per sequence too."""
+    (`engine_host`: not accelerator work, so neither divided by the realisation nor drawing more
+    than idle power); the prefill step pays that host work once per sequence too.
+    Power: each second of the batch (its prefill, then its decode steps) at the power of the unit
+    bounding it, `HardwareModel.serving_power_levels` (accelerator_power.py)."""
     batches = as_float(batch)
     context = input_tokens + output_tokens / 2.0  # mean history over the generation
     layers = float(arch.layer_count)
     ep = expert_parallel_size
     query = float(speculation.query_tokens) if speculation is not None else 1.0
-    layer = _layer_decode_seconds(arch, hw, batches, context, tp, kv_bytes_per_element, ep, query, cuda_graph_max_batch)
+    layer = _layer_decode_work(arch, hw, batches, context, tp, kv_bytes_per_element, ep, query, cuda_graph_max_batch)
     if ep > 1:  # data-parallel attention: each device its sequences' logits over the whole vocabulary
-        head = hw.decode_gemm_seconds(np.ceil(batches / ep) * query, float(arch.vocab_size), float(arch.hidden_size))
-        sampling = sampling_seconds(arch, hw, np.ceil(batches / ep) * query, 1)
+        head = hw.decode_gemm_work(np.ceil(batches / ep) * query, float(arch.vocab_size), float(arch.hidden_size))
+        sampling = sampling_work(arch, hw, np.ceil(batches / ep) * query, 1)
     else:
-        head = hw.decode_gemm_seconds(batches * query, float(arch.vocab_size) / tp, float(arch.hidden_size))
-        sampling = sampling_seconds(arch, hw, batches * query, tp)
+        head = hw.decode_gemm_work(batches * query, float(arch.vocab_size) / tp, float(arch.hidden_size))
+        sampling = sampling_work(arch, hw, batches * query, tp)
     realisation = as_float(decode_realisation)
-    breakdown = {name: value * layers / realisation for name, value in layer.items()}
-    breakdown["lm_head"] = head / realisation
-    breakdown["sampling"] = sampling / realisation
-    host = batches * as_float(per_sequence_step_seconds)
-    breakdown["engine_host"] = host
-    ttft = _prefill_seconds(arch, hw, batches, input_tokens, tp, ep) + host
-    busy_parts = ("weights_and_gemm", "kv_cache_and_attention", "lm_head", "sampling")
+    work = {name: part.scaled(layers).per(realisation) for name, part in layer.items()}
+    work["lm_head"] = head.per(realisation)
+    work["sampling"] = sampling.per(realisation)
+    host = BoundSeconds.idle(batches * as_float(per_sequence_step_seconds))
+    work["engine_host"] = host
+    prefill = _prefill_work(arch, hw, batches, input_tokens, tp, ep) + host
     if speculation is not None:
         per_step = speculation.expected_tokens
-        breakdown = {name: value / per_step for name, value in breakdown.items()}
+        work = {name: part.per(per_step) for name, part in work.items()}
         if speculation.draft_arch is not None:
             draft = serving_metrics(
                 speculation.draft_arch,
@@ -548,13 +566,16 @@ def serving_metrics(
                 cuda_graph_max_batch=cuda_graph_max_batch,
                 decode_realisation=decode_realisation,
             )
-            breakdown["speculative_draft"] = speculation.draft_tokens * draft.time_per_output_token_seconds / per_step
-            ttft = ttft + draft.time_to_first_token_seconds  # the draft prefills the prompt too
-            busy_parts += ("speculative_draft",)
+            draft_step = total_seconds(draft.decode_work)
+            work["speculative_draft"] = draft_step.scaled(speculation.draft_tokens).per(per_step)
+            prefill = prefill + draft.prefill_work  # the draft prefills the prompt too
+    breakdown = {name: part.seconds for name, part in work.items()}
+    ttft = prefill.seconds
     tpot = sum(breakdown.values())
     batch_seconds = ttft + output_tokens * tpot
-    busy = sum(breakdown[name] for name in busy_parts) / tpot
-    power = hw.power_watts(busy)
+    levels = hw.serving_power_levels()
+    decode_step = total_seconds(work)
+    power = levels.power_watts(prefill + decode_step.scaled(output_tokens))
     cost = run_cost(tp, batch_seconds, power, facility)
     tokens = batches * output_tokens
     return ServingMetrics(
@@ -566,6 +587,9 @@ def serving_metrics(
         energy_per_output_token_joules=cost.facility_energy_joules / tokens,
         cost_per_million_output_tokens_usd=cost.cost_usd / tokens * 1e6,
         cost=cost,
+        decode_work=work,
+        prefill_work=prefill,
+        decode_power_watts=levels.power_watts(decode_step),
     )
 
 
@@ -574,6 +598,25 @@ def _at(value: ArrayLike, index: int, shape: tuple[int, ...]) -> float:
     if not shape:
         return float(value)
     return float(np.broadcast_to(as_float(value), shape)[index])
+
+
+def _work_at(work: BoundSeconds, index: int, shape: tuple[int, ...]) -> BoundSeconds:
+    """`_at` of each unit's seconds."""
+    return BoundSeconds(
+        _at(work.compute_bound_seconds, index, shape),
+        _at(work.memory_bound_seconds, index, shape),
+        _at(work.idle_seconds, index, shape),
+    )
+
+
+def classify_like(analytic: dict[str, BoundSeconds], breakdown: dict[str, float]) -> dict[str, BoundSeconds]:
+    """A breakdown timed another way (the operator table) by bounding unit: each part keeps the
+    shares the analytic roofline gave the same part; a part the analytic step has no counterpart
+    for (the table's norms, adds, activations, rotary) is elementwise, so memory-bound."""
+    return {
+        name: analytic[name].rescaled_to(seconds) if name in analytic else BoundSeconds.memory_bound(seconds)
+        for name, seconds in breakdown.items()
+    }
 
 
 def estimate_serving(scenario: InferenceScenario) -> InferenceEstimate:
@@ -611,6 +654,8 @@ def estimate_serving(scenario: InferenceScenario) -> InferenceEstimate:
     power = _at(metrics.accelerator_power_watts, best, shape)
     energy = _at(metrics.energy_per_output_token_joules, best, shape)
     cost_per_million = _at(metrics.cost_per_million_output_tokens_usd, best, shape)
+    decode_work = {name: _work_at(part, best, shape) for name, part in metrics.decode_work.items()}
+    prefill_work = _work_at(metrics.prefill_work, best, shape)
     coverage = None
     # The table holds one-token decode steps: a speculative verify step (batch × (k+1) rows, a
     # draft model) is not among its shapes, so speculation keeps the analytic step.
@@ -623,7 +668,8 @@ def estimate_serving(scenario: InferenceScenario) -> InferenceEstimate:
             decode_breakdown, coverage = rebuilt
             tpot = sum(decode_breakdown.values())
             batch_seconds = ttft + output * tpot
-            power = float(hw.power_watts((coverage.seconds - coverage.added_seconds) / tpot))
+            measured = total_seconds(classify_like(decode_work, decode_breakdown))
+            power = float(hw.serving_power_watts(prefill_work + measured.scaled(output)))
             cost = run_cost(tp, batch_seconds, power, scenario.facility)
             cost = RunCost(**{name: float(getattr(cost, name)) for name in RunCost.__dataclass_fields__})
             tokens = batch * output

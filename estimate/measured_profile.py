@@ -69,9 +69,17 @@ class MeasuredProfile:
     launch_overhead_graph_seconds: float | None = None
     idle_watts: float | None = None
     load_watts: Mapping[str, float] = field(default_factory=dict)
+    # The load window that streamed memory (`power.memory_bound_window`, e.g. "triad_fp64"); None
+    # when the profile names none or its window has no usable watts.
+    memory_bound_window: str | None = None
     gemm_points: Mapping[str, tuple[GemmPoint, ...]] = field(default_factory=dict)
     all_reduce_bus_bytes_per_second: tuple[float, ...] = ()
     operators: tuple[OperatorTiming, ...] = ()  # the workload suite's operator table (schema 2)
+
+    @property
+    def memory_bound_watts(self) -> float | None:
+        """Mean power of the memory-bound window, None when not measured."""
+        return self.load_watts.get(self.memory_bound_window) if self.memory_bound_window else None
 
     @property
     def device_description(self) -> str:
@@ -167,6 +175,8 @@ def read_profile(document: Mapping[str, Any]) -> MeasuredProfile:
         if isinstance(r, Mapping) and (b := _positive(r.get("busbw_bytes_per_second"))) is not None
     )
     hardware_id = device.get("hardware_id")
+    load_watts = _rates(power.get("load_watts"))
+    memory_window = power.get("memory_bound_window")
     return MeasuredProfile(
         schema_version=int(version),
         benchmark_version=str(document.get("benchmark_version", "?")),
@@ -182,7 +192,8 @@ def read_profile(document: Mapping[str, Any]) -> MeasuredProfile:
         launch_overhead_seconds=_positive(ceilings.get("launch_overhead_seconds")),
         launch_overhead_graph_seconds=_positive(ceilings.get("launch_overhead_graph_seconds")),
         idle_watts=_positive(power.get("idle_watts")),
-        load_watts=_rates(power.get("load_watts")),
+        load_watts=load_watts,
+        memory_bound_window=memory_window if isinstance(memory_window, str) and memory_window in load_watts else None,
         gemm_points=_gemm_points(_object(document, "efficiency")),
         all_reduce_bus_bytes_per_second=bus,
         operators=_operators(document.get("operators")) if int(version) >= 2 else (),

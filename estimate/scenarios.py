@@ -26,6 +26,7 @@ from flopwatt.estimate.hardware import (
     HardwareModel,
     ScaleOutUnavailableError,
     check_scale_out,
+    memory_bound_dynamic_share,
     profiled_hardware_model,
     shared_datasheet_hardware_model,
 )
@@ -229,22 +230,59 @@ def hardware_model(
     return model, [Assumption("calibration", f"profile {calibration.name}", "profile", model.calibration_source)]
 
 
-def accelerator_power_assumptions(hw: HardwareModel) -> list[Assumption]:
-    """How the accelerator's power was obtained, stated, including when it is unknown: an
-    accelerator with neither measured power nor a published TDP (TPU v5p) draws 0 W in the
-    model, so its energy, carbon and energy cost count hosts and network only."""
-    if hw.idle_watts is not None and hw.load_watts is not None:
-        return []
-    if not hw.tdp_watts > 0:
+UNKNOWN_ACCELERATOR_POWER = Assumption(
+    "accelerator_power",
+    "unknown: not counted",
+    "default",
+    "no measured power and no published TDP for this accelerator: energy, carbon and energy cost count hosts "
+    "and network only; measure a profile (profile_id) for the accelerator's share",
+)
+SERVING_POWER_SOURCE = (
+    "each second of the step at the power of the unit bounding it (accelerator_power.py); H100 SXM measured "
+    "2026-11-28 (bench/results/h100-sxm-full-2026-11-28.json): idle 127.9 W, bf16 GEMM 699.2 W, memory-bound "
+    "(STREAM triad, 3.0 TB/s) 554.1 W of a 700 W TDP"
+)
+
+
+def serving_power_assumptions(hw: HardwareModel) -> list[Assumption]:
+    """How a serving estimate's accelerator power was obtained (accelerator_power.py): nothing to
+    state for a profile that measured all three windows; the H100 ratio for a profile without a
+    memory-bound window; the H100 fractions of TDP on the datasheet path, an assumption for any
+    accelerator (the H100's own TDP included: the measurement was one GPU on one day)."""
+    if hw.has_measured_power:
+        if hw.memory_bound_watts is not None:
+            return []
+        share = memory_bound_dynamic_share()
         return [
             Assumption(
                 "accelerator_power",
-                "unknown: not counted",
+                f"memory-bound work at idle + {share:.0%} of the measured GEMM dynamic power",
                 "default",
-                "no measured power and no published TDP for this accelerator: energy, carbon and energy cost count hosts "
-                "and network only; measure a profile (profile_id) for the accelerator's share",
+                f"the profile has no memory-bound power window; the share is the H100's: {SERVING_POWER_SOURCE}",
             )
         ]
+    if not hw.tdp_watts > 0:
+        return [UNKNOWN_ACCELERATOR_POWER]
+    return [
+        Assumption(
+            "accelerator_power",
+            f"serving: {C.SERVING_COMPUTE_BOUND_POWER_FRACTION_OF_TDP:.0%} of TDP compute-bound, "
+            f"{C.SERVING_MEMORY_BOUND_POWER_FRACTION_OF_TDP:.0%} memory-bound, "
+            f"{C.SERVING_IDLE_POWER_FRACTION_OF_TDP:.0%} idle (host, launch gaps, collectives)",
+            "default",
+            f"{SERVING_POWER_SOURCE}; applied to this accelerator's TDP of {hw.tdp_watts:.0f} W as an assumption",
+        )
+    ]
+
+
+def accelerator_power_assumptions(hw: HardwareModel) -> list[Assumption]:
+    """How the accelerator's power was obtained for training, stated, including when it is
+    unknown: an accelerator with neither measured power nor a published TDP (TPU v5p) draws 0 W
+    in the model, so its energy, carbon and energy cost count hosts and network only."""
+    if hw.has_measured_power:
+        return []
+    if not hw.tdp_watts > 0:
+        return [UNKNOWN_ACCELERATOR_POWER]
     return [
         Assumption(
             "accelerator_power",
@@ -786,7 +824,7 @@ def build_inference_scenario(w: InferenceWorkload) -> tuple[InferenceScenario, l
             ),
             EXPERT_LOAD_IMBALANCE,
         ]
-    return scenario, assumptions + hw_assumptions + facility_assumptions + accelerator_power_assumptions(hw) + [
+    return scenario, assumptions + hw_assumptions + facility_assumptions + serving_power_assumptions(hw) + [
         Assumption("precision", w.precision, "request" if w.precision_set else "default", "weights and matmuls"),
         Assumption(
             "kv_cache_precision",

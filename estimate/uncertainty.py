@@ -216,6 +216,8 @@ def scale_hardware(hw: HardwareModel, compute_factor: ArrayLike, power_factor: A
     if hw.idle_watts is not None and hw.load_watts is not None:
         changes["idle_watts"] = hw.idle_watts * power_factor
         changes["load_watts"] = hw.load_watts * power_factor
+    if hw.memory_bound_watts is not None:
+        changes["memory_bound_watts"] = hw.memory_bound_watts * power_factor
     return replace(hw, **changes)
 
 

@@ -16,11 +16,13 @@ the prompts' lengths (LM Arena conversations, earlier turns included), so the pr
 ASSUMED_INPUT_TOKENS and at SENSITIVITY_INPUT_TOKENS, both stated beside the result.
 
 Each row also splits J/token into its factors, output tokens/s and power, measured and predicted:
-an energy error of a throughput model and of a power model mean different fixes. (Measured
-2026-11-28: throughput within −22 … +6 %, power −0 … −49 % and falling with the running batch
-where the measured power rises towards TDP: accelerator power is modelled as idle + (0.76 × TDP −
-idle) × the busy share of the step, and the fitted engine host time per running sequence counts
-as idle; docs/estimation.md.)
+an energy error of a throughput model and of a power model mean different fixes. (2026-11-28, at
+ASSUMED_INPUT_TOKENS: throughput within −23 … +6 %, median |error| 10.3 %. Power, median |error|
+36.2 % (−49 … −0 %, falling with the running batch where the measured power rises towards TDP)
+under the busy-fraction model (idle + (0.76 × TDP − idle) × the busy share); 20.9 % (−31 … +7 %)
+with serving power from measured work (accelerator_power.py: each second at the measured power of
+the unit bounding it), J/token 23.3 % → 14.2 %. Large batches stay low, −15 … −31 %: the modelled
+step keeps 26-42 % of its time at idle power; docs/estimation.md. Nothing was fitted on these rows.)
 """
 
 from __future__ import annotations

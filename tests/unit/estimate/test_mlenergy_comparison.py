@@ -30,6 +30,21 @@ def test_predicted_energy_per_token_falls_with_the_running_batch_like_the_measur
         assert comparisons[0].measured_joules_per_output_token > comparisons[-1].measured_joules_per_output_token
 
 
+def test_predicted_power_does_not_fall_from_the_smallest_to_the_largest_batch_like_the_measured():
+    """The measured power per GPU rises with the running batch on every model; the busy-fraction
+    model's fell (8B 447 → 389 W). Serving power from measured work (accelerator_power.py) rises
+    as prefill chunks and compute-bound GEMMs take more of the step. A direction, not a level:
+    nothing is fitted on these rows."""
+    by_model: dict[str, list] = {}
+    for c in compare():
+        by_model.setdefault(c.model, []).append(c)
+    for comparisons in by_model.values():
+        comparisons.sort(key=lambda c: c.running_batch)
+        smallest, largest = comparisons[0], comparisons[-1]
+        assert smallest.measured_power_watts < largest.measured_power_watts
+        assert smallest.predicted_power_watts <= largest.predicted_power_watts
+
+
 def test_each_comparison_splits_energy_into_throughput_and_power_on_both_sides():
     """J/token = power ÷ output tokens/s, measured and predicted, so the table says which factor
     an energy error comes from (a throughput model and a power model have different fixes)."""
