@@ -7,8 +7,10 @@ copy measured 3.00 TB/s at 1 GiB per buffer. Two causes predict different tables
   same 268 MB also reads ~2.7 TB/s, and every implementation approaches 3.0 TB/s as the size grows;
 - the kernels themselves (one 8-byte access per thread, block scheduling, too little in flight
   in the reduction): then torch beats Numba at every size.
-This measures Numba copy / triad / read and the torch copy at four sizes with the suite's own
-harness and plan, and prints one JSON object (and a table on stderr). About 15 s on an H100.
+This measures Numba copy / scale / add / triad / read and the torch copy at four sizes with the
+suite's own harness and plan, and prints one JSON object (and a table on stderr). About 15 s on
+an H100 with copy / triad / read (2026-11-28); scale and add, added to check the four-elements-
+per-thread kernels' prediction (kernels/numba_cuda_kernels.copy_kernel), bring it to about 25 s.
 
 Usage on a CUDA host:  python -m flopwatt.bench.diagnostics.stream_sizes [--output FILE.json]
 """
@@ -21,7 +23,7 @@ import sys
 
 FLOAT64_BYTES = 8
 SIZES_ELEMENTS = (2**24, 2**25, 2**26, 2**27)  # 134 MB ... 1 GiB of float64 per array
-NUMBA_OPERATIONS = ("copy", "triad", "read")
+NUMBA_OPERATIONS = ("copy", "scale", "add", "triad", "read")
 
 
 def measure_sizes(sizes: tuple[int, ...] = SIZES_ELEMENTS) -> list[dict]:
