@@ -224,7 +224,8 @@ def measure_ddp_training(config: ClosedLoopModel, device: str = "cpu") -> dict:
     return json.loads(output)
 
 
-def _synchronized_seconds(started: float, device: str) -> float:
+def synchronized_seconds(started: float, device: str) -> float:
+    """perf_counter seconds since `started`, read after the device has finished its queued work."""
     if device == "cuda":
         import torch
 
@@ -232,12 +233,31 @@ def _synchronized_seconds(started: float, device: str) -> float:
     return time.perf_counter() - started
 
 
+def decode_step_and_check(
+    model, caches: list, state: dict, config: ClosedLoopModel
+) -> tuple[Callable[[], None], Callable[[], None]]:
+    """`measure_decode`'s step and its check (shared with bench.diagnostics.decode_dispatch, so the
+    diagnostic times the very step the closed loop times). The step is one greedy token for
+    every sequence: from `state["token"]` (batch × 1) at cache position `state["position"]`,
+    which it advances; the check raises VerificationError when the tokens left the vocabulary."""
+    from flopwatt.kernels.workload import VerificationError
+
+    def step() -> None:
+        state["token"] = model(state["token"], caches, state["position"])[:, -1:].argmax(-1)
+        state["position"] += 1
+
+    def check() -> None:
+        token = state["token"]
+        if token.shape != (config.decode_batch, 1) or not bool(((token >= 0) & (token < config.vocab_size)).all()):
+            raise VerificationError(f"decode step: tokens {tuple(token.shape)} outside the vocabulary")
+
+    return step, check
+
+
 def measure_decode(config: ClosedLoopModel, device: str = "cpu") -> dict:
     """Seconds per decode step (one new token for each of `decode_batch` sequences) with a KV
     cache holding `decode_context` prompt tokens plus the tokens generated so far."""
     import torch
-
-    from flopwatt.kernels.workload import VerificationError
 
     _check_device(device)
     model = build_model(config, device).eval()
@@ -250,17 +270,8 @@ def measure_decode(config: ClosedLoopModel, device: str = "cpu") -> dict:
         caches = kv_caches(config, b, config.decode_context + warmup + config.decode_tokens, device)
         started = time.perf_counter()
         state["token"] = model(prompt, caches, 0)[:, -1:].argmax(-1)
-        prefill = _synchronized_seconds(started, device)
-
-        def step() -> None:
-            state["token"] = model(state["token"], caches, state["position"])[:, -1:].argmax(-1)
-            state["position"] += 1
-
-        def check() -> None:
-            token = state["token"]
-            if token.shape != (b, 1) or not bool(((token >= 0) & (token < config.vocab_size)).all()):
-                raise VerificationError(f"decode step: tokens {tuple(token.shape)} outside the vocabulary")
-
+        prefill = synchronized_seconds(started, device)
+        step, check = decode_step_and_check(model, caches, state, config)
         seconds = timed_seconds(step, check, device, warmup, config.decode_tokens)
     return _summary(
         seconds,
@@ -331,12 +342,12 @@ def profile_step(step, vocab_size: int, repeats: int = 2, device: str = "cpu") -
 
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == "cuda" else [])
     step()
-    _synchronized_seconds(0.0, device)
+    synchronized_seconds(0.0, device)
     with profile(activities=activities, record_shapes=True) as profiler:
         started = time.perf_counter()
         for _ in range(repeats):
             step()
-        wall = _synchronized_seconds(started, device) / repeats
+        wall = synchronized_seconds(started, device) / repeats
     seconds = {group: 0.0 for group in OPERATOR_GROUPS}
     for event in profiler.events():
         seconds[_operator_group(event, vocab_size)] += _self_seconds(event, device) / repeats

@@ -14,30 +14,116 @@ from flopwatt.kernels.numba_cuda_kernels_config import REDUCTION_THREADS_PER_BLO
 
 @cuda.jit
 def copy_kernel(a, c):
+    """c = a, over a grid-stride loop of four elements per thread and iteration (as are scale,
+    add and triad): the four loads (eight in add and triad) are issued before any store, so each
+    thread keeps four independent loads in flight, and the grid is one resident wave, sized in
+    numba_cuda_stream as the read kernel's, so no block retires and is refilled mid-run. Thread t
+    handles exactly the indices t + k·stride below the size: the unrolled loop while all four are
+    in range, then the remainder loop one at a time, so none is missed or written twice.
+
+    Why (bench/results/README.md, 2026-11-28, H100 SXM): BabelStream's one element per thread
+    held copy and scale, one 8-byte load per thread, at 2.64-2.73 TB/s at every size from 134 MB
+    to 1 GiB per array, while triad (two loads per thread) and the read kernel (four, this loop)
+    reached 3.05 and torch's copy 3.0. By the read kernel's Little's law count (~2 MB must be in
+    flight), one load per thread on 132 SMs × 2048 threads is 2.2 MB at the very best, less while
+    blocks retire and new ones start; 132 × 1024 resident threads × four loads is 4.3 MB.
+    Compiled here for sm_90 (numba-cuda 0.30.4, ptxas 13.5, 2026-11-28): the unrolled loop is four
+    ld.global.f64 then four st.global.f64 (eight loads in add and triad), 30 registers (32 in add
+    and triad), no spills, so the 4 × 256-thread blocks per SM are resident with room to spare.
+
+    Prediction for the next H100 run (diagnostics/stream_sizes, harness best): copy and scale
+    2.70 → ≥ 2.95 TB/s from 268 MB per array up (tests/gpu's size: ≥ 95 % of torch's 3.0 then
+    passes) and ≥ 2.90 at 134 MB, where the ~90 µs kernel comes near Numba's host launch time
+    (the read kernel's 134 MB median, 87 µs for a ~45 µs kernel) and the median may sit lower;
+    add and triad unchanged within ±2 % (3.0-3.05). Bytes and FLOPs are counted per element as
+    BabelStream counts them, unchanged."""
     i = cuda.grid(1)
-    if i < c.size:
+    stride = cuda.gridsize(1)
+    n = c.size
+    while i + 3 * stride < n:
+        a0 = a[i]
+        a1 = a[i + stride]
+        a2 = a[i + 2 * stride]
+        a3 = a[i + 3 * stride]
+        c[i] = a0
+        c[i + stride] = a1
+        c[i + 2 * stride] = a2
+        c[i + 3 * stride] = a3
+        i += 4 * stride
+    while i < n:
         c[i] = a[i]
+        i += stride
 
 
 @cuda.jit
 def scale_kernel(b, c, scalar):
+    """b = scalar · c, looped as copy_kernel."""
     i = cuda.grid(1)
-    if i < b.size:
+    stride = cuda.gridsize(1)
+    n = b.size
+    while i + 3 * stride < n:
+        c0 = c[i]
+        c1 = c[i + stride]
+        c2 = c[i + 2 * stride]
+        c3 = c[i + 3 * stride]
+        b[i] = scalar * c0
+        b[i + stride] = scalar * c1
+        b[i + 2 * stride] = scalar * c2
+        b[i + 3 * stride] = scalar * c3
+        i += 4 * stride
+    while i < n:
         b[i] = scalar * c[i]
+        i += stride
 
 
 @cuda.jit
 def add_kernel(a, b, c):
+    """c = a + b, looped as copy_kernel."""
     i = cuda.grid(1)
-    if i < c.size:
+    stride = cuda.gridsize(1)
+    n = c.size
+    while i + 3 * stride < n:
+        a0 = a[i]
+        a1 = a[i + stride]
+        a2 = a[i + 2 * stride]
+        a3 = a[i + 3 * stride]
+        b0 = b[i]
+        b1 = b[i + stride]
+        b2 = b[i + 2 * stride]
+        b3 = b[i + 3 * stride]
+        c[i] = a0 + b0
+        c[i + stride] = a1 + b1
+        c[i + 2 * stride] = a2 + b2
+        c[i + 3 * stride] = a3 + b3
+        i += 4 * stride
+    while i < n:
         c[i] = a[i] + b[i]
+        i += stride
 
 
 @cuda.jit
 def triad_kernel(a, b, c, scalar):
+    """a = b + scalar · c, looped as copy_kernel."""
     i = cuda.grid(1)
-    if i < a.size:
+    stride = cuda.gridsize(1)
+    n = a.size
+    while i + 3 * stride < n:
+        b0 = b[i]
+        b1 = b[i + stride]
+        b2 = b[i + 2 * stride]
+        b3 = b[i + 3 * stride]
+        c0 = c[i]
+        c1 = c[i + stride]
+        c2 = c[i + 2 * stride]
+        c3 = c[i + 3 * stride]
+        a[i] = b0 + scalar * c0
+        a[i + stride] = b1 + scalar * c1
+        a[i + 2 * stride] = b2 + scalar * c2
+        a[i + 3 * stride] = b3 + scalar * c3
+        i += 4 * stride
+    while i < n:
         a[i] = b[i] + scalar * c[i]
+        i += stride
 
 
 @cuda.jit

@@ -1,5 +1,7 @@
 """STREAM kernels in Numba CUDA (BabelStream's copy, mul/scale, add, triad) and a read-only
-reduction, one element per thread like BabelStream's CUDA model (UoB-HPC/BabelStream).
+reduction. BabelStream's CUDA model launches one element per thread; these walk the arrays with
+a grid-stride loop of four elements per thread and iteration over one resident wave of blocks
+(why, with the measured shortfall it fixes: numba_cuda_kernels.copy_kernel).
 
 Bytes per element (read + write, no write-allocate counted, the BabelStream convention):
 copy 2, scale 2, add 3, triad 3, read 1 (times the element size). FLOPs per element: copy 0,
@@ -26,13 +28,18 @@ from flopwatt.kernels.stream_reference import (
 )
 from flopwatt.kernels.workload import Workload
 
-DEFAULT_THREADS_PER_BLOCK = 1024  # BabelStream CUDA TBSIZE default (v5.0)
-# Blocks per SM for the read kernel: 4 × 256 = 1024 threads, resident at once for any kernel of
+# Blocks per SM for every kernel here: 4 × 256 = 1024 threads, resident at once for any kernel of
 # ≤ 64 registers per thread (65 536 registers per SM on compute capability 7.0-9.0, CUDA C++
 # Programming Guide "Technical Specifications per Compute Capability", read 2026-11). A grid larger
-# than fits would run its grid-stride loop in two waves; bandwidth comes from the kernel's four
-# loads in flight per thread instead (see numba_cuda_kernels.read_kernel).
+# than fits would run its grid-stride loop in two waves; bandwidth comes from the kernels' four
+# loads in flight per thread instead (see numba_cuda_kernels.read_kernel and copy_kernel). The
+# read kernel reached 3.02-3.05 TB/s on an H100 at ≥ 537 MB with this shape (2026-11-28).
 REDUCTION_BLOCKS_PER_SM = 4
+RESIDENT_THREADS_PER_SM = REDUCTION_BLOCKS_PER_SM * REDUCTION_THREADS_PER_BLOCK
+# The element-wise kernels' block: the read kernel's 256 threads, so their grid (blocks per SM ×
+# SMs) is the same 4 × 256 per SM; several small blocks per SM also keep one SM from holding
+# two blocks' work while another has none if the block scheduler places them unevenly.
+DEFAULT_THREADS_PER_BLOCK = REDUCTION_THREADS_PER_BLOCK
 
 
 @functools.cache
@@ -49,7 +56,7 @@ def _kernels() -> dict:
     }
 
 
-SMOKE_TEST_ELEMENTS = 4096  # a launch small enough to cost nothing, large enough for 4 blocks
+SMOKE_TEST_ELEMENTS = 4096  # a launch small enough to cost nothing; 4 blocks × 256 threads × 4 elements
 
 
 @functools.cache
@@ -62,7 +69,7 @@ def numba_cuda_unavailable_reason() -> str | None:
     device copy still measures memory bandwidth) instead of losing the whole run to a JIT error.
     """
     try:
-        build_numba_cuda_stream("copy", SMOKE_TEST_ELEMENTS).verify()
+        build_numba_cuda_stream("copy", SMOKE_TEST_ELEMENTS, multiprocessor_count=1).verify()
     except Exception as error:  # any failure here is an environment problem, reported verbatim
         return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:500]
     return None
@@ -72,6 +79,29 @@ def simulator_enabled() -> bool:
     from numba import config
 
     return bool(config.ENABLE_CUDASIM)
+
+
+def _device_multiprocessor_count() -> int:
+    """The current CUDA device's SM count (torch's, the device that owns the arrays); 1 under
+    the simulator, where the grid's size only changes how many simulated threads run."""
+    if simulator_enabled():
+        return 1
+    import torch
+
+    return torch.cuda.get_device_properties(torch.cuda.current_device()).multi_processor_count
+
+
+def elementwise_blocks(elements: int, threads_per_block: int, multiprocessor_count: int) -> int:
+    """Blocks of the element-wise kernels' grid: one resident wave (RESIDENT_THREADS_PER_SM on
+    each SM), or fewer where the array has fewer elements than that wave has threads."""
+    blocks_per_sm = max(1, RESIDENT_THREADS_PER_SM // threads_per_block)
+    return max(1, min(blocks_per_sm * multiprocessor_count, (elements + threads_per_block - 1) // threads_per_block))
+
+
+def _nan_array(elements: int):
+    import numpy as np
+
+    return np.full(elements, np.nan)
 
 
 @dataclass
@@ -114,15 +144,20 @@ def build_numba_cuda_stream(
     elements: int,
     *,
     threads_per_block: int = DEFAULT_THREADS_PER_BLOCK,
-    multiprocessor_count: int = 1,
+    multiprocessor_count: int | None = None,
     seed: int = 0,
 ) -> Workload:
-    """One STREAM operation over `elements` float64 values per array."""
+    """One STREAM operation over `elements` float64 values per array, its grid sized for
+    `multiprocessor_count` SMs (default: the current device's)."""
     validate_stream_arguments(operation, elements)
     if not isinstance(threads_per_block, int) or threads_per_block <= 0:
         raise ValueError(f"threads_per_block: must be a positive integer, got {threads_per_block!r}")
+    if multiprocessor_count is None:
+        multiprocessor_count = _device_multiprocessor_count()
+    if not isinstance(multiprocessor_count, int) or multiprocessor_count <= 0:
+        raise ValueError(f"multiprocessor_count: must be a positive integer, got {multiprocessor_count!r}")
     kernels = _kernels()
-    blocks = (elements + threads_per_block - 1) // threads_per_block
+    blocks = elementwise_blocks(elements, threads_per_block, multiprocessor_count)
     reduction_blocks = max(
         1,
         min(
@@ -141,8 +176,14 @@ def build_numba_cuda_stream(
     }
     run = launches[operation]
 
+    output = {"copy": c, "scale": b, "add": c, "triad": a, "read": partial}[operation]
+
     def verify() -> None:
         before = {name: array.copy_to_host() for name, array in (("a", a), ("b", b), ("c", c))}
+        # NaN in every output element first (never an input of the operation), on the kernel's
+        # stream: an element the kernel misses fails the check even when an earlier (timed) run
+        # already left the right value there.
+        output.copy_to_device(_nan_array(output.size), stream=stream)
         run()
         if not simulator_enabled():
             import torch
@@ -158,5 +199,9 @@ def build_numba_cuda_stream(
         "cuda",
         run,
         verify,
-        {"implementation": "numba-cuda", "threads_per_block": threads_per_block},
+        {
+            "implementation": "numba-cuda",
+            "threads_per_block": threads_per_block,
+            "blocks": reduction_blocks if operation == "read" else blocks,
+        },
     )

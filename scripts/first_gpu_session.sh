@@ -22,19 +22,9 @@ CLOSED_LOOP_SECONDS=${CLOSED_LOOP_SECONDS:-240}
 FULL_SUITE_SECONDS=${FULL_SUITE_SECONDS:-300}
 SECONDS=0
 
-if compgen -G ".whl/*.whl" >/dev/null; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-    && export PYTHONPATH=/tmp/site || exit 1
-fi
-python3 -m pip install -q --no-deps --no-build-isolation -e . \
-  || python3 -m pip install -q --no-deps --no-build-isolation . || exit 1
-
-{
-  date -u +"date %Y-%m-%dT%H:%M:%SZ"
-  python3 -c "import torch, numba, numba.cuda as c; print('torch', torch.__version__, 'numba', numba.__version__, 'numba-cuda', getattr(c, '__version__', '?'), c.implementation, torch.cuda.get_device_name())"
-  nvidia-smi --query-gpu=name,uuid,driver_version,power.limit,clocks.max.sm,mig.mode.current,temperature.gpu --format=csv
-  git log -1 --format="commit %H %s"
-} 2>&1 | tee "$OUT/environment.txt"
+source "$(dirname "$0")/gpu_session_common.sh"
+install_flopwatt
+write_environment "$OUT/environment.txt"
 echo "setup took ${SECONDS} s"
 
 remaining=$((DEADLINE_SECONDS - SECONDS))

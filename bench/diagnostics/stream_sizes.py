@@ -7,8 +7,10 @@ copy measured 3.00 TB/s at 1 GiB per buffer. Two causes predict different tables
   same 268 MB also reads ~2.7 TB/s, and every implementation approaches 3.0 TB/s as the size grows;
 - the kernels themselves (one 8-byte access per thread, block scheduling, too little in flight
   in the reduction): then torch beats Numba at every size.
-This measures Numba copy / triad / read and the torch copy at four sizes with the suite's own
-harness and plan, and prints one JSON object (and a table on stderr). About 15 s on an H100.
+This measures Numba copy / scale / add / triad / read and the torch copy at four sizes with the
+suite's own harness and plan, and prints one JSON object (and a table on stderr). About 15 s on
+an H100 with copy / triad / read (2026-11-28); scale and add, added to check the four-elements-
+per-thread kernels' prediction (kernels/numba_cuda_kernels.copy_kernel), bring it to about 25 s.
 
 Usage on a CUDA host:  python -m flopwatt.bench.diagnostics.stream_sizes [--output FILE.json]
 """
@@ -21,7 +23,7 @@ import sys
 
 FLOAT64_BYTES = 8
 SIZES_ELEMENTS = (2**24, 2**25, 2**26, 2**27)  # 134 MB ... 1 GiB of float64 per array
-NUMBA_OPERATIONS = ("copy", "triad", "read")
+NUMBA_OPERATIONS = ("copy", "scale", "add", "triad", "read")
 
 
 def measure_sizes(sizes: tuple[int, ...] = SIZES_ELEMENTS) -> list[dict]:
@@ -67,6 +69,24 @@ def measure_sizes(sizes: tuple[int, ...] = SIZES_ELEMENTS) -> list[dict]:
     return rows
 
 
+def table_lines(rows: list[dict]) -> list[str]:
+    """One line per row: median and best TB/s, and best over the torch copy's best at that size
+    (the ratio tests/gpu holds Numba copy and triad to: ≥ 0.95)."""
+    torch_best = {
+        r["array_bytes"]: r["best_bytes_per_second"] for r in rows if r["implementation_operation"] == "torch copy"
+    }
+    lines = []
+    for row in rows:
+        best = row["best_bytes_per_second"]
+        ratio = best / torch_best[row["array_bytes"]] if row["array_bytes"] in torch_best else float("nan")
+        lines.append(
+            f"{row['implementation_operation']:12s} {row['array_bytes'] / 1e6:8.0f} MB  "
+            f"median {row['median_bytes_per_second'] / 1e12:5.2f} TB/s  best {best / 1e12:5.2f}  "
+            f"best/torch copy {ratio:5.2f}"
+        )
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--output", help="also write the JSON here")
@@ -82,12 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.output, "w") as handle:
             handle.write(text)
     print(text)
-    for row in document["rows"]:
-        print(
-            f"{row['implementation_operation']:12s} {row['array_bytes'] / 1e6:8.0f} MB  "
-            f"median {row['median_bytes_per_second'] / 1e12:5.2f} TB/s  best {row['best_bytes_per_second'] / 1e12:5.2f}",
-            file=sys.stderr,
-        )
+    print("\n".join(table_lines(document["rows"])), file=sys.stderr)
     return 0
 
 
