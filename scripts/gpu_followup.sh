@@ -12,7 +12,8 @@
 #      134 MB-1 GiB), ~25 s: stream-sizes.json, stream-sizes.log (table last);
 #   4. the decode dispatch diagnostic (bench/diagnostics/decode_dispatch.py), ≤ 40 s:
 #      decode-dispatch.json, decode-dispatch.log (table last).
-# Then a short summary. Five files under $OUT in all (the device returns at most 8).
+#   5. the closed loop on the 8B layer shape with the time left (see below).
+# Then a short summary. Eight files under $OUT at most (the device returns at most 8).
 #
 # Usage on the device machine (repository root):  OUT=/some/dir bash scripts/gpu_followup.sh
 # Optional: .whl/ holding the wheels first_gpu_session.sh names (carry it with the call).
@@ -62,6 +63,25 @@ run_step "decode dispatch" "$DECODE_SECONDS" "$OUT/decode-dispatch.log" \
   python3 -m flopwatt.bench.diagnostics.decode_dispatch --device "$DECODE_DEVICE" $DECODE_ARGS \
   --output "$OUT/decode-dispatch.json"
 
+# 5. With the time left: the closed loop on Llama-3.1-8B's layer shape (issue 13: "Llama-3.1-8B
+#    layers at TP1 as memory allows"; bench/closed_loop_model.PRESETS, 8 of its 32 layers), the
+#    second training shape predicted on a GPU, ~60 s estimated: closed-loop-8b.json (the binding
+#    JSON alone) and closed-loop-8b.log. Skipped with CLOSED_LOOP_PRESET= (empty).
+CLOSED_LOOP_PRESET=${CLOSED_LOOP_PRESET-llama-3.1-8b-layers}
+CLOSED_LOOP_SECONDS=${CLOSED_LOOP_SECONDS:-120}
+if [ -n "$CLOSED_LOOP_PRESET" ]; then
+  closed_loop_data=$(mktemp -d)
+  remaining=$((DEADLINE_SECONDS - SECONDS))
+  budget=$((remaining < CLOSED_LOOP_SECONDS ? remaining : CLOSED_LOOP_SECONDS))
+  if [ "$budget" -ge 45 ]; then
+    timeout "$budget" python3 -m flopwatt validate --local --device "$DECODE_DEVICE" --preset "$CLOSED_LOOP_PRESET" \
+      --measure-workload --json --data-dir "$closed_loop_data" >"$OUT/closed-loop-8b.json" 2>"$OUT/closed-loop-8b.log"
+    echo "closed loop ($CLOSED_LOOP_PRESET): exit $?, at ${SECONDS} s"
+  else
+    echo "closed loop ($CLOSED_LOOP_PRESET) skipped: ${budget} s left" | tee "$OUT/closed-loop-8b.log"
+  fi
+fi
+
 echo "=== summary (${SECONDS} s) ==="
 echo "--- pytest -k stream"
 tail -n 6 "$OUT/pytest-stream.log"
@@ -69,4 +89,12 @@ echo "--- stream sizes (best/torch copy: tests/gpu asks >= 0.95 of Numba copy an
 grep -E "TB/s|needs|skipped|Error" "$OUT/stream-sizes.log" | tail -n 24
 echo "--- decode dispatch"
 tail -n 12 "$OUT/decode-dispatch.log"
+if [ -s "$OUT/closed-loop-8b.json" ]; then
+  echo "--- closed loop"
+  python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+for check in ("training_step", "decode_step", "ddp_training_step"):
+    print(check, {k: d[check].get(k) for k in ("predicted_seconds", "datasheet_predicted_seconds", "measured_seconds", "error_percent")})' \
+    "$OUT/closed-loop-8b.json"
+fi
 ls -la "$OUT"
