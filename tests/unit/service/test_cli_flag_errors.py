@@ -386,6 +386,47 @@ def test_health_refuses_a_timeout_grpc_cannot_wait(timeout, capsys):
 
 
 @pytest.mark.parametrize(
+    ("address", "environ", "named"),
+    [
+        ("localhost:70000", {}, "--address"),  # gRPC took it modulo 65536: port 4464
+        ("127.0.0.1:65536", {}, "--address"),
+        ("localhost:-1", {}, "--address"),  # ... and this as 65535
+        ("localhost:0", {}, "--address"),
+        ("[::1]:70000", {}, "--address"),
+        ("dns:///localhost:99999", {}, "--address"),
+        ("localhost:http", {}, "--address"),
+        (None, {"FLOPWATT_HEALTH_ADDRESS": "localhost:70000"}, "FLOPWATT_HEALTH_ADDRESS"),
+        (None, {"FLOPWATT_PORT": "70000"}, "FLOPWATT_PORT"),
+    ],
+)
+def test_health_refuses_a_port_out_of_range_before_connecting(address, environ, named, capsys, monkeypatch):
+    """`health --address localhost:70000` probed port 4464 (gRPC wraps the port around) and
+    reported whatever answered there. Refused before any channel opens: one line naming where
+    the address came from and the range, exit 2."""
+    import grpc
+
+    def no_connection(*args, **kwargs):
+        raise AssertionError("a channel was opened for an address that was refused")
+
+    monkeypatch.setattr(grpc, "insecure_channel", no_connection)
+    monkeypatch.delenv("FLOPWATT_HEALTH_ADDRESS", raising=False)
+    monkeypatch.delenv("FLOPWATT_PORT", raising=False)
+    for variable, value in environ.items():
+        monkeypatch.setenv(variable, value)
+    assert main(["health", *(["--address", address] if address else [])]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and named in error and "between 1 and 65535" in error
+
+
+def test_health_checks_ports_only_where_a_target_has_them():
+    from flopwatt.service.ports import check_target, target_ports
+
+    assert target_ports("unix:/run/flopwatt.sock") == [] and target_ports("localhost") == []
+    assert target_ports("ipv4:10.0.0.1:50051,10.0.0.2:50052") == ["50051", "50052"]
+    assert check_target("[::1]:50051", "--address") == "[::1]:50051"
+
+
+@pytest.mark.parametrize(
     ("name", "text", "words"),
     [
         ("bad.yaml", "a: [\n", "line 2, column 1"),
