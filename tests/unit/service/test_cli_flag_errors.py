@@ -352,6 +352,37 @@ def test_a_profile_store_that_cannot_be_opened_is_one_line(command, damage, tmp_
         assert f"cannot open the profile store {database_path(data_dir)}" in error
 
 
+@pytest.mark.parametrize("ids", [[], ["profiles/0123456789abcdef"]])
+def test_export_from_a_new_data_dir_refuses_and_creates_nothing(ids, tmp_path, capsys):
+    """`bench export --data-dir NEW --output NEW/all.json` created NEW and an empty database,
+    then wrote a bundle of no profiles there with exit 0. Nothing to export is an error now, and
+    the data directory is only read."""
+    new = tmp_path / "new"
+    assert main(["bench", "export", *ids, "--data-dir", str(new), "--output", str(new / "all.json")]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "no profile store" in error and "nothing written" in error
+    assert not new.exists()
+
+
+def test_export_says_so_for_an_empty_store_an_unknown_id_and_a_missing_output_folder(tmp_path, capsys):
+    """Every way an export cannot hold the profiles asked for is one line, exit 2, no file."""
+    from flopwatt.bench.shipped_profiles import shipped_profile_texts
+
+    data = str(tmp_path / "data")
+    assert main(["bench", "list", "--data-dir", data]) == 0  # an empty store
+    output = tmp_path / "all.json"
+    assert main(["bench", "export", "--data-dir", data, "--output", str(output)]) == 2
+    assert "holds no profiles" in capsys.readouterr().err and not output.exists()
+    assert main(["bench", "import", "--shipped", "--data-dir", data]) == 0
+    assert main(["bench", "export", "profiles/0123456789abcdef", "--data-dir", data, "--output", str(output)]) == 2
+    assert "not found" in capsys.readouterr().err and not output.exists()
+    missing = tmp_path / "missing" / "all.json"  # refused, as charts and `bench --output` refuse it
+    assert main(["bench", "export", "--data-dir", data, "--output", str(missing)]) == 2
+    assert f"--output: cannot write {missing}" in capsys.readouterr().err and not missing.parent.exists()
+    assert main(["bench", "export", "--data-dir", data, "--output", str(output)]) == 0
+    assert len(json.loads(output.read_text())["profiles"]) == len(shipped_profile_texts())
+
+
 @pytest.mark.parametrize(
     ("command", "named"),
     [
