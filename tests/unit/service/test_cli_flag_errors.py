@@ -49,13 +49,57 @@ def test_training_flags(extra, named, capsys):
         (["--budget-usd", "nan", "--term-years", "7"], "--budget-usd"),
         (["--budget-usd", "1e30", "--term-years", "7"], "--budget-usd"),
         (["--budget-usd", "38e9", "--term-years", "inf"], "--term-years"),
-        (["--accelerators", "99999999999"], "accelerator_count"),  # fits the uint64 field; the API's bound names it
+        (["--accelerators", "99999999999"], "--accelerators"),  # fits the uint64 field; the API's bound, flag named
     ],
 )
 def test_campus_flags(extra, named, capsys):
     assert main(["estimate", "campus", "--hardware", "h100-sxm", *extra]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and named in error
+
+
+INFERENCE = [
+    *("estimate", "inference", "--model", "llama-3.1-70b", "--hardware", "h100-sxm", "--accelerators", "8"),
+    *("--input-tokens", "1000", "--output-tokens", "200"),
+]
+
+
+@pytest.mark.parametrize("flag", ["--ttft-ms", "--tpot-ms"])
+@pytest.mark.parametrize("command", [INFERENCE, ["estimate", "campus", "--hardware", "h100-sxm", "--users", "1000"]])
+def test_a_positive_slo_target_below_a_nanosecond_names_its_flag(command, flag, capsys):
+    """`--ttft-ms 1e-7` rounded to a zero Duration, which the API reads as no target: the answer
+    was "slo: give time_to_first_token or time_per_output_token", naming no flag the user typed
+    (and for campus the target was silently dropped)."""
+    assert main([*command, flag, "1e-7"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and f"error: {flag}: " in error and "nanosecond" in error
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        (["--ttft-ms", "0"], "--ttft-ms (slo): give time_to_first_token"),  # the API's `slo` violation
+        (["--ttft-ms", "100", "--batch-size", "4"], "--batch-size: exclusive with slo"),
+        (["--draft-tokens", "99"], "--draft-tokens: must be between 1 and"),  # speculative_decoding.draft_tokens
+        (["--request-rate", "1e30"], "--request-rate: "),
+    ],
+)
+def test_api_field_errors_name_the_flag_typed(extra, named, capsys):
+    """The API's INVALID_ARGUMENT names proto fields; the CLI names the flag the user typed for
+    the field (one table per command), and keeps the field name for what came from elsewhere."""
+    assert main([*INFERENCE, *extra]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and named in error
+
+
+def test_field_label_prefers_the_typed_flag_and_keeps_other_fields():
+    from flopwatt.service.cli.errors import field_label
+
+    flags = {"slo.time_to_first_token": "--ttft-ms", "accelerator_count": "--accelerators"}
+    assert field_label("slo.time_to_first_token.nanos", flags) == "--ttft-ms"
+    assert field_label("slo", flags) == "--ttft-ms (slo)"
+    assert field_label("input_tokens", flags) == "input_tokens"
+    assert field_label("accelerator_count_x", flags) == "accelerator_count_x"
 
 
 def test_campus_budget_with_cents_is_whole_dollars(capsys):
@@ -146,7 +190,7 @@ def test_inference_serving_layout_flags(capsys):
     assert int(response["kvCacheBytesPerToken"]) == 61 * 576 * 2
     assert any(a["name"] == "expert_parallel_layout" for a in response["assumptions"])
     assert main([*base, "--expert-parallel", "4"]) == 2
-    assert "expert_parallel_size" in capsys.readouterr().err
+    assert "--expert-parallel: " in capsys.readouterr().err
 
 
 INFERENCE = [
