@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from flopwatt.bench.store import database_path, standard_data_dir
+from flopwatt.service.ports import PortError, check_port
 
 DEFAULT_PORT = 50051  # the gRPC examples' conventional port
 DEFAULT_METRICS_PORT = 9464  # the OpenTelemetry/Prometheus exporter convention (DESIGN §5)
@@ -87,11 +88,11 @@ class Settings:
 
     def validate(self) -> "Settings":
         """Raise SettingsError for values that cannot work."""
-        for name in ("port", "metrics_port"):
-            value = getattr(self, name)
-            low = -1 if name == "metrics_port" else 0
-            if not low <= value <= 65535:
-                raise SettingsError(f"--{name.replace('_', '-')} must be between {low} and 65535, got {value}")
+        try:  # 0 picks a free port; -1 disables the metrics endpoint
+            check_port(self.port, "--port", low=0)
+            check_port(self.metrics_port, "--metrics-port", low=-1)
+        except PortError as error:
+            raise SettingsError(str(error)) from None
         if (self.tls_cert is None) != (self.tls_key is None):
             raise SettingsError("--tls-cert and --tls-key (FLOPWATT_TLS_CERT, FLOPWATT_TLS_KEY) must be given together")
         if self.tls_client_ca is not None and self.tls_cert is None:

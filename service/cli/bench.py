@@ -6,7 +6,8 @@
                    [--context-lengths 512,2048] [--layer-count N --hidden-size N ...: architecture overrides]
     flopwatt bench collectives [--nprocs N] [--min-bytes B] [--max-bytes B] [--backend gloo|nccl]
     flopwatt bench import FILE...      (profiles or bundles, e.g. from other hosts; all or nothing)
-    flopwatt bench export [ID...] --output FILE.json   (default: every stored profile, as a bundle)
+    flopwatt bench export [ID...] --output FILE.json   (default: every stored profile, as a bundle; nothing
+                                                        stored or an unknown id is an error, never an empty file)
     flopwatt bench list
 
 Run → identify the hardware and flag implausible results (flopwatt.estimate.profile_checks) → store.
@@ -138,6 +139,19 @@ def _store(args: argparse.Namespace):
     from flopwatt.service.cli.profile_lookup import open_profile_store
 
     return open_profile_store(database_path(args.data_dir))
+
+
+def _existing_store(args: argparse.Namespace, command: str):
+    """The data directory's store for a command that only reads it, never created. Why: opening
+    creates the data directory and an empty database, so `bench export --data-dir NEW --output
+    NEW/all.json` made NEW, found nothing, and wrote an empty bundle with exit 0, a backup
+    without the profiles it was meant to hold."""
+    from flopwatt.bench.store import database_path
+
+    path = database_path(args.data_dir)
+    if not path.exists() and not path.parent.is_file():  # a file in the way: open_profile_store says so
+        raise CliError(f"{command}: no profile store at {path} (nothing measured or imported there); nothing written")
+    return _store(args)
 
 
 def _format_rate(value: float | None, unit: str) -> str:
@@ -348,8 +362,10 @@ def _export(args: argparse.Namespace) -> int:
 
     if not args.output:
         raise CliError("export: --output FILE.json is required")
-    store = _store(args)
+    store = _existing_store(args, "export")
     ids = [p.removeprefix("profiles/") for p in args.paths] or store.readable_profile_ids()
+    if not ids:
+        raise CliError(f"export: the profile store {store.path} holds no profiles; nothing was written")
     documents, skipped = [], 0
     for profile_id in ids:
         try:

@@ -14,7 +14,14 @@ from pathlib import Path
 
 from flopwatt.service.cli.errors import user_errors
 from flopwatt.service.cli.profile_lookup import add_data_dir_argument, cli_dependencies
-from flopwatt.service.cli.request_file import load_request, set_field, whole_number
+from flopwatt.service.cli.request_file import (
+    apply_slo_flags,
+    load_request,
+    set_field,
+    slo_flag_fields,
+    typed_flags,
+    whole_number,
+)
 
 KINDS = ("training", "inference")
 
@@ -163,6 +170,39 @@ KIND_INTEGER_FLAGS = {
     ),
 }
 
+# (flag destination, request field) of every flag that sets a request field: the table
+# user_errors names the typed flag from when the API refuses a field (`--ttft-ms: ...`, not
+# `slo.time_to_first_token: ...`).
+COMMON_FLAG_FIELDS = (
+    ("model", "model.preset_id"),
+    ("parameters", "model.parameter_count"),
+    ("hardware", "hardware_id"),
+    ("profile", "profile_id"),
+    ("accelerators", "accelerator_count"),
+    ("precision", "precision"),
+    ("pue", "facility.pue"),
+    ("price_per_hour", "facility.accelerator_hour_price_usd"),
+)
+KIND_FLAG_FIELDS = {
+    "training": (
+        *COMMON_FLAG_FIELDS,
+        *KIND_INTEGER_FLAGS["training"],
+        ("tokens", "training_tokens"),
+        ("framework", "framework"),
+    ),
+    "inference": (
+        *COMMON_FLAG_FIELDS,
+        *KIND_INTEGER_FLAGS["inference"],
+        *slo_flag_fields("slo"),
+        ("kv_cache_precision", "kv_cache_precision"),
+        ("request_rate", "request_rate_per_second"),
+        ("disaggregation", "disaggregation"),
+        ("draft_tokens", "speculative_decoding.draft_tokens"),
+        ("acceptance_rate", "speculative_decoding.acceptance_rate"),
+        ("draft_model", "speculative_decoding.draft_model.preset_id"),
+    ),
+}
+
 
 def build_request(args):
     from flopwatt.v1 import common_pb2, estimator_pb2
@@ -192,19 +232,9 @@ def build_request(args):
 
 def _apply_serving_flags(args, request) -> None:
     """The SLO, disaggregation and speculative-decoding flags of `estimate inference`."""
-    import math
-
-    from flopwatt.service.cli.errors import CliError
     from flopwatt.v1 import estimator_pb2
 
-    for flag, field in (("ttft_ms", "time_to_first_token"), ("tpot_ms", "time_per_output_token")):
-        value = getattr(args, flag)
-        if value is not None:
-            if not (math.isfinite(value) and 0 <= value <= 1e12):
-                raise CliError(
-                    f"--{flag.replace('_', '-')}: must be a non-negative number of milliseconds, got {value!r}"
-                )
-            getattr(request.slo, field).FromNanoseconds(int(round(value * 1e6)))
+    apply_slo_flags(args, request.slo)
     if args.disaggregation:
         request.disaggregation = estimator_pb2.Disaggregation.Value(f"DISAGGREGATION_{args.disaggregation.upper()}")
     if args.draft_tokens is not None:
@@ -348,7 +378,7 @@ def run(args: argparse.Namespace) -> int:
 
     request = build_request(args)
     deps = cli_dependencies(args.data_dir)
-    with user_errors():
+    with user_errors(typed_flags(args, KIND_FLAG_FIELDS[args.kind])):
         if args.kind == "training":
             from flopwatt.service.api.training import estimate_training
 

@@ -16,7 +16,14 @@ from pathlib import Path
 
 from flopwatt.service.cli.errors import CliError, user_errors
 from flopwatt.service.cli.profile_lookup import add_data_dir_argument, cli_dependencies
-from flopwatt.service.cli.request_file import load_request, set_field, whole_number
+from flopwatt.service.cli.request_file import (
+    apply_slo_flags,
+    load_request,
+    set_field,
+    slo_flag_fields,
+    typed_flags,
+    whole_number,
+)
 
 SECONDS_PER_YEAR = 365.25 * 86400
 DEFAULT_DEMAND_MODEL = "llama-3.1-70b"
@@ -32,6 +39,36 @@ DEMAND_FLAGS = (
     "tpot_ms",
     "peak_wait_probability",
 )
+
+# (flag destination, field of the demand) of the demand's plain numbers, set as typed.
+DEMAND_NUMBER_FIELDS = (
+    ("requests_per_user_per_day", "requests_per_user_per_day"),
+    ("peak_to_average", "peak_to_average_ratio"),
+    ("peak_wait_probability", "peak_wait_probability"),
+    ("input_tokens", "input_tokens"),
+    ("output_tokens", "output_tokens"),
+)
+# (flag destination, request field) of every flag that sets a field: user_errors names the typed
+# flag when the API refuses the field (`--accelerators: ...`, not `accelerator_count: ...`).
+CAMPUS_FLAG_FIELDS = (
+    ("hardware", "hardware_id"),
+    ("power_watts", "facility_power_watts"),
+    ("accelerators", "accelerator_count"),
+    ("budget_usd", "budget.units"),
+    ("term_years", "term.seconds"),
+    ("users", "demand.users"),
+    ("pue", "facility.pue"),
+    ("price_per_hour", "facility.accelerator_hour_price_usd"),
+    ("utilization", "utilization"),
+    ("ramp_months", "buildout.ramp_months"),
+    ("model", "demand.model.preset_id"),
+    ("precision", "demand.precision"),
+    ("kv_cache_precision", "demand.kv_cache_precision"),
+    *((flag, "demand." + field) for flag, field in DEMAND_NUMBER_FIELDS),
+    *slo_flag_fields("demand.slo"),
+)
+# Set only with --samples (--seed defaults to 0 and goes with it).
+SAMPLING_FLAG_FIELDS = (("samples", "uncertainty.samples"), ("seed", "uncertainty.seed"))
 
 
 def register(kinds) -> None:
@@ -132,24 +169,11 @@ def _demand_flags(args: argparse.Namespace, request) -> None:
         demand.precision = request.precision = common_pb2.Precision.Value(f"PRECISION_{args.precision.upper()}")
     if args.kv_cache_precision:
         demand.kv_cache_precision = common_pb2.Precision.Value(f"PRECISION_{args.kv_cache_precision.upper()}")
-    for flag, field in (
-        ("requests_per_user_per_day", "requests_per_user_per_day"),
-        ("peak_to_average", "peak_to_average_ratio"),
-        ("peak_wait_probability", "peak_wait_probability"),
-        ("input_tokens", "input_tokens"),
-        ("output_tokens", "output_tokens"),
-    ):
+    for flag, field in DEMAND_NUMBER_FIELDS:
         value = getattr(args, flag)
         if value is not None:
             set_field(demand, field, value, f"--{flag.replace('_', '-')}")
-    for flag, field in (("ttft_ms", "time_to_first_token"), ("tpot_ms", "time_per_output_token")):
-        value = getattr(args, flag)
-        if value is not None:
-            if not (math.isfinite(value) and value >= 0):
-                raise CliError(
-                    f"--{flag.replace('_', '-')}: must be a non-negative number of milliseconds, got {value!r}"
-                )
-            getattr(demand.slo, field).FromNanoseconds(int(round(value * 1e6)))
+    apply_slo_flags(args, demand.slo)
 
 
 def _demand_lines(response) -> list[str]:
@@ -236,7 +260,8 @@ def run(args: argparse.Namespace) -> int:
     from flopwatt.service import charts
     from flopwatt.service.api.campus import estimate_campus
 
-    with user_errors():
+    flags = typed_flags(args, CAMPUS_FLAG_FIELDS + (SAMPLING_FLAG_FIELDS if args.samples else ()))
+    with user_errors(flags):
         response = estimate_campus(build_request(args), cli_dependencies(args.data_dir))
     print(json.dumps(json_format.MessageToDict(response), indent=2) if args.json else table(response))
     try:

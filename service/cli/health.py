@@ -33,6 +33,25 @@ def default_address() -> str:
     return os.environ.get("FLOPWATT_HEALTH_ADDRESS") or f"localhost:{os.environ.get('FLOPWATT_PORT') or 50051}"
 
 
+def target(args: argparse.Namespace) -> str:
+    """The server to probe, its ports checked before any connection: gRPC takes a port past
+    65535 modulo 65536 (`localhost:70000` probed port 4464). The error names where the address
+    came from: --address, FLOPWATT_HEALTH_ADDRESS or FLOPWATT_PORT."""
+    from flopwatt.service.cli.errors import CliError
+    from flopwatt.service.ports import PortError, check_port, check_target
+
+    try:
+        if args.address:
+            return check_target(args.address, "--address")
+        if os.environ.get("FLOPWATT_HEALTH_ADDRESS"):
+            return check_target(os.environ["FLOPWATT_HEALTH_ADDRESS"], "FLOPWATT_HEALTH_ADDRESS")
+        if os.environ.get("FLOPWATT_PORT"):
+            check_port(os.environ["FLOPWATT_PORT"], "FLOPWATT_PORT")
+    except PortError as error:
+        raise CliError(str(error)) from None
+    return default_address()
+
+
 def run(args: argparse.Namespace) -> int:
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -43,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(
             f"--timeout must be positive and at most {MAX_TIMEOUT_SECONDS:,.0f} seconds, got {args.timeout!r}"
         )
-    address = args.address or default_address()
+    address = target(args)
     if (args.tls_cert or args.tls_key) and not args.tls_ca:  # else they would be silently unused
         raise CliError(
             "--tls-cert and --tls-key need --tls-ca (or FLOPWATT_TLS_CA): client certificates only go over TLS"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from flopwatt.service.cli.errors import CliError
 
@@ -87,3 +87,56 @@ def set_field(message: Any, path: str, value: Any, flag: str) -> None:
         setattr(message, name, value)
     except (ValueError, TypeError) as error:
         raise CliError(f"{flag}: {error}") from None
+
+
+# Longest SLO target a flag takes: about 31 years, far inside a Duration's ±10,000 years.
+MAX_MILLISECONDS = 1e12
+NANOSECONDS_PER_MILLISECOND = 1e6
+
+
+def milliseconds_duration(value: float, flag: str):
+    """A target typed in milliseconds (`--ttft-ms`) as a google.protobuf.Duration. Refused with
+    the flag named: NaN, negatives, past MAX_MILLISECONDS, and a positive value below the
+    Duration's one nanosecond. Why the last: it rounded to a zero Duration, which the API reads as
+    "no target", so `--ttft-ms 1e-7` was answered "slo: give time_to_first_token or
+    time_per_output_token", an error about a flag the user had given."""
+    from google.protobuf import duration_pb2
+
+    if not (math.isfinite(value) and 0 <= value <= MAX_MILLISECONDS):
+        raise CliError(f"{flag}: must be a non-negative number of milliseconds, got {value!r}")
+    nanoseconds = round(value * NANOSECONDS_PER_MILLISECOND)
+    if value > 0 and nanoseconds == 0:
+        raise CliError(
+            f"{flag}: {value!r} ms is below the API's resolution of one nanosecond (1e-06 ms); 0 means no target"
+        )
+    duration = duration_pb2.Duration()
+    duration.FromNanoseconds(nanoseconds)
+    return duration
+
+
+# (flag destination, field of a ServingSlo) of the SLO flags of `estimate inference` and `campus`.
+SLO_FLAGS = (("ttft_ms", "time_to_first_token"), ("tpot_ms", "time_per_output_token"))
+
+
+def slo_flag_fields(slo_path: str) -> tuple[tuple[str, str], ...]:
+    """SLO_FLAGS with the request's path to its ServingSlo (`slo`, `demand.slo`), for typed_flags."""
+    return tuple((attribute, f"{slo_path}.{field}") for attribute, field in SLO_FLAGS)
+
+
+def apply_slo_flags(args: Any, slo: Any) -> None:
+    """--ttft-ms / --tpot-ms onto a ServingSlo message (those typed)."""
+    for attribute, field in SLO_FLAGS:
+        value = getattr(args, attribute)
+        if value is not None:
+            getattr(slo, field).CopyFrom(milliseconds_duration(value, "--" + attribute.replace("_", "-")))
+
+
+def typed_flags(args: Any, flag_fields: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """{request field path: flag} for the flags of `flag_fields` ((argparse destination, field
+    path) pairs) that the user typed; `user_errors` names these flags in the API's field errors.
+    Only typed ones: a field that came from a request file keeps its own name."""
+    return {
+        path: "--" + attribute.replace("_", "-")
+        for attribute, path in flag_fields
+        if getattr(args, attribute, None) is not None
+    }

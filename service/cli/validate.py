@@ -22,8 +22,7 @@ def register(subparsers) -> None:
     parser.add_argument("--rows", action="store_true", help="print every row, not only the Selene table and summaries")
     from flopwatt.service.cli.validate_local import register_arguments
 
-    register_arguments(parser)
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, local_only_flags=register_arguments(parser))
 
 
 def _finite_or_null(value):
@@ -117,10 +116,9 @@ def run(args: argparse.Namespace) -> int:
         from flopwatt.service.cli.validate_local import run_local
 
         return run_local(args)
-    if getattr(args, "measure", False) or getattr(args, "profile_id", None):
-        from flopwatt.service.cli.errors import CliError
+    from flopwatt.service.cli.validate_local import refuse_local_only_flags
 
-        raise CliError("validate: --measure and --profile-id need --local (the closed loop on this host)")
+    refuse_local_only_flags(args, args.local_only_flags)
     import numpy as np
 
     from flopwatt.estimate import fitted_constants

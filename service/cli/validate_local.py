@@ -47,44 +47,79 @@ DEVICE_CHOICES = ("cpu", "cuda", "auto")
 SKIPPED_KEYS = ("predicted_seconds", "datasheet_predicted_seconds", "measured_seconds", "error_percent")
 
 
-def register_arguments(parser: argparse.ArgumentParser) -> None:
+def register_arguments(parser: argparse.ArgumentParser) -> tuple[tuple[str, str], ...]:
+    """Add the closed-loop flags; returns the (flag, destination) of each flag that means something
+    only with --local (`refuse_local_only_flags` checks them). Every one of them defaults to None
+    (False for a switch) and run_local applies the real defaults, so a flag typed with its default
+    value (`--device cpu`) is still seen as typed."""
     from flopwatt.bench.closed_loop_model import DEFAULT_PRESET, PRESETS, ClosedLoopModel
 
     group = parser.add_argument_group("closed loop (--local)")
     group.add_argument(
         "--local", action="store_true", help="run a real model on this host and compare with the estimate"
     )
-    group.add_argument("--profile-id", help="measured profile to predict with (profile path)")
-    group.add_argument("--measure", action="store_true", help="run the CPU quick suite first and use its profile")
-    group.add_argument(
-        "--measure-workload",
-        action="store_true",
-        help="run the workload suite on this model's shapes first and predict from its operator table",
-    )
-    group.add_argument(
-        "--repeats",
-        type=int,
-        default=DEFAULT_REPEATS,
-        help="interleaved rounds (workload suite, then the real steps); each side keeps its median round "
-        "(default %(default)s)",
-    )
-    group.add_argument("--data-dir", help="data directory (default: $FLOPWATT_DATA_DIR or ~/.local/share/flopwatt)")
-    group.add_argument("--checks", default=",".join(CHECKS), help="comma-separated subset of %(default)s")
-    group.add_argument(
-        "--device",
-        default="cpu",
-        help="cpu (default), cuda (the first CUDA device; DDP over NCCL needs one per rank) or auto (cuda when "
-        "torch sees one)",
-    )
-    group.add_argument(
-        "--preset",
-        help=f"model preset, one of {', '.join(PRESETS)} (default: {DEFAULT_PRESET['cpu']} on the CPU, "
-        f"{DEFAULT_PRESET['cuda']} on CUDA); the flags below override its numbers",
-    )
+    local_only = [
+        group.add_argument("--profile-id", help="measured profile to predict with (profile path)"),
+        group.add_argument("--measure", action="store_true", help="run the CPU quick suite first and use its profile"),
+        group.add_argument(
+            "--measure-workload",
+            action="store_true",
+            help="run the workload suite on this model's shapes first and predict from its operator table",
+        ),
+        group.add_argument(
+            "--repeats",
+            type=int,
+            help="interleaved rounds (workload suite, then the real steps); each side keeps its median round "
+            f"(default {DEFAULT_REPEATS})",
+        ),
+        group.add_argument(
+            "--data-dir", help="data directory (default: $FLOPWATT_DATA_DIR or ~/.local/share/flopwatt)"
+        ),
+        group.add_argument("--checks", help=f"comma-separated subset of {','.join(CHECKS)} (default: all)"),
+        group.add_argument(
+            "--device",
+            help="cpu (default), cuda (the first CUDA device; DDP over NCCL needs one per rank) or auto (cuda "
+            "when torch sees one)",
+        ),
+        group.add_argument(
+            "--preset",
+            help=f"model preset, one of {', '.join(PRESETS)} (default: {DEFAULT_PRESET['cpu']} on the CPU, "
+            f"{DEFAULT_PRESET['cuda']} on CUDA); the flags below override its numbers",
+        ),
+    ]
     for field in dataclasses.fields(ClosedLoopModel):
         kind = str if field.name == "dtype" else int
         default = "fp32 on the CPU, bf16 on CUDA" if field.name == "dtype" else "the preset's"
-        group.add_argument("--" + field.name.replace("_", "-"), type=kind, default=None, help=f"default: {default}")
+        local_only.append(
+            group.add_argument("--" + field.name.replace("_", "-"), type=kind, default=None, help=f"default: {default}")
+        )
+    return tuple((action.option_strings[0], action.dest) for action in local_only)
+
+
+def refuse_local_only_flags(args: argparse.Namespace, local_only: tuple[tuple[str, str], ...]) -> None:
+    """A closed-loop flag typed without --local is an error naming it. Why: the published-data
+    validation runs without them, so `flopwatt validate --device cuda` silently ignored the flag
+    and printed a report that looked like an answer to what was asked."""
+    typed = [flag for flag, dest in local_only if _typed(getattr(args, dest, None))]
+    if typed:
+        raise CliError(
+            f"{', '.join(typed)}: only with --local (the closed loop on this host); "
+            "without --local, validate compares with published measurements and takes no such flag"
+        )
+
+
+def _typed(value: object) -> bool:
+    """Whether a flag was typed: it holds something other than its None (or switch-off False)
+    default. By identity: `--repeats 0` compares equal to False and is typed all the same."""
+    return value is not None and value is not False
+
+
+def with_local_defaults(args: argparse.Namespace) -> argparse.Namespace:
+    """The namespace with the closed loop's defaults where a flag was not typed (the flags
+    default to None so that `refuse_local_only_flags` sees every typed one)."""
+    defaults = {"repeats": DEFAULT_REPEATS, "checks": ",".join(CHECKS), "device": "cpu"}
+    missing = {name: value for name, value in defaults.items() if getattr(args, name, None) is None}
+    return argparse.Namespace(**{**vars(args), **missing})
 
 
 def resolve_device(requested: str, cuda_available: bool) -> str:
@@ -519,6 +554,7 @@ def _memory_statement(config, device_memory_bytes: int) -> dict:
 def run_local(args: argparse.Namespace) -> int:
     import torch
 
+    args = with_local_defaults(args)
     device_kind = resolve_device(args.device, torch.cuda.is_available())
     device_memory = _cuda_memory_bytes() if device_kind == "cuda" else None
     config = model_config(args, device_kind, device_memory)

@@ -62,7 +62,7 @@ def _training_flags(*extra: str, accelerators: str = "8", sequence_length: str =
 def test_estimate_reports_bad_input_in_one_line(capsys):
     code = main(_training_flags(accelerators="0", sequence_length="4096"))
     assert code == 2
-    assert "accelerator_count: must be positive" in capsys.readouterr().err
+    assert "--accelerators: must be positive" in capsys.readouterr().err
 
 
 def test_validate_prints_tables_and_json(capsys):

@@ -42,7 +42,7 @@ def test_campus_contract_case_prints_fleet_and_writes_charts(tmp_path, capsys):
 
 def test_campus_bad_input_is_one_line(capsys):
     args = _campus_args("--hardware", "gb200", "--power-watts", "-1")
-    with pytest.raises(CliError, match="facility_power_watts"):
+    with pytest.raises(CliError, match="--power-watts"):
         args.handler(args)
 
 

@@ -49,13 +49,57 @@ def test_training_flags(extra, named, capsys):
         (["--budget-usd", "nan", "--term-years", "7"], "--budget-usd"),
         (["--budget-usd", "1e30", "--term-years", "7"], "--budget-usd"),
         (["--budget-usd", "38e9", "--term-years", "inf"], "--term-years"),
-        (["--accelerators", "99999999999"], "accelerator_count"),  # fits the uint64 field; the API's bound names it
+        (["--accelerators", "99999999999"], "--accelerators"),  # fits the uint64 field; the API's bound, flag named
     ],
 )
 def test_campus_flags(extra, named, capsys):
     assert main(["estimate", "campus", "--hardware", "h100-sxm", *extra]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and named in error
+
+
+INFERENCE = [
+    *("estimate", "inference", "--model", "llama-3.1-70b", "--hardware", "h100-sxm", "--accelerators", "8"),
+    *("--input-tokens", "1000", "--output-tokens", "200"),
+]
+
+
+@pytest.mark.parametrize("flag", ["--ttft-ms", "--tpot-ms"])
+@pytest.mark.parametrize("command", [INFERENCE, ["estimate", "campus", "--hardware", "h100-sxm", "--users", "1000"]])
+def test_a_positive_slo_target_below_a_nanosecond_names_its_flag(command, flag, capsys):
+    """`--ttft-ms 1e-7` rounded to a zero Duration, which the API reads as no target: the answer
+    was "slo: give time_to_first_token or time_per_output_token", naming no flag the user typed
+    (and for campus the target was silently dropped)."""
+    assert main([*command, flag, "1e-7"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and f"error: {flag}: " in error and "nanosecond" in error
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        (["--ttft-ms", "0"], "--ttft-ms (slo): give time_to_first_token"),  # the API's `slo` violation
+        (["--ttft-ms", "100", "--batch-size", "4"], "--batch-size: exclusive with slo"),
+        (["--draft-tokens", "99"], "--draft-tokens: must be between 1 and"),  # speculative_decoding.draft_tokens
+        (["--request-rate", "1e30"], "--request-rate: "),
+    ],
+)
+def test_api_field_errors_name_the_flag_typed(extra, named, capsys):
+    """The API's INVALID_ARGUMENT names proto fields; the CLI names the flag the user typed for
+    the field (one table per command), and keeps the field name for what came from elsewhere."""
+    assert main([*INFERENCE, *extra]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and named in error
+
+
+def test_field_label_prefers_the_typed_flag_and_keeps_other_fields():
+    from flopwatt.service.cli.errors import field_label
+
+    flags = {"slo.time_to_first_token": "--ttft-ms", "accelerator_count": "--accelerators"}
+    assert field_label("slo.time_to_first_token.nanos", flags) == "--ttft-ms"
+    assert field_label("slo", flags) == "--ttft-ms (slo)"
+    assert field_label("input_tokens", flags) == "input_tokens"
+    assert field_label("accelerator_count_x", flags) == "accelerator_count_x"
 
 
 def test_campus_budget_with_cents_is_whole_dollars(capsys):
@@ -146,7 +190,7 @@ def test_inference_serving_layout_flags(capsys):
     assert int(response["kvCacheBytesPerToken"]) == 61 * 576 * 2
     assert any(a["name"] == "expert_parallel_layout" for a in response["assumptions"])
     assert main([*base, "--expert-parallel", "4"]) == 2
-    assert "expert_parallel_size" in capsys.readouterr().err
+    assert "--expert-parallel: " in capsys.readouterr().err
 
 
 INFERENCE = [
@@ -352,6 +396,37 @@ def test_a_profile_store_that_cannot_be_opened_is_one_line(command, damage, tmp_
         assert f"cannot open the profile store {database_path(data_dir)}" in error
 
 
+@pytest.mark.parametrize("ids", [[], ["profiles/0123456789abcdef"]])
+def test_export_from_a_new_data_dir_refuses_and_creates_nothing(ids, tmp_path, capsys):
+    """`bench export --data-dir NEW --output NEW/all.json` created NEW and an empty database,
+    then wrote a bundle of no profiles there with exit 0. Nothing to export is an error now, and
+    the data directory is only read."""
+    new = tmp_path / "new"
+    assert main(["bench", "export", *ids, "--data-dir", str(new), "--output", str(new / "all.json")]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "no profile store" in error and "nothing written" in error
+    assert not new.exists()
+
+
+def test_export_says_so_for_an_empty_store_an_unknown_id_and_a_missing_output_folder(tmp_path, capsys):
+    """Every way an export cannot hold the profiles asked for is one line, exit 2, no file."""
+    from flopwatt.bench.shipped_profiles import shipped_profile_texts
+
+    data = str(tmp_path / "data")
+    assert main(["bench", "list", "--data-dir", data]) == 0  # an empty store
+    output = tmp_path / "all.json"
+    assert main(["bench", "export", "--data-dir", data, "--output", str(output)]) == 2
+    assert "holds no profiles" in capsys.readouterr().err and not output.exists()
+    assert main(["bench", "import", "--shipped", "--data-dir", data]) == 0
+    assert main(["bench", "export", "profiles/0123456789abcdef", "--data-dir", data, "--output", str(output)]) == 2
+    assert "not found" in capsys.readouterr().err and not output.exists()
+    missing = tmp_path / "missing" / "all.json"  # refused, as charts and `bench --output` refuse it
+    assert main(["bench", "export", "--data-dir", data, "--output", str(missing)]) == 2
+    assert f"--output: cannot write {missing}" in capsys.readouterr().err and not missing.parent.exists()
+    assert main(["bench", "export", "--data-dir", data, "--output", str(output)]) == 0
+    assert len(json.loads(output.read_text())["profiles"]) == len(shipped_profile_texts())
+
+
 @pytest.mark.parametrize(
     ("command", "named"),
     [
@@ -383,6 +458,47 @@ def test_health_refuses_a_timeout_grpc_cannot_wait(timeout, capsys):
     assert main(["health", "--address", "127.0.0.1:1", "--timeout", timeout]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "--timeout" in error
+
+
+@pytest.mark.parametrize(
+    ("address", "environ", "named"),
+    [
+        ("localhost:70000", {}, "--address"),  # gRPC took it modulo 65536: port 4464
+        ("127.0.0.1:65536", {}, "--address"),
+        ("localhost:-1", {}, "--address"),  # ... and this as 65535
+        ("localhost:0", {}, "--address"),
+        ("[::1]:70000", {}, "--address"),
+        ("dns:///localhost:99999", {}, "--address"),
+        ("localhost:http", {}, "--address"),
+        (None, {"FLOPWATT_HEALTH_ADDRESS": "localhost:70000"}, "FLOPWATT_HEALTH_ADDRESS"),
+        (None, {"FLOPWATT_PORT": "70000"}, "FLOPWATT_PORT"),
+    ],
+)
+def test_health_refuses_a_port_out_of_range_before_connecting(address, environ, named, capsys, monkeypatch):
+    """`health --address localhost:70000` probed port 4464 (gRPC wraps the port around) and
+    reported whatever answered there. Refused before any channel opens: one line naming where
+    the address came from and the range, exit 2."""
+    import grpc
+
+    def no_connection(*args, **kwargs):
+        raise AssertionError("a channel was opened for an address that was refused")
+
+    monkeypatch.setattr(grpc, "insecure_channel", no_connection)
+    monkeypatch.delenv("FLOPWATT_HEALTH_ADDRESS", raising=False)
+    monkeypatch.delenv("FLOPWATT_PORT", raising=False)
+    for variable, value in environ.items():
+        monkeypatch.setenv(variable, value)
+    assert main(["health", *(["--address", address] if address else [])]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and named in error and "between 1 and 65535" in error
+
+
+def test_health_checks_ports_only_where_a_target_has_them():
+    from flopwatt.service.ports import check_target, target_ports
+
+    assert target_ports("unix:/run/flopwatt.sock") == [] and target_ports("localhost") == []
+    assert target_ports("ipv4:10.0.0.1:50051,10.0.0.2:50052") == ["50051", "50052"]
+    assert check_target("[::1]:50051", "--address") == "[::1]:50051"
 
 
 @pytest.mark.parametrize(

@@ -29,6 +29,7 @@ from flopwatt.service.cli.validate_local import (
     predict,
     register_arguments,
     resolve_device,
+    with_local_defaults,
 )
 
 H100_PROFILE = Path(__file__).resolve().parents[3] / "bench" / "results" / "h100-sxm-quick.json"
@@ -37,7 +38,28 @@ H100_PROFILE = Path(__file__).resolve().parents[3] / "bench" / "results" / "h100
 def _args(*flags: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     register_arguments(parser)
-    return parser.parse_args(list(flags))
+    return with_local_defaults(parser.parse_args(list(flags)))
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--device", "cuda"],
+        ["--device", "cpu"],  # typed with its default value: still a closed-loop flag
+        ["--measure-workload"],
+        ["--repeats", "0"],
+        ["--preset", "small"],
+        ["--profile-id", "abc"],
+        ["--checks", "decode_step"],
+        ["--layer-count", "2"],
+        ["--data-dir", "/tmp/x"],
+    ],
+)
+def test_closed_loop_flags_without_local_are_refused_naming_the_flag(flags, capsys):
+    """Without --local the published-data validation ran and these flags were silently ignored."""
+    assert main(["validate", *flags]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and flags[0] in error and "--local" in error and "Traceback" not in error
 
 
 def test_device_selection():
