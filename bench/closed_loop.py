@@ -19,6 +19,9 @@ once, so a step runs max(1, `warmup_steps`) untimed times.
   tokens per sequence, then `decode_tokens` single-token steps at `decode_batch` sequences;
   the time is seconds per decode step (one token for every sequence in the batch).
 
+With a `StepPowerMeter` (bench/closed_loop_power.py), the training and decode steps each then
+hold one NVML power window (≥ 5 s) after their timed steps: `power_window` in their results.
+
 The caller (flopwatt validate --local) predicts the same steps with the estimator and compares.
 """
 
@@ -41,6 +44,7 @@ from flopwatt.bench.closed_loop_model import (
     kv_caches,
     training_memory_bytes,
 )
+from flopwatt.bench.closed_loop_power import POWER_CHECKS, StepPowerMeter, cycling_step
 from flopwatt.bench.local_ranks import run_local_ranks
 
 __all__ = ["ClosedLoopModel", "build_model"]  # re-exported: the model's home is closed_loop_model
@@ -90,17 +94,18 @@ def timed_seconds(
     return measurement.samples_seconds
 
 
-def _training_seconds(
-    model, config: ClosedLoopModel, rank: int, device: str, tensor_device: str | None = None
-) -> list[float]:
-    """The timed optimizer steps of `model` (AdamW, torch's default implementation for the
-    device) on `device` ("cpu" or "cuda"; the batch on `tensor_device`, default `device`)."""
+def _training_step(
+    model, config: ClosedLoopModel, rank: int, tensor_device: str
+) -> tuple[Callable[[], None], Callable[[], None]]:
+    """(one optimizer step of `model`, its check): AdamW (torch's default implementation for the
+    device) on the batch of `rank` on `tensor_device`; the check raises VerificationError when
+    the last loss is not finite."""
     import torch
 
     from flopwatt.kernels.workload import VerificationError
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    inputs, targets = _batch(config, rank, tensor_device or device)
+    inputs, targets = _batch(config, rank, tensor_device)
     last_loss = []
 
     def run() -> None:
@@ -111,6 +116,15 @@ def _training_seconds(
         if not math.isfinite(loss):
             raise VerificationError(f"training step: the loss is {loss}")
 
+    return run, check
+
+
+def _training_seconds(
+    model, config: ClosedLoopModel, rank: int, device: str, tensor_device: str | None = None
+) -> list[float]:
+    """The timed optimizer steps of `model` on `device` ("cpu" or "cuda"; the batch on
+    `tensor_device`, default `device`)."""
+    run, check = _training_step(model, config, rank, tensor_device or device)
     return timed_seconds(run, check, device, config.warmup_steps, config.timed_steps)
 
 
@@ -131,22 +145,27 @@ def _memory_fields(config: ClosedLoopModel, device: str) -> dict:
     }
 
 
-def measure_training(config: ClosedLoopModel, device: str = "cpu") -> dict:
-    """Median seconds of one optimizer step (forward, backward, AdamW) in this process."""
+def measure_training(config: ClosedLoopModel, device: str = "cpu", power: StepPowerMeter | None = None) -> dict:
+    """Median seconds of one optimizer step (forward, backward, AdamW) in this process; with
+    `power`, then the same step held for one power window (`power_window`: closed_loop_power)."""
     import torch
 
     _check_device(device)
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
     model = build_model(config, device)
-    seconds = _training_seconds(model, config, 0, device)
+    run, check = _training_step(model, config, 0, device)
+    seconds = timed_seconds(run, check, device, config.warmup_steps, config.timed_steps)
     extra = {"threads": torch.get_num_threads()} if device == "cpu" else {"device": device}
-    return _summary(
+    result = _summary(
         seconds,
         **extra,
         parameters=sum(p.numel() for p in model.parameters()),
-        **_memory_fields(config, device),
+        **_memory_fields(config, device),  # before the power window: the timed steps' peak
     )
+    if power is not None:
+        result["power_window"] = power.measure("training step", run, check, statistics.median(seconds), device)
+    return result
 
 
 def _ddp_steps(rank: int, output: str, config: ClosedLoopModel, threads: int, device: str) -> None:
@@ -254,9 +273,11 @@ def decode_step_and_check(
     return step, check
 
 
-def measure_decode(config: ClosedLoopModel, device: str = "cpu") -> dict:
+def measure_decode(config: ClosedLoopModel, device: str = "cpu", power: StepPowerMeter | None = None) -> dict:
     """Seconds per decode step (one new token for each of `decode_batch` sequences) with a KV
-    cache holding `decode_context` prompt tokens plus the tokens generated so far."""
+    cache holding `decode_context` prompt tokens plus the tokens generated so far; with `power`,
+    then the same step held for one power window at the timed steps' cache positions
+    (`power_window`: closed_loop_power.cycling_step says why the positions cycle)."""
     import torch
 
     _check_device(device)
@@ -266,20 +287,24 @@ def measure_decode(config: ClosedLoopModel, device: str = "cpu") -> dict:
     generator = torch.Generator().manual_seed(SEED)
     prompt = torch.randint(0, config.vocab_size, (b, config.decode_context), generator=generator).to(device)
     state = {"position": config.decode_context}
+    first, end = config.decode_context + warmup, config.decode_context + warmup + config.decode_tokens
     with torch.inference_mode():
-        caches = kv_caches(config, b, config.decode_context + warmup + config.decode_tokens, device)
+        caches = kv_caches(config, b, end, device)
         started = time.perf_counter()
         state["token"] = model(prompt, caches, 0)[:, -1:].argmax(-1)
         prefill = synchronized_seconds(started, device)
         step, check = decode_step_and_check(model, caches, state, config)
         seconds = timed_seconds(step, check, device, warmup, config.decode_tokens)
-    return _summary(
-        seconds,
-        batch=b,
-        context_start=config.decode_context + warmup,
-        context_end=state["position"],
-        prefill_seconds=prefill,
-    )
+        context_end = state["position"]
+        window = None
+        if power is not None:
+            cycled = cycling_step(step, state, first, end)
+            window = power.measure("decode step", cycled, check, statistics.median(seconds), device)
+    result = _summary(seconds, batch=b, context_start=first, context_end=context_end, prefill_seconds=prefill)
+    if window is not None:
+        measured = "skipped" not in window
+        result["power_window"] = {**window, "cache_positions": [first, end - 1]} if measured else window
+    return result
 
 
 GEMM_OPS = frozenset({"aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm"})
@@ -385,8 +410,10 @@ def run_closed_loop(
     config: ClosedLoopModel,
     checks: tuple[str, ...] = ("training_step", "ddp_training_step", "decode_step"),
     device: str = "cpu",
+    power: StepPowerMeter | None = None,
 ) -> dict:
-    """Every requested measurement on `device`, keyed by check name."""
+    """Every requested measurement on `device`, keyed by check name; with `power`, the training
+    and decode steps each also hold one power window after their timed steps."""
     runners = {
         "training_step": measure_training,
         "ddp_training_step": measure_ddp_training,
@@ -396,7 +423,13 @@ def run_closed_loop(
     if unknown:
         raise ValueError(f"checks: unknown {sorted(unknown)}; expected some of {sorted(runners)}")
     _check_device(device)
-    return {name: runners[name](config, device) for name in checks}
+
+    def measure(name: str) -> dict:
+        if power is not None and name in POWER_CHECKS:
+            return runners[name](config, device, power)
+        return runners[name](config, device)
+
+    return {name: measure(name) for name in checks}
 
 
 def profile_closed_loop(config: ClosedLoopModel, checks: tuple[str, ...], device: str = "cpu") -> dict:
@@ -410,7 +443,8 @@ def median_of_rounds(rounds: list[dict]) -> dict:
     """The closed loop's checks over several interleaved rounds: each check keeps the round whose
     median is the median over the rounds (its samples and details; the lesser of the middle two
     for an even count) and lists every round's median in `round_medians_seconds` (why the median:
-    bench.workload_suite.median_of_rounds)."""
+    bench.workload_suite.median_of_rounds); a `power_window`, measured in one round only, is
+    kept whichever round the timings come from."""
     from flopwatt.bench.workload_suite import median_round
 
     if not rounds:
@@ -421,5 +455,9 @@ def median_of_rounds(rounds: list[dict]) -> dict:
         medians = [result["median_seconds"] for result in results]
         chosen = dict(results[median_round(medians)])
         chosen["round_medians_seconds"] = medians
+        chosen.pop("power_window", None)
+        windows = [result["power_window"] for result in results if "power_window" in result]
+        if windows:  # measured in one round: it stays whichever round's timings are kept
+            chosen["power_window"] = windows[-1]
         merged[name] = chosen
     return merged

@@ -12,6 +12,7 @@ Without NVML nothing here invents a number: the caller records why power is abse
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
 import threading
@@ -139,6 +140,24 @@ class PowerWindow:
             "clock_event_reasons": reason_names(reasons),
             "throttled": bool(reasons & THROTTLING_REASON_BITS),
         }
+
+
+def batched_work(
+    run: Callable[[], object], seconds_per_call: float, unit_seconds: float, synchronize: Callable[[], None]
+) -> tuple[Callable[[], None], int]:
+    """(one unit of work for `NvmlDevice.measure_window`, calls of `run` in it): enough
+    back-to-back calls to last about `unit_seconds`, then one `synchronize`, so the loop's
+    overhead is negligible and the device never waits for the host between calls. Why batch:
+    a window checks the clock once per unit, and synchronising after every short call (a 7 ms
+    decode step) would add host gaps the timed steps do not have."""
+    calls = max(1, math.ceil(unit_seconds / max(seconds_per_call, 1e-9)))
+
+    def work() -> None:
+        for _ in range(calls):
+            run()
+        synchronize()
+
+    return work, calls
 
 
 def energy_delta_millijoules(previous: int, current: int) -> tuple[int, bool]:

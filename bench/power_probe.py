@@ -9,10 +9,9 @@ the "power" object out and records the reason instead (never zeros, never guesse
 
 from __future__ import annotations
 
-import math
 import time
 
-from flopwatt.bench.power import NvmlDevice, PowerWindow
+from flopwatt.bench.power import NvmlDevice, PowerWindow, batched_work
 from flopwatt.bench.runner import SuiteRun
 from flopwatt.bench.suite_config import POWER_UNIT_OF_WORK_SECONDS, SuiteConfig
 from flopwatt.kernels.workload import Workload
@@ -22,18 +21,10 @@ FLOAT64_BYTES = 8  # the triad's element: the copy fallback moves arrays of the 
 
 
 def _repeat_batch(workload: Workload, median_seconds: float):
-    """One unit of work for a power window: enough back-to-back calls to last ~0.2 s, then a
-    synchronise, so the loop overhead is negligible and the GPU never idles between calls."""
+    """One unit of work for a power window: ~0.2 s of back-to-back calls, then a synchronise."""
     import torch
 
-    calls = max(1, math.ceil(POWER_UNIT_OF_WORK_SECONDS / max(median_seconds, 1e-9)))
-
-    def work() -> None:
-        for _ in range(calls):
-            workload.run()
-        torch.cuda.synchronize()
-
-    return work, calls
+    return batched_work(workload.run, median_seconds, POWER_UNIT_OF_WORK_SECONDS, torch.cuda.synchronize)
 
 
 def _loaded_window(

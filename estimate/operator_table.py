@@ -478,13 +478,20 @@ def decode_step_from_operators(arch: ModelArchitecture, hw, tp: int, batch: int,
         for name in ("tensor_parallel_communication", "kernel_launch", "sampling", "engine_host")
         if name in analytic
     }
+    return decode_breakdown(op, kept), op.plus(sum(kept.values()))
+
+
+def decode_breakdown(op: OperatorStep, kept: dict[str, float]) -> dict[str, float]:
+    """A decode step rebuilt from operators as serving's decode breakdown (seconds by part, the
+    names of `serving_metrics`' breakdown, so `inference.classify_like` gives each part its
+    bounding unit), with the analytic parts `kept` unchanged: GEMMs, the KV cache write and read,
+    the LM head, and everything else (norms, adds, activations, embedding, argmax) elementwise."""
     gemm, head = op.kind_seconds("gemm"), op.kind_seconds("lm_head")
     kv = op.kind_seconds("kv_cache_read", "kv_cache_write")
-    breakdown = {
+    return {
         "weights_and_gemm": gemm,
         "kv_cache_and_attention": kv,
         "elementwise": op.seconds - gemm - head - kv,
         **kept,
         "lm_head": head,
     }
-    return breakdown, op.plus(sum(kept.values()))

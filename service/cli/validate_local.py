@@ -22,6 +22,11 @@ by the profile's hardware model), each check reports its `operator_table` covera
 measured / interpolated / fallback and their shares of the predicted time), and the ceilings
 path's prediction stays as `ceilings_predicted_seconds`.
 
+On CUDA the training and decode steps' power is measured too (bench/closed_loop_power.py: one
+NVML window of ≥ 5 s each, in the last round, after the timed steps) and compared with the
+estimator's power for the same steps (validate_local_power.py): each check's `power` object, or
+`{"skipped": reason}` on the CPU, with `--no-power`, or where NVML cannot meter the GPU.
+
 Where the result is stored: with a profile, as `closed-loop-<profile id>-<UTC time>.json` in the
 `closed_loop/` folder of the data directory (beside the profile database); the profile document
 itself is left unchanged (its id is derived from its content).
@@ -32,12 +37,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import sys
 from pathlib import Path
 
 from flopwatt.service.cli.errors import CliError
 from flopwatt.service.cli.validate_local_output import NO_PROFILE_NOTE, print_table
+from flopwatt.service.cli.validate_local_power import error_percent as _error_percent
+from flopwatt.service.cli.validate_local_power import power_checks
 
 CHECKS = ("training_step", "ddp_training_step", "decode_step")
 CLOSED_LOOP_FOLDER = "closed_loop"
@@ -80,6 +86,11 @@ def register_arguments(parser: argparse.ArgumentParser) -> tuple[tuple[str, str]
             "--device",
             help="cpu (default), cuda (the first CUDA device; DDP over NCCL needs one per rank) or auto (cuda "
             "when torch sees one)",
+        ),
+        group.add_argument(
+            "--no-power",
+            action="store_true",
+            help="on CUDA, leave out the NVML power windows of the training and decode steps (≈ 11 s on an H100)",
         ),
         group.add_argument(
             "--preset",
@@ -195,6 +206,37 @@ def ddp_step_time(config, hw):
     )
 
 
+def training_step_prediction(config, hw):
+    """The estimator's StepTime of the training check on `hw`: TP = PP = DP = 1, micro-batch =
+    global batch, SDPA's fused attention (torch's flash kernel on CUDA and the CPU)."""
+    from flopwatt.estimate.parallel_plan import ParallelPlan
+    from flopwatt.estimate.step_time import StepOptions, training_step_time
+
+    b = config.micro_batch_size
+    plan = ParallelPlan(micro_batch_size=b, global_batch_size=b)
+    return training_step_time(architecture(config), config.sequence_length, plan, hw, StepOptions(flash_attention=True))
+
+
+def decode_prediction(config, hw, decode: dict):
+    """The estimator's ServingMetrics of the measured decode steps on `hw`: TP 1, the measured
+    batch, input = the first timed context, output = the timed tokens (so the mean context is the
+    timed steps' mid-loop one), the KV cache in the model's dtype."""
+    from flopwatt.estimate.facility_choice import FacilityChoice, facility_inputs
+    from flopwatt.estimate.inference import serving_metrics
+
+    facility, _ = facility_inputs(FacilityChoice(), hw.hardware_id)
+    return serving_metrics(
+        architecture(config),
+        hw,
+        1,
+        float(decode["batch"]),
+        int(decode["context_start"]),
+        int(decode["context_end"] - decode["context_start"]),
+        facility,
+        kv_bytes_per_element=hw.bytes_per_element,
+    )
+
+
 def predict(config, hw, measured: dict, device: str = "cpu") -> dict[str, float]:
     """Predicted seconds of each measured check on hardware model `hw`.
 
@@ -205,18 +247,9 @@ def predict(config, hw, measured: dict, device: str = "cpu") -> dict[str, float]
     1/ranks of the host's rate: compute parts × ranks, plus the exposed gradient all-reduce.
     DDP on CUDA: one device per rank, so the estimator's DP step as it is (its exposed share of
     the all-reduce over the node's interconnect)."""
-    from flopwatt.estimate.facility_choice import FacilityChoice, facility_inputs
-    from flopwatt.estimate.inference import serving_metrics
-    from flopwatt.estimate.parallel_plan import ParallelPlan
-    from flopwatt.estimate.step_time import StepOptions, training_step_time
-
-    arch = architecture(config)
-    options = StepOptions(flash_attention=True)  # torch SDPA's fused kernel (flash on CUDA and the CPU)
-    b = config.micro_batch_size
     predicted = {}
     if "training_step" in measured:
-        plan = ParallelPlan(micro_batch_size=b, global_batch_size=b)
-        predicted["training_step"] = float(training_step_time(arch, config.sequence_length, plan, hw, options).total)
+        predicted["training_step"] = float(training_step_prediction(config, hw).total)
     if "ddp_training_step" in measured:
         ranks = config.ddp_world_size
         step = ddp_step_time(config, hw)
@@ -224,18 +257,7 @@ def predict(config, hw, measured: dict, device: str = "cpu") -> dict[str, float]
         shared = ranks if device == "cpu" else 1  # gloo ranks share the host's cores; GPUs are one per rank
         predicted["ddp_training_step"] = shared * (float(step.total) - communication) + communication
     if "decode_step" in measured:
-        decode = measured["decode_step"]
-        facility, _ = facility_inputs(FacilityChoice(), hw.hardware_id)
-        metrics = serving_metrics(
-            arch,
-            hw,
-            1,
-            float(decode["batch"]),
-            int(decode["context_start"]),
-            int(decode["context_end"] - decode["context_start"]),
-            facility,
-            kv_bytes_per_element=hw.bytes_per_element,
-        )
+        metrics = decode_prediction(config, hw, measured["decode_step"])
         predicted["decode_step"] = float(metrics.time_per_output_token_seconds)
     return predicted
 
@@ -262,7 +284,24 @@ def predict_from_operators(
     config, hw, table, measured: dict, device: str = "cpu"
 ) -> tuple[dict[str, float], dict[str, dict]]:
     """Predicted seconds of each check from the operator table (falling back per operator to `hw`)
-    and each check's coverage. The closed-loop model has no rotary embedding and decodes greedily
+    and each check's coverage (`operator_steps` says how each step is rebuilt)."""
+    steps = operator_steps(config, hw, table, measured, device)
+    return {name: step.seconds for name, step in steps.items()}, operator_coverage(steps)
+
+
+def operator_coverage(steps: dict) -> dict[str, dict]:
+    """Each rebuilt step's coverage (`OperatorStep.as_dict`), with `seconds_by_kind` for the
+    training and decode steps (the chart's operator groups)."""
+    coverage = {}
+    for name, step in steps.items():
+        by_kind = {"seconds_by_kind": dict(step.seconds_by_kind)} if name != "ddp_training_step" else {}
+        coverage[name] = {**step.as_dict(), **by_kind}
+    return coverage
+
+
+def operator_steps(config, hw, table, measured: dict, device: str = "cpu") -> dict:
+    """Each check rebuilt from the operator table (estimate.operator_table.OperatorStep, falling
+    back per operator to `hw`). The closed-loop model has no rotary embedding and decodes greedily
     (the argmax of the logits is part of its step); the DDP step is the
     per-rank operators at 1/ranks of the host (the ranks share its cores: measured, two 1-thread
     steps side by side took 0.81-0.96 s against 2 x 0.42-0.48 s for one 2-thread step) plus the
@@ -278,16 +317,14 @@ def predict_from_operators(
     arch = architecture(config)
     fallback = hardware_fallback(hw, hw.bytes_per_element)
     b = config.micro_batch_size
-    predicted: dict[str, float] = {}
-    coverage: dict[str, dict] = {}
+    steps = {}
     training = None
     if "training_step" in measured or "ddp_training_step" in measured:
         training = training_operator_step(
             arch, config.sequence_length, b, 1, 1, config.dtype, table, fallback, rotary=False
         )
     if "training_step" in measured and training is not None:
-        predicted["training_step"] = training.seconds
-        coverage["training_step"] = {**training.as_dict(), "seconds_by_kind": dict(training.seconds_by_kind)}
+        steps["training_step"] = training
     if "ddp_training_step" in measured and training is not None:
         ranks = config.ddp_world_size
         exposed = float(ddp_step_time(config, hw).data_parallel_communication)
@@ -300,8 +337,7 @@ def predict_from_operators(
         else:
             ddp = training.scaled(ranks)
             ddp.add(reduction, 1.0, "all_reduce")
-        predicted["ddp_training_step"] = ddp.seconds
-        coverage["ddp_training_step"] = ddp.as_dict()
+        steps["ddp_training_step"] = ddp
     if "decode_step" in measured:
         decode = decode_operator_step(
             arch,
@@ -315,9 +351,8 @@ def predict_from_operators(
             greedy_sampling=True,  # the real loop takes the argmax of the logits
         )
         if decode is not None:
-            predicted["decode_step"] = decode.seconds
-            coverage["decode_step"] = {**decode.as_dict(), "seconds_by_kind": dict(decode.seconds_by_kind)}
-    return predicted, coverage
+            steps["decode_step"] = decode
+    return steps
 
 
 def ddp_gradient_bytes(config) -> int:
@@ -328,12 +363,6 @@ def ddp_gradient_bytes(config) -> int:
     shape = WorkloadShape.from_dict(workload_shape(config))
     (case,) = [c for c in collective_cases(shape) if c.use == "training.dp_all_reduce.model"]
     return case.size_bytes
-
-
-def _error_percent(predicted: float | None, measured: float) -> float | None:
-    if predicted is None or not (measured > 0) or not math.isfinite(predicted):
-        return None
-    return (predicted - measured) / measured * 100.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -396,14 +425,17 @@ def _profile(args: argparse.Namespace, device: str = "cpu") -> tuple[str | None,
 
 
 def measure_interleaved(
-    args: argparse.Namespace, config, checks: tuple[str, ...], device: str = "cpu"
+    args: argparse.Namespace, config, checks: tuple[str, ...], device: str = "cpu", power=None
 ) -> tuple[str | None, dict | None, dict]:
     """(profile id, profile, measured checks) over `--repeats` interleaved rounds. With
     --measure-workload each round runs the workload suite on this model's shapes and then the
     real steps, so both sides see the same spells of load; each check keeps its median round and
     each phase of the operator table its median round (bench.workload_suite.median_of_rounds says
     why), and the merged workload profile is stored. Otherwise the
-    profile comes from `_profile` and only the real steps repeat. Everything runs on `device`."""
+    profile comes from `_profile` and only the real steps repeat. Everything runs on `device`.
+    With `power` (bench.closed_loop_power.StepPowerMeter) the last round's training and decode
+    steps also hold a power window each: one round keeps the closed loop's duration (≈ 11 s more
+    on an H100), and the last runs warm, as the timed steps of every round but the first do."""
     from flopwatt.bench import closed_loop
 
     if args.repeats < 1:
@@ -422,7 +454,8 @@ def measure_interleaved(
             )
             shape = workload_shape(config, checks)
             documents.append(run_suite("workload", device, workload=shape, progress=ProgressBar()))
-        rounds.append(closed_loop.run_closed_loop(config, checks, device))
+        last = index == args.repeats - 1
+        rounds.append(closed_loop.run_closed_loop(config, checks, device, power if last else None))
     measured = closed_loop.median_of_rounds(rounds)
     for name, breakdown in closed_loop.profile_closed_loop(config, checks, device).items():
         measured[name]["operator_profile"] = breakdown
@@ -444,17 +477,21 @@ def closed_loop_result(
     profile_document: dict | None,
     device: LocalDevice | None = None,
     skipped: dict[str, str] | None = None,
+    power_reason: str | None = None,
 ) -> dict:
     """The binding output: one entry per check with predicted (profile path), datasheet-predicted
     and measured seconds and the profile path's signed error; a check in `skipped` keeps those
-    keys, null, beside `skipped` (its reason). `device`: default the CPU."""
+    keys, null, beside `skipped` (its reason). The training and decode checks also hold `power`
+    (validate_local_power.power_checks: measured against predicted watts and joules per step, or
+    `skipped` with `power_reason` where no power window was measured). `device`: default the CPU."""
     from flopwatt.estimate.hardware import datasheet_hardware_model, profiled_hardware_model
     from flopwatt.estimate.measured_profile import ProfileReadError, read_profile
 
     device = device or local_device("cpu")
     spec, kind = device.spec, device.kind
-    datasheet = predict(config, datasheet_hardware_model(spec, config.dtype), measured, kind)
-    profiled, note, from_operators, coverage = None, NO_PROFILE_NOTE, {}, {}
+    datasheet_hw = datasheet_hardware_model(spec, config.dtype)
+    datasheet = predict(config, datasheet_hw, measured, kind)
+    profiled, note, steps, hw = None, NO_PROFILE_NOTE, {}, None
     if profile_document is not None:
         try:
             profile = read_profile(profile_document)
@@ -467,12 +504,14 @@ def closed_loop_result(
         if profile.operators:
             from flopwatt.estimate.operator_table import OperatorTable
 
-            table = OperatorTable(profile.operators)
-            from_operators, coverage = predict_from_operators(config, hw, table, measured, kind)
+            steps = operator_steps(config, hw, OperatorTable(profile.operators), measured, kind)
+    from_operators, coverage = {name: step.seconds for name, step in steps.items()}, operator_coverage(steps)
     checks = {}
+    predicted = {}
     for name, result in measured.items():
         ceilings_value = None if profiled is None else profiled[name]
         value = from_operators.get(name, ceilings_value)
+        predicted[name] = value
         checks[name] = {
             "predicted_seconds": value,
             "datasheet_predicted_seconds": datasheet[name],
@@ -481,10 +520,14 @@ def closed_loop_result(
             "error_percent": _error_percent(value, result["median_seconds"]),
             "datasheet_error_percent": _error_percent(datasheet[name], result["median_seconds"]),
             "predicted_from": "operator_table" if name in from_operators else ("ceilings" if profiled else None),
-            "measurement": result,
+            "measurement": {key: item for key, item in result.items() if key != "power_window"},
         }
         if name in coverage:
             checks[name]["operator_table"] = coverage[name]
+    profile_path = None if hw is None else (hw, predicted)
+    powers = power_checks(config, measured, power_reason, (datasheet_hw, datasheet), profile_path, steps)
+    for name, power in powers.items():
+        checks[name]["power"] = power
     for name, reason in (skipped or {}).items():
         checks[name] = {key: None for key in SKIPPED_KEYS} | {"skipped": reason}
     return {
@@ -554,14 +597,17 @@ def _memory_statement(config, device_memory_bytes: int) -> dict:
 def run_local(args: argparse.Namespace) -> int:
     import torch
 
+    from flopwatt.bench.closed_loop_power import open_step_power_meter
+
     args = with_local_defaults(args)
     device_kind = resolve_device(args.device, torch.cuda.is_available())
     device_memory = _cuda_memory_bytes() if device_kind == "cuda" else None
     config = model_config(args, device_kind, device_memory)
     checks, skipped = _runnable_checks(args, config, device_kind)
     device = local_device(device_kind)
-    profile_id, document, measured = measure_interleaved(args, config, checks, device_kind)
-    result = closed_loop_result(config, measured, profile_id, document, device, skipped)
+    power, power_reason = open_step_power_meter(device_kind, device.description.get("uuid"), args.no_power)
+    profile_id, document, measured = measure_interleaved(args, config, checks, device_kind, power)
+    result = closed_loop_result(config, measured, profile_id, document, device, skipped, power_reason)
     result["repeats"] = args.repeats
     if device_memory is not None:
         from flopwatt.bench.closed_loop_model import DEFAULT_PRESET

@@ -71,5 +71,37 @@ def print_table(result: dict, config, profile_id: str | None, stored: Path | Non
                 f"({coverage['measured_share']:.0%} / {coverage['interpolated_share']:.0%} / "
                 f"{coverage['fallback_share']:.0%} of the predicted time)"
             )
+    for name, row in result["checks"].items():
+        if "power" in row:
+            print(power_line(name, row["power"]))
     if stored is not None:
         print(f"stored as {stored}")
+
+
+def _watts(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0f} W"
+
+
+def _joules(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3g} J"
+
+
+def _signed(value: float | None) -> str:
+    return "" if value is None else f" ({value:+.1f}%)"
+
+
+def power_line(name: str, power: dict) -> str:
+    """One check's power: measured against the profile and datasheet paths' watts, and energy
+    per step, or why it was not measured."""
+    if "skipped" in power:
+        return f"{name} power: skipped: {power['skipped']}"
+    window = power["window"]
+    throttled = ", throttled" if window.get("throttled") else ""
+    return (
+        f"{name} power: measured {_watts(power['measured_watts'])} over {power['steps']} steps in "
+        f"{window['seconds']:.1f} s{throttled}; profile {_watts(power['predicted_watts'])}"
+        f"{_signed(power['error_percent'])}, datasheet {_watts(power['datasheet_predicted_watts'])}"
+        f"{_signed(power['datasheet_error_percent'])}; per step measured {_joules(power['measured_joules_per_step'])}, "
+        f"profile {_joules(power['predicted_joules_per_step'])}, "
+        f"datasheet {_joules(power['datasheet_predicted_joules_per_step'])}"
+    )

@@ -8,6 +8,7 @@ import json
 import math
 
 from flopwatt.bench.closed_loop import ClosedLoopModel, build_model, measure_ddp_training
+from flopwatt.bench.closed_loop_power import CPU_REASON
 from flopwatt.bench.profile import derive_ceilings, derive_efficiency
 from flopwatt.bench.store import ProfileStore, database_path
 from flopwatt.service.cli import main
@@ -56,6 +57,10 @@ def test_validate_local_json_end_to_end_with_a_profile(tmp_path, capsys):
         expected = (entry["predicted_seconds"] - entry["measured_seconds"]) / entry["measured_seconds"] * 100
         assert math.isclose(entry["error_percent"], expected, rel_tol=1e-9)
     assert output["ddp_training_step"]["measurement"]["replicas_identical"] is True
+    # power is measured on CUDA only: on the CPU each measured step says why, with no number
+    for check in ("training_step", "decode_step"):
+        assert output[check]["power"] == {"skipped": CPU_REASON}, check
+    assert "power" not in output["ddp_training_step"]
     stored = list((tmp_path / "closed_loop").glob(f"closed-loop-{profile_id}-*.json"))
     assert len(stored) == 1 and json.loads(stored[0].read_text())["profile_id"] == profile_id
 

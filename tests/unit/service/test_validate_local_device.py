@@ -53,6 +53,7 @@ def _args(*flags: str) -> argparse.Namespace:
         ["--checks", "decode_step"],
         ["--layer-count", "2"],
         ["--data-dir", "/tmp/x"],
+        ["--no-power"],
     ],
 )
 def test_closed_loop_flags_without_local_are_refused_naming_the_flag(flags, capsys):
