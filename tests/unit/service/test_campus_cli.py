@@ -9,6 +9,7 @@ import json
 import pytest
 
 from flopwatt.service.cli import CliError, estimate_campus, sweep
+from tests.request_documents import write_training_request
 
 
 def _campus_args(*argv: str) -> argparse.Namespace:
@@ -47,18 +48,7 @@ def test_campus_bad_input_is_one_line(capsys):
 
 
 def test_sweep_writes_csv_and_a_pareto_chart(tmp_path):
-    base = tmp_path / "base.json"
-    base.write_text(
-        json.dumps(
-            {
-                "model": {"presetId": "llama-2-7b"},
-                "trainingTokens": "1000000000000",
-                "sequenceLength": 4096,
-                "hardwareId": "h100-sxm",
-                "acceleratorCount": 128,
-            }
-        )
-    )
+    base = write_training_request(tmp_path / "base.json")
     out, chart = tmp_path / "points.csv", tmp_path / "pareto.png"
     parser = argparse.ArgumentParser()
     sweep.register(parser.add_subparsers())

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from flopwatt.service.cli import main
+from tests.request_documents import write_training_request
 
 TRAINING = [
     "estimate",
@@ -123,18 +124,7 @@ def test_request_files_that_are_not_objects(tmp_path, capsys):
 
 
 def test_sweep_validates_before_opening_the_output(tmp_path, capsys):
-    base = tmp_path / "base.json"
-    base.write_text(
-        json.dumps(
-            {
-                "model": {"presetId": "llama-2-7b"},
-                "trainingTokens": "1000000000000",
-                "sequenceLength": 4096,
-                "hardwareId": "h100-sxm",
-                "acceleratorCount": 128,
-            }
-        )
-    )
+    base = write_training_request(tmp_path / "base.json")
     out = tmp_path / "points.csv"
     assert main(["sweep", "--request", str(base), "--axis", "nope=1", "--output", str(out)]) == 2
     assert not out.exists()
@@ -292,18 +282,7 @@ def test_report_profile_reads_the_serve_and_bench_store_and_says_where_it_looked
 
 def _chart_commands(tmp_path) -> dict[str, list[str]]:
     """Every command that draws a chart, with inputs that draw one (the output added by the test)."""
-    base = tmp_path / "base.json"
-    base.write_text(
-        json.dumps(
-            {
-                "model": {"presetId": "llama-3.1-8b"},
-                "hardwareId": "h100-sxm",
-                "acceleratorCount": 8,
-                "trainingTokens": "1000000000",
-                "sequenceLength": 4096,
-            }
-        )
-    )
+    base = write_training_request(tmp_path / "base.json", preset="llama-3.1-8b", accelerators=8, training_tokens=10**9)
     points = tmp_path / "points.jsonl"
     points.write_text('{"wall_clock_seconds": 86400, "cost_usd": 10}\n')
     campus = tmp_path / "campus.json"

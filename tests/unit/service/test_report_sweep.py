@@ -9,14 +9,9 @@ import json
 import pytest
 
 from flopwatt.service.cli import main
+from tests.request_documents import training_request_json
 
-BASE = {
-    "model": {"presetId": "llama-3.1-8b"},
-    "hardwareId": "h100-sxm",
-    "acceleratorCount": 8,
-    "trainingTokens": "1000000000",
-    "sequenceLength": 4096,
-}
+BASE = training_request_json(preset="llama-3.1-8b", accelerators=8, training_tokens=10**9)
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])

@@ -19,6 +19,7 @@ from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.service.cli import sweep as sweep_cli
 from flopwatt.service.errors import InvalidArgument
 from flopwatt.v1 import common_pb2, estimator_pb2
+from tests.request_documents import training_request_json
 
 DEPS = ApiDependencies()
 BASE = estimator_pb2.EstimateTrainingRequest(
@@ -29,13 +30,7 @@ BASE = estimator_pb2.EstimateTrainingRequest(
     accelerator_count=256,
 )
 HARDWARE_IDS = [h.id for h in list_hardware()]
-BASE_JSON = {
-    "model": {"presetId": "llama-2-7b"},
-    "trainingTokens": "2000000000000",
-    "sequenceLength": 4096,
-    "hardwareId": "h100-sxm",
-    "acceleratorCount": 256,
-}
+BASE_JSON = training_request_json(accelerators=256, training_tokens=2 * 10**12)
 
 
 def _points(request) -> list[estimator_pb2.SweepPoint]:
