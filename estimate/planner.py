@@ -144,6 +144,17 @@ def context_parallel_options(sequence_length: int, accelerator_count: int, tenso
     ]
 
 
+def interleaving_without_pipeline(pipeline_parallel_size: int, interleaving: int | None) -> bool:
+    """Virtual stages (interleaving > 1) asked of a one-stage pipeline: they split pipeline stages,
+    and one stage has none to split (a "PP 1 × 4" schedule does not exist)."""
+    return bool(interleaving) and interleaving > 1 and pipeline_parallel_size == 1
+
+
+def virtual_stages_exceed_layers(pipeline_parallel_size: int, interleaving: int | None, layers: int) -> bool:
+    """An interleaved pipeline with more virtual stages than layers: some would hold none."""
+    return bool(interleaving) and pipeline_parallel_size > 1 and pipeline_parallel_size * interleaving > layers
+
+
 def expert_parallel_fits(expert_parallel_size: int, data_parallel_size: int, context_parallel_size: int) -> bool:
     """Whether an expert-parallel group of `expert_parallel_size` ranks (stride: the TP size) lies
     within one pipeline stage's data × context parallel ranks, as Megatron-Core requires (EP
@@ -175,7 +186,7 @@ def _structures(
     zero_options = [fixed.zero_stage] if fixed.zero_stage is not None else list(ZERO_CHOICES)
     outer = []  # (tp, pp, dp, ep, v, sp, cp) rows
     widest_data_parallel = 0  # of the (TP, CP, PP, DP) rows a fixed EP ruled out, the largest DP × CP
-    interleaving_without_pipeline = False  # a fixed interleaving > 1 ruled out a one-stage row
+    one_stage_ruled_out = False  # a fixed interleaving > 1 ruled out a one-stage row
     for tp in tp_options or [1]:
         cp_options = (
             [fixed.context_parallel_size]
@@ -195,10 +206,10 @@ def _structures(
                 dp = fixed.data_parallel_size or max(accelerator_count // (tp * cp * pp), 1)
                 if tp * cp * pp * dp != accelerator_count:
                     continue  # a fixed DP admits only the (TP, CP, PP) that complete the count
-                if fixed.pipeline_interleaving and pp > 1 and pp * fixed.pipeline_interleaving > layers:
+                if virtual_stages_exceed_layers(pp, fixed.pipeline_interleaving, layers):
                     continue  # a fixed interleaving admits only the PP whose virtual stages each hold a layer
-                if fixed.pipeline_interleaving and fixed.pipeline_interleaving > 1 and pp == 1:
-                    interleaving_without_pipeline = True
+                if interleaving_without_pipeline(pp, fixed.pipeline_interleaving):
+                    one_stage_ruled_out = True
                     continue  # virtual stages split pipeline stages: one stage has none to split
                 if fixed.expert_parallel_size and not expert_parallel_fits(fixed.expert_parallel_size, dp, cp):
                     widest_data_parallel = max(widest_data_parallel, dp * cp)
@@ -221,7 +232,7 @@ def _structures(
             f"ranks); no plan of {accelerator_count} accelerators that honours the other fixed fields has a DP × CP "
             f"that {fixed.expert_parallel_size} divides (the largest DP × CP here is {widest_data_parallel})",
         )
-    if not outer and interleaving_without_pipeline:
+    if not outer and one_stage_ruled_out:
         raise PlanConstraintError(
             "pipeline_interleaving",
             f"{fixed.pipeline_interleaving} virtual stages per pipeline stage need pipeline_parallel_size > 1, and no "

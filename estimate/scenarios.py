@@ -46,6 +46,8 @@ from flopwatt.estimate.planner import (
     choose_plan,
     complete_plan,
     expert_parallel_fits,
+    interleaving_without_pipeline,
+    virtual_stages_exceed_layers,
 )
 from flopwatt.estimate.profile_checks import profile_hardware_id
 from flopwatt.estimate.quick_init import quick_init
@@ -461,7 +463,7 @@ def _check_fixed_pipeline(arch: ModelArchitecture, constraints: PlanConstraints)
     this check PP 1,024 of a 32-layer model was answered OK at 0.5 % MFU, 992 stages holding
     nothing, and PP 4 × 100 virtual stages shrank the bubble a hundredfold over 32 layers."""
     pp, v, layers = constraints.pipeline_parallel_size, constraints.pipeline_interleaving, arch.layer_count
-    if pp == 1 and v and v > 1:  # answered OK as "PP 1 × 4" before, a schedule that does not exist
+    if interleaving_without_pipeline(pp, v):  # answered OK as "PP 1 × 4" before
         raise ScenarioError.field(
             "parallelism.pipeline_interleaving",
             f"{v} virtual stages per pipeline stage need pipeline_parallel_size > 1: leave it unset or 1",
@@ -470,7 +472,7 @@ def _check_fixed_pipeline(arch: ModelArchitecture, constraints: PlanConstraints)
         raise ScenarioError.field(
             "parallelism.pipeline_parallel_size", f"must be at most the {layers} layers: each stage holds at least one"
         )
-    if pp and pp > 1 and v and pp * v > layers:
+    if pp and virtual_stages_exceed_layers(pp, v, layers):
         raise ScenarioError.field(
             "parallelism.pipeline_interleaving",
             f"pipeline_parallel_size × pipeline_interleaving = {pp * v} must be at most the {layers} layers: "
