@@ -21,6 +21,12 @@ its own generations. Fit data (validation/data/serving_published.csv, one LOSO u
   (a fixed batch of 8, 32 input and 128 output tokens; Llama 3.1 8B TP1, Llama 3 70B TP4,
   Mixtral 8x7B TP2) on A100-SXM4-80GB, H100 and H200.
 
+Scored beside them, never fitted (`interface` = online: an HTTP server streaming each token, a
+front end the step model does not describe):
+- `gpustack-performance-lab`: GPUStack's baselines of vLLM v0.11.0, SGLang and TensorRT-LLM at
+  default flags on one H100 (Qwen3 8B/14B/32B BF16, `vllm bench serve`): median TTFT and TPOT of a
+  closed loop of 1-8 clients, and output tokens/s with every prompt sent at once.
+
 How a row is scored, through the estimator's own scenario builder (engine vllm, the row's
 hardware, TP, precision and KV precision):
 - batch_latency (benchmark_latency): a static batch of `batch_size` prompts, latency = TTFT +
@@ -30,6 +36,8 @@ hardware, TP, precision and KV precision):
   and step budget / chunked prefill set to the run's where it states them; the steady-state
   output tokens/s, × (input + output) / output where a published figure counts prompt and output
   tokens.
+- ttft_median / tpot_median (a closed loop of `concurrency` clients): continuous batching at that
+  concurrency, the estimate's p50 TTFT and TPOT.
 
 Objective per engine: mean |log(predicted / published)| with every source weighing the same,
 minimised on a 2-D grid (realisation on a log grid × host seconds per sequence-step: 0 and a log
@@ -45,7 +53,7 @@ other sources only, with the same fallback an estimate takes when its key was no
 Not used, and why (validation/data/README.md): MLPerf Inference Llama 2 70B (the mean input length
 of its OpenOrca sample is not published in any text read, and the data set is a members-only
 download), SGLang's and vLLM's ShareGPT benchmarks (the sampled prompts' input lengths are not
-published), and the sources the issues reserve as held-out test data (TensorRT-LLM's performance
+published; GPUStack's pages print the token totals, so theirs are), and the sources the issues reserve as held-out test data (TensorRT-LLM's performance
 overview, NVIDIA NIM benchmark pages, LambdaLabs' vLLM benchmarks), which are in no table.
 """
 
@@ -58,6 +66,7 @@ import datetime as dt
 import functools
 import json
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from importlib import resources
@@ -95,8 +104,31 @@ SOURCES = {
     "amd-rocm-performance-results": "AMD, 'Performance results with AMD ROCm software' (amd.com), vLLM on 8x MI300X",
     "azure-ai-benchmarking-guide": "Microsoft Azure AI-benchmarking-guide, ND MI300X v5 results, vLLM on MI300X",
     "vllm-ci-performance-benchmark": "vLLM nightly performance benchmark (buildkite.com/vllm/performance-benchmark)",
+    "gpustack-performance-lab": "GPUStack performance lab (github.com/gpustack/gpustack docs/performance-lab): "
+    "vLLM v0.11.0 and SGLang baselines (default flags) on one H100 SXM or A100, vllm bench serve",
 }
-METRICS = {"throughput": ("tokens_per_second_total", "tokens_per_second_output"), "batch_latency": ("seconds",)}
+METRICS = {
+    "throughput": ("tokens_per_second_total", "tokens_per_second_output"),
+    "batch_latency": ("seconds",),
+    "ttft_median": ("seconds",),
+    "tpot_median": ("seconds",),
+}
+# The metrics of a closed-loop serving run (`concurrency` clients, each sending its next request when
+# the last one ends): the median TTFT and TPOT the benchmark client reports.
+CLOSED_LOOP_METRICS = frozenset({"ttft_median", "tpot_median"})
+# How the run reached the engine. `offline`: vLLM's LLM class in the benchmark's own process
+# (benchmark_throughput, benchmark_latency), the engine's steps and nothing else. `online`: an
+# HTTP server streaming every token to its client (`vllm bench serve` against `vllm serve`,
+# SGLang's and TensorRT-LLM's servers), whose front end (HTTP, chat template, tokenization,
+# detokenizing and streaming each token of each request) the step model does not describe and
+# neither parameter stands for: an online row in the objective would pull the decode realisation
+# down to absorb it. Online rows are scored out of sample, with parameters fitted on offline rows.
+INTERFACES = frozenset({"offline", "online"})
+FITTED_INTERFACE = "offline"
+# Sources whose latencies are published in milliseconds (the loader finds value × 1000 in the text).
+PUBLISHED_IN_MILLISECONDS = frozenset({"vllm-ci-performance-benchmark", "gpustack-performance-lab"})
+# Sources whose rows take a run's mean lengths, checked against its printed token totals.
+LENGTHS_FROM_TOTALS = frozenset({"gpustack-performance-lab"})
 METHOD = (
     "decode_realisation and per_sequence_step_seconds (engine host time per running sequence per step) per "
     "engine, shared across hardware generations (hardware differences are the accelerators' published sustained "
@@ -126,10 +158,12 @@ class ServingRow:
     kv_cache_precision: str
     metric: str  # throughput | batch_latency
     batch_size: int  # batch_latency: the static batch
-    num_prompts: int  # throughput: prompts submitted at once
+    num_prompts: int  # throughput: prompts submitted at once; closed loop: prompts sent in all
+    concurrency: int  # ttft_median / tpot_median: clients of the closed loop (0 for other metrics)
     max_num_seqs: int  # throughput: the engine's max_num_seqs in the run
     max_num_batched_tokens: int  # the run's step token budget; 0: the engine's default
     chunked_prefill: str  # default | on | off, as the run set it
+    interface: str  # offline | online (INTERFACES)
     input_tokens: int
     output_tokens: int
     published_value: float
@@ -159,24 +193,61 @@ def _check(row: ServingRow) -> None:
         raise ServingDataError(f"{where}: metric {row.metric!r} with unit {row.unit!r}")
     if not (row.published_value > 0 and row.input_tokens > 0 and row.output_tokens > 0 and row.accelerator_count > 0):
         raise ServingDataError(f"{where}: non-positive value, token count or accelerator count")
-    if row.metric == "batch_latency" and (row.batch_size < 1 or row.num_prompts):
-        raise ServingDataError(f"{where}: a latency row needs a batch size and no prompt count")
-    if row.metric == "throughput" and (row.batch_size or row.num_prompts < 1 or row.max_num_seqs < row.num_prompts):
+    if row.metric == "batch_latency" and (row.batch_size < 1 or row.num_prompts or row.concurrency):
+        raise ServingDataError(f"{where}: a latency row needs a batch size and no prompt count or concurrency")
+    # max_num_seqs 0: the engine caps its running batch by the KV cache only (SGLang's default)
+    if row.metric == "throughput" and (
+        row.batch_size or row.concurrency or row.num_prompts < 1 or 0 < row.max_num_seqs < row.num_prompts
+    ):
         raise ServingDataError(f"{where}: a throughput row has num prompts ≤ max num seqs (all prompts run at once)")
+    if row.metric in CLOSED_LOOP_METRICS and (
+        row.batch_size
+        or row.concurrency < 1
+        or row.num_prompts < row.concurrency
+        or 0 < row.max_num_seqs < row.concurrency
+    ):
+        raise ServingDataError(f"{where}: a closed-loop row has 1 ≤ concurrency ≤ num prompts and ≤ max num seqs")
+    if row.interface not in INTERFACES:
+        raise ServingDataError(f"{where}: interface {row.interface!r} is not one of {sorted(INTERFACES)}")
+    if row.metric in CLOSED_LOOP_METRICS and row.interface != "online":
+        raise ServingDataError(f"{where}: a closed loop of clients is an online run")
     if row.chunked_prefill not in CHUNKED_PREFILL or row.max_num_batched_tokens < 0:
         raise ServingDataError(f"{where}: chunked prefill {row.chunked_prefill!r} / step budget not a run setting")
-    if row.source == "vllm-ci-performance-benchmark":
+    if row.unit == "seconds" and row.source in PUBLISHED_IN_MILLISECONDS:
         published_ms = f"{row.published_value * 1000:.6g}"
-        if f"{published_ms} ms" not in row.published:
+        if f"{published_ms} ms" not in row.published and f"(ms): {published_ms}" not in row.published:
             raise ServingDataError(f"{where}: {row.published_value} s is not {published_ms} ms of the published text")
     elif f"{row.published_value:g}" not in row.published.replace(",", ""):
         raise ServingDataError(f"{where}: {row.published_value} not in the published text")
-    for count, label in ((row.input_tokens, "input"), (row.output_tokens, "output")):
-        if f"{label} {count}" not in row.published and f"{label} length: {count}" not in row.published:
-            if f"{label} {count} tokens" not in row.published:
-                raise ServingDataError(f"{where}: {label} {count} not in the published text")
+    if row.source in LENGTHS_FROM_TOTALS:
+        _check_mean_lengths(row, where)
+    else:
+        for count, label in ((row.input_tokens, "input"), (row.output_tokens, "output")):
+            if f"{label} {count}" not in row.published and f"{label} length: {count}" not in row.published:
+                if f"{label} {count} tokens" not in row.published:
+                    raise ServingDataError(f"{where}: {label} {count} not in the published text")
     if row.metric == "batch_latency" and row.published_value / row.output_tokens <= 0:
         raise ServingDataError(f"{where}: implied time per output token not positive")
+
+
+def _published_integer(text: str, label: str, where: str) -> int:
+    """The integer after `label:` in a benchmark client's printed result (vLLM's `bench serve`)."""
+    match = re.search(re.escape(label) + r":\s*([0-9]+)", text)
+    if match is None:
+        raise ServingDataError(f"{where}: '{label}:' not in the published text")
+    return int(match.group(1))
+
+
+def _check_mean_lengths(row: ServingRow, where: str) -> None:
+    """A row whose lengths are a run's means (ShareGPT, or random prompts cut short by an end of
+    sequence): the input and output tokens per request by arithmetic from the published totals."""
+    requests = _published_integer(row.published, "Successful requests", where)
+    if requests != row.num_prompts:
+        raise ServingDataError(f"{where}: {requests} successful requests, the row says {row.num_prompts} prompts")
+    for count, label in ((row.input_tokens, "Total input tokens"), (row.output_tokens, "Total generated tokens")):
+        mean = _published_integer(row.published, label, where) / requests
+        if count != round(mean):
+            raise ServingDataError(f"{where}: {label} / requests = {mean:.2f} per request, the row says {count}")
 
 
 def load_serving_rows(text: str | None = None) -> list[ServingRow]:
@@ -187,6 +258,7 @@ def load_serving_rows(text: str | None = None) -> list[ServingRow]:
         "accelerator_count",
         "batch_size",
         "num_prompts",
+        "concurrency",
         "max_num_seqs",
         "max_num_batched_tokens",
         "input_tokens",
@@ -239,8 +311,14 @@ class ServingCalibrationRow:
     hardware_id: str
     generation: str
     metric: str
+    interface: str
     published: float
     response: RowResponse
+
+    @property
+    def fitted(self) -> bool:
+        """Whether the fit's objective weighs the row (offline rows; FITTED_INTERFACE)."""
+        return self.interface == FITTED_INTERFACE
 
     @property
     def key(self) -> str:
@@ -284,6 +362,16 @@ def predicted_metric(row: ServingRow, realisation: float, per_sequence_step_seco
         )
         metrics = scenario_serving_metrics(scenario, float(row.batch_size))
         return float(metrics.time_to_first_token_seconds + row.output_tokens * metrics.time_per_output_token_seconds)
+    if row.metric in CLOSED_LOOP_METRICS:
+        scenario = replace(
+            _scenario(row, 0, row.concurrency),
+            decode_realisation=realisation,
+            per_sequence_step_seconds=per_sequence_step_seconds,
+        )
+        estimate = estimate_continuous(scenario, run_engine(row, ContinuousBatching.for_scenario(scenario)))
+        if row.metric == "ttft_median":
+            return estimate.time_to_first_token_seconds
+        return estimate.time_per_output_token_seconds
     scenario = replace(
         _scenario(row, 0, row.num_prompts),
         decode_realisation=realisation,
@@ -341,6 +429,7 @@ def calibration_row(row: ServingRow) -> ServingCalibrationRow:
         hardware_id=row.hardware_id,
         generation=hardware_generation(row.hardware_id),
         metric=row.metric,
+        interface=row.interface,
         published=row.published_value,
         response=row_response(row),
     )
@@ -367,9 +456,10 @@ def fit_group(rows: list[ServingCalibrationRow]) -> Parameters:
 
 
 def fit(rows: list[ServingCalibrationRow]) -> ServingCalibration:
-    """Parameters fitted on `rows` (CV fields empty: see calibrate)."""
+    """Parameters fitted on the rows of `rows` the objective weighs (offline runs: `fitted`; CV
+    fields empty: see calibrate)."""
     parameters = []
-    for engine, group in sorted(group_by_key(rows).items()):
+    for engine, group in sorted(group_by_key(row for row in rows if row.fitted).items()):
         value, per_sequence = fit_group(group)
         parameters.append(
             FittedDecodeRealisation(
@@ -403,7 +493,7 @@ def calibrate(rows: list[ServingCalibrationRow] | None = None) -> ServingCalibra
     cv = cross_validated_parameters(rows)
     parameters = []
     for item in calibration.parameters:
-        members = [i for i, row in enumerate(rows) if row.key == item.engine]
+        members = [i for i, row in enumerate(rows) if row.key == item.engine and row.fitted]
         cv_mape = _mape([rows[i] for i in members], [cv[i] for i in members])
         parameters.append(replace(item, cross_validated_mape_percent=cv_mape))
     return replace(calibration, parameters=tuple(parameters))
@@ -448,17 +538,19 @@ class ServingSourceError:
 
 def source_errors(rows: list[ServingCalibrationRow], calibration: ServingCalibration) -> list[ServingSourceError]:
     """The per source × hardware × engine × metric table of `flopwatt validate`, a row per source
-    and metric ('all' hardware), and a row per metric over every source ('all')."""
+    and metric ('all' hardware), and a row per metric over every fitted (offline) source ('all')
+    and over every online one ('all online')."""
     cv = cross_validated_parameters(rows)
     in_sample = [given_parameters(row, calibration) for row in rows]
     groups: dict[tuple[str, str, str, str], list[int]] = {}
     for i, row in enumerate(rows):
         groups.setdefault((row.source, row.hardware_id, row.engine, row.metric), []).append(i)
         groups.setdefault((row.source, "all", "all", row.metric), []).append(i)
-        groups.setdefault(("all", "all", "all", row.metric), []).append(i)
+        # the overall rows keep the fitted (offline) runs apart from the online ones scored beside them
+        groups.setdefault(("all" if row.fitted else "all online", "all", "all", row.metric), []).append(i)
     table = []
     for (source, hardware_id, engine, metric), members in sorted(
-        groups.items(), key=lambda kv: (kv[0][0] == "all", kv[0])
+        groups.items(), key=lambda kv: (kv[0][0].startswith("all"), kv[0])
     ):
         chosen = [rows[i] for i in members]
         table.append(
@@ -486,7 +578,7 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(document, indent=2))
     for e in source_errors(rows, calibration):
         print(
-            f"{e.source:<30} {e.hardware_id:<10} {e.engine:<6} {e.metric:<14} {e.rows:>3} physics "
+            f"{e.source:<30} {e.hardware_id:<10} {e.engine:<12} {e.metric:<14} {e.rows:>3} physics "
             f"{e.physics_mape_percent:6.1f} %  in-sample {e.in_sample_mape_percent:6.1f} %  "
             f"LOSO {e.cross_validated_mape_percent:6.1f} %"
         )

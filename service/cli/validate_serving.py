@@ -15,7 +15,8 @@ from flopwatt.estimate.serving_realisation import APPLY_MAX_CROSS_VALIDATED_MAPE
 # Issue 12 / DESIGN §7: serving throughput ≤ 15 %, TTFT/TPOT below saturation ≤ 20 % (LOSO MAPE).
 # The batch-latency rows (a static batch of 1–8, well below saturation; end-to-end latency is
 # TTFT + output × TPOT, decode-dominated) are held to the TTFT/TPOT target.
-TARGET_PERCENT = {"throughput": 15.0, "batch_latency": 20.0}
+# The closed-loop median TTFT and TPOT rows (online runs at 1-8 clients) are TTFT/TPOT below saturation.
+TARGET_PERCENT = {"throughput": 15.0, "batch_latency": 20.0, "ttft_median": 20.0, "tpot_median": 20.0}
 
 
 def serving_report() -> dict[str, Any]:
@@ -68,6 +69,7 @@ def serving_report() -> dict[str, Any]:
                 "hardware_id": row.hardware_id,
                 "engine": row.engine,
                 "metric": row.metric,
+                "interface": row.interface,
                 "published": row.published,
                 "unit": published[row.name].unit,
                 "predicted_physics": row.predicted_at(1.0, 0.0),
@@ -148,10 +150,12 @@ def print_serving(report: dict[str, Any]) -> None:
     print(
         "\nserving calibration: decode realisation and engine host seconds per running sequence per step, per engine, "
         "shared by generations (LOSO CV = fitted without the row's own source; physics = realisation 1, no host "
-        "time; targets: throughput ≤ 15 %, latency below saturation ≤ 20 %)"
+        "time; targets: throughput ≤ 15 %, latency below saturation ≤ 20 %). Fitted on offline runs (the engine in "
+        "the benchmark's process); online runs (an HTTP server streaming each token: a front end the step model "
+        "does not describe) are scored out of sample, never fitted: 'all online'"
     )
     print(
-        f"{'source':<30} {'hardware':<10} {'engine':<6} {'metric':<14} {'rows':>5} {'physics':>8} "
+        f"{'source':<30} {'hardware':<10} {'engine':<12} {'metric':<14} {'rows':>5} {'physics':>8} "
         f"{'in-sample':>9} {'LOSO CV':>8}"
     )
     for e in report["sources"]:
@@ -159,7 +163,7 @@ def print_serving(report: dict[str, Any]) -> None:
         if e["hardware_id"] == "all":
             flag = f"  (target ≤ {e['target_percent']:.0f} %: {'met' if e['target_met'] else 'NOT met'})"
         print(
-            f"{e['source']:<30} {e['hardware_id']:<10} {e['engine']:<6} {e['metric']:<14} {e['rows']:>5} "
+            f"{e['source']:<30} {e['hardware_id']:<10} {e['engine']:<12} {e['metric']:<14} {e['rows']:>5} "
             f"{e['physics_mape_percent']:>7.1f}% {e['in_sample_mape_percent']:>8.1f}% "
             f"{e['cross_validated_mape_percent']:>7.1f}%{flag}"
         )
