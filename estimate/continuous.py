@@ -13,10 +13,12 @@ Requests join and leave the running batch step by step. The model, per replica:
 - A decode step costs the existing roofline (`serving_metrics`: weights + KV read, compute where
   it dominates) at the running batch; batches above the engine's largest CUDA-graph capture run
   eagerly (a launch per kernel). Without chunked prefill (TensorRT-LLM's default) the chunk is the
-  whole prompt. Chunked prefill: a step that carries a prefill chunk of c
-  tokens (c = min(P, budget − B)) adds the chunk's share of the prompt's prefill time; a fraction
-  f = min(1, (B − 1)·P/O / c) of steps carry
-  one (the others' prefill; a request's own comes before its decode). TPOT p50 is the mean per-request TPOT (an average over
+  whole prompt. Chunked prefill: a request's prompt is prefilled in chunks of c tokens
+  (c = min(P, budget − B)). The others' replacements bring D = (B − 1)·P/O prefill tokens a step
+  (their prefill; a request's own comes before its decode). A step that carries prefill holds
+  c' = max(c, D) tokens (one prompt's chunk, or every replacement's prompt once more than one
+  request finishes a step; D ≤ budget − B by the bound), adding their share of the prompt's prefill
+  time; a fraction f = D / c' of steps carry prefill, so a step carries D tokens on average. TPOT p50 is the mean per-request TPOT (an average over
   O steps concentrates), p99 adds 2.33 binomial standard deviations of the chunk-carrying steps.
 - TTFT without a queue: ceil(P / c) steps, each a decode step plus one chunk, after half a step
   (p50) or a whole chunk-carrying step (p99) waiting for the step in flight to end (none when
@@ -61,10 +63,10 @@ from flopwatt.estimate.constants import (
 from flopwatt.estimate.inference import (
     InferenceEstimate,
     InferenceScenario,
-    _prefill_work,
     check_expert_parallel_size,
     draft_memory,
     max_batch_size,
+    prompt_prefill_work,
     scenario_serving_metrics,
 )
 from flopwatt.estimate.memory import kv_cache_bytes_per_token, kv_cache_bytes_per_token_per_device
@@ -148,7 +150,7 @@ class LoadCurve:
     batches: np.ndarray
     decode_step: np.ndarray  # seconds of one decode (verification) step, without a prefill chunk
     chunk_tokens: np.ndarray  # prefill tokens one request gets per step
-    chunk_seconds: np.ndarray  # seconds a prefill chunk adds to a step
+    chunk_seconds: np.ndarray  # seconds the prefill adds to a step that carries some
     chunk_fraction: np.ndarray  # share of steps carrying a chunk
     tpot: np.ndarray  # p50 (mean)
     tpot_p99: np.ndarray
@@ -191,7 +193,7 @@ def kv_bound(scenario: InferenceScenario, engine: ContinuousBatching) -> int:
 def load_curve(scenario: InferenceScenario, engine: ContinuousBatching | None = None) -> LoadCurve:
     """Step, TTFT and TPOT at every running batch up to the bound (module docstring)."""
     engine = engine or ContinuousBatching.for_scenario(scenario)
-    arch, hw, tp = scenario.arch, scenario.hardware, scenario.accelerator_count
+    hw, tp = scenario.hardware, scenario.accelerator_count
     prompt, output = scenario.input_tokens, scenario.output_tokens
     kv = kv_bound(scenario, engine)
     spec = scenario.speculation
@@ -206,19 +208,22 @@ def load_curve(scenario: InferenceScenario, engine: ContinuousBatching | None = 
     step = decode * per_step  # one decode (verification) step's seconds
     # One prompt's prefill, spread over its tokens: a chunk of c tokens costs c/P of it (the mean
     # attention context of the prompt's tokens; compute-bound like the whole prefill).
-    prefill_work = _prefill_work(arch, hw, 1.0, prompt, tp, 1)
-    if spec is not None and spec.draft_arch is not None:
-        prefill_work = prefill_work + _prefill_work(spec.draft_arch, hw, 1.0, prompt, tp, 1)
+    prefill_work = prompt_prefill_work(scenario, tp)
     prefill_one = float(prefill_work.seconds)
     per_token = prefill_one / prompt
     if engine.chunked_prefill:
         chunk = np.minimum(float(prompt), np.maximum(budget - batches * query, 1.0))
     else:  # the whole prompt in one step
         chunk = np.full(batches.shape, float(prompt))
-    chunk_seconds = chunk * per_token
     # The other B − 1 sequences are replaced at (B − 1)·E/O requests per step (E tokens per step),
     # each bringing P prefill tokens; a request's own prefill comes before its decode (in its TTFT).
-    fraction = np.minimum(1.0, (batches - 1.0) * per_step * prompt / output / chunk)
+    demand = (batches - 1.0) * per_step * prompt / output
+    # A step that carries prefill holds one request's chunk, or, once more than one request
+    # finishes a step, every replacement's prompt (the bound keeps B·(E·P/O + query) within the
+    # step budget): the prefill a step carries on average is the demand, never less.
+    carried = np.maximum(chunk, np.minimum(demand, np.maximum(budget - batches * query, 1.0)))
+    chunk_seconds = carried * per_token
+    fraction = np.minimum(1.0, demand / carried)
     tpot = decode + fraction * chunk_seconds / per_step
     spread = np.minimum(1.0, fraction + Z_P99 * np.sqrt(fraction * (1.0 - fraction) / max(output - 1, 1)))
     # The request's own step count: O/E steps with variance O·Var(N)/E³ (renewal); 0 without speculation.
@@ -234,7 +239,7 @@ def load_curve(scenario: InferenceScenario, engine: ContinuousBatching | None = 
     ttft = prefill + np.where(others, 0.5 * (step + fraction * chunk_seconds), 0.0)
     ttft_p99 = prefill + np.where(others, in_flight_p99, 0.0)
     service = ttft + (output - 1) * tpot
-    power = step_power_watts(hw, metrics.decode_work, prefill_work, fraction * chunk / prompt / per_step)
+    power = step_power_watts(hw, metrics.decode_work, prefill_work, fraction * carried / prompt / per_step)
     return LoadCurve(
         batches,
         step,

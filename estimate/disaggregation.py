@@ -44,8 +44,8 @@ from flopwatt.estimate.continuous import erlang_c, kv_bound
 from flopwatt.estimate.inference import (
     InferenceEstimate,
     InferenceScenario,
-    _prefill_work,
     max_batch_size,
+    prompt_prefill_work,
     scenario_serving_metrics,
 )
 from flopwatt.estimate.memory import kv_cache_bytes_per_token
@@ -103,12 +103,7 @@ def prefill_instance_seconds(scenario: InferenceScenario, prefill_tp: int) -> fl
 
 def prefill_instance_work(scenario: InferenceScenario, prefill_tp: int) -> BoundSeconds:
     """`prefill_instance_seconds` by the unit bounding each second (accelerator_power.py)."""
-    arch, hw, prompt = scenario.arch, scenario.hardware, scenario.input_tokens
-    work = _prefill_work(arch, hw, 1.0, prompt, prefill_tp, 1)
-    spec = scenario.speculation
-    if spec is not None and spec.draft_arch is not None:
-        work = work + _prefill_work(spec.draft_arch, hw, 1.0, prompt, prefill_tp, 1)
-    return work
+    return prompt_prefill_work(scenario, prefill_tp)
 
 
 def prefill_fits(scenario: InferenceScenario, prefill_tp: int) -> bool:

@@ -168,6 +168,9 @@ class InferenceScenario:
     # (scheduling, input preparation, output processing; serving_realisation.py, fitted with the
     # realisation); 0 = none.
     per_sequence_step_seconds: float = 0.0
+    # Fraction of the modelled prefill rate the engine sustains (serving_realisation.py, fitted
+    # with the two above); 1 = the physics alone.
+    prefill_realisation: float = 1.0
 
     @property
     def serving_engine(self) -> EngineSpec:
@@ -498,7 +501,20 @@ def scenario_serving_metrics(
         cuda_graph_max_batch=scenario.cuda_graph_max_batch if cuda_graph_max_batch is None else cuda_graph_max_batch,
         decode_realisation=scenario.decode_realisation,
         per_sequence_step_seconds=scenario.per_sequence_step_seconds,
+        prefill_realisation=scenario.prefill_realisation,
     )
+
+
+def prompt_prefill_work(scenario: InferenceScenario, tp: int) -> BoundSeconds:
+    """One prompt's prefill on `tp` accelerators (a draft model's too) at the engine's prefill
+    realisation: what continuous batching spreads over its chunks and a disaggregated prefill
+    instance runs."""
+    arch, hw, prompt = scenario.arch, scenario.hardware, scenario.input_tokens
+    work = _prefill_work(arch, hw, 1.0, prompt, tp, 1)
+    spec = scenario.speculation
+    if spec is not None and spec.draft_arch is not None:
+        work = work + _prefill_work(spec.draft_arch, hw, 1.0, prompt, tp, 1)
+    return work.per(scenario.prefill_realisation)
 
 
 def serving_metrics(
@@ -516,6 +532,7 @@ def serving_metrics(
     cuda_graph_max_batch: int = 0,
     decode_realisation: ArrayLike = 1.0,
     per_sequence_step_seconds: ArrayLike = 0.0,
+    prefill_realisation: ArrayLike = 1.0,
 ) -> ServingMetrics:
     """The vectorised numeric core: TTFT, TPOT, throughput, power, energy and cost per token at
     `batch` sequences (array allowed), for hardware and facility numbers that may be arrays, the
@@ -524,7 +541,8 @@ def serving_metrics(
     draft's k steps, `speculative_draft`) divided by the expected tokens per step.
     `cuda_graph_max_batch`: the engine's largest decode batch in a CUDA graph (0: every batch).
     `decode_realisation`: the fraction of the modelled decode step rate the engine sustains (every
-    part of the decode step is divided by it; prefill keeps the physics); an array evaluates a grid.
+    part of the decode step is divided by it); `prefill_realisation` likewise divides the prefill
+    (the host's per-sequence work excepted); arrays evaluate a grid.
     The decode step also samples each sequence's next token (`sampling_seconds`) and, per
     `per_sequence_step_seconds`, waits for the engine's host work on each running sequence
     (`engine_host`: not accelerator work, so neither divided by the realisation nor drawing more
@@ -549,7 +567,7 @@ def serving_metrics(
     work["sampling"] = sampling.per(realisation)
     host = BoundSeconds.idle(batches * as_float(per_sequence_step_seconds))
     work["engine_host"] = host
-    prefill = _prefill_work(arch, hw, batches, input_tokens, tp, ep) + host
+    prefill = _prefill_work(arch, hw, batches, input_tokens, tp, ep).per(as_float(prefill_realisation)) + host
     if speculation is not None:
         per_step = speculation.expected_tokens
         work = {name: part.per(per_step) for name, part in work.items()}
@@ -565,6 +583,7 @@ def serving_metrics(
                 kv_bytes_per_element=kv_bytes_per_element,
                 cuda_graph_max_batch=cuda_graph_max_batch,
                 decode_realisation=decode_realisation,
+                prefill_realisation=prefill_realisation,
             )
             draft_step = total_seconds(draft.decode_work)
             work["speculative_draft"] = draft_step.scaled(speculation.draft_tokens).per(per_step)

@@ -790,6 +790,7 @@ def build_inference_scenario(w: InferenceWorkload) -> tuple[InferenceScenario, l
         operator_table=operator_table(w.calibration),
         decode_realisation=realisation.value,
         per_sequence_step_seconds=realisation.per_sequence_step_seconds,
+        prefill_realisation=realisation.prefill_realisation,
     )
     assumptions = list(model.assumptions) + speculation_assumptions + engine_assumptions(engine, bool(w.engine), hw)
     assumptions.append(
@@ -798,7 +799,7 @@ def build_inference_scenario(w: InferenceWorkload) -> tuple[InferenceScenario, l
             f"{realisation.value:.3f}",
             "fitted" if realisation.fitted is not None else "default",
             f"fraction of the modelled decode step rate {engine.id} sustains on this accelerator generation "
-            f"(every decode step part ÷ it; prefill at the physics): {realisation.basis}"
+            f"(every decode step part ÷ it): {realisation.basis}"
             + (
                 "; the operator table's measured decode step replaces it" if scenario.operator_table is not None else ""
             ),
@@ -812,6 +813,16 @@ def build_inference_scenario(w: InferenceWorkload) -> tuple[InferenceScenario, l
             f"host seconds {engine.id} spends per running sequence per step while the accelerator waits "
             "(scheduling, input preparation, output processing; vLLM blog 2024-09-05), fitted with the "
             f"decode realisation: {realisation.basis}",
+        )
+    )
+    assumptions.append(
+        Assumption(
+            "prefill_realisation",
+            f"{realisation.prefill_realisation:.3f}",
+            "fitted" if realisation.fitted is not None else "default",
+            f"fraction of the modelled prefill rate {engine.id} sustains (every part of a prompt's prefill ÷ it: "
+            f"TTFT, and the prefill chunks continuous batching adds to its steps), fitted with the decode "
+            f"realisation: {realisation.basis}",
         )
     )
     if scenario.operator_table is not None:

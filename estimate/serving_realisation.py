@@ -6,8 +6,13 @@ its datasheet (GEMM, HBM copy, all-reduce; constants.py, from published microben
 engine realises a share of it: its attention and GEMM kernels, sampling, scheduling and
 detokenisation between steps, host work the CUDA graph does not hide. One interpretable number
 captures it per engine, shared by every hardware generation: `decode_realisation`, the fraction of
-the modelled decode step rate the engine sustains (every part of the decode step is divided by it;
-prefill keeps the physics, since no public TTFT table was fitted). One value per engine rather than
+the modelled decode step rate the engine sustains (every part of the decode step is divided by it).
+A third, `prefill_realisation`, is the same for the prefill (a prompt's forward pass: TTFT, and the
+chunks a continuous step carries): an engine's prefill runs its GEMMs and attention at a share of
+the roofline, as a training stack's forward does (stack_realisation). The offline tables identify it
+through their prefill-heavy shapes (2,048-token prompts, short outputs) and it was checked on the
+online rows the fit never sees (GPUStack's prefill-bound random-prompt runs: 54-101 % optimistic at
+the physics, 12-30 % with it). One value per engine rather than
 per engine × generation: the public tables each cover their own generations, so a per-generation
 value is never predicted by another source, and what differs between accelerators is a hardware
 property the hardware model carries.
@@ -20,7 +25,7 @@ Llama 3 8B on one H100 (v0.5.3) put 29 % of the time in scheduling and input pre
 v0.6.0: 2.7x Throughput Improvement and 5x Latency Reduction", 2024-09-05); v0.6 overlapped part
 of it, the rest remains on the critical path of each step. A multiplicative realisation cannot
 express it: it is nothing at batch 8 and tens of milliseconds at batch 1,000 (a step of 1,000
-sequences in microseconds each). It is fitted jointly with the realisation (a 2-D grid), on the
+sequences in microseconds each). It is fitted jointly with the realisations (a 3-D grid), on the
 same tables and with the same leave-one-source-out rule. The accelerator work that also grows
 per sequence, the sampler over the whole vocabulary, is physics (inference.sampling_seconds).
 
@@ -67,6 +72,9 @@ class FittedDecodeRealisation:
     cross_validated_mape_percent: float  # rows of this key, predicted with their own source left out
     # host seconds per running sequence per step, fitted with `value` (0 in files that predate it)
     per_sequence_step_seconds: float = 0.0
+    # fraction of the modelled prefill rate the engine sustains, fitted with both (1 in files that
+    # predate it)
+    prefill_realisation: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -84,9 +92,10 @@ class DecodeRealisation:
     per_sequence_step_seconds: float
     basis: str  # what was fitted (or the fallback taken), with its sources
     fitted: FittedDecodeRealisation | None
+    prefill_realisation: float = 1.0
 
 
-PHYSICS_ALONE = "the physics alone (realisation 1.0, no engine host time)"
+PHYSICS_ALONE = "the physics alone (decode and prefill realisation 1.0, no engine host time)"
 
 
 def parse_calibration(document: dict) -> ServingCalibration:
@@ -111,7 +120,8 @@ def serving_calibration() -> ServingCalibration:
 
 def _describe(item: FittedDecodeRealisation) -> str:
     return (
-        f"{item.value:.3f} and {item.per_sequence_step_seconds * 1e6:.2f} µs of host time per running sequence per "
+        f"decode realisation {item.value:.3f}, prefill realisation {item.prefill_realisation:.3f} and "
+        f"{item.per_sequence_step_seconds * 1e6:.2f} µs of host time per running sequence per "
         f"step fitted for {item.engine} on {item.rows} rows ({', '.join(item.generations)}) of "
         f"{', '.join(item.sources)} (in-sample MAPE {item.in_sample_mape_percent:.1f} %, "
         f"leave-one-source-out {item.cross_validated_mape_percent:.1f} %)"
@@ -126,8 +136,8 @@ def applies(item: FittedDecodeRealisation) -> bool:
 def choose_decode_realisation(
     engine: str, generation: str, calibration: ServingCalibration, validated_only: bool = True
 ) -> DecodeRealisation:
-    """The engine's fitted pair (realisation, host seconds per sequence per step), or the physics
-    alone (1, 0). `validated_only`: only a pair that holds out of sample (what an estimate uses);
+    """The engine's fitted triple (decode realisation, host seconds per sequence per step, prefill
+    realisation), or the physics alone (1, 0, 1). `validated_only`: only a pair that holds out of sample (what an estimate uses);
     the cross-validation itself passes False, since it is what measures it."""
     if generation not in ACCELERATOR_GENERATIONS:
         return DecodeRealisation(
@@ -145,7 +155,9 @@ def choose_decode_realisation(
             None,
         )
     where = "" if generation in item.generations else f"; carried to {generation}, which no fitted table measured"
-    return DecodeRealisation(item.value, item.per_sequence_step_seconds, _describe(item) + where, item)
+    return DecodeRealisation(
+        item.value, item.per_sequence_step_seconds, _describe(item) + where, item, item.prefill_realisation
+    )
 
 
 @functools.lru_cache(maxsize=256)

@@ -76,7 +76,7 @@ import numpy as np
 
 from flopwatt.estimate import serving_realisation
 from flopwatt.estimate.catalog import engine_ids, get_engine, get_hardware
-from flopwatt.estimate.continuous import ContinuousBatching, estimate_continuous
+from flopwatt.estimate.continuous import ContinuousBatching, estimate_continuous, kv_bound
 from flopwatt.estimate.inference import scenario_serving_metrics
 from flopwatt.estimate.model_choice import ModelChoice
 from flopwatt.estimate.scenarios import InferenceWorkload, build_inference_scenario
@@ -96,9 +96,11 @@ REALISATION_GRID = np.exp(np.linspace(np.log(0.3), np.log(1.5), 121))
 # log grid (26 % apart): from a compiled scheduler's sub-microsecond bookkeeping to a Python
 # engine's tens of microseconds per request and step.
 PER_SEQUENCE_STEP_GRID = np.concatenate([[0.0], np.geomspace(0.25e-6, 256e-6, 31)])
-# The 2-D grid, flattened (realisation-major): the parameter pair of each point.
-GRID_REALISATION, GRID_PER_SEQUENCE = (
-    a.ravel() for a in np.meshgrid(REALISATION_GRID, PER_SEQUENCE_STEP_GRID, indexing="ij")
+# Prefill realisations the fit may choose: 0.3 … 1.5 on a log grid (2.7 % apart).
+PREFILL_REALISATION_GRID = np.exp(np.linspace(np.log(0.3), np.log(1.5), 61))
+# The 3-D grid, flattened (decode-realisation-major): the parameter triple of each point.
+GRID_REALISATION, GRID_PER_SEQUENCE, GRID_PREFILL = (
+    a.ravel() for a in np.meshgrid(REALISATION_GRID, PER_SEQUENCE_STEP_GRID, PREFILL_REALISATION_GRID, indexing="ij")
 )
 SOURCES = {
     "amd-rocm-performance-results": "AMD, 'Performance results with AMD ROCm software' (amd.com), vLLM on 8x MI300X",
@@ -130,12 +132,13 @@ PUBLISHED_IN_MILLISECONDS = frozenset({"vllm-ci-performance-benchmark", "gpustac
 # Sources whose rows take a run's mean lengths, checked against its printed token totals.
 LENGTHS_FROM_TOTALS = frozenset({"gpustack-performance-lab"})
 METHOD = (
-    "decode_realisation and per_sequence_step_seconds (engine host time per running sequence per step) per "
-    "engine, shared across hardware generations (hardware differences are the accelerators' published sustained "
-    "fractions): argmin on a 2-D grid (realisation 0.3-1.5 on a log grid x host time 0 or 0.25-256 us on a log "
-    "grid) of the source-balanced mean |log(predicted/published)|; leave-one-source-out CV: each source's rows "
-    "predicted by the engine's pair fitted on the other sources (the physics alone, 1 and 0, where no other "
-    "source has the engine)"
+    "decode_realisation, per_sequence_step_seconds (engine host time per running sequence per step) and "
+    "prefill_realisation per engine, shared across hardware generations (hardware differences are the "
+    "accelerators' published sustained fractions): argmin on a 3-D grid (decode realisation 0.3-1.5 on a log grid "
+    "x host time 0 or 0.25-256 us on a log grid x prefill realisation 0.3-1.5 on a log grid) of the "
+    "source-balanced mean |log(predicted/published)| over the offline rows; leave-one-source-out CV: each "
+    "source's rows predicted by the engine's triple fitted on the other sources (the physics alone, 1, 0 and 1, "
+    "where no other source has the engine)"
 )
 CHUNKED_PREFILL = {"default": None, "on": True, "off": False}
 
@@ -287,23 +290,35 @@ def load_serving_rows(text: str | None = None) -> list[ServingRow]:
 
 @dataclass(frozen=True)
 class RowResponse:
-    """A published row's metric as a function of the two parameters: its time y (a latency in
+    """A published row's metric as a function of the three parameters: its time y (a latency in
     seconds, or for a throughput row the seconds per counted token, 1 / tokens/s) is
-    `fixed + accelerator / realisation + host_steps × per_sequence_step_seconds`."""
+    `fixed + accelerator / realisation + prefill / prefill_realisation + host_steps ×
+    per_sequence_step_seconds`."""
 
-    fixed: float  # seconds no parameter moves (prefill at the physics)
+    fixed: float  # seconds no parameter moves
     accelerator: float  # seconds of accelerator work in decode steps at realisation 1
     host_steps: float  # running sequences × steps: what one second per sequence-step adds
     inverse: bool  # True: the metric is 1 / y (a throughput)
+    prefill: float = 0.0  # seconds of prefill at prefill realisation 1
 
-    def metric(self, realisation: np.ndarray | float, per_sequence_step_seconds: np.ndarray | float) -> np.ndarray:
-        y = self.fixed + self.accelerator / realisation + self.host_steps * per_sequence_step_seconds
+    def metric(
+        self,
+        realisation: np.ndarray | float,
+        per_sequence_step_seconds: np.ndarray | float,
+        prefill_realisation: np.ndarray | float = 1.0,
+    ) -> np.ndarray:
+        y = (
+            self.fixed
+            + self.accelerator / realisation
+            + self.prefill / prefill_realisation
+            + self.host_steps * per_sequence_step_seconds
+        )
         return 1.0 / y if self.inverse else y
 
 
 @dataclass(frozen=True)
 class ServingCalibrationRow:
-    """One scored published row and its response to the two parameters."""
+    """One scored published row and its response to the three parameters."""
 
     name: str
     source: str  # the LOSO unit
@@ -326,15 +341,20 @@ class ServingCalibrationRow:
 
     @property
     def predicted(self) -> np.ndarray:
-        """The metric at every point of the flattened 2-D grid (GRID_REALISATION, GRID_PER_SEQUENCE)."""
-        return self.response.metric(GRID_REALISATION, GRID_PER_SEQUENCE)
+        """The metric at every point of the flattened 3-D grid (GRID_REALISATION, GRID_PER_SEQUENCE,
+        GRID_PREFILL)."""
+        return self.response.metric(GRID_REALISATION, GRID_PER_SEQUENCE, GRID_PREFILL)
 
-    def predicted_at(self, realisation: float, per_sequence_step_seconds: float = 0.0) -> float:
-        """The metric at a parameter pair (exact: the row's affine response)."""
-        return float(self.response.metric(realisation, per_sequence_step_seconds))
+    def predicted_at(
+        self, realisation: float, per_sequence_step_seconds: float = 0.0, prefill_realisation: float = 1.0
+    ) -> float:
+        """The metric at a parameter triple (exact: the row's affine response)."""
+        return float(self.response.metric(realisation, per_sequence_step_seconds, prefill_realisation))
 
 
-def _scenario(row: ServingRow, batch_size: int, concurrency: int):
+def row_scenario(row: ServingRow, batch_size: int, concurrency: int):
+    """The estimator's scenario of a published row (its engine, hardware, TP, precisions and lengths) at
+    the physics: decode and prefill realisation 1, no engine host time."""
     workload = InferenceWorkload(
         model=ModelChoice(preset_id=row.model),
         hardware_id=row.hardware_id,
@@ -349,57 +369,71 @@ def _scenario(row: ServingRow, batch_size: int, concurrency: int):
         engine=row.engine,
     )
     scenario, _ = build_inference_scenario(workload)
-    return replace(scenario, decode_realisation=1.0, per_sequence_step_seconds=0.0)
+    return replace(scenario, decode_realisation=1.0, per_sequence_step_seconds=0.0, prefill_realisation=1.0)
 
 
-def predicted_metric(row: ServingRow, realisation: float, per_sequence_step_seconds: float) -> float:
-    """The row's metric as the estimator predicts it at one parameter pair."""
+def predicted_metric(
+    row: ServingRow, realisation: float, per_sequence_step_seconds: float, prefill_realisation: float = 1.0
+) -> float:
+    """The row's metric as the estimator predicts it at one parameter triple."""
+    parameters = dict(
+        decode_realisation=realisation,
+        per_sequence_step_seconds=per_sequence_step_seconds,
+        prefill_realisation=prefill_realisation,
+    )
     if row.metric == "batch_latency":
-        scenario = replace(
-            _scenario(row, row.batch_size, 0),
-            decode_realisation=realisation,
-            per_sequence_step_seconds=per_sequence_step_seconds,
-        )
+        scenario = replace(row_scenario(row, row.batch_size, 0), **parameters)
         metrics = scenario_serving_metrics(scenario, float(row.batch_size))
         return float(metrics.time_to_first_token_seconds + row.output_tokens * metrics.time_per_output_token_seconds)
     if row.metric in CLOSED_LOOP_METRICS:
-        scenario = replace(
-            _scenario(row, 0, row.concurrency),
-            decode_realisation=realisation,
-            per_sequence_step_seconds=per_sequence_step_seconds,
-        )
+        scenario = replace(row_scenario(row, 0, row.concurrency), **parameters)
         estimate = estimate_continuous(scenario, run_engine(row, ContinuousBatching.for_scenario(scenario)))
         if row.metric == "ttft_median":
             return estimate.time_to_first_token_seconds
         return estimate.time_per_output_token_seconds
-    scenario = replace(
-        _scenario(row, 0, row.num_prompts),
-        decode_realisation=realisation,
-        per_sequence_step_seconds=per_sequence_step_seconds,
-    )
+    scenario = replace(row_scenario(row, 0, row.num_prompts), **parameters)
     engine = run_engine(row, ContinuousBatching.for_scenario(scenario))
     tokens = row.input_tokens + row.output_tokens if row.unit == "tokens_per_second_total" else row.output_tokens
+    if row.interface == "offline" and row.num_prompts <= one_wave_bound(scenario, engine):
+        # Every prompt at once, of equal lengths, and all of them fit the running batch to their
+        # last token: one wave, no request replaced (or preempted) while the others decode. The
+        # run is one static batch: the prompts' prefill, then the output tokens' decode steps.
+        metrics = scenario_serving_metrics(
+            scenario, float(row.num_prompts), cuda_graph_max_batch=engine.cuda_graph_max_batch
+        )
+        seconds = metrics.time_to_first_token_seconds + row.output_tokens * metrics.time_per_output_token_seconds
+        return float(row.num_prompts * tokens / seconds)
     return estimate_continuous(scenario, engine).output_tokens_per_second * tokens / row.output_tokens
 
 
-# The parameter points a row is evaluated at (three give its coefficients, the fourth checks them).
+def one_wave_bound(scenario, engine: ContinuousBatching) -> int:
+    """Sequences an engine runs together to their last token: the KV cache holding each at its
+    full context P + O (they advance in step, so all reach it together), max_num_seqs, and one
+    decode token each within the step budget."""
+    full = replace(engine, full_sequence_reservation=True)
+    return min(kv_bound(scenario, full), engine.sequence_cap, engine.step_budget(scenario.input_tokens))
+
+
+# The parameter points a row is evaluated at (four give its coefficients, the fifth checks them).
 _HOST_PROBE_SECONDS = 10e-6
-_CHECK_POINT = (0.7, 37e-6)
+_CHECK_POINT = (0.7, 37e-6, 0.8)
 
 
 def row_response(row: ServingRow) -> RowResponse:
-    """The row's affine response, from the estimator at (1, 0), (0.5, 0) and (1, 10 µs), checked at
-    (0.7, 37 µs): a model change that broke the affinity raises instead of fitting a wrong grid."""
+    """The row's affine response, from the estimator at (1, 0, 1), (0.5, 0, 1), (1, 10 µs, 1) and
+    (1, 0, 0.5), checked at (0.7, 37 µs, 0.8): a model change that broke the affinity raises
+    instead of fitting a wrong grid."""
     inverse = row.metric == "throughput"
 
-    def time(realisation: float, host: float) -> float:
-        value = predicted_metric(row, realisation, host)
+    def time(realisation: float, host: float, prefill: float = 1.0) -> float:
+        value = predicted_metric(row, realisation, host, prefill)
         return 1.0 / value if inverse else value
 
     base = time(1.0, 0.0)
     accelerator = time(0.5, 0.0) - base
+    prefill = time(1.0, 0.0, 0.5) - base
     host_steps = (time(1.0, _HOST_PROBE_SECONDS) - base) / _HOST_PROBE_SECONDS
-    response = RowResponse(base - accelerator, accelerator, host_steps, inverse)
+    response = RowResponse(base - accelerator - prefill, accelerator, host_steps, inverse, prefill)
     direct = predicted_metric(row, *_CHECK_POINT)
     if not math.isclose(float(response.metric(*_CHECK_POINT)), direct, rel_tol=1e-6):
         raise ServingDataError(f"{row.name}: the estimate is not affine in 1 / realisation and host seconds")
@@ -440,7 +474,8 @@ def calibration_rows() -> list[ServingCalibrationRow]:
     return list(_cached_rows())
 
 
-Parameters = tuple[float, float]  # (decode realisation, host seconds per sequence per step)
+# (decode realisation, host seconds per sequence per step, prefill realisation)
+Parameters = tuple[float, float, float]
 
 
 def _mape(rows: list[ServingCalibrationRow], parameters: Iterable[Parameters]) -> float:
@@ -452,7 +487,7 @@ def _mape(rows: list[ServingCalibrationRow], parameters: Iterable[Parameters]) -
 def fit_group(rows: list[ServingCalibrationRow]) -> Parameters:
     """The grid pair minimising the source-balanced mean |log error| of the rows."""
     index = best_index_on_grid(rows)
-    return float(GRID_REALISATION[index]), float(GRID_PER_SEQUENCE[index])
+    return float(GRID_REALISATION[index]), float(GRID_PER_SEQUENCE[index]), float(GRID_PREFILL[index])
 
 
 def fit(rows: list[ServingCalibrationRow]) -> ServingCalibration:
@@ -460,7 +495,7 @@ def fit(rows: list[ServingCalibrationRow]) -> ServingCalibration:
     fields empty: see calibrate)."""
     parameters = []
     for engine, group in sorted(group_by_key(row for row in rows if row.fitted).items()):
-        value, per_sequence = fit_group(group)
+        value, per_sequence, prefill = fit_group(group)
         parameters.append(
             FittedDecodeRealisation(
                 engine=engine,
@@ -468,9 +503,10 @@ def fit(rows: list[ServingCalibrationRow]) -> ServingCalibration:
                 value=value,
                 rows=len(group),
                 sources=tuple(sorted({row.source for row in group})),
-                in_sample_mape_percent=_mape(group, [(value, per_sequence)] * len(group)),
+                in_sample_mape_percent=_mape(group, [(value, per_sequence, prefill)] * len(group)),
                 cross_validated_mape_percent=float("nan"),
                 per_sequence_step_seconds=per_sequence,
+                prefill_realisation=prefill,
             )
         )
     return ServingCalibration(fitted_on=dt.date.today().isoformat(), method=METHOD, parameters=tuple(parameters))
@@ -478,11 +514,11 @@ def fit(rows: list[ServingCalibrationRow]) -> ServingCalibration:
 
 def given_parameters(row: ServingCalibrationRow, calibration: ServingCalibration) -> Parameters:
     chosen: DecodeRealisation = choose_decode_realisation(row.engine, row.generation, calibration, validated_only=False)
-    return chosen.value, chosen.per_sequence_step_seconds
+    return chosen.value, chosen.per_sequence_step_seconds, chosen.prefill_realisation
 
 
 def cross_validated_parameters(rows: list[ServingCalibrationRow]) -> list[Parameters]:
-    """For each row, the parameter pair fitted without its source (the estimator's fallback applies)."""
+    """For each row, the parameter triple fitted without its source (the estimator's fallback applies)."""
     return leave_one_source_out(rows, fit, given_parameters)
 
 
@@ -505,13 +541,16 @@ def calibration_document(calibration: ServingCalibration) -> dict:
         "fitted_on": calibration.fitted_on,
         "method": calibration.method,
         "written_by": "python -m flopwatt.estimate.validation.serving_calibration --write",
-        "fit_data": "estimate/validation/data/serving_published.csv (sources: " + ", ".join(sorted(SOURCES)) + ")",
+        "fit_data": "estimate/validation/data/serving_published.csv (offline rows of "
+        + ", ".join(sorted({source for p in calibration.parameters for source in p.sources}))
+        + "; online rows scored beside them, never fitted)",
         "parameters": [
             {
                 "engine": p.engine,
                 "generations": list(p.generations),
                 "value": round(p.value, 4),
                 "per_sequence_step_seconds": float(f"{p.per_sequence_step_seconds:.4g}"),
+                "prefill_realisation": round(p.prefill_realisation, 4),
                 "rows": p.rows,
                 "sources": list(p.sources),
                 "in_sample_mape_percent": round(p.in_sample_mape_percent, 2),
@@ -560,7 +599,7 @@ def source_errors(rows: list[ServingCalibrationRow], calibration: ServingCalibra
                 engine,
                 metric,
                 len(members),
-                _mape(chosen, [(1.0, 0.0)] * len(chosen)),
+                _mape(chosen, [(1.0, 0.0, 1.0)] * len(chosen)),
                 _mape(chosen, [in_sample[i] for i in members]),
                 _mape(chosen, [cv[i] for i in members]),
             )

@@ -36,9 +36,12 @@ def serving_report() -> dict[str, Any]:
     fresh = calibration_document(calibration)
     committed = serving_calibration()
     committed_values = {
-        p.engine: (round(p.value, 4), float(f"{p.per_sequence_step_seconds:.4g}")) for p in committed.parameters
+        p.engine: (round(p.value, 4), float(f"{p.per_sequence_step_seconds:.4g}"), round(p.prefill_realisation, 4))
+        for p in committed.parameters
     }
-    fresh_values = {p["engine"]: (p["value"], p["per_sequence_step_seconds"]) for p in fresh["parameters"]}
+    fresh_values = {
+        p["engine"]: (p["value"], p["per_sequence_step_seconds"], p["prefill_realisation"]) for p in fresh["parameters"]
+    }
     published = {row.name: row for row in load_serving_rows()}
     return {
         "method": fresh["method"],
@@ -148,9 +151,9 @@ def print_energy(report: dict[str, Any]) -> None:
 
 def print_serving(report: dict[str, Any]) -> None:
     print(
-        "\nserving calibration: decode realisation and engine host seconds per running sequence per step, per engine, "
-        "shared by generations (LOSO CV = fitted without the row's own source; physics = realisation 1, no host "
-        "time; targets: throughput ≤ 15 %, latency below saturation ≤ 20 %). Fitted on offline runs (the engine in "
+        "\nserving calibration: decode realisation, engine host seconds per running sequence per step and prefill "
+        "realisation, per engine, shared by generations (LOSO CV = fitted without the row's own source; physics = "
+        "realisations 1, no host time; targets: throughput ≤ 15 %, latency below saturation ≤ 20 %). Fitted on offline runs (the engine in "
         "the benchmark's process); online runs (an HTTP server streaming each token: a front end the step model "
         "does not describe) are scored out of sample, never fitted: 'all online'"
     )
@@ -169,14 +172,14 @@ def print_serving(report: dict[str, Any]) -> None:
         )
     limit = APPLY_MAX_CROSS_VALIDATED_MAPE_PERCENT
     print(
-        f"{'parameters (engine: generations)':<34} {'realisation':>11} {'host µs/seq/step':>16} {'rows':>5} "
+        f"{'parameters (engine: generations)':<34} {'decode':>7} {'host µs/seq/step':>16} {'prefill':>7} {'rows':>5} "
         f"{'LOSO':>7}  applied  fit data"
     )
     for p in report["parameters"]:
         applied = "yes" if p["cross_validated_mape_percent"] <= limit else "no"
         print(
-            f"{p['engine'] + ': ' + ', '.join(p['generations']):<34} {p['value']:>11.3f} "
-            f"{p['per_sequence_step_seconds'] * 1e6:>16.2f} {p['rows']:>5} "
+            f"{p['engine'] + ': ' + ', '.join(p['generations']):<34} {p['value']:>7.3f} "
+            f"{p['per_sequence_step_seconds'] * 1e6:>16.2f} {p['prefill_realisation']:>7.3f} {p['rows']:>5} "
             f"{p['cross_validated_mape_percent']:>6.1f}%  {applied:<7}  {', '.join(p['sources'])}"
         )
     print(

@@ -1,6 +1,7 @@
 """Continuous batching (estimate/continuous.py): the shape of a load sweep, the bounds of the
 running batch, chunked prefill and the queues."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -142,3 +143,36 @@ def test_an_unreachable_slo_names_the_best_reachable_values():
     with pytest.raises(continuous.SloUnreachable) as raised:
         continuous.plan_for_slo(scenario(tp=8), 0.01, 0.001)
     assert raised.value.best_ttft_seconds > 0.01 and raised.value.best_tpot_seconds > 0.001
+
+
+def test_a_step_carries_every_replacements_prefill_when_more_than_one_request_finishes_a_step():
+    """Conservation: at a running batch B, (B − 1)·P/O prefill tokens arrive per step (the others'
+    replacements). A step once carried at most one prompt's chunk, so with short outputs (B/O > 1
+    requests finishing a step) the rest of the prefill was dropped: at 2,000 / 100 tokens and 135
+    running sequences a third of it. Every step now carries the demand, on average."""
+    short = scenario(prompt=2000, output=100, tp=8)
+    curve = continuous.load_curve(short)
+    prefill_one = float(continuous.prompt_prefill_work(short, short.accelerator_count).seconds)
+    batches = curve.batches
+    demand_tokens = (batches - 1.0) * 2000 / 100
+    carried_tokens = curve.chunk_fraction * curve.chunk_seconds / (prefill_one / 2000)
+    assert carried_tokens == pytest.approx(demand_tokens, rel=1e-9)
+    assert np.any(demand_tokens > 2000)  # several prompts a step at the larger batches
+    # and the step time counts them: TPOT grows with the prefill each step carries
+    heavy = batches > 101
+    assert np.all(curve.tpot[heavy] >= curve.decode_step[heavy] + demand_tokens[heavy] * prefill_one / 2000 - 1e-12)
+
+
+def test_the_prefill_realisation_divides_every_prefill_and_no_decode():
+    """An engine's prefill runs below the roofline (serving_realisation: fitted with the decode
+    realisation); it divides TTFT's prefill and the chunks a continuous step carries, never the
+    decode step itself."""
+    base = scenario(concurrency=16)
+    slow = dataclasses.replace(base, prefill_realisation=0.5)
+    a, b = continuous.load_curve(base), continuous.load_curve(slow)
+    assert b.decode_step == pytest.approx(a.decode_step, rel=1e-12)
+    assert b.chunk_seconds == pytest.approx(2.0 * a.chunk_seconds, rel=1e-12)
+    alone_a = estimate_serving(scenario(concurrency=1))
+    alone_b = estimate_serving(dataclasses.replace(scenario(concurrency=1), prefill_realisation=0.5))
+    assert alone_b.time_per_output_token_seconds == pytest.approx(alone_a.time_per_output_token_seconds, rel=1e-12)
+    assert alone_b.time_to_first_token_seconds > 1.5 * alone_a.time_to_first_token_seconds
