@@ -285,21 +285,11 @@ def test_closed_loop_rows_are_the_continuous_batching_model_at_their_concurrency
     at = {c: predicted_metric(row, 1.0, 0.0) for c, row in tpot.items()}
     assert at[1] < at[2] < at[4] < at[8]
     assert predicted_metric(ttft[1], 1.0, 0.0) < predicted_metric(ttft[8], 1.0, 0.0)
-    workload = InferenceWorkload(
-        model=ModelChoice(preset_id="qwen3-8b"),
-        hardware_id="h100-sxm",
-        accelerator_count=1,
-        input_tokens=233,
-        output_tokens=221,
-        precision="bf16",
-        precision_set=True,
-        concurrency=8,
-        engine="vllm",
-    )
-    scenario, _ = build_inference_scenario(workload)
+    # the row's own scenario (Qwen3 8B BF16 on one H100, vLLM, 233 / 221 tokens) at 8 clients
     scenario = dataclasses.replace(
-        scenario, decode_realisation=0.7, per_sequence_step_seconds=9e-6, prefill_realisation=0.6
+        row_scenario(tpot[8], 0, 8), decode_realisation=0.7, per_sequence_step_seconds=9e-6, prefill_realisation=0.6
     )
+    assert (scenario.arch.layer_count, scenario.input_tokens, scenario.concurrency) == (36, 233, 8)
     direct = estimate_continuous(scenario)
     assert predicted_metric(tpot[8], 0.7, 9e-6, 0.6) == pytest.approx(direct.time_per_output_token_seconds, rel=1e-9)
     assert predicted_metric(ttft[8], 0.7, 9e-6, 0.6) == pytest.approx(direct.time_to_first_token_seconds, rel=1e-9)
