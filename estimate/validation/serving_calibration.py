@@ -26,6 +26,9 @@ front end the step model does not describe):
 - `gpustack-performance-lab`: GPUStack's baselines of vLLM v0.11.0, SGLang and TensorRT-LLM at
   default flags on one H100 (Qwen3 8B/14B/32B BF16, `vllm bench serve`): median TTFT and TPOT of a
   closed loop of 1-8 clients, and output tokens/s with every prompt sent at once.
+- `sglang-cookbook`: SGLang's own cookbook, DeepSeek-R1-0528 (the deepseek-v3 architecture) on 8×
+  B200 at default flags (`--tp 8`), sglang.bench_serving: median TTFT and TPOT of a closed loop of
+  1-100 clients at three shapes.
 
 How a row is scored, through the estimator's own scenario builder (engine vllm, the row's
 hardware, TP, precision and KV precision):
@@ -107,7 +110,9 @@ SOURCES = {
     "azure-ai-benchmarking-guide": "Microsoft Azure AI-benchmarking-guide, ND MI300X v5 results, vLLM on MI300X",
     "vllm-ci-performance-benchmark": "vLLM nightly performance benchmark (buildkite.com/vllm/performance-benchmark)",
     "gpustack-performance-lab": "GPUStack performance lab (github.com/gpustack/gpustack docs/performance-lab): "
-    "vLLM v0.11.0 and SGLang baselines (default flags) on one H100 SXM or A100, vllm bench serve",
+    "vLLM v0.11.0, SGLang and TensorRT-LLM baselines (default flags) on one H100 SXM, vllm bench serve",
+    "sglang-cookbook": "SGLang Cookbook (github.com/sgl-project/sgl-cookbook, cookbook.sglang.io): the project's own "
+    "launch and sglang.bench_serving results, DeepSeek-R1-0528 on 8x B200 at default flags",
 }
 METRICS = {
     "throughput": ("tokens_per_second_total", "tokens_per_second_output"),
@@ -128,9 +133,9 @@ CLOSED_LOOP_METRICS = frozenset({"ttft_median", "tpot_median"})
 INTERFACES = frozenset({"offline", "online"})
 FITTED_INTERFACE = "offline"
 # Sources whose latencies are published in milliseconds (the loader finds value × 1000 in the text).
-PUBLISHED_IN_MILLISECONDS = frozenset({"vllm-ci-performance-benchmark", "gpustack-performance-lab"})
+PUBLISHED_IN_MILLISECONDS = frozenset({"vllm-ci-performance-benchmark", "gpustack-performance-lab", "sglang-cookbook"})
 # Sources whose rows take a run's mean lengths, checked against its printed token totals.
-LENGTHS_FROM_TOTALS = frozenset({"gpustack-performance-lab"})
+LENGTHS_FROM_TOTALS = frozenset({"gpustack-performance-lab", "sglang-cookbook"})
 METHOD = (
     "decode_realisation, per_sequence_step_seconds (engine host time per running sequence per step) and "
     "prefill_realisation per engine, shared across hardware generations (hardware differences are the "

@@ -76,9 +76,14 @@ def test_the_table_has_its_sources_and_rows():
         "azure-ai-benchmarking-guide",
         "vllm-ci-performance-benchmark",
         "gpustack-performance-lab",
+        "sglang-cookbook",
     }
-    # the online rows are GPUStack's (vllm bench serve against a server); every other source ran offline
-    assert {row.source for row in loaded if row.interface == "online"} == {"gpustack-performance-lab"}
+    # the online rows are GPUStack's and SGLang's cookbook (a benchmark client against a server);
+    # every other source ran the engine offline
+    assert {row.source for row in loaded if row.interface == "online"} == {
+        "gpustack-performance-lab",
+        "sglang-cookbook",
+    }
     assert {row.hardware_id for row in loaded} >= {"mi300x", "a100-80gb", "h100-sxm", "h200"}
     # every source is a LOSO unit with at least two rows, and MI300X is measured by two of them
     assert len({row.source for row in loaded if row.hardware_id == "mi300x"}) == 2
@@ -248,17 +253,33 @@ def test_cross_validated_error_held_at_the_level_reached(rows, calibration):
 # every prompt at once 28 % (vLLM +3 … +30 %; SGLang and TensorRT-LLM, no fit, +26 … +128 %).
 # Before the prefill fixes and the prefill realisation: TTFT 44.1 %, throughput 85.2 % (vLLM's
 # prefill-heavy random 2K-32K runs +54 … +101 %).
-REACHED_ONLINE_PERCENT = {"tpot_median": 13.1, "ttft_median": 34.2, "throughput": 27.7}
+# SGLang's cookbook (DeepSeek-R1-0528 on 8x B200, SGLang at default flags, no fit: the physics
+# alone) is about twice as slow as the model: TPOT 48 %, TTFT 76 % (MoE and MLA decode at 1-100
+# clients; the physics' batch-1 step, 3.9 ms, is mostly launches and TP all-reduces, the measured
+# 9.2 ms).
+REACHED_ONLINE_PERCENT = {
+    ("gpustack-performance-lab", "tpot_median"): 13.1,
+    ("gpustack-performance-lab", "ttft_median"): 34.2,
+    ("gpustack-performance-lab", "throughput"): 27.7,
+    ("sglang-cookbook", "tpot_median"): 48.2,
+    ("sglang-cookbook", "ttft_median"): 75.9,
+}
 
 
 def test_online_rows_are_scored_and_held_at_the_level_reached(rows, calibration):
-    errors = {e.metric: e for e in source_errors(rows, calibration) if e.source == "all online"}
+    online = {row.source for row in rows if not row.fitted}
+    errors = {
+        (e.source, e.metric): e
+        for e in source_errors(rows, calibration)
+        if e.source in online and e.hardware_id == "all"
+    }
     assert set(errors) == set(REACHED_ONLINE_PERCENT)
-    for metric, reached in REACHED_ONLINE_PERCENT.items():
+    for key, reached in REACHED_ONLINE_PERCENT.items():
         # never fitted: the in-sample parameters predict them out of sample already
-        assert errors[metric].in_sample_mape_percent == errors[metric].cross_validated_mape_percent
-        assert errors[metric].cross_validated_mape_percent <= reached + 0.1, metric
-    assert errors["tpot_median"].cross_validated_mape_percent <= 20.0  # issue 12: TTFT/TPOT below saturation
+        assert errors[key].in_sample_mape_percent == errors[key].cross_validated_mape_percent
+        assert errors[key].cross_validated_mape_percent <= reached + 0.1, key
+    # issue 12: TTFT/TPOT below saturation, where an engine is fitted
+    assert errors[("gpustack-performance-lab", "tpot_median")].cross_validated_mape_percent <= 20.0
 
 
 def test_online_rows_never_move_the_fit(rows):
