@@ -10,9 +10,9 @@ the modelled decode step rate the engine sustains (every part of the decode step
 A third, `prefill_realisation`, is the same for the prefill (a prompt's forward pass: TTFT, and the
 chunks a continuous step carries): an engine's prefill runs its GEMMs and attention at a share of
 the roofline, as a training stack's forward does (stack_realisation). The offline tables identify it
-through their prefill-heavy shapes (2,048-token prompts, short outputs) and it was checked on the
-online rows the fit never sees (GPUStack's prefill-bound random-prompt runs: 54-101 % optimistic at
-the physics, 12-30 % with it). One value per engine rather than
+through their prefill-heavy shapes (1,024-2,048-token prompts, 128-token outputs) and it was
+checked on the online rows the fit never sees (GPUStack's prefill-bound random-prompt runs on an
+H100: +54 … +101 % with the decode pair alone, +12 … +30 % with it). One value per engine rather than
 per engine × generation: the public tables each cover their own generations, so a per-generation
 value is never predicted by another source, and what differs between accelerators is a hardware
 property the hardware model carries.
@@ -137,8 +137,9 @@ def choose_decode_realisation(
     engine: str, generation: str, calibration: ServingCalibration, validated_only: bool = True
 ) -> DecodeRealisation:
     """The engine's fitted triple (decode realisation, host seconds per sequence per step, prefill
-    realisation), or the physics alone (1, 0, 1). `validated_only`: only a pair that holds out of sample (what an estimate uses);
-    the cross-validation itself passes False, since it is what measures it."""
+    realisation), or the physics alone (1, 0, 1). `validated_only`: only a triple that holds out
+    of sample (what an estimate uses); the cross-validation itself passes False, since it is what
+    measures it."""
     if generation not in ACCELERATOR_GENERATIONS:
         return DecodeRealisation(
             1.0, 0.0, f"{generation} is no accelerator a public serving table measured: {PHYSICS_ALONE}", None

@@ -34,30 +34,35 @@ How a row is scored, through the estimator's own scenario builder (engine vllm, 
 hardware, TP, precision and KV precision):
 - batch_latency (benchmark_latency): a static batch of `batch_size` prompts, latency = TTFT +
   output × TPOT of `serving_metrics` (the whole batch's prefill, then its decode steps).
-- throughput (benchmark_throughput, all prompts submitted at once): continuous batching
-  (`continuous.estimate_continuous`) at concurrency = num prompts with the engine's max_num_seqs
-  and step budget / chunked prefill set to the run's where it states them; the steady-state
-  output tokens/s, × (input + output) / output where a published figure counts prompt and output
-  tokens.
+- throughput (benchmark_throughput, all prompts submitted at once, equal lengths): one static
+  wave (a static batch of every prompt: its prefill, then the decode steps) when the running batch
+  holds every prompt to its last token (`one_wave_bound`: KV at P + O each, max_num_seqs, the step
+  budget), since none is replaced while the others decode; else, and for online runs, continuous
+  batching (`continuous.estimate_continuous`) at concurrency = num prompts with the engine's
+  max_num_seqs and step budget / chunked prefill set to the run's where it states them, the
+  steady-state output tokens/s; × (input + output) / output where a published figure counts prompt
+  and output tokens.
 - ttft_median / tpot_median (a closed loop of `concurrency` clients): continuous batching at that
   concurrency, the estimate's p50 TTFT and TPOT.
 
-Objective per engine: mean |log(predicted / published)| with every source weighing the same,
-minimised on a 2-D grid (realisation on a log grid × host seconds per sequence-step: 0 and a log
-grid). Each row is evaluated through the estimator at four parameter points: its time (latency, or
-seconds per output token of a throughput run) is affine in 1 / realisation and in the host seconds
-(every accelerator part of a decode step is divided by the one, the host part is the running batch
-times the other; prefill and the running batch depend on neither), so three points give the
-row's three coefficients and the fourth checks the affinity (`RowResponse`); the grid is then exact
-arithmetic. Leave-one-source-out: each source's rows are predicted by parameters fitted on the
-other sources only, with the same fallback an estimate takes when its key was not fitted
-(serving_realisation.choose_decode_realisation).
+Objective per engine: mean |log(predicted / published)| over the offline rows, every source
+weighing the same, minimised on a 3-D grid (decode realisation on a log grid × host seconds per
+sequence-step: 0 and a log grid × prefill realisation on a log grid). Each row is evaluated through
+the estimator at five parameter points: its time (latency, or seconds per output token of a
+throughput run) is affine in 1 / decode realisation, in 1 / prefill realisation and in the host
+seconds (every accelerator part of a decode step is divided by the first, every part of a prompt's
+prefill by the second, the host part is the running batch times the third; the running batch
+depends on none), so four points give the row's four coefficients and the fifth checks the
+affinity (`RowResponse`); the grid is then exact arithmetic. Leave-one-source-out: each source's
+rows are predicted by parameters fitted on the other sources only, with the same fallback an
+estimate takes when its key was not fitted (serving_realisation.choose_decode_realisation).
 
 Not used, and why (validation/data/README.md): MLPerf Inference Llama 2 70B (the mean input length
 of its OpenOrca sample is not published in any text read, and the data set is a members-only
 download), SGLang's and vLLM's ShareGPT benchmarks (the sampled prompts' input lengths are not
-published; GPUStack's pages print the token totals, so theirs are), and the sources the issues reserve as held-out test data (TensorRT-LLM's performance
-overview, NVIDIA NIM benchmark pages, LambdaLabs' vLLM benchmarks), which are in no table.
+published; GPUStack's and SGLang's cookbook pages print the token totals, so theirs are), and the
+sources the issues reserve as held-out test data (TensorRT-LLM's performance overview, NVIDIA NIM
+benchmark pages, LambdaLabs' vLLM benchmarks), which are in no table.
 """
 
 from __future__ import annotations
