@@ -22,7 +22,11 @@ ASSUMED_INPUT_TOKENS: throughput within −23 … +6 %, median |error| 10.3 %. P
 under the busy-fraction model (idle + (0.76 × TDP − idle) × the busy share); 20.9 % (−31 … +7 %)
 with serving power from measured work (accelerator_power.py: each second at the measured power of
 the unit bounding it), J/token 23.3 % → 14.2 %. Large batches stay low, −15 … −31 %: the modelled
-step keeps 26-42 % of its time at idle power; docs/estimation.md. Nothing was fitted on these rows.)
+step keeps 26-42 % of its time at idle power; docs/estimation.md. Nothing was fitted on these rows.
+Later on 2026-11-28, with each continuous step carrying every finishing request's prompt and the
+fitted prefill realisation: throughput median 22.6 % (−54 … +4 %, the model now slower at large
+batches, where the unpublished prompt lengths and vLLM's prefix cache decide the prefill), power
+18.1 %, J/token 9.7 %.)
 """
 
 from __future__ import annotations
