@@ -29,6 +29,8 @@ ArrayLike = Any
 # Exact types taken by the fast path (type(x) in a set is cheaper than isinstance with a tuple).
 _FLOAT_TYPES = frozenset({float, np.float64})
 _NUMBER_TYPES = frozenset({float, int, bool, np.float64, np.int64, np.bool_})
+# The same set for the modules with their own Python-float fast path (scalar_roofline.py).
+NUMBER_TYPES = _NUMBER_TYPES
 _BOOL_TYPES = frozenset({bool, np.bool_})
 _FLOAT64 = np.float64
 _BOOL = np.bool_
