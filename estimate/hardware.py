@@ -41,7 +41,7 @@ from flopwatt.estimate.constants import (
 from flopwatt.estimate.measured_profile import MeasuredProfile
 from flopwatt.estimate.memo import IdentityMemo
 from flopwatt.estimate.numeric import as_float, clip, maximum, minimum, where
-from flopwatt.estimate.scalar_roofline import at_least_one, gemm_roofline_parts, ring_numbers, ring_seconds
+from flopwatt.estimate.scalar_roofline import at_least_one, gemm_roofline_seconds, ring_numbers, ring_seconds
 
 # FLOP per operand element loaded at full bandwidth on the accelerator and precision the GEMM shape
 # was fitted on (vTrain: A100 SXM4 80 GB fp16, 312 TFLOP/s × 2 B over 2,039 GB/s; NVIDIA A100
@@ -202,9 +202,9 @@ class HardwareModel:
         self, m: ArrayLike, n: ArrayLike, k: ArrayLike, batch: ArrayLike, size_curve_on_m: bool
     ) -> ArrayLike:
         """max(FLOPs ÷ rate, (m·k + k·n + m·n) elements ÷ sustained bandwidth)."""
-        scalar = gemm_roofline_parts(self, m, n, k, batch, size_curve_on_m)  # numbers: Python floats, same values
-        if scalar is not None:
-            return maximum(*scalar)
+        seconds = gemm_roofline_seconds(self, m, n, k, batch, size_curve_on_m)  # numbers: Python floats, same values
+        if seconds is not None:
+            return _FLOAT64(seconds)
         return maximum(*self._gemm_roofline_parts(m, n, k, batch, size_curve_on_m))
 
     def _gemm_roofline_parts(

@@ -33,11 +33,11 @@ def at_least_one(x: float) -> float:
     return x if (x > 1.0 or x != x) else 1.0
 
 
-def gemm_roofline_parts(
+def gemm_roofline_seconds(
     hw: HardwareModel, m: ArrayLike, n: ArrayLike, k: ArrayLike, batch: ArrayLike, size_curve_on_m: bool
-) -> tuple[float, float] | None:
-    """HardwareModel._gemm_roofline_parts, (compute seconds, memory seconds), as Python floats;
-    None for an array input or hardware quantity, a measured GEMM map, or a zero divisor."""
+) -> float | None:
+    """HardwareModel._gemm_roofline_seconds, maximum(compute seconds, memory seconds), as a Python
+    float; None for an array input or hardware quantity, a measured GEMM map, or a zero divisor."""
     if not (
         type(m) in NUMBER_TYPES
         and type(n) in NUMBER_TYPES
@@ -49,7 +49,11 @@ def gemm_roofline_parts(
         and type(hw.gemm_half_efficiency_dimension_elements) in NUMBER_TYPES
     ):
         return None
-    m, n, k, batch = at_least_one(float(m)), at_least_one(float(n)), at_least_one(float(k)), float(batch)
+    # maximum(as_float(x), 1.0) each, inlined (at_least_one): ~25 calls an estimate
+    m, n, k, batch = float(m), float(n), float(k), float(batch)
+    m = m if (m > 1.0 or m != m) else 1.0
+    n = n if (n > 1.0 or n != n) else 1.0
+    k = k if (k > 1.0 or k != k) else 1.0
     half = hw.gemm_half_efficiency_dimension_elements
     try:
         flops = 2.0 * m * n * k * batch
@@ -59,9 +63,10 @@ def gemm_roofline_parts(
             efficiency = (n / (n + half)) * (k / (k + half))
         rate = hw.sustained_gemm_flops_per_second * efficiency
         traffic = (m * k + k * n + m * n) * hw.bytes_per_element * batch
-        return flops / rate, traffic / hw.memory_bandwidth_bytes_per_second
+        compute, memory = flops / rate, traffic / hw.memory_bandwidth_bytes_per_second
     except ArithmeticError:  # a zero divisor: NumPy's inf or NaN is the answer
         return None
+    return compute if (compute > memory or compute != compute) else memory  # numeric.maximum
 
 
 def ring_numbers(
