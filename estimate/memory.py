@@ -12,11 +12,10 @@ import numpy as np
 
 from flopwatt.estimate.accounting import ParameterCounts, head_dim, parameter_counts
 from flopwatt.estimate.architecture import ModelArchitecture
+from flopwatt.estimate.architecture_terms import architecture_terms
 from flopwatt.estimate.constants import (
     ACTIVATION_ATTENTION_SCORE_BYTES_PER_HEAD_TOKEN,
-    ACTIVATION_DROPOUT_MASK_BYTES_PER_HIDDEN,
     ACTIVATION_FULL_RECOMPUTE_BYTES_PER_HIDDEN,
-    ACTIVATION_REPLICATED_BYTES_PER_HIDDEN,
     GRADIENT_BYTES_PER_PARAMETER,
     LOGIT_BYTES_PER_VOCAB_ENTRY,
     OPTIMIZER_STATE_BYTES_PER_PARAMETER,
@@ -127,18 +126,11 @@ def activation_bytes_per_layer(
     tp = as_float(plan.tensor_parallel_size)
     sp = as_bool(plan.sequence_parallel)
     tokens = tokens_per_rank(plan, sequence_length)
-    h = as_float(arch.hidden_size)
-    d = head_dim(arch)
-    heads = as_float(arch.attention_head_count)
-    kv = as_float(arch.kv_head_count)
-    is_moe = as_float(arch.expert_count) > 1
-    ffn_tokens = where(is_moe, as_float(arch.experts_per_token) + arch.shared_expert_count, 1.0)
-    ffn_bytes = where(as_bool(arch.gated_mlp), 6.0, 4.0) * as_float(arch.ffn_hidden_size) * ffn_tokens
-    attention_bytes = 4.0 * heads * d + 4.0 * kv * d  # Q, projection input; K, V (2 bytes each, ×2 tensors)
-    replicated_per_hidden = ACTIVATION_REPLICATED_BYTES_PER_HIDDEN - where(
-        as_bool(arch.dropout), 0.0, ACTIVATION_DROPOUT_MASK_BYTES_PER_HIDDEN
-    )
-    replicated = replicated_per_hidden * h / where(sp, tp, 1.0)
+    terms = architecture_terms(arch)  # the architecture-only factors, once per architecture
+    h, heads = terms.hidden, terms.heads
+    ffn_bytes = terms.activation_ffn_bytes  # MLP tensors of its routed and shared experts
+    attention_bytes = terms.activation_attention_bytes  # Q, projection input; K, V
+    replicated = terms.activation_replicated_bytes_per_hidden * h / where(sp, tp, 1.0)
     scores = ACTIVATION_ATTENTION_SCORE_BYTES_PER_HEAD_TOKEN * heads * sequence_length / tp
     recompute = as_array(plan.activation_recompute)
     keep_scores = (recompute != RECOMPUTE_SELECTIVE) & ~as_bool(flash_attention)

@@ -24,8 +24,9 @@ from typing import Any
 import numpy as np
 
 from flopwatt.estimate import fitted_constants
-from flopwatt.estimate.accounting import ParameterCounts, head_dim, mlp_matrix_count, parameter_counts
+from flopwatt.estimate.accounting import ParameterCounts, parameter_counts
 from flopwatt.estimate.architecture import ModelArchitecture
+from flopwatt.estimate.architecture_terms import architecture_terms
 from flopwatt.estimate.catalog import FrameworkSpec, framework_names, get_framework
 from flopwatt.estimate.constants import (
     BACKWARD_ELEMENTWISE_FACTOR,
@@ -33,8 +34,6 @@ from flopwatt.estimate.constants import (
     BACKWARD_KERNELS_PER_FORWARD_KERNEL,
     CAUSAL_WORK_FRACTION,
     DEFAULT_DATA_PARALLEL_OVERLAP_FRACTION,
-    ELEMENTWISE_ELEMENTS_PER_FFN_GELU,
-    ELEMENTWISE_ELEMENTS_PER_FFN_SWIGLU,
     ELEMENTWISE_ELEMENTS_PER_HIDDEN,
     ELEMENTWISE_ELEMENTS_PER_SCORE_UNFUSED,
     FLASH_ATTENTION_BACKWARD_FLOPS_PER_FORWARD_FLOP,
@@ -190,11 +189,8 @@ def _layer_times(
     cp = as_float(plan.context_parallel_size)
     sp = as_bool(plan.sequence_parallel)
     tokens = tokens_per_rank(plan, seq)
-    h = as_float(arch.hidden_size)
-    d = head_dim(arch)
-    heads = as_float(arch.attention_head_count)
-    kv = as_float(arch.kv_head_count)
-    matrices = mlp_matrix_count(arch)
+    terms = architecture_terms(arch)
+    h, d, heads, kv, matrices = terms.hidden, terms.head_dim, terms.heads, terms.kv_heads, terms.mlp_matrices
     act_bytes = max(hw.bytes_per_element, MIN_ACTIVATION_BYTES_PER_ELEMENT)
 
     qkv = hw.gemm_seconds(tokens, (heads + 2.0 * kv) * d / tp, h)
@@ -213,9 +209,8 @@ def _layer_times(
             hw, tokens, arch, ep, tp, act_bytes, options.expert_dispatch_per_node, options.expert_dispatch_fp8
         )
     else:
-        dense_ffn = where(as_float(arch.dense_ffn_hidden_size) > 0, arch.dense_ffn_hidden_size, arch.ffn_hidden_size)
-        mlp = _mlp_gemms(hw, tokens, h, as_float(dense_ffn), matrices, tp)
-        ffn_elements = as_float(dense_ffn)
+        mlp = _mlp_gemms(hw, tokens, h, terms.dense_ffn, matrices, tp)
+        ffn_elements = terms.dense_ffn
         ep_forward = 0.0 * tokens
 
     flash = as_bool(options.flash_attention)
@@ -235,7 +230,7 @@ def _layer_times(
         unfused_fwd * BACKWARD_FLOPS_PER_FORWARD_FLOP,
     )
 
-    ffn_factor = where(as_bool(arch.gated_mlp), ELEMENTWISE_ELEMENTS_PER_FFN_SWIGLU, ELEMENTWISE_ELEMENTS_PER_FFN_GELU)
+    ffn_factor = terms.elementwise_per_ffn_element
     replicated = ELEMENTWISE_ELEMENTS_PER_HIDDEN * h / where(sp, tp, 1.0)
     elementwise = hw.memory_seconds(tokens * (replicated + ffn_factor * ffn_elements / tp) * act_bytes)
 
