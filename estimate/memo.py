@@ -17,6 +17,7 @@ from typing import Callable, Generic, Hashable, TypeVar
 
 Value = TypeVar("Value")
 Argument = TypeVar("Argument")
+_NOTHING = object()  # no argument yet
 
 
 class IdentityMemo(Generic[Value]):
@@ -44,19 +45,33 @@ def memoised_when_hashable(max_entries: int) -> Callable[[Callable[[Argument], V
     uncached when the argument is not hashable (a model architecture whose fields are NumPy
     arrays: a vectorised sweep or Monte Carlo). Why: estimates derive the same numbers from the
     same scalar architecture on every request (parameter counts, architecture terms). The
-    wrapper's `cache_clear` empties the cache."""
+    wrapper's `cache_clear` empties the cache.
+
+    The last hashable argument and its value are also kept by identity: the same object again
+    (a preset's architecture, resolved once per catalog entry) skips hashing the dataclass's
+    fields (~0.4 µs, three times per training estimate)."""
 
     def decorate(function: Callable[[Argument], Value]) -> Callable[[Argument], Value]:
         cached = functools.lru_cache(maxsize=max_entries)(function)
+        last: list[tuple[object, object]] = [(_NOTHING, None)]  # one (argument, value) tuple, replaced whole
 
         @functools.wraps(function)
         def memoised(argument: Argument) -> Value:
+            previous, value = last[0]
+            if previous is argument:
+                return value  # type: ignore[return-value]
             try:
-                return cached(argument)
+                value = cached(argument)
             except TypeError:  # unhashable: array-valued fields
                 return function(argument)
+            last[0] = (argument, value)
+            return value
 
-        memoised.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+        def cache_clear() -> None:
+            last[0] = (_NOTHING, None)
+            cached.cache_clear()
+
+        memoised.cache_clear = cache_clear  # type: ignore[attr-defined]
         return memoised
 
     return decorate

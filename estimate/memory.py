@@ -146,15 +146,18 @@ def training_memory(
     plan: ParallelPlan,
     flash_attention: ArrayLike = True,
     counts: ParameterCounts | None = None,
+    local: LocalParameters | None = None,
 ) -> TrainingMemory:
     """Peak bytes on the first pipeline stage (it holds the most micro-batches in flight).
+    `counts` and `local`: parameter_counts(arch) and local_parameters(arch, plan, counts) when
+    the caller has them already.
 
     ZeRO (Rajbhandari et al. 2020): stage 1 shards optimizer states over DP (× CP), 2 also gradients,
     3 also weights (plus one layer gathered at a time). 1F1B keeps min(m, p) micro-batches of
     activations on the first stage, × (1 + (p−1)/(p·v)) when interleaved (Korthikanti §4.2.3).
     """
     counts = parameter_counts(arch) if counts is None else counts
-    split = local_parameters(arch, plan, counts)
+    split = local_parameters(arch, plan, counts) if local is None else local
     local = split.total
     dp = as_float(plan.gradient_reduction_size)  # ZeRO shards over DP × CP
     edp = expert_data_parallel_size(plan)

@@ -45,7 +45,13 @@ from flopwatt.estimate.constants import (
 )
 from flopwatt.estimate.expert_dispatch import expert_dispatch_forward_seconds
 from flopwatt.estimate.hardware import HardwareModel
-from flopwatt.estimate.memory import expert_data_parallel_size, kv_heads_per_device, local_parameters, tokens_per_rank
+from flopwatt.estimate.memory import (
+    LocalParameters,
+    expert_data_parallel_size,
+    kv_heads_per_device,
+    local_parameters,
+    tokens_per_rank,
+)
 from flopwatt.estimate.numeric import any_true, as_array, as_bool, as_float, clip, maximum, minimum, where
 from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_SELECTIVE, ParallelPlan
 from flopwatt.estimate.quick_init import quick_init
@@ -309,9 +315,11 @@ def training_step_time(
     hw: HardwareModel,
     options: StepOptions = StepOptions(),
     counts: ParameterCounts | None = None,
+    local: LocalParameters | None = None,
 ) -> StepTime:
     """Time of one optimizer step (slowest pipeline stage) for a fixed plan (`counts`:
-    parameter_counts(arch) when the caller has them already)."""
+    parameter_counts(arch), `local`: local_parameters(arch, plan, counts), when the caller has
+    them already: an estimate computes them once for step time and memory)."""
     seq = as_float(sequence_length)
     tp = as_float(plan.tensor_parallel_size)
     pp = as_float(plan.pipeline_parallel_size)
@@ -362,7 +370,7 @@ def training_step_time(
 
     # Gradients are reduced over the ranks that share them: dense parameters over DP × CP (stride TP),
     # routed experts over the expert-data-parallel group (dp/ep ranks, stride TP·EP).
-    local = local_parameters(arch, plan, counts)
+    local = local_parameters(arch, plan, counts) if local is None else local
     zero = as_float(plan.zero_stage)
     edp = expert_data_parallel_size(plan)
     # ZeRO-3 / FSDP FULL_SHARD re-gathers the weights for the forward and the backward of every

@@ -8,6 +8,7 @@ import pytest
 
 from flopwatt.estimate.architecture_terms import architecture_terms
 from flopwatt.estimate.catalog import list_model_presets
+from flopwatt.estimate.memo import memoised_when_hashable
 
 PRESETS = list_model_presets()
 
@@ -36,3 +37,20 @@ def test_terms_are_memoised_per_architecture():
     assert (
         architecture_terms(dataclasses.replace(arch, hidden_size=arch.hidden_size * 2)).hidden == 2 * arch.hidden_size
     )
+
+
+def test_memo_alternating_and_unhashable_arguments():
+    """memo.memoised_when_hashable: the value of each argument, whichever came last; an unhashable
+    argument computed each time and never kept."""
+    calls = []
+
+    @memoised_when_hashable(4)
+    def doubled(value):
+        calls.append(value)
+        return [2 * v for v in value] if isinstance(value, list) else 2 * value
+
+    assert [doubled(1), doubled(2), doubled(1), doubled(1), doubled(2)] == [2, 4, 2, 2, 4]
+    assert calls == [1, 2]
+    assert doubled([1]) == [2] and doubled([1]) == [2] and calls == [1, 2, [1], [1]]
+    doubled.cache_clear()
+    assert doubled(1) == 2 and calls[-1] == 1
