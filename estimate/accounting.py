@@ -14,12 +14,12 @@ Conventions (stated in every response's assumptions):
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Any
 
 from flopwatt.estimate.architecture import ModelArchitecture
 from flopwatt.estimate.constants import BACKWARD_FLOPS_PER_FORWARD_FLOP
+from flopwatt.estimate.memo import memoised_when_hashable
 from flopwatt.estimate.numeric import as_bool, as_float, maximum, where
 from flopwatt.estimate.quick_init import quick_init
 
@@ -71,6 +71,7 @@ class ParameterCounts:
         return self.active - self.embedding - self.lm_head + untied_head
 
 
+@memoised_when_hashable(1024)
 def parameter_counts(arch: ModelArchitecture) -> ParameterCounts:
     """Counts every weight matrix of the architecture (biases and positional tables ignored:
     < 0.1 % of a modern LLM).
@@ -78,18 +79,6 @@ def parameter_counts(arch: ModelArchitecture) -> ParameterCounts:
     A pure function of the architecture, needed several times per estimate (FLOPs, memory, step
     time, planner): scalar architectures are memoised; one whose fields are arrays (a vectorised
     sweep) is not hashable and is counted afresh."""
-    try:
-        return _memoised_parameter_counts(arch)
-    except TypeError:  # array-valued fields
-        return _count_parameters(arch)
-
-
-@functools.lru_cache(maxsize=1024)
-def _memoised_parameter_counts(arch: ModelArchitecture) -> ParameterCounts:
-    return _count_parameters(arch)
-
-
-def _count_parameters(arch: ModelArchitecture) -> ParameterCounts:
     h = as_float(arch.hidden_size)
     d = head_dim(arch)
     heads = as_float(arch.attention_head_count)

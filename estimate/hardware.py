@@ -41,6 +41,7 @@ from flopwatt.estimate.constants import (
 from flopwatt.estimate.measured_profile import MeasuredProfile
 from flopwatt.estimate.memo import IdentityMemo
 from flopwatt.estimate.numeric import as_float, clip, maximum, minimum, where
+from flopwatt.estimate.scalar_roofline import at_least_one, gemm_roofline_seconds, ring_numbers, ring_seconds
 
 # FLOP per operand element loaded at full bandwidth on the accelerator and precision the GEMM shape
 # was fitted on (vTrain: A100 SXM4 80 GB fp16, 312 TFLOP/s × 2 B over 2,039 GB/s; NVIDIA A100
@@ -54,6 +55,7 @@ ArrayLike = Any
 # Inverse-distance weighting power in log2-shape space for the measured GEMM map: 4 makes the
 # nearest measured shapes dominate (an interpolation choice, not a fitted value).
 IDW_POWER = 4.0
+_FLOAT64 = np.float64
 
 
 class ScaleOutUnavailableError(ValueError):
@@ -200,6 +202,9 @@ class HardwareModel:
         self, m: ArrayLike, n: ArrayLike, k: ArrayLike, batch: ArrayLike, size_curve_on_m: bool
     ) -> ArrayLike:
         """max(FLOPs ÷ rate, (m·k + k·n + m·n) elements ÷ sustained bandwidth)."""
+        seconds = gemm_roofline_seconds(self, m, n, k, batch, size_curve_on_m)  # numbers: Python floats, same values
+        if seconds is not None:
+            return _FLOAT64(seconds)
         return maximum(*self._gemm_roofline_parts(m, n, k, batch, size_curve_on_m))
 
     def _gemm_roofline_parts(
@@ -270,6 +275,10 @@ class HardwareModel:
         self, message_bytes: ArrayLike, group_size: ArrayLike, group_stride: ArrayLike = 1.0
     ) -> ArrayLike:
         """Ring all-reduce: 2(n−1)/n of the message over the bus bandwidth, plus latency; 0 for n = 1."""
+        numbers = ring_numbers(self, message_bytes, group_size, group_stride)  # Python floats, same values
+        if numbers is not None:
+            message, size, stride = numbers
+            return _FLOAT64(ring_seconds(self, 2.0 * (size - 1.0) / at_least_one(size) * message, size, stride))
         n = as_float(group_size)
         moved = 2.0 * (n - 1.0) / maximum(n, 1.0) * message_bytes
         seconds = transfer_seconds(moved, self.collective_bus_bandwidth(n, group_stride)) + self.collective_latency(
@@ -281,6 +290,10 @@ class HardwareModel:
         self, message_bytes: ArrayLike, group_size: ArrayLike, group_stride: ArrayLike = 1.0
     ) -> ArrayLike:
         """Ring all-gather or reduce-scatter of a `message_bytes` result: (n−1)/n of it."""
+        numbers = ring_numbers(self, message_bytes, group_size, group_stride)  # Python floats, same values
+        if numbers is not None:
+            message, size, stride = numbers
+            return _FLOAT64(ring_seconds(self, (size - 1.0) / at_least_one(size) * message, size, stride))
         n = as_float(group_size)
         moved = (n - 1.0) / maximum(n, 1.0) * message_bytes
         seconds = transfer_seconds(moved, self.collective_bus_bandwidth(n, group_stride)) + self.collective_latency(

@@ -12,11 +12,10 @@ import numpy as np
 
 from flopwatt.estimate.accounting import ParameterCounts, head_dim, parameter_counts
 from flopwatt.estimate.architecture import ModelArchitecture
+from flopwatt.estimate.architecture_terms import architecture_terms
 from flopwatt.estimate.constants import (
     ACTIVATION_ATTENTION_SCORE_BYTES_PER_HEAD_TOKEN,
-    ACTIVATION_DROPOUT_MASK_BYTES_PER_HIDDEN,
     ACTIVATION_FULL_RECOMPUTE_BYTES_PER_HIDDEN,
-    ACTIVATION_REPLICATED_BYTES_PER_HIDDEN,
     GRADIENT_BYTES_PER_PARAMETER,
     LOGIT_BYTES_PER_VOCAB_ENTRY,
     OPTIMIZER_STATE_BYTES_PER_PARAMETER,
@@ -127,18 +126,11 @@ def activation_bytes_per_layer(
     tp = as_float(plan.tensor_parallel_size)
     sp = as_bool(plan.sequence_parallel)
     tokens = tokens_per_rank(plan, sequence_length)
-    h = as_float(arch.hidden_size)
-    d = head_dim(arch)
-    heads = as_float(arch.attention_head_count)
-    kv = as_float(arch.kv_head_count)
-    is_moe = as_float(arch.expert_count) > 1
-    ffn_tokens = where(is_moe, as_float(arch.experts_per_token) + arch.shared_expert_count, 1.0)
-    ffn_bytes = where(as_bool(arch.gated_mlp), 6.0, 4.0) * as_float(arch.ffn_hidden_size) * ffn_tokens
-    attention_bytes = 4.0 * heads * d + 4.0 * kv * d  # Q, projection input; K, V (2 bytes each, ×2 tensors)
-    replicated_per_hidden = ACTIVATION_REPLICATED_BYTES_PER_HIDDEN - where(
-        as_bool(arch.dropout), 0.0, ACTIVATION_DROPOUT_MASK_BYTES_PER_HIDDEN
-    )
-    replicated = replicated_per_hidden * h / where(sp, tp, 1.0)
+    terms = architecture_terms(arch)  # the architecture-only factors, once per architecture
+    h, heads = terms.hidden, terms.heads
+    ffn_bytes = terms.activation_ffn_bytes  # MLP tensors of its routed and shared experts
+    attention_bytes = terms.activation_attention_bytes  # Q, projection input; K, V
+    replicated = terms.activation_replicated_bytes_per_hidden * h / where(sp, tp, 1.0)
     scores = ACTIVATION_ATTENTION_SCORE_BYTES_PER_HEAD_TOKEN * heads * sequence_length / tp
     recompute = as_array(plan.activation_recompute)
     keep_scores = (recompute != RECOMPUTE_SELECTIVE) & ~as_bool(flash_attention)
@@ -154,15 +146,18 @@ def training_memory(
     plan: ParallelPlan,
     flash_attention: ArrayLike = True,
     counts: ParameterCounts | None = None,
+    local: LocalParameters | None = None,
 ) -> TrainingMemory:
     """Peak bytes on the first pipeline stage (it holds the most micro-batches in flight).
+    `counts` and `local`: parameter_counts(arch) and local_parameters(arch, plan, counts) when
+    the caller has them already.
 
     ZeRO (Rajbhandari et al. 2020): stage 1 shards optimizer states over DP (× CP), 2 also gradients,
     3 also weights (plus one layer gathered at a time). 1F1B keeps min(m, p) micro-batches of
     activations on the first stage, × (1 + (p−1)/(p·v)) when interleaved (Korthikanti §4.2.3).
     """
     counts = parameter_counts(arch) if counts is None else counts
-    split = local_parameters(arch, plan, counts)
+    split = local_parameters(arch, plan, counts) if local is None else local
     local = split.total
     dp = as_float(plan.gradient_reduction_size)  # ZeRO shards over DP × CP
     edp = expert_data_parallel_size(plan)

@@ -24,8 +24,9 @@ from typing import Any
 import numpy as np
 
 from flopwatt.estimate import fitted_constants
-from flopwatt.estimate.accounting import ParameterCounts, head_dim, mlp_matrix_count, parameter_counts
+from flopwatt.estimate.accounting import ParameterCounts, parameter_counts
 from flopwatt.estimate.architecture import ModelArchitecture
+from flopwatt.estimate.architecture_terms import architecture_terms
 from flopwatt.estimate.catalog import FrameworkSpec, framework_names, get_framework
 from flopwatt.estimate.constants import (
     BACKWARD_ELEMENTWISE_FACTOR,
@@ -33,8 +34,6 @@ from flopwatt.estimate.constants import (
     BACKWARD_KERNELS_PER_FORWARD_KERNEL,
     CAUSAL_WORK_FRACTION,
     DEFAULT_DATA_PARALLEL_OVERLAP_FRACTION,
-    ELEMENTWISE_ELEMENTS_PER_FFN_GELU,
-    ELEMENTWISE_ELEMENTS_PER_FFN_SWIGLU,
     ELEMENTWISE_ELEMENTS_PER_HIDDEN,
     ELEMENTWISE_ELEMENTS_PER_SCORE_UNFUSED,
     FLASH_ATTENTION_BACKWARD_FLOPS_PER_FORWARD_FLOP,
@@ -46,7 +45,13 @@ from flopwatt.estimate.constants import (
 )
 from flopwatt.estimate.expert_dispatch import expert_dispatch_forward_seconds
 from flopwatt.estimate.hardware import HardwareModel
-from flopwatt.estimate.memory import expert_data_parallel_size, kv_heads_per_device, local_parameters, tokens_per_rank
+from flopwatt.estimate.memory import (
+    LocalParameters,
+    expert_data_parallel_size,
+    kv_heads_per_device,
+    local_parameters,
+    tokens_per_rank,
+)
 from flopwatt.estimate.numeric import any_true, as_array, as_bool, as_float, clip, maximum, minimum, where
 from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_SELECTIVE, ParallelPlan
 from flopwatt.estimate.quick_init import quick_init
@@ -190,11 +195,8 @@ def _layer_times(
     cp = as_float(plan.context_parallel_size)
     sp = as_bool(plan.sequence_parallel)
     tokens = tokens_per_rank(plan, seq)
-    h = as_float(arch.hidden_size)
-    d = head_dim(arch)
-    heads = as_float(arch.attention_head_count)
-    kv = as_float(arch.kv_head_count)
-    matrices = mlp_matrix_count(arch)
+    terms = architecture_terms(arch)
+    h, d, heads, kv, matrices = terms.hidden, terms.head_dim, terms.heads, terms.kv_heads, terms.mlp_matrices
     act_bytes = max(hw.bytes_per_element, MIN_ACTIVATION_BYTES_PER_ELEMENT)
 
     qkv = hw.gemm_seconds(tokens, (heads + 2.0 * kv) * d / tp, h)
@@ -213,9 +215,8 @@ def _layer_times(
             hw, tokens, arch, ep, tp, act_bytes, options.expert_dispatch_per_node, options.expert_dispatch_fp8
         )
     else:
-        dense_ffn = where(as_float(arch.dense_ffn_hidden_size) > 0, arch.dense_ffn_hidden_size, arch.ffn_hidden_size)
-        mlp = _mlp_gemms(hw, tokens, h, as_float(dense_ffn), matrices, tp)
-        ffn_elements = as_float(dense_ffn)
+        mlp = _mlp_gemms(hw, tokens, h, terms.dense_ffn, matrices, tp)
+        ffn_elements = terms.dense_ffn
         ep_forward = 0.0 * tokens
 
     flash = as_bool(options.flash_attention)
@@ -235,7 +236,7 @@ def _layer_times(
         unfused_fwd * BACKWARD_FLOPS_PER_FORWARD_FLOP,
     )
 
-    ffn_factor = where(as_bool(arch.gated_mlp), ELEMENTWISE_ELEMENTS_PER_FFN_SWIGLU, ELEMENTWISE_ELEMENTS_PER_FFN_GELU)
+    ffn_factor = terms.elementwise_per_ffn_element
     replicated = ELEMENTWISE_ELEMENTS_PER_HIDDEN * h / where(sp, tp, 1.0)
     elementwise = hw.memory_seconds(tokens * (replicated + ffn_factor * ffn_elements / tp) * act_bytes)
 
@@ -314,9 +315,11 @@ def training_step_time(
     hw: HardwareModel,
     options: StepOptions = StepOptions(),
     counts: ParameterCounts | None = None,
+    local: LocalParameters | None = None,
 ) -> StepTime:
     """Time of one optimizer step (slowest pipeline stage) for a fixed plan (`counts`:
-    parameter_counts(arch) when the caller has them already)."""
+    parameter_counts(arch), `local`: local_parameters(arch, plan, counts), when the caller has
+    them already: an estimate computes them once for step time and memory)."""
     seq = as_float(sequence_length)
     tp = as_float(plan.tensor_parallel_size)
     pp = as_float(plan.pipeline_parallel_size)
@@ -367,7 +370,7 @@ def training_step_time(
 
     # Gradients are reduced over the ranks that share them: dense parameters over DP × CP (stride TP),
     # routed experts over the expert-data-parallel group (dp/ep ranks, stride TP·EP).
-    local = local_parameters(arch, plan, counts)
+    local = local_parameters(arch, plan, counts) if local is None else local
     zero = as_float(plan.zero_stage)
     edp = expert_data_parallel_size(plan)
     # ZeRO-3 / FSDP FULL_SHARD re-gathers the weights for the forward and the backward of every

@@ -16,7 +16,7 @@ from flopwatt.estimate.accounting import flops_per_token, parameter_counts, trai
 from flopwatt.estimate.architecture import ModelArchitecture
 from flopwatt.estimate.constants import BACKWARD_FLOPS_PER_FORWARD_FLOP, CAUSAL_WORK_FRACTION, SECONDS_PER_HOUR
 from flopwatt.estimate.hardware import HardwareModel
-from flopwatt.estimate.memory import TrainingMemory, training_memory, usable_training_memory_bytes
+from flopwatt.estimate.memory import TrainingMemory, local_parameters, training_memory, usable_training_memory_bytes
 from flopwatt.estimate.numeric import as_array, as_bool, as_float, clip, isfinite, where
 from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_SELECTIVE, ParallelPlan
 from flopwatt.estimate.quick_init import quick_init
@@ -127,7 +127,8 @@ def estimate_step(scenario: TrainingScenario) -> StepEstimate:
     )
     executed_training = executed_forward * (1.0 + BACKWARD_FLOPS_PER_FORWARD_FLOP)
     hardware_per_token = (executed_training + recompute_extra) * model_per_token / per_token.training_model
-    step = training_step_time(arch, seq, plan, hw, scenario.options, counts)
+    local = local_parameters(arch, plan, counts)  # once: step time and memory both need them
+    step = training_step_time(arch, seq, plan, hw, scenario.options, counts, local)
     coverage = None
     if scenario.operator_table is not None:
         from flopwatt.estimate.operator_table import training_step_from_operators
@@ -137,7 +138,7 @@ def estimate_step(scenario: TrainingScenario) -> StepEstimate:
             step, coverage = rebuilt
     return StepEstimate(
         step=step,
-        memory=training_memory(arch, seq, plan, flash, counts),
+        memory=training_memory(arch, seq, plan, flash, counts, local),
         model_flops_per_token=model_per_token,
         hardware_flops_per_token=hardware_per_token,
         operator_coverage=coverage,

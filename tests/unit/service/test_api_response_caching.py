@@ -11,7 +11,16 @@ import dataclasses
 import grpc
 import pytest
 
-from flopwatt.estimate import accounting, facility_choice, hardware, model_choice, numeric, scenarios, stack_realisation
+from flopwatt.estimate import (
+    accounting,
+    architecture_terms,
+    facility_choice,
+    hardware,
+    model_choice,
+    numeric,
+    scenarios,
+    stack_realisation,
+)
 from flopwatt.estimate.catalog import get_hardware
 from flopwatt.service.api import convert, training, wire
 from flopwatt.service.api.deps import ApiDependencies
@@ -96,7 +105,8 @@ def _clear_caches() -> None:
     stack_realisation.calibrated_step_options.cache_clear()
     facility_choice._facility_inputs.cache_clear()
     scenarios._framework_assumptions.cache_clear()
-    accounting._memoised_parameter_counts.cache_clear()
+    accounting.parameter_counts.cache_clear()
+    architecture_terms.architecture_terms.cache_clear()
     training._cached_response.cache_clear()
 
 
