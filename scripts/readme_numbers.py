@@ -306,10 +306,53 @@ def validation_table(run: Runner) -> str:
             f"{whole:.1f} % median",
             "≤ 15 %" + ("" if whole <= 15 else " (missed)"),
         ),
+        *serving_rows(v["serving_calibration"]),
     ]
     lines = ["| data set | rows | error | target (DESIGN §7) |", "|---|---|---|---|"]
     lines += [f"| {name} | {count} | {error} | {target} |" for name, count, error, target in rows]
     return "\n".join(lines) + "\n"
+
+
+SERVING_METRIC_NAMES = {
+    "throughput": "output tokens/s",
+    "batch_latency": "static-batch latency",
+    "ttft_median": "median TTFT, 1-100 clients",
+    "tpot_median": "median TPOT, 1-100 clients",
+}
+
+
+def serving_rows(serving: dict) -> list[tuple[str, int, str, str]]:
+    """One row per serving source and metric: leave-one-source-out for the fitted (offline) sources,
+    out of sample for the online ones (never fitted), and the ML.ENERGY energy comparison."""
+    online = {row["row"].split("/")[0] for row in serving["rows"] if row["interface"] == "online"}
+    rows = []
+    for e in serving["sources"]:
+        if e["hardware_id"] != "all" or e["source"].startswith("all"):
+            continue
+        kind = "online, never fitted" if e["source"] in online else "leave-one-source-out"
+        error = f"{e['cross_validated_mape_percent']:.1f} % MAPE"
+        if e["source"] not in online:
+            error += f" (in-sample {e['in_sample_mape_percent']:.1f} %)"
+        rows.append(
+            (
+                f"serving, {kind}: {e['source']}, {SERVING_METRIC_NAMES[e['metric']]} "
+                f"({e['physics_mape_percent']:.1f} % with the physics alone)",
+                e["rows"],
+                error,
+                f"≤ {e['target_percent']:.0f} %" + ("" if e["target_met"] else " (missed)"),
+            )
+        )
+    energy = serving["mlenergy_comparison"]
+    rows.append(
+        (
+            "energy per output token vs the ML.ENERGY leaderboard, H100, vLLM (a comparison, never fitted)",
+            len(energy["rows"]),
+            f"{energy['median_abs_error_percent']:.1f} % median (tokens/s "
+            f"{energy['median_abs_throughput_error_percent']:.1f} %, power {energy['median_abs_power_error_percent']:.1f} %)",
+            "—",
+        )
+    )
+    return rows
 
 
 def validation_prose(run: Runner) -> str:
