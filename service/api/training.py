@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 
 import numpy as np
 
@@ -32,6 +33,7 @@ from flopwatt.service.api.request_bounds import (
     MIN_GOODPUT,
     PARALLELISM_MAXIMA,
     Violations,
+    all_within,
     check_facility,
     check_model_spec,
     check_uncertainty,
@@ -70,6 +72,8 @@ _NO_PROFILES = ApiDependencies()
 _PARALLELISM_BOUNDS = tuple(
     (name, f"parallelism.{name}", maximum) for name, maximum in PARALLELISM_MAXIMA.items() if name != "zero_stage"
 )
+_parallelism_values = operator.attrgetter(*(name for name, _, _ in _PARALLELISM_BOUNDS))
+_PARALLELISM_UPPER_BOUNDS = tuple(maximum for _, _, maximum in _PARALLELISM_BOUNDS)
 # Known ActivationRecompute numbers, read once: the enum wrapper's values() builds a new list per call.
 _RECOMPUTE_VALUES = frozenset(common_pb2.ActivationRecompute.values())
 
@@ -83,8 +87,10 @@ def _validate(request: estimator_pb2.EstimateTrainingRequest) -> None:
     if not request.hardware_id:
         v.add("hardware_id", "required (see ListHardware)")
     p = request.parallelism
-    for name, path, maximum in _PARALLELISM_BOUNDS:
-        v.integer(path, getattr(p, name), maximum=maximum)
+    values = _parallelism_values(p)
+    if not all_within(values, _PARALLELISM_UPPER_BOUNDS):  # else the loop would add nothing
+        for (_, path, maximum), value in zip(_PARALLELISM_BOUNDS, values):
+            v.integer(path, value, maximum=maximum)
     if p.HasField("zero_stage") and not 0 <= p.zero_stage <= 3:
         v.add("parallelism.zero_stage", "must be 0, 1, 2 or 3")
     if p.activation_recompute not in _RECOMPUTE_VALUES:  # as an unknown Precision is
