@@ -52,3 +52,19 @@ def test_varint(value):
     from google.protobuf.internal import decoder
 
     assert decoder._DecodeVarint(wire.varint(value), 0) == (value, len(wire.varint(value)))
+
+
+def test_assumption_elements_by_identity_equal_the_uncached_encoding(monkeypatch):
+    """The identity table gives the bytes assumption_element gives, for repeated objects, equal
+    but distinct objects, and after the table is emptied when full."""
+    monkeypatch.setattr(wire, "MAX_ENCODED_ELEMENTS", 3)
+    shared = Assumption("precision", "bf16", "default", "unspecified precision means bf16")
+    items = [shared, Assumption("a", "1", "default", "s"), shared, Assumption("a", "1", "default", "s")]
+    number = wire.field_number(estimator_pb2.EstimateTrainingResponse, "assumptions")
+    expected = b"".join(wire.assumption_element.__wrapped__(number, a) for a in items)
+    for _ in range(3):  # a fresh object per round: the table fills and is emptied
+        assert wire.assumption_elements(number, items) == expected
+        assert wire.assumption_elements(number, [*items, Assumption("b", "2", "c", "d")]) == (
+            expected + wire.assumption_element.__wrapped__(number, Assumption("b", "2", "c", "d"))
+        )
+    assert len(wire._BY_IDENTITY[number]) <= 3
