@@ -191,7 +191,10 @@ FACILITY_BOUNDS = {
 
 
 def check_facility(facility, path: str, violations: Violations) -> None:
-    """Optional facility numbers: present ones must be finite and in range."""
+    """Optional facility numbers: present ones must be finite and in range (an empty message,
+    the usual request, has none present: each field has presence, so a set one serializes)."""
+    if not facility.ByteSize():
+        return
     for name, (low, high) in FACILITY_BOUNDS.items():
         if facility.HasField(name):
             violations.real(f"{path}.{name}", getattr(facility, name), minimum=low, maximum=high)
