@@ -234,6 +234,23 @@ def calibration_to_proto(hw: HardwareModel) -> common_pb2.Calibration:
     return _DATASHEET_CALIBRATIONS.get((hw.hardware_id, hw.precision), hw, lambda: _calibration_message(hw))
 
 
+_DATASHEET_CALIBRATION_ELEMENTS: IdentityMemo[bytes] = IdentityMemo(MAX_CACHED_CALIBRATIONS)
+
+
+def calibration_element(number: int, hw: HardwareModel) -> bytes:
+    """`calibration_to_proto(hw)` as the wire bytes of message field `number` (tag, length,
+    message), for a response built in one merge: a datasheet model's bytes are kept like its
+    message (serialized once, not copied into every response), a profiled model's serialized
+    per call. Calibration has no map field, so its serialization is deterministic."""
+    if hw.calibration_kind != "datasheet":
+        return wire.length_delimited(number, _calibration_message(hw).SerializeToString())
+    return _DATASHEET_CALIBRATION_ELEMENTS.get(
+        (hw.hardware_id, hw.precision, number),
+        hw,
+        lambda: wire.length_delimited(number, calibration_to_proto(hw).SerializeToString()),
+    )
+
+
 def set_operator_coverage(calibration: common_pb2.Calibration, coverage) -> None:
     """Fill `calibration.operator_table` from an estimate's OperatorStep (estimate/operator_table.py)."""
     report = coverage.as_dict()

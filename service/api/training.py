@@ -22,7 +22,7 @@ from flopwatt.estimate.scenarios import (
 )
 from flopwatt.estimate.step_time import FRAMEWORK_STEP_OPTIONS
 from flopwatt.estimate.training import TrainingEstimate, TrainingScenario, estimate_training_run
-from flopwatt.service.api import convert
+from flopwatt.service.api import convert, wire
 from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.service.api.finite import ensure_finite, int64
 from flopwatt.service.api.request_bounds import (
@@ -76,6 +76,17 @@ _parallelism_values = operator.attrgetter(*(name for name, _, _ in _PARALLELISM_
 _PARALLELISM_UPPER_BOUNDS = tuple(maximum for _, _, maximum in _PARALLELISM_BOUNDS)
 # Known ActivationRecompute numbers, read once: the enum wrapper's values() builds a new list per call.
 _RECOMPUTE_VALUES = frozenset(common_pb2.ActivationRecompute.values())
+
+
+# Field numbers of the parts merged as wire bytes into EstimateTrainingResponse (to_response).
+_RESPONSE_FIELDS = estimator_pb2.EstimateTrainingResponse.DESCRIPTOR.fields_by_name
+_CALIBRATION = _RESPONSE_FIELDS["calibration"].number
+_BREAKDOWN = _RESPONSE_FIELDS["breakdown"].number
+_ASSUMPTIONS = _RESPONSE_FIELDS["assumptions"].number
+_STEP_TIME, _MEMORY, _ENERGY, _COST, _WALL_CLOCK = (
+    _RESPONSE_FIELDS["breakdown"].message_type.fields_by_name[name].number
+    for name in ("step_time", "memory", "energy", "cost", "wall_clock")
+)
 
 
 def _validate(request: estimator_pb2.EstimateTrainingRequest) -> None:
@@ -251,24 +262,33 @@ def to_response(estimate: TrainingEstimate, assumptions: list[Assumption]) -> es
         goodput=_f(estimate.goodput),
         water_liters=_f(cost.water_liters),
         tokens_per_second=_f(estimate.tokens_per_second),
-        calibration=convert.calibration_to_proto(s.hardware),
     )
-    if estimate.operator_coverage is not None:
-        convert.set_operator_coverage(response.calibration, estimate.operator_coverage)
     wall_clock = _floats(estimate.wall_clock.as_dict())
     if not math.isfinite(_f(s.goodput_override)):  # the model's parts only; the fixed goodput's loss otherwise
         del wall_clock["request_goodput_loss"]
-    convert.add_quantities(
-        response.breakdown,
-        {
-            "step_time": (step, "seconds"),
-            "memory": (memory, "bytes"),
-            "energy": (energy, "joules"),
-            "cost": (money, "usd"),
-            "wall_clock": (wall_clock, "seconds"),
-        },
+    breakdown = b"".join(
+        [
+            wire.quantity_elements(_STEP_TIME, step, "seconds"),
+            wire.quantity_elements(_MEMORY, memory, "bytes"),
+            wire.quantity_elements(_ENERGY, energy, "joules"),
+            wire.quantity_elements(_COST, money, "usd"),
+            wire.quantity_elements(_WALL_CLOCK, wall_clock, "seconds"),
+        ]
     )
-    convert.add_assumptions(response, assumptions)
+    # Calibration, breakdown and assumptions merged in one parse (see wire.py): the message the
+    # calibration copy, the breakdown's quantities and the assumption elements added one by one
+    # gave, so the same bytes (tests/unit/service/test_training_response_merge.py).
+    response.MergeFromString(
+        b"".join(
+            [
+                convert.calibration_element(_CALIBRATION, s.hardware),
+                wire.length_delimited(_BREAKDOWN, breakdown),
+                wire.assumption_elements(_ASSUMPTIONS, assumptions),
+            ]
+        )
+    )
+    if estimate.operator_coverage is not None:
+        convert.set_operator_coverage(response.calibration, estimate.operator_coverage)
     return response
 
 
