@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import math
+import operator
 from dataclasses import dataclass
 
 from flopwatt.estimate import constants as C
@@ -142,6 +144,9 @@ MODELLED_GOODPUT = tuple(
 )
 
 
+_DEFAULT_GOODPUT_INPUTS = GoodputInputs()
+
+
 @quick_init
 @dataclass(frozen=True)
 class GoodputChoice:
@@ -159,10 +164,14 @@ class GoodputChoice:
         # Shallow (dataclasses.asdict deep-copies every value, once per estimate); the field
         # names read from the instance dict, not dataclasses.fields() per call (quick_init
         # fills it with exactly the fields).
-        return GoodputInputs(**{k: v for k, v in self.__dict__.items() if v is not None})
+        values = {k: v for k, v in self.__dict__.items() if v is not None}
+        # All defaults (the usual request): one shared frozen record instead of a new one.
+        return GoodputInputs(**values) if values else _DEFAULT_GOODPUT_INPUTS
 
     def assumptions(self) -> list[Assumption]:
         """One per input: the request's value (origin "request") or the default with its source."""
+        if all(map(operator.is_, self.__dict__.values(), itertools.repeat(None))):
+            return list(MODELLED_GOODPUT)  # every input the default: the loop below gives these
         out = []
         for assumption in MODELLED_GOODPUT:
             value = getattr(self, assumption.name)

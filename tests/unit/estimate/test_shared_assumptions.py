@@ -31,3 +31,14 @@ def test_tdp_power_assumption_text_unchanged():
         "measured 8×H100 training nodes draw ≤ 76 % of nameplate (arXiv 2506.14551, 2025)",
     )
     assert accelerator_power_assumptions(hw)[0] is assumption
+
+
+def test_goodput_choice_fast_paths_equal_the_loops():
+    from flopwatt.estimate.run_cost import GoodputInputs
+    from flopwatt.estimate.scenarios import MODELLED_GOODPUT, GoodputChoice
+
+    assert GoodputChoice().assumptions() == list(MODELLED_GOODPUT)
+    assert GoodputChoice().inputs() == GoodputInputs()
+    zero = GoodputChoice(checkpoint_interval_seconds=0.0)  # set to 0: the Young/Daly optimum, from the request
+    assert [a.origin for a in zero.assumptions()].count("request") == 1
+    assert zero.inputs() == GoodputInputs(checkpoint_interval_seconds=0.0)
