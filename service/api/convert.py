@@ -148,7 +148,18 @@ def plan_constraints(parallelism, path: str = "parallelism") -> PlanConstraints:
 
 
 def plan_to_proto(plan: ParallelPlan) -> common_pb2.Parallelism:
-    return common_pb2.Parallelism(
+    return common_pb2.Parallelism(**plan_fields(plan))
+
+
+# The *_fields functions give a message's field values as a dict: a response built with
+# `field=dict` fills its sub-message in place, where `field=Message(...)` builds one and copies
+# it (~0.5 µs a sub-message; a training response has four). The same fields are set either way.
+
+
+def plan_fields(plan: ParallelPlan) -> dict[str, int | bool | float]:
+    """The Parallelism fields of `plan` (zero_stage and sequence_parallel always set: they have
+    presence, and the plan's values are answered even when 0 / false)."""
+    return dict(
         tensor_parallel_size=int(plan.tensor_parallel_size),
         pipeline_parallel_size=int(plan.pipeline_parallel_size),
         data_parallel_size=int(plan.data_parallel_size),
@@ -168,16 +179,26 @@ def plan_to_proto(plan: ParallelPlan) -> common_pb2.Parallelism:
 
 def duration(seconds: float) -> Duration:
     """Seconds → Duration (clamped to the Duration range, ±10,000 years)."""
+    return Duration(**duration_fields(seconds))
+
+
+def duration_fields(seconds: float) -> dict[str, int]:
+    """The Duration fields of `seconds`, as `duration` sets them."""
     seconds = min(max(float(seconds), 0.0), 315_576_000_000.0)
     whole = int(seconds)
-    return Duration(seconds=whole, nanos=int(round((seconds - whole) * 1e9)) % 1_000_000_000)
+    return {"seconds": whole, "nanos": int(round((seconds - whole) * 1e9)) % 1_000_000_000}
 
 
 def money(usd: float, field: str) -> Money:
     """USD → Money; FAILED_PRECONDITION naming the response `field` when the amount is past
     Money's int64 units (see finite.int64)."""
+    return Money(**money_fields(usd, field))
+
+
+def money_fields(usd: float, field: str) -> dict[str, str | int]:
+    """The Money fields of `usd`, as `money` sets them (and refuses them)."""
     units = int64(math.floor(usd) if math.isfinite(usd) else usd, field)
-    return Money(currency_code="USD", units=units, nanos=int(round((usd - units) * 1e9)) % 1_000_000_000)
+    return {"currency_code": "USD", "units": units, "nanos": int(round((usd - units) * 1e9)) % 1_000_000_000}
 
 
 def set_intervals(target, items) -> None:
