@@ -66,15 +66,9 @@ def catalog_hardware(hardware_id: str) -> HardwareSpec:
 
 # Readers of several message fields in one C call (a getattr per field costs ~70 ns on upb).
 _architecture_values = operator.attrgetter(*ARCHITECTURE_FIELDS)
-_PLAN_DEGREES = (
-    "tensor_parallel_size",
-    "context_parallel_size",
-    "pipeline_parallel_size",
-    "data_parallel_size",
-    "expert_parallel_size",
-    "pipeline_interleaving",
-    "micro_batch_size",
-    "global_batch_size",
+# The Parallelism sizes read as "positive or unset", in PlanConstraints' order (same names).
+_PLAN_DEGREES = tuple(
+    name for name in PlanConstraints.__dataclass_fields__ if name.endswith("_size") or name == "pipeline_interleaving"
 )
 _plan_degrees = operator.attrgetter(*_PLAN_DEGREES)
 _UNSET_FACILITY = FacilityChoice()

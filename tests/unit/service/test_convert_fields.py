@@ -5,7 +5,8 @@ import math
 
 import pytest
 
-from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_NONE, ParallelPlan
+from flopwatt.estimate.parallel_plan import RECOMPUTE_FULL, RECOMPUTE_NONE
+from flopwatt.estimate.planner import PlanConstraints, complete_plan
 from flopwatt.service.api import convert
 from flopwatt.service.errors import FailedPrecondition
 from flopwatt.v1 import estimator_pb2
@@ -34,20 +35,7 @@ def test_money_fields_refuse_as_money():
 
 @pytest.mark.parametrize("recompute, zero, sp", [(RECOMPUTE_NONE, 0, False), (RECOMPUTE_FULL, 3, True)])
 def test_plan_fields(recompute, zero, sp):
-    plan = ParallelPlan(
-        tensor_parallel_size=8,
-        context_parallel_size=1,
-        pipeline_parallel_size=16,
-        data_parallel_size=128,
-        expert_parallel_size=1,
-        pipeline_interleaving=4,
-        micro_batch_size=1,
-        global_batch_size=2048,
-        zero_stage=zero,
-        activation_recompute=recompute,
-        sequence_parallel=sp,
-        recompute_layer_fraction=0.25,
-    )
+    plan = complete_plan(PlanConstraints(8, 1, 16, 128, 1, 4, 1, 2048, zero, recompute, sp, 0.25))
     built = R(parallelism=convert.plan_fields(plan))
     assert built.parallelism.HasField("zero_stage") and built.parallelism.HasField("sequence_parallel")
     assert built.SerializeToString() == R(parallelism=convert.plan_to_proto(plan)).SerializeToString()

@@ -11,16 +11,10 @@ from flopwatt.v1 import common_pb2
 
 
 def _model_choice_per_field(spec):
-    overrides = {name: value for name in ARCHITECTURE_FIELDS if (value := getattr(spec, name)) > 0}
-    for name in ARCHITECTURE_FLAGS:
-        if spec.HasField(name):
-            overrides[name] = getattr(spec, name)
-    return ModelChoice(
-        spec.preset_id,
-        tuple(sorted(overrides.items())),
-        float(spec.parameter_count),
-        float(spec.active_parameter_count),
-    )
+    numbers = [(name, getattr(spec, name)) for name in ARCHITECTURE_FIELDS]
+    flags = [(name, getattr(spec, name)) for name in ARCHITECTURE_FLAGS if spec.HasField(name)]
+    chosen = sorted([*((k, v) for k, v in numbers if v > 0), *flags])
+    return ModelChoice(spec.preset_id, tuple(chosen), float(spec.parameter_count), float(spec.active_parameter_count))
 
 
 def _plan_constraints_per_field(p):
