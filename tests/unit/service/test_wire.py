@@ -1,5 +1,6 @@
 """Elements merged from wire.py's encoding equal messages built field by field, byte for byte."""
 
+import dataclasses
 import math
 
 import pytest
@@ -54,17 +55,16 @@ def test_varint(value):
     assert decoder._DecodeVarint(wire.varint(value), 0) == (value, len(wire.varint(value)))
 
 
-def test_assumption_elements_by_identity_equal_the_uncached_encoding(monkeypatch):
-    """The identity table gives the bytes assumption_element gives, for repeated objects, equal
-    but distinct objects, and after the table is emptied when full."""
-    monkeypatch.setattr(wire, "MAX_ENCODED_ELEMENTS", 3)
+def test_assumption_elements_kept_on_the_object_equal_the_uncached_encoding():
+    """The bytes kept on each object are assumption_element's, for repeated objects, equal but
+    distinct objects and another field number; the object still equals, hashes and prints as
+    one without them."""
     shared = Assumption("precision", "bf16", "default", "unspecified precision means bf16")
     items = [shared, Assumption("a", "1", "default", "s"), shared, Assumption("a", "1", "default", "s")]
-    number = wire.field_number(estimator_pb2.EstimateTrainingResponse, "assumptions")
-    expected = b"".join(wire.assumption_element.__wrapped__(number, a) for a in items)
-    for _ in range(3):  # a fresh object per round: the table fills and is emptied
+    for number in (14, 3, 14):
+        expected = b"".join(wire.assumption_element.__wrapped__(number, a) for a in items)
         assert wire.assumption_elements(number, items) == expected
-        assert wire.assumption_elements(number, [*items, Assumption("b", "2", "c", "d")]) == (
-            expected + wire.assumption_element.__wrapped__(number, Assumption("b", "2", "c", "d"))
-        )
-    assert len(wire._BY_IDENTITY[number]) <= 3
+        assert wire.assumption_elements(number, items) == expected
+    fresh = Assumption("precision", "bf16", "default", "unspecified precision means bf16")
+    assert shared == fresh and hash(shared) == hash(fresh) and repr(shared) == repr(fresh)
+    assert dataclasses.asdict(shared) == dataclasses.asdict(fresh)
