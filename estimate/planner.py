@@ -13,6 +13,7 @@ PlanConstraintError names the field.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -62,7 +63,8 @@ class PlanConstraints:
 
     @property
     def complete(self) -> bool:
-        return all(getattr(self, name) is not None for name in _REQUIRED_CONSTRAINTS)
+        # One C-level pass (map of `is not`) instead of a generator of getattr calls.
+        return all(map(operator.is_not, _required_values(self), _NONES))
 
 
 @quick_init
@@ -80,6 +82,8 @@ class PlanChoice:
 _REQUIRED_CONSTRAINTS = tuple(
     name for name in PlanConstraints.__dataclass_fields__ if name != "recompute_layer_fraction"
 )
+_required_values = operator.attrgetter(*_REQUIRED_CONSTRAINTS)
+_NONES = (None,) * len(_REQUIRED_CONSTRAINTS)
 
 
 class PlanConstraintError(ValueError):
@@ -378,7 +382,7 @@ def choose_plan(
 
 def complete_plan(fixed: PlanConstraints) -> ParallelPlan:
     """A fully fixed plan as a ParallelPlan (all fields present)."""
-    values = {name: getattr(fixed, name) for name in fixed.__dataclass_fields__}
+    values = dict(fixed.__dict__)  # the fields, as quick_init fills them (a copy: edited below)
     if values["recompute_layer_fraction"] is None:
         values["recompute_layer_fraction"] = 1.0
     return ParallelPlan(**values)

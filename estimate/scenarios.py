@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import math
+import operator
 from dataclasses import dataclass
 
 from flopwatt.estimate import constants as C
@@ -142,6 +144,9 @@ MODELLED_GOODPUT = tuple(
 )
 
 
+_DEFAULT_GOODPUT_INPUTS = GoodputInputs()
+
+
 @quick_init
 @dataclass(frozen=True)
 class GoodputChoice:
@@ -156,12 +161,17 @@ class GoodputChoice:
     evaluation_fraction: float | None = None
 
     def inputs(self) -> GoodputInputs:
-        # Shallow (dataclasses.asdict deep-copies every value, once per estimate).
-        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        return GoodputInputs(**{k: v for k, v in values.items() if v is not None})
+        # Shallow (dataclasses.asdict deep-copies every value, once per estimate); the field
+        # names read from the instance dict, not dataclasses.fields() per call (quick_init
+        # fills it with exactly the fields).
+        values = {k: v for k, v in self.__dict__.items() if v is not None}
+        # All defaults (the usual request): one shared frozen record instead of a new one.
+        return GoodputInputs(**values) if values else _DEFAULT_GOODPUT_INPUTS
 
     def assumptions(self) -> list[Assumption]:
         """One per input: the request's value (origin "request") or the default with its source."""
+        if all(map(operator.is_, self.__dict__.values(), itertools.repeat(None))):
+            return list(MODELLED_GOODPUT)  # every input the default: the loop below gives these
         out = []
         for assumption in MODELLED_GOODPUT:
             value = getattr(self, assumption.name)
@@ -277,22 +287,34 @@ def serving_power_assumptions(hw: HardwareModel) -> list[Assumption]:
     ]
 
 
+TDP_FRACTION_ACCELERATOR_POWER = Assumption(
+    "accelerator_power",
+    f"{C.TRAINING_POWER_FRACTION_OF_TDP:.0%} of TDP when busy, {C.IDLE_POWER_FRACTION_OF_TDP:.0%} idle",
+    "default",
+    "measured 8×H100 training nodes draw ≤ 76 % of nameplate (arXiv 2506.14551, 2025)",
+)
+
+
 def accelerator_power_assumptions(hw: HardwareModel) -> list[Assumption]:
     """How the accelerator's power was obtained for training, stated, including when it is
     unknown: an accelerator with neither measured power nor a published TDP (TPU v5p) draws 0 W
-    in the model, so its energy, carbon and energy cost count hosts and network only."""
+    in the model, so its energy, carbon and energy cost count hosts and network only. The
+    assumptions are module constants (shared objects, so the response encoder's identity cache
+    in service/api/wire.py hits)."""
     if hw.has_measured_power:
         return []
     if not hw.tdp_watts > 0:
         return [UNKNOWN_ACCELERATOR_POWER]
-    return [
-        Assumption(
-            "accelerator_power",
-            f"{C.TRAINING_POWER_FRACTION_OF_TDP:.0%} of TDP when busy, {C.IDLE_POWER_FRACTION_OF_TDP:.0%} idle",
-            "default",
-            "measured 8×H100 training nodes draw ≤ 76 % of nameplate (arXiv 2506.14551, 2025)",
-        )
-    ]
+    return [TDP_FRACTION_ACCELERATOR_POWER]
+
+
+@functools.lru_cache(maxsize=32)  # a few precision names × set or not
+def precision_assumption(precision: str, precision_set: bool) -> Assumption:
+    """The training precision as an assumption: a pure function of the name and whether the
+    request set it, built once (one shared object per key, for the same identity cache)."""
+    return Assumption(
+        "precision", precision, "request" if precision_set else "default", "unspecified precision means bf16"
+    )
 
 
 def plan_description(plan: ParallelPlan) -> str:
@@ -408,10 +430,13 @@ class TrainingSetup:
 
 
 def effective_constraints(constraints: PlanConstraints) -> PlanConstraints:
-    """A request that fixes TP, PP and DP but not CP (written before CP existed) means no CP."""
+    """A request that fixes TP, PP and DP but not CP (written before CP existed) means no CP.
+    The copy is built from the instance dict (quick_init fills it with exactly the fields), as
+    dataclasses.replace would build it, at a fifth of replace's cost (fields() and a getattr
+    per field on every fixed-plan estimate)."""
     degrees = (constraints.tensor_parallel_size, constraints.pipeline_parallel_size, constraints.data_parallel_size)
     if constraints.context_parallel_size is None and all(degrees):
-        return dataclasses.replace(constraints, context_parallel_size=1)
+        return PlanConstraints(**{**constraints.__dict__, "context_parallel_size": 1})
     return constraints
 
 
@@ -548,12 +573,7 @@ def build_training_scenario(w: TrainingWorkload) -> TrainingSetup:
         + hw_assumptions
         + facility_assumptions
         + [
-            Assumption(
-                "precision",
-                w.precision,
-                "request" if w.precision_set else "default",
-                "unspecified precision means bf16",
-            ),
+            precision_assumption(w.precision, w.precision_set),
             Assumption(
                 "parallelism",
                 plan_description(choice.plan),

@@ -203,16 +203,16 @@ def to_response(estimate: InferenceEstimate, assumptions: list[Assumption]) -> e
         "runtime_reserved": C.RUNTIME_RESERVED_BYTES,
     }
     response = estimator_pb2.EstimateInferenceResponse(
-        time_to_first_token=convert.duration(estimate.time_to_first_token_seconds),
-        time_per_output_token=convert.duration(estimate.time_per_output_token_seconds),
-        time_to_first_token_p99=convert.duration(estimate.ttft_p99),
-        time_per_output_token_p99=convert.duration(estimate.tpot_p99),
+        time_to_first_token=convert.duration_fields(estimate.time_to_first_token_seconds),
+        time_per_output_token=convert.duration_fields(estimate.time_per_output_token_seconds),
+        time_to_first_token_p99=convert.duration_fields(estimate.ttft_p99),
+        time_per_output_token_p99=convert.duration_fields(estimate.tpot_p99),
         running_batch_size=estimate.running_batch_size,
-        queueing_delay=convert.duration(estimate.queueing_delay_seconds),
+        queueing_delay=convert.duration_fields(estimate.queueing_delay_seconds),
         output_tokens_per_second=estimate.output_tokens_per_second,
         output_tokens_per_second_per_accelerator=estimate.output_tokens_per_second / n,
         energy_per_output_token_joules=estimate.energy_per_output_token_joules,
-        cost_per_million_output_tokens=convert.money(
+        cost_per_million_output_tokens=convert.money_fields(
             estimate.cost_per_million_output_tokens_usd, "cost_per_million_output_tokens"
         ),
         max_batch_size=int32(estimate.max_batch_size, "max_batch_size"),

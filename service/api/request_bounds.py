@@ -7,7 +7,9 @@ learns every problem of a request at once.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
+import operator
 from dataclasses import dataclass, field
 
 from flopwatt.estimate.model_choice import MAX_MODEL_PARAMETERS
@@ -151,8 +153,23 @@ class Violations:
 
 def check_model_spec(spec, path: str, violations: Violations) -> None:
     """Ranges of every ModelSpec number (0 = unset)."""
-    for name, field_path, maximum in _model_spec_paths(path):
-        violations.integer(field_path, getattr(spec, name), maximum=maximum)
+    values = _model_spec_values(spec)
+    if all_within(values, MODEL_SPEC_UPPER_BOUNDS):
+        return  # every number in range: the loop below would add nothing
+    for (_, field_path, maximum), value in zip(_model_spec_paths(path), values):
+        violations.integer(field_path, value, maximum=maximum)
+
+
+def all_within(values: tuple, maxima: tuple) -> bool:
+    """Whether 0 <= value <= maximum for each pair, i.e. `Violations.integer` (not required,
+    minimum 0) would add nothing for any of them (NaN is not within). Two C-level passes: the
+    ~28 range checks of a request's numbers cost ~0.2 µs each as method calls, and nearly
+    every request is within range."""
+    return all(map(operator.le, itertools.repeat(0), values)) and all(map(operator.le, values, maxima))
+
+
+_model_spec_values = operator.attrgetter(*MODEL_SPEC_MAXIMA)
+MODEL_SPEC_UPPER_BOUNDS = tuple(MODEL_SPEC_MAXIMA.values())
 
 
 @functools.lru_cache(maxsize=64)  # a few fixed paths ("model", "speculative_decoding.draft_model", ...)
@@ -174,7 +191,10 @@ FACILITY_BOUNDS = {
 
 
 def check_facility(facility, path: str, violations: Violations) -> None:
-    """Optional facility numbers: present ones must be finite and in range."""
+    """Optional facility numbers: present ones must be finite and in range (an empty message,
+    the usual request, has none present: each field has presence, so a set one serializes)."""
+    if not facility.ByteSize():
+        return
     for name, (low, high) in FACILITY_BOUNDS.items():
         if facility.HasField(name):
             violations.real(f"{path}.{name}", getattr(facility, name), minimum=low, maximum=high)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 
 import numpy as np
 
@@ -21,7 +22,7 @@ from flopwatt.estimate.scenarios import (
 )
 from flopwatt.estimate.step_time import FRAMEWORK_STEP_OPTIONS
 from flopwatt.estimate.training import TrainingEstimate, TrainingScenario, estimate_training_run
-from flopwatt.service.api import convert
+from flopwatt.service.api import convert, wire
 from flopwatt.service.api.deps import ApiDependencies
 from flopwatt.service.api.finite import ensure_finite, int64
 from flopwatt.service.api.request_bounds import (
@@ -32,6 +33,7 @@ from flopwatt.service.api.request_bounds import (
     MIN_GOODPUT,
     PARALLELISM_MAXIMA,
     Violations,
+    all_within,
     check_facility,
     check_model_spec,
     check_uncertainty,
@@ -70,8 +72,21 @@ _NO_PROFILES = ApiDependencies()
 _PARALLELISM_BOUNDS = tuple(
     (name, f"parallelism.{name}", maximum) for name, maximum in PARALLELISM_MAXIMA.items() if name != "zero_stage"
 )
+_parallelism_values = operator.attrgetter(*(name for name, _, _ in _PARALLELISM_BOUNDS))
+_PARALLELISM_UPPER_BOUNDS = tuple(maximum for _, _, maximum in _PARALLELISM_BOUNDS)
 # Known ActivationRecompute numbers, read once: the enum wrapper's values() builds a new list per call.
 _RECOMPUTE_VALUES = frozenset(common_pb2.ActivationRecompute.values())
+
+
+# Field numbers of the parts merged as wire bytes into EstimateTrainingResponse (to_response).
+_RESPONSE_FIELDS = estimator_pb2.EstimateTrainingResponse.DESCRIPTOR.fields_by_name
+_CALIBRATION = _RESPONSE_FIELDS["calibration"].number
+_BREAKDOWN = _RESPONSE_FIELDS["breakdown"].number
+_ASSUMPTIONS = _RESPONSE_FIELDS["assumptions"].number
+_STEP_TIME, _MEMORY, _ENERGY, _COST, _WALL_CLOCK = (
+    _RESPONSE_FIELDS["breakdown"].message_type.fields_by_name[name].number
+    for name in ("step_time", "memory", "energy", "cost", "wall_clock")
+)
 
 
 def _validate(request: estimator_pb2.EstimateTrainingRequest) -> None:
@@ -83,8 +98,10 @@ def _validate(request: estimator_pb2.EstimateTrainingRequest) -> None:
     if not request.hardware_id:
         v.add("hardware_id", "required (see ListHardware)")
     p = request.parallelism
-    for name, path, maximum in _PARALLELISM_BOUNDS:
-        v.integer(path, getattr(p, name), maximum=maximum)
+    values = _parallelism_values(p)
+    if not all_within(values, _PARALLELISM_UPPER_BOUNDS):  # else the loop would add nothing
+        for (_, path, maximum), value in zip(_PARALLELISM_BOUNDS, values):
+            v.integer(path, value, maximum=maximum)
     if p.HasField("zero_stage") and not 0 <= p.zero_stage <= 3:
         v.add("parallelism.zero_stage", "must be 0, 1, 2 or 3")
     if p.activation_recompute not in _RECOMPUTE_VALUES:  # as an unknown Precision is
@@ -190,10 +207,23 @@ def _f(value) -> float:
     return float(np.asarray(value).reshape(-1)[0])
 
 
+def _floats(values: dict, leave_out: tuple[str, ...] = ()) -> dict[str, float]:
+    """`{name: _f(value)}` of a breakdown's as_dict(), without the names in `leave_out`, order
+    kept. When every value is a plain scalar (the fixed-plan case) the floats come from one
+    `map(float, ...)`, the same `float()` _f applies, instead of ~25 _f calls per response."""
+    if _COMMON_SCALAR_TYPES.issuperset(map(type, values.values())):
+        out = dict(zip(values, map(float, values.values())))
+    else:
+        out = {k: _f(v) for k, v in values.items()}
+    for name in leave_out:
+        out.pop(name, None)
+    return out
+
+
 def to_response(estimate: TrainingEstimate, assumptions: list[Assumption]) -> estimator_pb2.EstimateTrainingResponse:
     s = estimate.scenario
-    step = {k: _f(v) for k, v in estimate.step.as_dict().items() if k not in ("total", "busy_fraction")}
-    memory = {k: _f(v) for k, v in estimate.memory.as_dict().items() if k != "total"}
+    step = _floats(estimate.step.as_dict(), ("total", "busy_fraction"))
+    memory = _floats(estimate.memory.as_dict(), ("total",))
     cost = estimate.cost
     accelerators, hosts, network = (
         _f(cost.accelerator_energy_joules),
@@ -217,39 +247,48 @@ def to_response(estimate: TrainingEstimate, assumptions: list[Assumption]) -> es
         total_flops=_f(estimate.total_flops),
         model_flops_utilization=_f(estimate.model_flops_utilization),
         hardware_flops_utilization=_f(estimate.hardware_flops_utilization),
-        step_duration=convert.duration(_f(estimate.step_seconds)),
-        wall_clock_duration=convert.duration(_f(estimate.wall_clock_seconds)),
+        step_duration=convert.duration_fields(_f(estimate.step_seconds)),
+        wall_clock_duration=convert.duration_fields(_f(estimate.wall_clock_seconds)),
         accelerator_hours=_f(estimate.accelerator_hours),
         accelerator_energy_joules=_f(cost.accelerator_energy_joules),
         facility_energy_joules=_f(cost.facility_energy_joules),
-        cost=convert.money(_f(cost.cost_usd), "cost"),
+        cost=convert.money_fields(_f(cost.cost_usd), "cost"),
         co2e_kilograms=_f(cost.co2e_kilograms),
         memory_per_accelerator_bytes=int64(_f(estimate.memory.total), "memory_per_accelerator_bytes"),
         fits_in_memory=bool(_f(estimate.fits_in_memory)),
         accelerator_memory_bytes=int(s.hardware.memory_bytes),
-        parallelism=convert.plan_to_proto(s.plan),
+        parallelism=convert.plan_fields(s.plan),
         step_count=int64(_f(estimate.step_count), "step_count"),
         goodput=_f(estimate.goodput),
         water_liters=_f(cost.water_liters),
         tokens_per_second=_f(estimate.tokens_per_second),
-        calibration=convert.calibration_to_proto(s.hardware),
+    )
+    wall_clock = _floats(estimate.wall_clock.as_dict())
+    if not math.isfinite(_f(s.goodput_override)):  # the model's parts only; the fixed goodput's loss otherwise
+        del wall_clock["request_goodput_loss"]
+    breakdown = b"".join(
+        [
+            wire.quantity_elements(_STEP_TIME, step, "seconds"),
+            wire.quantity_elements(_MEMORY, memory, "bytes"),
+            wire.quantity_elements(_ENERGY, energy, "joules"),
+            wire.quantity_elements(_COST, money, "usd"),
+            wire.quantity_elements(_WALL_CLOCK, wall_clock, "seconds"),
+        ]
+    )
+    # Calibration, breakdown and assumptions merged in one parse (see wire.py): the message the
+    # calibration copy, the breakdown's quantities and the assumption elements added one by one
+    # gave, so the same bytes (tests/unit/service/test_training_response_merge.py).
+    response.MergeFromString(
+        b"".join(
+            [
+                convert.calibration_element(_CALIBRATION, s.hardware),
+                wire.length_delimited(_BREAKDOWN, breakdown),
+                wire.assumption_elements(_ASSUMPTIONS, assumptions),
+            ]
+        )
     )
     if estimate.operator_coverage is not None:
         convert.set_operator_coverage(response.calibration, estimate.operator_coverage)
-    wall_clock = {k: _f(v) for k, v in estimate.wall_clock.as_dict().items()}
-    if not math.isfinite(_f(s.goodput_override)):  # the model's parts only; the fixed goodput's loss otherwise
-        del wall_clock["request_goodput_loss"]
-    convert.add_quantities(
-        response.breakdown,
-        {
-            "step_time": (step, "seconds"),
-            "memory": (memory, "bytes"),
-            "energy": (energy, "joules"),
-            "cost": (money, "usd"),
-            "wall_clock": (wall_clock, "seconds"),
-        },
-    )
-    convert.add_assumptions(response, assumptions)
     return response
 
 

@@ -127,3 +127,21 @@ def test_records_of_the_estimate_use_it():
     assert plan == ParallelPlan(2) and plan.data_parallel_size == 1
     assert TrainingEstimate.__init__.__code__.co_filename == "<string>"
     assert TrainingEstimate.__init__.__code__.co_names == ("__dict__", "update")
+
+
+def test_dict_built_copies_equal_replace():
+    """effective_constraints, GoodputChoice.inputs and complete_plan read the instance dict that
+    quick_init fills: the same values as dataclasses.replace / fields() give."""
+    import dataclasses
+
+    from flopwatt.estimate.planner import PlanConstraints, complete_plan
+    from flopwatt.estimate.run_cost import GoodputInputs
+    from flopwatt.estimate.scenarios import GoodputChoice, effective_constraints
+
+    fixed = PlanConstraints(8, None, 16, 128, 1, 4, 1, 2048, 1, 2, True, 0.25)
+    assert effective_constraints(fixed) == dataclasses.replace(fixed, context_parallel_size=1)
+    assert complete_plan(effective_constraints(fixed)).recompute_layer_fraction == 0.25
+    assert not PlanConstraints(global_batch_size=8).complete and effective_constraints(fixed).complete
+    choice = GoodputChoice(restart_seconds=60.0)
+    assert choice.inputs() == GoodputInputs(restart_seconds=60.0)
+    assert GoodputChoice().inputs() == GoodputInputs()

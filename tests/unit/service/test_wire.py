@@ -1,5 +1,6 @@
 """Elements merged from wire.py's encoding equal messages built field by field, byte for byte."""
 
+import dataclasses
 import math
 
 import pytest
@@ -52,3 +53,18 @@ def test_varint(value):
     from google.protobuf.internal import decoder
 
     assert decoder._DecodeVarint(wire.varint(value), 0) == (value, len(wire.varint(value)))
+
+
+def test_assumption_elements_kept_on_the_object_equal_the_uncached_encoding():
+    """The bytes kept on each object are assumption_element's, for repeated objects, equal but
+    distinct objects and another field number; the object still equals, hashes and prints as
+    one without them."""
+    shared = Assumption("precision", "bf16", "default", "unspecified precision means bf16")
+    items = [shared, Assumption("a", "1", "default", "s"), shared, Assumption("a", "1", "default", "s")]
+    for number in (14, 3, 14):
+        expected = b"".join(wire.assumption_element.__wrapped__(number, a) for a in items)
+        assert wire.assumption_elements(number, items) == expected
+        assert wire.assumption_elements(number, items) == expected
+    fresh = Assumption("precision", "bf16", "default", "unspecified precision means bf16")
+    assert shared == fresh and hash(shared) == hash(fresh) and repr(shared) == repr(fresh)
+    assert dataclasses.asdict(shared) == dataclasses.asdict(fresh)
