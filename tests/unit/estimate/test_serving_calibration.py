@@ -243,7 +243,8 @@ def test_cross_validated_error_held_at_the_level_reached(rows, calibration):
         if e.source == "all":
             assert e.in_sample_mape_percent < e.physics_mape_percent, e.metric
             assert e.cross_validated_mape_percent <= REACHED_ALL_PERCENT[e.metric] + 0.1, e.metric
-    assert REACHED_ALL_PERCENT["throughput"] <= TARGETS["throughput"]
+            if e.metric == "throughput":  # issue 12's 15 % over every offline throughput source
+                assert e.cross_validated_mape_percent <= TARGETS["throughput"]
 
 
 # Online runs (GPUStack: vllm bench serve against vLLM v0.11.0, SGLang and TensorRT-LLM servers on
