@@ -211,8 +211,9 @@ def load_curve(scenario: InferenceScenario, engine: ContinuousBatching | None = 
     prefill_work = prompt_prefill_work(scenario, tp)
     prefill_one = float(prefill_work.seconds)
     per_token = prefill_one / prompt
+    room = np.maximum(budget - batches * query, 1.0)  # a step's budget left beside the decode tokens
     if engine.chunked_prefill:
-        chunk = np.minimum(float(prompt), np.maximum(budget - batches * query, 1.0))
+        chunk = np.minimum(float(prompt), room)
     else:  # the whole prompt in one step
         chunk = np.full(batches.shape, float(prompt))
     # The other B − 1 sequences are replaced at (B − 1)·E/O requests per step (E tokens per step),
@@ -221,7 +222,7 @@ def load_curve(scenario: InferenceScenario, engine: ContinuousBatching | None = 
     # A step that carries prefill holds one request's chunk, or, once more than one request
     # finishes a step, every replacement's prompt (the bound keeps B·(E·P/O + query) within the
     # step budget): the prefill a step carries on average is the demand, never less.
-    carried = np.maximum(chunk, np.minimum(demand, np.maximum(budget - batches * query, 1.0)))
+    carried = np.maximum(chunk, np.minimum(demand, room))
     chunk_seconds = carried * per_token
     fraction = np.minimum(1.0, demand / carried)
     tpot = decode + fraction * chunk_seconds / per_step
