@@ -362,9 +362,11 @@ class ServingCalibrationRow:
         return float(self.response.metric(realisation, per_sequence_step_seconds, prefill_realisation))
 
 
+@functools.lru_cache(maxsize=512)
 def row_scenario(row: ServingRow, batch_size: int, concurrency: int):
     """The estimator's scenario of a published row (its engine, hardware, TP, precisions and lengths) at
-    the physics: decode and prefill realisation 1, no engine host time."""
+    the physics: decode and prefill realisation 1, no engine host time. Cached: a row's response is
+    evaluated at five parameter points, each a `replace` of the same (frozen) scenario."""
     workload = InferenceWorkload(
         model=ModelChoice(preset_id=row.model),
         hardware_id=row.hardware_id,
